@@ -1,0 +1,123 @@
+import { z } from 'zod';
+import { ConfigError, type InputIssue } from './errors';
+
+/**
+ * Configuration is read once from the environment, validated, and frozen. Every bad variable
+ * is reported at once, each on its own line with its name, what was expected and what was got.
+ * An empty variable counts as unset.
+ */
+
+export const STAGES = ['dev', 'qa', 'prod'] as const;
+export type Stage = (typeof STAGES)[number];
+
+type Env = Record<string, string | undefined>;
+
+function wholeNumber(min: number, max: number) {
+  return z
+    .string()
+    .regex(/^\d+$/, { message: `must be a whole number from ${min} to ${max}` })
+    .transform(Number)
+    .pipe(z.number().min(min, { message: `must be at least ${min}` }).max(max, { message: `must be at most ${max}` }));
+}
+
+function decimal(min: number, max: number) {
+  return z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, { message: `must be a number from ${min} to ${max}` })
+    .transform(Number)
+    .pipe(z.number().min(min, { message: `must be at least ${min}` }).max(max, { message: `must be at most ${max}` }));
+}
+
+const httpUrl = z
+  .string()
+  .url({ message: 'must be an http(s) URL' })
+  .refine((u) => /^https?:\/\//.test(u), { message: 'must be an http(s) URL' })
+  .transform((u) => u.replace(/\/+$/, ''));
+
+const secret = z.string().min(16, { message: 'must be at least 16 characters' });
+
+/** `a@x.com, @example.com`: exact addresses or whole domains (a leading `@`). */
+const allowList = z
+  .string()
+  .transform((s) => s.split(',').map((e) => e.trim().toLowerCase()).filter((e) => e.length > 0))
+  .pipe(
+    z.array(
+      z.string().regex(/^([^@\s,]+@[^@\s,]+\.[^@\s,]+|@[^@\s,]+\.[^@\s,]+)$/, {
+        message: 'entries must be addresses (a@example.com) or domains (@example.com), comma-separated',
+      }),
+    ),
+  );
+
+/** Each variable: its schema and its default (applied before validation, as a string). */
+const variables = {
+  BATON_STAGE: { schema: z.enum(STAGES, { message: `must be one of ${STAGES.join(', ')}` }), default: 'dev' },
+  PER_MINUTE_MAX: { schema: wholeNumber(1, 1_000_000), default: '6000' },
+  GOVERNOR_WINDOW_MS: { schema: wholeNumber(1_000, 3_600_000), default: '60000' },
+  GOVERNOR_SIGMA: { schema: decimal(0, 10), default: '2' },
+  GOVERNOR_MARGIN_MS: { schema: wholeNumber(0, 60_000), default: '500' },
+  MAX_WORKERS: { schema: wholeNumber(1, 1_000), default: '4' },
+  BATCH_SIZE: { schema: wholeNumber(1, 100_000), default: '1000' },
+  TICK_MS: { schema: wholeNumber(10, 60_000), default: '1000' },
+  WORKER_TIME_BUDGET_MS: { schema: wholeNumber(1_000, 900_000), default: '120000' },
+  MAILGUN_URL: { schema: httpUrl.optional(), default: undefined },
+  MAILGUN_DOMAIN: { schema: z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, { message: 'must be a domain name' }), default: 'mg.example.com' },
+  MAILGUN_API_KEY: { schema: z.string().min(1).optional(), default: undefined },
+  QA_ALLOWED_RECIPIENTS: { schema: allowList.optional(), default: undefined },
+  PORT: { schema: wholeNumber(0, 65_535), default: '8080' },
+  BATON_DATA_DIR: { schema: z.string().min(1), default: '.baton' },
+  BATON_PUBLIC_URL: { schema: httpUrl.optional(), default: undefined },
+  BATON_API_TOKEN: { schema: secret.optional(), default: undefined },
+  BATON_LEASE_TOKEN: { schema: secret.optional(), default: undefined },
+  LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }), default: 'info' },
+} as const;
+
+type Variables = typeof variables;
+export type VariableName = keyof Variables;
+export type Config = { readonly [K in VariableName]: z.output<Variables[K]['schema']> };
+
+/**
+ * Validates the whole environment. Stage rules on top of each variable's own:
+ * - `qa` needs `QA_ALLOWED_RECIPIENTS` (fail closed: no list, no QA);
+ * - `qa` and `prod` need real secrets for the APIs and, with a real provider, its key.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const issues: InputIssue[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(variables) as [VariableName, Variables[VariableName]][]) {
+    const raw = env[name] === undefined || env[name] === '' ? spec.default : env[name];
+    const parsed = (spec.schema as z.ZodType).safeParse(raw);
+    if (parsed.success) {
+      out[name] = parsed.data;
+    } else {
+      const shown = raw === undefined ? 'unset' : `got ${JSON.stringify(name.includes('TOKEN') || name.includes('KEY') ? '…' : raw)}`;
+      issues.push({ where: name, message: `${parsed.error.issues[0]?.message ?? 'is invalid'} (${shown})` });
+    }
+  }
+  const stage = out.BATON_STAGE as Stage | undefined;
+  if (stage === 'qa' && out.QA_ALLOWED_RECIPIENTS === undefined && !issues.some((i) => i.where === 'QA_ALLOWED_RECIPIENTS')) {
+    issues.push({ where: 'QA_ALLOWED_RECIPIENTS', message: 'is required when BATON_STAGE=qa (QA may only email allowed addresses)' });
+  }
+  if (stage === 'qa' || stage === 'prod') {
+    for (const name of ['BATON_API_TOKEN', 'BATON_LEASE_TOKEN'] as const) {
+      if (out[name] === undefined && !issues.some((i) => i.where === name)) {
+        issues.push({ where: name, message: `is required when BATON_STAGE=${stage}` });
+      }
+    }
+  }
+  if (out.MAILGUN_URL !== undefined && out.MAILGUN_API_KEY === undefined && !issues.some((i) => i.where === 'MAILGUN_API_KEY')) {
+    issues.push({ where: 'MAILGUN_API_KEY', message: 'is required when MAILGUN_URL is set' });
+  }
+  if (out.BATON_API_TOKEN !== undefined && out.BATON_API_TOKEN === out.BATON_LEASE_TOKEN) {
+    issues.push({ where: 'BATON_LEASE_TOKEN', message: 'must differ from BATON_API_TOKEN (workers get their own credentials)' });
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return Object.freeze(out) as Config;
+}
+
+/** Whether `address` may be emailed in QA: an exact entry or its domain (`@example.com`). */
+export function isAllowedRecipient(allowList: readonly string[], address: string): boolean {
+  const a = address.trim().toLowerCase();
+  const at = a.lastIndexOf('@');
+  if (at < 1) return false;
+  return allowList.includes(a) || allowList.includes(a.slice(at));
+}

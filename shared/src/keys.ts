@@ -1,0 +1,136 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { ValidationError } from './errors';
+
+/**
+ * The object-key schema: the only place keys are built or parsed.
+ *
+ * Per-recipient objects carry a two-hex-digit shard right after the campaign, so one
+ * campaign's objects spread over 256 prefixes and S3's per-prefix request rate never caps it:
+ *
+ *   stubs bucket     stubs/{customerId}/{campaignId}/{shard}/{recipientId}.json
+ *   rendered bucket  rendered/{customerId}/{campaignId}/{shard}/{recipientId}.json
+ *   campaigns bucket campaigns/{customerId}/{campaignId}/campaign.json | audience.csv | audience-report.json | state.json
+ *                    ledger/{customerId}/{campaignId}/claims/{shard}/{recipientId}
+ *                    ledger/{customerId}/{campaignId}/outcomes/{shard}/{recipientId}.json
+ *
+ * Every component is checked against a strict pattern, so no key built or parsed here can hold
+ * `..`, a slash, a NUL or anything else that escapes its folder.
+ */
+
+export interface Buckets {
+  campaigns: string;
+  stubs: string;
+  rendered: string;
+}
+
+const ID = /^[a-z0-9][a-z0-9-]{1,62}$/;
+const RECIPIENT_ID = /^[0-9a-f]{32}$/;
+
+export interface CampaignRef {
+  customerId: string;
+  campaignId: string;
+}
+
+export interface RecipientRef extends CampaignRef {
+  recipientId: string;
+}
+
+function check(value: string, pattern: RegExp, what: string): string {
+  if (typeof value !== 'string' || !pattern.test(value)) {
+    throw new ValidationError('KEY_INVALID', [{ where: what, message: `malformed ${what} ${JSON.stringify(String(value).slice(0, 80))}` }]);
+  }
+  return value;
+}
+
+export function assertCustomerId(id: string): string {
+  return check(id, ID, 'customerId');
+}
+export function assertCampaignId(id: string): string {
+  return check(id, ID, 'campaignId');
+}
+export function assertRecipientId(id: string): string {
+  return check(id, RECIPIENT_ID, 'recipientId');
+}
+
+export const ID_PATTERN = ID.source;
+
+/** A new campaign id: time-ordered (base36 milliseconds) plus randomness. */
+export function newCampaignId(now: number): string {
+  return `c-${now.toString(36)}-${randomBytes(5).toString('hex')}`;
+}
+
+/**
+ * The recipient id is derived from the customer and the normalised address, so the same person
+ * has the same id in every campaign of a customer, duplicates in one audience collapse to one key,
+ * and a re-run of the stubber writes exactly the same keys.
+ */
+export function recipientIdFor(customerId: string, normalisedAddress: string): string {
+  return createHash('sha256').update(`${customerId}\u0000${normalisedAddress}`).digest('hex').slice(0, 32);
+}
+
+export function shardOf(recipientId: string): string {
+  return assertRecipientId(recipientId).slice(0, 2);
+}
+
+function campaignPath(ref: CampaignRef): string {
+  return `${assertCustomerId(ref.customerId)}/${assertCampaignId(ref.campaignId)}`;
+}
+
+function recipientPath(ref: RecipientRef): string {
+  return `${campaignPath(ref)}/${shardOf(ref.recipientId)}/${ref.recipientId}`;
+}
+
+export const keys = {
+  campaignPrefix: (ref: CampaignRef) => `campaigns/${campaignPath(ref)}/`,
+  campaign: (ref: CampaignRef) => `campaigns/${campaignPath(ref)}/campaign.json`,
+  audience: (ref: CampaignRef) => `campaigns/${campaignPath(ref)}/audience.csv`,
+  audienceReport: (ref: CampaignRef) => `campaigns/${campaignPath(ref)}/audience-report.json`,
+  state: (ref: CampaignRef) => `campaigns/${campaignPath(ref)}/state.json`,
+  claim: (ref: RecipientRef) => `ledger/${campaignPath(ref)}/claims/${shardOf(ref.recipientId)}/${ref.recipientId}`,
+  claimsPrefix: (ref: CampaignRef) => `ledger/${campaignPath(ref)}/claims/`,
+  outcome: (ref: RecipientRef) => `ledger/${campaignPath(ref)}/outcomes/${shardOf(ref.recipientId)}/${ref.recipientId}.json`,
+  outcomesPrefix: (ref: CampaignRef) => `ledger/${campaignPath(ref)}/outcomes/`,
+  stub: (ref: RecipientRef) => `stubs/${recipientPath(ref)}.json`,
+  stubsPrefix: (ref: CampaignRef) => `stubs/${campaignPath(ref)}/`,
+  rendered: (ref: RecipientRef) => `rendered/${recipientPath(ref)}.json`,
+  renderedPrefix: (ref: CampaignRef) => `rendered/${campaignPath(ref)}/`,
+} as const;
+
+/** Prefix every stub key starts with: the renderer's notification filter. */
+export const STUBS_PREFIX = 'stubs/';
+/** `campaigns/` + customer + campaign + `campaign.json`: how the conductor finds campaigns. */
+export const CAMPAIGNS_PREFIX = 'campaigns/';
+
+const PER_RECIPIENT = /^(stubs|rendered)\/([^/]+)\/([^/]+)\/([0-9a-f]{2})\/([^/]+)\.json$/;
+const LEDGER = /^ledger\/([^/]+)\/([^/]+)\/(claims|outcomes)\/([0-9a-f]{2})\/([0-9a-f]{32})(\.json)?$/;
+const CAMPAIGN_FILE = /^campaigns\/([^/]+)\/([^/]+)\/campaign\.json$/;
+
+function fail(key: string, expected: string): never {
+  throw new ValidationError('KEY_INVALID', [{ where: 'key', message: `${JSON.stringify(key.slice(0, 200))} is not ${expected}` }]);
+}
+
+function parsePerRecipient(kind: 'stubs' | 'rendered', key: string): RecipientRef {
+  const m = PER_RECIPIENT.exec(key);
+  if (!m || m[1] !== kind) fail(key, `a ${kind === 'stubs' ? 'stub' : 'rendered'} key (${kind}/{customerId}/{campaignId}/{shard}/{recipientId}.json)`);
+  const ref = { customerId: assertCustomerId(m[2]!), campaignId: assertCampaignId(m[3]!), recipientId: assertRecipientId(m[5]!) };
+  if (shardOf(ref.recipientId) !== m[4]) fail(key, 'a key whose shard matches its recipient id');
+  return ref;
+}
+
+export const parseKey = {
+  stub: (key: string) => parsePerRecipient('stubs', key),
+  rendered: (key: string) => parsePerRecipient('rendered', key),
+  /** Claims and outcomes: which recipient a ledger entry is about. */
+  ledger: (key: string): RecipientRef => {
+    const m = LEDGER.exec(key);
+    if (!m || (m[3] === 'outcomes') !== (m[6] === '.json')) fail(key, 'a ledger key');
+    const ref = { customerId: assertCustomerId(m[1]!), campaignId: assertCampaignId(m[2]!), recipientId: m[5]! };
+    if (shardOf(ref.recipientId) !== m[4]) fail(key, 'a key whose shard matches its recipient id');
+    return ref;
+  },
+  campaign: (key: string): CampaignRef => {
+    const m = CAMPAIGN_FILE.exec(key);
+    if (!m) fail(key, 'a campaign definition key');
+    return { customerId: assertCustomerId(m[1]!), campaignId: assertCampaignId(m[2]!) };
+  },
+};

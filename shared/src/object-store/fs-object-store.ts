@@ -1,0 +1,165 @@
+import { randomBytes, createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { ObjectExistsError, ValidationError } from '../errors';
+import { encodeS3EventKey, type S3Event } from '../schemas';
+import type { ListPage, ObjectStore, PutOptions } from './port';
+
+/**
+ * An object store on the local filesystem, the embedded default.
+ *
+ * - `{root}/{bucket}/{key}.o` holds an object, so `a/b` and `a/b/c` can both exist, as on S3.
+ * - Writes are atomic: a temporary file, then `rename` (replace) or `link` (create only if
+ *   absent: `link` fails with EEXIST, so exactly one of two racing creators wins).
+ * - After each successful put it emits an S3-shaped `ObjectCreated:Put` event (URL-encoded key)
+ *   to the listeners whose bucket and prefix/suffix filter match, asynchronously.
+ */
+
+export interface ObjectCreatedFilter {
+  bucket: string;
+  prefix?: string;
+  suffix?: string;
+}
+export type ObjectCreatedListener = (event: S3Event) => void;
+
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,62}$/;
+const SUFFIX = '.o';
+
+export class FsObjectStore implements ObjectStore {
+  private readonly listeners: { filter: ObjectCreatedFilter; listener: ObjectCreatedListener }[] = [];
+
+  constructor(private readonly root: string) {}
+
+  /** Subscribe to S3-shaped events; returns the unsubscribe function. */
+  onObjectCreated(filter: ObjectCreatedFilter, listener: ObjectCreatedListener): () => void {
+    const entry = { filter, listener };
+    this.listeners.push(entry);
+    return () => {
+      const i = this.listeners.indexOf(entry);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  async get(bucket: string, key: string): Promise<string | undefined> {
+    try {
+      return await fs.readFile(this.pathOf(bucket, key), 'utf8');
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async put(bucket: string, key: string, body: string, options: PutOptions = {}): Promise<void> {
+    const dest = this.pathOf(bucket, key);
+    const tmpDir = path.join(this.root, '.tmp');
+    const tmp = path.join(tmpDir, randomBytes(12).toString('hex'));
+    await fs.mkdir(tmpDir, { recursive: true });
+    await fs.mkdir(path.dirname(dest), { recursive: true });
+    await fs.writeFile(tmp, body, 'utf8');
+    try {
+      if (options.ifNoneMatch === '*') {
+        try {
+          await fs.link(tmp, dest);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExistsError(bucket, key);
+          throw err;
+        }
+      } else {
+        await fs.rename(tmp, dest);
+      }
+    } finally {
+      await fs.rm(tmp, { force: true });
+    }
+    this.emit(bucket, key, body);
+  }
+
+  async delete(bucket: string, key: string): Promise<void> {
+    await fs.rm(this.pathOf(bucket, key), { force: true });
+  }
+
+  async list(bucket: string, prefix: string, options: { startAfter?: string; limit?: number } = {}): Promise<ListPage> {
+    const limit = options.limit ?? 1000;
+    const bucketDir = this.bucketDir(bucket);
+    // Walk only the deepest folder the prefix names; keys are sorted as S3 sorts them (by code unit).
+    const slash = prefix.lastIndexOf('/');
+    const base = slash >= 0 ? prefix.slice(0, slash + 1) : '';
+    if (base !== '') checkKey(base + 'x');
+    const found: string[] = [];
+    await walk(path.join(bucketDir, ...base.split('/').filter(Boolean)), base, found);
+    const keys = found
+      .filter((k) => k.startsWith(prefix) && (options.startAfter === undefined || k > options.startAfter))
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const page = keys.slice(0, limit);
+    return keys.length > limit ? { keys: page, nextStartAfter: page[page.length - 1] } : { keys: page };
+  }
+
+  private emit(bucket: string, key: string, body: string): void {
+    const matching = this.listeners.filter(
+      ({ filter }) =>
+        filter.bucket === bucket && key.startsWith(filter.prefix ?? '') && key.endsWith(filter.suffix ?? ''),
+    );
+    if (matching.length === 0) return;
+    const event: S3Event = {
+      Records: [
+        {
+          eventSource: 'aws:s3',
+          eventName: 'ObjectCreated:Put',
+          eventTime: new Date().toISOString(),
+          s3: {
+            bucket: { name: bucket },
+            object: {
+              key: encodeS3EventKey(key),
+              size: Buffer.byteLength(body),
+              eTag: createHash('md5').update(body).digest('hex'),
+            },
+          },
+        },
+      ],
+    };
+    for (const { listener } of matching) setImmediate(() => listener(event));
+  }
+
+  private bucketDir(bucket: string): string {
+    if (!BUCKET.test(bucket)) {
+      throw new ValidationError('BUCKET_INVALID', [{ where: 'bucket', message: `malformed bucket name ${JSON.stringify(bucket)}` }]);
+    }
+    return path.join(this.root, bucket);
+  }
+
+  private pathOf(bucket: string, key: string): string {
+    checkKey(key);
+    return path.join(this.bucketDir(bucket), ...key.split('/')) + SUFFIX;
+  }
+}
+
+/** Keys that would escape their bucket folder, or cannot be files, are refused outright. */
+function checkKey(key: string): void {
+  const segments = key.split('/');
+  const bad =
+    key.length === 0 ||
+    key.length > 1024 ||
+    /[\u0000\\]/.test(key) ||
+    segments.some((s) => s === '' || s === '.' || s === '..' || Buffer.byteLength(s) > 250);
+  if (bad) {
+    throw new ValidationError('KEY_INVALID', [{ where: 'key', message: `${JSON.stringify(key.slice(0, 200))} cannot be stored (empty, '.', '..' segment, NUL or backslash)` }]);
+  }
+}
+
+async function walk(dir: string, keyPrefix: string, out: string[]): Promise<void> {
+  let entries;
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (isMissing(err)) return;
+    throw err;
+  }
+  for (const e of entries) {
+    if (e.isDirectory()) await walk(path.join(dir, e.name), `${keyPrefix}${e.name}/`, out);
+    else if (e.isFile() && e.name.endsWith(SUFFIX)) out.push(keyPrefix + e.name.slice(0, -SUFFIX.length));
+  }
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}

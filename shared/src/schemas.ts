@@ -1,0 +1,209 @@
+import { z } from 'zod';
+import { ValidationError, type InputIssue } from './errors';
+import { ID_PATTERN } from './keys';
+
+/**
+ * Schemas of everything that crosses a boundary: messages, events, stored records, the lease
+ * protocol. Messages carry ids and keys, never bodies.
+ */
+
+const id = z.string().regex(new RegExp(ID_PATTERN), { message: 'must be lower-case letters, digits and dashes (2-63)' });
+const recipientId = z.string().regex(/^[0-9a-f]{32}$/, { message: 'must be 32 hex digits' });
+
+/** Turns a zod failure into our ValidationError, each issue naming its path. */
+export function parseWith<T extends z.ZodType>(schema: T, value: unknown, code: string, what: string): z.output<T> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issues: InputIssue[] = r.error.issues.map((i) => ({
+    where: i.path.length > 0 ? `${what}.${i.path.map(String).join('.')}` : what,
+    message: i.message,
+  }));
+  throw new ValidationError(code, issues);
+}
+
+/** JSON.parse that names what it was parsing when it fails. */
+export function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ValidationError('JSON_INVALID', [{ where: what, message: `not valid JSON (${(err as Error).message})` }]);
+  }
+}
+
+// ---- messages and events -------------------------------------------------------------------
+
+export const campaignRequestedMessage = z.object({
+  version: z.literal(1),
+  type: z.literal('campaign.requested'),
+  customerId: id,
+  campaignId: id,
+  requestedAt: z.string(),
+});
+export type CampaignRequestedMessage = z.infer<typeof campaignRequestedMessage>;
+
+export const snsEvent = z.object({
+  Records: z
+    .array(
+      z.object({
+        EventSource: z.string().optional(),
+        Sns: z.object({ MessageId: z.string().optional(), Message: z.string() }),
+      }),
+    )
+    .min(1),
+});
+export type SnsEvent = z.infer<typeof snsEvent>;
+
+export const s3EventRecord = z.object({
+  eventSource: z.literal('aws:s3').optional(),
+  eventName: z.string(),
+  eventTime: z.string().optional(),
+  s3: z.object({
+    bucket: z.object({ name: z.string().min(1) }),
+    object: z.object({ key: z.string().min(1), size: z.number().optional(), eTag: z.string().optional() }),
+  }),
+});
+export const s3Event = z.object({ Records: z.array(s3EventRecord).min(1) });
+export type S3EventRecord = z.infer<typeof s3EventRecord>;
+export type S3Event = z.infer<typeof s3Event>;
+
+/** S3 notifications URL-encode keys, spaces as `+`. */
+export function encodeS3EventKey(key: string): string {
+  return encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/');
+}
+export function decodeS3EventKey(key: string): string {
+  return decodeURIComponent(key.replace(/\+/g, ' '));
+}
+
+// ---- stored records ------------------------------------------------------------------------
+
+export const campaignDefinition = z.object({
+  version: z.literal(1),
+  customerId: id,
+  campaignId: id,
+  name: z.string(),
+  from: z.string(),
+  subject: z.string(),
+  mjml: z.string(),
+  /** The audience CSV: an object key in the campaigns bucket. */
+  audienceKey: z.string(),
+  createdAt: z.string(),
+});
+export type CampaignDefinition = z.infer<typeof campaignDefinition>;
+
+export const CAMPAIGN_STATUSES = ['draft', 'sending', 'paused', 'cancelled', 'done'] as const;
+export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
+export const campaignState = z.object({
+  version: z.literal(1),
+  status: z.enum(CAMPAIGN_STATUSES),
+  updatedAt: z.string(),
+  sendRequestedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+});
+export type CampaignState = z.infer<typeof campaignState>;
+
+export const stubRecord = z.object({
+  version: z.literal(1),
+  customerId: id,
+  campaignId: id,
+  recipientId,
+  email: z.string(),
+  /** Merge fields from the audience row, by column name. */
+  fields: z.record(z.string(), z.string()),
+  /** The audience line the recipient came from (1-based, header is line 1). */
+  line: z.number().int(),
+});
+export type StubRecord = z.infer<typeof stubRecord>;
+
+export const audienceReport = z.object({
+  version: z.literal(1),
+  /** Data rows in the CSV (not counting the header). */
+  rows: z.number().int(),
+  valid: z.number().int(),
+  invalid: z.number().int(),
+  duplicate: z.number().int(),
+  /** The first problems found, each with its line; capped so a huge bad file stays readable. */
+  problems: z.array(z.object({ line: z.number().int(), kind: z.enum(['invalid', 'duplicate']), reason: z.string() })),
+  problemsTruncated: z.boolean(),
+});
+export type AudienceReport = z.infer<typeof audienceReport>;
+
+export const renderedMessage = z.object({
+  version: z.literal(1),
+  customerId: id,
+  campaignId: id,
+  recipientId,
+  to: z.string(),
+  from: z.string(),
+  subject: z.string(),
+  html: z.string(),
+  text: z.string(),
+  /** Extra headers, already checked to be free of CR, LF and NUL. */
+  headers: z.record(z.string(), z.string()),
+});
+export type RenderedMessage = z.infer<typeof renderedMessage>;
+
+/** Final outcomes a recipient can have after stubbing (invalid and duplicate rows never get stubs). */
+export const OUTCOME_STATUSES = ['sent', 'failed', 'suppressed', 'inDoubt', 'cancelled'] as const;
+export type OutcomeStatus = (typeof OUTCOME_STATUSES)[number];
+export const outcomeRecord = z.object({
+  version: z.literal(1),
+  recipientId,
+  status: z.enum(OUTCOME_STATUSES),
+  providerId: z.string().optional(),
+  reason: z.string().optional(),
+  at: z.string(),
+  leaseId: z.string().optional(),
+});
+export type OutcomeRecord = z.infer<typeof outcomeRecord>;
+
+/** Written (conditionally) by a worker before the provider call: the at-most-once guard. */
+export const claimRecord = z.object({ version: z.literal(1), leaseId: z.string(), at: z.string() });
+export type ClaimRecord = z.infer<typeof claimRecord>;
+
+// ---- the lease protocol (workers <-> conductor) ---------------------------------------------
+
+export const lease = z.object({
+  leaseId: z.string().min(1),
+  workerId: z.string().min(1),
+  customerId: id,
+  campaignId: id,
+  recipientIds: z.array(recipientId),
+  /** Provider calls this lease may make: never more than this. */
+  permits: z.number().int().min(0),
+  /** Epoch ms: no provider call may start at or after this (end of the governor window less a margin). */
+  sendUntil: z.number(),
+  /** Epoch ms: after this the conductor treats the lease as abandoned. */
+  expiresAt: z.number(),
+});
+export type Lease = z.infer<typeof lease>;
+
+export const RESULT_STATUSES = ['sent', 'failed', 'suppressed', 'inDoubt', 'retryable', 'claimedElsewhere'] as const;
+export type ResultStatus = (typeof RESULT_STATUSES)[number];
+export const sendResult = z.object({
+  recipientId,
+  status: z.enum(RESULT_STATUSES),
+  providerId: z.string().optional(),
+  reason: z.string().optional(),
+  /** When the provider asked us to slow down. */
+  retryAfterMs: z.number().optional(),
+});
+export type SendResult = z.infer<typeof sendResult>;
+
+export const checkInRequest = z.object({
+  leaseId: z.string().min(1),
+  workerId: z.string().min(1),
+  results: z.array(sendResult),
+  /** Keys the worker did not attempt (out of permits or time): back to the queue. */
+  unattempted: z.array(recipientId),
+  permitsUsed: z.number().int().min(0),
+  /** The worker has time left and wants another lease. */
+  wantsMore: z.boolean(),
+});
+export type CheckInRequest = z.infer<typeof checkInRequest>;
+
+export const checkInResponse = z.object({ lease: lease.nullable() });
+export type CheckInResponse = z.infer<typeof checkInResponse>;
+
+/** What a worker invocation receives: the first lease and where to check back. */
+export const workerInvocation = z.object({ lease });
+export type WorkerInvocation = z.infer<typeof workerInvocation>;
