@@ -1,0 +1,192 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import {
+  STUBS_PREFIX,
+  createLogger,
+  systemClock,
+  type Buckets,
+  type CampaignRequestedMessage,
+  type Clock,
+  type Config,
+  type Logger,
+  type S3Event,
+  type SnsEvent,
+  type WorkerInvocation,
+} from '@baton/shared';
+import { FsObjectStore } from '@baton/shared/fs-object-store';
+import { TemplateCache, createRenderHandler, createStubberHandler } from '@baton/renderer';
+import { createHttpLeaseClient, createMailgunSender, createWorkerHandler, type LeaseClient } from '@baton/worker';
+import { ConductorService } from '@baton/conductor';
+import { LocalLambda } from './local-lambda';
+import { startMailgunSink, type MailgunSink } from './mailgun-sink';
+
+export const LOCAL_BUCKETS: Buckets = { campaigns: 'campaigns', stubs: 'stubs', rendered: 'rendered' };
+
+export interface LocalOptions {
+  config: Config;
+  /** Defaults to the system clock. */
+  clock?: Clock;
+  logger?: Logger;
+  host?: string;
+  /** Seed the sample campaign when the store holds none (default true). */
+  seedSample?: boolean;
+}
+
+export interface LocalBaton {
+  url: string;
+  apiToken: string;
+  store: FsObjectStore;
+  service: ConductorService;
+  /** The built-in Mailgun-compatible sink, when MAILGUN_URL is unset. */
+  sink: MailgunSink | undefined;
+  functions: { stubber: LocalLambda<SnsEvent>; renderer: LocalLambda<S3Event>; worker: LocalLambda<WorkerInvocation> };
+  stop(): Promise<void>;
+}
+
+/**
+ * The one-machine composition: every service of the AWS deployment, in one process.
+ *  - S3      → a filesystem object store under BATON_DATA_DIR, emitting S3-shaped events
+ *  - SNS     → an in-process topic delivering SNS-shaped events to the stubber
+ *  - Lambda  → in-process functions with bounded concurrency and async retries
+ *  - Mailgun → MAILGUN_URL, or the built-in Mailgun-compatible sink when it is unset
+ */
+export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton> {
+  const { config } = options;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, name: 'baton' });
+  const dataDir = path.resolve(config.BATON_DATA_DIR);
+  await fs.mkdir(dataDir, { recursive: true });
+  const store = new FsObjectStore(path.join(dataDir, 'objects'));
+  const buckets = LOCAL_BUCKETS;
+
+  const apiToken = config.BATON_API_TOKEN ?? (await devToken(path.join(dataDir, 'api-token')));
+  const leaseToken = config.BATON_LEASE_TOKEN ?? randomBytes(24).toString('hex');
+  const mailgunKey = config.MAILGUN_API_KEY ?? randomBytes(16).toString('hex');
+
+  let sink: MailgunSink | undefined;
+  let mailgunUrl = config.MAILGUN_URL;
+  if (mailgunUrl === undefined) {
+    sink = await startMailgunSink({ host: '127.0.0.1', port: 0, apiKey: mailgunKey, logger });
+    mailgunUrl = sink.url;
+  }
+  const sender = createMailgunSender({ url: mailgunUrl, domain: config.MAILGUN_DOMAIN, apiKey: mailgunKey, timeoutMs: 15_000 });
+
+  // The lease API's address is known only once the conductor listens.
+  let leaseClient: LeaseClient | undefined;
+  const lateLeaseClient: LeaseClient = { checkIn: (req) => leaseClient!.checkIn(req) };
+
+  const publicUrl = config.BATON_PUBLIC_URL ?? `http://localhost:${config.PORT}`;
+  const stubber = new LocalLambda<SnsEvent>(createStubberHandler({ store, buckets, logger }), { name: 'stubber', concurrency: 2, retryAttempts: 2, logger });
+  const renderer = new LocalLambda<S3Event>(createRenderHandler({ store, buckets, templates: new TemplateCache(), publicUrl, logger }), {
+    name: 'renderer',
+    concurrency: 8,
+    retryAttempts: 2,
+    logger,
+  });
+  const worker = new LocalLambda<WorkerInvocation>(
+    createWorkerHandler({
+      store,
+      buckets,
+      sender,
+      leaseClient: lateLeaseClient,
+      clock,
+      logger,
+      stage: config.BATON_STAGE,
+      qaAllowList: config.QA_ALLOWED_RECIPIENTS,
+      timeBudgetMs: config.WORKER_TIME_BUDGET_MS,
+    }),
+    // The conductor owns retries of sends: a failed worker is never re-run blindly.
+    { name: 'worker', concurrency: config.MAX_WORKERS, retryAttempts: 0, logger },
+  );
+
+  const unsubscribe = store.onObjectCreated({ bucket: buckets.stubs, prefix: STUBS_PREFIX }, (event) => renderer.invoke(event));
+  const topic = {
+    publish: async (message: CampaignRequestedMessage) => {
+      stubber.invoke({ Records: [{ EventSource: 'aws:sns', Sns: { MessageId: randomBytes(8).toString('hex'), Message: JSON.stringify(message) } }] });
+    },
+  };
+
+  const plugins: ((app: FastifyInstance) => Promise<void>)[] = [];
+  if (sink) plugins.push(inboxRoutes(sink));
+
+  const service = new ConductorService({
+    config,
+    store,
+    buckets,
+    clock,
+    logger,
+    invoker: { invoke: async (invocation) => worker.invoke(invocation) },
+    topic,
+    testSender: { send: (m) => sender.send({ from: m.from, to: m.to, subject: m.subject, html: m.html, text: m.text, headers: m.headers, variables: { 'campaign-id': m.campaignId, test: 'true' } }) },
+    apiToken,
+    leaseToken,
+    publicUrl,
+    plugins,
+  });
+  const url = await service.start({ host: options.host ?? '127.0.0.1', port: config.PORT });
+  leaseClient = createHttpLeaseClient({ baseUrl: url, token: leaseToken });
+
+  if (options.seedSample !== false && service.conductor.listCampaigns().length === 0) {
+    await service.conductor.createCampaign(sampleCampaign());
+    logger.info({ event: 'sample.created' }, 'sample campaign created');
+  }
+
+  return {
+    url,
+    apiToken,
+    store,
+    service,
+    sink,
+    functions: { stubber, renderer, worker },
+    async stop() {
+      await service.stop();
+      unsubscribe();
+      await Promise.all([stubber.idle(), renderer.idle(), worker.idle()]);
+      await sink?.close();
+    },
+  };
+}
+
+/** The sample campaign offered on first start: a welcome email to 50 example.com readers. */
+export function sampleCampaign() {
+  const dir = path.join(__dirname, '..', 'sample');
+  return {
+    name: 'Welcome (sample)',
+    customerId: 'sample-co',
+    from: 'Baton Sample <hello@example.com>',
+    subject: 'Welcome aboard, {{ first_name }}!',
+    mjml: readFileSync(path.join(dir, 'welcome.mjml'), 'utf8'),
+    audienceCsv: readFileSync(path.join(dir, 'audience.csv'), 'utf8'),
+  };
+}
+
+/** In dev, a random API token kept in the data folder, so the CLI and the console can find it. */
+async function devToken(file: string): Promise<string> {
+  try {
+    const existing = (await fs.readFile(file, 'utf8')).trim();
+    if (existing.length >= 16) return existing;
+  } catch {
+    // first start
+  }
+  const token = randomBytes(24).toString('hex');
+  await fs.writeFile(file, token + '\n', { mode: 0o600 });
+  return token;
+}
+
+/** `GET /api/local/inbox`: what the built-in sink received, for the console. */
+function inboxRoutes(sink: MailgunSink) {
+  return async (app: FastifyInstance) => {
+    app.get<{ Querystring: { campaignId?: string } }>('/local/inbox', async (req) => {
+      const all = sink.messages().filter((m) => !req.query.campaignId || m.variables['campaign-id'] === req.query.campaignId);
+      return {
+        total: all.length,
+        messages: all
+          .slice(-50)
+          .reverse()
+          .map((m) => ({ id: m.id, to: m.to, subject: m.subject, receivedAt: m.receivedAt })),
+      };
+    });
+  };
+}

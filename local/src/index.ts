@@ -1,0 +1,3 @@
+export { startLocalBaton, sampleCampaign, LOCAL_BUCKETS, type LocalBaton, type LocalOptions } from './compose';
+export { LocalLambda, type LocalLambdaOptions } from './local-lambda';
+export { startMailgunSink, type MailgunSink, type SinkMessage } from './mailgun-sink';

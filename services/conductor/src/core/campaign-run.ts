@@ -1,0 +1,160 @@
+import type { AudienceReport, CampaignDefinition, CampaignRef, CampaignState, OutcomeStatus } from '@baton/shared';
+
+/** Every recipient of an audience ends in exactly one of these; they add up to `total`. */
+export interface CampaignCounts {
+  total: number;
+  stubbed: number;
+  rendered: number;
+  sent: number;
+  failed: number;
+  invalid: number;
+  duplicate: number;
+  suppressed: number;
+  inDoubt: number;
+  cancelled: number;
+  /** Leased to a worker right now. */
+  inFlight: number;
+}
+
+/**
+ * The conductor's in-memory picture of one campaign: which recipients are rendered and waiting,
+ * which are out with a worker, and how each one ended. Rebuilt from the store on start.
+ */
+export class CampaignRun {
+  report: AudienceReport | undefined;
+  stubbedSeen = 0;
+  renderedSeen = 0;
+  lastScanAt = Number.NEGATIVE_INFINITY;
+  /** The store's ledger has been read once (outcomes and claims), so the queue is safe to fill. */
+  ledgerLoaded = false;
+  /** Provider calls made for this campaign, by time, for the rate and ETA shown to marketers. */
+  readonly sendTimes: number[] = [];
+
+  private readonly ready: string[] = [];
+  private readonly delayed = new Map<string, number>();
+  /** Every recipient id ever queued or resolved: a rendered key is queued at most once. */
+  private readonly known = new Set<string>();
+  readonly outcomes = new Map<string, OutcomeStatus>();
+  readonly inFlight = new Set<string>();
+  /** In doubt only because nobody reported (lease expired, claimed elsewhere): a late report may settle it. */
+  readonly provisional = new Set<string>();
+
+  constructor(
+    public definition: CampaignDefinition,
+    public state: CampaignState,
+  ) {}
+
+  get ref(): CampaignRef {
+    return { customerId: this.definition.customerId, campaignId: this.definition.campaignId };
+  }
+
+  get id(): string {
+    return this.definition.campaignId;
+  }
+
+  isKnown(recipientId: string): boolean {
+    return this.known.has(recipientId);
+  }
+
+  /** A recipient was found rendered: queue it unless it was seen before. */
+  addRendered(recipientId: string): void {
+    if (this.known.has(recipientId)) return;
+    this.known.add(recipientId);
+    this.ready.push(recipientId);
+  }
+
+  readyCount(now: number): number {
+    this.promoteDue(now);
+    return this.ready.length;
+  }
+
+  /** Takes up to `n` ready recipients and marks them in flight. */
+  take(n: number, now: number): string[] {
+    this.promoteDue(now);
+    const ids = this.ready.splice(0, n);
+    for (const id of ids) this.inFlight.add(id);
+    return ids;
+  }
+
+  /** Back to the queue: not attempted, or the lease was never delivered. */
+  requeue(recipientId: string): void {
+    if (!this.inFlight.delete(recipientId) || this.outcomes.has(recipientId)) return;
+    this.ready.push(recipientId);
+  }
+
+  /** Back to the queue, but not before `at` (the provider pushed back). */
+  requeueAt(recipientId: string, at: number): void {
+    if (!this.inFlight.delete(recipientId) || this.outcomes.has(recipientId)) return;
+    this.delayed.set(recipientId, at);
+  }
+
+  /**
+   * Records how a recipient ended. Returns true when this changed the recipient's outcome.
+   * A provisional in-doubt may be replaced by a real report; a real outcome never changes.
+   */
+  resolve(recipientId: string, status: OutcomeStatus, provisional = false): boolean {
+    this.known.add(recipientId);
+    this.inFlight.delete(recipientId);
+    this.delayed.delete(recipientId);
+    const previous = this.outcomes.get(recipientId);
+    if (previous !== undefined && !this.provisional.has(recipientId)) return false;
+    if (previous !== undefined && provisional) return false;
+    this.outcomes.set(recipientId, status);
+    if (provisional) this.provisional.add(recipientId);
+    else this.provisional.delete(recipientId);
+    return previous !== status;
+  }
+
+  recordSend(now: number): void {
+    this.sendTimes.push(now);
+    if (this.sendTimes.length > 100_000) this.sendTimes.splice(0, 50_000);
+  }
+
+  sentInLast(ms: number, now: number): number {
+    let n = 0;
+    for (let i = this.sendTimes.length - 1; i >= 0 && this.sendTimes[i]! > now - ms; i--) n++;
+    return n;
+  }
+
+  /** Every valid recipient has an outcome and nothing is out with a worker. */
+  isComplete(): boolean {
+    if (this.inFlight.size > 0 || this.report === undefined) return false;
+    if (this.state.status === 'cancelled') return true;
+    return this.outcomes.size >= this.report.valid;
+  }
+
+  counts(): CampaignCounts {
+    const by = (s: OutcomeStatus) => {
+      let n = 0;
+      for (const v of this.outcomes.values()) if (v === s) n++;
+      return n;
+    };
+    const valid = this.report?.valid;
+    const cancelled =
+      this.state.status === 'cancelled' && valid !== undefined && this.inFlight.size === 0
+        ? valid - this.outcomes.size + by('cancelled')
+        : by('cancelled');
+    return {
+      total: this.report?.rows ?? 0,
+      stubbed: valid ?? this.stubbedSeen,
+      rendered: this.renderedSeen,
+      sent: by('sent'),
+      failed: by('failed'),
+      invalid: this.report?.invalid ?? 0,
+      duplicate: this.report?.duplicate ?? 0,
+      suppressed: by('suppressed'),
+      inDoubt: by('inDoubt'),
+      cancelled,
+      inFlight: this.inFlight.size,
+    };
+  }
+
+  private promoteDue(now: number): void {
+    for (const [id, at] of this.delayed) {
+      if (at <= now) {
+        this.delayed.delete(id);
+        this.ready.push(id);
+      }
+    }
+  }
+}

@@ -1,0 +1,565 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import {
+  audienceReport,
+  campaignDefinition,
+  campaignState,
+  isAllowedRecipient,
+  keys,
+  listAll,
+  newCampaignId,
+  outcomeRecord,
+  parseJson,
+  parseKey,
+  parseWith,
+  ObjectExistsError,
+  ValidationError,
+  ID_PATTERN,
+  type Buckets,
+  type CampaignDefinition,
+  type CampaignState,
+  type CampaignStatus,
+  type CampaignTopic,
+  type CheckInRequest,
+  type CheckInResponse,
+  type Clock,
+  type Lease,
+  type Logger,
+  type ObjectStore,
+  type OutcomeRecord,
+  type OutcomeStatus,
+  type RenderedMessage,
+  type Stage,
+} from '@baton/shared';
+import { compileCampaignTemplate, parseAudience, renderMessage, validateCampaignTemplate } from '@baton/renderer';
+import { CampaignRun, type CampaignCounts } from './campaign-run';
+import { CampaignNotFoundError, CampaignStateError, NoPermitError } from './errors';
+import type { Governor } from './governor';
+import { noMetrics, type ConductorMetrics, type TestSender, type WorkerInvoker } from './ports';
+
+export interface ConductorSettings {
+  stage: Stage;
+  maxWorkers: number;
+  batchSize: number;
+  workerTimeBudgetMs: number;
+  /** A lease not checked in this long after its worker's budget ran out is treated as abandoned. */
+  leaseGraceMs: number;
+  /** How often a campaign's buckets are listed for newly rendered recipients. */
+  scanIntervalMs: number;
+  publicUrl: string;
+  qaAllowList?: readonly string[];
+}
+
+export interface ConductorDeps {
+  store: ObjectStore;
+  buckets: Buckets;
+  clock: Clock;
+  logger: Logger;
+  governor: Governor;
+  invoker: WorkerInvoker;
+  topic: CampaignTopic;
+  testSender?: TestSender;
+  metrics?: ConductorMetrics;
+  settings: ConductorSettings;
+}
+
+const id = z.string().regex(new RegExp(ID_PATTERN), { message: 'must be lower-case letters, digits and dashes (2-63)' });
+
+/** What `POST /api/campaigns` accepts. */
+export const createCampaignInput = z
+  .object({
+    name: z.string().trim().min(1, { message: 'is required' }).max(200),
+    customerId: id,
+    from: z.string().min(3).max(320),
+    subject: z.string().min(1, { message: 'is required' }).max(998),
+    mjml: z.string().min(1, { message: 'is required' }).max(2_000_000),
+    audienceCsv: z.string().min(1).max(200_000_000).optional(),
+    /** An object already in the campaigns bucket, under `uploads/{customerId}/`. */
+    audienceKey: z.string().min(1).max(1024).optional(),
+  })
+  .strict()
+  .refine((v) => (v.audienceCsv === undefined) !== (v.audienceKey === undefined), {
+    message: 'give exactly one of audienceCsv or audienceKey',
+    path: ['audienceCsv'],
+  });
+export type CreateCampaignInput = z.input<typeof createCampaignInput>;
+
+export interface CampaignView {
+  id: string;
+  customerId: string;
+  name: string;
+  subject: string;
+  status: CampaignStatus;
+  createdAt: string;
+  sendRequestedAt?: string;
+  finishedAt?: string;
+  counts: CampaignCounts;
+  /** Sends in the last minute for this campaign, against the cap. */
+  sentLastMinute: number;
+  perMinuteMax: number;
+  etaSeconds: number | null;
+  problems: { line: number; kind: string; reason: string }[];
+}
+
+interface ActiveLease {
+  lease: Lease;
+  run: CampaignRun;
+  windowStart: number;
+}
+
+const TERMINAL: ReadonlySet<CampaignStatus> = new Set(['done', 'cancelled']);
+
+/**
+ * The conductor's core: campaigns' lifecycle, and every tick, which recipients go to which
+ * worker under the governor's permits. Pure apart from its ports; the HTTP layer and the tick
+ * loop sit around it.
+ */
+export class Conductor {
+  private readonly runs = new Map<string, CampaignRun>();
+  private readonly leases = new Map<string, ActiveLease>();
+  /** Workers that hold a lease now (a worker keeps its slot across check-backs). */
+  private readonly workers = new Set<string>();
+  private readonly metrics: ConductorMetrics;
+  private roundRobin = 0;
+  private ticking = false;
+  private stopping = false;
+
+  constructor(private readonly deps: ConductorDeps) {
+    this.metrics = deps.metrics ?? noMetrics;
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------
+
+  /** Loads every campaign from the store; those that were sending resume from their ledger. */
+  async start(): Promise<void> {
+    const { store, buckets } = this.deps;
+    for await (const key of listAll(store, buckets.campaigns, 'campaigns/')) {
+      if (!key.endsWith('/campaign.json')) continue;
+      try {
+        const ref = parseKey.campaign(key);
+        const definition = parseWith(campaignDefinition, parseJson((await store.get(buckets.campaigns, key)) ?? '', key), 'CAMPAIGN_INVALID', key);
+        const stateText = await store.get(buckets.campaigns, keys.state(ref));
+        const state = stateText
+          ? parseWith(campaignState, parseJson(stateText, keys.state(ref)), 'CAMPAIGN_INVALID', keys.state(ref))
+          : { version: 1 as const, status: 'draft' as const, updatedAt: definition.createdAt };
+        this.runs.set(definition.campaignId, new CampaignRun(definition, state));
+      } catch (err) {
+        this.deps.logger.error({ event: 'campaign.load_failed', key, err }, 'a stored campaign could not be loaded');
+      }
+    }
+    this.deps.logger.info({ event: 'conductor.started', campaigns: this.runs.size }, 'conductor started');
+  }
+
+  /** Stop handing out work; leases already out finish and check in normally. */
+  stop(): void {
+    this.stopping = true;
+  }
+
+  get activeWorkers(): number {
+    return this.workers.size;
+  }
+
+  get activeLeases(): number {
+    return this.leases.size;
+  }
+
+  // ---- campaign API -------------------------------------------------------------------------
+
+  async createCampaign(body: unknown): Promise<CampaignView> {
+    const input = parseWith(createCampaignInput, body, 'CAMPAIGN_INVALID', 'body');
+    const now = this.deps.clock.now();
+    const { store, buckets } = this.deps;
+    await validateCampaignTemplate({ from: input.from, subject: input.subject, mjml: input.mjml });
+
+    const campaignId = newCampaignId(now);
+    const ref = { customerId: input.customerId, campaignId };
+    let audienceKey: string;
+    if (input.audienceCsv !== undefined) {
+      parseAudience(input.audienceCsv, input.customerId); // rejects a CSV with no header or no email column
+      audienceKey = keys.audience(ref);
+      await store.put(buckets.campaigns, audienceKey, input.audienceCsv, { contentType: 'text/csv' });
+    } else {
+      audienceKey = input.audienceKey!;
+      const allowed = `uploads/${input.customerId}/`;
+      if (!audienceKey.startsWith(allowed) || audienceKey.includes('..')) {
+        throw new ValidationError('CAMPAIGN_INVALID', [{ where: 'body.audienceKey', message: `must be under ${allowed}` }]);
+      }
+      const csv = await store.get(buckets.campaigns, audienceKey);
+      if (csv === undefined) throw new ValidationError('CAMPAIGN_INVALID', [{ where: 'body.audienceKey', message: 'no such object' }]);
+      parseAudience(csv, input.customerId);
+    }
+    const definition: CampaignDefinition = {
+      version: 1,
+      customerId: input.customerId,
+      campaignId,
+      name: input.name,
+      from: input.from,
+      subject: input.subject,
+      mjml: input.mjml,
+      audienceKey,
+      createdAt: new Date(now).toISOString(),
+    };
+    const state: CampaignState = { version: 1, status: 'draft', updatedAt: definition.createdAt };
+    await store.put(buckets.campaigns, keys.campaign(ref), JSON.stringify(definition), { ifNoneMatch: '*' });
+    await this.saveState(ref, state);
+    const run = new CampaignRun(definition, state);
+    this.runs.set(campaignId, run);
+    this.deps.logger.info({ event: 'campaign.created', campaignId, customerId: input.customerId }, 'campaign created');
+    return this.view(run);
+  }
+
+  listCampaigns(): CampaignView[] {
+    return [...this.runs.values()]
+      .sort((a, b) => (a.definition.createdAt < b.definition.createdAt ? 1 : -1))
+      .map((r) => this.view(r));
+  }
+
+  getCampaign(campaignId: string): CampaignView {
+    return this.view(this.run(campaignId));
+  }
+
+  /** Draft → sending, and "campaign requested" goes out. Sending twice is refused. */
+  async send(campaignId: string): Promise<CampaignView> {
+    const run = this.run(campaignId);
+    if (run.state.status !== 'draft') throw new CampaignStateError(campaignId, run.state.status, 'send');
+    const now = new Date(this.deps.clock.now()).toISOString();
+    await this.setStatus(run, 'sending', { sendRequestedAt: now });
+    await this.deps.topic.publish({ version: 1, type: 'campaign.requested', ...run.ref, requestedAt: now });
+    this.deps.logger.info({ event: 'campaign.send_requested', campaignId }, 'campaign send requested');
+    return this.view(run);
+  }
+
+  async pause(campaignId: string): Promise<CampaignView> {
+    const run = this.run(campaignId);
+    if (run.state.status !== 'sending') throw new CampaignStateError(campaignId, run.state.status, 'pause');
+    await this.setStatus(run, 'paused');
+    return this.view(run);
+  }
+
+  async resume(campaignId: string): Promise<CampaignView> {
+    const run = this.run(campaignId);
+    if (run.state.status !== 'paused') throw new CampaignStateError(campaignId, run.state.status, 'resume');
+    await this.setStatus(run, 'sending');
+    return this.view(run);
+  }
+
+  /** Nobody not yet sent to will be; leases already out finish. */
+  async cancel(campaignId: string): Promise<CampaignView> {
+    const run = this.run(campaignId);
+    if (TERMINAL.has(run.state.status)) throw new CampaignStateError(campaignId, run.state.status, 'cancel');
+    await this.setStatus(run, 'cancelled');
+    return this.view(run);
+  }
+
+  /** The campaign rendered for its first audience row (or the given fields). */
+  async preview(campaignId: string, to?: string): Promise<RenderedMessage> {
+    const run = this.run(campaignId);
+    const { store, buckets } = this.deps;
+    const csv = (await store.get(buckets.campaigns, run.definition.audienceKey)) ?? '';
+    const first = parseAudience(csv, run.definition.customerId).recipients[0];
+    const email = to ?? first?.email ?? 'preview@example.com';
+    const compiled = await compileCampaignTemplate(run.definition);
+    return renderMessage(
+      compiled,
+      { ...run.ref, recipientId: first?.recipientId ?? '0'.repeat(32), email, fields: { ...(first?.fields ?? {}), email } },
+      { publicUrl: this.deps.settings.publicUrl },
+    );
+  }
+
+  /** Sends the preview to one address now, under the governor like any other send. */
+  async testSend(campaignId: string, body: unknown): Promise<{ providerId: string }> {
+    const { to } = parseWith(z.object({ to: z.email({ message: 'must be an email address' }) }).strict(), body, 'TEST_SEND_INVALID', 'body');
+    const { settings, testSender, governor, clock } = this.deps;
+    if (!testSender) throw new CampaignStateError(campaignId, 'not configured', 'test-send');
+    if (settings.stage === 'qa' && !isAllowedRecipient(settings.qaAllowList ?? [], to)) {
+      throw new ValidationError('QA_NOT_ALLOWED', [{ where: 'body.to', message: 'is not in QA_ALLOWED_RECIPIENTS' }]);
+    }
+    const message = await this.preview(campaignId, to);
+    const now = clock.now();
+    const grant = governor.acquire(1, now);
+    if (grant.permits === 0) throw new NoPermitError(Math.max(1000, grant.windowStart + governor.settings.windowMs - now));
+    const result = await testSender.send({ ...message, subject: `[TEST] ${message.subject}` });
+    this.deps.logger.info({ event: 'campaign.test_sent', campaignId }, 'test message sent');
+    return result;
+  }
+
+  // ---- the tick -----------------------------------------------------------------------------
+
+  /** One round: expire abandoned leases, look for newly rendered recipients, hand out work. */
+  async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      const now = this.deps.clock.now();
+      await this.expireLeases(now);
+      for (const run of this.runs.values()) {
+        if (run.state.status === 'draft' || run.state.finishedAt !== undefined) continue;
+        if (now - run.lastScanAt >= this.deps.settings.scanIntervalMs) {
+          try {
+            await this.scan(run, now);
+          } catch (err) {
+            this.deps.logger.error({ event: 'campaign.scan_failed', campaignId: run.id, err }, 'scan failed; will retry');
+          }
+        }
+      }
+      while (!this.stopping && this.workers.size < this.deps.settings.maxWorkers) {
+        const workerId = `w-${randomBytes(6).toString('hex')}`;
+        const lease = this.nextLease(workerId, this.deps.clock.now());
+        if (!lease) break;
+        await this.invoke(lease);
+      }
+      for (const run of this.runs.values()) await this.finishIfComplete(run);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** A worker reports a lease's results; with time left, it gets the next lease in the reply. */
+  async checkIn(request: CheckInRequest): Promise<CheckInResponse> {
+    const now = this.deps.clock.now();
+    const active = this.leases.get(request.leaseId);
+    if (!active || active.lease.workerId !== request.workerId) {
+      this.settleLateResults(request);
+      return { lease: null };
+    }
+    this.leases.delete(request.leaseId);
+    const { run, lease } = active;
+    const reported = new Set<string>();
+    for (const r of request.results) {
+      if (!lease.recipientIds.includes(r.recipientId)) continue;
+      reported.add(r.recipientId);
+      switch (r.status) {
+        case 'retryable': {
+          const wait = r.retryAfterMs ?? 5_000;
+          run.requeueAt(r.recipientId, now + wait);
+          if (r.retryAfterMs !== undefined) this.deps.governor.holdUntil(now + r.retryAfterMs);
+          this.metrics.retry('provider');
+          break;
+        }
+        case 'claimedElsewhere':
+          // Someone holds the claim: it may have been sent. Never send again; a later report may settle it.
+          run.resolve(r.recipientId, 'inDoubt', true);
+          break;
+        default:
+          if (run.resolve(r.recipientId, r.status)) this.metrics.outcome(r.status);
+          if (r.status === 'sent' || r.status === 'failed' || r.status === 'inDoubt') run.recordSend(now);
+      }
+    }
+    for (const recipientId of request.unattempted) {
+      if (!lease.recipientIds.includes(recipientId) || reported.has(recipientId)) continue;
+      reported.add(recipientId);
+      run.requeue(recipientId);
+      this.metrics.retry('unattempted');
+    }
+    const unaccounted = lease.recipientIds.filter((r) => !reported.has(r) && run.inFlight.has(r));
+    if (unaccounted.length > 0) await this.settleUnknown(run, unaccounted);
+    this.deps.governor.release({ windowStart: active.windowStart }, lease.permits - request.permitsUsed, now);
+
+    if (request.wantsMore && !this.stopping) {
+      const next = this.nextLease(request.workerId, now);
+      if (next) return { lease: next };
+    }
+    this.workers.delete(request.workerId);
+    return { lease: null };
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  private nextLease(workerId: string, now: number): Lease | undefined {
+    const candidates = [...this.runs.values()].filter(
+      (r) => r.state.status === 'sending' && r.ledgerLoaded && r.readyCount(now) > 0,
+    );
+    if (candidates.length === 0) return undefined;
+    const run = candidates[this.roundRobin++ % candidates.length]!;
+    const grant = this.deps.governor.acquire(Math.min(this.deps.settings.batchSize, run.readyCount(now)), now);
+    if (grant.permits === 0) return undefined;
+    const recipientIds = run.take(grant.permits, now);
+    const lease: Lease = {
+      leaseId: `l-${randomBytes(8).toString('hex')}`,
+      workerId,
+      ...run.ref,
+      recipientIds,
+      permits: grant.permits,
+      sendUntil: grant.sendUntil,
+      expiresAt: now + this.deps.settings.workerTimeBudgetMs + this.deps.settings.leaseGraceMs,
+    };
+    this.leases.set(lease.leaseId, { lease, run, windowStart: grant.windowStart });
+    this.workers.add(workerId);
+    this.metrics.leaseIssued(grant.permits);
+    this.deps.logger.debug({ event: 'lease.issued', leaseId: lease.leaseId, campaignId: run.id, permits: grant.permits }, 'lease issued');
+    return lease;
+  }
+
+  private async invoke(lease: Lease): Promise<void> {
+    try {
+      await this.deps.invoker.invoke({ lease });
+    } catch (err) {
+      const active = this.leases.get(lease.leaseId);
+      this.leases.delete(lease.leaseId);
+      this.workers.delete(lease.workerId);
+      if (active) {
+        for (const r of lease.recipientIds) active.run.requeue(r);
+        this.deps.governor.release({ windowStart: active.windowStart }, lease.permits, this.deps.clock.now());
+      }
+      this.deps.logger.error({ event: 'worker.invoke_failed', leaseId: lease.leaseId, err }, 'could not start a worker');
+    }
+  }
+
+  /** Leases whose worker vanished: claimed recipients become in doubt, the rest go back. */
+  private async expireLeases(now: number): Promise<void> {
+    for (const [leaseId, active] of this.leases) {
+      if (active.lease.expiresAt > now) continue;
+      this.leases.delete(leaseId);
+      this.workers.delete(active.lease.workerId);
+      this.deps.logger.warn({ event: 'lease.expired', leaseId, campaignId: active.run.id }, 'lease expired without a check-in');
+      await this.settleUnknown(active.run, active.lease.recipientIds.filter((r) => active.run.inFlight.has(r)));
+    }
+  }
+
+  /** Recipients whose fate nobody reported: a claim means the send may have happened. */
+  private async settleUnknown(run: CampaignRun, recipientIds: string[]): Promise<void> {
+    for (const recipientId of recipientIds) {
+      const claimed = await this.deps.store.get(this.deps.buckets.campaigns, keys.claim({ ...run.ref, recipientId }));
+      if (claimed !== undefined) {
+        run.resolve(recipientId, 'inDoubt', true);
+        await this.recordOutcome(run, recipientId, 'inDoubt', 'NO_REPORT: claimed but never reported');
+      } else {
+        run.requeue(recipientId);
+        this.metrics.retry('expired');
+      }
+    }
+  }
+
+  /** A check-in for a lease we no longer hold: its real outcomes replace provisional in-doubts. */
+  private settleLateResults(request: CheckInRequest): void {
+    for (const run of this.runs.values()) {
+      for (const r of request.results) {
+        if (r.status === 'retryable' || r.status === 'claimedElsewhere') continue;
+        if (run.provisional.has(r.recipientId)) run.resolve(r.recipientId, r.status);
+      }
+    }
+    this.deps.logger.warn({ event: 'lease.late_check_in', leaseId: request.leaseId }, 'check-in for an unknown or expired lease');
+  }
+
+  /** The conductor's own record, written only if no worker wrote one. */
+  private async recordOutcome(run: CampaignRun, recipientId: string, status: OutcomeStatus, reason: string): Promise<void> {
+    const record: OutcomeRecord = { version: 1, recipientId, status, reason, at: new Date(this.deps.clock.now()).toISOString() };
+    try {
+      await this.deps.store.put(this.deps.buckets.campaigns, keys.outcome({ ...run.ref, recipientId }), JSON.stringify(record), { ifNoneMatch: '*' });
+    } catch (err) {
+      if (!(err instanceof ObjectExistsError)) throw err;
+    }
+  }
+
+  /**
+   * Reads the store for one campaign: the audience report, newly rendered recipients, and —
+   * once, before anything is queued — the ledger, so a restarted conductor never resends.
+   */
+  private async scan(run: CampaignRun, now: number): Promise<void> {
+    run.lastScanAt = now;
+    const { store, buckets } = this.deps;
+    if (run.report === undefined) {
+      const text = await store.get(buckets.campaigns, keys.audienceReport(run.ref));
+      if (text !== undefined) {
+        run.report = parseWith(audienceReport, parseJson(text, 'audience report'), 'REPORT_INVALID', 'audience report');
+      } else {
+        run.stubbedSeen = 0;
+        for await (const _ of listAll(store, buckets.stubs, keys.stubsPrefix(run.ref))) run.stubbedSeen++;
+      }
+    }
+    if (!run.ledgerLoaded) {
+      await this.loadLedger(run);
+      run.ledgerLoaded = true;
+    }
+    if (run.report === undefined || run.renderedSeen < run.report.valid) {
+      let seen = 0;
+      for await (const key of listAll(store, buckets.rendered, keys.renderedPrefix(run.ref))) {
+        seen++;
+        run.addRendered(parseKey.rendered(key).recipientId);
+      }
+      run.renderedSeen = seen;
+      // Recipients that will never be rendered (the renderer recorded a failure) are found in the ledger.
+      if (run.report !== undefined && run.renderedSeen + this.count(run, 'failed') < run.report.valid) await this.loadOutcomes(run);
+    }
+  }
+
+  private async loadLedger(run: CampaignRun): Promise<void> {
+    await this.loadOutcomes(run);
+    const { store, buckets } = this.deps;
+    for await (const key of listAll(store, buckets.campaigns, keys.claimsPrefix(run.ref))) {
+      const { recipientId } = parseKey.ledger(key);
+      if (run.outcomes.has(recipientId)) continue;
+      // Claimed by a worker of an earlier conductor, with no outcome: it may have been sent.
+      run.resolve(recipientId, 'inDoubt', true);
+      await this.recordOutcome(run, recipientId, 'inDoubt', 'NO_REPORT: claimed before a conductor restart');
+    }
+  }
+
+  private async loadOutcomes(run: CampaignRun): Promise<void> {
+    const { store, buckets } = this.deps;
+    for await (const key of listAll(store, buckets.campaigns, keys.outcomesPrefix(run.ref))) {
+      const { recipientId } = parseKey.ledger(key);
+      if (run.inFlight.has(recipientId) || (run.outcomes.has(recipientId) && !run.provisional.has(recipientId))) continue;
+      const text = await store.get(buckets.campaigns, key);
+      if (text === undefined) continue;
+      const record = parseWith(outcomeRecord, parseJson(text, key), 'OUTCOME_INVALID', key);
+      if (run.resolve(recipientId, record.status)) this.metrics.outcome(record.status);
+    }
+  }
+
+  private count(run: CampaignRun, status: OutcomeStatus): number {
+    let n = 0;
+    for (const s of run.outcomes.values()) if (s === status) n++;
+    return n;
+  }
+
+  private async finishIfComplete(run: CampaignRun): Promise<void> {
+    if (run.state.status !== 'sending' && run.state.status !== 'cancelled') return;
+    if (run.state.finishedAt !== undefined || !run.isComplete()) return;
+    const finishedAt = new Date(this.deps.clock.now()).toISOString();
+    if (run.state.status === 'sending') await this.setStatus(run, 'done', { finishedAt });
+    else await this.setStatus(run, 'cancelled', { finishedAt });
+    this.deps.logger.info({ event: 'campaign.finished', campaignId: run.id, status: run.state.status, counts: run.counts() }, 'campaign finished');
+  }
+
+  private async setStatus(run: CampaignRun, status: CampaignStatus, extra: Partial<CampaignState> = {}): Promise<void> {
+    const state: CampaignState = { ...run.state, ...extra, status, updatedAt: new Date(this.deps.clock.now()).toISOString() };
+    await this.saveState(run.ref, state);
+    run.state = state;
+  }
+
+  private async saveState(ref: { customerId: string; campaignId: string }, state: CampaignState): Promise<void> {
+    await this.deps.store.put(this.deps.buckets.campaigns, keys.state(ref), JSON.stringify(state));
+  }
+
+  private run(campaignId: string): CampaignRun {
+    const run = this.runs.get(campaignId);
+    if (!run) throw new CampaignNotFoundError(campaignId);
+    return run;
+  }
+
+  private view(run: CampaignRun): CampaignView {
+    const now = this.deps.clock.now();
+    const counts = run.counts();
+    const sentLastMinute = run.sentInLast(60_000, now);
+    const perMinuteMax = Math.round((this.deps.governor.settings.perWindowMax * 60_000) / this.deps.governor.settings.windowMs);
+    const remaining = run.report ? Math.max(0, run.report.valid - run.outcomes.size) : null;
+    const rate = Math.min(perMinuteMax, Math.max(sentLastMinute, 1));
+    return {
+      id: run.id,
+      customerId: run.definition.customerId,
+      name: run.definition.name,
+      subject: run.definition.subject,
+      status: run.state.status,
+      createdAt: run.definition.createdAt,
+      ...(run.state.sendRequestedAt ? { sendRequestedAt: run.state.sendRequestedAt } : {}),
+      ...(run.state.finishedAt ? { finishedAt: run.state.finishedAt } : {}),
+      counts,
+      sentLastMinute,
+      perMinuteMax,
+      etaSeconds: run.state.status === 'sending' && remaining !== null ? Math.ceil((remaining / rate) * 60) : null,
+      problems: run.report?.problems.slice(0, 100) ?? [],
+    };
+  }
+}
+

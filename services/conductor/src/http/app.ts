@@ -1,0 +1,119 @@
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Registry } from 'prom-client';
+import {
+  BatonError,
+  ValidationError,
+  checkInRequest,
+  parseWith,
+  type Logger,
+} from '@baton/shared';
+import type { Conductor } from '../core/conductor';
+import { CampaignNotFoundError, CampaignStateError, NoPermitError } from '../core/errors';
+import { consoleHtml } from './console-page';
+
+export interface AppOptions {
+  conductor: Conductor;
+  registry: Registry;
+  /** Refreshes gauges just before `/metrics` is read. */
+  beforeMetrics?: () => void;
+  apiToken: string;
+  leaseToken: string;
+  logger: Logger;
+  /** Extra routes from the composition (the local inbox view). */
+  plugins?: ((app: FastifyInstance) => Promise<void>)[];
+  bodyLimitBytes?: number;
+}
+
+/**
+ * The conductor's HTTP face: campaign API (marketer token), lease API (worker token),
+ * health, Prometheus metrics and the console.
+ */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { conductor } = options;
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: options.bodyLimitBytes ?? 50 * 1024 * 1024,
+  });
+
+  app.setErrorHandler((err, request, reply) => sendError(err, request, reply, options.logger));
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/metrics', async (_req, reply) => {
+    options.beforeMetrics?.();
+    void reply.header('content-type', options.registry.contentType);
+    return options.registry.metrics();
+  });
+  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(consoleHtml));
+
+  await app.register(
+    async (api) => {
+      api.addHook('onRequest', bearer(options.apiToken));
+      api.get('/campaigns', async () => ({ campaigns: conductor.listCampaigns() }));
+      api.post('/campaigns', async (req, reply) => reply.code(201).send(await conductor.createCampaign(req.body)));
+      api.get<{ Params: { id: string } }>('/campaigns/:id', async (req) => conductor.getCampaign(req.params.id));
+      api.post<{ Params: { id: string } }>('/campaigns/:id/send', async (req, reply) => reply.code(202).send(await conductor.send(req.params.id)));
+      api.post<{ Params: { id: string } }>('/campaigns/:id/pause', async (req) => conductor.pause(req.params.id));
+      api.post<{ Params: { id: string } }>('/campaigns/:id/resume', async (req) => conductor.resume(req.params.id));
+      api.post<{ Params: { id: string } }>('/campaigns/:id/cancel', async (req) => conductor.cancel(req.params.id));
+      api.get<{ Params: { id: string } }>('/campaigns/:id/preview', async (req) => {
+        const m = await conductor.preview(req.params.id);
+        return { subject: m.subject, html: m.html, text: m.text };
+      });
+      api.post<{ Params: { id: string } }>('/campaigns/:id/test-send', async (req, reply) =>
+        reply.code(202).send(await conductor.testSend(req.params.id, req.body ?? {})),
+      );
+      for (const plugin of options.plugins ?? []) await plugin(api);
+    },
+    { prefix: '/api' },
+  );
+
+  await app.register(
+    async (lease) => {
+      lease.addHook('onRequest', bearer(options.leaseToken));
+      lease.post('/check-in', async (req) => conductor.checkIn(parseWith(checkInRequest, req.body, 'CHECK_IN_INVALID', 'body')));
+    },
+    { prefix: '/lease/v1' },
+  );
+
+  return app;
+}
+
+function bearer(token: string) {
+  const expected = Buffer.from(token);
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const header = request.headers.authorization ?? '';
+    const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'UNAUTHORIZED', message: 'a valid bearer token is required' });
+    }
+  };
+}
+
+function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply, logger: Logger): FastifyReply {
+  if (err instanceof ValidationError) {
+    return reply.code(400).send({ error: err.code, message: err.message, issues: err.issues });
+  }
+  if (err instanceof CampaignNotFoundError) return reply.code(404).send({ error: err.code, message: err.message });
+  if (err instanceof CampaignStateError) return reply.code(409).send({ error: err.code, message: err.message });
+  if (err instanceof NoPermitError) {
+    return reply
+      .code(429)
+      .header('retry-after', Math.ceil((err.retryAfterMs ?? 1000) / 1000))
+      .send({ error: err.code, message: err.message });
+  }
+  if (err instanceof BatonError && err.kind === 'permanent') {
+    return reply.code(422).send({ error: err.code, message: err.message });
+  }
+  const status = (err as { statusCode?: number }).statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // Fastify's own: malformed JSON, body too large, wrong content type.
+    return reply.code(status).send({ error: (err as { code?: string }).code ?? 'BAD_REQUEST', message: (err as Error).message });
+  }
+  logger.error({ event: 'http.error', method: request.method, url: request.url.split('?')[0], err }, 'request failed');
+  return reply.code(500).send({ error: 'INTERNAL', message: 'internal error' });
+}

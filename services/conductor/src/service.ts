@@ -1,0 +1,109 @@
+import type { FastifyInstance } from 'fastify';
+import type { Buckets, CampaignTopic, Clock, Config, Logger, ObjectStore } from '@baton/shared';
+import { Conductor } from './core/conductor';
+import { Governor } from './core/governor';
+import type { TestSender, WorkerInvoker } from './core/ports';
+import { buildApp } from './http/app';
+import { createMetrics } from './http/metrics';
+
+export interface ConductorServiceDeps {
+  config: Config;
+  store: ObjectStore;
+  buckets: Buckets;
+  clock: Clock;
+  logger: Logger;
+  invoker: WorkerInvoker;
+  topic: CampaignTopic;
+  testSender?: TestSender;
+  apiToken: string;
+  leaseToken: string;
+  publicUrl: string;
+  plugins?: ((app: FastifyInstance) => Promise<void>)[];
+}
+
+/**
+ * The long-running conductor: the core, its tick loop and its HTTP server, built from ports.
+ * Both compositions (one machine, ECS Fargate) start it the same way.
+ */
+export class ConductorService {
+  readonly conductor: Conductor;
+  readonly governor: Governor;
+  private app: FastifyInstance | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly metrics = createMetrics();
+
+  constructor(private readonly deps: ConductorServiceDeps) {
+    const { config } = deps;
+    this.governor = new Governor({ perWindowMax: config.PER_MINUTE_MAX, windowMs: config.GOVERNOR_WINDOW_MS, marginMs: config.GOVERNOR_MARGIN_MS });
+    this.conductor = new Conductor({
+      store: deps.store,
+      buckets: deps.buckets,
+      clock: deps.clock,
+      logger: deps.logger,
+      governor: this.governor,
+      invoker: deps.invoker,
+      topic: deps.topic,
+      testSender: deps.testSender,
+      metrics: this.metrics.hooks,
+      settings: {
+        stage: config.BATON_STAGE,
+        maxWorkers: config.MAX_WORKERS,
+        batchSize: config.BATCH_SIZE,
+        workerTimeBudgetMs: config.WORKER_TIME_BUDGET_MS,
+        leaseGraceMs: 30_000,
+        scanIntervalMs: Math.max(config.TICK_MS, 500),
+        publicUrl: deps.publicUrl,
+        qaAllowList: config.QA_ALLOWED_RECIPIENTS,
+      },
+    });
+  }
+
+  /** Loads campaigns, starts the tick loop and listens; resolves with the bound URL. */
+  async start(options: { host?: string; port?: number } = {}): Promise<string> {
+    await this.conductor.start();
+    this.app = await buildApp({
+      conductor: this.conductor,
+      registry: this.metrics.registry,
+      beforeMetrics: () => this.refreshGauges(),
+      apiToken: this.deps.apiToken,
+      leaseToken: this.deps.leaseToken,
+      logger: this.deps.logger,
+      plugins: this.deps.plugins,
+    });
+    const url = await this.app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? this.deps.config.PORT });
+    this.scheduleTick();
+    return url;
+  }
+
+  /** Graceful: stop leasing, give leases out now up to `drainMs` to check in, then close. */
+  async stop(drainMs = 10_000): Promise<void> {
+    this.conductor.stop();
+    const deadline = this.deps.clock.now() + drainMs;
+    while (this.conductor.activeLeases > 0 && this.deps.clock.now() < deadline) await this.deps.clock.sleep(50);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.app?.close();
+  }
+
+  private scheduleTick(): void {
+    this.timer = setTimeout(() => {
+      this.conductor
+        .tick()
+        .catch((err) => this.deps.logger.error({ event: 'conductor.tick_failed', err }, 'tick failed'))
+        .finally(() => {
+          if (this.timer) this.scheduleTick();
+        });
+    }, this.deps.config.TICK_MS);
+  }
+
+  private refreshGauges(): void {
+    const now = this.deps.clock.now();
+    const g = this.governor.snapshot(now);
+    this.metrics.gauges.activeWorkers.set(this.conductor.activeWorkers);
+    this.metrics.gauges.activeLeases.set(this.conductor.activeLeases);
+    this.metrics.gauges.windowIssued.set(g.issued);
+    this.metrics.gauges.cap.set(g.cap);
+    this.metrics.gauges.campaigns.reset();
+    for (const c of this.conductor.listCampaigns()) this.metrics.gauges.campaigns.inc({ status: c.status });
+  }
+}
