@@ -117,7 +117,8 @@ export function loadConfig(env: Env = process.env): Config {
 /** Whether `address` may be emailed in QA: an exact entry or its domain (`@example.com`). */
 export function isAllowedRecipient(allowList: readonly string[], address: string): boolean {
   const a = address.trim().toLowerCase();
-  const at = a.lastIndexOf('@');
-  if (at < 1) return false;
-  return allowList.includes(a) || allowList.includes(a.slice(at));
+  // Fail closed: only one bare address qualifies (no lists, display names or extra `@`s that
+  // could smuggle a second recipient past a domain entry).
+  if (!/^[^@\s,;<>()"']+@[^@\s,;<>()"']+$/.test(a)) return false;
+  return allowList.includes(a) || allowList.includes(a.slice(a.indexOf('@')));
 }

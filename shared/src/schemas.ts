@@ -71,7 +71,12 @@ export function encodeS3EventKey(key: string): string {
   return encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/');
 }
 export function decodeS3EventKey(key: string): string {
-  return decodeURIComponent(key.replace(/\+/g, ' '));
+  try {
+    return decodeURIComponent(key.replace(/\+/g, ' '));
+  } catch {
+    // A malformed escape (`%E0%A4%A`) cannot come from S3: refuse it as bad input, not as a crash.
+    throw new ValidationError('EVENT_KEY_INVALID', [{ where: 's3.object.key', message: `malformed URL encoding ${JSON.stringify(key.slice(0, 200))}` }]);
+  }
 }
 
 // ---- stored records ------------------------------------------------------------------------

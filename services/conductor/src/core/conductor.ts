@@ -305,8 +305,7 @@ export class Conductor {
       while (!this.stopping && this.workers.size < this.deps.settings.maxWorkers) {
         const workerId = `w-${randomBytes(6).toString('hex')}`;
         const lease = this.nextLease(workerId, this.deps.clock.now());
-        if (!lease) break;
-        await this.invoke(lease);
+        if (!lease || !(await this.invoke(lease))) break;
       }
       for (const run of this.runs.values()) await this.finishIfComplete(run);
     } finally {
@@ -390,9 +389,11 @@ export class Conductor {
     return lease;
   }
 
-  private async invoke(lease: Lease): Promise<void> {
+  /** False when the worker could not be started (its lease is undone; try again next tick). */
+  private async invoke(lease: Lease): Promise<boolean> {
     try {
       await this.deps.invoker.invoke({ lease });
+      return true;
     } catch (err) {
       const active = this.leases.get(lease.leaseId);
       this.leases.delete(lease.leaseId);
@@ -402,6 +403,7 @@ export class Conductor {
         this.deps.governor.release({ windowStart: active.windowStart }, lease.permits, this.deps.clock.now());
       }
       this.deps.logger.error({ event: 'worker.invoke_failed', leaseId: lease.leaseId, err }, 'could not start a worker');
+      return false;
     }
   }
 

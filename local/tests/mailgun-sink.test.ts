@@ -1,0 +1,210 @@
+import { startMailgunSink, type MailgunSink } from '../src/mailgun-sink';
+
+const API_KEY = 'key-0123456789abcdef';
+const DOMAIN = 'mg.acme.test';
+
+function basic(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
+const complete: Record<string, string> = {
+  from: 'Acme <news@acme.test>',
+  to: 'ann@example.com',
+  subject: 'Spring sale',
+  html: '<p>Hello</p>',
+  text: 'Hello',
+  'h:List-Unsubscribe': '<https://acme.test/u/1>',
+  'v:campaign-id': 'spring-sale',
+};
+
+function multipart(fields: Record<string, string>): FormData {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  return form;
+}
+
+describe('startMailgunSink', () => {
+  let sink: MailgunSink;
+
+  beforeAll(async () => {
+    sink = await startMailgunSink({ apiKey: API_KEY });
+  });
+  afterAll(async () => {
+    await sink.close();
+  });
+  beforeEach(() => {
+    sink.clear();
+    sink.setLatency(0);
+  });
+
+  async function post(body: FormData | URLSearchParams, authorization: string | null = basic('api', API_KEY)) {
+    const response = await fetch(`${sink.url}/v3/${DOMAIN}/messages`, {
+      method: 'POST',
+      headers: authorization === null ? {} : { authorization },
+      body,
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  }
+
+  it('accepts a multipart message as Mailgun does and keeps its fields, headers and variables', async () => {
+    // Act
+    const { status, body } = await post(multipart(complete));
+
+    // Assess
+    expect(status).toBe(200);
+    expect(body).toEqual({ id: expect.stringMatching(/^<.+@mg\.acme\.test>$/), message: 'Queued. Thank you.' });
+    expect(sink.messages()).toEqual([
+      {
+        id: body.id,
+        receivedAt: expect.any(Number),
+        domain: DOMAIN,
+        from: complete.from,
+        to: complete.to,
+        subject: complete.subject,
+        html: complete.html,
+        text: complete.text,
+        headers: { 'List-Unsubscribe': '<https://acme.test/u/1>' },
+        variables: { 'campaign-id': 'spring-sale' },
+      },
+    ]);
+  });
+
+  it('accepts a urlencoded message too, and joins repeated recipients', async () => {
+    // Prepare
+    const form = new URLSearchParams({ ...complete, to: 'ann@example.com' });
+    form.append('to', 'bob@example.com');
+
+    // Act
+    const { status } = await post(form);
+
+    // Assess
+    expect(status).toBe(200);
+    expect(sink.messages()[0]?.to).toBe('ann@example.com, bob@example.com');
+  });
+
+  it.each([
+    ['no credentials', null],
+    ['a wrong key', basic('api', 'key-wrong')],
+    ['a wrong user', basic('admin', API_KEY)],
+  ])('answers 401 Forbidden to %s and stores nothing', async (_what, authorization) => {
+    // Act
+    const { status, body } = await post(multipart(complete), authorization);
+
+    // Assess
+    expect(status).toBe(401);
+    expect(body).toEqual({ message: 'Forbidden' });
+    expect(sink.messages()).toEqual([]);
+  });
+
+  it.each(['from', 'to', 'subject'])("answers 400 when '%s' is missing", async (field) => {
+    // Prepare
+    const fields = { ...complete };
+    delete fields[field];
+
+    // Act
+    const { status, body } = await post(multipart(fields));
+
+    // Assess
+    expect(status).toBe(400);
+    expect(body).toEqual({ message: `'${field}' parameter is missing` });
+    expect(sink.messages()).toEqual([]);
+  });
+
+  it('answers 400 when there is neither text nor html', async () => {
+    // Prepare
+    const { text: _text, html: _html, ...fields } = complete;
+
+    // Act
+    const { status, body } = await post(multipart(fields));
+
+    // Assess
+    expect(status).toBe(400);
+    expect(body.message).toMatch(/at least one of 'text' or 'html'/);
+  });
+
+  it.each([
+    ['subject', { subject: 'Sale\r\nBcc: everyone@example.com' }],
+    ['to', { to: 'ann@example.com\nbob@example.com' }],
+    ['h:List-Unsubscribe', { 'h:List-Unsubscribe': '<https://acme.test/u>\nX-Evil: 1' }],
+  ])('refuses a line break in %s with a 400', async (field, overrides) => {
+    // Act
+    const { status, body } = await post(multipart({ ...complete, ...overrides }));
+
+    // Assess
+    expect(status).toBe(400);
+    expect(body).toEqual({ message: `'${field}' parameter must not contain a line break` });
+    expect(sink.messages()).toEqual([]);
+  });
+
+  it('answers the next n calls with the injected status, then recovers', async () => {
+    // Prepare
+    sink.failNext(2, 429);
+
+    // Act
+    const first = await post(multipart(complete));
+    const second = await post(multipart(complete));
+    const third = await post(multipart(complete));
+
+    // Assess
+    expect([first.status, second.status, third.status]).toEqual([429, 429, 200]);
+    expect(first.body).toEqual({ message: 'Too many requests' });
+    expect(sink.messages()).toHaveLength(1);
+  });
+
+  it('answers an injected failure with the body given', async () => {
+    // Prepare
+    sink.failNext(1, 400, { message: "'to' parameter is not a valid address" });
+
+    // Act
+    const { status, body } = await post(multipart(complete));
+
+    // Assess
+    expect(status).toBe(400);
+    expect(body).toEqual({ message: "'to' parameter is not a valid address" });
+  });
+
+  it('delays its answers by the latency set', async () => {
+    // Prepare
+    sink.setLatency(150);
+    const started = Date.now();
+
+    // Act
+    const { status } = await post(multipart(complete));
+
+    // Assess
+    expect(status).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+  });
+
+  it('lists what it received, newest last, and answers its health check', async () => {
+    // Prepare
+    await post(multipart({ ...complete, subject: 'first' }));
+    await post(multipart({ ...complete, subject: 'second' }));
+
+    // Act
+    const listed = (await (await fetch(`${sink.url}/sink/messages`)).json()) as { subject: string }[];
+    const health = await fetch(`${sink.url}/healthz`);
+
+    // Assess
+    expect(listed.map((m) => m.subject)).toEqual(['first', 'second']);
+    expect(health.status).toBe(200);
+  });
+
+  it('closes promptly even while an answer is being delayed', async () => {
+    // Prepare
+    const other = await startMailgunSink({ apiKey: API_KEY });
+    other.setLatency(60_000);
+    const pending = fetch(`${other.url}/v3/${DOMAIN}/messages`, { method: 'POST', headers: { authorization: basic('api', API_KEY) }, body: multipart(complete) }).catch(
+      () => undefined,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const started = Date.now();
+
+    // Act
+    await other.close();
+    await pending;
+
+    // Assess
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});

@@ -1,0 +1,274 @@
+import {
+  ManualClock,
+  keys,
+  recipientIdFor,
+  silentLogger,
+  type AudienceReport,
+  type CampaignDefinition,
+  type CampaignState,
+  type CheckInRequest,
+  type Lease,
+  type SendResult,
+  type WorkerInvocation,
+} from '@baton/shared';
+import { MemoryObjectStore } from '@baton/shared/memory-object-store';
+import { Conductor, type ConductorSettings } from '../../src/core/conductor';
+import { Governor } from '../../src/core/governor';
+import { CampaignStateError } from '../../src/core/errors';
+
+const buckets = { campaigns: 'campaigns', stubs: 'stubs', rendered: 'rendered' };
+const ref = { customerId: 'acme', campaignId: 'c-test-1' };
+const START = Date.UTC(2026, 10, 21, 12, 0, 0);
+
+interface Harness {
+  store: MemoryObjectStore;
+  clock: ManualClock;
+  conductor: Conductor;
+  invocations: WorkerInvocation[];
+  published: unknown[];
+  governor: Governor;
+}
+
+function harness(settings: Partial<ConductorSettings> = {}, cap = 10, store = new MemoryObjectStore(), clock = new ManualClock(START)): Harness {
+  const invocations: WorkerInvocation[] = [];
+  const published: unknown[] = [];
+  const governor = new Governor({ perWindowMax: cap, windowMs: 60_000, marginMs: 500 });
+  const conductor = new Conductor({
+    store,
+    buckets,
+    clock,
+    logger: silentLogger,
+    governor,
+    invoker: { invoke: async (i) => void invocations.push(i) },
+    topic: { publish: async (m) => void published.push(m) },
+    settings: {
+      stage: 'dev',
+      maxWorkers: 2,
+      batchSize: 4,
+      workerTimeBudgetMs: 60_000,
+      leaseGraceMs: 10_000,
+      scanIntervalMs: 0,
+      publicUrl: 'http://localhost:8080',
+      ...settings,
+    },
+  });
+  return { store, clock, conductor, invocations, published, governor };
+}
+
+/** A stored campaign in `status`, with `n` recipients stubbed and rendered (the pipeline faked). */
+async function storedCampaign(store: MemoryObjectStore, n: number, status: CampaignState['status'] = 'sending'): Promise<string[]> {
+  const definition: CampaignDefinition = {
+    version: 1, ...ref, name: 'Test', from: 'a@example.com', subject: 'Hi', mjml: '<mjml></mjml>',
+    audienceKey: keys.audience(ref), createdAt: new Date(START).toISOString(),
+  };
+  await store.put(buckets.campaigns, keys.campaign(ref), JSON.stringify(definition));
+  await store.put(buckets.campaigns, keys.state(ref), JSON.stringify({ version: 1, status, updatedAt: definition.createdAt }));
+  const report: AudienceReport = { version: 1, rows: n + 1, valid: n, invalid: 1, duplicate: 0, problems: [{ line: 2, kind: 'invalid', reason: 'bad' }], problemsTruncated: false };
+  await store.put(buckets.campaigns, keys.audienceReport(ref), JSON.stringify(report));
+  const ids = Array.from({ length: n }, (_, i) => recipientIdFor(ref.customerId, `r${i}@example.com`));
+  for (const recipientId of ids) await store.put(buckets.rendered, keys.rendered({ ...ref, recipientId }), '{}');
+  return ids;
+}
+
+function report(lease: Lease, status: SendResult['status'] = 'sent', more = false, overrides: Partial<CheckInRequest> = {}): CheckInRequest {
+  return {
+    leaseId: lease.leaseId,
+    workerId: lease.workerId,
+    results: lease.recipientIds.map((recipientId) => ({ recipientId, status })),
+    unattempted: [],
+    permitsUsed: lease.recipientIds.length,
+    wantsMore: more,
+    ...overrides,
+  };
+}
+
+describe('Conductor', () => {
+  it('leases rendered recipients in batches of at most BATCH_SIZE to at most MAX_WORKERS workers', async () => {
+    // Prepare
+    const h = harness({}, 100);
+    await storedCampaign(h.store, 20);
+    await h.conductor.start();
+    // Act
+    await h.conductor.tick();
+    // Assess
+    expect(h.invocations).toHaveLength(2);
+    for (const { lease } of h.invocations) {
+      expect(lease.recipientIds).toHaveLength(4);
+      expect(lease.permits).toBe(4);
+      expect(lease.sendUntil).toBe(START + 60_000 - 500);
+    }
+    expect(new Set(h.invocations.flatMap((i) => i.lease.recipientIds)).size).toBe(8);
+  });
+
+  it('never issues more permits in a window than the cap; the rest waits for the next window', async () => {
+    const h = harness({ maxWorkers: 10 }, 10);
+    await storedCampaign(h.store, 25);
+    await h.conductor.start();
+    await h.conductor.tick();
+    const permitsNow = h.invocations.reduce((n, i) => n + i.lease.permits, 0);
+    expect(permitsNow).toBe(10);
+    // A worker with time left asks for more in the same window: nothing left.
+    const more = await h.conductor.checkIn(report(h.invocations[0]!.lease, 'sent', true));
+    expect(more.lease).toBeNull();
+    h.clock.advance(60_000);
+    await h.conductor.tick();
+    expect(h.invocations.reduce((n, i) => n + i.lease.permits, 0)).toBe(20);
+  });
+
+  it('hands a worker that checks back its next lease in the reply', async () => {
+    const h = harness({ maxWorkers: 1 }, 100);
+    await storedCampaign(h.store, 8);
+    await h.conductor.start();
+    await h.conductor.tick();
+    const first = h.invocations[0]!.lease;
+    const reply = await h.conductor.checkIn(report(first, 'sent', true));
+    expect(reply.lease?.workerId).toBe(first.workerId);
+    expect(reply.lease?.recipientIds.some((r) => first.recipientIds.includes(r))).toBe(false);
+    expect(h.conductor.activeWorkers).toBe(1);
+  });
+
+  it('finishes a campaign when every recipient has an outcome, with counts that add up', async () => {
+    const h = harness({ maxWorkers: 4, batchSize: 5 }, 100);
+    await storedCampaign(h.store, 10);
+    await h.conductor.start();
+    await h.conductor.tick();
+    const [a, b] = h.invocations.map((i) => i.lease);
+    await h.conductor.checkIn(report(a!, 'sent'));
+    await h.conductor.checkIn({ ...report(b!, 'sent'), results: b!.recipientIds.map((recipientId, i) => ({ recipientId, status: (['sent', 'failed', 'suppressed', 'inDoubt', 'sent'] as const)[i]! })) });
+    await h.conductor.tick();
+    const view = h.conductor.getCampaign(ref.campaignId);
+    expect(view.status).toBe('done');
+    const c = view.counts;
+    expect(c).toMatchObject({ total: 11, stubbed: 10, rendered: 10, sent: 7, failed: 1, suppressed: 1, inDoubt: 1, invalid: 1, duplicate: 0, cancelled: 0, inFlight: 0 });
+    expect(c.sent + c.failed + c.suppressed + c.inDoubt + c.cancelled + c.invalid + c.duplicate).toBe(c.total);
+    const state = JSON.parse((await h.store.get(buckets.campaigns, keys.state(ref)))!);
+    expect(state.status).toBe('done');
+  });
+
+  it('puts unattempted recipients back in the queue and leases them again', async () => {
+    const h = harness({ maxWorkers: 1 }, 100);
+    await storedCampaign(h.store, 4);
+    await h.conductor.start();
+    await h.conductor.tick();
+    const lease = h.invocations[0]!.lease;
+    const [sent, ...rest] = lease.recipientIds;
+    await h.conductor.checkIn({ ...report(lease), results: [{ recipientId: sent!, status: 'sent' }], unattempted: rest, permitsUsed: 1 });
+    await h.conductor.tick();
+    expect(h.invocations[1]!.lease.recipientIds.sort()).toEqual([...rest].sort());
+  });
+
+  it('treats a claimed recipient of an expired lease as in doubt and leases the unclaimed ones again', async () => {
+    const h = harness({ maxWorkers: 1, workerTimeBudgetMs: 1_000, leaseGraceMs: 1_000 }, 100);
+    await storedCampaign(h.store, 4);
+    await h.conductor.start();
+    await h.conductor.tick();
+    const lease = h.invocations[0]!.lease;
+    const claimed = lease.recipientIds[0]!;
+    await h.store.put(buckets.campaigns, keys.claim({ ...ref, recipientId: claimed }), '{}');
+    h.clock.advance(2_001);
+    await h.conductor.tick();
+    const view = h.conductor.getCampaign(ref.campaignId);
+    expect(view.counts.inDoubt).toBe(1);
+    expect(h.invocations[1]!.lease.recipientIds.sort()).toEqual(lease.recipientIds.slice(1).sort());
+    const outcome = JSON.parse((await h.store.get(buckets.campaigns, keys.outcome({ ...ref, recipientId: claimed })))!);
+    expect(outcome.status).toBe('inDoubt');
+  });
+
+  it('lets a late report from the vanished worker settle a provisional in-doubt', async () => {
+    const h = harness({ maxWorkers: 1, workerTimeBudgetMs: 1_000, leaseGraceMs: 1_000 }, 100);
+    await storedCampaign(h.store, 1);
+    await h.conductor.start();
+    await h.conductor.tick();
+    const lease = h.invocations[0]!.lease;
+    await h.store.put(buckets.campaigns, keys.claim({ ...ref, recipientId: lease.recipientIds[0]! }), '{}');
+    h.clock.advance(2_001);
+    await h.conductor.tick();
+    expect(h.conductor.getCampaign(ref.campaignId).counts.inDoubt).toBe(1);
+    await h.conductor.checkIn(report(lease, 'sent'));
+    expect(h.conductor.getCampaign(ref.campaignId).counts).toMatchObject({ inDoubt: 0, sent: 1 });
+  });
+
+  it('after a restart, never leases a recipient that has an outcome or a claim', async () => {
+    const store = new MemoryObjectStore();
+    const ids = await storedCampaign(store, 6);
+    await store.put(buckets.campaigns, keys.outcome({ ...ref, recipientId: ids[0]! }), JSON.stringify({ version: 1, recipientId: ids[0], status: 'sent', at: 'x' }));
+    await store.put(buckets.campaigns, keys.claim({ ...ref, recipientId: ids[1]! }), '{}');
+    const h = harness({ maxWorkers: 4, batchSize: 10 }, 100, store);
+    await h.conductor.start();
+    await h.conductor.tick();
+    const leased = h.invocations.flatMap((i) => i.lease.recipientIds);
+    expect(leased.sort()).toEqual(ids.slice(2).sort());
+    expect(h.conductor.getCampaign(ref.campaignId).counts).toMatchObject({ sent: 1, inDoubt: 1 });
+  });
+
+  it('holds the governor and delays the recipient when the provider pushes back', async () => {
+    const h = harness({ maxWorkers: 1 }, 100);
+    await storedCampaign(h.store, 1);
+    await h.conductor.start();
+    await h.conductor.tick();
+    const lease = h.invocations[0]!.lease;
+    await h.conductor.checkIn({ ...report(lease), results: [{ recipientId: lease.recipientIds[0]!, status: 'retryable', retryAfterMs: 5_000 }] });
+    await h.conductor.tick();
+    expect(h.invocations).toHaveLength(1);
+    h.clock.advance(5_000);
+    await h.conductor.tick();
+    expect(h.invocations[1]!.lease.recipientIds).toEqual(lease.recipientIds);
+  });
+
+  it('counts every recipient not yet sent as cancelled once in-flight leases are back', async () => {
+    const h = harness({ maxWorkers: 1 }, 100);
+    await storedCampaign(h.store, 10);
+    await h.conductor.start();
+    await h.conductor.tick();
+    await h.conductor.cancel(ref.campaignId);
+    expect(h.conductor.getCampaign(ref.campaignId).status).toBe('cancelled');
+    const more = await h.conductor.checkIn(report(h.invocations[0]!.lease, 'sent', true));
+    expect(more.lease).toBeNull();
+    await h.conductor.tick();
+    const c = h.conductor.getCampaign(ref.campaignId).counts;
+    expect(c).toMatchObject({ sent: 4, cancelled: 6, inFlight: 0 });
+    expect(h.invocations).toHaveLength(1);
+  });
+
+  it('issues no lease while a campaign is paused, and goes on after resume', async () => {
+    const h = harness({}, 100);
+    await storedCampaign(h.store, 3);
+    await h.conductor.start();
+    await h.conductor.pause(ref.campaignId);
+    await h.conductor.tick();
+    expect(h.invocations).toHaveLength(0);
+    await h.conductor.resume(ref.campaignId);
+    await h.conductor.tick();
+    expect(h.invocations).toHaveLength(1);
+  });
+
+  it('refuses to send a campaign that is not a draft, and to resume one that is not paused', async () => {
+    const h = harness();
+    await storedCampaign(h.store, 1, 'draft');
+    await h.conductor.start();
+    await h.conductor.send(ref.campaignId);
+    expect(h.published).toEqual([expect.objectContaining({ version: 1, type: 'campaign.requested', ...ref })]);
+    await expect(h.conductor.send(ref.campaignId)).rejects.toBeInstanceOf(CampaignStateError);
+    await expect(h.conductor.resume(ref.campaignId)).rejects.toBeInstanceOf(CampaignStateError);
+    expect(h.published).toHaveLength(1);
+  });
+
+  it('puts a lease back when the worker cannot be started', async () => {
+    const h = harness({ maxWorkers: 1 }, 100);
+    await storedCampaign(h.store, 2);
+    let fail = true;
+    (h.conductor as unknown as { deps: { invoker: { invoke: (i: WorkerInvocation) => Promise<void> } } }).deps.invoker = {
+      invoke: async (i) => {
+        if (fail) throw new Error('throttled');
+        h.invocations.push(i);
+      },
+    };
+    await h.conductor.start();
+    await h.conductor.tick();
+    expect(h.conductor.activeWorkers).toBe(0);
+    fail = false;
+    await h.conductor.tick();
+    expect(h.invocations[0]!.lease.recipientIds).toHaveLength(2);
+    expect(h.governor.snapshot(h.clock.now()).issued).toBe(2);
+  });
+});

@@ -1,0 +1,264 @@
+import { parse, type CsvError } from 'csv-parse/sync';
+import { ValidationError, recipientIdFor, type AudienceReport } from '@baton/shared';
+import { addressProblem, normaliseAddress, sendableAddress } from './email-address';
+
+/**
+ * Audience CSV → recipients plus a report of every row that was not accepted.
+ *
+ * Problems are per row and never stop the file: a malformed row (an unclosed quote, a stray
+ * quote) is reported at its first physical line and parsing resumes on the line after it, so
+ * one bad quote does not swallow the rest of the audience. Only a file without a usable header
+ * is rejected as a whole.
+ */
+
+export interface AudienceRecipient {
+  recipientId: string;
+  /** The trimmed address with its domain lower-cased. */
+  email: string;
+  /** Merge fields by normalised column name; always includes `email`. */
+  fields: Record<string, string>;
+  /** 1-based physical line the row starts on (the header is line 1). */
+  line: number;
+}
+
+export interface ParsedAudience {
+  recipients: AudienceRecipient[];
+  report: AudienceReport;
+}
+
+export const MAX_FIELD_LENGTH = 10_000;
+export const MAX_REPORTED_PROBLEMS = 1_000;
+const EMAIL_HEADERS = new Set(['email', 'e_mail', 'email_address']);
+
+type Problem = AudienceReport['problems'][number];
+
+/** `First Name` → `first_name`; the form merge fields are referred to by in templates. */
+export function normaliseFieldName(header: string): string {
+  return header
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
+}
+
+interface RawRecord {
+  fields: string[];
+  line: number;
+}
+
+interface RawProblem {
+  line: number;
+  reason: string;
+}
+
+export function parseAudience(csvText: string, customerId: string): ParsedAudience {
+  const records: (RawRecord | RawProblem)[] = [];
+  readRecords(Buffer.from(csvText, 'utf8'), (r) => records.push(r));
+
+  const first = records[0];
+  if (first === undefined) {
+    throw new ValidationError('AUDIENCE_INVALID', [{ where: 'audience', message: 'is empty: a header row naming an email column is required' }]);
+  }
+  if (!('fields' in first)) {
+    throw new ValidationError('AUDIENCE_INVALID', [{ where: `audience line ${first.line}`, message: `the header row cannot be read: ${first.reason}` }]);
+  }
+  const columns = readHeader(first.fields);
+
+  const recipients: AudienceRecipient[] = [];
+  const firstLineOf = new Map<string, number>();
+  const problems: Problem[] = [];
+  const report: AudienceReport = { version: 1, rows: 0, valid: 0, invalid: 0, duplicate: 0, problems, problemsTruncated: false };
+  const addProblem = (p: Problem) => {
+    if (p.kind === 'invalid') report.invalid += 1;
+    else report.duplicate += 1;
+    if (problems.length < MAX_REPORTED_PROBLEMS) problems.push(p);
+    else report.problemsTruncated = true;
+  };
+
+  for (const record of records.slice(1)) {
+    if (!('fields' in record)) {
+      report.rows += 1;
+      addProblem({ line: record.line, kind: 'invalid', reason: record.reason });
+      continue;
+    }
+    const { fields: values, line } = record;
+    if (values.every((v) => v.trim() === '')) continue; // a blank row (`,,`, spaces): not a row at all
+    report.rows += 1;
+
+    if (values.length !== columns.names.length) {
+      addProblem({ line, kind: 'invalid', reason: `expected ${columns.names.length} fields, found ${values.length}` });
+      continue;
+    }
+    const tooLong = values.findIndex((v) => v.length > MAX_FIELD_LENGTH);
+    if (tooLong >= 0) {
+      addProblem({ line, kind: 'invalid', reason: `column "${columns.headers[tooLong]}" is longer than ${MAX_FIELD_LENGTH} characters` });
+      continue;
+    }
+    const trimmed = values[columns.emailIndex]!.trim();
+    const problem = addressProblem(trimmed);
+    if (problem !== undefined) {
+      addProblem({ line, kind: 'invalid', reason: problem });
+      continue;
+    }
+    const normalised = normaliseAddress(trimmed);
+    const earlier = firstLineOf.get(normalised);
+    if (earlier !== undefined) {
+      addProblem({ line, kind: 'duplicate', reason: `duplicate of the address on line ${earlier}` });
+      continue;
+    }
+    firstLineOf.set(normalised, line);
+
+    const email = sendableAddress(trimmed);
+    const fields: Record<string, string> = {};
+    columns.names.forEach((name, i) => {
+      fields[name] = i === columns.emailIndex ? email : values[i]!;
+    });
+    recipients.push({ recipientId: recipientIdFor(customerId, normalised), email, fields, line });
+    report.valid += 1;
+  }
+  return { recipients, report };
+}
+
+interface Columns {
+  /** As written in the file, for messages. */
+  headers: string[];
+  /** Normalised merge-field names; the email column is always `email`. */
+  names: string[];
+  emailIndex: number;
+}
+
+function readHeader(headers: string[]): Columns {
+  const normalised = headers.map((h, i) => normaliseFieldName(h) || `column_${i + 1}`);
+  const exact = normalised.indexOf('email');
+  const emailIndex = exact >= 0 ? exact : normalised.findIndex((n) => EMAIL_HEADERS.has(n));
+  if (emailIndex < 0) {
+    const found = headers.map((h) => JSON.stringify(h.slice(0, 40))).join(', ');
+    throw new ValidationError('AUDIENCE_NO_EMAIL_COLUMN', [
+      { where: 'audience line 1', message: `no email column: the header row needs a column named "email" (or "e-mail", "email address"); found ${found}` },
+    ]);
+  }
+  const names = normalised.map((n, i) => (i === emailIndex ? 'email' : n));
+  const seen = new Map<string, number>();
+  const issues = [];
+  for (const [i, name] of names.entries()) {
+    const before = seen.get(name);
+    if (before !== undefined) {
+      issues.push({
+        where: 'audience line 1',
+        message: `columns ${JSON.stringify(headers[before])} and ${JSON.stringify(headers[i])} both become the merge field "${name}"`,
+      });
+    } else {
+      seen.set(name, i);
+    }
+  }
+  if (issues.length > 0) throw new ValidationError('AUDIENCE_DUPLICATE_COLUMN', issues);
+  return { headers, names, emailIndex };
+}
+
+// ---- reading records with their physical lines ----------------------------------------------
+
+/** Thrown from csv-parse's `on_skip` to end a pass at its first malformed record. */
+class StopPass extends Error {
+  constructor(readonly error: CsvError | undefined) {
+    super('stop');
+  }
+}
+
+/**
+ * Emits every record and every malformed record, in file order, each with the physical line it
+ * starts on. Lines are found from byte offsets (csv-parse reports how far each record reached),
+ * so they stay right with CRLF, CR, blank lines, multi-line quoted fields and multi-byte text.
+ */
+function readRecords(buf: Buffer, emit: (r: RawRecord | RawProblem) => void): void {
+  const lines = new LineIndex(buf);
+  let base = 0;
+  while (base < buf.length) {
+    let end = base; // where the last record of this pass ended (absolute offset)
+    try {
+      parse(buf.subarray(base), {
+        bom: base === 0,
+        relax_column_count: true,
+        skip_empty_lines: true,
+        skip_records_with_error: true,
+        record_delimiter: ['\r\n', '\n', '\r'],
+        on_record: (record: string[], context) => {
+          emit({ fields: record, line: lines.firstContentLine(end) });
+          end = base + context.bytes_records;
+          return null; // collected here; csv-parse need not keep them
+        },
+        on_skip: (err) => {
+          throw new StopPass(err);
+        },
+      });
+      return;
+    } catch (err) {
+      const csvError = err instanceof StopPass ? err.error : isCsvError(err) ? err : undefined;
+      if (csvError === undefined && !(err instanceof StopPass)) throw err;
+      // The malformed record starts at the first non-blank line after the last good one;
+      // report it there and resume on the following line.
+      const line = lines.firstContentLine(end);
+      emit({ line, reason: describeCsvError(csvError) });
+      const next = lines.startOf(line + 1);
+      if (next === undefined) return;
+      base = next;
+    }
+  }
+}
+
+/** An error csv-parse raised itself rather than through `on_skip`: treated the same way. */
+function isCsvError(err: unknown): err is CsvError {
+  const code: unknown = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && typeof code === 'string' && code.startsWith('CSV_');
+}
+
+function describeCsvError(err: CsvError | undefined): string {
+  switch (err?.code) {
+    case 'CSV_QUOTE_NOT_CLOSED':
+      return 'malformed row: a quoted field is never closed';
+    case 'CSV_INVALID_CLOSING_QUOTE':
+    case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
+      return 'malformed row: a closing quote is followed by other characters (double a quote inside a quoted field: "")';
+    case 'INVALID_OPENING_QUOTE':
+      return 'malformed row: a quote inside an unquoted field (quote the whole field and double the inner quotes)';
+    default:
+      return `malformed row (${err?.code ?? 'unknown CSV error'})`;
+  }
+}
+
+/** Byte offset ↔ 1-based physical line; CRLF, LF and CR each end a line. */
+class LineIndex {
+  private readonly starts: number[] = [0];
+
+  constructor(private readonly buf: Buffer) {
+    for (let i = 0; i < buf.length; i++) {
+      const c = buf[i];
+      if (c === 0x0d && buf[i + 1] === 0x0a) i++;
+      if (c === 0x0a || c === 0x0d) this.starts.push(i + 1);
+    }
+  }
+
+  /** The line holding `offset`. */
+  lineOf(offset: number): number {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  }
+
+  /** The first line at or after `offset` that is not empty (csv-parse skips empty lines). */
+  firstContentLine(offset: number): number {
+    let i = offset;
+    while (i < this.buf.length && (this.buf[i] === 0x0a || this.buf[i] === 0x0d)) i++;
+    return this.lineOf(i);
+  }
+
+  /** Byte offset where `line` starts, or `undefined` past the end. */
+  startOf(line: number): number | undefined {
+    const start = this.starts[line - 1];
+    return start === undefined || start >= this.buf.length ? undefined : start;
+  }
+}

@@ -1,0 +1,110 @@
+import {
+  ObjectExistsError,
+  PermanentError,
+  describeError,
+  isBatonError,
+  keys,
+  parseJson,
+  parseKey,
+  parseWith,
+  silentLogger,
+  stubRecord,
+  systemClock,
+  type Buckets,
+  type Clock,
+  type Logger,
+  type ObjectStore,
+  type OutcomeRecord,
+  type RecipientRef,
+  type StubRecord,
+} from '@baton/shared';
+import { loadCampaignDefinition } from './campaign';
+import { checkPublicUrl, renderMessage } from './template';
+import type { TemplateCache } from './template-cache';
+
+export interface RenderDeps {
+  store: ObjectStore;
+  buckets: Buckets;
+  /** Built once per container and shared by every invocation. */
+  templates: TemplateCache;
+  /** Base of the unsubscribe link, e.g. `https://baton.example.com`. */
+  publicUrl: string;
+  logger?: Logger;
+  /** For the time on failure outcomes. */
+  clock?: Clock;
+}
+
+export type RenderResult =
+  | { status: 'rendered'; key: string }
+  | { status: 'failed'; reason: string }
+  /** No stub under that key (deleted, or an event for something else): nothing to do. */
+  | { status: 'missing' };
+
+/**
+ * Renders one stub into the rendered bucket.
+ *
+ * A recipient that cannot be rendered (a Liquid runtime error, an invalid template, a corrupt
+ * stub: any permanent error) gets a `failed` outcome in the ledger instead, so it is accounted
+ * for and the rest of the campaign goes on. Anything else (the store failing) is thrown for the
+ * runtime to retry. Safe to run twice: the output is deterministic and a plain put, and an
+ * existing outcome is never overwritten.
+ */
+export async function renderStub(deps: RenderDeps, stubKey: string): Promise<RenderResult> {
+  const { store, buckets } = deps;
+  const publicUrl = checkPublicUrl(deps.publicUrl); // configuration: never a per-recipient failure
+  const ref = parseKey.stub(stubKey);
+  const log = (deps.logger ?? silentLogger).child({ customerId: ref.customerId, campaignId: ref.campaignId, recipientId: ref.recipientId });
+
+  const body = await store.get(buckets.stubs, stubKey);
+  if (body === undefined) {
+    log.warn({ event: 'render.stub-missing' });
+    return { status: 'missing' };
+  }
+
+  let rendered;
+  try {
+    const stub = readStub(body, ref);
+    const compiled = await deps.templates.get(ref, async () => {
+      const definition = await loadCampaignDefinition(store, buckets, ref);
+      return { from: definition.from, subject: definition.subject, mjml: definition.mjml };
+    });
+    rendered = renderMessage(compiled, stub, { publicUrl });
+  } catch (err) {
+    if (!(isBatonError(err) && err.kind === 'permanent')) throw err;
+    const reason = describeError(err);
+    await recordFailure(deps, ref, reason);
+    log.warn({ event: 'render.failed', code: err.code, reason });
+    return { status: 'failed', reason };
+  }
+
+  const key = keys.rendered(ref);
+  await store.put(buckets.rendered, key, JSON.stringify(rendered), { contentType: 'application/json' });
+  log.debug({ event: 'render.done' });
+  return { status: 'rendered', key };
+}
+
+function readStub(body: string, ref: RecipientRef): StubRecord {
+  const stub = parseWith(stubRecord, parseJson(body, 'stub'), 'STUB_INVALID', 'stub');
+  if (stub.customerId !== ref.customerId || stub.campaignId !== ref.campaignId || stub.recipientId !== ref.recipientId) {
+    throw new PermanentError('STUB_MISMATCH', `the stub's ids do not match its key ${keys.stub(ref)}`);
+  }
+  return stub;
+}
+
+async function recordFailure(deps: RenderDeps, ref: RecipientRef, reason: string): Promise<void> {
+  const outcome: OutcomeRecord = {
+    version: 1,
+    recipientId: ref.recipientId,
+    status: 'failed',
+    reason: `render failed: ${reason}`,
+    at: new Date((deps.clock ?? systemClock).now()).toISOString(),
+  };
+  try {
+    await deps.store.put(deps.buckets.campaigns, keys.outcome(ref), JSON.stringify(outcome), {
+      ifNoneMatch: '*',
+      contentType: 'application/json',
+    });
+  } catch (err) {
+    if (!(err instanceof ObjectExistsError)) throw err; // already has an outcome: the first one stands
+  }
+}

@@ -1,0 +1,98 @@
+import {
+  ObjectExistsError,
+  PermanentError,
+  audienceReport,
+  keys,
+  parseJson,
+  parseWith,
+  silentLogger,
+  type AudienceReport,
+  type Buckets,
+  type CampaignRef,
+  type Logger,
+  type ObjectStore,
+  type StubRecord,
+} from '@baton/shared';
+import { parseAudience } from './audience';
+import { loadCampaignDefinition } from './campaign';
+import { forEachBounded } from './concurrency';
+
+export interface StubberDeps {
+  store: ObjectStore;
+  buckets: Buckets;
+  logger?: Logger;
+  /** Stub writes in flight at once. */
+  concurrency?: number;
+}
+
+const DEFAULT_CONCURRENCY = 16;
+
+/**
+ * Turns a campaign's audience into one stub per valid, unique recipient, then writes the
+ * audience report; the report's presence means stubbing finished.
+ *
+ * Safe to run twice, and concurrently: stubs are created with `If-None-Match: *` (an existing
+ * stub is left alone, so a re-run writes nothing and triggers no render), recipient ids are
+ * derived from the address, and a run that finds the report returns it without re-reading the
+ * audience.
+ */
+export async function stubCampaign(deps: StubberDeps, ref: CampaignRef): Promise<AudienceReport> {
+  const { store, buckets } = deps;
+  const log = (deps.logger ?? silentLogger).child({ customerId: ref.customerId, campaignId: ref.campaignId });
+  const reportKey = keys.audienceReport(ref);
+
+  const done = await readReport(store, buckets.campaigns, reportKey);
+  if (done !== undefined) {
+    log.info({ event: 'stubber.already-stubbed', rows: done.rows, valid: done.valid });
+    return done;
+  }
+
+  const definition = await loadCampaignDefinition(store, buckets, ref);
+  const csv = await store.get(buckets.campaigns, definition.audienceKey);
+  if (csv === undefined) {
+    throw new PermanentError(
+      'AUDIENCE_NOT_FOUND',
+      `campaign ${ref.customerId}/${ref.campaignId} names audience ${buckets.campaigns}/${definition.audienceKey}, which does not exist`,
+    );
+  }
+  const { recipients, report } = parseAudience(csv, ref.customerId);
+  log.info({ event: 'stubber.audience-parsed', rows: report.rows, valid: report.valid, invalid: report.invalid, duplicate: report.duplicate });
+
+  let written = 0;
+  let existing = 0;
+  await forEachBounded(recipients, deps.concurrency ?? DEFAULT_CONCURRENCY, async (recipient) => {
+    const stub: StubRecord = {
+      version: 1,
+      customerId: ref.customerId,
+      campaignId: ref.campaignId,
+      recipientId: recipient.recipientId,
+      email: recipient.email,
+      fields: recipient.fields,
+      line: recipient.line,
+    };
+    try {
+      await store.put(buckets.stubs, keys.stub({ ...ref, recipientId: recipient.recipientId }), JSON.stringify(stub), {
+        ifNoneMatch: '*',
+        contentType: 'application/json',
+      });
+      written += 1;
+    } catch (err) {
+      if (!(err instanceof ObjectExistsError)) throw err;
+      existing += 1; // an earlier run got here first
+    }
+  });
+
+  await store.put(buckets.campaigns, reportKey, JSON.stringify(report), { contentType: 'application/json' });
+  log.info({ event: 'stubber.done', valid: report.valid, written, alreadyStubbed: existing });
+  return report;
+}
+
+async function readReport(store: ObjectStore, bucket: string, key: string): Promise<AudienceReport | undefined> {
+  const body = await store.get(bucket, key);
+  if (body === undefined) return undefined;
+  try {
+    return parseWith(audienceReport, parseJson(body, 'audience-report.json'), 'REPORT_INVALID', 'audience-report.json');
+  } catch {
+    return undefined; // unreadable: stub again (idempotent) and overwrite it
+  }
+}

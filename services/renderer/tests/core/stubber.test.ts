@@ -1,0 +1,164 @@
+import { PermanentError, keys, parseKey, stubRecord, audienceReport, ValidationError } from '@baton/shared';
+import { MemoryObjectStore } from '@baton/shared/memory-object-store';
+import { stubCampaign } from '../../src/core/stubber';
+import { buckets, caught, keysIn, ref, seedCampaign } from '../fixtures';
+
+const csv = [
+  'email,First Name',
+  'ann@example.com,Ann',
+  'bob@example.com,Bob',
+  ' ANN@example.com ,Ann again',
+  'not-an-address,Nobody',
+  'cat@example.com,"Cat, the ""Great"""',
+].join('\n');
+
+describe('stubCampaign', () => {
+  it('writes one stub per valid, unique recipient', async () => {
+    // Prepare
+    const store = new MemoryObjectStore();
+    await seedCampaign(store, { csv });
+
+    // Act
+    await stubCampaign({ store, buckets }, ref);
+
+    // Assess
+    const stubKeys = keysIn(store, buckets.stubs);
+    expect(stubKeys).toHaveLength(3);
+    const stubs = await Promise.all(stubKeys.map(async (key) => stubRecord.parse(JSON.parse((await store.get(buckets.stubs, key))!))));
+    expect(stubs.map((s) => [s.email, s.fields.first_name, s.line]).sort()).toEqual([
+      ['ann@example.com', 'Ann', 2],
+      ['bob@example.com', 'Bob', 3],
+      ['cat@example.com', 'Cat, the "Great"', 6],
+    ]);
+    for (const [i, key] of stubKeys.entries()) {
+      expect(parseKey.stub(key)).toEqual({ ...ref, recipientId: stubs[i]!.recipientId });
+    }
+  });
+
+  it('writes a report whose counts add up to the rows, last', async () => {
+    // Prepare
+    const store = new MemoryObjectStore();
+    await seedCampaign(store, { csv });
+
+    // Act
+    const report = await stubCampaign({ store, buckets }, ref);
+
+    // Assess
+    expect(report).toMatchObject({ rows: 5, valid: 3, invalid: 1, duplicate: 1 });
+    expect(report.valid + report.invalid + report.duplicate).toBe(report.rows);
+    const stored = audienceReport.parse(JSON.parse((await store.get(buckets.campaigns, keys.audienceReport(ref)))!));
+    expect(stored).toEqual(report);
+    const puts = store.calls.filter((c) => c.op === 'put');
+    expect(puts[puts.length - 1]).toEqual({ op: 'put', bucket: buckets.campaigns, key: keys.audienceReport(ref) });
+  });
+
+  it('writes nothing new when re-run after a crash that left the stubs but no report', async () => {
+    // Prepare
+    const store = new MemoryObjectStore();
+    await seedCampaign(store, { csv });
+    await stubCampaign({ store, buckets }, ref);
+    await store.delete(buckets.campaigns, keys.audienceReport(ref));
+    const stubsBefore = keysIn(store, buckets.stubs);
+    const before = new Map(store.objects);
+    store.calls.length = 0;
+
+    // Act
+    const report = await stubCampaign({ store, buckets }, ref);
+
+    // Assess
+    expect(report.valid).toBe(3);
+    expect(store.calls.filter((c) => c.op === 'put' && c.bucket === buckets.stubs)).toHaveLength(3); // each refused: already there
+    expect(keysIn(store, buckets.stubs)).toEqual(stubsBefore);
+    for (const [id, body] of before) expect(store.objects.get(id)).toBe(body);
+  });
+
+  it('returns the stored report without touching the stubs when stubbing already finished', async () => {
+    // Prepare
+    const store = new MemoryObjectStore();
+    await seedCampaign(store, { csv });
+    const first = await stubCampaign({ store, buckets }, ref);
+    store.calls.length = 0;
+
+    // Act
+    const second = await stubCampaign({ store, buckets }, ref);
+
+    // Assess
+    expect(second).toEqual(first);
+    expect(store.calls).toEqual([{ op: 'get', bucket: buckets.campaigns, key: keys.audienceReport(ref) }]);
+  });
+
+  it('writes every stub exactly once when two runs race', async () => {
+    // Prepare
+    const store = new MemoryObjectStore();
+    await seedCampaign(store, { csv });
+
+    // Act
+    const [a, b] = await Promise.all([stubCampaign({ store, buckets }, ref), stubCampaign({ store, buckets }, ref)]);
+
+    // Assess
+    expect(a).toEqual(b);
+    expect(keysIn(store, buckets.stubs)).toHaveLength(3);
+  });
+
+  it('never has more stub writes in flight than its concurrency', async () => {
+    // Prepare
+    const store = new MemoryObjectStore();
+    const rows = Array.from({ length: 100 }, (_, i) => `user${i}@example.com`);
+    await seedCampaign(store, { csv: ['email', ...rows].join('\n') });
+    let inFlight = 0;
+    let most = 0;
+    const put = store.put.bind(store);
+    store.put = async (...args) => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      await new Promise((resolve) => setImmediate(resolve));
+      inFlight -= 1;
+      return put(...args);
+    };
+
+    // Act
+    await stubCampaign({ store, buckets, concurrency: 4 }, ref);
+
+    // Assess
+    expect(keysIn(store, buckets.stubs)).toHaveLength(100);
+    expect(most).toBe(4);
+  });
+
+  it('fails with CAMPAIGN_NOT_FOUND when the campaign has no definition', async () => {
+    // Prepare
+    const store = new MemoryObjectStore();
+
+    // Act
+    const error = await caught(() => stubCampaign({ store, buckets }, ref));
+
+    // Assess
+    expect(error).toBeInstanceOf(PermanentError);
+    expect(error).toMatchObject({ code: 'CAMPAIGN_NOT_FOUND', message: expect.stringContaining('acme/c-spring') });
+  });
+
+  it('fails with AUDIENCE_NOT_FOUND when the audience object is missing', async () => {
+    // Prepare
+    const store = new MemoryObjectStore();
+    await seedCampaign(store);
+
+    // Act
+    const error = await caught(() => stubCampaign({ store, buckets }, ref));
+
+    // Assess
+    expect(error).toMatchObject({ code: 'AUDIENCE_NOT_FOUND', message: expect.stringContaining(keys.audience(ref)) });
+  });
+
+  it('fails with a ValidationError and writes nothing when the audience has no email column', async () => {
+    // Prepare
+    const store = new MemoryObjectStore();
+    await seedCampaign(store, { csv: 'name\nAnn\n' });
+
+    // Act
+    const error = await caught(() => stubCampaign({ store, buckets }, ref));
+
+    // Assess
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(keysIn(store, buckets.stubs)).toEqual([]);
+    expect(await store.get(buckets.campaigns, keys.audienceReport(ref))).toBeUndefined();
+  });
+});

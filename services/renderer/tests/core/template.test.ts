@@ -1,0 +1,311 @@
+import { PermanentError, ValidationError } from '@baton/shared';
+import { compileCampaignTemplate, renderMessage, validateCampaignTemplate, type RecipientData } from '../../src/core/template';
+import { caught, helloMjml, mjmlBody, publicUrl } from '../fixtures';
+
+const recipient: RecipientData = {
+  customerId: 'acme',
+  campaignId: 'c-spring',
+  recipientId: '0123456789abcdef0123456789abcdef',
+  email: 'Ann@example.com',
+  fields: { email: 'Ann@example.com', first_name: 'Ann' },
+};
+
+function withFields(fields: Record<string, string>): RecipientData {
+  return { ...recipient, fields: { ...recipient.fields, ...fields } };
+}
+
+const base = { from: 'Acme <news@acme.example>', subject: 'Hi {{ first_name }}', mjml: helloMjml };
+
+describe('compileCampaignTemplate and renderMessage', () => {
+  it('merges the fields and the address into the subject, the html and the text', async () => {
+    // Prepare
+    const compiled = await compileCampaignTemplate({ ...base, mjml: mjmlBody('<mj-text>Hello {{ first_name }}, this is for {{ email }}</mj-text>') });
+
+    // Act
+    const message = renderMessage(compiled, recipient, { publicUrl });
+
+    // Assess
+    expect(message).toMatchObject({
+      version: 1,
+      customerId: 'acme',
+      campaignId: 'c-spring',
+      recipientId: recipient.recipientId,
+      to: 'Ann@example.com',
+      from: 'Acme <news@acme.example>',
+      subject: 'Hi Ann',
+    });
+    expect(message.html).toContain('Hello Ann, this is for Ann@example.com');
+    expect(message.text).toContain('Hello Ann, this is for Ann@example.com');
+    expect(message.html).toMatch(/^<!doctype html>/i);
+  });
+
+  it('adds one-click unsubscribe headers naming the customer, campaign and recipient', async () => {
+    // Prepare
+    const compiled = await compileCampaignTemplate(base);
+
+    // Act
+    const message = renderMessage(compiled, recipient, { publicUrl: `${publicUrl}/` });
+
+    // Assess
+    expect(message.headers).toEqual({
+      'List-Unsubscribe': `<https://baton.example.com/unsubscribe/acme/c-spring/${recipient.recipientId}>`,
+      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+    });
+  });
+
+  it('escapes markup from merge fields in the html but leaves the text part and subject as written', async () => {
+    // Prepare
+    const compiled = await compileCampaignTemplate({
+      ...base,
+      subject: 'For {{ first_name }}',
+      mjml: mjmlBody('<mj-text>Hi {{ first_name }}</mj-text><mj-button href="https://acme.example/?u={{ first_name }}">Go</mj-button>'),
+    });
+    const name = '<script>alert("x")</script> & Tom\'s';
+
+    // Act
+    const message = renderMessage(compiled, withFields({ first_name: name }), { publicUrl });
+
+    // Assess
+    expect(message.html).toContain('Hi &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Tom&#39;s');
+    expect(message.html).toContain('href="https://acme.example/?u=&lt;script&gt;');
+    expect(message.html).not.toContain('<script>');
+    expect(message.text).toContain(`Hi ${name}`);
+    expect(message.subject).toBe(`For ${name}`);
+  });
+
+  it('leaves no CR, LF, NUL or other control character in a subject built from hostile merge data', async () => {
+    // Prepare
+    const compiled = await compileCampaignTemplate({ ...base, subject: 'Hello {{ first_name }}!' });
+
+    // Act
+    const message = renderMessage(compiled, withFields({ first_name: 'Ann\r\nBcc: eve@evil.example\u0000\t\u000b\u2028x' }), { publicUrl });
+
+    // Assess
+    expect(message.subject).toBe('Hello Ann Bcc: eve@evil.example x!');
+    expect(message.subject).not.toMatch(/[\u0000-\u001f]/);
+  });
+
+  it('cuts a long subject to 998 characters without splitting an emoji', async () => {
+    // Prepare
+    const compiled = await compileCampaignTemplate({ ...base, subject: '{{ first_name }}' });
+
+    // Act
+    const message = renderMessage(compiled, withFields({ first_name: `${'a'.repeat(997)}😀😀` }), { publicUrl });
+
+    // Assess
+    expect(Array.from(message.subject)).toHaveLength(998);
+    expect(message.subject.endsWith('a😀')).toBe(true);
+  });
+
+  it('carries emoji, CJK and right-to-left text into the html and the text intact', async () => {
+    // Prepare
+    const compiled = await compileCampaignTemplate(base);
+    const name = 'Zoë 😀👩‍👩‍👧 田中太郎 שָׁלוֹם مرحبا';
+
+    // Act
+    const message = renderMessage(compiled, withFields({ first_name: name }), { publicUrl });
+
+    // Assess
+    expect(message.html).toContain(`Hello ${name}`);
+    expect(message.text).toContain(`Hello ${name}`);
+    expect(message.subject).toBe(`Hi ${name}`);
+  });
+
+  it('runs {% if %} placed in <mj-raw> between sections, in the html and in the text', async () => {
+    // Prepare
+    const mjml = `<mjml><mj-body>
+      <mj-section><mj-column><mj-text>Hello {{ first_name }}</mj-text></mj-column></mj-section>
+      <mj-raw>{% if tier == "gold" %}</mj-raw>
+      <mj-section><mj-column><mj-text>Gold offer for {{ first_name }}</mj-text></mj-column></mj-section>
+      <mj-raw>{% endif %}</mj-raw>
+    </mj-body></mjml>`;
+    const compiled = await compileCampaignTemplate({ ...base, mjml });
+
+    // Act
+    const gold = renderMessage(compiled, withFields({ tier: 'gold' }), { publicUrl });
+    const plain = renderMessage(compiled, withFields({ tier: 'basic' }), { publicUrl });
+
+    // Assess
+    expect(gold.html).toContain('Gold offer for Ann');
+    expect(gold.text).toContain('Gold offer for Ann');
+    expect(plain.html).not.toContain('Gold offer');
+    expect(plain.text).not.toContain('Gold offer');
+  });
+
+  it('keeps placeholders in headings lower-case in the text part, so they still merge', async () => {
+    // Prepare
+    const compiled = await compileCampaignTemplate({ ...base, mjml: mjmlBody('<mj-text><h1>Welcome {{ first_name }}</h1></mj-text>') });
+
+    // Act
+    const message = renderMessage(compiled, recipient, { publicUrl });
+
+    // Assess
+    expect(message.text).toContain('Welcome Ann');
+  });
+
+  it('renders a field the audience lacks as empty', async () => {
+    // Prepare
+    const compiled = await compileCampaignTemplate({ ...base, subject: 'Hi {{ nickname }}!' });
+
+    // Act
+    const message = renderMessage(compiled, recipient, { publicUrl });
+
+    // Assess
+    expect(message.subject).toBe('Hi !');
+  });
+
+  it('turns a Liquid error at render time into a permanent RENDER_FAILED error naming the part', async () => {
+    // Prepare
+    const compiled = await compileCampaignTemplate({ ...base, mjml: mjmlBody('<mj-text>{% for i in (1..count) %}x{% endfor %}</mj-text>') });
+
+    // Act
+    const error = await caught(() => renderMessage(compiled, withFields({ count: '100000000' }), { publicUrl }));
+
+    // Assess
+    expect(error).toBeInstanceOf(PermanentError);
+    expect(error).toMatchObject({ code: 'RENDER_FAILED', message: expect.stringMatching(/^html: .*limit exceeded/) });
+  });
+
+  it('refuses to render for an address that could break a header', async () => {
+    // Prepare
+    const compiled = await compileCampaignTemplate(base);
+
+    // Act
+    const error = await caught(() => renderMessage(compiled, { ...recipient, email: 'ann@example.com\r\nBcc: eve@evil.example' }, { publicUrl }));
+
+    // Assess
+    expect(error).toMatchObject({ code: 'RECIPIENT_INVALID' });
+  });
+
+  it('refuses a public URL that could break the List-Unsubscribe header', async () => {
+    // Prepare
+    const compiled = await compileCampaignTemplate(base);
+
+    // Act
+    const error = await caught(() => renderMessage(compiled, recipient, { publicUrl: 'https://x.example/>\r\nBcc: a@b.c' }));
+
+    // Assess
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues[0]!.where).toBe('publicUrl');
+  });
+});
+
+describe('template validation', () => {
+  async function issuesOf(input: Partial<typeof base>) {
+    const error = await caught(() => validateCampaignTemplate({ ...base, ...input }));
+    expect(error).toBeInstanceOf(ValidationError);
+    return (error as ValidationError).issues;
+  }
+
+  it('accepts a valid template', async () => {
+    // Act
+    const result = validateCampaignTemplate(base);
+
+    // Assess
+    await expect(result).resolves.toBeUndefined();
+  });
+
+  it('names the MJML line and element of each MJML error', async () => {
+    // Prepare
+    const mjml = '<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n<mj-text colour="red">Hi</mj-text>\n<mj-bogus />\n</mj-column>\n</mj-section>\n</mj-body>\n</mjml>';
+
+    // Act
+    const issues = await issuesOf({ mjml });
+
+    // Assess
+    expect(issues).toEqual([
+      { where: 'mjml line 5', message: '<mj-text> Attribute colour is illegal' },
+      { where: 'mjml line 6', message: "<mj-bogus> Element mj-bogus doesn't exist or is not registered" },
+    ]);
+  });
+
+  it('reports MJML that cannot be parsed at all', async () => {
+    // Act
+    const issues = await issuesOf({ mjml: 'just some text' });
+
+    // Assess
+    expect(issues).toEqual([{ where: 'mjml', message: expect.stringContaining('Parsing failed') }]);
+  });
+
+  it('names the subject when its Liquid does not parse', async () => {
+    // Act
+    const issues = await issuesOf({ subject: 'Hi {{ first_name' });
+
+    // Assess
+    expect(issues).toEqual([{ where: 'subject', message: expect.stringContaining('not closed') }]);
+  });
+
+  it('names the mjml when its Liquid does not parse, with the line in the MJML source', async () => {
+    // Prepare
+    const mjml = '<mjml><mj-body><mj-section><mj-column>\n<mj-text>\n{% if vip %}VIP</mj-text>\n</mj-column></mj-section></mj-body></mjml>';
+
+    // Act
+    const issues = await issuesOf({ mjml });
+
+    // Assess
+    expect(issues).toEqual([{ where: 'mjml', message: expect.stringMatching(/not closed, line:3/) }]);
+  });
+
+  it('refuses an unknown filter', async () => {
+    // Act
+    const issues = await issuesOf({ subject: 'Hi {{ first_name | shout }}' });
+
+    // Assess
+    expect(issues).toEqual([{ where: 'subject', message: expect.stringContaining('undefined filter: shout') }]);
+  });
+
+  it('refuses tags that would read files', async () => {
+    // Act
+    const issues = await issuesOf({ mjml: mjmlBody('<mj-text>{% include "/etc/passwd" %}</mj-text>') });
+
+    // Assess
+    expect(issues).toEqual([{ where: 'mjml', message: expect.stringContaining('the {% include %} tag is not allowed') }]);
+  });
+
+  it('reports a Liquid tag that MJML would silently drop from between sections', async () => {
+    // Prepare
+    const mjml = `<mjml><mj-body>
+{% if vip %}
+<mj-section><mj-column><mj-text>VIP</mj-text></mj-column></mj-section>
+{% endif %}
+</mj-body></mjml>`;
+
+    // Act
+    const issues = await issuesOf({ mjml });
+
+    // Assess
+    expect(issues).toEqual([
+      { where: 'mjml line 2', message: expect.stringContaining('{% if vip %} is dropped by MJML') },
+      { where: 'mjml line 4', message: expect.stringContaining('{% endif %} is dropped by MJML') },
+    ]);
+  });
+
+  it.each([
+    ['a CR LF', 'news@acme.example\r\nBcc: eve@evil.example', 'must not contain CR, LF or NUL'],
+    ['a NUL', 'Acme\u0000 <news@acme.example>', 'must not contain CR, LF or NUL'],
+    ['no address', 'Acme News', 'must be "address" or "Name <address>"'],
+    ['a bad address in brackets', 'Acme <news at acme>', 'must be "address" or "Name <address>"'],
+  ])('refuses a from line with %s', async (_, from, message) => {
+    // Act
+    const issues = await issuesOf({ from });
+
+    // Assess
+    expect(issues).toEqual([{ where: 'from', message: expect.stringContaining(message) }]);
+  });
+
+  it.each(['news@acme.example', 'Acme <news@acme.example>', '"Acme, Inc." <news@acme.example>'])('accepts the from line %s', async (from) => {
+    // Act
+    const compiled = await compileCampaignTemplate({ ...base, from });
+
+    // Assess
+    expect(compiled.from).toBe(from);
+  });
+
+  it('lists every problem at once', async () => {
+    // Act
+    const issues = await issuesOf({ from: 'nobody', subject: '', mjml: mjmlBody('<mj-text>{{ x | nope }}</mj-text>') });
+
+    // Assess
+    expect(issues.map((i) => i.where)).toEqual(['from', 'subject', 'mjml']);
+  });
+});

@@ -1,0 +1,458 @@
+import {
+  ObjectExistsError,
+  PermanentError,
+  RetryableError,
+  ValidationError,
+  describeError,
+  isAllowedRecipient,
+  isBatonError,
+  keys,
+  parseJson,
+  parseWith,
+  renderedMessage,
+  silentLogger,
+  type Buckets,
+  type CheckInRequest,
+  type CheckInResponse,
+  type ClaimRecord,
+  type Clock,
+  type InputIssue,
+  type Lease,
+  type Logger,
+  type ObjectStore,
+  type OutcomeRecord,
+  type OutcomeStatus,
+  type RecipientRef,
+  type RenderedMessage,
+  type SendResult,
+  type Stage,
+  type WorkerInvocation,
+} from '@baton/shared';
+import type { LeaseClient, OutgoingEmail, Sender } from './ports';
+
+/** By default no key is taken with less than this much of the time budget left: a send must finish and the worker check in. */
+export const MIN_BUDGET_TO_TAKE_MS = 2_000;
+/** A worker asks for another lease only with more than this share of its budget left… */
+export const WANTS_MORE_FRACTION = 0.1;
+/** …and at least this much time. */
+export const WANTS_MORE_MIN_MS = 5_000;
+/** A failed check-in is tried again this many times before the worker gives up. */
+export const CHECK_IN_RETRIES = 3;
+/** First back-off between check-in attempts; doubled each time. */
+export const CHECK_IN_BACKOFF_MS = 500;
+export const DEFAULT_CONCURRENCY = 8;
+
+export interface WorkerDeps {
+  store: ObjectStore;
+  buckets: Buckets;
+  sender: Sender;
+  leaseClient: LeaseClient;
+  clock: Clock;
+  logger?: Logger;
+  stage: Stage;
+  /** Exact addresses or `@domain`s QA may email. In `qa`, no list means nobody (fail closed). */
+  qaAllowList?: readonly string[];
+  /** How long this invocation may run, from `workerStartedAt`. */
+  timeBudgetMs: number;
+  /** Provider calls in flight at once (default 8). */
+  concurrency?: number;
+  /**
+   * No key is taken with less budget left than this (default 2 s). Set it above the sender's
+   * timeout so that a slow last call still ends, and is recorded, inside the budget.
+   */
+  minBudgetToTakeMs?: number;
+  /** Epoch ms the budget counts from; `clock.now()` when `runWorker` starts, by default. */
+  workerStartedAt?: number;
+}
+
+export type StopReason = 'no-lease' | 'check-in-failed' | 'out-of-time';
+
+/** What one invocation did, over every lease it processed: for logs and tests. */
+export interface WorkerSummary {
+  workerId: string;
+  leases: number;
+  sent: number;
+  failed: number;
+  suppressed: number;
+  inDoubt: number;
+  retryable: number;
+  claimedElsewhere: number;
+  unattempted: number;
+  /** Provider calls made: never more than the permits of the leases. */
+  permitsUsed: number;
+  stoppedBecause: StopReason;
+}
+
+interface Env {
+  store: ObjectStore;
+  buckets: Buckets;
+  sender: Sender;
+  leaseClient: LeaseClient;
+  clock: Clock;
+  log: Logger;
+  stage: Stage;
+  qaAllowList: readonly string[] | undefined;
+  timeBudgetMs: number;
+  concurrency: number;
+  minBudgetToTakeMs: number;
+  deadline: number;
+}
+
+/** The state of one lease while it is being sent. Lanes share it; JavaScript's single thread keeps it consistent. */
+interface LeaseRun {
+  lease: Lease;
+  ids: readonly string[];
+  next: number;
+  /** Permits not yet reserved. A lane reserves one synchronously when it takes a key, and gives it back if no call is made. */
+  permitsLeft: number;
+  permitsUsed: number;
+  results: SendResult[];
+  unattempted: string[];
+  /** Set when the provider said "not now": no new key is taken for this lease. */
+  haltedBy: string | undefined;
+}
+
+/**
+ * Sends the invocation's lease, checks in, and keeps going while the conductor hands out leases.
+ *
+ * At most once: a key is sent only after this worker created its claim (a conditional create);
+ * a claim is released only when the provider certainly did not take the message (a
+ * `RetryableError`). Never more provider calls than permits, none at or after `sendUntil`.
+ */
+export async function runWorker(deps: WorkerDeps, invocation: WorkerInvocation): Promise<WorkerSummary> {
+  const env = resolveEnv(deps);
+  let lease: Lease | null = invocation.lease;
+  const summary: WorkerSummary = {
+    workerId: lease.workerId,
+    leases: 0,
+    sent: 0,
+    failed: 0,
+    suppressed: 0,
+    inDoubt: 0,
+    retryable: 0,
+    claimedElsewhere: 0,
+    unattempted: 0,
+    permitsUsed: 0,
+    stoppedBecause: 'no-lease',
+  };
+
+  while (lease) {
+    // A lease that arrives when no key can be taken any more is handed back once, below; after
+    // that the worker returns whatever the answer, so a conductor that keeps handing out leases
+    // cannot keep a worker without time alive.
+    const outOfTime = budgetLeft(env) < env.minBudgetToTakeMs;
+    const run = await sendLease(env, lease);
+    addToSummary(summary, run);
+
+    const request: CheckInRequest = {
+      leaseId: lease.leaseId,
+      workerId: lease.workerId,
+      results: run.results,
+      unattempted: run.unattempted,
+      permitsUsed: run.permitsUsed,
+      wantsMore: run.haltedBy === undefined && wantsMore(env),
+    };
+    const response = await checkIn(env, request);
+    if (!response) {
+      summary.stoppedBecause = 'check-in-failed';
+      break;
+    }
+    lease = response.lease;
+    if (lease && outOfTime) {
+      env.log.warn({ event: 'lease.abandoned', leaseId: lease.leaseId, campaignId: lease.campaignId, reason: 'no time left' });
+      summary.stoppedBecause = 'out-of-time';
+      break;
+    }
+  }
+
+  env.log.info({ event: 'worker.finished', ...summary });
+  return summary;
+}
+
+function resolveEnv(deps: WorkerDeps): Env {
+  const concurrency = deps.concurrency ?? DEFAULT_CONCURRENCY;
+  const issues: InputIssue[] = [];
+  if (!Number.isInteger(concurrency) || concurrency < 1) issues.push({ where: 'concurrency', message: `must be a whole number of at least 1 (got ${concurrency})` });
+  if (!Number.isFinite(deps.timeBudgetMs) || deps.timeBudgetMs <= 0) issues.push({ where: 'timeBudgetMs', message: `must be a positive number (got ${deps.timeBudgetMs})` });
+  const minBudgetToTakeMs = deps.minBudgetToTakeMs ?? MIN_BUDGET_TO_TAKE_MS;
+  if (!Number.isFinite(minBudgetToTakeMs) || minBudgetToTakeMs < 0) issues.push({ where: 'minBudgetToTakeMs', message: `must be a number of at least 0 (got ${minBudgetToTakeMs})` });
+  if (issues.length > 0) throw new ValidationError('WORKER_DEPS_INVALID', issues);
+  return {
+    store: deps.store,
+    buckets: deps.buckets,
+    sender: deps.sender,
+    leaseClient: deps.leaseClient,
+    clock: deps.clock,
+    log: deps.logger ?? silentLogger,
+    stage: deps.stage,
+    qaAllowList: deps.qaAllowList,
+    timeBudgetMs: deps.timeBudgetMs,
+    concurrency,
+    minBudgetToTakeMs,
+    deadline: (deps.workerStartedAt ?? deps.clock.now()) + deps.timeBudgetMs,
+  };
+}
+
+function budgetLeft(env: Env): number {
+  return env.deadline - env.clock.now();
+}
+
+function wantsMore(env: Env): boolean {
+  return budgetLeft(env) > Math.max(WANTS_MORE_FRACTION * env.timeBudgetMs, WANTS_MORE_MIN_MS);
+}
+
+function addToSummary(summary: WorkerSummary, run: LeaseRun): void {
+  summary.leases += 1;
+  summary.permitsUsed += run.permitsUsed;
+  summary.unattempted += run.unattempted.length;
+  for (const r of run.results) summary[r.status] += 1;
+}
+
+// ---- one lease -------------------------------------------------------------------------------
+
+async function sendLease(env: Env, lease: Lease): Promise<LeaseRun> {
+  const run: LeaseRun = {
+    lease,
+    // A key listed twice would be claimed by the first and reported twice: list it once.
+    ids: [...new Set(lease.recipientIds)],
+    next: 0,
+    permitsLeft: lease.permits,
+    permitsUsed: 0,
+    results: [],
+    unattempted: [],
+    haltedBy: undefined,
+  };
+  env.log.info({ event: 'lease.started', leaseId: lease.leaseId, campaignId: lease.campaignId, keys: run.ids.length, permits: lease.permits });
+
+  // Lanes stop when no permit is free; a reserved permit may come back (the key needed no call),
+  // so go round again while keys and free permits remain. Each round takes at least one key.
+  while (run.next < run.ids.length && mayTakeKey(env, run)) {
+    const lanes = Math.min(env.concurrency, run.ids.length - run.next);
+    await Promise.all(Array.from({ length: lanes }, () => lane(env, run)));
+  }
+  run.unattempted.push(...run.ids.slice(run.next));
+
+  env.log.info({
+    event: 'lease.finished',
+    leaseId: lease.leaseId,
+    campaignId: lease.campaignId,
+    results: run.results.length,
+    unattempted: run.unattempted.length,
+    permitsUsed: run.permitsUsed,
+    haltedBy: run.haltedBy,
+  });
+  return run;
+}
+
+function mayTakeKey(env: Env, run: LeaseRun): boolean {
+  const now = env.clock.now();
+  return run.haltedBy === undefined && run.permitsLeft > 0 && now < run.lease.sendUntil && env.deadline - now >= env.minBudgetToTakeMs;
+}
+
+async function lane(env: Env, run: LeaseRun): Promise<void> {
+  while (run.next < run.ids.length && mayTakeKey(env, run)) {
+    const recipientId = run.ids[run.next++]!;
+    run.permitsLeft -= 1; // reserved before any await: concurrent lanes can never overspend
+    try {
+      const used = await sendKey(env, run, recipientId);
+      if (!used) run.permitsLeft += 1;
+    } catch (error) {
+      // Only a bug gets here, and it may have struck after the call: keep the permit spent,
+      // report the key in doubt (never resent) and take no more keys from this lease.
+      run.haltedBy ??= 'WORKER_INTERNAL';
+      run.results.push({ recipientId, status: 'inDoubt', reason: `WORKER_INTERNAL: ${describeError(error)}` });
+      env.log.error({ event: 'key.crashed', leaseId: run.lease.leaseId, recipientId, reason: describeError(error) });
+    }
+  }
+}
+
+/** One key, start to end. Returns whether a provider call was made (the permit is spent). */
+async function sendKey(env: Env, run: LeaseRun, recipientId: string): Promise<boolean> {
+  const { lease } = run;
+  const ref: RecipientRef = { customerId: lease.customerId, campaignId: lease.campaignId, recipientId };
+  const logFields = { leaseId: lease.leaseId, campaignId: lease.campaignId, recipientId };
+
+  const loaded = await loadRendered(env, ref);
+  if (!loaded.ok) {
+    await record(env, run, { recipientId, status: loaded.status, reason: loaded.reason }, loaded.status !== 'retryable');
+    env.log.warn({ event: 'key.not-sendable', ...logFields, reason: loaded.reason });
+    return false;
+  }
+  const message = loaded.message;
+
+  if (env.stage === 'qa' && !qaMayEmail(env.qaAllowList, message.to)) {
+    await record(env, run, { recipientId, status: 'suppressed', reason: 'QA_NOT_ALLOWED' }, true);
+    env.log.info({ event: 'key.suppressed', ...logFields, reason: 'QA_NOT_ALLOWED' });
+    return false;
+  }
+
+  const claimKey = keys.claim(ref);
+  try {
+    const claim: ClaimRecord = { version: 1, leaseId: lease.leaseId, at: iso(env) };
+    await env.store.put(env.buckets.campaigns, claimKey, JSON.stringify(claim), { ifNoneMatch: '*', contentType: 'application/json' });
+  } catch (error) {
+    if (error instanceof ObjectExistsError) {
+      run.results.push({ recipientId, status: 'claimedElsewhere' });
+      env.log.info({ event: 'key.claimed-elsewhere', ...logFields });
+    } else {
+      // Nothing was sent; if the claim was in fact written, the key is now stuck claimed
+      // (never sent twice, but reported by the conductor as unfinished).
+      run.results.push({ recipientId, status: 'retryable', reason: `CLAIM_FAILED: ${describeError(error)}` });
+      env.log.warn({ event: 'key.claim-failed', ...logFields, reason: describeError(error) });
+    }
+    return false;
+  }
+
+  // The claim took time: check the window again, synchronously, right before the call.
+  if (env.clock.now() >= lease.sendUntil) {
+    await releaseClaim(env, claimKey, logFields);
+    run.unattempted.push(recipientId);
+    return false;
+  }
+
+  run.permitsUsed += 1;
+  let providerId: string;
+  try {
+    ({ providerId } = await env.sender.send(outgoing(message, lease)));
+  } catch (error) {
+    await recordSendError(env, run, recipientId, claimKey, error, logFields);
+    return true;
+  }
+  await record(env, run, { recipientId, status: 'sent', providerId }, true);
+  env.log.debug({ event: 'key.sent', ...logFields, providerId });
+  return true;
+}
+
+type Loaded = { ok: true; message: RenderedMessage } | { ok: false; status: 'failed' | 'retryable'; reason: string };
+
+async function loadRendered(env: Env, ref: RecipientRef): Promise<Loaded> {
+  const key = keys.rendered(ref);
+  let body: string | undefined;
+  try {
+    body = await env.store.get(env.buckets.rendered, key);
+  } catch (error) {
+    return { ok: false, status: 'retryable', reason: `STORE_UNAVAILABLE: ${describeError(error)}` };
+  }
+  if (body === undefined) return { ok: false, status: 'failed', reason: `RENDERED_MISSING: no rendered message at ${key}` };
+  try {
+    const message = parseWith(renderedMessage, parseJson(body, key), 'RENDERED_INVALID', key);
+    if (message.customerId !== ref.customerId || message.campaignId !== ref.campaignId || message.recipientId !== ref.recipientId) {
+      return { ok: false, status: 'failed', reason: `RENDERED_INVALID: ${key} is about another recipient` };
+    }
+    return { ok: true, message };
+  } catch (error) {
+    return { ok: false, status: 'failed', reason: `RENDERED_INVALID: ${isBatonError(error) ? error.message : describeError(error)}` };
+  }
+}
+
+/**
+ * QA may email one bare address on the list. Anything else — no list, a display name, a
+ * comma-separated list (`a@real.com,b@allowed.com` would pass a check of the last domain) — is refused.
+ */
+function qaMayEmail(allowList: readonly string[] | undefined, to: string): boolean {
+  if (!allowList || allowList.length === 0) return false;
+  if (!/^[^\s@,;<>"'()[\]\\]+@[^\s@,;<>"'()[\]\\]+$/.test(to)) return false;
+  return isAllowedRecipient(allowList, to);
+}
+
+function outgoing(message: RenderedMessage, lease: Lease): OutgoingEmail {
+  return {
+    from: message.from,
+    to: message.to,
+    subject: message.subject,
+    html: message.html,
+    text: message.text,
+    headers: message.headers,
+    variables: {
+      'customer-id': lease.customerId,
+      'campaign-id': lease.campaignId,
+      'recipient-id': message.recipientId,
+      'lease-id': lease.leaseId,
+    },
+  };
+}
+
+async function recordSendError(
+  env: Env,
+  run: LeaseRun,
+  recipientId: string,
+  claimKey: string,
+  error: unknown,
+  logFields: Record<string, string>,
+): Promise<void> {
+  if (error instanceof RetryableError) {
+    // The provider certainly did not take it: free the key for a later lease. The provider is
+    // throttling or away, so this lease takes no new key.
+    await releaseClaim(env, claimKey, logFields);
+    run.haltedBy ??= error.code;
+    const result: SendResult = { recipientId, status: 'retryable', reason: `${error.code}: ${error.message}` };
+    if (error.retryAfterMs !== undefined) result.retryAfterMs = error.retryAfterMs;
+    run.results.push(result);
+    env.log.warn({ event: 'key.retryable', ...logFields, code: error.code });
+  } else if (error instanceof PermanentError) {
+    await record(env, run, { recipientId, status: 'failed', reason: `${error.code}: ${error.message}` }, true);
+    env.log.warn({ event: 'key.failed', ...logFields, code: error.code });
+  } else {
+    // An in-doubt error or anything unexpected: the provider may have the message. The claim
+    // stays, so nobody sends it again; an operator decides.
+    await record(env, run, { recipientId, status: 'inDoubt', reason: describeError(error) }, true);
+    env.log.warn({ event: 'key.in-doubt', ...logFields, code: isBatonError(error) ? error.code : 'UNEXPECTED' });
+  }
+}
+
+async function releaseClaim(env: Env, claimKey: string, logFields: Record<string, string>): Promise<void> {
+  try {
+    await env.store.delete(env.buckets.campaigns, claimKey);
+  } catch (error) {
+    // Safe side: the key stays claimed and is never sent, but the conductor sees it unfinished.
+    env.log.error({ event: 'claim.release-failed', ...logFields, reason: describeError(error) });
+  }
+}
+
+/** Adds the result for the check-in and, for final outcomes, writes the outcome record. */
+async function record(env: Env, run: LeaseRun, result: SendResult, writeOutcome: boolean): Promise<void> {
+  run.results.push(result);
+  if (!writeOutcome) return;
+  const { lease } = run;
+  const outcome: OutcomeRecord = {
+    version: 1,
+    recipientId: result.recipientId,
+    status: result.status as OutcomeStatus,
+    providerId: result.providerId,
+    reason: result.reason,
+    at: iso(env),
+    leaseId: lease.leaseId,
+  };
+  const key = keys.outcome({ customerId: lease.customerId, campaignId: lease.campaignId, recipientId: result.recipientId });
+  try {
+    await env.store.put(env.buckets.campaigns, key, JSON.stringify(outcome), { contentType: 'application/json' });
+  } catch (error) {
+    // The check-in still carries the result; the claim (if any) keeps the key from being resent.
+    env.log.error({ event: 'outcome.write-failed', leaseId: lease.leaseId, recipientId: result.recipientId, reason: describeError(error) });
+  }
+}
+
+function iso(env: Env): string {
+  return new Date(env.clock.now()).toISOString();
+}
+
+// ---- checking in -----------------------------------------------------------------------------
+
+/** The conductor's answer, or `undefined` when it could not be reached (its lease expiry takes over). */
+async function checkIn(env: Env, request: CheckInRequest): Promise<CheckInResponse | undefined> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await env.leaseClient.checkIn(request);
+    } catch (error) {
+      const fields = { leaseId: request.leaseId, attempt: attempt + 1, reason: describeError(error) };
+      if (error instanceof PermanentError || attempt >= CHECK_IN_RETRIES) {
+        env.log.error({ event: 'check-in.failed', ...fields });
+        return undefined;
+      }
+      const backoff = CHECK_IN_BACKOFF_MS * 2 ** attempt;
+      const wait = error instanceof RetryableError && error.retryAfterMs !== undefined ? Math.max(backoff, error.retryAfterMs) : backoff;
+      env.log.warn({ event: 'check-in.retrying', ...fields, waitMs: wait });
+      await env.clock.sleep(wait);
+    }
+  }
+}

@@ -1,0 +1,471 @@
+import {
+  InDoubtError,
+  PermanentError,
+  RetryableError,
+  claimRecord,
+  keys,
+  outcomeRecord,
+  type Lease,
+  type OutcomeRecord,
+  type Stage,
+} from '@baton/shared';
+import { MemoryObjectStore } from '@baton/shared/memory-object-store';
+import { runWorker, type WorkerDeps } from '../../src/core/send-lease';
+import { AutoClock, FakeLeaseClient, FakeSender, START, buckets, emails, idOf, leaseFor, refOf, renderedFor, seedRendered } from '../fakes';
+
+interface SetUp {
+  store: MemoryObjectStore;
+  clock: AutoClock;
+  sender: FakeSender;
+  leaseClient: FakeLeaseClient;
+  deps: WorkerDeps;
+}
+
+function setUp(options: { msPerCall?: number; script?: ConstructorParameters<typeof FakeLeaseClient>[0]; stage?: Stage; qaAllowList?: readonly string[]; timeBudgetMs?: number; concurrency?: number } = {}): SetUp {
+  const store = new MemoryObjectStore();
+  const clock = new AutoClock();
+  const sender = new FakeSender(clock, options.msPerCall ?? 0);
+  const leaseClient = new FakeLeaseClient(options.script);
+  const deps: WorkerDeps = {
+    store,
+    buckets,
+    sender,
+    leaseClient,
+    clock,
+    stage: options.stage ?? 'prod',
+    qaAllowList: options.qaAllowList,
+    timeBudgetMs: options.timeBudgetMs ?? 120_000,
+    concurrency: options.concurrency,
+  };
+  return { store, clock, sender, leaseClient, deps };
+}
+
+async function outcomeOf(store: MemoryObjectStore, email: string): Promise<OutcomeRecord | undefined> {
+  const body = await store.get(buckets.campaigns, keys.outcome(refOf(email)));
+  return body === undefined ? undefined : outcomeRecord.parse(JSON.parse(body));
+}
+
+async function claimExists(store: MemoryObjectStore, email: string): Promise<boolean> {
+  return (await store.get(buckets.campaigns, keys.claim(refOf(email)))) !== undefined;
+}
+
+describe('runWorker', () => {
+  it('sends each key once, records sent outcomes and claims, and checks in with every result', async () => {
+    // Prepare
+    const addresses = emails(3);
+    const { store, sender, leaseClient, deps } = setUp();
+    await seedRendered(store, addresses);
+
+    // Act
+    const summary = await runWorker(deps, { lease: leaseFor(addresses) });
+
+    // Assess
+    expect(sender.recipients().sort()).toEqual([...addresses].sort());
+    for (const email of addresses) {
+      const outcome = await outcomeOf(store, email);
+      expect(outcome).toMatchObject({ version: 1, recipientId: idOf(email), status: 'sent', leaseId: 'lease-1', at: new Date(START).toISOString() });
+      expect(outcome?.providerId).toMatch(/^<id-\d@mg\.acme\.test>$/);
+      const claim = claimRecord.parse(JSON.parse((await store.get(buckets.campaigns, keys.claim(refOf(email))))!));
+      expect(claim.leaseId).toBe('lease-1');
+    }
+    expect(leaseClient.requests).toHaveLength(1);
+    const request = leaseClient.requests[0]!;
+    expect(request).toMatchObject({ leaseId: 'lease-1', workerId: 'worker-1', unattempted: [], permitsUsed: 3, wantsMore: true });
+    expect(request.results.map((r) => [r.recipientId, r.status]).sort()).toEqual(addresses.map((e) => [idOf(e), 'sent']).sort());
+    expect(summary).toMatchObject({ workerId: 'worker-1', leases: 1, sent: 3, failed: 0, inDoubt: 0, unattempted: 0, permitsUsed: 3, stoppedBecause: 'no-lease' });
+  });
+
+  it('passes the rendered message, its headers and the tracking variables to the provider', async () => {
+    // Prepare
+    const [email] = emails(1) as [string];
+    const { store, sender, deps } = setUp();
+    await seedRendered(store, [email]);
+
+    // Act
+    await runWorker(deps, { lease: leaseFor([email]) });
+
+    // Assess
+    expect(sender.calls[0]?.msg).toEqual({
+      from: 'Acme <news@acme.test>',
+      to: email,
+      subject: 'Spring sale',
+      html: `<p>Hello ${email}</p>`,
+      text: `Hello ${email}`,
+      headers: { 'List-Unsubscribe': '<https://acme.test/u/1>' },
+      variables: { 'customer-id': 'acme', 'campaign-id': 'spring-sale', 'recipient-id': idOf(email), 'lease-id': 'lease-1' },
+    });
+  });
+
+  it('never makes more provider calls than permits, even with eight calls in flight', async () => {
+    // Prepare
+    const addresses = emails(40);
+    const { store, sender, leaseClient, deps } = setUp({ concurrency: 8 });
+    await seedRendered(store, addresses);
+
+    // Act
+    const summary = await runWorker(deps, { lease: leaseFor(addresses, { permits: 5 }) });
+
+    // Assess
+    expect(sender.calls).toHaveLength(5);
+    expect(summary.permitsUsed).toBe(5);
+    const request = leaseClient.requests[0]!;
+    expect(request.permitsUsed).toBe(5);
+    expect(request.unattempted).toHaveLength(35);
+    expect(new Set([...request.unattempted, ...request.results.map((r) => r.recipientId)]).size).toBe(40);
+  });
+
+  it('keeps at most `concurrency` provider calls in flight', async () => {
+    // Prepare
+    const addresses = emails(30);
+    const { store, sender, deps } = setUp({ concurrency: 4 });
+    await seedRendered(store, addresses);
+
+    // Act
+    const summary = await runWorker(deps, { lease: leaseFor(addresses) });
+
+    // Assess
+    expect(summary.sent).toBe(30);
+    expect(sender.maxInFlight).toBe(4);
+  });
+
+  it('spends a permit given back by a key that needed no call on a later key', async () => {
+    // Prepare: the first two keys have no rendered message, so only the third needs the one permit
+    const addresses = emails(3);
+    const { store, sender, leaseClient, deps } = setUp({ concurrency: 8 });
+    await seedRendered(store, addresses.slice(2));
+
+    // Act
+    await runWorker(deps, { lease: leaseFor(addresses, { permits: 1 }) });
+
+    // Assess
+    expect(sender.recipients()).toEqual([addresses[2]]);
+    expect(leaseClient.requests[0]).toMatchObject({ permitsUsed: 1, unattempted: [] });
+  });
+
+  it('starts no provider call at or after sendUntil and returns the rest as unattempted', async () => {
+    // Prepare: each call takes one second
+    const addresses = emails(10);
+    const { store, sender, leaseClient, deps } = setUp({ msPerCall: 1_000, concurrency: 1 });
+    await seedRendered(store, addresses);
+
+    // Act
+    const summary = await runWorker(deps, { lease: leaseFor(addresses, { sendUntil: START + 3_000 }) });
+
+    // Assess
+    expect(sender.calls.map((c) => c.at - START)).toEqual([0, 1_000, 2_000]);
+    expect(summary).toMatchObject({ sent: 3, unattempted: 7, permitsUsed: 3 });
+    expect(leaseClient.requests[0]?.unattempted).toEqual(addresses.slice(3).map(idOf));
+  });
+
+  it('checks the window again after a slow claim, and releases the claim rather than send late', async () => {
+    // Prepare: the claim write takes two seconds, the window closes after one
+    const [email] = emails(1) as [string];
+    const { store, clock, sender, leaseClient, deps } = setUp();
+    await seedRendered(store, [email]);
+    const put = store.put.bind(store);
+    store.put = async (bucket, key, body, options) => {
+      await put(bucket, key, body, options);
+      if (key.includes('/claims/')) clock.advance(2_000);
+    };
+
+    // Act
+    await runWorker(deps, { lease: leaseFor([email], { sendUntil: START + 1_000 }) });
+
+    // Assess
+    expect(sender.calls).toHaveLength(0);
+    expect(await claimExists(store, email)).toBe(false);
+    expect(leaseClient.requests[0]).toMatchObject({ results: [], unattempted: [idOf(email)], permitsUsed: 0 });
+  });
+
+  it('takes no key with less than two seconds of its time budget left, and then wants no more', async () => {
+    // Prepare: a five-second budget, one second a call
+    const addresses = emails(10);
+    const { store, sender, leaseClient, deps } = setUp({ msPerCall: 1_000, concurrency: 1, timeBudgetMs: 5_000 });
+    await seedRendered(store, addresses);
+
+    // Act
+    await runWorker(deps, { lease: leaseFor(addresses) });
+
+    // Assess: calls start with 5, 4, 3 and 2 seconds left; at 1 second the worker stops
+    expect(sender.calls.map((c) => c.at - START)).toEqual([0, 1_000, 2_000, 3_000]);
+    expect(leaseClient.requests[0]).toMatchObject({ permitsUsed: 4, wantsMore: false });
+    expect(leaseClient.requests[0]?.unattempted).toHaveLength(6);
+  });
+
+  it('keeps a larger reserve when told to, so a slow last call still ends inside the budget', async () => {
+    // Prepare: a ten-second budget, one second a call, a five-second reserve
+    const addresses = emails(10);
+    const { store, sender, deps } = setUp({ msPerCall: 1_000, concurrency: 1, timeBudgetMs: 10_000 });
+    await seedRendered(store, addresses);
+
+    // Act
+    await runWorker({ ...deps, minBudgetToTakeMs: 5_000 }, { lease: leaseFor(addresses) });
+
+    // Assess: calls start with 10 down to 5 seconds left
+    expect(sender.calls.map((c) => c.at - START)).toEqual([0, 1_000, 2_000, 3_000, 4_000, 5_000]);
+  });
+
+  it('does not send a key that another worker already claimed', async () => {
+    // Prepare
+    const addresses = emails(2);
+    const { store, sender, leaseClient, deps } = setUp();
+    await seedRendered(store, addresses);
+    await store.put(buckets.campaigns, keys.claim(refOf(addresses[0]!)), JSON.stringify({ version: 1, leaseId: 'other', at: 'x' }));
+
+    // Act
+    const summary = await runWorker(deps, { lease: leaseFor(addresses) });
+
+    // Assess
+    expect(sender.recipients()).toEqual([addresses[1]]);
+    expect(await outcomeOf(store, addresses[0]!)).toBeUndefined();
+    expect(leaseClient.requests[0]?.results).toContainEqual({ recipientId: idOf(addresses[0]!), status: 'claimedElsewhere' });
+    expect(summary).toMatchObject({ sent: 1, claimedElsewhere: 1, permitsUsed: 1 });
+  });
+
+  it('releases the claim when the provider says retry, writes no outcome and takes no new key from the lease', async () => {
+    // Prepare
+    const addresses = emails(3);
+    const { store, sender, leaseClient, deps } = setUp({ concurrency: 1 });
+    await seedRendered(store, addresses);
+    sender.behaviour = () => {
+      throw new RetryableError('PROVIDER_THROTTLED', 'slow down', { retryAfterMs: 1_500 });
+    };
+
+    // Act
+    const summary = await runWorker(deps, { lease: leaseFor(addresses) });
+
+    // Assess
+    const first = addresses[0]!;
+    expect(sender.calls).toHaveLength(1);
+    expect(await claimExists(store, first)).toBe(false);
+    expect(await outcomeOf(store, first)).toBeUndefined();
+    expect(leaseClient.requests[0]).toMatchObject({
+      results: [{ recipientId: idOf(first), status: 'retryable', reason: 'PROVIDER_THROTTLED: slow down', retryAfterMs: 1_500 }],
+      unattempted: addresses.slice(1).map(idOf),
+      permitsUsed: 1,
+      wantsMore: false,
+    });
+    expect(summary).toMatchObject({ retryable: 1, unattempted: 2 });
+  });
+
+  it('records a provider timeout as in doubt, keeps the claim, and never sends that key again', async () => {
+    // Prepare
+    const [email] = emails(1) as [string];
+    const { store, sender, deps } = setUp();
+    await seedRendered(store, [email]);
+    sender.behaviour = () => {
+      throw new InDoubtError('PROVIDER_TIMEOUT', 'no answer from Mailgun');
+    };
+
+    // Act
+    const first = await runWorker(deps, { lease: leaseFor([email]) });
+    sender.behaviour = () => ({ providerId: 'x' });
+    const rerun = await runWorker(deps, { lease: leaseFor([email], { leaseId: 'lease-2' }) });
+
+    // Assess
+    expect(first.inDoubt).toBe(1);
+    expect(await claimExists(store, email)).toBe(true);
+    expect(await outcomeOf(store, email)).toMatchObject({ status: 'inDoubt', reason: 'PROVIDER_TIMEOUT: no answer from Mailgun', leaseId: 'lease-1' });
+    expect(sender.calls).toHaveLength(1);
+    expect(rerun).toMatchObject({ claimedElsewhere: 1, sent: 0 });
+  });
+
+  it('records an unexpected error from the provider as in doubt, not failed', async () => {
+    // Prepare
+    const [email] = emails(1) as [string];
+    const { store, sender, deps } = setUp();
+    await seedRendered(store, [email]);
+    sender.behaviour = () => {
+      throw new TypeError('socket exploded');
+    };
+
+    // Act
+    const summary = await runWorker(deps, { lease: leaseFor([email]) });
+
+    // Assess
+    expect(summary.inDoubt).toBe(1);
+    expect(await outcomeOf(store, email)).toMatchObject({ status: 'inDoubt', reason: 'TypeError: socket exploded' });
+    expect(await claimExists(store, email)).toBe(true);
+  });
+
+  it('records a refusal as failed with its code and message, and keeps the claim', async () => {
+    // Prepare
+    const [email] = emails(1) as [string];
+    const { store, sender, leaseClient, deps } = setUp();
+    await seedRendered(store, [email]);
+    sender.behaviour = () => {
+      throw new PermanentError('PROVIDER_REJECTED', "'to' parameter is not a valid address");
+    };
+
+    // Act
+    await runWorker(deps, { lease: leaseFor([email]) });
+
+    // Assess
+    const reason = "PROVIDER_REJECTED: 'to' parameter is not a valid address";
+    expect(await outcomeOf(store, email)).toMatchObject({ status: 'failed', reason });
+    expect(leaseClient.requests[0]?.results).toEqual([{ recipientId: idOf(email), status: 'failed', reason }]);
+    expect(await claimExists(store, email)).toBe(true);
+  });
+
+  it('fails a key whose rendered message is missing, without claiming it or calling the provider', async () => {
+    // Prepare
+    const [email] = emails(1) as [string];
+    const { store, sender, deps } = setUp();
+
+    // Act
+    const summary = await runWorker(deps, { lease: leaseFor([email]) });
+
+    // Assess
+    expect(sender.calls).toHaveLength(0);
+    expect(summary).toMatchObject({ failed: 1, permitsUsed: 0 });
+    expect((await outcomeOf(store, email))?.reason).toMatch(/^RENDERED_MISSING: /);
+    expect(await claimExists(store, email)).toBe(false);
+  });
+
+  describe('in the qa stage', () => {
+    it('suppresses an address outside the allow-list before any claim or provider call', async () => {
+      // Prepare
+      const allowed = 'tester@qa.acme.test';
+      const stranger = 'real.person@example.com';
+      const { store, sender, leaseClient, deps } = setUp({ stage: 'qa', qaAllowList: ['@qa.acme.test'] });
+      await seedRendered(store, [stranger, allowed]);
+
+      // Act: one permit only, and the stranger comes first
+      await runWorker(deps, { lease: leaseFor([stranger, allowed], { permits: 1 }) });
+
+      // Assess
+      expect(sender.recipients()).toEqual([allowed]);
+      expect(await outcomeOf(store, stranger)).toMatchObject({ status: 'suppressed', reason: 'QA_NOT_ALLOWED' });
+      expect(await claimExists(store, stranger)).toBe(false);
+      expect(leaseClient.requests[0]).toMatchObject({ permitsUsed: 1, unattempted: [] });
+    });
+
+    it('emails nobody when there is no allow-list (fail closed)', async () => {
+      // Prepare
+      const addresses = emails(3);
+      const { store, sender, deps } = setUp({ stage: 'qa', qaAllowList: undefined });
+      await seedRendered(store, addresses);
+
+      // Act
+      const summary = await runWorker(deps, { lease: leaseFor(addresses) });
+
+      // Assess
+      expect(sender.calls).toHaveLength(0);
+      expect(summary).toMatchObject({ suppressed: 3, permitsUsed: 0 });
+      expect(store.calls.filter((c) => c.op === 'put' && c.key.includes('/claims/'))).toEqual([]);
+    });
+
+    it('refuses a recipient list that merely ends with an allowed address', async () => {
+      // Prepare
+      const email = 'tester@qa.acme.test';
+      const { store, sender, deps } = setUp({ stage: 'qa', qaAllowList: ['@qa.acme.test'] });
+      await seedRendered(store, [email]);
+      await store.put(buckets.rendered, keys.rendered(refOf(email)), JSON.stringify(renderedFor(email, { to: `real.person@example.com,${email}` })));
+
+      // Act
+      const summary = await runWorker(deps, { lease: leaseFor([email]) });
+
+      // Assess
+      expect(sender.calls).toHaveLength(0);
+      expect(summary.suppressed).toBe(1);
+    });
+  });
+
+  describe('checking back with the conductor', () => {
+    it('processes the next lease the check-in hands out, then returns when there is none', async () => {
+      // Prepare
+      const first = emails(2);
+      const second = emails(2, 'example.org');
+      const nextLease: Lease = leaseFor(second, { leaseId: 'lease-2' });
+      const { store, sender, leaseClient, deps } = setUp({ script: [{ lease: nextLease }, { lease: null }] });
+      await seedRendered(store, [...first, ...second]);
+
+      // Act
+      const summary = await runWorker(deps, { lease: leaseFor(first) });
+
+      // Assess
+      expect(sender.recipients().sort()).toEqual([...first, ...second].sort());
+      expect(leaseClient.requests.map((r) => [r.leaseId, r.permitsUsed])).toEqual([
+        ['lease-1', 2],
+        ['lease-2', 2],
+      ]);
+      expect(summary).toMatchObject({ leases: 2, sent: 4, permitsUsed: 4, stoppedBecause: 'no-lease' });
+    });
+
+    it('retries a failed check-in three times with growing back-off, then gives up', async () => {
+      // Prepare
+      const addresses = emails(1);
+      const down = () => new RetryableError('LEASE_API_UNREACHABLE', 'connection refused');
+      const { store, clock, leaseClient, deps } = setUp({ script: [down(), down(), down(), down(), { lease: leaseFor(emails(1, 'example.org')) }] });
+      await seedRendered(store, addresses);
+
+      // Act
+      const summary = await runWorker(deps, { lease: leaseFor(addresses) });
+
+      // Assess
+      expect(leaseClient.requests).toHaveLength(4);
+      expect(clock.sleeps).toEqual([500, 1_000, 2_000]);
+      expect(summary).toMatchObject({ leases: 1, sent: 1, stoppedBecause: 'check-in-failed' });
+    });
+
+    it('carries on once a retried check-in gets through', async () => {
+      // Prepare
+      const addresses = emails(1);
+      const { store, leaseClient, deps } = setUp({
+        script: [new Error('fetch failed'), new RetryableError('LEASE_API_UNAVAILABLE', '503', { retryAfterMs: 3_000 }), { lease: null }],
+      });
+      await seedRendered(store, addresses);
+      const clock = deps.clock as AutoClock;
+
+      // Act
+      const summary = await runWorker(deps, { lease: leaseFor(addresses) });
+
+      // Assess
+      expect(leaseClient.requests).toHaveLength(3);
+      expect(clock.sleeps).toEqual([500, 3_000]);
+      expect(summary.stoppedBecause).toBe('no-lease');
+    });
+
+    it('does not retry a check-in the conductor refused', async () => {
+      // Prepare
+      const addresses = emails(1);
+      const { store, leaseClient, deps } = setUp({ script: [new PermanentError('LEASE_API_REJECTED', 'unknown lease')] });
+      await seedRendered(store, addresses);
+
+      // Act
+      const summary = await runWorker(deps, { lease: leaseFor(addresses) });
+
+      // Assess
+      expect(leaseClient.requests).toHaveLength(1);
+      expect(summary.stoppedBecause).toBe('check-in-failed');
+    });
+
+    it('hands back a lease that arrives with no time left and stops even if offered another', async () => {
+      // Prepare: a budget already spent
+      const addresses = emails(2);
+      const again = leaseFor(addresses, { leaseId: 'lease-again' });
+      const { store, sender, leaseClient, deps } = setUp({ script: [{ lease: again }, { lease: again }] });
+      await seedRendered(store, addresses);
+
+      // Act
+      const summary = await runWorker({ ...deps, timeBudgetMs: 10_000, workerStartedAt: START - 9_000 }, { lease: leaseFor(addresses) });
+
+      // Assess
+      expect(sender.calls).toHaveLength(0);
+      expect(leaseClient.requests).toHaveLength(1);
+      expect(leaseClient.requests[0]).toMatchObject({ unattempted: addresses.map(idOf), permitsUsed: 0, wantsMore: false });
+      expect(summary.stoppedBecause).toBe('out-of-time');
+    });
+  });
+
+  it('refuses a concurrency below one', async () => {
+    // Prepare
+    const { deps } = setUp({ concurrency: 0 });
+
+    // Act
+    const attempt = runWorker(deps, { lease: leaseFor(emails(1)) });
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ code: 'WORKER_DEPS_INVALID', message: expect.stringContaining('concurrency') });
+  });
+});

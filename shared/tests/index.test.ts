@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+const SRC = path.join(__dirname, '..', 'src');
+
+/** Every module specifier a source file imports or re-exports (type-only imports included). */
+function specifiersOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => (m[1] ?? m[2] ?? m[3])!);
+}
+
+/** The files reachable from `entry` through relative imports, and the packages they import. */
+function closureOf(entry: string): { files: string[]; packages: Set<string> } {
+  const files: string[] = [];
+  const packages = new Set<string>();
+  const pending = [entry];
+  while (pending.length > 0) {
+    const file = pending.pop()!;
+    if (files.includes(file)) continue;
+    files.push(file);
+    for (const spec of specifiersOf(file)) {
+      if (spec.startsWith('.')) pending.push(`${path.resolve(path.dirname(file), spec)}.ts`);
+      else packages.add(spec);
+    }
+  }
+  return { files, packages };
+}
+
+describe('the @baton/shared core entry point', () => {
+  it('never loads the AWS SDK, directly or through another module', () => {
+    // Act
+    const { files, packages } = closureOf(path.join(SRC, 'index.ts'));
+
+    // Assess
+    expect(files.map((f) => path.relative(SRC, f))).not.toContain(path.join('object-store', 's3-object-store.ts'));
+    expect([...packages].filter((p) => p.startsWith('@aws-sdk/') || p.startsWith('@smithy/'))).toEqual([]);
+  });
+
+  it('leaves the S3 adapter to its own subpath export', () => {
+    // Prepare
+    const pkg = JSON.parse(readFileSync(path.join(SRC, '..', 'package.json'), 'utf8')) as { exports: Record<string, string> };
+
+    // Act
+    const s3Export = pkg.exports['./s3-object-store'];
+
+    // Assess
+    expect(s3Export).toBe('./src/object-store/s3-object-store.ts');
+    expect(specifiersOf(path.join(SRC, 'object-store', 's3-object-store.ts'))).toContain('@aws-sdk/client-s3');
+  });
+});

@@ -1,0 +1,181 @@
+import { ObjectExistsError } from '../../src/errors';
+import { listAll, type ObjectStore } from '../../src/object-store/port';
+
+/**
+ * What every ObjectStore adapter promises, written once and run against each (fs, memory).
+ * `setup` gives a fresh, empty store per test; `teardown` cleans up after it.
+ */
+export function describeObjectStoreContract(
+  name: string,
+  setup: () => Promise<ObjectStore>,
+  teardown: () => Promise<void> = async () => {},
+): void {
+  describe(`${name} honours the object-store contract`, () => {
+    let store: ObjectStore;
+    const bucket = 'contract-bucket';
+
+    beforeEach(async () => {
+      store = await setup();
+    });
+    afterEach(teardown);
+
+    it('returns what was put, unicode included', async () => {
+      // Prepare
+      const body = JSON.stringify({ greeting: 'Grüße, 世界 🎉', quote: '"\\' });
+
+      // Act
+      await store.put(bucket, 'a/unicode.json', body);
+
+      // Assess
+      expect(await store.get(bucket, 'a/unicode.json')).toBe(body);
+    });
+
+    it('returns undefined for a key that was never put', async () => {
+      // Act
+      const got = await store.get(bucket, 'nothing/here.json');
+
+      // Assess
+      expect(got).toBeUndefined();
+    });
+
+    it('creates conditionally once and refuses the second create with ObjectExistsError', async () => {
+      // Prepare
+      await store.put(bucket, 'claims/x', 'first', { ifNoneMatch: '*' });
+
+      // Act
+      const second = store.put(bucket, 'claims/x', 'second', { ifNoneMatch: '*' });
+
+      // Assess
+      await expect(second).rejects.toBeInstanceOf(ObjectExistsError);
+      await expect(second).rejects.toMatchObject({ code: 'OBJECT_EXISTS', kind: 'permanent' });
+      expect(await store.get(bucket, 'claims/x')).toBe('first');
+    });
+
+    it('lets exactly one of twenty concurrent conditional creates of one key win', async () => {
+      // Prepare
+      const bodies = Array.from({ length: 20 }, (_, i) => `writer-${i}`);
+
+      // Act
+      const results = await Promise.allSettled(bodies.map((b) => store.put(bucket, 'race/key', b, { ifNoneMatch: '*' })));
+
+      // Assess
+      const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [bodies[i]] : []));
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(19);
+      for (const r of lost) expect(r.reason).toBeInstanceOf(ObjectExistsError);
+      expect(await store.get(bucket, 'race/key')).toBe(won[0]);
+    });
+
+    it('replaces an object on an unconditional put', async () => {
+      // Prepare
+      await store.put(bucket, 'state.json', '{"v":1}');
+
+      // Act
+      await store.put(bucket, 'state.json', '{"v":2}');
+
+      // Assess
+      expect(await store.get(bucket, 'state.json')).toBe('{"v":2}');
+    });
+
+    it('lets a conditional create succeed again after the object is deleted', async () => {
+      // Prepare
+      await store.put(bucket, 'k', 'one', { ifNoneMatch: '*' });
+      await store.delete(bucket, 'k');
+
+      // Act
+      await store.put(bucket, 'k', 'two', { ifNoneMatch: '*' });
+
+      // Assess
+      expect(await store.get(bucket, 'k')).toBe('two');
+    });
+
+    it('treats deleting a missing key as success', async () => {
+      // Act
+      const deleting = store.delete(bucket, 'never/was');
+
+      // Assess
+      await expect(deleting).resolves.toBeUndefined();
+    });
+
+    it('keeps a/b and a/b/c as two separate objects', async () => {
+      // Prepare
+      await store.put(bucket, 'a/b', 'parent');
+
+      // Act
+      await store.put(bucket, 'a/b/c', 'child');
+
+      // Assess
+      expect(await store.get(bucket, 'a/b')).toBe('parent');
+      expect(await store.get(bucket, 'a/b/c')).toBe('child');
+      expect((await store.list(bucket, 'a/')).keys).toEqual(['a/b', 'a/b/c']);
+    });
+
+    it('keeps buckets apart', async () => {
+      // Prepare
+      await store.put(bucket, 'same', 'in contract-bucket');
+
+      // Act
+      const other = await store.get('other-bucket', 'same');
+
+      // Assess
+      expect(other).toBeUndefined();
+      expect((await store.list('other-bucket', '')).keys).toEqual([]);
+    });
+
+    it('lists keys sorted and filtered by prefix, not by folder', async () => {
+      // Prepare
+      for (const key of ['p/z', 'p/a', 'p/m/1', 'pq/x', 'q/p/a', 'p/B']) await store.put(bucket, key, key);
+
+      // Act
+      const underP = await store.list(bucket, 'p/');
+      const startingP = await store.list(bucket, 'p');
+      const partial = await store.list(bucket, 'p/m');
+
+      // Assess
+      expect(underP).toEqual({ keys: ['p/B', 'p/a', 'p/m/1', 'p/z'] });
+      expect(startingP.keys).toEqual(['p/B', 'p/a', 'p/m/1', 'p/z', 'pq/x']);
+      expect(partial.keys).toEqual(['p/m/1']);
+    });
+
+    it('paginates with limit and startAfter, leaving nextStartAfter off the last page', async () => {
+      // Prepare
+      const all = Array.from({ length: 7 }, (_, i) => `page/k${i}`);
+      for (const key of [...all].reverse()) await store.put(bucket, key, 'x');
+
+      // Act
+      const first = await store.list(bucket, 'page/', { limit: 3 });
+      const second = await store.list(bucket, 'page/', { limit: 3, startAfter: first.nextStartAfter });
+      const third = await store.list(bucket, 'page/', { limit: 3, startAfter: second.nextStartAfter });
+
+      // Assess
+      expect(first).toEqual({ keys: all.slice(0, 3), nextStartAfter: 'page/k2' });
+      expect(second).toEqual({ keys: all.slice(3, 6), nextStartAfter: 'page/k5' });
+      expect(third).toEqual({ keys: all.slice(6) });
+    });
+
+    it('lists only keys after startAfter, even when startAfter is not a stored key', async () => {
+      // Prepare
+      for (const key of ['s/a', 's/b', 's/c']) await store.put(bucket, key, 'x');
+
+      // Act
+      const page = await store.list(bucket, 's/', { startAfter: 's/aa' });
+
+      // Assess
+      expect(page).toEqual({ keys: ['s/b', 's/c'] });
+    });
+
+    it('walks every key under a prefix with listAll', async () => {
+      // Prepare
+      const all = Array.from({ length: 11 }, (_, i) => `walk/${String(i).padStart(2, '0')}`);
+      for (const key of all) await store.put(bucket, key, 'x');
+
+      // Act
+      const seen: string[] = [];
+      for await (const key of listAll(store, bucket, 'walk/', 4)) seen.push(key);
+
+      // Assess
+      expect(seen).toEqual(all);
+    });
+  });
+}

@@ -1,0 +1,384 @@
+import { Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  NoSuchBucket,
+  NoSuchKey,
+  NotFound,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+// @smithy/util-stream is folded into @smithy/core in this SDK line; the mixin lives in its serde entry.
+import { sdkStreamMixin } from '@smithy/core/serde';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { Clock } from '../../src/clock';
+import { ObjectExistsError, PermanentError, RetryableError } from '../../src/errors';
+import { listAll } from '../../src/object-store/port';
+import { createS3Client, S3ObjectStore } from '../../src/object-store/s3-object-store';
+
+const s3 = mockClient(S3Client);
+
+/** A body as the SDK returns it: a Node stream with the SDK's transform methods mixed in. */
+function bodyOf(text: string) {
+  return sdkStreamMixin(Readable.from([Buffer.from(text, 'utf8')]));
+}
+
+function serviceError(name: string, status: number, message = name): S3ServiceException {
+  return new S3ServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message });
+}
+
+/** A clock whose sleeps return at once and are remembered. */
+function instantClock(): Clock & { slept: number[] } {
+  const slept: number[] = [];
+  return { slept, now: () => 0, sleep: async (ms) => void slept.push(ms) };
+}
+
+let clock: ReturnType<typeof instantClock>;
+let store: S3ObjectStore;
+
+beforeEach(() => {
+  s3.reset();
+  clock = instantClock();
+  store = new S3ObjectStore(new S3Client({ region: 'eu-west-1' }), { clock });
+});
+
+describe('S3ObjectStore.get', () => {
+  it('reads the object body as a UTF-8 string', async () => {
+    // Prepare
+    s3.on(GetObjectCommand).resolves({ Body: bodyOf('{"name":"Zoë 🎉"}') });
+
+    // Act
+    const got = await store.get('stubs', 'stubs/a.json');
+
+    // Assess
+    expect(got).toBe('{"name":"Zoë 🎉"}');
+    expect(s3.commandCalls(GetObjectCommand)[0]!.args[0].input).toEqual({ Bucket: 'stubs', Key: 'stubs/a.json' });
+  });
+
+  it('returns undefined when S3 answers NoSuchKey', async () => {
+    // Prepare
+    s3.on(GetObjectCommand).rejects(new NoSuchKey({ $metadata: { httpStatusCode: 404 }, message: 'The specified key does not exist.' }));
+
+    // Act
+    const got = await store.get('stubs', 'missing.json');
+
+    // Assess
+    expect(got).toBeUndefined();
+  });
+
+  it('returns undefined for a bare 404, as S3-compatible servers may send', async () => {
+    // Prepare
+    s3.on(GetObjectCommand).rejects(serviceError('UnknownError', 404));
+
+    // Act
+    const got = await store.get('stubs', 'missing.json');
+
+    // Assess
+    expect(got).toBeUndefined();
+  });
+
+  it('treats a missing bucket as a rejected request, not as a missing object', async () => {
+    // Prepare
+    s3.on(GetObjectCommand).rejects(new NoSuchBucket({ $metadata: { httpStatusCode: 404 }, message: 'The specified bucket does not exist' }));
+
+    // Act
+    const getting = store.get('no-such-bucket', 'k.json');
+
+    // Assess
+    await expect(getting).rejects.toBeInstanceOf(PermanentError);
+    await expect(getting).rejects.toMatchObject({ code: 'S3_REQUEST_REJECTED' });
+  });
+});
+
+describe('S3ObjectStore.put', () => {
+  it('sends the body with a JSON content type for .json keys and no condition by default', async () => {
+    // Prepare
+    s3.on(PutObjectCommand).resolves({});
+
+    // Act
+    await store.put('rendered', 'rendered/x.json', '{}');
+
+    // Assess
+    expect(s3.commandCalls(PutObjectCommand)[0]!.args[0].input).toEqual({
+      Bucket: 'rendered',
+      Key: 'rendered/x.json',
+      Body: '{}',
+      ContentType: 'application/json',
+    });
+  });
+
+  it('sends text/plain for other keys, and a content type given by the caller over either', async () => {
+    // Prepare
+    s3.on(PutObjectCommand).resolves({});
+
+    // Act
+    await store.put('campaigns', 'ledger/claims/ab/x', 'claim');
+    await store.put('campaigns', 'campaigns/c/audience.csv', 'email\n', { contentType: 'text/csv' });
+
+    // Assess
+    const inputs = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
+    expect(inputs[0]).toMatchObject({ ContentType: 'text/plain' });
+    expect(inputs[1]).toMatchObject({ ContentType: 'text/csv' });
+  });
+
+  it("sends IfNoneMatch '*' for a conditional create", async () => {
+    // Prepare
+    s3.on(PutObjectCommand).resolves({});
+
+    // Act
+    await store.put('campaigns', 'ledger/claims/ab/x', 'claim', { ifNoneMatch: '*' });
+
+    // Assess
+    expect(s3.commandCalls(PutObjectCommand)[0]!.args[0].input).toMatchObject({ IfNoneMatch: '*' });
+  });
+
+  it('turns 412 PreconditionFailed on a conditional create into ObjectExistsError', async () => {
+    // Prepare
+    s3.on(PutObjectCommand).rejects(serviceError('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold'));
+
+    // Act
+    const putting = store.put('campaigns', 'claim', 'x', { ifNoneMatch: '*' });
+
+    // Assess
+    await expect(putting).rejects.toBeInstanceOf(ObjectExistsError);
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(1);
+  });
+
+  it('retries a 409 ConditionalRequestConflict and reports the 412 that follows as ObjectExistsError', async () => {
+    // Prepare
+    s3.on(PutObjectCommand)
+      .rejectsOnce(serviceError('ConditionalRequestConflict', 409))
+      .rejectsOnce(serviceError('PreconditionFailed', 412));
+
+    // Act
+    const putting = store.put('campaigns', 'claim', 'x', { ifNoneMatch: '*' });
+
+    // Assess
+    await expect(putting).rejects.toBeInstanceOf(ObjectExistsError);
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(2);
+    expect(clock.slept).toEqual([50]);
+  });
+
+  it('succeeds when a retry after a 409 conflict goes through', async () => {
+    // Prepare
+    s3.on(PutObjectCommand).rejectsOnce(serviceError('ConditionalRequestConflict', 409)).resolves({});
+
+    // Act
+    const putting = store.put('campaigns', 'claim', 'x', { ifNoneMatch: '*' });
+
+    // Assess
+    await expect(putting).resolves.toBeUndefined();
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(2);
+  });
+
+  it('after repeated 409 conflicts reports ObjectExistsError when the object now exists', async () => {
+    // Prepare
+    s3.on(PutObjectCommand).rejects(serviceError('ConditionalRequestConflict', 409));
+    s3.on(HeadObjectCommand).resolves({});
+
+    // Act
+    const putting = store.put('campaigns', 'claim', 'x', { ifNoneMatch: '*' });
+
+    // Assess
+    await expect(putting).rejects.toBeInstanceOf(ObjectExistsError);
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(3);
+    expect(clock.slept).toEqual([50, 100]);
+    expect(s3.commandCalls(HeadObjectCommand)[0]!.args[0].input).toEqual({ Bucket: 'campaigns', Key: 'claim' });
+  });
+
+  it('after repeated 409 conflicts reports a RetryableError when the object is still absent', async () => {
+    // Prepare
+    s3.on(PutObjectCommand).rejects(serviceError('ConditionalRequestConflict', 409));
+    s3.on(HeadObjectCommand).rejects(new NotFound({ $metadata: { httpStatusCode: 404 }, message: 'Not Found' }));
+
+    // Act
+    const putting = store.put('campaigns', 'claim', 'x', { ifNoneMatch: '*' });
+
+    // Assess
+    await expect(putting).rejects.toBeInstanceOf(RetryableError);
+    await expect(putting).rejects.toMatchObject({ code: 'S3_CONFLICT' });
+  });
+
+  it('does not read a 412 on an unconditional put as "object exists"', async () => {
+    // Prepare
+    s3.on(PutObjectCommand).rejects(serviceError('PreconditionFailed', 412));
+
+    // Act
+    const putting = store.put('campaigns', 'state.json', '{}');
+
+    // Assess
+    await expect(putting).rejects.not.toBeInstanceOf(ObjectExistsError);
+    await expect(putting).rejects.toMatchObject({ code: 'S3_REQUEST_REJECTED' });
+  });
+});
+
+describe('S3ObjectStore.delete', () => {
+  it('sends DeleteObject for the bucket and key', async () => {
+    // Prepare
+    s3.on(DeleteObjectCommand).resolves({});
+
+    // Act
+    await store.delete('stubs', 'stubs/a.json');
+
+    // Assess
+    expect(s3.commandCalls(DeleteObjectCommand)[0]!.args[0].input).toEqual({ Bucket: 'stubs', Key: 'stubs/a.json' });
+  });
+});
+
+describe('S3ObjectStore.list', () => {
+  it('sends Prefix, StartAfter and MaxKeys and returns the keys', async () => {
+    // Prepare
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: 'p/b' }, { Key: 'p/c' }], IsTruncated: false });
+
+    // Act
+    const page = await store.list('stubs', 'p/', { startAfter: 'p/a', limit: 2 });
+
+    // Assess
+    expect(s3.commandCalls(ListObjectsV2Command)[0]!.args[0].input).toEqual({ Bucket: 'stubs', Prefix: 'p/', StartAfter: 'p/a', MaxKeys: 2 });
+    expect(page).toEqual({ keys: ['p/b', 'p/c'] });
+  });
+
+  it('asks for 1000 keys and sends no StartAfter by default', async () => {
+    // Prepare
+    s3.on(ListObjectsV2Command).resolves({});
+
+    // Act
+    const page = await store.list('stubs', 'p/');
+
+    // Assess
+    expect(s3.commandCalls(ListObjectsV2Command)[0]!.args[0].input).toEqual({ Bucket: 'stubs', Prefix: 'p/', MaxKeys: 1000 });
+    expect(page).toEqual({ keys: [] });
+  });
+
+  it('gives the last key as nextStartAfter when the listing is truncated', async () => {
+    // Prepare
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: 'p/a' }, { Key: 'p/b' }], IsTruncated: true });
+
+    // Act
+    const page = await store.list('stubs', 'p/', { limit: 2 });
+
+    // Assess
+    expect(page).toEqual({ keys: ['p/a', 'p/b'], nextStartAfter: 'p/b' });
+  });
+
+  it('walks every page with listAll, passing each page end as the next StartAfter', async () => {
+    // Prepare
+    s3.on(ListObjectsV2Command)
+      .resolvesOnce({ Contents: [{ Key: 'p/1' }, { Key: 'p/2' }], IsTruncated: true })
+      .resolvesOnce({ Contents: [{ Key: 'p/3' }, { Key: 'p/4' }], IsTruncated: true })
+      .resolvesOnce({ Contents: [{ Key: 'p/5' }], IsTruncated: false });
+
+    // Act
+    const keys: string[] = [];
+    for await (const key of listAll(store, 'stubs', 'p/', 2)) keys.push(key);
+
+    // Assess
+    expect(keys).toEqual(['p/1', 'p/2', 'p/3', 'p/4', 'p/5']);
+    expect(s3.commandCalls(ListObjectsV2Command).map((c) => c.args[0].input.StartAfter)).toEqual([undefined, 'p/2', 'p/4']);
+  });
+});
+
+describe('S3ObjectStore error translation', () => {
+  const cases: [string, unknown, typeof RetryableError | typeof PermanentError, string][] = [
+    ['SlowDown (503)', serviceError('SlowDown', 503, 'Please reduce your request rate.'), RetryableError, 'S3_THROTTLED'],
+    ['a bare 503', serviceError('ServiceUnavailable', 503), RetryableError, 'S3_THROTTLED'],
+    ['ThrottlingException (400)', serviceError('ThrottlingException', 400), RetryableError, 'S3_THROTTLED'],
+    ['TooManyRequests (429)', serviceError('TooManyRequests', 429), RetryableError, 'S3_THROTTLED'],
+    ['InternalError (500)', serviceError('InternalError', 500), RetryableError, 'S3_UNAVAILABLE'],
+    ['a 502 from a proxy', serviceError('Unknown', 502), RetryableError, 'S3_UNAVAILABLE'],
+    ['RequestTimeout (400)', serviceError('RequestTimeout', 400), RetryableError, 'S3_UNAVAILABLE'],
+    ['a refused connection', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9000'), { code: 'ECONNREFUSED' }), RetryableError, 'S3_UNAVAILABLE'],
+    ['a socket timeout', Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }), RetryableError, 'S3_UNAVAILABLE'],
+    ['AccessDenied (403)', serviceError('AccessDenied', 403, 'Access Denied'), PermanentError, 'S3_ACCESS_DENIED'],
+    ['InvalidAccessKeyId (403)', serviceError('InvalidAccessKeyId', 403), PermanentError, 'S3_ACCESS_DENIED'],
+    ['missing credentials', Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }), PermanentError, 'S3_ACCESS_DENIED'],
+    ['InvalidArgument (400)', serviceError('InvalidArgument', 400), PermanentError, 'S3_REQUEST_REJECTED'],
+    ['EntityTooLarge (400)', serviceError('EntityTooLarge', 400), PermanentError, 'S3_REQUEST_REJECTED'],
+  ];
+
+  it.each(cases)('translates %s on every operation, keeping the SDK error as cause', async (_what, sdkError, kind, code) => {
+    // Prepare
+    s3.on(GetObjectCommand).rejects(sdkError as Error);
+    s3.on(PutObjectCommand).rejects(sdkError as Error);
+    s3.on(DeleteObjectCommand).rejects(sdkError as Error);
+    s3.on(ListObjectsV2Command).rejects(sdkError as Error);
+
+    // Act
+    const outcomes = await Promise.allSettled([
+      store.get('b', 'k.json'),
+      store.put('b', 'k.json', '{}'),
+      store.put('b', 'k.json', '{}', { ifNoneMatch: '*' }),
+      store.delete('b', 'k.json'),
+      store.list('b', 'p/'),
+    ]);
+
+    // Assess
+    for (const outcome of outcomes) {
+      expect(outcome.status).toBe('rejected');
+      const reason = (outcome as PromiseRejectedResult).reason as Error;
+      expect(reason).toBeInstanceOf(kind);
+      expect(reason).toMatchObject({ code, cause: sdkError });
+    }
+  });
+
+  it('names the operation, bucket, key and S3 error code in the message', async () => {
+    // Prepare
+    s3.on(PutObjectCommand).rejects(serviceError('SlowDown', 503, 'Please reduce your request rate.'));
+
+    // Act
+    const putting = store.put('stubs', 'stubs/a.json', '{}');
+
+    // Assess
+    await expect(putting).rejects.toThrow('S3 PutObject s3://stubs/stubs/a.json: SlowDown (503) Please reduce your request rate.');
+  });
+
+  it('rethrows an error that comes from neither S3 nor the network untouched', async () => {
+    // Prepare
+    const bug = new TypeError('cannot read properties of undefined');
+    s3.on(GetObjectCommand).rejects(bug);
+
+    // Act
+    const getting = store.get('b', 'k');
+
+    // Assess
+    await expect(getting).rejects.toBe(bug);
+  });
+});
+
+describe('createS3Client', () => {
+  it('sets path-style addressing and checksums only when required for a non-AWS endpoint', async () => {
+    // Act
+    const client = createS3Client({ endpoint: 'http://localhost:9000' });
+
+    // Assess
+    expect(client.config.forcePathStyle).toBe(true);
+    expect(await client.config.requestChecksumCalculation()).toBe('WHEN_REQUIRED');
+    expect(await client.config.responseChecksumValidation()).toBe('WHEN_REQUIRED');
+    expect(await client.config.region()).toBe('us-east-1');
+    expect(await client.config.endpoint?.()).toMatchObject({ hostname: 'localhost', port: 9000, protocol: 'http:' });
+  });
+
+  it('lets the caller choose region and virtual-hosted addressing with a custom endpoint', async () => {
+    // Act
+    const client = createS3Client({ endpoint: 'https://s3.example.net', region: 'eu-central-1', forcePathStyle: false });
+
+    // Assess
+    expect(client.config.forcePathStyle).toBe(false);
+    expect(await client.config.region()).toBe('eu-central-1');
+    expect(await client.config.requestChecksumCalculation()).toBe('WHEN_REQUIRED');
+  });
+
+  it('keeps the SDK defaults for AWS itself', async () => {
+    // Act
+    const client = createS3Client({ region: 'eu-west-1' });
+
+    // Assess
+    expect(client.config.forcePathStyle).toBe(false);
+    expect(await client.config.requestChecksumCalculation()).toBe('WHEN_SUPPORTED');
+    expect(await client.config.region()).toBe('eu-west-1');
+    expect(client.config.endpoint).toBeUndefined();
+  });
+});

@@ -1,0 +1,137 @@
+import fc from 'fast-check';
+import { ValidationError } from '../src/errors';
+import {
+  campaignRequestedMessage,
+  checkInRequest,
+  decodeS3EventKey,
+  encodeS3EventKey,
+  parseJson,
+  parseWith,
+  s3Event,
+  stubRecord,
+} from '../src/schemas';
+
+const recipientId = '0123456789abcdef0123456789abcdef';
+
+function validationErrorFrom(act: () => unknown): ValidationError {
+  try {
+    act();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ValidationError);
+    return err as ValidationError;
+  }
+  throw new Error('expected a ValidationError');
+}
+
+describe('S3 event keys', () => {
+  it('encode as AWS does: spaces as +, + as %2B, slashes kept', () => {
+    // Act
+    const encoded = encodeS3EventKey('a b+c/ü%.json');
+
+    // Assess
+    expect(encoded).toBe('a+b%2Bc/%C3%BC%25.json');
+  });
+
+  it('decode what AWS sends back to the stored key', () => {
+    // Act
+    const decoded = decodeS3EventKey('a+b%2Bc/%C3%BC%25.json');
+
+    // Assess
+    expect(decoded).toBe('a b+c/ü%.json');
+  });
+
+  it('round-trip any key (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 60 }), (key) => {
+        expect(decodeS3EventKey(encodeS3EventKey(key))).toBe(key);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it.each([['%'], ['%E0%A4%A'], ['a%zz']])('refuse to decode the malformed key %j with a ValidationError', (key) => {
+    // Act
+    const decoding = () => decodeS3EventKey(key);
+
+    // Assess
+    expect(decoding).toThrow(ValidationError);
+    expect(decoding).toThrow(expect.objectContaining({ code: 'EVENT_KEY_INVALID' }));
+  });
+
+  it('leave our own keys readable: ids, dashes, dots and slashes pass unchanged', () => {
+    // Act
+    const encoded = encodeS3EventKey(`stubs/acme/c-1/01/${recipientId}.json`);
+
+    // Assess
+    expect(encoded).toBe(`stubs/acme/c-1/01/${recipientId}.json`);
+  });
+});
+
+describe('parseWith', () => {
+  it('returns the parsed value when it is valid', () => {
+    // Prepare
+    const message = { version: 1, type: 'campaign.requested', customerId: 'acme', campaignId: 'c-1', requestedAt: '2025-05-01T00:00:00Z' };
+
+    // Act
+    const parsed = parseWith(campaignRequestedMessage, message, 'MESSAGE_INVALID', 'message');
+
+    // Assess
+    expect(parsed).toEqual(message);
+  });
+
+  it('names the path of each bad field, under what was parsed', () => {
+    // Prepare
+    const request = {
+      leaseId: 'l-1',
+      workerId: 'w-1',
+      results: [{ recipientId, status: 'sent' }, { recipientId: 'nope', status: 'exploded' }],
+      unattempted: [],
+      permitsUsed: -1,
+      wantsMore: true,
+    };
+
+    // Act
+    const error = validationErrorFrom(() => parseWith(checkInRequest, request, 'CHECKIN_INVALID', 'checkIn'));
+
+    // Assess
+    expect(error.code).toBe('CHECKIN_INVALID');
+    expect(error.issues.map((i) => i.where).sort()).toEqual(['checkIn.permitsUsed', 'checkIn.results.1.recipientId', 'checkIn.results.1.status']);
+    expect(error.issues.find((i) => i.where === 'checkIn.results.1.recipientId')!.message).toBe('must be 32 hex digits');
+    expect(error.message).toContain('checkIn.results.1.recipientId: must be 32 hex digits');
+  });
+
+  it('names just what was parsed when the whole value is wrong', () => {
+    // Act
+    const parsing = () => parseWith(stubRecord, 'not an object', 'STUB_INVALID', 'stub');
+
+    // Assess
+    expect(parsing).toThrow(expect.objectContaining({ code: 'STUB_INVALID', issues: [expect.objectContaining({ where: 'stub' })] }));
+  });
+
+  it('refuses an S3 event with no records', () => {
+    // Act
+    const parsing = () => parseWith(s3Event, { Records: [] }, 'EVENT_INVALID', 'event');
+
+    // Assess
+    expect(parsing).toThrow(expect.objectContaining({ issues: [expect.objectContaining({ where: 'event.Records' })] }));
+  });
+});
+
+describe('parseJson', () => {
+  it('parses valid JSON', () => {
+    // Act
+    const value = parseJson('{"a":[1,2]}', 'stub stubs/x.json');
+
+    // Assess
+    expect(value).toEqual({ a: [1, 2] });
+  });
+
+  it('names what it was parsing when the text is not JSON', () => {
+    // Act
+    const parsing = () => parseJson('{"a":', 'stub stubs/x.json');
+
+    // Assess
+    expect(parsing).toThrow(ValidationError);
+    expect(parsing).toThrow(expect.objectContaining({ code: 'JSON_INVALID', issues: [expect.objectContaining({ where: 'stub stubs/x.json', message: expect.stringMatching(/^not valid JSON \(/) })] }));
+  });
+});
