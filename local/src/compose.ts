@@ -77,9 +77,11 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
   let leaseClient: LeaseClient | undefined;
   const lateLeaseClient: LeaseClient = { checkIn: (req) => leaseClient!.checkIn(req) };
 
-  const publicUrl = config.BATON_PUBLIC_URL ?? `http://localhost:${config.PORT}`;
+  // Unsubscribe links name the conductor's public address; by default the port it really bound.
+  let publicUrl = config.BATON_PUBLIC_URL ?? `http://localhost:${config.PORT}`;
+  let renderHandler: ((event: unknown) => Promise<void>) | undefined;
   const stubber = new LocalLambda<SnsEvent>(createStubberHandler({ store, buckets, logger }), { name: 'stubber', concurrency: 2, retryAttempts: 2, logger });
-  const renderer = new LocalLambda<S3Event>(createRenderHandler({ store, buckets, templates: new TemplateCache(), publicUrl, logger }), {
+  const renderer = new LocalLambda<S3Event>((event) => renderHandler!(event), {
     name: 'renderer',
     concurrency: 8,
     retryAttempts: 2,
@@ -127,6 +129,8 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
   });
   const url = await service.start({ host: options.host ?? '127.0.0.1', port: config.PORT });
   leaseClient = createHttpLeaseClient({ baseUrl: url, token: leaseToken });
+  if (config.BATON_PUBLIC_URL === undefined) publicUrl = `http://localhost:${new URL(url).port}`;
+  renderHandler = createRenderHandler({ store, buckets, templates: new TemplateCache(), publicUrl, logger });
 
   if (options.seedSample !== false && service.conductor.listCampaigns().length === 0) {
     await service.conductor.createCampaign(sampleCampaign());

@@ -12,6 +12,7 @@ import { ValidationError } from './errors';
  *   campaigns bucket campaigns/{customerId}/{campaignId}/campaign.json | audience.csv | audience-report.json | state.json
  *                    ledger/{customerId}/{campaignId}/claims/{shard}/{recipientId}
  *                    ledger/{customerId}/{campaignId}/outcomes/{shard}/{recipientId}.json
+ *                    suppressions/{customerId}/{shard}/{recipientId}.json  (unsubscribed, for every campaign)
  *
  * Every component is checked against a strict pattern, so no key built or parsed here can hold
  * `..`, a slash, a NUL or anything else that escapes its folder.
@@ -90,6 +91,8 @@ export const keys = {
   claimsPrefix: (ref: CampaignRef) => `ledger/${campaignPath(ref)}/claims/`,
   outcome: (ref: RecipientRef) => `ledger/${campaignPath(ref)}/outcomes/${shardOf(ref.recipientId)}/${ref.recipientId}.json`,
   outcomesPrefix: (ref: CampaignRef) => `ledger/${campaignPath(ref)}/outcomes/`,
+  suppression: (ref: { customerId: string; recipientId: string }) =>
+    `suppressions/${assertCustomerId(ref.customerId)}/${shardOf(ref.recipientId)}/${ref.recipientId}.json`,
   stub: (ref: RecipientRef) => `stubs/${recipientPath(ref)}.json`,
   stubsPrefix: (ref: CampaignRef) => `stubs/${campaignPath(ref)}/`,
   rendered: (ref: RecipientRef) => `rendered/${recipientPath(ref)}.json`,

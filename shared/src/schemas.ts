@@ -161,6 +161,10 @@ export const outcomeRecord = z.object({
 });
 export type OutcomeRecord = z.infer<typeof outcomeRecord>;
 
+/** A recipient who unsubscribed from a customer's mail (List-Unsubscribe, one click). */
+export const suppressionRecord = z.object({ version: z.literal(1), at: z.string(), campaignId: id, reason: z.literal('unsubscribed') });
+export type SuppressionRecord = z.infer<typeof suppressionRecord>;
+
 /** Written (conditionally) by a worker before the provider call: the at-most-once guard. */
 export const claimRecord = z.object({ version: z.literal(1), leaseId: z.string(), at: z.string() });
 export type ClaimRecord = z.infer<typeof claimRecord>;

@@ -15,6 +15,7 @@ import {
   ObjectExistsError,
   ValidationError,
   ID_PATTERN,
+  assertRecipientId,
   type Buckets,
   type CampaignDefinition,
   type CampaignState,
@@ -30,6 +31,7 @@ import {
   type OutcomeStatus,
   type RenderedMessage,
   type Stage,
+  type SuppressionRecord,
 } from '@baton/shared';
 import { compileCampaignTemplate, parseAudience, renderMessage, validateCampaignTemplate } from '@baton/renderer';
 import { CampaignRun, type CampaignCounts } from './campaign-run';
@@ -281,6 +283,23 @@ export class Conductor {
     const result = await testSender.send({ ...message, subject: `[TEST] ${message.subject}` });
     this.deps.logger.info({ event: 'campaign.test_sent', campaignId }, 'test message sent');
     return result;
+  }
+
+  /**
+   * Records that a recipient wants no more mail from this customer (List-Unsubscribe, RFC 8058
+   * one click). Idempotent; workers check it before every send, so it takes effect at once.
+   */
+  async unsubscribe(ref: { customerId: string; campaignId: string; recipientId: string }): Promise<void> {
+    const key = keys.suppression({ customerId: ref.customerId, recipientId: assertRecipientId(ref.recipientId) });
+    const run = this.run(ref.campaignId);
+    if (run.definition.customerId !== ref.customerId) throw new CampaignNotFoundError(ref.campaignId);
+    const record: SuppressionRecord = { version: 1, at: new Date(this.deps.clock.now()).toISOString(), campaignId: ref.campaignId, reason: 'unsubscribed' };
+    try {
+      await this.deps.store.put(this.deps.buckets.campaigns, key, JSON.stringify(record), { ifNoneMatch: '*' });
+      this.deps.logger.info({ event: 'recipient.unsubscribed', campaignId: ref.campaignId, recipientId: ref.recipientId }, 'recipient unsubscribed');
+    } catch (err) {
+      if (!(err instanceof ObjectExistsError)) throw err;
+    }
   }
 
   // ---- the tick -----------------------------------------------------------------------------

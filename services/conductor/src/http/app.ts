@@ -11,6 +11,7 @@ import {
 import type { Conductor } from '../core/conductor';
 import { CampaignNotFoundError, CampaignStateError, NoPermitError } from '../core/errors';
 import { consoleHtml } from './console-page';
+import { unsubscribeRoutes } from './unsubscribe-routes';
 
 export interface AppOptions {
   conductor: Conductor;
@@ -49,6 +50,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return options.registry.metrics();
   });
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(consoleHtml));
+
+  await app.register(async (scope) => unsubscribeRoutes(scope, conductor));
 
   await app.register(
     async (api) => {

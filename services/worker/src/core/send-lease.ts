@@ -286,6 +286,19 @@ async function sendKey(env: Env, run: LeaseRun, recipientId: string): Promise<bo
     return false;
   }
 
+  let unsubscribed: boolean;
+  try {
+    unsubscribed = (await env.store.get(env.buckets.campaigns, keys.suppression(ref))) !== undefined;
+  } catch (error) {
+    await record(env, run, { recipientId, status: 'retryable', reason: `SUPPRESSION_READ_FAILED: ${describeError(error)}` }, false);
+    return false;
+  }
+  if (unsubscribed) {
+    await record(env, run, { recipientId, status: 'suppressed', reason: 'UNSUBSCRIBED' }, true);
+    env.log.info({ event: 'key.suppressed', ...logFields, reason: 'UNSUBSCRIBED' });
+    return false;
+  }
+
   const claimKey = keys.claim(ref);
   try {
     const claim: ClaimRecord = { version: 1, leaseId: lease.leaseId, at: iso(env) };
