@@ -1,8 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import {
   BatonError,
+  RetryableError,
   ValidationError,
   checkInRequest,
   parseWith,
@@ -34,7 +35,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { conductor } = options;
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Request lines would carry URLs with ids on every poll; our own events say what matters.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes ?? 50 * 1024 * 1024,
   });
 
@@ -103,14 +105,20 @@ function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply, l
   }
   if (err instanceof CampaignNotFoundError) return reply.code(404).send({ error: err.code, message: err.message });
   if (err instanceof CampaignStateError) return reply.code(409).send({ error: err.code, message: err.message });
-  if (err instanceof NoPermitError) {
+  if (err instanceof RetryableError) {
+    // Our own cap is 429; the provider or the store pushing back (a test send) is 503, not "internal".
     return reply
-      .code(429)
+      .code(err instanceof NoPermitError ? 429 : 503)
       .header('retry-after', Math.ceil((err.retryAfterMs ?? 1000) / 1000))
       .send({ error: err.code, message: err.message });
   }
   if (err instanceof BatonError && err.kind === 'permanent') {
     return reply.code(422).send({ error: err.code, message: err.message });
+  }
+  if (err instanceof BatonError && err.kind === 'in-doubt') {
+    // The provider may have taken the message: name the code so nobody blindly retries an "internal error".
+    logger.warn({ event: 'http.in_doubt', method: request.method, url: request.url.split('?')[0], code: err.code }, 'request ended in doubt');
+    return reply.code(502).send({ error: err.code, message: err.message });
   }
   const status = (err as { statusCode?: number }).statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
