@@ -28,7 +28,10 @@ export class ApiClient {
         signal: AbortSignal.timeout(60_000),
       });
     } catch (err) {
-      throw new ApiError(0, `cannot reach the Baton API at ${this.baseUrl} (${(err as Error).message}); is \`npm start\` running?`);
+      // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND…) is in its cause.
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const reason = cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new ApiError(0, `cannot reach the Baton API at ${this.baseUrl} (${reason}); is \`npm start\` running?`);
     }
     const text = await res.text();
     let json: unknown;

@@ -13,7 +13,13 @@ The API defaults to http://localhost:8080; the token to $BATON_API_TOKEN, else t
 \`npm start\` keeps in $BATON_DATA_DIR/api-token (.baton/api-token).
 With --wait, send shows progress and exits 1 if any recipient ended failed or in doubt.`;
 
-class UsageError extends Error {}
+/** Bad arguments or input files: reported with the usage text, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
 
 function tokenFrom(given: string | undefined): string {
   if (given) return given;
@@ -44,46 +50,79 @@ function summary(c: CampaignView): string {
   ].join('\n');
 }
 
-async function waitForFinish(api: ApiClient, id: string, out: NodeJS.WriteStream): Promise<CampaignView> {
+/** Finished: done, or cancelled with nothing still out with a worker (its counts are then final). */
+function isFinished(c: CampaignView): boolean {
+  return c.status === 'done' || (c.status === 'cancelled' && c.counts.inFlight === 0);
+}
+
+async function waitForFinish(api: ApiClient, id: string, out: NodeJS.WritableStream): Promise<CampaignView> {
+  // cli-progress draws nothing on a stream that is not a TTY (a pipe, a file, CI): there, a
+  // plain line is written whenever the progress changes instead.
+  const tty = (out as { isTTY?: boolean }).isTTY === true;
   const bar = new SingleBar({ format: 'sending [{bar}] {value}/{total} | {rate}/min (cap {cap}) | {status}', hideCursor: true, stream: out }, Presets.shades_classic);
   let started = false;
-  for (;;) {
-    const c = await api.request<CampaignView>('GET', `/api/campaigns/${id}`);
-    const k = c.counts;
-    const finished = k.sent + k.failed + k.inDoubt + k.suppressed + k.cancelled;
-    const total = Math.max(k.stubbed, 1);
-    if (!started) {
-      bar.start(total, finished, { rate: c.sentLastMinute, cap: c.perMinuteMax, status: c.status });
-      started = true;
+  let lastLine = '';
+  try {
+    for (;;) {
+      const c = await api.request<CampaignView>('GET', `/api/campaigns/${id}`);
+      const k = c.counts;
+      const finished = k.sent + k.failed + k.inDoubt + k.suppressed + k.cancelled;
+      const total = Math.max(k.stubbed, 1);
+      const payload = { rate: c.sentLastMinute, cap: c.perMinuteMax, status: c.status };
+      if (tty) {
+        if (!started) {
+          bar.start(total, finished, payload);
+          started = true;
+        }
+        bar.setTotal(total);
+        bar.update(finished, payload);
+      } else {
+        const line = `sending ${finished}/${k.stubbed} | ${c.status}`;
+        if (line !== lastLine) out.write(line + '\n');
+        lastLine = line;
+      }
+      if (isFinished(c)) return c;
+      await new Promise((r) => setTimeout(r, 500));
     }
-    bar.setTotal(total);
-    bar.update(finished, { rate: c.sentLastMinute, cap: c.perMinuteMax, status: c.status });
-    if (c.status === 'done' || c.status === 'cancelled') {
-      bar.stop();
-      return c;
-    }
-    await new Promise((r) => setTimeout(r, 500));
+  } finally {
+    // Also on an error while polling: the bar's redraw timer would keep the process alive.
+    bar.stop();
   }
 }
 
-export async function run(argv: string[], out = process.stdout): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      template: { type: 'string' }, audience: { type: 'string' }, subject: { type: 'string' }, from: { type: 'string' },
-      name: { type: 'string' }, customer: { type: 'string' }, api: { type: 'string' }, token: { type: 'string' },
-      wait: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-    },
-  });
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        template: { type: 'string' }, audience: { type: 'string' }, subject: { type: 'string' }, from: { type: 'string' },
+        name: { type: 'string' }, customer: { type: 'string' }, api: { type: 'string' }, token: { type: 'string' },
+        wait: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    // node:util's own errors (unknown option, option without its value) are usage errors too.
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/**
+ * Runs one command. Resolves to the exit code (0, or 1 when `send --wait` ended with failed or
+ * in-doubt recipients); throws a UsageError (bad arguments or files) or an ApiError (the API
+ * refused or could not be reached). `main` turns those into a message and exit code 2.
+ */
+export async function run(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const { values, positionals } = parse(argv);
   const command = positionals[0];
   if (values.help || command === undefined) {
     out.write(USAGE + '\n');
     return values.help ? 0 : 2;
   }
-  const api = new ApiClient(values.api ?? 'http://localhost:8080', tokenFrom(values.token));
+  const client = () => new ApiClient(values.api ?? 'http://localhost:8080', tokenFrom(values.token));
   if (command === 'status') {
     if (!positionals[1]) throw new UsageError('status needs a campaign id');
+    const api = client();
     const c = await api.request<CampaignView>('GET', `/api/campaigns/${encodeURIComponent(positionals[1])}`);
     out.write(summary(c) + '\n');
     return 0;
@@ -91,13 +130,16 @@ export async function run(argv: string[], out = process.stdout): Promise<number>
   if (command !== 'send') throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   const missing = (['template', 'audience', 'subject', 'from'] as const).filter((f) => !values[f]);
   if (missing.length > 0) throw new UsageError(`send needs ${missing.map((m) => `--${m}`).join(', ')}`);
+  const mjml = readInput(values.template!, '--template');
+  const audienceCsv = readInput(values.audience!, '--audience');
+  const api = client();
   const created = await api.request<CampaignView>('POST', '/api/campaigns', {
     name: values.name ?? path.basename(values.template!, path.extname(values.template!)),
     customerId: values.customer ?? 'default',
     from: values.from,
     subject: values.subject,
-    mjml: readInput(values.template!, '--template'),
-    audienceCsv: readInput(values.audience!, '--audience'),
+    mjml,
+    audienceCsv,
   });
   await api.request('POST', `/api/campaigns/${created.id}/send`, {});
   out.write(`campaign ${created.id} is sending\n`);
@@ -110,15 +152,29 @@ export async function run(argv: string[], out = process.stdout): Promise<number>
   return final.counts.failed + final.counts.inDoubt > 0 ? 1 : 0;
 }
 
-if (require.main === module || process.argv[1]?.endsWith('baton.js')) {
-  run(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err) => {
-      if (err instanceof UsageError) process.stderr.write(`baton: ${err.message}\n\n${USAGE}\n`);
-      else if (err instanceof ApiError) {
-        process.stderr.write(`baton: ${err.message}\n${err.issues.map((i) => `  ${i.where}: ${i.message}\n`).join('')}`);
-      } else process.stderr.write(`baton: ${(err as Error).message}\n`);
-      process.exit(2);
-    },
-  );
+/** What `baton` prints on stderr for an error `run` threw. */
+export function describeError(err: unknown): string {
+  if (err instanceof UsageError) return `baton: ${err.message}\n\n${USAGE}\n`;
+  if (err instanceof ApiError) {
+    // The server's message for a 400 is its issues joined by "; ": list them one a line instead.
+    if (err.issues.length > 0) return `baton: the API refused the request (HTTP ${err.status}):\n${err.issues.map((i) => `  ${i.where}: ${i.message}\n`).join('')}`;
+    const hint = err.status === 401 ? ' (check --token, BATON_API_TOKEN or $BATON_DATA_DIR/api-token)' : '';
+    return `baton: ${err.message}${hint}\n`;
+  }
+  return `baton: ${err instanceof Error ? err.message : String(err)}\n`;
+}
+
+/** `run` with its errors reported on `err`: resolves to the process's exit code (2 on an error). */
+export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  try {
+    return await run(argv, out);
+  } catch (e) {
+    err.write(describeError(e));
+    return 2;
+  }
+}
+
+// `tsx cli/src/main.ts …`; bin/baton.js (what `npx baton` runs) calls `main` itself.
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => process.exit(code));
 }

@@ -71,7 +71,8 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     sink = await startMailgunSink({ host: '127.0.0.1', port: 0, apiKey: mailgunKey, logger });
     mailgunUrl = sink.url;
   }
-  const sender = createMailgunSender({ url: mailgunUrl, domain: config.MAILGUN_DOMAIN, apiKey: mailgunKey, timeoutMs: 15_000 });
+  const providerTimeoutMs = 10_000;
+  const sender = createMailgunSender({ url: mailgunUrl, domain: config.MAILGUN_DOMAIN, apiKey: mailgunKey, timeoutMs: providerTimeoutMs });
 
   // The lease API's address is known only once the conductor listens.
   let leaseClient: LeaseClient | undefined;
@@ -98,6 +99,8 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
       stage: config.BATON_STAGE,
       qaAllowList: config.QA_ALLOWED_RECIPIENTS,
       timeBudgetMs: config.WORKER_TIME_BUDGET_MS,
+      // A worker takes no new key unless even a call that times out would end within its budget.
+      minBudgetToTakeMs: Math.min(providerTimeoutMs + 2_000, Math.floor(config.WORKER_TIME_BUDGET_MS / 2)),
     }),
     // The conductor owns retries of sends: a failed worker is never re-run blindly.
     { name: 'worker', concurrency: config.MAX_WORKERS, retryAttempts: 0, logger },

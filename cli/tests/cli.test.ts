@@ -1,0 +1,274 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { loadConfig } from '@baton/shared';
+// @baton/local cannot be a dependency of the CLI: the composition is imported by path.
+import { startLocalBaton, type LocalBaton } from '../../local/src/compose';
+import { ApiError } from '../src/api-client';
+import { UsageError, main, run } from '../src/main';
+
+/** A stand-in for stdout/stderr that keeps what was written; a pipe unless `tty` is set. */
+class Collector extends Writable {
+  text = '';
+  isTTY: boolean | undefined;
+  columns: number | undefined;
+
+  constructor(tty = false) {
+    super();
+    if (tty) {
+      this.isTTY = true;
+      this.columns = 100;
+    }
+  }
+
+  override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.text += chunk.toString();
+    callback();
+  }
+}
+
+const TEMPLATE = `<mjml>
+  <mj-body>
+    <mj-section>
+      <mj-column>
+        <mj-text>Hello {{ first_name }}, welcome aboard.</mj-text>
+      </mj-column>
+    </mj-section>
+  </mj-body>
+</mjml>
+`;
+
+/** Two valid recipients, one invalid address (line 4) and one duplicate of line 2 (line 5). */
+const AUDIENCE = ['email,first_name', 'ann@example.com,Ann', 'bob@example.com,Bob', 'not-an-address,Nobody', 'ann@example.com,Ann again', ''].join('\n');
+const VALID = ['ann@example.com', 'bob@example.com'];
+
+function campaignIdIn(text: string): string {
+  const id = /campaign (\S+) is sending/.exec(text)?.[1];
+  if (id === undefined) throw new Error(`no campaign id in:\n${text}`);
+  return id;
+}
+
+/** A port nothing listens on: one the OS just handed out, then closed. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('the baton CLI against a local Baton', () => {
+  let dir: string;
+  let baton: LocalBaton;
+  let template: string;
+  let audience: string;
+  let connection: string[];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'baton-cli-'));
+    baton = await startLocalBaton({
+      config: loadConfig({ PORT: '0', BATON_DATA_DIR: dir, LOG_LEVEL: 'silent', TICK_MS: '50', PER_MINUTE_MAX: '1000' }),
+      seedSample: false,
+    });
+    template = path.join(dir, 'welcome.mjml');
+    audience = path.join(dir, 'audience.csv');
+    writeFileSync(template, TEMPLATE);
+    writeFileSync(audience, AUDIENCE);
+    connection = ['--api', baton.url, '--token', baton.apiToken];
+  });
+
+  afterAll(async () => {
+    await baton?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function sendArgs(overrides: Record<string, string> = {}): string[] {
+    const flags = { template, audience, subject: 'Hi {{ first_name }}', from: 'Acme <news@acme.test>', ...overrides };
+    return ['send', ...Object.entries(flags).flatMap(([flag, value]) => [`--${flag}`, value]), ...connection];
+  }
+
+  it('sends a campaign with --wait, each valid recipient once, and exits 0 with a summary', async () => {
+    // Prepare
+    const out = new Collector();
+
+    // Act
+    const code = await run([...sendArgs({ name: 'Welcome' }), '--wait'], out);
+
+    // Assess
+    expect(code).toBe(0);
+    const id = campaignIdIn(out.text);
+    expect(out.text).toContain(`campaign ${id} (Welcome): done`);
+    expect(out.text).toContain('audience rows 4: sent 2, failed 0, in doubt 0, suppressed 0, cancelled 0, invalid 1, duplicate 1');
+    expect(out.text).toMatch(/line 4: invalid: /);
+    expect(out.text).toMatch(/line 5: duplicate: /);
+    expect(out.text).toContain('sending 2/2 | done'); // the plain progress lines written to a non-TTY stream
+    const received = baton.sink!.messages().filter((m) => m.variables['campaign-id'] === id);
+    expect(received.map((m) => m.to).sort()).toEqual(VALID);
+    expect(received.map((m) => m.subject).sort()).toEqual(['Hi Ann', 'Hi Bob']);
+  });
+
+  it('prints a campaign summary with status, after a send without --wait', async () => {
+    // Prepare
+    const sent = new Collector();
+    expect(await run(sendArgs({ name: 'Later' }), sent)).toBe(0);
+    const id = campaignIdIn(sent.text);
+    expect(sent.text).toContain(`follow it with: baton status ${id}`);
+
+    // Act
+    let out = new Collector();
+    const deadline = Date.now() + 10_000;
+    let code = await run(['status', id, ...connection], out);
+    while (!out.text.includes(': done') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      out = new Collector();
+      code = await run(['status', id, ...connection], out);
+    }
+
+    // Assess
+    expect(code).toBe(0);
+    expect(out.text).toContain(`campaign ${id} (Later): done`);
+    expect(out.text).toContain('audience rows 4: sent 2, failed 0, in doubt 0, suppressed 0, cancelled 0, invalid 1, duplicate 1');
+    expect(baton.sink!.messages().filter((m) => m.variables['campaign-id'] === id)).toHaveLength(2);
+  });
+
+  it('exits 1 with --wait when recipients end failed, and draws the progress bar on a TTY without crashing', async () => {
+    // Prepare
+    baton.sink!.failNext(VALID.length, 400, { message: "'to' parameter is not a valid address" });
+    const out = new Collector(true);
+
+    // Act
+    const code = await run([...sendArgs({ name: 'Refused' }), '--wait'], out);
+
+    // Assess
+    expect(code).toBe(1);
+    const id = campaignIdIn(out.text);
+    expect(out.text).toContain('sending ['); // the bar itself
+    expect(out.text).toContain(`campaign ${id} (Refused): done`);
+    expect(out.text).toContain('sent 0, failed 2, in doubt 0');
+    expect(baton.sink!.messages().filter((m) => m.variables['campaign-id'] === id)).toEqual([]);
+  });
+
+  it('refuses a send with missing flags, naming each of them, and main exits 2 with the usage', async () => {
+    // Prepare
+    const args = ['send', '--template', template, '--subject', 'Hi', ...connection];
+    const out = new Collector();
+    const err = new Collector();
+
+    // Act
+    const thrown = run(args, new Collector());
+    const code = await main(args, out, err);
+
+    // Assess
+    await expect(thrown).rejects.toThrow(UsageError);
+    await expect(thrown).rejects.toThrow('send needs --audience, --from');
+    expect(code).toBe(2);
+    expect(err.text).toContain('baton: send needs --audience, --from');
+    expect(err.text).toContain('Usage:');
+    expect(out.text).toBe('');
+  });
+
+  it('names a missing flag before looking for a token, so `baton send` alone says what is missing', async () => {
+    // Prepare
+    const err = new Collector();
+
+    // Act
+    const code = await main(['send'], new Collector(), err);
+
+    // Assess
+    expect(code).toBe(2);
+    expect(err.text).toContain('baton: send needs --template, --audience, --subject, --from');
+  });
+
+  it('names a template file that does not exist', async () => {
+    // Prepare
+    const missing = path.join(dir, 'nope.mjml');
+    const err = new Collector();
+
+    // Act
+    const thrown = run(sendArgs({ template: missing }), new Collector());
+    const code = await main(sendArgs({ template: missing }), new Collector(), err);
+
+    // Assess
+    await expect(thrown).rejects.toThrow(new UsageError(`--template ${missing}: no such file`));
+    expect(code).toBe(2);
+    expect(err.text).toContain(`baton: --template ${missing}: no such file`);
+  });
+
+  it("reports the API's issues for an MJML template that does not compile", async () => {
+    // Prepare
+    const bad = path.join(dir, 'bad.mjml');
+    writeFileSync(bad, '<mjml><mj-body><mj-section><mj-column><mj-text>Hello {{ first_name </mj-text></mj-column></mj-section></mj-body></mjml>');
+    const err = new Collector();
+
+    // Act
+    const thrown = run(sendArgs({ template: bad }), new Collector()).catch((e: unknown) => e);
+    const code = await main(sendArgs({ template: bad }), new Collector(), err);
+
+    // Assess
+    const error = await thrown;
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).status).toBe(400);
+    expect((error as ApiError).issues).toEqual(expect.arrayContaining([expect.objectContaining({ where: expect.stringMatching(/^mjml/) })]));
+    expect(code).toBe(2);
+    expect(err.text).toMatch(/^baton: the API refused the request \(HTTP 400\):\n {2}mjml[^:]*: .*not closed/);
+  });
+
+  it('reports a wrong token as the API answered it: 401, with a hint where the token comes from', async () => {
+    // Prepare
+    const args = ['status', 'whatever', '--api', baton.url, '--token', 'not-the-right-token-at-all'];
+    const err = new Collector();
+
+    // Act
+    const thrown = run(args, new Collector()).catch((e: unknown) => e);
+    const code = await main(args, new Collector(), err);
+
+    // Assess
+    const error = await thrown;
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ status: 401, message: 'a valid bearer token is required' });
+    expect(code).toBe(2);
+    expect(err.text).toContain('baton: a valid bearer token is required (check --token, BATON_API_TOKEN or $BATON_DATA_DIR/api-token)');
+  });
+
+  it('tells the user to run npm start when nothing listens at the API address', async () => {
+    // Prepare
+    const api = `http://127.0.0.1:${await closedPort()}`;
+    const args = sendArgs();
+    args.splice(args.indexOf('--api') + 1, 1, api);
+    const err = new Collector();
+
+    // Act
+    const thrown = run(args, new Collector()).catch((e: unknown) => e);
+    const code = await main(args, new Collector(), err);
+
+    // Assess
+    const error = await thrown;
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).status).toBe(0);
+    expect((error as ApiError).message).toBe(`cannot reach the Baton API at ${api} (ECONNREFUSED); is \`npm start\` running?`);
+    expect(code).toBe(2);
+    expect(err.text).toContain('is `npm start` running?');
+  });
+
+  it('prints the usage and exits 0 for --help, 2 with no command, and refuses an unknown option', async () => {
+    // Prepare
+    const help = new Collector();
+    const bare = new Collector();
+    const err = new Collector();
+
+    // Act
+    const helpCode = await run(['--help'], help);
+    const bareCode = await run([], bare);
+    const unknownCode = await main(['send', '--templte', template], new Collector(), err);
+
+    // Assess
+    expect(helpCode).toBe(0);
+    expect(help.text).toContain('baton send --template FILE.mjml');
+    expect(bareCode).toBe(2);
+    expect(bare.text).toBe(help.text);
+    expect(unknownCode).toBe(2);
+    expect(err.text).toContain("baton: Unknown option '--templte'");
+  });
+});
