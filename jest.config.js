@@ -4,6 +4,8 @@ module.exports = {
   roots: ['<rootDir>/shared', '<rootDir>/services', '<rootDir>/local', '<rootDir>/cli', '<rootDir>/tests', '<rootDir>/infra'],
   testMatch: ['**/tests/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/cdk.out/'],
-  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
+  transform: { '^.+\\.(ts|js)$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
+  // `cookie` (under fastify's inject) ships ESM only: transform it, leave the rest of node_modules alone.
+  transformIgnorePatterns: ['/node_modules/(?!cookie/)'],
   testTimeout: 30000,
 };

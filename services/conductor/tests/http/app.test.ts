@@ -1,0 +1,649 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import {
+  InDoubtError,
+  ManualClock,
+  RetryableError,
+  keys,
+  recipientIdFor,
+  silentLogger,
+  type CampaignRequestedMessage,
+  type CheckInRequest,
+  type RenderedMessage,
+  type WorkerInvocation,
+} from '@baton/shared';
+import { MemoryObjectStore } from '@baton/shared/memory-object-store';
+import { Conductor, type ConductorSettings } from '../../src/core/conductor';
+import { Governor } from '../../src/core/governor';
+import type { TestSender } from '../../src/core/ports';
+import { buildApp } from '../../src/http/app';
+import { createMetrics } from '../../src/http/metrics';
+
+const buckets = { campaigns: 'campaigns', stubs: 'stubs', rendered: 'rendered' };
+// A calendar minute's first instant, so "the rest of the window" is a round 60 s.
+const START = Date.UTC(2026, 10, 21, 12, 0, 0);
+const CAP = 10;
+const API_TOKEN = 'api-token-0123456789abcdef';
+const LEASE_TOKEN = 'lease-token-fedcba9876543210';
+
+const MJML = '<mjml><mj-body><mj-section><mj-column><mj-text>Hi {{ first_name }}</mj-text></mj-column></mj-section></mj-body></mjml>';
+const CSV = 'email,first_name\na@example.com,Ann\n';
+
+function validBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: 'Spring sale',
+    customerId: 'acme',
+    from: 'Acme <news@acme.example>',
+    subject: 'Hello {{ first_name }}',
+    mjml: MJML,
+    audienceCsv: CSV,
+    ...overrides,
+  };
+}
+
+interface Harness {
+  app: FastifyInstance;
+  store: MemoryObjectStore;
+  clock: ManualClock;
+  governor: Governor;
+  invocations: WorkerInvocation[];
+  published: CampaignRequestedMessage[];
+  /** What the fake test sender was asked to send. */
+  testSends: RenderedMessage[];
+  /** A request to the campaign API with the marketer's token. */
+  api(method: 'GET' | 'POST', url: string, body?: unknown): Promise<LightMyRequestResponse>;
+  /** Creates a campaign from `validBody()` and returns its id. */
+  createCampaign(overrides?: Record<string, unknown>): Promise<string>;
+}
+
+const apps: FastifyInstance[] = [];
+
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((a) => a.close()));
+});
+
+/** `testSender`: false for none, a function to make the default recording sender fail. */
+async function harness(settings: Partial<ConductorSettings> = {}, options: { testSender?: false | (() => Error) } = {}): Promise<Harness> {
+  const store = new MemoryObjectStore();
+  const clock = new ManualClock(START);
+  const governor = new Governor({ perWindowMax: CAP, windowMs: 60_000, marginMs: 500 });
+  const invocations: WorkerInvocation[] = [];
+  const published: CampaignRequestedMessage[] = [];
+  const testSends: RenderedMessage[] = [];
+  const testSender: TestSender = {
+    send: async (message) => {
+      testSends.push(message);
+      if (options.testSender) throw options.testSender();
+      return { providerId: `test-${testSends.length}` };
+    },
+  };
+  const metrics = createMetrics();
+  const conductor = new Conductor({
+    store,
+    buckets,
+    clock,
+    logger: silentLogger,
+    governor,
+    invoker: { invoke: async (i) => void invocations.push(i) },
+    topic: { publish: async (m) => void published.push(m) },
+    ...(options.testSender === false ? {} : { testSender }),
+    metrics: metrics.hooks,
+    settings: {
+      stage: 'dev',
+      maxWorkers: 2,
+      batchSize: 4,
+      workerTimeBudgetMs: 60_000,
+      leaseGraceMs: 10_000,
+      scanIntervalMs: 0,
+      publicUrl: 'http://localhost:8080',
+      ...settings,
+    },
+  });
+  await conductor.start();
+  const app = await buildApp({
+    conductor,
+    registry: metrics.registry,
+    // As the service does: gauges are refreshed from the governor just before a scrape.
+    beforeMetrics: () => metrics.gauges.cap.set(governor.snapshot(clock.now()).cap),
+    apiToken: API_TOKEN,
+    leaseToken: LEASE_TOKEN,
+    logger: silentLogger,
+  });
+  apps.push(app);
+
+  const api: Harness['api'] = (method, url, body) =>
+    app.inject({ method, url, headers: { authorization: `Bearer ${API_TOKEN}` }, ...(body === undefined ? {} : { payload: body as object }) });
+  const createCampaign: Harness['createCampaign'] = async (overrides) => {
+    const res = await api('POST', '/api/campaigns', validBody(overrides));
+    expect(res.statusCode).toBe(201);
+    return res.json<{ id: string }>().id;
+  };
+  return { app, store, clock, governor, invocations, published, testSends, api, createCampaign };
+}
+
+function checkIn(overrides: Partial<CheckInRequest> = {}): CheckInRequest {
+  return { leaseId: 'l-unknown', workerId: 'w-unknown', results: [], unattempted: [], permitsUsed: 0, wantsMore: false, ...overrides };
+}
+
+function wheres(res: LightMyRequestResponse): string[] {
+  return res.json<{ issues: { where: string }[] }>().issues.map((i) => i.where);
+}
+
+describe('conductor HTTP app', () => {
+  describe('health, console and metrics', () => {
+    it('answers /healthz with 200 without a token', async () => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.app.inject({ method: 'GET', url: '/healthz' });
+      // Assess
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toEqual({ ok: true });
+    });
+
+    it('serves the console page as HTML at /', async () => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.app.inject({ method: 'GET', url: '/' });
+      // Assess
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^text\/html/);
+      expect(res.body).toMatch(/^<!doctype html>/i);
+      expect(res.body).toContain('<title>Baton</title>');
+    });
+
+    it('serves Prometheus text at /metrics with the effective cap refreshed before the scrape', async () => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.app.inject({ method: 'GET', url: '/metrics' });
+      // Assess
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+      expect(res.body).toContain('# TYPE baton_governor_effective_cap gauge');
+      expect(res.body).toMatch(new RegExp(`^baton_governor_effective_cap ${CAP}$`, 'm'));
+      expect(res.body).toContain('# TYPE baton_leases_total counter');
+    });
+
+    it('answers an unknown route with 404 and a JSON error', async () => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.app.inject({ method: 'GET', url: '/nowhere?x=1' });
+      // Assess
+      expect(res.statusCode).toBe(404);
+      expect(res.json()).toEqual({ error: 'NOT_FOUND', message: 'no route GET /nowhere' });
+    });
+  });
+
+  describe('credentials', () => {
+    it.each([
+      ['no authorization header', undefined],
+      ['a wrong token', `Bearer ${API_TOKEN.slice(0, -1)}x`],
+      ['a token of another length', 'Bearer short'],
+      ['the token without the Bearer scheme', API_TOKEN],
+      ['the lease token', `Bearer ${LEASE_TOKEN}`],
+    ])('refuses the campaign API with %s (401)', async (_what, authorization) => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.app.inject({ method: 'GET', url: '/api/campaigns', headers: authorization === undefined ? {} : { authorization } });
+      // Assess
+      expect(res.statusCode).toBe(401);
+      expect(res.headers['www-authenticate']).toBe('Bearer');
+      expect(res.json()).toMatchObject({ error: 'UNAUTHORIZED' });
+    });
+
+    it('refuses a campaign creation without a token before reading the body', async () => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.app.inject({ method: 'POST', url: '/api/campaigns', payload: validBody() });
+      // Assess
+      expect(res.statusCode).toBe(401);
+      expect((await h.api('GET', '/api/campaigns')).json()).toEqual({ campaigns: [] });
+    });
+
+    it.each([
+      ['no authorization header', undefined],
+      ['the campaign API token', `Bearer ${API_TOKEN}`],
+    ])('refuses the lease API with %s (401)', async (_what, authorization) => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.app.inject({
+        method: 'POST',
+        url: '/lease/v1/check-in',
+        headers: authorization === undefined ? {} : { authorization },
+        payload: checkIn(),
+      });
+      // Assess
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toMatchObject({ error: 'UNAUTHORIZED' });
+    });
+  });
+
+  describe('creating and reading campaigns', () => {
+    it('creates a draft campaign (201), then lists it and returns it by id', async () => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const created = await h.api('POST', '/api/campaigns', validBody());
+      const id = created.json<{ id: string }>().id;
+      const list = await h.api('GET', '/api/campaigns');
+      const one = await h.api('GET', `/api/campaigns/${id}`);
+      // Assess
+      expect(created.statusCode).toBe(201);
+      expect(created.json()).toMatchObject({ id: expect.stringMatching(/^c-/), status: 'draft', customerId: 'acme', name: 'Spring sale' });
+      expect(list.statusCode).toBe(200);
+      expect(list.json<{ campaigns: { id: string }[] }>().campaigns.map((c) => c.id)).toEqual([id]);
+      expect(one.statusCode).toBe(200);
+      expect(one.json()).toMatchObject({ id, status: 'draft', subject: 'Hello {{ first_name }}', perMinuteMax: CAP });
+    });
+
+    it('accepts an audience uploaded under uploads/{customerId}/', async () => {
+      // Prepare
+      const h = await harness();
+      await h.store.put(buckets.campaigns, 'uploads/acme/list.csv', CSV);
+      // Act
+      const res = await h.api('POST', '/api/campaigns', validBody({ audienceCsv: undefined, audienceKey: 'uploads/acme/list.csv' }));
+      // Assess
+      expect(res.statusCode).toBe(201);
+      expect(res.json()).toMatchObject({ status: 'draft' });
+    });
+
+    it('names every wrong field of one bad body at once', async () => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.api('POST', '/api/campaigns', validBody({ customerId: 'ACME!', name: '   ' }));
+      // Assess
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ error: 'CAMPAIGN_INVALID' });
+      expect(wheres(res)).toEqual(expect.arrayContaining(['body.customerId', 'body.name']));
+    });
+
+    it.each([
+      { what: 'a customerId that is not an id', overrides: { customerId: 'Acme Corp' }, where: 'body.customerId' },
+      { what: 'a blank name', overrides: { name: ' ' }, where: 'body.name' },
+      { what: 'a missing name', overrides: { name: undefined }, where: 'body.name' },
+      { what: 'no audience', overrides: { audienceCsv: undefined }, where: 'body.audienceCsv' },
+      { what: 'both audienceCsv and audienceKey', overrides: { audienceKey: 'uploads/acme/list.csv' }, where: 'body.audienceCsv' },
+    ])('refuses $what with 400 naming $where', async ({ overrides, where }) => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.api('POST', '/api/campaigns', validBody(overrides));
+      // Assess
+      expect(res.statusCode).toBe(400);
+      expect(wheres(res)).toContain(where);
+      expect((await h.api('GET', '/api/campaigns')).json()).toEqual({ campaigns: [] });
+    });
+
+    it('refuses an unknown extra field with 400 naming it', async () => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.api('POST', '/api/campaigns', validBody({ replyTo: 'x@example.com' }));
+      // Assess
+      expect(res.statusCode).toBe(400);
+      const { issues } = res.json<{ issues: { where: string; message: string }[] }>();
+      expect(issues).toEqual(expect.arrayContaining([expect.objectContaining({ where: 'body', message: expect.stringContaining('replyTo') })]));
+    });
+
+    it('refuses malformed JSON with 400', async () => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.app.inject({
+        method: 'POST',
+        url: '/api/campaigns',
+        headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
+        payload: '{"name": "x",',
+      });
+      // Assess
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ error: 'FST_ERR_CTP_INVALID_JSON_BODY', message: expect.stringContaining('not valid JSON') });
+    });
+
+    it('refuses a body that is JSON but not an object with 400 naming the body', async () => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.api('POST', '/api/campaigns', ['not', 'an', 'object']);
+      // Assess
+      expect(res.statusCode).toBe(400);
+      expect(wheres(res)).toEqual(['body']);
+    });
+
+    it('refuses MJML that does not validate with 400 naming mjml', async () => {
+      // Prepare
+      const h = await harness();
+      // Act: mj-text must sit in an mj-column
+      const res = await h.api('POST', '/api/campaigns', validBody({ mjml: '<mjml><mj-body><mj-section><mj-text>Hi</mj-text></mj-section></mj-body></mjml>' }));
+      // Assess
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ error: 'TEMPLATE_INVALID' });
+      expect(wheres(res).some((w) => w.startsWith('mjml'))).toBe(true);
+    });
+
+    it('refuses a subject with broken Liquid with 400 naming subject', async () => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.api('POST', '/api/campaigns', validBody({ subject: 'Hello {{ first_name' }));
+      // Assess
+      expect(res.statusCode).toBe(400);
+      expect(wheres(res)).toContain('subject');
+    });
+
+    it('refuses a from with CR/LF with 400 naming from', async () => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.api('POST', '/api/campaigns', validBody({ from: 'news@acme.example\r\nBcc: victim@example.com' }));
+      // Assess
+      expect(res.statusCode).toBe(400);
+      expect(wheres(res)).toContain('from');
+    });
+
+    it('refuses a CSV without an email column with 400 naming the header', async () => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.api('POST', '/api/campaigns', validBody({ audienceCsv: 'name,city\nAnn,Oslo\n' }));
+      // Assess
+      expect(res.statusCode).toBe(400);
+      const { error, issues } = res.json<{ error: string; issues: { where: string; message: string }[] }>();
+      expect(error).toBe('AUDIENCE_NO_EMAIL_COLUMN');
+      expect(issues[0]).toMatchObject({ where: 'audience line 1', message: expect.stringContaining('"name", "city"') });
+    });
+
+    it.each([
+      ['another customer', 'uploads/other/list.csv'],
+      ['a path that climbs out', 'uploads/acme/../other/list.csv'],
+      ['the top of the bucket', 'list.csv'],
+    ])('refuses an audienceKey under %s with 400', async (_what, audienceKey) => {
+      // Prepare
+      const h = await harness();
+      await h.store.put(buckets.campaigns, audienceKey, CSV);
+      // Act
+      const res = await h.api('POST', '/api/campaigns', validBody({ audienceCsv: undefined, audienceKey }));
+      // Assess
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ issues: [{ where: 'body.audienceKey', message: 'must be under uploads/acme/' }] });
+    });
+  });
+
+  describe('campaign lifecycle', () => {
+    it.each([
+      ['GET', '/api/campaigns/c-nope'],
+      ['POST', '/api/campaigns/c-nope/send'],
+      ['POST', '/api/campaigns/c-nope/pause'],
+      ['GET', '/api/campaigns/c-nope/preview'],
+    ] as const)('answers %s %s for an unknown campaign with 404 CAMPAIGN_NOT_FOUND', async (method, url) => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.api(method, url);
+      // Assess
+      expect(res.statusCode).toBe(404);
+      expect(res.json()).toMatchObject({ error: 'CAMPAIGN_NOT_FOUND' });
+    });
+
+    it('accepts a send once (202) and refuses the second (409), publishing exactly one campaign.requested', async () => {
+      // Prepare
+      const h = await harness();
+      const id = await h.createCampaign();
+      // Act
+      const first = await h.api('POST', `/api/campaigns/${id}/send`);
+      const second = await h.api('POST', `/api/campaigns/${id}/send`);
+      // Assess
+      expect(first.statusCode).toBe(202);
+      expect(first.json()).toMatchObject({ id, status: 'sending', sendRequestedAt: new Date(START).toISOString() });
+      expect(second.statusCode).toBe(409);
+      expect(second.json()).toMatchObject({ error: 'CAMPAIGN_STATE_CONFLICT' });
+      expect(h.published).toEqual([
+        { version: 1, type: 'campaign.requested', customerId: 'acme', campaignId: id, requestedAt: new Date(START).toISOString() },
+      ]);
+    });
+
+    it('refuses to pause a draft (409)', async () => {
+      // Prepare
+      const h = await harness();
+      const id = await h.createCampaign();
+      // Act
+      const res = await h.api('POST', `/api/campaigns/${id}/pause`);
+      // Assess
+      expect(res.statusCode).toBe(409);
+      expect(res.json()).toMatchObject({ error: 'CAMPAIGN_STATE_CONFLICT' });
+      expect((await h.api('GET', `/api/campaigns/${id}`)).json()).toMatchObject({ status: 'draft' });
+    });
+
+    it('pauses, resumes and cancels a sending campaign', async () => {
+      // Prepare
+      const h = await harness();
+      const id = await h.createCampaign();
+      await h.api('POST', `/api/campaigns/${id}/send`);
+      // Act
+      const paused = await h.api('POST', `/api/campaigns/${id}/pause`);
+      const resumed = await h.api('POST', `/api/campaigns/${id}/resume`);
+      const cancelled = await h.api('POST', `/api/campaigns/${id}/cancel`);
+      const cancelledAgain = await h.api('POST', `/api/campaigns/${id}/cancel`);
+      // Assess
+      expect([paused, resumed, cancelled].map((r) => [r.statusCode, r.json<{ status: string }>().status])).toEqual([
+        [200, 'paused'],
+        [200, 'sending'],
+        [200, 'cancelled'],
+      ]);
+      expect(cancelledAgain.statusCode).toBe(409);
+    });
+  });
+
+  describe('preview', () => {
+    it('returns subject, html and text for the first recipient with merge data escaped in the html', async () => {
+      // Prepare
+      const h = await harness();
+      const id = await h.createCampaign({ audienceCsv: 'email,first_name\na@example.com,<b>x</b>\n' });
+      // Act
+      const res = await h.api('GET', `/api/campaigns/${id}/preview`);
+      // Assess
+      expect(res.statusCode).toBe(200);
+      const body = res.json<{ subject: string; html: string; text: string }>();
+      expect(Object.keys(body).sort()).toEqual(['html', 'subject', 'text']);
+      expect(body.html).toContain('Hi &lt;b&gt;x&lt;/b&gt;');
+      expect(body.html).not.toContain('<b>x</b>');
+      expect(body.subject).toBe('Hello <b>x</b>');
+      expect(body.text).toContain('Hi <b>x</b>');
+    });
+  });
+
+  describe('test send', () => {
+    it('sends the preview once to the given address with [TEST] before the subject (202)', async () => {
+      // Prepare
+      const h = await harness();
+      const id = await h.createCampaign();
+      // Act
+      const res = await h.api('POST', `/api/campaigns/${id}/test-send`, { to: 'me@acme.example' });
+      // Assess
+      expect(res.statusCode).toBe(202);
+      expect(res.json()).toEqual({ providerId: 'test-1' });
+      expect(h.testSends).toHaveLength(1);
+      expect(h.testSends[0]).toMatchObject({ to: 'me@acme.example', subject: '[TEST] Hello Ann', from: 'Acme <news@acme.example>' });
+      expect(h.testSends[0]!.subject.startsWith('[TEST] ')).toBe(true);
+      expect(h.governor.snapshot(h.clock.now()).issued).toBe(1);
+    });
+
+    it.each([
+      { what: 'not an address', body: { to: 'not-an-email' }, where: 'body.to' },
+      { what: 'an address with a header smuggled in', body: { to: 'me@acme.example\r\nBcc: victim@example.com' }, where: 'body.to' },
+      { what: 'no address', body: {}, where: 'body.to' },
+      { what: 'an extra field', body: { to: 'me@acme.example', cc: 'x@example.com' }, where: 'body' },
+    ])('refuses $what with 400 naming $where', async ({ body, where }) => {
+      // Prepare
+      const h = await harness();
+      const id = await h.createCampaign();
+      // Act
+      const res = await h.api('POST', `/api/campaigns/${id}/test-send`, body);
+      // Assess
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ error: 'TEST_SEND_INVALID' });
+      expect(wheres(res)).toEqual([where]);
+      expect(h.testSends).toHaveLength(0);
+    });
+
+    it('in qa, refuses an address outside the allow-list (400 QA_NOT_ALLOWED) without calling the sender', async () => {
+      // Prepare
+      const h = await harness({ stage: 'qa', qaAllowList: ['@qa.acme.example', 'lead@acme.example'] });
+      const id = await h.createCampaign();
+      // Act
+      const refused = await h.api('POST', `/api/campaigns/${id}/test-send`, { to: 'customer@gmail.example' });
+      const allowed = await h.api('POST', `/api/campaigns/${id}/test-send`, { to: 'tester@qa.acme.example' });
+      // Assess
+      expect(refused.statusCode).toBe(400);
+      expect(refused.json()).toMatchObject({ error: 'QA_NOT_ALLOWED', issues: [{ where: 'body.to' }] });
+      expect(allowed.statusCode).toBe(202);
+      expect(h.testSends.map((m) => m.to)).toEqual(['tester@qa.acme.example']);
+    });
+
+    it('in qa with no allow-list, refuses every address', async () => {
+      // Prepare
+      const h = await harness({ stage: 'qa' });
+      const id = await h.createCampaign();
+      // Act
+      const res = await h.api('POST', `/api/campaigns/${id}/test-send`, { to: 'lead@acme.example' });
+      // Assess
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ error: 'QA_NOT_ALLOWED' });
+      expect(h.testSends).toHaveLength(0);
+    });
+
+    it("answers 429 with a retry-after header when the governor's window budget is used up", async () => {
+      // Prepare
+      const h = await harness();
+      const id = await h.createCampaign();
+      h.clock.advance(15_000);
+      h.governor.acquire(CAP, h.clock.now());
+      // Act
+      const res = await h.api('POST', `/api/campaigns/${id}/test-send`, { to: 'me@acme.example' });
+      // Assess
+      expect(res.statusCode).toBe(429);
+      expect(res.json()).toMatchObject({ error: 'NO_PERMIT' });
+      expect(res.headers['retry-after']).toBe('45'); // seconds to the next window
+      expect(h.testSends).toHaveLength(0);
+    });
+
+    it('answers 503 with retry-after, not 500, when the provider pushes back on a test send', async () => {
+      // Prepare
+      const h = await harness({}, { testSender: () => new RetryableError('PROVIDER_THROTTLED', 'the provider asked us to slow down', { retryAfterMs: 2_500 }) });
+      const id = await h.createCampaign();
+      // Act
+      const res = await h.api('POST', `/api/campaigns/${id}/test-send`, { to: 'me@acme.example' });
+      // Assess
+      expect(res.statusCode).toBe(503);
+      expect(res.headers['retry-after']).toBe('3');
+      expect(res.json()).toMatchObject({ error: 'PROVIDER_THROTTLED' });
+    });
+
+    it('answers 502 naming the code, not 500, when a test send ends in doubt', async () => {
+      // Prepare
+      const h = await harness({}, { testSender: () => new InDoubtError('PROVIDER_TIMEOUT', 'no answer from the provider') });
+      const id = await h.createCampaign();
+      // Act
+      const res = await h.api('POST', `/api/campaigns/${id}/test-send`, { to: 'me@acme.example' });
+      // Assess
+      expect(res.statusCode).toBe(502);
+      expect(res.json()).toMatchObject({ error: 'PROVIDER_TIMEOUT' });
+      expect(h.testSends).toHaveLength(1); // attempted once, never repeated
+    });
+
+    it('answers 409 when no test sender is configured', async () => {
+      // Prepare
+      const h = await harness({}, { testSender: false });
+      const id = await h.createCampaign();
+      // Act
+      const res = await h.api('POST', `/api/campaigns/${id}/test-send`, { to: 'me@acme.example' });
+      // Assess
+      expect(res.statusCode).toBe(409);
+    });
+  });
+
+  describe('unsubscribe link', () => {
+    const recipientId = recipientIdFor('acme', 'a@example.com');
+
+    it('asks on GET, without a token, and records nothing (mail scanners follow links)', async () => {
+      // Prepare
+      const h = await harness();
+      const id = await h.createCampaign();
+      // Act
+      const res = await h.app.inject({ method: 'GET', url: `/unsubscribe/acme/${id}/${recipientId}` });
+      // Assess
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^text\/html/);
+      expect(res.body).toContain('<form method="post">');
+      expect(await h.store.get(buckets.campaigns, keys.suppression({ customerId: 'acme', recipientId }))).toBeUndefined();
+    });
+
+    it('records a suppression on the RFC 8058 one-click POST, and a repeat is harmless', async () => {
+      // Prepare
+      const h = await harness();
+      const id = await h.createCampaign();
+      const oneClick = () =>
+        h.app.inject({
+          method: 'POST',
+          url: `/unsubscribe/acme/${id}/${recipientId}`,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          payload: 'List-Unsubscribe=One-Click',
+        });
+      // Act
+      const first = await oneClick();
+      const again = await oneClick();
+      // Assess
+      expect([first.statusCode, again.statusCode]).toEqual([200, 200]);
+      const record = JSON.parse((await h.store.get(buckets.campaigns, keys.suppression({ customerId: 'acme', recipientId })))!);
+      expect(record).toMatchObject({ version: 1, campaignId: id, reason: 'unsubscribed' });
+    });
+
+    it("refuses a link naming another customer's campaign (404) and records nothing", async () => {
+      // Prepare
+      const h = await harness();
+      const id = await h.createCampaign();
+      // Act
+      const res = await h.app.inject({ method: 'POST', url: `/unsubscribe/other/${id}/${recipientId}` });
+      // Assess
+      expect(res.statusCode).toBe(404);
+      expect(await h.store.get(buckets.campaigns, keys.suppression({ customerId: 'other', recipientId }))).toBeUndefined();
+    });
+  });
+
+  describe('lease API', () => {
+    const lease = (h: Harness, payload: unknown) =>
+      h.app.inject({ method: 'POST', url: '/lease/v1/check-in', headers: { authorization: `Bearer ${LEASE_TOKEN}` }, payload: payload as object });
+
+    it.each([
+      { what: 'a missing workerId', overrides: { workerId: undefined }, where: 'body.workerId' },
+      { what: 'a negative permitsUsed', overrides: { permitsUsed: -1 }, where: 'body.permitsUsed' },
+      { what: 'a recipient id that is not 32 hex digits', overrides: { unattempted: ['nope'] }, where: 'body.unattempted.0' },
+      { what: 'an unknown result status', overrides: { results: [{ recipientId: 'a'.repeat(32), status: 'bounced' }] }, where: 'body.results.0.status' },
+    ])('refuses a check-in with $what (400 naming $where)', async ({ overrides, where }) => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await lease(h, checkIn(overrides as Partial<CheckInRequest>));
+      // Assess
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ error: 'CHECK_IN_INVALID' });
+      expect(wheres(res)).toContain(where);
+    });
+
+    it('answers a check-in for an unknown lease with 200 {lease: null}', async () => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await lease(h, checkIn({ wantsMore: true }));
+      // Assess
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toEqual({ lease: null });
+    });
+  });
+});
