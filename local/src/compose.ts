@@ -149,8 +149,11 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     functions: { stubber, renderer, worker },
     async stop() {
       await service.stop();
+      // Drain in pipeline order, still subscribed, so stubs written now are rendered too.
+      await stubber.idle();
+      await renderer.idle();
       unsubscribe();
-      await Promise.all([stubber.idle(), renderer.idle(), worker.idle()]);
+      await worker.idle();
       await sink?.close();
     },
   };

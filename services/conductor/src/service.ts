@@ -52,6 +52,8 @@ export class ConductorService {
         workerTimeBudgetMs: config.WORKER_TIME_BUDGET_MS,
         leaseGraceMs: 30_000,
         scanIntervalMs: Math.max(config.TICK_MS, 500),
+        stallMs: 30_000,
+        maxAttempts: 5,
         publicUrl: deps.publicUrl,
         qaAllowList: config.QA_ALLOWED_RECIPIENTS,
       },

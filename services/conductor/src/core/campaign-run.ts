@@ -27,6 +27,11 @@ export class CampaignRun {
   lastScanAt = Number.NEGATIVE_INFINITY;
   /** The store's ledger has been read once (outcomes and claims), so the queue is safe to fill. */
   ledgerLoaded = false;
+  /** Rendering progress (rendered + render failures) and when it last moved: a stall re-drives stubs. */
+  lastProgress = -1;
+  lastProgressAt = 0;
+  /** Retryable results per recipient: past the budget a recipient is recorded failed. */
+  readonly attempts = new Map<string, number>();
   /** Provider calls made for this campaign, by time, for the rate and ETA shown to marketers. */
   readonly sendTimes: number[] = [];
 

@@ -8,6 +8,7 @@ import {
   keys,
   listAll,
   newCampaignId,
+  recipientIdFor,
   outcomeRecord,
   parseJson,
   parseKey,
@@ -48,6 +49,15 @@ export interface ConductorSettings {
   leaseGraceMs: number;
   /** How often a campaign's buckets are listed for newly rendered recipients. */
   scanIntervalMs: number;
+  /**
+   * Rendering that has not moved for this long is re-driven: stubs with neither a rendered
+   * object nor an outcome are written again (their event re-runs the renderer), and a campaign
+   * with no audience report yet has its "campaign requested" published again. Both handlers are
+   * idempotent, so a re-drive that races a slow original is harmless.
+   */
+  stallMs: number;
+  /** Retryable results a recipient may have before it is recorded failed. */
+  maxAttempts: number;
   publicUrl: string;
   qaAllowList?: readonly string[];
 }
@@ -121,6 +131,10 @@ export class Conductor {
   private readonly leases = new Map<string, ActiveLease>();
   /** Workers that hold a lease now (a worker keeps its slot across check-backs). */
   private readonly workers = new Set<string>();
+  /** Leases that expired: a late check-in still settles their recipients, in the right campaign. */
+  private readonly expired = new Map<string, ActiveLease>();
+  /** The reply to each recent check-in, so a worker that retries one gets the same answer. */
+  private readonly answered = new Map<string, { at: number; response: CheckInResponse }>();
   private readonly metrics: ConductorMetrics;
   private roundRobin = 0;
   private ticking = false;
@@ -149,6 +163,9 @@ export class Conductor {
         this.deps.logger.error({ event: 'campaign.load_failed', key, err }, 'a stored campaign could not be loaded');
       }
     }
+    // A previous conductor that was sending may have permits still in use in this window.
+    const wasSending = [...this.runs.values()].some((r) => (r.state.status === 'sending' || r.state.status === 'paused') && r.state.finishedAt === undefined);
+    if (wasSending) this.deps.governor.assumeWindowSpent(this.deps.clock.now());
     this.deps.logger.info({ event: 'conductor.started', campaigns: this.runs.size }, 'conductor started');
   }
 
@@ -225,8 +242,10 @@ export class Conductor {
     const run = this.run(campaignId);
     if (run.state.status !== 'draft') throw new CampaignStateError(campaignId, run.state.status, 'send');
     const now = new Date(this.deps.clock.now()).toISOString();
-    await this.setStatus(run, 'sending', { sendRequestedAt: now });
+    // Publish first: if it fails the campaign stays a draft and the marketer can simply retry
+    // (the stubber is idempotent, so a publish whose status write failed is harmless too).
     await this.deps.topic.publish({ version: 1, type: 'campaign.requested', ...run.ref, requestedAt: now });
+    await this.setStatus(run, 'sending', { sendRequestedAt: now });
     this.deps.logger.info({ event: 'campaign.send_requested', campaignId }, 'campaign send requested');
     return this.view(run);
   }
@@ -261,11 +280,10 @@ export class Conductor {
     const first = parseAudience(csv, run.definition.customerId).recipients[0];
     const email = to ?? first?.email ?? 'preview@example.com';
     const compiled = await compileCampaignTemplate(run.definition);
-    return renderMessage(
-      compiled,
-      { ...run.ref, recipientId: first?.recipientId ?? '0'.repeat(32), email, fields: { ...(first?.fields ?? {}), email } },
-      { publicUrl: this.deps.settings.publicUrl },
-    );
+    // A test goes out under the tester's own id, so its unsubscribe link can never suppress
+    // the audience's first recipient.
+    const recipientId = to !== undefined ? recipientIdFor(run.definition.customerId, to.trim().toLowerCase()) : (first?.recipientId ?? '0'.repeat(32));
+    return renderMessage(compiled, { ...run.ref, recipientId, email, fields: { ...(first?.fields ?? {}), email } }, { publicUrl: this.deps.settings.publicUrl });
   }
 
   /** Sends the preview to one address now, under the governor like any other send. */
@@ -335,28 +353,49 @@ export class Conductor {
   /** A worker reports a lease's results; with time left, it gets the next lease in the reply. */
   async checkIn(request: CheckInRequest): Promise<CheckInResponse> {
     const now = this.deps.clock.now();
+    const replay = this.answered.get(request.leaseId);
+    if (replay) return replay.response;
     const active = this.leases.get(request.leaseId);
     if (!active || active.lease.workerId !== request.workerId) {
-      this.settleLateResults(request);
+      await this.settleLateResults(request);
       return { lease: null };
     }
     this.leases.delete(request.leaseId);
+    const response = await this.applyCheckIn(active, request, now);
+    this.answered.set(request.leaseId, { at: now, response });
+    for (const [id, a] of this.answered) if (a.at < now - 10 * 60_000) this.answered.delete(id);
+    return response;
+  }
+
+  private async applyCheckIn(active: ActiveLease, request: CheckInRequest, now: number): Promise<CheckInResponse> {
     const { run, lease } = active;
+    let claimedElsewhere = 0;
     const reported = new Set<string>();
     for (const r of request.results) {
       if (!lease.recipientIds.includes(r.recipientId)) continue;
       reported.add(r.recipientId);
       switch (r.status) {
         case 'retryable': {
-          const wait = r.retryAfterMs ?? 5_000;
-          run.requeueAt(r.recipientId, now + wait);
           if (r.retryAfterMs !== undefined) this.deps.governor.holdUntil(now + r.retryAfterMs);
-          this.metrics.retry('provider');
+          const attempts = (run.attempts.get(r.recipientId) ?? 0) + 1;
+          run.attempts.set(r.recipientId, attempts);
+          if (attempts >= this.deps.settings.maxAttempts) {
+            const reason = `RETRIES_EXHAUSTED after ${attempts} attempts: ${r.reason ?? 'retryable'}`;
+            run.resolve(r.recipientId, 'failed');
+            this.metrics.outcome('failed');
+            await this.recordOutcome(run, r.recipientId, 'failed', reason);
+          } else {
+            // Back off: 5 s, 10 s, 20 s… unless the provider said how long.
+            run.requeueAt(r.recipientId, now + (r.retryAfterMs ?? 5_000 * 2 ** (attempts - 1)));
+            this.metrics.retry('provider');
+          }
           break;
         }
         case 'claimedElsewhere':
-          // Someone holds the claim: it may have been sent. Never send again; a later report may settle it.
-          run.resolve(r.recipientId, 'inDoubt', true);
+          // Another lease holds the claim (the key was requeued after an expiry): never send
+          // again. The ledger may already say how it ended; if not, in doubt until a report comes.
+          claimedElsewhere++;
+          await this.settleFromLedger(run, r.recipientId);
           break;
         default:
           if (run.resolve(r.recipientId, r.status)) this.metrics.outcome(r.status);
@@ -371,7 +410,8 @@ export class Conductor {
     }
     const unaccounted = lease.recipientIds.filter((r) => !reported.has(r) && run.inFlight.has(r));
     if (unaccounted.length > 0) await this.settleUnknown(run, unaccounted);
-    this.deps.governor.release({ windowStart: active.windowStart }, lease.permits - request.permitsUsed, now);
+    // Permits of keys claimed elsewhere stay spent: a duplicate run of a lease may be using them.
+    this.deps.governor.release({ windowStart: active.windowStart }, lease.permits - request.permitsUsed - claimedElsewhere, now);
 
     if (request.wantsMore && !this.stopping) {
       const next = this.nextLease(request.workerId, now);
@@ -417,10 +457,9 @@ export class Conductor {
       const active = this.leases.get(lease.leaseId);
       this.leases.delete(lease.leaseId);
       this.workers.delete(lease.workerId);
-      if (active) {
-        for (const r of lease.recipientIds) active.run.requeue(r);
-        this.deps.governor.release({ windowStart: active.windowStart }, lease.permits, this.deps.clock.now());
-      }
+      // The recipients go back, but not the permits: an invoke that timed out may have started
+      // the worker after all, and its claims keep it from sending what is leased again.
+      if (active) for (const r of lease.recipientIds) active.run.requeue(r);
       this.deps.logger.error({ event: 'worker.invoke_failed', leaseId: lease.leaseId, err }, 'could not start a worker');
       return false;
     }
@@ -428,9 +467,11 @@ export class Conductor {
 
   /** Leases whose worker vanished: claimed recipients become in doubt, the rest go back. */
   private async expireLeases(now: number): Promise<void> {
+    for (const [leaseId, old] of this.expired) if (old.lease.expiresAt < now - 60 * 60_000) this.expired.delete(leaseId);
     for (const [leaseId, active] of this.leases) {
       if (active.lease.expiresAt > now) continue;
       this.leases.delete(leaseId);
+      this.expired.set(leaseId, active);
       this.workers.delete(active.lease.workerId);
       this.deps.logger.warn({ event: 'lease.expired', leaseId, campaignId: active.run.id }, 'lease expired without a check-in');
       await this.settleUnknown(active.run, active.lease.recipientIds.filter((r) => active.run.inFlight.has(r)));
@@ -451,15 +492,30 @@ export class Conductor {
     }
   }
 
-  /** A check-in for a lease we no longer hold: its real outcomes replace provisional in-doubts. */
-  private settleLateResults(request: CheckInRequest): void {
-    for (const run of this.runs.values()) {
-      for (const r of request.results) {
-        if (r.status === 'retryable' || r.status === 'claimedElsewhere') continue;
+  /**
+   * A check-in for a lease that expired (or that a restarted conductor never issued): its real
+   * outcomes replace provisional in-doubts; anything else it says is settled by the ledger.
+   */
+  private async settleLateResults(request: CheckInRequest): Promise<void> {
+    const expired = this.expired.get(request.leaseId);
+    this.deps.logger.warn({ event: 'lease.late_check_in', leaseId: request.leaseId, known: expired !== undefined }, 'check-in for an expired or unknown lease');
+    if (!expired || expired.lease.workerId !== request.workerId) return;
+    this.expired.delete(request.leaseId);
+    const { run, lease } = expired;
+    for (const r of request.results) {
+      if (!lease.recipientIds.includes(r.recipientId)) continue;
+      if (r.status === 'sent' || r.status === 'failed' || r.status === 'suppressed' || r.status === 'inDoubt') {
         if (run.provisional.has(r.recipientId)) run.resolve(r.recipientId, r.status);
       }
     }
-    this.deps.logger.warn({ event: 'lease.late_check_in', leaseId: request.leaseId }, 'check-in for an unknown or expired lease');
+  }
+
+  /** How a recipient claimed by someone else ended, if the ledger says; in doubt until it does. */
+  private async settleFromLedger(run: CampaignRun, recipientId: string): Promise<void> {
+    const text = await this.deps.store.get(this.deps.buckets.campaigns, keys.outcome({ ...run.ref, recipientId }));
+    const record = text === undefined ? undefined : outcomeRecord.safeParse(parseJson(text, 'outcome'));
+    if (record?.success) run.resolve(recipientId, record.data.status, record.data.status === 'inDoubt');
+    else run.resolve(recipientId, 'inDoubt', true);
   }
 
   /** The conductor's own record, written only if no worker wrote one. */
@@ -501,7 +557,39 @@ export class Conductor {
       run.renderedSeen = seen;
       // Recipients that will never be rendered (the renderer recorded a failure) are found in the ledger.
       if (run.report !== undefined && run.renderedSeen + this.count(run, 'failed') < run.report.valid) await this.loadOutcomes(run);
+      await this.redriveIfStalled(run, now);
     }
+  }
+
+  /**
+   * Events can be lost (a crash with events queued, a dead-lettered render, a stubber that
+   * never ran): when rendering has not moved for `stallMs`, drive the missing work again.
+   */
+  private async redriveIfStalled(run: CampaignRun, now: number): Promise<void> {
+    const progress = run.report === undefined ? run.stubbedSeen : run.renderedSeen + this.count(run, 'failed');
+    if (progress !== run.lastProgress) {
+      run.lastProgress = progress;
+      run.lastProgressAt = now;
+      return;
+    }
+    if (now - run.lastProgressAt < this.deps.settings.stallMs) return;
+    run.lastProgressAt = now;
+    const { store, buckets, logger } = this.deps;
+    if (run.report === undefined) {
+      await this.deps.topic.publish({ version: 1, type: 'campaign.requested', ...run.ref, requestedAt: new Date(now).toISOString() });
+      logger.warn({ event: 'campaign.republished', campaignId: run.id }, 'stubbing has not finished; campaign requested again');
+      return;
+    }
+    let redriven = 0;
+    for await (const key of listAll(store, buckets.stubs, keys.stubsPrefix(run.ref))) {
+      const { recipientId } = parseKey.stub(key);
+      if (run.isKnown(recipientId) || run.outcomes.has(recipientId)) continue;
+      const body = await store.get(buckets.stubs, key);
+      if (body === undefined) continue;
+      await store.put(buckets.stubs, key, body, { contentType: 'application/json' }); // the write's event re-runs the renderer
+      redriven++;
+    }
+    if (redriven > 0) logger.warn({ event: 'campaign.rerender', campaignId: run.id, recipients: redriven }, 'stubs never rendered were written again');
   }
 
   private async loadLedger(run: CampaignRun): Promise<void> {

@@ -58,6 +58,16 @@ export class Governor {
     this.issued = Math.max(0, this.issued - unused);
   }
 
+  /**
+   * Treat the current window as fully spent. A restarted conductor cannot know what its previous
+   * self issued in this window (and those permits stay valid until the window ends), so it issues
+   * nothing more until the next one: at most one window idle, never a doubled cap.
+   */
+  assumeWindowSpent(now: number): void {
+    this.roll(now);
+    this.issued = this.settings.perWindowMax;
+  }
+
   /** Stop issuing until `until` (the provider asked us to wait). */
   holdUntil(until: number): void {
     this.heldUntil = Math.max(this.heldUntil, until);

@@ -48,6 +48,8 @@ function harness(settings: Partial<ConductorSettings> = {}, cap = 10, store = ne
       workerTimeBudgetMs: 60_000,
       leaseGraceMs: 10_000,
       scanIntervalMs: 0,
+      stallMs: 30_000,
+      maxAttempts: 3,
       publicUrl: 'http://localhost:8080',
       ...settings,
     },
@@ -70,6 +72,12 @@ async function storedCampaign(store: MemoryObjectStore, n: number, status: Campa
   return ids;
 }
 
+/** Starts the conductor and moves to the next window: a restart treats its first window as spent. */
+async function begin(h: Harness): Promise<void> {
+  await h.conductor.start();
+  h.clock.advance(60_000);
+}
+
 function report(lease: Lease, status: SendResult['status'] = 'sent', more = false, overrides: Partial<CheckInRequest> = {}): CheckInRequest {
   return {
     leaseId: lease.leaseId,
@@ -87,7 +95,7 @@ describe('Conductor', () => {
     // Prepare
     const h = harness({}, 100);
     await storedCampaign(h.store, 20);
-    await h.conductor.start();
+    await begin(h);
     // Act
     await h.conductor.tick();
     // Assess
@@ -95,7 +103,7 @@ describe('Conductor', () => {
     for (const { lease } of h.invocations) {
       expect(lease.recipientIds).toHaveLength(4);
       expect(lease.permits).toBe(4);
-      expect(lease.sendUntil).toBe(START + 60_000 - 500);
+      expect(lease.sendUntil).toBe(START + 120_000 - 500);
     }
     expect(new Set(h.invocations.flatMap((i) => i.lease.recipientIds)).size).toBe(8);
   });
@@ -103,7 +111,7 @@ describe('Conductor', () => {
   it('never issues more permits in a window than the cap; the rest waits for the next window', async () => {
     const h = harness({ maxWorkers: 10 }, 10);
     await storedCampaign(h.store, 25);
-    await h.conductor.start();
+    await begin(h);
     await h.conductor.tick();
     const permitsNow = h.invocations.reduce((n, i) => n + i.lease.permits, 0);
     expect(permitsNow).toBe(10);
@@ -118,7 +126,7 @@ describe('Conductor', () => {
   it('hands a worker that checks back its next lease in the reply', async () => {
     const h = harness({ maxWorkers: 1 }, 100);
     await storedCampaign(h.store, 8);
-    await h.conductor.start();
+    await begin(h);
     await h.conductor.tick();
     const first = h.invocations[0]!.lease;
     const reply = await h.conductor.checkIn(report(first, 'sent', true));
@@ -130,7 +138,7 @@ describe('Conductor', () => {
   it('finishes a campaign when every recipient has an outcome, with counts that add up', async () => {
     const h = harness({ maxWorkers: 4, batchSize: 5 }, 100);
     await storedCampaign(h.store, 10);
-    await h.conductor.start();
+    await begin(h);
     await h.conductor.tick();
     const [a, b] = h.invocations.map((i) => i.lease);
     await h.conductor.checkIn(report(a!, 'sent'));
@@ -148,7 +156,7 @@ describe('Conductor', () => {
   it('puts unattempted recipients back in the queue and leases them again', async () => {
     const h = harness({ maxWorkers: 1 }, 100);
     await storedCampaign(h.store, 4);
-    await h.conductor.start();
+    await begin(h);
     await h.conductor.tick();
     const lease = h.invocations[0]!.lease;
     const [sent, ...rest] = lease.recipientIds;
@@ -160,7 +168,7 @@ describe('Conductor', () => {
   it('treats a claimed recipient of an expired lease as in doubt and leases the unclaimed ones again', async () => {
     const h = harness({ maxWorkers: 1, workerTimeBudgetMs: 1_000, leaseGraceMs: 1_000 }, 100);
     await storedCampaign(h.store, 4);
-    await h.conductor.start();
+    await begin(h);
     await h.conductor.tick();
     const lease = h.invocations[0]!.lease;
     const claimed = lease.recipientIds[0]!;
@@ -177,7 +185,7 @@ describe('Conductor', () => {
   it('lets a late report from the vanished worker settle a provisional in-doubt', async () => {
     const h = harness({ maxWorkers: 1, workerTimeBudgetMs: 1_000, leaseGraceMs: 1_000 }, 100);
     await storedCampaign(h.store, 1);
-    await h.conductor.start();
+    await begin(h);
     await h.conductor.tick();
     const lease = h.invocations[0]!.lease;
     await h.store.put(buckets.campaigns, keys.claim({ ...ref, recipientId: lease.recipientIds[0]! }), '{}');
@@ -194,7 +202,7 @@ describe('Conductor', () => {
     await store.put(buckets.campaigns, keys.outcome({ ...ref, recipientId: ids[0]! }), JSON.stringify({ version: 1, recipientId: ids[0], status: 'sent', at: 'x' }));
     await store.put(buckets.campaigns, keys.claim({ ...ref, recipientId: ids[1]! }), '{}');
     const h = harness({ maxWorkers: 4, batchSize: 10 }, 100, store);
-    await h.conductor.start();
+    await begin(h);
     await h.conductor.tick();
     const leased = h.invocations.flatMap((i) => i.lease.recipientIds);
     expect(leased.sort()).toEqual(ids.slice(2).sort());
@@ -204,7 +212,7 @@ describe('Conductor', () => {
   it('holds the governor and delays the recipient when the provider pushes back', async () => {
     const h = harness({ maxWorkers: 1 }, 100);
     await storedCampaign(h.store, 1);
-    await h.conductor.start();
+    await begin(h);
     await h.conductor.tick();
     const lease = h.invocations[0]!.lease;
     await h.conductor.checkIn({ ...report(lease), results: [{ recipientId: lease.recipientIds[0]!, status: 'retryable', retryAfterMs: 5_000 }] });
@@ -218,7 +226,7 @@ describe('Conductor', () => {
   it('counts every recipient not yet sent as cancelled once in-flight leases are back', async () => {
     const h = harness({ maxWorkers: 1 }, 100);
     await storedCampaign(h.store, 10);
-    await h.conductor.start();
+    await begin(h);
     await h.conductor.tick();
     await h.conductor.cancel(ref.campaignId);
     expect(h.conductor.getCampaign(ref.campaignId).status).toBe('cancelled');
@@ -233,7 +241,7 @@ describe('Conductor', () => {
   it('issues no lease while a campaign is paused, and goes on after resume', async () => {
     const h = harness({}, 100);
     await storedCampaign(h.store, 3);
-    await h.conductor.start();
+    await begin(h);
     await h.conductor.pause(ref.campaignId);
     await h.conductor.tick();
     expect(h.invocations).toHaveLength(0);
@@ -245,7 +253,7 @@ describe('Conductor', () => {
   it('refuses to send a campaign that is not a draft, and to resume one that is not paused', async () => {
     const h = harness();
     await storedCampaign(h.store, 1, 'draft');
-    await h.conductor.start();
+    await begin(h);
     await h.conductor.send(ref.campaignId);
     expect(h.published).toEqual([expect.objectContaining({ version: 1, type: 'campaign.requested', ...ref })]);
     await expect(h.conductor.send(ref.campaignId)).rejects.toBeInstanceOf(CampaignStateError);
@@ -263,12 +271,93 @@ describe('Conductor', () => {
         h.invocations.push(i);
       },
     };
-    await h.conductor.start();
+    await begin(h);
     await h.conductor.tick();
     expect(h.conductor.activeWorkers).toBe(0);
     fail = false;
     await h.conductor.tick();
     expect(h.invocations[0]!.lease.recipientIds).toHaveLength(2);
-    expect(h.governor.snapshot(h.clock.now()).issued).toBe(2);
+    // The failed invoke's permits stay spent: it may have started a worker after all.
+    expect(h.governor.snapshot(h.clock.now()).issued).toBe(4);
+  });
+
+  it('issues nothing in the window it restarts in while a campaign was sending', async () => {
+    const h = harness({}, 100);
+    await storedCampaign(h.store, 5);
+    await h.conductor.start();
+    await h.conductor.tick();
+    expect(h.invocations).toHaveLength(0);
+    h.clock.advance(60_000);
+    await h.conductor.tick();
+    expect(h.invocations.reduce((n, i) => n + i.lease.permits, 0)).toBe(5);
+  });
+
+  it('writes a stub again when rendering has stalled without it, so its event re-runs the renderer', async () => {
+    const h = harness({ stallMs: 10_000 }, 100);
+    const ids = await storedCampaign(h.store, 3);
+    const lost = recipientIdFor(ref.customerId, 'lost@example.com');
+    await h.store.put(buckets.stubs, keys.stub({ ...ref, recipientId: lost }), '{"stub":1}');
+    await h.store.put(buckets.campaigns, keys.audienceReport(ref), JSON.stringify({ version: 1, rows: 4, valid: 4, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false }));
+    for (const id of ids) await h.store.put(buckets.stubs, keys.stub({ ...ref, recipientId: id }), '{}');
+    await begin(h);
+    await h.conductor.tick();
+    const rewrites = () => h.store.calls.filter((c) => c.op === 'put' && c.bucket === buckets.stubs && c.key.includes(lost)).length;
+    expect(rewrites()).toBe(1); // the original write only
+    h.clock.advance(10_000);
+    await h.conductor.tick();
+    expect(rewrites()).toBe(2);
+    expect(h.store.calls.filter((c) => c.op === 'put' && c.bucket === buckets.stubs).length).toBe(5); // no rendered stub rewritten
+  });
+
+  it('publishes the campaign again when stubbing never finished', async () => {
+    const h = harness({ stallMs: 10_000 }, 100);
+    await storedCampaign(h.store, 1);
+    await h.store.delete(buckets.campaigns, keys.audienceReport(ref));
+    await begin(h);
+    await h.conductor.tick();
+    expect(h.published).toHaveLength(0);
+    h.clock.advance(10_000);
+    await h.conductor.tick();
+    expect(h.published).toEqual([expect.objectContaining({ type: 'campaign.requested', ...ref })]);
+  });
+
+  it('records a recipient failed once its retries are used up', async () => {
+    const h = harness({ maxWorkers: 1, maxAttempts: 2 }, 100);
+    await storedCampaign(h.store, 1);
+    await begin(h);
+    await h.conductor.tick();
+    const first = h.invocations[0]!.lease;
+    await h.conductor.checkIn({ ...report(first), results: [{ recipientId: first.recipientIds[0]!, status: 'retryable', reason: 'PROVIDER_UNREACHABLE' }] });
+    h.clock.advance(5_000);
+    await h.conductor.tick();
+    const second = h.invocations[1]!.lease;
+    await h.conductor.checkIn({ ...report(second), results: [{ recipientId: second.recipientIds[0]!, status: 'retryable', reason: 'PROVIDER_UNREACHABLE' }] });
+    await h.conductor.tick();
+    expect(h.conductor.getCampaign(ref.campaignId)).toMatchObject({ status: 'done', counts: { failed: 1 } });
+    const outcome = JSON.parse((await h.store.get(buckets.campaigns, keys.outcome({ ...ref, recipientId: first.recipientIds[0]! })))!);
+    expect(outcome).toMatchObject({ status: 'failed', reason: expect.stringContaining('PROVIDER_UNREACHABLE') });
+  });
+
+  it('answers a repeated check-in with the same reply instead of dropping the lease it handed out', async () => {
+    const h = harness({ maxWorkers: 1, batchSize: 2 }, 100);
+    await storedCampaign(h.store, 4);
+    await begin(h);
+    await h.conductor.tick();
+    const request = report(h.invocations[0]!.lease, 'sent', true);
+    const first = await h.conductor.checkIn(request);
+    const again = await h.conductor.checkIn(request);
+    expect(first.lease).not.toBeNull();
+    expect(again).toEqual(first);
+    expect(h.conductor.getCampaign(ref.campaignId).counts.sent).toBe(2);
+  });
+
+  it('takes the ledger\'s word for a recipient another lease claimed and already sent', async () => {
+    const h = harness({ maxWorkers: 1 }, 100);
+    const [id] = await storedCampaign(h.store, 1);
+    await begin(h);
+    await h.conductor.tick();
+    await h.store.put(buckets.campaigns, keys.outcome({ ...ref, recipientId: id! }), JSON.stringify({ version: 1, recipientId: id, status: 'sent', at: 'x' }));
+    await h.conductor.checkIn({ ...report(h.invocations[0]!.lease), results: [{ recipientId: id!, status: 'claimedElsewhere' }], permitsUsed: 0 });
+    expect(h.conductor.getCampaign(ref.campaignId).counts).toMatchObject({ sent: 1, inDoubt: 0 });
   });
 });

@@ -94,6 +94,8 @@ async function harness(settings: Partial<ConductorSettings> = {}, options: { tes
       workerTimeBudgetMs: 60_000,
       leaseGraceMs: 10_000,
       scanIntervalMs: 0,
+      stallMs: 30_000,
+      maxAttempts: 3,
       publicUrl: 'http://localhost:8080',
       ...settings,
     },

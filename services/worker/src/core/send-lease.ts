@@ -274,14 +274,14 @@ async function sendKey(env: Env, run: LeaseRun, recipientId: string): Promise<bo
 
   const loaded = await loadRendered(env, ref);
   if (!loaded.ok) {
-    await record(env, run, { recipientId, status: loaded.status, reason: loaded.reason }, loaded.status !== 'retryable');
+    await record(env, run, { recipientId, status: loaded.status, reason: loaded.reason }, loaded.status === 'retryable' ? 'none' : 'if-absent');
     env.log.warn({ event: 'key.not-sendable', ...logFields, reason: loaded.reason });
     return false;
   }
   const message = loaded.message;
 
   if (env.stage === 'qa' && !qaMayEmail(env.qaAllowList, message.to)) {
-    await record(env, run, { recipientId, status: 'suppressed', reason: 'QA_NOT_ALLOWED' }, true);
+    await record(env, run, { recipientId, status: 'suppressed', reason: 'QA_NOT_ALLOWED' }, 'if-absent');
     env.log.info({ event: 'key.suppressed', ...logFields, reason: 'QA_NOT_ALLOWED' });
     return false;
   }
@@ -290,11 +290,11 @@ async function sendKey(env: Env, run: LeaseRun, recipientId: string): Promise<bo
   try {
     unsubscribed = (await env.store.get(env.buckets.campaigns, keys.suppression(ref))) !== undefined;
   } catch (error) {
-    await record(env, run, { recipientId, status: 'retryable', reason: `SUPPRESSION_READ_FAILED: ${describeError(error)}` }, false);
+    await record(env, run, { recipientId, status: 'retryable', reason: `SUPPRESSION_READ_FAILED: ${describeError(error)}` }, 'none');
     return false;
   }
   if (unsubscribed) {
-    await record(env, run, { recipientId, status: 'suppressed', reason: 'UNSUBSCRIBED' }, true);
+    await record(env, run, { recipientId, status: 'suppressed', reason: 'UNSUBSCRIBED' }, 'if-absent');
     env.log.info({ event: 'key.suppressed', ...logFields, reason: 'UNSUBSCRIBED' });
     return false;
   }
@@ -331,7 +331,7 @@ async function sendKey(env: Env, run: LeaseRun, recipientId: string): Promise<bo
     await recordSendError(env, run, recipientId, claimKey, error, logFields);
     return true;
   }
-  await record(env, run, { recipientId, status: 'sent', providerId }, true);
+  await record(env, run, { recipientId, status: 'sent', providerId }, 'always');
   env.log.debug({ event: 'key.sent', ...logFields, providerId });
   return true;
 }
@@ -403,12 +403,12 @@ async function recordSendError(
     run.results.push(result);
     env.log.warn({ event: 'key.retryable', ...logFields, code: error.code });
   } else if (error instanceof PermanentError) {
-    await record(env, run, { recipientId, status: 'failed', reason: `${error.code}: ${error.message}` }, true);
+    await record(env, run, { recipientId, status: 'failed', reason: `${error.code}: ${error.message}` }, 'always');
     env.log.warn({ event: 'key.failed', ...logFields, code: error.code });
   } else {
     // An in-doubt error or anything unexpected: the provider may have the message. The claim
     // stays, so nobody sends it again; an operator decides.
-    await record(env, run, { recipientId, status: 'inDoubt', reason: describeError(error) }, true);
+    await record(env, run, { recipientId, status: 'inDoubt', reason: describeError(error) }, 'always');
     env.log.warn({ event: 'key.in-doubt', ...logFields, code: isBatonError(error) ? error.code : 'UNEXPECTED' });
   }
 }
@@ -422,10 +422,18 @@ async function releaseClaim(env: Env, claimKey: string, logFields: Record<string
   }
 }
 
-/** Adds the result for the check-in and, for final outcomes, writes the outcome record. */
-async function record(env: Env, run: LeaseRun, result: SendResult, writeOutcome: boolean): Promise<void> {
-  run.results.push(result);
-  if (!writeOutcome) return;
+/**
+ * Adds the result for the check-in and, for final outcomes, writes the outcome record.
+ * - `always`: this worker holds the recipient's claim, so its outcome is the truth.
+ * - `if-absent`: decided before any claim (not sendable, QA, unsubscribed); a conditional create,
+ *   so it can never overwrite what another lease's worker recorded. If one is there already, the
+ *   result says so (`claimedElsewhere`) and the conductor takes the ledger's word.
+ */
+async function record(env: Env, run: LeaseRun, result: SendResult, write: 'none' | 'if-absent' | 'always'): Promise<void> {
+  if (write === 'none') {
+    run.results.push(result);
+    return;
+  }
   const { lease } = run;
   const outcome: OutcomeRecord = {
     version: 1,
@@ -438,11 +446,19 @@ async function record(env: Env, run: LeaseRun, result: SendResult, writeOutcome:
   };
   const key = keys.outcome({ customerId: lease.customerId, campaignId: lease.campaignId, recipientId: result.recipientId });
   try {
-    await env.store.put(env.buckets.campaigns, key, JSON.stringify(outcome), { contentType: 'application/json' });
+    await env.store.put(env.buckets.campaigns, key, JSON.stringify(outcome), {
+      contentType: 'application/json',
+      ...(write === 'if-absent' ? { ifNoneMatch: '*' as const } : {}),
+    });
   } catch (error) {
+    if (error instanceof ObjectExistsError) {
+      run.results.push({ recipientId: result.recipientId, status: 'claimedElsewhere' });
+      return;
+    }
     // The check-in still carries the result; the claim (if any) keeps the key from being resent.
     env.log.error({ event: 'outcome.write-failed', leaseId: lease.leaseId, recipientId: result.recipientId, reason: describeError(error) });
   }
+  run.results.push(result);
 }
 
 function iso(env: Env): string {

@@ -468,4 +468,42 @@ describe('runWorker', () => {
     // Assess
     await expect(attempt).rejects.toMatchObject({ code: 'WORKER_DEPS_INVALID', message: expect.stringContaining('concurrency') });
   });
+  describe('suppressions', () => {
+    it('never emails a recipient who unsubscribed from the customer, and claims nothing for them', async () => {
+      // Prepare
+      const [gone, staying] = emails(2) as [string, string];
+      const { store, sender, leaseClient, deps } = setUp();
+      await seedRendered(store, [gone, staying]);
+      const ref = refOf(gone);
+      await store.put(buckets.campaigns, keys.suppression(ref), JSON.stringify({ version: 1, at: 'x', campaignId: ref.campaignId, reason: 'unsubscribed' }));
+
+      // Act
+      await runWorker(deps, { lease: leaseFor([gone, staying]) });
+
+      // Assess
+      expect(sender.recipients()).toEqual([staying]);
+      expect(await outcomeOf(store, gone)).toMatchObject({ status: 'suppressed', reason: 'UNSUBSCRIBED' });
+      expect(await claimExists(store, gone)).toBe(false);
+      expect(leaseClient.requests[0]).toMatchObject({ permitsUsed: 1 });
+    });
+
+    it('never overwrites an outcome another lease recorded with one decided before any claim', async () => {
+      // Prepare: another lease already sent to this recipient; now it is suppressed
+      const [email] = emails(1) as [string];
+      const { store, sender, leaseClient, deps } = setUp();
+      await seedRendered(store, [email]);
+      const ref = refOf(email);
+      const sent = JSON.stringify({ version: 1, recipientId: ref.recipientId, status: 'sent', providerId: '<x@y>', at: 'x', leaseId: 'lease-0' });
+      await store.put(buckets.campaigns, keys.outcome(ref), sent);
+      await store.put(buckets.campaigns, keys.suppression(ref), JSON.stringify({ version: 1, at: 'x', campaignId: ref.campaignId, reason: 'unsubscribed' }));
+
+      // Act
+      await runWorker(deps, { lease: leaseFor([email]) });
+
+      // Assess
+      expect(sender.calls).toHaveLength(0);
+      expect(await store.get(buckets.campaigns, keys.outcome(ref))).toBe(sent);
+      expect(leaseClient.requests[0]!.results).toEqual([{ recipientId: ref.recipientId, status: 'claimedElsewhere' }]);
+    });
+  });
 });
