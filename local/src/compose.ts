@@ -63,6 +63,8 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
 
   const apiToken = config.BATON_API_TOKEN ?? (await devToken(path.join(dataDir, 'api-token')));
   const leaseToken = config.BATON_LEASE_TOKEN ?? randomBytes(24).toString('hex');
+  // Kept across restarts, or links in messages already sent would stop working.
+  const unsubscribeSecret = config.BATON_UNSUBSCRIBE_SECRET ?? (await devToken(path.join(dataDir, 'unsubscribe-secret')));
   const mailgunKey = config.MAILGUN_API_KEY ?? randomBytes(16).toString('hex');
 
   let sink: MailgunSink | undefined;
@@ -128,12 +130,13 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     apiToken,
     leaseToken,
     publicUrl,
+    unsubscribeSecret,
     plugins,
   });
   const url = await service.start({ host: options.host ?? '127.0.0.1', port: config.PORT });
   leaseClient = createHttpLeaseClient({ baseUrl: url, token: leaseToken });
   if (config.BATON_PUBLIC_URL === undefined) publicUrl = `http://localhost:${new URL(url).port}`;
-  renderHandler = createRenderHandler({ store, buckets, templates: new TemplateCache(), publicUrl, logger });
+  renderHandler = createRenderHandler({ store, buckets, templates: new TemplateCache(), publicUrl, unsubscribeSecret, logger });
 
   if (options.seedSample !== false && service.conductor.listCampaigns().length === 0) {
     await service.conductor.createCampaign(sampleCampaign());
@@ -172,7 +175,7 @@ export function sampleCampaign() {
   };
 }
 
-/** In dev, a random API token kept in the data folder, so the CLI and the console can find it. */
+/** In dev, a random secret kept in the data folder (the API token: so the CLI and the console can find it). */
 async function devToken(file: string): Promise<string> {
   try {
     const existing = (await fs.readFile(file, 'utf8')).trim();

@@ -68,6 +68,7 @@ const variables = {
   BATON_PUBLIC_URL: { schema: httpUrl.optional(), default: undefined },
   BATON_API_TOKEN: { schema: secret.optional(), default: undefined },
   BATON_LEASE_TOKEN: { schema: secret.optional(), default: undefined },
+  BATON_UNSUBSCRIBE_SECRET: { schema: secret.optional(), default: undefined },
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }), default: 'info' },
 } as const;
 
@@ -89,7 +90,7 @@ export function loadConfig(env: Env = process.env): Config {
     if (parsed.success) {
       out[name] = parsed.data;
     } else {
-      const shown = raw === undefined ? 'unset' : `got ${JSON.stringify(name.includes('TOKEN') || name.includes('KEY') ? '…' : raw)}`;
+      const shown = raw === undefined ? 'unset' : `got ${JSON.stringify(/TOKEN|KEY|SECRET/.test(name) ? '…' : raw)}`;
       issues.push({ where: name, message: `${parsed.error.issues[0]?.message ?? 'is invalid'} (${shown})` });
     }
   }
@@ -98,7 +99,7 @@ export function loadConfig(env: Env = process.env): Config {
     issues.push({ where: 'QA_ALLOWED_RECIPIENTS', message: 'is required when BATON_STAGE=qa (QA may only email allowed addresses)' });
   }
   if (stage === 'qa' || stage === 'prod') {
-    for (const name of ['BATON_API_TOKEN', 'BATON_LEASE_TOKEN'] as const) {
+    for (const name of ['BATON_API_TOKEN', 'BATON_LEASE_TOKEN', 'BATON_UNSUBSCRIBE_SECRET'] as const) {
       if (out[name] === undefined && !issues.some((i) => i.where === name)) {
         issues.push({ where: name, message: `is required when BATON_STAGE=${stage}` });
       }

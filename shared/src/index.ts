@@ -6,3 +6,4 @@ export * from './logger';
 export * from './clock';
 export * from './ports';
 export * from './object-store/port';
+export * from './unsubscribe';

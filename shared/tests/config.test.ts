@@ -3,6 +3,7 @@ import { ConfigError } from '../src/errors';
 
 const API_TOKEN = 'api-token-0123456789abcdef';
 const LEASE_TOKEN = 'lease-token-0123456789abcdef';
+const UNSUBSCRIBE_SECRET = 'unsubscribe-secret-0123456789';
 
 /** Runs loadConfig and returns the ConfigError it throws (fails the test if it does not throw one). */
 function configErrorFor(env: Record<string, string | undefined>): ConfigError {
@@ -124,7 +125,7 @@ describe('loadConfig', () => {
   describe('stage rules', () => {
     it('refuses qa without QA_ALLOWED_RECIPIENTS, naming it', () => {
       // Act
-      const error = configErrorFor({ BATON_STAGE: 'qa', BATON_API_TOKEN: API_TOKEN, BATON_LEASE_TOKEN: LEASE_TOKEN });
+      const error = configErrorFor({ BATON_STAGE: 'qa', BATON_API_TOKEN: API_TOKEN, BATON_LEASE_TOKEN: LEASE_TOKEN, BATON_UNSUBSCRIBE_SECRET: UNSUBSCRIBE_SECRET });
 
       // Assess
       expect(error.issues).toEqual([{ where: 'QA_ALLOWED_RECIPIENTS', message: expect.stringContaining('is required when BATON_STAGE=qa') }]);
@@ -132,7 +133,7 @@ describe('loadConfig', () => {
 
     it('accepts qa with an allow-list and both tokens', () => {
       // Act
-      const config = loadConfig({ BATON_STAGE: 'qa', QA_ALLOWED_RECIPIENTS: '@example.com', BATON_API_TOKEN: API_TOKEN, BATON_LEASE_TOKEN: LEASE_TOKEN });
+      const config = loadConfig({ BATON_STAGE: 'qa', QA_ALLOWED_RECIPIENTS: '@example.com', BATON_API_TOKEN: API_TOKEN, BATON_LEASE_TOKEN: LEASE_TOKEN, BATON_UNSUBSCRIBE_SECRET: UNSUBSCRIBE_SECRET });
 
       // Assess
       expect(config.BATON_STAGE).toBe('qa');
@@ -147,12 +148,13 @@ describe('loadConfig', () => {
       expect(error.issues).toEqual([
         { where: 'BATON_API_TOKEN', message: `is required when BATON_STAGE=${stage}` },
         { where: 'BATON_LEASE_TOKEN', message: `is required when BATON_STAGE=${stage}` },
+        { where: 'BATON_UNSUBSCRIBE_SECRET', message: `is required when BATON_STAGE=${stage}` },
       ]);
     });
 
     it('requires the lease token in prod even when the api token is set', () => {
       // Act
-      const error = configErrorFor({ BATON_STAGE: 'prod', BATON_API_TOKEN: API_TOKEN });
+      const error = configErrorFor({ BATON_STAGE: 'prod', BATON_API_TOKEN: API_TOKEN, BATON_UNSUBSCRIBE_SECRET: UNSUBSCRIBE_SECRET });
 
       // Assess
       expect(error.issues.map((i) => i.where)).toEqual(['BATON_LEASE_TOKEN']);
@@ -168,7 +170,7 @@ describe('loadConfig', () => {
 
     it('reports a bad token once, not also as missing', () => {
       // Act
-      const error = configErrorFor({ BATON_STAGE: 'prod', BATON_API_TOKEN: 'short', BATON_LEASE_TOKEN: LEASE_TOKEN });
+      const error = configErrorFor({ BATON_STAGE: 'prod', BATON_API_TOKEN: 'short', BATON_LEASE_TOKEN: LEASE_TOKEN, BATON_UNSUBSCRIBE_SECRET: UNSUBSCRIBE_SECRET });
 
       // Assess
       expect(error.issues).toEqual([{ where: 'BATON_API_TOKEN', message: 'must be at least 16 characters (got "…")' }]);

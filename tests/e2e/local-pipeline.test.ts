@@ -142,6 +142,7 @@ describe('the local pipeline in the qa stage', () => {
       QA_ALLOWED_RECIPIENTS: '@qa.example.com, boss@example.com',
       BATON_API_TOKEN: 'qa-api-token-0123456789',
       BATON_LEASE_TOKEN: 'qa-lease-token-0123456789',
+      BATON_UNSUBSCRIBE_SECRET: 'qa-unsubscribe-secret-0123456789',
       MAILGUN_DOMAIN: 'mg.qa.example.com',
     });
     try {

@@ -44,8 +44,8 @@ describe('unsubscribing through the List-Unsubscribe link', () => {
   it('refuses a malformed link or one for an unknown campaign', async () => {
     const { baton, dataDir } = await startBaton();
     try {
-      const bad = await fetch(`${baton.url}/unsubscribe/acme/c-nope/not-a-recipient`, { method: 'POST' });
-      const unknown = await fetch(`${baton.url}/unsubscribe/acme/c-nope/${'a'.repeat(32)}`, { method: 'POST' });
+      const bad = await fetch(`${baton.url}/unsubscribe/acme/c-nope/not-a-recipient/sig`, { method: 'POST' });
+      const unknown = await fetch(`${baton.url}/unsubscribe/acme/c-nope/${'a'.repeat(32)}/sig`, { method: 'POST' });
       expect(bad.status).toBe(400);
       expect(unknown.status).toBe(404);
     } finally {

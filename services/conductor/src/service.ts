@@ -18,6 +18,7 @@ export interface ConductorServiceDeps {
   apiToken: string;
   leaseToken: string;
   publicUrl: string;
+  unsubscribeSecret: string;
   plugins?: ((app: FastifyInstance) => Promise<void>)[];
 }
 
@@ -55,6 +56,7 @@ export class ConductorService {
         stallMs: 30_000,
         maxAttempts: 5,
         publicUrl: deps.publicUrl,
+        unsubscribeSecret: deps.unsubscribeSecret,
         qaAllowList: config.QA_ALLOWED_RECIPIENTS,
       },
     });

@@ -3,6 +3,7 @@ import { keys, type Buckets, type CampaignDefinition, type CampaignRef, type Obj
 export const buckets: Buckets = { campaigns: 'baton-campaigns', stubs: 'baton-stubs', rendered: 'baton-rendered' };
 export const ref: CampaignRef = { customerId: 'acme', campaignId: 'c-spring' };
 export const publicUrl = 'https://baton.example.com';
+export const unsubscribeSecret = 'test-unsubscribe-secret';
 
 export function mjmlBody(inner: string): string {
   return `<mjml><mj-body><mj-section><mj-column>${inner}</mj-column></mj-section></mj-body></mjml>`;

@@ -17,6 +17,7 @@ import {
   ValidationError,
   ID_PATTERN,
   assertRecipientId,
+  isValidUnsubscribeSignature,
   type Buckets,
   type CampaignDefinition,
   type CampaignState,
@@ -59,6 +60,8 @@ export interface ConductorSettings {
   /** Retryable results a recipient may have before it is recorded failed. */
   maxAttempts: number;
   publicUrl: string;
+  /** Signs unsubscribe links in previews and verifies them on `/unsubscribe`. */
+  unsubscribeSecret: string;
   qaAllowList?: readonly string[];
 }
 
@@ -283,7 +286,7 @@ export class Conductor {
     // A test goes out under the tester's own id, so its unsubscribe link can never suppress
     // the audience's first recipient.
     const recipientId = to !== undefined ? recipientIdFor(run.definition.customerId, to.trim().toLowerCase()) : (first?.recipientId ?? '0'.repeat(32));
-    return renderMessage(compiled, { ...run.ref, recipientId, email, fields: { ...(first?.fields ?? {}), email } }, { publicUrl: this.deps.settings.publicUrl });
+    return renderMessage(compiled, { ...run.ref, recipientId, email, fields: { ...(first?.fields ?? {}), email } }, { publicUrl: this.deps.settings.publicUrl, unsubscribeSecret: this.deps.settings.unsubscribeSecret });
   }
 
   /** Sends the preview to one address now, under the governor like any other send. */
@@ -307,10 +310,13 @@ export class Conductor {
    * Records that a recipient wants no more mail from this customer (List-Unsubscribe, RFC 8058
    * one click). Idempotent; workers check it before every send, so it takes effect at once.
    */
-  async unsubscribe(ref: { customerId: string; campaignId: string; recipientId: string }): Promise<void> {
+  async unsubscribe(ref: { customerId: string; campaignId: string; recipientId: string }, signature: string): Promise<void> {
     const key = keys.suppression({ customerId: ref.customerId, recipientId: assertRecipientId(ref.recipientId) });
     const run = this.run(ref.campaignId);
-    if (run.definition.customerId !== ref.customerId) throw new CampaignNotFoundError(ref.campaignId);
+    // A wrong signature looks exactly like an unknown campaign: nothing to learn by guessing.
+    if (run.definition.customerId !== ref.customerId || !isValidUnsubscribeSignature(this.deps.settings.unsubscribeSecret, ref, signature)) {
+      throw new CampaignNotFoundError(ref.campaignId);
+    }
     const record: SuppressionRecord = { version: 1, at: new Date(this.deps.clock.now()).toISOString(), campaignId: ref.campaignId, reason: 'unsubscribed' };
     try {
       await this.deps.store.put(this.deps.buckets.campaigns, key, JSON.stringify(record), { ifNoneMatch: '*' });

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Conductor } from '../core/conductor';
 
-type Params = { customerId: string; campaignId: string; recipientId: string };
+type Params = { customerId: string; campaignId: string; recipientId: string; signature: string };
 
 const page = (title: string, body: string) => `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title>
@@ -12,19 +12,20 @@ button{font:inherit;padding:.5rem 1rem;border:0;border-radius:6px;background:#3a
 /**
  * The link behind `List-Unsubscribe`. GET only asks (mail scanners follow links); POST — the
  * button, or a mailbox provider's RFC 8058 one-click POST — records the suppression.
- * The path holds ids only, validated by the key schema before use, and nothing from it is
- * echoed into the page.
+ * The path holds ids and an HMAC of them (see shared `unsubscribeUrl`), validated before use;
+ * nothing from it is echoed into the page.
  */
 export async function unsubscribeRoutes(app: FastifyInstance, conductor: Conductor): Promise<void> {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-  const path = '/unsubscribe/:customerId/:campaignId/:recipientId';
+  const path = '/unsubscribe/:customerId/:campaignId/:recipientId/:signature';
   app.get<{ Params: Params }>(path, async (_req, reply) =>
     reply
       .type('text/html; charset=utf-8')
       .send(page('Unsubscribe', '<h1>Unsubscribe?</h1><p>You will get no more email from this sender.</p><form method="post"><button type="submit">Unsubscribe</button></form>')),
   );
   app.post<{ Params: Params }>(path, async (req, reply) => {
-    await conductor.unsubscribe(req.params);
+    const { signature, ...ref } = req.params;
+    await conductor.unsubscribe(ref, signature);
     return reply.type('text/html; charset=utf-8').send(page('Unsubscribed', '<h1>You are unsubscribed</h1><p>You will get no more email from this sender.</p>'));
   });
 }

@@ -51,6 +51,7 @@ function harness(settings: Partial<ConductorSettings> = {}, cap = 10, store = ne
       stallMs: 30_000,
       maxAttempts: 3,
       publicUrl: 'http://localhost:8080',
+      unsubscribeSecret: 'test-unsubscribe-secret',
       ...settings,
     },
   });

@@ -5,6 +5,7 @@ import {
   RetryableError,
   keys,
   recipientIdFor,
+  unsubscribeSignature,
   silentLogger,
   type CampaignRequestedMessage,
   type CheckInRequest,
@@ -97,6 +98,7 @@ async function harness(settings: Partial<ConductorSettings> = {}, options: { tes
       stallMs: 30_000,
       maxAttempts: 3,
       publicUrl: 'http://localhost:8080',
+      unsubscribeSecret: 'test-unsubscribe-secret',
       ...settings,
     },
   });
@@ -572,13 +574,15 @@ describe('conductor HTTP app', () => {
 
   describe('unsubscribe link', () => {
     const recipientId = recipientIdFor('acme', 'a@example.com');
+    const signed = (customerId: string, campaignId: string) =>
+      `/unsubscribe/${customerId}/${campaignId}/${recipientId}/${unsubscribeSignature('test-unsubscribe-secret', { customerId, campaignId, recipientId })}`;
 
     it('asks on GET, without a token, and records nothing (mail scanners follow links)', async () => {
       // Prepare
       const h = await harness();
       const id = await h.createCampaign();
       // Act
-      const res = await h.app.inject({ method: 'GET', url: `/unsubscribe/acme/${id}/${recipientId}` });
+      const res = await h.app.inject({ method: 'GET', url: signed('acme', id) });
       // Assess
       expect(res.statusCode).toBe(200);
       expect(res.headers['content-type']).toMatch(/^text\/html/);
@@ -593,7 +597,7 @@ describe('conductor HTTP app', () => {
       const oneClick = () =>
         h.app.inject({
           method: 'POST',
-          url: `/unsubscribe/acme/${id}/${recipientId}`,
+          url: signed('acme', id),
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
           payload: 'List-Unsubscribe=One-Click',
         });
@@ -611,10 +615,22 @@ describe('conductor HTTP app', () => {
       const h = await harness();
       const id = await h.createCampaign();
       // Act
-      const res = await h.app.inject({ method: 'POST', url: `/unsubscribe/other/${id}/${recipientId}` });
+      const res = await h.app.inject({ method: 'POST', url: signed('other', id) });
       // Assess
       expect(res.statusCode).toBe(404);
       expect(await h.store.get(buckets.campaigns, keys.suppression({ customerId: 'other', recipientId }))).toBeUndefined();
+    });
+
+    it('refuses a link whose signature does not match (404) and records nothing', async () => {
+      // Prepare: someone who knows an address computes its recipient id, but cannot sign it
+      const h = await harness();
+      const id = await h.createCampaign();
+      const forged = signed('acme', id).replace(/\/[^/]+$/, '/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+      // Act
+      const res = await h.app.inject({ method: 'POST', url: forged });
+      // Assess
+      expect(res.statusCode).toBe(404);
+      expect(await h.store.get(buckets.campaigns, keys.suppression({ customerId: 'acme', recipientId }))).toBeUndefined();
     });
   });
 

@@ -29,6 +29,8 @@ export interface RenderDeps {
   templates: TemplateCache;
   /** Base of the unsubscribe link, e.g. `https://baton.example.com`. */
   publicUrl: string;
+  /** Signs the unsubscribe link (BATON_UNSUBSCRIBE_SECRET). */
+  unsubscribeSecret: string;
   logger?: Logger;
   /** For the time on failure outcomes. */
   clock?: Clock;
@@ -68,7 +70,7 @@ export async function renderStub(deps: RenderDeps, stubKey: string): Promise<Ren
       const definition = await loadCampaignDefinition(store, buckets, ref);
       return { from: definition.from, subject: definition.subject, mjml: definition.mjml };
     });
-    rendered = renderMessage(compiled, stub, { publicUrl });
+    rendered = renderMessage(compiled, stub, { publicUrl, unsubscribeSecret: deps.unsubscribeSecret });
   } catch (err) {
     if (!(isBatonError(err) && err.kind === 'permanent')) throw err;
     const reason = describeError(err);

@@ -6,6 +6,7 @@ import {
   assertCampaignId,
   assertCustomerId,
   assertRecipientId,
+  unsubscribeUrl,
   type InputIssue,
   type RenderedMessage,
 } from '@baton/shared';
@@ -50,6 +51,8 @@ export interface RecipientData {
 export interface RenderSettings {
   /** Where the conductor serves `/unsubscribe/...`, e.g. `https://baton.example.com`. */
   publicUrl: string;
+  /** Signs the unsubscribe link (BATON_UNSUBSCRIBE_SECRET); the conductor verifies it. */
+  unsubscribeSecret: string;
 }
 
 /** RFC 5322's line limit; longer subjects are cut here. */
@@ -151,7 +154,7 @@ export function renderMessage(compiled: CompiledTemplate, recipient: RecipientDa
   const text = renderPart(textEngine, compiled.text, scope, 'text');
 
   const headers: Record<string, string> = {
-    'List-Unsubscribe': `<${publicUrl}/unsubscribe/${customerId}/${campaignId}/${recipientId}>`,
+    'List-Unsubscribe': `<${unsubscribeUrl(publicUrl, settings.unsubscribeSecret, { customerId, campaignId, recipientId })}>`,
     'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
   };
   const message: RenderedMessage = {

@@ -4,7 +4,7 @@ import { renderStub, type RenderDeps } from '../../src/core/render';
 import { stubCampaign } from '../../src/core/stubber';
 import { compileCampaignTemplate } from '../../src/core/template';
 import { TemplateCache } from '../../src/core/template-cache';
-import { buckets, caught, keysIn, mjmlBody, publicUrl, ref, seedCampaign, type SeedOptions } from '../fixtures';
+import { buckets, caught, keysIn, mjmlBody, publicUrl, ref, unsubscribeSecret, seedCampaign, type SeedOptions } from '../fixtures';
 
 function stubKeyFor(email: string): string {
   return keys.stub({ ...ref, recipientId: recipientIdFor(ref.customerId, email) });
@@ -15,7 +15,7 @@ async function setUp(seed: SeedOptions) {
   await seedCampaign(store, seed);
   await stubCampaign({ store, buckets }, ref);
   const compile = jest.fn(compileCampaignTemplate);
-  const deps: RenderDeps = { store, buckets, templates: new TemplateCache({ compile }), publicUrl, clock: new ManualClock(Date.UTC(2025, 0, 2)) };
+  const deps: RenderDeps = { store, buckets, templates: new TemplateCache({ compile }), publicUrl, unsubscribeSecret, clock: new ManualClock(Date.UTC(2025, 0, 2)) };
   return { store, deps, compile };
 }
 

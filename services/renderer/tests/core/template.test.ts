@@ -1,6 +1,6 @@
-import { PermanentError, ValidationError } from '@baton/shared';
+import { PermanentError, ValidationError, unsubscribeSignature } from '@baton/shared';
 import { compileCampaignTemplate, renderMessage, validateCampaignTemplate, type RecipientData } from '../../src/core/template';
-import { caught, helloMjml, mjmlBody, publicUrl } from '../fixtures';
+import { caught, helloMjml, mjmlBody, publicUrl, unsubscribeSecret } from '../fixtures';
 
 const recipient: RecipientData = {
   customerId: 'acme',
@@ -22,7 +22,7 @@ describe('compileCampaignTemplate and renderMessage', () => {
     const compiled = await compileCampaignTemplate({ ...base, mjml: mjmlBody('<mj-text>Hello {{ first_name }}, this is for {{ email }}</mj-text>') });
 
     // Act
-    const message = renderMessage(compiled, recipient, { publicUrl });
+    const message = renderMessage(compiled, recipient, { publicUrl, unsubscribeSecret });
 
     // Assess
     expect(message).toMatchObject({
@@ -39,18 +39,19 @@ describe('compileCampaignTemplate and renderMessage', () => {
     expect(message.html).toMatch(/^<!doctype html>/i);
   });
 
-  it('adds one-click unsubscribe headers naming the customer, campaign and recipient', async () => {
+  it('adds one-click unsubscribe headers naming the customer, campaign and recipient, signed', async () => {
     // Prepare
     const compiled = await compileCampaignTemplate(base);
 
     // Act
-    const message = renderMessage(compiled, recipient, { publicUrl: `${publicUrl}/` });
+    const message = renderMessage(compiled, recipient, { publicUrl: `${publicUrl}/`, unsubscribeSecret });
 
     // Assess
     expect(message.headers).toEqual({
-      'List-Unsubscribe': `<https://baton.example.com/unsubscribe/acme/c-spring/${recipient.recipientId}>`,
+      'List-Unsubscribe': `<https://baton.example.com/unsubscribe/acme/c-spring/${recipient.recipientId}/${unsubscribeSignature(unsubscribeSecret, recipient)}>`,
       'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
     });
+    expect(unsubscribeSignature('another-secret-entirely', recipient)).not.toBe(unsubscribeSignature(unsubscribeSecret, recipient));
   });
 
   it('escapes markup from merge fields in the html but leaves the text part and subject as written', async () => {
@@ -63,7 +64,7 @@ describe('compileCampaignTemplate and renderMessage', () => {
     const name = '<script>alert("x")</script> & Tom\'s';
 
     // Act
-    const message = renderMessage(compiled, withFields({ first_name: name }), { publicUrl });
+    const message = renderMessage(compiled, withFields({ first_name: name }), { publicUrl, unsubscribeSecret });
 
     // Assess
     expect(message.html).toContain('Hi &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Tom&#39;s');
@@ -78,7 +79,7 @@ describe('compileCampaignTemplate and renderMessage', () => {
     const compiled = await compileCampaignTemplate({ ...base, subject: 'Hello {{ first_name }}!' });
 
     // Act
-    const message = renderMessage(compiled, withFields({ first_name: 'Ann\r\nBcc: eve@evil.example\u0000\t\u000b\u2028x' }), { publicUrl });
+    const message = renderMessage(compiled, withFields({ first_name: 'Ann\r\nBcc: eve@evil.example\u0000\t\u000b\u2028x' }), { publicUrl, unsubscribeSecret });
 
     // Assess
     expect(message.subject).toBe('Hello Ann Bcc: eve@evil.example x!');
@@ -90,7 +91,7 @@ describe('compileCampaignTemplate and renderMessage', () => {
     const compiled = await compileCampaignTemplate({ ...base, subject: '{{ first_name }}' });
 
     // Act
-    const message = renderMessage(compiled, withFields({ first_name: `${'a'.repeat(997)}😀😀` }), { publicUrl });
+    const message = renderMessage(compiled, withFields({ first_name: `${'a'.repeat(997)}😀😀` }), { publicUrl, unsubscribeSecret });
 
     // Assess
     expect(Array.from(message.subject)).toHaveLength(998);
@@ -103,7 +104,7 @@ describe('compileCampaignTemplate and renderMessage', () => {
     const name = 'Zoë 😀👩‍👩‍👧 田中太郎 שָׁלוֹם مرحبا';
 
     // Act
-    const message = renderMessage(compiled, withFields({ first_name: name }), { publicUrl });
+    const message = renderMessage(compiled, withFields({ first_name: name }), { publicUrl, unsubscribeSecret });
 
     // Assess
     expect(message.html).toContain(`Hello ${name}`);
@@ -122,8 +123,8 @@ describe('compileCampaignTemplate and renderMessage', () => {
     const compiled = await compileCampaignTemplate({ ...base, mjml });
 
     // Act
-    const gold = renderMessage(compiled, withFields({ tier: 'gold' }), { publicUrl });
-    const plain = renderMessage(compiled, withFields({ tier: 'basic' }), { publicUrl });
+    const gold = renderMessage(compiled, withFields({ tier: 'gold' }), { publicUrl, unsubscribeSecret });
+    const plain = renderMessage(compiled, withFields({ tier: 'basic' }), { publicUrl, unsubscribeSecret });
 
     // Assess
     expect(gold.html).toContain('Gold offer for Ann');
@@ -137,7 +138,7 @@ describe('compileCampaignTemplate and renderMessage', () => {
     const compiled = await compileCampaignTemplate({ ...base, mjml: mjmlBody('<mj-text><h1>Welcome {{ first_name }}</h1></mj-text>') });
 
     // Act
-    const message = renderMessage(compiled, recipient, { publicUrl });
+    const message = renderMessage(compiled, recipient, { publicUrl, unsubscribeSecret });
 
     // Assess
     expect(message.text).toContain('Welcome Ann');
@@ -148,7 +149,7 @@ describe('compileCampaignTemplate and renderMessage', () => {
     const compiled = await compileCampaignTemplate({ ...base, subject: 'Hi {{ nickname }}!' });
 
     // Act
-    const message = renderMessage(compiled, recipient, { publicUrl });
+    const message = renderMessage(compiled, recipient, { publicUrl, unsubscribeSecret });
 
     // Assess
     expect(message.subject).toBe('Hi !');
@@ -159,7 +160,7 @@ describe('compileCampaignTemplate and renderMessage', () => {
     const compiled = await compileCampaignTemplate({ ...base, mjml: mjmlBody('<mj-text>{% for i in (1..count) %}x{% endfor %}</mj-text>') });
 
     // Act
-    const error = await caught(() => renderMessage(compiled, withFields({ count: '100000000' }), { publicUrl }));
+    const error = await caught(() => renderMessage(compiled, withFields({ count: '100000000' }), { publicUrl, unsubscribeSecret }));
 
     // Assess
     expect(error).toBeInstanceOf(PermanentError);
@@ -171,7 +172,7 @@ describe('compileCampaignTemplate and renderMessage', () => {
     const compiled = await compileCampaignTemplate(base);
 
     // Act
-    const error = await caught(() => renderMessage(compiled, { ...recipient, email: 'ann@example.com\r\nBcc: eve@evil.example' }, { publicUrl }));
+    const error = await caught(() => renderMessage(compiled, { ...recipient, email: 'ann@example.com\r\nBcc: eve@evil.example' }, { publicUrl, unsubscribeSecret }));
 
     // Assess
     expect(error).toMatchObject({ code: 'RECIPIENT_INVALID' });
@@ -182,7 +183,7 @@ describe('compileCampaignTemplate and renderMessage', () => {
     const compiled = await compileCampaignTemplate(base);
 
     // Act
-    const error = await caught(() => renderMessage(compiled, recipient, { publicUrl: 'https://x.example/>\r\nBcc: a@b.c' }));
+    const error = await caught(() => renderMessage(compiled, recipient, { publicUrl: 'https://x.example/>\r\nBcc: a@b.c', unsubscribeSecret }));
 
     // Assess
     expect(error).toBeInstanceOf(ValidationError);

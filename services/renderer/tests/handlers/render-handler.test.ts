@@ -4,7 +4,7 @@ import { stubCampaign } from '../../src/core/stubber';
 import { TemplateCache } from '../../src/core/template-cache';
 import { RecordsFailedError } from '../../src/errors';
 import { createRenderHandler } from '../../src/handlers/render-handler';
-import { buckets, caught, keysIn, mjmlBody, publicUrl, ref, seedCampaign } from '../fixtures';
+import { buckets, caught, keysIn, mjmlBody, publicUrl, ref, unsubscribeSecret, seedCampaign } from '../fixtures';
 
 function idOf(email: string): string {
   return recipientIdFor(ref.customerId, email);
@@ -31,7 +31,7 @@ async function setUp() {
     mjml: mjmlBody('<mj-text>Hello {% for i in (1..count) %}*{% endfor %}</mj-text>'),
   });
   await stubCampaign({ store, buckets }, ref);
-  const handler = createRenderHandler({ store, buckets, templates: new TemplateCache(), publicUrl });
+  const handler = createRenderHandler({ store, buckets, templates: new TemplateCache(), publicUrl, unsubscribeSecret });
   return { store, handler };
 }
 
@@ -122,7 +122,7 @@ describe('the render handler', () => {
 
   it('refuses to start with a public URL that could break a header', () => {
     // Act
-    const act = () => createRenderHandler({ store: new MemoryObjectStore(), buckets, templates: new TemplateCache(), publicUrl: 'not a url' });
+    const act = () => createRenderHandler({ store: new MemoryObjectStore(), buckets, templates: new TemplateCache(), publicUrl: 'not a url', unsubscribeSecret });
 
     // Assess
     expect(act).toThrow(ValidationError);
