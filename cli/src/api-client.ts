@@ -6,6 +6,7 @@ export interface CampaignCounts {
 export interface CampaignView {
   id: string; name: string; status: string; counts: CampaignCounts; sentLastMinute: number;
   perMinuteMax: number; etaSeconds: number | null; problems: { line: number; kind: string; reason: string }[];
+  error?: { code: string; message: string };
 }
 
 export class ApiError extends Error {

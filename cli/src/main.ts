@@ -43,16 +43,16 @@ function readInput(file: string, flag: string): string {
 function summary(c: CampaignView): string {
   const k = c.counts;
   return [
-    `campaign ${c.id} (${c.name}): ${c.status}`,
+    `campaign ${c.id} (${c.name}): ${c.status}${c.error ? ` (${c.error.code}: ${c.error.message})` : ''}`,
     `  audience rows ${k.total}: sent ${k.sent}, failed ${k.failed}, in doubt ${k.inDoubt}, suppressed ${k.suppressed}, cancelled ${k.cancelled}, invalid ${k.invalid}, duplicate ${k.duplicate}`,
     ...c.problems.slice(0, 10).map((p) => `  line ${p.line}: ${p.kind}: ${p.reason}`),
     ...(c.problems.length > 10 ? [`  … and ${c.problems.length - 10} more problems (see the console)`] : []),
   ].join('\n');
 }
 
-/** Finished: done, or cancelled with nothing still out with a worker (its counts are then final). */
+/** Finished: done, failed, or cancelled with nothing still out with a worker (its counts are then final). */
 function isFinished(c: CampaignView): boolean {
-  return c.status === 'done' || (c.status === 'cancelled' && c.counts.inFlight === 0);
+  return c.status === 'done' || c.status === 'failed' || (c.status === 'cancelled' && c.counts.inFlight === 0);
 }
 
 async function waitForFinish(api: ApiClient, id: string, out: NodeJS.WritableStream): Promise<CampaignView> {
@@ -149,7 +149,7 @@ export async function run(argv: string[], out: NodeJS.WritableStream = process.s
   }
   const final = await waitForFinish(api, created.id, out);
   out.write(summary(final) + '\n');
-  return final.counts.failed + final.counts.inDoubt > 0 ? 1 : 0;
+  return final.status === 'failed' || final.counts.failed + final.counts.inDoubt > 0 ? 1 : 0;
 }
 
 /** What `baton` prints on stderr for an error `run` threw. */

@@ -95,7 +95,7 @@ export const campaignDefinition = z.object({
 });
 export type CampaignDefinition = z.infer<typeof campaignDefinition>;
 
-export const CAMPAIGN_STATUSES = ['draft', 'sending', 'paused', 'cancelled', 'done'] as const;
+export const CAMPAIGN_STATUSES = ['draft', 'sending', 'paused', 'cancelled', 'done', 'failed'] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 export const campaignState = z.object({
   version: z.literal(1),
@@ -103,6 +103,8 @@ export const campaignState = z.object({
   updatedAt: z.string(),
   sendRequestedAt: z.string().optional(),
   finishedAt: z.string().optional(),
+  /** Why a `failed` campaign failed. */
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
 export type CampaignState = z.infer<typeof campaignState>;
 
@@ -129,6 +131,8 @@ export const audienceReport = z.object({
   /** The first problems found, each with its line; capped so a huge bad file stays readable. */
   problems: z.array(z.object({ line: z.number().int(), kind: z.enum(['invalid', 'duplicate']), reason: z.string() })),
   problemsTruncated: z.boolean(),
+  /** Stubbing failed for good (the audience is gone or unreadable): nobody can be sent to. */
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
 export type AudienceReport = z.infer<typeof audienceReport>;
 

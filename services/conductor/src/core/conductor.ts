@@ -114,6 +114,8 @@ export interface CampaignView {
   perMinuteMax: number;
   etaSeconds: number | null;
   problems: { line: number; kind: string; reason: string }[];
+  /** Why a `failed` campaign failed. */
+  error?: { code: string; message: string };
 }
 
 interface ActiveLease {
@@ -122,7 +124,7 @@ interface ActiveLease {
   windowStart: number;
 }
 
-const TERMINAL: ReadonlySet<CampaignStatus> = new Set(['done', 'cancelled']);
+const TERMINAL: ReadonlySet<CampaignStatus> = new Set(['done', 'cancelled', 'failed']);
 
 /**
  * The conductor's core: campaigns' lifecycle, and every tick, which recipients go to which
@@ -632,7 +634,8 @@ export class Conductor {
     if (run.state.status !== 'sending' && run.state.status !== 'cancelled') return;
     if (run.state.finishedAt !== undefined || !run.isComplete()) return;
     const finishedAt = new Date(this.deps.clock.now()).toISOString();
-    if (run.state.status === 'sending') await this.setStatus(run, 'done', { finishedAt });
+    if (run.report?.error) await this.setStatus(run, 'failed', { finishedAt, error: run.report.error });
+    else if (run.state.status === 'sending') await this.setStatus(run, 'done', { finishedAt });
     else await this.setStatus(run, 'cancelled', { finishedAt });
     this.deps.logger.info({ event: 'campaign.finished', campaignId: run.id, status: run.state.status, counts: run.counts() }, 'campaign finished');
   }
@@ -674,6 +677,7 @@ export class Conductor {
       perMinuteMax,
       etaSeconds: run.state.status === 'sending' && remaining !== null ? Math.ceil((remaining / rate) * 60) : null,
       problems: run.report?.problems.slice(0, 100) ?? [],
+      ...(run.state.error ? { error: run.state.error } : {}),
     };
   }
 }

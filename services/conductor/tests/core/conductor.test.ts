@@ -361,4 +361,15 @@ describe('Conductor', () => {
     await h.conductor.checkIn({ ...report(h.invocations[0]!.lease), results: [{ recipientId: id!, status: 'claimedElsewhere' }], permitsUsed: 0 });
     expect(h.conductor.getCampaign(ref.campaignId).counts).toMatchObject({ sent: 1, inDoubt: 0 });
   });
+  it('ends a campaign failed, with the reason, when its audience could not be stubbed', async () => {
+    const h = harness({}, 100);
+    await storedCampaign(h.store, 0);
+    const error = { code: 'AUDIENCE_NOT_FOUND', message: 'the audience uploads/acme/a.csv does not exist' };
+    await h.store.put(buckets.campaigns, keys.audienceReport(ref), JSON.stringify({ version: 1, rows: 0, valid: 0, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false, error }));
+    await begin(h);
+    await h.conductor.tick();
+    expect(h.conductor.getCampaign(ref.campaignId)).toMatchObject({ status: 'failed', error, counts: { total: 0, sent: 0 } });
+    await expect(h.conductor.cancel(ref.campaignId)).rejects.toBeInstanceOf(CampaignStateError);
+    expect(JSON.parse((await h.store.get(buckets.campaigns, keys.state(ref)))!)).toMatchObject({ status: 'failed', error });
+  });
 });

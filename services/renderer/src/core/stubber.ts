@@ -48,14 +48,22 @@ export async function stubCampaign(deps: StubberDeps, ref: CampaignRef): Promise
   }
 
   const definition = await loadCampaignDefinition(store, buckets, ref);
-  const csv = await store.get(buckets.campaigns, definition.audienceKey);
-  if (csv === undefined) {
-    throw new PermanentError(
-      'AUDIENCE_NOT_FOUND',
-      `campaign ${ref.customerId}/${ref.campaignId} names audience ${buckets.campaigns}/${definition.audienceKey}, which does not exist`,
-    );
+  let parsed;
+  try {
+    const csv = await store.get(buckets.campaigns, definition.audienceKey);
+    if (csv === undefined) {
+      throw new PermanentError('AUDIENCE_NOT_FOUND', `the audience ${definition.audienceKey} does not exist`);
+    }
+    parsed = parseAudience(csv, ref.customerId);
+  } catch (err) {
+    if (!(err instanceof PermanentError)) throw err;
+    // Retrying cannot help: say so in the report, so the campaign ends failed with the reason.
+    const failed: AudienceReport = { version: 1, rows: 0, valid: 0, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false, error: { code: err.code, message: err.message } };
+    await store.put(buckets.campaigns, reportKey, JSON.stringify(failed), { contentType: 'application/json' });
+    log.error({ event: 'stubber.audience-failed', code: err.code, reason: err.message });
+    return failed;
   }
-  const { recipients, report } = parseAudience(csv, ref.customerId);
+  const { recipients, report } = parsed;
   log.info({ event: 'stubber.audience-parsed', rows: report.rows, valid: report.valid, invalid: report.invalid, duplicate: report.duplicate });
 
   let written = 0;

@@ -136,29 +136,30 @@ describe('stubCampaign', () => {
     expect(error).toMatchObject({ code: 'CAMPAIGN_NOT_FOUND', message: expect.stringContaining('acme/c-spring') });
   });
 
-  it('fails with AUDIENCE_NOT_FOUND when the audience object is missing', async () => {
+  it('reports AUDIENCE_NOT_FOUND in the audience report when the audience object is missing', async () => {
     // Prepare
     const store = new MemoryObjectStore();
     await seedCampaign(store);
 
     // Act
-    const error = await caught(() => stubCampaign({ store, buckets }, ref));
+    const report = await stubCampaign({ store, buckets }, ref);
 
-    // Assess
-    expect(error).toMatchObject({ code: 'AUDIENCE_NOT_FOUND', message: expect.stringContaining(keys.audience(ref)) });
+    // Assess: no retry can help, so the report says why and the campaign can end
+    expect(report).toMatchObject({ rows: 0, valid: 0, error: { code: 'AUDIENCE_NOT_FOUND', message: expect.stringContaining(keys.audience(ref)) } });
+    expect(JSON.parse((await store.get(buckets.campaigns, keys.audienceReport(ref)))!)).toEqual(report);
   });
 
-  it('fails with a ValidationError and writes nothing when the audience has no email column', async () => {
+  it('writes no stub and reports the error when the audience has no email column', async () => {
     // Prepare
     const store = new MemoryObjectStore();
     await seedCampaign(store, { csv: 'name\nAnn\n' });
 
     // Act
-    const error = await caught(() => stubCampaign({ store, buckets }, ref));
+    const report = await stubCampaign({ store, buckets }, ref);
 
     // Assess
-    expect(error).toBeInstanceOf(ValidationError);
     expect(keysIn(store, buckets.stubs)).toEqual([]);
-    expect(await store.get(buckets.campaigns, keys.audienceReport(ref))).toBeUndefined();
+    expect(report.error?.code).toBe('AUDIENCE_NO_EMAIL_COLUMN');
+    expect(report.error?.message).toMatch(/email/);
   });
 });
