@@ -97,6 +97,9 @@ export type CampaignDefinition = z.infer<typeof campaignDefinition>;
 
 export const CAMPAIGN_STATUSES = ['draft', 'sending', 'paused', 'cancelled', 'done', 'failed'] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
+/** A failure kept for people to read: a stable code and a message. */
+const failure = z.object({ code: z.string(), message: z.string() });
+
 export const campaignState = z.object({
   version: z.literal(1),
   status: z.enum(CAMPAIGN_STATUSES),
@@ -104,15 +107,15 @@ export const campaignState = z.object({
   sendRequestedAt: z.string().optional(),
   finishedAt: z.string().optional(),
   /** Why a `failed` campaign failed. */
-  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  error: failure.optional(),
 });
 export type CampaignState = z.infer<typeof campaignState>;
 
+/** What every per-recipient object starts with. */
+const recipientObject = { version: z.literal(1), customerId: id, campaignId: id, recipientId } as const;
+
 export const stubRecord = z.object({
-  version: z.literal(1),
-  customerId: id,
-  campaignId: id,
-  recipientId,
+  ...recipientObject,
   email: z.string(),
   /** Merge fields from the audience row, by column name. */
   fields: z.record(z.string(), z.string()),
@@ -132,15 +135,12 @@ export const audienceReport = z.object({
   problems: z.array(z.object({ line: z.number().int(), kind: z.enum(['invalid', 'duplicate']), reason: z.string() })),
   problemsTruncated: z.boolean(),
   /** Stubbing failed for good (the audience is gone or unreadable): nobody can be sent to. */
-  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  error: failure.optional(),
 });
 export type AudienceReport = z.infer<typeof audienceReport>;
 
 export const renderedMessage = z.object({
-  version: z.literal(1),
-  customerId: id,
-  campaignId: id,
-  recipientId,
+  ...recipientObject,
   to: z.string(),
   from: z.string(),
   subject: z.string(),

@@ -15,8 +15,8 @@ import { MemoryObjectStore } from '@baton/shared/memory-object-store';
 import { Conductor, type ConductorSettings } from '../../src/core/conductor';
 import { Governor } from '../../src/core/governor';
 import { CampaignStateError } from '../../src/core/errors';
+import { buckets, testSettings } from '../fixtures';
 
-const buckets = { campaigns: 'campaigns', stubs: 'stubs', rendered: 'rendered' };
 const ref = { customerId: 'acme', campaignId: 'c-test-1' };
 const START = Date.UTC(2026, 10, 21, 12, 0, 0);
 
@@ -41,19 +41,7 @@ function harness(settings: Partial<ConductorSettings> = {}, cap = 10, store = ne
     governor,
     invoker: { invoke: async (i) => void invocations.push(i) },
     topic: { publish: async (m) => void published.push(m) },
-    settings: {
-      stage: 'dev',
-      maxWorkers: 2,
-      batchSize: 4,
-      workerTimeBudgetMs: 60_000,
-      leaseGraceMs: 10_000,
-      scanIntervalMs: 0,
-      stallMs: 30_000,
-      maxAttempts: 3,
-      publicUrl: 'http://localhost:8080',
-      unsubscribeSecret: 'test-unsubscribe-secret',
-      ...settings,
-    },
+    settings: testSettings(settings),
   });
   return { store, clock, conductor, invocations, published, governor };
 }

@@ -18,8 +18,8 @@ import { Governor } from '../../src/core/governor';
 import type { TestSender } from '../../src/core/ports';
 import { buildApp } from '../../src/http/app';
 import { createMetrics } from '../../src/http/metrics';
+import { UNSUBSCRIBE_SECRET, buckets, testSettings } from '../fixtures';
 
-const buckets = { campaigns: 'campaigns', stubs: 'stubs', rendered: 'rendered' };
 // A calendar minute's first instant, so "the rest of the window" is a round 60 s.
 const START = Date.UTC(2026, 10, 21, 12, 0, 0);
 const CAP = 10;
@@ -88,19 +88,7 @@ async function harness(settings: Partial<ConductorSettings> = {}, options: { tes
     topic: { publish: async (m) => void published.push(m) },
     ...(options.testSender === false ? {} : { testSender }),
     metrics: metrics.hooks,
-    settings: {
-      stage: 'dev',
-      maxWorkers: 2,
-      batchSize: 4,
-      workerTimeBudgetMs: 60_000,
-      leaseGraceMs: 10_000,
-      scanIntervalMs: 0,
-      stallMs: 30_000,
-      maxAttempts: 3,
-      publicUrl: 'http://localhost:8080',
-      unsubscribeSecret: 'test-unsubscribe-secret',
-      ...settings,
-    },
+    settings: testSettings(settings),
   });
   await conductor.start();
   const app = await buildApp({
@@ -575,7 +563,7 @@ describe('conductor HTTP app', () => {
   describe('unsubscribe link', () => {
     const recipientId = recipientIdFor('acme', 'a@example.com');
     const signed = (customerId: string, campaignId: string) =>
-      `/unsubscribe/${customerId}/${campaignId}/${recipientId}/${unsubscribeSignature('test-unsubscribe-secret', { customerId, campaignId, recipientId })}`;
+      `/unsubscribe/${customerId}/${campaignId}/${recipientId}/${unsubscribeSignature(UNSUBSCRIBE_SECRET, { customerId, campaignId, recipientId })}`;
 
     it('asks on GET, without a token, and records nothing (mail scanners follow links)', async () => {
       // Prepare
