@@ -10,6 +10,7 @@ export const consoleHtml = /* html */ `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Baton</title>
+<link rel="icon" href="data:,">
 <style>
   :root { font-family: system-ui, sans-serif; color: #1d2330; background: #f5f6f8; }
   body { margin: 0; }
@@ -22,9 +23,11 @@ export const consoleHtml = /* html */ `<!doctype html>
   .campaign { border: 1px solid #e1e4ea; border-radius: 6px; padding: 10px; margin-bottom: 8px; cursor: pointer; }
   .campaign.selected { border-color: #3a6df0; box-shadow: 0 0 0 1px #3a6df0; }
   .row { display: flex; justify-content: space-between; align-items: center; gap: 8px; }
+  .actions { margin-top: 8px; justify-content: flex-end; }
+  .campaign:focus-visible { outline: 2px solid #3a6df0; outline-offset: 2px; }
   .status { font-size: 12px; padding: 2px 8px; border-radius: 10px; background: #e1e4ea; }
   .status.sending { background: #dbe6ff; } .status.done { background: #d7f5df; }
-  .status.paused { background: #fff1c2; } .status.cancelled { background: #f9d6d6; }
+  .status.paused { background: #fff1c2; } .status.cancelled, .status.failed { background: #f9d6d6; }
   .bar { height: 8px; background: #e1e4ea; border-radius: 4px; overflow: hidden; margin-top: 8px; display: flex; }
   .bar span { display: block; height: 100%; }
   .sent { background: #2fa84f; } .failed { background: #d64545; } .doubt { background: #e0a100; } .other { background: #8a94a6; }
@@ -46,7 +49,7 @@ export const consoleHtml = /* html */ `<!doctype html>
   <section>
     <h2>Campaigns</h2>
     <div id="token-form" hidden>
-      <p>Paste the API token printed when Baton started:</p>
+      <label for="token-input">Paste the API token printed when Baton started:</label><br>
       <input id="token-input" type="password" autocomplete="off"> <button id="token-save" class="primary">Use token</button>
     </div>
     <p id="error" class="error"></p>
@@ -59,7 +62,7 @@ export const consoleHtml = /* html */ `<!doctype html>
   var fragment = new URLSearchParams(location.hash.slice(1));
   if (fragment.get('token')) { sessionStorage.setItem('batonToken', fragment.get('token')); history.replaceState(null, '', location.pathname); }
   var token = sessionStorage.getItem('batonToken') || '';
-  var selected = null, previewFor = null, hasInbox = true;
+  var selected = null, hasInbox = true, cards = {}, detail = null;
 
   function el(tag, attrs, children) {
     var e = document.createElement(tag);
@@ -67,6 +70,7 @@ export const consoleHtml = /* html */ `<!doctype html>
     (children || []).forEach(function (c) { if (c) e.appendChild(c); });
     return e;
   }
+  function setText(node, text) { if (node.textContent !== text) node.textContent = text; }
   function api(method, path, body) {
     return fetch('/api' + path, { method: method, headers: Object.assign({ authorization: 'Bearer ' + token }, body ? { 'content-type': 'application/json' } : {}), body: body ? JSON.stringify(body) : undefined })
       .then(function (r) {
@@ -74,20 +78,12 @@ export const consoleHtml = /* html */ `<!doctype html>
         return r.json().then(function (j) { if (!r.ok) throw new Error(j.message || ('HTTP ' + r.status)); return j; });
       });
   }
+  function showError(e) { setText(document.getElementById('error'), e.message); }
   function action(label, path, primary) {
-    return el('button', { text: label, class: primary ? 'primary' : '', onclick: function (ev) {
+    return el('button', { type: 'button', text: label, class: primary ? 'primary' : '', onclick: function (ev) {
       ev.stopPropagation(); ev.target.disabled = true;
-      api('POST', path).then(refresh).catch(showError);
+      api('POST', path).then(refresh).catch(function (e) { ev.target.disabled = false; showError(e); });
     } });
-  }
-  function showError(e) { document.getElementById('error').textContent = e.message; }
-  function bar(c) {
-    var total = Math.max(1, c.stubbed || c.total);
-    var b = el('div', { class: 'bar' });
-    [['sent', c.sent], ['failed', c.failed], ['doubt', c.inDoubt], ['other', c.suppressed + c.cancelled]].forEach(function (p) {
-      b.appendChild(el('span', { class: p[0], style: 'width:' + (100 * p[1] / total) + '%' }));
-    });
-    return b;
   }
   function buttons(c) {
     var id = '/campaigns/' + c.id;
@@ -96,57 +92,99 @@ export const consoleHtml = /* html */ `<!doctype html>
     if (c.status === 'paused') return [action('Resume', id + '/resume', true), action('Cancel', id + '/cancel')];
     return [];
   }
+  function bar() {
+    var b = el('div', { class: 'bar', role: 'img' });
+    ['sent', 'failed', 'doubt', 'other'].forEach(function (k) { b.appendChild(el('span', { class: k })); });
+    return b;
+  }
+  function updateBar(b, k) {
+    var total = Math.max(1, k.stubbed || k.total), parts = [k.sent, k.failed, k.inDoubt, k.suppressed + k.cancelled];
+    for (var i = 0; i < 4; i++) b.children[i].style.width = (100 * parts[i] / total) + '%';
+    b.setAttribute('aria-label', k.sent + ' sent, ' + k.failed + ' failed, ' + k.inDoubt + ' in doubt of ' + (k.stubbed || k.total));
+  }
+
+  // The list: one card per campaign, kept and updated in place (a button is never swapped under the pointer).
   function renderList(list) {
     var box = document.getElementById('campaigns');
-    box.textContent = '';
-    if (list.length === 0) box.appendChild(el('p', { class: 'muted', text: 'No campaigns yet. Create one with the CLI: npx baton send --help' }));
-    list.forEach(function (c) {
-      var card = el('div', { class: 'campaign' + (c.id === selected ? ' selected' : ''), onclick: function () { selected = c.id; refresh(); } }, [
-        el('div', { class: 'row' }, [el('strong', { text: c.name }), el('span', { class: 'status ' + c.status, text: c.status })]),
-        el('div', { class: 'muted', text: c.counts.sent + ' sent of ' + (c.counts.stubbed || c.counts.total) + ' · ' + c.subject }),
-        bar(c.counts),
-        el('div', { class: 'row', style: 'margin-top:8px' }, [el('span')].concat(buttons(c))),
-      ]);
-      box.appendChild(card);
+    if (list.length === 0) { box.textContent = ''; box.appendChild(el('p', { class: 'muted', text: 'No campaigns yet. Create one with the CLI: npx baton send --help' })); return; }
+    if (box.querySelector('p.muted')) box.textContent = '';
+    list.forEach(function (c, i) {
+      var card = cards[c.id];
+      if (!card) {
+        card = cards[c.id] = { root: el('div', { class: 'campaign', tabindex: '0' }), name: el('strong'), status: el('span', { class: 'status' }), summary: el('div', { class: 'muted' }), bar: bar(), actions: el('div', { class: 'row actions' }), buttonsFor: null };
+        card.root.onclick = function () { selected = c.id; refresh(); };
+        card.root.onkeydown = function (ev) { if (ev.key === 'Enter') { selected = c.id; refresh(); } };
+        card.root.appendChild(el('div', { class: 'row' }, [card.name, card.status]));
+        card.root.appendChild(card.summary);
+        card.root.appendChild(card.bar);
+        card.root.appendChild(card.actions);
+      }
+      if (box.children[i] !== card.root) box.insertBefore(card.root, box.children[i] || null);
+      card.root.className = 'campaign' + (c.id === selected ? ' selected' : '');
+      setText(card.name, c.name);
+      setText(card.status, c.status); card.status.className = 'status ' + c.status;
+      setText(card.summary, c.counts.sent + ' sent of ' + (c.counts.stubbed || c.counts.total) + ' · ' + c.subject);
+      updateBar(card.bar, c.counts);
+      if (card.buttonsFor !== c.status) {
+        card.buttonsFor = c.status;
+        card.actions.textContent = '';
+        buttons(c).forEach(function (b) { card.actions.appendChild(b); });
+      }
     });
-    if (!selected && list.length > 0) selected = list[0].id;
+    if (!selected) selected = list[0].id;
   }
-  function renderDetail(c) {
+
+  var ROWS = [['total', 'Audience rows'], ['stubbed', 'Stubbed'], ['rendered', 'Rendered'], ['sent', 'Sent'], ['failed', 'Failed'],
+    ['invalid', 'Invalid rows'], ['duplicate', 'Duplicate rows'], ['suppressed', 'Suppressed'], ['inDoubt', 'In doubt'], ['cancelled', 'Cancelled'], ['inFlight', 'With a worker now']];
+
+  // The detail panel: built once per selected campaign; each poll only changes its text.
+  function buildDetail(c) {
     var d = document.getElementById('detail');
     d.textContent = '';
-    var k = c.counts;
-    var rows = [['Audience rows', k.total], ['Stubbed', k.stubbed], ['Rendered', k.rendered], ['Sent', k.sent], ['Failed', k.failed],
-      ['Invalid rows', k.invalid], ['Duplicate rows', k.duplicate], ['Suppressed', k.suppressed], ['In doubt', k.inDoubt], ['Cancelled', k.cancelled], ['With a worker now', k.inFlight]];
-    d.appendChild(el('div', { class: 'row' }, [el('h2', { text: c.name }), el('span', { class: 'status ' + c.status, text: c.status })]));
-    d.appendChild(el('p', { class: 'muted', text: c.sentLastMinute + ' sent in the last minute (cap ' + c.perMinuteMax + '/min)' + (c.etaSeconds != null ? ' · about ' + c.etaSeconds + ' s to go' : '') }));
-    d.appendChild(el('table', {}, rows.map(function (r) { return el('tr', {}, [el('td', { text: r[0] }), el('td', { class: 'n', text: String(r[1]) })]); })));
-    if (c.problems.length) {
-      d.appendChild(el('h2', { text: 'Audience problems', style: 'margin-top:16px' }));
-      d.appendChild(el('table', {}, c.problems.slice(0, 20).map(function (p) { return el('tr', {}, [el('td', { text: 'line ' + p.line }), el('td', { text: p.kind }), el('td', { text: p.reason })]); })));
-    }
-    var frame = el('iframe', { sandbox: '', title: 'preview' });
+    var x = { id: c.id, title: el('h2'), status: el('span', { class: 'status' }), rate: el('p', { class: 'muted' }), error: el('p', { class: 'error' }), cells: {},
+      problemsTitle: el('h2', { text: 'Audience problems', style: 'margin-top:16px' }), problems: el('table'), problemsCount: -1,
+      frame: el('iframe', { sandbox: '', title: 'Preview of the email' }), inbox: el('div'), inboxTitle: el('h2', { text: 'Local inbox (built-in Mailgun sink)', style: 'margin-top:16px' }) };
+    d.appendChild(el('div', { class: 'row' }, [x.title, x.status]));
+    d.appendChild(x.rate);
+    d.appendChild(x.error);
+    d.appendChild(el('table', {}, ROWS.map(function (r) { x.cells[r[0]] = el('td', { class: 'n' }); return el('tr', {}, [el('td', { text: r[1] }), x.cells[r[0]]]); })));
+    d.appendChild(x.problemsTitle); d.appendChild(x.problems);
     d.appendChild(el('h2', { text: 'Preview', style: 'margin-top:16px' }));
-    d.appendChild(frame);
-    if (previewFor !== c.id) { previewFor = c.id; previewHtml = ''; api('GET', '/campaigns/' + c.id + '/preview').then(function (p) { previewHtml = p.html; frame.srcdoc = p.html; }).catch(showError); }
-    else frame.srcdoc = previewHtml;
+    d.appendChild(x.frame);
+    d.appendChild(x.inboxTitle); d.appendChild(x.inbox);
+    api('GET', '/campaigns/' + c.id + '/preview').then(function (p) { x.frame.srcdoc = p.html; }).catch(showError);
+    return x;
+  }
+  function renderDetail(c) {
+    if (!detail || detail.id !== c.id) detail = buildDetail(c);
+    var x = detail, k = c.counts;
+    setText(x.title, c.name);
+    setText(x.status, c.status); x.status.className = 'status ' + c.status;
+    setText(x.rate, c.sentLastMinute + ' sent in the last minute (cap ' + c.perMinuteMax + '/min)' + (c.etaSeconds != null ? ' · about ' + c.etaSeconds + ' s to go' : ''));
+    setText(x.error, c.error ? c.error.code + ': ' + c.error.message : '');
+    ROWS.forEach(function (r) { setText(x.cells[r[0]], String(k[r[0]])); });
+    x.problemsTitle.hidden = x.problems.hidden = c.problems.length === 0;
+    if (x.problemsCount !== c.problems.length) {
+      x.problemsCount = c.problems.length;
+      x.problems.textContent = '';
+      c.problems.slice(0, 20).forEach(function (p) { x.problems.appendChild(el('tr', {}, [el('td', { text: 'line ' + p.line }), el('td', { text: p.kind }), el('td', { text: p.reason })])); });
+    }
+    x.inboxTitle.hidden = x.inbox.hidden = !hasInbox;
     if (hasInbox) {
-      var inbox = el('div', {}, [el('p', { class: 'muted', text: 'Loading inbox…' })]);
-      d.appendChild(el('h2', { text: 'Local inbox (built-in Mailgun sink)', style: 'margin-top:16px' }));
-      d.appendChild(inbox);
       api('GET', '/local/inbox?campaignId=' + encodeURIComponent(c.id)).then(function (r) {
-        inbox.textContent = '';
-        inbox.appendChild(el('p', { class: 'muted', text: r.total + ' messages received for this campaign; newest first:' }));
-        inbox.appendChild(el('table', {}, r.messages.slice(0, 15).map(function (m) { return el('tr', {}, [el('td', { text: m.to }), el('td', { text: m.subject })]); })));
-      }).catch(function () { hasInbox = false; inbox.textContent = ''; });
+        if (detail !== x) return;
+        x.inbox.textContent = '';
+        x.inbox.appendChild(el('p', { class: 'muted', text: r.total + ' messages received for this campaign' + (r.total ? '; newest first:' : '.') }));
+        x.inbox.appendChild(el('table', {}, r.messages.slice(0, 15).map(function (m) { return el('tr', {}, [el('td', { text: m.to }), el('td', { text: m.subject })]); })));
+      }).catch(function () { hasInbox = false; x.inboxTitle.hidden = x.inbox.hidden = true; });
     }
   }
-  var previewHtml = '';
   function refresh() {
     return api('GET', '/campaigns').then(function (r) {
-      document.getElementById('error').textContent = '';
+      setText(document.getElementById('error'), '');
       renderList(r.campaigns);
       var c = r.campaigns.filter(function (x) { return x.id === selected; })[0];
-      if (c) { renderDetail(c); document.getElementById('cap').textContent = 'cap ' + c.perMinuteMax + ' per minute'; }
+      if (c) { renderDetail(c); setText(document.getElementById('cap'), 'cap ' + c.perMinuteMax + ' per minute'); }
     }).catch(showError);
   }
   document.getElementById('token-save').onclick = function () {
