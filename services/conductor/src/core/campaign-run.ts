@@ -40,6 +40,8 @@ export class CampaignRun {
   /** Every recipient id ever queued or resolved: a rendered key is queued at most once. */
   private readonly known = new Set<string>();
   readonly outcomes = new Map<string, OutcomeStatus>();
+  /** Outcomes counted by status, kept as they change (views and scans read them often). */
+  private readonly tally = new Map<OutcomeStatus, number>();
   readonly inFlight = new Set<string>();
   /** In doubt only because nobody reported (lease expired, claimed elsewhere): a late report may settle it. */
   readonly provisional = new Set<string>();
@@ -104,10 +106,16 @@ export class CampaignRun {
     const previous = this.outcomes.get(recipientId);
     if (previous !== undefined && !this.provisional.has(recipientId)) return false;
     if (previous !== undefined && provisional) return false;
+    if (previous !== undefined) this.tally.set(previous, this.countOf(previous) - 1);
+    this.tally.set(status, this.countOf(status) + 1);
     this.outcomes.set(recipientId, status);
     if (provisional) this.provisional.add(recipientId);
     else this.provisional.delete(recipientId);
     return previous !== status;
+  }
+
+  countOf(status: OutcomeStatus): number {
+    return this.tally.get(status) ?? 0;
   }
 
   recordSend(now: number): void {
@@ -129,11 +137,7 @@ export class CampaignRun {
   }
 
   counts(): CampaignCounts {
-    const by = (s: OutcomeStatus) => {
-      let n = 0;
-      for (const v of this.outcomes.values()) if (v === s) n++;
-      return n;
-    };
+    const by = (s: OutcomeStatus) => this.countOf(s);
     const valid = this.report?.valid;
     const cancelled =
       this.state.status === 'cancelled' && valid !== undefined && this.inFlight.size === 0

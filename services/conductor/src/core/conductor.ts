@@ -378,9 +378,10 @@ export class Conductor {
   private async applyCheckIn(active: ActiveLease, request: CheckInRequest, now: number): Promise<CheckInResponse> {
     const { run, lease } = active;
     let claimedElsewhere = 0;
+    const leased = new Set(lease.recipientIds);
     const reported = new Set<string>();
     for (const r of request.results) {
-      if (!lease.recipientIds.includes(r.recipientId)) continue;
+      if (!leased.has(r.recipientId) || reported.has(r.recipientId)) continue;
       reported.add(r.recipientId);
       switch (r.status) {
         case 'retryable': {
@@ -411,7 +412,7 @@ export class Conductor {
       }
     }
     for (const recipientId of request.unattempted) {
-      if (!lease.recipientIds.includes(recipientId) || reported.has(recipientId)) continue;
+      if (!leased.has(recipientId) || reported.has(recipientId)) continue;
       reported.add(recipientId);
       run.requeue(recipientId);
       this.metrics.retry('unattempted');
@@ -564,7 +565,7 @@ export class Conductor {
       }
       run.renderedSeen = seen;
       // Recipients that will never be rendered (the renderer recorded a failure) are found in the ledger.
-      if (run.report !== undefined && run.renderedSeen + this.count(run, 'failed') < run.report.valid) await this.loadOutcomes(run);
+      if (run.report !== undefined && run.renderedSeen + run.countOf('failed') < run.report.valid) await this.loadOutcomes(run);
       await this.redriveIfStalled(run, now);
     }
   }
@@ -574,7 +575,7 @@ export class Conductor {
    * never ran): when rendering has not moved for `stallMs`, drive the missing work again.
    */
   private async redriveIfStalled(run: CampaignRun, now: number): Promise<void> {
-    const progress = run.report === undefined ? run.stubbedSeen : run.renderedSeen + this.count(run, 'failed');
+    const progress = run.report === undefined ? run.stubbedSeen : run.renderedSeen + run.countOf('failed');
     if (progress !== run.lastProgress) {
       run.lastProgress = progress;
       run.lastProgressAt = now;
@@ -622,12 +623,6 @@ export class Conductor {
       const record = parseWith(outcomeRecord, parseJson(text, key), 'OUTCOME_INVALID', key);
       if (run.resolve(recipientId, record.status)) this.metrics.outcome(record.status);
     }
-  }
-
-  private count(run: CampaignRun, status: OutcomeStatus): number {
-    let n = 0;
-    for (const s of run.outcomes.values()) if (s === status) n++;
-    return n;
   }
 
   private async finishIfComplete(run: CampaignRun): Promise<void> {
