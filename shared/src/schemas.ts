@@ -170,7 +170,13 @@ export const suppressionRecord = z.object({ version: z.literal(1), at: z.string(
 export type SuppressionRecord = z.infer<typeof suppressionRecord>;
 
 /** Written (conditionally) by a worker before the provider call: the at-most-once guard. */
-export const claimRecord = z.object({ version: z.literal(1), leaseId: z.string(), at: z.string() });
+export const claimRecord = z.object({
+  version: z.literal(1),
+  leaseId: z.string(),
+  at: z.string(),
+  /** Random per claim attempt: lets a worker recognise its own claim when the write's reply was lost. */
+  token: z.string().optional(),
+});
 export type ClaimRecord = z.infer<typeof claimRecord>;
 
 // ---- the lease protocol (workers <-> conductor) ---------------------------------------------

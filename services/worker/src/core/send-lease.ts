@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import {
+  claimRecord,
   ObjectExistsError,
   PermanentError,
   RetryableError,
@@ -300,19 +302,17 @@ async function sendKey(env: Env, run: LeaseRun, recipientId: string): Promise<bo
   }
 
   const claimKey = keys.claim(ref);
-  try {
-    const claim: ClaimRecord = { version: 1, leaseId: lease.leaseId, at: iso(env) };
-    await env.store.put(env.buckets.campaigns, claimKey, JSON.stringify(claim), { ifNoneMatch: '*', contentType: 'application/json' });
-  } catch (error) {
-    if (error instanceof ObjectExistsError) {
-      run.results.push({ recipientId, status: 'claimedElsewhere' });
-      env.log.info({ event: 'key.claimed-elsewhere', ...logFields });
-    } else {
-      // Nothing was sent; if the claim was in fact written, the key is now stuck claimed
-      // (never sent twice, but reported by the conductor as unfinished).
-      run.results.push({ recipientId, status: 'retryable', reason: `CLAIM_FAILED: ${describeError(error)}` });
-      env.log.warn({ event: 'key.claim-failed', ...logFields, reason: describeError(error) });
-    }
+  const claimed = await claimFor(env, claimKey, { version: 1, leaseId: lease.leaseId, at: iso(env), token: randomUUID() });
+  if (claimed === 'elsewhere') {
+    run.results.push({ recipientId, status: 'claimedElsewhere' });
+    env.log.info({ event: 'key.claimed-elsewhere', ...logFields });
+    return false;
+  }
+  if (claimed !== 'ours') {
+    // Nothing was sent. If the claim was in fact written (and could not be read back), the key
+    // stays claimed: never sent twice, but reported by the conductor as unfinished.
+    run.results.push({ recipientId, status: 'retryable', reason: `CLAIM_FAILED: ${claimed.failed}` });
+    env.log.warn({ event: 'key.claim-failed', ...logFields, reason: claimed.failed });
     return false;
   }
 
@@ -410,6 +410,31 @@ async function recordSendError(
     // stays, so nobody sends it again; an operator decides.
     await record(env, run, { recipientId, status: 'inDoubt', reason: describeError(error) }, 'always');
     env.log.warn({ event: 'key.in-doubt', ...logFields, code: isBatonError(error) ? error.code : 'UNEXPECTED' });
+  }
+}
+
+/**
+ * Creates the recipient's claim (If-None-Match: *). When the write fails — including a 412 on
+ * a retry whose first attempt landed but whose reply was lost — the claim is read back: carrying
+ * this attempt's random token, it is ours. A duplicate run of the same lease has its own token.
+ */
+async function claimFor(env: Env, key: string, claim: ClaimRecord): Promise<'ours' | 'elsewhere' | { failed: string }> {
+  try {
+    await env.store.put(env.buckets.campaigns, key, JSON.stringify(claim), { ifNoneMatch: '*', contentType: 'application/json' });
+    return 'ours';
+  } catch (error) {
+    if (await holdsToken(env, key, claim.token!)) return 'ours';
+    return error instanceof ObjectExistsError ? 'elsewhere' : { failed: describeError(error) };
+  }
+}
+
+async function holdsToken(env: Env, key: string, token: string): Promise<boolean> {
+  try {
+    const body = await env.store.get(env.buckets.campaigns, key);
+    const parsed = body === undefined ? undefined : claimRecord.safeParse(JSON.parse(body));
+    return parsed?.success === true && parsed.data.token === token;
+  } catch {
+    return false;
   }
 }
 

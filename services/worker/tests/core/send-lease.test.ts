@@ -1,5 +1,6 @@
 import {
   InDoubtError,
+  ObjectExistsError,
   PermanentError,
   RetryableError,
   claimRecord,
@@ -504,6 +505,52 @@ describe('runWorker', () => {
       expect(sender.calls).toHaveLength(0);
       expect(await store.get(buckets.campaigns, keys.outcome(ref))).toBe(sent);
       expect(leaseClient.requests[0]!.results).toEqual([{ recipientId: ref.recipientId, status: 'claimedElsewhere' }]);
+    });
+  });
+  describe('a claim whose reply was lost', () => {
+    /** The first conditional claim write lands, then reports `failure` (as a retried put sees 412). */
+    function losingFirstReply(store: MemoryObjectStore, failure: () => Error): void {
+      const put = store.put.bind(store);
+      let lost = false;
+      store.put = async (bucket, key, body, options) => {
+        await put(bucket, key, body, options);
+        if (!lost && key.includes('/claims/')) {
+          lost = true;
+          throw failure();
+        }
+      };
+    }
+
+    it.each([
+      ['a 412 on the retry', () => new ObjectExistsError('campaigns', 'claim')],
+      ['a network error', () => new RetryableError('S3_UNAVAILABLE', 'socket hang up')],
+    ])('is recognised as our own after %s, and the message is sent once', async (_what, failure) => {
+      // Prepare
+      const [email] = emails(1) as [string];
+      const { store, sender, leaseClient, deps } = setUp();
+      await seedRendered(store, [email]);
+      losingFirstReply(store, failure);
+
+      // Act
+      await runWorker(deps, { lease: leaseFor([email]) });
+
+      // Assess
+      expect(sender.recipients()).toEqual([email]);
+      expect(leaseClient.requests[0]!.results).toEqual([expect.objectContaining({ recipientId: idOf(email), status: 'sent' })]);
+    });
+
+    it('is never taken for its own by a duplicate run of the same lease', async () => {
+      // Prepare: the same lease delivered twice (async invokes are at least once)
+      const [email] = emails(1) as [string];
+      const { store, sender, deps } = setUp();
+      await seedRendered(store, [email]);
+
+      // Act
+      await runWorker(deps, { lease: leaseFor([email]) });
+      await runWorker(deps, { lease: leaseFor([email]) });
+
+      // Assess
+      expect(sender.recipients()).toEqual([email]);
     });
   });
 });
