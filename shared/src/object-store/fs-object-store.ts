@@ -80,17 +80,20 @@ export class FsObjectStore implements ObjectStore {
   async list(bucket: string, prefix: string, options: { startAfter?: string; limit?: number } = {}): Promise<ListPage> {
     const limit = options.limit ?? 1000;
     const bucketDir = this.bucketDir(bucket);
-    // Walk only the deepest folder the prefix names; keys are sorted as S3 sorts them (by code unit).
+    // Start at the deepest folder the prefix names, and walk in key order (see `walk`), so a
+    // page costs about its own size, not the size of the bucket.
     const slash = prefix.lastIndexOf('/');
     const base = slash >= 0 ? prefix.slice(0, slash + 1) : '';
-    if (base !== '') checkKey(base + 'x');
+    if (base !== '') {
+      const segments = base.slice(0, -1).split('/');
+      // Climbing out of the bucket is refused; an empty segment just matches no key, as on S3.
+      if (segments.some((seg) => seg === '.' || seg === '..') || /[\u0000\\]/.test(base)) checkKey(base + 'x');
+      if (segments.some((seg) => seg === '')) return { keys: [] };
+    }
     const found: string[] = [];
-    await walk(path.join(bucketDir, ...base.split('/').filter(Boolean)), base, found);
-    const keys = found
-      .filter((k) => k.startsWith(prefix) && (options.startAfter === undefined || k > options.startAfter))
-      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const page = keys.slice(0, limit);
-    return keys.length > limit ? { keys: page, nextStartAfter: page[page.length - 1] } : { keys: page };
+    await walk(path.join(bucketDir, ...base.split('/').filter(Boolean)), base, { prefix, startAfter: options.startAfter, want: limit + 1 }, found);
+    const page = found.slice(0, limit);
+    return found.length > limit ? { keys: page, nextStartAfter: page[page.length - 1] } : { keys: page };
   }
 
   private emit(bucket: string, key: string, body: string): void {
@@ -145,7 +148,20 @@ function checkKey(key: string): void {
   }
 }
 
-async function walk(dir: string, keyPrefix: string, out: string[]): Promise<void> {
+interface WalkQuery {
+  prefix: string;
+  startAfter: string | undefined;
+  /** Stop once this many keys are found. */
+  want: number;
+}
+
+/**
+ * Appends keys under `dir` to `out` in S3's order (by code unit). Each folder's entries are
+ * sorted by the key strings they stand for — a file `b.o` is `b`, a folder `b` is `b/…` — which
+ * makes a depth-first walk visit keys in order, so it can stop at `want` keys and skip every
+ * folder that lies wholly before `startAfter` or outside `prefix`.
+ */
+async function walk(dir: string, keyPrefix: string, q: WalkQuery, out: string[]): Promise<void> {
   let entries;
   try {
     entries = await fs.readdir(dir, { withFileTypes: true });
@@ -153,9 +169,20 @@ async function walk(dir: string, keyPrefix: string, out: string[]): Promise<void
     if (isMissing(err)) return;
     throw err;
   }
-  for (const e of entries) {
-    if (e.isDirectory()) await walk(path.join(dir, e.name), `${keyPrefix}${e.name}/`, out);
-    else if (e.isFile() && e.name.endsWith(SUFFIX)) out.push(keyPrefix + e.name.slice(0, -SUFFIX.length));
+  const ordered = entries
+    .map((e) => (e.isDirectory() ? { key: `${keyPrefix}${e.name}/`, dir: e.name } : e.isFile() && e.name.endsWith(SUFFIX) ? { key: keyPrefix + e.name.slice(0, -SUFFIX.length) } : undefined))
+    .filter((e): e is { key: string; dir?: string } => e !== undefined)
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const e of ordered) {
+    if (out.length >= q.want) return;
+    if (e.dir !== undefined) {
+      const inPrefix = e.key.startsWith(q.prefix) || q.prefix.startsWith(e.key);
+      // Every key below starts with e.key: all of them sort before startAfter when e.key does and is not its prefix.
+      const beforeStart = q.startAfter !== undefined && e.key < q.startAfter && !q.startAfter.startsWith(e.key);
+      if (inPrefix && !beforeStart) await walk(path.join(dir, e.dir), e.key, q, out);
+    } else if (e.key.startsWith(q.prefix) && (q.startAfter === undefined || e.key > q.startAfter)) {
+      out.push(e.key);
+    }
   }
 }
 
