@@ -657,7 +657,11 @@ export class Conductor {
     const sentLastMinute = run.sentInLast(60_000, now);
     const perMinuteMax = Math.round((this.deps.governor.settings.perWindowMax * 60_000) / this.deps.governor.settings.windowMs);
     const remaining = run.report ? Math.max(0, run.report.valid - run.outcomes.size) : null;
-    const rate = Math.min(perMinuteMax, Math.max(sentLastMinute, 1));
+    // The rate over the last minute, or over the time since sending began if that is shorter
+    // (early on a full minute would understate it); no estimate until something was sent.
+    const sinceSend = run.state.sendRequestedAt ? now - Date.parse(run.state.sendRequestedAt) : 60_000;
+    const span = Math.min(60_000, Math.max(sinceSend, 1_000));
+    const perMinute = Math.min(perMinuteMax, (run.sentInLast(span, now) * 60_000) / span);
     return {
       id: run.id,
       customerId: run.definition.customerId,
@@ -670,7 +674,7 @@ export class Conductor {
       counts,
       sentLastMinute,
       perMinuteMax,
-      etaSeconds: run.state.status === 'sending' && remaining !== null ? Math.ceil((remaining / rate) * 60) : null,
+      etaSeconds: run.state.status === 'sending' && remaining !== null && perMinute > 0 ? Math.ceil((remaining / perMinute) * 60) : null,
       problems: run.report?.problems.slice(0, 100) ?? [],
       ...(run.state.error ? { error: run.state.error } : {}),
     };

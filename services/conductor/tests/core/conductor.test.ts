@@ -360,4 +360,18 @@ describe('Conductor', () => {
     await expect(h.conductor.cancel(ref.campaignId)).rejects.toBeInstanceOf(CampaignStateError);
     expect(JSON.parse((await h.store.get(buckets.campaigns, keys.state(ref)))!)).toMatchObject({ status: 'failed', error });
   });
+  it('estimates the time left from the rate since sending began, and gives none before the first send', async () => {
+    const h = harness({ maxWorkers: 1, batchSize: 10 }, 100);
+    await storedCampaign(h.store, 0, 'draft');
+    await h.store.put(buckets.campaigns, keys.audienceReport(ref), JSON.stringify({ version: 1, rows: 20, valid: 20, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false }));
+    for (let i = 0; i < 20; i++) await h.store.put(buckets.rendered, keys.rendered({ ...ref, recipientId: recipientIdFor(ref.customerId, `e${i}@example.com`) }), '{}');
+    await h.conductor.start();
+    await h.conductor.send(ref.campaignId);
+    await h.conductor.tick();
+    expect(h.conductor.getCampaign(ref.campaignId).etaSeconds).toBeNull();
+    h.clock.advance(10_000);
+    await h.conductor.checkIn(report(h.invocations[0]!.lease, 'sent'));
+    // 10 sent in the 10 s since sending began: 60 a minute, so the other 10 take about 10 s.
+    expect(h.conductor.getCampaign(ref.campaignId).etaSeconds).toBe(10);
+  });
 });
