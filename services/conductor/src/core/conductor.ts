@@ -35,7 +35,7 @@ import {
   type Stage,
   type SuppressionRecord,
 } from '@baton/shared';
-import { compileCampaignTemplate, parseAudience, renderMessage, validateCampaignTemplate } from '@baton/renderer';
+import { TemplateCache, parseAudience, renderMessage, validateCampaignTemplate, type AudienceRecipient } from '@baton/renderer';
 import { CampaignRun, type CampaignCounts } from './campaign-run';
 import { CampaignNotFoundError, CampaignStateError, NoPermitError } from './errors';
 import type { Governor } from './governor';
@@ -141,6 +141,9 @@ export class Conductor {
   /** The reply to each recent check-in, so a worker that retries one gets the same answer. */
   private readonly answered = new Map<string, { at: number; response: CheckInResponse }>();
   private readonly metrics: ConductorMetrics;
+  /** Compiled templates and each campaign's first recipient, for previews and test sends. */
+  private readonly templates = new TemplateCache();
+  private readonly samples = new Map<string, AudienceRecipient | undefined>();
   private roundRobin = 0;
   private ticking = false;
   private stopping = false;
@@ -280,15 +283,26 @@ export class Conductor {
   /** The campaign rendered for its first audience row (or the given fields). */
   async preview(campaignId: string, to?: string): Promise<RenderedMessage> {
     const run = this.run(campaignId);
-    const { store, buckets } = this.deps;
-    const csv = (await store.get(buckets.campaigns, run.definition.audienceKey)) ?? '';
-    const first = parseAudience(csv, run.definition.customerId).recipients[0];
+    const first = await this.sampleRecipient(run);
     const email = to ?? first?.email ?? 'preview@example.com';
-    const compiled = await compileCampaignTemplate(run.definition);
+    const compiled = await this.templates.get(run.ref, async () => run.definition);
     // A test goes out under the tester's own id, so its unsubscribe link can never suppress
     // the audience's first recipient.
     const recipientId = to !== undefined ? recipientIdFor(run.definition.customerId, to.trim().toLowerCase()) : (first?.recipientId ?? '0'.repeat(32));
     return renderMessage(compiled, { ...run.ref, recipientId, email, fields: { ...(first?.fields ?? {}), email } }, { publicUrl: this.deps.settings.publicUrl, unsubscribeSecret: this.deps.settings.unsubscribeSecret });
+  }
+
+  /** The audience's first valid recipient, read once per campaign from the start of the file. */
+  private async sampleRecipient(run: CampaignRun): Promise<AudienceRecipient | undefined> {
+    if (this.samples.has(run.id)) return this.samples.get(run.id);
+    const csv = (await this.deps.store.get(this.deps.buckets.campaigns, run.definition.audienceKey)) ?? '';
+    // The first 64 KiB nearly always hold the first row whole: trust it when another row follows
+    // (so it was not cut) or the slice is the whole file; else read everything.
+    const head = csv.slice(0, 65_536);
+    const fromHead = parseAudience(head, run.definition.customerId).recipients;
+    const first = head.length === csv.length || fromHead.length > 1 ? fromHead[0] : parseAudience(csv, run.definition.customerId).recipients[0];
+    this.samples.set(run.id, first);
+    return first;
   }
 
   /** Sends the preview to one address now, under the governor like any other send. */
