@@ -48,19 +48,51 @@ const allowList = z
     ),
   );
 
+/** `name=number, name=number`: per-domain caps, per-customer weights or caps. */
+function namedNumbers(name: RegExp, what: string, min: number, max: number) {
+  return z
+    .string()
+    .transform((s, ctx) => {
+      const out: Record<string, number> = {};
+      for (const part of s.split(',').map((p) => p.trim()).filter((p) => p.length > 0)) {
+        const m = /^([^=\s]+)\s*=\s*(\d+(?:\.\d+)?)$/.exec(part);
+        const value = m ? Number(m[2]) : Number.NaN;
+        if (!m || !name.test(m[1]!) || !(value >= min && value <= max)) {
+          ctx.addIssue({ code: 'custom', message: `entries must be ${what}=number (${min} to ${max}), comma-separated; "${part}" is not` });
+          return z.NEVER;
+        }
+        const key = m[1]!.toLowerCase();
+        if (key in out) {
+          ctx.addIssue({ code: 'custom', message: `${key} is listed twice` });
+          return z.NEVER;
+        }
+        out[key] = value;
+      }
+      return out;
+    });
+}
+const DOMAIN = /^[a-z0-9.-]+\.[a-z]{2,}$/i;
+const CUSTOMER = /^[a-z0-9][a-z0-9-]{1,62}$/;
+
 /** Each variable: its schema and its default (applied before validation, as a string). */
 const variables = {
   BATON_STAGE: { schema: z.enum(STAGES, { message: `must be one of ${STAGES.join(', ')}` }), default: 'dev' },
   PER_MINUTE_MAX: { schema: wholeNumber(1, 1_000_000), default: '6000' },
   GOVERNOR_WINDOW_MS: { schema: wholeNumber(1_000, 3_600_000), default: '60000' },
   GOVERNOR_SIGMA: { schema: decimal(0, 10), default: '2' },
-  GOVERNOR_MARGIN_MS: { schema: wholeNumber(0, 60_000), default: '500' },
+  GOVERNOR_MARGIN_MS: { schema: wholeNumber(0, 60_000), default: '150' },
+  GOVERNOR_SLICE_MS: { schema: wholeNumber(10, 60_000), default: '200' },
+  LEASE_HORIZON_MS: { schema: wholeNumber(100, 600_000), default: '5000' },
+  /** Domains with their own caps, `mg.a.com=6000,news.a.com=1200`; default: MAILGUN_DOMAIN at PER_MINUTE_MAX. */
+  SENDING_DOMAINS: { schema: namedNumbers(DOMAIN, 'domain', 1, 1_000_000).optional(), default: undefined },
+  CUSTOMER_WEIGHTS: { schema: namedNumbers(CUSTOMER, 'customer', 0.01, 1_000).optional(), default: undefined },
+  CUSTOMER_PER_MINUTE_MAX: { schema: namedNumbers(CUSTOMER, 'customer', 1, 1_000_000).optional(), default: undefined },
   MAX_WORKERS: { schema: wholeNumber(1, 1_000), default: '4' },
   BATCH_SIZE: { schema: wholeNumber(1, 100_000), default: '1000' },
   TICK_MS: { schema: wholeNumber(10, 60_000), default: '1000' },
   WORKER_TIME_BUDGET_MS: { schema: wholeNumber(1_000, 900_000), default: '120000' },
   MAILGUN_URL: { schema: httpUrl.optional(), default: undefined },
-  MAILGUN_DOMAIN: { schema: z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, { message: 'must be a domain name' }), default: 'mg.example.com' },
+  MAILGUN_DOMAIN: { schema: z.string().regex(DOMAIN, { message: 'must be a domain name' }), default: 'mg.example.com' },
   MAILGUN_API_KEY: { schema: z.string().min(1).optional(), default: undefined },
   QA_ALLOWED_RECIPIENTS: { schema: allowList.optional(), default: undefined },
   PORT: { schema: wholeNumber(0, 65_535), default: '8080' },
@@ -111,8 +143,32 @@ export function loadConfig(env: Env = process.env): Config {
   if (out.BATON_API_TOKEN !== undefined && out.BATON_API_TOKEN === out.BATON_LEASE_TOKEN) {
     issues.push({ where: 'BATON_LEASE_TOKEN', message: 'must differ from BATON_API_TOKEN (workers get their own credentials)' });
   }
+  checkGovernor(out, issues);
   if (issues.length > 0) throw new ConfigError(issues);
   return Object.freeze(out) as Config;
+}
+
+/** Tuning variables that are fine alone can still be wrong together. */
+function checkGovernor(out: Record<string, unknown>, issues: InputIssue[]): void {
+  const bad = (name: string) => issues.some((i) => i.where === name);
+  const window = out.GOVERNOR_WINDOW_MS as number;
+  const slice = out.GOVERNOR_SLICE_MS as number;
+  const margin = out.GOVERNOR_MARGIN_MS as number;
+  if (!bad('GOVERNOR_WINDOW_MS') && !bad('GOVERNOR_SLICE_MS') && slice * 4 > window) {
+    issues.push({ where: 'GOVERNOR_SLICE_MS', message: `must be at most a quarter of GOVERNOR_WINDOW_MS (${window}) so sending is paced within the window (got ${slice})` });
+  }
+  if (!bad('GOVERNOR_WINDOW_MS') && !bad('GOVERNOR_MARGIN_MS') && margin * 4 > window) {
+    issues.push({ where: 'GOVERNOR_MARGIN_MS', message: `must be at most a quarter of GOVERNOR_WINDOW_MS (${window}) (got ${margin})` });
+  }
+  if (!bad('LEASE_HORIZON_MS') && !bad('GOVERNOR_SLICE_MS') && (out.LEASE_HORIZON_MS as number) < slice) {
+    issues.push({ where: 'LEASE_HORIZON_MS', message: `must be at least GOVERNOR_SLICE_MS (${slice})` });
+  }
+}
+
+/** The sending domains and their caps: SENDING_DOMAINS, or MAILGUN_DOMAIN at PER_MINUTE_MAX. */
+export function sendingDomains(config: Pick<Config, 'SENDING_DOMAINS' | 'MAILGUN_DOMAIN' | 'PER_MINUTE_MAX'>): { domain: string; perWindowMax: number }[] {
+  const listed = Object.entries(config.SENDING_DOMAINS ?? {}).map(([domain, cap]) => ({ domain, perWindowMax: Math.floor(cap) }));
+  return listed.length > 0 ? listed : [{ domain: config.MAILGUN_DOMAIN.toLowerCase(), perWindowMax: config.PER_MINUTE_MAX }];
 }
 
 /** Whether `address` may be emailed in QA: an exact entry or its domain (`@example.com`). */

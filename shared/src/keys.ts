@@ -87,8 +87,15 @@ export const keys = {
   audience: (ref: CampaignRef) => `campaigns/${campaignPath(ref)}/audience.csv`,
   audienceReport: (ref: CampaignRef) => `campaigns/${campaignPath(ref)}/audience-report.json`,
   state: (ref: CampaignRef) => `campaigns/${campaignPath(ref)}/state.json`,
+  /** The conductor's governor checkpoint (slice limits per sending domain). */
+  governorCheckpoint: () => 'conductor/governor.json',
   claim: (ref: RecipientRef) => `ledger/${campaignPath(ref)}/claims/${shardOf(ref.recipientId)}/${ref.recipientId}`,
   claimsPrefix: (ref: CampaignRef) => `ledger/${campaignPath(ref)}/claims/`,
+  /** Created by the first run of an invoked lease: a duplicate delivery of the invocation finds it and stops. */
+  leaseClaim: (ref: CampaignRef, leaseId: string) => {
+    if (!/^[A-Za-z0-9._-]{1,128}$/.test(leaseId)) throw new ValidationError('KEY_INVALID', [{ where: 'leaseId', message: 'must be 1-128 letters, digits, dots, dashes or underscores' }]);
+    return `ledger/${campaignPath(ref)}/leases/${leaseId}`;
+  },
   outcome: (ref: RecipientRef) => `ledger/${campaignPath(ref)}/outcomes/${shardOf(ref.recipientId)}/${ref.recipientId}.json`,
   outcomesPrefix: (ref: CampaignRef) => `ledger/${campaignPath(ref)}/outcomes/`,
   suppression: (ref: { customerId: string; recipientId: string }) =>

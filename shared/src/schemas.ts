@@ -91,6 +91,8 @@ export const campaignDefinition = z.object({
   mjml: z.string(),
   /** The audience CSV: an object key in the campaigns bucket. */
   audienceKey: z.string(),
+  /** The Mailgun domain it is sent through (each has its own cap); the default domain when absent. */
+  sendingDomain: z.string().optional(),
   createdAt: z.string(),
 });
 export type CampaignDefinition = z.infer<typeof campaignDefinition>;
@@ -189,6 +191,19 @@ export const lease = z.object({
   recipientIds: z.array(recipientId),
   /** Provider calls this lease may make: never more than this. */
   permits: z.number().int().min(0),
+  /** The sending domain (its governor issued the permits); the worker's default when absent. */
+  domain: z.string().optional(),
+  /**
+   * When the permits may be used: `permits[k]` calls may start while the worker's clock is in
+   * `[start + k·sliceMs, start + (k+1)·sliceMs)`, and no other time. Their sum is `permits`.
+   */
+  schedule: z
+    .object({
+      start: z.number(),
+      sliceMs: z.number().positive(),
+      permits: z.array(z.number().int().min(0)),
+    })
+    .optional(),
   /** Epoch ms: no provider call may start at or after this (end of the governor window less a margin). */
   sendUntil: z.number(),
   /** Epoch ms: after this the conductor treats the lease as abandoned. */
@@ -205,6 +220,8 @@ export const sendResult = z.object({
   reason: z.string().optional(),
   /** When the provider asked us to slow down. */
   retryAfterMs: z.number().optional(),
+  /** The error's stable code, for retryable results (`PROVIDER_THROTTLED` makes the governor back off). */
+  code: z.string().optional(),
 });
 export type SendResult = z.infer<typeof sendResult>;
 
@@ -215,10 +232,24 @@ export const checkInRequest = z.object({
   /** Keys the worker did not attempt (out of permits or time): back to the queue. */
   unattempted: z.array(recipientId),
   permitsUsed: z.number().int().min(0),
+  /** Calls started in each slice of the lease's schedule: exactly what the governor gets back. */
+  usedPerSlice: z.array(z.number().int().min(0)).optional(),
+  /** How long a key kept one of the worker's lanes busy (mean, standard deviation, count): the governor predicts from it. */
+  timing: z.object({ n: z.number().int().min(0), meanMs: z.number().min(0), sdMs: z.number().min(0) }).optional(),
+  /** Keys the worker works on at once. */
+  lanes: z.number().int().min(1).optional(),
   /** The worker has time left and wants another lease. */
   wantsMore: z.boolean(),
 });
 export type CheckInRequest = z.infer<typeof checkInRequest>;
+
+/**
+ * A worker whose lease has no call left to start asks for its next lease at once, while the
+ * lease's last calls are still in flight; it checks that lease in (with every result) later.
+ * So no slice passes while a worker waits for its slowest call.
+ */
+export const renewRequest = z.object({ leaseId: z.string().min(1), workerId: z.string().min(1) }).strict();
+export type RenewRequest = z.infer<typeof renewRequest>;
 
 export const checkInResponse = z.object({ lease: lease.nullable() });
 export type CheckInResponse = z.infer<typeof checkInResponse>;

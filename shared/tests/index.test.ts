@@ -48,3 +48,30 @@ describe('the @baton/shared core entry point', () => {
     expect(specifiersOf(path.join(SRC, 'object-store', 's3-object-store.ts'))).toContain('@aws-sdk/client-s3');
   });
 });
+
+describe('the AWS subpaths of @baton/shared', () => {
+  it('keeps the environment and error helpers free of the SDK, so any entry point may load them', () => {
+    // Act
+    const env = closureOf(path.join(SRC, 'aws', 'aws-env.ts'));
+    const errors = closureOf(path.join(SRC, 'aws', 'sdk-errors.ts'));
+
+    // Assess
+    for (const { packages } of [env, errors]) {
+      expect([...packages].filter((p) => p.startsWith('@aws-sdk/') || p.startsWith('@smithy/'))).toEqual([]);
+    }
+  });
+
+  it('exports the Secrets Manager reader under its own subpath, away from the core', () => {
+    // Prepare
+    const pkg = JSON.parse(readFileSync(path.join(SRC, '..', 'package.json'), 'utf8')) as { exports: Record<string, string> };
+
+    // Act
+    const { files } = closureOf(path.join(SRC, 'index.ts'));
+
+    // Assess
+    expect(pkg.exports['./secrets-manager']).toBe('./src/aws/secrets-manager-secrets.ts');
+    expect(pkg.exports['./aws-env']).toBe('./src/aws/aws-env.ts');
+    expect(pkg.exports['./aws-errors']).toBe('./src/aws/sdk-errors.ts');
+    expect(files.map((f) => path.relative(SRC, f)).filter((f) => f.startsWith('aws'))).toEqual([]);
+  });
+});

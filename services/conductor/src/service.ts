@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import type { Buckets, CampaignTopic, Clock, Config, Logger, ObjectStore } from '@baton/shared';
+import { sendingDomains, type Buckets, type CampaignTopic, type Clock, type Config, type Logger, type ObjectStore } from '@baton/shared';
 import { Conductor } from './core/conductor';
-import { Governor } from './core/governor';
+import { SendingGovernors } from './core/sending-governors';
 import type { TestSender, WorkerInvoker } from './core/ports';
 import { buildApp } from './http/app';
 import { createMetrics } from './http/metrics';
@@ -28,20 +28,26 @@ export interface ConductorServiceDeps {
  */
 export class ConductorService {
   readonly conductor: Conductor;
-  readonly governor: Governor;
+  readonly governors: SendingGovernors;
   private app: FastifyInstance | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly metrics = createMetrics();
 
   constructor(private readonly deps: ConductorServiceDeps) {
     const { config } = deps;
-    this.governor = new Governor({ perWindowMax: config.PER_MINUTE_MAX, windowMs: config.GOVERNOR_WINDOW_MS, marginMs: config.GOVERNOR_MARGIN_MS });
+    this.governors = new SendingGovernors({
+      domains: sendingDomains(config),
+      customerCaps: config.CUSTOMER_PER_MINUTE_MAX,
+      windowMs: config.GOVERNOR_WINDOW_MS,
+      sliceMs: config.GOVERNOR_SLICE_MS,
+      marginMs: config.GOVERNOR_MARGIN_MS,
+    });
     this.conductor = new Conductor({
       store: deps.store,
       buckets: deps.buckets,
       clock: deps.clock,
       logger: deps.logger,
-      governor: this.governor,
+      governors: this.governors,
       invoker: deps.invoker,
       topic: deps.topic,
       testSender: deps.testSender,
@@ -51,7 +57,11 @@ export class ConductorService {
         maxWorkers: config.MAX_WORKERS,
         batchSize: config.BATCH_SIZE,
         workerTimeBudgetMs: config.WORKER_TIME_BUDGET_MS,
+        // After a lease's last slice: its slowest call (provider timeout) and the check-in.
         leaseGraceMs: 30_000,
+        leaseHorizonMs: config.LEASE_HORIZON_MS,
+        sigma: config.GOVERNOR_SIGMA,
+        customerWeights: config.CUSTOMER_WEIGHTS,
         scanIntervalMs: Math.max(config.TICK_MS, 500),
         stallMs: 30_000,
         maxAttempts: 5,
@@ -79,14 +89,24 @@ export class ConductorService {
     return url;
   }
 
-  /** Graceful: stop leasing, give leases out now up to `drainMs` to check in, then close. */
+  /**
+   * Graceful (SIGTERM): stop leasing, give leases out now up to `drainMs` to check in (their
+   * results are recorded), store the governors' checkpoint, then close. Leases still out after
+   * that are settled by the next conductor from the ledger; their permits are in the checkpoint.
+   */
   async stop(drainMs = 10_000): Promise<void> {
     this.conductor.stop();
     const deadline = this.deps.clock.now() + drainMs;
     while (this.conductor.activeLeases > 0 && this.deps.clock.now() < deadline) await this.deps.clock.sleep(50);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    try {
+      await this.conductor.checkpoint();
+    } catch (err) {
+      this.deps.logger.error({ event: 'conductor.checkpoint_failed', err }, 'final checkpoint failed; the last one stands');
+    }
     await this.app?.close();
+    this.deps.logger.info({ event: 'conductor.stopped', leasesOut: this.conductor.activeLeases }, 'conductor stopped');
   }
 
   private scheduleTick(): void {
@@ -102,11 +122,13 @@ export class ConductorService {
 
   private refreshGauges(): void {
     const now = this.deps.clock.now();
-    const g = this.governor.snapshot(now);
     this.metrics.gauges.activeWorkers.set(this.conductor.activeWorkers);
     this.metrics.gauges.activeLeases.set(this.conductor.activeLeases);
-    this.metrics.gauges.windowIssued.set(g.issued);
-    this.metrics.gauges.cap.set(g.cap);
+    for (const g of this.governors.snapshots(now)) {
+      this.metrics.gauges.windowIssued.set({ domain: g.domain }, g.windowGranted);
+      this.metrics.gauges.cap.set({ domain: g.domain }, g.cap);
+      this.metrics.gauges.effectiveCap.set({ domain: g.domain }, g.effectiveCap);
+    }
     this.metrics.gauges.campaigns.reset();
     for (const c of this.conductor.listCampaigns()) this.metrics.gauges.campaigns.inc({ status: c.status });
   }

@@ -3,6 +3,7 @@ import {
   recipientIdFor,
   type Buckets,
   type CheckInRequest,
+  type RenewRequest,
   type CheckInResponse,
   type Clock,
   type Lease,
@@ -119,10 +120,21 @@ export class FakeSender implements Sender {
   }
 }
 
-/** A conductor double: answers each check-in from a script (a response, or an error to throw). */
+/** A conductor double: answers each check-in (and renewal) from a script (a response, or an error to throw). */
 export class FakeLeaseClient implements LeaseClient {
   readonly requests: CheckInRequest[] = [];
-  constructor(private readonly script: (CheckInResponse | Error)[] = []) {}
+  readonly renewals: RenewRequest[] = [];
+  constructor(
+    private readonly script: (CheckInResponse | Error)[] = [],
+    private readonly renewScript: (CheckInResponse | Error)[] = [],
+  ) {}
+
+  async renew(req: RenewRequest): Promise<CheckInResponse> {
+    this.renewals.push(structuredClone(req));
+    const next = this.renewScript.shift() ?? { lease: null };
+    if (next instanceof Error) throw next;
+    return next;
+  }
 
   async checkIn(req: CheckInRequest): Promise<CheckInResponse> {
     this.requests.push(structuredClone(req));

@@ -35,7 +35,9 @@ export class CampaignRun {
   /** Provider calls made for this campaign, by time, for the rate and ETA shown to marketers. */
   readonly sendTimes: number[] = [];
 
-  private readonly ready: string[] = [];
+  /** Ready recipients are `ready[head..]`: taking from the front is O(1), compacted now and then. */
+  private ready: string[] = [];
+  private head = 0;
   private readonly delayed = new Map<string, number>();
   /** Every recipient id ever queued or resolved: a rendered key is queued at most once. */
   private readonly known = new Set<string>();
@@ -72,13 +74,18 @@ export class CampaignRun {
 
   readyCount(now: number): number {
     this.promoteDue(now);
-    return this.ready.length;
+    return this.ready.length - this.head;
   }
 
   /** Takes up to `n` ready recipients and marks them in flight. */
   take(n: number, now: number): string[] {
     this.promoteDue(now);
-    const ids = this.ready.splice(0, n);
+    const ids = this.ready.slice(this.head, this.head + n);
+    this.head += ids.length;
+    if (this.head > 1024 && this.head * 2 > this.ready.length) {
+      this.ready = this.ready.slice(this.head);
+      this.head = 0;
+    }
     for (const id of ids) this.inFlight.add(id);
     return ids;
   }
@@ -159,6 +166,7 @@ export class CampaignRun {
   }
 
   private promoteDue(now: number): void {
+    if (this.delayed.size === 0) return;
     for (const [id, at] of this.delayed) {
       if (at <= now) {
         this.delayed.delete(id);

@@ -25,6 +25,7 @@ import {
   type CampaignTopic,
   type CheckInRequest,
   type CheckInResponse,
+  type RenewRequest,
   type Clock,
   type Lease,
   type Logger,
@@ -38,7 +39,10 @@ import {
 import { TemplateCache, parseAudience, renderMessage, validateCampaignTemplate, type AudienceRecipient } from '@baton/renderer';
 import { CampaignRun, type CampaignCounts } from './campaign-run';
 import { CampaignNotFoundError, CampaignStateError, NoPermitError } from './errors';
-import type { Governor } from './governor';
+import type { SliceGrant, Governor } from './governor';
+import { FairShare } from './fair-share';
+import { WorkerRates, planGrant } from './pacing';
+import type { SendingGovernors, SendingGovernorsCheckpoint } from './sending-governors';
 import { noMetrics, type ConductorMetrics, type TestSender, type WorkerInvoker } from './ports';
 
 export interface ConductorSettings {
@@ -59,6 +63,12 @@ export interface ConductorSettings {
   stallMs: number;
   /** Retryable results a recipient may have before it is recorded failed. */
   maxAttempts: number;
+  /** How far ahead one lease's schedule reaches. */
+  leaseHorizonMs: number;
+  /** Standard deviations taken off a worker's predicted keys (GOVERNOR_SIGMA). */
+  sigma: number;
+  /** Fair-share weight per customer (default 1). */
+  customerWeights?: Readonly<Record<string, number>>;
   publicUrl: string;
   /** Signs unsubscribe links in previews and verifies them on `/unsubscribe`. */
   unsubscribeSecret: string;
@@ -70,7 +80,7 @@ export interface ConductorDeps {
   buckets: Buckets;
   clock: Clock;
   logger: Logger;
-  governor: Governor;
+  governors: SendingGovernors;
   invoker: WorkerInvoker;
   topic: CampaignTopic;
   testSender?: TestSender;
@@ -91,6 +101,8 @@ export const createCampaignInput = z
     audienceCsv: z.string().min(1).max(200_000_000).optional(),
     /** An object already in the campaigns bucket, under `uploads/{customerId}/`. */
     audienceKey: z.string().min(1).max(1024).optional(),
+    /** One of the configured sending domains; the default domain when absent. */
+    sendingDomain: z.string().trim().toLowerCase().optional(),
   })
   .strict()
   .refine((v) => (v.audienceCsv === undefined) !== (v.audienceKey === undefined), {
@@ -111,7 +123,11 @@ export interface CampaignView {
   counts: CampaignCounts;
   /** Sends in the last minute for this campaign, against the cap. */
   sentLastMinute: number;
+  sendingDomain: string;
+  /** The domain's cap, per minute. */
   perMinuteMax: number;
+  /** The cap as the governor applies it now (lower after the provider pushed back), per minute. */
+  effectivePerMinute: number;
   etaSeconds: number | null;
   problems: { line: number; kind: string; reason: string }[];
   /** Why a `failed` campaign failed. */
@@ -121,8 +137,12 @@ export interface CampaignView {
 interface ActiveLease {
   lease: Lease;
   run: CampaignRun;
-  windowStart: number;
+  grant: SliceGrant;
+  governors: Governor[];
 }
+
+/** How far ahead a test send looks for a free permit before answering 429. */
+const TEST_SEND_LOOKAHEAD_MS = 3_000;
 
 const TERMINAL: ReadonlySet<CampaignStatus> = new Set(['done', 'cancelled', 'failed']);
 
@@ -134,8 +154,8 @@ const TERMINAL: ReadonlySet<CampaignStatus> = new Set(['done', 'cancelled', 'fai
 export class Conductor {
   private readonly runs = new Map<string, CampaignRun>();
   private readonly leases = new Map<string, ActiveLease>();
-  /** Workers that hold a lease now (a worker keeps its slot across check-backs). */
-  private readonly workers = new Set<string>();
+  /** Workers that hold a lease now, with how many (two while one is renewed and not yet checked in). */
+  private readonly workers = new Map<string, number>();
   /** Leases that expired: a late check-in still settles their recipients, in the right campaign. */
   private readonly expired = new Map<string, ActiveLease>();
   /** The reply to each recent check-in, so a worker that retries one gets the same answer. */
@@ -144,12 +164,16 @@ export class Conductor {
   /** Compiled templates and each campaign's first recipient, for previews and test sends. */
   private readonly templates = new TemplateCache();
   private readonly samples = new Map<string, AudienceRecipient | undefined>();
+  private readonly rates: WorkerRates;
+  private readonly fairness = new Map<string, FairShare>();
+  private readonly unknownDomainWarned = new Set<string>();
   private roundRobin = 0;
   private ticking = false;
   private stopping = false;
 
   constructor(private readonly deps: ConductorDeps) {
     this.metrics = deps.metrics ?? noMetrics;
+    this.rates = new WorkerRates(deps.settings.sigma);
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------
@@ -171,9 +195,16 @@ export class Conductor {
         this.deps.logger.error({ event: 'campaign.load_failed', key, err }, 'a stored campaign could not be loaded');
       }
     }
-    // A previous conductor that was sending may have permits still in use in this window.
-    const wasSending = [...this.runs.values()].some((r) => (r.state.status === 'sending' || r.state.status === 'paused') && r.state.finishedAt === undefined);
-    if (wasSending) this.deps.governor.assumeWindowSpent(this.deps.clock.now());
+    // Whatever a previous conductor granted still counts: its checkpoint says how much.
+    const now = this.deps.clock.now();
+    const saved = await store.get(buckets.campaigns, keys.governorCheckpoint());
+    if (saved !== undefined) {
+      this.deps.governors.restore(parseJson(saved, keys.governorCheckpoint()) as SendingGovernorsCheckpoint, now);
+    } else {
+      const wasSending = [...this.runs.values()].some((r) => (r.state.status === 'sending' || r.state.status === 'paused') && r.state.finishedAt === undefined);
+      if (wasSending) this.deps.governors.assumeRecentlyBusy(now);
+    }
+    await this.extendGovernors(now);
     this.deps.logger.info({ event: 'conductor.started', campaigns: this.runs.size }, 'conductor started');
   }
 
@@ -198,6 +229,10 @@ export class Conductor {
     const { store, buckets } = this.deps;
     await validateCampaignTemplate({ from: input.from, subject: input.subject, mjml: input.mjml });
 
+    const sendingDomain = input.sendingDomain ?? this.deps.governors.defaultDomain;
+    if (!this.deps.governors.has(sendingDomain)) {
+      throw new ValidationError('CAMPAIGN_INVALID', [{ where: 'body.sendingDomain', message: `must be one of ${this.deps.governors.domainNames().join(', ')}` }]);
+    }
     const campaignId = newCampaignId(now);
     const ref = { customerId: input.customerId, campaignId };
     let audienceKey: string;
@@ -224,6 +259,7 @@ export class Conductor {
       subject: input.subject,
       mjml: input.mjml,
       audienceKey,
+      sendingDomain,
       createdAt: new Date(now).toISOString(),
     };
     const state: CampaignState = { version: 1, status: 'draft', updatedAt: definition.createdAt };
@@ -308,15 +344,25 @@ export class Conductor {
   /** Sends the preview to one address now, under the governor like any other send. */
   async testSend(campaignId: string, body: unknown): Promise<{ providerId: string }> {
     const { to } = parseWith(z.object({ to: z.email({ message: 'must be an email address' }) }).strict(), body, 'TEST_SEND_INVALID', 'body');
-    const { settings, testSender, governor, clock } = this.deps;
+    const { settings, testSender, governors, clock } = this.deps;
     if (!testSender) throw new CampaignStateError(campaignId, 'not configured', 'test-send');
     if (settings.stage === 'qa' && !isAllowedRecipient(settings.qaAllowList ?? [], to)) {
       throw new ValidationError('QA_NOT_ALLOWED', [{ where: 'body.to', message: 'is not in QA_ALLOWED_RECIPIENTS' }]);
     }
     const message = await this.preview(campaignId, to);
     const now = clock.now();
-    const grant = governor.acquire(1, now);
-    if (grant.permits === 0) throw new NoPermitError(Math.max(1000, grant.windowStart + governor.settings.windowMs - now));
+    // A permit like any worker's: of one slice, used while the clock is in it. The first slice
+    // with one free in the next couple of seconds (under a low cap most slices have none).
+    const run = this.run(campaignId);
+    const chain = governors.chain(run.definition.sendingDomain, run.definition.customerId);
+    const main = chain[0]!;
+    let slice = main.sliceOf(now);
+    if (now - main.sliceStart(slice) > governors.sliceMs / 2) slice++;
+    const last = main.sliceOf(now + TEST_SEND_LOOKAHEAD_MS);
+    while (slice <= last && chain.some((g) => g.free(slice) < 1)) slice++;
+    if (slice > last) throw new NoPermitError(Math.max(1000, TEST_SEND_LOOKAHEAD_MS));
+    for (const g of chain) g.take(slice, 1);
+    if (main.sliceStart(slice) > now) await clock.sleep(main.sliceStart(slice) - now);
     const result = await testSender.send({ ...message, subject: `[TEST] ${message.subject}` });
     this.deps.logger.info({ event: 'campaign.test_sent', campaignId }, 'test message sent');
     return result;
@@ -350,6 +396,7 @@ export class Conductor {
     this.ticking = true;
     try {
       const now = this.deps.clock.now();
+      await this.extendGovernors(now);
       await this.expireLeases(now);
       for (const run of this.runs.values()) {
         if (run.state.status === 'draft' || run.state.finishedAt !== undefined) continue;
@@ -361,15 +408,36 @@ export class Conductor {
           }
         }
       }
-      while (!this.stopping && this.workers.size < this.deps.settings.maxWorkers) {
-        const workerId = `w-${randomBytes(6).toString('hex')}`;
-        const lease = this.nextLease(workerId, this.deps.clock.now());
-        if (!lease || !(await this.invoke(lease))) break;
-      }
+      await this.topUpWorkers();
       for (const run of this.runs.values()) await this.finishIfComplete(run);
     } finally {
       this.ticking = false;
     }
+  }
+
+  /** Starts workers until MAX_WORKERS hold leases or nothing is left to lease now. */
+  private async topUpWorkers(): Promise<void> {
+    while (!this.stopping && this.workers.size < this.deps.settings.maxWorkers) {
+      const workerId = `w-${randomBytes(6).toString('hex')}`;
+      const lease = this.nextLease(workerId, this.deps.clock.now());
+      if (!lease || !(await this.invoke(lease))) break;
+    }
+  }
+
+  /**
+   * A worker whose lease has no call left to start asks for its next lease before checking
+   * this one in. A repeated request gets the same answer.
+   */
+  async renew(request: RenewRequest): Promise<CheckInResponse> {
+    const key = `${request.leaseId}:renew`;
+    const replay = this.answered.get(key);
+    if (replay) return replay.response;
+    const active = this.leases.get(request.leaseId);
+    if (!active || active.lease.workerId !== request.workerId || this.stopping) return { lease: null };
+    const now = this.deps.clock.now();
+    const response = { lease: this.nextLease(request.workerId, now) ?? null };
+    this.answered.set(key, { at: now, response });
+    return response;
   }
 
   /** A worker reports a lease's results; with time left, it gets the next lease in the reply. */
@@ -391,7 +459,7 @@ export class Conductor {
 
   private async applyCheckIn(active: ActiveLease, request: CheckInRequest, now: number): Promise<CheckInResponse> {
     const { run, lease } = active;
-    let claimedElsewhere = 0;
+    let throttled: { retryAfterMs: number | undefined } | undefined;
     const leased = new Set(lease.recipientIds);
     const reported = new Set<string>();
     for (const r of request.results) {
@@ -399,7 +467,7 @@ export class Conductor {
       reported.add(r.recipientId);
       switch (r.status) {
         case 'retryable': {
-          if (r.retryAfterMs !== undefined) this.deps.governor.holdUntil(now + r.retryAfterMs);
+          if (r.code === 'PROVIDER_THROTTLED' || r.reason?.startsWith('PROVIDER_THROTTLED')) throttled = { retryAfterMs: r.retryAfterMs };
           const attempts = (run.attempts.get(r.recipientId) ?? 0) + 1;
           run.attempts.set(r.recipientId, attempts);
           if (attempts >= this.deps.settings.maxAttempts) {
@@ -417,7 +485,6 @@ export class Conductor {
         case 'claimedElsewhere':
           // Another lease holds the claim (the key was requeued after an expiry): never send
           // again. The ledger may already say how it ended; if not, in doubt until a report comes.
-          claimedElsewhere++;
           await this.settleFromLedger(run, r.recipientId);
           break;
         default:
@@ -433,42 +500,134 @@ export class Conductor {
     }
     const unaccounted = lease.recipientIds.filter((r) => !reported.has(r) && run.inFlight.has(r));
     if (unaccounted.length > 0) await this.settleUnknown(run, unaccounted);
-    // Permits of keys claimed elsewhere stay spent: a duplicate run of a lease may be using them.
-    this.deps.governor.release({ windowStart: active.windowStart }, lease.permits - request.permitsUsed - claimedElsewhere, now);
-
-    if (request.wantsMore && !this.stopping) {
-      const next = this.nextLease(request.workerId, now);
-      if (next) return { lease: next };
+    // The worker is done with this lease: what it did not use goes back, slice by slice.
+    for (const g of active.governors) g.release(active.grant, request.usedPerSlice, now);
+    if (throttled) {
+      active.governors[0]!.pushBack(now, throttled.retryAfterMs);
+      this.deps.logger.warn({ event: 'governor.push_back', domain: lease.domain, effectiveCap: active.governors[0]!.effectiveCap, retryAfterMs: throttled.retryAfterMs }, 'provider pushed back');
     }
-    this.workers.delete(request.workerId);
+    this.rates.observe(request.workerId, request.timing, request.lanes);
+
+    const next = request.wantsMore && !this.stopping ? this.nextLease(request.workerId, now) : undefined;
+    this.releaseWorker(request.workerId);
+    if (next) return { lease: next };
+    if (!this.workers.has(request.workerId)) {
+      // The worker is leaving: start its successor now rather than at the next tick.
+      this.rates.forget(request.workerId);
+      void this.topUpWorkers().catch((err) => this.deps.logger.error({ event: 'worker.top_up_failed', err }, 'could not start workers'));
+    }
     return { lease: null };
   }
 
   // ---- internals ----------------------------------------------------------------------------
 
+  /**
+   * The next lease for a worker: a sending domain in turn, within it the campaign whose
+   * customer (then campaign) is furthest behind its fair share, and a schedule of permits sized
+   * to what this worker is predicted to get through over the lease's horizon.
+   */
   private nextLease(workerId: string, now: number): Lease | undefined {
-    const candidates = [...this.runs.values()].filter(
-      (r) => r.state.status === 'sending' && r.ledgerLoaded && r.readyCount(now) > 0,
-    );
-    if (candidates.length === 0) return undefined;
-    const run = candidates[this.roundRobin++ % candidates.length]!;
-    const grant = this.deps.governor.acquire(Math.min(this.deps.settings.batchSize, run.readyCount(now)), now);
-    if (grant.permits === 0) return undefined;
-    const recipientIds = run.take(grant.permits, now);
+    const { governors, settings } = this.deps;
+    const byDomain = new Map<string, CampaignRun[]>();
+    for (const r of this.runs.values()) {
+      if (r.state.status !== 'sending' || !r.ledgerLoaded || r.readyCount(now) === 0) continue;
+      const domain = r.definition.sendingDomain ?? governors.defaultDomain;
+      if (!governors.has(domain)) {
+        // Its domain was taken out of SENDING_DOMAINS: never send through another one unasked.
+        if (!this.unknownDomainWarned.has(r.id)) this.deps.logger.error({ event: 'campaign.domain_unknown', campaignId: r.id, domain }, 'campaign waits: its sending domain is not configured');
+        this.unknownDomainWarned.add(r.id);
+        continue;
+      }
+      byDomain.set(domain, [...(byDomain.get(domain) ?? []), r]);
+    }
+    const domains = [...byDomain.keys()].sort();
+    for (let d = 0; d < domains.length; d++) {
+      const domain = domains[(this.roundRobin + d) % domains.length]!;
+      const fair = this.fairShare(domain);
+      let candidates = byDomain.get(domain)!;
+      while (candidates.length > 0) {
+        const run = fair.pick(candidates.map((r) => ({ customerId: r.definition.customerId, campaignId: r.id, run: r })))!.run;
+        const chain = governors.chain(domain, run.definition.customerId);
+        const domainGov = chain[0]!;
+        const pace = Math.ceil(domainGov.effectiveCap / domainGov.reach);
+        const grant = planGrant(chain, {
+          now,
+          want: Math.min(settings.batchSize, run.readyCount(now)),
+          horizonMs: settings.leaseHorizonMs,
+          predicted: this.rates.predict(workerId, settings.leaseHorizonMs),
+          unknownPerSlice: Math.max(1, Math.ceil((2 * pace) / settings.maxWorkers)),
+        });
+        if (grant) {
+          this.roundRobin = (this.roundRobin + d + 1) % domains.length;
+          return this.issue(workerId, run, domain, chain, grant, now);
+        }
+        // The domain has nothing free, or only this customer is at its own cap: try the others.
+        if (chain.length === 1) break;
+        candidates = candidates.filter((c) => c.definition.customerId !== run.definition.customerId);
+      }
+    }
+    return undefined;
+  }
+
+  private issue(workerId: string, run: CampaignRun, domain: string, chain: Governor[], grant: SliceGrant, now: number): Lease {
+    const permits = grant.permits.reduce((a, b) => a + b, 0);
+    this.fairShare(domain).charge(run.definition.customerId, run.id, permits);
+    const recipientIds = run.take(permits, now);
+    const sendUntil = grant.start + grant.permits.length * grant.sliceMs;
     const lease: Lease = {
       leaseId: `l-${randomBytes(8).toString('hex')}`,
       workerId,
       ...run.ref,
       recipientIds,
-      permits: grant.permits,
-      sendUntil: grant.sendUntil,
-      expiresAt: now + this.deps.settings.workerTimeBudgetMs + this.deps.settings.leaseGraceMs,
+      permits,
+      domain,
+      schedule: grant,
+      sendUntil,
+      // A live worker checks in soon after its last slice; this long after it, it is gone.
+      expiresAt: Math.max(now, sendUntil) + this.deps.settings.leaseGraceMs,
     };
-    this.leases.set(lease.leaseId, { lease, run, windowStart: grant.windowStart });
-    this.workers.add(workerId);
-    this.metrics.leaseIssued(grant.permits);
-    this.deps.logger.debug({ event: 'lease.issued', leaseId: lease.leaseId, campaignId: run.id, permits: grant.permits }, 'lease issued');
+    this.leases.set(lease.leaseId, { lease, run, grant, governors: chain });
+    this.workers.set(workerId, (this.workers.get(workerId) ?? 0) + 1);
+    this.metrics.leaseIssued(permits);
+    this.deps.logger.debug({ event: 'lease.issued', leaseId: lease.leaseId, campaignId: run.id, permits, slices: grant.permits.length }, 'lease issued');
     return lease;
+  }
+
+  /** One lease of this worker is over. */
+  private releaseWorker(workerId: string): void {
+    const n = (this.workers.get(workerId) ?? 0) - 1;
+    if (n > 0) this.workers.set(workerId, n);
+    else this.workers.delete(workerId);
+  }
+
+  private fairShare(domain: string): FairShare {
+    let fair = this.fairness.get(domain);
+    if (!fair) {
+      const weights = this.deps.settings.customerWeights ?? {};
+      fair = new FairShare((customerId) => weights[customerId] ?? 1);
+      this.fairness.set(domain, fair);
+    }
+    return fair;
+  }
+
+  /**
+   * Keeps the governors' slices opened and durable two lease horizons ahead: the checkpoint is
+   * stored before any permit of a newly opened slice can be granted (write-ahead), so a
+   * conductor restarted at any moment knows everything its predecessor could have granted.
+   */
+  private async extendGovernors(now: number): Promise<void> {
+    const { governors, settings, store, buckets } = this.deps;
+    if (governors.isDurableThrough(now + settings.leaseHorizonMs)) return;
+    const until = now + 2 * settings.leaseHorizonMs;
+    governors.open(until, now);
+    await store.put(buckets.campaigns, keys.governorCheckpoint(), JSON.stringify(governors.checkpoint()), { contentType: 'application/json' });
+    governors.markDurable(until);
+  }
+
+  /** Stores the governors' checkpoint now (on shutdown, and after a push-back). */
+  async checkpoint(): Promise<void> {
+    const { governors, store, buckets } = this.deps;
+    await store.put(buckets.campaigns, keys.governorCheckpoint(), JSON.stringify(governors.checkpoint()), { contentType: 'application/json' });
   }
 
   /** False when the worker could not be started (its lease is undone; try again next tick). */
@@ -479,7 +638,7 @@ export class Conductor {
     } catch (err) {
       const active = this.leases.get(lease.leaseId);
       this.leases.delete(lease.leaseId);
-      this.workers.delete(lease.workerId);
+      this.releaseWorker(lease.workerId);
       // The recipients go back, but not the permits: an invoke that timed out may have started
       // the worker after all, and its claims keep it from sending what is leased again.
       if (active) for (const r of lease.recipientIds) active.run.requeue(r);
@@ -495,7 +654,7 @@ export class Conductor {
       if (active.lease.expiresAt > now) continue;
       this.leases.delete(leaseId);
       this.expired.set(leaseId, active);
-      this.workers.delete(active.lease.workerId);
+      this.releaseWorker(active.lease.workerId);
       this.deps.logger.warn({ event: 'lease.expired', leaseId, campaignId: active.run.id }, 'lease expired without a check-in');
       await this.settleUnknown(active.run, active.lease.recipientIds.filter((r) => active.run.inFlight.has(r)));
     }
@@ -669,13 +828,15 @@ export class Conductor {
     const now = this.deps.clock.now();
     const counts = run.counts();
     const sentLastMinute = run.sentInLast(60_000, now);
-    const perMinuteMax = Math.round((this.deps.governor.settings.perWindowMax * 60_000) / this.deps.governor.settings.windowMs);
+    const governor = this.deps.governors.forDomain(run.definition.sendingDomain);
+    const perMinute = (n: number) => Math.round((n * 60_000) / governor.settings.windowMs);
+    const perMinuteMax = perMinute(governor.cap);
     const remaining = run.report ? Math.max(0, run.report.valid - run.outcomes.size) : null;
     // The rate over the last minute, or over the time since sending began if that is shorter
     // (early on a full minute would understate it); no estimate until something was sent.
     const sinceSend = run.state.sendRequestedAt ? now - Date.parse(run.state.sendRequestedAt) : 60_000;
     const span = Math.min(60_000, Math.max(sinceSend, 1_000));
-    const perMinute = Math.min(perMinuteMax, (run.sentInLast(span, now) * 60_000) / span);
+    const rate = Math.min(perMinuteMax, (run.sentInLast(span, now) * 60_000) / span);
     return {
       id: run.id,
       customerId: run.definition.customerId,
@@ -687,8 +848,10 @@ export class Conductor {
       ...(run.state.finishedAt ? { finishedAt: run.state.finishedAt } : {}),
       counts,
       sentLastMinute,
+      sendingDomain: run.definition.sendingDomain ?? this.deps.governors.defaultDomain,
       perMinuteMax,
-      etaSeconds: run.state.status === 'sending' && remaining !== null && perMinute > 0 ? Math.ceil((remaining / perMinute) * 60) : null,
+      effectivePerMinute: perMinute(governor.effectiveCap),
+      etaSeconds: run.state.status === 'sending' && remaining !== null && rate > 0 ? Math.ceil((remaining / rate) * 60) : null,
       problems: run.report?.problems.slice(0, 100) ?? [],
       ...(run.state.error ? { error: run.state.error } : {}),
     };

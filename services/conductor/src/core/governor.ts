@@ -1,89 +1,303 @@
 /**
- * The governor: how many provider calls may still start in the current window.
+ * The governor of one sending domain: when, and how many, provider calls may start.
  *
- * Windows are calendar windows aligned to the clock (`floor(now / windowMs) * windowMs`). A
- * permit is issued for one window and is valid only until that window's end less a margin
- * (`sendUntil`), so calls made with a window's permits all fall inside it even with some clock
- * skew between conductor and workers. Issued permits are counted against their window; those a
- * worker reports unused while the window is still current go back to the pool. Hence provider
- * calls in any calendar window <= permits issued for it <= cap, whatever the workers do.
+ * Time is cut into slices (`sliceMs`, aligned to the clock). Every slice gets a limit when it is
+ * first opened, and a permit is always a permit *for one slice*: a worker may start that call
+ * only while its own clock is inside the slice. With workers' clocks and the provider's within
+ * `marginMs` of ours, a call for slice i reaches the provider within
+ * `[i·s − m, (i+1)·s + m)`. Any window of length W meets at most
  *
- * A provider's push-back (429) can hold issuing until a given time.
+ *     reach = ceil((W + 2m) / s) + 1
+ *
+ * slices' such intervals, so the one invariant
+ *
+ *     the limits of any `reach` consecutive slices add up to at most the cap
+ *
+ * bounds provider calls by the cap in every sliding window — and so in every calendar window,
+ * each of which is one of them. A slice's limit is fixed once, when it is opened (in order), as
+ * the smaller of its pace (the cap spread evenly) and what the `reach − 1` slices before it
+ * leave; limits are only ever lowered afterwards. Grants never exceed limits, and workers never
+ * exceed grants. Nothing else is needed for the guarantee: prediction, fairness and back-off
+ * only decide how the budget is used.
+ *
+ * Pacing is the price: a window of `W/s` slices carries `W/s · cap/reach` calls, i.e. at most
+ * `W / (W + 2m + s)` of the cap (99% with the defaults: 60 s, 150 ms, 200 ms).
+ *
+ * Durable: only slices up to `durableThrough` are granted, and the conductor persists the
+ * limits (a checkpoint) before it moves that mark. A restarted conductor restores them and
+ * counts every restored slice as fully used, so whatever its predecessor granted still counts.
  */
 export interface GovernorSettings {
+  /** The provider's cap: calls in any window of `windowMs`. */
   perWindowMax: number;
   windowMs: number;
-  /** Permits stop being usable this long before their window ends (clock skew). */
+  sliceMs: number;
+  /** Clock skew plus request transit between a worker's decision and the provider's count. */
   marginMs: number;
+  /** After a push-back the effective cap is multiplied by this (default 0.5)… */
+  backoffFactor?: number;
+  /** …and never below this share of the cap (default 0.05). */
+  minCapShare?: number;
+  /** Then, each `recoverEveryMs` without push-back (default window/6), it grows by `recoverShare` of the cap (default 0.1). */
+  recoverEveryMs?: number;
+  recoverShare?: number;
 }
 
-export interface Grant {
-  permits: number;
+/** Permits for consecutive slices, the first starting at `start`. */
+export interface SliceGrant {
+  start: number;
+  sliceMs: number;
+  permits: number[];
+}
+
+export interface GovernorCheckpoint {
+  version: 1;
+  perWindowMax: number;
+  windowMs: number;
+  sliceMs: number;
+  marginMs: number;
+  /** The last slice index that may have been granted from. */
+  through: number;
+  /** Limits of the `reach − 1` slices up to `through`, oldest first. */
+  limits: number[];
+  effectiveCap: number;
+}
+
+export interface GovernorSnapshot {
+  cap: number;
+  effectiveCap: number;
+  heldUntil: number;
+  /** Permits granted in the current calendar window. */
+  windowGranted: number;
   windowStart: number;
-  sendUntil: number;
 }
 
 export class Governor {
-  private windowStart = Number.NEGATIVE_INFINITY;
-  private issued = 0;
+  readonly reach: number;
+  private readonly limits = new Map<number, number>();
+  private readonly granted = new Map<number, number>();
+  private openedThrough = Number.NaN;
+  /** Sum of the limits of the `reach − 1` slices up to `openedThrough`. */
+  private recentSum = 0;
+  private durable = Number.NEGATIVE_INFINITY;
+  private effective: number;
   private heldUntil = 0;
+  private lastPushBackAt = Number.NEGATIVE_INFINITY;
+  private lastRecoverAt = Number.NEGATIVE_INFINITY;
+  private readonly backoffFactor: number;
+  private readonly minCap: number;
+  private readonly recoverEveryMs: number;
+  private readonly recoverStep: number;
 
   constructor(readonly settings: GovernorSettings) {
-    if (settings.marginMs >= settings.windowMs) throw new RangeError('governor margin must be shorter than its window');
+    const { perWindowMax: cap, windowMs, sliceMs, marginMs } = settings;
+    if (!(Number.isInteger(cap) && cap >= 1)) throw new RangeError('governor cap must be a whole number of at least 1');
+    if (!(sliceMs >= 1 && sliceMs <= windowMs)) throw new RangeError('governor slice must be between 1 ms and the window');
+    if (!(marginMs >= 0 && 2 * marginMs < windowMs)) throw new RangeError('governor margin must be under half the window');
+    this.reach = Math.ceil((windowMs + 2 * marginMs) / sliceMs) + 1;
+    this.effective = cap;
+    this.backoffFactor = settings.backoffFactor ?? 0.5;
+    this.minCap = Math.max(1, Math.ceil(cap * (settings.minCapShare ?? 0.05)));
+    this.recoverEveryMs = settings.recoverEveryMs ?? windowMs / 6;
+    this.recoverStep = Math.max(1, Math.ceil(cap * (settings.recoverShare ?? 0.1)));
   }
 
-  windowOf(now: number): number {
-    return Math.floor(now / this.settings.windowMs) * this.settings.windowMs;
+  get cap(): number {
+    return this.settings.perWindowMax;
   }
 
-  /** Permits still available now (0 in the margin at a window's end, or while held). */
-  available(now: number): number {
-    this.roll(now);
-    if (now < this.heldUntil) return 0;
-    if (now >= this.windowStart + this.settings.windowMs - this.settings.marginMs) return 0;
-    return this.settings.perWindowMax - this.issued;
+  /** The cap as lowered by push-back; back to `cap` step by step. */
+  get effectiveCap(): number {
+    return this.effective;
   }
 
-  /** Takes up to `wanted` permits for the current window; the grant may be smaller, or zero. */
-  acquire(wanted: number, now: number): Grant {
-    const permits = Math.max(0, Math.min(Math.floor(wanted), this.available(now)));
-    this.issued += permits;
-    return { permits, windowStart: this.windowStart, sendUntil: this.windowStart + this.settings.windowMs - this.settings.marginMs };
+  /** Grants may use slices up to here (set after a checkpoint is stored). */
+  get durableThrough(): number {
+    return this.durable;
   }
 
-  /** Unused permits back; only meaningful while their window is still the current one. */
-  release(grant: Pick<Grant, 'windowStart'>, unused: number, now: number): void {
-    this.roll(now);
-    if (grant.windowStart !== this.windowStart || unused <= 0) return;
-    this.issued = Math.max(0, this.issued - unused);
+  get openedThroughIndex(): number {
+    return this.openedThrough;
+  }
+
+  sliceOf(t: number): number {
+    return Math.floor(t / this.settings.sliceMs);
+  }
+
+  sliceStart(index: number): number {
+    return index * this.settings.sliceMs;
+  }
+
+  /** The steady share of slice `i` under cap `c`: any `reach` consecutive shares add up to exactly `c`. */
+  private pace(i: number, c: number): number {
+    return Math.floor(((i + 1) * c) / this.reach) - Math.floor((i * c) / this.reach);
   }
 
   /**
-   * Treat the current window as fully spent. A restarted conductor cannot know what its previous
-   * self issued in this window (and those permits stay valid until the window ends), so it issues
-   * nothing more until the next one: at most one window idle, never a doubled cap.
+   * Opens slices up to `index` (limits fixed in order). Call it ahead of time, store
+   * `checkpoint()`, then `markDurable(index)`: grants use only durable slices.
    */
-  assumeWindowSpent(now: number): void {
-    this.roll(now);
-    this.issued = this.settings.perWindowMax;
+  open(index: number, now: number): void {
+    this.recover(now);
+    const current = this.sliceOf(now);
+    if (Number.isNaN(this.openedThrough)) this.openedThrough = current - 1;
+    if (this.openedThrough < current - this.reach) {
+      // Idle for a while: no point fixing limits of slices already past.
+      this.openedThrough = current - 1;
+      this.recomputeRecentSum();
+    }
+    while (this.openedThrough < index) {
+      const i = ++this.openedThrough;
+      const held = this.sliceStart(i) < this.heldUntil;
+      const room = this.cap - this.recentSum;
+      const limit = held ? 0 : Math.max(0, Math.min(this.pace(i, this.effective), room));
+      this.limits.set(i, limit);
+      this.recentSum += limit - (this.limits.get(i - this.reach + 1) ?? 0);
+    }
+    this.forget(now);
   }
 
-  /** Stop issuing until `until` (the provider asked us to wait). */
+  markDurable(index: number): void {
+    this.durable = Math.max(this.durable, Math.min(index, this.openedThrough));
+  }
+
+  /** Permits still free in slice `i` (0 for slices not opened or not durable). */
+  free(i: number): number {
+    if (i > this.durable) return 0;
+    return Math.max(0, (this.limits.get(i) ?? 0) - (this.granted.get(i) ?? 0));
+  }
+
+  /** Takes `n` permits of slice `i`; the caller checked `free(i)` first. */
+  take(i: number, n: number): void {
+    if (n <= 0) return;
+    if (n > this.free(i)) throw new RangeError(`slice ${i} has ${this.free(i)} permits free, ${n} asked`);
+    this.granted.set(i, (this.granted.get(i) ?? 0) + n);
+  }
+
+  /**
+   * Gives back what a grant did not use. With `usedPerSlice` (what the worker counted) every
+   * unused permit returns; without it only slices starting after `now + margin` do, since the
+   * worker's clock may already be inside the next one.
+   */
+  release(grant: SliceGrant, usedPerSlice: readonly number[] | undefined, now: number): number {
+    const first = this.sliceOf(grant.start);
+    let returned = 0;
+    grant.permits.forEach((n, k) => {
+      const i = first + k;
+      let unused: number;
+      if (usedPerSlice) unused = n - Math.min(n, usedPerSlice[k] ?? n);
+      else unused = this.sliceStart(i) > now + this.settings.marginMs ? n : 0;
+      if (unused <= 0 || !this.granted.has(i)) return;
+      this.granted.set(i, Math.max(0, this.granted.get(i)! - unused));
+      returned += unused;
+    });
+    return returned;
+  }
+
+  /**
+   * The provider pushed back (429/420): lower the effective cap, hold until `retryAfterMs` has
+   * passed, and take the unused part of slices already opened down to the new pace.
+   */
+  pushBack(now: number, retryAfterMs?: number): void {
+    if (now - this.lastPushBackAt >= this.settings.sliceMs * 2) {
+      this.effective = Math.max(this.minCap, Math.floor(this.effective * this.backoffFactor));
+    }
+    this.lastPushBackAt = now;
+    this.lastRecoverAt = now;
+    if (retryAfterMs !== undefined && retryAfterMs > 0) this.heldUntil = Math.max(this.heldUntil, now + retryAfterMs);
+    for (const [i, limit] of this.limits) {
+      if (i < this.sliceOf(now)) continue;
+      const allowed = this.sliceStart(i) < this.heldUntil ? 0 : this.pace(i, this.effective);
+      // Lowering a limit can never break the invariant; what is granted already stays.
+      if (allowed < limit) this.limits.set(i, Math.max(allowed, this.granted.get(i) ?? 0));
+    }
+    this.recomputeRecentSum();
+  }
+
+  /** The conductor's state to store before `markDurable`. */
+  checkpoint(): GovernorCheckpoint {
+    const limits: number[] = [];
+    for (let i = this.openedThrough - this.reach + 2; i <= this.openedThrough; i++) limits.push(this.limits.get(i) ?? 0);
+    const { perWindowMax, windowMs, sliceMs, marginMs } = this.settings;
+    return { version: 1, perWindowMax, windowMs, sliceMs, marginMs, through: this.openedThrough, limits, effectiveCap: this.effective };
+  }
+
+  /**
+   * After a restart: every slice the previous conductor could have granted from counts as
+   * fully used. A checkpoint made with other settings is read conservatively: its slices are
+   * mapped onto ours and, if the slicing differs, everything up to its end counts as the cap.
+   */
+  restore(cp: GovernorCheckpoint, now: number): void {
+    // A different cap needs nothing special: restored limits count in full against the new one.
+    const sameShape = cp.sliceMs === this.settings.sliceMs && cp.windowMs === this.settings.windowMs && cp.marginMs === this.settings.marginMs;
+    this.limits.clear();
+    this.granted.clear();
+    if (sameShape) {
+      const first = cp.through - cp.limits.length + 1;
+      cp.limits.forEach((limit, k) => {
+        this.limits.set(first + k, limit);
+        this.granted.set(first + k, limit);
+      });
+      this.openedThrough = cp.through;
+      this.effective = Math.min(this.cap, Math.max(this.minCap, cp.effectiveCap));
+    } else {
+      // Unknown shape: nothing new until every window that could hold its calls is over.
+      const end = (cp.through + 1) * cp.sliceMs + cp.marginMs;
+      this.openedThrough = this.sliceOf(end + this.settings.windowMs + this.settings.marginMs);
+      for (let i = this.openedThrough - this.reach + 2; i <= this.openedThrough; i++) this.limits.set(i, 0);
+    }
+    this.openedThrough = Math.max(this.openedThrough, this.sliceOf(now) - 1);
+    this.recomputeRecentSum();
+    this.durable = this.openedThrough;
+  }
+
+  /**
+   * No checkpoint, but a conductor may have been sending (a store written by an older version):
+   * grant nothing before a whole window, both margins and a slice have passed.
+   */
+  assumeRecentlyBusy(now: number): void {
+    const quiet = this.sliceOf(now + this.settings.windowMs + 2 * this.settings.marginMs) + 1;
+    this.openedThrough = quiet;
+    for (let i = quiet - this.reach + 2; i <= quiet; i++) {
+      this.limits.set(i, this.cap);
+      this.granted.set(i, this.cap);
+    }
+    this.recentSum = this.cap * (this.reach - 1);
+    this.durable = quiet;
+  }
+
   holdUntil(until: number): void {
     this.heldUntil = Math.max(this.heldUntil, until);
   }
 
-  /** For metrics and the console. */
-  snapshot(now: number): { windowStart: number; issued: number; cap: number; heldUntil: number } {
-    this.roll(now);
-    return { windowStart: this.windowStart, issued: this.issued, cap: this.settings.perWindowMax, heldUntil: this.heldUntil };
+  snapshot(now: number): GovernorSnapshot {
+    const windowStart = Math.floor(now / this.settings.windowMs) * this.settings.windowMs;
+    let windowGranted = 0;
+    for (let i = this.sliceOf(windowStart); this.sliceStart(i) < windowStart + this.settings.windowMs; i++) windowGranted += this.granted.get(i) ?? 0;
+    return { cap: this.cap, effectiveCap: this.effective, heldUntil: this.heldUntil, windowGranted, windowStart };
   }
 
-  private roll(now: number): void {
-    const start = this.windowOf(now);
-    if (start !== this.windowStart) {
-      this.windowStart = start;
-      this.issued = 0;
+  /** Step the effective cap back up after a quiet spell. */
+  private recover(now: number): void {
+    if (this.effective >= this.cap) return;
+    // Quiet time counts from the push-back or the end of the wait the provider asked for.
+    const since = () => Math.max(this.lastPushBackAt, this.lastRecoverAt, this.heldUntil);
+    while (now - since() >= this.recoverEveryMs && this.effective < this.cap) {
+      this.lastRecoverAt = since() + this.recoverEveryMs;
+      this.effective = Math.min(this.cap, this.effective + this.recoverStep);
     }
+  }
+
+  private recomputeRecentSum(): void {
+    this.recentSum = 0;
+    for (let i = this.openedThrough - this.reach + 2; i <= this.openedThrough; i++) this.recentSum += this.limits.get(i) ?? 0;
+  }
+
+  /** Slices older than one reach before now matter to nobody. */
+  private forget(now: number): void {
+    const keepFrom = Math.min(this.sliceOf(now), this.openedThrough) - 2 * this.reach;
+    if (this.limits.size < 4 * this.reach) return;
+    for (const i of this.limits.keys()) if (i < keepFrom) this.limits.delete(i);
+    for (const i of this.granted.keys()) if (i < keepFrom) this.granted.delete(i);
   }
 }

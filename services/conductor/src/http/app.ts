@@ -6,6 +6,7 @@ import {
   RetryableError,
   ValidationError,
   checkInRequest,
+  renewRequest,
   parseWith,
   type Logger,
 } from '@baton/shared';
@@ -81,6 +82,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (lease) => {
       lease.addHook('onRequest', bearer(options.leaseToken));
       lease.post('/check-in', async (req) => conductor.checkIn(parseWith(checkInRequest, req.body, 'CHECK_IN_INVALID', 'body')));
+      lease.post('/renew', async (req) => conductor.renew(parseWith(renewRequest, req.body, 'RENEW_INVALID', 'body')));
     },
     { prefix: '/lease/v1' },
   );

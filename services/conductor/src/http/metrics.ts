@@ -2,7 +2,16 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ConductorMetrics } from '../core/ports';
 
 /** Prometheus metrics for `/metrics`; a registry of its own, so tests and several apps never collide. */
-export function createMetrics(): { registry: Registry; hooks: ConductorMetrics; gauges: { activeWorkers: Gauge; activeLeases: Gauge; windowIssued: Gauge; cap: Gauge; campaigns: Gauge<'status'> } } {
+export interface ConductorGauges {
+  activeWorkers: Gauge;
+  activeLeases: Gauge;
+  windowIssued: Gauge<'domain'>;
+  cap: Gauge<'domain'>;
+  effectiveCap: Gauge<'domain'>;
+  campaigns: Gauge<'status'>;
+}
+
+export function createMetrics(): { registry: Registry; hooks: ConductorMetrics; gauges: ConductorGauges } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'baton_' });
   const leases = new Counter({ name: 'baton_leases_total', help: 'Leases handed to workers', registers: [registry] });
@@ -12,8 +21,9 @@ export function createMetrics(): { registry: Registry; hooks: ConductorMetrics; 
   const gauges = {
     activeWorkers: new Gauge({ name: 'baton_active_workers', help: 'Workers holding a lease', registers: [registry] }),
     activeLeases: new Gauge({ name: 'baton_active_leases', help: 'Leases not yet checked in', registers: [registry] }),
-    windowIssued: new Gauge({ name: 'baton_governor_window_issued', help: 'Permits issued in the current governor window', registers: [registry] }),
-    cap: new Gauge({ name: 'baton_governor_effective_cap', help: 'Provider calls allowed per governor window', registers: [registry] }),
+    windowIssued: new Gauge({ name: 'baton_governor_window_issued', help: 'Permits granted for the current calendar window', labelNames: ['domain'] as const, registers: [registry] }),
+    cap: new Gauge({ name: 'baton_governor_cap', help: "The provider's cap per governor window (PER_MINUTE_MAX or SENDING_DOMAINS)", labelNames: ['domain'] as const, registers: [registry] }),
+    effectiveCap: new Gauge({ name: 'baton_governor_effective_cap', help: 'Provider calls allowed per governor window now: below the cap after the provider pushed back', labelNames: ['domain'] as const, registers: [registry] }),
     campaigns: new Gauge({ name: 'baton_campaigns', help: 'Campaigns by status', labelNames: ['status'] as const, registers: [registry] }),
   };
   const hooks: ConductorMetrics = {

@@ -13,9 +13,10 @@ import {
 } from '@baton/shared';
 import { MemoryObjectStore } from '@baton/shared/memory-object-store';
 import { Conductor, type ConductorSettings } from '../../src/core/conductor';
-import { Governor } from '../../src/core/governor';
+import type { SendingGovernors } from '../../src/core/sending-governors';
+import { maxInAnyWindow } from '../../src/sim/window-stats';
 import { CampaignStateError } from '../../src/core/errors';
-import { buckets, testSettings } from '../fixtures';
+import { DOMAIN, buckets, testGovernors, testSettings } from '../fixtures';
 
 const ref = { customerId: 'acme', campaignId: 'c-test-1' };
 const START = Date.UTC(2026, 10, 21, 12, 0, 0);
@@ -26,24 +27,25 @@ interface Harness {
   conductor: Conductor;
   invocations: WorkerInvocation[];
   published: unknown[];
-  governor: Governor;
+  governors: SendingGovernors;
 }
 
-function harness(settings: Partial<ConductorSettings> = {}, cap = 10, store = new MemoryObjectStore(), clock = new ManualClock(START)): Harness {
+/** `cap` per minute, in one-second slices (reach 62: 620 gives ten a slice). */
+function harness(settings: Partial<ConductorSettings> = {}, cap = 620, store = new MemoryObjectStore(), clock = new ManualClock(START)): Harness {
   const invocations: WorkerInvocation[] = [];
   const published: unknown[] = [];
-  const governor = new Governor({ perWindowMax: cap, windowMs: 60_000, marginMs: 500 });
+  const governors = testGovernors(cap);
   const conductor = new Conductor({
     store,
     buckets,
     clock,
     logger: silentLogger,
-    governor,
+    governors,
     invoker: { invoke: async (i) => void invocations.push(i) },
     topic: { publish: async (m) => void published.push(m) },
     settings: testSettings(settings),
   });
-  return { store, clock, conductor, invocations, published, governor };
+  return { store, clock, conductor, invocations, published, governors };
 }
 
 /** A stored campaign in `status`, with `n` recipients stubbed and rendered (the pipeline faked). */
@@ -61,10 +63,18 @@ async function storedCampaign(store: MemoryObjectStore, n: number, status: Campa
   return ids;
 }
 
-/** Starts the conductor and moves to the next window: a restart treats its first window as spent. */
+/**
+ * Starts the conductor. The stored campaign says "sending" but there is no governor checkpoint
+ * (as if an older conductor had been sending), so it first waits until nothing a predecessor
+ * could have granted is within reach of a window.
+ */
 async function begin(h: Harness): Promise<void> {
   await h.conductor.start();
-  h.clock.advance(60_000);
+  h.clock.advance(130_000);
+}
+
+function sum(permits: readonly number[]): number {
+  return permits.reduce((a, b) => a + b, 0);
 }
 
 function report(lease: Lease, status: SendResult['status'] = 'sent', more = false, overrides: Partial<CheckInRequest> = {}): CheckInRequest {
@@ -82,7 +92,7 @@ function report(lease: Lease, status: SendResult['status'] = 'sent', more = fals
 describe('Conductor', () => {
   it('leases rendered recipients in batches of at most BATCH_SIZE to at most MAX_WORKERS workers', async () => {
     // Prepare
-    const h = harness({}, 100);
+    const h = harness();
     await storedCampaign(h.store, 20);
     await begin(h);
     // Act
@@ -92,28 +102,52 @@ describe('Conductor', () => {
     for (const { lease } of h.invocations) {
       expect(lease.recipientIds).toHaveLength(4);
       expect(lease.permits).toBe(4);
-      expect(lease.sendUntil).toBe(START + 120_000 - 500);
+      expect(lease.domain).toBe(DOMAIN);
+      // The permits come as a schedule of one-second slices that ends at `sendUntil`.
+      expect(sum(lease.schedule!.permits)).toBe(4);
+      expect(lease.sendUntil).toBe(lease.schedule!.start + lease.schedule!.permits.length * 1_000);
+      expect(lease.schedule!.start).toBeGreaterThanOrEqual(h.clock.now() - 500);
     }
     expect(new Set(h.invocations.flatMap((i) => i.lease.recipientIds)).size).toBe(8);
   });
 
-  it('never issues more permits in a window than the cap; the rest waits for the next window', async () => {
-    const h = harness({ maxWorkers: 10 }, 10);
-    await storedCampaign(h.store, 25);
+  it('paces a small cap over the window and never schedules more than the cap within reach of one', async () => {
+    // Prepare: 10 a minute, five workers that always want more.
+    const h = harness({ maxWorkers: 5, batchSize: 50 }, 10);
+    await storedCampaign(h.store, 40);
     await begin(h);
-    await h.conductor.tick();
-    const permitsNow = h.invocations.reduce((n, i) => n + i.lease.permits, 0);
-    expect(permitsNow).toBe(10);
-    // A worker with time left asks for more in the same window: nothing left.
-    const more = await h.conductor.checkIn(report(h.invocations[0]!.lease, 'sent', true));
-    expect(more.lease).toBeNull();
-    h.clock.advance(60_000);
-    await h.conductor.tick();
-    expect(h.invocations.reduce((n, i) => n + i.lease.permits, 0)).toBe(20);
+    const leases: Lease[] = [];
+    const done: Lease[] = [];
+    // Act: three minutes of ticks and check-backs.
+    for (let t = 0; t < 180; t++) {
+      await h.conductor.tick();
+      for (const { lease } of h.invocations.splice(0)) leases.push(lease);
+      for (const lease of [...leases]) {
+        if (lease.sendUntil > h.clock.now()) continue;
+        leases.splice(leases.indexOf(lease), 1);
+        const reply = await h.conductor.checkIn(report(lease, 'sent', true));
+        if (reply.lease) leases.push(reply.lease);
+        done.push(lease);
+      }
+      h.clock.advance(1_000);
+    }
+    // Assess: every permit used at the worst moment of its slice (either edge, with the margin).
+    const all = done;
+    const early: number[] = [];
+    const late: number[] = [];
+    for (const l of all) l.schedule!.permits.forEach((n, k) => {
+      for (let c = 0; c < n; c++) {
+        early.push(l.schedule!.start + k * 1_000 - 500);
+        late.push(l.schedule!.start + (k + 1) * 1_000 + 499);
+      }
+    });
+    expect(sum(all.map((l) => l.permits))).toBeGreaterThanOrEqual(25);
+    expect(maxInAnyWindow(early, 60_000)).toBeLessThanOrEqual(10);
+    expect(maxInAnyWindow(late, 60_000)).toBeLessThanOrEqual(10);
   });
 
   it('hands a worker that checks back its next lease in the reply', async () => {
-    const h = harness({ maxWorkers: 1 }, 100);
+    const h = harness({ maxWorkers: 1 });
     await storedCampaign(h.store, 8);
     await begin(h);
     await h.conductor.tick();
@@ -125,7 +159,7 @@ describe('Conductor', () => {
   });
 
   it('finishes a campaign when every recipient has an outcome, with counts that add up', async () => {
-    const h = harness({ maxWorkers: 4, batchSize: 5 }, 100);
+    const h = harness({ maxWorkers: 4, batchSize: 5 });
     await storedCampaign(h.store, 10);
     await begin(h);
     await h.conductor.tick();
@@ -143,7 +177,7 @@ describe('Conductor', () => {
   });
 
   it('puts unattempted recipients back in the queue and leases them again', async () => {
-    const h = harness({ maxWorkers: 1 }, 100);
+    const h = harness({ maxWorkers: 1 });
     await storedCampaign(h.store, 4);
     await begin(h);
     await h.conductor.tick();
@@ -155,14 +189,14 @@ describe('Conductor', () => {
   });
 
   it('treats a claimed recipient of an expired lease as in doubt and leases the unclaimed ones again', async () => {
-    const h = harness({ maxWorkers: 1, workerTimeBudgetMs: 1_000, leaseGraceMs: 1_000 }, 100);
+    const h = harness({ maxWorkers: 1, workerTimeBudgetMs: 1_000, leaseGraceMs: 1_000 });
     await storedCampaign(h.store, 4);
     await begin(h);
     await h.conductor.tick();
     const lease = h.invocations[0]!.lease;
     const claimed = lease.recipientIds[0]!;
     await h.store.put(buckets.campaigns, keys.claim({ ...ref, recipientId: claimed }), '{}');
-    h.clock.advance(2_001);
+    h.clock.set(lease.expiresAt + 1);
     await h.conductor.tick();
     const view = h.conductor.getCampaign(ref.campaignId);
     expect(view.counts.inDoubt).toBe(1);
@@ -172,13 +206,13 @@ describe('Conductor', () => {
   });
 
   it('lets a late report from the vanished worker settle a provisional in-doubt', async () => {
-    const h = harness({ maxWorkers: 1, workerTimeBudgetMs: 1_000, leaseGraceMs: 1_000 }, 100);
+    const h = harness({ maxWorkers: 1, workerTimeBudgetMs: 1_000, leaseGraceMs: 1_000 });
     await storedCampaign(h.store, 1);
     await begin(h);
     await h.conductor.tick();
     const lease = h.invocations[0]!.lease;
     await h.store.put(buckets.campaigns, keys.claim({ ...ref, recipientId: lease.recipientIds[0]! }), '{}');
-    h.clock.advance(2_001);
+    h.clock.set(lease.expiresAt + 1);
     await h.conductor.tick();
     expect(h.conductor.getCampaign(ref.campaignId).counts.inDoubt).toBe(1);
     await h.conductor.checkIn(report(lease, 'sent'));
@@ -198,22 +232,41 @@ describe('Conductor', () => {
     expect(h.conductor.getCampaign(ref.campaignId).counts).toMatchObject({ sent: 1, inDoubt: 1 });
   });
 
-  it('holds the governor and delays the recipient when the provider pushes back', async () => {
-    const h = harness({ maxWorkers: 1 }, 100);
-    await storedCampaign(h.store, 1);
+  it('backs off when the provider pushes back: holds for its wait, halves the effective cap, shows it', async () => {
+    // Prepare
+    const h = harness({ maxWorkers: 2 }, 620);
+    await storedCampaign(h.store, 12);
     await begin(h);
     await h.conductor.tick();
-    const lease = h.invocations[0]!.lease;
-    await h.conductor.checkIn({ ...report(lease), results: [{ recipientId: lease.recipientIds[0]!, status: 'retryable', retryAfterMs: 5_000 }] });
-    await h.conductor.tick();
-    expect(h.invocations).toHaveLength(1);
+    const [throttled, other] = h.invocations.map((i) => i.lease);
+    // Act
+    await h.conductor.checkIn({
+      ...report(throttled!),
+      results: [{ recipientId: throttled!.recipientIds[0]!, status: 'retryable', code: 'PROVIDER_THROTTLED', retryAfterMs: 5_000 }],
+      unattempted: throttled!.recipientIds.slice(1),
+      permitsUsed: 1,
+    });
+    const during = await h.conductor.checkIn(report(other!, 'sent', true));
+    // Assess
+    // The next lease may be handed out now, but its permits start when the provider's wait ends.
+    expect(during.lease!.schedule!.start).toBeGreaterThanOrEqual(h.clock.now() + 5_000);
+    expect(h.conductor.getCampaign(ref.campaignId).effectivePerMinute).toBe(310);
     h.clock.advance(5_000);
     await h.conductor.tick();
-    expect(h.invocations[1]!.lease.recipientIds).toEqual(lease.recipientIds);
+    // The throttled recipient is leased again once the wait is over.
+    const seen: string[] = [];
+    const queue = [during.lease!, ...h.invocations.slice(2).map((i) => i.lease)];
+    for (let lease = queue.shift(); lease; lease = queue.shift()) {
+      seen.push(...lease.recipientIds);
+      h.clock.set(Math.max(h.clock.now(), lease.sendUntil));
+      const reply = await h.conductor.checkIn(report(lease, 'sent', true));
+      if (reply.lease) queue.push(reply.lease);
+    }
+    expect(seen).toContain(throttled!.recipientIds[0]);
   });
 
   it('counts every recipient not yet sent as cancelled once in-flight leases are back', async () => {
-    const h = harness({ maxWorkers: 1 }, 100);
+    const h = harness({ maxWorkers: 1 });
     await storedCampaign(h.store, 10);
     await begin(h);
     await h.conductor.tick();
@@ -228,7 +281,7 @@ describe('Conductor', () => {
   });
 
   it('issues no lease while a campaign is paused, and goes on after resume', async () => {
-    const h = harness({}, 100);
+    const h = harness({});
     await storedCampaign(h.store, 3);
     await begin(h);
     await h.conductor.pause(ref.campaignId);
@@ -251,7 +304,7 @@ describe('Conductor', () => {
   });
 
   it('puts a lease back when the worker cannot be started', async () => {
-    const h = harness({ maxWorkers: 1 }, 100);
+    const h = harness({ maxWorkers: 1 });
     await storedCampaign(h.store, 2);
     let fail = true;
     (h.conductor as unknown as { deps: { invoker: { invoke: (i: WorkerInvocation) => Promise<void> } } }).deps.invoker = {
@@ -267,22 +320,81 @@ describe('Conductor', () => {
     await h.conductor.tick();
     expect(h.invocations[0]!.lease.recipientIds).toHaveLength(2);
     // The failed invoke's permits stay spent: it may have started a worker after all.
-    expect(h.governor.snapshot(h.clock.now()).issued).toBe(4);
+    expect(h.governors.snapshots(h.clock.now())[0]!.windowGranted).toBe(4);
   });
 
-  it('issues nothing in the window it restarts in while a campaign was sending', async () => {
-    const h = harness({}, 100);
+  it('with no checkpoint while a campaign was sending, waits until nothing an older conductor granted is within reach', async () => {
+    const h = harness();
     await storedCampaign(h.store, 5);
     await h.conductor.start();
     await h.conductor.tick();
-    expect(h.invocations).toHaveLength(0);
     h.clock.advance(60_000);
+    await h.conductor.tick();
+    expect(h.invocations).toHaveLength(0);
+    h.clock.advance(70_000);
     await h.conductor.tick();
     expect(h.invocations.reduce((n, i) => n + i.lease.permits, 0)).toBe(5);
   });
 
+  it('stores a checkpoint before granting from new slices, and a restarted conductor resumes from it at once', async () => {
+    // Prepare: a conductor grants, then dies without a word.
+    const store = new MemoryObjectStore();
+    await storedCampaign(store, 30);
+    const clock = new ManualClock(START);
+    const first = harness({ maxWorkers: 1, batchSize: 10 }, 620, store, clock);
+    await begin(first);
+    await first.conductor.tick();
+    const before = first.invocations[0]!.lease;
+    const checkpoint = JSON.parse((await store.get(buckets.campaigns, keys.governorCheckpoint()))!);
+    // Assess the write-ahead: the stored checkpoint covers every slice the lease uses.
+    const through = checkpoint.domains[DOMAIN].through;
+    expect((through + 1) * 1_000).toBeGreaterThanOrEqual(before.sendUntil);
+    // Its worker claimed one recipient and sent another before the conductor died.
+    const [claimed, sent] = before.recipientIds;
+    await store.put(buckets.campaigns, keys.claim({ ...ref, recipientId: claimed! }), '{}');
+    await store.put(buckets.campaigns, keys.outcome({ ...ref, recipientId: sent! }), JSON.stringify({ version: 1, recipientId: sent, status: 'sent', at: 'x' }));
+    // Act
+    clock.advance(2_000);
+    const second = harness({ maxWorkers: 1, batchSize: 10 }, 620, store, clock);
+    await second.conductor.start();
+    await second.conductor.tick();
+    expect(second.invocations).toHaveLength(0); // everything the old one could have granted counts as used
+    clock.set((through + 1) * 1_000);
+    await second.conductor.tick();
+    // Assess: it sends again as soon as the old slices are behind it, from new slices only.
+    const after = second.invocations[0]!.lease;
+    expect(after.schedule!.start).toBeGreaterThan(through * 1_000);
+    expect(after.recipientIds).not.toContain(claimed);
+    expect(after.recipientIds).not.toContain(sent);
+    expect(second.conductor.getCampaign(ref.campaignId).counts).toMatchObject({ sent: 1, inDoubt: 1 });
+  });
+
+  it('shares a domain fairly: a small campaign is not stuck behind a big one', async () => {
+    // Prepare: a big campaign, then a small one of another customer.
+    const h = harness({ maxWorkers: 1, batchSize: 10 });
+    await storedCampaign(h.store, 200);
+    const small = { customerId: 'tiny', campaignId: 'c-small-1' };
+    await h.store.put(buckets.campaigns, keys.campaign(small), JSON.stringify({ version: 1, ...small, name: 'S', from: 'a@example.com', subject: 'Hi', mjml: '<mjml></mjml>', audienceKey: keys.audience(small), createdAt: new Date(START + 1).toISOString() }));
+    await h.store.put(buckets.campaigns, keys.state(small), JSON.stringify({ version: 1, status: 'sending', updatedAt: new Date(START).toISOString() }));
+    await h.store.put(buckets.campaigns, keys.audienceReport(small), JSON.stringify({ version: 1, rows: 20, valid: 20, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false }));
+    for (let i = 0; i < 20; i++) await h.store.put(buckets.rendered, keys.rendered({ ...small, recipientId: recipientIdFor('tiny', `s${i}@example.com`) }), '{}');
+    await begin(h);
+    // Act: one worker checking back ten times.
+    await h.conductor.tick();
+    let lease: Lease | null = h.invocations[0]!.lease;
+    const campaigns: string[] = [];
+    for (let i = 0; i < 10 && lease; i++) {
+      campaigns.push(lease.campaignId);
+      h.clock.set(lease.sendUntil);
+      lease = (await h.conductor.checkIn(report(lease, 'sent', true))).lease;
+    }
+    // Assess: the two alternate, so the small one is done after four of its leases' worth.
+    expect(campaigns.slice(0, 4).sort()).toEqual(['c-small-1', 'c-small-1', 'c-test-1', 'c-test-1']);
+    expect(h.conductor.getCampaign('c-small-1').counts.sent).toBe(20);
+  });
+
   it('writes a stub again when rendering has stalled without it, so its event re-runs the renderer', async () => {
-    const h = harness({ stallMs: 10_000 }, 100);
+    const h = harness({ stallMs: 10_000 });
     const ids = await storedCampaign(h.store, 3);
     const lost = recipientIdFor(ref.customerId, 'lost@example.com');
     await h.store.put(buckets.stubs, keys.stub({ ...ref, recipientId: lost }), '{"stub":1}');
@@ -299,7 +411,7 @@ describe('Conductor', () => {
   });
 
   it('publishes the campaign again when stubbing never finished', async () => {
-    const h = harness({ stallMs: 10_000 }, 100);
+    const h = harness({ stallMs: 10_000 });
     await storedCampaign(h.store, 1);
     await h.store.delete(buckets.campaigns, keys.audienceReport(ref));
     await begin(h);
@@ -311,7 +423,7 @@ describe('Conductor', () => {
   });
 
   it('records a recipient failed once its retries are used up', async () => {
-    const h = harness({ maxWorkers: 1, maxAttempts: 2 }, 100);
+    const h = harness({ maxWorkers: 1, maxAttempts: 2 });
     await storedCampaign(h.store, 1);
     await begin(h);
     await h.conductor.tick();
@@ -328,7 +440,7 @@ describe('Conductor', () => {
   });
 
   it('answers a repeated check-in with the same reply instead of dropping the lease it handed out', async () => {
-    const h = harness({ maxWorkers: 1, batchSize: 2 }, 100);
+    const h = harness({ maxWorkers: 1, batchSize: 2 });
     await storedCampaign(h.store, 4);
     await begin(h);
     await h.conductor.tick();
@@ -341,7 +453,7 @@ describe('Conductor', () => {
   });
 
   it('takes the ledger\'s word for a recipient another lease claimed and already sent', async () => {
-    const h = harness({ maxWorkers: 1 }, 100);
+    const h = harness({ maxWorkers: 1 });
     const [id] = await storedCampaign(h.store, 1);
     await begin(h);
     await h.conductor.tick();
@@ -350,7 +462,7 @@ describe('Conductor', () => {
     expect(h.conductor.getCampaign(ref.campaignId).counts).toMatchObject({ sent: 1, inDoubt: 0 });
   });
   it('ends a campaign failed, with the reason, when its audience could not be stubbed', async () => {
-    const h = harness({}, 100);
+    const h = harness({});
     await storedCampaign(h.store, 0);
     const error = { code: 'AUDIENCE_NOT_FOUND', message: 'the audience uploads/acme/a.csv does not exist' };
     await h.store.put(buckets.campaigns, keys.audienceReport(ref), JSON.stringify({ version: 1, rows: 0, valid: 0, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false, error }));
@@ -361,7 +473,7 @@ describe('Conductor', () => {
     expect(JSON.parse((await h.store.get(buckets.campaigns, keys.state(ref)))!)).toMatchObject({ status: 'failed', error });
   });
   it('estimates the time left from the rate since sending began, and gives none before the first send', async () => {
-    const h = harness({ maxWorkers: 1, batchSize: 10 }, 100);
+    const h = harness({ maxWorkers: 1, batchSize: 10 });
     await storedCampaign(h.store, 0, 'draft');
     await h.store.put(buckets.campaigns, keys.audienceReport(ref), JSON.stringify({ version: 1, rows: 20, valid: 20, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false }));
     for (let i = 0; i < 20; i++) await h.store.put(buckets.rendered, keys.rendered({ ...ref, recipientId: recipientIdFor(ref.customerId, `e${i}@example.com`) }), '{}');

@@ -1,93 +1,205 @@
 import fc from 'fast-check';
-import { Governor } from '../../src/core/governor';
+import { Governor, type GovernorCheckpoint, type SliceGrant } from '../../src/core/governor';
+import { planGrant } from '../../src/core/pacing';
+import { maxInAnyWindow } from '../../src/sim/window-stats';
 
-const settings = { perWindowMax: 100, windowMs: 60_000, marginMs: 500 };
+const settings = { perWindowMax: 100, windowMs: 10_000, sliceMs: 500, marginMs: 100 };
+
+/** A governor with slices opened and durable through `until`. */
+function ready(g: Governor, now: number, until = now + 20_000): Governor {
+  g.open(g.sliceOf(until), now);
+  g.markDurable(g.sliceOf(until));
+  return g;
+}
+
+function grantAll(g: Governor, now: number, want = 1_000_000, horizonMs = 20_000): SliceGrant | undefined {
+  return planGrant([g], { now, want, horizonMs, predicted: undefined, unknownPerSlice: 1_000_000 });
+}
 
 describe('Governor', () => {
-  it('grants at most the cap in one calendar window', () => {
+  it('reaches over every slice one window can touch, margins included', () => {
+    // (10 000 + 2·100) / 500 = 20.4 → 21, plus the slice a window starts in.
+    expect(new Governor(settings).reach).toBe(22);
+    expect(new Governor({ ...settings, marginMs: 0 }).reach).toBe(21);
+  });
+
+  it('spreads the cap evenly: any run of `reach` slices holds exactly the cap, none more', () => {
     // Prepare
-    const g = new Governor(settings);
+    const g = ready(new Governor(settings), 0, 60_000);
     // Act
-    const a = g.acquire(70, 1_000);
-    const b = g.acquire(70, 2_000);
-    const c = g.acquire(70, 3_000);
+    const grant = grantAll(g, 0, 1_000_000, 60_000)!;
     // Assess
-    expect([a.permits, b.permits, c.permits]).toEqual([70, 30, 0]);
-    expect(a.windowStart).toBe(0);
-    expect(a.sendUntil).toBe(59_500);
+    const p = grant.permits;
+    for (let i = 0; i + g.reach <= p.length; i++) expect(p.slice(i, i + g.reach).reduce((a, b) => a + b, 0)).toBe(100);
+    expect(Math.max(...p) - Math.min(...p)).toBeLessThanOrEqual(1);
   });
 
-  it('aligns windows to the clock and starts each with a full budget', () => {
+  it('grants only from durable slices', () => {
     const g = new Governor(settings);
-    g.acquire(100, 59_000);
-    const next = g.acquire(100, 60_000);
-    expect(next).toEqual({ permits: 100, windowStart: 60_000, sendUntil: 119_500 });
+    g.open(g.sliceOf(20_000), 0);
+    expect(grantAll(g, 0)).toBeUndefined();
+    g.markDurable(g.sliceOf(5_000));
+    const grant = grantAll(g, 0)!;
+    expect(grant.start + grant.permits.length * grant.sliceMs).toBeLessThanOrEqual(5_500);
   });
 
-  it('issues nothing in the margin at the end of a window', () => {
+  it('takes back exactly what a worker reports unused, slice by slice', () => {
+    const g = ready(new Governor(settings), 0);
+    const grant = grantAll(g, 0, 20, 5_000)!;
+    expect(g.free(0)).toBe(0);
+    g.release(grant, grant.permits.map((n, k) => (k === 0 ? n - 1 : 0)), 600);
+    expect(g.free(0)).toBe(1);
+    expect(g.free(3)).toBe(grant.permits[3]);
+  });
+
+  it('without a usage report, takes back only slices that cannot have started on any clock', () => {
+    const g = ready(new Governor(settings), 0);
+    const grant = grantAll(g, 0, 1_000, 5_000)!;
+    // At 950 ms the next slice (1 000 ms) is within the margin: a fast clock may be in it already.
+    g.release(grant, undefined, 950);
+    expect(g.free(2)).toBe(0);
+    expect(g.free(3)).toBe(grant.permits[3]);
+  });
+
+  it('backs off after a push-back, honours the wait, and recovers step by step', () => {
+    const g = ready(new Governor({ ...settings, recoverEveryMs: 1_000, recoverShare: 0.1 }), 0, 2_000);
+    g.pushBack(0, 3_000);
+    expect(g.effectiveCap).toBe(50);
+    g.open(g.sliceOf(10_000), 100);
+    g.markDurable(g.sliceOf(10_000));
+    for (let i = 0; i < g.sliceOf(3_000); i++) expect(g.free(i)).toBe(0);
+    expect(g.free(g.sliceOf(3_000))).toBeGreaterThan(0);
+    g.open(g.sliceOf(14_000), 4_000);
+    expect(g.effectiveCap).toBe(60); // one quiet second after the wait ended
+    g.open(g.sliceOf(15_000), 5_500);
+    expect(g.effectiveCap).toBe(70);
+    g.open(g.sliceOf(30_000), 20_000);
+    expect(g.effectiveCap).toBe(100);
+  });
+
+  it('after a restart counts everything its predecessor could have granted as used', () => {
+    // Prepare: the old conductor granted the whole window ahead, then died.
+    const old = ready(new Governor(settings), 0, 10_000);
+    const granted = grantAll(old, 0, 1_000_000, 10_000)!;
+    const cp: GovernorCheckpoint = JSON.parse(JSON.stringify(old.checkpoint()));
+    // Act
     const g = new Governor(settings);
-    expect(g.acquire(10, 59_600).permits).toBe(0);
-    expect(g.available(59_499)).toBe(100);
+    g.restore(cp, 2_000);
+    ready(g, 2_000, 30_000);
+    const next = grantAll(g, 2_000, 1_000_000, 28_000)!;
+    // Assess: old and new grants together never put more than the cap in reach of one window.
+    const all = new Map<number, number>();
+    for (const gr of [granted, next]) gr.permits.forEach((n, k) => all.set(gr.start / 500 + k, (all.get(gr.start / 500 + k) ?? 0) + n));
+    const last = Math.max(...all.keys());
+    for (let i = 0; i <= last; i++) {
+      let sum = 0;
+      for (let j = i; j < i + g.reach; j++) sum += all.get(j) ?? 0;
+      expect(sum).toBeLessThanOrEqual(100);
+    }
+    expect(next.permits.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
   });
 
-  it('takes back unused permits only while their window is current', () => {
+  it('grants nothing new while a restored slice that used the whole cap is within reach', () => {
+    // Prepare: a predecessor (another pace, say) spent the whole cap in one slice.
     const g = new Governor(settings);
-    const grant = g.acquire(100, 1_000);
-    g.release(grant, 40, 2_000);
-    expect(g.available(2_000)).toBe(40);
-    const late = g.acquire(40, 3_000);
-    g.acquire(100, 61_000);
-    g.release(late, 40, 61_500); // next window: returning them must not inflate its budget
-    expect(g.available(61_500)).toBe(0);
+    const through = g.sliceOf(5_000);
+    const limits = Array.from({ length: g.reach - 1 }, (_, k) => (k === g.reach - 2 ? 100 : 0));
+    g.restore({ version: 1, ...settings, through, limits, effectiveCap: 100 }, 5_000);
+    // Act
+    ready(g, 5_000, 40_000);
+    // Assess
+    for (let i = through + 1; i < through + g.reach; i++) expect(g.free(i)).toBe(0);
+    expect(g.free(through + g.reach)).toBeGreaterThan(0);
   });
 
-  it('holds all issuing while the provider asked to wait', () => {
-    const g = new Governor(settings);
-    g.holdUntil(10_000);
-    expect(g.acquire(5, 9_999).permits).toBe(0);
-    expect(g.acquire(5, 10_000).permits).toBe(5);
+  it('refuses settings that cannot pace', () => {
+    expect(() => new Governor({ ...settings, marginMs: 5_000 })).toThrow(RangeError);
+    expect(() => new Governor({ ...settings, sliceMs: 20_000 })).toThrow(RangeError);
+    expect(() => new Governor({ ...settings, perWindowMax: 0 })).toThrow(RangeError);
   });
 
-  it('refuses a margin as long as the window', () => {
-    expect(() => new Governor({ perWindowMax: 1, windowMs: 1_000, marginMs: 1_000 })).toThrow(RangeError);
-  });
-
-  it('never lets provider calls in any calendar window exceed the cap, whatever workers do', () => {
-    const step = fc.record({
-      advanceMs: fc.integer({ min: 0, max: 20_000 }),
-      wanted: fc.integer({ min: 0, max: 80 }),
-      /** Share of its permits the worker really uses; the rest it returns. */
-      useShare: fc.oneof(fc.constant(1), fc.constant(0), fc.double({ min: 0, max: 1, noNaN: true })),
-      /** When, within what is left of the permits' validity, each call happens (0..1). */
-      callSpread: fc.double({ min: 0, max: 1, noNaN: true }),
-      returnDelayMs: fc.integer({ min: 0, max: 90_000 }),
-      hold: fc.oneof({ arbitrary: fc.constant(undefined), weight: 9 }, { arbitrary: fc.integer({ min: 0, max: 30_000 }), weight: 1 }),
+  describe('the hard cap, over random workers', () => {
+    const worker = fc.record({
+      advanceMs: fc.integer({ min: 0, max: 1_000 }),
+      want: fc.integer({ min: 1, max: 300 }),
+      /** Workers asking at this moment. */
+      workers: fc.integer({ min: 1, max: 6 }),
+      horizonMs: fc.integer({ min: 500, max: 8_000 }),
+      perSlice: fc.option(fc.double({ min: 0.2, max: 30, noNaN: true }), { nil: undefined }),
+      /** Share of each slice's permits the worker really uses. */
+      // Mostly busy workers: a violation can only show where the budget is used in full.
+      useShare: fc.oneof({ arbitrary: fc.constant(1), weight: 8 }, { arbitrary: fc.constant(0), weight: 1 }, { arbitrary: fc.double({ min: 0, max: 1, noNaN: true }), weight: 1 }),
+      /** When it checks in, as a share of the lease's length (beyond 1: late); its clock's skew. */
+      checkInAt: fc.oneof({ arbitrary: fc.constant(1.1), weight: 4 }, { arbitrary: fc.double({ min: 0, max: 1.5, noNaN: true }), weight: 1 }),
+      skewMs: fc.integer({ min: -100, max: 100 }),
+      reportsUsage: fc.boolean(),
+      crashes: fc.oneof({ arbitrary: fc.constant(false), weight: 9 }, { arbitrary: fc.constant(true), weight: 1 }),
+      event: fc.oneof(
+        { arbitrary: fc.constant('none' as const), weight: 25 },
+        { arbitrary: fc.constant('pushBack' as const), weight: 1 },
+        { arbitrary: fc.constant('restart' as const), weight: 1 },
+      ),
+      retryAfterMs: fc.option(fc.integer({ min: 0, max: 5_000 }), { nil: undefined }),
+      seed: fc.integer(),
     });
-    fc.assert(
-      fc.property(fc.integer({ min: 0, max: 10_000_000 }), fc.array(step, { minLength: 1, maxLength: 80 }), (start, steps) => {
-        const g = new Governor(settings);
-        const calls: number[] = [];
-        const pendingReturns: { at: number; grant: { windowStart: number }; unused: number }[] = [];
-        let now = start;
-        for (const s of steps) {
-          now += s.advanceMs;
-          for (const r of pendingReturns.filter((p) => p.at <= now)) g.release(r.grant, r.unused, now);
-          pendingReturns.splice(0, pendingReturns.length, ...pendingReturns.filter((p) => p.at > now));
-          if (s.hold !== undefined) g.holdUntil(now + s.hold);
-          const grant = g.acquire(s.wanted, now);
-          const used = Math.floor(grant.permits * s.useShare);
-          for (let i = 0; i < used; i++) {
-            // Each call starts before sendUntil, as the worker enforces.
-            const t = now + Math.floor((grant.sendUntil - 1 - now) * s.callSpread * ((i + 1) / (used + 1)));
-            if (t < grant.sendUntil) calls.push(t);
+
+    it('never puts more provider calls than the cap in any sliding (or calendar) window', () => {
+      // Where a call lands: anywhere in its slice shifted by its worker's skew, or — the worst
+      // case — at an edge of what the margin allows, chosen per slice so that late landings of
+      // one slice and early ones a window later can meet.
+      const landing = fc.constantFrom('skewed' as const, 'edges' as const);
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: 10_000_000 }), landing, fc.integer(), fc.array(worker, { minLength: 30, maxLength: 80 }), (start, mode, edgeSeed, steps) => {
+          const edge = (slice: number) => ((Math.imul(slice ^ edgeSeed, 2654435761) >>> 7) & 1) === 1;
+          let g = new Governor(settings);
+          let now = start;
+          let stored: GovernorCheckpoint | undefined;
+          const persistAhead = () => {
+            const until = g.sliceOf(now + 10_000);
+            if (g.durableThrough >= g.sliceOf(now + 5_000)) return;
+            g.open(until, now);
+            stored = JSON.parse(JSON.stringify(g.checkpoint()));
+            g.markDurable(until);
+          };
+          persistAhead();
+          const calls: number[] = [];
+          const pending: { at: number; grant: SliceGrant; used: number[] | undefined; gov: Governor }[] = [];
+          for (const s of steps) {
+            now += s.advanceMs;
+            for (const p of pending.filter((x) => x.at <= now)) if (p.gov === g) g.release(p.grant, p.used, p.at);
+            pending.splice(0, pending.length, ...pending.filter((x) => x.at > now));
+            if (s.event === 'pushBack') g.pushBack(now, s.retryAfterMs);
+            if (s.event === 'restart' && stored) {
+              g = new Governor(settings);
+              g.restore(stored, now);
+            }
+            persistAhead();
+            for (let w = 0; w < s.workers; w++) {
+            const grant = planGrant([g], { now, want: s.want, horizonMs: s.horizonMs, predicted: s.perSlice === undefined ? undefined : s.perSlice * (s.horizonMs / 500), unknownPerSlice: 8 });
+            if (!grant) break;
+            const end = grant.start + grant.permits.length * grant.sliceMs;
+            const checkIn = grant.start + (end - grant.start) * s.checkInAt;
+            let rnd = s.seed;
+            const used = grant.permits.map((n, k) => {
+              const sliceStart = grant.start + k * grant.sliceMs;
+              if (sliceStart >= checkIn) return 0; // checked in (or crashed) before this slice
+              const u = Math.floor(n * s.useShare);
+              for (let c = 0; c < u; c++) {
+                rnd = (rnd * 1103515245 + 12345) & 0x7fffffff;
+                const slice = Math.round(sliceStart / grant.sliceMs);
+                if (mode === 'edges') calls.push(edge(slice) ? sliceStart + grant.sliceMs - 1 + settings.marginMs : sliceStart - settings.marginMs);
+                // Started while the worker's clock was in the slice; lands within its skew.
+                else calls.push(sliceStart + (rnd % grant.sliceMs) - s.skewMs);
+              }
+              return u;
+            });
+            if (!s.crashes) pending.push({ at: Math.max(now, checkIn), grant, used: s.reportsUsage ? used : undefined, gov: g });
+            }
           }
-          pendingReturns.push({ at: now + s.returnDelayMs, grant, unused: grant.permits - used });
-        }
-        const perWindow = new Map<number, number>();
-        for (const t of calls) perWindow.set(Math.floor(t / settings.windowMs), (perWindow.get(Math.floor(t / settings.windowMs)) ?? 0) + 1);
-        for (const n of perWindow.values()) expect(n).toBeLessThanOrEqual(settings.perWindowMax);
-      }),
-      { numRuns: 1000 },
-    );
+          expect(maxInAnyWindow(calls, settings.windowMs)).toBeLessThanOrEqual(settings.perWindowMax);
+        }),
+        { numRuns: 300 },
+      );
+    });
   });
 });

@@ -14,15 +14,16 @@ import {
 } from '@baton/shared';
 import { MemoryObjectStore } from '@baton/shared/memory-object-store';
 import { Conductor, type ConductorSettings } from '../../src/core/conductor';
-import { Governor } from '../../src/core/governor';
+import type { SendingGovernors } from '../../src/core/sending-governors';
 import type { TestSender } from '../../src/core/ports';
 import { buildApp } from '../../src/http/app';
 import { createMetrics } from '../../src/http/metrics';
-import { UNSUBSCRIBE_SECRET, buckets, testSettings } from '../fixtures';
+import { DOMAIN, UNSUBSCRIBE_SECRET, buckets, testGovernors, testSettings } from '../fixtures';
 
 // A calendar minute's first instant, so "the rest of the window" is a round 60 s.
 const START = Date.UTC(2026, 10, 21, 12, 0, 0);
-const CAP = 10;
+/** Ten permits in each one-second slice (reach 62). */
+const CAP = 620;
 const API_TOKEN = 'api-token-0123456789abcdef';
 const LEASE_TOKEN = 'lease-token-fedcba9876543210';
 
@@ -45,7 +46,7 @@ interface Harness {
   app: FastifyInstance;
   store: MemoryObjectStore;
   clock: ManualClock;
-  governor: Governor;
+  governors: SendingGovernors;
   invocations: WorkerInvocation[];
   published: CampaignRequestedMessage[];
   /** What the fake test sender was asked to send. */
@@ -66,7 +67,7 @@ afterEach(async () => {
 async function harness(settings: Partial<ConductorSettings> = {}, options: { testSender?: false | (() => Error) } = {}): Promise<Harness> {
   const store = new MemoryObjectStore();
   const clock = new ManualClock(START);
-  const governor = new Governor({ perWindowMax: CAP, windowMs: 60_000, marginMs: 500 });
+  const governors = testGovernors(CAP);
   const invocations: WorkerInvocation[] = [];
   const published: CampaignRequestedMessage[] = [];
   const testSends: RenderedMessage[] = [];
@@ -83,7 +84,7 @@ async function harness(settings: Partial<ConductorSettings> = {}, options: { tes
     buckets,
     clock,
     logger: silentLogger,
-    governor,
+    governors,
     invoker: { invoke: async (i) => void invocations.push(i) },
     topic: { publish: async (m) => void published.push(m) },
     ...(options.testSender === false ? {} : { testSender }),
@@ -95,7 +96,9 @@ async function harness(settings: Partial<ConductorSettings> = {}, options: { tes
     conductor,
     registry: metrics.registry,
     // As the service does: gauges are refreshed from the governor just before a scrape.
-    beforeMetrics: () => metrics.gauges.cap.set(governor.snapshot(clock.now()).cap),
+    beforeMetrics: () => {
+      for (const g of governors.snapshots(clock.now())) metrics.gauges.effectiveCap.set({ domain: g.domain }, g.effectiveCap);
+    },
     apiToken: API_TOKEN,
     leaseToken: LEASE_TOKEN,
     logger: silentLogger,
@@ -109,7 +112,7 @@ async function harness(settings: Partial<ConductorSettings> = {}, options: { tes
     expect(res.statusCode).toBe(201);
     return res.json<{ id: string }>().id;
   };
-  return { app, store, clock, governor, invocations, published, testSends, api, createCampaign };
+  return { app, store, clock, governors, invocations, published, testSends, api, createCampaign };
 }
 
 function checkIn(overrides: Partial<CheckInRequest> = {}): CheckInRequest {
@@ -153,7 +156,7 @@ describe('conductor HTTP app', () => {
       expect(res.statusCode).toBe(200);
       expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
       expect(res.body).toContain('# TYPE baton_governor_effective_cap gauge');
-      expect(res.body).toMatch(new RegExp(`^baton_governor_effective_cap ${CAP}$`, 'm'));
+      expect(res.body).toMatch(new RegExp(`^baton_governor_effective_cap\\{domain="${DOMAIN}"\\} ${CAP}$`, 'm'));
       expect(res.body).toContain('# TYPE baton_leases_total counter');
     });
 
@@ -463,7 +466,7 @@ describe('conductor HTTP app', () => {
       expect(h.testSends).toHaveLength(1);
       expect(h.testSends[0]).toMatchObject({ to: 'me@acme.example', subject: '[TEST] Hello Ann', from: 'Acme <news@acme.example>' });
       expect(h.testSends[0]!.subject.startsWith('[TEST] ')).toBe(true);
-      expect(h.governor.snapshot(h.clock.now()).issued).toBe(1);
+      expect(h.governors.snapshots(h.clock.now())[0]!.windowGranted).toBe(1);
     });
 
     it.each([
@@ -510,18 +513,18 @@ describe('conductor HTTP app', () => {
       expect(h.testSends).toHaveLength(0);
     });
 
-    it("answers 429 with a retry-after header when the governor's window budget is used up", async () => {
+    it('answers 429 with a retry-after header when no permit is free in the next few seconds', async () => {
       // Prepare
       const h = await harness();
       const id = await h.createCampaign();
-      h.clock.advance(15_000);
-      h.governor.acquire(CAP, h.clock.now());
+      const g = h.governors.forDomain(DOMAIN);
+      for (let i = g.sliceOf(h.clock.now()); i <= g.sliceOf(h.clock.now() + 3_000); i++) g.take(i, g.free(i));
       // Act
       const res = await h.api('POST', `/api/campaigns/${id}/test-send`, { to: 'me@acme.example' });
       // Assess
       expect(res.statusCode).toBe(429);
       expect(res.json()).toMatchObject({ error: 'NO_PERMIT' });
-      expect(res.headers['retry-after']).toBe('45'); // seconds to the next window
+      expect(res.headers['retry-after']).toBe('3'); // past the slices it looked at
       expect(h.testSends).toHaveLength(0);
     });
 

@@ -1,4 +1,4 @@
-import { PermanentError, RetryableError, ValidationError, checkInResponse, parseJson, parseWith, type CheckInRequest, type CheckInResponse } from '@baton/shared';
+import { PermanentError, RetryableError, ValidationError, checkInResponse, parseJson, parseWith, type CheckInRequest, type CheckInResponse, type RenewRequest } from '@baton/shared';
 import type { LeaseClient } from '../core/ports';
 
 export interface HttpLeaseClientOptions {
@@ -11,6 +11,7 @@ export interface HttpLeaseClientOptions {
 }
 
 export const CHECK_IN_PATH = '/lease/v1/check-in';
+export const RENEW_PATH = '/lease/v1/renew';
 const DEFAULT_TIMEOUT_MS = 10_000;
 
 /**
@@ -23,39 +24,42 @@ export function createHttpLeaseClient(options: HttpLeaseClientOptions): LeaseCli
     throw new ValidationError('LEASE_CLIENT_OPTIONS_INVALID', [{ where: 'baseUrl', message: 'must be an http(s) URL' }]);
   }
   if (!options.token) throw new ValidationError('LEASE_CLIENT_OPTIONS_INVALID', [{ where: 'token', message: 'is required' }]);
-  const url = `${options.baseUrl.replace(/\/+$/, '')}${CHECK_IN_PATH}`;
+  const base = options.baseUrl.replace(/\/+$/, '');
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
 
-  return {
-    async checkIn(req: CheckInRequest): Promise<CheckInResponse> {
-      let response: Response;
-      let text: string;
-      try {
-        response = await fetch(url, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${options.token}`, 'content-type': 'application/json', accept: 'application/json' },
-          body: JSON.stringify(req),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        text = await response.text();
-      } catch (error) {
-        const name = fieldOf(error, 'name');
-        const timedOut = name === 'TimeoutError' || name === 'AbortError';
-        throw timedOut
-          ? new RetryableError('LEASE_API_TIMEOUT', `no answer from the lease API within ${timeoutMs} ms`, { cause: error })
-          : new RetryableError('LEASE_API_UNREACHABLE', `lease API unreachable: ${causeOf(error)}`, { cause: error });
-      }
+  async function post(path: string, body: unknown): Promise<CheckInResponse> {
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${options.token}`, 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      text = await response.text();
+    } catch (error) {
+      const name = fieldOf(error, 'name');
+      const timedOut = name === 'TimeoutError' || name === 'AbortError';
+      throw timedOut
+        ? new RetryableError('LEASE_API_TIMEOUT', `no answer from the lease API within ${timeoutMs} ms`, { cause: error })
+        : new RetryableError('LEASE_API_UNREACHABLE', `lease API unreachable: ${causeOf(error)}`, { cause: error });
+    }
 
-      if (!response.ok) {
-        const said = serverMessage(text) || response.statusText;
-        const message = `lease API answered ${response.status}: ${said}`;
-        if (response.status >= 500 || response.status === 408 || response.status === 429) {
-          throw new RetryableError('LEASE_API_UNAVAILABLE', message, retryAfter(response));
-        }
-        throw new PermanentError(response.status === 401 || response.status === 403 ? 'LEASE_API_AUTH' : 'LEASE_API_REJECTED', message);
+    if (!response.ok) {
+      const said = serverMessage(text) || response.statusText;
+      const message = `lease API answered ${response.status}: ${said}`;
+      if (response.status >= 500 || response.status === 408 || response.status === 429) {
+        throw new RetryableError('LEASE_API_UNAVAILABLE', message, retryAfter(response));
       }
-      return parseWith(checkInResponse, parseJson(text, 'check-in response'), 'LEASE_RESPONSE_INVALID', 'check-in response');
-    },
+      throw new PermanentError(response.status === 401 || response.status === 403 ? 'LEASE_API_AUTH' : 'LEASE_API_REJECTED', message);
+    }
+    return parseWith(checkInResponse, parseJson(text, 'lease API response'), 'LEASE_RESPONSE_INVALID', 'lease API response');
+  }
+
+  return {
+    checkIn: (req: CheckInRequest) => post(CHECK_IN_PATH, req),
+    renew: (req: RenewRequest) => post(RENEW_PATH, req),
   };
 }
 

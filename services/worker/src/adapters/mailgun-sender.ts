@@ -48,9 +48,12 @@ export function createMailgunSender(options: MailgunSenderOptions): Sender {
   return {
     async send(msg: OutgoingEmail): Promise<{ providerId: string }> {
       const data = toMailgunData(msg);
+      const domain = msg.domain ?? options.domain;
+      // It becomes part of the request path: nothing but a domain name may get there.
+      if (!/^[a-z0-9.-]+\.[a-z]{2,}$/i.test(domain)) throw new PermanentError('DOMAIN_INVALID', 'the sending domain is not a domain name');
       let response: { id?: string };
       try {
-        response = await client.messages.create(options.domain, data);
+        response = await client.messages.create(domain, data);
       } catch (error) {
         throw classifyMailgunError(error);
       }

@@ -1,4 +1,4 @@
-import type { CheckInRequest, CheckInResponse } from '@baton/shared';
+import type { CheckInRequest, CheckInResponse, RenewRequest } from '@baton/shared';
 
 /** One message as the provider receives it; `variables` travel as Mailgun `v:` fields. */
 export interface OutgoingEmail {
@@ -9,6 +9,8 @@ export interface OutgoingEmail {
   text: string;
   headers: Record<string, string>;
   variables: Record<string, string>;
+  /** The sending domain the lease was granted for; the sender's default when absent. */
+  domain?: string;
 }
 
 /**
@@ -22,4 +24,6 @@ export interface Sender {
 /** The conductor's lease API, as a worker sees it. Failures are Baton errors (retryable or permanent). */
 export interface LeaseClient {
   checkIn(req: CheckInRequest): Promise<CheckInResponse>;
+  /** The next lease while this one's last calls are still in flight (it is checked in later). */
+  renew(req: RenewRequest): Promise<CheckInResponse>;
 }

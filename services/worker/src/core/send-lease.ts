@@ -67,7 +67,7 @@ export interface WorkerDeps {
   workerStartedAt?: number;
 }
 
-export type StopReason = 'no-lease' | 'check-in-failed' | 'out-of-time';
+export type StopReason = 'no-lease' | 'check-in-failed' | 'out-of-time' | 'duplicate-invocation';
 
 /** What one invocation did, over every lease it processed: for logs and tests. */
 export interface WorkerSummary {
@@ -112,6 +112,16 @@ interface LeaseRun {
   unattempted: string[];
   /** Set when the provider said "not now": no new key is taken for this lease. */
   haltedBy: string | undefined;
+  /** Calls started in each slice of the lease's schedule. */
+  usedPerSlice: number[];
+  /** Lane time per key, excluding any wait for a slice (Welford): the conductor predicts from it. */
+  timing: { n: number; mean: number; m2: number };
+  /** Keys taken whose call has not started (nor been given up). */
+  starting: number;
+  /** Lanes still working: after the last call has started, those are the calls in flight. */
+  lanesBusy: number;
+  /** Resolves once no lane will start another call for this lease. */
+  noMoreCalls: () => void;
 }
 
 /**
@@ -138,27 +148,38 @@ export async function runWorker(deps: WorkerDeps, invocation: WorkerInvocation):
     stoppedBecause: 'no-lease',
   };
 
+  if (!(await claimInvocation(env, lease))) {
+    summary.stoppedBecause = 'duplicate-invocation';
+    env.log.warn({ event: 'lease.duplicate-invocation', leaseId: lease.leaseId, campaignId: lease.campaignId });
+    return summary;
+  }
+
+  // Check-ins of leases renewed early, still waiting for their last calls.
+  const finishing: Promise<void>[] = [];
   while (lease) {
     // A lease that arrives when no key can be taken any more is handed back once, below; after
     // that the worker returns whatever the answer, so a conductor that keeps handing out leases
     // cannot keep a worker without time alive.
     const outOfTime = budgetLeft(env) < env.minBudgetToTakeMs;
-    const run = await sendLease(env, lease);
-    addToSummary(summary, run);
-
-    const request: CheckInRequest = {
-      leaseId: lease.leaseId,
-      workerId: lease.workerId,
-      results: run.results,
-      unattempted: run.unattempted,
-      permitsUsed: run.permitsUsed,
-      wantsMore: run.haltedBy === undefined && wantsMore(env),
-    };
-    const response = await checkIn(env, request);
-    if (!response) {
-      summary.stoppedBecause = 'check-in-failed';
-      break;
+    const current: Lease = lease;
+    const sending = startLease(env, current);
+    await sending.noMoreCalls;
+    const more = !outOfTime && sending.run.haltedBy === undefined && wantsMore(env);
+    // Calls still in flight: ask for the next lease now instead of idling until they end.
+    const renewed = more && sending.run.lanesBusy > 0 ? await renew(env, current) : undefined;
+    const checkedIn = sending.done.then(async (run) => {
+      addToSummary(summary, run);
+      const response = await checkIn(env, checkInFor(env, run, more && renewed?.lease == null));
+      if (!response) summary.stoppedBecause = 'check-in-failed';
+      return response;
+    });
+    if (renewed?.lease) {
+      finishing.push(checkedIn.then(() => undefined));
+      lease = renewed.lease;
+      continue;
     }
+    const response = await checkedIn;
+    if (!response) break;
     lease = response.lease;
     if (lease && outOfTime) {
       env.log.warn({ event: 'lease.abandoned', leaseId: lease.leaseId, campaignId: lease.campaignId, reason: 'no time left' });
@@ -166,9 +187,52 @@ export async function runWorker(deps: WorkerDeps, invocation: WorkerInvocation):
       break;
     }
   }
+  await Promise.all(finishing);
 
   env.log.info({ event: 'worker.finished', ...summary });
   return summary;
+}
+
+/**
+ * Lambda may deliver an asynchronous invocation twice. Two runs of one lease would claim
+ * different keys (claims see to that) but could both spend the same slices' permits, so the
+ * first run marks the lease as taken and a second one stops. Leases that come in a check-in
+ * reply are delivered once and need no mark. Any doubt (the mark cannot be written) stops too.
+ */
+async function claimInvocation(env: Env, lease: Lease): Promise<boolean> {
+  const key = keys.leaseClaim({ customerId: lease.customerId, campaignId: lease.campaignId }, lease.leaseId);
+  try {
+    await env.store.put(env.buckets.campaigns, key, JSON.stringify({ version: 1, workerId: lease.workerId, at: iso(env) }), { ifNoneMatch: '*', contentType: 'application/json' });
+    return true;
+  } catch (error) {
+    if (!(error instanceof ObjectExistsError)) env.log.error({ event: 'lease.mark-failed', leaseId: lease.leaseId, reason: describeError(error) });
+    return false;
+  }
+}
+
+function checkInFor(env: Env, run: LeaseRun, wantsMore: boolean): CheckInRequest {
+  const { lease, timing } = run;
+  return {
+    leaseId: lease.leaseId,
+    workerId: lease.workerId,
+    results: run.results,
+    unattempted: run.unattempted,
+    permitsUsed: run.permitsUsed,
+    ...(lease.schedule ? { usedPerSlice: run.usedPerSlice } : {}),
+    ...(timing.n > 0 ? { timing: { n: timing.n, meanMs: timing.mean, sdMs: timing.n > 1 ? Math.sqrt(timing.m2 / (timing.n - 1)) : 0 } } : {}),
+    lanes: env.concurrency,
+    wantsMore,
+  };
+}
+
+/** The next lease, early; undefined when the conductor cannot be reached (the check-in asks again). */
+async function renew(env: Env, lease: Lease): Promise<CheckInResponse | undefined> {
+  try {
+    return await env.leaseClient.renew({ leaseId: lease.leaseId, workerId: lease.workerId });
+  } catch (error) {
+    env.log.warn({ event: 'lease.renew-failed', leaseId: lease.leaseId, reason: describeError(error) });
+    return undefined;
+  }
 }
 
 function resolveEnv(deps: WorkerDeps): Env {
@@ -212,7 +276,13 @@ function addToSummary(summary: WorkerSummary, run: LeaseRun): void {
 
 // ---- one lease -------------------------------------------------------------------------------
 
-async function sendLease(env: Env, lease: Lease): Promise<LeaseRun> {
+/**
+ * Starts sending a lease. `noMoreCalls` resolves as soon as no lane will start another call
+ * (the worker may renew then); `done` once every call has ended and been recorded.
+ */
+function startLease(env: Env, lease: Lease): { run: LeaseRun; noMoreCalls: Promise<void>; done: Promise<LeaseRun> } {
+  let signal!: () => void;
+  const noMoreCalls = new Promise<void>((resolve) => (signal = resolve));
   const run: LeaseRun = {
     lease,
     // A key listed twice would be claimed by the first and reported twice: list it once.
@@ -223,27 +293,43 @@ async function sendLease(env: Env, lease: Lease): Promise<LeaseRun> {
     results: [],
     unattempted: [],
     haltedBy: undefined,
+    usedPerSlice: lease.schedule ? lease.schedule.permits.map(() => 0) : [],
+    timing: { n: 0, mean: 0, m2: 0 },
+    starting: 0,
+    lanesBusy: 0,
+    noMoreCalls: signal,
   };
   env.log.info({ event: 'lease.started', leaseId: lease.leaseId, campaignId: lease.campaignId, keys: run.ids.length, permits: lease.permits });
+  const done = sendAll(env, run).then(() => {
+    run.noMoreCalls();
+    run.unattempted.push(...run.ids.slice(run.next));
+    env.log.info({
+      event: 'lease.finished',
+      leaseId: lease.leaseId,
+      campaignId: lease.campaignId,
+      results: run.results.length,
+      unattempted: run.unattempted.length,
+      permitsUsed: run.permitsUsed,
+      haltedBy: run.haltedBy,
+    });
+    return run;
+  });
+  return { run, noMoreCalls, done };
+}
 
+async function sendAll(env: Env, run: LeaseRun): Promise<void> {
   // Lanes stop when no permit is free; a reserved permit may come back (the key needed no call),
   // so go round again while keys and free permits remain. Each round takes at least one key.
   while (run.next < run.ids.length && mayTakeKey(env, run)) {
     const lanes = Math.min(env.concurrency, run.ids.length - run.next);
+    run.lanesBusy = lanes;
     await Promise.all(Array.from({ length: lanes }, () => lane(env, run)));
   }
-  run.unattempted.push(...run.ids.slice(run.next));
+}
 
-  env.log.info({
-    event: 'lease.finished',
-    leaseId: lease.leaseId,
-    campaignId: lease.campaignId,
-    results: run.results.length,
-    unattempted: run.unattempted.length,
-    permitsUsed: run.permitsUsed,
-    haltedBy: run.haltedBy,
-  });
-  return run;
+/** Once nothing can start another call, say so (the worker renews while calls finish). */
+function checkNoMoreCalls(env: Env, run: LeaseRun): void {
+  if (run.starting === 0 && (run.next >= run.ids.length || !mayTakeKey(env, run))) run.noMoreCalls();
 }
 
 function mayTakeKey(env: Env, run: LeaseRun): boolean {
@@ -255,21 +341,77 @@ async function lane(env: Env, run: LeaseRun): Promise<void> {
   while (run.next < run.ids.length && mayTakeKey(env, run)) {
     const recipientId = run.ids[run.next++]!;
     run.permitsLeft -= 1; // reserved before any await: concurrent lanes can never overspend
+    run.starting += 1;
+    const busy: Busy = { since: env.clock.now(), ms: 0, called: false };
     try {
-      const used = await sendKey(env, run, recipientId);
-      if (!used) run.permitsLeft += 1;
+      const used = await sendKey(env, run, recipientId, busy);
+      busy.ms += env.clock.now() - busy.since;
+      if (!busy.called) keyGivenUp(env, run);
+      if (used) addTiming(run, busy.ms);
+      else run.permitsLeft += 1;
     } catch (error) {
       // Only a bug gets here, and it may have struck after the call: keep the permit spent,
       // report the key in doubt (never resent) and take no more keys from this lease.
       run.haltedBy ??= 'WORKER_INTERNAL';
       run.results.push({ recipientId, status: 'inDoubt', reason: `WORKER_INTERNAL: ${describeError(error)}` });
       env.log.error({ event: 'key.crashed', leaseId: run.lease.leaseId, recipientId, reason: describeError(error) });
+      if (!busy.called) keyGivenUp(env, run);
     }
+  }
+  run.lanesBusy -= 1;
+  checkNoMoreCalls(env, run);
+}
+
+/** Lane time of the key in hand; `called` once its provider call has started. */
+interface Busy {
+  since: number;
+  ms: number;
+  called: boolean;
+}
+
+/** A key that ended before any call (not sendable, suppressed, claimed elsewhere, out of slices). */
+function keyGivenUp(env: Env, run: LeaseRun): void {
+  run.starting -= 1;
+  checkNoMoreCalls(env, run);
+}
+
+function addTiming(run: LeaseRun, ms: number): void {
+  const t = run.timing;
+  t.n += 1;
+  const delta = ms - t.mean;
+  t.mean += delta / t.n;
+  t.m2 += delta * (ms - t.mean);
+}
+
+/**
+ * A permit of the slice the worker's clock is in, waiting for the next slice that has one
+ * free. Returns false when the schedule (or `sendUntil`, or the budget) is over first. The
+ * caller makes its call right after, synchronously, so the call starts inside the slice.
+ * `busy` stops counting lane time while waiting.
+ */
+async function takeSlot(env: Env, run: LeaseRun, busy: Busy): Promise<boolean> {
+  const schedule = run.lease.schedule;
+  for (;;) {
+    const now = env.clock.now();
+    if (now >= run.lease.sendUntil || env.deadline - now < env.minBudgetToTakeMs) return false;
+    if (!schedule) return true;
+    const k = Math.floor((now - schedule.start) / schedule.sliceMs);
+    if (k >= schedule.permits.length) return false;
+    if (k >= 0 && run.usedPerSlice[k]! < schedule.permits[k]!) {
+      run.usedPerSlice[k]! += 1;
+      return true;
+    }
+    let next = Math.max(k + 1, 0);
+    while (next < schedule.permits.length && run.usedPerSlice[next]! >= schedule.permits[next]!) next++;
+    if (next >= schedule.permits.length) return false;
+    busy.ms += now - busy.since;
+    await env.clock.sleep(schedule.start + next * schedule.sliceMs - now);
+    busy.since = env.clock.now();
   }
 }
 
 /** One key, start to end. Returns whether a provider call was made (the permit is spent). */
-async function sendKey(env: Env, run: LeaseRun, recipientId: string): Promise<boolean> {
+async function sendKey(env: Env, run: LeaseRun, recipientId: string, busy: Busy): Promise<boolean> {
   const { lease } = run;
   const ref: RecipientRef = { customerId: lease.customerId, campaignId: lease.campaignId, recipientId };
   const logFields = { leaseId: lease.leaseId, campaignId: lease.campaignId, recipientId };
@@ -316,14 +458,17 @@ async function sendKey(env: Env, run: LeaseRun, recipientId: string): Promise<bo
     return false;
   }
 
-  // The claim took time: check the window again, synchronously, right before the call.
-  if (env.clock.now() >= lease.sendUntil) {
+  // The claim took time: a permit of the slice we are in now, or of a later one (waiting for it).
+  if (!(await takeSlot(env, run, busy))) {
     await releaseClaim(env, claimKey, logFields);
     run.unattempted.push(recipientId);
     return false;
   }
 
   run.permitsUsed += 1;
+  busy.called = true;
+  run.starting -= 1;
+  checkNoMoreCalls(env, run);
   let providerId: string;
   try {
     ({ providerId } = await env.sender.send(outgoing(message, lease)));
@@ -376,6 +521,7 @@ function outgoing(message: RenderedMessage, lease: Lease): OutgoingEmail {
     html: message.html,
     text: message.text,
     headers: message.headers,
+    ...(lease.domain ? { domain: lease.domain } : {}),
     variables: {
       'customer-id': lease.customerId,
       'campaign-id': lease.campaignId,
@@ -398,7 +544,7 @@ async function recordSendError(
     // throttling or away, so this lease takes no new key.
     await releaseClaim(env, claimKey, logFields);
     run.haltedBy ??= error.code;
-    const result: SendResult = { recipientId, status: 'retryable', reason: `${error.code}: ${error.message}` };
+    const result: SendResult = { recipientId, status: 'retryable', code: error.code, reason: `${error.code}: ${error.message}` };
     if (error.retryAfterMs !== undefined) result.retryAfterMs = error.retryAfterMs;
     run.results.push(result);
     env.log.warn({ event: 'key.retryable', ...logFields, code: error.code });

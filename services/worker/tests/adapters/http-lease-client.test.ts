@@ -128,7 +128,7 @@ describe('createHttpLeaseClient', () => {
 
     // Assess
     expect(error).toBeInstanceOf(ValidationError);
-    expect((error as ValidationError).issues.map((i) => i.where)).toContain('check-in response.lease.workerId');
+    expect((error as ValidationError).issues.map((i) => i.where)).toContain('lease API response.lease.workerId');
   });
 
   it('gives up on a conductor that does not answer in time, as retryable', async () => {

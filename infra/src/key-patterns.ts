@@ -1,0 +1,36 @@
+/**
+ * The object-key layout as IAM sees it: the patterns grants are written with. The key schema
+ * itself lives in shared/src/keys.ts (the only place keys are built); these patterns follow its
+ * folders, and infra/tests/key-patterns.test.ts checks keys built by that schema against them, so
+ * a new folder there cannot silently fall outside every grant here.
+ *
+ * In an IAM resource ARN `*` spans slashes: `ledger/*` covers every campaign's ledger.
+ */
+export const KEY_PATTERNS = {
+  // campaigns bucket
+  /** Definitions, audiences, audience reports, state: `campaigns/{customer}/{campaign}/…`. */
+  campaignFiles: 'campaigns/*',
+  /** What the conductor writes there: the definition, the audience given inline, the state. */
+  campaignDefinitions: 'campaigns/*/campaign.json',
+  audiences: 'campaigns/*/audience.csv',
+  campaignStates: 'campaigns/*/state.json',
+  /** The stubber's "done" marker. */
+  audienceReports: 'campaigns/*/audience-report.json',
+  /** Audiences uploaded ahead of a campaign (`uploads/{customer}/…`). */
+  uploads: 'uploads/*',
+  /** Claims, outcomes and lease marks: `ledger/{customer}/{campaign}/…`. */
+  ledger: 'ledger/*',
+  claims: 'ledger/*/claims/*',
+  outcomes: 'ledger/*/outcomes/*',
+  /** Unsubscribed recipients, per customer. */
+  suppressions: 'suppressions/*',
+  /** The conductor's own checkpoints (the governors' state across restarts). */
+  conductorState: 'conductor/*',
+  // stubs bucket
+  stubs: 'stubs/*',
+  // rendered bucket
+  rendered: 'rendered/*',
+} as const;
+
+/** Every stub key starts with this: the renderer's notification filter (STUBS_PREFIX in shared). */
+export const STUBS_PREFIX = 'stubs/';

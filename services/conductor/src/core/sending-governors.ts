@@ -1,0 +1,121 @@
+import { Governor, type GovernorCheckpoint, type GovernorSettings } from './governor';
+
+export interface SendingGovernorsSettings {
+  /** Each sending domain and its provider cap per window; the first is the default. */
+  domains: readonly { domain: string; perWindowMax: number }[];
+  /** Optional caps per customer, per window, over all domains. */
+  customerCaps?: Readonly<Record<string, number>>;
+  windowMs: number;
+  sliceMs: number;
+  marginMs: number;
+}
+
+export interface SendingGovernorsCheckpoint {
+  version: 1;
+  domains: Record<string, GovernorCheckpoint>;
+  customers: Record<string, GovernorCheckpoint>;
+}
+
+/**
+ * One governor per sending domain (the provider caps each separately) and one per capped
+ * customer. Slices are opened, stored and marked durable together, so one checkpoint object
+ * covers them all.
+ */
+export class SendingGovernors {
+  readonly defaultDomain: string;
+  private readonly domains = new Map<string, Governor>();
+  private readonly customers = new Map<string, Governor>();
+
+  constructor(readonly settings: SendingGovernorsSettings) {
+    if (settings.domains.length === 0) throw new RangeError('at least one sending domain is needed');
+    const shape = { windowMs: settings.windowMs, sliceMs: settings.sliceMs, marginMs: settings.marginMs };
+    for (const d of settings.domains) this.domains.set(d.domain, new Governor({ ...shape, perWindowMax: d.perWindowMax }));
+    for (const [customerId, cap] of Object.entries(settings.customerCaps ?? {})) this.customers.set(customerId, new Governor({ ...shape, perWindowMax: cap }));
+    this.defaultDomain = settings.domains[0]!.domain;
+  }
+
+  static fromSettings(settings: SendingGovernorsSettings): SendingGovernors {
+    return new SendingGovernors(settings);
+  }
+
+  get sliceMs(): number {
+    return this.settings.sliceMs;
+  }
+
+  domainNames(): string[] {
+    return [...this.domains.keys()];
+  }
+
+  has(domain: string): boolean {
+    return this.domains.has(domain);
+  }
+
+  forDomain(domain: string | undefined): Governor {
+    return this.domains.get(domain ?? this.defaultDomain) ?? this.domains.get(this.defaultDomain)!;
+  }
+
+  forCustomer(customerId: string): Governor | undefined {
+    return this.customers.get(customerId);
+  }
+
+  /** The governors a campaign's lease must satisfy: its domain's, then its customer's if capped. */
+  chain(domain: string | undefined, customerId: string): Governor[] {
+    const customer = this.forCustomer(customerId);
+    return customer ? [this.forDomain(domain), customer] : [this.forDomain(domain)];
+  }
+
+  /** Whether slices through `until` are durable already. */
+  isDurableThrough(until: number): boolean {
+    const g = this.forDomain(undefined);
+    return g.durableThrough >= g.sliceOf(until);
+  }
+
+  /** Opens every governor's slices up to time `until`; store `checkpoint()` then call `markDurable(until)`. */
+  open(until: number, now: number): void {
+    for (const g of this.all()) g.open(g.sliceOf(until), now);
+  }
+
+  markDurable(until: number): void {
+    for (const g of this.all()) g.markDurable(g.sliceOf(until));
+  }
+
+  checkpoint(): SendingGovernorsCheckpoint {
+    return {
+      version: 1,
+      domains: Object.fromEntries([...this.domains].map(([d, g]) => [d, g.checkpoint()])),
+      customers: Object.fromEntries([...this.customers].map(([c, g]) => [c, g.checkpoint()])),
+    };
+  }
+
+  /**
+   * After a restart. A domain or customer the checkpoint does not name was not governed by the
+   * previous conductor under that name; a domain may still have been sent through (under
+   * another configuration), so unknown domains wait out a window.
+   */
+  restore(cp: SendingGovernorsCheckpoint, now: number): void {
+    for (const [d, g] of this.domains) {
+      const saved = cp.domains[d];
+      if (saved) g.restore(saved, now);
+      else g.assumeRecentlyBusy(now);
+    }
+    for (const [c, g] of this.customers) {
+      const saved = cp.customers[c];
+      if (saved) g.restore(saved, now);
+    }
+  }
+
+  assumeRecentlyBusy(now: number): void {
+    for (const g of this.domains.values()) g.assumeRecentlyBusy(now);
+  }
+
+  all(): Governor[] {
+    return [...this.domains.values(), ...this.customers.values()];
+  }
+
+  /** For `/metrics` and the console. */
+  snapshots(now: number): { domain: string; cap: number; effectiveCap: number; windowGranted: number; heldUntil: number }[] {
+    return [...this.domains].map(([domain, g]) => ({ domain, ...g.snapshot(now) }));
+  }
+}
+
+export type { GovernorSettings };

@@ -1,0 +1,75 @@
+import type { Scenario } from './simulate';
+
+/**
+ * Mailgun at 6,000 calls a minute. Workers: 16 lanes each, provider latency lognormal, three
+ * object-store requests before each call and one after, clocks within ±40 ms, 5–60 ms of
+ * transit (so skew plus transit stays inside the 150 ms margin), Lambda cold starts.
+ */
+const base: Omit<Scenario, 'name' | 'description' | 'workers' | 'campaigns'> = {
+  cap: 6_000,
+  windowMs: 60_000,
+  sliceMs: 200,
+  marginMs: 150,
+  lanes: 16,
+  latency: { medianMs: 120, sigma: 0.35 },
+  storeMs: { medianMs: 12, sigma: 0.4 },
+  transitMs: [5, 60],
+  skewMs: 40,
+  invokeDelayMs: { medianMs: 250, sigma: 0.6 },
+  workerBudgetMs: 120_000,
+  leaseHorizonMs: 5_000,
+  batchSize: 1_000,
+  sigma: 2,
+  seed: 20261121,
+};
+
+const big = (size: number) => [{ customerId: 'bigco', size, startAtMs: 0 }];
+
+export const SCENARIOS: Scenario[] = [
+  { ...base, name: 'steady-4', description: '300,000 recipients, 4 workers', workers: 4, campaigns: big(300_000) },
+  { ...base, name: 'steady-20', description: '300,000 recipients, 20 workers', workers: 20, campaigns: big(300_000) },
+  {
+    ...base,
+    name: 'heavy-tail-4',
+    description: 'heavy-tailed latency (σ 1.0, p99 ≈ 1.5 s), a quarter of workers 3× slower; 4 workers',
+    workers: 4,
+    latency: { medianMs: 150, sigma: 1.0 },
+    slowWorkers: { share: 0.25, factor: 3 },
+    campaigns: big(120_000),
+  },
+  {
+    ...base,
+    name: 'heavy-tail-20',
+    description: 'the same heavy tail with 20 workers',
+    workers: 20,
+    latency: { medianMs: 150, sigma: 1.0 },
+    slowWorkers: { share: 0.25, factor: 3 },
+    campaigns: big(120_000),
+  },
+  {
+    ...base,
+    name: 'burst-429',
+    description: 'the provider answers 429 to every call for 20 s, 5 minutes in; 8 workers',
+    workers: 8,
+    throttle: { fromMs: 300_000, toMs: 320_000 },
+    campaigns: big(60_000),
+  },
+  {
+    ...base,
+    name: 'two-campaigns',
+    description: '120,000 recipients, then 500 of another customer 3 minutes in; 8 workers',
+    workers: 8,
+    campaigns: [
+      { customerId: 'bigco', size: 120_000, startAtMs: 0 },
+      { customerId: 'smallco', size: 500, startAtMs: 180_000 },
+    ],
+  },
+  {
+    ...base,
+    name: 'crashes',
+    description: '5% of leases lose their worker mid-lease; 8 workers',
+    workers: 8,
+    crashPerLease: 0.05,
+    campaigns: big(60_000),
+  },
+];

@@ -1,0 +1,365 @@
+import { keys, recipientIdFor, silentLogger, type CampaignDefinition, type CheckInRequest, type CheckInResponse, type Lease } from '@baton/shared';
+import { Conductor } from '../core/conductor';
+import { SendingGovernors } from '../core/sending-governors';
+import { Random } from './random';
+import { SimObjectStore } from './sim-store';
+import { SimProvider, SimWorker, type CallGate, type Dispatcher, type WorkerProfile, type WorkerStats } from './sim-worker';
+import { VirtualClock } from './virtual-clock';
+import { maxInAnyWindow, perCalendarWindow } from './window-stats';
+
+export interface Scenario {
+  name: string;
+  description: string;
+  cap: number;
+  windowMs: number;
+  sliceMs: number;
+  marginMs: number;
+  workers: number;
+  lanes: number;
+  campaigns: { customerId: string; size: number; startAtMs: number }[];
+  latency: { medianMs: number; sigma: number };
+  storeMs: { medianMs: number; sigma: number };
+  /** A share of workers slower by a factor (cold, throttled, far away). */
+  slowWorkers?: { share: number; factor: number };
+  transitMs: [number, number];
+  skewMs: number;
+  crashPerLease?: number;
+  /** The provider answers 429 to every call arriving in this span (ms from the start). */
+  throttle?: { fromMs: number; toMs: number };
+  invokeDelayMs: { medianMs: number; sigma: number };
+  workerBudgetMs: number;
+  leaseHorizonMs: number;
+  batchSize: number;
+  sigma: number;
+  seed: number;
+}
+
+export type Strategy = 'baton' | 'fixed-batches' | 'sliding-limiter';
+export const STRATEGIES: readonly Strategy[] = ['baton', 'fixed-batches', 'sliding-limiter'];
+
+export interface RunResult {
+  scenario: string;
+  strategy: Strategy;
+  recipients: number;
+  calls: number;
+  throttled: number;
+  /** Mean calls per calendar window, over the windows strictly inside the sending period, as % of the cap. */
+  fullWindowUsePct: number;
+  maxCalendar: number;
+  maxSliding: number;
+  /** Calls that arrived when the trailing window already held the cap. */
+  violations: number;
+  completionS: number;
+  idealS: number;
+  vsIdealPct: number;
+  /** Each campaign: when it finished against its own ideal (size / cap), from its start. */
+  campaigns: { customerId: string; size: number; doneS: number; idealS: number }[];
+  /** Permits granted but not used, % (leases that crashed included). */
+  wastedPermitsPct: number;
+  crashedLeases: number;
+  inDoubt: number;
+  unsent: number;
+  wallMs: number;
+}
+
+const START = Date.UTC(2026, 0, 5, 9, 0, 0);
+const BUCKETS = { campaigns: 'campaigns', stubs: 'stubs', rendered: 'rendered' };
+const TICK_MS = 1_000;
+
+/** Runs one scenario under one strategy on a virtual clock. Deterministic for a given seed. */
+export async function simulate(scenario: Scenario, strategy: Strategy): Promise<RunResult> {
+  const wallStart = Date.now();
+  const clock = new VirtualClock(START);
+  const rnd = new Random(scenario.seed);
+  const provider = new SimProvider(scenario.throttle ? { from: START + scenario.throttle.fromMs, to: START + scenario.throttle.toMs } : undefined);
+  const stats: WorkerStats = { granted: 0, used: 0, crashedLeases: 0 };
+  const profile = (): WorkerProfile => ({
+    lanes: scenario.lanes,
+    latency: scenario.latency,
+    storeMs: scenario.storeMs,
+    slowness: scenario.slowWorkers && rnd.next() < scenario.slowWorkers.share ? scenario.slowWorkers.factor : 1,
+    skewMs: rnd.between(-scenario.skewMs, scenario.skewMs),
+    transitMs: scenario.transitMs,
+    budgetMs: scenario.workerBudgetMs,
+    crashPerLease: scenario.crashPerLease ?? 0,
+  });
+  const outcome = strategy === 'baton' ? await runBaton(scenario, clock, rnd, provider, stats, profile) : await runBaseline(scenario, strategy, clock, rnd, provider, stats, profile);
+
+  const { cap, windowMs } = scenario;
+  const arrivals = provider.arrivals;
+  const windows = perCalendarWindow(arrivals, windowMs);
+  const indices = [...windows.keys()].sort((a, b) => a - b);
+  const inner = indices.length > 2 ? indices.slice(1, -1) : indices;
+  let innerCalls = 0;
+  for (let w = inner[0]!; w <= inner[inner.length - 1]!; w++) innerCalls += windows.get(w) ?? 0;
+  const innerCount = inner.length > 0 ? inner[inner.length - 1]! - inner[0]! + 1 : 1;
+  const total = scenario.campaigns.reduce((n, c) => n + c.size, 0);
+  const lastStart = Math.min(...scenario.campaigns.map((c) => c.startAtMs));
+  const idealS = (total / cap) * (windowMs / 1000);
+  const completionS = (outcome.finishedAt - START - lastStart) / 1000;
+  return {
+    scenario: scenario.name,
+    strategy,
+    recipients: total,
+    calls: arrivals.length,
+    throttled: provider.throttled,
+    fullWindowUsePct: (100 * innerCalls) / (innerCount * cap),
+    maxCalendar: Math.max(0, ...windows.values()),
+    maxSliding: maxInAnyWindow(arrivals, windowMs),
+    violations: countViolations(arrivals, windowMs, cap),
+    completionS,
+    idealS,
+    vsIdealPct: (100 * (completionS - idealS)) / idealS,
+    campaigns: scenario.campaigns.map((c, i) => ({
+      customerId: c.customerId,
+      size: c.size,
+      doneS: (outcome.doneAt[i]! - START - c.startAtMs) / 1000,
+      idealS: (c.size / cap) * (windowMs / 1000),
+    })),
+    wastedPermitsPct: stats.granted > 0 ? (100 * (stats.granted - stats.used)) / stats.granted : 0,
+    crashedLeases: stats.crashedLeases,
+    inDoubt: outcome.inDoubt,
+    unsent: outcome.unsent,
+    wallMs: Date.now() - wallStart,
+  };
+}
+
+/** Calls arriving when the `windowMs` before them (inclusive) already held `cap` calls. */
+export function countViolations(times: readonly number[], windowMs: number, cap: number): number {
+  const sorted = Float64Array.from(times).sort();
+  let lo = 0;
+  let violations = 0;
+  for (let hi = 0; hi < sorted.length; hi++) {
+    while (sorted[hi]! - sorted[lo]! >= windowMs) lo++;
+    if (hi - lo + 1 > cap) violations++;
+  }
+  return violations;
+}
+
+interface Outcome {
+  finishedAt: number;
+  doneAt: number[];
+  inDoubt: number;
+  unsent: number;
+}
+
+// ---- Baton: the real conductor core ------------------------------------------------------------
+
+async function runBaton(
+  scenario: Scenario,
+  clock: VirtualClock,
+  rnd: Random,
+  provider: SimProvider,
+  stats: WorkerStats,
+  profile: () => WorkerProfile,
+): Promise<Outcome> {
+  const store = new SimObjectStore();
+  const governors = new SendingGovernors({
+    domains: [{ domain: 'mg.example.com', perWindowMax: scenario.cap }],
+    windowMs: scenario.windowMs,
+    sliceMs: scenario.sliceMs,
+    marginMs: scenario.marginMs,
+  });
+  const refs = scenario.campaigns.map((c, i) => ({ customerId: c.customerId, campaignId: `c-sim-${i}` }));
+  scenario.campaigns.forEach((c, i) => seedCampaign(store, refs[i]!, c.size));
+  let conductor: Conductor;
+  const onCrashClaims = (lease: Lease, ids: string[]) => {
+    for (const recipientId of ids) store.putNow(BUCKETS.campaigns, keys.claim({ customerId: lease.customerId, campaignId: lease.campaignId, recipientId }), '{}');
+  };
+  const dispatcher: Dispatcher = { checkIn: (req) => conductor.checkIn(req) };
+  conductor = new Conductor({
+    store,
+    buckets: BUCKETS,
+    clock,
+    logger: silentLogger,
+    governors,
+    invoker: {
+      invoke: async ({ lease }) => {
+        const delay = rnd.lognormal(scenario.invokeDelayMs.medianMs, scenario.invokeDelayMs.sigma);
+        clock.at(clock.now() + delay, () => new SimWorker(clock, rnd, profile(), provider, dispatcher, stats, onCrashClaims).start(lease));
+      },
+    },
+    topic: { publish: async () => {} },
+    settings: {
+      stage: 'dev',
+      maxWorkers: scenario.workers,
+      batchSize: scenario.batchSize,
+      workerTimeBudgetMs: scenario.workerBudgetMs,
+      leaseGraceMs: 15_000,
+      scanIntervalMs: TICK_MS,
+      stallMs: 10 * 60_000,
+      maxAttempts: 8,
+      leaseHorizonMs: scenario.leaseHorizonMs,
+      sigma: scenario.sigma,
+      publicUrl: 'http://localhost',
+      unsubscribeSecret: 'simulation-only-secret',
+    },
+  });
+  await conductor.start();
+  const doneAt: number[] = scenario.campaigns.map(() => Number.NaN);
+  scenario.campaigns.forEach((c, i) => clock.at(START + c.startAtMs, () => void conductor.send(refs[i]!.campaignId)));
+  const tick = () => {
+    void conductor.tick().then(() => {
+      refs.forEach((r, i) => {
+        if (Number.isNaN(doneAt[i]!) && conductor.getCampaign(r.campaignId).status === 'done') doneAt[i] = clock.now();
+      });
+      if (doneAt.some((d) => Number.isNaN(d))) clock.at(clock.now() + TICK_MS, tick);
+    });
+  };
+  clock.at(START, tick);
+  await clock.run({ stop: () => doneAt.every((d) => !Number.isNaN(d)) });
+  let inDoubt = 0;
+  let unsent = 0;
+  for (const r of refs) {
+    const c = conductor.getCampaign(r.campaignId).counts;
+    inDoubt += c.inDoubt;
+    unsent += c.stubbed - c.sent - c.inDoubt - c.failed - c.suppressed;
+  }
+  return { finishedAt: Math.max(...doneAt), doneAt, inDoubt, unsent };
+}
+
+function seedCampaign(store: SimObjectStore, ref: { customerId: string; campaignId: string }, size: number): void {
+  const definition: CampaignDefinition = {
+    version: 1,
+    ...ref,
+    name: ref.campaignId,
+    from: 'news@example.com',
+    subject: 'Hello',
+    mjml: '<mjml></mjml>',
+    audienceKey: keys.audience(ref),
+    createdAt: new Date(START).toISOString(),
+  };
+  store.putNow(BUCKETS.campaigns, keys.campaign(ref), JSON.stringify(definition));
+  store.putNow(BUCKETS.campaigns, keys.state(ref), JSON.stringify({ version: 1, status: 'draft', updatedAt: definition.createdAt }));
+  store.putNow(BUCKETS.campaigns, keys.audienceReport(ref), JSON.stringify({ version: 1, rows: size, valid: size, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false }));
+  for (let i = 0; i < size; i++) store.putNow(BUCKETS.rendered, keys.rendered({ ...ref, recipientId: recipientIdFor(ref.customerId, `r${i}@example.com`) }), '{}');
+}
+
+// ---- the naive baselines -------------------------------------------------------------------------
+
+/**
+ * Two ways people usually do it, driving the same simulated workers:
+ *  - fixed-batches: a calendar-window budget; each lease gets a fixed batch of permits valid
+ *    until the window ends; no prediction, no pacing, no back-off.
+ *  - sliding-limiter: workers take fixed batches of keys and, before each call, ask a shared
+ *    sliding-window limiter (by the time the call starts), sleeping while it is full.
+ * Both serve campaigns first come, first served.
+ */
+async function runBaseline(
+  scenario: Scenario,
+  strategy: Exclude<Strategy, 'baton'>,
+  clock: VirtualClock,
+  rnd: Random,
+  provider: SimProvider,
+  stats: WorkerStats,
+  profile: () => WorkerProfile,
+): Promise<Outcome> {
+  const { cap, windowMs, marginMs, batchSize } = scenario;
+  const queue: { campaign: number; id: string }[] = [];
+  const remaining = scenario.campaigns.map((c) => c.size);
+  const doneAt = scenario.campaigns.map(() => Number.NaN);
+  const campaignOf = new Map<string, number>();
+  const leases = new Map<string, Lease>();
+  let leaseSeq = 0;
+  let activeWorkers = 0;
+  let inDoubt = 0;
+  // fixed-batches: the calendar window's budget
+  let windowStart = Number.NEGATIVE_INFINITY;
+  let issued = 0;
+  // sliding-limiter: starts of calls in the trailing window
+  const log: number[] = [];
+  let logHead = 0;
+  const gate: CallGate = (now) => {
+    while (logHead < log.length && log[logHead]! <= now - windowMs) logHead++;
+    if (log.length - logHead < cap) {
+      log.push(now);
+      return 0;
+    }
+    return log[logHead]! + windowMs - now + 1;
+  };
+
+  scenario.campaigns.forEach((c, i) => {
+    clock.at(START + c.startAtMs, () => {
+      for (let k = 0; k < c.size; k++) {
+        const id = recipientIdFor(c.customerId, `r${k}@example.com`);
+        campaignOf.set(id, i);
+        queue.push({ campaign: i, id });
+      }
+    });
+  });
+
+  const nextLease = (workerId: string): Lease | null => {
+    const now = clock.now();
+    if (queue.length === 0) return null;
+    let permits = Math.min(batchSize, queue.length);
+    let sendUntil = Number.POSITIVE_INFINITY;
+    if (strategy === 'fixed-batches') {
+      const w = Math.floor(now / windowMs) * windowMs;
+      if (w !== windowStart) [windowStart, issued] = [w, 0];
+      sendUntil = windowStart + windowMs - marginMs;
+      permits = Math.min(permits, cap - issued, now < sendUntil ? permits : 0);
+      if (permits <= 0) return null;
+      issued += permits;
+    }
+    const taken = queue.splice(0, permits);
+    const lease: Lease = {
+      leaseId: `l-${leaseSeq++}`,
+      workerId,
+      customerId: scenario.campaigns[taken[0]!.campaign]!.customerId,
+      campaignId: 'c-sim',
+      recipientIds: taken.map((t) => t.id),
+      permits: taken.length,
+      sendUntil,
+      expiresAt: now + scenario.workerBudgetMs,
+    };
+    leases.set(lease.leaseId, lease);
+    return lease;
+  };
+
+  const dispatcher: Dispatcher = {
+    async checkIn(req: CheckInRequest): Promise<CheckInResponse> {
+      const lease = leases.get(req.leaseId);
+      leases.delete(req.leaseId);
+      if (strategy === 'fixed-batches' && lease && Math.floor(clock.now() / windowMs) * windowMs === windowStart) issued -= lease.permits - req.permitsUsed;
+      for (const r of req.results) {
+        const c = campaignOf.get(r.recipientId)!;
+        if (r.status === 'retryable') queue.push({ campaign: c, id: r.recipientId });
+        else done(c);
+      }
+      for (const id of req.unattempted) queue.unshift({ campaign: campaignOf.get(id)!, id });
+      const next = req.wantsMore ? nextLease(req.workerId) : null;
+      if (!next) activeWorkers--;
+      return { lease: next };
+    },
+  };
+  const done = (c: number) => {
+    if (--remaining[c]! === 0) doneAt[c] = clock.now();
+  };
+  const onCrashClaims = (lease: Lease, ids: string[]) => {
+    // Nobody reports these: claimed ones are in doubt, the rest go back once the lease expires.
+    const claimed = new Set(ids);
+    clock.at(lease.expiresAt, () => {
+      leases.delete(lease.leaseId);
+      activeWorkers--;
+      for (const id of lease.recipientIds) {
+        if (claimed.has(id)) {
+          inDoubt++;
+          done(campaignOf.get(id)!);
+        } else queue.push({ campaign: campaignOf.get(id)!, id });
+      }
+    });
+  };
+  const tick = () => {
+    while (activeWorkers < scenario.workers) {
+      const lease = nextLease(`w-${leaseSeq}`);
+      if (!lease) break;
+      activeWorkers++;
+      const delay = rnd.lognormal(scenario.invokeDelayMs.medianMs, scenario.invokeDelayMs.sigma);
+      clock.at(clock.now() + delay, () => new SimWorker(clock, rnd, profile(), provider, dispatcher, stats, onCrashClaims, strategy === 'sliding-limiter' ? gate : undefined).start(lease));
+    }
+    if (doneAt.some((d) => Number.isNaN(d))) clock.at(clock.now() + TICK_MS, tick);
+  };
+  clock.at(START, tick);
+  await clock.run({ stop: () => doneAt.every((d) => !Number.isNaN(d)) });
+  return { finishedAt: Math.max(...doneAt), doneAt, inDoubt, unsent: remaining.reduce((a, b) => a + b, 0) };
+}

@@ -1,0 +1,48 @@
+import { Readable } from 'node:stream';
+import * as s3Sdk from '@aws-sdk/client-s3';
+import { NoSuchKey, NotFound, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { sdkStreamMixin } from '@smithy/core/serde';
+import type { AwsClientStub } from 'aws-sdk-client-mock';
+import { ObjectExistsError } from '../../src/errors';
+import type { MemoryObjectStore } from '../../src/object-store/memory-object-store';
+
+export type S3Commands = Pick<typeof s3Sdk, 'DeleteObjectCommand' | 'GetObjectCommand' | 'HeadObjectCommand' | 'ListObjectsV2Command' | 'PutObjectCommand'>;
+
+/**
+ * Answers a mocked S3Client's calls from a MemoryObjectStore, the way S3 would (NoSuchKey, 412
+ * on a lost conditional create, truncated listings): for smoke tests of entry points that build
+ * their own S3ObjectStore, so the test can seed and inspect the objects as plain strings.
+ *
+ * Calls are matched by command class: a test that loads the entry in `jest.isolateModules` gets
+ * its own copy of the SDK and passes that copy's commands as `sdk`.
+ */
+export function serveS3FromMemory(s3: AwsClientStub<S3Client>, store: MemoryObjectStore, sdk: S3Commands = s3Sdk): void {
+  const { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } = sdk;
+  const missing = () => new NoSuchKey({ $metadata: { httpStatusCode: 404 }, message: 'The specified key does not exist.' });
+  s3.on(GetObjectCommand).callsFake(async (input: { Bucket: string; Key: string }) => {
+    const body = await store.get(input.Bucket, input.Key);
+    if (body === undefined) throw missing();
+    return { Body: sdkStreamMixin(Readable.from([Buffer.from(body, 'utf8')])) };
+  });
+  s3.on(HeadObjectCommand).callsFake(async (input: { Bucket: string; Key: string }) => {
+    if ((await store.get(input.Bucket, input.Key)) === undefined) throw new NotFound({ $metadata: { httpStatusCode: 404 }, message: 'Not Found' });
+    return {};
+  });
+  s3.on(PutObjectCommand).callsFake(async (input: { Bucket: string; Key: string; Body: string; IfNoneMatch?: string }) => {
+    try {
+      await store.put(input.Bucket, input.Key, String(input.Body), input.IfNoneMatch === '*' ? { ifNoneMatch: '*' } : {});
+    } catch (err) {
+      if (!(err instanceof ObjectExistsError)) throw err;
+      throw new S3ServiceException({ name: 'PreconditionFailed', $fault: 'client', $metadata: { httpStatusCode: 412 }, message: 'At least one of the pre-conditions you specified did not hold' });
+    }
+    return {};
+  });
+  s3.on(DeleteObjectCommand).callsFake(async (input: { Bucket: string; Key: string }) => {
+    await store.delete(input.Bucket, input.Key);
+    return {};
+  });
+  s3.on(ListObjectsV2Command).callsFake(async (input: { Bucket: string; Prefix?: string; StartAfter?: string; MaxKeys?: number }) => {
+    const page = await store.list(input.Bucket, input.Prefix ?? '', { startAfter: input.StartAfter, limit: input.MaxKeys });
+    return { Contents: page.keys.map((Key) => ({ Key })), IsTruncated: page.nextStartAfter !== undefined };
+  });
+}
