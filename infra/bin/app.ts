@@ -21,7 +21,7 @@ for (const key of OVERRIDE_KEYS) {
   const value: unknown = app.node.tryGetContext(key);
   if (value !== undefined) overrides[key] = value;
 }
-overrides.qaAllowedRecipients ??= process.env.QA_ALLOWED_RECIPIENTS;
+if (stage === 'qa') overrides.qaAllowedRecipients ??= process.env.QA_ALLOWED_RECIPIENTS;
 
 let config: StageConfig;
 try {

@@ -183,7 +183,7 @@ const httpsUrl: Parse<string> = (raw) => {
   return s.replace(/\/+$/, '');
 };
 
-/** Mirrors the worker's rule: exact addresses or whole domains (a leading `@`). */
+/** The services' rule (shared/src/config.ts): exact addresses or whole domains (a leading `@`). */
 const allowList: Parse<string> = (raw) => {
   const entries = text(raw).split(',').map((e) => e.trim().toLowerCase()).filter((e) => e.length > 0);
   const entry = /^([^@\s,]+@[^@\s,]+\.[^@\s,]+|@[^@\s,]+\.[^@\s,]+)$/;

@@ -6,11 +6,8 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { KEY_PATTERNS } from '../key-patterns';
 import { failureQueue } from './queues';
-import { ServiceFunction, type ServiceFunctionProps } from './service-function';
+import { ServiceFunction, type FunctionBasics } from './service-function';
 import { NAME_ONLY } from './wiring';
-
-/** What every Baton function of a stage shares. */
-export type FunctionBasics = Pick<ServiceFunctionProps, 'sources' | 'stage' | 'logLevel' | 'logRetention' | 'buckets'>;
 
 export interface CampaignIntakeProps {
   readonly basics: FunctionBasics;

@@ -6,9 +6,8 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { KEY_PATTERNS, STUBS_PREFIX } from '../key-patterns';
-import type { FunctionBasics } from './campaign-intake';
 import { failureQueue } from './queues';
-import { ServiceFunction } from './service-function';
+import { ServiceFunction, type FunctionBasics } from './service-function';
 import { useSecretArn } from './wiring';
 
 export interface RendererProps {

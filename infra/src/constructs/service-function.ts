@@ -55,6 +55,9 @@ export interface ServiceFunctionProps
   readonly bucketAccess: Readonly<Record<keyof StageBuckets, BucketAccess>>;
 }
 
+/** What every Baton function of a stage shares. */
+export type FunctionBasics = Pick<ServiceFunctionProps, 'sources' | 'stage' | 'logLevel' | 'logRetention' | 'buckets'>;
+
 /**
  * A Baton handler on Lambda: Node 22, bundled locally, its own log group with the stage's
  * retention, the settings every entry point reads (stage, log level, buckets), and IAM access to

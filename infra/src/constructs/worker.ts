@@ -6,9 +6,8 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { KEY_PATTERNS } from '../key-patterns';
 import { WORKER_TIMEOUT_HEADROOM_MS, type ConductorTuning } from '../stage-config';
-import type { FunctionBasics } from './campaign-intake';
 import { failureQueue } from './queues';
-import { ServiceFunction } from './service-function';
+import { ServiceFunction, type FunctionBasics } from './service-function';
 import { NAME_ONLY, useSecretArn } from './wiring';
 
 /**
