@@ -238,6 +238,10 @@ export const checkInRequest = z.object({
   timing: z.object({ n: z.number().int().min(0), meanMs: z.number().min(0), sdMs: z.number().min(0) }).optional(),
   /** Keys the worker works on at once. */
   lanes: z.number().int().min(1).optional(),
+  /** Time the worker has left: before its last lease ends the conductor starts its successor. */
+  budgetLeftMs: z.number().min(0).optional(),
+  /** Of that, the end it keeps to finish its last call and check in: no lease should reach into it. */
+  reserveMs: z.number().min(0).optional(),
   /** The worker has time left and wants another lease. */
   wantsMore: z.boolean(),
 });
@@ -248,7 +252,9 @@ export type CheckInRequest = z.infer<typeof checkInRequest>;
  * lease's last calls are still in flight; it checks that lease in (with every result) later.
  * So no slice passes while a worker waits for its slowest call.
  */
-export const renewRequest = z.object({ leaseId: z.string().min(1), workerId: z.string().min(1) }).strict();
+export const renewRequest = z
+  .object({ leaseId: z.string().min(1), workerId: z.string().min(1), budgetLeftMs: z.number().min(0).optional(), reserveMs: z.number().min(0).optional() })
+  .strict();
 export type RenewRequest = z.infer<typeof renewRequest>;
 
 export const checkInResponse = z.object({ lease: lease.nullable() });

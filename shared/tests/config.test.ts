@@ -1,4 +1,4 @@
-import { loadConfig, isAllowedRecipient } from '../src/config';
+import { loadConfig, isAllowedRecipient, sendingDomains } from '../src/config';
 import { ConfigError } from '../src/errors';
 
 const API_TOKEN = 'api-token-0123456789abcdef';
@@ -27,7 +27,12 @@ describe('loadConfig', () => {
       PER_MINUTE_MAX: 6000,
       GOVERNOR_WINDOW_MS: 60000,
       GOVERNOR_SIGMA: 2,
-      GOVERNOR_MARGIN_MS: 500,
+      GOVERNOR_MARGIN_MS: 150,
+      GOVERNOR_SLICE_MS: 200,
+      LEASE_HORIZON_MS: 5000,
+      SENDING_DOMAINS: undefined,
+      CUSTOMER_WEIGHTS: undefined,
+      CUSTOMER_PER_MINUTE_MAX: undefined,
       MAX_WORKERS: 4,
       BATCH_SIZE: 1000,
       TICK_MS: 1000,
@@ -43,6 +48,27 @@ describe('loadConfig', () => {
       BATON_LEASE_TOKEN: undefined,
       LOG_LEVEL: 'info',
     });
+  });
+
+  it('refuses governor tuning that cannot pace, naming each variable', () => {
+    // Act
+    const error = configErrorFor({ GOVERNOR_WINDOW_MS: '1000', GOVERNOR_SLICE_MS: '500', GOVERNOR_MARGIN_MS: '300', LEASE_HORIZON_MS: '100' });
+    // Assess
+    expect(error.issues).toEqual([
+      { where: 'GOVERNOR_SLICE_MS', message: 'must be at most a quarter of GOVERNOR_WINDOW_MS (1000) so sending is paced within the window (got 500)' },
+      { where: 'GOVERNOR_MARGIN_MS', message: 'must be at most a quarter of GOVERNOR_WINDOW_MS (1000) (got 300)' },
+    ]);
+    expect(configErrorFor({ GOVERNOR_SLICE_MS: '400', LEASE_HORIZON_MS: '300' }).issues).toEqual([{ where: 'LEASE_HORIZON_MS', message: 'must be at least GOVERNOR_SLICE_MS (400)' }]);
+  });
+
+  it('reads sending domains, customer weights and caps as name=number lists', () => {
+    // Act
+    const config = loadConfig({ SENDING_DOMAINS: 'mg.acme.com=6000, News.Acme.com=1200', CUSTOMER_WEIGHTS: 'acme=2,globex=0.5', CUSTOMER_PER_MINUTE_MAX: 'acme=3000' });
+    // Assess
+    expect(sendingDomains(config)).toEqual([{ domain: 'mg.acme.com', perWindowMax: 6000 }, { domain: 'news.acme.com', perWindowMax: 1200 }]);
+    expect(config.CUSTOMER_WEIGHTS).toEqual({ acme: 2, globex: 0.5 });
+    expect(config.CUSTOMER_PER_MINUTE_MAX).toEqual({ acme: 3000 });
+    expect(sendingDomains(loadConfig({ MAILGUN_DOMAIN: 'mg.solo.com', PER_MINUTE_MAX: '300' }))).toEqual([{ domain: 'mg.solo.com', perWindowMax: 300 }]);
   });
 
   it('returns a frozen object', () => {
@@ -96,6 +122,11 @@ describe('loadConfig', () => {
     ['PORT', '65536', 'must be at most 65535'],
     ['BATON_PUBLIC_URL', 'baton.example.com', 'must be an http(s) URL'],
     ['LOG_LEVEL', 'verbose', 'must be one of fatal, error, warn, info, debug, trace, silent'],
+    ['GOVERNOR_SLICE_MS', '5', 'must be at least 10'],
+    ['SENDING_DOMAINS', 'mg.example.com:6000', 'entries must be domain=number (1 to 1000000), comma-separated; "mg.example.com:6000" is not'],
+    ['SENDING_DOMAINS', 'mg.example.com=10,MG.example.com=20', 'mg.example.com is listed twice'],
+    ['CUSTOMER_WEIGHTS', 'acme=0', 'entries must be customer=number (0.01 to 1000), comma-separated; "acme=0" is not'],
+    ['CUSTOMER_PER_MINUTE_MAX', 'Acme Corp=10', 'entries must be customer=number (1 to 1000000), comma-separated; "Acme Corp=10" is not'],
   ])('names %s and what was expected when it is %j', (name, value, expected) => {
     // Act
     const error = configErrorFor({ [name]: value });

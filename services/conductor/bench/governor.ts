@@ -38,7 +38,8 @@ async function main(): Promise<void> {
       r.idealS.toFixed(0),
       (r.vsIdealPct >= 0 ? '+' : '') + r.vsIdealPct.toFixed(1) + '%',
       small ? `${small.doneS.toFixed(0)} s (ideal ${small.idealS.toFixed(0)} s)` : '',
-      r.wastedPermitsPct.toFixed(1),
+      // The limiter hands out keys, not permits: nothing to waste.
+      r.strategy === 'sliding-limiter' ? '—' : r.wastedPermitsPct.toFixed(1),
       String(r.throttled),
       String(r.inDoubt),
     ];

@@ -144,6 +144,11 @@ interface ActiveLease {
 /** How far ahead a test send looks for a free permit before answering 429. */
 const TEST_SEND_LOOKAHEAD_MS = 3_000;
 
+/** Until when a worker can still start calls, by what it said of its budget. */
+function usableUntil(request: { budgetLeftMs?: number; reserveMs?: number }, now: number): number {
+  return request.budgetLeftMs === undefined ? Number.POSITIVE_INFINITY : now + request.budgetLeftMs - (request.reserveMs ?? 0);
+}
+
 const TERMINAL: ReadonlySet<CampaignStatus> = new Set(['done', 'cancelled', 'failed']);
 
 /**
@@ -156,6 +161,8 @@ export class Conductor {
   private readonly leases = new Map<string, ActiveLease>();
   /** Workers that hold a lease now, with how many (two while one is renewed and not yet checked in). */
   private readonly workers = new Map<string, number>();
+  /** Workers on their last lease (too little time left for another): their successors may start now. */
+  private readonly leaving = new Set<string>();
   /** Leases that expired: a late check-in still settles their recipients, in the right campaign. */
   private readonly expired = new Map<string, ActiveLease>();
   /** The reply to each recent check-in, so a worker that retries one gets the same answer. */
@@ -417,7 +424,7 @@ export class Conductor {
 
   /** Starts workers until MAX_WORKERS hold leases or nothing is left to lease now. */
   private async topUpWorkers(): Promise<void> {
-    while (!this.stopping && this.workers.size < this.deps.settings.maxWorkers) {
+    while (!this.stopping && this.workers.size - this.leaving.size < this.deps.settings.maxWorkers) {
       const workerId = `w-${randomBytes(6).toString('hex')}`;
       const lease = this.nextLease(workerId, this.deps.clock.now());
       if (!lease || !(await this.invoke(lease))) break;
@@ -435,8 +442,9 @@ export class Conductor {
     const active = this.leases.get(request.leaseId);
     if (!active || active.lease.workerId !== request.workerId || this.stopping) return { lease: null };
     const now = this.deps.clock.now();
-    const response = { lease: this.nextLease(request.workerId, now) ?? null };
+    const response = { lease: this.nextLease(request.workerId, now, usableUntil(request, now)) ?? null };
     this.answered.set(key, { at: now, response });
+    if (response.lease) this.noteBudget(request.workerId, response.lease, request.budgetLeftMs, now);
     return response;
   }
 
@@ -508,9 +516,12 @@ export class Conductor {
     }
     this.rates.observe(request.workerId, request.timing, request.lanes);
 
-    const next = request.wantsMore && !this.stopping ? this.nextLease(request.workerId, now) : undefined;
+    const next = request.wantsMore && !this.stopping ? this.nextLease(request.workerId, now, usableUntil(request, now)) : undefined;
     this.releaseWorker(request.workerId);
-    if (next) return { lease: next };
+    if (next) {
+      this.noteBudget(request.workerId, next, request.budgetLeftMs, now);
+      return { lease: next };
+    }
     if (!this.workers.has(request.workerId)) {
       // The worker is leaving: start its successor now rather than at the next tick.
       this.rates.forget(request.workerId);
@@ -526,7 +537,7 @@ export class Conductor {
    * customer (then campaign) is furthest behind its fair share, and a schedule of permits sized
    * to what this worker is predicted to get through over the lease's horizon.
    */
-  private nextLease(workerId: string, now: number): Lease | undefined {
+  private nextLease(workerId: string, now: number, usableUntil = Number.POSITIVE_INFINITY): Lease | undefined {
     const { governors, settings } = this.deps;
     const byDomain = new Map<string, CampaignRun[]>();
     for (const r of this.runs.values()) {
@@ -555,6 +566,7 @@ export class Conductor {
           want: Math.min(settings.batchSize, run.readyCount(now)),
           horizonMs: settings.leaseHorizonMs,
           predicted: this.rates.predict(workerId, settings.leaseHorizonMs),
+          notAfter: usableUntil,
           unknownPerSlice: Math.max(1, Math.ceil((2 * pace) / settings.maxWorkers)),
         });
         if (grant) {
@@ -597,7 +609,23 @@ export class Conductor {
   private releaseWorker(workerId: string): void {
     const n = (this.workers.get(workerId) ?? 0) - 1;
     if (n > 0) this.workers.set(workerId, n);
-    else this.workers.delete(workerId);
+    else {
+      this.workers.delete(workerId);
+      this.leaving.delete(workerId);
+    }
+  }
+
+  /**
+   * A worker that will not want another lease after this one (workers ask for more only with
+   * a tenth of their budget, and at least 5 s, left) is leaving: start its successor now, so
+   * the successor's cold start overlaps this last lease instead of leaving its slices empty.
+   */
+  private noteBudget(workerId: string, lease: Lease, budgetLeftMs: number | undefined, now: number): void {
+    if (budgetLeftMs === undefined || this.leaving.has(workerId)) return;
+    const afterLease = budgetLeftMs - (lease.sendUntil - now);
+    if (afterLease > Math.max(0.1 * this.deps.settings.workerTimeBudgetMs, 5_000)) return;
+    this.leaving.add(workerId);
+    void this.topUpWorkers().catch((err) => this.deps.logger.error({ event: 'worker.top_up_failed', err }, 'could not start workers'));
   }
 
   private fairShare(domain: string): FairShare {
@@ -620,14 +648,14 @@ export class Conductor {
     if (governors.isDurableThrough(now + settings.leaseHorizonMs)) return;
     const until = now + 2 * settings.leaseHorizonMs;
     governors.open(until, now);
-    await store.put(buckets.campaigns, keys.governorCheckpoint(), JSON.stringify(governors.checkpoint()), { contentType: 'application/json' });
+    await store.put(buckets.campaigns, keys.governorCheckpoint(), JSON.stringify(governors.checkpoint(now)), { contentType: 'application/json' });
     governors.markDurable(until);
   }
 
   /** Stores the governors' checkpoint now (on shutdown, and after a push-back). */
   async checkpoint(): Promise<void> {
-    const { governors, store, buckets } = this.deps;
-    await store.put(buckets.campaigns, keys.governorCheckpoint(), JSON.stringify(governors.checkpoint()), { contentType: 'application/json' });
+    const { governors, store, buckets, clock } = this.deps;
+    await store.put(buckets.campaigns, keys.governorCheckpoint(), JSON.stringify(governors.checkpoint(clock.now())), { contentType: 'application/json' });
   }
 
   /** False when the worker could not be started (its lease is undone; try again next tick). */

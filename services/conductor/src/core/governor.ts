@@ -14,11 +14,15 @@
  *     the limits of any `reach` consecutive slices add up to at most the cap
  *
  * bounds provider calls by the cap in every sliding window — and so in every calendar window,
- * each of which is one of them. A slice's limit is fixed once, when it is opened (in order), as
- * the smaller of its pace (the cap spread evenly) and what the `reach − 1` slices before it
- * leave; limits are only ever lowered afterwards. Grants never exceed limits, and workers never
- * exceed grants. Nothing else is needed for the guarantee: prediction, fairness and back-off
- * only decide how the budget is used.
+ * each of which is one of them. A slice's limit is fixed once, when it is opened (in order): its
+ * pace (the cap spread evenly) plus some of the permits workers reported unused in slices
+ * already past (`carry`), and never more than the `reach − 1` slices before it leave. For a slice
+ * still to come, what it may hold is its limit; for one already past, what is still granted in
+ * it (unused permits were taken back, so that bounds the calls made). So a permit that went
+ * unused comes back a little later while every window still holds at most the cap. Limits are
+ * only ever lowered afterwards. Grants never
+ * exceed limits, and workers never exceed grants. Nothing else is needed for the guarantee:
+ * prediction, fairness and back-off only decide how the budget is used.
  *
  * Pacing is the price: a window of `W/s` slices carries `W/s · cap/reach` calls, i.e. at most
  * `W / (W + 2m + s)` of the cap (99% with the defaults: 60 s, 150 ms, 200 ms).
@@ -77,8 +81,8 @@ export class Governor {
   private readonly limits = new Map<number, number>();
   private readonly granted = new Map<number, number>();
   private openedThrough = Number.NaN;
-  /** Sum of the limits of the `reach − 1` slices up to `openedThrough`. */
-  private recentSum = 0;
+  /** Permits reported unused in slices already past, to offer again in slices still to open. */
+  private carry = 0;
   private durable = Number.NEGATIVE_INFINITY;
   private effective: number;
   private heldUntil = 0;
@@ -141,24 +145,32 @@ export class Governor {
     this.recover(now);
     const current = this.sliceOf(now);
     if (Number.isNaN(this.openedThrough)) this.openedThrough = current - 1;
-    if (this.openedThrough < current - this.reach) {
-      // Idle for a while: no point fixing limits of slices already past.
-      this.openedThrough = current - 1;
-      this.recomputeRecentSum();
-    }
+    // Idle for a while: no point fixing limits of slices already past.
+    if (this.openedThrough < current - this.reach) this.openedThrough = current - 1;
     while (this.openedThrough < index) {
       const i = ++this.openedThrough;
       const held = this.sliceStart(i) < this.heldUntil;
-      const room = this.cap - this.recentSum;
-      const limit = held ? 0 : Math.max(0, Math.min(this.pace(i, this.effective), room));
+      let room = this.cap;
+      for (let j = i - this.reach + 1; j < i; j++) room -= this.bound(j, current);
+      const pace = this.pace(i, this.effective);
+      const extra = held ? 0 : Math.min(this.carry, pace);
+      const limit = held ? 0 : Math.max(0, Math.min(pace + extra, room));
+      this.carry -= Math.max(0, Math.min(extra, limit - pace));
       this.limits.set(i, limit);
-      this.recentSum += limit - (this.limits.get(i - this.reach + 1) ?? 0);
     }
     this.forget(now);
   }
 
   markDurable(index: number): void {
     this.durable = Math.max(this.durable, Math.min(index, this.openedThrough));
+  }
+
+  /**
+   * At most how many calls slice `j` can hold: its limit while it can still be granted from,
+   * what is granted in it once it is past (no grant can add to it; releases only take away).
+   */
+  private bound(j: number, current: number): number {
+    return j < current ? (this.granted.get(j) ?? 0) : (this.limits.get(j) ?? 0);
   }
 
   /** Permits still free in slice `i` (0 for slices not opened or not durable). */
@@ -190,6 +202,8 @@ export class Governor {
       if (unused <= 0 || !this.granted.has(i)) return;
       this.granted.set(i, Math.max(0, this.granted.get(i)! - unused));
       returned += unused;
+      // Too late for anyone to use them in their own slice: offer them again later (a little).
+      if (i < this.sliceOf(now)) this.carry = Math.min(this.carry + unused, Math.ceil(this.effective / 10));
     });
     return returned;
   }
@@ -211,13 +225,13 @@ export class Governor {
       // Lowering a limit can never break the invariant; what is granted already stays.
       if (allowed < limit) this.limits.set(i, Math.max(allowed, this.granted.get(i) ?? 0));
     }
-    this.recomputeRecentSum();
   }
 
-  /** The conductor's state to store before `markDurable`. */
-  checkpoint(): GovernorCheckpoint {
+  /** The conductor's state to store before `markDurable`: for each recent slice, at most how many calls it holds. */
+  checkpoint(now: number): GovernorCheckpoint {
+    const current = this.sliceOf(now);
     const limits: number[] = [];
-    for (let i = this.openedThrough - this.reach + 2; i <= this.openedThrough; i++) limits.push(this.limits.get(i) ?? 0);
+    for (let i = this.openedThrough - this.reach + 2; i <= this.openedThrough; i++) limits.push(this.bound(i, current));
     const { perWindowMax, windowMs, sliceMs, marginMs } = this.settings;
     return { version: 1, perWindowMax, windowMs, sliceMs, marginMs, through: this.openedThrough, limits, effectiveCap: this.effective };
   }
@@ -247,7 +261,6 @@ export class Governor {
       for (let i = this.openedThrough - this.reach + 2; i <= this.openedThrough; i++) this.limits.set(i, 0);
     }
     this.openedThrough = Math.max(this.openedThrough, this.sliceOf(now) - 1);
-    this.recomputeRecentSum();
     this.durable = this.openedThrough;
   }
 
@@ -262,7 +275,6 @@ export class Governor {
       this.limits.set(i, this.cap);
       this.granted.set(i, this.cap);
     }
-    this.recentSum = this.cap * (this.reach - 1);
     this.durable = quiet;
   }
 
@@ -286,11 +298,6 @@ export class Governor {
       this.lastRecoverAt = since() + this.recoverEveryMs;
       this.effective = Math.min(this.cap, this.effective + this.recoverStep);
     }
-  }
-
-  private recomputeRecentSum(): void {
-    this.recentSum = 0;
-    for (let i = this.openedThrough - this.reach + 2; i <= this.openedThrough; i++) this.recentSum += this.limits.get(i) ?? 0;
   }
 
   /** Slices older than one reach before now matter to nobody. */

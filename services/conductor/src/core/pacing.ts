@@ -45,10 +45,21 @@ export class WorkerRates {
     this.workers.delete(workerId);
   }
 
-  /** Keys the worker will very likely finish in `ms`; undefined when nothing is known yet. */
+  /**
+   * Keys the worker will very likely finish in `ms`; undefined when nothing is known yet. A
+   * worker not heard from yet is assumed as slow as the slowest one known (a cold or throttled
+   * Lambda is common; permits it cannot use would sit idle in their slices).
+   */
   predict(workerId: string, ms: number): number | undefined {
-    const s = this.workers.get(workerId) ?? (this.pool.n > 0 ? this.pool : undefined);
-    if (!s || s.n === 0 || s.mean <= 0) return undefined;
+    const own = this.workers.get(workerId);
+    if (own) return this.lowerBound(own, ms);
+    let slowest: number | undefined;
+    for (const s of this.workers.values()) slowest = Math.min(slowest ?? Infinity, this.lowerBound(s, ms) ?? Infinity);
+    return slowest !== undefined && Number.isFinite(slowest) ? slowest : this.lowerBound(this.pool, ms);
+  }
+
+  private lowerBound(s: Stats, ms: number): number | undefined {
+    if (s.n === 0 || s.mean <= 0) return undefined;
     const variance = s.n > 1 ? s.m2 / (s.n - 1) : s.mean ** 2;
     const expected = (s.lanes * ms) / s.mean;
     const spread = Math.sqrt((s.lanes * ms * variance) / s.mean ** 3);
@@ -82,6 +93,8 @@ export interface PlanOptions {
   predicted: number | undefined;
   /** Per slice when nothing is known about the worker. */
   unknownPerSlice: number;
+  /** No slice may end after this (the worker's time runs out). */
+  notAfter?: number;
 }
 
 /**
@@ -101,6 +114,7 @@ export function planGrant(governors: readonly Governor[], options: PlanOptions):
   let total = 0;
   for (let k = 0; k < slices && total < options.want; k++) {
     const i = first + k;
+    if (options.notAfter !== undefined && main.sliceStart(i + 1) > options.notAfter) break;
     // Cumulative rounding spreads a fractional rate (1.4 a slice: 1, 2, 1, 2, 1…).
     const share = Math.floor((k + 1) * perSlice) - Math.floor(k * perSlice);
     let give = Math.min(share, options.want - total);

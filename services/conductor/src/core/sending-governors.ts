@@ -79,11 +79,11 @@ export class SendingGovernors {
     for (const g of this.all()) g.markDurable(g.sliceOf(until));
   }
 
-  checkpoint(): SendingGovernorsCheckpoint {
+  checkpoint(now: number): SendingGovernorsCheckpoint {
     return {
       version: 1,
-      domains: Object.fromEntries([...this.domains].map(([d, g]) => [d, g.checkpoint()])),
-      customers: Object.fromEntries([...this.customers].map(([c, g]) => [c, g.checkpoint()])),
+      domains: Object.fromEntries([...this.domains].map(([d, g]) => [d, g.checkpoint(now)])),
+      customers: Object.fromEntries([...this.customers].map(([c, g]) => [c, g.checkpoint(now)])),
     };
   }
 

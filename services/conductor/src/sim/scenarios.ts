@@ -10,7 +10,7 @@ const base: Omit<Scenario, 'name' | 'description' | 'workers' | 'campaigns'> = {
   windowMs: 60_000,
   sliceMs: 200,
   marginMs: 150,
-  lanes: 16,
+  lanes: 32,
   latency: { medianMs: 120, sigma: 0.35 },
   storeMs: { medianMs: 12, sigma: 0.4 },
   transitMs: [5, 60],

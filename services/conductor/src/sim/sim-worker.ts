@@ -1,4 +1,4 @@
-import type { CheckInRequest, CheckInResponse, Lease, SendResult } from '@baton/shared';
+import type { CheckInRequest, CheckInResponse, Lease, RenewRequest, SendResult } from '@baton/shared';
 import type { Random } from './random';
 import type { VirtualClock } from './virtual-clock';
 
@@ -22,6 +22,7 @@ export class SimProvider {
 /** Who hands out leases and takes check-ins: the real conductor core, or a baseline. */
 export interface Dispatcher {
   checkIn(request: CheckInRequest): Promise<CheckInResponse>;
+  renew(request: RenewRequest): Promise<CheckInResponse>;
 }
 
 /**
@@ -44,6 +45,13 @@ export interface WorkerProfile {
   budgetMs: number;
   /** Chance that the worker vanishes during a lease. */
   crashPerLease: number;
+}
+
+export interface SimLedger {
+  claim(lease: Lease, recipientId: string): void;
+  release(lease: Lease, recipientId: string): void;
+  /** The worker vanished mid-lease. */
+  crashed(lease: Lease): void;
 }
 
 export interface WorkerStats {
@@ -69,8 +77,8 @@ export class SimWorker {
     private readonly provider: SimProvider,
     private readonly dispatcher: Dispatcher,
     private readonly stats: WorkerStats,
-    /** Keys claimed by a worker that then vanished: the conductor finds them in the ledger. */
-    private readonly onCrashClaims: (lease: Lease, recipientIds: string[]) => void,
+    /** The claims ledger, as the real worker writes it: a vanished worker's claims make its keys in doubt. */
+    private readonly ledger: SimLedger,
     private readonly gate?: CallGate,
   ) {
     this.deadline = clock.now() + profile.budgetMs;
@@ -88,28 +96,46 @@ export class SimWorker {
     const used = schedule ? schedule.permits.map(() => 0) : [];
     const results: SendResult[] = [];
     const unattempted: string[] = [];
-    const claimed: string[] = [];
     const timing = { n: 0, mean: 0, m2: 0 };
     let next = 0;
     let permitsLeft = lease.permits;
     let permitsUsed = 0;
     let halted = false;
     let lanesLeft = Math.min(profile.lanes, lease.recipientIds.length);
+    /** Keys taken whose call has not started (nor been given up). */
+    let starting = 0;
+    let renewal: Promise<Lease | null> | undefined;
     const local = () => clock.now() + profile.skewMs;
     const storeOp = () => rnd.lognormal(profile.storeMs.medianMs, profile.storeMs.sigma);
 
-    const end = schedule ? schedule.start + schedule.permits.length * schedule.sliceMs : lease.sendUntil;
+    // A lease without a schedule (a baseline's) has no end of its own: its first ten seconds.
+    const end = schedule ? schedule.start + schedule.permits.length * schedule.sliceMs : Math.min(lease.sendUntil, clock.now() + 10_000);
     if (rnd.next() < profile.crashPerLease) {
       clock.at(clock.now() + rnd.between(0, Math.max(1, end - clock.now())), () => {
         if (this.crashed || this.currentLease !== lease.leaseId) return;
         this.crashed = true;
         this.stats.crashedLeases++;
-        this.onCrashClaims(lease, claimed);
+        this.ledger.crashed(lease);
       });
     }
 
+    const wantsMore = () => !halted && this.deadline - clock.now() > Math.max(0.1 * profile.budgetMs, 5_000);
+    const mayTake = () => !halted && next < lease.recipientIds.length && permitsLeft > 0 && local() < lease.sendUntil && this.deadline - clock.now() >= 12_000;
+    // As the real worker does: once no lane will start another call, renew while the last
+    // calls are in flight, and run the next lease alongside.
+    const checkNoMoreCalls = () => {
+      if (renewal || this.crashed || starting > 0 || mayTake() || lanesLeft === 0 || !wantsMore()) return;
+      renewal = this.dispatcher.renew({ leaseId: lease.leaseId, workerId: lease.workerId, budgetLeftMs: this.deadline - clock.now(), reserveMs: 12_000 }).then((reply) => {
+        if (reply.lease && !this.crashed) this.runLease(reply.lease);
+        return reply.lease;
+      });
+    };
+
     const finishLane = () => {
-      if (--lanesLeft > 0 || this.crashed) return;
+      if (--lanesLeft > 0 || this.crashed) {
+        checkNoMoreCalls();
+        return;
+      }
       unattempted.push(...lease.recipientIds.slice(next));
       this.stats.used += permitsUsed;
       const sd = timing.n > 1 ? Math.sqrt(timing.m2 / (timing.n - 1)) : 0;
@@ -123,29 +149,35 @@ export class SimWorker {
         ...(schedule ? { usedPerSlice: used } : {}),
         ...(timing.n > 0 ? { timing: { n: timing.n, meanMs: timing.mean, sdMs: sd } } : {}),
         lanes: profile.lanes,
-        wantsMore: !halted && left > Math.max(0.1 * profile.budgetMs, 5_000),
+        budgetLeftMs: Math.max(0, left),
+        reserveMs: 12_000,
+        wantsMore: false,
       };
-      void this.dispatcher.checkIn(request).then((reply) => {
-        // A lease taken with too little time left comes straight back (no key is taken).
-        if (reply.lease && !this.crashed) this.runLease(reply.lease);
+      void (renewal ?? Promise.resolve(null)).then((renewed) => {
+        request.wantsMore = !renewed && !halted && left > Math.max(0.1 * profile.budgetMs, 5_000);
+        return this.dispatcher.checkIn(request).then((reply) => {
+          // A lease taken with too little time left comes straight back (no key is taken).
+          if (reply.lease && !this.crashed) this.runLease(reply.lease);
+        });
       });
     };
 
     const lane = () => {
       if (this.crashed) return;
-      if (halted || next >= lease.recipientIds.length || permitsLeft <= 0 || local() >= lease.sendUntil || this.deadline - clock.now() < 12_000) {
+      if (!mayTake()) {
         finishLane();
         return;
       }
       const recipientId = lease.recipientIds[next++]!;
       permitsLeft--;
+      starting++;
       const startedAt = clock.now();
       let busy = 0;
       // Read the rendered message, check suppression, claim: three requests before the call.
       const pre = (storeOp() + storeOp() + storeOp()) * profile.slowness;
       clock.at(startedAt + pre, () => {
         if (this.crashed) return;
-        claimed.push(recipientId);
+        this.ledger.claim(lease, recipientId);
         busy += clock.now() - startedAt;
         trySlot();
       });
@@ -177,21 +209,24 @@ export class SimWorker {
         }
         if (!ok) {
           // The schedule is over: release the claim, hand the key back.
-          claimed.splice(claimed.indexOf(recipientId), 1);
+          this.ledger.release(lease, recipientId);
           unattempted.push(recipientId);
           permitsLeft++;
+          starting--;
           lane();
           return;
         }
         const callAt = clock.now();
         permitsUsed++;
+        starting--;
+        checkNoMoreCalls();
         const answer = this.provider.call(callAt + rnd.between(profile.transitMs[0], profile.transitMs[1]));
         const latency = rnd.lognormal(profile.latency.medianMs, profile.latency.sigma) * profile.slowness;
         clock.at(callAt + latency, () => {
           if (this.crashed) return;
           if (answer === 'throttled') {
             halted = true;
-            claimed.splice(claimed.indexOf(recipientId), 1);
+            this.ledger.release(lease, recipientId);
             results.push({ recipientId, status: 'retryable', code: 'PROVIDER_THROTTLED', reason: 'PROVIDER_THROTTLED: 429' });
             busy += clock.now() - callAt;
             addTiming(busy);

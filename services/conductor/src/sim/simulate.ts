@@ -3,7 +3,7 @@ import { Conductor } from '../core/conductor';
 import { SendingGovernors } from '../core/sending-governors';
 import { Random } from './random';
 import { SimObjectStore } from './sim-store';
-import { SimProvider, SimWorker, type CallGate, type Dispatcher, type WorkerProfile, type WorkerStats } from './sim-worker';
+import { SimProvider, SimWorker, type CallGate, type Dispatcher, type SimLedger, type WorkerProfile, type WorkerStats } from './sim-worker';
 import { VirtualClock } from './virtual-clock';
 import { maxInAnyWindow, perCalendarWindow } from './window-stats';
 
@@ -163,10 +163,13 @@ async function runBaton(
   const refs = scenario.campaigns.map((c, i) => ({ customerId: c.customerId, campaignId: `c-sim-${i}` }));
   scenario.campaigns.forEach((c, i) => seedCampaign(store, refs[i]!, c.size));
   let conductor: Conductor;
-  const onCrashClaims = (lease: Lease, ids: string[]) => {
-    for (const recipientId of ids) store.putNow(BUCKETS.campaigns, keys.claim({ customerId: lease.customerId, campaignId: lease.campaignId, recipientId }), '{}');
+  const claimKey = (lease: Lease, recipientId: string) => keys.claim({ customerId: lease.customerId, campaignId: lease.campaignId, recipientId });
+  const ledger: SimLedger = {
+    claim: (lease, id) => store.putNow(BUCKETS.campaigns, claimKey(lease, id), '{}'),
+    release: (lease, id) => void store.delete(BUCKETS.campaigns, claimKey(lease, id)),
+    crashed: () => {},
   };
-  const dispatcher: Dispatcher = { checkIn: (req) => conductor.checkIn(req) };
+  const dispatcher: Dispatcher = { checkIn: (req) => conductor.checkIn(req), renew: (req) => conductor.renew(req) };
   conductor = new Conductor({
     store,
     buckets: BUCKETS,
@@ -176,7 +179,7 @@ async function runBaton(
     invoker: {
       invoke: async ({ lease }) => {
         const delay = rnd.lognormal(scenario.invokeDelayMs.medianMs, scenario.invokeDelayMs.sigma);
-        clock.at(clock.now() + delay, () => new SimWorker(clock, rnd, profile(), provider, dispatcher, stats, onCrashClaims).start(lease));
+        clock.at(clock.now() + delay, () => new SimWorker(clock, rnd, profile(), provider, dispatcher, stats, ledger).start(lease));
       },
     },
     topic: { publish: async () => {} },
@@ -310,7 +313,8 @@ async function runBaseline(
       recipientIds: taken.map((t) => t.id),
       permits: taken.length,
       sendUntil,
-      expiresAt: now + scenario.workerBudgetMs,
+      // Crashed workers are found this long after their lease was handed out.
+      expiresAt: now + 30_000,
     };
     leases.set(lease.leaseId, lease);
     return lease;
@@ -328,16 +332,29 @@ async function runBaseline(
       }
       for (const id of req.unattempted) queue.unshift({ campaign: campaignOf.get(id)!, id });
       const next = req.wantsMore ? nextLease(req.workerId) : null;
-      if (!next) activeWorkers--;
+      if (!next && !renewed.has(req.leaseId)) activeWorkers--;
+      renewed.delete(req.leaseId);
+      return { lease: next };
+    },
+    async renew(req): Promise<CheckInResponse> {
+      const next = leases.has(req.leaseId) ? nextLease(req.workerId) : null;
+      // The worker carries on with the new lease: its old one ends without freeing a slot.
+      if (next) renewed.add(req.leaseId);
       return { lease: next };
     },
   };
+  const renewed = new Set<string>();
   const done = (c: number) => {
     if (--remaining[c]! === 0) doneAt[c] = clock.now();
   };
-  const onCrashClaims = (lease: Lease, ids: string[]) => {
+  const claimed = new Set<string>();
+  const ledger: SimLedger = {
+    claim: (_, id) => void claimed.add(id),
+    release: (_, id) => void claimed.delete(id),
+    crashed: (lease) => expireCrashed(lease),
+  };
+  const expireCrashed = (lease: Lease) => {
     // Nobody reports these: claimed ones are in doubt, the rest go back once the lease expires.
-    const claimed = new Set(ids);
     clock.at(lease.expiresAt, () => {
       leases.delete(lease.leaseId);
       activeWorkers--;
@@ -355,7 +372,7 @@ async function runBaseline(
       if (!lease) break;
       activeWorkers++;
       const delay = rnd.lognormal(scenario.invokeDelayMs.medianMs, scenario.invokeDelayMs.sigma);
-      clock.at(clock.now() + delay, () => new SimWorker(clock, rnd, profile(), provider, dispatcher, stats, onCrashClaims, strategy === 'sliding-limiter' ? gate : undefined).start(lease));
+      clock.at(clock.now() + delay, () => new SimWorker(clock, rnd, profile(), provider, dispatcher, stats, ledger, strategy === 'sliding-limiter' ? gate : undefined).start(lease));
     }
     if (doneAt.some((d) => Number.isNaN(d))) clock.at(clock.now() + TICK_MS, tick);
   };

@@ -81,7 +81,7 @@ describe('Governor', () => {
     // Prepare: the old conductor granted the whole window ahead, then died.
     const old = ready(new Governor(settings), 0, 10_000);
     const granted = grantAll(old, 0, 1_000_000, 10_000)!;
-    const cp: GovernorCheckpoint = JSON.parse(JSON.stringify(old.checkpoint()));
+    const cp: GovernorCheckpoint = JSON.parse(JSON.stringify(old.checkpoint(0)));
     // Act
     const g = new Governor(settings);
     g.restore(cp, 2_000);
@@ -158,7 +158,7 @@ describe('Governor', () => {
             const until = g.sliceOf(now + 10_000);
             if (g.durableThrough >= g.sliceOf(now + 5_000)) return;
             g.open(until, now);
-            stored = JSON.parse(JSON.stringify(g.checkpoint()));
+            stored = JSON.parse(JSON.stringify(g.checkpoint(now)));
             g.markDurable(until);
           };
           persistAhead();

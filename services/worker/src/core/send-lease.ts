@@ -169,7 +169,9 @@ export async function runWorker(deps: WorkerDeps, invocation: WorkerInvocation):
     const renewed = more && sending.run.lanesBusy > 0 ? await renew(env, current) : undefined;
     const checkedIn = sending.done.then(async (run) => {
       addToSummary(summary, run);
-      const response = await checkIn(env, checkInFor(env, run, more && renewed?.lease == null));
+      // Asked again now: the last calls may have been throttled since the renewal.
+      const wants = !outOfTime && run.haltedBy === undefined && wantsMore(env) && renewed?.lease == null;
+      const response = await checkIn(env, checkInFor(env, run, wants));
       if (!response) summary.stoppedBecause = 'check-in-failed';
       return response;
     });
@@ -221,6 +223,8 @@ function checkInFor(env: Env, run: LeaseRun, wantsMore: boolean): CheckInRequest
     ...(lease.schedule ? { usedPerSlice: run.usedPerSlice } : {}),
     ...(timing.n > 0 ? { timing: { n: timing.n, meanMs: timing.mean, sdMs: timing.n > 1 ? Math.sqrt(timing.m2 / (timing.n - 1)) : 0 } } : {}),
     lanes: env.concurrency,
+    budgetLeftMs: Math.max(0, budgetLeft(env)),
+    reserveMs: env.minBudgetToTakeMs,
     wantsMore,
   };
 }
@@ -228,7 +232,7 @@ function checkInFor(env: Env, run: LeaseRun, wantsMore: boolean): CheckInRequest
 /** The next lease, early; undefined when the conductor cannot be reached (the check-in asks again). */
 async function renew(env: Env, lease: Lease): Promise<CheckInResponse | undefined> {
   try {
-    return await env.leaseClient.renew({ leaseId: lease.leaseId, workerId: lease.workerId });
+    return await env.leaseClient.renew({ leaseId: lease.leaseId, workerId: lease.workerId, budgetLeftMs: Math.max(0, budgetLeft(env)), reserveMs: env.minBudgetToTakeMs });
   } catch (error) {
     env.log.warn({ event: 'lease.renew-failed', leaseId: lease.leaseId, reason: describeError(error) });
     return undefined;

@@ -22,11 +22,11 @@ interface SetUp {
   deps: WorkerDeps;
 }
 
-function setUp(options: { msPerCall?: number; script?: ConstructorParameters<typeof FakeLeaseClient>[0]; stage?: Stage; qaAllowList?: readonly string[]; timeBudgetMs?: number; concurrency?: number } = {}): SetUp {
+function setUp(options: { msPerCall?: number; script?: ConstructorParameters<typeof FakeLeaseClient>[0]; renewScript?: ConstructorParameters<typeof FakeLeaseClient>[1]; stage?: Stage; qaAllowList?: readonly string[]; timeBudgetMs?: number; concurrency?: number } = {}): SetUp {
   const store = new MemoryObjectStore();
   const clock = new AutoClock();
   const sender = new FakeSender(clock, options.msPerCall ?? 0);
-  const leaseClient = new FakeLeaseClient(options.script);
+  const leaseClient = new FakeLeaseClient(options.script, options.renewScript);
   const deps: WorkerDeps = {
     store,
     buckets,
@@ -552,5 +552,97 @@ describe('runWorker', () => {
       // Assess
       expect(sender.recipients()).toEqual([email]);
     });
+  });
+});
+
+describe('runWorker, paced by its lease schedule', () => {
+  const SLICE = 1_000;
+
+  it('starts each call inside a slice with a permit, never more per slice than scheduled, waiting for later slices', async () => {
+    // Prepare: 2, 0, 3 permits in three one-second slices (one lane: this clock jumps on sleeps).
+    const addresses = emails(6);
+    const { store, sender, leaseClient, deps } = setUp({ concurrency: 1 });
+    await seedRendered(store, addresses);
+    const schedule = { start: START, sliceMs: SLICE, permits: [2, 0, 3] };
+    // Act
+    await runWorker(deps, { lease: leaseFor(addresses, { permits: 5, schedule, sendUntil: START + 3 * SLICE }) });
+    // Assess
+    const perSlice = [0, 0, 0];
+    for (const call of sender.calls) perSlice[Math.floor((call.at - START) / SLICE)]! += 1;
+    expect(perSlice).toEqual([2, 0, 3]);
+    expect(leaseClient.requests[0]).toMatchObject({ permitsUsed: 5, usedPerSlice: [2, 0, 3], unattempted: [expect.any(String)] });
+  });
+
+  it('reports the slices it could not use, so the conductor takes those permits back', async () => {
+    // Prepare: a slice already over when the lease arrives.
+    const addresses = emails(4);
+    const { store, clock, leaseClient, deps } = setUp();
+    await seedRendered(store, addresses);
+    clock.advance(SLICE + 10);
+    // Act
+    await runWorker(deps, { lease: leaseFor(addresses, { permits: 4, schedule: { start: START, sliceMs: SLICE, permits: [2, 2] }, sendUntil: START + 2 * SLICE }) });
+    // Assess
+    expect(leaseClient.requests[0]).toMatchObject({ usedPerSlice: [0, 2], permitsUsed: 2 });
+    expect(leaseClient.requests[0]!.unattempted).toHaveLength(2);
+  });
+
+  it('tells the conductor how long a key keeps a lane busy, its lanes and its time left', async () => {
+    const addresses = emails(5);
+    const { store, leaseClient, deps } = setUp({ msPerCall: 40, concurrency: 1, timeBudgetMs: 60_000 });
+    await seedRendered(store, addresses);
+    await runWorker(deps, { lease: leaseFor(addresses) });
+    const request = leaseClient.requests[0]!;
+    expect(request.timing).toEqual({ n: 5, meanMs: 40, sdMs: 0 });
+    expect(request.lanes).toBe(1);
+    expect(request.budgetLeftMs).toBeLessThanOrEqual(60_000);
+    expect(request.reserveMs).toBe(2_000);
+  });
+
+  it('sends through the domain its lease was granted for', async () => {
+    const addresses = emails(1);
+    const { store, sender, deps } = setUp();
+    await seedRendered(store, addresses);
+    await runWorker(deps, { lease: leaseFor(addresses, { domain: 'news.acme.test' }) });
+    expect(sender.calls[0]!.msg.domain).toBe('news.acme.test');
+  });
+
+  it('asks for its next lease while the last calls are in flight, runs it, then checks both in', async () => {
+    // Prepare: the renewal hands over a second lease.
+    const first = emails(2);
+    const second = emails(2, 'second.example.com');
+    const { store, sender, leaseClient, deps } = setUp({ msPerCall: 500, renewScript: [{ lease: leaseFor(second, { leaseId: 'lease-2' }) }] });
+    await seedRendered(store, [...first, ...second]);
+    // Act
+    const summary = await runWorker(deps, { lease: leaseFor(first) });
+    // Assess
+    expect(leaseClient.renewals[0]).toMatchObject({ leaseId: 'lease-1', workerId: 'worker-1' });
+    expect(sender.recipients().sort()).toEqual([...first, ...second].sort());
+    const [a, b] = leaseClient.requests;
+    expect(a).toMatchObject({ leaseId: 'lease-1', wantsMore: false, permitsUsed: 2 });
+    expect(b).toMatchObject({ leaseId: 'lease-2', permitsUsed: 2 });
+    expect(summary).toMatchObject({ leases: 2, sent: 4 });
+  });
+
+  it('stops at once when the invocation was delivered twice (the lease is marked taken)', async () => {
+    const addresses = emails(2);
+    const { store, sender, leaseClient, deps } = setUp();
+    await seedRendered(store, addresses);
+    await runWorker(deps, { lease: leaseFor(addresses) });
+    const again = await runWorker(deps, { lease: leaseFor(addresses) });
+    expect(again.stoppedBecause).toBe('duplicate-invocation');
+    expect(sender.calls).toHaveLength(2);
+    expect(leaseClient.requests).toHaveLength(1);
+  });
+
+  it('reports a throttled call with its code, so the conductor backs off', async () => {
+    const addresses = emails(1);
+    const { store, sender, leaseClient, deps } = setUp();
+    await seedRendered(store, addresses);
+    sender.behaviour = () => {
+      throw new RetryableError('PROVIDER_THROTTLED', 'Mailgun throttled the request (429)');
+    };
+    await runWorker(deps, { lease: leaseFor(addresses) });
+    expect(leaseClient.requests[0]!.results[0]).toMatchObject({ status: 'retryable', code: 'PROVIDER_THROTTLED' });
+    expect(leaseClient.requests[0]!.wantsMore).toBe(false);
   });
 });
