@@ -42,9 +42,10 @@ async function main(): Promise<void> {
       r.strategy === 'sliding-limiter' ? '—' : r.wastedPermitsPct.toFixed(1),
       String(r.throttled),
       String(r.inDoubt),
+      String(r.duplicates),
     ];
   });
-  const head = ['scenario', 'strategy', 'full windows % of cap', 'max calendar', 'max sliding', 'violations', 'done s', 'ideal s', 'vs ideal', 'small campaign done', 'permits wasted %', '429s', 'in doubt'];
+  const head = ['scenario', 'strategy', 'full windows % of cap', 'max calendar', 'max sliding', 'violations', 'done s', 'ideal s', 'vs ideal', 'small campaign done', 'permits wasted %', '429s', 'in doubt', 'sent twice'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
   console.log(line(head));

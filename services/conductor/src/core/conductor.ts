@@ -436,7 +436,7 @@ export class Conductor {
    * this one in. A repeated request gets the same answer.
    */
   async renew(request: RenewRequest): Promise<CheckInResponse> {
-    const key = `${request.leaseId}:renew`;
+    const key = `${request.leaseId}:${request.workerId}:renew`;
     const replay = this.answered.get(key);
     if (replay) return replay.response;
     const active = this.leases.get(request.leaseId);
@@ -451,7 +451,8 @@ export class Conductor {
   /** A worker reports a lease's results; with time left, it gets the next lease in the reply. */
   async checkIn(request: CheckInRequest): Promise<CheckInResponse> {
     const now = this.deps.clock.now();
-    const replay = this.answered.get(request.leaseId);
+    // Keyed by worker too: only the lease's own worker ever gets its reply.
+    const replay = this.answered.get(`${request.leaseId}:${request.workerId}`);
     if (replay) return replay.response;
     const active = this.leases.get(request.leaseId);
     if (!active || active.lease.workerId !== request.workerId) {
@@ -460,7 +461,7 @@ export class Conductor {
     }
     this.leases.delete(request.leaseId);
     const response = await this.applyCheckIn(active, request, now);
-    this.answered.set(request.leaseId, { at: now, response });
+    this.answered.set(`${request.leaseId}:${request.workerId}`, { at: now, response });
     for (const [id, a] of this.answered) if (a.at < now - 10 * 60_000) this.answered.delete(id);
     return response;
   }

@@ -6,15 +6,20 @@ import type { VirtualClock } from './virtual-clock';
 export class SimProvider {
   readonly arrivals: number[] = [];
   throttled = 0;
+  /** Recipients who got a second message (a 429 is not a message). */
+  duplicates = 0;
+  private readonly delivered = new Set<string>();
 
   constructor(private readonly throttle: { from: number; to: number } | undefined) {}
 
-  call(arrival: number): 'ok' | 'throttled' {
+  call(arrival: number, recipientId: string): 'ok' | 'throttled' {
     this.arrivals.push(arrival);
     if (this.throttle && arrival >= this.throttle.from && arrival < this.throttle.to) {
       this.throttled++;
       return 'throttled';
     }
+    if (this.delivered.has(recipientId)) this.duplicates++;
+    this.delivered.add(recipientId);
     return 'ok';
   }
 }
@@ -220,7 +225,7 @@ export class SimWorker {
         permitsUsed++;
         starting--;
         checkNoMoreCalls();
-        const answer = this.provider.call(callAt + rnd.between(profile.transitMs[0], profile.transitMs[1]));
+        const answer = this.provider.call(callAt + rnd.between(profile.transitMs[0], profile.transitMs[1]), recipientId);
         const latency = rnd.lognormal(profile.latency.medianMs, profile.latency.sigma) * profile.slowness;
         clock.at(callAt + latency, () => {
           if (this.crashed) return;

@@ -57,6 +57,8 @@ export interface RunResult {
   /** Permits granted but not used, % (leases that crashed included). */
   wastedPermitsPct: number;
   crashedLeases: number;
+  /** Recipients who got two messages: must be 0. */
+  duplicates: number;
   inDoubt: number;
   unsent: number;
   wallMs: number;
@@ -118,6 +120,7 @@ export async function simulate(scenario: Scenario, strategy: Strategy): Promise<
     })),
     wastedPermitsPct: stats.granted > 0 ? (100 * (stats.granted - stats.used)) / stats.granted : 0,
     crashedLeases: stats.crashedLeases,
+    duplicates: provider.duplicates,
     inDoubt: outcome.inDoubt,
     unsent: outcome.unsent,
     wallMs: Date.now() - wallStart,

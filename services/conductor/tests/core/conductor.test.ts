@@ -13,7 +13,7 @@ import {
 } from '@baton/shared';
 import { MemoryObjectStore } from '@baton/shared/memory-object-store';
 import { Conductor, type ConductorSettings } from '../../src/core/conductor';
-import type { SendingGovernors } from '../../src/core/sending-governors';
+import { SendingGovernors } from '../../src/core/sending-governors';
 import { maxInAnyWindow } from '../../src/sim/window-stats';
 import { CampaignStateError } from '../../src/core/errors';
 import { DOMAIN, buckets, testGovernors, testSettings } from '../fixtures';
@@ -461,6 +461,94 @@ describe('Conductor', () => {
     await h.conductor.checkIn({ ...report(h.invocations[0]!.lease), results: [{ recipientId: id!, status: 'claimedElsewhere' }], permitsUsed: 0 });
     expect(h.conductor.getCampaign(ref.campaignId).counts).toMatchObject({ sent: 1, inDoubt: 0 });
   });
+  it('hands a renewing worker its next lease while the old one is still out, and counts it once', async () => {
+    // Prepare
+    const h = harness({ maxWorkers: 1, batchSize: 3 });
+    await storedCampaign(h.store, 9);
+    await begin(h);
+    await h.conductor.tick();
+    const first = h.invocations[0]!.lease;
+    // Act
+    const renewed = await h.conductor.renew({ leaseId: first.leaseId, workerId: first.workerId });
+    const again = await h.conductor.renew({ leaseId: first.leaseId, workerId: first.workerId });
+    const stranger = await h.conductor.renew({ leaseId: first.leaseId, workerId: 'w-someone-else' });
+    // Assess
+    expect(renewed.lease!.recipientIds.some((r) => first.recipientIds.includes(r))).toBe(false);
+    expect(again).toEqual(renewed);
+    expect(stranger.lease).toBeNull();
+    expect(h.conductor.activeWorkers).toBe(1);
+    expect(h.conductor.activeLeases).toBe(2);
+    // The old lease checks in afterwards without asking for more: the worker keeps its slot.
+    await h.conductor.checkIn(report(first, 'sent', false));
+    expect(h.conductor.activeWorkers).toBe(1);
+    await h.conductor.tick();
+    expect(h.invocations).toHaveLength(1);
+  });
+
+  it('sizes a lease to the time the worker has left, and starts its successor before it leaves', async () => {
+    // Prepare
+    const h = harness({ maxWorkers: 1, batchSize: 30, leaseHorizonMs: 10_000 });
+    await storedCampaign(h.store, 400);
+    await begin(h);
+    await h.conductor.tick();
+    const first = h.invocations[0]!.lease;
+    // Act: 9 s of a 60 s budget left, 2 s kept in reserve: the next lease may reach 7 s ahead at
+    // most, and after it the worker will not ask for more (under a tenth of its budget left).
+    const reply = await h.conductor.checkIn({ ...report(first, 'sent', true), budgetLeftMs: 9_000, reserveMs: 2_000 });
+    await new Promise((resolve) => setImmediate(resolve));
+    // Assess
+    expect(reply.lease!.sendUntil).toBeLessThanOrEqual(h.clock.now() + 7_000);
+    expect(h.invocations).toHaveLength(2); // the successor, already
+    expect(h.invocations[1]!.lease.workerId).not.toBe(first.workerId);
+  });
+
+  it('starts a successor at once when a worker leaves, not at the next tick', async () => {
+    const h = harness({ maxWorkers: 1 });
+    await storedCampaign(h.store, 20);
+    await begin(h);
+    await h.conductor.tick();
+    await h.conductor.checkIn(report(h.invocations[0]!.lease, 'sent', false));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(h.invocations).toHaveLength(2);
+  });
+
+  it('sends each campaign through its own domain, under that domain\'s own cap', async () => {
+    // Prepare: two domains, a campaign on each.
+    const store = new MemoryObjectStore();
+    const clock = new ManualClock(START);
+    const governors = new SendingGovernors({ domains: [{ domain: DOMAIN, perWindowMax: 620 }, { domain: 'news.example.com', perWindowMax: 62 }], windowMs: 60_000, sliceMs: 1_000, marginMs: 500 });
+    const invocations: WorkerInvocation[] = [];
+    const conductor = new Conductor({ store, buckets, clock, logger: silentLogger, governors, invoker: { invoke: async (i) => void invocations.push(i) }, topic: { publish: async () => {} }, settings: testSettings({ maxWorkers: 4, batchSize: 50 }) });
+    await conductor.start();
+    const a = await conductor.createCampaign({ name: 'A', customerId: 'acme', from: 'a@example.com', subject: 'Hi', mjml: '<mjml><mj-body></mj-body></mjml>', audienceCsv: 'email\na@example.com\n' });
+    const b = await conductor.createCampaign({ name: 'B', customerId: 'acme', from: 'a@example.com', subject: 'Hi', mjml: '<mjml><mj-body></mj-body></mjml>', audienceCsv: 'email\nb@example.com\n', sendingDomain: 'News.Example.com' });
+    // Assess
+    expect(a.sendingDomain).toBe(DOMAIN);
+    expect(b).toMatchObject({ sendingDomain: 'news.example.com', perMinuteMax: 62 });
+    await expect(conductor.createCampaign({ name: 'C', customerId: 'acme', from: 'a@example.com', subject: 'Hi', mjml: '<mjml><mj-body></mj-body></mjml>', audienceCsv: 'email\nc@example.com\n', sendingDomain: 'other.example.com' })).rejects.toMatchObject({
+      issues: [{ where: 'body.sendingDomain', message: `must be one of ${DOMAIN}, news.example.com` }],
+    });
+  });
+
+  it('keeps a capped customer under its own cap while others use the rest', async () => {
+    // Prepare: acme capped at 62 a minute (one a slice); the domain allows 620.
+    const store = new MemoryObjectStore();
+    await storedCampaign(store, 100);
+    const clock = new ManualClock(START);
+    const governors = new SendingGovernors({ domains: [{ domain: DOMAIN, perWindowMax: 620 }], customerCaps: { acme: 62 }, windowMs: 60_000, sliceMs: 1_000, marginMs: 500 });
+    const invocations: WorkerInvocation[] = [];
+    const conductor = new Conductor({ store, buckets, clock, logger: silentLogger, governors, invoker: { invoke: async (i) => void invocations.push(i) }, topic: { publish: async () => {} }, settings: testSettings({ maxWorkers: 3, batchSize: 100 }) });
+    await conductor.start();
+    clock.advance(130_000);
+    // Act
+    await conductor.tick();
+    // Assess: never more than about one a slice for acme, whatever the domain has free.
+    const perSlice = new Map<number, number>();
+    for (const { lease } of invocations) lease.schedule!.permits.forEach((n, k) => perSlice.set(lease.schedule!.start + k * 1_000, (perSlice.get(lease.schedule!.start + k * 1_000) ?? 0) + n));
+    expect(invocations.length).toBeGreaterThan(0);
+    for (const n of perSlice.values()) expect(n).toBeLessThanOrEqual(1);
+  });
+
   it('ends a campaign failed, with the reason, when its audience could not be stubbed', async () => {
     const h = harness({});
     await storedCampaign(h.store, 0);
