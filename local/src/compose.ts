@@ -43,6 +43,12 @@ export interface LocalBaton {
   sink: MailgunSink | undefined;
   functions: { stubber: LocalLambda<SnsEvent>; renderer: LocalLambda<S3Event>; worker: LocalLambda<WorkerInvocation> };
   stop(): Promise<void>;
+  /**
+   * Kills the conductor as a crash would (for tests): no drain, no checkpoint. Workers already
+   * running carry on like orphaned Lambdas, their check-ins failing. Call `stop()` afterwards to
+   * release everything else.
+   */
+  killConductor(): Promise<void>;
 }
 
 /**
@@ -150,6 +156,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     service,
     sink,
     functions: { stubber, renderer, worker },
+    killConductor: () => service.kill(),
     async stop() {
       await service.stop();
       // Drain in pipeline order, still subscribed, so stubs written now are rendered too.

@@ -197,3 +197,45 @@ describe('a conductor restarted mid-campaign', () => {
     }
   });
 });
+
+describe('a conductor killed mid-campaign', () => {
+  it('is restarted from the store: nobody gets a second message, nobody is lost, the cap holds across both', async () => {
+    // Prepare: 8 a second, in 100 ms slices.
+    const env = { PER_MINUTE_MAX: '8', GOVERNOR_WINDOW_MS: '1000', GOVERNOR_SLICE_MS: '100', GOVERNOR_MARGIN_MS: '100', LEASE_HORIZON_MS: '500', MAX_WORKERS: '2', BATCH_SIZE: '3' };
+    const first = await startBaton(env);
+    const recipients = Array.from({ length: 30 }, (_, i) => `k${i}@example.com`);
+    try {
+      const call = api(first.baton);
+      const created = await call<View>('POST', '/api/campaigns', {
+        name: 'Kill', customerId: 'acme', from: 'news@acme.example', subject: 'Hi', mjml: TEMPLATE,
+        audienceCsv: 'email,first_name\n' + recipients.map((e) => `${e},K`).join('\n'),
+      });
+      await call('POST', `/api/campaigns/${created.body.id}/send`);
+      while (first.baton.sink!.messages().length < 6) await new Promise((r) => setTimeout(r, 10));
+      // Act: the conductor dies mid-lease; its workers carry on alone.
+      await first.baton.killConductor();
+      const second = await startBaton(env, first.dataDir);
+      let view: View;
+      try {
+        view = await waitUntilFinished(second.baton, created.body.id);
+      } finally {
+        await second.baton.stop();
+        await first.baton.stop();
+      }
+      // Assess
+      const all = [...first.baton.sink!.messages(), ...second.baton.sink!.messages()];
+      const to = all.map((m) => m.to);
+      expect(new Set(to).size).toBe(to.length); // nobody twice
+      // Nobody lost: sent, or (claimed by a worker of the dead conductor whose report never came) in doubt.
+      expect(view!.counts.sent + view!.counts.inDoubt).toBe(recipients.length);
+      expect(view!.counts.sent).toBeGreaterThanOrEqual(to.length - view!.counts.inDoubt);
+      expect(recipients.filter((e) => !to.includes(e)).length).toBeLessThanOrEqual(view!.counts.inDoubt);
+      // What the dead conductor granted still counted: no window over the cap, across both.
+      const { calendar, sliding } = busiestWindows(all.map((m) => m.receivedAt), 1_000);
+      expect(calendar).toBeLessThanOrEqual(8);
+      expect(sliding).toBeLessThanOrEqual(8);
+    } finally {
+      removeDir(first.dataDir);
+    }
+  });
+});

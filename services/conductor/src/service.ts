@@ -95,6 +95,7 @@ export class ConductorService {
    * that are settled by the next conductor from the ledger; their permits are in the checkpoint.
    */
   async stop(drainMs = 10_000): Promise<void> {
+    if (!this.app) return; // never started, or killed
     this.conductor.stop();
     const deadline = this.deps.clock.now() + drainMs;
     while (this.conductor.activeLeases > 0 && this.deps.clock.now() < deadline) await this.deps.clock.sleep(50);
@@ -107,6 +108,19 @@ export class ConductorService {
     }
     await this.app?.close();
     this.deps.logger.info({ event: 'conductor.stopped', leasesOut: this.conductor.activeLeases }, 'conductor stopped');
+  }
+
+  /**
+   * The process dies (tests of durability): no drain, no final checkpoint, connections cut.
+   * Whatever the next conductor needs must already be in the store.
+   */
+  async kill(): Promise<void> {
+    this.conductor.stop();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.app?.server.closeAllConnections();
+    await this.app?.close();
+    this.app = undefined;
   }
 
   private scheduleTick(): void {
