@@ -322,7 +322,8 @@ export const consoleHtml = /* html */ `<!doctype html>
     updateBar(x.bar, k);
     setText(x.legendCells.sent, k.sent); setText(x.legendCells.failed, k.failed);
     setText(x.legendCells.doubt, k.inDoubt); setText(x.legendCells.other, k.suppressed + k.cancelled);
-    var rate = 'Sent in the last minute: ' + c.sentLastMinute + ' (cap ' + c.perMinuteMax + ' per minute)';
+    var rate = 'Sent in the last minute: ' + c.sentLastMinute + ' (cap ' + c.perMinuteMax + ' per minute via ' + c.sendingDomain + ')';
+    if (c.effectivePerMinute < c.perMinuteMax) rate += ' · the provider pushed back: sending at up to ' + c.effectivePerMinute + ' per minute for now';
     if (sending) {
       if (c.etaSeconds === 0) rate += ' · finishing';
       else if (c.etaSeconds != null && c.sentLastMinute > 0) rate += ' · about ' + duration(c.etaSeconds) + ' left';

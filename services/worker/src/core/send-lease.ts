@@ -42,7 +42,8 @@ export const WANTS_MORE_MIN_MS = 5_000;
 export const CHECK_IN_RETRIES = 3;
 /** First back-off between check-in attempts; doubled each time. */
 export const CHECK_IN_BACKOFF_MS = 500;
-export const DEFAULT_CONCURRENCY = 8;
+/** Lanes: keys in progress at once. Waiting lanes cost little, and a slice's permits need free lanes when it starts (see the conductor's governor). */
+export const DEFAULT_CONCURRENCY = 32;
 
 export interface WorkerDeps {
   store: ObjectStore;
@@ -56,7 +57,7 @@ export interface WorkerDeps {
   qaAllowList?: readonly string[];
   /** How long this invocation may run, from `workerStartedAt`. */
   timeBudgetMs: number;
-  /** Provider calls in flight at once (default 8). */
+  /** Provider calls in flight at once (default 32). */
   concurrency?: number;
   /**
    * No key is taken with less budget left than this (default 2 s). Set it above the sender's
