@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { allowList, decimal, httpUrl, logLevel, wholeNumber } from './env-schemas';
 import { ConfigError, type InputIssue } from './errors';
 
 /**
@@ -12,41 +13,7 @@ export type Stage = (typeof STAGES)[number];
 
 type Env = Record<string, string | undefined>;
 
-function wholeNumber(min: number, max: number) {
-  return z
-    .string()
-    .regex(/^\d+$/, { message: `must be a whole number from ${min} to ${max}` })
-    .transform(Number)
-    .pipe(z.number().min(min, { message: `must be at least ${min}` }).max(max, { message: `must be at most ${max}` }));
-}
-
-function decimal(min: number, max: number) {
-  return z
-    .string()
-    .regex(/^\d+(\.\d+)?$/, { message: `must be a number from ${min} to ${max}` })
-    .transform(Number)
-    .pipe(z.number().min(min, { message: `must be at least ${min}` }).max(max, { message: `must be at most ${max}` }));
-}
-
-const httpUrl = z
-  .string()
-  .url({ message: 'must be an http(s) URL' })
-  .refine((u) => /^https?:\/\//.test(u), { message: 'must be an http(s) URL' })
-  .transform((u) => u.replace(/\/+$/, ''));
-
 const secret = z.string().min(16, { message: 'must be at least 16 characters' });
-
-/** `a@x.com, @example.com`: exact addresses or whole domains (a leading `@`). */
-const allowList = z
-  .string()
-  .transform((s) => s.split(',').map((e) => e.trim().toLowerCase()).filter((e) => e.length > 0))
-  .pipe(
-    z.array(
-      z.string().regex(/^([^@\s,]+@[^@\s,]+\.[^@\s,]+|@[^@\s,]+\.[^@\s,]+)$/, {
-        message: 'entries must be addresses (a@example.com) or domains (@example.com), comma-separated',
-      }),
-    ),
-  );
 
 /** `name=number, name=number`: per-domain caps, per-customer weights or caps. */
 function namedNumbers(name: RegExp, what: string, min: number, max: number) {
@@ -101,7 +68,7 @@ const variables = {
   BATON_API_TOKEN: { schema: secret.optional(), default: undefined },
   BATON_LEASE_TOKEN: { schema: secret.optional(), default: undefined },
   BATON_UNSUBSCRIBE_SECRET: { schema: secret.optional(), default: undefined },
-  LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }), default: 'info' },
+  LOG_LEVEL: { schema: logLevel, default: 'info' },
 } as const;
 
 type Variables = typeof variables;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { STAGES } from '../config';
+import { allowList, httpUrl, logLevel, wholeNumber } from '../env-schemas';
 import { ConfigError, type InputIssue } from '../errors';
 import type { Buckets } from '../keys';
 
@@ -20,20 +21,6 @@ import type { Buckets } from '../keys';
  */
 
 type Env = Record<string, string | undefined>;
-
-function wholeNumber(min: number, max: number) {
-  return z
-    .string()
-    .regex(/^\d+$/, { message: `must be a whole number from ${min} to ${max}` })
-    .transform(Number)
-    .pipe(z.number().min(min, { message: `must be at least ${min}` }).max(max, { message: `must be at most ${max}` }));
-}
-
-const httpUrl = z
-  .string()
-  .url({ message: 'must be an http(s) URL' })
-  .refine((u) => /^https?:\/\//.test(u), { message: 'must be an http(s) URL' })
-  .transform((u) => u.replace(/\/+$/, ''));
 
 /** S3's rules for a bucket name (the part Baton can meet: no dots next to each other or dashes). */
 const bucketName = z
@@ -64,19 +51,6 @@ const secretArn = z
     message: 'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:region:account:secret:name)',
   });
 
-/** `a@x.com, @example.com`: exact addresses or whole domains (a leading `@`), as in config.ts. */
-const allowList = z
-  .string()
-  .transform((s) => s.split(',').map((e) => e.trim().toLowerCase()).filter((e) => e.length > 0))
-  .pipe(
-    z.array(
-      z.string().regex(/^([^@\s,]+@[^@\s,]+\.[^@\s,]+|@[^@\s,]+\.[^@\s,]+)$/, {
-        message: 'entries must be addresses (a@example.com) or domains (@example.com), comma-separated',
-      }),
-    ),
-  );
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Each variable: its schema, and its default when it has one (a string, validated like a given value). */
 const variables = {
@@ -101,7 +75,7 @@ const variables = {
   MAILGUN_URL: { schema: httpUrl },
   MAILGUN_DOMAIN: { schema: z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, { message: 'must be a domain name' }) },
   BATON_PUBLIC_URL: { schema: httpUrl },
-  LOG_LEVEL: { schema: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }), default: 'info' },
+  LOG_LEVEL: { schema: logLevel, default: 'info' },
 } as const satisfies Record<string, { schema: z.ZodType; default?: string }>;
 
 type Variables = typeof variables;
