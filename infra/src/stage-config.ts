@@ -37,6 +37,7 @@ export interface ConductorTuning {
   readonly GOVERNOR_MARGIN_MS?: number;
   readonly GOVERNOR_SLICE_MS?: number;
   readonly GOVERNOR_SIGMA?: number;
+  readonly LEASE_HORIZON_MS?: number;
   readonly MAX_WORKERS: number;
   readonly BATCH_SIZE: number;
   readonly TICK_MS: number;
@@ -45,6 +46,10 @@ export interface ConductorTuning {
   readonly MAILGUN_URL: string;
   /** Domains with their own caps (`mg.a.com=6000,news.a.com=1200`), one governor each; unset: MAILGUN_DOMAIN at PER_MINUTE_MAX. */
   readonly SENDING_DOMAINS?: string;
+  /** Fair-share weights per customer (`acme=3,globex=1`). */
+  readonly CUSTOMER_WEIGHTS?: string;
+  /** A customer's own cap per window, over all domains (`acme=3000`). */
+  readonly CUSTOMER_PER_MINUTE_MAX?: string;
   /** qa only: the worker refuses every other address. */
   readonly QA_ALLOWED_RECIPIENTS?: string;
 }
@@ -170,6 +175,16 @@ const domainCaps: Parse<string> = (raw) => {
   return parsed.map((m) => `${m![1]}=${m![2]}`).join(',');
 };
 
+/** `customer=number` entries (weights or caps), as the conductor reads them. */
+const customerNumbers: Parse<string> = (raw) => {
+  const entries = text(raw).split(',').map((e) => e.trim()).filter((e) => e.length > 0);
+  const parsed = entries.map((e) => /^([a-z0-9][a-z0-9-]{1,62})\s*=\s*(\d+(?:\.\d+)?)$/.exec(e));
+  if (entries.length === 0 || !parsed.every((m) => m !== null && Number(m[2]) > 0)) {
+    throw new Invalid('must be customer=number entries, comma-separated (acme=3,globex=1)');
+  }
+  return parsed.map((m) => `${m![1]}=${m![2]}`).join(',');
+};
+
 /** https only: these addresses carry API keys or unsubscribe tokens. */
 const httpsUrl: Parse<string> = (raw) => {
   const s = text(raw);
@@ -231,6 +246,7 @@ const TUNING_KEYS = {
   governorMarginMs: { variable: 'GOVERNOR_MARGIN_MS', parse: wholeNumber(0, 60_000) },
   governorSliceMs: { variable: 'GOVERNOR_SLICE_MS', parse: wholeNumber(1, 3_600_000) },
   governorSigma: { variable: 'GOVERNOR_SIGMA', parse: decimal(0, 10) },
+  leaseHorizonMs: { variable: 'LEASE_HORIZON_MS', parse: wholeNumber(100, 600_000) },
   maxWorkers: { variable: 'MAX_WORKERS', parse: wholeNumber(1, 1_000) },
   batchSize: { variable: 'BATCH_SIZE', parse: wholeNumber(1, 100_000) },
   tickMs: { variable: 'TICK_MS', parse: wholeNumber(10, 60_000) },
@@ -238,6 +254,8 @@ const TUNING_KEYS = {
   mailgunDomain: { variable: 'MAILGUN_DOMAIN', parse: domain },
   mailgunUrl: { variable: 'MAILGUN_URL', parse: httpsUrl },
   sendingDomains: { variable: 'SENDING_DOMAINS', parse: domainCaps },
+  customerWeights: { variable: 'CUSTOMER_WEIGHTS', parse: customerNumbers },
+  customerPerMinuteMax: { variable: 'CUSTOMER_PER_MINUTE_MAX', parse: customerNumbers },
   qaAllowedRecipients: { variable: 'QA_ALLOWED_RECIPIENTS', parse: allowList },
 } as const satisfies Record<string, { variable: keyof ConductorTuning; parse: Parse<unknown> }>;
 

@@ -118,6 +118,7 @@ describe('stage configuration', () => {
       expect.arrayContaining([
         'perMinuteMax', 'governorWindowMs', 'maxWorkers', 'batchSize', 'tickMs', 'workerTimeBudgetMs', 'governorMarginMs',
         'governorSliceMs', 'governorSigma', 'mailgunDomain', 'mailgunUrl', 'qaAllowedRecipients', 'sendingDomains',
+        'leaseHorizonMs', 'customerWeights', 'customerPerMinuteMax',
       ]),
     );
   });

@@ -370,6 +370,8 @@ export class Conductor {
     if (slice > last) throw new NoPermitError(Math.max(1000, TEST_SEND_LOOKAHEAD_MS));
     for (const g of chain) g.take(slice, 1);
     if (main.sliceStart(slice) > now) await clock.sleep(main.sliceStart(slice) - now);
+    // A late wake-up must not carry the call past its slice (the permit is spent either way).
+    if (clock.now() >= main.sliceStart(slice + 1)) throw new NoPermitError(governors.sliceMs * 2);
     const result = await testSender.send({ ...message, subject: `[TEST] ${message.subject}` });
     this.deps.logger.info({ event: 'campaign.test_sent', campaignId }, 'test message sent');
     return result;
