@@ -132,7 +132,9 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     logger,
     invoker: { invoke: async (invocation) => worker.invoke(invocation) },
     topic,
-    testSender: { send: (m) => sender.send({ from: m.from, to: m.to, subject: m.subject, html: m.html, text: m.text, headers: m.headers, variables: { 'campaign-id': m.campaignId, test: 'true' } }) },
+    testSender: {
+      send: (m, { domain }) => sender.send({ from: m.from, to: m.to, subject: m.subject, html: m.html, text: m.text, headers: m.headers, domain, variables: { 'campaign-id': m.campaignId, test: 'true' } }),
+    },
     apiToken,
     leaseToken,
     publicUrl,

@@ -204,7 +204,7 @@ export const lease = z.object({
       permits: z.array(z.number().int().min(0)),
     })
     .optional(),
-  /** Epoch ms: no provider call may start at or after this (end of the governor window less a margin). */
+  /** Epoch ms: no provider call may start at or after this (the end of the schedule's last slice). */
   sendUntil: z.number(),
   /** Epoch ms: after this the conductor treats the lease as abandoned. */
   expiresAt: z.number(),

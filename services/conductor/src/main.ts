@@ -84,8 +84,8 @@ export async function startConductorOnAws(env: Env = process.env, clients: AwsCl
   if (config.MAILGUN_URL !== undefined && config.MAILGUN_API_KEY !== undefined) {
     const sender = createMailgunSender({ url: config.MAILGUN_URL, domain: config.MAILGUN_DOMAIN, apiKey: config.MAILGUN_API_KEY, timeoutMs: PROVIDER_TIMEOUT_MS });
     testSender = {
-      send: (m) =>
-        sender.send({ from: m.from, to: m.to, subject: m.subject, html: m.html, text: m.text, headers: m.headers, variables: { 'campaign-id': m.campaignId, test: 'true' } }),
+      send: (m, { domain }) =>
+        sender.send({ from: m.from, to: m.to, subject: m.subject, html: m.html, text: m.text, headers: m.headers, domain, variables: { 'campaign-id': m.campaignId, test: 'true' } }),
     };
   }
 

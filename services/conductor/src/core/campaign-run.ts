@@ -47,6 +47,8 @@ export class CampaignRun {
   readonly inFlight = new Set<string>();
   /** In doubt only because nobody reported (lease expired, claimed elsewhere): a late report may settle it. */
   readonly provisional = new Set<string>();
+  /** When a recipient last became provisionally in doubt: the campaign waits a grace for late reports before finishing. */
+  lastProvisionalAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     public definition: CampaignDefinition,

@@ -42,7 +42,7 @@ import { CampaignNotFoundError, CampaignStateError, NoPermitError } from './erro
 import type { SliceGrant, Governor } from './governor';
 import { FairShare } from './fair-share';
 import { WorkerRates, planGrant } from './pacing';
-import type { SendingGovernors, SendingGovernorsCheckpoint } from './sending-governors';
+import { sendingGovernorsCheckpoint, type SendingGovernors } from './sending-governors';
 import { noMetrics, type ConductorMetrics, type TestSender, type WorkerInvoker } from './ports';
 
 export interface ConductorSettings {
@@ -139,10 +139,23 @@ interface ActiveLease {
   run: CampaignRun;
   grant: SliceGrant;
   governors: Governor[];
+  /** Results already settled by a check-in that then failed: its retry skips them. */
+  settled: Set<string>;
 }
+
+/** How long a worker takes to start after it is invoked (a Lambda cold start, roughly): its first slices wait for it. */
+const INVOKE_LEAD_MS = 400;
 
 /** How far ahead a test send looks for a free permit before answering 429. */
 const TEST_SEND_LOOKAHEAD_MS = 3_000;
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
 
 /** Until when a worker can still start calls, by what it said of its budget. */
 function usableUntil(request: { budgetLeftMs?: number; reserveMs?: number }, now: number): number {
@@ -167,6 +180,8 @@ export class Conductor {
   private readonly expired = new Map<string, ActiveLease>();
   /** The reply to each recent check-in, so a worker that retries one gets the same answer. */
   private readonly answered = new Map<string, { at: number; response: CheckInResponse }>();
+  /** Check-ins being handled now, by lease and worker. */
+  private readonly checkingIn = new Map<string, Promise<CheckInResponse>>();
   private readonly metrics: ConductorMetrics;
   /** Compiled templates and each campaign's first recipient, for previews and test sends. */
   private readonly templates = new TemplateCache();
@@ -205,11 +220,13 @@ export class Conductor {
     // Whatever a previous conductor granted still counts: its checkpoint says how much.
     const now = this.deps.clock.now();
     const saved = await store.get(buckets.campaigns, keys.governorCheckpoint());
-    if (saved !== undefined) {
-      this.deps.governors.restore(parseJson(saved, keys.governorCheckpoint()) as SendingGovernorsCheckpoint, now);
+    const checkpoint = saved === undefined ? undefined : sendingGovernorsCheckpoint.safeParse(safeJson(saved));
+    if (checkpoint?.success) {
+      this.deps.governors.restore(checkpoint.data, now);
     } else {
+      if (checkpoint) this.deps.logger.error({ event: 'governor.checkpoint_invalid', key: keys.governorCheckpoint() }, 'the governor checkpoint is unreadable; waiting out a window instead');
       const wasSending = [...this.runs.values()].some((r) => (r.state.status === 'sending' || r.state.status === 'paused') && r.state.finishedAt === undefined);
-      if (wasSending) this.deps.governors.assumeRecentlyBusy(now);
+      if (wasSending || checkpoint) this.deps.governors.assumeRecentlyBusy(now);
     }
     await this.extendGovernors(now);
     this.deps.logger.info({ event: 'conductor.started', campaigns: this.runs.size }, 'conductor started');
@@ -315,7 +332,7 @@ export class Conductor {
     return this.view(run);
   }
 
-  /** Nobody not yet sent to will be; leases already out finish. */
+  /** No new lease for it; leases already out finish (their calls may still go out), then the rest count as cancelled. */
   async cancel(campaignId: string): Promise<CampaignView> {
     const run = this.run(campaignId);
     if (TERMINAL.has(run.state.status)) throw new CampaignStateError(campaignId, run.state.status, 'cancel');
@@ -372,7 +389,8 @@ export class Conductor {
     if (main.sliceStart(slice) > now) await clock.sleep(main.sliceStart(slice) - now);
     // A late wake-up must not carry the call past its slice (the permit is spent either way).
     if (clock.now() >= main.sliceStart(slice + 1)) throw new NoPermitError(governors.sliceMs * 2);
-    const result = await testSender.send({ ...message, subject: `[TEST] ${message.subject}` });
+    const domain = run.definition.sendingDomain ?? governors.defaultDomain;
+    const result = await testSender.send({ ...message, subject: `[TEST] ${message.subject}` }, { domain });
     this.deps.logger.info({ event: 'campaign.test_sent', campaignId }, 'test message sent');
     return result;
   }
@@ -428,7 +446,8 @@ export class Conductor {
   private async topUpWorkers(): Promise<void> {
     while (!this.stopping && this.workers.size - this.leaving.size < this.deps.settings.maxWorkers) {
       const workerId = `w-${randomBytes(6).toString('hex')}`;
-      const lease = this.nextLease(workerId, this.deps.clock.now());
+      // A new worker needs a moment to start (a Lambda cold start): its schedule begins after it.
+      const lease = this.nextLease(workerId, this.deps.clock.now(), Number.POSITIVE_INFINITY, INVOKE_LEAD_MS);
       if (!lease || !(await this.invoke(lease))) break;
     }
   }
@@ -446,7 +465,7 @@ export class Conductor {
     const now = this.deps.clock.now();
     const response = { lease: this.nextLease(request.workerId, now, usableUntil(request, now)) ?? null };
     this.answered.set(key, { at: now, response });
-    if (response.lease) this.noteBudget(request.workerId, response.lease, request.budgetLeftMs, now);
+    if (response.lease) this.noteBudget(request.workerId, response.lease, request, now);
     return response;
   }
 
@@ -456,18 +475,41 @@ export class Conductor {
     // Keyed by worker too: only the lease's own worker ever gets its reply.
     const replay = this.answered.get(`${request.leaseId}:${request.workerId}`);
     if (replay) return replay.response;
+    // The same check-in sent again while the first is still being handled waits for its answer.
+    const key = `${request.leaseId}:${request.workerId}`;
+    const inProgress = this.checkingIn.get(key);
+    if (inProgress) return inProgress;
     const active = this.leases.get(request.leaseId);
     if (!active || active.lease.workerId !== request.workerId) {
       await this.settleLateResults(request);
       return { lease: null };
     }
     this.leases.delete(request.leaseId);
-    const response = await this.applyCheckIn(active, request, now);
-    this.answered.set(`${request.leaseId}:${request.workerId}`, { at: now, response });
-    for (const [id, a] of this.answered) if (a.at < now - 10 * 60_000) this.answered.delete(id);
-    return response;
+    const handling = this.applyCheckIn(active, request, now).then(
+      (response) => {
+        this.answered.set(key, { at: now, response });
+        for (const [id, a] of this.answered) if (a.at < now - 10 * 60_000) this.answered.delete(id);
+        return response;
+      },
+      (err: unknown) => {
+        // Nothing is lost: the lease is out again, so the worker's retry (or its expiry) settles it.
+        this.leases.set(request.leaseId, active);
+        throw err;
+      },
+    );
+    this.checkingIn.set(key, handling);
+    try {
+      return await handling;
+    } finally {
+      this.checkingIn.delete(key);
+    }
   }
 
+  /**
+   * Settles a check-in in two steps: first everything that reads or writes the store (it may
+   * fail; a retry skips the results already settled), then the governor, the rates and the
+   * next lease, which cannot fail.
+   */
   private async applyCheckIn(active: ActiveLease, request: CheckInRequest, now: number): Promise<CheckInResponse> {
     const { run, lease } = active;
     let throttled: { retryAfterMs: number | undefined } | undefined;
@@ -476,9 +518,12 @@ export class Conductor {
     for (const r of request.results) {
       if (!leased.has(r.recipientId) || reported.has(r.recipientId)) continue;
       reported.add(r.recipientId);
+      if (r.status === 'retryable' && (r.code === 'PROVIDER_THROTTLED' || r.reason?.startsWith('PROVIDER_THROTTLED'))) {
+        throttled = { retryAfterMs: Math.max(throttled?.retryAfterMs ?? 0, r.retryAfterMs ?? 0) || undefined };
+      }
+      if (active.settled.has(r.recipientId)) continue;
       switch (r.status) {
         case 'retryable': {
-          if (r.code === 'PROVIDER_THROTTLED' || r.reason?.startsWith('PROVIDER_THROTTLED')) throttled = { retryAfterMs: r.retryAfterMs };
           const attempts = (run.attempts.get(r.recipientId) ?? 0) + 1;
           run.attempts.set(r.recipientId, attempts);
           if (attempts >= this.deps.settings.maxAttempts) {
@@ -496,12 +541,13 @@ export class Conductor {
         case 'claimedElsewhere':
           // Another lease holds the claim (the key was requeued after an expiry): never send
           // again. The ledger may already say how it ended; if not, in doubt until a report comes.
-          await this.settleFromLedger(run, r.recipientId);
+          await this.settleFromLedger(run, r.recipientId, now);
           break;
         default:
           if (run.resolve(r.recipientId, r.status)) this.metrics.outcome(r.status);
           if (r.status === 'sent' || r.status === 'failed' || r.status === 'inDoubt') run.recordSend(now);
       }
+      active.settled.add(r.recipientId);
     }
     for (const recipientId of request.unattempted) {
       if (!leased.has(recipientId) || reported.has(recipientId)) continue;
@@ -510,19 +556,21 @@ export class Conductor {
       this.metrics.retry('unattempted');
     }
     const unaccounted = lease.recipientIds.filter((r) => !reported.has(r) && run.inFlight.has(r));
-    if (unaccounted.length > 0) await this.settleUnknown(run, unaccounted);
+    if (unaccounted.length > 0) await this.settleUnknown(run, unaccounted, now);
     // The worker is done with this lease: what it did not use goes back, slice by slice.
     for (const g of active.governors) g.release(active.grant, request.usedPerSlice, now);
     if (throttled) {
       active.governors[0]!.pushBack(now, throttled.retryAfterMs);
       this.deps.logger.warn({ event: 'governor.push_back', domain: lease.domain, effectiveCap: active.governors[0]!.effectiveCap, retryAfterMs: throttled.retryAfterMs }, 'provider pushed back');
+      // A restart must not forget it.
+      void this.checkpoint().catch((err) => this.deps.logger.error({ event: 'governor.checkpoint_failed', err }, 'checkpoint after a push-back failed'));
     }
     this.rates.observe(request.workerId, request.timing, request.lanes);
 
     const next = request.wantsMore && !this.stopping ? this.nextLease(request.workerId, now, usableUntil(request, now)) : undefined;
     this.releaseWorker(request.workerId);
     if (next) {
-      this.noteBudget(request.workerId, next, request.budgetLeftMs, now);
+      this.noteBudget(request.workerId, next, request, now);
       return { lease: next };
     }
     if (!this.workers.has(request.workerId)) {
@@ -540,7 +588,7 @@ export class Conductor {
    * customer (then campaign) is furthest behind its fair share, and a schedule of permits sized
    * to what this worker is predicted to get through over the lease's horizon.
    */
-  private nextLease(workerId: string, now: number, usableUntil = Number.POSITIVE_INFINITY): Lease | undefined {
+  private nextLease(workerId: string, now: number, usableUntil = Number.POSITIVE_INFINITY, leadMs = 0): Lease | undefined {
     const { governors, settings } = this.deps;
     const byDomain = new Map<string, CampaignRun[]>();
     for (const r of this.runs.values()) {
@@ -570,6 +618,7 @@ export class Conductor {
           horizonMs: settings.leaseHorizonMs,
           predicted: this.rates.predict(workerId, settings.leaseHorizonMs),
           notAfter: usableUntil,
+          notBefore: now + leadMs,
           unknownPerSlice: Math.max(1, Math.ceil((2 * pace) / settings.maxWorkers)),
         });
         if (grant) {
@@ -601,7 +650,7 @@ export class Conductor {
       // A live worker checks in soon after its last slice; this long after it, it is gone.
       expiresAt: Math.max(now, sendUntil) + this.deps.settings.leaseGraceMs,
     };
-    this.leases.set(lease.leaseId, { lease, run, grant, governors: chain });
+    this.leases.set(lease.leaseId, { lease, run, grant, governors: chain, settled: new Set() });
     this.workers.set(workerId, (this.workers.get(workerId) ?? 0) + 1);
     this.metrics.leaseIssued(permits);
     this.deps.logger.debug({ event: 'lease.issued', leaseId: lease.leaseId, campaignId: run.id, permits, slices: grant.permits.length }, 'lease issued');
@@ -623,10 +672,13 @@ export class Conductor {
    * a tenth of their budget, and at least 5 s, left) is leaving: start its successor now, so
    * the successor's cold start overlaps this last lease instead of leaving its slices empty.
    */
-  private noteBudget(workerId: string, lease: Lease, budgetLeftMs: number | undefined, now: number): void {
-    if (budgetLeftMs === undefined || this.leaving.has(workerId)) return;
-    const afterLease = budgetLeftMs - (lease.sendUntil - now);
-    if (afterLease > Math.max(0.1 * this.deps.settings.workerTimeBudgetMs, 5_000)) return;
+  private noteBudget(workerId: string, lease: Lease, request: { budgetLeftMs?: number; reserveMs?: number }, now: number): void {
+    if (request.budgetLeftMs === undefined || this.leaving.has(workerId)) return;
+    const afterLease = request.budgetLeftMs - (lease.sendUntil - now);
+    // It will not ask again, or what it could still use after this lease is less than a lease.
+    const wantsNoMore = afterLease <= Math.max(0.1 * this.deps.settings.workerTimeBudgetMs, 5_000);
+    const tooShortForAnother = afterLease - (request.reserveMs ?? 0) < this.deps.settings.leaseHorizonMs;
+    if (!wantsNoMore && !tooShortForAnother) return;
     this.leaving.add(workerId);
     void this.topUpWorkers().catch((err) => this.deps.logger.error({ event: 'worker.top_up_failed', err }, 'could not start workers'));
   }
@@ -687,16 +739,21 @@ export class Conductor {
       this.expired.set(leaseId, active);
       this.releaseWorker(active.lease.workerId);
       this.deps.logger.warn({ event: 'lease.expired', leaseId, campaignId: active.run.id }, 'lease expired without a check-in');
-      await this.settleUnknown(active.run, active.lease.recipientIds.filter((r) => active.run.inFlight.has(r)));
+      await this.settleUnknown(active.run, active.lease.recipientIds.filter((r) => active.run.inFlight.has(r)), now);
     }
   }
 
-  /** Recipients whose fate nobody reported: a claim means the send may have happened. */
-  private async settleUnknown(run: CampaignRun, recipientIds: string[]): Promise<void> {
+  /**
+   * Recipients whose fate nobody reported: the worker's own outcome record if it wrote one;
+   * else a claim means the send may have happened (in doubt); else back to the queue.
+   */
+  private async settleUnknown(run: CampaignRun, recipientIds: string[], now: number): Promise<void> {
     for (const recipientId of recipientIds) {
+      if (await this.settleFromRecord(run, recipientId)) continue;
       const claimed = await this.deps.store.get(this.deps.buckets.campaigns, keys.claim({ ...run.ref, recipientId }));
       if (claimed !== undefined) {
         run.resolve(recipientId, 'inDoubt', true);
+        run.lastProvisionalAt = now;
         await this.recordOutcome(run, recipientId, 'inDoubt', 'NO_REPORT: claimed but never reported');
       } else {
         run.requeue(recipientId);
@@ -712,7 +769,18 @@ export class Conductor {
   private async settleLateResults(request: CheckInRequest): Promise<void> {
     const expired = this.expired.get(request.leaseId);
     this.deps.logger.warn({ event: 'lease.late_check_in', leaseId: request.leaseId, known: expired !== undefined }, 'check-in for an expired or unknown lease');
-    if (!expired || expired.lease.workerId !== request.workerId) return;
+    if (!expired) {
+      // A lease of a conductor that has since restarted: the worker's word is not evidence, but
+      // the outcome records it wrote are. Settle the recipients it names that are in doubt only
+      // for want of a report.
+      for (const r of request.results) {
+        for (const run of this.runs.values()) {
+          if (run.provisional.has(r.recipientId)) await this.settleFromRecord(run, r.recipientId);
+        }
+      }
+      return;
+    }
+    if (expired.lease.workerId !== request.workerId) return;
     this.expired.delete(request.leaseId);
     const { run, lease } = expired;
     for (const r of request.results) {
@@ -724,11 +792,19 @@ export class Conductor {
   }
 
   /** How a recipient claimed by someone else ended, if the ledger says; in doubt until it does. */
-  private async settleFromLedger(run: CampaignRun, recipientId: string): Promise<void> {
+  private async settleFromLedger(run: CampaignRun, recipientId: string, now: number): Promise<void> {
+    if (await this.settleFromRecord(run, recipientId)) return;
+    run.resolve(recipientId, 'inDoubt', true);
+    run.lastProvisionalAt = now;
+  }
+
+  /** The recipient's outcome record, if there is one that says how it ended; false if none does. */
+  private async settleFromRecord(run: CampaignRun, recipientId: string): Promise<boolean> {
     const text = await this.deps.store.get(this.deps.buckets.campaigns, keys.outcome({ ...run.ref, recipientId }));
-    const record = text === undefined ? undefined : outcomeRecord.safeParse(parseJson(text, 'outcome'));
-    if (record?.success) run.resolve(recipientId, record.data.status, record.data.status === 'inDoubt');
-    else run.resolve(recipientId, 'inDoubt', true);
+    const record = text === undefined ? undefined : outcomeRecord.safeParse(safeJson(text));
+    if (!record?.success || record.data.status === 'inDoubt') return false;
+    if (run.resolve(recipientId, record.data.status)) this.metrics.outcome(record.data.status);
+    return true;
   }
 
   /** The conductor's own record, written only if no worker wrote one. */
@@ -813,6 +889,7 @@ export class Conductor {
       if (run.outcomes.has(recipientId)) continue;
       // Claimed by a worker of an earlier conductor, with no outcome: it may have been sent.
       run.resolve(recipientId, 'inDoubt', true);
+      run.lastProvisionalAt = this.deps.clock.now();
       await this.recordOutcome(run, recipientId, 'inDoubt', 'NO_REPORT: claimed before a conductor restart');
     }
   }
@@ -832,6 +909,12 @@ export class Conductor {
   private async finishIfComplete(run: CampaignRun): Promise<void> {
     if (run.state.status !== 'sending' && run.state.status !== 'cancelled') return;
     if (run.state.finishedAt !== undefined || !run.isComplete()) return;
+    if (run.provisional.size > 0) {
+      // In doubt only for want of a report: give late reports (a vanished worker's, or one of a
+      // conductor that restarted) time to come, then read the ledger once more.
+      if (this.deps.clock.now() - run.lastProvisionalAt < this.deps.settings.leaseGraceMs) return;
+      for (const recipientId of [...run.provisional]) await this.settleFromRecord(run, recipientId);
+    }
     const finishedAt = new Date(this.deps.clock.now()).toISOString();
     if (run.report?.error) await this.setStatus(run, 'failed', { finishedAt, error: run.report.error });
     else if (run.state.status === 'sending') await this.setStatus(run, 'done', { finishedAt });

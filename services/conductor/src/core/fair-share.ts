@@ -45,9 +45,4 @@ export class FairShare {
     this.customers.set(customerId, (this.customers.get(customerId) ?? this.customerClock) + permits / w);
     this.campaigns.set(campaignId, (this.campaigns.get(campaignId) ?? 0) + permits);
   }
-
-  /** Served so far, in weighted permits: for the console and tests. */
-  virtualTime(customerId: string): number {
-    return this.customers.get(customerId) ?? 0;
-  }
 }

@@ -62,9 +62,11 @@ export interface GovernorCheckpoint {
   marginMs: number;
   /** The last slice index that may have been granted from. */
   through: number;
-  /** Limits of the `reach − 1` slices up to `through`, oldest first. */
+  /** At most how many calls each of the `reach − 1` slices up to `through` holds, oldest first. */
   limits: number[];
   effectiveCap: number;
+  heldUntil?: number;
+  pushedBackAt?: number;
 }
 
 export interface GovernorSnapshot {
@@ -83,6 +85,11 @@ export class Governor {
   private openedThrough = Number.NaN;
   /** Permits reported unused in slices already past, to offer again in slices still to open. */
   private carry = 0;
+  /**
+   * The latest slice the clock has been seen in. A slice before it is past for good, even if
+   * the clock steps back (an NTP correction): its permits are never offered again.
+   */
+  private seen = Number.NEGATIVE_INFINITY;
   private durable = Number.NEGATIVE_INFINITY;
   private effective: number;
   private heldUntil = 0;
@@ -120,12 +127,14 @@ export class Governor {
     return this.durable;
   }
 
-  get openedThroughIndex(): number {
-    return this.openedThrough;
-  }
-
   sliceOf(t: number): number {
     return Math.floor(t / this.settings.sliceMs);
+  }
+
+  /** The current slice: never earlier than one already seen. */
+  advance(now: number): number {
+    this.seen = Math.max(this.seen, this.sliceOf(now));
+    return this.seen;
   }
 
   sliceStart(index: number): number {
@@ -143,7 +152,7 @@ export class Governor {
    */
   open(index: number, now: number): void {
     this.recover(now);
-    const current = this.sliceOf(now);
+    const current = this.advance(now);
     if (Number.isNaN(this.openedThrough)) this.openedThrough = current - 1;
     // Idle for a while: no point fixing limits of slices already past.
     if (this.openedThrough < current - this.reach) this.openedThrough = current - 1;
@@ -175,7 +184,7 @@ export class Governor {
 
   /** Permits still free in slice `i` (0 for slices not opened or not durable). */
   free(i: number): number {
-    if (i > this.durable) return 0;
+    if (i > this.durable || i < this.seen) return 0;
     return Math.max(0, (this.limits.get(i) ?? 0) - (this.granted.get(i) ?? 0));
   }
 
@@ -192,18 +201,19 @@ export class Governor {
    * worker's clock may already be inside the next one.
    */
   release(grant: SliceGrant, usedPerSlice: readonly number[] | undefined, now: number): number {
+    const current = this.advance(now);
     const first = this.sliceOf(grant.start);
     let returned = 0;
     grant.permits.forEach((n, k) => {
       const i = first + k;
       let unused: number;
       if (usedPerSlice) unused = n - Math.min(n, usedPerSlice[k] ?? n);
-      else unused = this.sliceStart(i) > now + this.settings.marginMs ? n : 0;
+      else unused = i > current && this.sliceStart(i) > now + this.settings.marginMs ? n : 0;
       if (unused <= 0 || !this.granted.has(i)) return;
       this.granted.set(i, Math.max(0, this.granted.get(i)! - unused));
       returned += unused;
       // Too late for anyone to use them in their own slice: offer them again later (a little).
-      if (i < this.sliceOf(now)) this.carry = Math.min(this.carry + unused, Math.ceil(this.effective / 10));
+      if (i < current) this.carry = Math.min(this.carry + unused, Math.ceil(this.effective / 10));
     });
     return returned;
   }
@@ -213,6 +223,7 @@ export class Governor {
    * passed, and take the unused part of slices already opened down to the new pace.
    */
   pushBack(now: number, retryAfterMs?: number): void {
+    const current = this.advance(now);
     if (now - this.lastPushBackAt >= this.settings.sliceMs * 2) {
       this.effective = Math.max(this.minCap, Math.floor(this.effective * this.backoffFactor));
     }
@@ -220,7 +231,7 @@ export class Governor {
     this.lastRecoverAt = now;
     if (retryAfterMs !== undefined && retryAfterMs > 0) this.heldUntil = Math.max(this.heldUntil, now + retryAfterMs);
     for (const [i, limit] of this.limits) {
-      if (i < this.sliceOf(now)) continue;
+      if (i < current) continue;
       const allowed = this.sliceStart(i) < this.heldUntil ? 0 : this.pace(i, this.effective);
       // Lowering a limit can never break the invariant; what is granted already stays.
       if (allowed < limit) this.limits.set(i, Math.max(allowed, this.granted.get(i) ?? 0));
@@ -229,11 +240,23 @@ export class Governor {
 
   /** The conductor's state to store before `markDurable`: for each recent slice, at most how many calls it holds. */
   checkpoint(now: number): GovernorCheckpoint {
-    const current = this.sliceOf(now);
+    const current = this.advance(now);
     const limits: number[] = [];
     for (let i = this.openedThrough - this.reach + 2; i <= this.openedThrough; i++) limits.push(this.bound(i, current));
     const { perWindowMax, windowMs, sliceMs, marginMs } = this.settings;
-    return { version: 1, perWindowMax, windowMs, sliceMs, marginMs, through: this.openedThrough, limits, effectiveCap: this.effective };
+    return {
+      version: 1,
+      perWindowMax,
+      windowMs,
+      sliceMs,
+      marginMs,
+      through: this.openedThrough,
+      limits,
+      effectiveCap: this.effective,
+      // A restart must not undo a push-back: the wait and the quiet time carry over.
+      heldUntil: this.heldUntil,
+      pushedBackAt: Number.isFinite(this.lastPushBackAt) ? this.lastPushBackAt : undefined,
+    };
   }
 
   /**
@@ -254,6 +277,8 @@ export class Governor {
       });
       this.openedThrough = cp.through;
       this.effective = Math.min(this.cap, Math.max(this.minCap, cp.effectiveCap));
+      this.heldUntil = cp.heldUntil ?? 0;
+      if (cp.pushedBackAt !== undefined) this.lastPushBackAt = this.lastRecoverAt = cp.pushedBackAt;
     } else {
       // Unknown shape: nothing new until every window that could hold its calls is over.
       const end = (cp.through + 1) * cp.sliceMs + cp.marginMs;
@@ -265,21 +290,18 @@ export class Governor {
   }
 
   /**
-   * No checkpoint, but a conductor may have been sending (a store written by an older version):
-   * grant nothing before a whole window, both margins and a slice have passed.
+   * No checkpoint, but a conductor may have been sending (a store written by an older version,
+   * whose permits were good until the end of the current calendar window): count one slice at
+   * that window's end (plus the margin) as holding the whole cap, so nothing is granted until
+   * every window that could hold an old call is over.
    */
   assumeRecentlyBusy(now: number): void {
-    const quiet = this.sliceOf(now + this.settings.windowMs + 2 * this.settings.marginMs) + 1;
-    this.openedThrough = quiet;
-    for (let i = quiet - this.reach + 2; i <= quiet; i++) {
-      this.limits.set(i, this.cap);
-      this.granted.set(i, this.cap);
-    }
-    this.durable = quiet;
-  }
-
-  holdUntil(until: number): void {
-    this.heldUntil = Math.max(this.heldUntil, until);
+    const windowEnd = (Math.floor(now / this.settings.windowMs) + 1) * this.settings.windowMs;
+    const last = this.sliceOf(windowEnd + this.settings.marginMs);
+    this.openedThrough = last;
+    this.limits.set(last, this.cap);
+    this.granted.set(last, this.cap);
+    this.durable = last;
   }
 
   snapshot(now: number): GovernorSnapshot {

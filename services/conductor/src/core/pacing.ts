@@ -65,12 +65,6 @@ export class WorkerRates {
     const spread = Math.sqrt((s.lanes * ms * variance) / s.mean ** 3);
     return Math.max(1, expected - this.sigma * spread);
   }
-
-  /** For the console: the pool's mean key time and lane count. */
-  summary(): { keys: number; meanMs: number; sdMs: number } {
-    const { n, mean, m2 } = this.pool;
-    return { keys: n, meanMs: mean, sdMs: n > 1 ? Math.sqrt(m2 / (n - 1)) : 0 };
-  }
 }
 
 function merge(a: Stats, b: Stats): Omit<Stats, 'lanes'> {
@@ -95,6 +89,8 @@ export interface PlanOptions {
   unknownPerSlice: number;
   /** No slice may end after this (the worker's time runs out). */
   notAfter?: number;
+  /** No slice may start before this (the worker is still starting). */
+  notBefore?: number;
 }
 
 /**
@@ -106,8 +102,10 @@ export interface PlanOptions {
 export function planGrant(governors: readonly Governor[], options: PlanOptions): SliceGrant | undefined {
   const main = governors[0]!;
   const sliceMs = main.settings.sliceMs;
-  let first = main.sliceOf(options.now);
-  if (options.now - main.sliceStart(first) > sliceMs / 2) first += 1;
+  for (const g of governors) g.advance(options.now);
+  const from = Math.max(options.now, options.notBefore ?? options.now);
+  let first = main.sliceOf(from);
+  if (from - main.sliceStart(first) > sliceMs / 2) first += 1;
   const slices = Math.max(1, Math.round(options.horizonMs / sliceMs));
   const perSlice = options.predicted === undefined ? options.unknownPerSlice : options.predicted / slices;
   const permits: number[] = [];

@@ -9,9 +9,12 @@ export interface WorkerInvoker {
   invoke(invocation: WorkerInvocation): Promise<void>;
 }
 
-/** Sends one rendered message right away: the marketer's "send a test to myself". */
+/**
+ * Sends one rendered message right away: the marketer's "send a test to myself". Through the
+ * campaign's sending domain: that domain's governor gave the permit.
+ */
 export interface TestSender {
-  send(message: RenderedMessage): Promise<{ providerId: string }>;
+  send(message: RenderedMessage, options: { domain: string }): Promise<{ providerId: string }>;
 }
 
 /** Hooks for metrics; the HTTP layer backs them with prom-client. */

@@ -1,4 +1,25 @@
+import { z } from 'zod';
 import { Governor, type GovernorCheckpoint, type GovernorSettings } from './governor';
+
+const governorCheckpoint = z.object({
+  version: z.literal(1),
+  perWindowMax: z.number().int().min(1),
+  windowMs: z.number().positive(),
+  sliceMs: z.number().positive(),
+  marginMs: z.number().min(0),
+  through: z.number().int(),
+  limits: z.array(z.number().int().min(0)),
+  effectiveCap: z.number().min(0),
+  heldUntil: z.number().optional(),
+  pushedBackAt: z.number().optional(),
+});
+
+/** What `conductor/governor.json` holds; `restore` refuses anything else. */
+export const sendingGovernorsCheckpoint = z.object({
+  version: z.literal(1),
+  domains: z.record(z.string(), governorCheckpoint),
+  customers: z.record(z.string(), governorCheckpoint),
+});
 
 export interface SendingGovernorsSettings {
   /** Each sending domain and its provider cap per window; the first is the default. */
@@ -32,10 +53,6 @@ export class SendingGovernors {
     for (const d of settings.domains) this.domains.set(d.domain, new Governor({ ...shape, perWindowMax: d.perWindowMax }));
     for (const [customerId, cap] of Object.entries(settings.customerCaps ?? {})) this.customers.set(customerId, new Governor({ ...shape, perWindowMax: cap }));
     this.defaultDomain = settings.domains[0]!.domain;
-  }
-
-  static fromSettings(settings: SendingGovernorsSettings): SendingGovernors {
-    return new SendingGovernors(settings);
   }
 
   get sliceMs(): number {

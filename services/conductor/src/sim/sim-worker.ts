@@ -74,6 +74,9 @@ export class SimWorker {
   private readonly deadline: number;
   private crashed = false;
   private currentLease = '';
+  /** Lanes busy over all this worker's leases, and lanes waiting for one (as the real worker's gate). */
+  private busyLanes = 0;
+  private readonly waitingLanes: (() => void)[] = [];
 
   constructor(
     private readonly clock: VirtualClock,
@@ -173,6 +176,11 @@ export class SimWorker {
         finishLane();
         return;
       }
+      if (this.busyLanes >= profile.lanes) {
+        this.waitingLanes.push(lane);
+        return;
+      }
+      this.busyLanes++;
       const recipientId = lease.recipientIds[next++]!;
       permitsLeft--;
       starting++;
@@ -190,7 +198,7 @@ export class SimWorker {
         if (this.crashed) return;
         const w = local();
         let ok = false;
-        if (w >= lease.sendUntil) ok = false;
+        if (halted || w >= lease.sendUntil) ok = false;
         else if (schedule) {
           const k = Math.floor((w - schedule.start) / schedule.sliceMs);
           if (k >= 0 && k < used.length && used[k]! < schedule.permits[k]!) {
@@ -218,6 +226,7 @@ export class SimWorker {
           unattempted.push(recipientId);
           permitsLeft++;
           starting--;
+          freeLane();
           lane();
           return;
         }
@@ -235,6 +244,7 @@ export class SimWorker {
             results.push({ recipientId, status: 'retryable', code: 'PROVIDER_THROTTLED', reason: 'PROVIDER_THROTTLED: 429' });
             busy += clock.now() - callAt;
             addTiming(busy);
+            freeLane();
             lane();
             return;
           }
@@ -244,10 +254,17 @@ export class SimWorker {
             results.push({ recipientId, status: 'sent', providerId: 'sim' });
             busy += clock.now() - callAt;
             addTiming(busy);
+            freeLane();
             lane();
           });
         });
       };
+    };
+
+    const freeLane = () => {
+      this.busyLanes--;
+      const waiting = this.waitingLanes.shift();
+      if (waiting) clock.at(clock.now(), waiting);
     };
 
     const addTiming = (ms: number) => {

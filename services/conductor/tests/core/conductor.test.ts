@@ -549,6 +549,51 @@ describe('Conductor', () => {
     for (const n of perSlice.values()) expect(n).toBeLessThanOrEqual(1);
   });
 
+  it('handles a check-in again when the store failed in the middle of it: nothing lost, the worker keeps its slot', async () => {
+    // Prepare: one recipient goes unreported, so settling it reads the store — which fails once.
+    const h = harness({ maxWorkers: 1, batchSize: 4 });
+    await storedCampaign(h.store, 4);
+    await begin(h);
+    await h.conductor.tick();
+    const lease = h.invocations[0]!.lease;
+    const request = { ...report(lease, 'sent', false), results: lease.recipientIds.slice(1).map((recipientId) => ({ recipientId, status: 'sent' as const })) };
+    const get = h.store.get.bind(h.store);
+    let failures = 1;
+    h.store.get = async (bucket, key) => {
+      if (key.includes('/outcomes/') && failures-- > 0) throw new Error('store unavailable');
+      return get(bucket, key);
+    };
+    // Act
+    await expect(h.conductor.checkIn(request)).rejects.toThrow('store unavailable');
+    await h.conductor.checkIn(request);
+    await h.conductor.tick();
+    // Assess: three sent once each, the unreported one leased again.
+    expect(h.conductor.getCampaign(ref.campaignId).counts).toMatchObject({ sent: 3, inDoubt: 0 });
+    expect(h.invocations[1]!.lease.recipientIds).toEqual([lease.recipientIds[0]]);
+  });
+
+  it('takes the outcome records of a restarted conductor\'s workers over its own "in doubt"', async () => {
+    // Prepare: two recipients claimed by workers of a conductor that died; one of them then
+    // finishes and writes its outcome, as a worker does, and checks in with a lease nobody knows.
+    const store = new MemoryObjectStore();
+    const [a, b] = await storedCampaign(store, 2);
+    for (const id of [a!, b!]) await store.put(buckets.campaigns, keys.claim({ ...ref, recipientId: id }), '{}');
+    const h = harness({ maxWorkers: 1 }, 620, store);
+    await begin(h);
+    await h.conductor.tick();
+    expect(h.conductor.getCampaign(ref.campaignId).counts).toMatchObject({ inDoubt: 2 });
+    await store.put(buckets.campaigns, keys.outcome({ ...ref, recipientId: a! }), JSON.stringify({ version: 1, recipientId: a, status: 'sent', at: 'x' }));
+    // Act
+    await h.conductor.checkIn({ leaseId: 'l-of-the-old-conductor', workerId: 'w-old', results: [{ recipientId: a!, status: 'sent' }], unattempted: [], permitsUsed: 1, wantsMore: false });
+    h.clock.advance(5_000);
+    await h.conductor.tick();
+    // Assess: it does not finish while late reports may still come (the lease grace, 10 s), then it does.
+    expect(h.conductor.getCampaign(ref.campaignId)).toMatchObject({ status: 'sending', counts: { sent: 1, inDoubt: 1 } });
+    h.clock.advance(10_000);
+    await h.conductor.tick();
+    expect(h.conductor.getCampaign(ref.campaignId)).toMatchObject({ status: 'done', counts: { sent: 1, inDoubt: 1 } });
+  });
+
   it('ends a campaign failed, with the reason, when its audience could not be stubbed', async () => {
     const h = harness({});
     await storedCampaign(h.store, 0);

@@ -47,9 +47,18 @@ describe('Governor', () => {
     const g = ready(new Governor(settings), 0);
     const grant = grantAll(g, 0, 20, 5_000)!;
     expect(g.free(0)).toBe(0);
-    g.release(grant, grant.permits.map((n, k) => (k === 0 ? n - 1 : 0)), 600);
+    g.release(grant, grant.permits.map((n, k) => (k === 0 ? n - 1 : 0)), 400);
     expect(g.free(0)).toBe(1);
     expect(g.free(3)).toBe(grant.permits[3]);
+  });
+
+  it('never offers a past slice again, even when the clock steps back', () => {
+    const g = ready(new Governor(settings), 0);
+    const grant = grantAll(g, 0, 1_000_000, 2_000)!;
+    g.release(grant, grant.permits.map(() => 0), 1_200); // the worker used nothing; slices 0-1 are past
+    expect(g.free(0) + g.free(1)).toBe(0);
+    // An NTP step back to 100 ms: slice 0 is still past for the governor.
+    expect(planGrant([g], { now: 100, want: 1_000, horizonMs: 1_000, predicted: undefined, unknownPerSlice: 1_000 })?.start ?? 1_000).toBeGreaterThanOrEqual(1_000);
   });
 
   it('without a usage report, takes back only slices that cannot have started on any clock', () => {

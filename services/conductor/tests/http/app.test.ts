@@ -50,7 +50,7 @@ interface Harness {
   invocations: WorkerInvocation[];
   published: CampaignRequestedMessage[];
   /** What the fake test sender was asked to send. */
-  testSends: RenderedMessage[];
+  testSends: (RenderedMessage & { domain: string })[];
   /** A request to the campaign API with the marketer's token. */
   api(method: 'GET' | 'POST', url: string, body?: unknown): Promise<LightMyRequestResponse>;
   /** Creates a campaign from `validBody()` and returns its id. */
@@ -70,10 +70,10 @@ async function harness(settings: Partial<ConductorSettings> = {}, options: { tes
   const governors = testGovernors(CAP);
   const invocations: WorkerInvocation[] = [];
   const published: CampaignRequestedMessage[] = [];
-  const testSends: RenderedMessage[] = [];
+  const testSends: (RenderedMessage & { domain: string })[] = [];
   const testSender: TestSender = {
-    send: async (message) => {
-      testSends.push(message);
+    send: async (message, { domain }) => {
+      testSends.push({ ...message, domain });
       if (options.testSender) throw options.testSender();
       return { providerId: `test-${testSends.length}` };
     },
@@ -464,7 +464,7 @@ describe('conductor HTTP app', () => {
       expect(res.statusCode).toBe(202);
       expect(res.json()).toEqual({ providerId: 'test-1' });
       expect(h.testSends).toHaveLength(1);
-      expect(h.testSends[0]).toMatchObject({ to: 'me@acme.example', subject: '[TEST] Hello Ann', from: 'Acme <news@acme.example>' });
+      expect(h.testSends[0]).toMatchObject({ to: 'me@acme.example', subject: '[TEST] Hello Ann', from: 'Acme <news@acme.example>', domain: DOMAIN });
       expect(h.testSends[0]!.subject.startsWith('[TEST] ')).toBe(true);
       expect(h.governors.snapshots(h.clock.now())[0]!.windowGranted).toBe(1);
     });

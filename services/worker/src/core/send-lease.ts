@@ -99,6 +99,28 @@ interface Env {
   concurrency: number;
   minBudgetToTakeMs: number;
   deadline: number;
+  /** Lanes shared by every lease this invocation runs (a renewed lease starts while the last one's calls finish). */
+  lanes: LaneGate;
+}
+
+/** A counting semaphore: at most `concurrency` keys in progress over all leases at once. */
+class LaneGate {
+  private readonly waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free -= 1;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free += 1;
+  }
 }
 
 /** The state of one lease while it is being sent. Lanes share it; JavaScript's single thread keeps it consistent. */
@@ -204,13 +226,13 @@ export async function runWorker(deps: WorkerDeps, invocation: WorkerInvocation):
  */
 async function claimInvocation(env: Env, lease: Lease): Promise<boolean> {
   const key = keys.leaseClaim({ customerId: lease.customerId, campaignId: lease.campaignId }, lease.leaseId);
-  try {
-    await env.store.put(env.buckets.campaigns, key, JSON.stringify({ version: 1, workerId: lease.workerId, at: iso(env) }), { ifNoneMatch: '*', contentType: 'application/json' });
-    return true;
-  } catch (error) {
-    if (!(error instanceof ObjectExistsError)) env.log.error({ event: 'lease.mark-failed', leaseId: lease.leaseId, reason: describeError(error) });
-    return false;
-  }
+  // As for a recipient's claim: a random token tells our own write (whose reply was lost, so a
+  // retry answered 412) from another run's.
+  const claim: ClaimRecord = { version: 1, leaseId: lease.leaseId, at: iso(env), token: randomUUID() };
+  const outcome = await claimFor(env, key, claim);
+  if (outcome === 'ours') return true;
+  if (outcome !== 'elsewhere') env.log.error({ event: 'lease.mark-failed', leaseId: lease.leaseId, reason: outcome.failed });
+  return false;
 }
 
 function checkInFor(env: Env, run: LeaseRun, wantsMore: boolean): CheckInRequest {
@@ -261,6 +283,7 @@ function resolveEnv(deps: WorkerDeps): Env {
     concurrency,
     minBudgetToTakeMs,
     deadline: (deps.workerStartedAt ?? deps.clock.now()) + deps.timeBudgetMs,
+    lanes: new LaneGate(concurrency),
   };
 }
 
@@ -344,6 +367,11 @@ function mayTakeKey(env: Env, run: LeaseRun): boolean {
 
 async function lane(env: Env, run: LeaseRun): Promise<void> {
   while (run.next < run.ids.length && mayTakeKey(env, run)) {
+    await env.lanes.acquire();
+    if (!(run.next < run.ids.length && mayTakeKey(env, run))) {
+      env.lanes.release();
+      break;
+    }
     const recipientId = run.ids[run.next++]!;
     run.permitsLeft -= 1; // reserved before any await: concurrent lanes can never overspend
     run.starting += 1;
@@ -361,6 +389,8 @@ async function lane(env: Env, run: LeaseRun): Promise<void> {
       run.results.push({ recipientId, status: 'inDoubt', reason: `WORKER_INTERNAL: ${describeError(error)}` });
       env.log.error({ event: 'key.crashed', leaseId: run.lease.leaseId, recipientId, reason: describeError(error) });
       if (!busy.called) keyGivenUp(env, run);
+    } finally {
+      env.lanes.release();
     }
   }
   run.lanesBusy -= 1;
@@ -398,7 +428,8 @@ async function takeSlot(env: Env, run: LeaseRun, busy: Busy): Promise<boolean> {
   const schedule = run.lease.schedule;
   for (;;) {
     const now = env.clock.now();
-    if (now >= run.lease.sendUntil || env.deadline - now < env.minBudgetToTakeMs) return false;
+    // The provider pushed back meanwhile: keys already claimed go back rather than be sent.
+    if (run.haltedBy !== undefined || now >= run.lease.sendUntil || env.deadline - now < env.minBudgetToTakeMs) return false;
     if (!schedule) return true;
     const k = Math.floor((now - schedule.start) / schedule.sliceMs);
     if (k >= schedule.permits.length) return false;
