@@ -645,6 +645,27 @@ describe('conductor HTTP app', () => {
       expect(wheres(res)).toContain(where);
     });
 
+    it.each([
+      { what: 'no leaseId', payload: { workerId: 'w-1' }, where: 'body.leaseId' },
+      { what: 'a negative budget', payload: { leaseId: 'l-1', workerId: 'w-1', budgetLeftMs: -5 }, where: 'body.budgetLeftMs' },
+      { what: 'an unknown field', payload: { leaseId: 'l-1', workerId: 'w-1', results: [] }, where: 'body' },
+    ])('refuses a renewal with $what (400 naming $where)', async ({ payload, where }) => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.app.inject({ method: 'POST', url: '/lease/v1/renew', headers: { authorization: `Bearer ${LEASE_TOKEN}` }, payload });
+      // Assess
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ error: 'RENEW_INVALID' });
+      expect(wheres(res)).toContain(where);
+    });
+
+    it('refuses a renewal with the marketers\' token', async () => {
+      const h = await harness();
+      const res = await h.app.inject({ method: 'POST', url: '/lease/v1/renew', headers: { authorization: `Bearer ${API_TOKEN}` }, payload: { leaseId: 'l-1', workerId: 'w-1' } });
+      expect(res.statusCode).toBe(401);
+    });
+
     it('answers a check-in for an unknown lease with 200 {lease: null}', async () => {
       // Prepare
       const h = await harness();
