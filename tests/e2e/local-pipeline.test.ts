@@ -166,7 +166,7 @@ describe('the local pipeline in the qa stage', () => {
 
 describe('a conductor restarted mid-campaign', () => {
   it('resumes from the ledger: nobody gets a second message and nobody is lost', async () => {
-    const env = { PER_MINUTE_MAX: '8', GOVERNOR_WINDOW_MS: '1000', GOVERNOR_MARGIN_MS: '100', MAX_WORKERS: '2', BATCH_SIZE: '3' };
+    const env = { PER_MINUTE_MAX: '8', GOVERNOR_WINDOW_MS: '1000', GOVERNOR_MARGIN_MS: '100', LEASE_HORIZON_MS: '500', MAX_WORKERS: '2', BATCH_SIZE: '3' };
     const first = await startBaton(env);
     const recipients = Array.from({ length: 30 }, (_, i) => `p${i}@example.com`);
     let secondSink: string[] = [];

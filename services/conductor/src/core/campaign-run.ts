@@ -49,6 +49,8 @@ export class CampaignRun {
   readonly provisional = new Set<string>();
   /** When a recipient last became provisionally in doubt: the campaign waits a grace for late reports before finishing. */
   lastProvisionalAt = Number.NEGATIVE_INFINITY;
+  /** When their outcome records were last read. */
+  provisionalReadAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     public definition: CampaignDefinition,

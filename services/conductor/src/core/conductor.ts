@@ -910,10 +910,15 @@ export class Conductor {
     if (run.state.status !== 'sending' && run.state.status !== 'cancelled') return;
     if (run.state.finishedAt !== undefined || !run.isComplete()) return;
     if (run.provisional.size > 0) {
-      // In doubt only for want of a report: give late reports (a vanished worker's, or one of a
-      // conductor that restarted) time to come, then read the ledger once more.
-      if (this.deps.clock.now() - run.lastProvisionalAt < this.deps.settings.leaseGraceMs) return;
-      for (const recipientId of [...run.provisional]) await this.settleFromRecord(run, recipientId);
+      // In doubt only for want of a report: a worker that outlived its lease (or its conductor)
+      // may still write how it ended. Read those records now and then, and finish once none is
+      // left or the lease grace has passed.
+      const now = this.deps.clock.now();
+      if (now - run.provisionalReadAt >= this.deps.settings.scanIntervalMs) {
+        run.provisionalReadAt = now;
+        for (const recipientId of [...run.provisional]) await this.settleFromRecord(run, recipientId);
+      }
+      if (run.provisional.size > 0 && now - run.lastProvisionalAt < this.deps.settings.leaseGraceMs) return;
     }
     const finishedAt = new Date(this.deps.clock.now()).toISOString();
     if (run.report?.error) await this.setStatus(run, 'failed', { finishedAt, error: run.report.error });
