@@ -1,3 +1,4 @@
+import { ConfigError, loadConfig } from '@baton/shared';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 
 /**
@@ -339,6 +340,9 @@ export function resolveStageConfig(stage: unknown, overrides: StageOverrides = {
   const level = read('logLevel', logLevel);
   const alarmEmail = read('alarmEmail', email);
 
+  // The conductor validates its environment at start; a value it would refuse must fail here,
+  // at synth, not as a task that crash-loops after the deploy.
+  if (problems.length === 0) problems.push(...conductorWouldRefuse(stage as Stage, tuning as unknown as ConductorTuning));
   if (problems.length > 0) throw new StageConfigError(problems);
 
   return {
@@ -354,6 +358,31 @@ export function resolveStageConfig(stage: unknown, overrides: StageOverrides = {
     },
     ...(alarmEmail !== undefined ? { alarmEmail } : {}),
   };
+}
+
+/** What the conductor's own `loadConfig` says of this tuning (the secrets stand in). */
+function conductorWouldRefuse(stage: Stage, tuning: ConductorTuning): string[] {
+  const standIn = 'synth-time-stand-in-secret-0123456789';
+  try {
+    loadConfig({
+      ...tuningEnvironment(tuning),
+      BATON_STAGE: stage,
+      BATON_API_TOKEN: standIn,
+      BATON_LEASE_TOKEN: `${standIn}-lease`,
+      BATON_UNSUBSCRIBE_SECRET: standIn,
+      MAILGUN_API_KEY: standIn,
+    });
+    return [];
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return err.issues.map((i) => `${contextKeyOf(i.where)}: ${i.message}`);
+  }
+}
+
+/** The context key that sets an environment variable, for messages in the operator's terms. */
+function contextKeyOf(variable: string): string {
+  const found = Object.entries(TUNING_KEYS).find(([, spec]) => spec.variable === variable);
+  return found ? `${found[0]} (${variable})` : variable;
 }
 
 /**

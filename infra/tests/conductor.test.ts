@@ -54,10 +54,10 @@ describe('the conductor on Fargate', () => {
     });
   });
 
-  it('lets the conductor drain its leases after SIGTERM before ECS stops it', () => {
+  it('gives the conductor a short drain after SIGTERM (check-ins cannot reach it once deregistered), inside the stop timeout', () => {
     const env = environmentOf(qa);
-    expect(containerOf(qa).StopTimeout).toBe(80);
-    expect(env.BATON_DRAIN_MS).toBe('60000');
+    expect(containerOf(qa).StopTimeout).toBe(30);
+    expect(env.BATON_DRAIN_MS).toBe('10000');
     // Whatever the window, the drain fits inside the stop timeout, and that inside Fargate's 120 s.
     for (const window of [1_000, 60_000, 3_600_000]) {
       const { drainMs, stopTimeout } = drainTimes({ GOVERNOR_WINDOW_MS: window });
@@ -160,10 +160,15 @@ describe('the conductor on Fargate', () => {
     const publicId = logicalId(exposed.stacks.service.conductor.publicLoadBalancer!);
     const publicListeners = resources(exposed.service, 'AWS::ElasticLoadBalancingV2::Listener').filter(([, l]) => JSON.stringify(l.Properties?.LoadBalancerArn).includes(publicId));
     expect(publicListeners.map(([, l]) => l.Properties?.Protocol)).toEqual(['HTTPS']);
-    exposed.service.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
-      Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: Match.arrayWith(['/lease/*', '/metrics']) } }],
-      Actions: [Match.objectLike({ Type: 'fixed-response', FixedResponseConfig: Match.objectLike({ StatusCode: '404' }) })],
-    });
+    // An allow-list: the public listener answers 404 to everything but the console, its API,
+    // unsubscribe links and health — so no spelling of /lease or /metrics gets through.
+    const listener = publicListeners[0]![1];
+    expect(listener.Properties?.DefaultActions).toEqual([expect.objectContaining({ Type: 'fixed-response', FixedResponseConfig: expect.objectContaining({ StatusCode: '404' }) })]);
+    const rules = resources(exposed.service, 'AWS::ElasticLoadBalancingV2::ListenerRule');
+    expect(rules).toHaveLength(1);
+    const [, rule] = rules[0]!;
+    expect(rule.Properties?.Conditions).toEqual([{ Field: 'path-pattern', PathPatternConfig: { Values: ['/', '/api/*', '/unsubscribe/*', '/healthz'] } }]);
+    expect(JSON.stringify(rule.Properties?.Actions)).toContain('forward');
     // The workers still use the internal one.
     expect(resources(exposed.service, 'AWS::ElasticLoadBalancingV2::LoadBalancer').map(([, b]) => b.Properties?.Scheme).sort()).toEqual(['internal', 'internet-facing']);
   });

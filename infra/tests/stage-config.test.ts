@@ -86,6 +86,18 @@ describe('stage configuration', () => {
     ]);
   });
 
+  it("refuses at synth the tuning the conductor would refuse at start, naming the context key", () => {
+    expect(problemsOf(() => resolveStageConfig('prod', { governorMarginMs: '20000' }))).toEqual([
+      'governorMarginMs (GOVERNOR_MARGIN_MS): must be at most a quarter of GOVERNOR_WINDOW_MS (60000) (got 20000)',
+    ]);
+    expect(problemsOf(() => resolveStageConfig('prod', { governorSliceMs: '1000', leaseHorizonMs: '500' }))).toEqual([
+      'leaseHorizonMs (LEASE_HORIZON_MS): must be at least GOVERNOR_SLICE_MS (1000)',
+    ]);
+    expect(problemsOf(() => resolveStageConfig('prod', { customerWeights: 'acme=5000' }))).toEqual([
+      expect.stringMatching(/^customerWeights \(CUSTOMER_WEIGHTS\): entries must be customer=number \(0\.01 to 1000\)/),
+    ]);
+  });
+
   it('exposes the console only over HTTPS: a certificate is required', () => {
     expect(problemsOf(() => resolveStageConfig('prod', { exposeConsole: 'true' }))).toEqual([
       'certificateArn: is required with exposeConsole=true (the console is exposed over HTTPS only)',

@@ -18,17 +18,23 @@ import { useBucket, useFunctionToInvoke, useTopicToPublish, type Consumer } from
 /** The port the conductor listens on in its container (PORT). */
 export const CONDUCTOR_PORT = 8080;
 
+/** What the internet-facing load balancer forwards: the console, its API, unsubscribe links, health. */
+export const PUBLIC_PATHS = ['/', '/api/*', '/unsubscribe/*', '/healthz'];
+
 /** The longest stop timeout Fargate allows. */
 const FARGATE_MAX_STOP_TIMEOUT_S = 120;
 
 /**
- * How long the conductor may drain on SIGTERM, and how long ECS waits before killing it. A lease
- * is only good until its governor window ends, so one window is as long as a drain can usefully
- * last; the stop timeout adds time to close the server and flush logs.
+ * How long the conductor may drain on SIGTERM, and how long ECS waits before killing it. ECS
+ * takes the task out of its load balancers before it signals it, so no new check-in can reach a
+ * draining conductor: the drain only lets requests already in flight finish and the final
+ * checkpoint be stored. Leases still out are settled by the next conductor, from the outcome
+ * records their workers write (and it counts their permits as used, from the checkpoint). A
+ * short drain also keeps leases from expiring, and alarming, while it lasts.
  */
-export function drainTimes(tuning: Pick<ConductorTuning, 'GOVERNOR_WINDOW_MS'>): { drainMs: number; stopTimeout: Duration } {
+export function drainTimes(_tuning: Pick<ConductorTuning, 'GOVERNOR_WINDOW_MS'>): { drainMs: number; stopTimeout: Duration } {
   const closeS = 20;
-  const drainMs = Math.min(tuning.GOVERNOR_WINDOW_MS, (FARGATE_MAX_STOP_TIMEOUT_S - closeS) * 1000);
+  const drainMs = Math.min(10_000, (FARGATE_MAX_STOP_TIMEOUT_S - closeS) * 1000);
   return { drainMs, stopTimeout: Duration.seconds(Math.ceil(drainMs / 1000) + closeS) };
 }
 
@@ -194,13 +200,15 @@ export class Conductor extends Construct {
         certificates: [elbv2.ListenerCertificate.fromArn(props.console.certificateArn)],
         sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
         open: true,
+        // An allow-list, not a deny-list: the load balancer matches raw paths and the conductor
+        // decodes them, so `/%6Detrics` would slip past a rule for `/metrics`. Workers use the
+        // internal path; nobody on the internet needs the lease API or the metrics.
+        defaultAction: elbv2.ListenerAction.fixedResponse(404, { contentType: 'text/plain', messageBody: 'Not found' }),
       });
-      https.addTargets('Conductor', this.targetOptions());
-      // Workers have the internal path; nobody on the internet needs the lease API or the metrics.
-      https.addAction('NotServedPublicly', {
+      https.addTargets('Conductor', {
+        ...this.targetOptions(),
         priority: 10,
-        conditions: [elbv2.ListenerCondition.pathPatterns(['/lease/*', '/metrics', '/metrics/*'])],
-        action: elbv2.ListenerAction.fixedResponse(404, { contentType: 'text/plain', messageBody: 'Not found' }),
+        conditions: [elbv2.ListenerCondition.pathPatterns(PUBLIC_PATHS)],
       });
     }
   }

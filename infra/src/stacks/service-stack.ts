@@ -72,6 +72,11 @@ export class ServiceStack extends Stack {
         { logGroup: this.intake.stubber.logGroup, event: 'stubber.audience-failed', name: 'AudienceFailed', description: "A campaign's audience could not be read: the campaign ends failed." },
         { logGroup: this.worker.function.logGroup, event: 'key.in-doubt', name: 'SendInDoubt', description: 'Sends whose outcome is unknown: check with Mailgun before anyone resends.' },
         { logGroup: this.conductor.logGroup, event: 'lease.expired', name: 'LeaseExpired', description: 'Leases that expired without a check-in: their claimed recipients are recorded in doubt.' },
+        { logGroup: this.worker.function.logGroup, event: 'key.crashed', name: 'WorkerBug', description: 'A worker failed on a key in a way it did not expect: the key is in doubt and the lease stopped.' },
+        { logGroup: this.worker.function.logGroup, event: 'outcome.write-failed', name: 'OutcomeWriteFailed', description: 'An outcome could not be written to the ledger (the check-in still carries it).' },
+        { logGroup: this.conductor.logGroup, event: 'worker.invoke_failed', name: 'WorkerInvokeFailed', description: 'Workers could not be started: nothing is being sent.' },
+        { logGroup: this.conductor.logGroup, event: 'conductor.tick_failed', name: 'TickFailed', description: "The conductor's tick failed (store or topic trouble): leasing may have stopped." },
+        { logGroup: this.conductor.logGroup, event: 'campaign.domain_unknown', name: 'CampaignDomainUnknown', description: 'A campaign waits: its sending domain is no longer configured.' },
       ],
       conductor: { service: this.conductor.service, targetGroup: this.conductor.internalTargetGroup },
     });

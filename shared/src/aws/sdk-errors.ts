@@ -98,8 +98,10 @@ export function classifyAwsError(err: unknown): AwsFailure | undefined {
   // The SDK names a connect timeout like any other timeout; only its message tells that no request left.
   if (has(UNREACHABLE) || (codes.includes('TimeoutError') && /did not establish a connection/.test(message ?? ''))) return 'unreachable';
   if (has(TIMEOUT)) return 'timeout';
+  // Named refusals first: Lambda's KMSAccessDeniedException, for one, arrives as a 502.
+  if (has(ACCESS_DENIED)) return 'access-denied';
   if (has(UNAVAILABLE) || (status !== undefined && status >= 500)) return 'unavailable';
-  if (has(ACCESS_DENIED) || status === 403 || status === 401) return 'access-denied';
+  if (status === 403 || status === 401) return 'access-denied';
   if (has(NOT_FOUND) || status === 404) return 'not-found';
   if (status !== undefined && status >= 400) return 'rejected';
   // A service error with no usable status (a proxy's garbled answer): worth another try.

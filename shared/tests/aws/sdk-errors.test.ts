@@ -30,6 +30,7 @@ describe('classifyAwsError', () => {
     ['a reset connection', nodeError('ECONNRESET', 'TimeoutError', 'socket hang up'), 'timeout'],
     ['undici hiding the socket error in its cause', Object.assign(new TypeError('fetch failed'), { cause: nodeError('UND_ERR_SOCKET') }), 'timeout'],
     ['AccessDenied', serviceError('AccessDeniedException', 403), 'access-denied'],
+    ['a KMS refusal that Lambda answers with a 502', serviceError('KMSAccessDeniedException', 502), 'access-denied'],
     ['SNS AuthorizationError', serviceError('AuthorizationErrorException', 403), 'access-denied'],
     ['expired credentials', serviceError('ExpiredTokenException', 400), 'access-denied'],
     ['no credentials at all', Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }), 'access-denied'],
