@@ -166,25 +166,25 @@ const domain: Parse<string> = (raw) => {
   return s;
 };
 
-/** `mg.a.com=6000, news.a.com=1200`: each sending domain with its own cap per window. */
-const domainCaps: Parse<string> = (raw) => {
-  const entries = text(raw).split(',').map((e) => e.trim().toLowerCase()).filter((e) => e.length > 0);
-  const parsed = entries.map((e) => /^([^=\s]+)\s*=\s*(\d+)$/.exec(e));
-  if (entries.length === 0 || !parsed.every((m) => m !== null && DOMAIN.test(m[1]!) && Number(m[2]) >= 1)) {
-    throw new Invalid('must be domain=cap entries, comma-separated (mg.example.com=6000,news.example.com=1200)');
-  }
-  return parsed.map((m) => `${m![1]}=${m![2]}`).join(',');
-};
+/**
+ * `name=number, name=number` lists, normalised (the conductor's `loadConfig`, run at synth, has
+ * the last word on their ranges).
+ */
+function namedNumbers(name: RegExp, example: string): Parse<string> {
+  return (raw) => {
+    const entries = text(raw).split(',').map((e) => e.trim().toLowerCase()).filter((e) => e.length > 0);
+    const parsed = entries.map((e) => /^([^=\s]+)\s*=\s*(\d+(?:\.\d+)?)$/.exec(e));
+    if (entries.length === 0 || !parsed.every((m) => m !== null && name.test(m[1]!) && Number(m[2]) > 0)) {
+      throw new Invalid(`must be name=number entries, comma-separated (${example})`);
+    }
+    return parsed.map((m) => `${m![1]}=${m![2]}`).join(',');
+  };
+}
 
-/** `customer=number` entries (weights or caps), as the conductor reads them. */
-const customerNumbers: Parse<string> = (raw) => {
-  const entries = text(raw).split(',').map((e) => e.trim()).filter((e) => e.length > 0);
-  const parsed = entries.map((e) => /^([a-z0-9][a-z0-9-]{1,62})\s*=\s*(\d+(?:\.\d+)?)$/.exec(e));
-  if (entries.length === 0 || !parsed.every((m) => m !== null && Number(m[2]) > 0)) {
-    throw new Invalid('must be customer=number entries, comma-separated (acme=3,globex=1)');
-  }
-  return parsed.map((m) => `${m![1]}=${m![2]}`).join(',');
-};
+/** Each sending domain with its own cap per window. */
+const domainCaps = namedNumbers(DOMAIN, 'mg.example.com=6000,news.example.com=1200');
+/** Customers' weights or caps. */
+const customerNumbers = namedNumbers(/^[a-z0-9][a-z0-9-]{1,62}$/, 'acme=3,globex=1');
 
 /** https only: these addresses carry API keys or unsubscribe tokens. */
 const httpsUrl: Parse<string> = (raw) => {
