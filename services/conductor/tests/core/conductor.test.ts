@@ -31,10 +31,9 @@ interface Harness {
 }
 
 /** `cap` per minute, in one-second slices (reach 62: 620 gives ten a slice). */
-function harness(settings: Partial<ConductorSettings> = {}, cap = 620, store = new MemoryObjectStore(), clock = new ManualClock(START)): Harness {
+function harness(settings: Partial<ConductorSettings> = {}, cap = 620, store = new MemoryObjectStore(), clock = new ManualClock(START), governors = testGovernors(cap)): Harness {
   const invocations: WorkerInvocation[] = [];
   const published: unknown[] = [];
-  const governors = testGovernors(cap);
   const conductor = new Conductor({
     store,
     buckets,
@@ -517,8 +516,7 @@ describe('Conductor', () => {
     const store = new MemoryObjectStore();
     const clock = new ManualClock(START);
     const governors = new SendingGovernors({ domains: [{ domain: DOMAIN, perWindowMax: 620 }, { domain: 'news.example.com', perWindowMax: 62 }], windowMs: 60_000, sliceMs: 1_000, marginMs: 500 });
-    const invocations: WorkerInvocation[] = [];
-    const conductor = new Conductor({ store, buckets, clock, logger: silentLogger, governors, invoker: { invoke: async (i) => void invocations.push(i) }, topic: { publish: async () => {} }, settings: testSettings({ maxWorkers: 4, batchSize: 50 }) });
+    const { conductor } = harness({ maxWorkers: 4, batchSize: 50 }, 620, store, clock, governors);
     await conductor.start();
     const a = await conductor.createCampaign({ name: 'A', customerId: 'acme', from: 'a@example.com', subject: 'Hi', mjml: '<mjml><mj-body></mj-body></mjml>', audienceCsv: 'email\na@example.com\n' });
     const b = await conductor.createCampaign({ name: 'B', customerId: 'acme', from: 'a@example.com', subject: 'Hi', mjml: '<mjml><mj-body></mj-body></mjml>', audienceCsv: 'email\nb@example.com\n', sendingDomain: 'News.Example.com' });
@@ -536,8 +534,7 @@ describe('Conductor', () => {
     await storedCampaign(store, 100);
     const clock = new ManualClock(START);
     const governors = new SendingGovernors({ domains: [{ domain: DOMAIN, perWindowMax: 620 }], customerCaps: { acme: 62 }, windowMs: 60_000, sliceMs: 1_000, marginMs: 500 });
-    const invocations: WorkerInvocation[] = [];
-    const conductor = new Conductor({ store, buckets, clock, logger: silentLogger, governors, invoker: { invoke: async (i) => void invocations.push(i) }, topic: { publish: async () => {} }, settings: testSettings({ maxWorkers: 3, batchSize: 100 }) });
+    const { conductor, invocations } = harness({ maxWorkers: 3, batchSize: 100 }, 620, store, clock, governors);
     await conductor.start();
     clock.advance(130_000);
     // Act
