@@ -10,7 +10,9 @@ const pk = lock.packages;
 let added = 0;
 function platformOf(name) {
   const n = name.split('/').pop();
-  const os = ['darwin', 'win32', 'linux', 'android', 'freebsd', 'openharmony', 'netbsd', 'openbsd', 'sunos', 'aix', 'wasm32'].find((o) => n.includes(o));
+  const os = ['darwin', 'win32', 'linux', 'android', 'freebsd', 'openharmony', 'netbsd', 'openbsd', 'sunos', 'aix', 'wasm32'].find((o) =>
+    n.includes(o),
+  );
   const cpu = ['arm64', 'x64', 'ia32', 'arm', 'ppc64', 's390x', 'riscv64', 'loong64', 'wasm32'].find((c) => n.includes('-' + c));
   const libc = n.includes('musl') ? 'musl' : n.includes('gnu') ? 'glibc' : undefined;
   return { os, cpu, libc };
@@ -21,7 +23,12 @@ for (const [path, meta] of Object.entries(pk)) {
     if (pk[`${base}node_modules/${dep}`] || pk[`node_modules/${dep}`]) continue;
     const { os, cpu, libc } = platformOf(dep);
     if (!os) continue;
-    const entry = { version: spec.replace(/^[\^~=]/, ''), cpu: cpu === 'wasm32' ? undefined : [cpu], optional: true, os: os === 'wasm32' ? undefined : [os] };
+    const entry = {
+      version: spec.replace(/^[\^~=]/, ''),
+      cpu: cpu === 'wasm32' ? undefined : [cpu],
+      optional: true,
+      os: os === 'wasm32' ? undefined : [os],
+    };
     if (meta.dev) entry.dev = true;
     if (libc && os === 'linux') entry.libc = [libc];
     pk[`node_modules/${dep}`] = JSON.parse(JSON.stringify(entry));

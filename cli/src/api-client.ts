@@ -1,23 +1,45 @@
 /** A small client of the campaign API: bearer token, JSON, errors that keep the server's message. */
 export interface CampaignCounts {
-  total: number; stubbed: number; rendered: number; sent: number; failed: number; invalid: number;
-  duplicate: number; suppressed: number; inDoubt: number; cancelled: number; inFlight: number;
+  total: number;
+  stubbed: number;
+  rendered: number;
+  sent: number;
+  failed: number;
+  invalid: number;
+  duplicate: number;
+  suppressed: number;
+  inDoubt: number;
+  cancelled: number;
+  inFlight: number;
 }
 export interface CampaignView {
-  id: string; name: string; status: string; counts: CampaignCounts; sentLastMinute: number;
-  perMinuteMax: number; etaSeconds: number | null; problems: { line: number; kind: string; reason: string }[];
+  id: string;
+  name: string;
+  status: string;
+  counts: CampaignCounts;
+  sentLastMinute: number;
+  perMinuteMax: number;
+  etaSeconds: number | null;
+  problems: { line: number; kind: string; reason: string }[];
   error?: { code: string; message: string };
 }
 
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly issues: { where: string; message: string }[] = []) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly issues: { where: string; message: string }[] = [],
+  ) {
     super(message);
     this.name = 'ApiError';
   }
 }
 
 export class ApiClient {
-  constructor(private readonly baseUrl: string, private readonly token: string) {}
+  constructor(
+    private readonly baseUrl: string,
+    private readonly token: string,
+  ) {}
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;

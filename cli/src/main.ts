@@ -59,7 +59,10 @@ async function waitForFinish(api: ApiClient, id: string, out: NodeJS.WritableStr
   // cli-progress draws nothing on a stream that is not a TTY (a pipe, a file, CI): there, a
   // plain line is written whenever the progress changes instead.
   const tty = (out as { isTTY?: boolean }).isTTY === true;
-  const bar = new SingleBar({ format: 'sending [{bar}] {value}/{total} | {rate}/min (cap {cap}) | {status}', hideCursor: true, stream: out }, Presets.shades_classic);
+  const bar = new SingleBar(
+    { format: 'sending [{bar}] {value}/{total} | {rate}/min (cap {cap}) | {status}', hideCursor: true, stream: out },
+    Presets.shades_classic,
+  );
   let started = false;
   let lastLine = '';
   try {
@@ -96,9 +99,16 @@ function parse(argv: string[]) {
       args: argv,
       allowPositionals: true,
       options: {
-        template: { type: 'string' }, audience: { type: 'string' }, subject: { type: 'string' }, from: { type: 'string' },
-        name: { type: 'string' }, customer: { type: 'string' }, api: { type: 'string' }, token: { type: 'string' },
-        wait: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        template: { type: 'string' },
+        audience: { type: 'string' },
+        subject: { type: 'string' },
+        from: { type: 'string' },
+        name: { type: 'string' },
+        customer: { type: 'string' },
+        api: { type: 'string' },
+        token: { type: 'string' },
+        wait: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (err) {
@@ -157,7 +167,8 @@ export function describeError(err: unknown): string {
   if (err instanceof UsageError) return `baton: ${err.message}\n\n${USAGE}\n`;
   if (err instanceof ApiError) {
     // The server's message for a 400 is its issues joined by "; ": list them one a line instead.
-    if (err.issues.length > 0) return `baton: the API refused the request (HTTP ${err.status}):\n${err.issues.map((i) => `  ${i.where}: ${i.message}\n`).join('')}`;
+    if (err.issues.length > 0)
+      return `baton: the API refused the request (HTTP ${err.status}):\n${err.issues.map((i) => `  ${i.where}: ${i.message}\n`).join('')}`;
     const hint = err.status === 401 ? ' (check --token, BATON_API_TOKEN or $BATON_DATA_DIR/api-token)' : '';
     return `baton: ${err.message}${hint}\n`;
   }
@@ -165,7 +176,11 @@ export function describeError(err: unknown): string {
 }
 
 /** `run` with its errors reported on `err`: resolves to the process's exit code (2 on an error). */
-export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+export async function main(
+  argv: string[],
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
   try {
     return await run(argv, out);
   } catch (e) {

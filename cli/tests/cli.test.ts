@@ -41,7 +41,14 @@ const TEMPLATE = `<mjml>
 `;
 
 /** Two valid recipients, one invalid address (line 4) and one duplicate of line 2 (line 5). */
-const AUDIENCE = ['email,first_name', 'ann@example.com,Ann', 'bob@example.com,Bob', 'not-an-address,Nobody', 'ann@example.com,Ann again', ''].join('\n');
+const AUDIENCE = [
+  'email,first_name',
+  'ann@example.com,Ann',
+  'bob@example.com,Bob',
+  'not-an-address,Nobody',
+  'ann@example.com,Ann again',
+  '',
+].join('\n');
 const VALID = ['ann@example.com', 'bob@example.com'];
 
 function campaignIdIn(text: string): string {
@@ -199,7 +206,10 @@ describe('the baton CLI against a local Baton', () => {
   it("reports the API's issues for an MJML template that does not compile", async () => {
     // Prepare
     const bad = path.join(dir, 'bad.mjml');
-    writeFileSync(bad, '<mjml><mj-body><mj-section><mj-column><mj-text>Hello {{ first_name </mj-text></mj-column></mj-section></mj-body></mjml>');
+    writeFileSync(
+      bad,
+      '<mjml><mj-body><mj-section><mj-column><mj-text>Hello {{ first_name </mj-text></mj-column></mj-section></mj-body></mjml>',
+    );
     const err = new Collector();
 
     // Act
@@ -210,7 +220,9 @@ describe('the baton CLI against a local Baton', () => {
     const error = await thrown;
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).status).toBe(400);
-    expect((error as ApiError).issues).toEqual(expect.arrayContaining([expect.objectContaining({ where: expect.stringMatching(/^mjml/) })]));
+    expect((error as ApiError).issues).toEqual(
+      expect.arrayContaining([expect.objectContaining({ where: expect.stringMatching(/^mjml/) })]),
+    );
     expect(code).toBe(2);
     expect(err.text).toMatch(/^baton: the API refused the request \(HTTP 400\):\n {2}mjml[^:]*: .*not closed/);
   });

@@ -172,7 +172,10 @@ const domain: Parse<string> = (raw) => {
  */
 function namedNumbers(name: RegExp, example: string): Parse<string> {
   return (raw) => {
-    const entries = text(raw).split(',').map((e) => e.trim().toLowerCase()).filter((e) => e.length > 0);
+    const entries = text(raw)
+      .split(',')
+      .map((e) => e.trim().toLowerCase())
+      .filter((e) => e.length > 0);
     const parsed = entries.map((e) => /^([^=\s]+)\s*=\s*(\d+(?:\.\d+)?)$/.exec(e));
     if (entries.length === 0 || !parsed.every((m) => m !== null && name.test(m[1]!) && Number(m[2]) > 0)) {
       throw new Invalid(`must be name=number entries, comma-separated (${example})`);
@@ -195,13 +198,17 @@ const httpsUrl: Parse<string> = (raw) => {
   } catch {
     throw new Invalid('must be an https URL');
   }
-  if (url.protocol !== 'https:' || url.search !== '' || url.hash !== '') throw new Invalid('must be an https URL without query or fragment');
+  if (url.protocol !== 'https:' || url.search !== '' || url.hash !== '')
+    throw new Invalid('must be an https URL without query or fragment');
   return s.replace(/\/+$/, '');
 };
 
 /** The services' rule (shared/src/config.ts): exact addresses or whole domains (a leading `@`). */
 const allowList: Parse<string> = (raw) => {
-  const entries = text(raw).split(',').map((e) => e.trim().toLowerCase()).filter((e) => e.length > 0);
+  const entries = text(raw)
+    .split(',')
+    .map((e) => e.trim().toLowerCase())
+    .filter((e) => e.length > 0);
   const entry = /^([^@\s,]+@[^@\s,]+\.[^@\s,]+|@[^@\s,]+\.[^@\s,]+)$/;
   if (entries.length === 0 || !entries.every((e) => entry.test(e))) {
     throw new Invalid('must be addresses (a@example.com) or domains (@example.com), comma-separated');

@@ -68,7 +68,9 @@ describe('alarms', () => {
   });
 
   it('alarms only on event names the services really log', () => {
-    const filtered = resources(qa.service, 'AWS::Logs::MetricFilter').map(([, r]) => /"([^"]+)"/.exec(String(r.Properties?.FilterPattern))?.[1]);
+    const filtered = resources(qa.service, 'AWS::Logs::MetricFilter').map(
+      ([, r]) => /"([^"]+)"/.exec(String(r.Properties?.FilterPattern))?.[1],
+    );
     expect(filtered.length).toBeGreaterThanOrEqual(2);
     const logged = loggedEvents();
     for (const event of filtered) expect({ event, logged: logged.has(event!) }).toEqual({ event, logged: true });
@@ -76,10 +78,22 @@ describe('alarms', () => {
 
   it('goes off when no conductor task runs, or none is healthy, treating silence as trouble', () => {
     expect(alarms).toContainEqual(
-      expect.objectContaining({ Namespace: 'ECS/ContainerInsights', MetricName: 'RunningTaskCount', ComparisonOperator: 'LessThanThreshold', Threshold: 1, TreatMissingData: 'breaching' }),
+      expect.objectContaining({
+        Namespace: 'ECS/ContainerInsights',
+        MetricName: 'RunningTaskCount',
+        ComparisonOperator: 'LessThanThreshold',
+        Threshold: 1,
+        TreatMissingData: 'breaching',
+      }),
     );
     expect(alarms).toContainEqual(
-      expect.objectContaining({ Namespace: 'AWS/ApplicationELB', MetricName: 'HealthyHostCount', ComparisonOperator: 'LessThanThreshold', Threshold: 1, TreatMissingData: 'breaching' }),
+      expect.objectContaining({
+        Namespace: 'AWS/ApplicationELB',
+        MetricName: 'HealthyHostCount',
+        ComparisonOperator: 'LessThanThreshold',
+        Threshold: 1,
+        TreatMissingData: 'breaching',
+      }),
     );
     qa.service.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
   });
@@ -87,6 +101,10 @@ describe('alarms', () => {
   it('sends every alarm to the stage alarm topic, which emails the operator when asked', () => {
     const topic = logicalId(qa.stacks.service.alarms.topic);
     for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([{ Ref: topic }]);
-    qa.service.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com', TopicArn: { Ref: topic } });
+    qa.service.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+      TopicArn: { Ref: topic },
+    });
   });
 });

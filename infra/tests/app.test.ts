@@ -27,13 +27,20 @@ function runApp(context: Record<string, unknown>, env: Record<string, string> = 
   });
   const file = (stack: string) => path.join(outdir, `${stack}.template.json`);
   const templates = ['Baton-qa-Data', 'Baton-qa-Service', 'Baton-prod-Data', 'Baton-prod-Service'].filter((s) => existsSync(file(s)));
-  const conductorEnv = templates.includes('Baton-prod-Service') ? conductorEnvironment(readFileSync(file('Baton-prod-Service'), 'utf8')) : {};
+  const conductorEnv = templates.includes('Baton-prod-Service')
+    ? conductorEnvironment(readFileSync(file('Baton-prod-Service'), 'utf8'))
+    : {};
   rmSync(outdir, { recursive: true, force: true });
   return { status: result.status, stderr: result.stderr, templates, conductorEnv };
 }
 
 function conductorEnvironment(template: string): Record<string, unknown> {
-  const { Resources } = JSON.parse(template) as { Resources: Record<string, { Type: string; Properties: { ContainerDefinitions?: { Environment: { Name: string; Value: unknown }[] }[] } }> };
+  const { Resources } = JSON.parse(template) as {
+    Resources: Record<
+      string,
+      { Type: string; Properties: { ContainerDefinitions?: { Environment: { Name: string; Value: unknown }[] }[] } }
+    >;
+  };
   const task = Object.values(Resources).find((r) => r.Type === 'AWS::ECS::TaskDefinition');
   return Object.fromEntries((task?.Properties.ContainerDefinitions?.[0]?.Environment ?? []).map((e) => [e.Name, e.Value]));
 }

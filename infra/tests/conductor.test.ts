@@ -81,7 +81,11 @@ describe('the conductor on Fargate', () => {
   });
 
   it('checks health on /healthz', () => {
-    qa.service.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { HealthCheckPath: '/healthz', Port: 8080, Matcher: { HttpCode: '200' } });
+    qa.service.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      HealthCheckPath: '/healthz',
+      Port: 8080,
+      Matcher: { HttpCode: '200' },
+    });
   });
 
   it('passes the stage tuning to the task environment', () => {
@@ -117,11 +121,24 @@ describe('the conductor on Fargate', () => {
 
   it('tells the conductor its buckets, topic and worker, and injects its four secrets from Secrets Manager', () => {
     const env = environmentOf(qa);
-    expect(Object.keys(env)).toEqual(expect.arrayContaining(['BATON_CAMPAIGNS_BUCKET', 'BATON_STUBS_BUCKET', 'BATON_RENDERED_BUCKET', 'BATON_TOPIC_ARN', 'BATON_WORKER_FUNCTION']));
+    expect(Object.keys(env)).toEqual(
+      expect.arrayContaining([
+        'BATON_CAMPAIGNS_BUCKET',
+        'BATON_STUBS_BUCKET',
+        'BATON_RENDERED_BUCKET',
+        'BATON_TOPIC_ARN',
+        'BATON_WORKER_FUNCTION',
+      ]),
+    );
     expect(env.BATON_TOPIC_ARN).toEqual({ Ref: logicalId(qa.stacks.service.intake.topic) });
     expect(env.BATON_WORKER_FUNCTION).toEqual({ Ref: logicalId(qa.stacks.service.worker.function) });
     const secrets = containerOf(qa).Secrets;
-    expect(secrets.map((s) => s.Name).sort()).toEqual(['BATON_API_TOKEN', 'BATON_LEASE_TOKEN', 'BATON_UNSUBSCRIBE_SECRET', 'MAILGUN_API_KEY']);
+    expect(secrets.map((s) => s.Name).sort()).toEqual([
+      'BATON_API_TOKEN',
+      'BATON_LEASE_TOKEN',
+      'BATON_UNSUBSCRIBE_SECRET',
+      'MAILGUN_API_KEY',
+    ]);
     for (const name of ['BATON_API_TOKEN', 'BATON_LEASE_TOKEN', 'BATON_UNSUBSCRIBE_SECRET', 'MAILGUN_API_KEY']) {
       expect(JSON.stringify(env)).not.toContain(name);
     }
@@ -133,7 +150,10 @@ describe('the conductor on Fargate', () => {
     const workerId = logicalId(worker.function);
     expect(statements).toContainEqual(expect.objectContaining({ Action: 'sns:Publish', Resource: { Ref: logicalId(intake.topic) } }));
     expect(statements).toContainEqual(
-      expect.objectContaining({ Action: 'lambda:InvokeFunction', Resource: [{ 'Fn::GetAtt': [workerId, 'Arn'] }, { 'Fn::Join': ['', [{ 'Fn::GetAtt': [workerId, 'Arn'] }, ':*']] }] }),
+      expect.objectContaining({
+        Action: 'lambda:InvokeFunction',
+        Resource: [{ 'Fn::GetAtt': [workerId, 'Arn'] }, { 'Fn::Join': ['', [{ 'Fn::GetAtt': [workerId, 'Arn'] }, ':*']] }],
+      }),
     );
   });
 
@@ -142,9 +162,15 @@ describe('the conductor on Fargate', () => {
     expect(balancers.map(([, b]) => b.Properties?.Scheme)).toEqual(['internal']);
     const lb = qa.stacks.service.conductor.internalLoadBalancer;
     const lbGroup = logicalId(lb.connections.securityGroups[0]!);
-    const ingress = resources(qa.service, 'AWS::EC2::SecurityGroupIngress').filter(([, r]) => JSON.stringify(r.Properties?.GroupId).includes(lbGroup));
+    const ingress = resources(qa.service, 'AWS::EC2::SecurityGroupIngress').filter(([, r]) =>
+      JSON.stringify(r.Properties?.GroupId).includes(lbGroup),
+    );
     expect(ingress.map(([, r]) => r.Properties)).toEqual([
-      expect.objectContaining({ FromPort: 80, ToPort: 80, SourceSecurityGroupId: { 'Fn::GetAtt': [logicalId(qa.stacks.service.worker.securityGroup), 'GroupId'] } }),
+      expect.objectContaining({
+        FromPort: 80,
+        ToPort: 80,
+        SourceSecurityGroupId: { 'Fn::GetAtt': [logicalId(qa.stacks.service.worker.securityGroup), 'GroupId'] },
+      }),
     ]);
     expect(resource(qa.service, lbGroup).Properties?.SecurityGroupIngress).toBeUndefined();
   });
@@ -158,19 +184,29 @@ describe('the conductor on Fargate', () => {
       SslPolicy: Match.stringLikeRegexp('TLS'),
     });
     const publicId = logicalId(exposed.stacks.service.conductor.publicLoadBalancer!);
-    const publicListeners = resources(exposed.service, 'AWS::ElasticLoadBalancingV2::Listener').filter(([, l]) => JSON.stringify(l.Properties?.LoadBalancerArn).includes(publicId));
+    const publicListeners = resources(exposed.service, 'AWS::ElasticLoadBalancingV2::Listener').filter(([, l]) =>
+      JSON.stringify(l.Properties?.LoadBalancerArn).includes(publicId),
+    );
     expect(publicListeners.map(([, l]) => l.Properties?.Protocol)).toEqual(['HTTPS']);
     // An allow-list: the public listener answers 404 to everything but the console, its API,
     // unsubscribe links and health — so no spelling of /lease or /metrics gets through.
     const listener = publicListeners[0]![1];
-    expect(listener.Properties?.DefaultActions).toEqual([expect.objectContaining({ Type: 'fixed-response', FixedResponseConfig: expect.objectContaining({ StatusCode: '404' }) })]);
+    expect(listener.Properties?.DefaultActions).toEqual([
+      expect.objectContaining({ Type: 'fixed-response', FixedResponseConfig: expect.objectContaining({ StatusCode: '404' }) }),
+    ]);
     const rules = resources(exposed.service, 'AWS::ElasticLoadBalancingV2::ListenerRule');
     expect(rules).toHaveLength(1);
     const [, rule] = rules[0]!;
-    expect(rule.Properties?.Conditions).toEqual([{ Field: 'path-pattern', PathPatternConfig: { Values: ['/', '/api/*', '/unsubscribe/*', '/healthz'] } }]);
+    expect(rule.Properties?.Conditions).toEqual([
+      { Field: 'path-pattern', PathPatternConfig: { Values: ['/', '/api/*', '/unsubscribe/*', '/healthz'] } },
+    ]);
     expect(JSON.stringify(rule.Properties?.Actions)).toContain('forward');
     // The workers still use the internal one.
-    expect(resources(exposed.service, 'AWS::ElasticLoadBalancingV2::LoadBalancer').map(([, b]) => b.Properties?.Scheme).sort()).toEqual(['internal', 'internet-facing']);
+    expect(
+      resources(exposed.service, 'AWS::ElasticLoadBalancingV2::LoadBalancer')
+        .map(([, b]) => b.Properties?.Scheme)
+        .sort(),
+    ).toEqual(['internal', 'internet-facing']);
   });
 
   it('warns at synth when unsubscribe links would name an unreachable load balancer', () => {

@@ -12,7 +12,11 @@ describe('the data stack (buckets and secrets)', () => {
 
   it('keeps the buckets under stable logical ids', () => {
     expect(BUCKET_IDS).toEqual(['CampaignsBucket', 'StubsBucket', 'RenderedBucket']);
-    expect(resources(qa.data, 'AWS::S3::Bucket').map(([id]) => id).sort()).toEqual([...BUCKET_IDS].sort());
+    expect(
+      resources(qa.data, 'AWS::S3::Bucket')
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual([...BUCKET_IDS].sort());
   });
 
   it.each(BUCKET_IDS)('encrypts %s at rest', (id) => {
@@ -23,7 +27,12 @@ describe('the data stack (buckets and secrets)', () => {
 
   it.each(BUCKET_IDS)('blocks every kind of public access to %s', (id) => {
     expect(resource(qa.data, id).Properties).toMatchObject({
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
     });
   });
 
@@ -32,7 +41,12 @@ describe('the data stack (buckets and secrets)', () => {
       Bucket: { Ref: id },
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Principal: { AWS: '*' }, Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
         ]),
       },
     });

@@ -4,7 +4,17 @@ import { Match } from 'aws-cdk-lib/assertions';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { HANDLER_BUNDLING } from '../src/constructs/service-function';
 import { workerConcurrency } from '../src/constructs/worker';
-import { REPO_ROOT, SOURCES, logicalId, resource, resources, s3Grants, statementsOfRole, synthStage, type SynthesisedStage } from './support/synth';
+import {
+  REPO_ROOT,
+  SOURCES,
+  logicalId,
+  resource,
+  resources,
+  s3Grants,
+  statementsOfRole,
+  synthStage,
+  type SynthesisedStage,
+} from './support/synth';
 
 describe('the pipeline functions', () => {
   let qa: SynthesisedStage;
@@ -16,7 +26,8 @@ describe('the pipeline functions', () => {
   });
 
   const roleOf = (fn: IFunction) => logicalId(fn.role!);
-  const environmentOf = (id: string) => (resource(qa.service, id).Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
+  const environmentOf = (id: string) =>
+    (resource(qa.service, id).Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
 
   it('bundles each handler from the entry file its service provides', () => {
     expect(path.relative(REPO_ROOT, SOURCES.stubberEntry)).toBe('services/renderer/src/lambda/stubber.ts');
@@ -26,7 +37,8 @@ describe('the pipeline functions', () => {
   });
 
   it('runs every handler on Node.js 22, bundled by the local esbuild for node22', () => {
-    for (const id of Object.values(ids)) expect(resource(qa.service, id).Properties).toMatchObject({ Runtime: 'nodejs22.x', Handler: 'index.handler' });
+    for (const id of Object.values(ids))
+      expect(resource(qa.service, id).Properties).toMatchObject({ Runtime: 'nodejs22.x', Handler: 'index.handler' });
     expect(HANDLER_BUNDLING).toMatchObject({ forceDockerBundling: false, target: 'node22' });
   });
 
@@ -37,14 +49,20 @@ describe('the pipeline functions', () => {
     expect(JSON.stringify(only.Properties?.BucketName)).toContain('StubsBucket');
     expect(only.Properties?.NotificationConfiguration).toEqual({
       LambdaFunctionConfigurations: [
-        { Events: ['s3:ObjectCreated:*'], Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'stubs/' }] } }, LambdaFunctionArn: { 'Fn::GetAtt': [ids.renderer, 'Arn'] } },
+        {
+          Events: ['s3:ObjectCreated:*'],
+          Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'stubs/' }] } },
+          LambdaFunctionArn: { 'Fn::GetAtt': [ids.renderer, 'Arn'] },
+        },
       ],
     });
   });
 
   it('never lets the rendered bucket start the renderer (its own output cannot loop)', () => {
     const mentionsRendered = (r: unknown) => JSON.stringify(r).includes('RenderedBucket');
-    expect(resources(qa.service, 'Custom::S3BucketNotifications').filter(([, r]) => mentionsRendered(r.Properties?.BucketName))).toEqual([]);
+    expect(resources(qa.service, 'Custom::S3BucketNotifications').filter(([, r]) => mentionsRendered(r.Properties?.BucketName))).toEqual(
+      [],
+    );
     expect(resources(qa.service, 'AWS::Lambda::Permission').filter(([, r]) => mentionsRendered(r.Properties?.SourceArn))).toEqual([]);
     expect(resource(qa.data, 'RenderedBucket').Properties?.NotificationConfiguration).toBeUndefined();
   });
@@ -59,7 +77,10 @@ describe('the pipeline functions', () => {
 
   it("sends the stubber's and the renderer's failed async invocations, after two retries, to on-failure queues", () => {
     const { intake, renderer } = qa.stacks.service;
-    for (const [fn, queue] of [[ids.stubber, intake.failedStubbing], [ids.renderer, renderer.failedRendering]] as const) {
+    for (const [fn, queue] of [
+      [ids.stubber, intake.failedStubbing],
+      [ids.renderer, renderer.failedRendering],
+    ] as const) {
       qa.service.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
         FunctionName: { Ref: fn },
         MaximumRetryAttempts: 2,
@@ -93,7 +114,9 @@ describe('the pipeline functions', () => {
       expect(q.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 });
       qa.service.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [{ Ref: id }],
-        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+        PolicyDocument: {
+          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+        },
       });
     }
   });
@@ -115,10 +138,17 @@ describe('the pipeline functions', () => {
 
   it('tells the worker how to send, where its secrets are, and the lease API on the internal load balancer', () => {
     const env = environmentOf(ids.worker);
-    expect(env).toMatchObject({ MAILGUN_DOMAIN: 'mg.example.com', MAILGUN_URL: 'https://api.mailgun.net', WORKER_TIME_BUDGET_MS: '120000', QA_ALLOWED_RECIPIENTS: 'qa@example.com' });
+    expect(env).toMatchObject({
+      MAILGUN_DOMAIN: 'mg.example.com',
+      MAILGUN_URL: 'https://api.mailgun.net',
+      WORKER_TIME_BUDGET_MS: '120000',
+      QA_ALLOWED_RECIPIENTS: 'qa@example.com',
+    });
     expect(JSON.stringify(env.MAILGUN_API_KEY_SECRET_ARN)).toContain('MailgunApiKey');
     expect(JSON.stringify(env.BATON_LEASE_TOKEN_SECRET_ARN)).toContain('LeaseToken');
-    expect(env.BATON_CONDUCTOR_URL).toEqual({ 'Fn::Join': ['', ['http://', { 'Fn::GetAtt': [logicalId(qa.stacks.service.conductor.internalLoadBalancer), 'DNSName'] }]] });
+    expect(env.BATON_CONDUCTOR_URL).toEqual({
+      'Fn::Join': ['', ['http://', { 'Fn::GetAtt': [logicalId(qa.stacks.service.conductor.internalLoadBalancer), 'DNSName'] }]],
+    });
   });
 
   it('lets the stubber read campaigns and audiences, write stubs and its report, and nothing more in S3', () => {

@@ -36,7 +36,10 @@ const USES: Record<string, Use> = {
 
 /** IAM's wildcards: `*` any run of characters (slashes included), `?` any one. */
 function iamMatches(pattern: string, key: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const re = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${re}$`).test(key);
 }
 

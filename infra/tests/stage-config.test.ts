@@ -66,7 +66,14 @@ describe('stage configuration', () => {
 
   it('reports every bad value at once, each with its context key and what was given', () => {
     // Act
-    const problems = problemsOf(() => resolveStageConfig('qa', { qaAllowedRecipients: 'not an address', perMinuteMax: '-5', mailgunUrl: 'http://api.mailgun.net', maxWorkrs: '3' }));
+    const problems = problemsOf(() =>
+      resolveStageConfig('qa', {
+        qaAllowedRecipients: 'not an address',
+        perMinuteMax: '-5',
+        mailgunUrl: 'http://api.mailgun.net',
+        maxWorkrs: '3',
+      }),
+    );
 
     // Assess
     expect(problems).toEqual(
@@ -86,7 +93,7 @@ describe('stage configuration', () => {
     ]);
   });
 
-  it("refuses at synth the tuning the conductor would refuse at start, naming the context key", () => {
+  it('refuses at synth the tuning the conductor would refuse at start, naming the context key', () => {
     expect(problemsOf(() => resolveStageConfig('prod', { governorMarginMs: '20000' }))).toEqual([
       'governorMarginMs (GOVERNOR_MARGIN_MS): must be at most a quarter of GOVERNOR_WINDOW_MS (60000) (got 20000)',
     ]);
@@ -128,9 +135,22 @@ describe('stage configuration', () => {
   it('offers an override for each tuning variable the issue names', () => {
     expect(OVERRIDE_KEYS).toEqual(
       expect.arrayContaining([
-        'perMinuteMax', 'governorWindowMs', 'maxWorkers', 'batchSize', 'tickMs', 'workerTimeBudgetMs', 'governorMarginMs',
-        'governorSliceMs', 'governorSigma', 'mailgunDomain', 'mailgunUrl', 'qaAllowedRecipients', 'sendingDomains',
-        'leaseHorizonMs', 'customerWeights', 'customerPerMinuteMax',
+        'perMinuteMax',
+        'governorWindowMs',
+        'maxWorkers',
+        'batchSize',
+        'tickMs',
+        'workerTimeBudgetMs',
+        'governorMarginMs',
+        'governorSliceMs',
+        'governorSigma',
+        'mailgunDomain',
+        'mailgunUrl',
+        'qaAllowedRecipients',
+        'sendingDomains',
+        'leaseHorizonMs',
+        'customerWeights',
+        'customerPerMinuteMax',
       ]),
     );
   });

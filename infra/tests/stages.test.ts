@@ -23,7 +23,14 @@ const NAME_PROPERTIES: Record<string, string> = {
 };
 
 /** Where a template can grant or refer to access: identity policies, resource policies, permissions. */
-const POLICY_TYPES = ['AWS::IAM::Policy', 'AWS::IAM::Role', 'AWS::S3::BucketPolicy', 'AWS::SQS::QueuePolicy', 'AWS::SNS::TopicPolicy', 'AWS::Lambda::Permission'];
+const POLICY_TYPES = [
+  'AWS::IAM::Policy',
+  'AWS::IAM::Role',
+  'AWS::S3::BucketPolicy',
+  'AWS::SQS::QueuePolicy',
+  'AWS::SNS::TopicPolicy',
+  'AWS::Lambda::Permission',
+];
 
 /** Every stack a template reads values from (cross-stack references, either style). */
 function stacksReferenced(template: Template): string[] {
@@ -46,7 +53,12 @@ describe('stages', () => {
   const stacksOf = (stage: BatonStage) => [stage.data, stage.service];
 
   it('names each stack after its stage', () => {
-    expect([...templates.keys()].map((s) => s.stackName)).toEqual(['Baton-qa-Data', 'Baton-qa-Service', 'Baton-prod-Data', 'Baton-prod-Service']);
+    expect([...templates.keys()].map((s) => s.stackName)).toEqual([
+      'Baton-qa-Data',
+      'Baton-qa-Service',
+      'Baton-prod-Data',
+      'Baton-prod-Service',
+    ]);
   });
 
   it('keeps stateful resources in their own stack', () => {
@@ -60,7 +72,8 @@ describe('stages', () => {
       const template = templates.get(stack)!;
       expect(stacksReferenced(template).filter((name) => !name.startsWith('Baton-qa-'))).toEqual([]);
       for (const type of POLICY_TYPES) {
-        for (const [id, r] of resources(template, type)) expect({ id, policy: JSON.stringify(r.Properties) }).not.toEqual({ id, policy: expect.stringMatching(/prod/i) });
+        for (const [id, r] of resources(template, type))
+          expect({ id, policy: JSON.stringify(r.Properties) }).not.toEqual({ id, policy: expect.stringMatching(/prod/i) });
       }
       expect(stack.dependencies.map((d) => d.stackName).filter((name) => !name.startsWith('Baton-qa-'))).toEqual([]);
     }
@@ -69,17 +82,22 @@ describe('stages', () => {
   it('grants data access on named resources only, never on every bucket, secret, topic or function', () => {
     for (const [stack, template] of templates) {
       for (const [id, policy] of resources(template, 'AWS::IAM::Policy')) {
-        const statements = (policy.Properties as { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } }).PolicyDocument.Statement;
+        const statements = (policy.Properties as { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } })
+          .PolicyDocument.Statement;
         for (const s of statements) {
           const dataActions = ([] as string[]).concat(s.Action).filter((a) => /^(s3|secretsmanager|sns|sqs|lambda|kms):/.test(a));
-          if (dataActions.length > 0) expect({ stack: stack.stackName, id, dataActions, resource: s.Resource }).not.toMatchObject({ resource: '*' });
+          if (dataActions.length > 0)
+            expect({ stack: stack.stackName, id, dataActions, resource: s.Resource }).not.toMatchObject({ resource: '*' });
         }
       }
     }
   });
 
   it('tags every stack, and so every resource, with its stage', () => {
-    for (const [stage, name] of [[qa, 'qa'], [prod, 'prod']] as const) {
+    for (const [stage, name] of [
+      [qa, 'qa'],
+      [prod, 'prod'],
+    ] as const) {
       for (const stack of stacksOf(stage)) expect(stack.tags.tagValues()).toEqual({ 'baton:app': 'baton', 'baton:stage': name });
     }
   });
@@ -88,7 +106,8 @@ describe('stages', () => {
     for (const [stack, template] of templates) {
       for (const [id, r] of resources(template)) {
         const property = NAME_PROPERTIES[r.Type];
-        if (property !== undefined) expect({ stack: stack.stackName, id, name: r.Properties?.[property] }).toEqual({ stack: stack.stackName, id, name: undefined });
+        if (property !== undefined)
+          expect({ stack: stack.stackName, id, name: r.Properties?.[property] }).toEqual({ stack: stack.stackName, id, name: undefined });
       }
     }
   });

@@ -89,7 +89,12 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
   // Unsubscribe links name the conductor's public address; by default the port it really bound.
   let publicUrl = config.BATON_PUBLIC_URL ?? `http://localhost:${config.PORT}`;
   let renderHandler: ((event: unknown) => Promise<void>) | undefined;
-  const stubber = new LocalLambda<SnsEvent>(createStubberHandler({ store, buckets, logger }), { name: 'stubber', concurrency: 2, retryAttempts: 2, logger });
+  const stubber = new LocalLambda<SnsEvent>(createStubberHandler({ store, buckets, logger }), {
+    name: 'stubber',
+    concurrency: 2,
+    retryAttempts: 2,
+    logger,
+  });
   const renderer = new LocalLambda<S3Event>((event) => renderHandler!(event), {
     name: 'renderer',
     concurrency: 8,
@@ -117,7 +122,9 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
   const unsubscribe = store.onObjectCreated({ bucket: buckets.stubs, prefix: STUBS_PREFIX }, (event) => renderer.invoke(event));
   const topic = {
     publish: async (message: CampaignRequestedMessage) => {
-      stubber.invoke({ Records: [{ EventSource: 'aws:sns', Sns: { MessageId: randomBytes(8).toString('hex'), Message: JSON.stringify(message) } }] });
+      stubber.invoke({
+        Records: [{ EventSource: 'aws:sns', Sns: { MessageId: randomBytes(8).toString('hex'), Message: JSON.stringify(message) } }],
+      });
     },
   };
 
@@ -133,7 +140,17 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     invoker: { invoke: async (invocation) => worker.invoke(invocation) },
     topic,
     testSender: {
-      send: (m, { domain }) => sender.send({ from: m.from, to: m.to, subject: m.subject, html: m.html, text: m.text, headers: m.headers, domain, variables: { 'campaign-id': m.campaignId, test: 'true' } }),
+      send: (m, { domain }) =>
+        sender.send({
+          from: m.from,
+          to: m.to,
+          subject: m.subject,
+          html: m.html,
+          text: m.text,
+          headers: m.headers,
+          domain,
+          variables: { 'campaign-id': m.campaignId, test: 'true' },
+        }),
     },
     apiToken,
     leaseToken,

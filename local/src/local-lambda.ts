@@ -61,11 +61,14 @@ export class LocalLambda<E> {
     if (item.attempt < retryAttempts) {
       logger.warn({ event: 'lambda.retry', function: name, attempt: item.attempt + 1, err }, 'invocation failed; retrying');
       this.running++; // hold the slot's "busy" state across the delay so idle() waits for the retry
-      setTimeout(() => {
-        this.running--;
-        this.queue.push({ event: item.event, attempt: item.attempt + 1 });
-        this.pump();
-      }, retryDelayMs * 2 ** item.attempt);
+      setTimeout(
+        () => {
+          this.running--;
+          this.queue.push({ event: item.event, attempt: item.attempt + 1 });
+          this.pump();
+        },
+        retryDelayMs * 2 ** item.attempt,
+      );
       return;
     }
     this.deadLetters.push({ event: item.event, error: describeError(err) });

@@ -144,7 +144,8 @@ export async function startMailgunSink(options: MailgunSinkOptions): Promise<Mai
     },
     failNext: (count: number, status: number, body?: unknown) => {
       if (!Number.isInteger(count) || count < 0) throw new Error(`failNext: count must be a whole number (got ${count})`);
-      if (!Number.isInteger(status) || status < 100 || status > 599) throw new Error(`failNext: status must be an HTTP status (got ${status})`);
+      if (!Number.isInteger(status) || status < 100 || status > 599)
+        throw new Error(`failNext: status must be an HTTP status (got ${status})`);
       for (let i = 0; i < count; i += 1) faults.push({ status, body: body ?? { message: defaultFaultMessage(status) } });
     },
     setLatency: (ms: number) => {

@@ -20,7 +20,9 @@ async function main(): Promise<void> {
     [
       '',
       `Baton is running (stage ${config.BATON_STAGE}, cap ${config.PER_MINUTE_MAX} per ${config.GOVERNOR_WINDOW_MS / 1000} s, ${config.MAX_WORKERS} workers).`,
-      baton.sink ? `Emails go to the built-in Mailgun-compatible sink at ${baton.sink.url} (nothing leaves this machine).` : `Emails go to ${config.MAILGUN_URL}.`,
+      baton.sink
+        ? `Emails go to the built-in Mailgun-compatible sink at ${baton.sink.url} (nothing leaves this machine).`
+        : `Emails go to ${config.MAILGUN_URL}.`,
       `Open ${consoleUrl} and click "Send campaign".`,
       'Press Ctrl+C to stop.',
       '',
@@ -44,6 +46,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`baton: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`baton: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -194,9 +194,11 @@ describe('startMailgunSink', () => {
     // Prepare
     const other = await startMailgunSink({ apiKey: API_KEY });
     other.setLatency(60_000);
-    const pending = fetch(`${other.url}/v3/${DOMAIN}/messages`, { method: 'POST', headers: { authorization: basic('api', API_KEY) }, body: multipart(complete) }).catch(
-      () => undefined,
-    );
+    const pending = fetch(`${other.url}/v3/${DOMAIN}/messages`, {
+      method: 'POST',
+      headers: { authorization: basic('api', API_KEY) },
+      body: multipart(complete),
+    }).catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 50));
     const started = Date.now();
 

@@ -36,7 +36,10 @@ async function run(n: number): Promise<void> {
 }
 
 (async () => {
-  const sizes = process.argv.slice(2).map(Number).filter((x) => x > 0);
+  const sizes = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((x) => x > 0);
   console.log('| keys | list all (best of 3) | per key |\n|---|---|---|');
   for (const n of sizes.length > 0 ? sizes : [1_000, 20_000, 100_000]) await run(n);
 })();

@@ -17,26 +17,27 @@ const secret = z.string().min(16, { message: 'must be at least 16 characters' })
 
 /** `name=number, name=number`: per-domain caps, per-customer weights or caps. */
 function namedNumbers(name: RegExp, what: string, min: number, max: number) {
-  return z
-    .string()
-    .transform((s, ctx) => {
-      const out: Record<string, number> = {};
-      for (const part of s.split(',').map((p) => p.trim()).filter((p) => p.length > 0)) {
-        const m = /^([^=\s]+)\s*=\s*(\d+(?:\.\d+)?)$/.exec(part);
-        const value = m ? Number(m[2]) : Number.NaN;
-        if (!m || !name.test(m[1]!) || !(value >= min && value <= max)) {
-          ctx.addIssue({ code: 'custom', message: `entries must be ${what}=number (${min} to ${max}), comma-separated; "${part}" is not` });
-          return z.NEVER;
-        }
-        const key = m[1]!.toLowerCase();
-        if (key in out) {
-          ctx.addIssue({ code: 'custom', message: `${key} is listed twice` });
-          return z.NEVER;
-        }
-        out[key] = value;
+  return z.string().transform((s, ctx) => {
+    const out: Record<string, number> = {};
+    for (const part of s
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p.length > 0)) {
+      const m = /^([^=\s]+)\s*=\s*(\d+(?:\.\d+)?)$/.exec(part);
+      const value = m ? Number(m[2]) : Number.NaN;
+      if (!m || !name.test(m[1]!) || !(value >= min && value <= max)) {
+        ctx.addIssue({ code: 'custom', message: `entries must be ${what}=number (${min} to ${max}), comma-separated; "${part}" is not` });
+        return z.NEVER;
       }
-      return out;
-    });
+      const key = m[1]!.toLowerCase();
+      if (key in out) {
+        ctx.addIssue({ code: 'custom', message: `${key} is listed twice` });
+        return z.NEVER;
+      }
+      out[key] = value;
+    }
+    return out;
+  });
 }
 const DOMAIN = /^[a-z0-9.-]+\.[a-z]{2,}$/i;
 const CUSTOMER = /^[a-z0-9][a-z0-9-]{1,62}$/;
@@ -122,7 +123,10 @@ function checkGovernor(out: Record<string, unknown>, issues: InputIssue[]): void
   const slice = out.GOVERNOR_SLICE_MS as number;
   const margin = out.GOVERNOR_MARGIN_MS as number;
   if (!bad('GOVERNOR_WINDOW_MS') && !bad('GOVERNOR_SLICE_MS') && slice * 4 > window) {
-    issues.push({ where: 'GOVERNOR_SLICE_MS', message: `must be at most a quarter of GOVERNOR_WINDOW_MS (${window}) so sending is paced within the window (got ${slice})` });
+    issues.push({
+      where: 'GOVERNOR_SLICE_MS',
+      message: `must be at most a quarter of GOVERNOR_WINDOW_MS (${window}) so sending is paced within the window (got ${slice})`,
+    });
   }
   if (!bad('GOVERNOR_WINDOW_MS') && !bad('GOVERNOR_MARGIN_MS') && margin * 4 > window) {
     issues.push({ where: 'GOVERNOR_MARGIN_MS', message: `must be at most a quarter of GOVERNOR_WINDOW_MS (${window}) (got ${margin})` });
@@ -133,7 +137,9 @@ function checkGovernor(out: Record<string, unknown>, issues: InputIssue[]): void
 }
 
 /** The sending domains and their caps: SENDING_DOMAINS, or MAILGUN_DOMAIN at PER_MINUTE_MAX. */
-export function sendingDomains(config: Pick<Config, 'SENDING_DOMAINS' | 'MAILGUN_DOMAIN' | 'PER_MINUTE_MAX'>): { domain: string; perWindowMax: number }[] {
+export function sendingDomains(
+  config: Pick<Config, 'SENDING_DOMAINS' | 'MAILGUN_DOMAIN' | 'PER_MINUTE_MAX'>,
+): { domain: string; perWindowMax: number }[] {
   const listed = Object.entries(config.SENDING_DOMAINS ?? {}).map(([domain, cap]) => ({ domain, perWindowMax: Math.floor(cap) }));
   return listed.length > 0 ? listed : [{ domain: config.MAILGUN_DOMAIN.toLowerCase(), perWindowMax: config.PER_MINUTE_MAX }];
 }

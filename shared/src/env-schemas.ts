@@ -11,7 +11,12 @@ export function wholeNumber(min: number, max: number) {
     .string()
     .regex(/^\d+$/, { message: `must be a whole number from ${min} to ${max}` })
     .transform(Number)
-    .pipe(z.number().min(min, { message: `must be at least ${min}` }).max(max, { message: `must be at most ${max}` }));
+    .pipe(
+      z
+        .number()
+        .min(min, { message: `must be at least ${min}` })
+        .max(max, { message: `must be at most ${max}` }),
+    );
 }
 
 export function decimal(min: number, max: number) {
@@ -19,7 +24,12 @@ export function decimal(min: number, max: number) {
     .string()
     .regex(/^\d+(\.\d+)?$/, { message: `must be a number from ${min} to ${max}` })
     .transform(Number)
-    .pipe(z.number().min(min, { message: `must be at least ${min}` }).max(max, { message: `must be at most ${max}` }));
+    .pipe(
+      z
+        .number()
+        .min(min, { message: `must be at least ${min}` })
+        .max(max, { message: `must be at most ${max}` }),
+    );
 }
 
 export const httpUrl = z
@@ -31,7 +41,12 @@ export const httpUrl = z
 /** `a@x.com, @example.com`: exact addresses or whole domains (a leading `@`). */
 export const allowList = z
   .string()
-  .transform((s) => s.split(',').map((e) => e.trim().toLowerCase()).filter((e) => e.length > 0))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((e) => e.trim().toLowerCase())
+      .filter((e) => e.length > 0),
+  )
   .pipe(
     z.array(
       z.string().regex(/^([^@\s,]+@[^@\s,]+\.[^@\s,]+|@[^@\s,]+\.[^@\s,]+)$/, {

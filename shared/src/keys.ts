@@ -93,7 +93,10 @@ export const keys = {
   claimsPrefix: (ref: CampaignRef) => `ledger/${campaignPath(ref)}/claims/`,
   /** Created by the first run of an invoked lease: a duplicate delivery of the invocation finds it and stops. */
   leaseClaim: (ref: CampaignRef, leaseId: string) => {
-    if (!/^[A-Za-z0-9._-]{1,128}$/.test(leaseId)) throw new ValidationError('KEY_INVALID', [{ where: 'leaseId', message: 'must be 1-128 letters, digits, dots, dashes or underscores' }]);
+    if (!/^[A-Za-z0-9._-]{1,128}$/.test(leaseId))
+      throw new ValidationError('KEY_INVALID', [
+        { where: 'leaseId', message: 'must be 1-128 letters, digits, dots, dashes or underscores' },
+      ]);
     return `ledger/${campaignPath(ref)}/leases/${leaseId}`;
   },
   outcome: (ref: RecipientRef) => `ledger/${campaignPath(ref)}/outcomes/${shardOf(ref.recipientId)}/${ref.recipientId}.json`,
@@ -121,7 +124,8 @@ function fail(key: string, expected: string): never {
 
 function parsePerRecipient(kind: 'stubs' | 'rendered', key: string): RecipientRef {
   const m = PER_RECIPIENT.exec(key);
-  if (!m || m[1] !== kind) fail(key, `a ${kind === 'stubs' ? 'stub' : 'rendered'} key (${kind}/{customerId}/{campaignId}/{shard}/{recipientId}.json)`);
+  if (!m || m[1] !== kind)
+    fail(key, `a ${kind === 'stubs' ? 'stub' : 'rendered'} key (${kind}/{customerId}/{campaignId}/{shard}/{recipientId}.json)`);
   const ref = { customerId: assertCustomerId(m[2]!), campaignId: assertCampaignId(m[3]!), recipientId: assertRecipientId(m[5]!) };
   if (shardOf(ref.recipientId) !== m[4]) fail(key, 'a key whose shard matches its recipient id');
   return ref;

@@ -11,8 +11,25 @@ export type { Logger };
  */
 
 const SENSITIVE_KEYS = new Set([
-  'to', 'from', 'email', 'address', 'recipient', 'html', 'text', 'body', 'mjml', 'subject', 'fields',
-  'apikey', 'api_key', 'token', 'authorization', 'password', 'secret', 'key_secret', 'audiencecsv',
+  'to',
+  'from',
+  'email',
+  'address',
+  'recipient',
+  'html',
+  'text',
+  'body',
+  'mjml',
+  'subject',
+  'fields',
+  'apikey',
+  'api_key',
+  'token',
+  'authorization',
+  'password',
+  'secret',
+  'key_secret',
+  'audiencecsv',
 ]);
 /** Names that hold a credential whatever their prefix: `leaseToken`, `BATON_API_TOKEN`, `MAILGUN_API_KEY`. */
 const SECRET_NAME = /token|secret|password|api_?key|authorization|credential/i;

@@ -75,7 +75,9 @@ export function decodeS3EventKey(key: string): string {
     return decodeURIComponent(key.replace(/\+/g, ' '));
   } catch {
     // A malformed escape (`%E0%A4%A`) cannot come from S3: refuse it as bad input, not as a crash.
-    throw new ValidationError('EVENT_KEY_INVALID', [{ where: 's3.object.key', message: `malformed URL encoding ${JSON.stringify(key.slice(0, 200))}` }]);
+    throw new ValidationError('EVENT_KEY_INVALID', [
+      { where: 's3.object.key', message: `malformed URL encoding ${JSON.stringify(key.slice(0, 200))}` },
+    ]);
   }
 }
 
@@ -253,7 +255,12 @@ export type CheckInRequest = z.infer<typeof checkInRequest>;
  * So no slice passes while a worker waits for its slowest call.
  */
 export const renewRequest = z
-  .object({ leaseId: z.string().min(1), workerId: z.string().min(1), budgetLeftMs: z.number().min(0).optional(), reserveMs: z.number().min(0).optional() })
+  .object({
+    leaseId: z.string().min(1),
+    workerId: z.string().min(1),
+    budgetLeftMs: z.number().min(0).optional(),
+    reserveMs: z.number().min(0).optional(),
+  })
   .strict();
 export type RenewRequest = z.infer<typeof renewRequest>;
 

@@ -52,23 +52,42 @@ describe('loadConfig', () => {
 
   it('refuses governor tuning that cannot pace, naming each variable', () => {
     // Act
-    const error = configErrorFor({ GOVERNOR_WINDOW_MS: '1000', GOVERNOR_SLICE_MS: '500', GOVERNOR_MARGIN_MS: '300', LEASE_HORIZON_MS: '100' });
+    const error = configErrorFor({
+      GOVERNOR_WINDOW_MS: '1000',
+      GOVERNOR_SLICE_MS: '500',
+      GOVERNOR_MARGIN_MS: '300',
+      LEASE_HORIZON_MS: '100',
+    });
     // Assess
     expect(error.issues).toEqual([
-      { where: 'GOVERNOR_SLICE_MS', message: 'must be at most a quarter of GOVERNOR_WINDOW_MS (1000) so sending is paced within the window (got 500)' },
+      {
+        where: 'GOVERNOR_SLICE_MS',
+        message: 'must be at most a quarter of GOVERNOR_WINDOW_MS (1000) so sending is paced within the window (got 500)',
+      },
       { where: 'GOVERNOR_MARGIN_MS', message: 'must be at most a quarter of GOVERNOR_WINDOW_MS (1000) (got 300)' },
     ]);
-    expect(configErrorFor({ GOVERNOR_SLICE_MS: '400', LEASE_HORIZON_MS: '300' }).issues).toEqual([{ where: 'LEASE_HORIZON_MS', message: 'must be at least GOVERNOR_SLICE_MS (400)' }]);
+    expect(configErrorFor({ GOVERNOR_SLICE_MS: '400', LEASE_HORIZON_MS: '300' }).issues).toEqual([
+      { where: 'LEASE_HORIZON_MS', message: 'must be at least GOVERNOR_SLICE_MS (400)' },
+    ]);
   });
 
   it('reads sending domains, customer weights and caps as name=number lists', () => {
     // Act
-    const config = loadConfig({ SENDING_DOMAINS: 'mg.acme.com=6000, News.Acme.com=1200', CUSTOMER_WEIGHTS: 'acme=2,globex=0.5', CUSTOMER_PER_MINUTE_MAX: 'acme=3000' });
+    const config = loadConfig({
+      SENDING_DOMAINS: 'mg.acme.com=6000, News.Acme.com=1200',
+      CUSTOMER_WEIGHTS: 'acme=2,globex=0.5',
+      CUSTOMER_PER_MINUTE_MAX: 'acme=3000',
+    });
     // Assess
-    expect(sendingDomains(config)).toEqual([{ domain: 'mg.acme.com', perWindowMax: 6000 }, { domain: 'news.acme.com', perWindowMax: 1200 }]);
+    expect(sendingDomains(config)).toEqual([
+      { domain: 'mg.acme.com', perWindowMax: 6000 },
+      { domain: 'news.acme.com', perWindowMax: 1200 },
+    ]);
     expect(config.CUSTOMER_WEIGHTS).toEqual({ acme: 2, globex: 0.5 });
     expect(config.CUSTOMER_PER_MINUTE_MAX).toEqual({ acme: 3000 });
-    expect(sendingDomains(loadConfig({ MAILGUN_DOMAIN: 'mg.solo.com', PER_MINUTE_MAX: '300' }))).toEqual([{ domain: 'mg.solo.com', perWindowMax: 300 }]);
+    expect(sendingDomains(loadConfig({ MAILGUN_DOMAIN: 'mg.solo.com', PER_MINUTE_MAX: '300' }))).toEqual([
+      { domain: 'mg.solo.com', perWindowMax: 300 },
+    ]);
   });
 
   it('returns a frozen object', () => {
@@ -123,7 +142,11 @@ describe('loadConfig', () => {
     ['BATON_PUBLIC_URL', 'baton.example.com', 'must be an http(s) URL'],
     ['LOG_LEVEL', 'verbose', 'must be one of fatal, error, warn, info, debug, trace, silent'],
     ['GOVERNOR_SLICE_MS', '5', 'must be at least 10'],
-    ['SENDING_DOMAINS', 'mg.example.com:6000', 'entries must be domain=number (1 to 1000000), comma-separated; "mg.example.com:6000" is not'],
+    [
+      'SENDING_DOMAINS',
+      'mg.example.com:6000',
+      'entries must be domain=number (1 to 1000000), comma-separated; "mg.example.com:6000" is not',
+    ],
     ['SENDING_DOMAINS', 'mg.example.com=10,MG.example.com=20', 'mg.example.com is listed twice'],
     ['CUSTOMER_WEIGHTS', 'acme=0', 'entries must be customer=number (0.01 to 1000), comma-separated; "acme=0" is not'],
     ['CUSTOMER_PER_MINUTE_MAX', 'Acme Corp=10', 'entries must be customer=number (1 to 1000000), comma-separated; "Acme Corp=10" is not'],
@@ -156,15 +179,28 @@ describe('loadConfig', () => {
   describe('stage rules', () => {
     it('refuses qa without QA_ALLOWED_RECIPIENTS, naming it', () => {
       // Act
-      const error = configErrorFor({ BATON_STAGE: 'qa', BATON_API_TOKEN: API_TOKEN, BATON_LEASE_TOKEN: LEASE_TOKEN, BATON_UNSUBSCRIBE_SECRET: UNSUBSCRIBE_SECRET });
+      const error = configErrorFor({
+        BATON_STAGE: 'qa',
+        BATON_API_TOKEN: API_TOKEN,
+        BATON_LEASE_TOKEN: LEASE_TOKEN,
+        BATON_UNSUBSCRIBE_SECRET: UNSUBSCRIBE_SECRET,
+      });
 
       // Assess
-      expect(error.issues).toEqual([{ where: 'QA_ALLOWED_RECIPIENTS', message: expect.stringContaining('is required when BATON_STAGE=qa') }]);
+      expect(error.issues).toEqual([
+        { where: 'QA_ALLOWED_RECIPIENTS', message: expect.stringContaining('is required when BATON_STAGE=qa') },
+      ]);
     });
 
     it('accepts qa with an allow-list and both tokens', () => {
       // Act
-      const config = loadConfig({ BATON_STAGE: 'qa', QA_ALLOWED_RECIPIENTS: '@example.com', BATON_API_TOKEN: API_TOKEN, BATON_LEASE_TOKEN: LEASE_TOKEN, BATON_UNSUBSCRIBE_SECRET: UNSUBSCRIBE_SECRET });
+      const config = loadConfig({
+        BATON_STAGE: 'qa',
+        QA_ALLOWED_RECIPIENTS: '@example.com',
+        BATON_API_TOKEN: API_TOKEN,
+        BATON_LEASE_TOKEN: LEASE_TOKEN,
+        BATON_UNSUBSCRIBE_SECRET: UNSUBSCRIBE_SECRET,
+      });
 
       // Assess
       expect(config.BATON_STAGE).toBe('qa');
@@ -201,7 +237,12 @@ describe('loadConfig', () => {
 
     it('reports a bad token once, not also as missing', () => {
       // Act
-      const error = configErrorFor({ BATON_STAGE: 'prod', BATON_API_TOKEN: 'short', BATON_LEASE_TOKEN: LEASE_TOKEN, BATON_UNSUBSCRIBE_SECRET: UNSUBSCRIBE_SECRET });
+      const error = configErrorFor({
+        BATON_STAGE: 'prod',
+        BATON_API_TOKEN: 'short',
+        BATON_LEASE_TOKEN: LEASE_TOKEN,
+        BATON_UNSUBSCRIBE_SECRET: UNSUBSCRIBE_SECRET,
+      });
 
       // Assess
       expect(error.issues).toEqual([{ where: 'BATON_API_TOKEN', message: 'must be at least 16 characters (got "…")' }]);
@@ -231,7 +272,12 @@ describe('loadConfig', () => {
 
     // Act
     const tooShort = configErrorFor({ BATON_API_TOKEN: shortToken, BATON_LEASE_TOKEN: shortToken.toUpperCase() });
-    const same = configErrorFor({ BATON_API_TOKEN: sameToken, BATON_LEASE_TOKEN: sameToken, MAILGUN_URL: 'https://x.example.com', PORT: 'bad' });
+    const same = configErrorFor({
+      BATON_API_TOKEN: sameToken,
+      BATON_LEASE_TOKEN: sameToken,
+      MAILGUN_URL: 'https://x.example.com',
+      PORT: 'bad',
+    });
 
     // Assess
     for (const error of [tooShort, same]) {

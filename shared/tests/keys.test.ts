@@ -33,7 +33,12 @@ const notAnId = fc
   )
   .filter((s) => !VALID_ID.test(s));
 const notARecipientId = fc
-  .oneof(fc.string({ maxLength: 40 }), validRecipientId.map((id) => id.toUpperCase()), validRecipientId.map((id) => `${id}0`), fc.constantFrom('..', '%2e%2e', ''))
+  .oneof(
+    fc.string({ maxLength: 40 }),
+    validRecipientId.map((id) => id.toUpperCase()),
+    validRecipientId.map((id) => `${id}0`),
+    fc.constantFrom('..', '%2e%2e', ''),
+  )
   .filter((s) => !VALID_RECIPIENT_ID.test(s));
 
 describe('key builders', () => {
@@ -109,7 +114,17 @@ describe('key builders', () => {
   });
 
   it('refuse any string that is not a valid id, for every builder (property)', () => {
-    const campaignBuilders = [keys.campaignPrefix, keys.campaign, keys.audience, keys.audienceReport, keys.state, keys.claimsPrefix, keys.outcomesPrefix, keys.stubsPrefix, keys.renderedPrefix];
+    const campaignBuilders = [
+      keys.campaignPrefix,
+      keys.campaign,
+      keys.audience,
+      keys.audienceReport,
+      keys.state,
+      keys.claimsPrefix,
+      keys.outcomesPrefix,
+      keys.stubsPrefix,
+      keys.renderedPrefix,
+    ];
     const recipientBuilders = [keys.claim, keys.outcome, keys.stub, keys.rendered];
     fc.assert(
       fc.property(notAnId, notARecipientId, (bad, badRecipient) => {

@@ -2,7 +2,11 @@ import { ObjectExistsError } from '../src/errors';
 import { createLogger, scrub, type Logger } from '../src/logger';
 
 /** A logger writing to memory, and the lines it wrote, parsed. */
-function capture(settings: { level?: string; name?: string } = {}): { log: Logger; lines: () => Record<string, unknown>[]; raw: () => string } {
+function capture(settings: { level?: string; name?: string } = {}): {
+  log: Logger;
+  lines: () => Record<string, unknown>[];
+  raw: () => string;
+} {
   const written: string[] = [];
   const log = createLogger({ ...settings, destination: { write: (line: string) => void written.push(line) } });
   return {
@@ -122,7 +126,11 @@ describe('createLogger', () => {
     log.warn({ event: 'claim.lost', err: new ObjectExistsError('campaigns', 'ledger/acme/c-1/claims/ab/x') });
 
     // Assess
-    expect(lines()[0]!.err).toEqual({ type: 'ObjectExistsError', code: 'OBJECT_EXISTS', message: 'object already exists: campaigns/ledger/acme/c-1/claims/ab/x' });
+    expect(lines()[0]!.err).toEqual({
+      type: 'ObjectExistsError',
+      code: 'OBJECT_EXISTS',
+      message: 'object already exists: campaigns/ledger/acme/c-1/claims/ab/x',
+    });
   });
 
   it("scrubs a child logger's bindings, and its children's", () => {
@@ -137,7 +145,14 @@ describe('createLogger', () => {
     expect(raw()).not.toContain(secrets.email);
     expect(raw()).not.toContain(secrets.otherEmail);
     expect(raw()).not.toContain(secrets.leaseToken);
-    expect(lines()[0]).toMatchObject({ campaignId: 'c-1', leaseId: 'lease-7', email: '[redacted]', note: 'for [email]', leaseToken: '[redacted]', event: 'lease.started' });
+    expect(lines()[0]).toMatchObject({
+      campaignId: 'c-1',
+      leaseId: 'lease-7',
+      email: '[redacted]',
+      note: 'for [email]',
+      leaseToken: '[redacted]',
+      event: 'lease.started',
+    });
   });
 
   it('writes objects nested too deep to inspect as [truncated], not as they are', () => {
@@ -192,7 +207,13 @@ describe('scrub', () => {
     const result = scrub({ Email: 'x', SUBJECT: 'y', Password: 'z', mjml: '<mjml/>', audienceCsv: 'email\n' });
 
     // Assess
-    expect(result).toEqual({ Email: '[redacted]', SUBJECT: '[redacted]', Password: '[redacted]', mjml: '[redacted]', audienceCsv: '[redacted]' });
+    expect(result).toEqual({
+      Email: '[redacted]',
+      SUBJECT: '[redacted]',
+      Password: '[redacted]',
+      mjml: '[redacted]',
+      audienceCsv: '[redacted]',
+    });
   });
 
   it('does not mistake ids for secrets', () => {

@@ -84,7 +84,10 @@ describe('parseWith', () => {
     const request = {
       leaseId: 'l-1',
       workerId: 'w-1',
-      results: [{ recipientId, status: 'sent' }, { recipientId: 'nope', status: 'exploded' }],
+      results: [
+        { recipientId, status: 'sent' },
+        { recipientId: 'nope', status: 'exploded' },
+      ],
       unattempted: [],
       permitsUsed: -1,
       wantsMore: true,
@@ -95,7 +98,11 @@ describe('parseWith', () => {
 
     // Assess
     expect(error.code).toBe('CHECKIN_INVALID');
-    expect(error.issues.map((i) => i.where).sort()).toEqual(['checkIn.permitsUsed', 'checkIn.results.1.recipientId', 'checkIn.results.1.status']);
+    expect(error.issues.map((i) => i.where).sort()).toEqual([
+      'checkIn.permitsUsed',
+      'checkIn.results.1.recipientId',
+      'checkIn.results.1.status',
+    ]);
     expect(error.issues.find((i) => i.where === 'checkIn.results.1.recipientId')!.message).toBe('must be 32 hex digits');
     expect(error.message).toContain('checkIn.results.1.recipientId: must be 32 hex digits');
   });
@@ -132,6 +139,11 @@ describe('parseJson', () => {
 
     // Assess
     expect(parsing).toThrow(ValidationError);
-    expect(parsing).toThrow(expect.objectContaining({ code: 'JSON_INVALID', issues: [expect.objectContaining({ where: 'stub stubs/x.json', message: expect.stringMatching(/^not valid JSON \(/) })] }));
+    expect(parsing).toThrow(
+      expect.objectContaining({
+        code: 'JSON_INVALID',
+        issues: [expect.objectContaining({ where: 'stub stubs/x.json', message: expect.stringMatching(/^not valid JSON \(/) })],
+      }),
+    );
   });
 });

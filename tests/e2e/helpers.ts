@@ -5,7 +5,10 @@ import { loadConfig, type Config } from '@baton/shared';
 import { startLocalBaton, type LocalBaton } from '../../local/src/compose';
 
 /** A throwaway local Baton on a free port with its own data folder. */
-export async function startBaton(env: Record<string, string> = {}, dataDir?: string): Promise<{ baton: LocalBaton; config: Config; dataDir: string }> {
+export async function startBaton(
+  env: Record<string, string> = {},
+  dataDir?: string,
+): Promise<{ baton: LocalBaton; config: Config; dataDir: string }> {
   const dir = dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'baton-e2e-'));
   const config = loadConfig({ PORT: '0', BATON_DATA_DIR: dir, LOG_LEVEL: 'silent', TICK_MS: '50', ...env });
   const baton = await startLocalBaton({ config, seedSample: false });
@@ -18,7 +21,11 @@ export function removeDir(dir: string): void {
 
 /** The campaign API over real HTTP, as the console and CLI use it. */
 export function api(baton: LocalBaton) {
-  return async function call<T = Record<string, unknown>>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+  return async function call<T = Record<string, unknown>>(
+    method: string,
+    route: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T }> {
     const res = await fetch(baton.url + route, {
       method,
       headers: { authorization: `Bearer ${baton.apiToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },

@@ -23,7 +23,10 @@ const TROUBLE_ROWS: { csv: string; valid?: string; kind?: 'invalid' | 'duplicate
   { csv: 'heidi@example.com,Heidi twice,Bern,pro', kind: 'duplicate' },
 ];
 const PLAIN = Array.from({ length: 30 }, (_, i) => `r${String(i).padStart(2, '0')}@example.com`);
-const CSV = '\uFEFFemail,first_name,city,plan\r\n' + [...TROUBLE_ROWS.map((r) => r.csv), ...PLAIN.map((e, i) => `${e},Reader ${i},Oslo,free`)].join('\r\n') + '\r\n';
+const CSV =
+  '\uFEFFemail,first_name,city,plan\r\n' +
+  [...TROUBLE_ROWS.map((r) => r.csv), ...PLAIN.map((e, i) => `${e},Reader ${i},Oslo,free`)].join('\r\n') +
+  '\r\n';
 const VALID = [...TROUBLE_ROWS.filter((r) => r.valid).map((r) => r.valid!), ...PLAIN];
 
 const CAP = 15;
@@ -121,11 +124,19 @@ describe('the local pipeline, end to end', () => {
 
   it('sends nothing again when SNS and S3 deliver their events a second time', async () => {
     const before = baton.sink!.messages().length;
-    const message = { version: 1, type: 'campaign.requested', customerId: 'acme', campaignId: finished.id, requestedAt: new Date().toISOString() };
+    const message = {
+      version: 1,
+      type: 'campaign.requested',
+      customerId: 'acme',
+      campaignId: finished.id,
+      requestedAt: new Date().toISOString(),
+    };
     baton.functions.stubber.invoke({ Records: [{ Sns: { Message: JSON.stringify(message) } }] });
     const stubKeys = await baton.store.list('stubs', `stubs/acme/${finished.id}/`);
     for (const key of stubKeys.keys.slice(0, 5)) {
-      baton.functions.renderer.invoke({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'stubs' }, object: { key } } }] });
+      baton.functions.renderer.invoke({
+        Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'stubs' }, object: { key } } }],
+      });
     }
     await baton.functions.stubber.idle();
     await baton.functions.renderer.idle();
@@ -147,12 +158,25 @@ describe('the local pipeline in the qa stage', () => {
     });
     try {
       const call = api(baton);
-      const csv = 'email,first_name\nann@qa.example.com,Ann\nboss@example.com,Boss\nreal.person@example.com,Real\nsomeone@gmail.example,Someone\nbob@QA.example.com,Bob\n';
-      const created = await call<View>('POST', '/api/campaigns', { name: 'QA', customerId: 'acme', from: 'qa@qa.example.com', subject: 'QA {{ first_name }}', mjml: TEMPLATE, audienceCsv: csv });
+      const csv =
+        'email,first_name\nann@qa.example.com,Ann\nboss@example.com,Boss\nreal.person@example.com,Real\nsomeone@gmail.example,Someone\nbob@QA.example.com,Bob\n';
+      const created = await call<View>('POST', '/api/campaigns', {
+        name: 'QA',
+        customerId: 'acme',
+        from: 'qa@qa.example.com',
+        subject: 'QA {{ first_name }}',
+        mjml: TEMPLATE,
+        audienceCsv: csv,
+      });
       await call('POST', `/api/campaigns/${created.body.id}/send`);
       const view = await waitUntilFinished(baton, created.body.id);
 
-      expect(baton.sink!.messages().map((m) => m.to.toLowerCase()).sort()).toEqual(['ann@qa.example.com', 'bob@qa.example.com', 'boss@example.com']);
+      expect(
+        baton
+          .sink!.messages()
+          .map((m) => m.to.toLowerCase())
+          .sort(),
+      ).toEqual(['ann@qa.example.com', 'bob@qa.example.com', 'boss@example.com']);
       expect(view.counts).toMatchObject({ total: 5, sent: 3, suppressed: 2, failed: 0, inDoubt: 0 });
       const testSend = await call('POST', `/api/campaigns/${created.body.id}/test-send`, { to: 'real.person@example.com' });
       expect(testSend.status).toBe(400);
@@ -166,15 +190,26 @@ describe('the local pipeline in the qa stage', () => {
 
 describe('a conductor restarted mid-campaign', () => {
   it('resumes from the ledger: nobody gets a second message and nobody is lost', async () => {
-    const env = { PER_MINUTE_MAX: '8', GOVERNOR_WINDOW_MS: '1000', GOVERNOR_MARGIN_MS: '100', LEASE_HORIZON_MS: '500', MAX_WORKERS: '2', BATCH_SIZE: '3' };
+    const env = {
+      PER_MINUTE_MAX: '8',
+      GOVERNOR_WINDOW_MS: '1000',
+      GOVERNOR_MARGIN_MS: '100',
+      LEASE_HORIZON_MS: '500',
+      MAX_WORKERS: '2',
+      BATCH_SIZE: '3',
+    };
     const first = await startBaton(env);
     const recipients = Array.from({ length: 30 }, (_, i) => `p${i}@example.com`);
-    let secondSink: string[] = [];
+    let secondSink: string[];
     const firstSink: string[] = [];
     try {
       const call = api(first.baton);
       const created = await call<View>('POST', '/api/campaigns', {
-        name: 'Restart', customerId: 'acme', from: 'news@acme.example', subject: 'Hi', mjml: TEMPLATE,
+        name: 'Restart',
+        customerId: 'acme',
+        from: 'news@acme.example',
+        subject: 'Hi',
+        mjml: TEMPLATE,
         audienceCsv: 'email,first_name\n' + recipients.map((e) => `${e},P`).join('\n'),
       });
       await call('POST', `/api/campaigns/${created.body.id}/send`);
@@ -201,13 +236,25 @@ describe('a conductor restarted mid-campaign', () => {
 describe('a conductor killed mid-campaign', () => {
   it('is restarted from the store: nobody gets a second message, nobody is lost, the cap holds across both', async () => {
     // Prepare: 8 a second, in 100 ms slices.
-    const env = { PER_MINUTE_MAX: '8', GOVERNOR_WINDOW_MS: '1000', GOVERNOR_SLICE_MS: '100', GOVERNOR_MARGIN_MS: '100', LEASE_HORIZON_MS: '500', MAX_WORKERS: '2', BATCH_SIZE: '3' };
+    const env = {
+      PER_MINUTE_MAX: '8',
+      GOVERNOR_WINDOW_MS: '1000',
+      GOVERNOR_SLICE_MS: '100',
+      GOVERNOR_MARGIN_MS: '100',
+      LEASE_HORIZON_MS: '500',
+      MAX_WORKERS: '2',
+      BATCH_SIZE: '3',
+    };
     const first = await startBaton(env);
     const recipients = Array.from({ length: 30 }, (_, i) => `k${i}@example.com`);
     try {
       const call = api(first.baton);
       const created = await call<View>('POST', '/api/campaigns', {
-        name: 'Kill', customerId: 'acme', from: 'news@acme.example', subject: 'Hi', mjml: TEMPLATE,
+        name: 'Kill',
+        customerId: 'acme',
+        from: 'news@acme.example',
+        subject: 'Hi',
+        mjml: TEMPLATE,
         audienceCsv: 'email,first_name\n' + recipients.map((e) => `${e},K`).join('\n'),
       });
       await call('POST', `/api/campaigns/${created.body.id}/send`);
@@ -232,7 +279,10 @@ describe('a conductor killed mid-campaign', () => {
       expect(sent).toBeGreaterThanOrEqual(to.length - inDoubt);
       expect(recipients.filter((e) => !to.includes(e)).length).toBeLessThanOrEqual(inDoubt);
       // What the dead conductor granted still counted: no window over the cap, across both.
-      const { calendar, sliding } = busiestWindows(all.map((m) => m.receivedAt), 1_000);
+      const { calendar, sliding } = busiestWindows(
+        all.map((m) => m.receivedAt),
+        1_000,
+      );
       expect(calendar).toBeLessThanOrEqual(8);
       expect(sliding).toBeLessThanOrEqual(8);
     } finally {

@@ -21,7 +21,11 @@ describe('unsubscribing through the List-Unsubscribe link', () => {
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: 'List-Unsubscribe=One-Click',
       });
-      const again = await fetch(baton.url + link.pathname, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+      const again = await fetch(baton.url + link.pathname, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'List-Unsubscribe=One-Click',
+      });
       baton.sink!.clear();
       const second = await call<View>('POST', '/api/campaigns', { ...campaign, name: 'Two' });
       await call('POST', `/api/campaigns/${second.body.id}/send`);
@@ -33,7 +37,12 @@ describe('unsubscribing through the List-Unsubscribe link', () => {
       expect(await asked.text()).toContain('<form method="post">');
       expect(done.status).toBe(200);
       expect(again.status).toBe(200);
-      expect(baton.sink!.messages().map((m) => m.to).sort()).toEqual(['ann@example.com', 'cid@example.com']);
+      expect(
+        baton
+          .sink!.messages()
+          .map((m) => m.to)
+          .sort(),
+      ).toEqual(['ann@example.com', 'cid@example.com']);
       expect(view.counts).toMatchObject({ sent: 2, suppressed: 1 });
     } finally {
       await baton.stop();

@@ -103,7 +103,12 @@ export class BatonAlarms extends Construct {
     );
   }
 
-  private alarm(name: string, description: string, metric: cloudwatch.IMetric, options: Omit<cloudwatch.AlarmProps, 'metric'>): cloudwatch.Alarm {
+  private alarm(
+    name: string,
+    description: string,
+    metric: cloudwatch.IMetric,
+    options: Omit<cloudwatch.AlarmProps, 'metric'>,
+  ): cloudwatch.Alarm {
     const alarm = new cloudwatch.Alarm(this, name, { ...options, metric, alarmDescription: description });
     const action = new SnsAction(this.topic);
     alarm.addAlarmAction(action);

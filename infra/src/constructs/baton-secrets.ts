@@ -27,12 +27,17 @@ export class BatonSecrets extends Construct {
     super(scope, id);
     this.apiToken = this.generated('ApiToken', `Baton ${props.stage}: bearer token of the campaign API and console`);
     this.leaseToken = this.generated('LeaseToken', `Baton ${props.stage}: bearer token of the lease API (workers)`);
-    this.unsubscribeSecret = this.generated('UnsubscribeSecret', `Baton ${props.stage}: signs unsubscribe links (never rotate casually: sent links stop working)`);
+    this.unsubscribeSecret = this.generated(
+      'UnsubscribeSecret',
+      `Baton ${props.stage}: signs unsubscribe links (never rotate casually: sent links stop working)`,
+    );
     this.mailgunApiKey = new secretsmanager.Secret(this, 'MailgunApiKey', {
       description: `Baton ${props.stage}: Mailgun API key (set by the operator after the first deployment)`,
       // Not a secret: a marker that says what to do. CloudFormation writes it only when the
       // template's value changes, so a redeploy never overwrites the key the operator put.
-      secretStringValue: SecretValue.unsafePlainText('REPLACE-ME: aws secretsmanager put-secret-value --secret-id <this ARN> --secret-string <key>'),
+      secretStringValue: SecretValue.unsafePlainText(
+        'REPLACE-ME: aws secretsmanager put-secret-value --secret-id <this ARN> --secret-string <key>',
+      ),
       removalPolicy: RemovalPolicy.RETAIN,
     });
   }

@@ -143,7 +143,10 @@ export class Conductor extends Construct {
       },
     });
 
-    const task: Consumer = { grantPrincipal: taskDefinition.taskRole, addEnvironment: (name, value) => container.addEnvironment(name, value) };
+    const task: Consumer = {
+      grantPrincipal: taskDefinition.taskRole,
+      addEnvironment: (name, value) => container.addEnvironment(name, value),
+    };
     useBucket(task, 'BATON_CAMPAIGNS_BUCKET', props.buckets.campaigns, {
       read: [KEY_PATTERNS.campaignFiles, KEY_PATTERNS.uploads, KEY_PATTERNS.ledger, KEY_PATTERNS.suppressions, KEY_PATTERNS.conductorState],
       // Not the audience report (the stubber's), and in the ledger only outcomes: claims are the
@@ -189,9 +192,17 @@ export class Conductor extends Construct {
       healthCheckGracePeriod: Duration.minutes(5),
     });
 
-    const leaseListener = this.internalLoadBalancer.addListener('Http', { port: 80, protocol: elbv2.ApplicationProtocol.HTTP, open: false });
+    const leaseListener = this.internalLoadBalancer.addListener('Http', {
+      port: 80,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      open: false,
+    });
     this.internalTargetGroup = leaseListener.addTargets('Conductor', this.targetOptions());
-    this.leaseApi = { url: `http://${this.internalLoadBalancer.loadBalancerDnsName}`, connectable: this.internalLoadBalancer, port: ec2.Port.tcp(80) };
+    this.leaseApi = {
+      url: `http://${this.internalLoadBalancer.loadBalancerDnsName}`,
+      connectable: this.internalLoadBalancer,
+      port: ec2.Port.tcp(80),
+    };
 
     if (this.publicLoadBalancer !== undefined && props.console.certificateArn !== undefined) {
       const https = this.publicLoadBalancer.addListener('Https', {
@@ -223,7 +234,14 @@ export class Conductor extends Construct {
       port: CONDUCTOR_PORT,
       protocol: elbv2.ApplicationProtocol.HTTP,
       targets: [this.service],
-      healthCheck: { path: '/healthz', healthyHttpCodes: '200', interval: Duration.seconds(15), timeout: Duration.seconds(5), healthyThresholdCount: 2, unhealthyThresholdCount: 3 },
+      healthCheck: {
+        path: '/healthz',
+        healthyHttpCodes: '200',
+        interval: Duration.seconds(15),
+        timeout: Duration.seconds(5),
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 3,
+      },
       // The load balancer sends nothing new to a target it is draining, check-ins included, and
       // ECS waits this long before it signals the task: keep the unreachable time short.
       deregistrationDelay: Duration.seconds(10),

@@ -30,7 +30,9 @@ export class Network extends Construct {
       gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
       flowLogs: {
         rejected: {
-          destination: ec2.FlowLogDestination.toCloudWatchLogs(new logs.LogGroup(this, 'RejectedTraffic', { retention: props.logRetention })),
+          destination: ec2.FlowLogDestination.toCloudWatchLogs(
+            new logs.LogGroup(this, 'RejectedTraffic', { retention: props.logRetention }),
+          ),
           trafficType: ec2.FlowLogTrafficType.REJECT,
         },
       },

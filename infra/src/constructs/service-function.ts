@@ -42,8 +42,10 @@ export const HANDLER_BUNDLING: BundlingOptions = {
   sourcesContent: false,
 };
 
-export interface ServiceFunctionProps
-  extends Omit<NodejsFunctionProps, 'entry' | 'handler' | 'runtime' | 'bundling' | 'projectRoot' | 'depsLockFilePath' | 'logGroup' | 'logRetention'> {
+export interface ServiceFunctionProps extends Omit<
+  NodejsFunctionProps,
+  'entry' | 'handler' | 'runtime' | 'bundling' | 'projectRoot' | 'depsLockFilePath' | 'logGroup' | 'logRetention'
+> {
   /** The handler file (exporting `handler`), from ServiceSources. */
   readonly entry: string;
   readonly sources: ServiceSources;

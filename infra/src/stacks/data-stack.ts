@@ -22,8 +22,14 @@ export class DataStack extends Stack {
     this.secrets = new BatonSecrets(this, 'Secrets', { stage: props.config.stage });
 
     // What an operator looks up after a deployment (README: "After the first deployment").
-    new CfnOutput(this, 'MailgunApiKeySecretArn', { value: this.secrets.mailgunApiKey.secretArn, description: 'Put the Mailgun API key here' });
-    new CfnOutput(this, 'ApiTokenSecretArn', { value: this.secrets.apiToken.secretArn, description: 'Bearer token of the console and the campaign API' });
+    new CfnOutput(this, 'MailgunApiKeySecretArn', {
+      value: this.secrets.mailgunApiKey.secretArn,
+      description: 'Put the Mailgun API key here',
+    });
+    new CfnOutput(this, 'ApiTokenSecretArn', {
+      value: this.secrets.apiToken.secretArn,
+      description: 'Bearer token of the console and the campaign API',
+    });
     new CfnOutput(this, 'CampaignsBucketName', { value: this.buckets.campaigns.bucketName });
   }
 }

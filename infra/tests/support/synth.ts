@@ -34,7 +34,11 @@ export interface SynthesisedStage {
 }
 
 /** One stage, synthesised once: call it in `beforeAll`. */
-export function synthStage(stage: 'qa' | 'prod', overrides: StageOverrides = stage === 'qa' ? QA : {}, app: App = testApp()): SynthesisedStage {
+export function synthStage(
+  stage: 'qa' | 'prod',
+  overrides: StageOverrides = stage === 'qa' ? QA : {},
+  app: App = testApp(),
+): SynthesisedStage {
   const config = resolveStageConfig(stage, overrides);
   const stacks = addBatonStage(app, config, SOURCES);
   return { config, stacks, data: Template.fromStack(stacks.data), service: Template.fromStack(stacks.service) };

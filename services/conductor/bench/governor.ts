@@ -9,7 +9,9 @@ import { STRATEGIES, simulate, type RunResult } from '../src/sim/simulate';
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const json = args.includes('--json');
-  const onlyArg = args.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? (args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined);
+  const onlyArg =
+    args.find((a) => a.startsWith('--only='))?.slice('--only='.length) ??
+    (args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined);
   const only = onlyArg?.split(',');
   const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.name));
   if (scenarios.length === 0) throw new Error(`no scenario named ${onlyArg}; there are ${SCENARIOS.map((s) => s.name).join(', ')}`);
@@ -22,7 +24,9 @@ async function main(): Promise<void> {
     }
   }
   if (json) {
-    process.stdout.write(JSON.stringify({ scenarios: scenarios.map(({ name, description }) => ({ name, description })), results }, null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify({ scenarios: scenarios.map(({ name, description }) => ({ name, description })), results }, null, 2) + '\n',
+    );
     return;
   }
   const rows = results.map((r) => {
@@ -45,7 +49,22 @@ async function main(): Promise<void> {
       String(r.duplicates),
     ];
   });
-  const head = ['scenario', 'strategy', 'full windows % of cap', 'max calendar', 'max sliding', 'violations', 'done s', 'ideal s', 'vs ideal', 'small campaign done', 'permits wasted %', '429s', 'in doubt', 'sent twice'];
+  const head = [
+    'scenario',
+    'strategy',
+    'full windows % of cap',
+    'max calendar',
+    'max sliding',
+    'violations',
+    'done s',
+    'ideal s',
+    'vs ideal',
+    'small campaign done',
+    'permits wasted %',
+    '429s',
+    'in doubt',
+    'sent twice',
+  ];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
   console.log(line(head));

@@ -1,4 +1,11 @@
-export { Conductor, createCampaignInput, type CampaignView, type ConductorDeps, type ConductorSettings, type CreateCampaignInput } from './core/conductor';
+export {
+  Conductor,
+  createCampaignInput,
+  type CampaignView,
+  type ConductorDeps,
+  type ConductorSettings,
+  type CreateCampaignInput,
+} from './core/conductor';
 export { CampaignRun, type CampaignCounts } from './core/campaign-run';
 export { Governor, type GovernorSettings, type SliceGrant, type GovernorCheckpoint } from './core/governor';
 export { SendingGovernors, type SendingGovernorsSettings, type SendingGovernorsCheckpoint } from './core/sending-governors';

@@ -14,7 +14,16 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import { ConfigError, createLogger, describeError, loadConfig, systemClock, type Config, type InputIssue, type Logger } from '@baton/shared';
+import {
+  ConfigError,
+  createLogger,
+  describeError,
+  loadConfig,
+  systemClock,
+  type Config,
+  type InputIssue,
+  type Logger,
+} from '@baton/shared';
 import { bucketsFromEnv, loadAwsEnv, type AwsEnv } from '@baton/shared/aws-env';
 import { S3ObjectStore, createS3Client } from '@baton/shared/s3-object-store';
 import { createMailgunSender } from '@baton/worker';
@@ -23,7 +32,14 @@ import { SnsCampaignTopic } from './adapters/sns-campaign-topic';
 import type { TestSender } from './core/ports';
 import { ConductorService } from './service';
 
-const AWS_NAMES = ['BATON_CAMPAIGNS_BUCKET', 'BATON_STUBS_BUCKET', 'BATON_RENDERED_BUCKET', 'BATON_TOPIC_ARN', 'BATON_WORKER_FUNCTION', 'BATON_DRAIN_MS'] as const;
+const AWS_NAMES = [
+  'BATON_CAMPAIGNS_BUCKET',
+  'BATON_STUBS_BUCKET',
+  'BATON_RENDERED_BUCKET',
+  'BATON_TOPIC_ARN',
+  'BATON_WORKER_FUNCTION',
+  'BATON_DRAIN_MS',
+] as const;
 /** Optional in `loadConfig` (dev generates them), but nothing may be generated on a Fargate task. */
 const REQUIRED_ON_AWS = ['BATON_API_TOKEN', 'BATON_LEASE_TOKEN', 'BATON_UNSUBSCRIBE_SECRET', 'BATON_PUBLIC_URL'] as const;
 /** Past this a test send is in doubt (the provider may have taken it). */
@@ -82,10 +98,24 @@ export async function startConductorOnAws(env: Env = process.env, clients: AwsCl
 
   let testSender: TestSender | undefined;
   if (config.MAILGUN_URL !== undefined && config.MAILGUN_API_KEY !== undefined) {
-    const sender = createMailgunSender({ url: config.MAILGUN_URL, domain: config.MAILGUN_DOMAIN, apiKey: config.MAILGUN_API_KEY, timeoutMs: PROVIDER_TIMEOUT_MS });
+    const sender = createMailgunSender({
+      url: config.MAILGUN_URL,
+      domain: config.MAILGUN_DOMAIN,
+      apiKey: config.MAILGUN_API_KEY,
+      timeoutMs: PROVIDER_TIMEOUT_MS,
+    });
     testSender = {
       send: (m, { domain }) =>
-        sender.send({ from: m.from, to: m.to, subject: m.subject, html: m.html, text: m.text, headers: m.headers, domain, variables: { 'campaign-id': m.campaignId, test: 'true' } }),
+        sender.send({
+          from: m.from,
+          to: m.to,
+          subject: m.subject,
+          html: m.html,
+          text: m.text,
+          headers: m.headers,
+          domain,
+          variables: { 'campaign-id': m.campaignId, test: 'true' },
+        }),
     };
   }
 
@@ -106,7 +136,10 @@ export async function startConductorOnAws(env: Env = process.env, clients: AwsCl
   });
   // Every interface of the task: the load balancer and the workers reach it from outside.
   const url = await service.start({ host: '0.0.0.0', port: config.PORT });
-  logger.info({ event: 'task.listening', port: config.PORT, stage: config.BATON_STAGE, testSends: testSender !== undefined }, 'conductor listening');
+  logger.info(
+    { event: 'task.listening', port: config.PORT, stage: config.BATON_STAGE, testSends: testSender !== undefined },
+    'conductor listening',
+  );
   return { service, url, drainMs: aws.BATON_DRAIN_MS, logger };
 }
 
@@ -118,7 +151,11 @@ interface SignalSource {
  * On the first SIGTERM or SIGINT: drain, then exit 0 (1 if stopping failed). A second signal
  * while draining exits 1 at once (someone insists).
  */
-export function stopOnSignals(running: ConductorOnAws, signals: SignalSource = process, exit: (code: number) => void = (code) => process.exit(code)): void {
+export function stopOnSignals(
+  running: ConductorOnAws,
+  signals: SignalSource = process,
+  exit: (code: number) => void = (code) => process.exit(code),
+): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {

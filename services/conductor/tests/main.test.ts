@@ -73,7 +73,14 @@ describe('loadConductorEnv', () => {
   it('requires the tokens, the unsubscribe secret and the public URL on AWS, even in dev', () => {
     // Act
     const error = configErrorOf(() =>
-      loadConductorEnv({ ...env, BATON_STAGE: 'dev', BATON_API_TOKEN: '', BATON_LEASE_TOKEN: '', BATON_UNSUBSCRIBE_SECRET: '', BATON_PUBLIC_URL: '' }),
+      loadConductorEnv({
+        ...env,
+        BATON_STAGE: 'dev',
+        BATON_API_TOKEN: '',
+        BATON_LEASE_TOKEN: '',
+        BATON_UNSUBSCRIBE_SECRET: '',
+        BATON_PUBLIC_URL: '',
+      }),
     );
 
     // Assess
@@ -92,7 +99,11 @@ describe('startConductorOnAws', () => {
     const memory = new MemoryObjectStore();
     serveS3FromMemory(s3, memory);
     sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
-    const clients = { s3: new S3Client({ region: 'eu-west-1' }), sns: new SNSClient({ region: 'eu-west-1' }), lambda: new LambdaClient({ region: 'eu-west-1' }) };
+    const clients = {
+      s3: new S3Client({ region: 'eu-west-1' }),
+      sns: new SNSClient({ region: 'eu-west-1' }),
+      lambda: new LambdaClient({ region: 'eu-west-1' }),
+    };
     const running = await startConductorOnAws(env, clients);
     try {
       const base = `http://127.0.0.1:${new URL(running.url).port}`;
@@ -139,7 +150,13 @@ describe('stopOnSignals', () => {
     // Prepare
     const signals = new EventEmitter();
     const drained: number[] = [];
-    const exited = new Promise<number>((resolve) => stopOnSignals(fakeRunning(async (ms) => void drained.push(ms)), signals, resolve));
+    const exited = new Promise<number>((resolve) =>
+      stopOnSignals(
+        fakeRunning(async (ms) => void drained.push(ms)),
+        signals,
+        resolve,
+      ),
+    );
 
     // Act
     signals.emit('SIGTERM', 'SIGTERM');
@@ -152,7 +169,13 @@ describe('stopOnSignals', () => {
   it('exits 1 when stopping fails', async () => {
     // Prepare
     const signals = new EventEmitter();
-    const exited = new Promise<number>((resolve) => stopOnSignals(fakeRunning(async () => Promise.reject(new Error('close failed'))), signals, resolve));
+    const exited = new Promise<number>((resolve) =>
+      stopOnSignals(
+        fakeRunning(async () => Promise.reject(new Error('close failed'))),
+        signals,
+        resolve,
+      ),
+    );
 
     // Act
     signals.emit('SIGINT', 'SIGINT');
@@ -166,7 +189,11 @@ describe('stopOnSignals', () => {
     const signals = new EventEmitter();
     const codes: number[] = [];
     let stops = 0;
-    stopOnSignals(fakeRunning(() => (stops++, new Promise<void>(() => {}))), signals, (code) => codes.push(code));
+    stopOnSignals(
+      fakeRunning(() => (stops++, new Promise<void>(() => {}))),
+      signals,
+      (code) => codes.push(code),
+    );
 
     // Act
     signals.emit('SIGTERM', 'SIGTERM');

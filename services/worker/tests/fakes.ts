@@ -99,7 +99,10 @@ export class FakeSender implements Sender {
     providerId: `<id-${index}@mg.acme.test>`,
   });
 
-  constructor(private readonly clock?: AutoClock, private readonly msPerCall = 0) {}
+  constructor(
+    private readonly clock?: AutoClock,
+    private readonly msPerCall = 0,
+  ) {}
 
   async send(msg: OutgoingEmail): Promise<{ providerId: string }> {
     const index = this.calls.length;

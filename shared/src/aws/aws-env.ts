@@ -32,11 +32,9 @@ const PARTITION = 'arn:aws[a-z-]*';
 const REGION = '[a-z]{2}(-[a-z]+)+-\\d';
 const ACCOUNT = '\\d{12}';
 
-const topicArn = z
-  .string()
-  .regex(new RegExp(`^${PARTITION}:sns:${REGION}:${ACCOUNT}:[A-Za-z0-9_-]{1,256}(\\.fifo)?$`), {
-    message: 'must be an SNS topic ARN (arn:aws:sns:region:account:name)',
-  });
+const topicArn = z.string().regex(new RegExp(`^${PARTITION}:sns:${REGION}:${ACCOUNT}:[A-Za-z0-9_-]{1,256}(\\.fifo)?$`), {
+  message: 'must be an SNS topic ARN (arn:aws:sns:region:account:name)',
+});
 
 /** A function name, or its ARN, either with an optional version or alias. */
 const functionName = z
@@ -45,12 +43,9 @@ const functionName = z
     message: 'must be a Lambda function name or ARN',
   });
 
-const secretArn = z
-  .string()
-  .regex(new RegExp(`^${PARTITION}:secretsmanager:${REGION}:${ACCOUNT}:secret:[A-Za-z0-9/_+=.@-]{1,512}$`), {
-    message: 'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:region:account:secret:name)',
-  });
-
+const secretArn = z.string().regex(new RegExp(`^${PARTITION}:secretsmanager:${REGION}:${ACCOUNT}:secret:[A-Za-z0-9/_+=.@-]{1,512}$`), {
+  message: 'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:region:account:secret:name)',
+});
 
 /** Each variable: its schema, and its default when it has one (a string, validated like a given value). */
 const variables = {

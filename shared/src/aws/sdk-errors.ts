@@ -63,25 +63,51 @@ export function awsErrorFacts(err: unknown): AwsErrorFacts {
 }
 
 const THROTTLED = new Set([
-  'Throttling', 'ThrottlingException', 'Throttled', 'ThrottledException', 'TooManyRequests',
-  'TooManyRequestsException', 'RequestLimitExceeded', 'RequestThrottled', 'RequestThrottledException',
-  'SlowDown', 'ProvisionedThroughputExceededException', 'EC2ThrottledException', 'KMSThrottlingException',
+  'Throttling',
+  'ThrottlingException',
+  'Throttled',
+  'ThrottledException',
+  'TooManyRequests',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'SlowDown',
+  'ProvisionedThroughputExceededException',
+  'EC2ThrottledException',
+  'KMSThrottlingException',
 ]);
 const UNAVAILABLE = new Set([
-  'InternalError', 'InternalFailure', 'InternalServiceError', 'InternalServiceErrorException', 'ServiceException',
-  'ServiceUnavailable', 'ServiceUnavailableException', 'RequestTimeout', 'RequestTimeoutException',
-  'ResourceNotReadyException', 'ResourceConflictException',
+  'InternalError',
+  'InternalFailure',
+  'InternalServiceError',
+  'InternalServiceErrorException',
+  'ServiceException',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'ResourceNotReadyException',
+  'ResourceConflictException',
 ]);
 /** Node and undici codes for a connection that was never made. */
-const UNREACHABLE = new Set([
-  'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT',
-]);
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 /** Codes for a connection that broke or stalled once the request may have gone out. */
 const TIMEOUT = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'UND_ERR_SOCKET', 'TimeoutError', 'NetworkingError']);
 const ACCESS_DENIED = new Set([
-  'AccessDenied', 'AccessDeniedException', 'AuthorizationError', 'AuthorizationErrorException', 'UnrecognizedClientException',
-  'InvalidClientTokenId', 'InvalidSignatureException', 'SignatureDoesNotMatch', 'ExpiredToken', 'ExpiredTokenException',
-  'InvalidAccessKeyId', 'MissingAuthenticationToken', 'KMSAccessDeniedException',
+  'AccessDenied',
+  'AccessDeniedException',
+  'AuthorizationError',
+  'AuthorizationErrorException',
+  'UnrecognizedClientException',
+  'InvalidClientTokenId',
+  'InvalidSignatureException',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'InvalidAccessKeyId',
+  'MissingAuthenticationToken',
+  'KMSAccessDeniedException',
   // No credentials could be found at all: a deployment mistake, not a passing fault.
   'CredentialsProviderError',
 ]);

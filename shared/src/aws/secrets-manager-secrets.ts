@@ -142,7 +142,8 @@ function fieldOf(raw: string, field: string, arn: string): string {
     // The parser's message quotes the input, i.e. the secret: neither it nor the cause is kept.
     throw new PermanentError('SECRET_NOT_JSON', `secret ${arn} is not a JSON object, so it has no field "${field}"`);
   }
-  const value = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>)[field] : undefined;
+  const value =
+    typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>)[field] : undefined;
   if (typeof value !== 'string' || value.length === 0) {
     throw new PermanentError('SECRET_FIELD_MISSING', `secret ${arn} has no non-empty string field "${field}"`);
   }

@@ -91,15 +91,19 @@ export class FsObjectStore implements ObjectStore {
       if (segments.some((seg) => seg === '')) return { keys: [] };
     }
     const found: string[] = [];
-    await walk(path.join(bucketDir, ...base.split('/').filter(Boolean)), base, { prefix, startAfter: options.startAfter, want: limit + 1 }, found);
+    await walk(
+      path.join(bucketDir, ...base.split('/').filter(Boolean)),
+      base,
+      { prefix, startAfter: options.startAfter, want: limit + 1 },
+      found,
+    );
     const page = found.slice(0, limit);
     return found.length > limit ? { keys: page, nextStartAfter: page[page.length - 1] } : { keys: page };
   }
 
   private emit(bucket: string, key: string, body: string): void {
     const matching = this.listeners.filter(
-      ({ filter }) =>
-        filter.bucket === bucket && key.startsWith(filter.prefix ?? '') && key.endsWith(filter.suffix ?? ''),
+      ({ filter }) => filter.bucket === bucket && key.startsWith(filter.prefix ?? '') && key.endsWith(filter.suffix ?? ''),
     );
     if (matching.length === 0) return;
     const event: S3Event = {
@@ -144,7 +148,9 @@ function checkKey(key: string): void {
     /[\u0000\\]/.test(key) ||
     segments.some((s) => s === '' || s === '.' || s === '..' || Buffer.byteLength(s) > 250);
   if (bad) {
-    throw new ValidationError('KEY_INVALID', [{ where: 'key', message: `${JSON.stringify(key.slice(0, 200))} cannot be stored (empty, '.', '..' segment, NUL or backslash)` }]);
+    throw new ValidationError('KEY_INVALID', [
+      { where: 'key', message: `${JSON.stringify(key.slice(0, 200))} cannot be stored (empty, '.', '..' segment, NUL or backslash)` },
+    ]);
   }
 }
 
@@ -170,7 +176,13 @@ async function walk(dir: string, keyPrefix: string, q: WalkQuery, out: string[])
     throw err;
   }
   const ordered = entries
-    .map((e) => (e.isDirectory() ? { key: `${keyPrefix}${e.name}/`, dir: e.name } : e.isFile() && e.name.endsWith(SUFFIX) ? { key: keyPrefix + e.name.slice(0, -SUFFIX.length) } : undefined))
+    .map((e) =>
+      e.isDirectory()
+        ? { key: `${keyPrefix}${e.name}/`, dir: e.name }
+        : e.isFile() && e.name.endsWith(SUFFIX)
+          ? { key: keyPrefix + e.name.slice(0, -SUFFIX.length) }
+          : undefined,
+    )
     .filter((e): e is { key: string; dir?: string } => e !== undefined)
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   for (const e of ordered) {

@@ -106,7 +106,11 @@ export class S3ObjectStore implements ObjectStore {
           continue;
         }
         if (await this.exists(bucket, key)) throw new ObjectExistsError(bucket, key);
-        throw new RetryableError('S3_CONFLICT', `S3 PutObject s3://${bucket}/${key}: conditional write still conflicting after ${attempt + 1} attempts`, { cause: err });
+        throw new RetryableError(
+          'S3_CONFLICT',
+          `S3 PutObject s3://${bucket}/${key}: conditional write still conflicting after ${attempt + 1} attempts`,
+          { cause: err },
+        );
       }
     }
   }
@@ -161,18 +165,46 @@ interface SdkErrorShape {
 }
 
 const THROTTLING = new Set([
-  'SlowDown', 'Throttling', 'ThrottlingException', 'ThrottledException', 'TooManyRequests',
-  'TooManyRequestsException', 'RequestLimitExceeded', 'RequestThrottled', 'RequestThrottledException',
-  'ProvisionedThroughputExceededException', 'BandwidthLimitExceeded',
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'TooManyRequests',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'ProvisionedThroughputExceededException',
+  'BandwidthLimitExceeded',
 ]);
 const UNAVAILABLE = new Set([
-  'InternalError', 'ServiceUnavailable', 'RequestTimeout', 'RequestTimeoutException', 'TimeoutError',
-  'NetworkingError', 'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND',
-  'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT',
+  'InternalError',
+  'ServiceUnavailable',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TimeoutError',
+  'NetworkingError',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
 ]);
 const ACCESS_DENIED = new Set([
-  'AccessDenied', 'AllAccessDisabled', 'AccountProblem', 'InvalidAccessKeyId', 'SignatureDoesNotMatch',
-  'ExpiredToken', 'InvalidToken', 'CredentialsProviderError',
+  'AccessDenied',
+  'AllAccessDisabled',
+  'AccountProblem',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'InvalidToken',
+  'CredentialsProviderError',
 ]);
 
 function shapeOf(err: unknown): SdkErrorShape {

@@ -79,7 +79,9 @@ describe('loadAwsEnv', () => {
 
   it('reports every missing required variable at once, one line each', () => {
     // Act
-    const error = configErrorOf(() => loadAwsEnv(['BATON_CAMPAIGNS_BUCKET', 'BATON_TOPIC_ARN', 'BATON_STAGE', 'MAILGUN_URL', 'MAILGUN_DOMAIN'], { BATON_TOPIC_ARN: '' }));
+    const error = configErrorOf(() =>
+      loadAwsEnv(['BATON_CAMPAIGNS_BUCKET', 'BATON_TOPIC_ARN', 'BATON_STAGE', 'MAILGUN_URL', 'MAILGUN_DOMAIN'], { BATON_TOPIC_ARN: '' }),
+    );
 
     // Assess
     expect(error.code).toBe('CONFIG_INVALID');
@@ -113,12 +115,31 @@ describe('loadAwsEnv', () => {
     };
 
     // Act
-    const error = configErrorOf(() => loadAwsEnv(['BATON_STUBS_BUCKET', 'BATON_TOPIC_ARN', 'BATON_WORKER_FUNCTION', 'BATON_CONDUCTOR_URL', 'BATON_DRAIN_MS', 'BATON_STAGE', 'LOG_LEVEL'], env));
+    const error = configErrorOf(() =>
+      loadAwsEnv(
+        [
+          'BATON_STUBS_BUCKET',
+          'BATON_TOPIC_ARN',
+          'BATON_WORKER_FUNCTION',
+          'BATON_CONDUCTOR_URL',
+          'BATON_DRAIN_MS',
+          'BATON_STAGE',
+          'LOG_LEVEL',
+        ],
+        env,
+      ),
+    );
 
     // Assess
     expect(error.issues).toEqual([
-      { where: 'BATON_STUBS_BUCKET', message: 'must be an S3 bucket name (3-63 lower-case letters, digits, dots, dashes) (got "Stubs_Bucket")' },
-      { where: 'BATON_TOPIC_ARN', message: 'must be an SNS topic ARN (arn:aws:sns:region:account:name) (got "arn:aws:sqs:eu-west-1:123456789012:queue")' },
+      {
+        where: 'BATON_STUBS_BUCKET',
+        message: 'must be an S3 bucket name (3-63 lower-case letters, digits, dots, dashes) (got "Stubs_Bucket")',
+      },
+      {
+        where: 'BATON_TOPIC_ARN',
+        message: 'must be an SNS topic ARN (arn:aws:sns:region:account:name) (got "arn:aws:sqs:eu-west-1:123456789012:queue")',
+      },
       { where: 'BATON_WORKER_FUNCTION', message: 'must be a Lambda function name or ARN (got "my function")' },
       { where: 'BATON_CONDUCTOR_URL', message: 'must be an http(s) URL (got "conductor:8080")' },
       { where: 'BATON_DRAIN_MS', message: 'must be at most 120000 (got "500000")' },
@@ -132,13 +153,24 @@ describe('loadAwsEnv', () => {
     const pasted = 'key-3ax6xnjp29jd6fds4gc373sgvjxteol0';
 
     // Act
-    const error = configErrorOf(() => loadAwsEnv(['MAILGUN_API_KEY_SECRET_ARN', 'BATON_LEASE_TOKEN_SECRET_ARN'], { MAILGUN_API_KEY_SECRET_ARN: pasted, BATON_LEASE_TOKEN_SECRET_ARN: 'arn:aws:s3:::bucket' }));
+    const error = configErrorOf(() =>
+      loadAwsEnv(['MAILGUN_API_KEY_SECRET_ARN', 'BATON_LEASE_TOKEN_SECRET_ARN'], {
+        MAILGUN_API_KEY_SECRET_ARN: pasted,
+        BATON_LEASE_TOKEN_SECRET_ARN: 'arn:aws:s3:::bucket',
+      }),
+    );
 
     // Assess
     expect(error.message).not.toContain(pasted);
     expect(error.issues).toEqual([
-      { where: 'MAILGUN_API_KEY_SECRET_ARN', message: 'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:region:account:secret:name) (got "…")' },
-      { where: 'BATON_LEASE_TOKEN_SECRET_ARN', message: 'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:region:account:secret:name) (got "…")' },
+      {
+        where: 'MAILGUN_API_KEY_SECRET_ARN',
+        message: 'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:region:account:secret:name) (got "…")',
+      },
+      {
+        where: 'BATON_LEASE_TOKEN_SECRET_ARN',
+        message: 'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:region:account:secret:name) (got "…")',
+      },
     ]);
   });
 
@@ -159,16 +191,23 @@ describe('loadAwsEnv', () => {
     const error = configErrorOf(() => loadAwsEnv(['BATON_STAGE', 'QA_ALLOWED_RECIPIENTS'], { BATON_STAGE: 'qa' }));
 
     // Assess
-    expect(error.issues).toEqual([{ where: 'QA_ALLOWED_RECIPIENTS', message: 'is required when BATON_STAGE=qa (QA may only email allowed addresses)' }]);
+    expect(error.issues).toEqual([
+      { where: 'QA_ALLOWED_RECIPIENTS', message: 'is required when BATON_STAGE=qa (QA may only email allowed addresses)' },
+    ]);
   });
 
   it('refuses an allow-list entry that is neither an address nor a domain', () => {
     // Act
-    const error = configErrorOf(() => loadAwsEnv(['BATON_STAGE', 'QA_ALLOWED_RECIPIENTS'], { BATON_STAGE: 'qa', QA_ALLOWED_RECIPIENTS: 'qa@example.com, everyone' }));
+    const error = configErrorOf(() =>
+      loadAwsEnv(['BATON_STAGE', 'QA_ALLOWED_RECIPIENTS'], { BATON_STAGE: 'qa', QA_ALLOWED_RECIPIENTS: 'qa@example.com, everyone' }),
+    );
 
     // Assess
     expect(error.issues).toHaveLength(1);
-    expect(error.issues[0]).toMatchObject({ where: 'QA_ALLOWED_RECIPIENTS', message: expect.stringContaining('entries must be addresses') });
+    expect(error.issues[0]).toMatchObject({
+      where: 'QA_ALLOWED_RECIPIENTS',
+      message: expect.stringContaining('entries must be addresses'),
+    });
   });
 });
 
@@ -178,7 +217,11 @@ describe('bucketsFromEnv', () => {
     const buckets = bucketsFromEnv(valid);
 
     // Assess
-    expect(buckets).toEqual({ campaigns: 'baton-prod-campaigns-1a2b3c', stubs: 'baton-prod-stubs-1a2b3c', rendered: 'baton.prod.rendered' });
+    expect(buckets).toEqual({
+      campaigns: 'baton-prod-campaigns-1a2b3c',
+      stubs: 'baton-prod-stubs-1a2b3c',
+      rendered: 'baton.prod.rendered',
+    });
   });
 
   it('gives a bucket the entry point was not given a name that S3 refuses and that names the variable', () => {

@@ -3,7 +3,12 @@ import { classifyAwsError, describeAwsError, type AwsFailure } from '../../src/a
 
 /** A service error as any v3 client throws it (the S3 class stands for every client's). */
 function serviceError(name: string, status: number): S3ServiceException {
-  return new S3ServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message: `${name} happened` });
+  return new S3ServiceException({
+    name,
+    $fault: status >= 500 ? 'server' : 'client',
+    $metadata: { httpStatusCode: status },
+    message: `${name} happened`,
+  });
 }
 
 function nodeError(code: string, name = 'Error', message = code): Error {
@@ -23,20 +28,41 @@ describe('classifyAwsError', () => {
     ['a DNS failure', nodeError('ENOTFOUND'), 'unreachable'],
     [
       'a connect timeout',
-      Object.assign(new Error('@smithy/node-http-handler - the request socket did not establish a connection with the server within the configured timeout of 3000 ms.'), { name: 'TimeoutError' }),
+      Object.assign(
+        new Error(
+          '@smithy/node-http-handler - the request socket did not establish a connection with the server within the configured timeout of 3000 ms.',
+        ),
+        { name: 'TimeoutError' },
+      ),
       'unreachable',
     ],
-    ['a request timeout', nodeError('ETIMEDOUT', 'TimeoutError', 'a request has exceeded the configured 10000 ms requestTimeout.'), 'timeout'],
+    [
+      'a request timeout',
+      nodeError('ETIMEDOUT', 'TimeoutError', 'a request has exceeded the configured 10000 ms requestTimeout.'),
+      'timeout',
+    ],
     ['a reset connection', nodeError('ECONNRESET', 'TimeoutError', 'socket hang up'), 'timeout'],
-    ['undici hiding the socket error in its cause', Object.assign(new TypeError('fetch failed'), { cause: nodeError('UND_ERR_SOCKET') }), 'timeout'],
+    [
+      'undici hiding the socket error in its cause',
+      Object.assign(new TypeError('fetch failed'), { cause: nodeError('UND_ERR_SOCKET') }),
+      'timeout',
+    ],
     ['AccessDenied', serviceError('AccessDeniedException', 403), 'access-denied'],
     ['a KMS refusal that Lambda answers with a 502', serviceError('KMSAccessDeniedException', 502), 'access-denied'],
     ['SNS AuthorizationError', serviceError('AuthorizationErrorException', 403), 'access-denied'],
     ['expired credentials', serviceError('ExpiredTokenException', 400), 'access-denied'],
-    ['no credentials at all', Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }), 'access-denied'],
+    [
+      'no credentials at all',
+      Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }),
+      'access-denied',
+    ],
     ['a missing resource', serviceError('ResourceNotFoundException', 404), 'not-found'],
     ['any other 4xx', serviceError('InvalidParameterException', 400), 'rejected'],
-    ['a service error with no status', Object.assign(new Error('garbled'), { name: 'Unknown', $fault: 'server', $metadata: {} }), 'unavailable'],
+    [
+      'a service error with no status',
+      Object.assign(new Error('garbled'), { name: 'Unknown', $fault: 'server', $metadata: {} }),
+      'unavailable',
+    ],
   ];
 
   it.each(cases)('classifies %s', (_what, error, expected) => {

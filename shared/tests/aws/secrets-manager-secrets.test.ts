@@ -18,7 +18,12 @@ const OTHER_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:baton/le
 const VALUE = 'key-0123456789abcdef';
 
 function throttling(): SecretsManagerServiceException {
-  return new SecretsManagerServiceException({ name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Rate exceeded' });
+  return new SecretsManagerServiceException({
+    name: 'ThrottlingException',
+    $fault: 'client',
+    $metadata: { httpStatusCode: 400 },
+    message: 'Rate exceeded',
+  });
 }
 
 function deferred<T>() {
@@ -33,7 +38,12 @@ let secrets: SecretsManagerSecrets;
 beforeEach(() => {
   sm.reset();
   clock = new ManualClock(1_000_000);
-  secrets = new SecretsManagerSecrets(new SecretsManagerClient({ region: 'eu-west-1' }), { clock, ttlMs: 60_000, maxStaleMs: 120_000, retryAfterFailureMs: 10_000 });
+  secrets = new SecretsManagerSecrets(new SecretsManagerClient({ region: 'eu-west-1' }), {
+    clock,
+    ttlMs: 60_000,
+    maxStaleMs: 120_000,
+    retryAfterFailureMs: 10_000,
+  });
 });
 
 describe('SecretsManagerSecrets.get', () => {
@@ -119,7 +129,9 @@ describe('SecretsManagerSecrets error translation', () => {
 
   it('turns an internal service error or a reset connection into a retryable error', async () => {
     // Prepare
-    sm.on(GetSecretValueCommand, { SecretId: ARN }).rejects(new InternalServiceError({ $metadata: { httpStatusCode: 500 }, message: 'oops' }));
+    sm.on(GetSecretValueCommand, { SecretId: ARN }).rejects(
+      new InternalServiceError({ $metadata: { httpStatusCode: 500 }, message: 'oops' }),
+    );
     sm.on(GetSecretValueCommand, { SecretId: OTHER_ARN }).rejects(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
 
     // Act
@@ -133,7 +145,9 @@ describe('SecretsManagerSecrets error translation', () => {
 
   it('names the ARN of a secret that does not exist, in a permanent error', async () => {
     // Prepare
-    sm.on(GetSecretValueCommand).rejects(new ResourceNotFoundException({ $metadata: { httpStatusCode: 400 }, message: "Secrets Manager can't find the specified secret." }));
+    sm.on(GetSecretValueCommand).rejects(
+      new ResourceNotFoundException({ $metadata: { httpStatusCode: 400 }, message: "Secrets Manager can't find the specified secret." }),
+    );
 
     // Act
     const reading = secrets.get(ARN);
@@ -145,8 +159,17 @@ describe('SecretsManagerSecrets error translation', () => {
 
   it('reports access denied, by IAM or by the KMS key, as a permanent error naming the ARN', async () => {
     // Prepare
-    sm.on(GetSecretValueCommand, { SecretId: ARN }).rejects(new SecretsManagerServiceException({ name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'not authorized' }));
-    sm.on(GetSecretValueCommand, { SecretId: OTHER_ARN }).rejects(new DecryptionFailure({ $metadata: { httpStatusCode: 400 }, message: 'kms said no' }));
+    sm.on(GetSecretValueCommand, { SecretId: ARN }).rejects(
+      new SecretsManagerServiceException({
+        name: 'AccessDeniedException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+        message: 'not authorized',
+      }),
+    );
+    sm.on(GetSecretValueCommand, { SecretId: OTHER_ARN }).rejects(
+      new DecryptionFailure({ $metadata: { httpStatusCode: 400 }, message: 'kms said no' }),
+    );
 
     // Act
     const iam = secrets.get(ARN);
@@ -154,7 +177,11 @@ describe('SecretsManagerSecrets error translation', () => {
 
     // Assess
     await expect(iam).rejects.toMatchObject({ code: 'SECRET_ACCESS_DENIED', kind: 'permanent', message: expect.stringContaining(ARN) });
-    await expect(kms).rejects.toMatchObject({ code: 'SECRET_ACCESS_DENIED', kind: 'permanent', message: expect.stringContaining(OTHER_ARN) });
+    await expect(kms).rejects.toMatchObject({
+      code: 'SECRET_ACCESS_DENIED',
+      kind: 'permanent',
+      message: expect.stringContaining(OTHER_ARN),
+    });
   });
 
   it('rethrows an error that is neither the SDK nor the network untouched', async () => {
@@ -194,7 +221,11 @@ describe('SecretsManagerSecrets cache', () => {
     sm.on(GetSecretValueCommand, { SecretId: OTHER_ARN }).resolves({ SecretString: 'token' });
 
     // Act
-    const got = [await secrets.get(ARN, { jsonField: 'apiKey' }), await secrets.get(ARN, { jsonField: 'user' }), await secrets.get(OTHER_ARN)];
+    const got = [
+      await secrets.get(ARN, { jsonField: 'apiKey' }),
+      await secrets.get(ARN, { jsonField: 'user' }),
+      await secrets.get(OTHER_ARN),
+    ];
 
     // Assess
     expect(got).toEqual(['k', 'u', 'token']);
@@ -270,7 +301,9 @@ describe('SecretsManagerSecrets cache', () => {
 
   it('stops serving a stale value once the stale period is over, and throws the refresh error', async () => {
     // Prepare: TTL 60 s plus 120 s of staleness
-    sm.on(GetSecretValueCommand).resolvesOnce({ SecretString: 'cached' }).rejects(new ResourceNotFoundException({ $metadata: { httpStatusCode: 400 }, message: 'gone' }));
+    sm.on(GetSecretValueCommand)
+      .resolvesOnce({ SecretString: 'cached' })
+      .rejects(new ResourceNotFoundException({ $metadata: { httpStatusCode: 400 }, message: 'gone' }));
     await secrets.get(ARN);
 
     // Act

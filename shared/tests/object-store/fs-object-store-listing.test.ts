@@ -6,7 +6,9 @@ import { FsObjectStore } from '../../src/object-store/fs-object-store';
 import { MemoryObjectStore } from '../../src/object-store/memory-object-store';
 
 /** Segments over an alphabet where file, folder and sibling names sort in awkward ways ('-' < '.' < '/' < '0'). */
-const segment = fc.string({ unit: fc.constantFrom('a', 'b', '-', '.', '0'), minLength: 1, maxLength: 3 }).filter((s) => s !== '.' && s !== '..');
+const segment = fc
+  .string({ unit: fc.constantFrom('a', 'b', '-', '.', '0'), minLength: 1, maxLength: 3 })
+  .filter((s) => s !== '.' && s !== '..');
 const key = fc.array(segment, { minLength: 1, maxLength: 3 }).map((parts) => parts.join('/'));
 
 describe('FsObjectStore listing', () => {
@@ -27,7 +29,10 @@ describe('FsObjectStore listing', () => {
             }
             let startAfter: string | undefined;
             for (let pages = 0; pages < 50; pages++) {
-              const [a, b] = await Promise.all([disk.list('bkt', prefix, { startAfter, limit }), memory.list('bkt', prefix, { startAfter, limit })]);
+              const [a, b] = await Promise.all([
+                disk.list('bkt', prefix, { startAfter, limit }),
+                memory.list('bkt', prefix, { startAfter, limit }),
+              ]);
               expect(a).toEqual(b);
               if (a.nextStartAfter === undefined) return;
               startAfter = a.nextStartAfter;

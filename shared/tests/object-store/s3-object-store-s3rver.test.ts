@@ -35,7 +35,7 @@ type S3rverClass = new (options: {
   directory: string;
   configureBuckets: { name: string }[];
 }) => S3rverServer;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+
 const S3rver = require('s3rver') as S3rverClass;
 
 const CONTRACT_BUCKETS = ['contract-bucket', 'other-bucket'];
@@ -150,7 +150,8 @@ describe('S3ObjectStore against s3rver', () => {
 
   it('lists under a prefix from a startAfter, in one untruncated page', async () => {
     // Prepare
-    for (const key of ['stubs/c/00/a.json', 'stubs/c/01/b.json', 'stubs/c/ff/c.json', 'stubs/d/00/x.json']) await store.put(BUCKET, key, '{}');
+    for (const key of ['stubs/c/00/a.json', 'stubs/c/01/b.json', 'stubs/c/ff/c.json', 'stubs/d/00/x.json'])
+      await store.put(BUCKET, key, '{}');
 
     // Act
     const all = await store.list(BUCKET, 'stubs/c/');

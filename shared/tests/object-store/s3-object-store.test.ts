@@ -82,7 +82,9 @@ describe('S3ObjectStore.get', () => {
 
   it('treats a missing bucket as a rejected request, not as a missing object', async () => {
     // Prepare
-    s3.on(GetObjectCommand).rejects(new NoSuchBucket({ $metadata: { httpStatusCode: 404 }, message: 'The specified bucket does not exist' }));
+    s3.on(GetObjectCommand).rejects(
+      new NoSuchBucket({ $metadata: { httpStatusCode: 404 }, message: 'The specified bucket does not exist' }),
+    );
 
     // Act
     const getting = store.get('no-such-bucket', 'k.json');
@@ -137,7 +139,9 @@ describe('S3ObjectStore.put', () => {
 
   it('turns 412 PreconditionFailed on a conditional create into ObjectExistsError', async () => {
     // Prepare
-    s3.on(PutObjectCommand).rejects(serviceError('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold'));
+    s3.on(PutObjectCommand).rejects(
+      serviceError('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold'),
+    );
 
     // Act
     const putting = store.put('campaigns', 'claim', 'x', { ifNoneMatch: '*' });
@@ -237,7 +241,12 @@ describe('S3ObjectStore.list', () => {
     const page = await store.list('stubs', 'p/', { startAfter: 'p/a', limit: 2 });
 
     // Assess
-    expect(s3.commandCalls(ListObjectsV2Command)[0]!.args[0].input).toEqual({ Bucket: 'stubs', Prefix: 'p/', StartAfter: 'p/a', MaxKeys: 2 });
+    expect(s3.commandCalls(ListObjectsV2Command)[0]!.args[0].input).toEqual({
+      Bucket: 'stubs',
+      Prefix: 'p/',
+      StartAfter: 'p/a',
+      MaxKeys: 2,
+    });
     expect(page).toEqual({ keys: ['p/b', 'p/c'] });
   });
 
@@ -290,11 +299,21 @@ describe('S3ObjectStore error translation', () => {
     ['InternalError (500)', serviceError('InternalError', 500), RetryableError, 'S3_UNAVAILABLE'],
     ['a 502 from a proxy', serviceError('Unknown', 502), RetryableError, 'S3_UNAVAILABLE'],
     ['RequestTimeout (400)', serviceError('RequestTimeout', 400), RetryableError, 'S3_UNAVAILABLE'],
-    ['a refused connection', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9000'), { code: 'ECONNREFUSED' }), RetryableError, 'S3_UNAVAILABLE'],
+    [
+      'a refused connection',
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9000'), { code: 'ECONNREFUSED' }),
+      RetryableError,
+      'S3_UNAVAILABLE',
+    ],
     ['a socket timeout', Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }), RetryableError, 'S3_UNAVAILABLE'],
     ['AccessDenied (403)', serviceError('AccessDenied', 403, 'Access Denied'), PermanentError, 'S3_ACCESS_DENIED'],
     ['InvalidAccessKeyId (403)', serviceError('InvalidAccessKeyId', 403), PermanentError, 'S3_ACCESS_DENIED'],
-    ['missing credentials', Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }), PermanentError, 'S3_ACCESS_DENIED'],
+    [
+      'missing credentials',
+      Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }),
+      PermanentError,
+      'S3_ACCESS_DENIED',
+    ],
     ['InvalidArgument (400)', serviceError('InvalidArgument', 400), PermanentError, 'S3_REQUEST_REJECTED'],
     ['EntityTooLarge (400)', serviceError('EntityTooLarge', 400), PermanentError, 'S3_REQUEST_REJECTED'],
   ];

@@ -6,7 +6,10 @@ import type { AwsClientStub } from 'aws-sdk-client-mock';
 import { ObjectExistsError } from '../../src/errors';
 import type { MemoryObjectStore } from '../../src/object-store/memory-object-store';
 
-export type S3Commands = Pick<typeof s3Sdk, 'DeleteObjectCommand' | 'GetObjectCommand' | 'HeadObjectCommand' | 'ListObjectsV2Command' | 'PutObjectCommand'>;
+export type S3Commands = Pick<
+  typeof s3Sdk,
+  'DeleteObjectCommand' | 'GetObjectCommand' | 'HeadObjectCommand' | 'ListObjectsV2Command' | 'PutObjectCommand'
+>;
 
 /**
  * Answers a mocked S3Client's calls from a MemoryObjectStore, the way S3 would (NoSuchKey, 412
@@ -25,7 +28,8 @@ export function serveS3FromMemory(s3: AwsClientStub<S3Client>, store: MemoryObje
     return { Body: sdkStreamMixin(Readable.from([Buffer.from(body, 'utf8')])) };
   });
   s3.on(HeadObjectCommand).callsFake(async (input: { Bucket: string; Key: string }) => {
-    if ((await store.get(input.Bucket, input.Key)) === undefined) throw new NotFound({ $metadata: { httpStatusCode: 404 }, message: 'Not Found' });
+    if ((await store.get(input.Bucket, input.Key)) === undefined)
+      throw new NotFound({ $metadata: { httpStatusCode: 404 }, message: 'Not Found' });
     return {};
   });
   s3.on(PutObjectCommand).callsFake(async (input: { Bucket: string; Key: string; Body: string; IfNoneMatch?: string }) => {
@@ -33,7 +37,12 @@ export function serveS3FromMemory(s3: AwsClientStub<S3Client>, store: MemoryObje
       await store.put(input.Bucket, input.Key, String(input.Body), input.IfNoneMatch === '*' ? { ifNoneMatch: '*' } : {});
     } catch (err) {
       if (!(err instanceof ObjectExistsError)) throw err;
-      throw new S3ServiceException({ name: 'PreconditionFailed', $fault: 'client', $metadata: { httpStatusCode: 412 }, message: 'At least one of the pre-conditions you specified did not hold' });
+      throw new S3ServiceException({
+        name: 'PreconditionFailed',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 412 },
+        message: 'At least one of the pre-conditions you specified did not hold',
+      });
     }
     return {};
   });

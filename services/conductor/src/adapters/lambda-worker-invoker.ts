@@ -81,13 +81,18 @@ export class LambdaWorkerInvoker implements WorkerInvoker {
     }
     let out;
     try {
-      out = await this.client.send(new InvokeCommand({ FunctionName: this.options.functionName, InvocationType: 'Event', Payload: payload }));
+      out = await this.client.send(
+        new InvokeCommand({ FunctionName: this.options.functionName, InvocationType: 'Event', Payload: payload }),
+      );
     } catch (err) {
       throw translateLambdaError(err, this.options.functionName, leaseId);
     }
     if (out.StatusCode !== 202 || out.FunctionError !== undefined) {
       const said = out.FunctionError !== undefined ? `function error ${out.FunctionError}` : `status ${out.StatusCode ?? 'missing'}`;
-      throw new PermanentError('WORKER_INVOKE_FAILED', `Lambda Invoke ${this.options.functionName} (lease ${leaseId}): ${said}, expected 202`);
+      throw new PermanentError(
+        'WORKER_INVOKE_FAILED',
+        `Lambda Invoke ${this.options.functionName} (lease ${leaseId}): ${said}, expected 202`,
+      );
     }
   }
 }

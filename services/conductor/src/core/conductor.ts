@@ -207,7 +207,12 @@ export class Conductor {
       if (!key.endsWith('/campaign.json')) continue;
       try {
         const ref = parseKey.campaign(key);
-        const definition = parseWith(campaignDefinition, parseJson((await store.get(buckets.campaigns, key)) ?? '', key), 'CAMPAIGN_INVALID', key);
+        const definition = parseWith(
+          campaignDefinition,
+          parseJson((await store.get(buckets.campaigns, key)) ?? '', key),
+          'CAMPAIGN_INVALID',
+          key,
+        );
         const stateText = await store.get(buckets.campaigns, keys.state(ref));
         const state = stateText
           ? parseWith(campaignState, parseJson(stateText, keys.state(ref)), 'CAMPAIGN_INVALID', keys.state(ref))
@@ -224,8 +229,14 @@ export class Conductor {
     if (checkpoint?.success) {
       this.deps.governors.restore(checkpoint.data, now);
     } else {
-      if (checkpoint) this.deps.logger.error({ event: 'governor.checkpoint_invalid', key: keys.governorCheckpoint() }, 'the governor checkpoint is unreadable; waiting out a window instead');
-      const wasSending = [...this.runs.values()].some((r) => (r.state.status === 'sending' || r.state.status === 'paused') && r.state.finishedAt === undefined);
+      if (checkpoint)
+        this.deps.logger.error(
+          { event: 'governor.checkpoint_invalid', key: keys.governorCheckpoint() },
+          'the governor checkpoint is unreadable; waiting out a window instead',
+        );
+      const wasSending = [...this.runs.values()].some(
+        (r) => (r.state.status === 'sending' || r.state.status === 'paused') && r.state.finishedAt === undefined,
+      );
       if (wasSending || checkpoint) this.deps.governors.assumeRecentlyBusy(now);
     }
     await this.extendGovernors(now);
@@ -255,7 +266,9 @@ export class Conductor {
 
     const sendingDomain = input.sendingDomain ?? this.deps.governors.defaultDomain;
     if (!this.deps.governors.has(sendingDomain)) {
-      throw new ValidationError('CAMPAIGN_INVALID', [{ where: 'body.sendingDomain', message: `must be one of ${this.deps.governors.domainNames().join(', ')}` }]);
+      throw new ValidationError('CAMPAIGN_INVALID', [
+        { where: 'body.sendingDomain', message: `must be one of ${this.deps.governors.domainNames().join(', ')}` },
+      ]);
     }
     const campaignId = newCampaignId(now);
     const ref = { customerId: input.customerId, campaignId };
@@ -296,9 +309,7 @@ export class Conductor {
   }
 
   listCampaigns(): CampaignView[] {
-    return [...this.runs.values()]
-      .sort((a, b) => (a.definition.createdAt < b.definition.createdAt ? 1 : -1))
-      .map((r) => this.view(r));
+    return [...this.runs.values()].sort((a, b) => (a.definition.createdAt < b.definition.createdAt ? 1 : -1)).map((r) => this.view(r));
   }
 
   getCampaign(campaignId: string): CampaignView {
@@ -348,8 +359,13 @@ export class Conductor {
     const compiled = await this.templates.get(run.ref, async () => run.definition);
     // A test goes out under the tester's own id, so its unsubscribe link can never suppress
     // the audience's first recipient.
-    const recipientId = to !== undefined ? recipientIdFor(run.definition.customerId, to.trim().toLowerCase()) : (first?.recipientId ?? '0'.repeat(32));
-    return renderMessage(compiled, { ...run.ref, recipientId, email, fields: { ...(first?.fields ?? {}), email } }, { publicUrl: this.deps.settings.publicUrl, unsubscribeSecret: this.deps.settings.unsubscribeSecret });
+    const recipientId =
+      to !== undefined ? recipientIdFor(run.definition.customerId, to.trim().toLowerCase()) : (first?.recipientId ?? '0'.repeat(32));
+    return renderMessage(
+      compiled,
+      { ...run.ref, recipientId, email, fields: { ...(first?.fields ?? {}), email } },
+      { publicUrl: this.deps.settings.publicUrl, unsubscribeSecret: this.deps.settings.unsubscribeSecret },
+    );
   }
 
   /** The audience's first valid recipient, read once per campaign from the start of the file. */
@@ -360,14 +376,20 @@ export class Conductor {
     // (so it was not cut) or the slice is the whole file; else read everything.
     const head = csv.slice(0, 65_536);
     const fromHead = parseAudience(head, run.definition.customerId).recipients;
-    const first = head.length === csv.length || fromHead.length > 1 ? fromHead[0] : parseAudience(csv, run.definition.customerId).recipients[0];
+    const first =
+      head.length === csv.length || fromHead.length > 1 ? fromHead[0] : parseAudience(csv, run.definition.customerId).recipients[0];
     this.samples.set(run.id, first);
     return first;
   }
 
   /** Sends the preview to one address now, under the governor like any other send. */
   async testSend(campaignId: string, body: unknown): Promise<{ providerId: string }> {
-    const { to } = parseWith(z.object({ to: z.email({ message: 'must be an email address' }) }).strict(), body, 'TEST_SEND_INVALID', 'body');
+    const { to } = parseWith(
+      z.object({ to: z.email({ message: 'must be an email address' }) }).strict(),
+      body,
+      'TEST_SEND_INVALID',
+      'body',
+    );
     const { settings, testSender, governors, clock } = this.deps;
     if (!testSender) throw new CampaignStateError(campaignId, 'not configured', 'test-send');
     if (settings.stage === 'qa' && !isAllowedRecipient(settings.qaAllowList ?? [], to)) {
@@ -403,13 +425,24 @@ export class Conductor {
     const key = keys.suppression({ customerId: ref.customerId, recipientId: assertRecipientId(ref.recipientId) });
     const run = this.run(ref.campaignId);
     // A wrong signature looks exactly like an unknown campaign: nothing to learn by guessing.
-    if (run.definition.customerId !== ref.customerId || !isValidUnsubscribeSignature(this.deps.settings.unsubscribeSecret, ref, signature)) {
+    if (
+      run.definition.customerId !== ref.customerId ||
+      !isValidUnsubscribeSignature(this.deps.settings.unsubscribeSecret, ref, signature)
+    ) {
       throw new CampaignNotFoundError(ref.campaignId);
     }
-    const record: SuppressionRecord = { version: 1, at: new Date(this.deps.clock.now()).toISOString(), campaignId: ref.campaignId, reason: 'unsubscribed' };
+    const record: SuppressionRecord = {
+      version: 1,
+      at: new Date(this.deps.clock.now()).toISOString(),
+      campaignId: ref.campaignId,
+      reason: 'unsubscribed',
+    };
     try {
       await this.deps.store.put(this.deps.buckets.campaigns, key, JSON.stringify(record), { ifNoneMatch: '*' });
-      this.deps.logger.info({ event: 'recipient.unsubscribed', campaignId: ref.campaignId, recipientId: ref.recipientId }, 'recipient unsubscribed');
+      this.deps.logger.info(
+        { event: 'recipient.unsubscribed', campaignId: ref.campaignId, recipientId: ref.recipientId },
+        'recipient unsubscribed',
+      );
     } catch (err) {
       if (!(err instanceof ObjectExistsError)) throw err;
     }
@@ -561,9 +594,19 @@ export class Conductor {
     for (const g of active.governors) g.release(active.grant, request.usedPerSlice, now);
     if (throttled) {
       active.governors[0]!.pushBack(now, throttled.retryAfterMs);
-      this.deps.logger.warn({ event: 'governor.push_back', domain: lease.domain, effectiveCap: active.governors[0]!.effectiveCap, retryAfterMs: throttled.retryAfterMs }, 'provider pushed back');
+      this.deps.logger.warn(
+        {
+          event: 'governor.push_back',
+          domain: lease.domain,
+          effectiveCap: active.governors[0]!.effectiveCap,
+          retryAfterMs: throttled.retryAfterMs,
+        },
+        'provider pushed back',
+      );
       // A restart must not forget it.
-      void this.checkpoint().catch((err) => this.deps.logger.error({ event: 'governor.checkpoint_failed', err }, 'checkpoint after a push-back failed'));
+      void this.checkpoint().catch((err) =>
+        this.deps.logger.error({ event: 'governor.checkpoint_failed', err }, 'checkpoint after a push-back failed'),
+      );
     }
     this.rates.observe(request.workerId, request.timing, request.lanes);
 
@@ -596,7 +639,11 @@ export class Conductor {
       const domain = r.definition.sendingDomain ?? governors.defaultDomain;
       if (!governors.has(domain)) {
         // Its domain was taken out of SENDING_DOMAINS: never send through another one unasked.
-        if (!this.unknownDomainWarned.has(r.id)) this.deps.logger.error({ event: 'campaign.domain_unknown', campaignId: r.id, domain }, 'campaign waits: its sending domain is not configured');
+        if (!this.unknownDomainWarned.has(r.id))
+          this.deps.logger.error(
+            { event: 'campaign.domain_unknown', campaignId: r.id, domain },
+            'campaign waits: its sending domain is not configured',
+          );
         this.unknownDomainWarned.add(r.id);
         continue;
       }
@@ -653,7 +700,10 @@ export class Conductor {
     this.leases.set(lease.leaseId, { lease, run, grant, governors: chain, settled: new Set() });
     this.workers.set(workerId, (this.workers.get(workerId) ?? 0) + 1);
     this.metrics.leaseIssued(permits);
-    this.deps.logger.debug({ event: 'lease.issued', leaseId: lease.leaseId, campaignId: run.id, permits, slices: grant.permits.length }, 'lease issued');
+    this.deps.logger.debug(
+      { event: 'lease.issued', leaseId: lease.leaseId, campaignId: run.id, permits, slices: grant.permits.length },
+      'lease issued',
+    );
     return lease;
   }
 
@@ -703,14 +753,18 @@ export class Conductor {
     if (governors.isDurableThrough(now + settings.leaseHorizonMs)) return;
     const until = now + 2 * settings.leaseHorizonMs;
     governors.open(until, now);
-    await store.put(buckets.campaigns, keys.governorCheckpoint(), JSON.stringify(governors.checkpoint(now)), { contentType: 'application/json' });
+    await store.put(buckets.campaigns, keys.governorCheckpoint(), JSON.stringify(governors.checkpoint(now)), {
+      contentType: 'application/json',
+    });
     governors.markDurable(until);
   }
 
   /** Stores the governors' checkpoint now (on shutdown, and after a push-back). */
   async checkpoint(): Promise<void> {
     const { governors, store, buckets, clock } = this.deps;
-    await store.put(buckets.campaigns, keys.governorCheckpoint(), JSON.stringify(governors.checkpoint(clock.now())), { contentType: 'application/json' });
+    await store.put(buckets.campaigns, keys.governorCheckpoint(), JSON.stringify(governors.checkpoint(clock.now())), {
+      contentType: 'application/json',
+    });
   }
 
   /** False when the worker could not be started (its lease is undone; try again next tick). */
@@ -739,7 +793,11 @@ export class Conductor {
       this.expired.set(leaseId, active);
       this.releaseWorker(active.lease.workerId);
       this.deps.logger.warn({ event: 'lease.expired', leaseId, campaignId: active.run.id }, 'lease expired without a check-in');
-      await this.settleUnknown(active.run, active.lease.recipientIds.filter((r) => active.run.inFlight.has(r)), now);
+      await this.settleUnknown(
+        active.run,
+        active.lease.recipientIds.filter((r) => active.run.inFlight.has(r)),
+        now,
+      );
     }
   }
 
@@ -768,7 +826,10 @@ export class Conductor {
    */
   private async settleLateResults(request: CheckInRequest): Promise<void> {
     const expired = this.expired.get(request.leaseId);
-    this.deps.logger.warn({ event: 'lease.late_check_in', leaseId: request.leaseId, known: expired !== undefined }, 'check-in for an expired or unknown lease');
+    this.deps.logger.warn(
+      { event: 'lease.late_check_in', leaseId: request.leaseId, known: expired !== undefined },
+      'check-in for an expired or unknown lease',
+    );
     if (!expired) {
       // A lease of a conductor that has since restarted: the worker's word is not evidence, but
       // the outcome records it wrote are. Settle the recipients it names that are in doubt only
@@ -811,7 +872,9 @@ export class Conductor {
   private async recordOutcome(run: CampaignRun, recipientId: string, status: OutcomeStatus, reason: string): Promise<void> {
     const record: OutcomeRecord = { version: 1, recipientId, status, reason, at: new Date(this.deps.clock.now()).toISOString() };
     try {
-      await this.deps.store.put(this.deps.buckets.campaigns, keys.outcome({ ...run.ref, recipientId }), JSON.stringify(record), { ifNoneMatch: '*' });
+      await this.deps.store.put(this.deps.buckets.campaigns, keys.outcome({ ...run.ref, recipientId }), JSON.stringify(record), {
+        ifNoneMatch: '*',
+      });
     } catch (err) {
       if (!(err instanceof ObjectExistsError)) throw err;
     }
@@ -878,7 +941,8 @@ export class Conductor {
       await store.put(buckets.stubs, key, body, { contentType: 'application/json' }); // the write's event re-runs the renderer
       redriven++;
     }
-    if (redriven > 0) logger.warn({ event: 'campaign.rerender', campaignId: run.id, recipients: redriven }, 'stubs never rendered were written again');
+    if (redriven > 0)
+      logger.warn({ event: 'campaign.rerender', campaignId: run.id, recipients: redriven }, 'stubs never rendered were written again');
   }
 
   private async loadLedger(run: CampaignRun): Promise<void> {
@@ -924,7 +988,10 @@ export class Conductor {
     if (run.report?.error) await this.setStatus(run, 'failed', { finishedAt, error: run.report.error });
     else if (run.state.status === 'sending') await this.setStatus(run, 'done', { finishedAt });
     else await this.setStatus(run, 'cancelled', { finishedAt });
-    this.deps.logger.info({ event: 'campaign.finished', campaignId: run.id, status: run.state.status, counts: run.counts() }, 'campaign finished');
+    this.deps.logger.info(
+      { event: 'campaign.finished', campaignId: run.id, status: run.state.status, counts: run.counts() },
+      'campaign finished',
+    );
   }
 
   private async setStatus(run: CampaignRun, status: CampaignStatus, extra: Partial<CampaignState> = {}): Promise<void> {
@@ -976,4 +1043,3 @@ export class Conductor {
     };
   }
 }
-

@@ -266,7 +266,8 @@ export class Governor {
    */
   restore(cp: GovernorCheckpoint, now: number): void {
     // A different cap needs nothing special: restored limits count in full against the new one.
-    const sameShape = cp.sliceMs === this.settings.sliceMs && cp.windowMs === this.settings.windowMs && cp.marginMs === this.settings.marginMs;
+    const sameShape =
+      cp.sliceMs === this.settings.sliceMs && cp.windowMs === this.settings.windowMs && cp.marginMs === this.settings.marginMs;
     this.limits.clear();
     this.granted.clear();
     if (sameShape) {
@@ -307,7 +308,8 @@ export class Governor {
   snapshot(now: number): GovernorSnapshot {
     const windowStart = Math.floor(now / this.settings.windowMs) * this.settings.windowMs;
     let windowGranted = 0;
-    for (let i = this.sliceOf(windowStart); this.sliceStart(i) < windowStart + this.settings.windowMs; i++) windowGranted += this.granted.get(i) ?? 0;
+    for (let i = this.sliceOf(windowStart); this.sliceStart(i) < windowStart + this.settings.windowMs; i++)
+      windowGranted += this.granted.get(i) ?? 0;
     return { cap: this.cap, effectiveCap: this.effective, heldUntil: this.heldUntil, windowGranted, windowStart };
   }
 

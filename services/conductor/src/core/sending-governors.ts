@@ -51,7 +51,8 @@ export class SendingGovernors {
     if (settings.domains.length === 0) throw new RangeError('at least one sending domain is needed');
     const shape = { windowMs: settings.windowMs, sliceMs: settings.sliceMs, marginMs: settings.marginMs };
     for (const d of settings.domains) this.domains.set(d.domain, new Governor({ ...shape, perWindowMax: d.perWindowMax }));
-    for (const [customerId, cap] of Object.entries(settings.customerCaps ?? {})) this.customers.set(customerId, new Governor({ ...shape, perWindowMax: cap }));
+    for (const [customerId, cap] of Object.entries(settings.customerCaps ?? {}))
+      this.customers.set(customerId, new Governor({ ...shape, perWindowMax: cap }));
     this.defaultDomain = settings.domains[0]!.domain;
   }
 

@@ -1,15 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
-import {
-  BatonError,
-  RetryableError,
-  ValidationError,
-  checkInRequest,
-  renewRequest,
-  parseWith,
-  type Logger,
-} from '@baton/shared';
+import { BatonError, RetryableError, ValidationError, checkInRequest, renewRequest, parseWith, type Logger } from '@baton/shared';
 import type { Conductor } from '../core/conductor';
 import { CampaignNotFoundError, CampaignStateError, NoPermitError } from '../core/errors';
 import { consoleHtml } from './console-page';
@@ -62,7 +54,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       api.get('/campaigns', async () => ({ campaigns: conductor.listCampaigns() }));
       api.post('/campaigns', async (req, reply) => reply.code(201).send(await conductor.createCampaign(req.body)));
       api.get<{ Params: { id: string } }>('/campaigns/:id', async (req) => conductor.getCampaign(req.params.id));
-      api.post<{ Params: { id: string } }>('/campaigns/:id/send', async (req, reply) => reply.code(202).send(await conductor.send(req.params.id)));
+      api.post<{ Params: { id: string } }>('/campaigns/:id/send', async (req, reply) =>
+        reply.code(202).send(await conductor.send(req.params.id)),
+      );
       api.post<{ Params: { id: string } }>('/campaigns/:id/pause', async (req) => conductor.pause(req.params.id));
       api.post<{ Params: { id: string } }>('/campaigns/:id/resume', async (req) => conductor.resume(req.params.id));
       api.post<{ Params: { id: string } }>('/campaigns/:id/cancel', async (req) => conductor.cancel(req.params.id));
@@ -96,7 +90,10 @@ function bearer(token: string) {
     const header = request.headers.authorization ?? '';
     const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'UNAUTHORIZED', message: 'a valid bearer token is required' });
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer')
+        .send({ error: 'UNAUTHORIZED', message: 'a valid bearer token is required' });
     }
   };
 }
@@ -119,7 +116,10 @@ function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply, l
   }
   if (err instanceof BatonError && err.kind === 'in-doubt') {
     // The provider may have taken the message: name the code so nobody blindly retries an "internal error".
-    logger.warn({ event: 'http.in_doubt', method: request.method, url: request.url.split('?')[0], code: err.code }, 'request ended in doubt');
+    logger.warn(
+      { event: 'http.in_doubt', method: request.method, url: request.url.split('?')[0], code: err.code },
+      'request ended in doubt',
+    );
     return reply.code(502).send({ error: err.code, message: err.message });
   }
   const status = (err as { statusCode?: number }).statusCode;

@@ -16,14 +16,39 @@ export function createMetrics(): { registry: Registry; hooks: ConductorMetrics; 
   collectDefaultMetrics({ register: registry, prefix: 'baton_' });
   const leases = new Counter({ name: 'baton_leases_total', help: 'Leases handed to workers', registers: [registry] });
   const permits = new Counter({ name: 'baton_permits_issued_total', help: 'Send permits issued by the governor', registers: [registry] });
-  const outcomes = new Counter({ name: 'baton_outcomes_total', help: 'Recipients reaching an outcome', labelNames: ['status'] as const, registers: [registry] });
-  const retries = new Counter({ name: 'baton_requeued_total', help: 'Recipients put back in the queue', labelNames: ['reason'] as const, registers: [registry] });
+  const outcomes = new Counter({
+    name: 'baton_outcomes_total',
+    help: 'Recipients reaching an outcome',
+    labelNames: ['status'] as const,
+    registers: [registry],
+  });
+  const retries = new Counter({
+    name: 'baton_requeued_total',
+    help: 'Recipients put back in the queue',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   const gauges = {
     activeWorkers: new Gauge({ name: 'baton_active_workers', help: 'Workers holding a lease', registers: [registry] }),
     activeLeases: new Gauge({ name: 'baton_active_leases', help: 'Leases not yet checked in', registers: [registry] }),
-    windowIssued: new Gauge({ name: 'baton_governor_window_issued', help: 'Permits granted for the current calendar window', labelNames: ['domain'] as const, registers: [registry] }),
-    cap: new Gauge({ name: 'baton_governor_cap', help: "The provider's cap per governor window (PER_MINUTE_MAX or SENDING_DOMAINS)", labelNames: ['domain'] as const, registers: [registry] }),
-    effectiveCap: new Gauge({ name: 'baton_governor_effective_cap', help: 'Provider calls allowed per governor window now: below the cap after the provider pushed back', labelNames: ['domain'] as const, registers: [registry] }),
+    windowIssued: new Gauge({
+      name: 'baton_governor_window_issued',
+      help: 'Permits granted for the current calendar window',
+      labelNames: ['domain'] as const,
+      registers: [registry],
+    }),
+    cap: new Gauge({
+      name: 'baton_governor_cap',
+      help: "The provider's cap per governor window (PER_MINUTE_MAX or SENDING_DOMAINS)",
+      labelNames: ['domain'] as const,
+      registers: [registry],
+    }),
+    effectiveCap: new Gauge({
+      name: 'baton_governor_effective_cap',
+      help: 'Provider calls allowed per governor window now: below the cap after the provider pushed back',
+      labelNames: ['domain'] as const,
+      registers: [registry],
+    }),
     campaigns: new Gauge({ name: 'baton_campaigns', help: 'Campaigns by status', labelNames: ['status'] as const, registers: [registry] }),
   };
   const hooks: ConductorMetrics = {

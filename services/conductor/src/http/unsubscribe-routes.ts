@@ -21,11 +21,18 @@ export async function unsubscribeRoutes(app: FastifyInstance, conductor: Conduct
   app.get<{ Params: Params }>(path, async (_req, reply) =>
     reply
       .type('text/html; charset=utf-8')
-      .send(page('Unsubscribe', '<h1>Unsubscribe?</h1><p>You will get no more email from this sender.</p><form method="post"><button type="submit">Unsubscribe</button></form>')),
+      .send(
+        page(
+          'Unsubscribe',
+          '<h1>Unsubscribe?</h1><p>You will get no more email from this sender.</p><form method="post"><button type="submit">Unsubscribe</button></form>',
+        ),
+      ),
   );
   app.post<{ Params: Params }>(path, async (req, reply) => {
     const { signature, ...ref } = req.params;
     await conductor.unsubscribe(ref, signature);
-    return reply.type('text/html; charset=utf-8').send(page('Unsubscribed', '<h1>You are unsubscribed</h1><p>You will get no more email from this sender.</p>'));
+    return reply
+      .type('text/html; charset=utf-8')
+      .send(page('Unsubscribed', '<h1>You are unsubscribed</h1><p>You will get no more email from this sender.</p>'));
   });
 }

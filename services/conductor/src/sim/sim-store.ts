@@ -41,7 +41,7 @@ export class SimObjectStore implements ObjectStore {
     let hi = sorted.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (sorted[mid]! < from || (sorted[mid] === options.startAfter)) lo = mid + 1;
+      if (sorted[mid]! < from || sorted[mid] === options.startAfter) lo = mid + 1;
       else hi = mid;
     }
     const limit = options.limit ?? 1000;

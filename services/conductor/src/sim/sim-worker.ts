@@ -128,15 +128,18 @@ export class SimWorker {
     }
 
     const wantsMore = () => !halted && this.deadline - clock.now() > Math.max(0.1 * profile.budgetMs, 5_000);
-    const mayTake = () => !halted && next < lease.recipientIds.length && permitsLeft > 0 && local() < lease.sendUntil && this.deadline - clock.now() >= 12_000;
+    const mayTake = () =>
+      !halted && next < lease.recipientIds.length && permitsLeft > 0 && local() < lease.sendUntil && this.deadline - clock.now() >= 12_000;
     // As the real worker does: once no lane will start another call, renew while the last
     // calls are in flight, and run the next lease alongside.
     const checkNoMoreCalls = () => {
       if (renewal || this.crashed || starting > 0 || mayTake() || lanesLeft === 0 || !wantsMore()) return;
-      renewal = this.dispatcher.renew({ leaseId: lease.leaseId, workerId: lease.workerId, budgetLeftMs: this.deadline - clock.now(), reserveMs: 12_000 }).then((reply) => {
-        if (reply.lease && !this.crashed) this.runLease(reply.lease);
-        return reply.lease;
-      });
+      renewal = this.dispatcher
+        .renew({ leaseId: lease.leaseId, workerId: lease.workerId, budgetLeftMs: this.deadline - clock.now(), reserveMs: 12_000 })
+        .then((reply) => {
+          if (reply.lease && !this.crashed) this.runLease(reply.lease);
+          return reply.lease;
+        });
     };
 
     const finishLane = () => {

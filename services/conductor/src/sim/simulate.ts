@@ -1,4 +1,12 @@
-import { keys, recipientIdFor, silentLogger, type CampaignDefinition, type CheckInRequest, type CheckInResponse, type Lease } from '@baton/shared';
+import {
+  keys,
+  recipientIdFor,
+  silentLogger,
+  type CampaignDefinition,
+  type CheckInRequest,
+  type CheckInResponse,
+  type Lease,
+} from '@baton/shared';
 import { Conductor } from '../core/conductor';
 import { SendingGovernors } from '../core/sending-governors';
 import { Random } from './random';
@@ -73,7 +81,9 @@ export async function simulate(scenario: Scenario, strategy: Strategy): Promise<
   const wallStart = Date.now();
   const clock = new VirtualClock(START);
   const rnd = new Random(scenario.seed);
-  const provider = new SimProvider(scenario.throttle ? { from: START + scenario.throttle.fromMs, to: START + scenario.throttle.toMs } : undefined);
+  const provider = new SimProvider(
+    scenario.throttle ? { from: START + scenario.throttle.fromMs, to: START + scenario.throttle.toMs } : undefined,
+  );
   const stats: WorkerStats = { granted: 0, used: 0, crashedLeases: 0 };
   const profile = (): WorkerProfile => ({
     lanes: scenario.lanes,
@@ -85,7 +95,10 @@ export async function simulate(scenario: Scenario, strategy: Strategy): Promise<
     budgetMs: scenario.workerBudgetMs,
     crashPerLease: scenario.crashPerLease ?? 0,
   });
-  const outcome = strategy === 'baton' ? await runBaton(scenario, clock, rnd, provider, stats, profile) : await runBaseline(scenario, strategy, clock, rnd, provider, stats, profile);
+  const outcome =
+    strategy === 'baton'
+      ? await runBaton(scenario, clock, rnd, provider, stats, profile)
+      : await runBaseline(scenario, strategy, clock, rnd, provider, stats, profile);
 
   const { cap, windowMs } = scenario;
   const arrivals = provider.arrivals;
@@ -166,7 +179,8 @@ async function runBaton(
   const refs = scenario.campaigns.map((c, i) => ({ customerId: c.customerId, campaignId: `c-sim-${i}` }));
   scenario.campaigns.forEach((c, i) => seedCampaign(store, refs[i]!, c.size));
   let conductor: Conductor;
-  const claimKey = (lease: Lease, recipientId: string) => keys.claim({ customerId: lease.customerId, campaignId: lease.campaignId, recipientId });
+  const claimKey = (lease: Lease, recipientId: string) =>
+    keys.claim({ customerId: lease.customerId, campaignId: lease.campaignId, recipientId });
   const ledger: SimLedger = {
     claim: (lease, id) => store.putNow(BUCKETS.campaigns, claimKey(lease, id), '{}'),
     release: (lease, id) => void store.delete(BUCKETS.campaigns, claimKey(lease, id)),
@@ -237,8 +251,13 @@ function seedCampaign(store: SimObjectStore, ref: { customerId: string; campaign
   };
   store.putNow(BUCKETS.campaigns, keys.campaign(ref), JSON.stringify(definition));
   store.putNow(BUCKETS.campaigns, keys.state(ref), JSON.stringify({ version: 1, status: 'draft', updatedAt: definition.createdAt }));
-  store.putNow(BUCKETS.campaigns, keys.audienceReport(ref), JSON.stringify({ version: 1, rows: size, valid: size, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false }));
-  for (let i = 0; i < size; i++) store.putNow(BUCKETS.rendered, keys.rendered({ ...ref, recipientId: recipientIdFor(ref.customerId, `r${i}@example.com`) }), '{}');
+  store.putNow(
+    BUCKETS.campaigns,
+    keys.audienceReport(ref),
+    JSON.stringify({ version: 1, rows: size, valid: size, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false }),
+  );
+  for (let i = 0; i < size; i++)
+    store.putNow(BUCKETS.rendered, keys.rendered({ ...ref, recipientId: recipientIdFor(ref.customerId, `r${i}@example.com`) }), '{}');
 }
 
 // ---- the naive baselines -------------------------------------------------------------------------
@@ -327,7 +346,8 @@ async function runBaseline(
     async checkIn(req: CheckInRequest): Promise<CheckInResponse> {
       const lease = leases.get(req.leaseId);
       leases.delete(req.leaseId);
-      if (strategy === 'fixed-batches' && lease && Math.floor(clock.now() / windowMs) * windowMs === windowStart) issued -= lease.permits - req.permitsUsed;
+      if (strategy === 'fixed-batches' && lease && Math.floor(clock.now() / windowMs) * windowMs === windowStart)
+        issued -= lease.permits - req.permitsUsed;
       for (const r of req.results) {
         const c = campaignOf.get(r.recipientId)!;
         if (r.status === 'retryable') queue.push({ campaign: c, id: r.recipientId });
@@ -375,7 +395,11 @@ async function runBaseline(
       if (!lease) break;
       activeWorkers++;
       const delay = rnd.lognormal(scenario.invokeDelayMs.medianMs, scenario.invokeDelayMs.sigma);
-      clock.at(clock.now() + delay, () => new SimWorker(clock, rnd, profile(), provider, dispatcher, stats, ledger, strategy === 'sliding-limiter' ? gate : undefined).start(lease));
+      clock.at(clock.now() + delay, () =>
+        new SimWorker(clock, rnd, profile(), provider, dispatcher, stats, ledger, strategy === 'sliding-limiter' ? gate : undefined).start(
+          lease,
+        ),
+      );
     }
     if (doneAt.some((d) => Number.isNaN(d))) clock.at(clock.now() + TICK_MS, tick);
   };

@@ -41,7 +41,10 @@ beforeAll(async () => {
 afterAll(async () => {
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
-  for (const [name, value] of [['AWS_ACCESS_KEY_ID', savedEnv.id], ['AWS_SECRET_ACCESS_KEY', savedEnv.secret]] as const) {
+  for (const [name, value] of [
+    ['AWS_ACCESS_KEY_ID', savedEnv.id],
+    ['AWS_SECRET_ACCESS_KEY', savedEnv.secret],
+  ] as const) {
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;
   }

@@ -62,7 +62,9 @@ describe('LambdaWorkerInvoker.invoke', () => {
     await expect(invoking).rejects.toBeInstanceOf(PermanentError);
     await expect(invoking).rejects.toMatchObject({
       code: 'WORKER_PAYLOAD_TOO_LARGE',
-      message: expect.stringMatching(new RegExp(`lease lease-1: the invocation is \\d+ bytes, over Lambda's ${ASYNC_PAYLOAD_LIMIT_BYTES}-byte limit`)),
+      message: expect.stringMatching(
+        new RegExp(`lease lease-1: the invocation is \\d+ bytes, over Lambda's ${ASYNC_PAYLOAD_LIMIT_BYTES}-byte limit`),
+      ),
     });
     expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
   });
@@ -99,7 +101,11 @@ describe('LambdaWorkerInvoker.invoke', () => {
 
   it('turns TooManyRequestsException into a retryable error that keeps the cause', async () => {
     // Prepare
-    const cause = new TooManyRequestsException({ $metadata: { httpStatusCode: 429 }, message: 'Rate Exceeded.', Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' });
+    const cause = new TooManyRequestsException({
+      $metadata: { httpStatusCode: 429 },
+      message: 'Rate Exceeded.',
+      Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded',
+    });
     lambda.on(InvokeCommand).rejects(cause);
 
     // Act
@@ -112,17 +118,35 @@ describe('LambdaWorkerInvoker.invoke', () => {
   });
 
   it.each([
-    ['a bare 429', new LambdaServiceException({ name: 'Unknown', $fault: 'client', $metadata: { httpStatusCode: 429 }, message: 'slow' }), 'WORKER_INVOKE_THROTTLED'],
-    ["Lambda's ServiceException", new ServiceException({ $metadata: { httpStatusCode: 500 }, message: 'internal' }), 'WORKER_INVOKE_UNAVAILABLE'],
+    [
+      'a bare 429',
+      new LambdaServiceException({ name: 'Unknown', $fault: 'client', $metadata: { httpStatusCode: 429 }, message: 'slow' }),
+      'WORKER_INVOKE_THROTTLED',
+    ],
+    [
+      "Lambda's ServiceException",
+      new ServiceException({ $metadata: { httpStatusCode: 500 }, message: 'internal' }),
+      'WORKER_INVOKE_UNAVAILABLE',
+    ],
     [
       'a function being updated',
-      new LambdaServiceException({ name: 'ResourceConflictException', $fault: 'client', $metadata: { httpStatusCode: 409 }, message: 'update in progress' }),
+      new LambdaServiceException({
+        name: 'ResourceConflictException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 409 },
+        message: 'update in progress',
+      }),
       'WORKER_INVOKE_UNAVAILABLE',
     ],
     ['a refused connection', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'WORKER_INVOKE_UNAVAILABLE'],
     [
       'a connect timeout (nothing was sent)',
-      Object.assign(new Error('@smithy/node-http-handler - the request socket did not establish a connection with the server within the configured timeout of 3000 ms.'), { name: 'TimeoutError' }),
+      Object.assign(
+        new Error(
+          '@smithy/node-http-handler - the request socket did not establish a connection with the server within the configured timeout of 3000 ms.',
+        ),
+        { name: 'TimeoutError' },
+      ),
       'WORKER_INVOKE_UNAVAILABLE',
     ],
   ])('turns %s into a retryable error', async (_what, cause, code) => {
@@ -138,7 +162,13 @@ describe('LambdaWorkerInvoker.invoke', () => {
   });
 
   it.each([
-    ['a request timeout', Object.assign(new Error('a request has exceeded the configured 10000 ms requestTimeout.'), { name: 'TimeoutError', code: 'ETIMEDOUT' })],
+    [
+      'a request timeout',
+      Object.assign(new Error('a request has exceeded the configured 10000 ms requestTimeout.'), {
+        name: 'TimeoutError',
+        code: 'ETIMEDOUT',
+      }),
+    ],
     ['a reset connection', Object.assign(new Error('socket hang up'), { name: 'TimeoutError', code: 'ECONNRESET' })],
   ])('turns %s after sending into an in-doubt error: the worker may have started', async (_what, cause) => {
     // Prepare
@@ -153,9 +183,26 @@ describe('LambdaWorkerInvoker.invoke', () => {
   });
 
   it.each([
-    ['a missing function', new ResourceNotFoundException({ $metadata: { httpStatusCode: 404 }, message: 'Function not found' }), 'WORKER_INVOKE_REJECTED'],
-    ['a refused permission', new LambdaServiceException({ name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'no' }), 'WORKER_INVOKE_ACCESS_DENIED'],
-    ['a payload Lambda refuses', new LambdaServiceException({ name: 'RequestTooLargeException', $fault: 'client', $metadata: { httpStatusCode: 413 }, message: 'too large' }), 'WORKER_INVOKE_REJECTED'],
+    [
+      'a missing function',
+      new ResourceNotFoundException({ $metadata: { httpStatusCode: 404 }, message: 'Function not found' }),
+      'WORKER_INVOKE_REJECTED',
+    ],
+    [
+      'a refused permission',
+      new LambdaServiceException({ name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'no' }),
+      'WORKER_INVOKE_ACCESS_DENIED',
+    ],
+    [
+      'a payload Lambda refuses',
+      new LambdaServiceException({
+        name: 'RequestTooLargeException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 413 },
+        message: 'too large',
+      }),
+      'WORKER_INVOKE_REJECTED',
+    ],
   ])('turns %s into a permanent error', async (_what, cause, code) => {
     // Prepare
     lambda.on(InvokeCommand).rejects(cause);

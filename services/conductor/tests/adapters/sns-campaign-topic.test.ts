@@ -1,4 +1,12 @@
-import { AuthorizationErrorException, KMSDisabledException, NotFoundException, PublishCommand, SNSClient, SNSServiceException, ThrottledException } from '@aws-sdk/client-sns';
+import {
+  AuthorizationErrorException,
+  KMSDisabledException,
+  NotFoundException,
+  PublishCommand,
+  SNSClient,
+  SNSServiceException,
+  ThrottledException,
+} from '@aws-sdk/client-sns';
 import { PermanentError, RetryableError, type CampaignRequestedMessage } from '@baton/shared';
 import { mockClient } from 'aws-sdk-client-mock';
 import { SnsCampaignTopic } from '../../src/adapters/sns-campaign-topic';
@@ -54,10 +62,22 @@ describe('SnsCampaignTopic.publish', () => {
   });
 
   it.each([
-    ['a 429', new SNSServiceException({ name: 'TooManyRequests', $fault: 'client', $metadata: { httpStatusCode: 429 }, message: 'slow down' }), 'SNS_THROTTLED'],
-    ['a 503', new SNSServiceException({ name: 'ServiceUnavailable', $fault: 'server', $metadata: { httpStatusCode: 503 }, message: 'unavailable' }), 'SNS_UNAVAILABLE'],
+    [
+      'a 429',
+      new SNSServiceException({ name: 'TooManyRequests', $fault: 'client', $metadata: { httpStatusCode: 429 }, message: 'slow down' }),
+      'SNS_THROTTLED',
+    ],
+    [
+      'a 503',
+      new SNSServiceException({ name: 'ServiceUnavailable', $fault: 'server', $metadata: { httpStatusCode: 503 }, message: 'unavailable' }),
+      'SNS_UNAVAILABLE',
+    ],
     ['a refused connection', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'SNS_UNAVAILABLE'],
-    ['a timeout after sending (the stubber is idempotent)', Object.assign(new Error('socket hang up'), { name: 'TimeoutError', code: 'ECONNRESET' }), 'SNS_UNAVAILABLE'],
+    [
+      'a timeout after sending (the stubber is idempotent)',
+      Object.assign(new Error('socket hang up'), { name: 'TimeoutError', code: 'ECONNRESET' }),
+      'SNS_UNAVAILABLE',
+    ],
   ])('turns %s into a retryable error', async (_what, cause, code) => {
     // Prepare
     sns.on(PublishCommand).rejects(cause);
@@ -71,10 +91,26 @@ describe('SnsCampaignTopic.publish', () => {
   });
 
   it.each([
-    ['a refused authorisation', new AuthorizationErrorException({ $metadata: { httpStatusCode: 403 }, message: 'not authorized' }), 'SNS_ACCESS_DENIED'],
-    ["a disabled KMS key on the topic", new KMSDisabledException({ $metadata: { httpStatusCode: 400 }, message: 'disabled' }), 'SNS_ACCESS_DENIED'],
-    ['a missing topic', new NotFoundException({ $metadata: { httpStatusCode: 404 }, message: 'Topic does not exist' }), 'SNS_PUBLISH_REJECTED'],
-    ['an invalid parameter', new SNSServiceException({ name: 'InvalidParameterException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'bad' }), 'SNS_PUBLISH_REJECTED'],
+    [
+      'a refused authorisation',
+      new AuthorizationErrorException({ $metadata: { httpStatusCode: 403 }, message: 'not authorized' }),
+      'SNS_ACCESS_DENIED',
+    ],
+    [
+      'a disabled KMS key on the topic',
+      new KMSDisabledException({ $metadata: { httpStatusCode: 400 }, message: 'disabled' }),
+      'SNS_ACCESS_DENIED',
+    ],
+    [
+      'a missing topic',
+      new NotFoundException({ $metadata: { httpStatusCode: 404 }, message: 'Topic does not exist' }),
+      'SNS_PUBLISH_REJECTED',
+    ],
+    [
+      'an invalid parameter',
+      new SNSServiceException({ name: 'InvalidParameterException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'bad' }),
+      'SNS_PUBLISH_REJECTED',
+    ],
   ])('turns %s into a permanent error', async (_what, cause, code) => {
     // Prepare
     sns.on(PublishCommand).rejects(cause);

@@ -31,7 +31,13 @@ interface Harness {
 }
 
 /** `cap` per minute, in one-second slices (reach 62: 620 gives ten a slice). */
-function harness(settings: Partial<ConductorSettings> = {}, cap = 620, store = new MemoryObjectStore(), clock = new ManualClock(START), governors = testGovernors(cap)): Harness {
+function harness(
+  settings: Partial<ConductorSettings> = {},
+  cap = 620,
+  store = new MemoryObjectStore(),
+  clock = new ManualClock(START),
+  governors = testGovernors(cap),
+): Harness {
   const invocations: WorkerInvocation[] = [];
   const published: unknown[] = [];
   const conductor = new Conductor({
@@ -50,12 +56,26 @@ function harness(settings: Partial<ConductorSettings> = {}, cap = 620, store = n
 /** A stored campaign in `status`, with `n` recipients stubbed and rendered (the pipeline faked). */
 async function storedCampaign(store: MemoryObjectStore, n: number, status: CampaignState['status'] = 'sending'): Promise<string[]> {
   const definition: CampaignDefinition = {
-    version: 1, ...ref, name: 'Test', from: 'a@example.com', subject: 'Hi', mjml: '<mjml></mjml>',
-    audienceKey: keys.audience(ref), createdAt: new Date(START).toISOString(),
+    version: 1,
+    ...ref,
+    name: 'Test',
+    from: 'a@example.com',
+    subject: 'Hi',
+    mjml: '<mjml></mjml>',
+    audienceKey: keys.audience(ref),
+    createdAt: new Date(START).toISOString(),
   };
   await store.put(buckets.campaigns, keys.campaign(ref), JSON.stringify(definition));
   await store.put(buckets.campaigns, keys.state(ref), JSON.stringify({ version: 1, status, updatedAt: definition.createdAt }));
-  const report: AudienceReport = { version: 1, rows: n + 1, valid: n, invalid: 1, duplicate: 0, problems: [{ line: 2, kind: 'invalid', reason: 'bad' }], problemsTruncated: false };
+  const report: AudienceReport = {
+    version: 1,
+    rows: n + 1,
+    valid: n,
+    invalid: 1,
+    duplicate: 0,
+    problems: [{ line: 2, kind: 'invalid', reason: 'bad' }],
+    problemsTruncated: false,
+  };
   await store.put(buckets.campaigns, keys.audienceReport(ref), JSON.stringify(report));
   const ids = Array.from({ length: n }, (_, i) => recipientIdFor(ref.customerId, `r${i}@example.com`));
   for (const recipientId of ids) await store.put(buckets.rendered, keys.rendered({ ...ref, recipientId }), '{}');
@@ -76,7 +96,12 @@ function sum(permits: readonly number[]): number {
   return permits.reduce((a, b) => a + b, 0);
 }
 
-function report(lease: Lease, status: SendResult['status'] = 'sent', more = false, overrides: Partial<CheckInRequest> = {}): CheckInRequest {
+function report(
+  lease: Lease,
+  status: SendResult['status'] = 'sent',
+  more = false,
+  overrides: Partial<CheckInRequest> = {},
+): CheckInRequest {
   return {
     leaseId: lease.leaseId,
     workerId: lease.workerId,
@@ -134,12 +159,13 @@ describe('Conductor', () => {
     const all = done;
     const early: number[] = [];
     const late: number[] = [];
-    for (const l of all) l.schedule!.permits.forEach((n, k) => {
-      for (let c = 0; c < n; c++) {
-        early.push(l.schedule!.start + k * 1_000 - 500);
-        late.push(l.schedule!.start + (k + 1) * 1_000 + 499);
-      }
-    });
+    for (const l of all)
+      l.schedule!.permits.forEach((n, k) => {
+        for (let c = 0; c < n; c++) {
+          early.push(l.schedule!.start + k * 1_000 - 500);
+          late.push(l.schedule!.start + (k + 1) * 1_000 + 499);
+        }
+      });
     expect(sum(all.map((l) => l.permits))).toBeGreaterThanOrEqual(25);
     expect(maxInAnyWindow(early, 60_000)).toBeLessThanOrEqual(10);
     expect(maxInAnyWindow(late, 60_000)).toBeLessThanOrEqual(10);
@@ -164,12 +190,30 @@ describe('Conductor', () => {
     await h.conductor.tick();
     const [a, b] = h.invocations.map((i) => i.lease);
     await h.conductor.checkIn(report(a!, 'sent'));
-    await h.conductor.checkIn({ ...report(b!, 'sent'), results: b!.recipientIds.map((recipientId, i) => ({ recipientId, status: (['sent', 'failed', 'suppressed', 'inDoubt', 'sent'] as const)[i]! })) });
+    await h.conductor.checkIn({
+      ...report(b!, 'sent'),
+      results: b!.recipientIds.map((recipientId, i) => ({
+        recipientId,
+        status: (['sent', 'failed', 'suppressed', 'inDoubt', 'sent'] as const)[i]!,
+      })),
+    });
     await h.conductor.tick();
     const view = h.conductor.getCampaign(ref.campaignId);
     expect(view.status).toBe('done');
     const c = view.counts;
-    expect(c).toMatchObject({ total: 11, stubbed: 10, rendered: 10, sent: 7, failed: 1, suppressed: 1, inDoubt: 1, invalid: 1, duplicate: 0, cancelled: 0, inFlight: 0 });
+    expect(c).toMatchObject({
+      total: 11,
+      stubbed: 10,
+      rendered: 10,
+      sent: 7,
+      failed: 1,
+      suppressed: 1,
+      inDoubt: 1,
+      invalid: 1,
+      duplicate: 0,
+      cancelled: 0,
+      inFlight: 0,
+    });
     expect(c.sent + c.failed + c.suppressed + c.inDoubt + c.cancelled + c.invalid + c.duplicate).toBe(c.total);
     const state = JSON.parse((await h.store.get(buckets.campaigns, keys.state(ref)))!);
     expect(state.status).toBe('done');
@@ -221,7 +265,11 @@ describe('Conductor', () => {
   it('after a restart, never leases a recipient that has an outcome or a claim', async () => {
     const store = new MemoryObjectStore();
     const ids = await storedCampaign(store, 6);
-    await store.put(buckets.campaigns, keys.outcome({ ...ref, recipientId: ids[0]! }), JSON.stringify({ version: 1, recipientId: ids[0], status: 'sent', at: 'x' }));
+    await store.put(
+      buckets.campaigns,
+      keys.outcome({ ...ref, recipientId: ids[0]! }),
+      JSON.stringify({ version: 1, recipientId: ids[0], status: 'sent', at: 'x' }),
+    );
     await store.put(buckets.campaigns, keys.claim({ ...ref, recipientId: ids[1]! }), '{}');
     const h = harness({ maxWorkers: 4, batchSize: 10 }, 100, store);
     await begin(h);
@@ -351,7 +399,11 @@ describe('Conductor', () => {
     // Its worker claimed one recipient and sent another before the conductor died.
     const [claimed, sent] = before.recipientIds;
     await store.put(buckets.campaigns, keys.claim({ ...ref, recipientId: claimed! }), '{}');
-    await store.put(buckets.campaigns, keys.outcome({ ...ref, recipientId: sent! }), JSON.stringify({ version: 1, recipientId: sent, status: 'sent', at: 'x' }));
+    await store.put(
+      buckets.campaigns,
+      keys.outcome({ ...ref, recipientId: sent! }),
+      JSON.stringify({ version: 1, recipientId: sent, status: 'sent', at: 'x' }),
+    );
     // Act
     clock.advance(2_000);
     const second = harness({ maxWorkers: 1, batchSize: 10 }, 620, store, clock);
@@ -373,10 +425,32 @@ describe('Conductor', () => {
     const h = harness({ maxWorkers: 1, batchSize: 10 });
     await storedCampaign(h.store, 200);
     const small = { customerId: 'tiny', campaignId: 'c-small-1' };
-    await h.store.put(buckets.campaigns, keys.campaign(small), JSON.stringify({ version: 1, ...small, name: 'S', from: 'a@example.com', subject: 'Hi', mjml: '<mjml></mjml>', audienceKey: keys.audience(small), createdAt: new Date(START + 1).toISOString() }));
-    await h.store.put(buckets.campaigns, keys.state(small), JSON.stringify({ version: 1, status: 'sending', updatedAt: new Date(START).toISOString() }));
-    await h.store.put(buckets.campaigns, keys.audienceReport(small), JSON.stringify({ version: 1, rows: 20, valid: 20, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false }));
-    for (let i = 0; i < 20; i++) await h.store.put(buckets.rendered, keys.rendered({ ...small, recipientId: recipientIdFor('tiny', `s${i}@example.com`) }), '{}');
+    await h.store.put(
+      buckets.campaigns,
+      keys.campaign(small),
+      JSON.stringify({
+        version: 1,
+        ...small,
+        name: 'S',
+        from: 'a@example.com',
+        subject: 'Hi',
+        mjml: '<mjml></mjml>',
+        audienceKey: keys.audience(small),
+        createdAt: new Date(START + 1).toISOString(),
+      }),
+    );
+    await h.store.put(
+      buckets.campaigns,
+      keys.state(small),
+      JSON.stringify({ version: 1, status: 'sending', updatedAt: new Date(START).toISOString() }),
+    );
+    await h.store.put(
+      buckets.campaigns,
+      keys.audienceReport(small),
+      JSON.stringify({ version: 1, rows: 20, valid: 20, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false }),
+    );
+    for (let i = 0; i < 20; i++)
+      await h.store.put(buckets.rendered, keys.rendered({ ...small, recipientId: recipientIdFor('tiny', `s${i}@example.com`) }), '{}');
     await begin(h);
     // Act: one worker checking back ten times.
     await h.conductor.tick();
@@ -397,7 +471,11 @@ describe('Conductor', () => {
     const ids = await storedCampaign(h.store, 3);
     const lost = recipientIdFor(ref.customerId, 'lost@example.com');
     await h.store.put(buckets.stubs, keys.stub({ ...ref, recipientId: lost }), '{"stub":1}');
-    await h.store.put(buckets.campaigns, keys.audienceReport(ref), JSON.stringify({ version: 1, rows: 4, valid: 4, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false }));
+    await h.store.put(
+      buckets.campaigns,
+      keys.audienceReport(ref),
+      JSON.stringify({ version: 1, rows: 4, valid: 4, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false }),
+    );
     for (const id of ids) await h.store.put(buckets.stubs, keys.stub({ ...ref, recipientId: id }), '{}');
     await begin(h);
     await h.conductor.tick();
@@ -427,11 +505,17 @@ describe('Conductor', () => {
     await begin(h);
     await h.conductor.tick();
     const first = h.invocations[0]!.lease;
-    await h.conductor.checkIn({ ...report(first), results: [{ recipientId: first.recipientIds[0]!, status: 'retryable', reason: 'PROVIDER_UNREACHABLE' }] });
+    await h.conductor.checkIn({
+      ...report(first),
+      results: [{ recipientId: first.recipientIds[0]!, status: 'retryable', reason: 'PROVIDER_UNREACHABLE' }],
+    });
     h.clock.advance(5_000);
     await h.conductor.tick();
     const second = h.invocations[1]!.lease;
-    await h.conductor.checkIn({ ...report(second), results: [{ recipientId: second.recipientIds[0]!, status: 'retryable', reason: 'PROVIDER_UNREACHABLE' }] });
+    await h.conductor.checkIn({
+      ...report(second),
+      results: [{ recipientId: second.recipientIds[0]!, status: 'retryable', reason: 'PROVIDER_UNREACHABLE' }],
+    });
     await h.conductor.tick();
     expect(h.conductor.getCampaign(ref.campaignId)).toMatchObject({ status: 'done', counts: { failed: 1 } });
     const outcome = JSON.parse((await h.store.get(buckets.campaigns, keys.outcome({ ...ref, recipientId: first.recipientIds[0]! })))!);
@@ -451,13 +535,21 @@ describe('Conductor', () => {
     expect(h.conductor.getCampaign(ref.campaignId).counts.sent).toBe(2);
   });
 
-  it('takes the ledger\'s word for a recipient another lease claimed and already sent', async () => {
+  it("takes the ledger's word for a recipient another lease claimed and already sent", async () => {
     const h = harness({ maxWorkers: 1 });
     const [id] = await storedCampaign(h.store, 1);
     await begin(h);
     await h.conductor.tick();
-    await h.store.put(buckets.campaigns, keys.outcome({ ...ref, recipientId: id! }), JSON.stringify({ version: 1, recipientId: id, status: 'sent', at: 'x' }));
-    await h.conductor.checkIn({ ...report(h.invocations[0]!.lease), results: [{ recipientId: id!, status: 'claimedElsewhere' }], permitsUsed: 0 });
+    await h.store.put(
+      buckets.campaigns,
+      keys.outcome({ ...ref, recipientId: id! }),
+      JSON.stringify({ version: 1, recipientId: id, status: 'sent', at: 'x' }),
+    );
+    await h.conductor.checkIn({
+      ...report(h.invocations[0]!.lease),
+      results: [{ recipientId: id!, status: 'claimedElsewhere' }],
+      permitsUsed: 0,
+    });
     expect(h.conductor.getCampaign(ref.campaignId).counts).toMatchObject({ sent: 1, inDoubt: 0 });
   });
   it('hands a renewing worker its next lease while the old one is still out, and counts it once', async () => {
@@ -511,19 +603,52 @@ describe('Conductor', () => {
     expect(h.invocations).toHaveLength(2);
   });
 
-  it('sends each campaign through its own domain, under that domain\'s own cap', async () => {
+  it("sends each campaign through its own domain, under that domain's own cap", async () => {
     // Prepare: two domains, a campaign on each.
     const store = new MemoryObjectStore();
     const clock = new ManualClock(START);
-    const governors = new SendingGovernors({ domains: [{ domain: DOMAIN, perWindowMax: 620 }, { domain: 'news.example.com', perWindowMax: 62 }], windowMs: 60_000, sliceMs: 1_000, marginMs: 500 });
+    const governors = new SendingGovernors({
+      domains: [
+        { domain: DOMAIN, perWindowMax: 620 },
+        { domain: 'news.example.com', perWindowMax: 62 },
+      ],
+      windowMs: 60_000,
+      sliceMs: 1_000,
+      marginMs: 500,
+    });
     const { conductor } = harness({ maxWorkers: 4, batchSize: 50 }, 620, store, clock, governors);
     await conductor.start();
-    const a = await conductor.createCampaign({ name: 'A', customerId: 'acme', from: 'a@example.com', subject: 'Hi', mjml: '<mjml><mj-body></mj-body></mjml>', audienceCsv: 'email\na@example.com\n' });
-    const b = await conductor.createCampaign({ name: 'B', customerId: 'acme', from: 'a@example.com', subject: 'Hi', mjml: '<mjml><mj-body></mj-body></mjml>', audienceCsv: 'email\nb@example.com\n', sendingDomain: 'News.Example.com' });
+    const a = await conductor.createCampaign({
+      name: 'A',
+      customerId: 'acme',
+      from: 'a@example.com',
+      subject: 'Hi',
+      mjml: '<mjml><mj-body></mj-body></mjml>',
+      audienceCsv: 'email\na@example.com\n',
+    });
+    const b = await conductor.createCampaign({
+      name: 'B',
+      customerId: 'acme',
+      from: 'a@example.com',
+      subject: 'Hi',
+      mjml: '<mjml><mj-body></mj-body></mjml>',
+      audienceCsv: 'email\nb@example.com\n',
+      sendingDomain: 'News.Example.com',
+    });
     // Assess
     expect(a.sendingDomain).toBe(DOMAIN);
     expect(b).toMatchObject({ sendingDomain: 'news.example.com', perMinuteMax: 62 });
-    await expect(conductor.createCampaign({ name: 'C', customerId: 'acme', from: 'a@example.com', subject: 'Hi', mjml: '<mjml><mj-body></mj-body></mjml>', audienceCsv: 'email\nc@example.com\n', sendingDomain: 'other.example.com' })).rejects.toMatchObject({
+    await expect(
+      conductor.createCampaign({
+        name: 'C',
+        customerId: 'acme',
+        from: 'a@example.com',
+        subject: 'Hi',
+        mjml: '<mjml><mj-body></mj-body></mjml>',
+        audienceCsv: 'email\nc@example.com\n',
+        sendingDomain: 'other.example.com',
+      }),
+    ).rejects.toMatchObject({
       issues: [{ where: 'body.sendingDomain', message: `must be one of ${DOMAIN}, news.example.com` }],
     });
   });
@@ -533,7 +658,13 @@ describe('Conductor', () => {
     const store = new MemoryObjectStore();
     await storedCampaign(store, 100);
     const clock = new ManualClock(START);
-    const governors = new SendingGovernors({ domains: [{ domain: DOMAIN, perWindowMax: 620 }], customerCaps: { acme: 62 }, windowMs: 60_000, sliceMs: 1_000, marginMs: 500 });
+    const governors = new SendingGovernors({
+      domains: [{ domain: DOMAIN, perWindowMax: 620 }],
+      customerCaps: { acme: 62 },
+      windowMs: 60_000,
+      sliceMs: 1_000,
+      marginMs: 500,
+    });
     const { conductor, invocations } = harness({ maxWorkers: 3, batchSize: 100 }, 620, store, clock, governors);
     await conductor.start();
     clock.advance(130_000);
@@ -541,7 +672,10 @@ describe('Conductor', () => {
     await conductor.tick();
     // Assess: never more than about one a slice for acme, whatever the domain has free.
     const perSlice = new Map<number, number>();
-    for (const { lease } of invocations) lease.schedule!.permits.forEach((n, k) => perSlice.set(lease.schedule!.start + k * 1_000, (perSlice.get(lease.schedule!.start + k * 1_000) ?? 0) + n));
+    for (const { lease } of invocations)
+      lease.schedule!.permits.forEach((n, k) =>
+        perSlice.set(lease.schedule!.start + k * 1_000, (perSlice.get(lease.schedule!.start + k * 1_000) ?? 0) + n),
+      );
     expect(invocations.length).toBeGreaterThan(0);
     for (const n of perSlice.values()) expect(n).toBeLessThanOrEqual(1);
   });
@@ -553,7 +687,10 @@ describe('Conductor', () => {
     await begin(h);
     await h.conductor.tick();
     const lease = h.invocations[0]!.lease;
-    const request = { ...report(lease, 'sent', false), results: lease.recipientIds.slice(1).map((recipientId) => ({ recipientId, status: 'sent' as const })) };
+    const request = {
+      ...report(lease, 'sent', false),
+      results: lease.recipientIds.slice(1).map((recipientId) => ({ recipientId, status: 'sent' as const })),
+    };
     const get = h.store.get.bind(h.store);
     let failures = 1;
     h.store.get = async (bucket, key) => {
@@ -579,9 +716,20 @@ describe('Conductor', () => {
     await begin(h);
     await h.conductor.tick();
     expect(h.conductor.getCampaign(ref.campaignId).counts).toMatchObject({ inDoubt: 2 });
-    await store.put(buckets.campaigns, keys.outcome({ ...ref, recipientId: a! }), JSON.stringify({ version: 1, recipientId: a, status: 'sent', at: 'x' }));
+    await store.put(
+      buckets.campaigns,
+      keys.outcome({ ...ref, recipientId: a! }),
+      JSON.stringify({ version: 1, recipientId: a, status: 'sent', at: 'x' }),
+    );
     // Act
-    await h.conductor.checkIn({ leaseId: 'l-of-the-old-conductor', workerId: 'w-old', results: [{ recipientId: a!, status: 'sent' }], unattempted: [], permitsUsed: 1, wantsMore: false });
+    await h.conductor.checkIn({
+      leaseId: 'l-of-the-old-conductor',
+      workerId: 'w-old',
+      results: [{ recipientId: a!, status: 'sent' }],
+      unattempted: [],
+      permitsUsed: 1,
+      wantsMore: false,
+    });
     h.clock.advance(5_000);
     await h.conductor.tick();
     // Assess: it does not finish while late reports may still come (the lease grace, 10 s), then it does.
@@ -595,7 +743,11 @@ describe('Conductor', () => {
     const h = harness({});
     await storedCampaign(h.store, 0);
     const error = { code: 'AUDIENCE_NOT_FOUND', message: 'the audience uploads/acme/a.csv does not exist' };
-    await h.store.put(buckets.campaigns, keys.audienceReport(ref), JSON.stringify({ version: 1, rows: 0, valid: 0, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false, error }));
+    await h.store.put(
+      buckets.campaigns,
+      keys.audienceReport(ref),
+      JSON.stringify({ version: 1, rows: 0, valid: 0, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false, error }),
+    );
     await begin(h);
     await h.conductor.tick();
     expect(h.conductor.getCampaign(ref.campaignId)).toMatchObject({ status: 'failed', error, counts: { total: 0, sent: 0 } });
@@ -605,8 +757,17 @@ describe('Conductor', () => {
   it('estimates the time left from the rate since sending began, and gives none before the first send', async () => {
     const h = harness({ maxWorkers: 1, batchSize: 10 });
     await storedCampaign(h.store, 0, 'draft');
-    await h.store.put(buckets.campaigns, keys.audienceReport(ref), JSON.stringify({ version: 1, rows: 20, valid: 20, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false }));
-    for (let i = 0; i < 20; i++) await h.store.put(buckets.rendered, keys.rendered({ ...ref, recipientId: recipientIdFor(ref.customerId, `e${i}@example.com`) }), '{}');
+    await h.store.put(
+      buckets.campaigns,
+      keys.audienceReport(ref),
+      JSON.stringify({ version: 1, rows: 20, valid: 20, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false }),
+    );
+    for (let i = 0; i < 20; i++)
+      await h.store.put(
+        buckets.rendered,
+        keys.rendered({ ...ref, recipientId: recipientIdFor(ref.customerId, `e${i}@example.com`) }),
+        '{}',
+      );
     await h.conductor.start();
     await h.conductor.send(ref.campaignId);
     await h.conductor.tick();

@@ -47,7 +47,11 @@ describe('Governor', () => {
     const g = ready(new Governor(settings), 0);
     const grant = grantAll(g, 0, 20, 5_000)!;
     expect(g.free(0)).toBe(0);
-    g.release(grant, grant.permits.map((n, k) => (k === 0 ? n - 1 : 0)), 400);
+    g.release(
+      grant,
+      grant.permits.map((n, k) => (k === 0 ? n - 1 : 0)),
+      400,
+    );
     expect(g.free(0)).toBe(1);
     expect(g.free(3)).toBe(grant.permits[3]);
   });
@@ -55,10 +59,16 @@ describe('Governor', () => {
   it('never offers a past slice again, even when the clock steps back', () => {
     const g = ready(new Governor(settings), 0);
     const grant = grantAll(g, 0, 1_000_000, 2_000)!;
-    g.release(grant, grant.permits.map(() => 0), 1_200); // the worker used nothing; slices 0-1 are past
+    g.release(
+      grant,
+      grant.permits.map(() => 0),
+      1_200,
+    ); // the worker used nothing; slices 0-1 are past
     expect(g.free(0) + g.free(1)).toBe(0);
     // An NTP step back to 100 ms: slice 0 is still past for the governor.
-    expect(planGrant([g], { now: 100, want: 1_000, horizonMs: 1_000, predicted: undefined, unknownPerSlice: 1_000 })?.start ?? 1_000).toBeGreaterThanOrEqual(1_000);
+    expect(
+      planGrant([g], { now: 100, want: 1_000, horizonMs: 1_000, predicted: undefined, unknownPerSlice: 1_000 })?.start ?? 1_000,
+    ).toBeGreaterThanOrEqual(1_000);
   });
 
   it('without a usage report, takes back only slices that cannot have started on any clock', () => {
@@ -137,9 +147,16 @@ describe('Governor', () => {
       perSlice: fc.option(fc.double({ min: 0.2, max: 30, noNaN: true }), { nil: undefined }),
       /** Share of each slice's permits the worker really uses. */
       // Mostly busy workers: a violation can only show where the budget is used in full.
-      useShare: fc.oneof({ arbitrary: fc.constant(1), weight: 8 }, { arbitrary: fc.constant(0), weight: 1 }, { arbitrary: fc.double({ min: 0, max: 1, noNaN: true }), weight: 1 }),
+      useShare: fc.oneof(
+        { arbitrary: fc.constant(1), weight: 8 },
+        { arbitrary: fc.constant(0), weight: 1 },
+        { arbitrary: fc.double({ min: 0, max: 1, noNaN: true }), weight: 1 },
+      ),
       /** When it checks in, as a share of the lease's length (beyond 1: late); its clock's skew. */
-      checkInAt: fc.oneof({ arbitrary: fc.constant(1.1), weight: 4 }, { arbitrary: fc.double({ min: 0, max: 1.5, noNaN: true }), weight: 1 }),
+      checkInAt: fc.oneof(
+        { arbitrary: fc.constant(1.1), weight: 4 },
+        { arbitrary: fc.double({ min: 0, max: 1.5, noNaN: true }), weight: 1 },
+      ),
       skewMs: fc.integer({ min: -100, max: 100 }),
       reportsUsage: fc.boolean(),
       crashes: fc.oneof({ arbitrary: fc.constant(false), weight: 9 }, { arbitrary: fc.constant(true), weight: 1 }),
@@ -158,55 +175,68 @@ describe('Governor', () => {
       // one slice and early ones a window later can meet.
       const landing = fc.constantFrom('skewed' as const, 'edges' as const);
       fc.assert(
-        fc.property(fc.integer({ min: 0, max: 10_000_000 }), landing, fc.integer(), fc.array(worker, { minLength: 30, maxLength: 80 }), (start, mode, edgeSeed, steps) => {
-          const edge = (slice: number) => ((Math.imul(slice ^ edgeSeed, 2654435761) >>> 7) & 1) === 1;
-          let g = new Governor(settings);
-          let now = start;
-          let stored: GovernorCheckpoint | undefined;
-          const persistAhead = () => {
-            const until = g.sliceOf(now + 10_000);
-            if (g.durableThrough >= g.sliceOf(now + 5_000)) return;
-            g.open(until, now);
-            stored = JSON.parse(JSON.stringify(g.checkpoint(now)));
-            g.markDurable(until);
-          };
-          persistAhead();
-          const calls: number[] = [];
-          const pending: { at: number; grant: SliceGrant; used: number[] | undefined; gov: Governor }[] = [];
-          for (const s of steps) {
-            now += s.advanceMs;
-            for (const p of pending.filter((x) => x.at <= now)) if (p.gov === g) g.release(p.grant, p.used, p.at);
-            pending.splice(0, pending.length, ...pending.filter((x) => x.at > now));
-            if (s.event === 'pushBack') g.pushBack(now, s.retryAfterMs);
-            if (s.event === 'restart' && stored) {
-              g = new Governor(settings);
-              g.restore(stored, now);
-            }
+        fc.property(
+          fc.integer({ min: 0, max: 10_000_000 }),
+          landing,
+          fc.integer(),
+          fc.array(worker, { minLength: 30, maxLength: 80 }),
+          (start, mode, edgeSeed, steps) => {
+            const edge = (slice: number) => ((Math.imul(slice ^ edgeSeed, 2654435761) >>> 7) & 1) === 1;
+            let g = new Governor(settings);
+            let now = start;
+            let stored: GovernorCheckpoint | undefined;
+            const persistAhead = () => {
+              const until = g.sliceOf(now + 10_000);
+              if (g.durableThrough >= g.sliceOf(now + 5_000)) return;
+              g.open(until, now);
+              stored = JSON.parse(JSON.stringify(g.checkpoint(now)));
+              g.markDurable(until);
+            };
             persistAhead();
-            for (let w = 0; w < s.workers; w++) {
-            const grant = planGrant([g], { now, want: s.want, horizonMs: s.horizonMs, predicted: s.perSlice === undefined ? undefined : s.perSlice * (s.horizonMs / 500), unknownPerSlice: 8 });
-            if (!grant) break;
-            const end = grant.start + grant.permits.length * grant.sliceMs;
-            const checkIn = grant.start + (end - grant.start) * s.checkInAt;
-            let rnd = s.seed;
-            const used = grant.permits.map((n, k) => {
-              const sliceStart = grant.start + k * grant.sliceMs;
-              if (sliceStart >= checkIn) return 0; // checked in (or crashed) before this slice
-              const u = Math.floor(n * s.useShare);
-              for (let c = 0; c < u; c++) {
-                rnd = (rnd * 1103515245 + 12345) & 0x7fffffff;
-                const slice = Math.round(sliceStart / grant.sliceMs);
-                if (mode === 'edges') calls.push(edge(slice) ? sliceStart + grant.sliceMs - 1 + settings.marginMs : sliceStart - settings.marginMs);
-                // Started while the worker's clock was in the slice; lands within its skew.
-                else calls.push(sliceStart + (rnd % grant.sliceMs) - s.skewMs);
+            const calls: number[] = [];
+            const pending: { at: number; grant: SliceGrant; used: number[] | undefined; gov: Governor }[] = [];
+            for (const s of steps) {
+              now += s.advanceMs;
+              for (const p of pending.filter((x) => x.at <= now)) if (p.gov === g) g.release(p.grant, p.used, p.at);
+              pending.splice(0, pending.length, ...pending.filter((x) => x.at > now));
+              if (s.event === 'pushBack') g.pushBack(now, s.retryAfterMs);
+              if (s.event === 'restart' && stored) {
+                g = new Governor(settings);
+                g.restore(stored, now);
               }
-              return u;
-            });
-            if (!s.crashes) pending.push({ at: Math.max(now, checkIn), grant, used: s.reportsUsage ? used : undefined, gov: g });
+              persistAhead();
+              for (let w = 0; w < s.workers; w++) {
+                const grant = planGrant([g], {
+                  now,
+                  want: s.want,
+                  horizonMs: s.horizonMs,
+                  predicted: s.perSlice === undefined ? undefined : s.perSlice * (s.horizonMs / 500),
+                  unknownPerSlice: 8,
+                });
+                if (!grant) break;
+                const end = grant.start + grant.permits.length * grant.sliceMs;
+                const checkIn = grant.start + (end - grant.start) * s.checkInAt;
+                let rnd = s.seed;
+                const used = grant.permits.map((n, k) => {
+                  const sliceStart = grant.start + k * grant.sliceMs;
+                  if (sliceStart >= checkIn) return 0; // checked in (or crashed) before this slice
+                  const u = Math.floor(n * s.useShare);
+                  for (let c = 0; c < u; c++) {
+                    rnd = (rnd * 1103515245 + 12345) & 0x7fffffff;
+                    const slice = Math.round(sliceStart / grant.sliceMs);
+                    if (mode === 'edges')
+                      calls.push(edge(slice) ? sliceStart + grant.sliceMs - 1 + settings.marginMs : sliceStart - settings.marginMs);
+                    // Started while the worker's clock was in the slice; lands within its skew.
+                    else calls.push(sliceStart + (rnd % grant.sliceMs) - s.skewMs);
+                  }
+                  return u;
+                });
+                if (!s.crashes) pending.push({ at: Math.max(now, checkIn), grant, used: s.reportsUsage ? used : undefined, gov: g });
+              }
             }
-          }
-          expect(maxInAnyWindow(calls, settings.windowMs)).toBeLessThanOrEqual(settings.perWindowMax);
-        }),
+            expect(maxInAnyWindow(calls, settings.windowMs)).toBeLessThanOrEqual(settings.perWindowMax);
+          },
+        ),
         { numRuns: 300 },
       );
     });

@@ -106,7 +106,12 @@ async function harness(settings: Partial<ConductorSettings> = {}, options: { tes
   apps.push(app);
 
   const api: Harness['api'] = (method, url, body) =>
-    app.inject({ method, url, headers: { authorization: `Bearer ${API_TOKEN}` }, ...(body === undefined ? {} : { payload: body as object }) });
+    app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${API_TOKEN}` },
+      ...(body === undefined ? {} : { payload: body as object }),
+    });
   const createCampaign: Harness['createCampaign'] = async (overrides) => {
     const res = await api('POST', '/api/campaigns', validBody(overrides));
     expect(res.statusCode).toBe(201);
@@ -182,7 +187,11 @@ describe('conductor HTTP app', () => {
       // Prepare
       const h = await harness();
       // Act
-      const res = await h.app.inject({ method: 'GET', url: '/api/campaigns', headers: authorization === undefined ? {} : { authorization } });
+      const res = await h.app.inject({
+        method: 'GET',
+        url: '/api/campaigns',
+        headers: authorization === undefined ? {} : { authorization },
+      });
       // Assess
       expect(res.statusCode).toBe(401);
       expect(res.headers['www-authenticate']).toBe('Bearer');
@@ -283,7 +292,9 @@ describe('conductor HTTP app', () => {
       // Assess
       expect(res.statusCode).toBe(400);
       const { issues } = res.json<{ issues: { where: string; message: string }[] }>();
-      expect(issues).toEqual(expect.arrayContaining([expect.objectContaining({ where: 'body', message: expect.stringContaining('replyTo') })]));
+      expect(issues).toEqual(
+        expect.arrayContaining([expect.objectContaining({ where: 'body', message: expect.stringContaining('replyTo') })]),
+      );
     });
 
     it('refuses malformed JSON with 400', async () => {
@@ -315,7 +326,11 @@ describe('conductor HTTP app', () => {
       // Prepare
       const h = await harness();
       // Act: mj-text must sit in an mj-column
-      const res = await h.api('POST', '/api/campaigns', validBody({ mjml: '<mjml><mj-body><mj-section><mj-text>Hi</mj-text></mj-section></mj-body></mjml>' }));
+      const res = await h.api(
+        'POST',
+        '/api/campaigns',
+        validBody({ mjml: '<mjml><mj-body><mj-section><mj-text>Hi</mj-text></mj-section></mj-body></mjml>' }),
+      );
       // Assess
       expect(res.statusCode).toBe(400);
       expect(res.json()).toMatchObject({ error: 'TEMPLATE_INVALID' });
@@ -464,7 +479,12 @@ describe('conductor HTTP app', () => {
       expect(res.statusCode).toBe(202);
       expect(res.json()).toEqual({ providerId: 'test-1' });
       expect(h.testSends).toHaveLength(1);
-      expect(h.testSends[0]).toMatchObject({ to: 'me@acme.example', subject: '[TEST] Hello Ann', from: 'Acme <news@acme.example>', domain: DOMAIN });
+      expect(h.testSends[0]).toMatchObject({
+        to: 'me@acme.example',
+        subject: '[TEST] Hello Ann',
+        from: 'Acme <news@acme.example>',
+        domain: DOMAIN,
+      });
       expect(h.testSends[0]!.subject.startsWith('[TEST] ')).toBe(true);
       expect(h.governors.snapshots(h.clock.now())[0]!.windowGranted).toBe(1);
     });
@@ -530,7 +550,10 @@ describe('conductor HTTP app', () => {
 
     it('answers 503 with retry-after, not 500, when the provider pushes back on a test send', async () => {
       // Prepare
-      const h = await harness({}, { testSender: () => new RetryableError('PROVIDER_THROTTLED', 'the provider asked us to slow down', { retryAfterMs: 2_500 }) });
+      const h = await harness(
+        {},
+        { testSender: () => new RetryableError('PROVIDER_THROTTLED', 'the provider asked us to slow down', { retryAfterMs: 2_500 }) },
+      );
       const id = await h.createCampaign();
       // Act
       const res = await h.api('POST', `/api/campaigns/${id}/test-send`, { to: 'me@acme.example' });
@@ -627,13 +650,22 @@ describe('conductor HTTP app', () => {
 
   describe('lease API', () => {
     const lease = (h: Harness, payload: unknown) =>
-      h.app.inject({ method: 'POST', url: '/lease/v1/check-in', headers: { authorization: `Bearer ${LEASE_TOKEN}` }, payload: payload as object });
+      h.app.inject({
+        method: 'POST',
+        url: '/lease/v1/check-in',
+        headers: { authorization: `Bearer ${LEASE_TOKEN}` },
+        payload: payload as object,
+      });
 
     it.each([
       { what: 'a missing workerId', overrides: { workerId: undefined }, where: 'body.workerId' },
       { what: 'a negative permitsUsed', overrides: { permitsUsed: -1 }, where: 'body.permitsUsed' },
       { what: 'a recipient id that is not 32 hex digits', overrides: { unattempted: ['nope'] }, where: 'body.unattempted.0' },
-      { what: 'an unknown result status', overrides: { results: [{ recipientId: 'a'.repeat(32), status: 'bounced' }] }, where: 'body.results.0.status' },
+      {
+        what: 'an unknown result status',
+        overrides: { results: [{ recipientId: 'a'.repeat(32), status: 'bounced' }] },
+        where: 'body.results.0.status',
+      },
     ])('refuses a check-in with $what (400 naming $where)', async ({ overrides, where }) => {
       // Prepare
       const h = await harness();
@@ -653,16 +685,26 @@ describe('conductor HTTP app', () => {
       // Prepare
       const h = await harness();
       // Act
-      const res = await h.app.inject({ method: 'POST', url: '/lease/v1/renew', headers: { authorization: `Bearer ${LEASE_TOKEN}` }, payload });
+      const res = await h.app.inject({
+        method: 'POST',
+        url: '/lease/v1/renew',
+        headers: { authorization: `Bearer ${LEASE_TOKEN}` },
+        payload,
+      });
       // Assess
       expect(res.statusCode).toBe(400);
       expect(res.json()).toMatchObject({ error: 'RENEW_INVALID' });
       expect(wheres(res)).toContain(where);
     });
 
-    it('refuses a renewal with the marketers\' token', async () => {
+    it("refuses a renewal with the marketers' token", async () => {
       const h = await harness();
-      const res = await h.app.inject({ method: 'POST', url: '/lease/v1/renew', headers: { authorization: `Bearer ${API_TOKEN}` }, payload: { leaseId: 'l-1', workerId: 'w-1' } });
+      const res = await h.app.inject({
+        method: 'POST',
+        url: '/lease/v1/renew',
+        headers: { authorization: `Bearer ${API_TOKEN}` },
+        payload: { leaseId: 'l-1', workerId: 'w-1' },
+      });
       expect(res.statusCode).toBe(401);
     });
 

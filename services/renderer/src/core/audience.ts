@@ -57,10 +57,14 @@ export function parseAudience(csvText: string, customerId: string): ParsedAudien
 
   const first = records[0];
   if (first === undefined) {
-    throw new ValidationError('AUDIENCE_INVALID', [{ where: 'audience', message: 'is empty: a header row naming an email column is required' }]);
+    throw new ValidationError('AUDIENCE_INVALID', [
+      { where: 'audience', message: 'is empty: a header row naming an email column is required' },
+    ]);
   }
   if (!('fields' in first)) {
-    throw new ValidationError('AUDIENCE_INVALID', [{ where: `audience line ${first.line}`, message: `the header row cannot be read: ${first.reason}` }]);
+    throw new ValidationError('AUDIENCE_INVALID', [
+      { where: `audience line ${first.line}`, message: `the header row cannot be read: ${first.reason}` },
+    ]);
   }
   const columns = readHeader(first.fields);
 
@@ -134,7 +138,10 @@ function readHeader(headers: string[]): Columns {
   if (emailIndex < 0) {
     const found = headers.map((h) => JSON.stringify(h.slice(0, 40))).join(', ');
     throw new ValidationError('AUDIENCE_NO_EMAIL_COLUMN', [
-      { where: 'audience line 1', message: `no email column: the header row needs a column named "email" (or "e-mail", "email address"); found ${found}` },
+      {
+        where: 'audience line 1',
+        message: `no email column: the header row needs a column named "email" (or "e-mail", "email address"); found ${found}`,
+      },
     ]);
   }
   const names = normalised.map((n, i) => (i === emailIndex ? 'email' : n));

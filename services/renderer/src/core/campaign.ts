@@ -15,7 +15,10 @@ export async function loadCampaignDefinition(store: ObjectStore, buckets: Bucket
   const key = keys.campaign(ref);
   const body = await store.get(buckets.campaigns, key);
   if (body === undefined) {
-    throw new PermanentError('CAMPAIGN_NOT_FOUND', `campaign ${ref.customerId}/${ref.campaignId} has no definition at ${buckets.campaigns}/${key}`);
+    throw new PermanentError(
+      'CAMPAIGN_NOT_FOUND',
+      `campaign ${ref.customerId}/${ref.campaignId} has no definition at ${buckets.campaigns}/${key}`,
+    );
   }
   const definition = parseWith(campaignDefinition, parseJson(body, 'campaign.json'), 'CAMPAIGN_INVALID', 'campaign.json');
   if (definition.customerId !== ref.customerId || definition.campaignId !== ref.campaignId) {

@@ -23,7 +23,8 @@ export function addressProblem(address: string): string | undefined {
   if (at < 1 || at === address.length - 1) return 'email is not a valid address (no local part or domain)';
   const local = address.slice(0, at);
   const domain = address.slice(at + 1);
-  if (local.length > MAX_LOCAL_LENGTH) return `email is not a valid address (the part before @ is longer than ${MAX_LOCAL_LENGTH} characters)`;
+  if (local.length > MAX_LOCAL_LENGTH)
+    return `email is not a valid address (the part before @ is longer than ${MAX_LOCAL_LENGTH} characters)`;
   if (!LOCAL.test(local) || !DOMAIN.test(domain)) return 'email is not a valid address';
   return undefined;
 }

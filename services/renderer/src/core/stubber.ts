@@ -58,13 +58,28 @@ export async function stubCampaign(deps: StubberDeps, ref: CampaignRef): Promise
   } catch (err) {
     if (!(err instanceof PermanentError)) throw err;
     // Retrying cannot help: say so in the report, so the campaign ends failed with the reason.
-    const failed: AudienceReport = { version: 1, rows: 0, valid: 0, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false, error: { code: err.code, message: err.message } };
+    const failed: AudienceReport = {
+      version: 1,
+      rows: 0,
+      valid: 0,
+      invalid: 0,
+      duplicate: 0,
+      problems: [],
+      problemsTruncated: false,
+      error: { code: err.code, message: err.message },
+    };
     await store.put(buckets.campaigns, reportKey, JSON.stringify(failed), { contentType: 'application/json' });
     log.error({ event: 'stubber.audience-failed', code: err.code, reason: err.message });
     return failed;
   }
   const { recipients, report } = parsed;
-  log.info({ event: 'stubber.audience-parsed', rows: report.rows, valid: report.valid, invalid: report.invalid, duplicate: report.duplicate });
+  log.info({
+    event: 'stubber.audience-parsed',
+    rows: report.rows,
+    valid: report.valid,
+    invalid: report.invalid,
+    duplicate: report.duplicate,
+  });
 
   let written = 0;
   let existing = 0;

@@ -177,7 +177,9 @@ export function renderMessage(compiled: CompiledTemplate, recipient: RecipientDa
 export function checkPublicUrl(url: string): string {
   const trimmed = url.replace(/\/+$/, '');
   if (!/^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$/.test(trimmed)) {
-    throw new ValidationError('PUBLIC_URL_INVALID', [{ where: 'publicUrl', message: 'must be an http(s) URL without spaces, quotes or angle brackets' }]);
+    throw new ValidationError('PUBLIC_URL_INVALID', [
+      { where: 'publicUrl', message: 'must be an http(s) URL without spaces, quotes or angle brackets' },
+    ]);
   }
   return trimmed;
 }
@@ -285,7 +287,10 @@ function normaliseTag(tag: string): string {
 }
 
 function decodeBasicEntities(s: string): string {
-  return s.replace(/&(lt|gt|quot|#39|#34|apos|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', '#39': "'", '#34': '"', apos: "'", amp: '&' })[e] ?? _);
+  return s.replace(
+    /&(lt|gt|quot|#39|#34|apos|amp);/g,
+    (_, e: string) => ({ lt: '<', gt: '>', quot: '"', '#39': "'", '#34': '"', apos: "'", amp: '&' })[e] ?? _,
+  );
 }
 
 const FROM_WITH_NAME = /^(.*?)\s*<([^<>]*)>$/s;

@@ -40,7 +40,10 @@ function stubKeyOf(record: S3EventRecord, index: number, stubsBucket: string): s
   const where = `event.Records.${index}.s3`;
   if (record.s3.bucket.name !== stubsBucket) {
     throw new ValidationError('EVENT_INVALID', [
-      { where: `${where}.bucket.name`, message: `is ${JSON.stringify(record.s3.bucket.name)}, not the stubs bucket ${JSON.stringify(stubsBucket)}` },
+      {
+        where: `${where}.bucket.name`,
+        message: `is ${JSON.stringify(record.s3.bucket.name)}, not the stubs bucket ${JSON.stringify(stubsBucket)}`,
+      },
     ]);
   }
   try {

@@ -19,7 +19,14 @@ import { TemplateCache } from '../core/template-cache';
 import { checkPublicUrl } from '../core/template';
 import { createRenderHandler } from '../handlers/render-handler';
 
-const env = loadAwsEnv(['BATON_CAMPAIGNS_BUCKET', 'BATON_STUBS_BUCKET', 'BATON_RENDERED_BUCKET', 'BATON_UNSUBSCRIBE_SECRET_ARN', 'BATON_PUBLIC_URL', 'LOG_LEVEL']);
+const env = loadAwsEnv([
+  'BATON_CAMPAIGNS_BUCKET',
+  'BATON_STUBS_BUCKET',
+  'BATON_RENDERED_BUCKET',
+  'BATON_UNSUBSCRIBE_SECRET_ARN',
+  'BATON_PUBLIC_URL',
+  'LOG_LEVEL',
+]);
 const publicUrl = checkPublicUrl(env.BATON_PUBLIC_URL);
 const logger = createLogger({ level: env.LOG_LEVEL, name: 'renderer' });
 const store = new S3ObjectStore(createS3Client());

@@ -4,10 +4,6 @@ import { caught } from '../fixtures';
 
 const customer = 'acme';
 
-function problemsOf(csv: string) {
-  return parseAudience(csv, customer).report.problems;
-}
-
 describe('parseAudience', () => {
   it('turns each row into a recipient whose merge fields are named after the normalised headers', () => {
     // Prepare
@@ -155,7 +151,11 @@ describe('parseAudience', () => {
     ['an empty address', '""', 'email is empty'],
     ['an address without @', 'ann.example.com', 'email is not a valid address (no local part or domain)'],
     ['an address with a space inside', '"ann lee@example.com"', 'email contains a line break, NUL, control character or whitespace'],
-    ['an address with CR LF inside the quotes', '"ann@example.com\r\nBcc: eve@evil.example"', 'email contains a line break, NUL, control character or whitespace'],
+    [
+      'an address with CR LF inside the quotes',
+      '"ann@example.com\r\nBcc: eve@evil.example"',
+      'email contains a line break, NUL, control character or whitespace',
+    ],
     ['an address with LF inside the quotes', '"ann@exam\nple.com"', 'email contains a line break, NUL, control character or whitespace'],
     ['an address with a NUL', 'ann\u0000@example.com', 'email contains a line break, NUL, control character or whitespace'],
     ['an address over 254 characters', `${'a'.repeat(60)}@${'b'.repeat(200)}.com`, 'email is longer than 254 characters'],

@@ -15,7 +15,14 @@ async function setUp(seed: SeedOptions) {
   await seedCampaign(store, seed);
   await stubCampaign({ store, buckets }, ref);
   const compile = jest.fn(compileCampaignTemplate);
-  const deps: RenderDeps = { store, buckets, templates: new TemplateCache({ compile }), publicUrl, unsubscribeSecret, clock: new ManualClock(Date.UTC(2025, 0, 2)) };
+  const deps: RenderDeps = {
+    store,
+    buckets,
+    templates: new TemplateCache({ compile }),
+    publicUrl,
+    unsubscribeSecret,
+    clock: new ManualClock(Date.UTC(2025, 0, 2)),
+  };
   return { store, deps, compile };
 }
 

@@ -1,4 +1,4 @@
-import { PermanentError, keys, parseKey, stubRecord, audienceReport, ValidationError } from '@baton/shared';
+import { PermanentError, keys, parseKey, stubRecord, audienceReport } from '@baton/shared';
 import { MemoryObjectStore } from '@baton/shared/memory-object-store';
 import { stubCampaign } from '../../src/core/stubber';
 import { buckets, caught, keysIn, ref, seedCampaign } from '../fixtures';
@@ -145,7 +145,11 @@ describe('stubCampaign', () => {
     const report = await stubCampaign({ store, buckets }, ref);
 
     // Assess: no retry can help, so the report says why and the campaign can end
-    expect(report).toMatchObject({ rows: 0, valid: 0, error: { code: 'AUDIENCE_NOT_FOUND', message: expect.stringContaining(keys.audience(ref)) } });
+    expect(report).toMatchObject({
+      rows: 0,
+      valid: 0,
+      error: { code: 'AUDIENCE_NOT_FOUND', message: expect.stringContaining(keys.audience(ref)) },
+    });
     expect(JSON.parse((await store.get(buckets.campaigns, keys.audienceReport(ref)))!)).toEqual(report);
   });
 

@@ -19,7 +19,10 @@ const base = { from: 'Acme <news@acme.example>', subject: 'Hi {{ first_name }}',
 describe('compileCampaignTemplate and renderMessage', () => {
   it('merges the fields and the address into the subject, the html and the text', async () => {
     // Prepare
-    const compiled = await compileCampaignTemplate({ ...base, mjml: mjmlBody('<mj-text>Hello {{ first_name }}, this is for {{ email }}</mj-text>') });
+    const compiled = await compileCampaignTemplate({
+      ...base,
+      mjml: mjmlBody('<mj-text>Hello {{ first_name }}, this is for {{ email }}</mj-text>'),
+    });
 
     // Act
     const message = renderMessage(compiled, recipient, { publicUrl, unsubscribeSecret });
@@ -79,7 +82,10 @@ describe('compileCampaignTemplate and renderMessage', () => {
     const compiled = await compileCampaignTemplate({ ...base, subject: 'Hello {{ first_name }}!' });
 
     // Act
-    const message = renderMessage(compiled, withFields({ first_name: 'Ann\r\nBcc: eve@evil.example\u0000\t\u000b\u2028x' }), { publicUrl, unsubscribeSecret });
+    const message = renderMessage(compiled, withFields({ first_name: 'Ann\r\nBcc: eve@evil.example\u0000\t\u000b\u2028x' }), {
+      publicUrl,
+      unsubscribeSecret,
+    });
 
     // Assess
     expect(message.subject).toBe('Hello Ann Bcc: eve@evil.example x!');
@@ -157,7 +163,10 @@ describe('compileCampaignTemplate and renderMessage', () => {
 
   it('turns a Liquid error at render time into a permanent RENDER_FAILED error naming the part', async () => {
     // Prepare
-    const compiled = await compileCampaignTemplate({ ...base, mjml: mjmlBody('<mj-text>{% for i in (1..count) %}x{% endfor %}</mj-text>') });
+    const compiled = await compileCampaignTemplate({
+      ...base,
+      mjml: mjmlBody('<mj-text>{% for i in (1..count) %}x{% endfor %}</mj-text>'),
+    });
 
     // Act
     const error = await caught(() => renderMessage(compiled, withFields({ count: '100000000' }), { publicUrl, unsubscribeSecret }));
@@ -172,7 +181,9 @@ describe('compileCampaignTemplate and renderMessage', () => {
     const compiled = await compileCampaignTemplate(base);
 
     // Act
-    const error = await caught(() => renderMessage(compiled, { ...recipient, email: 'ann@example.com\r\nBcc: eve@evil.example' }, { publicUrl, unsubscribeSecret }));
+    const error = await caught(() =>
+      renderMessage(compiled, { ...recipient, email: 'ann@example.com\r\nBcc: eve@evil.example' }, { publicUrl, unsubscribeSecret }),
+    );
 
     // Assess
     expect(error).toMatchObject({ code: 'RECIPIENT_INVALID' });
@@ -183,7 +194,9 @@ describe('compileCampaignTemplate and renderMessage', () => {
     const compiled = await compileCampaignTemplate(base);
 
     // Act
-    const error = await caught(() => renderMessage(compiled, recipient, { publicUrl: 'https://x.example/>\r\nBcc: a@b.c', unsubscribeSecret }));
+    const error = await caught(() =>
+      renderMessage(compiled, recipient, { publicUrl: 'https://x.example/>\r\nBcc: a@b.c', unsubscribeSecret }),
+    );
 
     // Assess
     expect(error).toBeInstanceOf(ValidationError);
@@ -208,7 +221,8 @@ describe('template validation', () => {
 
   it('names the MJML line and element of each MJML error', async () => {
     // Prepare
-    const mjml = '<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n<mj-text colour="red">Hi</mj-text>\n<mj-bogus />\n</mj-column>\n</mj-section>\n</mj-body>\n</mjml>';
+    const mjml =
+      '<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n<mj-text colour="red">Hi</mj-text>\n<mj-bogus />\n</mj-column>\n</mj-section>\n</mj-body>\n</mjml>';
 
     // Act
     const issues = await issuesOf({ mjml });
@@ -294,13 +308,16 @@ describe('template validation', () => {
     expect(issues).toEqual([{ where: 'from', message: expect.stringContaining(message) }]);
   });
 
-  it.each(['news@acme.example', 'Acme <news@acme.example>', '"Acme, Inc." <news@acme.example>'])('accepts the from line %s', async (from) => {
-    // Act
-    const compiled = await compileCampaignTemplate({ ...base, from });
+  it.each(['news@acme.example', 'Acme <news@acme.example>', '"Acme, Inc." <news@acme.example>'])(
+    'accepts the from line %s',
+    async (from) => {
+      // Act
+      const compiled = await compileCampaignTemplate({ ...base, from });
 
-    // Assess
-    expect(compiled.from).toBe(from);
-  });
+      // Assess
+      expect(compiled.from).toBe(from);
+    },
+  );
 
   it('lists every problem at once', async () => {
     // Act

@@ -46,7 +46,10 @@ describe('the render handler', () => {
 
     // Assess
     expect(keysIn(store, buckets.rendered)).toEqual(
-      [keys.rendered({ ...ref, recipientId: idOf('ann@example.com') }), keys.rendered({ ...ref, recipientId: idOf('cat@example.com') })].sort(),
+      [
+        keys.rendered({ ...ref, recipientId: idOf('ann@example.com') }),
+        keys.rendered({ ...ref, recipientId: idOf('cat@example.com') }),
+      ].sort(),
     );
   });
 
@@ -97,7 +100,9 @@ describe('the render handler', () => {
     const { store, handler } = await setUp();
 
     // Act
-    await handler(s3Event({ key: stubKeyOf('ann@example.com') }, { key: stubKeyOf('bob@example.com') }, { key: stubKeyOf('cat@example.com') }));
+    await handler(
+      s3Event({ key: stubKeyOf('ann@example.com') }, { key: stubKeyOf('bob@example.com') }, { key: stubKeyOf('cat@example.com') }),
+    );
 
     // Assess
     expect(keysIn(store, buckets.rendered)).toHaveLength(2);
@@ -111,18 +116,34 @@ describe('the render handler', () => {
 
     // Act
     const error = await caught(() =>
-      handler(s3Event({ key: 'stubs/acme/c-spring/not-a-stub.json' }, { key: stubKeyOf('ann@example.com') }, { key: stubKeyOf('cat@example.com'), bucket: 'elsewhere' })),
+      handler(
+        s3Event(
+          { key: 'stubs/acme/c-spring/not-a-stub.json' },
+          { key: stubKeyOf('ann@example.com') },
+          { key: stubKeyOf('cat@example.com'), bucket: 'elsewhere' },
+        ),
+      ),
     );
 
     // Assess
     expect(error).toBeInstanceOf(RecordsFailedError);
-    expect(error).toMatchObject({ kind: 'permanent', message: expect.stringMatching(/^2 of 3 records failed: #0 .*KEY_INVALID.*; #2 .*not the stubs bucket/) });
+    expect(error).toMatchObject({
+      kind: 'permanent',
+      message: expect.stringMatching(/^2 of 3 records failed: #0 .*KEY_INVALID.*; #2 .*not the stubs bucket/),
+    });
     expect(keysIn(store, buckets.rendered)).toEqual([keys.rendered({ ...ref, recipientId: idOf('ann@example.com') })]);
   });
 
   it('refuses to start with a public URL that could break a header', () => {
     // Act
-    const act = () => createRenderHandler({ store: new MemoryObjectStore(), buckets, templates: new TemplateCache(), publicUrl: 'not a url', unsubscribeSecret });
+    const act = () =>
+      createRenderHandler({
+        store: new MemoryObjectStore(),
+        buckets,
+        templates: new TemplateCache(),
+        publicUrl: 'not a url',
+        unsubscribeSecret,
+      });
 
     // Assess
     expect(act).toThrow(ValidationError);

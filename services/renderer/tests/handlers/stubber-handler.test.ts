@@ -7,7 +7,12 @@ import { buckets, caught, keysIn, ref, seedCampaign } from '../fixtures';
 const requested = { version: 1, type: 'campaign.requested', ...ref, requestedAt: '2025-01-01T00:00:00.000Z' };
 
 function snsEvent(...messages: unknown[]): SnsEvent {
-  return { Records: messages.map((m, i) => ({ EventSource: 'aws:sns', Sns: { MessageId: `m-${i}`, Message: typeof m === 'string' ? m : JSON.stringify(m) } })) };
+  return {
+    Records: messages.map((m, i) => ({
+      EventSource: 'aws:sns',
+      Sns: { MessageId: `m-${i}`, Message: typeof m === 'string' ? m : JSON.stringify(m) },
+    })),
+  };
 }
 
 async function setUp() {
@@ -62,7 +67,10 @@ describe('the stubber handler', () => {
     const error = await caught(() => handler(snsEvent('{not json')));
 
     // Assess
-    expect(error).toMatchObject({ code: 'JSON_INVALID', issues: [{ where: 'event.Records.0.Sns.Message', message: expect.stringContaining('not valid JSON') }] });
+    expect(error).toMatchObject({
+      code: 'JSON_INVALID',
+      issues: [{ where: 'event.Records.0.Sns.Message', message: expect.stringContaining('not valid JSON') }],
+    });
   });
 
   it('rejects a message of the wrong shape, naming the field', async () => {
@@ -73,7 +81,10 @@ describe('the stubber handler', () => {
     const error = await caught(() => handler(snsEvent({ ...requested, campaignId: '../other' })));
 
     // Assess
-    expect(error).toMatchObject({ code: 'MESSAGE_INVALID', issues: [{ where: 'event.Records.0.Sns.Message.campaignId', message: expect.any(String) }] });
+    expect(error).toMatchObject({
+      code: 'MESSAGE_INVALID',
+      issues: [{ where: 'event.Records.0.Sns.Message.campaignId', message: expect.any(String) }],
+    });
   });
 
   it('stubs the good records of an event before reporting the bad ones', async () => {
@@ -85,7 +96,9 @@ describe('the stubber handler', () => {
 
     // Assess
     expect(error).toBeInstanceOf(RecordsFailedError);
-    expect(error).toMatchObject({ message: expect.stringMatching(/^1 of 2 records failed: #0 event.Records.0.Sns.Message: MESSAGE_INVALID/) });
+    expect(error).toMatchObject({
+      message: expect.stringMatching(/^1 of 2 records failed: #0 event.Records.0.Sns.Message: MESSAGE_INVALID/),
+    });
     expect(keysIn(store, buckets.stubs)).toHaveLength(2);
   });
 

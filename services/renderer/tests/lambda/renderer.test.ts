@@ -51,7 +51,9 @@ function newContainer(vars: Record<string, string>, memory = new MemoryObjectSto
 }
 
 function s3EventFor(key: string, eventName = 'ObjectCreated:Put'): S3Event {
-  return { Records: [{ eventSource: 'aws:s3', eventName, s3: { bucket: { name: buckets.stubs }, object: { key: encodeS3EventKey(key) } } }] };
+  return {
+    Records: [{ eventSource: 'aws:s3', eventName, s3: { bucket: { name: buckets.stubs }, object: { key: encodeS3EventKey(key) } } }],
+  };
 }
 
 describe('the renderer Lambda entry', () => {
@@ -83,14 +85,19 @@ describe('the renderer Lambda entry', () => {
     for (const recipientId of recipientIds) {
       const body = memory.objects.get(`${buckets.rendered}/${keys.rendered({ ...ref, recipientId })}`);
       const rendered = parseJson(body ?? '', 'rendered') as RenderedMessage;
-      expect(rendered.headers['List-Unsubscribe']).toContain(unsubscribeUrl('https://baton.qa.example.com', SECRET, { ...ref, recipientId }));
+      expect(rendered.headers['List-Unsubscribe']).toContain(
+        unsubscribeUrl('https://baton.qa.example.com', SECRET, { ...ref, recipientId }),
+      );
     }
   });
 
   it('fails the invocation, for the runtime to retry, while the secret cannot be read, and recovers after', async () => {
     // Prepare
     const { handler, secretsManager, GetSecretValueCommand } = newContainer(env);
-    secretsManager.on(GetSecretValueCommand).rejectsOnce(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })).resolves({ SecretString: SECRET });
+    secretsManager
+      .on(GetSecretValueCommand)
+      .rejectsOnce(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))
+      .resolves({ SecretString: SECRET });
     const ignored = s3EventFor(keys.stub({ ...ref, recipientId: '0'.repeat(32) }), 'ObjectRemoved:Delete');
 
     // Act

@@ -30,7 +30,9 @@ beforeEach(() => s3.reset());
 describe('the stubber Lambda entry', () => {
   it('fails at import, as a new container would, naming every missing variable', async () => {
     // Act: a module registry of its own, so the failed module scope is not cached for the next test
-    const error = await caught(() => requireWith({ LOG_LEVEL: 'silent' }, () => jest.isolateModules(() => require('../../src/lambda/stubber'))));
+    const error = await caught(() =>
+      requireWith({ LOG_LEVEL: 'silent' }, () => jest.isolateModules(() => require('../../src/lambda/stubber'))),
+    );
 
     // Assess
     expect(error).toMatchObject({ name: 'ConfigError', code: 'CONFIG_INVALID' });

@@ -1,4 +1,14 @@
-import { PermanentError, RetryableError, ValidationError, checkInResponse, parseJson, parseWith, type CheckInRequest, type CheckInResponse, type RenewRequest } from '@baton/shared';
+import {
+  PermanentError,
+  RetryableError,
+  ValidationError,
+  checkInResponse,
+  parseJson,
+  parseWith,
+  type CheckInRequest,
+  type CheckInResponse,
+  type RenewRequest,
+} from '@baton/shared';
 import type { LeaseClient } from '../core/ports';
 
 export interface HttpLeaseClientOptions {

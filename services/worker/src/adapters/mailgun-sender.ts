@@ -68,7 +68,8 @@ function checkOptions(options: MailgunSenderOptions): void {
   if (!/^https?:\/\//.test(options.url)) issues.push({ where: 'url', message: 'must be an http(s) URL' });
   if (!/^[a-z0-9.-]+$/i.test(options.domain)) issues.push({ where: 'domain', message: 'must be a domain name' });
   if (!options.apiKey) issues.push({ where: 'apiKey', message: 'is required' });
-  if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) issues.push({ where: 'timeoutMs', message: 'must be a positive number' });
+  if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0)
+    issues.push({ where: 'timeoutMs', message: 'must be a positive number' });
   if (issues.length > 0) throw new ValidationError('MAILGUN_OPTIONS_INVALID', issues);
 }
 
@@ -119,17 +120,20 @@ export function classifyMailgunError(error: unknown): BatonError {
   const options = { cause: error };
 
   if (status === 400 && TRANSPORT_CODE.test(message)) {
-    if (NEVER_CONNECTED.test(text)) return new RetryableError('PROVIDER_UNREACHABLE', `Mailgun unreachable: ${details || message}`, options);
+    if (NEVER_CONNECTED.test(text))
+      return new RetryableError('PROVIDER_UNREACHABLE', `Mailgun unreachable: ${details || message}`, options);
     if (TIMED_OUT.test(text)) return new InDoubtError('PROVIDER_TIMEOUT', `no answer from Mailgun: ${details || message}`, options);
     return new InDoubtError('PROVIDER_NETWORK', `network error talking to Mailgun: ${details || message}`, options);
   }
 
   // Mailgun's own explanation is in the body (`details`); `message` is the status text.
   const said = details || message || `status ${status}`;
-  if (status === 429 || status === 420) return new RetryableError('PROVIDER_THROTTLED', `Mailgun throttled the request (${status}): ${said}`, options);
+  if (status === 429 || status === 420)
+    return new RetryableError('PROVIDER_THROTTLED', `Mailgun throttled the request (${status}): ${said}`, options);
   if (status === 503) return new RetryableError('PROVIDER_UNAVAILABLE', `Mailgun unavailable (503): ${said}`, options);
   if (status >= 500) return new InDoubtError('PROVIDER_ERROR', `Mailgun failed (${status}): ${said}`, options);
-  if (status === 401 || status === 403) return new PermanentError('PROVIDER_AUTH', `Mailgun refused the credentials (${status}): ${said}`, options);
+  if (status === 401 || status === 403)
+    return new PermanentError('PROVIDER_AUTH', `Mailgun refused the credentials (${status}): ${said}`, options);
   if (status >= 400) return new PermanentError('PROVIDER_REJECTED', `Mailgun rejected the message (${status}): ${said}`, options);
   return new InDoubtError('PROVIDER_UNKNOWN', `unexpected answer from Mailgun (${status}): ${said}`, options);
 }

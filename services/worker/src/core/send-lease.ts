@@ -244,7 +244,9 @@ function checkInFor(env: Env, run: LeaseRun, wantsMore: boolean): CheckInRequest
     unattempted: run.unattempted,
     permitsUsed: run.permitsUsed,
     ...(lease.schedule ? { usedPerSlice: run.usedPerSlice } : {}),
-    ...(timing.n > 0 ? { timing: { n: timing.n, meanMs: timing.mean, sdMs: timing.n > 1 ? Math.sqrt(timing.m2 / (timing.n - 1)) : 0 } } : {}),
+    ...(timing.n > 0
+      ? { timing: { n: timing.n, meanMs: timing.mean, sdMs: timing.n > 1 ? Math.sqrt(timing.m2 / (timing.n - 1)) : 0 } }
+      : {}),
     lanes: env.concurrency,
     budgetLeftMs: Math.max(0, budgetLeft(env)),
     reserveMs: env.minBudgetToTakeMs,
@@ -255,7 +257,12 @@ function checkInFor(env: Env, run: LeaseRun, wantsMore: boolean): CheckInRequest
 /** The next lease, early; undefined when the conductor cannot be reached (the check-in asks again). */
 async function renew(env: Env, lease: Lease): Promise<CheckInResponse | undefined> {
   try {
-    return await env.leaseClient.renew({ leaseId: lease.leaseId, workerId: lease.workerId, budgetLeftMs: Math.max(0, budgetLeft(env)), reserveMs: env.minBudgetToTakeMs });
+    return await env.leaseClient.renew({
+      leaseId: lease.leaseId,
+      workerId: lease.workerId,
+      budgetLeftMs: Math.max(0, budgetLeft(env)),
+      reserveMs: env.minBudgetToTakeMs,
+    });
   } catch (error) {
     env.log.warn({ event: 'lease.renew-failed', leaseId: lease.leaseId, reason: describeError(error) });
     return undefined;
@@ -265,10 +272,13 @@ async function renew(env: Env, lease: Lease): Promise<CheckInResponse | undefine
 function resolveEnv(deps: WorkerDeps): Env {
   const concurrency = deps.concurrency ?? DEFAULT_CONCURRENCY;
   const issues: InputIssue[] = [];
-  if (!Number.isInteger(concurrency) || concurrency < 1) issues.push({ where: 'concurrency', message: `must be a whole number of at least 1 (got ${concurrency})` });
-  if (!Number.isFinite(deps.timeBudgetMs) || deps.timeBudgetMs <= 0) issues.push({ where: 'timeBudgetMs', message: `must be a positive number (got ${deps.timeBudgetMs})` });
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    issues.push({ where: 'concurrency', message: `must be a whole number of at least 1 (got ${concurrency})` });
+  if (!Number.isFinite(deps.timeBudgetMs) || deps.timeBudgetMs <= 0)
+    issues.push({ where: 'timeBudgetMs', message: `must be a positive number (got ${deps.timeBudgetMs})` });
   const minBudgetToTakeMs = deps.minBudgetToTakeMs ?? MIN_BUDGET_TO_TAKE_MS;
-  if (!Number.isFinite(minBudgetToTakeMs) || minBudgetToTakeMs < 0) issues.push({ where: 'minBudgetToTakeMs', message: `must be a number of at least 0 (got ${minBudgetToTakeMs})` });
+  if (!Number.isFinite(minBudgetToTakeMs) || minBudgetToTakeMs < 0)
+    issues.push({ where: 'minBudgetToTakeMs', message: `must be a number of at least 0 (got ${minBudgetToTakeMs})` });
   if (issues.length > 0) throw new ValidationError('WORKER_DEPS_INVALID', issues);
   return {
     store: deps.store,
@@ -327,7 +337,13 @@ function startLease(env: Env, lease: Lease): { run: LeaseRun; noMoreCalls: Promi
     lanesBusy: 0,
     noMoreCalls: signal,
   };
-  env.log.info({ event: 'lease.started', leaseId: lease.leaseId, campaignId: lease.campaignId, keys: run.ids.length, permits: lease.permits });
+  env.log.info({
+    event: 'lease.started',
+    leaseId: lease.leaseId,
+    campaignId: lease.campaignId,
+    keys: run.ids.length,
+    permits: lease.permits,
+  });
   const done = sendAll(env, run).then(() => {
     run.noMoreCalls();
     run.unattempted.push(...run.ids.slice(run.next));
@@ -454,7 +470,12 @@ async function sendKey(env: Env, run: LeaseRun, recipientId: string, busy: Busy)
 
   const loaded = await loadRendered(env, ref);
   if (!loaded.ok) {
-    await record(env, run, { recipientId, status: loaded.status, reason: loaded.reason }, loaded.status === 'retryable' ? 'none' : 'if-absent');
+    await record(
+      env,
+      run,
+      { recipientId, status: loaded.status, reason: loaded.reason },
+      loaded.status === 'retryable' ? 'none' : 'if-absent',
+    );
     env.log.warn({ event: 'key.not-sendable', ...logFields, reason: loaded.reason });
     return false;
   }

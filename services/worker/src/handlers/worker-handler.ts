@@ -20,7 +20,8 @@ export function createWorkerHandler(deps: WorkerHandlerDeps): (event: unknown, c
   return async (event: unknown, context?: InvocationContext): Promise<WorkerSummary> => {
     const invocation = parseWith(workerInvocation, event, 'EVENT_INVALID', 'event');
     const remaining = context?.getRemainingTimeInMillis?.();
-    const timeBudgetMs = remaining === undefined ? deps.timeBudgetMs : Math.max(1, Math.min(deps.timeBudgetMs, remaining - LAMBDA_RESERVE_MS));
+    const timeBudgetMs =
+      remaining === undefined ? deps.timeBudgetMs : Math.max(1, Math.min(deps.timeBudgetMs, remaining - LAMBDA_RESERVE_MS));
     return runWorker({ ...deps, timeBudgetMs, workerStartedAt: deps.clock.now() }, invocation);
   };
 }

@@ -46,7 +46,10 @@ type WorkerLambdaHandler = (event: unknown, context?: InvocationContext) => Prom
 let built: { apiKey: string; leaseToken: string; handle: WorkerLambdaHandler } | undefined;
 
 async function currentHandler(): Promise<WorkerLambdaHandler> {
-  const [apiKey, leaseToken] = await Promise.all([secrets.get(env.MAILGUN_API_KEY_SECRET_ARN), secrets.get(env.BATON_LEASE_TOKEN_SECRET_ARN)]);
+  const [apiKey, leaseToken] = await Promise.all([
+    secrets.get(env.MAILGUN_API_KEY_SECRET_ARN),
+    secrets.get(env.BATON_LEASE_TOKEN_SECRET_ARN),
+  ]);
   if (built?.apiKey !== apiKey || built.leaseToken !== leaseToken) {
     const handle = createWorkerHandler({
       store,

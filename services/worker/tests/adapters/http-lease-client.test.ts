@@ -23,7 +23,13 @@ async function startServer(answers: Answer[]): Promise<{ url: string; received: 
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
     req.on('end', () => {
-      received.push({ method: req.method, url: req.url, authorization: req.headers.authorization, contentType: req.headers['content-type'], body: JSON.parse(body || 'null') });
+      received.push({
+        method: req.method,
+        url: req.url,
+        authorization: req.headers.authorization,
+        contentType: req.headers['content-type'],
+        body: JSON.parse(body || 'null'),
+      });
       const answer = answers.shift();
       if (answer) answer(res); // no answer: leave the request hanging
     });
@@ -101,7 +107,11 @@ describe('createHttpLeaseClient', () => {
 
     // Assess
     expect(error).toBeInstanceOf(RetryableError);
-    expect(error).toMatchObject({ code: 'LEASE_API_UNAVAILABLE', retryAfterMs: 2_000, message: expect.stringContaining('conductor restarting') });
+    expect(error).toMatchObject({
+      code: 'LEASE_API_UNAVAILABLE',
+      retryAfterMs: 2_000,
+      message: expect.stringContaining('conductor restarting'),
+    });
   });
 
   it("turns a 4xx into a permanent error with the server's message", async () => {
@@ -115,7 +125,10 @@ describe('createHttpLeaseClient', () => {
 
     // Assess
     expect(conflict).toBeInstanceOf(PermanentError);
-    expect(conflict).toMatchObject({ code: 'LEASE_API_REJECTED', message: 'lease API answered 409: lease lease-1 is not held by worker-1' });
+    expect(conflict).toMatchObject({
+      code: 'LEASE_API_REJECTED',
+      message: 'lease API answered 409: lease lease-1 is not held by worker-1',
+    });
     expect(unauthorised).toMatchObject({ code: 'LEASE_API_AUTH' });
   });
 

@@ -54,7 +54,12 @@ describe('createMailgunSender', () => {
   });
 
   function sender(overrides: { apiKey?: string; timeoutMs?: number; url?: string } = {}) {
-    return createMailgunSender({ url: overrides.url ?? sink.url, domain: DOMAIN, apiKey: overrides.apiKey ?? API_KEY, timeoutMs: overrides.timeoutMs ?? 2_000 });
+    return createMailgunSender({
+      url: overrides.url ?? sink.url,
+      domain: DOMAIN,
+      apiKey: overrides.apiKey ?? API_KEY,
+      timeoutMs: overrides.timeoutMs ?? 2_000,
+    });
   }
 
   it('sends the message with its h: headers and v: variables and returns the provider id', async () => {

@@ -22,7 +22,17 @@ interface SetUp {
   deps: WorkerDeps;
 }
 
-function setUp(options: { msPerCall?: number; script?: ConstructorParameters<typeof FakeLeaseClient>[0]; renewScript?: ConstructorParameters<typeof FakeLeaseClient>[1]; stage?: Stage; qaAllowList?: readonly string[]; timeBudgetMs?: number; concurrency?: number } = {}): SetUp {
+function setUp(
+  options: {
+    msPerCall?: number;
+    script?: ConstructorParameters<typeof FakeLeaseClient>[0];
+    renewScript?: ConstructorParameters<typeof FakeLeaseClient>[1];
+    stage?: Stage;
+    qaAllowList?: readonly string[];
+    timeBudgetMs?: number;
+    concurrency?: number;
+  } = {},
+): SetUp {
   const store = new MemoryObjectStore();
   const clock = new AutoClock();
   const sender = new FakeSender(clock, options.msPerCall ?? 0);
@@ -64,7 +74,13 @@ describe('runWorker', () => {
     expect(sender.recipients().sort()).toEqual([...addresses].sort());
     for (const email of addresses) {
       const outcome = await outcomeOf(store, email);
-      expect(outcome).toMatchObject({ version: 1, recipientId: idOf(email), status: 'sent', leaseId: 'lease-1', at: new Date(START).toISOString() });
+      expect(outcome).toMatchObject({
+        version: 1,
+        recipientId: idOf(email),
+        status: 'sent',
+        leaseId: 'lease-1',
+        at: new Date(START).toISOString(),
+      });
       expect(outcome?.providerId).toMatch(/^<id-\d@mg\.acme\.test>$/);
       const claim = claimRecord.parse(JSON.parse((await store.get(buckets.campaigns, keys.claim(refOf(email))))!));
       expect(claim.leaseId).toBe('lease-1');
@@ -73,7 +89,16 @@ describe('runWorker', () => {
     const request = leaseClient.requests[0]!;
     expect(request).toMatchObject({ leaseId: 'lease-1', workerId: 'worker-1', unattempted: [], permitsUsed: 3, wantsMore: true });
     expect(request.results.map((r) => [r.recipientId, r.status]).sort()).toEqual(addresses.map((e) => [idOf(e), 'sent']).sort());
-    expect(summary).toMatchObject({ workerId: 'worker-1', leases: 1, sent: 3, failed: 0, inDoubt: 0, unattempted: 0, permitsUsed: 3, stoppedBecause: 'no-lease' });
+    expect(summary).toMatchObject({
+      workerId: 'worker-1',
+      leases: 1,
+      sent: 3,
+      failed: 0,
+      inDoubt: 0,
+      unattempted: 0,
+      permitsUsed: 3,
+      stoppedBecause: 'no-lease',
+    });
   });
 
   it('passes the rendered message, its headers and the tracking variables to the provider', async () => {
@@ -266,7 +291,11 @@ describe('runWorker', () => {
     // Assess
     expect(first.inDoubt).toBe(1);
     expect(await claimExists(store, email)).toBe(true);
-    expect(await outcomeOf(store, email)).toMatchObject({ status: 'inDoubt', reason: 'PROVIDER_TIMEOUT: no answer from Mailgun', leaseId: 'lease-1' });
+    expect(await outcomeOf(store, email)).toMatchObject({
+      status: 'inDoubt',
+      reason: 'PROVIDER_TIMEOUT: no answer from Mailgun',
+      leaseId: 'lease-1',
+    });
     expect(sender.calls).toHaveLength(1);
     expect(rerun).toMatchObject({ claimedElsewhere: 1, sent: 0 });
   });
@@ -361,7 +390,11 @@ describe('runWorker', () => {
       const email = 'tester@qa.acme.test';
       const { store, sender, deps } = setUp({ stage: 'qa', qaAllowList: ['@qa.acme.test'] });
       await seedRendered(store, [email]);
-      await store.put(buckets.rendered, keys.rendered(refOf(email)), JSON.stringify(renderedFor(email, { to: `real.person@example.com,${email}` })));
+      await store.put(
+        buckets.rendered,
+        keys.rendered(refOf(email)),
+        JSON.stringify(renderedFor(email, { to: `real.person@example.com,${email}` })),
+      );
 
       // Act
       const summary = await runWorker(deps, { lease: leaseFor([email]) });
@@ -397,7 +430,9 @@ describe('runWorker', () => {
       // Prepare
       const addresses = emails(1);
       const down = () => new RetryableError('LEASE_API_UNREACHABLE', 'connection refused');
-      const { store, clock, leaseClient, deps } = setUp({ script: [down(), down(), down(), down(), { lease: leaseFor(emails(1, 'example.org')) }] });
+      const { store, clock, leaseClient, deps } = setUp({
+        script: [down(), down(), down(), down(), { lease: leaseFor(emails(1, 'example.org')) }],
+      });
       await seedRendered(store, addresses);
 
       // Act
@@ -476,7 +511,11 @@ describe('runWorker', () => {
       const { store, sender, leaseClient, deps } = setUp();
       await seedRendered(store, [gone, staying]);
       const ref = refOf(gone);
-      await store.put(buckets.campaigns, keys.suppression(ref), JSON.stringify({ version: 1, at: 'x', campaignId: ref.campaignId, reason: 'unsubscribed' }));
+      await store.put(
+        buckets.campaigns,
+        keys.suppression(ref),
+        JSON.stringify({ version: 1, at: 'x', campaignId: ref.campaignId, reason: 'unsubscribed' }),
+      );
 
       // Act
       await runWorker(deps, { lease: leaseFor([gone, staying]) });
@@ -494,9 +533,20 @@ describe('runWorker', () => {
       const { store, sender, leaseClient, deps } = setUp();
       await seedRendered(store, [email]);
       const ref = refOf(email);
-      const sent = JSON.stringify({ version: 1, recipientId: ref.recipientId, status: 'sent', providerId: '<x@y>', at: 'x', leaseId: 'lease-0' });
+      const sent = JSON.stringify({
+        version: 1,
+        recipientId: ref.recipientId,
+        status: 'sent',
+        providerId: '<x@y>',
+        at: 'x',
+        leaseId: 'lease-0',
+      });
       await store.put(buckets.campaigns, keys.outcome(ref), sent);
-      await store.put(buckets.campaigns, keys.suppression(ref), JSON.stringify({ version: 1, at: 'x', campaignId: ref.campaignId, reason: 'unsubscribed' }));
+      await store.put(
+        buckets.campaigns,
+        keys.suppression(ref),
+        JSON.stringify({ version: 1, at: 'x', campaignId: ref.campaignId, reason: 'unsubscribed' }),
+      );
 
       // Act
       await runWorker(deps, { lease: leaseFor([email]) });
@@ -580,7 +630,9 @@ describe('runWorker, paced by its lease schedule', () => {
     await seedRendered(store, addresses);
     clock.advance(SLICE + 10);
     // Act
-    await runWorker(deps, { lease: leaseFor(addresses, { permits: 4, schedule: { start: START, sliceMs: SLICE, permits: [2, 2] }, sendUntil: START + 2 * SLICE }) });
+    await runWorker(deps, {
+      lease: leaseFor(addresses, { permits: 4, schedule: { start: START, sliceMs: SLICE, permits: [2, 2] }, sendUntil: START + 2 * SLICE }),
+    });
     // Assess
     expect(leaseClient.requests[0]).toMatchObject({ usedPerSlice: [0, 2], permitsUsed: 2 });
     expect(leaseClient.requests[0]!.unattempted).toHaveLength(2);
@@ -610,7 +662,10 @@ describe('runWorker, paced by its lease schedule', () => {
     // Prepare: the renewal hands over a second lease.
     const first = emails(2);
     const second = emails(2, 'second.example.com');
-    const { store, sender, leaseClient, deps } = setUp({ msPerCall: 500, renewScript: [{ lease: leaseFor(second, { leaseId: 'lease-2' }) }] });
+    const { store, sender, leaseClient, deps } = setUp({
+      msPerCall: 500,
+      renewScript: [{ lease: leaseFor(second, { leaseId: 'lease-2' }) }],
+    });
     await seedRendered(store, [...first, ...second]);
     // Act
     const summary = await runWorker(deps, { lease: leaseFor(first) });

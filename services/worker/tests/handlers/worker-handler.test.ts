@@ -64,7 +64,16 @@ describe('createWorkerHandler', () => {
       const store = new MemoryObjectStore();
       const leaseClient = new FakeLeaseClient();
       const sender = createMailgunSender({ url: sink.url, domain: 'mg.acme.test', apiKey: 'key-0123456789abcdef', timeoutMs: 2_000 });
-      const handler = createWorkerHandler({ store, buckets, sender, leaseClient, clock: new AutoClock(), stage: 'prod', timeBudgetMs: 60_000, concurrency: 1 });
+      const handler = createWorkerHandler({
+        store,
+        buckets,
+        sender,
+        leaseClient,
+        clock: new AutoClock(),
+        stage: 'prod',
+        timeBudgetMs: 60_000,
+        concurrency: 1,
+      });
       const addresses = emails(3);
       await seedRendered(store, addresses);
       sink.failNext(1, 429);
@@ -76,7 +85,12 @@ describe('createWorkerHandler', () => {
       // Assess
       expect(first).toMatchObject({ retryable: 1, sent: 0, unattempted: 2, permitsUsed: 1 });
       expect(retry).toMatchObject({ sent: 3, claimedElsewhere: 0 });
-      expect(sink.messages().map((m) => m.variables['recipient-id']).sort()).toEqual(addresses.map(idOf).sort());
+      expect(
+        sink
+          .messages()
+          .map((m) => m.variables['recipient-id'])
+          .sort(),
+      ).toEqual(addresses.map(idOf).sort());
       expect(sink.messages().every((m) => m.variables['lease-id'] === 'lease-2' && m.headers['List-Unsubscribe'] !== undefined)).toBe(true);
     } finally {
       await sink.close();

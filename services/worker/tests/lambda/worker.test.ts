@@ -124,7 +124,12 @@ describe('the worker Lambda entry', () => {
     // Assess
     expect(readsAtImport).toBe(0);
     expect(summary).toMatchObject({ sent: 2, leases: 1 });
-    expect(sink.messages().map((m) => m.variables['recipient-id']).sort()).toEqual(addresses.map(idOf).sort());
+    expect(
+      sink
+        .messages()
+        .map((m) => m.variables['recipient-id'])
+        .sort(),
+    ).toEqual(addresses.map(idOf).sort());
     expect(checkIns).toHaveLength(1);
     expect(checkIns[0]!.authorization).toBe(`Bearer ${LEASE_TOKEN}`);
   });
@@ -141,7 +146,12 @@ describe('the worker Lambda entry', () => {
 
     // Assess
     expect(sink.messages()).toHaveLength(2);
-    expect(secretsManager.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input.SecretId).sort()).toEqual([LEASE_TOKEN_ARN, MAILGUN_KEY_ARN].sort());
+    expect(
+      secretsManager
+        .commandCalls(GetSecretValueCommand)
+        .map((c) => c.args[0].input.SecretId)
+        .sort(),
+    ).toEqual([LEASE_TOKEN_ARN, MAILGUN_KEY_ARN].sort());
   });
 
   it('refuses a malformed invocation with an error naming the field, sending nothing', async () => {
