@@ -43,6 +43,14 @@ export default tseslint.config(
     },
   },
   {
+    // A service's core is read by people first: a file holds one job, a function one step.
+    files: ['services/*/src/core/**/*.ts'],
+    rules: {
+      'max-lines': ['error', { max: 400, skipBlankLines: true, skipComments: true }],
+      'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true }],
+    },
+  },
+  {
     // jest.isolateModules needs require() to load a module afresh.
     files: ['**/*.js', '**/*.cjs', '**/tests/**/*.ts'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },

@@ -1,11 +1,6 @@
-export {
-  Conductor,
-  createCampaignInput,
-  type CampaignView,
-  type ConductorDeps,
-  type ConductorSettings,
-  type CreateCampaignInput,
-} from './core/conductor';
+export { Conductor, type CampaignView, type ConductorDeps, type ConductorSettings, type NewCampaign } from './core/conductor';
+export { TRANSITIONS, phaseOf, type CampaignPhase, type CampaignAction } from './core/campaign-status';
+export { createCampaignInput, testSendInput, type CreateCampaignInput } from './http/requests';
 export { CampaignRun, type CampaignCounts } from './core/campaign-run';
 export { Governor, type GovernorSettings, type SliceGrant, type GovernorCheckpoint } from './core/governor';
 export { SendingGovernors, type SendingGovernorsSettings, type SendingGovernorsCheckpoint } from './core/sending-governors';

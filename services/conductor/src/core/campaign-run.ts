@@ -1,4 +1,5 @@
 import type { AudienceReport, CampaignDefinition, CampaignRef, CampaignState, OutcomeStatus } from '@baton/shared';
+import { phaseOf, type CampaignPhase } from './campaign-status';
 
 /** Every recipient of an audience ends in exactly one of these; they add up to `total`. */
 export interface CampaignCounts {
@@ -16,46 +17,46 @@ export interface CampaignCounts {
   inFlight: number;
 }
 
+/** Provider calls remembered for the rate shown to marketers (older ones are dropped). */
+const SEND_TIMES_KEPT = 100_000;
+
 /**
  * The conductor's in-memory picture of one campaign: which recipients are rendered and waiting,
  * which are out with a worker, and how each one ended. Rebuilt from the store on start.
+ *
+ * It owns its invariants: a recipient is in at most one of ready, delayed, in flight and
+ * resolved; a real outcome never changes; an in-doubt recorded only for want of a report
+ * ("provisional") may still be replaced by a real one; counts add up to the audience.
  */
 export class CampaignRun {
-  report: AudienceReport | undefined;
-  stubbedSeen = 0;
-  renderedSeen = 0;
-  lastScanAt = Number.NEGATIVE_INFINITY;
-  /** The store's ledger has been read once (outcomes and claims), so the queue is safe to fill. */
-  ledgerLoaded = false;
-  /** Rendering progress (rendered + render failures) and when it last moved: a stall re-drives stubs. */
-  lastProgress = -1;
-  lastProgressAt = 0;
+  private currentState: CampaignState;
+  private audienceReport: AudienceReport | undefined;
+  private stubbedSeen = 0;
+  private renderedSeen = 0;
+  private ledgerRead = false;
   /** Retryable results per recipient: past the budget a recipient is recorded failed. */
-  readonly attempts = new Map<string, number>();
-  /** Provider calls made for this campaign, by time, for the rate and ETA shown to marketers. */
-  readonly sendTimes: number[] = [];
-
+  private readonly attempts = new Map<string, number>();
+  /** Provider calls made for this campaign, by time. */
+  private readonly sendTimes: number[] = [];
   /** Ready recipients are `ready[head..]`: taking from the front is O(1), compacted now and then. */
   private ready: string[] = [];
   private head = 0;
   private readonly delayed = new Map<string, number>();
   /** Every recipient id ever queued or resolved: a rendered key is queued at most once. */
   private readonly known = new Set<string>();
-  readonly outcomes = new Map<string, OutcomeStatus>();
+  private readonly outcomes = new Map<string, OutcomeStatus>();
   /** Outcomes counted by status, kept as they change (views and scans read them often). */
   private readonly tally = new Map<OutcomeStatus, number>();
-  readonly inFlight = new Set<string>();
-  /** In doubt only because nobody reported (lease expired, claimed elsewhere): a late report may settle it. */
-  readonly provisional = new Set<string>();
-  /** When a recipient last became provisionally in doubt: the campaign waits a grace for late reports before finishing. */
-  lastProvisionalAt = Number.NEGATIVE_INFINITY;
-  /** When their outcome records were last read. */
-  provisionalReadAt = Number.NEGATIVE_INFINITY;
+  private readonly inFlight = new Set<string>();
+  private readonly provisional = new Set<string>();
+  private provisionalSince = Number.NEGATIVE_INFINITY;
 
   constructor(
-    public definition: CampaignDefinition,
-    public state: CampaignState,
-  ) {}
+    readonly definition: CampaignDefinition,
+    state: CampaignState,
+  ) {
+    this.currentState = state;
+  }
 
   get ref(): CampaignRef {
     return { customerId: this.definition.customerId, campaignId: this.definition.campaignId };
@@ -65,8 +66,62 @@ export class CampaignRun {
     return this.definition.campaignId;
   }
 
+  get state(): CampaignState {
+    return this.currentState;
+  }
+
+  get phase(): CampaignPhase {
+    return phaseOf(this.currentState);
+  }
+
+  /** Only the campaigns module moves a campaign along its transition table. */
+  applyState(state: CampaignState): void {
+    this.currentState = state;
+  }
+
+  get report(): AudienceReport | undefined {
+    return this.audienceReport;
+  }
+
+  setReport(report: AudienceReport): void {
+    this.audienceReport = report;
+  }
+
+  noteStubbed(n: number): void {
+    this.stubbedSeen = n;
+  }
+
+  noteRendered(n: number): void {
+    this.renderedSeen = n;
+  }
+
+  get rendered(): number {
+    return this.renderedSeen;
+  }
+
+  /** The store's ledger has been read once (outcomes and claims), so the queue is safe to fill. */
+  get ledgerLoaded(): boolean {
+    return this.ledgerRead;
+  }
+
+  markLedgerLoaded(): void {
+    this.ledgerRead = true;
+  }
+
   isKnown(recipientId: string): boolean {
     return this.known.has(recipientId);
+  }
+
+  hasOutcome(recipientId: string): boolean {
+    return this.outcomes.has(recipientId);
+  }
+
+  get outcomeCount(): number {
+    return this.outcomes.size;
+  }
+
+  isInFlight(recipientId: string): boolean {
+    return this.inFlight.has(recipientId);
   }
 
   /** A recipient was found rendered: queue it unless it was seen before. */
@@ -106,6 +161,13 @@ export class CampaignRun {
     this.delayed.set(recipientId, at);
   }
 
+  /** Counts one more retryable result for the recipient; returns how many it has had. */
+  noteRetryable(recipientId: string): number {
+    const attempts = (this.attempts.get(recipientId) ?? 0) + 1;
+    this.attempts.set(recipientId, attempts);
+    return attempts;
+  }
+
   /**
    * Records how a recipient ended. Returns true when this changed the recipient's outcome.
    * A provisional in-doubt may be replaced by a real report; a real outcome never changes.
@@ -125,13 +187,33 @@ export class CampaignRun {
     return previous !== status;
   }
 
+  /** In doubt only because nobody reported (lease expired, claimed elsewhere): a late report may settle it. */
+  markUnreported(recipientId: string, now: number): void {
+    this.resolve(recipientId, 'inDoubt', true);
+    this.provisionalSince = now;
+  }
+
+  /** Recipients in doubt only for want of a report. */
+  unreported(): string[] {
+    return [...this.provisional];
+  }
+
+  isUnreported(recipientId: string): boolean {
+    return this.provisional.has(recipientId);
+  }
+
+  /** When a recipient last became in doubt for want of a report: late reports get a grace from then. */
+  get lastUnreportedAt(): number {
+    return this.provisionalSince;
+  }
+
   countOf(status: OutcomeStatus): number {
     return this.tally.get(status) ?? 0;
   }
 
   recordSend(now: number): void {
     this.sendTimes.push(now);
-    if (this.sendTimes.length > 100_000) this.sendTimes.splice(0, 50_000);
+    if (this.sendTimes.length > SEND_TIMES_KEPT) this.sendTimes.splice(0, SEND_TIMES_KEPT / 2);
   }
 
   sentInLast(ms: number, now: number): number {
@@ -142,26 +224,26 @@ export class CampaignRun {
 
   /** Every valid recipient has an outcome and nothing is out with a worker. */
   isComplete(): boolean {
-    if (this.inFlight.size > 0 || this.report === undefined) return false;
-    if (this.state.status === 'cancelled') return true;
-    return this.outcomes.size >= this.report.valid;
+    if (this.inFlight.size > 0 || this.audienceReport === undefined) return false;
+    if (this.phase === 'cancelling' || this.phase === 'cancelled') return true;
+    return this.outcomes.size >= this.audienceReport.valid;
   }
 
   counts(): CampaignCounts {
     const by = (s: OutcomeStatus) => this.countOf(s);
-    const valid = this.report?.valid;
+    const valid = this.audienceReport?.valid;
     const cancelled =
       this.state.status === 'cancelled' && valid !== undefined && this.inFlight.size === 0
         ? valid - this.outcomes.size + by('cancelled')
         : by('cancelled');
     return {
-      total: this.report?.rows ?? 0,
+      total: this.audienceReport?.rows ?? 0,
       stubbed: valid ?? this.stubbedSeen,
       rendered: this.renderedSeen,
       sent: by('sent'),
       failed: by('failed'),
-      invalid: this.report?.invalid ?? 0,
-      duplicate: this.report?.duplicate ?? 0,
+      invalid: this.audienceReport?.invalid ?? 0,
+      duplicate: this.audienceReport?.duplicate ?? 0,
       suppressed: by('suppressed'),
       inDoubt: by('inDoubt'),
       cancelled,

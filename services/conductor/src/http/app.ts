@@ -5,6 +5,7 @@ import { BatonError, RetryableError, ValidationError, checkInRequest, renewReque
 import type { Conductor } from '../core/conductor';
 import { CampaignNotFoundError, CampaignStateError, NoPermitError } from '../core/errors';
 import { consoleHtml } from './console-page';
+import { createCampaignInput, testSendInput } from './requests';
 import { unsubscribeRoutes } from './unsubscribe-routes';
 
 export interface AppOptions {
@@ -52,7 +53,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (api) => {
       api.addHook('onRequest', bearer(options.apiToken));
       api.get('/campaigns', async () => ({ campaigns: conductor.listCampaigns() }));
-      api.post('/campaigns', async (req, reply) => reply.code(201).send(await conductor.createCampaign(req.body)));
+      api.post('/campaigns', async (req, reply) =>
+        reply.code(201).send(await conductor.createCampaign(parseWith(createCampaignInput, req.body, 'CAMPAIGN_INVALID', 'body'))),
+      );
       api.get<{ Params: { id: string } }>('/campaigns/:id', async (req) => conductor.getCampaign(req.params.id));
       api.post<{ Params: { id: string } }>('/campaigns/:id/send', async (req, reply) =>
         reply.code(202).send(await conductor.send(req.params.id)),
@@ -65,7 +68,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         return { subject: m.subject, html: m.html, text: m.text };
       });
       api.post<{ Params: { id: string } }>('/campaigns/:id/test-send', async (req, reply) =>
-        reply.code(202).send(await conductor.testSend(req.params.id, req.body ?? {})),
+        reply
+          .code(202)
+          .send(await conductor.testSend(req.params.id, parseWith(testSendInput, req.body ?? {}, 'TEST_SEND_INVALID', 'body').to)),
       );
       for (const plugin of options.plugins ?? []) await plugin(api);
     },

@@ -16,6 +16,7 @@ import { Conductor, type ConductorSettings } from '../../src/core/conductor';
 import { SendingGovernors } from '../../src/core/sending-governors';
 import { maxInAnyWindow } from '../../src/sim/window-stats';
 import { CampaignStateError } from '../../src/core/errors';
+import type { WorkerInvoker } from '../../src/core/ports';
 import { DOMAIN, buckets, testGovernors, testSettings } from '../fixtures';
 
 const ref = { customerId: 'acme', campaignId: 'c-test-1' };
@@ -37,6 +38,7 @@ function harness(
   store = new MemoryObjectStore(),
   clock = new ManualClock(START),
   governors = testGovernors(cap),
+  invoker?: WorkerInvoker,
 ): Harness {
   const invocations: WorkerInvocation[] = [];
   const published: unknown[] = [];
@@ -46,7 +48,7 @@ function harness(
     clock,
     logger: silentLogger,
     governors,
-    invoker: { invoke: async (i) => void invocations.push(i) },
+    invoker: invoker ?? { invoke: async (i) => void invocations.push(i) },
     topic: { publish: async (m) => void published.push(m) },
     settings: testSettings(settings),
   });
@@ -351,15 +353,16 @@ describe('Conductor', () => {
   });
 
   it('puts a lease back when the worker cannot be started', async () => {
-    const h = harness({ maxWorkers: 1 });
-    await storedCampaign(h.store, 2);
     let fail = true;
-    (h.conductor as unknown as { deps: { invoker: { invoke: (i: WorkerInvocation) => Promise<void> } } }).deps.invoker = {
+    const invocations: WorkerInvocation[] = [];
+    const h = harness({ maxWorkers: 1 }, undefined, undefined, undefined, undefined, {
       invoke: async (i) => {
         if (fail) throw new Error('throttled');
-        h.invocations.push(i);
+        invocations.push(i);
       },
-    };
+    });
+    h.invocations = invocations;
+    await storedCampaign(h.store, 2);
     await begin(h);
     await h.conductor.tick();
     expect(h.conductor.activeWorkers).toBe(0);

@@ -47,30 +47,12 @@ export async function stubCampaign(deps: StubberDeps, ref: CampaignRef): Promise
     return done;
   }
 
-  const definition = await loadCampaignDefinition(store, buckets, ref);
-  let parsed;
-  try {
-    const csv = await store.get(buckets.campaigns, definition.audienceKey);
-    if (csv === undefined) {
-      throw new PermanentError('AUDIENCE_NOT_FOUND', `the audience ${definition.audienceKey} does not exist`);
-    }
-    parsed = parseAudience(csv, ref.customerId);
-  } catch (err) {
-    if (!(err instanceof PermanentError)) throw err;
+  const parsed = await readAudience(deps, ref);
+  if (!('recipients' in parsed)) {
     // Retrying cannot help: say so in the report, so the campaign ends failed with the reason.
-    const failed: AudienceReport = {
-      version: 1,
-      rows: 0,
-      valid: 0,
-      invalid: 0,
-      duplicate: 0,
-      problems: [],
-      problemsTruncated: false,
-      error: { code: err.code, message: err.message },
-    };
-    await store.put(buckets.campaigns, reportKey, JSON.stringify(failed), { contentType: 'application/json' });
-    log.error({ event: 'stubber.audience-failed', code: err.code, reason: err.message });
-    return failed;
+    await store.put(buckets.campaigns, reportKey, JSON.stringify(parsed), { contentType: 'application/json' });
+    log.error({ event: 'stubber.audience-failed', code: parsed.error?.code, reason: parsed.error?.message });
+    return parsed;
   }
   const { recipients, report } = parsed;
   log.info({
@@ -80,7 +62,54 @@ export async function stubCampaign(deps: StubberDeps, ref: CampaignRef): Promise
     invalid: report.invalid,
     duplicate: report.duplicate,
   });
+  const { written, existing } = await writeStubs(deps, ref, recipients);
+  await store.put(buckets.campaigns, reportKey, JSON.stringify(report), { contentType: 'application/json' });
+  log.info({ event: 'stubber.done', valid: report.valid, written, alreadyStubbed: existing });
+  return report;
+}
 
+async function readReport(store: ObjectStore, bucket: string, key: string): Promise<AudienceReport | undefined> {
+  const body = await store.get(bucket, key);
+  if (body === undefined) return undefined;
+  try {
+    return parseWith(audienceReport, parseJson(body, 'audience-report.json'), 'REPORT_INVALID', 'audience-report.json');
+  } catch {
+    return undefined; // unreadable: stub again (idempotent) and overwrite it
+  }
+}
+
+/** The campaign's audience parsed, or a failed report when retrying cannot help (no such file, no email column). */
+async function readAudience(deps: StubberDeps, ref: CampaignRef): Promise<ReturnType<typeof parseAudience> | AudienceReport> {
+  const { store, buckets } = deps;
+  const definition = await loadCampaignDefinition(store, buckets, ref);
+  try {
+    const csv = await store.get(buckets.campaigns, definition.audienceKey);
+    if (csv === undefined) {
+      throw new PermanentError('AUDIENCE_NOT_FOUND', `the audience ${definition.audienceKey} does not exist`);
+    }
+    return parseAudience(csv, ref.customerId);
+  } catch (err) {
+    if (!(err instanceof PermanentError)) throw err;
+    return {
+      version: 1,
+      rows: 0,
+      valid: 0,
+      invalid: 0,
+      duplicate: 0,
+      problems: [],
+      problemsTruncated: false,
+      error: { code: err.code, message: err.message },
+    };
+  }
+}
+
+/** One stub per recipient, created only if absent: a re-run writes nothing new and triggers no render. */
+async function writeStubs(
+  deps: StubberDeps,
+  ref: CampaignRef,
+  recipients: ReturnType<typeof parseAudience>['recipients'],
+): Promise<{ written: number; existing: number }> {
+  const { store, buckets } = deps;
   let written = 0;
   let existing = 0;
   await forEachBounded(recipients, deps.concurrency ?? DEFAULT_CONCURRENCY, async (recipient) => {
@@ -104,18 +133,5 @@ export async function stubCampaign(deps: StubberDeps, ref: CampaignRef): Promise
       existing += 1; // an earlier run got here first
     }
   });
-
-  await store.put(buckets.campaigns, reportKey, JSON.stringify(report), { contentType: 'application/json' });
-  log.info({ event: 'stubber.done', valid: report.valid, written, alreadyStubbed: existing });
-  return report;
-}
-
-async function readReport(store: ObjectStore, bucket: string, key: string): Promise<AudienceReport | undefined> {
-  const body = await store.get(bucket, key);
-  if (body === undefined) return undefined;
-  try {
-    return parseWith(audienceReport, parseJson(body, 'audience-report.json'), 'REPORT_INVALID', 'audience-report.json');
-  } catch {
-    return undefined; // unreadable: stub again (idempotent) and overwrite it
-  }
+  return { written, existing };
 }

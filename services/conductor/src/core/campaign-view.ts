@@ -1,0 +1,68 @@
+import type { CampaignStatus } from '@baton/shared';
+import type { CampaignCounts, CampaignRun } from './campaign-run';
+import type { SendingGovernors } from './sending-governors';
+
+export interface CampaignView {
+  id: string;
+  customerId: string;
+  name: string;
+  subject: string;
+  /** `cancelled` without `finishedAt` while the leases already out finish. */
+  status: CampaignStatus;
+  createdAt: string;
+  sendRequestedAt?: string;
+  finishedAt?: string;
+  counts: CampaignCounts;
+  /** Sends in the last minute for this campaign, against the cap. */
+  sentLastMinute: number;
+  sendingDomain: string;
+  /** The domain's cap, per minute. */
+  perMinuteMax: number;
+  /** The cap as the governor applies it now (lower after the provider pushed back), per minute. */
+  effectivePerMinute: number;
+  etaSeconds: number | null;
+  problems: { line: number; kind: string; reason: string }[];
+  /** Why a `failed` campaign failed. */
+  error?: { code: string; message: string };
+}
+
+const MINUTE_MS = 60_000;
+
+/** What marketers see of a campaign: counts, the rate against the cap, and the time left. */
+export function campaignView(run: CampaignRun, governors: SendingGovernors, now: number): CampaignView {
+  const governor = governors.forDomain(run.definition.sendingDomain);
+  const perMinute = (n: number) => Math.round((n * MINUTE_MS) / governor.settings.windowMs);
+  const perMinuteMax = perMinute(governor.cap);
+  const { state, definition } = run;
+  return {
+    id: run.id,
+    customerId: definition.customerId,
+    name: definition.name,
+    subject: definition.subject,
+    status: state.status,
+    createdAt: definition.createdAt,
+    ...(state.sendRequestedAt ? { sendRequestedAt: state.sendRequestedAt } : {}),
+    ...(state.finishedAt ? { finishedAt: state.finishedAt } : {}),
+    counts: run.counts(),
+    sentLastMinute: run.sentInLast(MINUTE_MS, now),
+    sendingDomain: definition.sendingDomain ?? governors.defaultDomain,
+    perMinuteMax,
+    effectivePerMinute: perMinute(governor.effectiveCap),
+    etaSeconds: etaSeconds(run, perMinuteMax, now),
+    problems: run.report?.problems.slice(0, 100) ?? [],
+    ...(state.error ? { error: state.error } : {}),
+  };
+}
+
+/**
+ * From the rate over the last minute, or over the time since sending began if that is shorter
+ * (early on a full minute would understate it); no estimate until something was sent.
+ */
+function etaSeconds(run: CampaignRun, perMinuteMax: number, now: number): number | null {
+  const remaining = run.report ? Math.max(0, run.report.valid - run.outcomeCount) : null;
+  if (run.phase !== 'sending' || remaining === null) return null;
+  const sinceSend = run.state.sendRequestedAt ? now - Date.parse(run.state.sendRequestedAt) : MINUTE_MS;
+  const span = Math.min(MINUTE_MS, Math.max(sinceSend, 1_000));
+  const rate = Math.min(perMinuteMax, (run.sentInLast(span, now) * MINUTE_MS) / span);
+  return rate > 0 ? Math.ceil((remaining / rate) * 60) : null;
+}

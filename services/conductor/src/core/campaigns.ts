@@ -1,0 +1,180 @@
+import {
+  campaignDefinition,
+  campaignState,
+  keys,
+  listAll,
+  newCampaignId,
+  parseJson,
+  parseKey,
+  parseWith,
+  ValidationError,
+  type Buckets,
+  type CampaignDefinition,
+  type CampaignRef,
+  type CampaignState,
+  type Clock,
+  type Logger,
+  type ObjectStore,
+} from '@baton/shared';
+import { parseAudience, validateCampaignTemplate } from '@baton/renderer';
+import { CampaignRun } from './campaign-run';
+import { isActive, storedStatus, transition, type CampaignAction } from './campaign-status';
+import { CampaignNotFoundError } from './errors';
+import type { SendingGovernors } from './sending-governors';
+
+/** A campaign to create, already parsed from the request at the HTTP edge. */
+export interface NewCampaign {
+  name: string;
+  customerId: string;
+  from: string;
+  subject: string;
+  mjml: string;
+  /** Exactly one of these two: the CSV itself, or an object under `uploads/{customerId}/`. */
+  audienceCsv?: string;
+  audienceKey?: string;
+  /** One of the configured sending domains (any case); the default domain when absent. */
+  sendingDomain?: string;
+}
+
+export interface CampaignsDeps {
+  store: ObjectStore;
+  buckets: Buckets;
+  clock: Clock;
+  logger: Logger;
+  governors: SendingGovernors;
+}
+
+/**
+ * Every campaign the conductor knows, and the only place that moves one along its transition
+ * table (campaign-status.ts) and stores its state.
+ */
+export class Campaigns {
+  private readonly runs = new Map<string, CampaignRun>();
+
+  constructor(private readonly deps: CampaignsDeps) {}
+
+  all(): IterableIterator<CampaignRun> {
+    return this.runs.values();
+  }
+
+  get size(): number {
+    return this.runs.size;
+  }
+
+  get(campaignId: string): CampaignRun {
+    const run = this.runs.get(campaignId);
+    if (!run) throw new CampaignNotFoundError(campaignId);
+    return run;
+  }
+
+  /** Newest first. */
+  list(): CampaignRun[] {
+    return [...this.runs.values()].sort((a, b) => (a.definition.createdAt < b.definition.createdAt ? 1 : -1));
+  }
+
+  /** Loads every stored campaign; one that cannot be read is logged and skipped. */
+  async load(): Promise<void> {
+    const { store, buckets, logger } = this.deps;
+    for await (const key of listAll(store, buckets.campaigns, 'campaigns/')) {
+      if (!key.endsWith('/campaign.json')) continue;
+      try {
+        const run = await this.read(key);
+        this.runs.set(run.id, run);
+      } catch (err) {
+        logger.error({ event: 'campaign.load_failed', key, err }, 'a stored campaign could not be loaded');
+      }
+    }
+  }
+
+  /** Some campaign was mid-send (or paused mid-send) when the last conductor stopped. */
+  wasSending(): boolean {
+    return [...this.runs.values()].some((r) => isActive(r.phase));
+  }
+
+  async create(input: NewCampaign): Promise<CampaignRun> {
+    const { store, buckets, clock, governors, logger } = this.deps;
+    await validateCampaignTemplate({ from: input.from, subject: input.subject, mjml: input.mjml });
+    const sendingDomain = (input.sendingDomain ?? governors.defaultDomain).trim().toLowerCase();
+    if (!governors.has(sendingDomain)) {
+      throw new ValidationError('CAMPAIGN_INVALID', [
+        { where: 'body.sendingDomain', message: `must be one of ${governors.domainNames().join(', ')}` },
+      ]);
+    }
+    const now = clock.now();
+    const campaignId = newCampaignId(now);
+    const ref = { customerId: input.customerId, campaignId };
+    const audienceKey = await this.storeAudience(ref, input);
+    const definition: CampaignDefinition = {
+      version: 1,
+      customerId: input.customerId,
+      campaignId,
+      name: input.name,
+      from: input.from,
+      subject: input.subject,
+      mjml: input.mjml,
+      audienceKey,
+      sendingDomain,
+      createdAt: new Date(now).toISOString(),
+    };
+    const state: CampaignState = { version: 1, status: 'draft', updatedAt: definition.createdAt };
+    await store.put(buckets.campaigns, keys.campaign(ref), JSON.stringify(definition), { ifNoneMatch: '*' });
+    await this.saveState(ref, state);
+    const run = new CampaignRun(definition, state);
+    this.runs.set(campaignId, run);
+    logger.info({ event: 'campaign.created', campaignId, customerId: input.customerId }, 'campaign created');
+    return run;
+  }
+
+  /** Checks `action` against the transition table, then stores and applies the new state. */
+  async move(run: CampaignRun, action: CampaignAction, extra: Partial<CampaignState> = {}): Promise<void> {
+    const phase = transition(run.id, run.phase, action);
+    const state: CampaignState = {
+      ...run.state,
+      ...extra,
+      status: storedStatus(phase),
+      updatedAt: new Date(this.deps.clock.now()).toISOString(),
+    };
+    await this.saveState(run.ref, state);
+    run.applyState(state);
+  }
+
+  private async read(key: string): Promise<CampaignRun> {
+    const { store, buckets } = this.deps;
+    const ref = parseKey.campaign(key);
+    const definition = parseWith(
+      campaignDefinition,
+      parseJson((await store.get(buckets.campaigns, key)) ?? '', key),
+      'CAMPAIGN_INVALID',
+      key,
+    );
+    const stateText = await store.get(buckets.campaigns, keys.state(ref));
+    const state = stateText
+      ? parseWith(campaignState, parseJson(stateText, keys.state(ref)), 'CAMPAIGN_INVALID', keys.state(ref))
+      : { version: 1 as const, status: 'draft' as const, updatedAt: definition.createdAt };
+    return new CampaignRun(definition, state);
+  }
+
+  /** The audience's key once it is known to parse (a header, an email column). */
+  private async storeAudience(ref: CampaignRef, input: NewCampaign): Promise<string> {
+    const { store, buckets } = this.deps;
+    if (input.audienceCsv !== undefined) {
+      parseAudience(input.audienceCsv, input.customerId); // rejects a CSV with no header or no email column
+      const key = keys.audience(ref);
+      await store.put(buckets.campaigns, key, input.audienceCsv, { contentType: 'text/csv' });
+      return key;
+    }
+    const key = input.audienceKey ?? '';
+    const allowed = `uploads/${input.customerId}/`;
+    if (!key.startsWith(allowed) || key.includes('..')) {
+      throw new ValidationError('CAMPAIGN_INVALID', [{ where: 'body.audienceKey', message: `must be under ${allowed}` }]);
+    }
+    const csv = await store.get(buckets.campaigns, key);
+    if (csv === undefined) throw new ValidationError('CAMPAIGN_INVALID', [{ where: 'body.audienceKey', message: 'no such object' }]);
+    parseAudience(csv, input.customerId);
+    return key;
+  }
+
+  private async saveState(ref: CampaignRef, state: CampaignState): Promise<void> {
+    await this.deps.store.put(this.deps.buckets.campaigns, keys.state(ref), JSON.stringify(state));
+  }
+}

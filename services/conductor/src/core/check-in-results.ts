@@ -1,0 +1,84 @@
+import type { CheckInRequest } from '@baton/shared';
+import type { ActiveLease } from './lease-book';
+import type { ConductorMetrics } from './ports';
+import type { Reconciler } from './reconciler';
+
+export interface ResultsDeps {
+  reconciler: Reconciler;
+  metrics: ConductorMetrics;
+  /** Retryable results a recipient may have before it is recorded failed. */
+  maxAttempts: number;
+}
+
+/** The provider said "slow down" during the lease: the longest wait it asked for, if any. */
+export interface Throttle {
+  retryAfterMs: number | undefined;
+}
+
+/** First back-off for a retryable result when the provider named no wait; doubled per attempt. */
+const RETRY_BACKOFF_MS = 5_000;
+
+/**
+ * Settles what a check-in reports for its lease's recipients: outcomes, retries with back-off,
+ * keys claimed elsewhere, keys not attempted, and keys it did not mention. Only the lease's own
+ * recipients count, each once. The store may fail midway: `active.settled` remembers what is
+ * already done, so the worker's retry of the check-in settles only the rest.
+ */
+export async function settleResults(
+  deps: ResultsDeps,
+  active: ActiveLease,
+  request: CheckInRequest,
+  now: number,
+): Promise<Throttle | undefined> {
+  const { run, lease } = active;
+  let throttled: Throttle | undefined;
+  const leased = new Set(lease.recipientIds);
+  const reported = new Set<string>();
+  for (const r of request.results) {
+    if (!leased.has(r.recipientId) || reported.has(r.recipientId)) continue;
+    reported.add(r.recipientId);
+    if (r.status === 'retryable' && (r.code === 'PROVIDER_THROTTLED' || r.reason?.startsWith('PROVIDER_THROTTLED'))) {
+      throttled = { retryAfterMs: Math.max(throttled?.retryAfterMs ?? 0, r.retryAfterMs ?? 0) || undefined };
+    }
+    if (active.settled.has(r.recipientId)) continue;
+    await settleOne(deps, active, r, now);
+    active.settled.add(r.recipientId);
+  }
+  for (const recipientId of request.unattempted) {
+    if (!leased.has(recipientId) || reported.has(recipientId)) continue;
+    reported.add(recipientId);
+    run.requeue(recipientId);
+    deps.metrics.retry('unattempted');
+  }
+  const unaccounted = lease.recipientIds.filter((r) => !reported.has(r) && run.isInFlight(r));
+  if (unaccounted.length > 0) await deps.reconciler.settleUnknown(run, unaccounted, now);
+  return throttled;
+}
+
+async function settleOne(deps: ResultsDeps, active: ActiveLease, r: CheckInRequest['results'][number], now: number): Promise<void> {
+  const { run } = active;
+  switch (r.status) {
+    case 'retryable': {
+      const attempts = run.noteRetryable(r.recipientId);
+      if (attempts >= deps.maxAttempts) {
+        const reason = `RETRIES_EXHAUSTED after ${attempts} attempts: ${r.reason ?? 'retryable'}`;
+        run.resolve(r.recipientId, 'failed');
+        deps.metrics.outcome('failed');
+        await deps.reconciler.recordOutcome(run, r.recipientId, 'failed', reason);
+      } else {
+        // Back off: 5 s, 10 s, 20 s… unless the provider said how long.
+        run.requeueAt(r.recipientId, now + (r.retryAfterMs ?? RETRY_BACKOFF_MS * 2 ** (attempts - 1)));
+        deps.metrics.retry('provider');
+      }
+      return;
+    }
+    case 'claimedElsewhere':
+      // Another lease holds the claim (the key was requeued after an expiry): never send
+      // again. The ledger may already say how it ended; if not, in doubt until a report comes.
+      await deps.reconciler.settleFromLedger(run, r.recipientId, now);
+      return;
+    default:
+      if (run.resolve(r.recipientId, r.status)) deps.metrics.outcome(r.status);
+      if (r.status === 'sent' || r.status === 'failed' || r.status === 'inDoubt') run.recordSend(now);
+  }
+}

@@ -1,0 +1,260 @@
+import { randomBytes } from 'node:crypto';
+import type { CheckInRequest, CheckInResponse, Clock, Lease, Logger, RenewRequest } from '@baton/shared';
+import type { Campaigns } from './campaigns';
+import { settleResults } from './check-in-results';
+import type { Dispatch, Dispatcher } from './dispatcher';
+import type { GovernorJournal } from './governor-journal';
+import type { ActiveLease, LeaseBook } from './lease-book';
+import type { WorkerRates } from './pacing';
+import type { ConductorMetrics, WorkerInvoker } from './ports';
+import type { Reconciler } from './reconciler';
+
+export interface LeasingSettings {
+  maxWorkers: number;
+  maxAttempts: number;
+  workerTimeBudgetMs: number;
+  leaseGraceMs: number;
+  leaseHorizonMs: number;
+}
+
+export interface LeasingDeps {
+  clock: Clock;
+  logger: Logger;
+  metrics: ConductorMetrics;
+  invoker: WorkerInvoker;
+  campaigns: Campaigns;
+  book: LeaseBook;
+  dispatcher: Dispatcher;
+  reconciler: Reconciler;
+  rates: WorkerRates;
+  journal: GovernorJournal;
+  settings: LeasingSettings;
+}
+
+/** How long a worker takes to start after it is invoked (a Lambda cold start, roughly): its first slices wait for it. */
+const INVOKE_LEAD_MS = 400;
+
+/** Until when a worker can still start calls, by what it said of its budget. */
+function usableUntil(request: { budgetLeftMs?: number; reserveMs?: number }, now: number): number {
+  return request.budgetLeftMs === undefined ? Number.POSITIVE_INFINITY : now + request.budgetLeftMs - (request.reserveMs ?? 0);
+}
+
+/**
+ * The lease protocol, conductor side: starts workers up to MAX_WORKERS, answers renewals and
+ * check-ins (each once: a repeat gets the same reply), and expires leases whose worker vanished.
+ */
+export class Leasing {
+  private stopping = false;
+
+  constructor(private readonly deps: LeasingDeps) {}
+
+  /** Stop handing out work; leases already out finish and check in normally. */
+  stop(): void {
+    this.stopping = true;
+  }
+
+  /** Starts workers until MAX_WORKERS hold leases or nothing is left to lease now. */
+  async topUpWorkers(): Promise<void> {
+    const { book, settings, clock } = this.deps;
+    while (!this.stopping && book.stayingWorkers() < settings.maxWorkers) {
+      const workerId = `w-${randomBytes(6).toString('hex')}`;
+      // A new worker needs a moment to start (a Lambda cold start): its schedule begins after it.
+      const lease = this.nextLease(workerId, clock.now(), Number.POSITIVE_INFINITY, INVOKE_LEAD_MS);
+      if (!lease || !(await this.invoke(lease))) break;
+    }
+  }
+
+  /**
+   * A worker whose lease has no call left to start asks for its next lease before checking
+   * this one in. A repeated request gets the same answer.
+   */
+  async renew(request: RenewRequest): Promise<CheckInResponse> {
+    const { book, clock } = this.deps;
+    const key = `${request.leaseId}:${request.workerId}:renew`;
+    const replay = book.answered(key);
+    if (replay) return replay;
+    if (!book.heldBy(request.leaseId, request.workerId) || this.stopping) return { lease: null };
+    const now = clock.now();
+    const response = { lease: this.nextLease(request.workerId, now, usableUntil(request, now)) ?? null };
+    book.remember(key, now, response);
+    if (response.lease) this.noteBudget(request.workerId, response.lease, request, now);
+    return response;
+  }
+
+  /** A worker reports a lease's results; with time left, it gets the next lease in the reply. */
+  async checkIn(request: CheckInRequest): Promise<CheckInResponse> {
+    const { book, clock } = this.deps;
+    // Keyed by worker too: only the lease's own worker ever gets its reply.
+    const key = `${request.leaseId}:${request.workerId}`;
+    const replay = book.answered(key) ?? book.inProgress(key);
+    if (replay) return replay;
+    const active = book.heldBy(request.leaseId, request.workerId);
+    if (!active) {
+      await this.settleLateResults(request);
+      return { lease: null };
+    }
+    const now = clock.now();
+    book.remove(request.leaseId);
+    const response = await book.handle(key, request.workerId, async () => {
+      try {
+        const answer = await this.applyCheckIn(active, request, now);
+        book.remember(key, now, answer);
+        return answer;
+      } catch (err) {
+        // Nothing is lost: the lease is out again, so the worker's retry (or its expiry) settles it.
+        book.add(active);
+        throw err;
+      }
+    });
+    if (!book.workers().has(request.workerId)) {
+      // The worker is leaving: start its successor now rather than at the next tick.
+      this.deps.rates.forget(request.workerId);
+      this.topUpInBackground();
+    }
+    return response;
+  }
+
+  /**
+   * Settles a check-in in two steps: first everything that reads or writes the store (it may
+   * fail; a retry skips the results already settled), then the governor, the rates and the
+   * next lease, which cannot fail.
+   */
+  private async applyCheckIn(active: ActiveLease, request: CheckInRequest, now: number): Promise<CheckInResponse> {
+    const { reconciler, metrics, settings, rates, logger, journal } = this.deps;
+    const throttled = await settleResults({ reconciler, metrics, maxAttempts: settings.maxAttempts }, active, request, now);
+    // The worker is done with this lease: what it did not use goes back, slice by slice.
+    for (const g of active.governors) g.release(active.grant, request.usedPerSlice, now);
+    if (throttled) {
+      const domainGov = active.governors[0]!;
+      domainGov.pushBack(now, throttled.retryAfterMs);
+      logger.warn(
+        {
+          event: 'governor.push_back',
+          domain: active.lease.domain,
+          effectiveCap: domainGov.effectiveCap,
+          retryAfterMs: throttled.retryAfterMs,
+        },
+        'provider pushed back',
+      );
+      // A restart must not forget it.
+      void journal
+        .save(now)
+        .catch((err) => logger.error({ event: 'governor.checkpoint_failed', err }, 'checkpoint after a push-back failed'));
+    }
+    rates.observe(request.workerId, request.timing, request.lanes);
+    const next = request.wantsMore && !this.stopping ? this.nextLease(request.workerId, now, usableUntil(request, now)) : undefined;
+    if (!next) return { lease: null };
+    this.noteBudget(request.workerId, next, request, now);
+    return { lease: next };
+  }
+
+  /** Leases whose worker vanished: claimed recipients become in doubt, the rest go back. */
+  async expireLeases(now: number): Promise<void> {
+    for (const active of this.deps.book.expire(now)) {
+      const { lease, run } = active;
+      this.deps.logger.warn({ event: 'lease.expired', leaseId: lease.leaseId, campaignId: run.id }, 'lease expired without a check-in');
+      const unsettled = lease.recipientIds.filter((r) => run.isInFlight(r));
+      await this.deps.reconciler.settleUnknown(run, unsettled, now);
+    }
+  }
+
+  /**
+   * A check-in for a lease that expired (or that a restarted conductor never issued): its real
+   * outcomes replace provisional in-doubts; anything else it says is settled by the ledger.
+   */
+  private async settleLateResults(request: CheckInRequest): Promise<void> {
+    const expired = this.deps.book.takeExpired(request.leaseId, request.workerId);
+    this.deps.logger.warn(
+      { event: 'lease.late_check_in', leaseId: request.leaseId, known: expired !== 'unknown' },
+      'check-in for an expired or unknown lease',
+    );
+    if (expired === 'not-theirs') return;
+    if (expired === 'unknown') {
+      // A lease of a conductor that has since restarted: the worker's word is not evidence, but
+      // the outcome records it wrote are. Settle the recipients it names that are in doubt only
+      // for want of a report.
+      for (const r of request.results) {
+        for (const run of this.deps.campaigns.all()) {
+          if (run.isUnreported(r.recipientId)) await this.deps.reconciler.settleFromRecord(run, r.recipientId);
+        }
+      }
+      return;
+    }
+    const { run, lease } = expired;
+    const leased = new Set(lease.recipientIds);
+    for (const r of request.results) {
+      if (!leased.has(r.recipientId) || r.status === 'retryable' || r.status === 'claimedElsewhere') continue;
+      if (run.isUnreported(r.recipientId)) run.resolve(r.recipientId, r.status);
+    }
+  }
+
+  /**
+   * The next lease for a worker, with the dispatcher's choice of campaign and schedule; undefined
+   * when nothing can be leased now.
+   */
+  private nextLease(workerId: string, now: number, until: number, leadMs = 0): Lease | undefined {
+    const dispatch = this.deps.dispatcher.next(this.deps.campaigns.all(), { workerId, now, usableUntil: until, leadMs });
+    return dispatch && this.issue(workerId, dispatch, now);
+  }
+
+  private issue(workerId: string, dispatch: Dispatch, now: number): Lease {
+    const { run, grant, domain, chain, permits } = dispatch;
+    const recipientIds = run.take(permits, now);
+    const sendUntil = grant.start + grant.permits.length * grant.sliceMs;
+    const lease: Lease = {
+      leaseId: `l-${randomBytes(8).toString('hex')}`,
+      workerId,
+      ...run.ref,
+      recipientIds,
+      permits,
+      domain,
+      schedule: grant,
+      sendUntil,
+      // A live worker checks in soon after its last slice; this long after it, it is gone.
+      expiresAt: Math.max(now, sendUntil) + this.deps.settings.leaseGraceMs,
+    };
+    this.deps.book.add({ lease, run, grant, governors: chain, settled: new Set() });
+    this.deps.metrics.leaseIssued(permits);
+    this.deps.logger.debug(
+      { event: 'lease.issued', leaseId: lease.leaseId, campaignId: run.id, permits, slices: grant.permits.length },
+      'lease issued',
+    );
+    return lease;
+  }
+
+  /** False when the worker could not be started (its lease is undone; try again next tick). */
+  private async invoke(lease: Lease): Promise<boolean> {
+    try {
+      await this.deps.invoker.invoke({ lease });
+      return true;
+    } catch (err) {
+      const active = this.deps.book.remove(lease.leaseId);
+      // The recipients go back, but not the permits: an invoke that timed out may have started
+      // the worker after all, and its claims keep it from sending what is leased again.
+      if (active) for (const r of lease.recipientIds) active.run.requeue(r);
+      this.deps.logger.error({ event: 'worker.invoke_failed', leaseId: lease.leaseId, err }, 'could not start a worker');
+      return false;
+    }
+  }
+
+  /**
+   * A worker that will not want another lease after this one (workers ask for more only with
+   * a tenth of their budget, and at least 5 s, left) is leaving: start its successor now, so
+   * the successor's cold start overlaps this last lease instead of leaving its slices empty.
+   */
+  private noteBudget(workerId: string, lease: Lease, request: { budgetLeftMs?: number; reserveMs?: number }, now: number): void {
+    const { book, settings } = this.deps;
+    if (request.budgetLeftMs === undefined || book.isLeaving(workerId)) return;
+    const afterLease = request.budgetLeftMs - (lease.sendUntil - now);
+    // It will not ask again, or what it could still use after this lease is less than a lease.
+    const wantsNoMore = afterLease <= Math.max(0.1 * settings.workerTimeBudgetMs, 5_000);
+    const tooShortForAnother = afterLease - (request.reserveMs ?? 0) < settings.leaseHorizonMs;
+    if (!wantsNoMore && !tooShortForAnother) return;
+    book.markLeaving(workerId);
+    this.topUpInBackground();
+  }
+
+  private topUpInBackground(): void {
+    void this.topUpWorkers().catch((err) => this.deps.logger.error({ event: 'worker.top_up_failed', err }, 'could not start workers'));
+  }
+}

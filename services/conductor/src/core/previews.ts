@@ -1,0 +1,116 @@
+import {
+  isAllowedRecipient,
+  recipientIdFor,
+  ValidationError,
+  type Buckets,
+  type Clock,
+  type Logger,
+  type ObjectStore,
+  type RenderedMessage,
+  type Stage,
+} from '@baton/shared';
+import { TemplateCache, parseAudience, renderMessage, type AudienceRecipient } from '@baton/renderer';
+import type { CampaignRun } from './campaign-run';
+import { CampaignStateError, NoPermitError } from './errors';
+import type { TestSender } from './ports';
+import type { SendingGovernors } from './sending-governors';
+
+export interface PreviewSettings {
+  stage: Stage;
+  publicUrl: string;
+  /** Signs unsubscribe links in previews. */
+  unsubscribeSecret: string;
+  qaAllowList?: readonly string[];
+}
+
+export interface PreviewDeps {
+  store: ObjectStore;
+  buckets: Buckets;
+  clock: Clock;
+  logger: Logger;
+  governors: SendingGovernors;
+  testSender?: TestSender;
+  settings: PreviewSettings;
+}
+
+/** How far ahead a test send looks for a free permit before answering 429. */
+const TEST_SEND_LOOKAHEAD_MS = 3_000;
+/** The first 64 KiB of an audience nearly always hold its first row whole. */
+const SAMPLE_BYTES = 65_536;
+
+/**
+ * Previews and test sends: the campaign rendered as a recipient would get it (the first
+ * audience row, or the tester's own address), and that preview sent now under the governor like
+ * any other call. Compiled templates and each campaign's first recipient are cached.
+ */
+export class Previews {
+  private readonly templates = new TemplateCache();
+  private readonly samples = new Map<string, AudienceRecipient | undefined>();
+
+  constructor(private readonly deps: PreviewDeps) {}
+
+  /** The campaign rendered for its first audience row (or the given address). */
+  async preview(run: CampaignRun, to?: string): Promise<RenderedMessage> {
+    const first = await this.sampleRecipient(run);
+    const email = to ?? first?.email ?? 'preview@example.com';
+    const compiled = await this.templates.get(run.ref, async () => run.definition);
+    // A test goes out under the tester's own id, so its unsubscribe link can never suppress
+    // the audience's first recipient.
+    const recipientId =
+      to !== undefined ? recipientIdFor(run.definition.customerId, to.trim().toLowerCase()) : (first?.recipientId ?? '0'.repeat(32));
+    const { publicUrl, unsubscribeSecret } = this.deps.settings;
+    return renderMessage(
+      compiled,
+      { ...run.ref, recipientId, email, fields: { ...(first?.fields ?? {}), email } },
+      { publicUrl, unsubscribeSecret },
+    );
+  }
+
+  /** Sends the preview to one address now, under the governor like any other send. */
+  async testSend(run: CampaignRun, to: string): Promise<{ providerId: string }> {
+    const { settings, testSender, governors, logger } = this.deps;
+    if (!testSender) throw new CampaignStateError(run.id, 'not configured', 'test-send');
+    if (settings.stage === 'qa' && !isAllowedRecipient(settings.qaAllowList ?? [], to)) {
+      throw new ValidationError('QA_NOT_ALLOWED', [{ where: 'body.to', message: 'is not in QA_ALLOWED_RECIPIENTS' }]);
+    }
+    const message = await this.preview(run, to);
+    await this.waitForPermit(run);
+    const domain = run.definition.sendingDomain ?? governors.defaultDomain;
+    const result = await testSender.send({ ...message, subject: `[TEST] ${message.subject}` }, { domain });
+    logger.info({ event: 'campaign.test_sent', campaignId: run.id }, 'test message sent');
+    return result;
+  }
+
+  /**
+   * A permit like any worker's: of one slice, used while the clock is in it. The first slice
+   * with one free in the next few seconds (under a low cap most slices have none), waited for.
+   */
+  private async waitForPermit(run: CampaignRun): Promise<void> {
+    const { governors, clock } = this.deps;
+    const now = clock.now();
+    const chain = governors.chain(run.definition.sendingDomain, run.definition.customerId);
+    const main = chain[0]!;
+    let slice = main.sliceOf(now);
+    if (now - main.sliceStart(slice) > governors.sliceMs / 2) slice++;
+    const last = main.sliceOf(now + TEST_SEND_LOOKAHEAD_MS);
+    while (slice <= last && chain.some((g) => g.free(slice) < 1)) slice++;
+    if (slice > last) throw new NoPermitError(Math.max(1000, TEST_SEND_LOOKAHEAD_MS));
+    for (const g of chain) g.take(slice, 1);
+    if (main.sliceStart(slice) > now) await clock.sleep(main.sliceStart(slice) - now);
+    // A late wake-up must not carry the call past its slice (the permit is spent either way).
+    if (clock.now() >= main.sliceStart(slice + 1)) throw new NoPermitError(governors.sliceMs * 2);
+  }
+
+  /** The audience's first valid recipient, read once per campaign from the start of the file. */
+  private async sampleRecipient(run: CampaignRun): Promise<AudienceRecipient | undefined> {
+    if (this.samples.has(run.id)) return this.samples.get(run.id);
+    const csv = (await this.deps.store.get(this.deps.buckets.campaigns, run.definition.audienceKey)) ?? '';
+    // Trust the head when another row follows the first (so it was not cut) or it is the whole file.
+    const head = csv.slice(0, SAMPLE_BYTES);
+    const fromHead = parseAudience(head, run.definition.customerId).recipients;
+    const first =
+      head.length === csv.length || fromHead.length > 1 ? fromHead[0] : parseAudience(csv, run.definition.customerId).recipients[0];
+    this.samples.set(run.id, first);
+    return first;
+  }
+}

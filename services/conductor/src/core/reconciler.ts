@@ -1,0 +1,258 @@
+import {
+  audienceReport,
+  keys,
+  listAll,
+  outcomeRecord,
+  parseJson,
+  parseKey,
+  parseWith,
+  ObjectExistsError,
+  type Buckets,
+  type CampaignTopic,
+  type Clock,
+  type Logger,
+  type ObjectStore,
+  type OutcomeRecord,
+  type OutcomeStatus,
+} from '@baton/shared';
+import type { CampaignRun } from './campaign-run';
+import type { Campaigns } from './campaigns';
+import type { ConductorMetrics } from './ports';
+
+export interface ReconcilerSettings {
+  /** How often a campaign's buckets are listed for newly rendered recipients. */
+  scanIntervalMs: number;
+  /**
+   * Rendering that has not moved for this long is re-driven: stubs with neither a rendered
+   * object nor an outcome are written again (their event re-runs the renderer), and a campaign
+   * with no audience report yet has its "campaign requested" published again. Both handlers are
+   * idempotent, so a re-drive that races a slow original is harmless.
+   */
+  stallMs: number;
+  /** A lease not checked in this long after its worker's budget ran out is treated as abandoned. */
+  leaseGraceMs: number;
+}
+
+export interface ReconcilerDeps {
+  store: ObjectStore;
+  buckets: Buckets;
+  clock: Clock;
+  logger: Logger;
+  topic: CampaignTopic;
+  metrics: ConductorMetrics;
+  campaigns: Campaigns;
+  settings: ReconcilerSettings;
+}
+
+/** When a campaign was last scanned, how far rendering had got and since when. */
+interface ScanMarks {
+  scannedAt: number;
+  progress: number;
+  progressAt: number;
+  /** When the outcome records of recipients in doubt for want of a report were last read. */
+  unreportedReadAt: number;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Keeps each campaign's picture in step with the store: the audience report, newly rendered
+ * recipients, the ledger (read once before anything is queued, so a restarted conductor never
+ * resends), re-drives of stalled rendering, recipients nobody reported on, and the finish.
+ */
+export class Reconciler {
+  private readonly marks = new Map<string, ScanMarks>();
+
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  /** Scans the campaign if its interval has passed; a failed scan is logged and tried again later. */
+  async scanIfDue(run: CampaignRun, now: number): Promise<void> {
+    const marks = this.marksOf(run);
+    if (now - marks.scannedAt < this.deps.settings.scanIntervalMs) return;
+    marks.scannedAt = now;
+    try {
+      await this.scan(run, now);
+    } catch (err) {
+      this.deps.logger.error({ event: 'campaign.scan_failed', campaignId: run.id, err }, 'scan failed; will retry');
+    }
+  }
+
+  private async scan(run: CampaignRun, now: number): Promise<void> {
+    const { store, buckets } = this.deps;
+    if (run.report === undefined) {
+      const text = await store.get(buckets.campaigns, keys.audienceReport(run.ref));
+      if (text !== undefined) {
+        run.setReport(parseWith(audienceReport, parseJson(text, 'audience report'), 'REPORT_INVALID', 'audience report'));
+      } else {
+        let stubbed = 0;
+        for await (const _ of listAll(store, buckets.stubs, keys.stubsPrefix(run.ref))) stubbed++;
+        run.noteStubbed(stubbed);
+      }
+    }
+    if (!run.ledgerLoaded) {
+      await this.loadLedger(run);
+      run.markLedgerLoaded();
+    }
+    if (run.report === undefined || run.rendered < run.report.valid) {
+      let seen = 0;
+      for await (const key of listAll(store, buckets.rendered, keys.renderedPrefix(run.ref))) {
+        seen++;
+        run.addRendered(parseKey.rendered(key).recipientId);
+      }
+      run.noteRendered(seen);
+      // Recipients that will never be rendered (the renderer recorded a failure) are found in the ledger.
+      if (run.report !== undefined && run.rendered + run.countOf('failed') < run.report.valid) await this.loadOutcomes(run);
+      await this.redriveIfStalled(run, now);
+    }
+  }
+
+  /**
+   * Events can be lost (a crash with events queued, a dead-lettered render, a stubber that
+   * never ran): when rendering has not moved for `stallMs`, drive the missing work again.
+   */
+  private async redriveIfStalled(run: CampaignRun, now: number): Promise<void> {
+    const marks = this.marksOf(run);
+    const progress = run.report === undefined ? run.counts().stubbed : run.rendered + run.countOf('failed');
+    if (progress !== marks.progress) {
+      marks.progress = progress;
+      marks.progressAt = now;
+      return;
+    }
+    if (now - marks.progressAt < this.deps.settings.stallMs) return;
+    marks.progressAt = now;
+    const { store, buckets, logger, topic } = this.deps;
+    if (run.report === undefined) {
+      await topic.publish({ version: 1, type: 'campaign.requested', ...run.ref, requestedAt: new Date(now).toISOString() });
+      logger.warn({ event: 'campaign.republished', campaignId: run.id }, 'stubbing has not finished; campaign requested again');
+      return;
+    }
+    let redriven = 0;
+    for await (const key of listAll(store, buckets.stubs, keys.stubsPrefix(run.ref))) {
+      const { recipientId } = parseKey.stub(key);
+      if (run.isKnown(recipientId) || run.hasOutcome(recipientId)) continue;
+      const body = await store.get(buckets.stubs, key);
+      if (body === undefined) continue;
+      await store.put(buckets.stubs, key, body, { contentType: 'application/json' }); // the write's event re-runs the renderer
+      redriven++;
+    }
+    if (redriven > 0)
+      logger.warn({ event: 'campaign.rerender', campaignId: run.id, recipients: redriven }, 'stubs never rendered were written again');
+  }
+
+  private async loadLedger(run: CampaignRun): Promise<void> {
+    await this.loadOutcomes(run);
+    const { store, buckets, clock } = this.deps;
+    for await (const key of listAll(store, buckets.campaigns, keys.claimsPrefix(run.ref))) {
+      const { recipientId } = parseKey.ledger(key);
+      if (run.hasOutcome(recipientId)) continue;
+      // Claimed by a worker of an earlier conductor, with no outcome: it may have been sent.
+      run.markUnreported(recipientId, clock.now());
+      await this.recordOutcome(run, recipientId, 'inDoubt', 'NO_REPORT: claimed before a conductor restart');
+    }
+  }
+
+  private async loadOutcomes(run: CampaignRun): Promise<void> {
+    const { store, buckets } = this.deps;
+    for await (const key of listAll(store, buckets.campaigns, keys.outcomesPrefix(run.ref))) {
+      const { recipientId } = parseKey.ledger(key);
+      if (run.isInFlight(recipientId) || (run.hasOutcome(recipientId) && !run.isUnreported(recipientId))) continue;
+      const text = await store.get(buckets.campaigns, key);
+      if (text === undefined) continue;
+      const record = parseWith(outcomeRecord, parseJson(text, key), 'OUTCOME_INVALID', key);
+      if (run.resolve(recipientId, record.status)) this.deps.metrics.outcome(record.status);
+    }
+  }
+
+  /**
+   * Recipients whose fate nobody reported: the worker's own outcome record if it wrote one;
+   * else a claim means the send may have happened (in doubt); else back to the queue.
+   */
+  async settleUnknown(run: CampaignRun, recipientIds: readonly string[], now: number): Promise<void> {
+    for (const recipientId of recipientIds) {
+      if (await this.settleFromRecord(run, recipientId)) continue;
+      const claimed = await this.deps.store.get(this.deps.buckets.campaigns, keys.claim({ ...run.ref, recipientId }));
+      if (claimed !== undefined) {
+        run.markUnreported(recipientId, now);
+        await this.recordOutcome(run, recipientId, 'inDoubt', 'NO_REPORT: claimed but never reported');
+      } else {
+        run.requeue(recipientId);
+        this.deps.metrics.retry('expired');
+      }
+    }
+  }
+
+  /** How a recipient claimed by someone else ended, if the ledger says; in doubt until it does. */
+  async settleFromLedger(run: CampaignRun, recipientId: string, now: number): Promise<void> {
+    if (await this.settleFromRecord(run, recipientId)) return;
+    run.markUnreported(recipientId, now);
+  }
+
+  /** The recipient's outcome record, if there is one that says how it ended; false if none does. */
+  async settleFromRecord(run: CampaignRun, recipientId: string): Promise<boolean> {
+    const text = await this.deps.store.get(this.deps.buckets.campaigns, keys.outcome({ ...run.ref, recipientId }));
+    const record = text === undefined ? undefined : outcomeRecord.safeParse(safeJson(text));
+    if (!record?.success || record.data.status === 'inDoubt') return false;
+    if (run.resolve(recipientId, record.data.status)) this.deps.metrics.outcome(record.data.status);
+    return true;
+  }
+
+  /** The conductor's own record, written only if no worker wrote one. */
+  async recordOutcome(run: CampaignRun, recipientId: string, status: OutcomeStatus, reason: string): Promise<void> {
+    const record: OutcomeRecord = { version: 1, recipientId, status, reason, at: new Date(this.deps.clock.now()).toISOString() };
+    try {
+      await this.deps.store.put(this.deps.buckets.campaigns, keys.outcome({ ...run.ref, recipientId }), JSON.stringify(record), {
+        ifNoneMatch: '*',
+      });
+    } catch (err) {
+      if (!(err instanceof ObjectExistsError)) throw err;
+    }
+  }
+
+  /** Ends a campaign whose every recipient is accounted for and nothing is out with a worker. */
+  async finishIfComplete(run: CampaignRun): Promise<void> {
+    if (run.phase !== 'sending' && run.phase !== 'cancelling') return;
+    if (!run.isComplete()) return;
+    if (!(await this.lateReportsSettled(run))) return;
+    const finishedAt = new Date(this.deps.clock.now()).toISOString();
+    const { campaigns, logger } = this.deps;
+    if (run.report?.error) await campaigns.move(run, 'fail', { finishedAt, error: run.report.error });
+    else await campaigns.move(run, run.phase === 'sending' ? 'finish' : 'finishCancel', { finishedAt });
+    logger.info({ event: 'campaign.finished', campaignId: run.id, status: run.state.status, counts: run.counts() }, 'campaign finished');
+  }
+
+  /**
+   * In doubt only for want of a report: a worker that outlived its lease (or its conductor) may
+   * still write how it ended. Read those records now and then; done once none is left or the
+   * lease grace has passed.
+   */
+  private async lateReportsSettled(run: CampaignRun): Promise<boolean> {
+    if (run.unreported().length === 0) return true;
+    const now = this.deps.clock.now();
+    const marks = this.marksOf(run);
+    if (now - marks.unreportedReadAt >= this.deps.settings.scanIntervalMs) {
+      marks.unreportedReadAt = now;
+      for (const recipientId of run.unreported()) await this.settleFromRecord(run, recipientId);
+    }
+    return run.unreported().length === 0 || now - run.lastUnreportedAt >= this.deps.settings.leaseGraceMs;
+  }
+
+  private marksOf(run: CampaignRun): ScanMarks {
+    let marks = this.marks.get(run.id);
+    if (!marks) {
+      marks = {
+        scannedAt: Number.NEGATIVE_INFINITY,
+        progress: -1,
+        progressAt: 0,
+        unreportedReadAt: Number.NEGATIVE_INFINITY,
+      };
+      this.marks.set(run.id, marks);
+    }
+    return marks;
+  }
+}

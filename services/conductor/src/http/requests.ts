@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { ID_PATTERN } from '@baton/shared';
+
+const id = z.string().regex(new RegExp(ID_PATTERN), { message: 'must be lower-case letters, digits and dashes (2-63)' });
+
+/** What `POST /api/campaigns` accepts. The core checks the rest (template, audience, domain). */
+export const createCampaignInput = z
+  .object({
+    name: z.string().trim().min(1, { message: 'is required' }).max(200),
+    customerId: id,
+    from: z.string().min(3).max(320),
+    subject: z.string().min(1, { message: 'is required' }).max(998),
+    mjml: z.string().min(1, { message: 'is required' }).max(2_000_000),
+    audienceCsv: z.string().min(1).max(200_000_000).optional(),
+    /** An object already in the campaigns bucket, under `uploads/{customerId}/`. */
+    audienceKey: z.string().min(1).max(1024).optional(),
+    /** One of the configured sending domains; the default domain when absent. */
+    sendingDomain: z.string().trim().toLowerCase().optional(),
+  })
+  .strict()
+  .refine((v) => (v.audienceCsv === undefined) !== (v.audienceKey === undefined), {
+    message: 'give exactly one of audienceCsv or audienceKey',
+    path: ['audienceCsv'],
+  });
+export type CreateCampaignInput = z.input<typeof createCampaignInput>;
+
+/** What `POST /api/campaigns/:id/test-send` accepts. */
+export const testSendInput = z.object({ to: z.email({ message: 'must be an email address' }) }).strict();
