@@ -329,6 +329,39 @@ describe('Conductor', () => {
     expect(h.invocations).toHaveLength(1);
   });
 
+  it('stays cancelling (no finishedAt) while a lease is out, and finishes once it is back', async () => {
+    // Prepare
+    const h = harness({ maxWorkers: 1 });
+    await storedCampaign(h.store, 10);
+    await begin(h);
+    await h.conductor.tick();
+    // Act
+    await h.conductor.cancel(ref.campaignId);
+    await h.conductor.tick();
+    const whileOut = h.conductor.getCampaign(ref.campaignId);
+    await h.conductor.checkIn(report(h.invocations[0]!.lease, 'sent', true));
+    await h.conductor.tick();
+    // Assess
+    expect(whileOut).toMatchObject({ status: 'cancelled', counts: { inFlight: 4 } });
+    expect(whileOut.finishedAt).toBeUndefined();
+    expect(h.conductor.getCampaign(ref.campaignId).finishedAt).toBeDefined();
+    await expect(h.conductor.cancel(ref.campaignId)).rejects.toBeInstanceOf(CampaignStateError);
+  });
+
+  it('ends a cancelled draft at once: nothing was ever out', async () => {
+    // Prepare
+    const h = harness({});
+    await storedCampaign(h.store, 3, 'draft');
+    await h.conductor.start();
+    // Act
+    const view = await h.conductor.cancel(ref.campaignId);
+    // Assess
+    expect(view.status).toBe('cancelled');
+    expect(view.finishedAt).toBeDefined();
+    await expect(h.conductor.send(ref.campaignId)).rejects.toBeInstanceOf(CampaignStateError);
+    expect(h.published).toHaveLength(0);
+  });
+
   it('issues no lease while a campaign is paused, and goes on after resume', async () => {
     const h = harness({});
     await storedCampaign(h.store, 3);
