@@ -19,7 +19,7 @@ import {
 import { parseAudience, validateCampaignTemplate } from '@baton/renderer';
 import { CampaignRun } from './campaign-run';
 import { isActive, storedStatus, transition, type CampaignAction } from './campaign-status';
-import { CampaignNotFoundError } from './errors';
+import { CampaignNotFoundError, CampaignStateError } from './errors';
 import type { SendingGovernors } from './sending-governors';
 
 /** A campaign to create, already parsed from the request at the HTTP edge. */
@@ -50,6 +50,8 @@ export interface CampaignsDeps {
  */
 export class Campaigns {
   private readonly runs = new Map<string, CampaignRun>();
+  /** Campaigns with a move under way. */
+  private readonly moving = new Set<string>();
 
   constructor(private readonly deps: CampaignsDeps) {}
 
@@ -125,17 +127,29 @@ export class Campaigns {
     return run;
   }
 
-  /** Checks `action` against the transition table, then stores and applies the new state. */
-  async move(run: CampaignRun, action: CampaignAction, extra: Partial<CampaignState> = {}): Promise<void> {
+  /**
+   * Checks `action` against the transition table, runs `first` (what must happen before the
+   * move, such as publishing "campaign requested"), then stores and applies the new state. One
+   * move per campaign at a time: a second one while the first is under way is refused, so two
+   * concurrent sends publish once.
+   */
+  async move(run: CampaignRun, action: CampaignAction, extra: Partial<CampaignState> = {}, first?: () => Promise<void>): Promise<void> {
     const phase = transition(run.id, run.phase, action);
-    const state: CampaignState = {
-      ...run.state,
-      ...extra,
-      status: storedStatus(phase),
-      updatedAt: new Date(this.deps.clock.now()).toISOString(),
-    };
-    await this.saveState(run.ref, state);
-    run.applyState(state);
+    if (this.moving.has(run.id)) throw new CampaignStateError(run.id, 'changing', action);
+    this.moving.add(run.id);
+    try {
+      await first?.();
+      const state: CampaignState = {
+        ...run.state,
+        ...extra,
+        status: storedStatus(phase),
+        updatedAt: new Date(this.deps.clock.now()).toISOString(),
+      };
+      await this.saveState(run.ref, state);
+      run.applyState(state);
+    } finally {
+      this.moving.delete(run.id);
+    }
   }
 
   private async read(key: string): Promise<CampaignRun> {

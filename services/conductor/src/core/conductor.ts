@@ -15,7 +15,6 @@ import {
   type Stage,
   type SuppressionRecord,
 } from '@baton/shared';
-import { transition } from './campaign-status';
 import type { CampaignRun } from './campaign-run';
 import { campaignView, type CampaignView } from './campaign-view';
 import { Campaigns, type NewCampaign } from './campaigns';
@@ -155,12 +154,12 @@ export class Conductor {
   /** Draft → sending, and "campaign requested" goes out. Sending twice is refused. */
   async send(campaignId: string): Promise<CampaignView> {
     const run = this.campaigns.get(campaignId);
-    transition(run.id, run.phase, 'send'); // refused before anything is published
     const now = new Date(this.deps.clock.now()).toISOString();
     // Publish first: if it fails the campaign stays a draft and the marketer can simply retry
     // (the stubber is idempotent, so a publish whose status write failed is harmless too).
-    await this.deps.topic.publish({ version: 1, type: 'campaign.requested', ...run.ref, requestedAt: now });
-    await this.campaigns.move(run, 'send', { sendRequestedAt: now });
+    await this.campaigns.move(run, 'send', { sendRequestedAt: now }, () =>
+      this.deps.topic.publish({ version: 1, type: 'campaign.requested', ...run.ref, requestedAt: now }),
+    );
     this.deps.logger.info({ event: 'campaign.send_requested', campaignId }, 'campaign send requested');
     return this.view(run);
   }

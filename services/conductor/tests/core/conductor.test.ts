@@ -348,6 +348,21 @@ describe('Conductor', () => {
     await expect(h.conductor.cancel(ref.campaignId)).rejects.toBeInstanceOf(CampaignStateError);
   });
 
+  it('publishes once when the same draft is sent five times at once; the others are refused', async () => {
+    // Prepare: all five arrive while the first is still publishing.
+    const h = harness({});
+    await storedCampaign(h.store, 3, 'draft');
+    await h.conductor.start();
+    // Act
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => h.conductor.send(ref.campaignId)));
+    // Assess
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of results.filter((r) => r.status === 'rejected'))
+      expect((r as PromiseRejectedResult).reason).toBeInstanceOf(CampaignStateError);
+    expect(h.published).toHaveLength(1);
+    expect(h.conductor.getCampaign(ref.campaignId).status).toBe('sending');
+  });
+
   it('ends a cancelled draft at once: nothing was ever out', async () => {
     // Prepare
     const h = harness({});
