@@ -9,7 +9,7 @@ import { ValidationError } from './errors';
  *
  *   stubs bucket     stubs/{customerId}/{campaignId}/{shard}/{recipientId}.json
  *   rendered bucket  rendered/{customerId}/{campaignId}/{shard}/{recipientId}.json
- *   campaigns bucket campaigns/{customerId}/{campaignId}/campaign.json | audience.csv | audience-report.json | state.json
+ *   campaigns bucket campaigns/{customerId}/{campaignId}/campaign.json | audience.csv | audience-report.json | state.json | summary.json
  *                    ledger/{customerId}/{campaignId}/claims/{shard}/{recipientId}
  *                    ledger/{customerId}/{campaignId}/outcomes/{shard}/{recipientId}.json
  *                    suppressions/{customerId}/{shard}/{recipientId}.json  (unsubscribed, for every campaign)
@@ -87,6 +87,8 @@ export const keys = {
   audience: (ref: CampaignRef) => `campaigns/${campaignPath(ref)}/audience.csv`,
   audienceReport: (ref: CampaignRef) => `campaigns/${campaignPath(ref)}/audience-report.json`,
   state: (ref: CampaignRef) => `campaigns/${campaignPath(ref)}/state.json`,
+  /** Written when a campaign ends: its final counts and who is in doubt, read back after a restart. */
+  summary: (ref: CampaignRef) => `campaigns/${campaignPath(ref)}/summary.json`,
   /** The conductor's governor checkpoint (slice limits per sending domain). */
   governorCheckpoint: () => 'conductor/governor.json',
   claim: (ref: RecipientRef) => `ledger/${campaignPath(ref)}/claims/${shardOf(ref.recipientId)}/${ref.recipientId}`,

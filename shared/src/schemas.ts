@@ -155,6 +155,28 @@ export const renderedMessage = z.object({
 });
 export type RenderedMessage = z.infer<typeof renderedMessage>;
 
+/** A finished campaign's record: its final counts and who is in doubt, so a restart reads them back without the ledger. */
+export const campaignSummary = z.object({
+  version: z.literal(1),
+  finishedAt: z.string(),
+  counts: z.object({
+    total: z.number().int().min(0),
+    stubbed: z.number().int().min(0),
+    rendered: z.number().int().min(0),
+    sent: z.number().int().min(0),
+    failed: z.number().int().min(0),
+    invalid: z.number().int().min(0),
+    duplicate: z.number().int().min(0),
+    suppressed: z.number().int().min(0),
+    inDoubt: z.number().int().min(0),
+    cancelled: z.number().int().min(0),
+    inFlight: z.number().int().min(0),
+  }),
+  /** Recipient ids in doubt at the end. */
+  inDoubt: z.array(recipientId),
+});
+export type CampaignSummary = z.infer<typeof campaignSummary>;
+
 /** Final outcomes a recipient can have after stubbing (invalid and duplicate rows never get stubs). */
 export const OUTCOME_STATUSES = ['sent', 'failed', 'suppressed', 'inDoubt', 'cancelled'] as const;
 export type OutcomeStatus = (typeof OUTCOME_STATUSES)[number];

@@ -50,6 +50,8 @@ export class CampaignRun {
   private readonly inFlight = new Set<string>();
   private readonly provisional = new Set<string>();
   private provisionalSince = Number.NEGATIVE_INFINITY;
+  /** A finished campaign restored from its summary: these counts are final. */
+  private finalCounts: CampaignCounts | undefined;
 
   constructor(
     readonly definition: CampaignDefinition,
@@ -229,7 +231,20 @@ export class CampaignRun {
     return this.outcomes.size >= this.audienceReport.valid;
   }
 
+  /** A finished campaign read back after a restart: its counts are the summary's. */
+  restoreFinal(counts: CampaignCounts): void {
+    this.finalCounts = { ...counts };
+  }
+
+  /** Recipients whose outcome is `status`. */
+  recipientsWith(status: OutcomeStatus): string[] {
+    const ids: string[] = [];
+    for (const [id, s] of this.outcomes) if (s === status) ids.push(id);
+    return ids;
+  }
+
   counts(): CampaignCounts {
+    if (this.finalCounts) return { ...this.finalCounts };
     const by = (s: OutcomeStatus) => this.countOf(s);
     const valid = this.audienceReport?.valid;
     const cancelled =

@@ -16,6 +16,7 @@ import {
   type SuppressionRecord,
 } from '@baton/shared';
 import type { CampaignRun } from './campaign-run';
+import { isFinal } from './campaign-status';
 import { campaignView, type CampaignView } from './campaign-view';
 import { Campaigns, type NewCampaign } from './campaigns';
 import { Dispatcher } from './dispatcher';
@@ -114,6 +115,14 @@ export class Conductor {
   /** Loads every campaign from the store; those that were sending resume from their ledger. */
   async start(): Promise<void> {
     await this.campaigns.load();
+    for (const run of this.campaigns.all()) {
+      if (!isFinal(run.phase)) continue;
+      try {
+        await this.reconciler.restoreFinished(run);
+      } catch (err) {
+        this.deps.logger.error({ event: 'campaign.restore_failed', campaignId: run.id, err }, 'a finished campaign could not be read back');
+      }
+    }
     // Whatever a previous conductor granted still counts: its checkpoint says how much.
     await this.journal.restore(this.deps.clock.now(), this.campaigns.wasSending());
     this.deps.logger.info({ event: 'conductor.started', campaigns: this.campaigns.size }, 'conductor started');

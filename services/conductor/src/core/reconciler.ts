@@ -1,5 +1,6 @@
 import {
   audienceReport,
+  campaignSummary,
   keys,
   listAll,
   outcomeRecord,
@@ -8,6 +9,7 @@ import {
   parseWith,
   ObjectExistsError,
   type Buckets,
+  type CampaignSummary,
   type CampaignTopic,
   type Clock,
   type Logger,
@@ -221,9 +223,44 @@ export class Reconciler {
     if (!(await this.lateReportsSettled(run))) return;
     const finishedAt = new Date(this.deps.clock.now()).toISOString();
     const { campaigns, logger } = this.deps;
+    // The summary first: a campaign whose state says it ended always has one to read back.
+    await this.writeSummary(run, finishedAt);
     if (run.report?.error) await campaigns.move(run, 'fail', { finishedAt, error: run.report.error });
     else await campaigns.move(run, run.phase === 'sending' ? 'finish' : 'finishCancel', { finishedAt });
     logger.info({ event: 'campaign.finished', campaignId: run.id, status: run.state.status, counts: run.counts() }, 'campaign finished');
+  }
+
+  /**
+   * A finished campaign after a restart: its summary gives the counts. Without a readable one
+   * (it ended before summaries existed, or the object is damaged) the counts are rebuilt from
+   * the audience report and the ledger once, and the summary written.
+   */
+  async restoreFinished(run: CampaignRun): Promise<void> {
+    const { store, buckets, logger } = this.deps;
+    const key = keys.summary(run.ref);
+    const text = await store.get(buckets.campaigns, key);
+    const summary = text === undefined ? undefined : campaignSummary.safeParse(safeJson(text));
+    if (summary?.success) {
+      run.restoreFinal(summary.data.counts);
+      return;
+    }
+    if (summary)
+      logger.error({ event: 'campaign.summary_invalid', campaignId: run.id, key }, 'summary unreadable; rebuilt from the ledger');
+    const report = await store.get(buckets.campaigns, keys.audienceReport(run.ref));
+    if (report !== undefined)
+      run.setReport(parseWith(audienceReport, parseJson(report, 'audience report'), 'REPORT_INVALID', 'audience report'));
+    let rendered = 0;
+    for await (const _ of listAll(store, buckets.rendered, keys.renderedPrefix(run.ref))) rendered++;
+    run.noteRendered(rendered);
+    await this.loadOutcomes(run);
+    await this.writeSummary(run, run.state.finishedAt ?? new Date(this.deps.clock.now()).toISOString());
+  }
+
+  private async writeSummary(run: CampaignRun, finishedAt: string): Promise<void> {
+    const summary: CampaignSummary = { version: 1, finishedAt, counts: run.counts(), inDoubt: run.recipientsWith('inDoubt') };
+    await this.deps.store.put(this.deps.buckets.campaigns, keys.summary(run.ref), JSON.stringify(summary), {
+      contentType: 'application/json',
+    });
   }
 
   /**

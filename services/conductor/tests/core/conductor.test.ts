@@ -363,6 +363,44 @@ describe('Conductor', () => {
     expect(h.conductor.getCampaign(ref.campaignId).status).toBe('sending');
   });
 
+  it('reads back a finished campaign with the same counts after a restart, from its summary or else the ledger', async () => {
+    // Prepare: four recipients, three sent and one in doubt, then done.
+    const h = harness({ maxWorkers: 1 });
+    const ids = await storedCampaign(h.store, 4);
+    await begin(h);
+    await h.conductor.tick();
+    const lease = h.invocations[0]!.lease;
+    await h.conductor.checkIn(
+      report(lease, 'sent', false, {
+        results: lease.recipientIds.map((recipientId, i) =>
+          i === 0 ? { recipientId, status: 'inDoubt', reason: 'PROVIDER_TIMEOUT' } : { recipientId, status: 'sent', providerId: `p${i}` },
+        ),
+      }),
+    );
+    await h.conductor.tick();
+    const before = h.conductor.getCampaign(ref.campaignId);
+    for (const [i, recipientId] of lease.recipientIds.entries())
+      await h.store.put(
+        buckets.campaigns,
+        keys.outcome({ ...ref, recipientId }),
+        JSON.stringify({ version: 1, recipientId, status: i === 0 ? 'inDoubt' : 'sent', at: new Date(START).toISOString() }),
+      );
+    // Act: restart twice, the second time with the summary gone.
+    const again = harness({}, 620, h.store, h.clock);
+    await again.conductor.start();
+    const summary = JSON.parse((await h.store.get(buckets.campaigns, keys.summary(ref)))!);
+    await h.store.delete(buckets.campaigns, keys.summary(ref));
+    const rebuilt = harness({}, 620, h.store, h.clock);
+    await rebuilt.conductor.start();
+    // Assess
+    expect(before).toMatchObject({ status: 'done', counts: { total: 5, sent: 3, inDoubt: 1, invalid: 1 } });
+    expect(again.conductor.getCampaign(ref.campaignId)).toMatchObject({ status: 'done', counts: before.counts });
+    expect(summary.inDoubt).toEqual([lease.recipientIds[0]]);
+    expect(ids).toContain(lease.recipientIds[0]);
+    expect(rebuilt.conductor.getCampaign(ref.campaignId).counts).toEqual(before.counts);
+    expect(await h.store.get(buckets.campaigns, keys.summary(ref))).toBeDefined();
+  });
+
   it('ends a cancelled draft at once: nothing was ever out', async () => {
     // Prepare
     const h = harness({});
