@@ -16,7 +16,8 @@ import {
   type WorkerInvocation,
 } from '@baton/shared';
 import { FsObjectStore } from '@baton/shared/fs-object-store';
-import { TemplateCache, createRenderHandler, createStubberHandler } from '@baton/renderer';
+import { createRenderHandler, createStubberHandler } from '@baton/renderer';
+import { TemplateCache } from '@baton/templating';
 import { createHttpLeaseClient, createMailgunSender, createWorkerHandler, type LeaseClient } from '@baton/worker';
 import { ConductorService } from '@baton/conductor';
 import { LocalLambda } from './local-lambda';
