@@ -16,8 +16,10 @@ import {
   type WorkerInvocation,
 } from '@baton/shared';
 import { FsObjectStore } from '@baton/shared/fs-object-store';
-import { TemplateCache, createRenderHandler, createStubberHandler } from '@baton/renderer';
-import { createHttpLeaseClient, createMailgunSender, createWorkerHandler, type LeaseClient } from '@baton/worker';
+import { createMailgunSender } from '@baton/shared/mailgun';
+import { createRenderHandler, createStubberHandler } from '@baton/renderer';
+import { TemplateCache } from '@baton/templating';
+import { createHttpLeaseClient, createWorkerHandler, type LeaseClient } from '@baton/worker';
 import { ConductorService } from '@baton/conductor';
 import { LocalLambda } from './local-lambda';
 import { startMailgunSink, type MailgunSink } from './mailgun-sink';

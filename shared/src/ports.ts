@@ -4,3 +4,24 @@ import type { CampaignRequestedMessage } from './schemas';
 export interface CampaignTopic {
   publish(message: CampaignRequestedMessage): Promise<void>;
 }
+
+/** One message as the provider receives it; `variables` travel as Mailgun `v:` fields. */
+export interface OutgoingEmail {
+  from: string;
+  to: string;
+  subject: string;
+  html: string;
+  text: string;
+  headers: Record<string, string>;
+  variables: Record<string, string>;
+  /** The sending domain the lease was granted for; the sender's default when absent. */
+  domain?: string;
+}
+
+/**
+ * The email provider. `send` throws only `RetryableError` (the provider certainly did not take
+ * the message), `PermanentError` (it refused it) or `InDoubtError` (it may have taken it).
+ */
+export interface Sender {
+  send(msg: OutgoingEmail): Promise<{ providerId: string }>;
+}

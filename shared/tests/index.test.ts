@@ -79,3 +79,19 @@ describe('the AWS subpaths of @baton/shared', () => {
     expect(files.map((f) => path.relative(SRC, f)).filter((f) => f.startsWith('aws'))).toEqual([]);
   });
 });
+
+describe('the Mailgun subpath of @baton/shared', () => {
+  it('exports the sender under its own subpath, so the core entry point never loads mailgun.js', () => {
+    // Prepare
+    const pkg = JSON.parse(readFileSync(path.join(SRC, '..', 'package.json'), 'utf8')) as { exports: Record<string, string> };
+
+    // Act
+    const { files, packages } = closureOf(path.join(SRC, 'index.ts'));
+
+    // Assess
+    expect(pkg.exports['./mailgun']).toBe('./src/mailgun/mailgun-sender.ts');
+    expect(specifiersOf(path.join(SRC, 'mailgun', 'mailgun-sender.ts'))).toContain('mailgun.js');
+    expect(files.map((f) => path.relative(SRC, f)).filter((f) => f.startsWith('mailgun'))).toEqual([]);
+    expect([...packages].filter((p) => p.startsWith('mailgun.js') || p === 'form-data')).toEqual([]);
+  });
+});

@@ -25,8 +25,8 @@ import {
   type Logger,
 } from '@baton/shared';
 import { bucketsFromEnv, loadAwsEnv, type AwsEnv } from '@baton/shared/aws-env';
+import { createMailgunSender } from '@baton/shared/mailgun';
 import { S3ObjectStore, createS3Client } from '@baton/shared/s3-object-store';
-import { createMailgunSender } from '@baton/worker';
 import { LambdaWorkerInvoker, createLambdaClient } from './adapters/lambda-worker-invoker';
 import { SnsCampaignTopic } from './adapters/sns-campaign-topic';
 import type { TestSender } from './core/ports';

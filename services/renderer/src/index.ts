@@ -1,15 +1,9 @@
 /**
  * @baton/renderer: the stubber (campaign requested → one stub per recipient) and the renderer
- * (stub → subject, html, text). Cores are pure and talk through the ObjectStore port; the
- * handlers are thin adapters for SNS and S3 events.
+ * (stub → subject, html, text). Cores are pure and talk through the ObjectStore port; audience
+ * parsing and templates come from @baton/templating; the handlers are thin adapters for SNS
+ * and S3 events.
  */
-export { parseAudience, normaliseFieldName, MAX_FIELD_LENGTH, MAX_REPORTED_PROBLEMS } from './core/audience';
-export type { AudienceRecipient, ParsedAudience } from './core/audience';
-export { addressProblem, isValidAddress, normaliseAddress, sendableAddress, MAX_ADDRESS_LENGTH } from './core/email-address';
-export { compileCampaignTemplate, validateCampaignTemplate, renderMessage, checkPublicUrl, MAX_SUBJECT_LENGTH } from './core/template';
-export type { TemplateInput, CompiledTemplate, RecipientData, RenderSettings } from './core/template';
-export { TemplateCache } from './core/template-cache';
-export type { TemplateCacheOptions } from './core/template-cache';
 export { loadCampaignDefinition } from './core/campaign';
 export { stubCampaign } from './core/stubber';
 export type { StubberDeps } from './core/stubber';
@@ -19,3 +13,31 @@ export { createStubberHandler } from './handlers/stubber-handler';
 export { createRenderHandler } from './handlers/render-handler';
 export { RecordsFailedError } from './errors';
 export type { RecordFailure } from './errors';
+// Re-exported from @baton/templating, their home now, for the conductor core until its split
+// lands and it imports @baton/templating itself; nothing else should import them from here.
+export {
+  parseAudience,
+  normaliseFieldName,
+  MAX_FIELD_LENGTH,
+  MAX_REPORTED_PROBLEMS,
+  addressProblem,
+  isValidAddress,
+  normaliseAddress,
+  sendableAddress,
+  MAX_ADDRESS_LENGTH,
+  compileCampaignTemplate,
+  validateCampaignTemplate,
+  renderMessage,
+  checkPublicUrl,
+  MAX_SUBJECT_LENGTH,
+  TemplateCache,
+} from '@baton/templating';
+export type {
+  AudienceRecipient,
+  ParsedAudience,
+  TemplateInput,
+  CompiledTemplate,
+  RecipientData,
+  RenderSettings,
+  TemplateCacheOptions,
+} from '@baton/templating';

@@ -1,15 +1,11 @@
 import { keys, type Buckets, type CampaignDefinition, type CampaignRef, type ObjectStore } from '@baton/shared';
+import { helloMjml } from '../../../templating/tests/fixtures';
+
+// The template helpers have one home, beside the templating tests.
+export { caught, helloMjml, mjmlBody, publicUrl, unsubscribeSecret } from '../../../templating/tests/fixtures';
 
 export const buckets: Buckets = { campaigns: 'baton-campaigns', stubs: 'baton-stubs', rendered: 'baton-rendered' };
 export const ref: CampaignRef = { customerId: 'acme', campaignId: 'c-spring' };
-export const publicUrl = 'https://baton.example.com';
-export const unsubscribeSecret = 'test-unsubscribe-secret';
-
-export function mjmlBody(inner: string): string {
-  return `<mjml><mj-body><mj-section><mj-column>${inner}</mj-column></mj-section></mj-body></mjml>`;
-}
-
-export const helloMjml = mjmlBody('<mj-text>Hello {{ first_name }}</mj-text>');
 
 export interface SeedOptions {
   campaign?: CampaignRef;
@@ -44,14 +40,4 @@ export function keysIn(store: { objects: Map<string, string> }, bucket: string, 
     .filter((id) => id.startsWith(`${bucket}/${prefix}`))
     .map((id) => id.slice(bucket.length + 1))
     .sort();
-}
-
-/** The error `fn` throws (or rejects with); fails the test when it does not. */
-export async function caught(fn: () => unknown): Promise<unknown> {
-  try {
-    await fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected an error, but none was thrown');
 }

@@ -1,7 +1,8 @@
 /**
  * @baton/worker: sends a lease of rendered messages through the provider, claiming each key
- * first, and checks back with the conductor for more. The core talks through ports; the
- * mailgun.js and HTTP adapters are exported for the composition roots.
+ * first, and checks back with the conductor for more. The core talks through ports; the HTTP
+ * lease client is exported for the composition roots, the Mailgun sender lives in
+ * @baton/shared/mailgun.
  */
 export type { OutgoingEmail, Sender, LeaseClient } from './core/ports';
 export {
@@ -14,8 +15,6 @@ export {
   CHECK_IN_BACKOFF_MS,
 } from './core/send-lease';
 export type { WorkerDeps, WorkerSummary, StopReason } from './core/send-lease';
-export { createMailgunSender, classifyMailgunError, toMailgunData } from './adapters/mailgun-sender';
-export type { MailgunSenderOptions } from './adapters/mailgun-sender';
 export { createHttpLeaseClient, CHECK_IN_PATH } from './adapters/http-lease-client';
 export type { HttpLeaseClientOptions } from './adapters/http-lease-client';
 export { createWorkerHandler, LAMBDA_RESERVE_MS } from './handlers/worker-handler';

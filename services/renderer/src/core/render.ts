@@ -18,9 +18,8 @@ import {
   type RecipientRef,
   type StubRecord,
 } from '@baton/shared';
+import { checkPublicUrl, renderMessage, type TemplateCache } from '@baton/templating';
 import { loadCampaignDefinition } from './campaign';
-import { checkPublicUrl, renderMessage } from './template';
-import type { TemplateCache } from './template-cache';
 
 export interface RenderDeps {
   store: ObjectStore;

@@ -13,7 +13,7 @@ import {
   type ObjectStore,
   type StubRecord,
 } from '@baton/shared';
-import { parseAudience } from './audience';
+import { parseAudience } from '@baton/templating';
 import { loadCampaignDefinition } from './campaign';
 import { forEachBounded } from './concurrency';
 

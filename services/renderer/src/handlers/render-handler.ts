@@ -1,6 +1,6 @@
 import { ValidationError, decodeS3EventKey, describeError, parseWith, s3Event, silentLogger, type S3EventRecord } from '@baton/shared';
+import { checkPublicUrl } from '@baton/templating';
 import { renderStub, type RenderDeps } from '../core/render';
-import { checkPublicUrl } from '../core/template';
 import { throwIfAnyFailed, type RecordFailure } from '../errors';
 
 /**

@@ -15,8 +15,7 @@ import { createLogger } from '@baton/shared';
 import { bucketsFromEnv, loadAwsEnv } from '@baton/shared/aws-env';
 import { S3ObjectStore, createS3Client } from '@baton/shared/s3-object-store';
 import { createSecretsManagerSecrets } from '@baton/shared/secrets-manager';
-import { TemplateCache } from '../core/template-cache';
-import { checkPublicUrl } from '../core/template';
+import { TemplateCache, checkPublicUrl } from '@baton/templating';
 import { createRenderHandler } from '../handlers/render-handler';
 
 const env = loadAwsEnv([

@@ -1,9 +1,8 @@
 import { ManualClock, keys, outcomeRecord, recipientIdFor, renderedMessage, type ObjectStore } from '@baton/shared';
 import { MemoryObjectStore } from '@baton/shared/memory-object-store';
+import { TemplateCache, compileCampaignTemplate } from '@baton/templating';
 import { renderStub, type RenderDeps } from '../../src/core/render';
 import { stubCampaign } from '../../src/core/stubber';
-import { compileCampaignTemplate } from '../../src/core/template';
-import { TemplateCache } from '../../src/core/template-cache';
 import { buckets, caught, keysIn, mjmlBody, publicUrl, ref, unsubscribeSecret, seedCampaign, type SeedOptions } from '../fixtures';
 
 function stubKeyFor(email: string): string {

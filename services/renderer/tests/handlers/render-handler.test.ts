@@ -1,7 +1,7 @@
 import { ValidationError, encodeS3EventKey, keys, recipientIdFor, type S3Event } from '@baton/shared';
 import { MemoryObjectStore } from '@baton/shared/memory-object-store';
+import { TemplateCache } from '@baton/templating';
 import { stubCampaign } from '../../src/core/stubber';
-import { TemplateCache } from '../../src/core/template-cache';
 import { RecordsFailedError } from '../../src/errors';
 import { createRenderHandler } from '../../src/handlers/render-handler';
 import { buckets, caught, keysIn, mjmlBody, publicUrl, ref, unsubscribeSecret, seedCampaign } from '../fixtures';

@@ -14,10 +14,10 @@
  */
 import { createLogger, systemClock } from '@baton/shared';
 import { bucketsFromEnv, loadAwsEnv } from '@baton/shared/aws-env';
+import { createMailgunSender } from '@baton/shared/mailgun';
 import { S3ObjectStore, createS3Client } from '@baton/shared/s3-object-store';
 import { createSecretsManagerSecrets } from '@baton/shared/secrets-manager';
 import { createHttpLeaseClient } from '../adapters/http-lease-client';
-import { createMailgunSender } from '../adapters/mailgun-sender';
 import type { WorkerSummary } from '../core/send-lease';
 import { createWorkerHandler, type InvocationContext } from '../handlers/worker-handler';
 

@@ -1,7 +1,7 @@
 import { ValidationError } from '@baton/shared';
+import { createMailgunSender } from '@baton/shared/mailgun';
 import { MemoryObjectStore } from '@baton/shared/memory-object-store';
 import { startMailgunSink } from '../../../../local/src/mailgun-sink';
-import { createMailgunSender } from '../../src/adapters/mailgun-sender';
 import { createWorkerHandler, type WorkerHandlerDeps } from '../../src/handlers/worker-handler';
 import { AutoClock, FakeLeaseClient, FakeSender, START, buckets, emails, idOf, leaseFor, seedRendered } from '../fakes';
 

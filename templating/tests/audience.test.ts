@@ -1,6 +1,6 @@
 import { ValidationError, recipientIdFor } from '@baton/shared';
-import { parseAudience } from '../../src/core/audience';
-import { caught } from '../fixtures';
+import { parseAudience } from '../src/audience';
+import { caught } from './fixtures';
 
 const customer = 'acme';
 

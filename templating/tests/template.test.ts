@@ -1,6 +1,6 @@
 import { PermanentError, ValidationError, unsubscribeSignature } from '@baton/shared';
-import { compileCampaignTemplate, renderMessage, validateCampaignTemplate, type RecipientData } from '../../src/core/template';
-import { caught, helloMjml, mjmlBody, publicUrl, unsubscribeSecret } from '../fixtures';
+import { compileCampaignTemplate, renderMessage, validateCampaignTemplate, type RecipientData } from '../src/template';
+import { caught, helloMjml, mjmlBody, publicUrl, unsubscribeSecret } from './fixtures';
 
 const recipient: RecipientData = {
   customerId: 'acme',

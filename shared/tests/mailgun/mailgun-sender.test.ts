@@ -1,9 +1,9 @@
 import { createServer } from 'node:net';
 import { InDoubtError, PermanentError, RetryableError } from '@baton/shared';
 // The real Mailgun-compatible sink, over loopback: mailgun.js is exercised end to end.
-import { startMailgunSink, type MailgunSink } from '../../../../local/src/mailgun-sink';
-import { classifyMailgunError, createMailgunSender } from '../../src/adapters/mailgun-sender';
-import type { OutgoingEmail } from '../../src/core/ports';
+import { startMailgunSink, type MailgunSink } from '../../../local/src/mailgun-sink';
+import { classifyMailgunError, createMailgunSender } from '../../src/mailgun/mailgun-sender';
+import type { OutgoingEmail } from '../../src/ports';
 
 const API_KEY = 'key-0123456789abcdef';
 const DOMAIN = 'mg.acme.test';

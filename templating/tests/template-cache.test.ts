@@ -1,7 +1,7 @@
 import { PermanentError } from '@baton/shared';
-import { compileCampaignTemplate, type TemplateInput } from '../../src/core/template';
-import { TemplateCache } from '../../src/core/template-cache';
-import { caught, helloMjml } from '../fixtures';
+import { compileCampaignTemplate, type TemplateInput } from '../src/template';
+import { TemplateCache } from '../src/template-cache';
+import { caught, helloMjml } from './fixtures';
 
 const input: TemplateInput = { from: 'news@acme.example', subject: 'Hi', mjml: helloMjml };
 const spring = { customerId: 'acme', campaignId: 'c-spring' };

@@ -1,9 +1,9 @@
-import { InDoubtError, PermanentError, RetryableError, ValidationError, type BatonError, type InputIssue } from '@baton/shared';
 import FormData from 'form-data';
 // mailgun.js is an ES module package with a CommonJS build: take its types as ESM, load the CJS build.
 import type MailgunClass from 'mailgun.js' with { 'resolution-mode': 'import' };
 import type { MailgunMessageData } from 'mailgun.js/definitions' with { 'resolution-mode': 'import' };
-import type { OutgoingEmail, Sender } from '../core/ports';
+import { InDoubtError, PermanentError, RetryableError, ValidationError, type BatonError, type InputIssue } from '../errors';
+import type { OutgoingEmail, Sender } from '../ports';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Mailgun = require('mailgun.js') as typeof MailgunClass;

@@ -1,0 +1,12 @@
+/**
+ * @baton/templating: what turns a marketer's input into messages — the audience CSV parsed into
+ * recipients, addresses checked, the MJML + Liquid template compiled once per campaign and merged
+ * per recipient, and the cache of compiled templates. Pure: no store, no AWS SDK, no provider.
+ */
+export { parseAudience, normaliseFieldName, MAX_FIELD_LENGTH, MAX_REPORTED_PROBLEMS } from './audience';
+export type { AudienceRecipient, ParsedAudience } from './audience';
+export { addressProblem, isValidAddress, normaliseAddress, sendableAddress, MAX_ADDRESS_LENGTH } from './email-address';
+export { compileCampaignTemplate, validateCampaignTemplate, renderMessage, checkPublicUrl, MAX_SUBJECT_LENGTH } from './template';
+export type { TemplateInput, CompiledTemplate, RecipientData, RenderSettings } from './template';
+export { TemplateCache } from './template-cache';
+export type { TemplateCacheOptions } from './template-cache';
