@@ -13,31 +13,3 @@ export { createStubberHandler } from './handlers/stubber-handler';
 export { createRenderHandler } from './handlers/render-handler';
 export { RecordsFailedError } from './errors';
 export type { RecordFailure } from './errors';
-// Re-exported from @baton/templating, their home now, for the conductor core until its split
-// lands and it imports @baton/templating itself; nothing else should import them from here.
-export {
-  parseAudience,
-  normaliseFieldName,
-  MAX_FIELD_LENGTH,
-  MAX_REPORTED_PROBLEMS,
-  addressProblem,
-  isValidAddress,
-  normaliseAddress,
-  sendableAddress,
-  MAX_ADDRESS_LENGTH,
-  compileCampaignTemplate,
-  validateCampaignTemplate,
-  renderMessage,
-  checkPublicUrl,
-  MAX_SUBJECT_LENGTH,
-  TemplateCache,
-} from '@baton/templating';
-export type {
-  AudienceRecipient,
-  ParsedAudience,
-  TemplateInput,
-  CompiledTemplate,
-  RecipientData,
-  RenderSettings,
-  TemplateCacheOptions,
-} from '@baton/templating';

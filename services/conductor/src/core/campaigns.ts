@@ -16,7 +16,7 @@ import {
   type Logger,
   type ObjectStore,
 } from '@baton/shared';
-import { parseAudience, validateCampaignTemplate } from '@baton/renderer';
+import { parseAudience, validateCampaignTemplate } from '@baton/templating';
 import { CampaignRun } from './campaign-run';
 import { isActive, storedStatus, transition, type CampaignAction } from './campaign-status';
 import { CampaignNotFoundError, CampaignStateError } from './errors';

@@ -9,7 +9,7 @@ import {
   type RenderedMessage,
   type Stage,
 } from '@baton/shared';
-import { TemplateCache, parseAudience, renderMessage, type AudienceRecipient } from '@baton/renderer';
+import { TemplateCache, parseAudience, renderMessage, type AudienceRecipient } from '@baton/templating';
 import type { CampaignRun } from './campaign-run';
 import { CampaignStateError, NoPermitError } from './errors';
 import type { TestSender } from './ports';
