@@ -141,19 +141,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     logger,
     invoker: { invoke: async (invocation) => worker.invoke(invocation) },
     topic,
-    testSender: {
-      send: (m, { domain }) =>
-        sender.send({
-          from: m.from,
-          to: m.to,
-          subject: m.subject,
-          html: m.html,
-          text: m.text,
-          headers: m.headers,
-          domain,
-          variables: { 'campaign-id': m.campaignId, test: 'true' },
-        }),
-    },
+    testSender: sender,
     apiToken,
     leaseToken,
     publicUrl,

@@ -29,7 +29,6 @@ import { createMailgunSender } from '@baton/shared/mailgun';
 import { S3ObjectStore, createS3Client } from '@baton/shared/s3-object-store';
 import { LambdaWorkerInvoker, createLambdaClient } from './adapters/lambda-worker-invoker';
 import { SnsCampaignTopic } from './adapters/sns-campaign-topic';
-import type { TestSender } from './core/ports';
 import { ConductorService } from './service';
 
 const AWS_NAMES = [
@@ -96,28 +95,16 @@ export async function startConductorOnAws(env: Env = process.env, clients: AwsCl
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'conductor' });
   const functionName = aws.BATON_WORKER_FUNCTION;
 
-  let testSender: TestSender | undefined;
-  if (config.MAILGUN_URL !== undefined && config.MAILGUN_API_KEY !== undefined) {
-    const sender = createMailgunSender({
-      url: config.MAILGUN_URL,
-      domain: config.MAILGUN_DOMAIN,
-      apiKey: config.MAILGUN_API_KEY,
-      timeoutMs: PROVIDER_TIMEOUT_MS,
-    });
-    testSender = {
-      send: (m, { domain }) =>
-        sender.send({
-          from: m.from,
-          to: m.to,
-          subject: m.subject,
-          html: m.html,
-          text: m.text,
-          headers: m.headers,
-          domain,
-          variables: { 'campaign-id': m.campaignId, test: 'true' },
-        }),
-    };
-  }
+  // Test sends go straight to the provider (the worker Lambdas send everything else).
+  const testSender =
+    config.MAILGUN_URL !== undefined && config.MAILGUN_API_KEY !== undefined
+      ? createMailgunSender({
+          url: config.MAILGUN_URL,
+          domain: config.MAILGUN_DOMAIN,
+          apiKey: config.MAILGUN_API_KEY,
+          timeoutMs: PROVIDER_TIMEOUT_MS,
+        })
+      : undefined;
 
   const service = new ConductorService({
     config,

@@ -1,8 +1,17 @@
 import type { FastifyInstance } from 'fastify';
-import { sendingDomains, type Buckets, type CampaignTopic, type Clock, type Config, type Logger, type ObjectStore } from '@baton/shared';
+import {
+  sendingDomains,
+  type Buckets,
+  type CampaignTopic,
+  type Clock,
+  type Config,
+  type Logger,
+  type ObjectStore,
+  type Sender,
+} from '@baton/shared';
 import { Conductor } from './core/conductor';
 import { SendingGovernors } from './core/sending-governors';
-import type { TestSender, WorkerInvoker } from './core/ports';
+import type { WorkerInvoker } from './core/ports';
 import { buildApp } from './http/app';
 import { createMetrics } from './http/metrics';
 
@@ -14,7 +23,7 @@ export interface ConductorServiceDeps {
   logger: Logger;
   invoker: WorkerInvoker;
   topic: CampaignTopic;
-  testSender?: TestSender;
+  testSender?: Sender;
   apiToken: string;
   leaseToken: string;
   publicUrl: string;

@@ -14,6 +14,7 @@ import {
   type RenewRequest,
   type Stage,
   type SuppressionRecord,
+  type Sender,
 } from '@baton/shared';
 import type { CampaignRun } from './campaign-run';
 import { isFinal } from './campaign-status';
@@ -25,7 +26,7 @@ import { GovernorJournal } from './governor-journal';
 import { LeaseBook } from './lease-book';
 import { Leasing } from './leasing';
 import { WorkerRates } from './pacing';
-import { noMetrics, type ConductorMetrics, type TestSender, type WorkerInvoker } from './ports';
+import { noMetrics, type ConductorMetrics, type WorkerInvoker } from './ports';
 import { Previews } from './previews';
 import { Reconciler } from './reconciler';
 import type { SendingGovernors } from './sending-governors';
@@ -66,7 +67,7 @@ export interface ConductorDeps {
   governors: SendingGovernors;
   invoker: WorkerInvoker;
   topic: CampaignTopic;
-  testSender?: TestSender;
+  testSender?: Sender;
   metrics?: ConductorMetrics;
   settings: ConductorSettings;
 }

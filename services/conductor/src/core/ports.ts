@@ -1,4 +1,4 @@
-import type { RenderedMessage, WorkerInvocation } from '@baton/shared';
+import type { WorkerInvocation } from '@baton/shared';
 
 /**
  * Starts a worker with its first lease. Fire and forget: it resolves once the invocation is
@@ -7,14 +7,6 @@ import type { RenderedMessage, WorkerInvocation } from '@baton/shared';
  */
 export interface WorkerInvoker {
   invoke(invocation: WorkerInvocation): Promise<void>;
-}
-
-/**
- * Sends one rendered message right away: the marketer's "send a test to myself". Through the
- * campaign's sending domain: that domain's governor gave the permit.
- */
-export interface TestSender {
-  send(message: RenderedMessage, options: { domain: string }): Promise<{ providerId: string }>;
 }
 
 /** Hooks for metrics; the HTTP layer backs them with prom-client. */

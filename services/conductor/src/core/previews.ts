@@ -7,12 +7,12 @@ import {
   type Logger,
   type ObjectStore,
   type RenderedMessage,
+  type Sender,
   type Stage,
 } from '@baton/shared';
 import { TemplateCache, parseAudience, renderMessage, type AudienceRecipient } from '@baton/templating';
 import type { CampaignRun } from './campaign-run';
 import { CampaignStateError, NoPermitError } from './errors';
-import type { TestSender } from './ports';
 import type { SendingGovernors } from './sending-governors';
 
 export interface PreviewSettings {
@@ -29,7 +29,11 @@ export interface PreviewDeps {
   clock: Clock;
   logger: Logger;
   governors: SendingGovernors;
-  testSender?: TestSender;
+  /**
+   * The provider, for the marketer's "send a test to myself": through the campaign's sending
+   * domain, whose governor gave the permit.
+   */
+  testSender?: Sender;
   settings: PreviewSettings;
 }
 
@@ -76,7 +80,17 @@ export class Previews {
     const message = await this.preview(run, to);
     await this.waitForPermit(run);
     const domain = run.definition.sendingDomain ?? governors.defaultDomain;
-    const result = await testSender.send({ ...message, subject: `[TEST] ${message.subject}` }, { domain });
+    const result = await testSender.send({
+      from: message.from,
+      to: message.to,
+      subject: `[TEST] ${message.subject}`,
+      html: message.html,
+      text: message.text,
+      headers: message.headers,
+      domain,
+      // Ids only (the header is visible to the recipient); `test` keeps it out of campaign figures.
+      variables: { 'campaign-id': run.id, test: 'true' },
+    });
     logger.info({ event: 'campaign.test_sent', campaignId: run.id }, 'test message sent');
     return result;
   }

@@ -9,13 +9,13 @@ import {
   silentLogger,
   type CampaignRequestedMessage,
   type CheckInRequest,
-  type RenderedMessage,
+  type OutgoingEmail,
+  type Sender,
   type WorkerInvocation,
 } from '@baton/shared';
 import { MemoryObjectStore } from '@baton/shared/memory-object-store';
 import { Conductor, type ConductorSettings } from '../../src/core/conductor';
 import type { SendingGovernors } from '../../src/core/sending-governors';
-import type { TestSender } from '../../src/core/ports';
 import { buildApp } from '../../src/http/app';
 import { createMetrics } from '../../src/http/metrics';
 import { DOMAIN, UNSUBSCRIBE_SECRET, buckets, testGovernors, testSettings } from '../fixtures';
@@ -50,7 +50,7 @@ interface Harness {
   invocations: WorkerInvocation[];
   published: CampaignRequestedMessage[];
   /** What the fake test sender was asked to send. */
-  testSends: (RenderedMessage & { domain: string })[];
+  testSends: OutgoingEmail[];
   /** A request to the campaign API with the marketer's token. */
   api(method: 'GET' | 'POST', url: string, body?: unknown): Promise<LightMyRequestResponse>;
   /** Creates a campaign from `validBody()` and returns its id. */
@@ -70,10 +70,10 @@ async function harness(settings: Partial<ConductorSettings> = {}, options: { tes
   const governors = testGovernors(CAP);
   const invocations: WorkerInvocation[] = [];
   const published: CampaignRequestedMessage[] = [];
-  const testSends: (RenderedMessage & { domain: string })[] = [];
-  const testSender: TestSender = {
-    send: async (message, { domain }) => {
-      testSends.push({ ...message, domain });
+  const testSends: OutgoingEmail[] = [];
+  const testSender: Sender = {
+    send: async (message) => {
+      testSends.push(message);
       if (options.testSender) throw options.testSender();
       return { providerId: `test-${testSends.length}` };
     },
