@@ -24,6 +24,8 @@ export interface CampaignView {
   problems: { line: number; kind: string; reason: string }[];
   /** Why a `failed` campaign failed. */
   error?: { code: string; message: string };
+  /** Stored objects that cannot be read (key and reason): the rest of the campaign goes on around them. */
+  attention: { key: string; reason: string }[];
 }
 
 const MINUTE_MS = 60_000;
@@ -51,6 +53,7 @@ export function campaignView(run: CampaignRun, governors: SendingGovernors, now:
     etaSeconds: etaSeconds(run, perMinuteMax, now),
     problems: run.report?.problems.slice(0, 100) ?? [],
     ...(state.error ? { error: state.error } : {}),
+    attention: run.attention(),
   };
 }
 

@@ -1,5 +1,7 @@
 import {
+  CAMPAIGNS_PREFIX,
   campaignDefinition,
+  describeError,
   campaignState,
   keys,
   listAll,
@@ -36,6 +38,14 @@ export interface NewCampaign {
   sendingDomain?: string;
 }
 
+/** A stored campaign whose definition cannot be read. */
+export interface DamagedCampaign {
+  customerId: string;
+  campaignId: string;
+  key: string;
+  reason: string;
+}
+
 export interface CampaignsDeps {
   store: ObjectStore;
   buckets: Buckets;
@@ -50,6 +60,7 @@ export interface CampaignsDeps {
  */
 export class Campaigns {
   private readonly runs = new Map<string, CampaignRun>();
+  private readonly unreadable: DamagedCampaign[] = [];
   /** Campaigns with a move under way. */
   private readonly moving = new Set<string>();
 
@@ -63,6 +74,10 @@ export class Campaigns {
     return this.runs.size;
   }
 
+  find(campaignId: string): CampaignRun | undefined {
+    return this.runs.get(campaignId);
+  }
+
   get(campaignId: string): CampaignRun {
     const run = this.runs.get(campaignId);
     if (!run) throw new CampaignNotFoundError(campaignId);
@@ -74,15 +89,22 @@ export class Campaigns {
     return [...this.runs.values()].sort((a, b) => (a.definition.createdAt < b.definition.createdAt ? 1 : -1));
   }
 
-  /** Loads every stored campaign; one that cannot be read is logged and skipped. */
+  /** Campaigns whose definition cannot be read: named (with the key and why) so that none is hidden. */
+  damaged(): DamagedCampaign[] {
+    return [...this.unreadable];
+  }
+
+  /** Loads every stored campaign; one whose definition cannot be read is listed as damaged. */
   async load(): Promise<void> {
     const { store, buckets, logger } = this.deps;
-    for await (const key of listAll(store, buckets.campaigns, 'campaigns/')) {
+    for await (const key of listAll(store, buckets.campaigns, CAMPAIGNS_PREFIX)) {
       if (!key.endsWith('/campaign.json')) continue;
       try {
         const run = await this.read(key);
         this.runs.set(run.id, run);
       } catch (err) {
+        const ref = parseKey.campaign(key);
+        this.unreadable.push({ ...ref, key, reason: describeError(err) });
         logger.error({ event: 'campaign.load_failed', key, err }, 'a stored campaign could not be loaded');
       }
     }
@@ -147,6 +169,7 @@ export class Campaigns {
       };
       await this.saveState(run.ref, state);
       run.applyState(state);
+      run.clearDamaged(keys.state(run.ref));
     } finally {
       this.moving.delete(run.id);
     }
@@ -161,11 +184,22 @@ export class Campaigns {
       'CAMPAIGN_INVALID',
       key,
     );
-    const stateText = await store.get(buckets.campaigns, keys.state(ref));
-    const state = stateText
-      ? parseWith(campaignState, parseJson(stateText, keys.state(ref)), 'CAMPAIGN_INVALID', keys.state(ref))
-      : { version: 1 as const, status: 'draft' as const, updatedAt: definition.createdAt };
-    return new CampaignRun(definition, state);
+    const stateKey = keys.state(ref);
+    const stateText = await store.get(buckets.campaigns, stateKey);
+    if (stateText === undefined) return new CampaignRun(definition, { version: 1, status: 'draft', updatedAt: definition.createdAt });
+    try {
+      return new CampaignRun(definition, parseWith(campaignState, parseJson(stateText, stateKey), 'CAMPAIGN_INVALID', stateKey));
+    } catch (err) {
+      // Where it stood is unknown: hold it paused (the ledger keeps anyone from a second
+      // message) and name the object, until an operator resumes or cancels it.
+      const run = new CampaignRun(definition, { version: 1, status: 'paused', updatedAt: new Date(this.deps.clock.now()).toISOString() });
+      run.noteDamaged(stateKey, describeError(err));
+      this.deps.logger.error(
+        { event: 'campaign.object_damaged', campaignId: run.id, key: stateKey, err },
+        'campaign state unreadable; held paused',
+      );
+      return run;
+    }
   }
 
   /** The audience's key once it is known to parse (a header, an email column). */

@@ -19,7 +19,7 @@ import {
 import type { CampaignRun } from './campaign-run';
 import { isFinal } from './campaign-status';
 import { campaignView, type CampaignView } from './campaign-view';
-import { Campaigns, type NewCampaign } from './campaigns';
+import { Campaigns, type DamagedCampaign, type NewCampaign } from './campaigns';
 import { Dispatcher } from './dispatcher';
 import { CampaignNotFoundError } from './errors';
 import { GovernorJournal } from './governor-journal';
@@ -32,7 +32,7 @@ import { Reconciler } from './reconciler';
 import type { SendingGovernors } from './sending-governors';
 
 export type { CampaignView } from './campaign-view';
-export type { NewCampaign } from './campaigns';
+export type { DamagedCampaign, NewCampaign } from './campaigns';
 
 export interface ConductorSettings {
   stage: Stage;
@@ -157,6 +157,11 @@ export class Conductor {
     return this.campaigns.list().map((r) => this.view(r));
   }
 
+  /** Stored campaigns whose definition cannot be read, with the key and why. */
+  damagedCampaigns(): DamagedCampaign[] {
+    return this.campaigns.damaged();
+  }
+
   getCampaign(campaignId: string): CampaignView {
     return this.view(this.campaigns.get(campaignId));
   }
@@ -210,12 +215,11 @@ export class Conductor {
    */
   async unsubscribe(ref: { customerId: string; campaignId: string; recipientId: string }, signature: string): Promise<void> {
     const key = keys.suppression({ customerId: ref.customerId, recipientId: assertRecipientId(ref.recipientId) });
-    const run = this.campaigns.get(ref.campaignId);
-    // A wrong signature looks exactly like an unknown campaign: nothing to learn by guessing.
-    if (
-      run.definition.customerId !== ref.customerId ||
-      !isValidUnsubscribeSignature(this.deps.settings.unsubscribeSecret, ref, signature)
-    ) {
+    // The signed link carries all the suppression needs: it works whatever state the campaign's
+    // own objects are in. A wrong signature looks exactly like an unknown campaign.
+    const known = this.campaigns.find(ref.campaignId);
+    const otherCustomer = known !== undefined && known.definition.customerId !== ref.customerId;
+    if (otherCustomer || !isValidUnsubscribeSignature(this.deps.settings.unsubscribeSecret, ref, signature)) {
       throw new CampaignNotFoundError(ref.campaignId);
     }
     const record: SuppressionRecord = {

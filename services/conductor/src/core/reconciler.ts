@@ -1,5 +1,6 @@
 import {
   audienceReport,
+  describeError,
   campaignSummary,
   keys,
   listAll,
@@ -8,6 +9,7 @@ import {
   parseKey,
   parseWith,
   ObjectExistsError,
+  type AudienceReport,
   type Buckets,
   type CampaignSummary,
   type CampaignTopic,
@@ -88,9 +90,9 @@ export class Reconciler {
   private async scan(run: CampaignRun, now: number): Promise<void> {
     const { store, buckets } = this.deps;
     if (run.report === undefined) {
-      const text = await store.get(buckets.campaigns, keys.audienceReport(run.ref));
-      if (text !== undefined) {
-        run.setReport(parseWith(audienceReport, parseJson(text, 'audience report'), 'REPORT_INVALID', 'audience report'));
+      const report = await this.readReport(run);
+      if (report !== undefined) {
+        run.setReport(report);
       } else {
         let stubbed = 0;
         for await (const _ of listAll(store, buckets.stubs, keys.stubsPrefix(run.ref))) stubbed++;
@@ -112,6 +114,32 @@ export class Reconciler {
       if (run.report !== undefined && run.rendered + run.countOf('failed') < run.report.valid) await this.loadOutcomes(run);
       await this.redriveIfStalled(run, now);
     }
+  }
+
+  /**
+   * The audience report, if stubbing has finished. A damaged one is named on the campaign and
+   * read as absent: sending goes on, and the stall re-drive has the stubber (idempotent) write it
+   * again.
+   */
+  private async readReport(run: CampaignRun): Promise<AudienceReport | undefined> {
+    const key = keys.audienceReport(run.ref);
+    const text = await this.deps.store.get(this.deps.buckets.campaigns, key);
+    if (text === undefined) return undefined;
+    try {
+      const report = parseWith(audienceReport, parseJson(text, key), 'REPORT_INVALID', key);
+      run.clearDamaged(key);
+      return report;
+    } catch (err) {
+      this.damaged(run, key, err);
+      return undefined;
+    }
+  }
+
+  /** Names a damaged object on its campaign, and logs it once. */
+  private damaged(run: CampaignRun, key: string, err: unknown): void {
+    const reason = describeError(err);
+    if (run.noteDamaged(key, reason))
+      this.deps.logger.error({ event: 'campaign.object_damaged', campaignId: run.id, key, reason }, 'a stored object cannot be read');
   }
 
   /**
@@ -166,8 +194,16 @@ export class Reconciler {
       if (run.isInFlight(recipientId) || (run.hasOutcome(recipientId) && !run.isUnreported(recipientId))) continue;
       const text = await store.get(buckets.campaigns, key);
       if (text === undefined) continue;
-      const record = parseWith(outcomeRecord, parseJson(text, key), 'OUTCOME_INVALID', key);
-      if (run.resolve(recipientId, record.status)) this.deps.metrics.outcome(record.status);
+      let status: OutcomeStatus;
+      try {
+        status = parseWith(outcomeRecord, parseJson(text, key), 'OUTCOME_INVALID', key).status;
+      } catch (err) {
+        // Somebody wrote how it ended, and it cannot be read: it may have been sent, so it is
+        // never sent again. In doubt, and named, until an operator looks.
+        this.damaged(run, key, err);
+        status = 'inDoubt';
+      }
+      if (run.resolve(recipientId, status)) this.deps.metrics.outcome(status);
     }
   }
 

@@ -52,7 +52,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       api.addHook('onRequest', bearer(options.apiToken));
-      api.get('/campaigns', async () => ({ campaigns: conductor.listCampaigns() }));
+      api.get('/campaigns', async () => {
+        const damaged = conductor.damagedCampaigns();
+        // `damaged` only when there are some: campaigns whose definition cannot be read are named, never hidden.
+        return { campaigns: conductor.listCampaigns(), ...(damaged.length > 0 ? { damaged } : {}) };
+      });
       api.post('/campaigns', async (req, reply) =>
         reply.code(201).send(await conductor.createCampaign(parseWith(createCampaignInput, req.body, 'CAMPAIGN_INVALID', 'body'))),
       );
