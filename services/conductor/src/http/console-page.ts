@@ -77,6 +77,7 @@ export const consoleHtml = /* html */ `<!doctype html>
 <body>
 <header><h1>Baton</h1><span id="cap" class="info"></span><span id="live" class="live" aria-live="off"></span></header>
 <p id="error" class="banner" role="alert"></p>
+<p id="damaged" class="banner" role="status" hidden></p>
 <form id="token-form" hidden>
   <label for="token-input"><strong>API token</strong>: paste the token printed when Baton started (the part after <code>#token=</code> in the link).</label><br>
   <input id="token-input" type="password" autocomplete="off" required> <button type="submit" class="primary">Use token</button>
@@ -231,7 +232,7 @@ export const consoleHtml = /* html */ `<!doctype html>
     var box = $('detail');
     box.textContent = '';
     var x = { id: c.id, title: el('h2'), status: el('span', { class: 'status' }), subject: el('p', { class: 'muted' }),
-      failure: el('p', { class: 'failure' }), note: el('p', { class: 'note' }), big: el('p', { class: 'big' }), bar: makeBar(),
+      failure: el('p', { class: 'failure' }), attention: el('p', { class: 'failure', role: 'status' }), note: el('p', { class: 'note' }), big: el('p', { class: 'big' }), bar: makeBar(),
       legend: el('p', { class: 'legend' }), legendCells: {}, rate: el('p', { class: 'muted' }), buttons: {}, counts: el('dl', { class: 'counts' }), cells: {},
       problemsTitle: el('h3', { text: 'Audience problems' }), problemsNote: el('p', { class: 'muted' }), problems: el('table'), problemsKey: null,
       previewSubject: el('p', { class: 'muted', text: 'Loading the preview…' }), frame: el('iframe', { sandbox: '', title: 'Preview of the email' }),
@@ -240,6 +241,7 @@ export const consoleHtml = /* html */ `<!doctype html>
     box.appendChild(el('div', { class: 'row' }, [x.title, x.status]));
     box.appendChild(x.subject);
     box.appendChild(x.failure);
+    box.appendChild(x.attention);
 
     [['send', 'Send campaign', 'primary'], ['pause', 'Pause', ''], ['resume', 'Resume', 'primary'], ['cancel', 'Cancel campaign', 'danger']].forEach(function (b) {
       x.buttons[b[0]] = el('button', { type: 'button', class: b[2], text: b[1], onclick: function () { act(b[0]); } });
@@ -302,6 +304,10 @@ export const consoleHtml = /* html */ `<!doctype html>
     setText(x.subject, 'Subject: ' + c.subject + ' · created ' + new Date(c.createdAt).toLocaleString());
     x.failure.hidden = !c.error;
     setText(x.failure, c.error ? 'This campaign failed: ' + c.error.message + ' (' + c.error.code + ')' : '');
+    var attention = c.attention || [];
+    x.attention.hidden = attention.length === 0;
+    setText(x.attention, attention.length === 0 ? '' : 'Needs attention: ' + attention.map(function (a) { return a.key + ' cannot be read (' + a.reason + ')'; }).join('; ') +
+      '. The rest of the campaign goes on; nobody is sent twice.');
 
     x.buttons.send.hidden = s !== 'draft';
     x.buttons.pause.hidden = !sending;
@@ -386,6 +392,10 @@ export const consoleHtml = /* html */ `<!doctype html>
       if (mine < applied) return;   // an older answer that arrived late
       applied = mine;
       list = r.campaigns;
+      var damaged = r.damaged || [];
+      $('damaged').hidden = damaged.length === 0;
+      setText($('damaged'), damaged.length === 0 ? '' : 'Campaigns that cannot be read (an operator should look): ' +
+        damaged.map(function (d) { return d.campaignId + ' of ' + d.customerId + ' (' + d.key + ': ' + d.reason + ')'; }).join('; '));
       if (!selected || !current()) selected = list.length ? list[0].id : null;
       renderList(); renderDetail();
       if (list[0]) setText($('cap'), 'Cap: ' + list[0].perMinuteMax + ' emails per minute');
