@@ -1,7 +1,7 @@
 import { randomBytes, createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ObjectExistsError, ValidationError } from '../errors';
+import { BatonError, ObjectExistsError, RetryableError, ValidationError } from '../errors';
 import { encodeS3EventKey, type S3Event } from '../schemas';
 import type { ListPage, ObjectStore, PutOptions } from './port';
 
@@ -45,7 +45,7 @@ export class FsObjectStore implements ObjectStore {
       return await fs.readFile(this.pathOf(bucket, key), 'utf8');
     } catch (err) {
       if (isMissing(err)) return undefined;
-      throw err;
+      throw unavailable(err, 'get', bucket, key);
     }
   }
 
@@ -53,28 +53,27 @@ export class FsObjectStore implements ObjectStore {
     const dest = this.pathOf(bucket, key);
     const tmpDir = path.join(this.root, '.tmp');
     const tmp = path.join(tmpDir, randomBytes(12).toString('hex'));
-    await fs.mkdir(tmpDir, { recursive: true });
-    await fs.mkdir(path.dirname(dest), { recursive: true });
-    await fs.writeFile(tmp, body, 'utf8');
     try {
-      if (options.ifNoneMatch === '*') {
-        try {
-          await fs.link(tmp, dest);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExistsError(bucket, key);
-          throw err;
-        }
-      } else {
-        await fs.rename(tmp, dest);
-      }
+      await fs.mkdir(tmpDir, { recursive: true });
+      await fs.mkdir(path.dirname(dest), { recursive: true });
+      await fs.writeFile(tmp, body, 'utf8');
+      if (options.ifNoneMatch === '*') await linkIfAbsent(tmp, dest, bucket, key);
+      else await fs.rename(tmp, dest);
+    } catch (err) {
+      throw unavailable(err, 'put', bucket, key);
     } finally {
-      await fs.rm(tmp, { force: true });
+      // On every path, a full disk included: no temp file is left behind.
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
     }
     this.emit(bucket, key, body);
   }
 
   async delete(bucket: string, key: string): Promise<void> {
-    await fs.rm(this.pathOf(bucket, key), { force: true });
+    try {
+      await fs.rm(this.pathOf(bucket, key), { force: true });
+    } catch (err) {
+      throw unavailable(err, 'delete', bucket, key);
+    }
   }
 
   async list(bucket: string, prefix: string, options: { startAfter?: string; limit?: number } = {}): Promise<ListPage> {
@@ -201,4 +200,21 @@ async function walk(dir: string, keyPrefix: string, q: WalkQuery, out: string[])
 function isMissing(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** A filesystem error (a full or read-only disk, a permission) as the port's retryable error, naming the object. */
+function unavailable(err: unknown, op: string, bucket: string, key: string): Error {
+  if (err instanceof BatonError) return err;
+  const code = (err as NodeJS.ErrnoException).code ?? 'UNKNOWN';
+  return new RetryableError('STORE_UNAVAILABLE', `the local store could not ${op} ${bucket}/${key}: ${code}`, { cause: err });
+}
+
+/** Create-if-absent: a hard link fails with EEXIST when the key exists, and only then is it "exists". */
+async function linkIfAbsent(tmp: string, dest: string, bucket: string, key: string): Promise<void> {
+  try {
+    await fs.link(tmp, dest);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExistsError(bucket, key);
+    throw err;
+  }
 }

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ObjectExistsError, ValidationError } from '../../src/errors';
+import { ObjectExistsError, RetryableError, ValidationError } from '../../src/errors';
 import { FsObjectStore } from '../../src/object-store/fs-object-store';
 import { decodeS3EventKey, s3Event, type S3Event } from '../../src/schemas';
 import { describeObjectStoreContract } from './object-store-contract';
@@ -237,6 +237,32 @@ describe('FsObjectStore', () => {
 
       // Assess
       expect(order).toEqual(['put resolved', 'event']);
+    });
+  });
+
+  describe('disk faults', () => {
+    it('answers a write it cannot make with a retryable STORE_UNAVAILABLE naming the object, and leaves no temp file', async () => {
+      // Prepare: where the object would go stands a folder with something in it, so the final rename fails.
+      const store = await freshStore();
+      await fs.mkdir(path.join(root, 'bucket', 'a', 'k.o', 'inside'), { recursive: true });
+      // Act
+      const plain = await store.put('bucket', 'a/k', 'body').catch((e: unknown) => e);
+      // Assess
+      expect(plain).toBeInstanceOf(RetryableError);
+      expect(plain).toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringContaining('bucket/a/k') });
+      expect(await fs.readdir(path.join(root, '.tmp'))).toEqual([]);
+    });
+
+    it('never mistakes a failed folder creation for "already exists" on a conditional create', async () => {
+      // Prepare: a file where the key's folder should be.
+      const store = await freshStore();
+      await fs.mkdir(path.join(root, 'bucket'), { recursive: true });
+      await fs.writeFile(path.join(root, 'bucket', 'a'), 'not a folder');
+      // Act
+      const conditional = await store.put('bucket', 'a/k', 'body', { ifNoneMatch: '*' }).catch((e: unknown) => e);
+      // Assess
+      expect(conditional).not.toBeInstanceOf(ObjectExistsError);
+      expect(conditional).toMatchObject({ code: 'STORE_UNAVAILABLE' });
     });
   });
 });
