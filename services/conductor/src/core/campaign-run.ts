@@ -91,12 +91,13 @@ export class CampaignRun {
     this.audienceReport = report;
   }
 
+  /** Stubs and rendered objects only accumulate while a campaign runs: a listing that saw fewer never lowers the count. */
   noteStubbed(n: number): void {
-    this.stubbedSeen = n;
+    this.stubbedSeen = Math.max(this.stubbedSeen, n);
   }
 
   noteRendered(n: number): void {
-    this.renderedSeen = n;
+    this.renderedSeen = Math.max(this.renderedSeen, n);
   }
 
   get rendered(): number {

@@ -150,8 +150,12 @@ export class Reconciler {
     const marks = this.marksOf(run);
     const progress = run.report === undefined ? run.counts().stubbed : run.rendered + run.countOf('failed');
     if (progress !== marks.progress) {
+      // First seen by this conductor (a restart): nothing says when it last moved, so count from
+      // the send; work that is really moving shows it by the next scan. A needless re-drive is
+      // harmless (both handlers are idempotent); waiting a full stall after every restart is not.
+      const first = marks.progress < 0;
       marks.progress = progress;
-      marks.progressAt = now;
+      marks.progressAt = first ? Math.min(now, Date.parse(run.state.sendRequestedAt ?? run.state.updatedAt)) : now;
       return;
     }
     if (now - marks.progressAt < this.deps.settings.stallMs) return;
