@@ -1,28 +1,8 @@
 import type { CheckInRequest, CheckInResponse, Lease, RenewRequest, SendResult } from '@baton/shared';
 import type { Random } from './random';
+import type { SimProvider } from './sim-provider';
 import type { VirtualClock } from './virtual-clock';
-
-/** The simulated Mailgun: records when every call arrives, answers 429 while throttling. */
-export class SimProvider {
-  readonly arrivals: number[] = [];
-  throttled = 0;
-  /** Recipients who got a second message (a 429 is not a message). */
-  duplicates = 0;
-  private readonly delivered = new Set<string>();
-
-  constructor(private readonly throttle: { from: number; to: number } | undefined) {}
-
-  call(arrival: number, recipientId: string): 'ok' | 'throttled' {
-    this.arrivals.push(arrival);
-    if (this.throttle && arrival >= this.throttle.from && arrival < this.throttle.to) {
-      this.throttled++;
-      return 'throttled';
-    }
-    if (this.delivered.has(recipientId)) this.duplicates++;
-    this.delivered.add(recipientId);
-    return 'ok';
-  }
-}
+import type { WorkerProfile, WorkerStats } from './worker-profile';
 
 /** Who hands out leases and takes check-ins: the real conductor core, or a baseline. */
 export interface Dispatcher {
@@ -36,33 +16,11 @@ export interface Dispatcher {
  */
 export type CallGate = (now: number) => number;
 
-export interface WorkerProfile {
-  lanes: number;
-  /** Provider call latency: lognormal median and σ, times `slowness`. */
-  latency: { medianMs: number; sigma: number };
-  /** One object-store request. A key needs three before its call (rendered, suppression, claim) and one after (outcome). */
-  storeMs: { medianMs: number; sigma: number };
-  slowness: number;
-  /** This worker's clock minus the true time. */
-  skewMs: number;
-  /** Request transit to the provider: the call arrives this long after it starts. */
-  transitMs: [number, number];
-  budgetMs: number;
-  /** Chance that the worker vanishes during a lease. */
-  crashPerLease: number;
-}
-
 export interface SimLedger {
   claim(lease: Lease, recipientId: string): void;
   release(lease: Lease, recipientId: string): void;
   /** The worker vanished mid-lease. */
   crashed(lease: Lease): void;
-}
-
-export interface WorkerStats {
-  granted: number;
-  used: number;
-  crashedLeases: number;
 }
 
 /**
