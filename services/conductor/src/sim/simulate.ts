@@ -14,7 +14,7 @@ import { SendingGovernors } from '../core/sending-governors';
 import { Random } from './random';
 import { SimProvider } from './sim-provider';
 import { SimObjectStore } from './sim-store';
-import { SimWorker, type CallGate, type Dispatcher, type SimLedger } from './sim-worker';
+import { BaselineWorker, type CallGate, type Dispatcher, type SimLedger } from './baseline-worker';
 import { launchWorker, type HostedWorker } from './worker-host';
 import type { WorkerProfile, WorkerStats } from './worker-profile';
 import { VirtualClock } from './virtual-clock';
@@ -315,7 +315,11 @@ function seedCampaign(store: SimObjectStore, ref: { customerId: string; campaign
 // ---- the naive baselines -------------------------------------------------------------------------
 
 /**
- * Two ways people usually do it, driving the same simulated workers:
+ * Two ways people usually do it — deliberately not Baton, kept as they were so that Baton's
+ * figures have something to be compared with. Neither uses the conductor core: each has its own
+ * lease dispenser below, and drives `BaselineWorker`, a simplified copy of the worker protocol
+ * (the limiter's check before each call has no place in the real worker, and the baselines are a
+ * point of comparison, not the product under test).
  *  - fixed-batches: a calendar-window budget; each lease gets a fixed batch of permits valid
  *    until the window ends; no prediction, no pacing, no back-off.
  *  - sliding-limiter: workers take fixed batches of keys and, before each call, ask a shared
@@ -450,9 +454,16 @@ async function runBaseline(
       invocations++;
       const delay = rnd.lognormal(scenario.invokeDelayMs.medianMs, scenario.invokeDelayMs.sigma);
       clock.at(clock.now() + delay, () =>
-        new SimWorker(clock, rnd, profile(), provider, dispatcher, stats, ledger, strategy === 'sliding-limiter' ? gate : undefined).start(
-          lease,
-        ),
+        new BaselineWorker(
+          clock,
+          rnd,
+          profile(),
+          provider,
+          dispatcher,
+          stats,
+          ledger,
+          strategy === 'sliding-limiter' ? gate : undefined,
+        ).start(lease),
       );
     }
     if (doneAt.some((d) => Number.isNaN(d))) clock.at(clock.now() + TICK_MS, tick);
