@@ -60,7 +60,8 @@ export class SimSender implements Sender {
       this.calls++;
       const recipientId = msg.variables['recipient-id'] ?? msg.to;
       const answer = this.provider.call(clock.now() + rnd.between(profile.transitMs[0], profile.transitMs[1]), recipientId);
-      await this.vanishing.guard(() => clock.sleep(rnd.lognormal(profile.latency.medianMs, profile.latency.sigma) * profile.slowness));
+      // If the worker vanishes meanwhile, the guard keeps the answer from it.
+      await clock.sleep(rnd.lognormal(profile.latency.medianMs, profile.latency.sigma) * profile.slowness);
       if (answer === 'throttled') throw throttledError();
       return { providerId: `<sim-${this.workerId}-${this.seq++}@mg.example.com>` };
     });
