@@ -1,7 +1,8 @@
 /**
  * `npm run bench:governor [-- --json] [-- --only steady-4,burst-429]`: the governor simulation.
- * Every scenario runs under Baton's conductor core and under two naive baselines, on a virtual
- * clock; see services/conductor/src/sim and docs/benchmarks.md.
+ * Every scenario runs under Baton — the real conductor core and the real worker core (runWorker),
+ * on simulated ports — and under two naive baselines, on a virtual clock; see
+ * services/conductor/src/sim and docs/benchmarks.md.
  */
 import { SCENARIOS } from '../src/sim/scenarios';
 import { STRATEGIES, simulate, type RunResult } from '../src/sim/simulate';

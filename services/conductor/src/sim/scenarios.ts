@@ -1,9 +1,9 @@
 import type { Scenario } from './simulate';
 
 /**
- * Mailgun at 6,000 calls a minute. Workers: 32 lanes each (the worker's default), provider latency lognormal, three
- * object-store requests before each call and one after, clocks within ±40 ms, 5–60 ms of
- * transit (so skew plus transit stays inside the 150 ms margin), Lambda cold starts.
+ * Mailgun at 6,000 calls a minute. Workers: 32 lanes each (the worker's default), provider latency lognormal, every
+ * object-store request lognormal (the worker makes three before each call and one after), clocks within ±40 ms,
+ * 5–60 ms of transit (so skew plus transit stays inside the 150 ms margin), Lambda cold starts.
  */
 const base: Omit<Scenario, 'name' | 'description' | 'workers' | 'campaigns'> = {
   cap: 6_000,

@@ -1,4 +1,8 @@
 import { ObjectExistsError, type ListPage, type ObjectStore, type PutOptions } from '@baton/shared';
+import type { Random } from './random';
+import type { Vanishing } from './vanishing';
+import type { VirtualClock } from './virtual-clock';
+import type { WorkerProfile } from './worker-profile';
 
 /**
  * An in-memory object store for the simulation: the same semantics as the others (conditional
@@ -61,5 +65,42 @@ export class SimObjectStore implements ObjectStore {
       this.buckets.set(name, b);
     }
     return b;
+  }
+}
+
+/**
+ * One worker's view of the store: every request costs a lognormal latency (times the worker's
+ * slowness) on the virtual clock and takes effect when it ends; a worker that vanished makes no
+ * more requests, and those in progress never answer.
+ */
+export class WorkerObjectStore implements ObjectStore {
+  constructor(
+    private readonly inner: ObjectStore,
+    private readonly clock: VirtualClock,
+    private readonly rnd: Random,
+    private readonly profile: WorkerProfile,
+    private readonly vanishing: Vanishing,
+  ) {}
+
+  get(bucket: string, key: string): Promise<string | undefined> {
+    return this.request(() => this.inner.get(bucket, key));
+  }
+
+  put(bucket: string, key: string, body: string, options?: PutOptions): Promise<void> {
+    return this.request(() => this.inner.put(bucket, key, body, options));
+  }
+
+  delete(bucket: string, key: string): Promise<void> {
+    return this.request(() => this.inner.delete(bucket, key));
+  }
+
+  list(bucket: string, prefix: string, options?: { startAfter?: string; limit?: number }): Promise<ListPage> {
+    return this.request(() => this.inner.list(bucket, prefix, options));
+  }
+
+  private request<T>(op: () => Promise<T>): Promise<T> {
+    const { medianMs, sigma } = this.profile.storeMs;
+    const ms = this.rnd.lognormal(medianMs, sigma) * this.profile.slowness;
+    return this.vanishing.guard(() => this.clock.sleep(ms).then(() => (this.vanishing.vanished ? new Promise<T>(() => {}) : op())));
   }
 }

@@ -6,12 +6,17 @@ import {
   type CheckInRequest,
   type CheckInResponse,
   type Lease,
+  type RenderedMessage,
+  type WorkerInvocation,
 } from '@baton/shared';
 import { Conductor } from '../core/conductor';
 import { SendingGovernors } from '../core/sending-governors';
 import { Random } from './random';
+import { SimProvider } from './sim-provider';
 import { SimObjectStore } from './sim-store';
-import { SimProvider, SimWorker, type CallGate, type Dispatcher, type SimLedger, type WorkerProfile, type WorkerStats } from './sim-worker';
+import { BaselineWorker, type CallGate, type Dispatcher, type SimLedger } from './baseline-worker';
+import { launchWorker, type HostedWorker } from './worker-host';
+import type { WorkerProfile, WorkerStats } from './worker-profile';
 import { VirtualClock } from './virtual-clock';
 import { maxInAnyWindow, perCalendarWindow } from './window-stats';
 
@@ -62,9 +67,11 @@ export interface RunResult {
   vsIdealPct: number;
   /** Each campaign: when it finished against its own ideal (size / cap), from its start. */
   campaigns: { customerId: string; size: number; doneS: number; idealS: number }[];
-  /** Permits granted but not used, % (leases that crashed included). */
+  /** Permits granted but not spent on a provider call, % (leases that crashed included; under Baton, every lease the conductor issued). */
   wastedPermitsPct: number;
   crashedLeases: number;
+  /** Worker invocations started (each runs leases until it has no time left or gets none). */
+  invocations: number;
   /** Recipients who got two messages: must be 0. */
   duplicates: number;
   inDoubt: number;
@@ -75,6 +82,8 @@ export interface RunResult {
 const START = Date.UTC(2026, 0, 5, 9, 0, 0);
 const BUCKETS = { campaigns: 'campaigns', stubs: 'stubs', rendered: 'rendered' };
 const TICK_MS = 1_000;
+/** How long after its last slice a lease without a check-in is taken for abandoned (`leaseGraceMs`, 30 s in service.ts too). */
+export const LEASE_GRACE_MS = 30_000;
 
 /** Runs one scenario under one strategy on a virtual clock. Deterministic for a given seed. */
 export async function simulate(scenario: Scenario, strategy: Strategy): Promise<RunResult> {
@@ -133,6 +142,7 @@ export async function simulate(scenario: Scenario, strategy: Strategy): Promise<
     })),
     wastedPermitsPct: stats.granted > 0 ? (100 * (stats.granted - stats.used)) / stats.granted : 0,
     crashedLeases: stats.crashedLeases,
+    invocations: outcome.invocations,
     duplicates: provider.duplicates,
     inDoubt: outcome.inDoubt,
     unsent: outcome.unsent,
@@ -157,9 +167,10 @@ interface Outcome {
   doneAt: number[];
   inDoubt: number;
   unsent: number;
+  invocations: number;
 }
 
-// ---- Baton: the real conductor core ------------------------------------------------------------
+// ---- Baton: the real conductor core and the real worker core ------------------------------------
 
 async function runBaton(
   scenario: Scenario,
@@ -178,34 +189,42 @@ async function runBaton(
   });
   const refs = scenario.campaigns.map((c, i) => ({ customerId: c.customerId, campaignId: `c-sim-${i}` }));
   scenario.campaigns.forEach((c, i) => seedCampaign(store, refs[i]!, c.size));
-  let conductor: Conductor;
-  const claimKey = (lease: Lease, recipientId: string) =>
-    keys.claim({ customerId: lease.customerId, campaignId: lease.campaignId, recipientId });
-  const ledger: SimLedger = {
-    claim: (lease, id) => store.putNow(BUCKETS.campaigns, claimKey(lease, id), '{}'),
-    release: (lease, id) => void store.delete(BUCKETS.campaigns, claimKey(lease, id)),
-    crashed: () => {},
+  const workers: HostedWorker[] = [];
+  /** A worker that threw or broke its own accounting: a bug, so the run stops and says so. */
+  const failures: unknown[] = [];
+  const launch = (invocation: WorkerInvocation) => {
+    const worker = launchWorker({ clock, rnd, profile: profile(), provider, store, buckets: BUCKETS, conductor, stats, invocation });
+    workers.push(worker);
+    worker.finished.then(
+      (summary) => {
+        if (summary.permitsUsed !== worker.sender.calls)
+          failures.push(
+            new Error(`worker ${summary.workerId} reported ${summary.permitsUsed} permits used but made ${worker.sender.calls} calls`),
+          );
+      },
+      (err: unknown) => failures.push(err),
+    );
   };
-  const dispatcher: Dispatcher = { checkIn: (req) => conductor.checkIn(req), renew: (req) => conductor.renew(req) };
-  conductor = new Conductor({
+  const conductor: Conductor = new Conductor({
     store,
     buckets: BUCKETS,
     clock,
     logger: silentLogger,
     governors,
     invoker: {
-      invoke: async ({ lease }) => {
+      invoke: async (invocation) => {
         const delay = rnd.lognormal(scenario.invokeDelayMs.medianMs, scenario.invokeDelayMs.sigma);
-        clock.at(clock.now() + delay, () => new SimWorker(clock, rnd, profile(), provider, dispatcher, stats, ledger).start(lease));
+        clock.at(clock.now() + delay, () => launch(invocation));
       },
     },
     topic: { publish: async () => {} },
+    metrics: { leaseIssued: (permits) => void (stats.granted += permits), outcome: () => {}, retry: () => {} },
     settings: {
       stage: 'dev',
       maxWorkers: scenario.workers,
       batchSize: scenario.batchSize,
       workerTimeBudgetMs: scenario.workerBudgetMs,
-      leaseGraceMs: 30_000,
+      leaseGraceMs: LEASE_GRACE_MS,
       scanIntervalMs: TICK_MS,
       stallMs: 10 * 60_000,
       maxAttempts: 5,
@@ -227,7 +246,9 @@ async function runBaton(
     });
   };
   clock.at(START, tick);
-  await clock.run({ stop: () => doneAt.every((d) => !Number.isNaN(d)) });
+  await runUntilDone(scenario, clock, doneAt, () => failures.length > 0);
+  if (failures.length > 0) throw failures[0];
+  stats.used = workers.reduce((n, w) => n + w.sender.calls, 0);
   let inDoubt = 0;
   let unsent = 0;
   for (const r of refs) {
@@ -235,7 +256,24 @@ async function runBaton(
     inDoubt += c.inDoubt;
     unsent += c.stubbed - c.sent - c.inDoubt - c.failed - c.suppressed;
   }
-  return { finishedAt: Math.max(...doneAt), doneAt, inDoubt, unsent };
+  return { finishedAt: Math.max(...doneAt), doneAt, inDoubt, unsent, invocations: workers.length };
+}
+
+/**
+ * Runs the clock until every campaign is done. The tick reschedules itself until then, so a run
+ * that cannot finish would never end: past ten times its ideal duration (plus half an hour) it
+ * stops and says which campaigns are unfinished.
+ */
+async function runUntilDone(scenario: Scenario, clock: VirtualClock, doneAt: number[], failed = () => false): Promise<void> {
+  const total = scenario.campaigns.reduce((n, c) => n + c.size, 0);
+  const idealMs = (total / scenario.cap) * scenario.windowMs;
+  const until = START + Math.max(...scenario.campaigns.map((c) => c.startAtMs)) + 10 * idealMs + 30 * 60_000;
+  await clock.run({ until, stop: () => failed() || doneAt.every((d) => !Number.isNaN(d)) });
+  const unfinished = scenario.campaigns.filter((_, i) => Number.isNaN(doneAt[i]!)).map((c) => c.customerId);
+  if (!failed() && unfinished.length > 0)
+    throw new Error(
+      `${scenario.name}: ${unfinished.join(', ')} unfinished after ${((clock.now() - START) / 1000).toFixed(0)} s of virtual time`,
+    );
 }
 
 function seedCampaign(store: SimObjectStore, ref: { customerId: string; campaignId: string }, size: number): void {
@@ -256,14 +294,32 @@ function seedCampaign(store: SimObjectStore, ref: { customerId: string; campaign
     keys.audienceReport(ref),
     JSON.stringify({ version: 1, rows: size, valid: size, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false }),
   );
-  for (let i = 0; i < size; i++)
-    store.putNow(BUCKETS.rendered, keys.rendered({ ...ref, recipientId: recipientIdFor(ref.customerId, `r${i}@example.com`) }), '{}');
+  // What the renderer writes: the worker reads and validates each one before its call.
+  for (let i = 0; i < size; i++) {
+    const to = `r${i}@example.com`;
+    const message: RenderedMessage = {
+      version: 1,
+      ...ref,
+      recipientId: recipientIdFor(ref.customerId, to),
+      to,
+      from: definition.from,
+      subject: definition.subject,
+      html: `<p>Hello ${to}</p>`,
+      text: `Hello ${to}`,
+      headers: { 'List-Unsubscribe': `<http://localhost/unsubscribe/${i}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
+    };
+    store.putNow(BUCKETS.rendered, keys.rendered(message), JSON.stringify(message));
+  }
 }
 
 // ---- the naive baselines -------------------------------------------------------------------------
 
 /**
- * Two ways people usually do it, driving the same simulated workers:
+ * Two ways people usually do it — deliberately not Baton, kept as they were so that Baton's
+ * figures have something to be compared with. Neither uses the conductor core: each has its own
+ * lease dispenser below, and drives `BaselineWorker`, a simplified copy of the worker protocol
+ * (the limiter's check before each call has no place in the real worker, and the baselines are a
+ * point of comparison, not the product under test).
  *  - fixed-batches: a calendar-window budget; each lease gets a fixed batch of permits valid
  *    until the window ends; no prediction, no pacing, no back-off.
  *  - sliding-limiter: workers take fixed batches of keys and, before each call, ask a shared
@@ -287,6 +343,7 @@ async function runBaseline(
   const leases = new Map<string, Lease>();
   let leaseSeq = 0;
   let activeWorkers = 0;
+  let invocations = 0;
   let inDoubt = 0;
   // fixed-batches: the calendar window's budget
   let windowStart = Number.NEGATIVE_INFINITY;
@@ -394,16 +451,24 @@ async function runBaseline(
       const lease = nextLease(`w-${leaseSeq}`);
       if (!lease) break;
       activeWorkers++;
+      invocations++;
       const delay = rnd.lognormal(scenario.invokeDelayMs.medianMs, scenario.invokeDelayMs.sigma);
       clock.at(clock.now() + delay, () =>
-        new SimWorker(clock, rnd, profile(), provider, dispatcher, stats, ledger, strategy === 'sliding-limiter' ? gate : undefined).start(
-          lease,
-        ),
+        new BaselineWorker(
+          clock,
+          rnd,
+          profile(),
+          provider,
+          dispatcher,
+          stats,
+          ledger,
+          strategy === 'sliding-limiter' ? gate : undefined,
+        ).start(lease),
       );
     }
     if (doneAt.some((d) => Number.isNaN(d))) clock.at(clock.now() + TICK_MS, tick);
   };
   clock.at(START, tick);
-  await clock.run({ stop: () => doneAt.every((d) => !Number.isNaN(d)) });
-  return { finishedAt: Math.max(...doneAt), doneAt, inDoubt, unsent: remaining.reduce((a, b) => a + b, 0) };
+  await runUntilDone(scenario, clock, doneAt);
+  return { finishedAt: Math.max(...doneAt), doneAt, inDoubt, unsent: remaining.reduce((a, b) => a + b, 0), invocations };
 }

@@ -39,18 +39,21 @@ export class VirtualClock implements Clock {
 
   /**
    * Runs events in time order until none is left, `until` is passed, or `stop()` says so. After
-   * each event the microtask queue is drained (a macrotask turn), so promise chains started by
-   * an event — the conductor's awaits on the store — finish before time moves on.
+   * each event every promise continuation it caused runs to the end — the conductor's and the
+   * workers' chains of awaits on their ports, however long — before time moves on (see `settle`).
    */
   async run(options: { until?: number; stop?: () => boolean } = {}): Promise<void> {
     const until = options.until ?? Infinity;
+    let events = 0;
     while (this.heap.length > 0 && !(options.stop?.() ?? false)) {
       const next = this.heap[0]!;
       if (next.at > until) break;
       this.pop();
       this.current = next.at;
       next.run();
-      await settle();
+      // Now and then a real turn of the event loop, so that output and timers outside the
+      // simulation (a test's timeout) are not starved; it settles everything as well.
+      await (++events % YIELD_EVERY === 0 ? turn() : settle());
     }
   }
 
@@ -92,7 +95,21 @@ function before(a: Event, b: Event): boolean {
   return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
 
-/** Lets every pending promise continuation run (the code under simulation does no real I/O). */
+/** Events between two real turns of the event loop. */
+const YIELD_EVERY = 10_000;
+
+/**
+ * Resolves once every promise continuation already queued, and every one those queue in turn,
+ * has run: the code under simulation does no real I/O and uses no real timers, so that is all it
+ * can be waiting for. Node runs the `process.nextTick` queue only after the microtask queue is
+ * empty, so a tick queued from inside a microtask fires exactly then — an ordering guarantee, not
+ * a guess about how many turns a chain needs, and no cost of a turn of the event loop per event.
+ */
 function settle(): Promise<void> {
+  return new Promise((resolve) => queueMicrotask(() => process.nextTick(resolve)));
+}
+
+/** A real turn of the event loop (microtasks always drain before it). */
+function turn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }

@@ -1,30 +1,10 @@
 import type { CheckInRequest, CheckInResponse, Lease, RenewRequest, SendResult } from '@baton/shared';
 import type { Random } from './random';
+import type { SimProvider } from './sim-provider';
 import type { VirtualClock } from './virtual-clock';
+import type { WorkerProfile, WorkerStats } from './worker-profile';
 
-/** The simulated Mailgun: records when every call arrives, answers 429 while throttling. */
-export class SimProvider {
-  readonly arrivals: number[] = [];
-  throttled = 0;
-  /** Recipients who got a second message (a 429 is not a message). */
-  duplicates = 0;
-  private readonly delivered = new Set<string>();
-
-  constructor(private readonly throttle: { from: number; to: number } | undefined) {}
-
-  call(arrival: number, recipientId: string): 'ok' | 'throttled' {
-    this.arrivals.push(arrival);
-    if (this.throttle && arrival >= this.throttle.from && arrival < this.throttle.to) {
-      this.throttled++;
-      return 'throttled';
-    }
-    if (this.delivered.has(recipientId)) this.duplicates++;
-    this.delivered.add(recipientId);
-    return 'ok';
-  }
-}
-
-/** Who hands out leases and takes check-ins: the real conductor core, or a baseline. */
+/** A baseline's lease dispenser: hands out leases and takes check-ins. */
 export interface Dispatcher {
   checkIn(request: CheckInRequest): Promise<CheckInResponse>;
   renew(request: RenewRequest): Promise<CheckInResponse>;
@@ -36,22 +16,6 @@ export interface Dispatcher {
  */
 export type CallGate = (now: number) => number;
 
-export interface WorkerProfile {
-  lanes: number;
-  /** Provider call latency: lognormal median and σ, times `slowness`. */
-  latency: { medianMs: number; sigma: number };
-  /** One object-store request. A key needs three before its call (rendered, suppression, claim) and one after (outcome). */
-  storeMs: { medianMs: number; sigma: number };
-  slowness: number;
-  /** This worker's clock minus the true time. */
-  skewMs: number;
-  /** Request transit to the provider: the call arrives this long after it starts. */
-  transitMs: [number, number];
-  budgetMs: number;
-  /** Chance that the worker vanishes during a lease. */
-  crashPerLease: number;
-}
-
 export interface SimLedger {
   claim(lease: Lease, recipientId: string): void;
   release(lease: Lease, recipientId: string): void;
@@ -59,18 +23,15 @@ export interface SimLedger {
   crashed(lease: Lease): void;
 }
 
-export interface WorkerStats {
-  granted: number;
-  used: number;
-  crashedLeases: number;
-}
-
 /**
- * A simulated worker Lambda: the same protocol as services/worker (lanes, one permit of the
- * current slice per call, results and usage at check-in, check-back while time is left), with
- * time spent as events on the virtual clock instead of real I/O.
+ * The worker the naive baselines drive: deliberately not Baton. It follows the lease protocol
+ * (lanes, a claim before each call, results and usage at check-in, renewal once no lane will
+ * start another call, check-back while time is left) with time spent as events on the virtual
+ * clock; its leases carry no schedule, so it calls as soon as a key is claimed and, for the
+ * sliding limiter, the shared gate lets it. Baton's own path runs the real worker core instead
+ * (worker-host.ts): this copy exists only so the baselines have workers to drive.
  */
-export class SimWorker {
+export class BaselineWorker {
   private readonly deadline: number;
   private crashed = false;
   private currentLease = '';
@@ -100,8 +61,6 @@ export class SimWorker {
     const { clock, profile, rnd } = this;
     this.stats.granted += lease.permits;
     this.currentLease = lease.leaseId;
-    const schedule = lease.schedule;
-    const used = schedule ? schedule.permits.map(() => 0) : [];
     const results: SendResult[] = [];
     const unattempted: string[] = [];
     const timing = { n: 0, mean: 0, m2: 0 };
@@ -116,8 +75,8 @@ export class SimWorker {
     const local = () => clock.now() + profile.skewMs;
     const storeOp = () => rnd.lognormal(profile.storeMs.medianMs, profile.storeMs.sigma);
 
-    // A lease without a schedule (a baseline's) has no end of its own: its first ten seconds.
-    const end = schedule ? schedule.start + schedule.permits.length * schedule.sliceMs : Math.min(lease.sendUntil, clock.now() + 10_000);
+    // A baseline's lease has no schedule, so no end of its own: a crash strikes in its first ten seconds.
+    const end = Math.min(lease.sendUntil, clock.now() + 10_000);
     if (rnd.next() < profile.crashPerLease) {
       clock.at(clock.now() + rnd.between(0, Math.max(1, end - clock.now())), () => {
         if (this.crashed || this.currentLease !== lease.leaseId) return;
@@ -157,7 +116,6 @@ export class SimWorker {
         results,
         unattempted,
         permitsUsed,
-        ...(schedule ? { usedPerSlice: used } : {}),
         ...(timing.n > 0 ? { timing: { n: timing.n, meanMs: timing.mean, sdMs: sd } } : {}),
         lanes: profile.lanes,
         budgetLeftMs: Math.max(0, left),
@@ -195,36 +153,19 @@ export class SimWorker {
         if (this.crashed) return;
         this.ledger.claim(lease, recipientId);
         busy += clock.now() - startedAt;
-        trySlot();
+        tryCall();
       });
-      const trySlot = () => {
+      const tryCall = () => {
         if (this.crashed) return;
         const w = local();
-        let ok = false;
-        if (halted || w >= lease.sendUntil) ok = false;
-        else if (schedule) {
-          const k = Math.floor((w - schedule.start) / schedule.sliceMs);
-          if (k >= 0 && k < used.length && used[k]! < schedule.permits[k]!) {
-            used[k]!++;
-            ok = true;
-          } else {
-            let j = Math.max(k + 1, 0);
-            while (j < used.length && used[j]! >= schedule.permits[j]!) j++;
-            if (j < used.length) {
-              clock.at(schedule.start + j * schedule.sliceMs - profile.skewMs, trySlot);
-              return;
-            }
-          }
-        } else {
+        if (!halted && w < lease.sendUntil) {
           const wait = this.gate ? this.gate(clock.now()) : 0;
           if (wait > 0) {
-            clock.at(clock.now() + wait, trySlot);
+            clock.at(clock.now() + wait, tryCall);
             return;
           }
-          ok = true;
-        }
-        if (!ok) {
-          // The schedule is over: release the claim, hand the key back.
+        } else {
+          // Past the lease's end, or the provider pushed back: release the claim, hand the key back.
           this.ledger.release(lease, recipientId);
           unattempted.push(recipientId);
           permitsLeft++;
