@@ -1,4 +1,4 @@
-import { classifyMailgunError } from '@baton/worker';
+import { classifyMailgunError } from '@baton/shared/mailgun';
 import { SCENARIOS } from '../../src/sim/scenarios';
 import { throttledError } from '../../src/sim/sim-provider';
 import { LEASE_GRACE_MS, countViolations, simulate, type Scenario } from '../../src/sim/simulate';
