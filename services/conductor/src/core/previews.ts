@@ -119,8 +119,10 @@ export class Previews {
   private async sampleRecipient(run: CampaignRun): Promise<AudienceRecipient | undefined> {
     if (this.samples.has(run.id)) return this.samples.get(run.id);
     const csv = (await this.deps.store.get(this.deps.buckets.campaigns, run.definition.audienceKey)) ?? '';
-    // Trust the head when another row follows the first (so it was not cut) or it is the whole file.
-    const head = csv.slice(0, SAMPLE_BYTES);
+    // The head, cut after its last line break so that no row (the header least of all) is cut
+    // short; trusted when another row follows the first or it is the whole file.
+    const cut = csv.length <= SAMPLE_BYTES ? csv.length : csv.lastIndexOf('\n', SAMPLE_BYTES) + 1;
+    const head = cut > 0 ? csv.slice(0, cut) : csv;
     const fromHead = parseAudience(head, run.definition.customerId).recipients;
     const first =
       head.length === csv.length || fromHead.length > 1 ? fromHead[0] : parseAudience(csv, run.definition.customerId).recipients[0];

@@ -451,6 +451,20 @@ describe('conductor HTTP app', () => {
   });
 
   describe('preview', () => {
+    it('previews an audience whose header row is longer than the sample it reads first', async () => {
+      // Prepare: 3,000 columns make a header of about 70 KB.
+      const h = await harness();
+      const extra = Array.from({ length: 3_000 }, (_, i) => `column_with_a_long_name_${i}`);
+      const csv = `email,first_name,${extra.join(',')}\na@example.com,Ann,${extra.map(() => 'x').join(',')}\n`;
+      const id = await h.createCampaign({ audienceCsv: csv });
+      // Act
+      const res = await h.api('GET', `/api/campaigns/${id}/preview`);
+      // Assess
+      expect(csv.indexOf('\n')).toBeGreaterThan(65_536);
+      expect(res.statusCode).toBe(200);
+      expect(res.json<{ html: string }>().html).toContain('Ann');
+    });
+
     it('returns subject, html and text for the first recipient with merge data escaped in the html', async () => {
       // Prepare
       const h = await harness();
