@@ -452,10 +452,13 @@ describe('conductor HTTP app', () => {
 
   describe('preview', () => {
     it('previews an audience whose header row is longer than the sample it reads first', async () => {
-      // Prepare: 3,000 columns make a header of about 70 KB.
+      // Prepare: a header of about 70 KB whose first 64 KiB end inside a column named
+      // `first_name_more`, so a sample cut there would repeat `first_name`.
       const h = await harness();
-      const extra = Array.from({ length: 3_000 }, (_, i) => `column_with_a_long_name_${i}`);
-      const csv = `email,first_name,${extra.join(',')}\na@example.com,Ann,${extra.map(() => 'x').join(',')}\n`;
+      const start = 'email,first_name,';
+      const filler = 'f'.repeat(65_536 - start.length - 1 - 'first_name'.length);
+      const extra = [filler, 'first_name_more', ...Array.from({ length: 300 }, (_, i) => `column_${i}`)];
+      const csv = `${start}${extra.join(',')}\na@example.com,Ann,${extra.map(() => 'x').join(',')}\n`;
       const id = await h.createCampaign({ audienceCsv: csv });
       // Act
       const res = await h.api('GET', `/api/campaigns/${id}/preview`);
