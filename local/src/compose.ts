@@ -26,6 +26,9 @@ import { startMailgunSink, type MailgunSink } from './mailgun-sink';
 
 export const LOCAL_BUCKETS: Buckets = { campaigns: 'campaigns', stubs: 'stubs', rendered: 'rendered' };
 
+/** How long a stop waits for in-process functions after the conductor has drained. */
+export const STOP_FUNCTIONS_MS = 3_000;
+
 export interface LocalOptions {
   config: Config;
   /** Defaults to the system clock. */
@@ -167,12 +170,22 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     functions: { stubber, renderer, worker },
     killConductor: () => service.kill(),
     async stop() {
+      // Bounded at every stage: the conductor's drain, then at most STOP_FUNCTIONS_MS for the
+      // functions still running. Stubbing and rendering left undone resume after a restart (the
+      // conductor re-drives them); a worker cut short is settled from the ledger.
       await service.stop();
-      // Drain in pipeline order, still subscribed, so stubs written now are rendered too.
-      await stubber.idle();
-      await renderer.idle();
       unsubscribe();
-      await worker.idle();
+      const drained = await Promise.all([stubber, renderer, worker].map((f) => f.drain(STOP_FUNCTIONS_MS)));
+      const [stubs, renders, workers] = drained;
+      logger.info(
+        {
+          event: 'baton.functions_stopped',
+          droppedStubbing: stubs!.dropped,
+          droppedRenders: renders!.dropped,
+          cutShort: drained.some((d) => d.stillRunning),
+        },
+        workers!.stillRunning ? 'stopped; a worker was cut short' : 'stopped',
+      );
       await sink?.close();
     },
   };

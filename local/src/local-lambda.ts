@@ -21,16 +21,36 @@ export class LocalLambda<E> {
   private readonly queue: { event: E; attempt: number }[] = [];
   private running = 0;
   private idleWaiters: (() => void)[] = [];
+  private closed = false;
 
   constructor(
     private readonly handler: (event: E) => Promise<unknown>,
     private readonly options: LocalLambdaOptions,
   ) {}
 
-  /** Accepts the event (like an `Event` invoke) and returns at once. */
+  /** Accepts the event (like an `Event` invoke) and returns at once; after `drain`, drops it. */
   invoke(event: E): void {
+    if (this.closed) {
+      this.options.logger.warn({ event: 'lambda.dropped', function: this.options.name }, 'stopping: event not run');
+      return;
+    }
     this.queue.push({ event, attempt: 0 });
     this.pump();
+  }
+
+  /**
+   * For a bounded stop: run nothing new (queued and later events are dropped, as a crash would
+   * lose them; the conductor re-drives that work after a restart) and wait at most `timeoutMs`
+   * for what is running. Resolves with how many were dropped and whether any was still running.
+   */
+  async drain(timeoutMs: number): Promise<{ dropped: number; stillRunning: boolean }> {
+    this.closed = true;
+    const dropped = this.queue.splice(0).length;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    const outcome = await Promise.race([this.idle().then(() => 'idle' as const), timedOut]);
+    clearTimeout(timer);
+    return { dropped, stillRunning: outcome === 'timeout' };
   }
 
   get busy(): boolean {
@@ -58,7 +78,7 @@ export class LocalLambda<E> {
 
   private failed(item: { event: E; attempt: number }, err: unknown): void {
     const { name, logger, retryAttempts, retryDelayMs = 200 } = this.options;
-    if (item.attempt < retryAttempts) {
+    if (item.attempt < retryAttempts && !this.closed) {
       logger.warn({ event: 'lambda.retry', function: name, attempt: item.attempt + 1, err }, 'invocation failed; retrying');
       this.running++; // hold the slot's "busy" state across the delay so idle() waits for the retry
       setTimeout(
