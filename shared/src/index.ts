@@ -8,3 +8,4 @@ export * from './ports';
 export * from './object-store/port';
 export * from './unsubscribe';
 export * from './slice-schedule';
+export * from './ledger';

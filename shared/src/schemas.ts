@@ -179,7 +179,7 @@ export const claimRecord = z.object({
   leaseId: z.string(),
   at: z.string(),
   /** Random per claim attempt: lets a worker recognise its own claim when the write's reply was lost. */
-  token: z.string().optional(),
+  token: z.string(),
 });
 export type ClaimRecord = z.infer<typeof claimRecord>;
 
