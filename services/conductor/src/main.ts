@@ -26,7 +26,7 @@ import {
 } from '@baton/shared';
 import { bucketsFromEnv, loadAwsEnv, type AwsEnv } from '@baton/shared/aws-env';
 import { S3ObjectStore, createS3Client } from '@baton/shared/s3-object-store';
-import { createMailgunSender } from '@baton/worker';
+import { PROVIDER_TIMEOUT_MS, createMailgunSender } from '@baton/worker';
 import { LambdaWorkerInvoker, createLambdaClient } from './adapters/lambda-worker-invoker';
 import { SnsCampaignTopic } from './adapters/sns-campaign-topic';
 import type { TestSender } from './core/ports';
@@ -42,8 +42,6 @@ const AWS_NAMES = [
 ] as const;
 /** Optional in `loadConfig` (dev generates them), but nothing may be generated on a Fargate task. */
 const REQUIRED_ON_AWS = ['BATON_API_TOKEN', 'BATON_LEASE_TOKEN', 'BATON_UNSUBSCRIBE_SECRET', 'BATON_PUBLIC_URL'] as const;
-/** Past this a test send is in doubt (the provider may have taken it). */
-const PROVIDER_TIMEOUT_MS = 10_000;
 
 type Env = Record<string, string | undefined>;
 

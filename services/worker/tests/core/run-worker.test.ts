@@ -11,7 +11,7 @@ import {
   type Stage,
 } from '@baton/shared';
 import { MemoryObjectStore } from '@baton/shared/memory-object-store';
-import { runWorker, type WorkerDeps } from '../../src/core/send-lease';
+import { runWorker, type WorkerDeps } from '../../src/core/run-worker';
 import { AutoClock, FakeLeaseClient, FakeSender, START, buckets, emails, idOf, leaseFor, refOf, renderedFor, seedRendered } from '../fakes';
 
 interface SetUp {

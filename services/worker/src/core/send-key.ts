@@ -1,0 +1,270 @@
+import { randomUUID } from 'node:crypto';
+import {
+  claimRecord,
+  ObjectExistsError,
+  PermanentError,
+  RetryableError,
+  describeError,
+  isAllowedRecipient,
+  isBatonError,
+  keys,
+  parseJson,
+  parseWith,
+  renderedMessage,
+  type ClaimRecord,
+  type Lease,
+  type OutcomeRecord,
+  type OutcomeStatus,
+  type RecipientRef,
+  type RenderedMessage,
+  type SendResult,
+} from '@baton/shared';
+import type { Busy, LeaseRun } from './lease-run';
+import type { OutgoingEmail } from './ports';
+import type { Env } from './worker-env';
+
+type LogFields = Record<string, string>;
+
+/** One key, start to end. Returns whether a provider call was made (the permit is spent). */
+export async function sendKey(env: Env, run: LeaseRun, recipientId: string, busy: Busy): Promise<boolean> {
+  const { lease } = run;
+  const ref: RecipientRef = { customerId: lease.customerId, campaignId: lease.campaignId, recipientId };
+  const logFields = { leaseId: lease.leaseId, campaignId: lease.campaignId, recipientId };
+
+  const message = await sendableMessage(env, run, ref, logFields);
+  if (!message) return false;
+  const claimKey = keys.claim(ref);
+  if (!(await claim(env, run, claimKey, recipientId, logFields))) return false;
+
+  // The claim took time: a permit of the slice we are in now, or of a later one (waiting for it).
+  if (!(await run.takeSlot(busy))) {
+    await releaseClaim(env, claimKey, logFields);
+    run.unattempted.push(recipientId);
+    return false;
+  }
+
+  run.callStarting(busy);
+  let providerId: string;
+  try {
+    ({ providerId } = await env.sender.send(outgoing(message, lease)));
+  } catch (error) {
+    await recordSendError(env, run, recipientId, claimKey, error, logFields);
+    return true;
+  }
+  await record(env, run, { recipientId, status: 'sent', providerId }, 'always');
+  env.log.debug({ event: 'key.sent', ...logFields, providerId });
+  return true;
+}
+
+/**
+ * The rendered message, if the key may be sent at all: it is readable, QA may email it, and its
+ * recipient did not unsubscribe. Otherwise the key's result is recorded here (before any claim,
+ * so an outcome only if none is there) and nothing is returned.
+ */
+async function sendableMessage(env: Env, run: LeaseRun, ref: RecipientRef, logFields: LogFields): Promise<RenderedMessage | undefined> {
+  const { recipientId } = ref;
+  const loaded = await loadRendered(env, ref);
+  if (!loaded.ok) {
+    await record(
+      env,
+      run,
+      { recipientId, status: loaded.status, reason: loaded.reason },
+      loaded.status === 'retryable' ? 'none' : 'if-absent',
+    );
+    env.log.warn({ event: 'key.not-sendable', ...logFields, reason: loaded.reason });
+    return undefined;
+  }
+
+  if (env.stage === 'qa' && !qaMayEmail(env.qaAllowList, loaded.message.to)) {
+    await record(env, run, { recipientId, status: 'suppressed', reason: 'QA_NOT_ALLOWED' }, 'if-absent');
+    env.log.info({ event: 'key.suppressed', ...logFields, reason: 'QA_NOT_ALLOWED' });
+    return undefined;
+  }
+
+  let unsubscribed: boolean;
+  try {
+    unsubscribed = (await env.store.get(env.buckets.campaigns, keys.suppression(ref))) !== undefined;
+  } catch (error) {
+    await record(env, run, { recipientId, status: 'retryable', reason: `SUPPRESSION_READ_FAILED: ${describeError(error)}` }, 'none');
+    return undefined;
+  }
+  if (unsubscribed) {
+    await record(env, run, { recipientId, status: 'suppressed', reason: 'UNSUBSCRIBED' }, 'if-absent');
+    env.log.info({ event: 'key.suppressed', ...logFields, reason: 'UNSUBSCRIBED' });
+    return undefined;
+  }
+  return loaded.message;
+}
+
+/** Claims the key for this lease; false (with the key's result reported) when it is not ours. */
+async function claim(env: Env, run: LeaseRun, claimKey: string, recipientId: string, logFields: LogFields): Promise<boolean> {
+  const claimed = await claimFor(env, claimKey, { version: 1, leaseId: run.lease.leaseId, at: iso(env), token: randomUUID() });
+  if (claimed === 'elsewhere') {
+    run.results.push({ recipientId, status: 'claimedElsewhere' });
+    env.log.info({ event: 'key.claimed-elsewhere', ...logFields });
+    return false;
+  }
+  if (claimed !== 'ours') {
+    // Nothing was sent. If the claim was in fact written (and could not be read back), the key
+    // stays claimed: never sent twice, but reported by the conductor as unfinished.
+    run.results.push({ recipientId, status: 'retryable', reason: `CLAIM_FAILED: ${claimed.failed}` });
+    env.log.warn({ event: 'key.claim-failed', ...logFields, reason: claimed.failed });
+    return false;
+  }
+  return true;
+}
+
+type Loaded = { ok: true; message: RenderedMessage } | { ok: false; status: 'failed' | 'retryable'; reason: string };
+
+async function loadRendered(env: Env, ref: RecipientRef): Promise<Loaded> {
+  const key = keys.rendered(ref);
+  let body: string | undefined;
+  try {
+    body = await env.store.get(env.buckets.rendered, key);
+  } catch (error) {
+    return { ok: false, status: 'retryable', reason: `STORE_UNAVAILABLE: ${describeError(error)}` };
+  }
+  if (body === undefined) return { ok: false, status: 'failed', reason: `RENDERED_MISSING: no rendered message at ${key}` };
+  try {
+    const message = parseWith(renderedMessage, parseJson(body, key), 'RENDERED_INVALID', key);
+    if (message.customerId !== ref.customerId || message.campaignId !== ref.campaignId || message.recipientId !== ref.recipientId) {
+      return { ok: false, status: 'failed', reason: `RENDERED_INVALID: ${key} is about another recipient` };
+    }
+    return { ok: true, message };
+  } catch (error) {
+    return { ok: false, status: 'failed', reason: `RENDERED_INVALID: ${isBatonError(error) ? error.message : describeError(error)}` };
+  }
+}
+
+/**
+ * QA may email one bare address on the list. Anything else — no list, a display name, a
+ * comma-separated list (`a@real.com,b@allowed.com` would pass a check of the last domain) — is refused.
+ */
+function qaMayEmail(allowList: readonly string[] | undefined, to: string): boolean {
+  if (!allowList || allowList.length === 0) return false;
+  if (!/^[^\s@,;<>"'()[\]\\]+@[^\s@,;<>"'()[\]\\]+$/.test(to)) return false;
+  return isAllowedRecipient(allowList, to);
+}
+
+function outgoing(message: RenderedMessage, lease: Lease): OutgoingEmail {
+  return {
+    from: message.from,
+    to: message.to,
+    subject: message.subject,
+    html: message.html,
+    text: message.text,
+    headers: message.headers,
+    ...(lease.domain ? { domain: lease.domain } : {}),
+    variables: {
+      'customer-id': lease.customerId,
+      'campaign-id': lease.campaignId,
+      'recipient-id': message.recipientId,
+      'lease-id': lease.leaseId,
+    },
+  };
+}
+
+async function recordSendError(
+  env: Env,
+  run: LeaseRun,
+  recipientId: string,
+  claimKey: string,
+  error: unknown,
+  logFields: LogFields,
+): Promise<void> {
+  if (error instanceof RetryableError) {
+    // The provider certainly did not take it: free the key for a later lease. The provider is
+    // throttling or away, so this lease takes no new key.
+    await releaseClaim(env, claimKey, logFields);
+    run.halt(error.code);
+    const result: SendResult = { recipientId, status: 'retryable', code: error.code, reason: `${error.code}: ${error.message}` };
+    if (error.retryAfterMs !== undefined) result.retryAfterMs = error.retryAfterMs;
+    run.results.push(result);
+    env.log.warn({ event: 'key.retryable', ...logFields, code: error.code });
+  } else if (error instanceof PermanentError) {
+    await record(env, run, { recipientId, status: 'failed', reason: `${error.code}: ${error.message}` }, 'always');
+    env.log.warn({ event: 'key.failed', ...logFields, code: error.code });
+  } else {
+    // An in-doubt error or anything unexpected: the provider may have the message. The claim
+    // stays, so nobody sends it again; an operator decides.
+    await record(env, run, { recipientId, status: 'inDoubt', reason: describeError(error) }, 'always');
+    env.log.warn({ event: 'key.in-doubt', ...logFields, code: isBatonError(error) ? error.code : 'UNEXPECTED' });
+  }
+}
+
+/**
+ * Creates the recipient's claim (If-None-Match: *). When the write fails — including a 412 on
+ * a retry whose first attempt landed but whose reply was lost — the claim is read back: carrying
+ * this attempt's random token, it is ours. A duplicate run of the same lease has its own token.
+ */
+export async function claimFor(env: Env, key: string, claim: ClaimRecord): Promise<'ours' | 'elsewhere' | { failed: string }> {
+  try {
+    await env.store.put(env.buckets.campaigns, key, JSON.stringify(claim), { ifNoneMatch: '*', contentType: 'application/json' });
+    return 'ours';
+  } catch (error) {
+    if (await holdsToken(env, key, claim.token)) return 'ours';
+    return error instanceof ObjectExistsError ? 'elsewhere' : { failed: describeError(error) };
+  }
+}
+
+async function holdsToken(env: Env, key: string, token: string): Promise<boolean> {
+  try {
+    const body = await env.store.get(env.buckets.campaigns, key);
+    const parsed = body === undefined ? undefined : claimRecord.safeParse(JSON.parse(body));
+    return parsed?.success === true && parsed.data.token === token;
+  } catch {
+    return false;
+  }
+}
+
+async function releaseClaim(env: Env, claimKey: string, logFields: LogFields): Promise<void> {
+  try {
+    await env.store.delete(env.buckets.campaigns, claimKey);
+  } catch (error) {
+    // Safe side: the key stays claimed and is never sent, but the conductor sees it unfinished.
+    env.log.error({ event: 'claim.release-failed', ...logFields, reason: describeError(error) });
+  }
+}
+
+/**
+ * Adds the result for the check-in and, for final outcomes, writes the outcome record.
+ * - `always`: this worker holds the recipient's claim, so its outcome is the truth.
+ * - `if-absent`: decided before any claim (not sendable, QA, unsubscribed); a conditional create,
+ *   so it can never overwrite what another lease's worker recorded. If one is there already, the
+ *   result says so (`claimedElsewhere`) and the conductor takes the ledger's word.
+ */
+async function record(env: Env, run: LeaseRun, result: SendResult, write: 'none' | 'if-absent' | 'always'): Promise<void> {
+  if (write === 'none') {
+    run.results.push(result);
+    return;
+  }
+  const { lease } = run;
+  const outcome: OutcomeRecord = {
+    version: 1,
+    recipientId: result.recipientId,
+    status: result.status as OutcomeStatus,
+    providerId: result.providerId,
+    reason: result.reason,
+    at: iso(env),
+    leaseId: lease.leaseId,
+  };
+  const key = keys.outcome({ customerId: lease.customerId, campaignId: lease.campaignId, recipientId: result.recipientId });
+  try {
+    await env.store.put(env.buckets.campaigns, key, JSON.stringify(outcome), {
+      contentType: 'application/json',
+      ...(write === 'if-absent' ? { ifNoneMatch: '*' as const } : {}),
+    });
+  } catch (error) {
+    if (error instanceof ObjectExistsError) {
+      run.results.push({ recipientId: result.recipientId, status: 'claimedElsewhere' });
+      return;
+    }
+    // The check-in still carries the result; the claim (if any) keeps the key from being resent.
+    env.log.error({ event: 'outcome.write-failed', leaseId: lease.leaseId, recipientId: result.recipientId, reason: describeError(error) });
+  }
+  run.results.push(result);
+}
+
+export function iso(env: Env): string {
+  return new Date(env.clock.now()).toISOString();
+}
