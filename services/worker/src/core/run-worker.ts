@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { keys, type CheckInResponse, type ClaimRecord, type Lease, type WorkerInvocation } from '@baton/shared';
+import type { CheckInResponse, Lease, WorkerInvocation } from '@baton/shared';
 import { checkIn, checkInFor, renew } from './check-in';
 import { startLease, type LeaseRun } from './lease-run';
-import { claimFor, iso } from './send-key';
 import { budgetLeft, resolveEnv, wantsMore, type Env, type WorkerDeps } from './worker-env';
 
 export type { WorkerDeps } from './worker-env';
@@ -92,15 +90,12 @@ async function checkInLease(env: Env, summary: WorkerSummary, run: LeaseRun, may
  * different keys (claims see to that) but could both spend the same slices' permits, so the
  * first run marks the lease as taken and a second one stops. Leases that come in a check-in
  * reply are delivered once and need no mark. Any doubt (the mark cannot be written) stops too.
+ * The mark is a ledger claim, random token and all, so a mark whose reply was lost is still ours.
  */
 async function claimInvocation(env: Env, lease: Lease): Promise<boolean> {
-  const key = keys.leaseClaim({ customerId: lease.customerId, campaignId: lease.campaignId }, lease.leaseId);
-  // As for a recipient's claim: a random token tells our own write (whose reply was lost, so a
-  // retry answered 412) from another run's.
-  const claim: ClaimRecord = { version: 1, leaseId: lease.leaseId, at: iso(env), token: randomUUID() };
-  const outcome = await claimFor(env, key, claim);
-  if (outcome === 'ours') return true;
-  if (outcome !== 'elsewhere') env.log.error({ event: 'lease.mark-failed', leaseId: lease.leaseId, reason: outcome.failed });
+  const marked = await env.ledger.markLease({ customerId: lease.customerId, campaignId: lease.campaignId }, lease.leaseId);
+  if (marked.kind === 'ours') return true;
+  if (marked.kind === 'failed') env.log.error({ event: 'lease.mark-failed', leaseId: lease.leaseId, reason: marked.reason });
   return false;
 }
 

@@ -1,7 +1,4 @@
-import { randomUUID } from 'node:crypto';
 import {
-  claimRecord,
-  ObjectExistsError,
   PermanentError,
   RetryableError,
   describeError,
@@ -11,10 +8,9 @@ import {
   parseJson,
   parseWith,
   renderedMessage,
-  type ClaimRecord,
   type Lease,
-  type OutcomeRecord,
   type OutcomeStatus,
+  type RecordMode,
   type RecipientRef,
   type RenderedMessage,
   type SendResult,
@@ -33,12 +29,11 @@ export async function sendKey(env: Env, run: LeaseRun, recipientId: string, busy
 
   const message = await sendableMessage(env, run, ref, logFields);
   if (!message) return false;
-  const claimKey = keys.claim(ref);
-  if (!(await claim(env, run, claimKey, recipientId, logFields))) return false;
+  if (!(await claim(env, run, ref, logFields))) return false;
 
   // The claim took time: a permit of the slice we are in now, or of a later one (waiting for it).
   if (!(await run.takeSlot(busy))) {
-    await releaseClaim(env, claimKey, logFields);
+    await releaseClaim(env, ref, logFields);
     run.unattempted.push(recipientId);
     return false;
   }
@@ -48,7 +43,7 @@ export async function sendKey(env: Env, run: LeaseRun, recipientId: string, busy
   try {
     ({ providerId } = await env.sender.send(outgoing(message, lease)));
   } catch (error) {
-    await recordSendError(env, run, recipientId, claimKey, error, logFields);
+    await recordSendError(env, run, ref, error, logFields);
     return true;
   }
   await record(env, run, { recipientId, status: 'sent', providerId }, 'always');
@@ -83,7 +78,7 @@ async function sendableMessage(env: Env, run: LeaseRun, ref: RecipientRef, logFi
 
   let unsubscribed: boolean;
   try {
-    unsubscribed = (await env.store.get(env.buckets.campaigns, keys.suppression(ref))) !== undefined;
+    unsubscribed = await env.ledger.isSuppressed(ref);
   } catch (error) {
     await record(env, run, { recipientId, status: 'retryable', reason: `SUPPRESSION_READ_FAILED: ${describeError(error)}` }, 'none');
     return undefined;
@@ -97,18 +92,19 @@ async function sendableMessage(env: Env, run: LeaseRun, ref: RecipientRef, logFi
 }
 
 /** Claims the key for this lease; false (with the key's result reported) when it is not ours. */
-async function claim(env: Env, run: LeaseRun, claimKey: string, recipientId: string, logFields: LogFields): Promise<boolean> {
-  const claimed = await claimFor(env, claimKey, { version: 1, leaseId: run.lease.leaseId, at: iso(env), token: randomUUID() });
-  if (claimed === 'elsewhere') {
+async function claim(env: Env, run: LeaseRun, ref: RecipientRef, logFields: LogFields): Promise<boolean> {
+  const { recipientId } = ref;
+  const claimed = await env.ledger.claim(ref, run.lease.leaseId);
+  if (claimed.kind === 'elsewhere') {
     run.results.push({ recipientId, status: 'claimedElsewhere' });
     env.log.info({ event: 'key.claimed-elsewhere', ...logFields });
     return false;
   }
-  if (claimed !== 'ours') {
+  if (claimed.kind === 'failed') {
     // Nothing was sent. If the claim was in fact written (and could not be read back), the key
     // stays claimed: never sent twice, but reported by the conductor as unfinished.
-    run.results.push({ recipientId, status: 'retryable', reason: `CLAIM_FAILED: ${claimed.failed}` });
-    env.log.warn({ event: 'key.claim-failed', ...logFields, reason: claimed.failed });
+    run.results.push({ recipientId, status: 'retryable', reason: `CLAIM_FAILED: ${claimed.reason}` });
+    env.log.warn({ event: 'key.claim-failed', ...logFields, reason: claimed.reason });
     return false;
   }
   return true;
@@ -164,18 +160,12 @@ function outgoing(message: RenderedMessage, lease: Lease): OutgoingEmail {
   };
 }
 
-async function recordSendError(
-  env: Env,
-  run: LeaseRun,
-  recipientId: string,
-  claimKey: string,
-  error: unknown,
-  logFields: LogFields,
-): Promise<void> {
+async function recordSendError(env: Env, run: LeaseRun, ref: RecipientRef, error: unknown, logFields: LogFields): Promise<void> {
+  const { recipientId } = ref;
   if (error instanceof RetryableError) {
     // The provider certainly did not take it: free the key for a later lease. The provider is
     // throttling or away, so this lease takes no new key.
-    await releaseClaim(env, claimKey, logFields);
+    await releaseClaim(env, ref, logFields);
     run.halt(error.code);
     const result: SendResult = { recipientId, status: 'retryable', code: error.code, reason: `${error.code}: ${error.message}` };
     if (error.retryAfterMs !== undefined) result.retryAfterMs = error.retryAfterMs;
@@ -192,34 +182,9 @@ async function recordSendError(
   }
 }
 
-/**
- * Creates the recipient's claim (If-None-Match: *). When the write fails — including a 412 on
- * a retry whose first attempt landed but whose reply was lost — the claim is read back: carrying
- * this attempt's random token, it is ours. A duplicate run of the same lease has its own token.
- */
-export async function claimFor(env: Env, key: string, claim: ClaimRecord): Promise<'ours' | 'elsewhere' | { failed: string }> {
+async function releaseClaim(env: Env, ref: RecipientRef, logFields: LogFields): Promise<void> {
   try {
-    await env.store.put(env.buckets.campaigns, key, JSON.stringify(claim), { ifNoneMatch: '*', contentType: 'application/json' });
-    return 'ours';
-  } catch (error) {
-    if (await holdsToken(env, key, claim.token)) return 'ours';
-    return error instanceof ObjectExistsError ? 'elsewhere' : { failed: describeError(error) };
-  }
-}
-
-async function holdsToken(env: Env, key: string, token: string): Promise<boolean> {
-  try {
-    const body = await env.store.get(env.buckets.campaigns, key);
-    const parsed = body === undefined ? undefined : claimRecord.safeParse(JSON.parse(body));
-    return parsed?.success === true && parsed.data.token === token;
-  } catch {
-    return false;
-  }
-}
-
-async function releaseClaim(env: Env, claimKey: string, logFields: LogFields): Promise<void> {
-  try {
-    await env.store.delete(env.buckets.campaigns, claimKey);
+    await env.ledger.releaseClaim(ref);
   } catch (error) {
     // Safe side: the key stays claimed and is never sent, but the conductor sees it unfinished.
     env.log.error({ event: 'claim.release-failed', ...logFields, reason: describeError(error) });
@@ -233,38 +198,22 @@ async function releaseClaim(env: Env, claimKey: string, logFields: LogFields): P
  *   so it can never overwrite what another lease's worker recorded. If one is there already, the
  *   result says so (`claimedElsewhere`) and the conductor takes the ledger's word.
  */
-async function record(env: Env, run: LeaseRun, result: SendResult, write: 'none' | 'if-absent' | 'always'): Promise<void> {
+async function record(env: Env, run: LeaseRun, result: SendResult, write: 'none' | RecordMode): Promise<void> {
   if (write === 'none') {
     run.results.push(result);
     return;
   }
   const { lease } = run;
-  const outcome: OutcomeRecord = {
-    version: 1,
-    recipientId: result.recipientId,
-    status: result.status as OutcomeStatus,
-    providerId: result.providerId,
-    reason: result.reason,
-    at: iso(env),
-    leaseId: lease.leaseId,
-  };
-  const key = keys.outcome({ customerId: lease.customerId, campaignId: lease.campaignId, recipientId: result.recipientId });
+  const ref = { customerId: lease.customerId, campaignId: lease.campaignId, recipientId: result.recipientId };
+  const outcome = { status: result.status as OutcomeStatus, providerId: result.providerId, reason: result.reason, leaseId: lease.leaseId };
   try {
-    await env.store.put(env.buckets.campaigns, key, JSON.stringify(outcome), {
-      contentType: 'application/json',
-      ...(write === 'if-absent' ? { ifNoneMatch: '*' as const } : {}),
-    });
-  } catch (error) {
-    if (error instanceof ObjectExistsError) {
+    if ((await env.ledger.recordOutcome(ref, outcome, write)) === 'exists') {
       run.results.push({ recipientId: result.recipientId, status: 'claimedElsewhere' });
       return;
     }
+  } catch (error) {
     // The check-in still carries the result; the claim (if any) keeps the key from being resent.
     env.log.error({ event: 'outcome.write-failed', leaseId: lease.leaseId, recipientId: result.recipientId, reason: describeError(error) });
   }
   run.results.push(result);
-}
-
-export function iso(env: Env): string {
-  return new Date(env.clock.now()).toISOString();
 }

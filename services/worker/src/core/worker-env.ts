@@ -1,4 +1,5 @@
 import {
+  Ledger,
   ValidationError,
   silentLogger,
   type Buckets,
@@ -50,6 +51,8 @@ export interface Env {
   concurrency: number;
   minBudgetToTakeMs: number;
   deadline: number;
+  /** Claims, lease marks, outcomes and suppressions, in the campaigns bucket. */
+  ledger: Ledger;
   /** Lanes shared by every lease this invocation runs (a renewed lease starts while the last one's calls finish). */
   lanes: LaneGate;
 }
@@ -78,6 +81,7 @@ export function resolveEnv(deps: WorkerDeps): Env {
     concurrency,
     minBudgetToTakeMs,
     deadline: (deps.workerStartedAt ?? deps.clock.now()) + deps.timeBudgetMs,
+    ledger: new Ledger({ store: deps.store, bucket: deps.buckets.campaigns, clock: deps.clock }),
     lanes: new LaneGate(concurrency),
   };
 }
