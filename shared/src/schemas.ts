@@ -185,29 +185,30 @@ export type ClaimRecord = z.infer<typeof claimRecord>;
 
 // ---- the lease protocol (workers <-> conductor) ---------------------------------------------
 
+/**
+ * When permits may be used: `permits[k]` calls may start while the holder's clock is in
+ * `[start + k·sliceMs, start + (k+1)·sliceMs)`, and no other time (see `slice-schedule.ts`).
+ */
+export const sliceSchedule = z.object({
+  start: z.number(),
+  sliceMs: z.number().positive(),
+  permits: z.array(z.number().int().min(0)),
+});
+
 export const lease = z.object({
   leaseId: z.string().min(1),
   workerId: z.string().min(1),
   customerId: id,
   campaignId: id,
   recipientIds: z.array(recipientId),
-  /** Provider calls this lease may make: never more than this. */
-  permits: z.number().int().min(0),
   /** The sending domain (its governor issued the permits); the worker's default when absent. */
   domain: z.string().optional(),
   /**
-   * When the permits may be used: `permits[k]` calls may start while the worker's clock is in
-   * `[start + k·sliceMs, start + (k+1)·sliceMs)`, and no other time. Their sum is `permits`.
+   * The lease's permits and when each may be used. The schedule is the only statement of both:
+   * the lease may make `leasePermits(lease)` calls (the sum), none at or after
+   * `leaseSendUntil(lease)` (the end of the last slice).
    */
-  schedule: z
-    .object({
-      start: z.number(),
-      sliceMs: z.number().positive(),
-      permits: z.array(z.number().int().min(0)),
-    })
-    .optional(),
-  /** Epoch ms: no provider call may start at or after this (the end of the schedule's last slice). */
-  sendUntil: z.number(),
+  schedule: sliceSchedule,
   /** Epoch ms: after this the conductor treats the lease as abandoned. */
   expiresAt: z.number(),
 });

@@ -1,10 +1,12 @@
 import fc from 'fast-check';
 import { ValidationError } from '../src/errors';
+import { leasePermits, leaseSendUntil } from '../src/slice-schedule';
 import {
   campaignRequestedMessage,
   checkInRequest,
   decodeS3EventKey,
   encodeS3EventKey,
+  lease,
   parseJson,
   parseWith,
   s3Event,
@@ -145,5 +147,47 @@ describe('parseJson', () => {
         issues: [expect.objectContaining({ where: 'stub stubs/x.json', message: expect.stringMatching(/^not valid JSON \(/) })],
       }),
     );
+  });
+});
+
+describe('the lease', () => {
+  const wire = {
+    leaseId: 'l-1',
+    workerId: 'w-1',
+    customerId: 'acme',
+    campaignId: 'c-1',
+    recipientIds: [recipientId],
+    schedule: { start: 10_000, sliceMs: 500, permits: [1, 0, 2] },
+    expiresAt: 90_000,
+  };
+
+  it('states its permits and its end once, in its schedule', () => {
+    // Act
+    const parsed = parseWith(lease, wire, 'LEASE_INVALID', 'lease');
+
+    // Assess
+    expect(leasePermits(parsed)).toBe(3);
+    expect(leaseSendUntil(parsed)).toBe(11_500);
+  });
+
+  it('refuses a lease without a schedule, naming the field', () => {
+    // Prepare
+    const { schedule: _schedule, ...unscheduled } = wire;
+
+    // Act
+    const error = validationErrorFrom(() => parseWith(lease, unscheduled, 'LEASE_INVALID', 'lease'));
+
+    // Assess
+    expect(error.issues.map((i) => i.where)).toEqual(['lease.schedule']);
+  });
+
+  it('drops a permit count or end sent beside the schedule, so nothing can contradict it', () => {
+    // Act
+    const parsed = parseWith(lease, { ...wire, permits: 99, sendUntil: 1 }, 'LEASE_INVALID', 'lease');
+
+    // Assess
+    expect(parsed).not.toHaveProperty('permits');
+    expect(parsed).not.toHaveProperty('sendUntil');
+    expect(leasePermits(parsed)).toBe(3);
   });
 });

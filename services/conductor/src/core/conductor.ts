@@ -18,6 +18,7 @@ import {
   ID_PATTERN,
   assertRecipientId,
   isValidUnsubscribeSignature,
+  leaseSendUntil,
   type Buckets,
   type CampaignDefinition,
   type CampaignState,
@@ -690,10 +691,8 @@ export class Conductor {
       workerId,
       ...run.ref,
       recipientIds,
-      permits,
       domain,
       schedule: grant,
-      sendUntil,
       // A live worker checks in soon after its last slice; this long after it, it is gone.
       expiresAt: Math.max(now, sendUntil) + this.deps.settings.leaseGraceMs,
     };
@@ -724,7 +723,7 @@ export class Conductor {
    */
   private noteBudget(workerId: string, lease: Lease, request: { budgetLeftMs?: number; reserveMs?: number }, now: number): void {
     if (request.budgetLeftMs === undefined || this.leaving.has(workerId)) return;
-    const afterLease = request.budgetLeftMs - (lease.sendUntil - now);
+    const afterLease = request.budgetLeftMs - (leaseSendUntil(lease) - now);
     // It will not ask again, or what it could still use after this lease is less than a lease.
     const wantsNoMore = afterLease <= Math.max(0.1 * this.deps.settings.workerTimeBudgetMs, 5_000);
     const tooShortForAnother = afterLease - (request.reserveMs ?? 0) < this.deps.settings.leaseHorizonMs;

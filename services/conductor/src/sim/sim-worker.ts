@@ -1,4 +1,13 @@
-import type { CheckInRequest, CheckInResponse, Lease, RenewRequest, SendResult } from '@baton/shared';
+import {
+  leasePermits,
+  leaseSendUntil,
+  nextSlot,
+  type CheckInRequest,
+  type CheckInResponse,
+  type Lease,
+  type RenewRequest,
+  type SendResult,
+} from '@baton/shared';
 import type { Random } from './random';
 import type { VirtualClock } from './virtual-clock';
 
@@ -31,8 +40,9 @@ export interface Dispatcher {
 }
 
 /**
- * Paces calls without a schedule: a baseline's shared sliding-window limiter. Returns 0 when
- * the call may start now, or how long to sleep before asking again.
+ * Paces a baseline's calls instead of its lease's schedule (a baseline's lease is one slice
+ * covering its window): a shared sliding-window limiter, or "at once". Returns 0 when the call
+ * may start now, or how long to sleep before asking again.
  */
 export type CallGate = (now: number) => number;
 
@@ -98,15 +108,18 @@ export class SimWorker {
 
   private runLease(lease: Lease): void {
     const { clock, profile, rnd } = this;
-    this.stats.granted += lease.permits;
+    this.stats.granted += leasePermits(lease);
     this.currentLease = lease.leaseId;
     const schedule = lease.schedule;
-    const used = schedule ? schedule.permits.map(() => 0) : [];
+    // A baseline paces by its gate, not by the slices of its schedule.
+    const paced = this.gate === undefined;
+    const sendUntil = leaseSendUntil(lease);
+    const used = schedule.permits.map(() => 0);
     const results: SendResult[] = [];
     const unattempted: string[] = [];
     const timing = { n: 0, mean: 0, m2: 0 };
     let next = 0;
-    let permitsLeft = lease.permits;
+    let permitsLeft = leasePermits(lease);
     let permitsUsed = 0;
     let halted = false;
     let lanesLeft = Math.min(profile.lanes, lease.recipientIds.length);
@@ -116,8 +129,8 @@ export class SimWorker {
     const local = () => clock.now() + profile.skewMs;
     const storeOp = () => rnd.lognormal(profile.storeMs.medianMs, profile.storeMs.sigma);
 
-    // A lease without a schedule (a baseline's) has no end of its own: its first ten seconds.
-    const end = schedule ? schedule.start + schedule.permits.length * schedule.sliceMs : Math.min(lease.sendUntil, clock.now() + 10_000);
+    // A baseline's lease may have no end of its own: its first ten seconds.
+    const end = paced ? sendUntil : Math.min(sendUntil, clock.now() + 10_000);
     if (rnd.next() < profile.crashPerLease) {
       clock.at(clock.now() + rnd.between(0, Math.max(1, end - clock.now())), () => {
         if (this.crashed || this.currentLease !== lease.leaseId) return;
@@ -129,7 +142,7 @@ export class SimWorker {
 
     const wantsMore = () => !halted && this.deadline - clock.now() > Math.max(0.1 * profile.budgetMs, 5_000);
     const mayTake = () =>
-      !halted && next < lease.recipientIds.length && permitsLeft > 0 && local() < lease.sendUntil && this.deadline - clock.now() >= 12_000;
+      !halted && next < lease.recipientIds.length && permitsLeft > 0 && local() < sendUntil && this.deadline - clock.now() >= 12_000;
     // As the real worker does: once no lane will start another call, renew while the last
     // calls are in flight, and run the next lease alongside.
     const checkNoMoreCalls = () => {
@@ -157,7 +170,7 @@ export class SimWorker {
         results,
         unattempted,
         permitsUsed,
-        ...(schedule ? { usedPerSlice: used } : {}),
+        ...(paced ? { usedPerSlice: used } : {}),
         ...(timing.n > 0 ? { timing: { n: timing.n, meanMs: timing.mean, sdMs: sd } } : {}),
         lanes: profile.lanes,
         budgetLeftMs: Math.max(0, left),
@@ -201,19 +214,15 @@ export class SimWorker {
         if (this.crashed) return;
         const w = local();
         let ok = false;
-        if (halted || w >= lease.sendUntil) ok = false;
-        else if (schedule) {
-          const k = Math.floor((w - schedule.start) / schedule.sliceMs);
-          if (k >= 0 && k < used.length && used[k]! < schedule.permits[k]!) {
-            used[k]!++;
+        if (halted || w >= sendUntil) ok = false;
+        else if (paced) {
+          const slot = nextSlot(schedule, used, w);
+          if (slot.kind === 'now') {
+            used[slot.slice]!++;
             ok = true;
-          } else {
-            let j = Math.max(k + 1, 0);
-            while (j < used.length && used[j]! >= schedule.permits[j]!) j++;
-            if (j < used.length) {
-              clock.at(schedule.start + j * schedule.sliceMs - profile.skewMs, trySlot);
-              return;
-            }
+          } else if (slot.kind === 'wait') {
+            clock.at(slot.until - profile.skewMs, trySlot);
+            return;
           }
         } else {
           const wait = this.gate ? this.gate(clock.now()) : 0;

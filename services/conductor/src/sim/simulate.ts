@@ -1,5 +1,6 @@
 import {
   keys,
+  leasePermits,
   recipientIdFor,
   silentLogger,
   type CampaignDefinition,
@@ -294,6 +295,8 @@ async function runBaseline(
   // sliding-limiter: starts of calls in the trailing window
   const log: number[] = [];
   let logHead = 0;
+  // fixed-batches: a call starts as soon as a lane has its key (inside the batch's window)
+  const atOnce: CallGate = () => 0;
   const gate: CallGate = (now) => {
     while (logHead < log.length && log[logHead]! <= now - windowMs) logHead++;
     if (log.length - logHead < cap) {
@@ -333,8 +336,8 @@ async function runBaseline(
       customerId: scenario.campaigns[taken[0]!.campaign]!.customerId,
       campaignId: 'c-sim',
       recipientIds: taken.map((t) => t.id),
-      permits: taken.length,
-      sendUntil,
+      // One slice over the batch's window (the limiter's has no end): its gate paces the calls.
+      schedule: { start: now, sliceMs: sendUntil - now, permits: [taken.length] },
       // Crashed workers are found this long after their lease was handed out.
       expiresAt: now + 30_000,
     };
@@ -347,7 +350,7 @@ async function runBaseline(
       const lease = leases.get(req.leaseId);
       leases.delete(req.leaseId);
       if (strategy === 'fixed-batches' && lease && Math.floor(clock.now() / windowMs) * windowMs === windowStart)
-        issued -= lease.permits - req.permitsUsed;
+        issued -= leasePermits(lease) - req.permitsUsed;
       for (const r of req.results) {
         const c = campaignOf.get(r.recipientId)!;
         if (r.status === 'retryable') queue.push({ campaign: c, id: r.recipientId });
@@ -396,7 +399,7 @@ async function runBaseline(
       activeWorkers++;
       const delay = rnd.lognormal(scenario.invokeDelayMs.medianMs, scenario.invokeDelayMs.sigma);
       clock.at(clock.now() + delay, () =>
-        new SimWorker(clock, rnd, profile(), provider, dispatcher, stats, ledger, strategy === 'sliding-limiter' ? gate : undefined).start(
+        new SimWorker(clock, rnd, profile(), provider, dispatcher, stats, ledger, strategy === 'sliding-limiter' ? gate : atOnce).start(
           lease,
         ),
       );

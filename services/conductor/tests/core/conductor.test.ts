@@ -1,6 +1,8 @@
 import {
   ManualClock,
   keys,
+  leasePermits,
+  leaseSendUntil,
   recipientIdFor,
   silentLogger,
   type AudienceReport,
@@ -125,11 +127,11 @@ describe('Conductor', () => {
     expect(h.invocations).toHaveLength(2);
     for (const { lease } of h.invocations) {
       expect(lease.recipientIds).toHaveLength(4);
-      expect(lease.permits).toBe(4);
+      expect(leasePermits(lease)).toBe(4);
       expect(lease.domain).toBe(DOMAIN);
       // The permits come as a schedule of one-second slices that ends at `sendUntil`.
       expect(sum(lease.schedule!.permits)).toBe(4);
-      expect(lease.sendUntil).toBe(lease.schedule!.start + lease.schedule!.permits.length * 1_000);
+      expect(leaseSendUntil(lease)).toBe(lease.schedule!.start + lease.schedule!.permits.length * 1_000);
       expect(lease.schedule!.start).toBeGreaterThanOrEqual(h.clock.now() - 500);
     }
     expect(new Set(h.invocations.flatMap((i) => i.lease.recipientIds)).size).toBe(8);
@@ -147,7 +149,7 @@ describe('Conductor', () => {
       await h.conductor.tick();
       for (const { lease } of h.invocations.splice(0)) leases.push(lease);
       for (const lease of [...leases]) {
-        if (lease.sendUntil > h.clock.now()) continue;
+        if (leaseSendUntil(lease) > h.clock.now()) continue;
         leases.splice(leases.indexOf(lease), 1);
         const reply = await h.conductor.checkIn(report(lease, 'sent', true));
         if (reply.lease) leases.push(reply.lease);
@@ -166,7 +168,7 @@ describe('Conductor', () => {
           late.push(l.schedule!.start + (k + 1) * 1_000 + 499);
         }
       });
-    expect(sum(all.map((l) => l.permits))).toBeGreaterThanOrEqual(25);
+    expect(sum(all.map((l) => leasePermits(l)))).toBeGreaterThanOrEqual(25);
     expect(maxInAnyWindow(early, 60_000)).toBeLessThanOrEqual(10);
     expect(maxInAnyWindow(late, 60_000)).toBeLessThanOrEqual(10);
   });
@@ -305,7 +307,7 @@ describe('Conductor', () => {
     const queue = [during.lease!, ...h.invocations.slice(2).map((i) => i.lease)];
     for (let lease = queue.shift(); lease; lease = queue.shift()) {
       seen.push(...lease.recipientIds);
-      h.clock.set(Math.max(h.clock.now(), lease.sendUntil));
+      h.clock.set(Math.max(h.clock.now(), leaseSendUntil(lease)));
       const reply = await h.conductor.checkIn(report(lease, 'sent', true));
       if (reply.lease) queue.push(reply.lease);
     }
@@ -380,7 +382,7 @@ describe('Conductor', () => {
     expect(h.invocations).toHaveLength(0);
     h.clock.advance(70_000);
     await h.conductor.tick();
-    expect(h.invocations.reduce((n, i) => n + i.lease.permits, 0)).toBe(5);
+    expect(h.invocations.reduce((n, i) => n + leasePermits(i.lease), 0)).toBe(5);
   });
 
   it('stores a checkpoint before granting from new slices, and a restarted conductor resumes from it at once', async () => {
@@ -395,7 +397,7 @@ describe('Conductor', () => {
     const checkpoint = JSON.parse((await store.get(buckets.campaigns, keys.governorCheckpoint()))!);
     // Assess the write-ahead: the stored checkpoint covers every slice the lease uses.
     const through = checkpoint.domains[DOMAIN].through;
-    expect((through + 1) * 1_000).toBeGreaterThanOrEqual(before.sendUntil);
+    expect((through + 1) * 1_000).toBeGreaterThanOrEqual(leaseSendUntil(before));
     // Its worker claimed one recipient and sent another before the conductor died.
     const [claimed, sent] = before.recipientIds;
     await store.put(buckets.campaigns, keys.claim({ ...ref, recipientId: claimed! }), '{}');
@@ -458,7 +460,7 @@ describe('Conductor', () => {
     const campaigns: string[] = [];
     for (let i = 0; i < 10 && lease; i++) {
       campaigns.push(lease.campaignId);
-      h.clock.set(lease.sendUntil);
+      h.clock.set(leaseSendUntil(lease));
       lease = (await h.conductor.checkIn(report(lease, 'sent', true))).lease;
     }
     // Assess: the two alternate, so the small one is done after four of its leases' worth.
@@ -588,7 +590,7 @@ describe('Conductor', () => {
     const reply = await h.conductor.checkIn({ ...report(first, 'sent', true), budgetLeftMs: 9_000, reserveMs: 2_000 });
     await new Promise((resolve) => setImmediate(resolve));
     // Assess
-    expect(reply.lease!.sendUntil).toBeLessThanOrEqual(h.clock.now() + 7_000);
+    expect(leaseSendUntil(reply.lease!)).toBeLessThanOrEqual(h.clock.now() + 7_000);
     expect(h.invocations).toHaveLength(2); // the successor, already
     expect(h.invocations[1]!.lease.workerId).not.toBe(first.workerId);
   });

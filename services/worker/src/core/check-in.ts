@@ -12,7 +12,7 @@ export function checkInFor(env: Env, run: LeaseRun, wantsMore: boolean): CheckIn
     results: run.results,
     unattempted: run.unattempted,
     permitsUsed: run.permitsUsed,
-    ...(lease.schedule ? { usedPerSlice: run.usedPerSlice } : {}),
+    usedPerSlice: run.usedPerSlice,
     ...(timing.n > 0
       ? { timing: { n: timing.n, meanMs: timing.mean, sdMs: timing.n > 1 ? Math.sqrt(timing.m2 / (timing.n - 1)) : 0 } }
       : {}),

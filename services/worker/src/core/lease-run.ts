@@ -1,4 +1,4 @@
-import { describeError, type Lease, type SendResult } from '@baton/shared';
+import { describeError, leasePermits, leaseSendUntil, nextSlot, type Lease, type SendResult } from '@baton/shared';
 import { sendKey } from './send-key';
 import type { Env } from './worker-env';
 
@@ -23,6 +23,8 @@ export class LeaseRun {
   haltedBy: string | undefined = undefined;
   /** Calls started in each slice of the lease's schedule. */
   readonly usedPerSlice: number[];
+  /** No call starts at or after this: the end of the schedule's last slice. */
+  readonly sendUntil: number;
   /** Lane time per key, excluding any wait for a slice (Welford): the conductor predicts from it. */
   readonly timing = { n: 0, mean: 0, m2: 0 };
   /** Keys taken whose call has not started (nor been given up). */
@@ -38,18 +40,16 @@ export class LeaseRun {
     readonly lease: Lease,
   ) {
     this.ids = [...new Set(lease.recipientIds)];
-    this.permitsLeft = lease.permits;
-    this.usedPerSlice = lease.schedule ? lease.schedule.permits.map(() => 0) : [];
+    this.permitsLeft = leasePermits(lease);
+    this.usedPerSlice = lease.schedule.permits.map(() => 0);
+    this.sendUntil = leaseSendUntil(lease);
     this.noMoreCalls = new Promise<void>((resolve) => (this.signalNoMoreCalls = resolve));
   }
 
   mayTakeKey(): boolean {
     const now = this.env.clock.now();
     return (
-      this.haltedBy === undefined &&
-      this.permitsLeft > 0 &&
-      now < this.lease.sendUntil &&
-      this.env.deadline - now >= this.env.minBudgetToTakeMs
+      this.haltedBy === undefined && this.permitsLeft > 0 && now < this.sendUntil && this.env.deadline - now >= this.env.minBudgetToTakeMs
     );
   }
 
@@ -92,29 +92,24 @@ export class LeaseRun {
 
   /**
    * A permit of the slice the worker's clock is in, waiting for the next slice that has one
-   * free. Returns false when the schedule (or `sendUntil`, or the budget) is over first. The
-   * caller makes its call right after, synchronously, so the call starts inside the slice.
-   * `busy` stops counting lane time while waiting.
+   * free (the rule is `nextSlot`'s). Returns false when the schedule, or the budget, is over
+   * first. The caller makes its call right after, synchronously, so the call starts inside the
+   * slice. `busy` stops counting lane time while waiting.
    */
   async takeSlot(busy: Busy): Promise<boolean> {
     const { env } = this;
-    const schedule = this.lease.schedule;
     for (;;) {
       const now = env.clock.now();
       // The provider pushed back meanwhile: keys already claimed go back rather than be sent.
-      if (this.haltedBy !== undefined || now >= this.lease.sendUntil || env.deadline - now < env.minBudgetToTakeMs) return false;
-      if (!schedule) return true;
-      const k = Math.floor((now - schedule.start) / schedule.sliceMs);
-      if (k >= schedule.permits.length) return false;
-      if (k >= 0 && this.usedPerSlice[k]! < schedule.permits[k]!) {
-        this.usedPerSlice[k]! += 1;
+      if (this.haltedBy !== undefined || env.deadline - now < env.minBudgetToTakeMs) return false;
+      const slot = nextSlot(this.lease.schedule, this.usedPerSlice, now);
+      if (slot.kind === 'over') return false;
+      if (slot.kind === 'now') {
+        this.usedPerSlice[slot.slice]! += 1;
         return true;
       }
-      let next = Math.max(k + 1, 0);
-      while (next < schedule.permits.length && this.usedPerSlice[next]! >= schedule.permits[next]!) next++;
-      if (next >= schedule.permits.length) return false;
       busy.ms += now - busy.since;
-      await env.clock.sleep(schedule.start + next * schedule.sliceMs - now);
+      await env.clock.sleep(slot.until - now);
       busy.since = env.clock.now();
     }
   }
@@ -131,7 +126,7 @@ export function startLease(env: Env, lease: Lease): { run: LeaseRun; done: Promi
     leaseId: lease.leaseId,
     campaignId: lease.campaignId,
     keys: run.ids.length,
-    permits: lease.permits,
+    permits: run.permitsLeft,
   });
   const done = sendAll(env, run).then(() => {
     run.endCalls();

@@ -28,7 +28,8 @@ export interface WorkerSummary {
  *
  * At most once: a key is sent only after this worker created its claim (a conditional create);
  * a claim is released only when the provider certainly did not take the message (a
- * `RetryableError`). Never more provider calls than permits, none at or after `sendUntil`.
+ * `RetryableError`). Never more provider calls than permits, none outside a slice of the
+ * lease's schedule that still has a permit, none once the schedule is over.
  */
 export async function runWorker(deps: WorkerDeps, invocation: WorkerInvocation): Promise<WorkerSummary> {
   const env = resolveEnv(deps);

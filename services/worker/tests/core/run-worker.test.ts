@@ -814,7 +814,7 @@ describe('runWorker, paced by its lease schedule', () => {
     await seedRendered(store, addresses);
     const schedule = { start: START, sliceMs: SLICE, permits: [2, 0, 3] };
     // Act
-    await runWorker(deps, { lease: leaseFor(addresses, { permits: 5, schedule, sendUntil: START + 3 * SLICE }) });
+    await runWorker(deps, { lease: leaseFor(addresses, { schedule }) });
     // Assess
     const perSlice = [0, 0, 0];
     for (const call of sender.calls) perSlice[Math.floor((call.at - START) / SLICE)]! += 1;
@@ -830,7 +830,7 @@ describe('runWorker, paced by its lease schedule', () => {
     clock.advance(SLICE + 10);
     // Act
     await runWorker(deps, {
-      lease: leaseFor(addresses, { permits: 4, schedule: { start: START, sliceMs: SLICE, permits: [2, 2] }, sendUntil: START + 2 * SLICE }),
+      lease: leaseFor(addresses, { schedule: { start: START, sliceMs: SLICE, permits: [2, 2] } }),
     });
     // Assess
     expect(leaseClient.requests[0]).toMatchObject({ usedPerSlice: [0, 2], permitsUsed: 2 });
