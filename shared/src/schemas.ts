@@ -216,16 +216,31 @@ export type Lease = z.infer<typeof lease>;
 
 export const RESULT_STATUSES = ['sent', 'failed', 'suppressed', 'inDoubt', 'retryable', 'claimedElsewhere'] as const;
 export type ResultStatus = (typeof RESULT_STATUSES)[number];
-export const sendResult = z.object({
-  recipientId,
-  status: z.enum(RESULT_STATUSES),
-  providerId: z.string().optional(),
-  reason: z.string().optional(),
-  /** When the provider asked us to slow down. */
-  retryAfterMs: z.number().optional(),
-  /** The error's stable code, for retryable results (`PROVIDER_THROTTLED` makes the governor back off). */
-  code: z.string().optional(),
-});
+/**
+ * What became of one key, as the worker reports it: each status with the fields it always has.
+ * (An intersection rather than one discriminated union, so a result with a bad status still has
+ * its recipient id checked and reported.)
+ */
+export const sendResult = z.object({ recipientId }).and(
+  z.discriminatedUnion('status', [
+    /** The provider accepted the message ("submitted", not "delivered"). */
+    z.object({ status: z.literal('sent'), providerId: z.string() }),
+    z.object({ status: z.literal('failed'), reason: z.string() }),
+    z.object({ status: z.literal('suppressed'), reason: z.string() }),
+    z.object({ status: z.literal('inDoubt'), reason: z.string() }),
+    /** Certainly not sent: the key goes back to the queue. */
+    z.object({
+      status: z.literal('retryable'),
+      /** The error's stable code (`PROVIDER_THROTTLED` makes the governor back off). */
+      code: z.string(),
+      reason: z.string(),
+      /** When the provider asked us to slow down. */
+      retryAfterMs: z.number().optional(),
+    }),
+    /** Another lease holds the claim, or the ledger already has an outcome: nothing was sent. */
+    z.object({ status: z.literal('claimedElsewhere') }),
+  ]),
+);
 export type SendResult = z.infer<typeof sendResult>;
 
 export const checkInRequest = z.object({

@@ -8,6 +8,7 @@ import {
   encodeS3EventKey,
   lease,
   parseJson,
+  sendResult,
   parseWith,
   s3Event,
   stubRecord,
@@ -87,7 +88,7 @@ describe('parseWith', () => {
       leaseId: 'l-1',
       workerId: 'w-1',
       results: [
-        { recipientId, status: 'sent' },
+        { recipientId, status: 'sent', providerId: '<1@mg>' },
         { recipientId: 'nope', status: 'exploded' },
       ],
       unattempted: [],
@@ -189,5 +190,36 @@ describe('the lease', () => {
     expect(parsed).not.toHaveProperty('permits');
     expect(parsed).not.toHaveProperty('sendUntil');
     expect(leasePermits(parsed)).toBe(3);
+  });
+});
+
+describe('a send result', () => {
+  it.each([
+    ['sent', { status: 'sent', providerId: '<1@mg>' }],
+    ['failed', { status: 'failed', reason: 'PROVIDER_REJECTED: bad address' }],
+    ['suppressed', { status: 'suppressed', reason: 'UNSUBSCRIBED' }],
+    ['inDoubt', { status: 'inDoubt', reason: 'PROVIDER_TIMEOUT: no answer' }],
+    ['retryable', { status: 'retryable', code: 'PROVIDER_THROTTLED', reason: 'PROVIDER_THROTTLED: 429', retryAfterMs: 1_000 }],
+    ['claimedElsewhere', { status: 'claimedElsewhere' }],
+  ])('accepts a %s result with what that status always carries', (_status, fields) => {
+    // Act
+    const parsed = parseWith(sendResult, { recipientId, ...fields }, 'RESULT_INVALID', 'result');
+
+    // Assess
+    expect(parsed).toEqual({ recipientId, ...fields });
+  });
+
+  it.each([
+    ['a sent result without its provider id', { status: 'sent' }, 'result.providerId'],
+    ['a failed result without its reason', { status: 'failed' }, 'result.reason'],
+    ['a suppressed result without its reason', { status: 'suppressed' }, 'result.reason'],
+    ['an in-doubt result without its reason', { status: 'inDoubt' }, 'result.reason'],
+    ['a retryable result without its code', { status: 'retryable', reason: 'PROVIDER_THROTTLED: 429' }, 'result.code'],
+  ])('refuses %s, naming the missing field', (_what, fields, where) => {
+    // Act
+    const error = validationErrorFrom(() => parseWith(sendResult, { recipientId, ...fields }, 'RESULT_INVALID', 'result'));
+
+    // Assess
+    expect(error.issues.map((i) => i.where)).toEqual([where]);
   });
 });

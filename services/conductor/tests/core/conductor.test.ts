@@ -98,6 +98,20 @@ function sum(permits: readonly number[]): number {
   return permits.reduce((a, b) => a + b, 0);
 }
 
+/** A well-formed result of each status, as a worker would report it. */
+function resultOf(recipientId: string, status: SendResult['status']): SendResult {
+  switch (status) {
+    case 'sent':
+      return { recipientId, status, providerId: `<${recipientId}@mg.test>` };
+    case 'retryable':
+      return { recipientId, status, code: 'PROVIDER_UNAVAILABLE', reason: 'PROVIDER_UNAVAILABLE: 503' };
+    case 'claimedElsewhere':
+      return { recipientId, status };
+    default:
+      return { recipientId, status, reason: `${status} in a test` };
+  }
+}
+
 function report(
   lease: Lease,
   status: SendResult['status'] = 'sent',
@@ -107,7 +121,7 @@ function report(
   return {
     leaseId: lease.leaseId,
     workerId: lease.workerId,
-    results: lease.recipientIds.map((recipientId) => ({ recipientId, status })),
+    results: lease.recipientIds.map((recipientId) => resultOf(recipientId, status)),
     unattempted: [],
     permitsUsed: lease.recipientIds.length,
     wantsMore: more,
@@ -194,10 +208,9 @@ describe('Conductor', () => {
     await h.conductor.checkIn(report(a!, 'sent'));
     await h.conductor.checkIn({
       ...report(b!, 'sent'),
-      results: b!.recipientIds.map((recipientId, i) => ({
-        recipientId,
-        status: (['sent', 'failed', 'suppressed', 'inDoubt', 'sent'] as const)[i]!,
-      })),
+      results: b!.recipientIds.map((recipientId, i) =>
+        resultOf(recipientId, (['sent', 'failed', 'suppressed', 'inDoubt', 'sent'] as const)[i]!),
+      ),
     });
     await h.conductor.tick();
     const view = h.conductor.getCampaign(ref.campaignId);
@@ -228,7 +241,7 @@ describe('Conductor', () => {
     await h.conductor.tick();
     const lease = h.invocations[0]!.lease;
     const [sent, ...rest] = lease.recipientIds;
-    await h.conductor.checkIn({ ...report(lease), results: [{ recipientId: sent!, status: 'sent' }], unattempted: rest, permitsUsed: 1 });
+    await h.conductor.checkIn({ ...report(lease), results: [resultOf(sent!, 'sent')], unattempted: rest, permitsUsed: 1 });
     await h.conductor.tick();
     expect(h.invocations[1]!.lease.recipientIds.sort()).toEqual([...rest].sort());
   });
@@ -291,7 +304,15 @@ describe('Conductor', () => {
     // Act
     await h.conductor.checkIn({
       ...report(throttled!),
-      results: [{ recipientId: throttled!.recipientIds[0]!, status: 'retryable', code: 'PROVIDER_THROTTLED', retryAfterMs: 5_000 }],
+      results: [
+        {
+          recipientId: throttled!.recipientIds[0]!,
+          status: 'retryable',
+          code: 'PROVIDER_THROTTLED',
+          reason: 'PROVIDER_THROTTLED: 429',
+          retryAfterMs: 5_000,
+        },
+      ],
       unattempted: throttled!.recipientIds.slice(1),
       permitsUsed: 1,
     });
@@ -509,14 +530,16 @@ describe('Conductor', () => {
     const first = h.invocations[0]!.lease;
     await h.conductor.checkIn({
       ...report(first),
-      results: [{ recipientId: first.recipientIds[0]!, status: 'retryable', reason: 'PROVIDER_UNREACHABLE' }],
+      results: [{ recipientId: first.recipientIds[0]!, status: 'retryable', code: 'PROVIDER_UNREACHABLE', reason: 'PROVIDER_UNREACHABLE' }],
     });
     h.clock.advance(5_000);
     await h.conductor.tick();
     const second = h.invocations[1]!.lease;
     await h.conductor.checkIn({
       ...report(second),
-      results: [{ recipientId: second.recipientIds[0]!, status: 'retryable', reason: 'PROVIDER_UNREACHABLE' }],
+      results: [
+        { recipientId: second.recipientIds[0]!, status: 'retryable', code: 'PROVIDER_UNREACHABLE', reason: 'PROVIDER_UNREACHABLE' },
+      ],
     });
     await h.conductor.tick();
     expect(h.conductor.getCampaign(ref.campaignId)).toMatchObject({ status: 'done', counts: { failed: 1 } });
@@ -691,7 +714,7 @@ describe('Conductor', () => {
     const lease = h.invocations[0]!.lease;
     const request = {
       ...report(lease, 'sent', false),
-      results: lease.recipientIds.slice(1).map((recipientId) => ({ recipientId, status: 'sent' as const })),
+      results: lease.recipientIds.slice(1).map((recipientId) => resultOf(recipientId, 'sent')),
     };
     const get = h.store.get.bind(h.store);
     let failures = 1;
@@ -727,7 +750,7 @@ describe('Conductor', () => {
     await h.conductor.checkIn({
       leaseId: 'l-of-the-old-conductor',
       workerId: 'w-old',
-      results: [{ recipientId: a!, status: 'sent' }],
+      results: [resultOf(a!, 'sent')],
       unattempted: [],
       permitsUsed: 1,
       wantsMore: false,

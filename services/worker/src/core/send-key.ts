@@ -9,6 +9,7 @@ import {
   parseWith,
   renderedMessage,
   type Lease,
+  type OutcomeFacts,
   type OutcomeStatus,
   type RecordMode,
   type RecipientRef,
@@ -60,13 +61,10 @@ async function sendableMessage(env: Env, run: LeaseRun, ref: RecipientRef, logFi
   const { recipientId } = ref;
   const loaded = await loadRendered(env, ref);
   if (!loaded.ok) {
-    await record(
-      env,
-      run,
-      { recipientId, status: loaded.status, reason: loaded.reason },
-      loaded.status === 'retryable' ? 'none' : 'if-absent',
-    );
-    env.log.warn({ event: 'key.not-sendable', ...logFields, reason: loaded.reason });
+    // Retryable: nothing is final yet, so nothing goes to the ledger.
+    if (loaded.result.status === 'retryable') run.results.push(loaded.result);
+    else await record(env, run, loaded.result, 'if-absent');
+    env.log.warn({ event: 'key.not-sendable', ...logFields, reason: loaded.result.reason });
     return undefined;
   }
 
@@ -80,7 +78,8 @@ async function sendableMessage(env: Env, run: LeaseRun, ref: RecipientRef, logFi
   try {
     unsubscribed = await env.ledger.isSuppressed(ref);
   } catch (error) {
-    await record(env, run, { recipientId, status: 'retryable', reason: `SUPPRESSION_READ_FAILED: ${describeError(error)}` }, 'none');
+    const code = 'SUPPRESSION_READ_FAILED';
+    run.results.push({ recipientId, status: 'retryable', code, reason: `${code}: ${describeError(error)}` });
     return undefined;
   }
   if (unsubscribed) {
@@ -103,32 +102,37 @@ async function claim(env: Env, run: LeaseRun, ref: RecipientRef, logFields: LogF
   if (claimed.kind === 'failed') {
     // Nothing was sent. If the claim was in fact written (and could not be read back), the key
     // stays claimed: never sent twice, but reported by the conductor as unfinished.
-    run.results.push({ recipientId, status: 'retryable', reason: `CLAIM_FAILED: ${claimed.reason}` });
+    run.results.push({ recipientId, status: 'retryable', code: 'CLAIM_FAILED', reason: `CLAIM_FAILED: ${claimed.reason}` });
     env.log.warn({ event: 'key.claim-failed', ...logFields, reason: claimed.reason });
     return false;
   }
   return true;
 }
 
-type Loaded = { ok: true; message: RenderedMessage } | { ok: false; status: 'failed' | 'retryable'; reason: string };
+type Loaded = { ok: true; message: RenderedMessage } | { ok: false; result: Extract<SendResult, { status: 'failed' | 'retryable' }> };
+/** Results that are final: the ones with an outcome record. */
+type FinalResult = Extract<SendResult, { status: OutcomeStatus }>;
 
 async function loadRendered(env: Env, ref: RecipientRef): Promise<Loaded> {
+  const { recipientId } = ref;
   const key = keys.rendered(ref);
+  const failed = (reason: string): Loaded => ({ ok: false, result: { recipientId, status: 'failed', reason } });
   let body: string | undefined;
   try {
     body = await env.store.get(env.buckets.rendered, key);
   } catch (error) {
-    return { ok: false, status: 'retryable', reason: `STORE_UNAVAILABLE: ${describeError(error)}` };
+    const code = 'STORE_UNAVAILABLE';
+    return { ok: false, result: { recipientId, status: 'retryable', code, reason: `${code}: ${describeError(error)}` } };
   }
-  if (body === undefined) return { ok: false, status: 'failed', reason: `RENDERED_MISSING: no rendered message at ${key}` };
+  if (body === undefined) return failed(`RENDERED_MISSING: no rendered message at ${key}`);
   try {
     const message = parseWith(renderedMessage, parseJson(body, key), 'RENDERED_INVALID', key);
     if (message.customerId !== ref.customerId || message.campaignId !== ref.campaignId || message.recipientId !== ref.recipientId) {
-      return { ok: false, status: 'failed', reason: `RENDERED_INVALID: ${key} is about another recipient` };
+      return failed(`RENDERED_INVALID: ${key} is about another recipient`);
     }
     return { ok: true, message };
   } catch (error) {
-    return { ok: false, status: 'failed', reason: `RENDERED_INVALID: ${isBatonError(error) ? error.message : describeError(error)}` };
+    return failed(`RENDERED_INVALID: ${isBatonError(error) ? error.message : describeError(error)}`);
   }
 }
 
@@ -167,9 +171,13 @@ async function recordSendError(env: Env, run: LeaseRun, ref: RecipientRef, error
     // throttling or away, so this lease takes no new key.
     await releaseClaim(env, ref, logFields);
     run.halt(error.code);
-    const result: SendResult = { recipientId, status: 'retryable', code: error.code, reason: `${error.code}: ${error.message}` };
-    if (error.retryAfterMs !== undefined) result.retryAfterMs = error.retryAfterMs;
-    run.results.push(result);
+    run.results.push({
+      recipientId,
+      status: 'retryable',
+      code: error.code,
+      reason: `${error.code}: ${error.message}`,
+      ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+    });
     env.log.warn({ event: 'key.retryable', ...logFields, code: error.code });
   } else if (error instanceof PermanentError) {
     await record(env, run, { recipientId, status: 'failed', reason: `${error.code}: ${error.message}` }, 'always');
@@ -192,28 +200,29 @@ async function releaseClaim(env: Env, ref: RecipientRef, logFields: LogFields): 
 }
 
 /**
- * Adds the result for the check-in and, for final outcomes, writes the outcome record.
+ * Writes a final result's outcome record and adds the result for the check-in.
  * - `always`: this worker holds the recipient's claim, so its outcome is the truth.
  * - `if-absent`: decided before any claim (not sendable, QA, unsubscribed); a conditional create,
  *   so it can never overwrite what another lease's worker recorded. If one is there already, the
  *   result says so (`claimedElsewhere`) and the conductor takes the ledger's word.
  */
-async function record(env: Env, run: LeaseRun, result: SendResult, write: 'none' | RecordMode): Promise<void> {
-  if (write === 'none') {
-    run.results.push(result);
-    return;
-  }
+async function record(env: Env, run: LeaseRun, result: FinalResult, mode: RecordMode): Promise<void> {
   const { lease } = run;
-  const ref = { customerId: lease.customerId, campaignId: lease.campaignId, recipientId: result.recipientId };
-  const outcome = { status: result.status as OutcomeStatus, providerId: result.providerId, reason: result.reason, leaseId: lease.leaseId };
+  const { recipientId } = result;
+  const ref = { customerId: lease.customerId, campaignId: lease.campaignId, recipientId };
+  const { leaseId } = lease;
+  const outcome: OutcomeFacts =
+    result.status === 'sent'
+      ? { status: result.status, providerId: result.providerId, leaseId }
+      : { status: result.status, reason: result.reason, leaseId };
   try {
-    if ((await env.ledger.recordOutcome(ref, outcome, write)) === 'exists') {
-      run.results.push({ recipientId: result.recipientId, status: 'claimedElsewhere' });
+    if ((await env.ledger.recordOutcome(ref, outcome, mode)) === 'exists') {
+      run.results.push({ recipientId, status: 'claimedElsewhere' });
       return;
     }
   } catch (error) {
     // The check-in still carries the result; the claim (if any) keeps the key from being resent.
-    env.log.error({ event: 'outcome.write-failed', leaseId: lease.leaseId, recipientId: result.recipientId, reason: describeError(error) });
+    env.log.error({ event: 'outcome.write-failed', leaseId, recipientId, reason: describeError(error) });
   }
   run.results.push(result);
 }

@@ -636,7 +636,12 @@ describe('runWorker, when the store or the worker itself fails', () => {
     // Assess
     expect(sender.calls).toHaveLength(0);
     expect(leaseClient.requests[0]!.results).toEqual([
-      { recipientId: idOf(email), status: 'retryable', reason: 'STORE_UNAVAILABLE: S3_UNAVAILABLE: socket hang up' },
+      {
+        recipientId: idOf(email),
+        status: 'retryable',
+        code: 'STORE_UNAVAILABLE',
+        reason: 'STORE_UNAVAILABLE: S3_UNAVAILABLE: socket hang up',
+      },
     ]);
     expect(await outcomeOf(store, email)).toBeUndefined();
     expect(await claimExists(store, email)).toBe(false);
@@ -675,7 +680,12 @@ describe('runWorker, when the store or the worker itself fails', () => {
     // Assess
     expect(sender.calls).toHaveLength(0);
     expect(leaseClient.requests[0]!.results).toEqual([
-      { recipientId: idOf(email), status: 'retryable', reason: 'SUPPRESSION_READ_FAILED: S3_UNAVAILABLE: socket hang up' },
+      {
+        recipientId: idOf(email),
+        status: 'retryable',
+        code: 'SUPPRESSION_READ_FAILED',
+        reason: 'SUPPRESSION_READ_FAILED: S3_UNAVAILABLE: socket hang up',
+      },
     ]);
     expect(await claimExists(store, email)).toBe(false);
   });
@@ -697,7 +707,9 @@ describe('runWorker, when the store or the worker itself fails', () => {
     // Assess
     expect(sender.calls).toHaveLength(0);
     expect(leaseClient.requests[0]).toMatchObject({
-      results: [{ recipientId: idOf(email), status: 'retryable', reason: 'CLAIM_FAILED: S3_UNAVAILABLE: socket hang up' }],
+      results: [
+        { recipientId: idOf(email), status: 'retryable', code: 'CLAIM_FAILED', reason: 'CLAIM_FAILED: S3_UNAVAILABLE: socket hang up' },
+      ],
       permitsUsed: 0,
     });
     expect(summary.retryable).toBe(1);
