@@ -10,10 +10,12 @@ export const KEY_PATTERNS = {
   // campaigns bucket
   /** Definitions, audiences, audience reports, state: `campaigns/{customer}/{campaign}/…`. */
   campaignFiles: 'campaigns/*',
-  /** What the conductor writes there: the definition, the audience given inline, the state. */
+  /** What the conductor writes there: the definition, the audience given inline, the state, the summary. */
   campaignDefinitions: 'campaigns/*/campaign.json',
   audiences: 'campaigns/*/audience.csv',
   campaignStates: 'campaigns/*/state.json',
+  /** A finished campaign's final counts, read back after a restart. */
+  campaignSummaries: 'campaigns/*/summary.json',
   /** The stubber's "done" marker. */
   audienceReports: 'campaigns/*/audience-report.json',
   /** Audiences uploaded ahead of a campaign (`uploads/{customer}/…`). */

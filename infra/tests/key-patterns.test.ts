@@ -25,6 +25,7 @@ const USES: Record<string, Use> = {
   uploadedAudience: { key: 'uploads/acme/audience.csv', bucket: 'campaigns', read: ['stubber', 'conductor'] },
   audienceReport: { key: keys.audienceReport(ref), bucket: 'campaigns', read: ['stubber', 'conductor'], write: ['stubber'] },
   state: { key: keys.state(ref), bucket: 'campaigns', read: ['conductor'], write: ['conductor'] },
+  summary: { key: keys.summary(ref), bucket: 'campaigns', read: ['conductor'], write: ['conductor'] },
   governorCheckpoint: { key: keys.governorCheckpoint(), bucket: 'campaigns', read: ['conductor'], write: ['conductor'] },
   claim: { key: keys.claim(ref), bucket: 'campaigns', read: ['worker', 'conductor'], write: ['worker'], delete: ['worker'] },
   leaseClaim: { key: keys.leaseClaim(ref, 'lease-1'), bucket: 'campaigns', write: ['worker'] },

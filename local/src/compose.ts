@@ -19,7 +19,7 @@ import { FsObjectStore } from '@baton/shared/fs-object-store';
 import { createMailgunSender } from '@baton/shared/mailgun';
 import { createRenderHandler, createStubberHandler } from '@baton/renderer';
 import { TemplateCache } from '@baton/templating';
-import { createHttpLeaseClient, createWorkerHandler, type LeaseClient } from '@baton/worker';
+import { PROVIDER_TIMEOUT_MS, createHttpLeaseClient, createWorkerHandler, minBudgetToTakeFor, type LeaseClient } from '@baton/worker';
 import { ConductorService } from '@baton/conductor';
 import { LocalLambda } from './local-lambda';
 import { startMailgunSink, type MailgunSink } from './mailgun-sink';
@@ -84,8 +84,12 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     sink = await startMailgunSink({ host: '127.0.0.1', port: 0, apiKey: mailgunKey, logger });
     mailgunUrl = sink.url;
   }
-  const providerTimeoutMs = 10_000;
-  const sender = createMailgunSender({ url: mailgunUrl, domain: config.MAILGUN_DOMAIN, apiKey: mailgunKey, timeoutMs: providerTimeoutMs });
+  const sender = createMailgunSender({
+    url: mailgunUrl,
+    domain: config.MAILGUN_DOMAIN,
+    apiKey: mailgunKey,
+    timeoutMs: PROVIDER_TIMEOUT_MS,
+  });
 
   // The lease API's address is known only once the conductor listens.
   let leaseClient: LeaseClient | undefined;
@@ -118,7 +122,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
       qaAllowList: config.QA_ALLOWED_RECIPIENTS,
       timeBudgetMs: config.WORKER_TIME_BUDGET_MS,
       // A worker takes no new key unless even a call that times out would end within its budget.
-      minBudgetToTakeMs: Math.min(providerTimeoutMs + 2_000, Math.floor(config.WORKER_TIME_BUDGET_MS / 2)),
+      minBudgetToTakeMs: minBudgetToTakeFor(config.WORKER_TIME_BUDGET_MS),
     }),
     // The conductor owns retries of sends: a failed worker is never re-run blindly.
     { name: 'worker', concurrency: config.MAX_WORKERS, retryAttempts: 0, logger },

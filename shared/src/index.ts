@@ -7,3 +7,5 @@ export * from './clock';
 export * from './ports';
 export * from './object-store/port';
 export * from './unsubscribe';
+export * from './slice-schedule';
+export * from './ledger';

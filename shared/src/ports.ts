@@ -5,6 +5,9 @@ export interface CampaignTopic {
   publish(message: CampaignRequestedMessage): Promise<void>;
 }
 
+/** Past this a provider call is in doubt (the provider may have taken the message): every sender's timeout. */
+export const PROVIDER_TIMEOUT_MS = 10_000;
+
 /** One message as the provider receives it; `variables` travel as Mailgun `v:` fields. */
 export interface OutgoingEmail {
   from: string;

@@ -201,11 +201,21 @@ export const claimRecord = z.object({
   leaseId: z.string(),
   at: z.string(),
   /** Random per claim attempt: lets a worker recognise its own claim when the write's reply was lost. */
-  token: z.string().optional(),
+  token: z.string(),
 });
 export type ClaimRecord = z.infer<typeof claimRecord>;
 
 // ---- the lease protocol (workers <-> conductor) ---------------------------------------------
+
+/**
+ * When permits may be used: `permits[k]` calls may start while the holder's clock is in
+ * `[start + k·sliceMs, start + (k+1)·sliceMs)`, and no other time (see `slice-schedule.ts`).
+ */
+export const sliceSchedule = z.object({
+  start: z.number(),
+  sliceMs: z.number().positive(),
+  permits: z.array(z.number().int().min(0)),
+});
 
 export const lease = z.object({
   leaseId: z.string().min(1),
@@ -213,23 +223,14 @@ export const lease = z.object({
   customerId: id,
   campaignId: id,
   recipientIds: z.array(recipientId),
-  /** Provider calls this lease may make: never more than this. */
-  permits: z.number().int().min(0),
   /** The sending domain (its governor issued the permits); the worker's default when absent. */
   domain: z.string().optional(),
   /**
-   * When the permits may be used: `permits[k]` calls may start while the worker's clock is in
-   * `[start + k·sliceMs, start + (k+1)·sliceMs)`, and no other time. Their sum is `permits`.
+   * The lease's permits and when each may be used. The schedule is the only statement of both:
+   * the lease may make `leasePermits(lease)` calls (the sum), none at or after
+   * `leaseSendUntil(lease)` (the end of the last slice).
    */
-  schedule: z
-    .object({
-      start: z.number(),
-      sliceMs: z.number().positive(),
-      permits: z.array(z.number().int().min(0)),
-    })
-    .optional(),
-  /** Epoch ms: no provider call may start at or after this (the end of the schedule's last slice). */
-  sendUntil: z.number(),
+  schedule: sliceSchedule,
   /** Epoch ms: after this the conductor treats the lease as abandoned. */
   expiresAt: z.number(),
 });
@@ -237,17 +238,40 @@ export type Lease = z.infer<typeof lease>;
 
 export const RESULT_STATUSES = ['sent', 'failed', 'suppressed', 'inDoubt', 'retryable', 'claimedElsewhere'] as const;
 export type ResultStatus = (typeof RESULT_STATUSES)[number];
-export const sendResult = z.object({
-  recipientId,
-  status: z.enum(RESULT_STATUSES),
-  providerId: z.string().optional(),
-  reason: z.string().optional(),
-  /** When the provider asked us to slow down. */
-  retryAfterMs: z.number().optional(),
-  /** The error's stable code, for retryable results (`PROVIDER_THROTTLED` makes the governor back off). */
-  code: z.string().optional(),
-});
+/**
+ * What became of one key, as the worker reports it: each status with the fields it always has.
+ * (An intersection rather than one discriminated union, so a result with a bad status still has
+ * its recipient id checked and reported.)
+ */
+export const sendResult = z.object({ recipientId }).and(
+  z.discriminatedUnion('status', [
+    /** The provider accepted the message ("submitted", not "delivered"). */
+    z.object({ status: z.literal('sent'), providerId: z.string() }),
+    z.object({ status: z.literal('failed'), reason: z.string() }),
+    z.object({ status: z.literal('suppressed'), reason: z.string() }),
+    z.object({ status: z.literal('inDoubt'), reason: z.string() }),
+    /** Certainly not sent: the key goes back to the queue. */
+    z.object({
+      status: z.literal('retryable'),
+      /** The error's stable code (`PROVIDER_THROTTLED` makes the governor back off). */
+      code: z.string(),
+      reason: z.string(),
+      /** When the provider asked us to slow down. */
+      retryAfterMs: z.number().optional(),
+    }),
+    /** Another lease holds the claim, or the ledger already has an outcome: nothing was sent. */
+    z.object({ status: z.literal('claimedElsewhere') }),
+  ]),
+);
 export type SendResult = z.infer<typeof sendResult>;
+
+/**
+ * Part of the protocol both sides rely on: a worker asks for another lease only with more than
+ * this share of its budget left, and at least `WANTS_MORE_MIN_MS`; the conductor starts a
+ * leaving worker's successor early by the same rule.
+ */
+export const WANTS_MORE_FRACTION = 0.1;
+export const WANTS_MORE_MIN_MS = 5_000;
 
 export const checkInRequest = z.object({
   leaseId: z.string().min(1),

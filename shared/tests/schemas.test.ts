@@ -1,11 +1,14 @@
 import fc from 'fast-check';
 import { ValidationError } from '../src/errors';
+import { leasePermits, leaseSendUntil } from '../src/slice-schedule';
 import {
   campaignRequestedMessage,
   checkInRequest,
   decodeS3EventKey,
   encodeS3EventKey,
+  lease,
   parseJson,
+  sendResult,
   parseWith,
   s3Event,
   stubRecord,
@@ -85,7 +88,7 @@ describe('parseWith', () => {
       leaseId: 'l-1',
       workerId: 'w-1',
       results: [
-        { recipientId, status: 'sent' },
+        { recipientId, status: 'sent', providerId: '<1@mg>' },
         { recipientId: 'nope', status: 'exploded' },
       ],
       unattempted: [],
@@ -145,5 +148,78 @@ describe('parseJson', () => {
         issues: [expect.objectContaining({ where: 'stub stubs/x.json', message: expect.stringMatching(/^not valid JSON \(/) })],
       }),
     );
+  });
+});
+
+describe('the lease', () => {
+  const wire = {
+    leaseId: 'l-1',
+    workerId: 'w-1',
+    customerId: 'acme',
+    campaignId: 'c-1',
+    recipientIds: [recipientId],
+    schedule: { start: 10_000, sliceMs: 500, permits: [1, 0, 2] },
+    expiresAt: 90_000,
+  };
+
+  it('states its permits and its end once, in its schedule', () => {
+    // Act
+    const parsed = parseWith(lease, wire, 'LEASE_INVALID', 'lease');
+
+    // Assess
+    expect(leasePermits(parsed)).toBe(3);
+    expect(leaseSendUntil(parsed)).toBe(11_500);
+  });
+
+  it('refuses a lease without a schedule, naming the field', () => {
+    // Prepare
+    const { schedule: _schedule, ...unscheduled } = wire;
+
+    // Act
+    const error = validationErrorFrom(() => parseWith(lease, unscheduled, 'LEASE_INVALID', 'lease'));
+
+    // Assess
+    expect(error.issues.map((i) => i.where)).toEqual(['lease.schedule']);
+  });
+
+  it('drops a permit count or end sent beside the schedule, so nothing can contradict it', () => {
+    // Act
+    const parsed = parseWith(lease, { ...wire, permits: 99, sendUntil: 1 }, 'LEASE_INVALID', 'lease');
+
+    // Assess
+    expect(parsed).not.toHaveProperty('permits');
+    expect(parsed).not.toHaveProperty('sendUntil');
+    expect(leasePermits(parsed)).toBe(3);
+  });
+});
+
+describe('a send result', () => {
+  it.each([
+    ['sent', { status: 'sent', providerId: '<1@mg>' }],
+    ['failed', { status: 'failed', reason: 'PROVIDER_REJECTED: bad address' }],
+    ['suppressed', { status: 'suppressed', reason: 'UNSUBSCRIBED' }],
+    ['inDoubt', { status: 'inDoubt', reason: 'PROVIDER_TIMEOUT: no answer' }],
+    ['retryable', { status: 'retryable', code: 'PROVIDER_THROTTLED', reason: 'PROVIDER_THROTTLED: 429', retryAfterMs: 1_000 }],
+    ['claimedElsewhere', { status: 'claimedElsewhere' }],
+  ])('accepts a %s result with what that status always carries', (_status, fields) => {
+    // Act
+    const parsed = parseWith(sendResult, { recipientId, ...fields }, 'RESULT_INVALID', 'result');
+
+    // Assess
+    expect(parsed).toEqual({ recipientId, ...fields });
+  });
+
+  it.each([
+    ['a sent result without its provider id', { status: 'sent' }, 'result.providerId'],
+    ['a failed result without its reason', { status: 'failed' }, 'result.reason'],
+    ['a suppressed result without its reason', { status: 'suppressed' }, 'result.reason'],
+    ['an in-doubt result without its reason', { status: 'inDoubt' }, 'result.reason'],
+    ['a retryable result without its code', { status: 'retryable', reason: 'PROVIDER_THROTTLED: 429' }, 'result.code'],
+  ])('refuses %s, naming the missing field', (_what, fields, where) => {
+    // Act
+    const error = validationErrorFrom(() => parseWith(sendResult, { recipientId, ...fields }, 'RESULT_INVALID', 'result'));
+
+    // Assess
+    expect(error.issues.map((i) => i.where)).toEqual([where]);
   });
 });

@@ -147,7 +147,7 @@ describe('the imports show the flow', () => {
       expect.arrayContaining([
         path.join('services', 'conductor', 'src', 'core', 'conductor.ts'),
         path.join('services', 'renderer', 'src', 'core', 'render.ts'),
-        path.join('services', 'worker', 'src', 'core', 'send-lease.ts'),
+        path.join('services', 'worker', 'src', 'core', 'send-key.ts'),
         path.join('templating', 'src', 'template.ts'),
       ]),
     );

@@ -155,6 +155,7 @@ export class Conductor extends Construct {
         KEY_PATTERNS.campaignDefinitions,
         KEY_PATTERNS.audiences,
         KEY_PATTERNS.campaignStates,
+        KEY_PATTERNS.campaignSummaries,
         KEY_PATTERNS.outcomes,
         KEY_PATTERNS.suppressions,
         KEY_PATTERNS.conductorState,

@@ -19,6 +19,7 @@ import {
   createLogger,
   describeError,
   loadConfig,
+  PROVIDER_TIMEOUT_MS,
   systemClock,
   type Config,
   type InputIssue,
@@ -41,8 +42,6 @@ const AWS_NAMES = [
 ] as const;
 /** Optional in `loadConfig` (dev generates them), but nothing may be generated on a Fargate task. */
 const REQUIRED_ON_AWS = ['BATON_API_TOKEN', 'BATON_LEASE_TOKEN', 'BATON_UNSUBSCRIBE_SECRET', 'BATON_PUBLIC_URL'] as const;
-/** Past this a test send is in doubt (the provider may have taken it). */
-const PROVIDER_TIMEOUT_MS = 10_000;
 
 type Env = Record<string, string | undefined>;
 

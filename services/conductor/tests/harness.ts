@@ -99,6 +99,20 @@ export function sum(permits: readonly number[]): number {
   return permits.reduce((a, b) => a + b, 0);
 }
 
+/** A well-formed result of each status, as a worker would report it. */
+export function resultOf(recipientId: string, status: SendResult['status']): SendResult {
+  switch (status) {
+    case 'sent':
+      return { recipientId, status, providerId: `<${recipientId}@mg.test>` };
+    case 'retryable':
+      return { recipientId, status, code: 'PROVIDER_UNAVAILABLE', reason: 'PROVIDER_UNAVAILABLE: 503' };
+    case 'claimedElsewhere':
+      return { recipientId, status };
+    default:
+      return { recipientId, status, reason: `${status} in a test` };
+  }
+}
+
 export function report(
   lease: Lease,
   status: SendResult['status'] = 'sent',
@@ -108,7 +122,7 @@ export function report(
   return {
     leaseId: lease.leaseId,
     workerId: lease.workerId,
-    results: lease.recipientIds.map((recipientId) => ({ recipientId, status })),
+    results: lease.recipientIds.map((recipientId) => resultOf(recipientId, status)),
     unattempted: [],
     permitsUsed: lease.recipientIds.length,
     wantsMore: more,

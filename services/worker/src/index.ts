@@ -5,16 +5,18 @@
  * @baton/shared/mailgun.
  */
 export type { OutgoingEmail, Sender, LeaseClient } from './core/ports';
+export { runWorker } from './core/run-worker';
+export type { WorkerDeps, WorkerSummary, StopReason } from './core/run-worker';
 export {
-  runWorker,
   DEFAULT_CONCURRENCY,
   MIN_BUDGET_TO_TAKE_MS,
   WANTS_MORE_FRACTION,
   WANTS_MORE_MIN_MS,
   CHECK_IN_RETRIES,
   CHECK_IN_BACKOFF_MS,
-} from './core/send-lease';
-export type { WorkerDeps, WorkerSummary, StopReason } from './core/send-lease';
+  PROVIDER_TIMEOUT_MS,
+  minBudgetToTakeFor,
+} from './core/defaults';
 export { createHttpLeaseClient, CHECK_IN_PATH } from './adapters/http-lease-client';
 export type { HttpLeaseClientOptions } from './adapters/http-lease-client';
 export { createWorkerHandler, LAMBDA_RESERVE_MS } from './handlers/worker-handler';

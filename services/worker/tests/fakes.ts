@@ -52,17 +52,21 @@ export async function seedRendered(store: ObjectStore, addresses: readonly strin
   }
 }
 
-export function leaseFor(addresses: readonly string[], overrides: Partial<Lease> = {}): Lease {
+/**
+ * A lease of `addresses`. Unless a `schedule` is given, its schedule is one slice from START to
+ * `sendUntil` (START + 60 s) holding `permits` (one per address).
+ */
+export function leaseFor(addresses: readonly string[], overrides: Partial<Lease> & { permits?: number; sendUntil?: number } = {}): Lease {
+  const { permits = addresses.length, sendUntil = START + 60_000, ...rest } = overrides;
   return {
     leaseId: 'lease-1',
     workerId: 'worker-1',
     customerId,
     campaignId,
     recipientIds: addresses.map(idOf),
-    permits: addresses.length,
-    sendUntil: START + 60_000,
+    schedule: { start: START, sliceMs: sendUntil - START, permits: [permits] },
     expiresAt: START + 120_000,
-    ...overrides,
+    ...rest,
   };
 }
 

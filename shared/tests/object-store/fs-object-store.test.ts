@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ObjectExistsError, RetryableError, ValidationError } from '../../src/errors';
 import { FsObjectStore } from '../../src/object-store/fs-object-store';
 import { decodeS3EventKey, s3Event, type S3Event } from '../../src/schemas';
+import { describeLedgerContract } from '../ledger-contract';
 import { describeObjectStoreContract } from './object-store-contract';
 
 /** Each test gets `{tmp}/baton-fs-XXXX/root` as the store's root, so anything written beside it is visible. */
@@ -36,6 +37,7 @@ function afterPendingEvents(): Promise<void> {
 }
 
 describeObjectStoreContract('FsObjectStore', freshStore, removeStore);
+describeLedgerContract('FsObjectStore', freshStore, removeStore);
 
 describe('FsObjectStore', () => {
   let store: FsObjectStore;

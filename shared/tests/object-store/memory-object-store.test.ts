@@ -1,8 +1,10 @@
 import { ObjectExistsError } from '../../src/errors';
 import { MemoryObjectStore } from '../../src/object-store/memory-object-store';
+import { describeLedgerContract } from '../ledger-contract';
 import { describeObjectStoreContract } from './object-store-contract';
 
 describeObjectStoreContract('MemoryObjectStore', async () => new MemoryObjectStore());
+describeLedgerContract('MemoryObjectStore', async () => new MemoryObjectStore());
 
 describe('MemoryObjectStore', () => {
   it('records every call in order, a losing conditional create included', async () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { PermanentError } from '../../src/errors';
 import { S3ObjectStore, createS3Client } from '../../src/object-store/s3-object-store';
+import { describeLedgerContract } from '../ledger-contract';
 import { describeObjectStoreContract } from './object-store-contract';
 
 /**
@@ -80,15 +81,17 @@ async function empty(bucket: string): Promise<void> {
   for (const key of keys) await store.delete(bucket, key);
 }
 
-describeObjectStoreContract(
-  'S3ObjectStore on s3rver',
-  async () => {
-    for (const bucket of CONTRACT_BUCKETS) await empty(bucket);
-    return store;
-  },
-  async () => {},
-  { conditionalCreate: false, pagination: false, byteOrderListing: false },
-);
+async function emptiedStore(): Promise<S3ObjectStore> {
+  for (const bucket of CONTRACT_BUCKETS) await empty(bucket);
+  return store;
+}
+
+describeObjectStoreContract('S3ObjectStore on s3rver', emptiedStore, async () => {}, {
+  conditionalCreate: false,
+  pagination: false,
+  byteOrderListing: false,
+});
+describeLedgerContract('S3ObjectStore on s3rver', emptiedStore, async () => {}, { conditionalCreate: false });
 
 describe('S3ObjectStore against s3rver', () => {
   beforeEach(() => empty(BUCKET));

@@ -16,8 +16,11 @@ import { sdkStreamMixin } from '@smithy/core/serde';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Clock } from '../../src/clock';
 import { ObjectExistsError, PermanentError, RetryableError } from '../../src/errors';
+import { MemoryObjectStore } from '../../src/object-store/memory-object-store';
 import { listAll } from '../../src/object-store/port';
 import { createS3Client, S3ObjectStore } from '../../src/object-store/s3-object-store';
+import { describeLedgerContract } from '../ledger-contract';
+import { serveS3FromMemory } from './s3-over-memory';
 
 const s3 = mockClient(S3Client);
 
@@ -43,6 +46,17 @@ beforeEach(() => {
   s3.reset();
   clock = instantClock();
   store = new S3ObjectStore(new S3Client({ region: 'eu-west-1' }), { clock });
+});
+
+/**
+ * The ledger through this adapter, S3 answered from memory the way S3 answers (NoSuchKey, 412 on
+ * a lost conditional create): unlike s3rver, conditional create is real here, so the claim
+ * protocol runs through the adapter's own error translation.
+ */
+describeLedgerContract('S3ObjectStore over a mocked S3 client', async () => {
+  s3.reset();
+  serveS3FromMemory(s3, new MemoryObjectStore());
+  return new S3ObjectStore(new S3Client({ region: 'eu-west-1' }), { clock: instantClock() });
 });
 
 describe('S3ObjectStore.get', () => {

@@ -37,7 +37,7 @@ export async function settleResults(
   for (const r of request.results) {
     if (!leased.has(r.recipientId) || reported.has(r.recipientId)) continue;
     reported.add(r.recipientId);
-    if (r.status === 'retryable' && (r.code === 'PROVIDER_THROTTLED' || r.reason?.startsWith('PROVIDER_THROTTLED'))) {
+    if (r.status === 'retryable' && r.code === 'PROVIDER_THROTTLED') {
       throttled = { retryAfterMs: Math.max(throttled?.retryAfterMs ?? 0, r.retryAfterMs ?? 0) || undefined };
     }
     if (active.settled.has(r.recipientId)) continue;

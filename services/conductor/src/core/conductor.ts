@@ -1,8 +1,7 @@
 import {
   assertRecipientId,
   isValidUnsubscribeSignature,
-  keys,
-  ObjectExistsError,
+  Ledger,
   type Buckets,
   type CampaignTopic,
   type CheckInRequest,
@@ -13,7 +12,6 @@ import {
   type RenderedMessage,
   type RenewRequest,
   type Stage,
-  type SuppressionRecord,
   type Sender,
 } from '@baton/shared';
 import type { CampaignRun } from './campaign-run';
@@ -85,14 +83,27 @@ export class Conductor {
   private readonly book = new LeaseBook();
   private readonly leasing: Leasing;
   private readonly previews: Previews;
+  private readonly ledger: Ledger;
   private ticking = false;
 
   constructor(private readonly deps: ConductorDeps) {
     const { store, buckets, clock, logger, governors, settings } = deps;
     const metrics = deps.metrics ?? noMetrics;
     const rates = new WorkerRates(settings.sigma);
+    this.ledger = new Ledger({ store, bucket: buckets.campaigns, clock });
+    const ledger = this.ledger;
     this.campaigns = new Campaigns({ store, buckets, clock, logger, governors });
-    this.reconciler = new Reconciler({ store, buckets, clock, logger, topic: deps.topic, metrics, campaigns: this.campaigns, settings });
+    this.reconciler = new Reconciler({
+      store,
+      buckets,
+      clock,
+      logger,
+      topic: deps.topic,
+      ledger,
+      metrics,
+      campaigns: this.campaigns,
+      settings,
+    });
     this.journal = new GovernorJournal({ store, buckets, logger, governors, leaseHorizonMs: settings.leaseHorizonMs });
     const dispatcher = new Dispatcher(governors, rates, settings, logger);
     this.leasing = new Leasing({
@@ -108,7 +119,7 @@ export class Conductor {
       journal: this.journal,
       settings,
     });
-    this.previews = new Previews({ store, buckets, clock, logger, governors, testSender: deps.testSender, settings });
+    this.previews = new Previews({ store, buckets, clock, logger, governors, ledger, testSender: deps.testSender, settings });
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------
@@ -214,7 +225,7 @@ export class Conductor {
    * one click). Idempotent; workers check it before every send, so it takes effect at once.
    */
   async unsubscribe(ref: { customerId: string; campaignId: string; recipientId: string }, signature: string): Promise<void> {
-    const key = keys.suppression({ customerId: ref.customerId, recipientId: assertRecipientId(ref.recipientId) });
+    assertRecipientId(ref.recipientId);
     // The signed link carries all the suppression needs: it works whatever state the campaign's
     // own objects are in. A wrong signature looks exactly like an unknown campaign.
     const known = this.campaigns.find(ref.campaignId);
@@ -222,21 +233,15 @@ export class Conductor {
     if (otherCustomer || !isValidUnsubscribeSignature(this.deps.settings.unsubscribeSecret, ref, signature)) {
       throw new CampaignNotFoundError(ref.campaignId);
     }
-    const record: SuppressionRecord = {
-      version: 1,
-      at: new Date(this.deps.clock.now()).toISOString(),
-      campaignId: ref.campaignId,
-      reason: 'unsubscribed',
-    };
-    try {
-      await this.deps.store.put(this.deps.buckets.campaigns, key, JSON.stringify(record), { ifNoneMatch: '*' });
+    const written = await this.ledger.suppress(
+      { customerId: ref.customerId, recipientId: ref.recipientId },
+      { campaignId: ref.campaignId, reason: 'unsubscribed' },
+    );
+    if (written === 'written')
       this.deps.logger.info(
         { event: 'recipient.unsubscribed', campaignId: ref.campaignId, recipientId: ref.recipientId },
         'recipient unsubscribed',
       );
-    } catch (err) {
-      if (!(err instanceof ObjectExistsError)) throw err;
-    }
   }
 
   // ---- the tick and the lease API -----------------------------------------------------------

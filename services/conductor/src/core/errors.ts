@@ -19,3 +19,10 @@ export class NoPermitError extends RetryableError {
     super('NO_PERMIT', 'the per-minute cap is used up; try again shortly', { retryAfterMs });
   }
 }
+
+/** A test send to an address that unsubscribed from the customer's mail. */
+export class RecipientSuppressedError extends PermanentError {
+  constructor(to: string) {
+    super('RECIPIENT_SUPPRESSED', `${JSON.stringify(to.slice(0, 320))} unsubscribed from this customer's mail; no test goes to it`);
+  }
+}

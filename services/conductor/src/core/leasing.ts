@@ -1,5 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import type { CheckInRequest, CheckInResponse, Clock, Lease, Logger, RenewRequest } from '@baton/shared';
+import {
+  WANTS_MORE_FRACTION,
+  WANTS_MORE_MIN_MS,
+  leaseSendUntil,
+  scheduleEnd,
+  type CheckInRequest,
+  type CheckInResponse,
+  type Clock,
+  type Lease,
+  type Logger,
+  type RenewRequest,
+} from '@baton/shared';
 import type { Campaigns } from './campaigns';
 import { settleResults } from './check-in-results';
 import type { Dispatch, Dispatcher } from './dispatcher';
@@ -200,16 +211,14 @@ export class Leasing {
   private issue(workerId: string, dispatch: Dispatch, now: number): Lease {
     const { run, grant, domain, chain, permits } = dispatch;
     const recipientIds = run.take(permits, now);
-    const sendUntil = grant.start + grant.permits.length * grant.sliceMs;
+    const sendUntil = scheduleEnd(grant);
     const lease: Lease = {
       leaseId: `l-${randomBytes(8).toString('hex')}`,
       workerId,
       ...run.ref,
       recipientIds,
-      permits,
       domain,
       schedule: grant,
-      sendUntil,
       // A live worker checks in soon after its last slice; this long after it, it is gone.
       expiresAt: Math.max(now, sendUntil) + this.deps.settings.leaseGraceMs,
     };
@@ -239,15 +248,15 @@ export class Leasing {
 
   /**
    * A worker that will not want another lease after this one (workers ask for more only with
-   * a tenth of their budget, and at least 5 s, left) is leaving: start its successor now, so
+   * WANTS_MORE_FRACTION of their budget, and at least WANTS_MORE_MIN_MS, left) is leaving: start its successor now, so
    * the successor's cold start overlaps this last lease instead of leaving its slices empty.
    */
   private noteBudget(workerId: string, lease: Lease, request: { budgetLeftMs?: number; reserveMs?: number }, now: number): void {
     const { book, settings } = this.deps;
     if (request.budgetLeftMs === undefined || book.isLeaving(workerId)) return;
-    const afterLease = request.budgetLeftMs - (lease.sendUntil - now);
+    const afterLease = request.budgetLeftMs - (leaseSendUntil(lease) - now);
     // It will not ask again, or what it could still use after this lease is less than a lease.
-    const wantsNoMore = afterLease <= Math.max(0.1 * settings.workerTimeBudgetMs, 5_000);
+    const wantsNoMore = afterLease <= Math.max(WANTS_MORE_FRACTION * settings.workerTimeBudgetMs, WANTS_MORE_MIN_MS);
     const tooShortForAnother = afterLease - (request.reserveMs ?? 0) < settings.leaseHorizonMs;
     if (!wantsNoMore && !tooShortForAnother) return;
     book.markLeaving(workerId);

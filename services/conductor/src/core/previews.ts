@@ -4,6 +4,7 @@ import {
   ValidationError,
   type Buckets,
   type Clock,
+  type Ledger,
   type Logger,
   type ObjectStore,
   type RenderedMessage,
@@ -12,7 +13,7 @@ import {
 } from '@baton/shared';
 import { TemplateCache, parseAudience, renderMessage, type AudienceRecipient } from '@baton/templating';
 import type { CampaignRun } from './campaign-run';
-import { CampaignStateError, NoPermitError } from './errors';
+import { CampaignStateError, NoPermitError, RecipientSuppressedError } from './errors';
 import type { SendingGovernors } from './sending-governors';
 
 export interface PreviewSettings {
@@ -29,6 +30,7 @@ export interface PreviewDeps {
   clock: Clock;
   logger: Logger;
   governors: SendingGovernors;
+  ledger: Ledger;
   /**
    * The provider, for the marketer's "send a test to myself": through the campaign's sending
    * domain, whose governor gave the permit.
@@ -77,6 +79,9 @@ export class Previews {
     if (settings.stage === 'qa' && !isAllowedRecipient(settings.qaAllowList ?? [], to)) {
       throw new ValidationError('QA_NOT_ALLOWED', [{ where: 'body.to', message: 'is not in QA_ALLOWED_RECIPIENTS' }]);
     }
+    // A test is still mail to that person: an address that unsubscribed from this customer gets none.
+    const recipientId = recipientIdFor(run.definition.customerId, to.trim().toLowerCase());
+    if (await this.deps.ledger.isSuppressed({ customerId: run.definition.customerId, recipientId })) throw new RecipientSuppressedError(to);
     const message = await this.preview(run, to);
     await this.waitForPermit(run);
     const domain = run.definition.sendingDomain ?? governors.defaultDomain;

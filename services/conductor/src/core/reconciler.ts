@@ -4,11 +4,11 @@ import {
   campaignSummary,
   keys,
   listAll,
-  outcomeRecord,
   parseJson,
   parseKey,
   parseWith,
-  ObjectExistsError,
+  LedgerRecordInvalidError,
+  type Ledger,
   type AudienceReport,
   type Buckets,
   type CampaignSummary,
@@ -43,6 +43,7 @@ export interface ReconcilerDeps {
   clock: Clock;
   logger: Logger;
   topic: CampaignTopic;
+  ledger: Ledger;
   metrics: ConductorMetrics;
   campaigns: Campaigns;
   settings: ReconcilerSettings;
@@ -181,33 +182,26 @@ export class Reconciler {
 
   private async loadLedger(run: CampaignRun): Promise<void> {
     await this.loadOutcomes(run);
-    const { store, buckets, clock } = this.deps;
-    for await (const key of listAll(store, buckets.campaigns, keys.claimsPrefix(run.ref))) {
-      const { recipientId } = parseKey.ledger(key);
+    for await (const recipientId of this.deps.ledger.claimedRecipients(run.ref)) {
       if (run.hasOutcome(recipientId)) continue;
       // Claimed by a worker of an earlier conductor, with no outcome: it may have been sent.
-      run.markUnreported(recipientId, clock.now());
+      run.markUnreported(recipientId, this.deps.clock.now());
       await this.recordOutcome(run, recipientId, 'inDoubt', 'NO_REPORT: claimed before a conductor restart');
     }
   }
 
   private async loadOutcomes(run: CampaignRun): Promise<void> {
-    const { store, buckets } = this.deps;
-    for await (const key of listAll(store, buckets.campaigns, keys.outcomesPrefix(run.ref))) {
-      const { recipientId } = parseKey.ledger(key);
-      if (run.isInFlight(recipientId) || (run.hasOutcome(recipientId) && !run.isUnreported(recipientId))) continue;
-      const text = await store.get(buckets.campaigns, key);
-      if (text === undefined) continue;
-      let status: OutcomeStatus;
-      try {
-        status = parseWith(outcomeRecord, parseJson(text, key), 'OUTCOME_INVALID', key).status;
-      } catch (err) {
+    const records = this.deps.ledger.outcomes(run.ref, {
+      skip: (id) => run.isInFlight(id) || (run.hasOutcome(id) && !run.isUnreported(id)),
+      onDamaged: (error, recipientId) => {
         // Somebody wrote how it ended, and it cannot be read: it may have been sent, so it is
         // never sent again. In doubt, and named, until an operator looks.
-        this.damaged(run, key, err);
-        status = 'inDoubt';
-      }
-      if (run.resolve(recipientId, status)) this.deps.metrics.outcome(status);
+        this.damaged(run, error.key, error);
+        if (run.resolve(recipientId, 'inDoubt')) this.deps.metrics.outcome('inDoubt');
+      },
+    });
+    for await (const record of records) {
+      if (run.resolve(record.recipientId, record.status)) this.deps.metrics.outcome(record.status);
     }
   }
 
@@ -218,8 +212,8 @@ export class Reconciler {
   async settleUnknown(run: CampaignRun, recipientIds: readonly string[], now: number): Promise<void> {
     for (const recipientId of recipientIds) {
       if (await this.settleFromRecord(run, recipientId)) continue;
-      const claimed = await this.deps.store.get(this.deps.buckets.campaigns, keys.claim({ ...run.ref, recipientId }));
-      if (claimed !== undefined) {
+      const claimed = await this.deps.ledger.hasClaim({ ...run.ref, recipientId });
+      if (claimed) {
         run.markUnreported(recipientId, now);
         await this.recordOutcome(run, recipientId, 'inDoubt', 'NO_REPORT: claimed but never reported');
       } else {
@@ -237,23 +231,21 @@ export class Reconciler {
 
   /** The recipient's outcome record, if there is one that says how it ended; false if none does. */
   async settleFromRecord(run: CampaignRun, recipientId: string): Promise<boolean> {
-    const text = await this.deps.store.get(this.deps.buckets.campaigns, keys.outcome({ ...run.ref, recipientId }));
-    const record = text === undefined ? undefined : outcomeRecord.safeParse(safeJson(text));
-    if (!record?.success || record.data.status === 'inDoubt') return false;
-    if (run.resolve(recipientId, record.data.status)) this.deps.metrics.outcome(record.data.status);
+    let record: OutcomeRecord | undefined;
+    try {
+      record = await this.deps.ledger.readOutcome({ ...run.ref, recipientId });
+    } catch (err) {
+      if (!(err instanceof LedgerRecordInvalidError)) throw err;
+      return false; // unreadable says nothing about how it ended
+    }
+    if (record === undefined || record.status === 'inDoubt') return false;
+    if (run.resolve(recipientId, record.status)) this.deps.metrics.outcome(record.status);
     return true;
   }
 
   /** The conductor's own record, written only if no worker wrote one. */
   async recordOutcome(run: CampaignRun, recipientId: string, status: OutcomeStatus, reason: string): Promise<void> {
-    const record: OutcomeRecord = { version: 1, recipientId, status, reason, at: new Date(this.deps.clock.now()).toISOString() };
-    try {
-      await this.deps.store.put(this.deps.buckets.campaigns, keys.outcome({ ...run.ref, recipientId }), JSON.stringify(record), {
-        ifNoneMatch: '*',
-      });
-    } catch (err) {
-      if (!(err instanceof ObjectExistsError)) throw err;
-    }
+    await this.deps.ledger.recordOutcome({ ...run.ref, recipientId }, { status, reason }, 'if-absent');
   }
 
   /** Ends a campaign whose every recipient is accounted for and nothing is out with a worker. */

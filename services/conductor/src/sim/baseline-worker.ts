@@ -1,4 +1,12 @@
-import type { CheckInRequest, CheckInResponse, Lease, RenewRequest, SendResult } from '@baton/shared';
+import {
+  leasePermits,
+  leaseSendUntil,
+  type CheckInRequest,
+  type CheckInResponse,
+  type Lease,
+  type RenewRequest,
+  type SendResult,
+} from '@baton/shared';
 import type { Random } from './random';
 import type { SimProvider } from './sim-provider';
 import type { VirtualClock } from './virtual-clock';
@@ -11,8 +19,9 @@ export interface Dispatcher {
 }
 
 /**
- * Paces calls without a schedule: a baseline's shared sliding-window limiter. Returns 0 when
- * the call may start now, or how long to sleep before asking again.
+ * Paces a baseline's calls instead of its lease's schedule (a baseline's lease is one slice
+ * covering its window): a shared sliding-window limiter, or "at once". Returns 0 when the call
+ * may start now, or how long to sleep before asking again.
  */
 export type CallGate = (now: number) => number;
 
@@ -59,13 +68,13 @@ export class BaselineWorker {
 
   private runLease(lease: Lease): void {
     const { clock, profile, rnd } = this;
-    this.stats.granted += lease.permits;
+    this.stats.granted += leasePermits(lease);
     this.currentLease = lease.leaseId;
     const results: SendResult[] = [];
     const unattempted: string[] = [];
     const timing = { n: 0, mean: 0, m2: 0 };
     let next = 0;
-    let permitsLeft = lease.permits;
+    let permitsLeft = leasePermits(lease);
     let permitsUsed = 0;
     let halted = false;
     let lanesLeft = Math.min(profile.lanes, lease.recipientIds.length);
@@ -76,7 +85,7 @@ export class BaselineWorker {
     const storeOp = () => rnd.lognormal(profile.storeMs.medianMs, profile.storeMs.sigma);
 
     // A baseline's lease has no schedule, so no end of its own: a crash strikes in its first ten seconds.
-    const end = Math.min(lease.sendUntil, clock.now() + 10_000);
+    const end = Math.min(leaseSendUntil(lease), clock.now() + 10_000);
     if (rnd.next() < profile.crashPerLease) {
       clock.at(clock.now() + rnd.between(0, Math.max(1, end - clock.now())), () => {
         if (this.crashed || this.currentLease !== lease.leaseId) return;
@@ -88,7 +97,11 @@ export class BaselineWorker {
 
     const wantsMore = () => !halted && this.deadline - clock.now() > Math.max(0.1 * profile.budgetMs, 5_000);
     const mayTake = () =>
-      !halted && next < lease.recipientIds.length && permitsLeft > 0 && local() < lease.sendUntil && this.deadline - clock.now() >= 12_000;
+      !halted &&
+      next < lease.recipientIds.length &&
+      permitsLeft > 0 &&
+      local() < leaseSendUntil(lease) &&
+      this.deadline - clock.now() >= 12_000;
     // As the real worker does: once no lane will start another call, renew while the last
     // calls are in flight, and run the next lease alongside.
     const checkNoMoreCalls = () => {
@@ -158,7 +171,7 @@ export class BaselineWorker {
       const tryCall = () => {
         if (this.crashed) return;
         const w = local();
-        if (!halted && w < lease.sendUntil) {
+        if (!halted && w < leaseSendUntil(lease)) {
           const wait = this.gate ? this.gate(clock.now()) : 0;
           if (wait > 0) {
             clock.at(clock.now() + wait, tryCall);

@@ -1,5 +1,6 @@
 import {
   keys,
+  leasePermits,
   recipientIdFor,
   silentLogger,
   type CampaignDefinition,
@@ -390,8 +391,8 @@ async function runBaseline(
       customerId: scenario.campaigns[taken[0]!.campaign]!.customerId,
       campaignId: 'c-sim',
       recipientIds: taken.map((t) => t.id),
-      permits: taken.length,
-      sendUntil,
+      // One slice over the batch's window (the limiter's has no end): its gate paces the calls.
+      schedule: { start: now, sliceMs: sendUntil - now, permits: [taken.length] },
       // Crashed workers are found this long after their lease was handed out.
       expiresAt: now + 30_000,
     };
@@ -404,7 +405,7 @@ async function runBaseline(
       const lease = leases.get(req.leaseId);
       leases.delete(req.leaseId);
       if (strategy === 'fixed-batches' && lease && Math.floor(clock.now() / windowMs) * windowMs === windowStart)
-        issued -= lease.permits - req.permitsUsed;
+        issued -= leasePermits(lease) - req.permitsUsed;
       for (const r of req.results) {
         const c = campaignOf.get(r.recipientId)!;
         if (r.status === 'retryable') queue.push({ campaign: c, id: r.recipientId });

@@ -1,4 +1,14 @@
-import type { Buckets, CheckInRequest, CheckInResponse, Clock, Lease, ObjectStore, RenewRequest, WorkerInvocation } from '@baton/shared';
+import {
+  leaseSendUntil,
+  type Buckets,
+  type CheckInRequest,
+  type CheckInResponse,
+  type Clock,
+  type Lease,
+  type ObjectStore,
+  type RenewRequest,
+  type WorkerInvocation,
+} from '@baton/shared';
 import { runWorker, type LeaseClient, type WorkerSummary } from '@baton/worker';
 import type { Random } from './random';
 import { SimSender, type SimProvider } from './sim-provider';
@@ -59,7 +69,7 @@ export function launchWorker(options: {
     open.add(lease.leaseId);
     if (rnd.next() >= profile.crashPerLease) return;
     const now = trueClock.now();
-    trueClock.at(now + rnd.between(0, Math.max(1, lease.sendUntil - now)), () => {
+    trueClock.at(now + rnd.between(0, Math.max(1, leaseSendUntil(lease) - now)), () => {
       if (vanishing.vanished || !open.has(lease.leaseId)) return;
       vanishing.vanish();
       stats.crashedLeases++;

@@ -16,8 +16,7 @@ const invocation = {
     customerId: 'acme',
     campaignId: 'c-lz0abc-0123456789',
     recipientIds: ['0'.repeat(32)],
-    permits: 1,
-    sendUntil: 1_750_000_000_000,
+    schedule: { start: 1_749_999_940_000, sliceMs: 60_000, permits: [1] },
     expiresAt: 1_750_000_120_000,
   },
 } as WorkerInvocation;

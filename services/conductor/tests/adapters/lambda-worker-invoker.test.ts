@@ -21,8 +21,7 @@ function invocationOf(recipients: number): WorkerInvocation {
       customerId: 'acme',
       campaignId: 'c-lz0abc-0123456789',
       recipientIds: Array.from({ length: recipients }, (_, i) => i.toString(16).padStart(32, '0')),
-      permits: recipients,
-      sendUntil: 1_750_000_000_000,
+      schedule: { start: 1_749_999_940_000, sliceMs: 60_000, permits: [recipients] },
       expiresAt: 1_750_000_120_000,
     },
   } as WorkerInvocation;

@@ -1,10 +1,10 @@
-import { ManualClock, keys, recipientIdFor, type Lease, type WorkerInvocation } from '@baton/shared';
+import { ManualClock, keys, leasePermits, leaseSendUntil, recipientIdFor, type Lease, type WorkerInvocation } from '@baton/shared';
 import { MemoryObjectStore } from '@baton/shared/memory-object-store';
 import { SendingGovernors } from '../../src/core/sending-governors';
 import { maxInAnyWindow } from '../../src/sim/window-stats';
 import { CampaignStateError } from '../../src/core/errors';
 import { DOMAIN, buckets } from '../fixtures';
-import { START, begin, harness, ref, report, storedCampaign, sum } from '../harness';
+import { START, begin, harness, ref, report, resultOf, storedCampaign, sum } from '../harness';
 
 describe('Conductor', () => {
   it('leases rendered recipients in batches of at most BATCH_SIZE to at most MAX_WORKERS workers', async () => {
@@ -18,11 +18,11 @@ describe('Conductor', () => {
     expect(h.invocations).toHaveLength(2);
     for (const { lease } of h.invocations) {
       expect(lease.recipientIds).toHaveLength(4);
-      expect(lease.permits).toBe(4);
+      expect(leasePermits(lease)).toBe(4);
       expect(lease.domain).toBe(DOMAIN);
       // The permits come as a schedule of one-second slices that ends at `sendUntil`.
       expect(sum(lease.schedule!.permits)).toBe(4);
-      expect(lease.sendUntil).toBe(lease.schedule!.start + lease.schedule!.permits.length * 1_000);
+      expect(leaseSendUntil(lease)).toBe(lease.schedule!.start + lease.schedule!.permits.length * 1_000);
       expect(lease.schedule!.start).toBeGreaterThanOrEqual(h.clock.now() - 500);
     }
     expect(new Set(h.invocations.flatMap((i) => i.lease.recipientIds)).size).toBe(8);
@@ -40,7 +40,7 @@ describe('Conductor', () => {
       await h.conductor.tick();
       for (const { lease } of h.invocations.splice(0)) leases.push(lease);
       for (const lease of [...leases]) {
-        if (lease.sendUntil > h.clock.now()) continue;
+        if (leaseSendUntil(lease) > h.clock.now()) continue;
         leases.splice(leases.indexOf(lease), 1);
         const reply = await h.conductor.checkIn(report(lease, 'sent', true));
         if (reply.lease) leases.push(reply.lease);
@@ -59,7 +59,7 @@ describe('Conductor', () => {
           late.push(l.schedule!.start + (k + 1) * 1_000 + 499);
         }
       });
-    expect(sum(all.map((l) => l.permits))).toBeGreaterThanOrEqual(25);
+    expect(sum(all.map((l) => leasePermits(l)))).toBeGreaterThanOrEqual(25);
     expect(maxInAnyWindow(early, 60_000)).toBeLessThanOrEqual(10);
     expect(maxInAnyWindow(late, 60_000)).toBeLessThanOrEqual(10);
   });
@@ -85,10 +85,9 @@ describe('Conductor', () => {
     await h.conductor.checkIn(report(a!, 'sent'));
     await h.conductor.checkIn({
       ...report(b!, 'sent'),
-      results: b!.recipientIds.map((recipientId, i) => ({
-        recipientId,
-        status: (['sent', 'failed', 'suppressed', 'inDoubt', 'sent'] as const)[i]!,
-      })),
+      results: b!.recipientIds.map((recipientId, i) =>
+        resultOf(recipientId, (['sent', 'failed', 'suppressed', 'inDoubt', 'sent'] as const)[i]!),
+      ),
     });
     await h.conductor.tick();
     const view = h.conductor.getCampaign(ref.campaignId);
@@ -119,7 +118,7 @@ describe('Conductor', () => {
     await h.conductor.tick();
     const lease = h.invocations[0]!.lease;
     const [sent, ...rest] = lease.recipientIds;
-    await h.conductor.checkIn({ ...report(lease), results: [{ recipientId: sent!, status: 'sent' }], unattempted: rest, permitsUsed: 1 });
+    await h.conductor.checkIn({ ...report(lease), results: [resultOf(sent!, 'sent')], unattempted: rest, permitsUsed: 1 });
     await h.conductor.tick();
     expect(h.invocations[1]!.lease.recipientIds.sort()).toEqual([...rest].sort());
   });
@@ -182,7 +181,15 @@ describe('Conductor', () => {
     // Act
     await h.conductor.checkIn({
       ...report(throttled!),
-      results: [{ recipientId: throttled!.recipientIds[0]!, status: 'retryable', code: 'PROVIDER_THROTTLED', retryAfterMs: 5_000 }],
+      results: [
+        {
+          recipientId: throttled!.recipientIds[0]!,
+          status: 'retryable',
+          code: 'PROVIDER_THROTTLED',
+          reason: 'PROVIDER_THROTTLED: 429',
+          retryAfterMs: 5_000,
+        },
+      ],
       unattempted: throttled!.recipientIds.slice(1),
       permitsUsed: 1,
     });
@@ -198,7 +205,7 @@ describe('Conductor', () => {
     const queue = [during.lease!, ...h.invocations.slice(2).map((i) => i.lease)];
     for (let lease = queue.shift(); lease; lease = queue.shift()) {
       seen.push(...lease.recipientIds);
-      h.clock.set(Math.max(h.clock.now(), lease.sendUntil));
+      h.clock.set(Math.max(h.clock.now(), leaseSendUntil(lease)));
       const reply = await h.conductor.checkIn(report(lease, 'sent', true));
       if (reply.lease) queue.push(reply.lease);
     }
@@ -360,7 +367,7 @@ describe('Conductor', () => {
     expect(h.invocations).toHaveLength(0);
     h.clock.advance(70_000);
     await h.conductor.tick();
-    expect(h.invocations.reduce((n, i) => n + i.lease.permits, 0)).toBe(5);
+    expect(h.invocations.reduce((n, i) => n + leasePermits(i.lease), 0)).toBe(5);
   });
 
   it('stores a checkpoint before granting from new slices, and a restarted conductor resumes from it at once', async () => {
@@ -375,7 +382,7 @@ describe('Conductor', () => {
     const checkpoint = JSON.parse((await store.get(buckets.campaigns, keys.governorCheckpoint()))!);
     // Assess the write-ahead: the stored checkpoint covers every slice the lease uses.
     const through = checkpoint.domains[DOMAIN].through;
-    expect((through + 1) * 1_000).toBeGreaterThanOrEqual(before.sendUntil);
+    expect((through + 1) * 1_000).toBeGreaterThanOrEqual(leaseSendUntil(before));
     // Its worker claimed one recipient and sent another before the conductor died.
     const [claimed, sent] = before.recipientIds;
     await store.put(buckets.campaigns, keys.claim({ ...ref, recipientId: claimed! }), '{}');
@@ -438,7 +445,7 @@ describe('Conductor', () => {
     const campaigns: string[] = [];
     for (let i = 0; i < 10 && lease; i++) {
       campaigns.push(lease.campaignId);
-      h.clock.set(lease.sendUntil);
+      h.clock.set(leaseSendUntil(lease));
       lease = (await h.conductor.checkIn(report(lease, 'sent', true))).lease;
     }
     // Assess: the two alternate, so the small one is done after four of its leases' worth.
@@ -487,14 +494,16 @@ describe('Conductor', () => {
     const first = h.invocations[0]!.lease;
     await h.conductor.checkIn({
       ...report(first),
-      results: [{ recipientId: first.recipientIds[0]!, status: 'retryable', reason: 'PROVIDER_UNREACHABLE' }],
+      results: [{ recipientId: first.recipientIds[0]!, status: 'retryable', code: 'PROVIDER_UNREACHABLE', reason: 'PROVIDER_UNREACHABLE' }],
     });
     h.clock.advance(5_000);
     await h.conductor.tick();
     const second = h.invocations[1]!.lease;
     await h.conductor.checkIn({
       ...report(second),
-      results: [{ recipientId: second.recipientIds[0]!, status: 'retryable', reason: 'PROVIDER_UNREACHABLE' }],
+      results: [
+        { recipientId: second.recipientIds[0]!, status: 'retryable', code: 'PROVIDER_UNREACHABLE', reason: 'PROVIDER_UNREACHABLE' },
+      ],
     });
     await h.conductor.tick();
     expect(h.conductor.getCampaign(ref.campaignId)).toMatchObject({ status: 'done', counts: { failed: 1 } });
@@ -568,7 +577,7 @@ describe('Conductor', () => {
     const reply = await h.conductor.checkIn({ ...report(first, 'sent', true), budgetLeftMs: 9_000, reserveMs: 2_000 });
     await new Promise((resolve) => setImmediate(resolve));
     // Assess
-    expect(reply.lease!.sendUntil).toBeLessThanOrEqual(h.clock.now() + 7_000);
+    expect(leaseSendUntil(reply.lease!)).toBeLessThanOrEqual(h.clock.now() + 7_000);
     expect(h.invocations).toHaveLength(2); // the successor, already
     expect(h.invocations[1]!.lease.workerId).not.toBe(first.workerId);
   });
@@ -669,7 +678,7 @@ describe('Conductor', () => {
     const lease = h.invocations[0]!.lease;
     const request = {
       ...report(lease, 'sent', false),
-      results: lease.recipientIds.slice(1).map((recipientId) => ({ recipientId, status: 'sent' as const })),
+      results: lease.recipientIds.slice(1).map((recipientId) => resultOf(recipientId, 'sent')),
     };
     const get = h.store.get.bind(h.store);
     let failures = 1;
@@ -705,7 +714,7 @@ describe('Conductor', () => {
     await h.conductor.checkIn({
       leaseId: 'l-of-the-old-conductor',
       workerId: 'w-old',
-      results: [{ recipientId: a!, status: 'sent' }],
+      results: [resultOf(a!, 'sent')],
       unattempted: [],
       permitsUsed: 1,
       wantsMore: false,

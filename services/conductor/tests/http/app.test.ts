@@ -506,6 +506,22 @@ describe('conductor HTTP app', () => {
       expect(h.governors.snapshots(h.clock.now())[0]!.windowGranted).toBe(1);
     });
 
+    it('refuses a test to an address that unsubscribed from the customer (422), before any permit or provider call', async () => {
+      // Prepare: me@acme.example unsubscribed through a link of another campaign of acme.
+      const h = await harness();
+      const id = await h.createCampaign();
+      const recipientId = recipientIdFor('acme', 'me@acme.example');
+      const link = `/unsubscribe/acme/${id}/${recipientId}/${unsubscribeSignature(UNSUBSCRIBE_SECRET, { customerId: 'acme', campaignId: id, recipientId })}`;
+      expect((await h.app.inject({ method: 'POST', url: link })).statusCode).toBeLessThan(300);
+      // Act
+      const res = await h.api('POST', `/api/campaigns/${id}/test-send`, { to: 'Me@Acme.example' });
+      // Assess
+      expect(res.statusCode).toBe(422);
+      expect(res.json()).toMatchObject({ error: 'RECIPIENT_SUPPRESSED' });
+      expect(h.testSends).toHaveLength(0);
+      expect(h.governors.snapshots(h.clock.now())[0]!.windowGranted).toBe(0);
+    });
+
     it.each([
       { what: 'not an address', body: { to: 'not-an-email' }, where: 'body.to' },
       { what: 'an address with a header smuggled in', body: { to: 'me@acme.example\r\nBcc: victim@example.com' }, where: 'body.to' },

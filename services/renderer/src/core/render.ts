@@ -1,5 +1,5 @@
 import {
-  ObjectExistsError,
+  Ledger,
   PermanentError,
   describeError,
   isBatonError,
@@ -14,7 +14,6 @@ import {
   type Clock,
   type Logger,
   type ObjectStore,
-  type OutcomeRecord,
   type RecipientRef,
   type StubRecord,
 } from '@baton/shared';
@@ -92,20 +91,8 @@ function readStub(body: string, ref: RecipientRef): StubRecord {
   return stub;
 }
 
+/** A conditional create: if the recipient already has an outcome, the first one stands. */
 async function recordFailure(deps: RenderDeps, ref: RecipientRef, reason: string): Promise<void> {
-  const outcome: OutcomeRecord = {
-    version: 1,
-    recipientId: ref.recipientId,
-    status: 'failed',
-    reason: `render failed: ${reason}`,
-    at: new Date((deps.clock ?? systemClock).now()).toISOString(),
-  };
-  try {
-    await deps.store.put(deps.buckets.campaigns, keys.outcome(ref), JSON.stringify(outcome), {
-      ifNoneMatch: '*',
-      contentType: 'application/json',
-    });
-  } catch (err) {
-    if (!(err instanceof ObjectExistsError)) throw err; // already has an outcome: the first one stands
-  }
+  const ledger = new Ledger({ store: deps.store, bucket: deps.buckets.campaigns, clock: deps.clock ?? systemClock });
+  await ledger.recordOutcome(ref, { status: 'failed', reason: `render failed: ${reason}` }, 'if-absent');
 }

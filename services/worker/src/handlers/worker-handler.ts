@@ -1,5 +1,5 @@
 import { parseWith, workerInvocation } from '@baton/shared';
-import { runWorker, type WorkerDeps, type WorkerSummary } from '../core/send-lease';
+import { runWorker, type WorkerDeps, type WorkerSummary } from '../core/run-worker';
 
 /** The slice of the Lambda context the handler reads. */
 export interface InvocationContext {

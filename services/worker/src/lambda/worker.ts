@@ -18,7 +18,8 @@ import { createMailgunSender } from '@baton/shared/mailgun';
 import { S3ObjectStore, createS3Client } from '@baton/shared/s3-object-store';
 import { createSecretsManagerSecrets } from '@baton/shared/secrets-manager';
 import { createHttpLeaseClient } from '../adapters/http-lease-client';
-import type { WorkerSummary } from '../core/send-lease';
+import { PROVIDER_TIMEOUT_MS, minBudgetToTakeFor } from '../core/defaults';
+import type { WorkerSummary } from '../core/run-worker';
 import { createWorkerHandler, type InvocationContext } from '../handlers/worker-handler';
 
 const env = loadAwsEnv([
@@ -39,9 +40,6 @@ const store = new S3ObjectStore(createS3Client());
 const buckets = bucketsFromEnv(env);
 const secrets = createSecretsManagerSecrets({ logger });
 
-/** Past this a provider call is in doubt; a worker takes no key unless such a call still ends within its budget. */
-const PROVIDER_TIMEOUT_MS = 10_000;
-
 type WorkerLambdaHandler = (event: unknown, context?: InvocationContext) => Promise<WorkerSummary>;
 let built: { apiKey: string; leaseToken: string; handle: WorkerLambdaHandler } | undefined;
 
@@ -61,7 +59,8 @@ async function currentHandler(): Promise<WorkerLambdaHandler> {
       stage: env.BATON_STAGE,
       qaAllowList: env.QA_ALLOWED_RECIPIENTS,
       timeBudgetMs: env.WORKER_TIME_BUDGET_MS,
-      minBudgetToTakeMs: Math.min(PROVIDER_TIMEOUT_MS + 2_000, Math.floor(env.WORKER_TIME_BUDGET_MS / 2)),
+      // No key unless even a call that times out still ends within the budget.
+      minBudgetToTakeMs: minBudgetToTakeFor(env.WORKER_TIME_BUDGET_MS),
     });
     built = { apiKey, leaseToken, handle };
   }

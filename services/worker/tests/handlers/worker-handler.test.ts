@@ -32,14 +32,18 @@ describe('createWorkerHandler', () => {
   it('refuses a malformed invocation with an error naming the field, before doing anything', async () => {
     // Prepare
     const { store, handler, sender } = setUp();
-    const lease = { ...leaseFor(emails(1)), permits: -1 };
+    const valid = leaseFor(emails(1));
+    const lease = { ...valid, schedule: { ...valid.schedule, permits: [-1] } };
 
     // Act
     const attempt = handler({ lease });
 
     // Assess
     await expect(attempt).rejects.toBeInstanceOf(ValidationError);
-    await expect(attempt).rejects.toMatchObject({ code: 'EVENT_INVALID', message: expect.stringContaining('event.lease.permits') });
+    await expect(attempt).rejects.toMatchObject({
+      code: 'EVENT_INVALID',
+      message: expect.stringContaining('event.lease.schedule.permits.0'),
+    });
     expect(sender.calls).toHaveLength(0);
     expect(store.calls).toHaveLength(0);
   });

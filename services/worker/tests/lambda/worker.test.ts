@@ -88,7 +88,7 @@ function newContainer(vars: Record<string, string>, memory = new MemoryObjectSto
 
 function liveLease(addresses: readonly string[], leaseId = 'lease-1') {
   const now = Date.now();
-  return leaseFor(addresses, { leaseId, sendUntil: now + 60_000, expiresAt: now + 120_000 });
+  return leaseFor(addresses, { leaseId, schedule: { start: now, sliceMs: 60_000, permits: [addresses.length] }, expiresAt: now + 120_000 });
 }
 
 describe('the worker Lambda entry', () => {
@@ -159,10 +159,14 @@ describe('the worker Lambda entry', () => {
     const { handler } = newContainer(env);
 
     // Act
-    const attempt = handler({ lease: { ...liveLease(emails(1)), permits: -1 } });
+    const valid = liveLease(emails(1));
+    const attempt = handler({ lease: { ...valid, schedule: { ...valid.schedule, permits: [-1] } } });
 
     // Assess
-    await expect(attempt).rejects.toMatchObject({ code: 'EVENT_INVALID', message: expect.stringContaining('event.lease.permits') });
+    await expect(attempt).rejects.toMatchObject({
+      code: 'EVENT_INVALID',
+      message: expect.stringContaining('event.lease.schedule.permits.0'),
+    });
     expect(sink.messages()).toHaveLength(0);
   });
 });

@@ -1,5 +1,6 @@
 import {
   InDoubtError,
+  createLogger,
   ObjectExistsError,
   PermanentError,
   RetryableError,
@@ -7,11 +8,12 @@ import {
   keys,
   outcomeRecord,
   type Lease,
+  type Logger,
   type OutcomeRecord,
   type Stage,
 } from '@baton/shared';
 import { MemoryObjectStore } from '@baton/shared/memory-object-store';
-import { runWorker, type WorkerDeps } from '../../src/core/send-lease';
+import { runWorker, type WorkerDeps } from '../../src/core/run-worker';
 import { AutoClock, FakeLeaseClient, FakeSender, START, buckets, emails, idOf, leaseFor, refOf, renderedFor, seedRendered } from '../fakes';
 
 interface SetUp {
@@ -605,6 +607,215 @@ describe('runWorker', () => {
   });
 });
 
+describe('runWorker, when the store or the worker itself fails', () => {
+  /** Every log line at debug and above, parsed. */
+  function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({
+      level: 'debug',
+      destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+    });
+    return { logger, lines };
+  }
+  const down = () => new RetryableError('S3_UNAVAILABLE', 'socket hang up');
+
+  it('reports a key whose rendered message cannot be read as retryable, and writes no outcome for it', async () => {
+    // Prepare
+    const [email] = emails(1) as [string];
+    const { store, sender, leaseClient, deps } = setUp();
+    await seedRendered(store, [email]);
+    const get = store.get.bind(store);
+    store.get = async (bucket, key) => {
+      if (bucket === buckets.rendered) throw down();
+      return get(bucket, key);
+    };
+
+    // Act
+    await runWorker(deps, { lease: leaseFor([email]) });
+
+    // Assess
+    expect(sender.calls).toHaveLength(0);
+    expect(leaseClient.requests[0]!.results).toEqual([
+      {
+        recipientId: idOf(email),
+        status: 'retryable',
+        code: 'STORE_UNAVAILABLE',
+        reason: 'STORE_UNAVAILABLE: S3_UNAVAILABLE: socket hang up',
+      },
+    ]);
+    expect(await outcomeOf(store, email)).toBeUndefined();
+    expect(await claimExists(store, email)).toBe(false);
+  });
+
+  it('fails a key whose rendered message is about another recipient, without claiming it', async () => {
+    // Prepare
+    const [email, other] = emails(2) as [string, string];
+    const { store, sender, deps } = setUp();
+    await store.put(buckets.rendered, keys.rendered(refOf(email)), JSON.stringify(renderedFor(other)));
+
+    // Act
+    const summary = await runWorker(deps, { lease: leaseFor([email]) });
+
+    // Assess
+    expect(sender.calls).toHaveLength(0);
+    expect(summary.failed).toBe(1);
+    expect((await outcomeOf(store, email))?.reason).toMatch(/^RENDERED_INVALID: .* is about another recipient$/);
+    expect(await claimExists(store, email)).toBe(false);
+  });
+
+  it('sends nobody whose suppression cannot be read, and reports them retryable', async () => {
+    // Prepare
+    const [email] = emails(1) as [string];
+    const { store, sender, leaseClient, deps } = setUp();
+    await seedRendered(store, [email]);
+    const get = store.get.bind(store);
+    store.get = async (bucket, key) => {
+      if (key === keys.suppression(refOf(email))) throw down();
+      return get(bucket, key);
+    };
+
+    // Act
+    await runWorker(deps, { lease: leaseFor([email]) });
+
+    // Assess
+    expect(sender.calls).toHaveLength(0);
+    expect(leaseClient.requests[0]!.results).toEqual([
+      {
+        recipientId: idOf(email),
+        status: 'retryable',
+        code: 'SUPPRESSION_READ_FAILED',
+        reason: 'SUPPRESSION_READ_FAILED: S3_UNAVAILABLE: socket hang up',
+      },
+    ]);
+    expect(await claimExists(store, email)).toBe(false);
+  });
+
+  it('sends nothing when the claim cannot be written, and reports the key retryable', async () => {
+    // Prepare
+    const [email] = emails(1) as [string];
+    const { store, sender, leaseClient, deps } = setUp();
+    await seedRendered(store, [email]);
+    const put = store.put.bind(store);
+    store.put = async (bucket, key, body, options) => {
+      if (key === keys.claim(refOf(email))) throw down();
+      return put(bucket, key, body, options);
+    };
+
+    // Act
+    const summary = await runWorker(deps, { lease: leaseFor([email]) });
+
+    // Assess
+    expect(sender.calls).toHaveLength(0);
+    expect(leaseClient.requests[0]).toMatchObject({
+      results: [
+        { recipientId: idOf(email), status: 'retryable', code: 'CLAIM_FAILED', reason: 'CLAIM_FAILED: S3_UNAVAILABLE: socket hang up' },
+      ],
+      permitsUsed: 0,
+    });
+    expect(summary.retryable).toBe(1);
+  });
+
+  it('still reports a sent key whose outcome could not be written, and keeps its claim so it is never resent', async () => {
+    // Prepare
+    const [email] = emails(1) as [string];
+    const { store, sender, leaseClient, deps } = setUp();
+    await seedRendered(store, [email]);
+    const { logger, lines } = capturingLogger();
+    const put = store.put.bind(store);
+    store.put = async (bucket, key, body, options) => {
+      if (key === keys.outcome(refOf(email))) throw down();
+      return put(bucket, key, body, options);
+    };
+
+    // Act
+    await runWorker({ ...deps, logger }, { lease: leaseFor([email]) });
+    await runWorker({ ...deps, logger }, { lease: leaseFor([email], { leaseId: 'lease-2' }) });
+
+    // Assess
+    expect(sender.recipients()).toEqual([email]);
+    expect(leaseClient.requests[0]!.results).toEqual([{ recipientId: idOf(email), status: 'sent', providerId: expect.any(String) }]);
+    expect(leaseClient.requests[1]!.results).toEqual([{ recipientId: idOf(email), status: 'claimedElsewhere' }]);
+    expect(await claimExists(store, email)).toBe(true);
+    expect(lines).toContainEqual(expect.objectContaining({ event: 'outcome.write-failed', recipientId: idOf(email) }));
+  });
+
+  it('keeps a claim it could not release after a retryable refusal: the key is never sent, and the failure is logged', async () => {
+    // Prepare
+    const [email] = emails(1) as [string];
+    const { store, sender, leaseClient, deps } = setUp();
+    await seedRendered(store, [email]);
+    const { logger, lines } = capturingLogger();
+    store.delete = async () => {
+      throw down();
+    };
+    sender.behaviour = () => {
+      throw new RetryableError('PROVIDER_UNAVAILABLE', '503');
+    };
+
+    // Act
+    await runWorker({ ...deps, logger }, { lease: leaseFor([email]) });
+
+    // Assess
+    expect(leaseClient.requests[0]!.results).toEqual([
+      { recipientId: idOf(email), status: 'retryable', code: 'PROVIDER_UNAVAILABLE', reason: 'PROVIDER_UNAVAILABLE: 503' },
+    ]);
+    expect(await claimExists(store, email)).toBe(true);
+    expect(sender.calls).toHaveLength(1);
+    expect(lines).toContainEqual(expect.objectContaining({ event: 'claim.release-failed', recipientId: idOf(email) }));
+  });
+
+  it('stops before any call when the lease mark cannot be written (a duplicate run cannot be ruled out)', async () => {
+    // Prepare
+    const addresses = emails(2);
+    const { store, sender, leaseClient, deps } = setUp();
+    await seedRendered(store, addresses);
+    const { logger, lines } = capturingLogger();
+    const put = store.put.bind(store);
+    store.put = async (bucket, key, body, options) => {
+      if (key.includes('/leases/')) throw down();
+      return put(bucket, key, body, options);
+    };
+
+    // Act
+    const summary = await runWorker({ ...deps, logger }, { lease: leaseFor(addresses) });
+
+    // Assess
+    expect(summary.stoppedBecause).toBe('duplicate-invocation');
+    expect(sender.calls).toHaveLength(0);
+    expect(leaseClient.requests).toHaveLength(0);
+    expect(lines).toContainEqual(expect.objectContaining({ event: 'lease.mark-failed', leaseId: 'lease-1' }));
+  });
+
+  it('halts the lease when a bug strikes after a call: the permit stays spent and the key is also reported in doubt', async () => {
+    // Prepare: logging the sent key throws, as a bug after the call would
+    const addresses = emails(3);
+    const { store, sender, leaseClient, deps } = setUp({ concurrency: 1 });
+    await seedRendered(store, addresses);
+    const logger = createLogger({ level: 'silent' });
+    logger.debug = (() => {
+      throw new TypeError('undefined is not a function');
+    }) as unknown as Logger['debug'];
+
+    // Act
+    const summary = await runWorker({ ...deps, logger }, { lease: leaseFor(addresses) });
+
+    // Assess: the conductor keeps a key's first report (here: sent, as the ledger says)
+    const first = idOf(addresses[0]!);
+    expect(sender.calls).toHaveLength(1);
+    expect(await outcomeOf(store, addresses[0]!)).toMatchObject({ status: 'sent' });
+    expect(leaseClient.requests[0]).toMatchObject({
+      results: [
+        { recipientId: first, status: 'sent' },
+        { recipientId: first, status: 'inDoubt', reason: 'WORKER_INTERNAL: TypeError: undefined is not a function' },
+      ],
+      unattempted: addresses.slice(1).map(idOf),
+      permitsUsed: 1,
+      wantsMore: false,
+    });
+    expect(summary).toMatchObject({ sent: 1, inDoubt: 1, permitsUsed: 1 });
+  });
+});
+
 describe('runWorker, paced by its lease schedule', () => {
   const SLICE = 1_000;
 
@@ -615,7 +826,7 @@ describe('runWorker, paced by its lease schedule', () => {
     await seedRendered(store, addresses);
     const schedule = { start: START, sliceMs: SLICE, permits: [2, 0, 3] };
     // Act
-    await runWorker(deps, { lease: leaseFor(addresses, { permits: 5, schedule, sendUntil: START + 3 * SLICE }) });
+    await runWorker(deps, { lease: leaseFor(addresses, { schedule }) });
     // Assess
     const perSlice = [0, 0, 0];
     for (const call of sender.calls) perSlice[Math.floor((call.at - START) / SLICE)]! += 1;
@@ -631,7 +842,7 @@ describe('runWorker, paced by its lease schedule', () => {
     clock.advance(SLICE + 10);
     // Act
     await runWorker(deps, {
-      lease: leaseFor(addresses, { permits: 4, schedule: { start: START, sliceMs: SLICE, permits: [2, 2] }, sendUntil: START + 2 * SLICE }),
+      lease: leaseFor(addresses, { schedule: { start: START, sliceMs: SLICE, permits: [2, 2] } }),
     });
     // Assess
     expect(leaseClient.requests[0]).toMatchObject({ usedPerSlice: [0, 2], permitsUsed: 2 });

@@ -1,0 +1,188 @@
+import { describeError, leasePermits, leaseSendUntil, nextSlot, type Lease, type SendResult } from '@baton/shared';
+import { sendKey } from './send-key';
+import type { Env } from './worker-env';
+
+/** Lane time of the key in hand; `called` once its provider call has started. */
+export interface Busy {
+  since: number;
+  ms: number;
+  called: boolean;
+}
+
+/** The state of one lease while it is being sent. Lanes share it; JavaScript's single thread keeps it consistent. */
+export class LeaseRun {
+  /** The lease's keys, each once: a key listed twice would be claimed by the first and reported twice. */
+  readonly ids: readonly string[];
+  next = 0;
+  /** Permits not yet reserved. A lane reserves one synchronously when it takes a key, and gives it back if no call is made. */
+  permitsLeft: number;
+  permitsUsed = 0;
+  readonly results: SendResult[] = [];
+  readonly unattempted: string[] = [];
+  /** Set when the provider said "not now": no new key is taken for this lease. */
+  haltedBy: string | undefined = undefined;
+  /** Calls started in each slice of the lease's schedule. */
+  readonly usedPerSlice: number[];
+  /** No call starts at or after this: the end of the schedule's last slice. */
+  readonly sendUntil: number;
+  /** Lane time per key, excluding any wait for a slice (Welford): the conductor predicts from it. */
+  readonly timing = { n: 0, mean: 0, m2: 0 };
+  /** Keys taken whose call has not started (nor been given up). */
+  starting = 0;
+  /** Lanes still working: after the last call has started, those are the calls in flight. */
+  lanesBusy = 0;
+  /** Resolves once no lane will start another call for this lease. */
+  readonly noMoreCalls: Promise<void>;
+  private signalNoMoreCalls!: () => void;
+
+  constructor(
+    private readonly env: Env,
+    readonly lease: Lease,
+  ) {
+    this.ids = [...new Set(lease.recipientIds)];
+    this.permitsLeft = leasePermits(lease);
+    this.usedPerSlice = lease.schedule.permits.map(() => 0);
+    this.sendUntil = leaseSendUntil(lease);
+    this.noMoreCalls = new Promise<void>((resolve) => (this.signalNoMoreCalls = resolve));
+  }
+
+  mayTakeKey(): boolean {
+    const now = this.env.clock.now();
+    return (
+      this.haltedBy === undefined && this.permitsLeft > 0 && now < this.sendUntil && this.env.deadline - now >= this.env.minBudgetToTakeMs
+    );
+  }
+
+  /** Once nothing can start another call, say so (the worker renews while calls finish). */
+  checkNoMoreCalls(): void {
+    if (this.starting === 0 && (this.next >= this.ids.length || !this.mayTakeKey())) this.signalNoMoreCalls();
+  }
+
+  /** Every lane has stopped. */
+  endCalls(): void {
+    this.signalNoMoreCalls();
+  }
+
+  /** A key that ended before any call (not sendable, suppressed, claimed elsewhere, out of slices). */
+  keyGivenUp(): void {
+    this.starting -= 1;
+    this.checkNoMoreCalls();
+  }
+
+  /** The key's provider call starts now: its permit is spent. */
+  callStarting(busy: Busy): void {
+    this.permitsUsed += 1;
+    busy.called = true;
+    this.starting -= 1;
+    this.checkNoMoreCalls();
+  }
+
+  /** No new key for this lease: the first reason stands. */
+  halt(code: string): void {
+    this.haltedBy ??= code;
+  }
+
+  addTiming(ms: number): void {
+    const t = this.timing;
+    t.n += 1;
+    const delta = ms - t.mean;
+    t.mean += delta / t.n;
+    t.m2 += delta * (ms - t.mean);
+  }
+
+  /**
+   * A permit of the slice the worker's clock is in, waiting for the next slice that has one
+   * free (the rule is `nextSlot`'s). Returns false when the schedule, or the budget, is over
+   * first. The caller makes its call right after, synchronously, so the call starts inside the
+   * slice. `busy` stops counting lane time while waiting.
+   */
+  async takeSlot(busy: Busy): Promise<boolean> {
+    const { env } = this;
+    for (;;) {
+      const now = env.clock.now();
+      // The provider pushed back meanwhile: keys already claimed go back rather than be sent.
+      if (this.haltedBy !== undefined || env.deadline - now < env.minBudgetToTakeMs) return false;
+      const slot = nextSlot(this.lease.schedule, this.usedPerSlice, now);
+      if (slot.kind === 'over') return false;
+      if (slot.kind === 'now') {
+        this.usedPerSlice[slot.slice]! += 1;
+        return true;
+      }
+      busy.ms += now - busy.since;
+      await env.clock.sleep(slot.until - now);
+      busy.since = env.clock.now();
+    }
+  }
+}
+
+/**
+ * Starts sending a lease. `run.noMoreCalls` resolves as soon as no lane will start another call
+ * (the worker may renew then); `done` once every call has ended and been recorded.
+ */
+export function startLease(env: Env, lease: Lease): { run: LeaseRun; done: Promise<LeaseRun> } {
+  const run = new LeaseRun(env, lease);
+  env.log.info({
+    event: 'lease.started',
+    leaseId: lease.leaseId,
+    campaignId: lease.campaignId,
+    keys: run.ids.length,
+    permits: run.permitsLeft,
+  });
+  const done = sendAll(env, run).then(() => {
+    run.endCalls();
+    run.unattempted.push(...run.ids.slice(run.next));
+    env.log.info({
+      event: 'lease.finished',
+      leaseId: lease.leaseId,
+      campaignId: lease.campaignId,
+      results: run.results.length,
+      unattempted: run.unattempted.length,
+      permitsUsed: run.permitsUsed,
+      haltedBy: run.haltedBy,
+    });
+    return run;
+  });
+  return { run, done };
+}
+
+async function sendAll(env: Env, run: LeaseRun): Promise<void> {
+  // Lanes stop when no permit is free; a reserved permit may come back (the key needed no call),
+  // so go round again while keys and free permits remain. Each round takes at least one key.
+  while (run.next < run.ids.length && run.mayTakeKey()) {
+    const lanes = Math.min(env.concurrency, run.ids.length - run.next);
+    run.lanesBusy = lanes;
+    await Promise.all(Array.from({ length: lanes }, () => lane(env, run)));
+  }
+}
+
+async function lane(env: Env, run: LeaseRun): Promise<void> {
+  while (run.next < run.ids.length && run.mayTakeKey()) {
+    await env.lanes.acquire();
+    if (!(run.next < run.ids.length && run.mayTakeKey())) {
+      env.lanes.release();
+      break;
+    }
+    const recipientId = run.ids[run.next++]!;
+    run.permitsLeft -= 1; // reserved before any await: concurrent lanes can never overspend
+    run.starting += 1;
+    const busy: Busy = { since: env.clock.now(), ms: 0, called: false };
+    try {
+      const used = await sendKey(env, run, recipientId, busy);
+      busy.ms += env.clock.now() - busy.since;
+      if (!busy.called) run.keyGivenUp();
+      if (used) run.addTiming(busy.ms);
+      else run.permitsLeft += 1;
+    } catch (error) {
+      // Only a bug gets here, and it may have struck after the call: keep the permit spent,
+      // report the key in doubt (never resent) and take no more keys from this lease.
+      run.halt('WORKER_INTERNAL');
+      run.results.push({ recipientId, status: 'inDoubt', reason: `WORKER_INTERNAL: ${describeError(error)}` });
+      env.log.error({ event: 'key.crashed', leaseId: run.lease.leaseId, recipientId, reason: describeError(error) });
+      if (!busy.called) run.keyGivenUp();
+    } finally {
+      env.lanes.release();
+    }
+  }
+  run.lanesBusy -= 1;
+  run.checkNoMoreCalls();
+}

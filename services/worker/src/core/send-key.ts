@@ -1,0 +1,228 @@
+import {
+  PermanentError,
+  RetryableError,
+  describeError,
+  isAllowedRecipient,
+  isBatonError,
+  keys,
+  parseJson,
+  parseWith,
+  renderedMessage,
+  type Lease,
+  type OutcomeFacts,
+  type OutcomeStatus,
+  type RecordMode,
+  type RecipientRef,
+  type RenderedMessage,
+  type SendResult,
+} from '@baton/shared';
+import type { Busy, LeaseRun } from './lease-run';
+import type { OutgoingEmail } from './ports';
+import type { Env } from './worker-env';
+
+type LogFields = Record<string, string>;
+
+/** One key, start to end. Returns whether a provider call was made (the permit is spent). */
+export async function sendKey(env: Env, run: LeaseRun, recipientId: string, busy: Busy): Promise<boolean> {
+  const { lease } = run;
+  const ref: RecipientRef = { customerId: lease.customerId, campaignId: lease.campaignId, recipientId };
+  const logFields = { leaseId: lease.leaseId, campaignId: lease.campaignId, recipientId };
+
+  const message = await sendableMessage(env, run, ref, logFields);
+  if (!message) return false;
+  if (!(await claim(env, run, ref, logFields))) return false;
+
+  // The claim took time: a permit of the slice we are in now, or of a later one (waiting for it).
+  if (!(await run.takeSlot(busy))) {
+    await releaseClaim(env, ref, logFields);
+    run.unattempted.push(recipientId);
+    return false;
+  }
+
+  run.callStarting(busy);
+  let providerId: string;
+  try {
+    ({ providerId } = await env.sender.send(outgoing(message, lease)));
+  } catch (error) {
+    await recordSendError(env, run, ref, error, logFields);
+    return true;
+  }
+  await record(env, run, { recipientId, status: 'sent', providerId }, 'always');
+  env.log.debug({ event: 'key.sent', ...logFields, providerId });
+  return true;
+}
+
+/**
+ * The rendered message, if the key may be sent at all: it is readable, QA may email it, and its
+ * recipient did not unsubscribe. Otherwise the key's result is recorded here (before any claim,
+ * so an outcome only if none is there) and nothing is returned.
+ */
+async function sendableMessage(env: Env, run: LeaseRun, ref: RecipientRef, logFields: LogFields): Promise<RenderedMessage | undefined> {
+  const { recipientId } = ref;
+  const loaded = await loadRendered(env, ref);
+  if (!loaded.ok) {
+    // Retryable: nothing is final yet, so nothing goes to the ledger.
+    if (loaded.result.status === 'retryable') run.results.push(loaded.result);
+    else await record(env, run, loaded.result, 'if-absent');
+    env.log.warn({ event: 'key.not-sendable', ...logFields, reason: loaded.result.reason });
+    return undefined;
+  }
+
+  if (env.stage === 'qa' && !qaMayEmail(env.qaAllowList, loaded.message.to)) {
+    await record(env, run, { recipientId, status: 'suppressed', reason: 'QA_NOT_ALLOWED' }, 'if-absent');
+    env.log.info({ event: 'key.suppressed', ...logFields, reason: 'QA_NOT_ALLOWED' });
+    return undefined;
+  }
+
+  let unsubscribed: boolean;
+  try {
+    unsubscribed = await env.ledger.isSuppressed(ref);
+  } catch (error) {
+    const code = 'SUPPRESSION_READ_FAILED';
+    run.results.push({ recipientId, status: 'retryable', code, reason: `${code}: ${describeError(error)}` });
+    return undefined;
+  }
+  if (unsubscribed) {
+    await record(env, run, { recipientId, status: 'suppressed', reason: 'UNSUBSCRIBED' }, 'if-absent');
+    env.log.info({ event: 'key.suppressed', ...logFields, reason: 'UNSUBSCRIBED' });
+    return undefined;
+  }
+  return loaded.message;
+}
+
+/** Claims the key for this lease; false (with the key's result reported) when it is not ours. */
+async function claim(env: Env, run: LeaseRun, ref: RecipientRef, logFields: LogFields): Promise<boolean> {
+  const { recipientId } = ref;
+  const claimed = await env.ledger.claim(ref, run.lease.leaseId);
+  if (claimed.kind === 'elsewhere') {
+    run.results.push({ recipientId, status: 'claimedElsewhere' });
+    env.log.info({ event: 'key.claimed-elsewhere', ...logFields });
+    return false;
+  }
+  if (claimed.kind === 'failed') {
+    // Nothing was sent. If the claim was in fact written (and could not be read back), the key
+    // stays claimed: never sent twice, but reported by the conductor as unfinished.
+    run.results.push({ recipientId, status: 'retryable', code: 'CLAIM_FAILED', reason: `CLAIM_FAILED: ${claimed.reason}` });
+    env.log.warn({ event: 'key.claim-failed', ...logFields, reason: claimed.reason });
+    return false;
+  }
+  return true;
+}
+
+type Loaded = { ok: true; message: RenderedMessage } | { ok: false; result: Extract<SendResult, { status: 'failed' | 'retryable' }> };
+/** Results that are final: the ones with an outcome record. */
+type FinalResult = Extract<SendResult, { status: OutcomeStatus }>;
+
+async function loadRendered(env: Env, ref: RecipientRef): Promise<Loaded> {
+  const { recipientId } = ref;
+  const key = keys.rendered(ref);
+  const failed = (reason: string): Loaded => ({ ok: false, result: { recipientId, status: 'failed', reason } });
+  let body: string | undefined;
+  try {
+    body = await env.store.get(env.buckets.rendered, key);
+  } catch (error) {
+    const code = 'STORE_UNAVAILABLE';
+    return { ok: false, result: { recipientId, status: 'retryable', code, reason: `${code}: ${describeError(error)}` } };
+  }
+  if (body === undefined) return failed(`RENDERED_MISSING: no rendered message at ${key}`);
+  try {
+    const message = parseWith(renderedMessage, parseJson(body, key), 'RENDERED_INVALID', key);
+    if (message.customerId !== ref.customerId || message.campaignId !== ref.campaignId || message.recipientId !== ref.recipientId) {
+      return failed(`RENDERED_INVALID: ${key} is about another recipient`);
+    }
+    return { ok: true, message };
+  } catch (error) {
+    return failed(`RENDERED_INVALID: ${isBatonError(error) ? error.message : describeError(error)}`);
+  }
+}
+
+/**
+ * QA may email one bare address on the list. Anything else — no list, a display name, a
+ * comma-separated list (`a@real.com,b@allowed.com` would pass a check of the last domain) — is refused.
+ */
+function qaMayEmail(allowList: readonly string[] | undefined, to: string): boolean {
+  if (!allowList || allowList.length === 0) return false;
+  if (!/^[^\s@,;<>"'()[\]\\]+@[^\s@,;<>"'()[\]\\]+$/.test(to)) return false;
+  return isAllowedRecipient(allowList, to);
+}
+
+function outgoing(message: RenderedMessage, lease: Lease): OutgoingEmail {
+  return {
+    from: message.from,
+    to: message.to,
+    subject: message.subject,
+    html: message.html,
+    text: message.text,
+    headers: message.headers,
+    ...(lease.domain ? { domain: lease.domain } : {}),
+    variables: {
+      'customer-id': lease.customerId,
+      'campaign-id': lease.campaignId,
+      'recipient-id': message.recipientId,
+      'lease-id': lease.leaseId,
+    },
+  };
+}
+
+async function recordSendError(env: Env, run: LeaseRun, ref: RecipientRef, error: unknown, logFields: LogFields): Promise<void> {
+  const { recipientId } = ref;
+  if (error instanceof RetryableError) {
+    // The provider certainly did not take it: free the key for a later lease. The provider is
+    // throttling or away, so this lease takes no new key.
+    await releaseClaim(env, ref, logFields);
+    run.halt(error.code);
+    run.results.push({
+      recipientId,
+      status: 'retryable',
+      code: error.code,
+      reason: `${error.code}: ${error.message}`,
+      ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+    });
+    env.log.warn({ event: 'key.retryable', ...logFields, code: error.code });
+  } else if (error instanceof PermanentError) {
+    await record(env, run, { recipientId, status: 'failed', reason: `${error.code}: ${error.message}` }, 'always');
+    env.log.warn({ event: 'key.failed', ...logFields, code: error.code });
+  } else {
+    // An in-doubt error or anything unexpected: the provider may have the message. The claim
+    // stays, so nobody sends it again; an operator decides.
+    await record(env, run, { recipientId, status: 'inDoubt', reason: describeError(error) }, 'always');
+    env.log.warn({ event: 'key.in-doubt', ...logFields, code: isBatonError(error) ? error.code : 'UNEXPECTED' });
+  }
+}
+
+async function releaseClaim(env: Env, ref: RecipientRef, logFields: LogFields): Promise<void> {
+  try {
+    await env.ledger.releaseClaim(ref);
+  } catch (error) {
+    // Safe side: the key stays claimed and is never sent, but the conductor sees it unfinished.
+    env.log.error({ event: 'claim.release-failed', ...logFields, reason: describeError(error) });
+  }
+}
+
+/**
+ * Writes a final result's outcome record and adds the result for the check-in.
+ * - `always`: this worker holds the recipient's claim, so its outcome is the truth.
+ * - `if-absent`: decided before any claim (not sendable, QA, unsubscribed); a conditional create,
+ *   so it can never overwrite what another lease's worker recorded. If one is there already, the
+ *   result says so (`claimedElsewhere`) and the conductor takes the ledger's word.
+ */
+async function record(env: Env, run: LeaseRun, result: FinalResult, mode: RecordMode): Promise<void> {
+  const { lease } = run;
+  const { recipientId } = result;
+  const ref = { customerId: lease.customerId, campaignId: lease.campaignId, recipientId };
+  const { leaseId } = lease;
+  const outcome: OutcomeFacts =
+    result.status === 'sent'
+      ? { status: result.status, providerId: result.providerId, leaseId }
+      : { status: result.status, reason: result.reason, leaseId };
+  try {
+    if ((await env.ledger.recordOutcome(ref, outcome, mode)) === 'exists') {
+      run.results.push({ recipientId, status: 'claimedElsewhere' });
+      return;
+    }
+  } catch (error) {
+    // The check-in still carries the result; the claim (if any) keeps the key from being resent.
+    env.log.error({ event: 'outcome.write-failed', leaseId, recipientId, reason: describeError(error) });
+  }
+  run.results.push(result);
+}
