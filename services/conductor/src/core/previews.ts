@@ -1,5 +1,6 @@
 import {
   isAllowedRecipient,
+  nextSlot,
   recipientIdFor,
   ValidationError,
   type Buckets,
@@ -9,6 +10,7 @@ import {
   type ObjectStore,
   type RenderedMessage,
   type Sender,
+  type SliceSchedule,
   type Stage,
 } from '@baton/shared';
 import { TemplateCache, parseAudience, renderMessage, type AudienceRecipient } from '@baton/templating';
@@ -115,9 +117,13 @@ export class Previews {
     while (slice <= last && chain.some((g) => g.free(slice) < 1)) slice++;
     if (slice > last) throw new NoPermitError(Math.max(1000, TEST_SEND_LOOKAHEAD_MS));
     for (const g of chain) g.take(slice, 1);
-    if (main.sliceStart(slice) > now) await clock.sleep(main.sliceStart(slice) - now);
+    // From here the permit rule is the workers' own (slice-schedule.ts): a one-slice schedule.
     // A late wake-up must not carry the call past its slice (the permit is spent either way).
-    if (clock.now() >= main.sliceStart(slice + 1)) throw new NoPermitError(governors.sliceMs * 2);
+    const schedule: SliceSchedule = { start: main.sliceStart(slice), sliceMs: governors.sliceMs, permits: [1] };
+    for (let slot = nextSlot(schedule, [0], now); slot.kind !== 'now'; slot = nextSlot(schedule, [0], clock.now())) {
+      if (slot.kind === 'over') throw new NoPermitError(governors.sliceMs * 2);
+      await clock.sleep(slot.until - clock.now());
+    }
   }
 
   /** The audience's first valid recipient, read once per campaign from the start of the file. */
