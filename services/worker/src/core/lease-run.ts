@@ -1,6 +1,9 @@
-import { describeError, leasePermits, leaseSendUntil, nextSlot, type Lease, type SendResult } from '@baton/shared';
+import { describeError, leasePermits, leaseSendUntil, nextSlot, sliceAt, type Lease, type SendResult } from '@baton/shared';
 import { sendKey } from './send-key';
 import type { Env } from './worker-env';
+
+/** Retryable refusals in a row (a 503, say) after which the provider looks down and the lease stops taking keys. */
+const REFUSALS_TO_HALT = 3;
 
 /** Lane time of the key in hand; `called` once its provider call has started. */
 export interface Busy {
@@ -34,6 +37,8 @@ export class LeaseRun {
   /** Resolves once no lane will start another call for this lease. */
   readonly noMoreCalls: Promise<void>;
   private signalNoMoreCalls!: () => void;
+  /** Retryable provider refusals since the last accepted call. */
+  private refusedInARow = 0;
 
   constructor(
     private readonly env: Env,
@@ -92,26 +97,51 @@ export class LeaseRun {
 
   /**
    * A permit of the slice the worker's clock is in, waiting for the next slice that has one
-   * free (the rule is `nextSlot`'s). Returns false when the schedule, or the budget, is over
-   * first. The caller makes its call right after, synchronously, so the call starts inside the
-   * slice. `busy` stops counting lane time while waiting.
+   * free (the rule is `nextSlot`'s): the slice's index, or undefined when the schedule, or the
+   * budget, is over first. `busy` stops counting lane time while waiting.
    */
-  async takeSlot(busy: Busy): Promise<boolean> {
+  async takeSlot(busy: Busy): Promise<number | undefined> {
     const { env } = this;
     for (;;) {
       const now = env.clock.now();
-      // The provider pushed back meanwhile: keys already claimed go back rather than be sent.
-      if (this.haltedBy !== undefined || env.deadline - now < env.minBudgetToTakeMs) return false;
+      // The provider pushed back meanwhile: keys waiting go back rather than be sent.
+      if (this.haltedBy !== undefined || env.deadline - now < env.minBudgetToTakeMs) return undefined;
       const slot = nextSlot(this.lease.schedule, this.usedPerSlice, now);
-      if (slot.kind === 'over') return false;
+      if (slot.kind === 'over') return undefined;
       if (slot.kind === 'now') {
         this.usedPerSlice[slot.slice]! += 1;
-        return true;
+        return slot.slice;
       }
       busy.ms += now - busy.since;
       await env.clock.sleep(slot.until - now);
       busy.since = env.clock.now();
     }
+  }
+
+  /** A slot taken but not used (the key turned out not to be ours): another lane may still use it. */
+  giveBackSlot(slice: number): void {
+    this.usedPerSlice[slice]! -= 1;
+  }
+
+  /**
+   * After the claim: the call must still start inside a slice it holds. A claim that outlasted
+   * its slice gives that permit back and waits for the next one; false when none is left (the
+   * caller releases the claim). The caller makes its call right after, synchronously.
+   */
+  async keepSlotAfterClaim(slice: number, busy: Busy): Promise<boolean> {
+    if (sliceAt(this.lease.schedule, this.env.clock.now()) === slice && this.haltedBy === undefined) return true;
+    this.giveBackSlot(slice);
+    return (await this.takeSlot(busy)) !== undefined;
+  }
+
+  /** A retryable refusal from the provider: throttling, no connection, or too many in a row halt the lease. */
+  providerRefused(code: string): void {
+    this.refusedInARow += 1;
+    if (code === 'PROVIDER_THROTTLED' || code === 'PROVIDER_UNREACHABLE' || this.refusedInARow >= REFUSALS_TO_HALT) this.halt(code);
+  }
+
+  providerAccepted(): void {
+    this.refusedInARow = 0;
   }
 }
 

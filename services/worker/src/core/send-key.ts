@@ -30,10 +30,19 @@ export async function sendKey(env: Env, run: LeaseRun, recipientId: string, busy
 
   const message = await sendableMessage(env, run, ref, logFields);
   if (!message) return false;
-  if (!(await claim(env, run, ref, logFields))) return false;
-
-  // The claim took time: a permit of the slice we are in now, or of a later one (waiting for it).
-  if (!(await run.takeSlot(busy))) {
+  // The slot first, the claim right before the call: a claim means "its call may have started",
+  // so a crash leaves in doubt only what was about to go out, never a lane's worth of keys
+  // that were still waiting for their slice.
+  const slot = await run.takeSlot(busy);
+  if (slot === undefined) {
+    run.unattempted.push(recipientId);
+    return false;
+  }
+  if (!(await claim(env, run, ref, logFields))) {
+    run.giveBackSlot(slot);
+    return false;
+  }
+  if (!(await run.keepSlotAfterClaim(slot, busy))) {
     await releaseClaim(env, ref, logFields);
     run.unattempted.push(recipientId);
     return false;
@@ -47,6 +56,7 @@ export async function sendKey(env: Env, run: LeaseRun, recipientId: string, busy
     await recordSendError(env, run, ref, error, logFields);
     return true;
   }
+  run.providerAccepted();
   await record(env, run, { recipientId, status: 'sent', providerId }, 'always');
   env.log.debug({ event: 'key.sent', ...logFields, providerId });
   return true;
@@ -167,10 +177,11 @@ function outgoing(message: RenderedMessage, lease: Lease): OutgoingEmail {
 async function recordSendError(env: Env, run: LeaseRun, ref: RecipientRef, error: unknown, logFields: LogFields): Promise<void> {
   const { recipientId } = ref;
   if (error instanceof RetryableError) {
-    // The provider certainly did not take it: free the key for a later lease. The provider is
-    // throttling or away, so this lease takes no new key.
+    // The provider certainly did not take it: free the key for a later lease. Throttled or
+    // unreachable, or failing call after call: this lease takes no new key. A lone 503 costs only
+    // this recipient a later retry.
     await releaseClaim(env, ref, logFields);
-    run.halt(error.code);
+    run.providerRefused(error.code);
     run.results.push({
       recipientId,
       status: 'retryable',

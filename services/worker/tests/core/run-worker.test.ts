@@ -911,4 +911,67 @@ describe('runWorker, paced by its lease schedule', () => {
     expect(leaseClient.requests[0]!.results[0]).toMatchObject({ status: 'retryable', code: 'PROVIDER_THROTTLED' });
     expect(leaseClient.requests[0]!.wantsMore).toBe(false);
   });
+
+  describe('claims and provider errors (faults cost nobody)', () => {
+    it('claims a key only when its slice has come, so a worker that vanishes leaves waiting keys unclaimed', async () => {
+      // Prepare: five keys, one permit in each of five one-second slices; the clock's sleeps
+      // never end, as for a worker that vanished while its lanes waited for their slices.
+      const addresses = emails(5);
+      const { store, sender, deps } = setUp();
+      await seedRendered(store, addresses);
+      const frozen = { now: () => START, sleep: () => new Promise<void>(() => {}) };
+      const lease = leaseFor(addresses, { schedule: { start: START, sliceMs: 1_000, permits: [1, 1, 1, 1, 1] } });
+
+      // Act
+      void runWorker({ ...deps, clock: frozen }, { lease });
+      for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+
+      // Assess: the one call of the current slice was made; the other four never claimed.
+      expect(sender.calls).toHaveLength(1);
+      const claimed = [];
+      for (const email of addresses) if (await claimExists(store, email)) claimed.push(email);
+      expect(claimed).toEqual([sender.calls[0]!.msg.to]);
+    });
+
+    it('retries only the one recipient after a lone 503 and goes on with the lease', async () => {
+      // Prepare
+      const addresses = emails(5);
+      const { store, sender, leaseClient, deps } = setUp({ concurrency: 1 });
+      await seedRendered(store, addresses);
+      sender.behaviour = (_msg, index) => {
+        if (index === 1) throw new RetryableError('PROVIDER_UNAVAILABLE', 'Mailgun unavailable (503)');
+        return { providerId: `<id-${index}@mg.acme.test>` };
+      };
+
+      // Act
+      await runWorker(deps, { lease: leaseFor(addresses) });
+
+      // Assess
+      const request = leaseClient.requests[0]!;
+      expect(request.results.filter((r) => r.status === 'sent')).toHaveLength(4);
+      expect(request.results.filter((r) => r.status === 'retryable')).toEqual([
+        expect.objectContaining({ code: 'PROVIDER_UNAVAILABLE', recipientId: idOf(sender.calls[1]!.msg.to) }),
+      ]);
+      expect(request.unattempted).toEqual([]);
+      expect(await claimExists(store, sender.calls[1]!.msg.to)).toBe(false);
+    });
+
+    it('stops taking keys after three provider refusals in a row: the provider looks down', async () => {
+      // Prepare
+      const addresses = emails(5);
+      const { store, sender, leaseClient, deps } = setUp({ concurrency: 1 });
+      await seedRendered(store, addresses);
+      sender.behaviour = () => {
+        throw new RetryableError('PROVIDER_UNAVAILABLE', 'Mailgun unavailable (503)');
+      };
+
+      // Act
+      await runWorker(deps, { lease: leaseFor(addresses) });
+
+      // Assess
+      expect(sender.calls).toHaveLength(3);
+      expect(leaseClient.requests[0]!.unattempted).toHaveLength(2);
+      expect(leaseClient.requests[0]!.wantsMore).toBe(false);
+    });
+  });
 });
