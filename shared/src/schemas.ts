@@ -279,6 +279,8 @@ export const checkInRequest = z.object({
   results: z.array(sendResult),
   /** Keys the worker did not attempt (out of permits or time): back to the queue. */
   unattempted: z.array(recipientId),
+  /** Final results whose outcome record the worker could not write: the conductor writes them. */
+  unrecorded: z.array(recipientId).optional(),
   permitsUsed: z.number().int().min(0),
   /** Calls started in each slice of the lease's schedule: exactly what the governor gets back. */
   usedPerSlice: z.array(z.number().int().min(0)).optional(),

@@ -1,10 +1,11 @@
-import type { CheckInRequest } from '@baton/shared';
+import type { CheckInRequest, Ledger } from '@baton/shared';
 import type { ActiveLease } from './lease-book';
 import type { ConductorMetrics } from './ports';
 import type { Reconciler } from './reconciler';
 
 export interface ResultsDeps {
   reconciler: Reconciler;
+  ledger: Ledger;
   metrics: ConductorMetrics;
   /** Retryable results a recipient may have before it is recorded failed. */
   maxAttempts: number;
@@ -41,7 +42,7 @@ export async function settleResults(
       throttled = { retryAfterMs: Math.max(throttled?.retryAfterMs ?? 0, r.retryAfterMs ?? 0) || undefined };
     }
     if (active.settled.has(r.recipientId)) continue;
-    await settleOne(deps, active, r, now);
+    await settleOne(deps, active, request, r, now);
     active.settled.add(r.recipientId);
   }
   for (const recipientId of request.unattempted) {
@@ -55,7 +56,13 @@ export async function settleResults(
   return throttled;
 }
 
-async function settleOne(deps: ResultsDeps, active: ActiveLease, r: CheckInRequest['results'][number], now: number): Promise<void> {
+async function settleOne(
+  deps: ResultsDeps,
+  active: ActiveLease,
+  request: CheckInRequest,
+  r: CheckInRequest['results'][number],
+  now: number,
+): Promise<void> {
   const { run } = active;
   switch (r.status) {
     case 'retryable': {
@@ -78,6 +85,16 @@ async function settleOne(deps: ResultsDeps, active: ActiveLease, r: CheckInReque
       await deps.reconciler.settleFromLedger(run, r.recipientId, now);
       return;
     default:
+      // The worker could not write its outcome record: write it from its report, so a crash
+      // later does not turn a message sent into one in doubt.
+      if (request.unrecorded?.includes(r.recipientId)) {
+        const facts = r.status === 'sent' ? { providerId: r.providerId } : { reason: r.reason };
+        await deps.ledger.recordOutcome(
+          { ...run.ref, recipientId: r.recipientId },
+          { status: r.status, leaseId: active.lease.leaseId, ...facts },
+          'if-absent',
+        );
+      }
       if (run.resolve(r.recipientId, r.status)) deps.metrics.outcome(r.status);
       if (r.status === 'sent' || r.status === 'failed' || r.status === 'inDoubt') run.recordSend(now);
   }

@@ -115,6 +115,7 @@ export class Conductor {
       book: this.book,
       dispatcher,
       reconciler: this.reconciler,
+      ledger,
       rates,
       journal: this.journal,
       settings,

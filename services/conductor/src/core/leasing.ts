@@ -8,6 +8,7 @@ import {
   type CheckInResponse,
   type Clock,
   type Lease,
+  type Ledger,
   type Logger,
   type RenewRequest,
 } from '@baton/shared';
@@ -37,6 +38,7 @@ export interface LeasingDeps {
   book: LeaseBook;
   dispatcher: Dispatcher;
   reconciler: Reconciler;
+  ledger: Ledger;
   rates: WorkerRates;
   journal: GovernorJournal;
   settings: LeasingSettings;
@@ -131,8 +133,8 @@ export class Leasing {
    * next lease, which cannot fail.
    */
   private async applyCheckIn(active: ActiveLease, request: CheckInRequest, now: number): Promise<CheckInResponse> {
-    const { reconciler, metrics, settings, rates, logger, journal } = this.deps;
-    const throttled = await settleResults({ reconciler, metrics, maxAttempts: settings.maxAttempts }, active, request, now);
+    const { reconciler, ledger, metrics, settings, rates, logger, journal } = this.deps;
+    const throttled = await settleResults({ reconciler, ledger, metrics, maxAttempts: settings.maxAttempts }, active, request, now);
     // The worker is done with this lease: what it did not use goes back, slice by slice.
     for (const g of active.governors) g.release(active.grant, request.usedPerSlice, now);
     if (throttled) {

@@ -299,6 +299,22 @@ describe('Conductor', () => {
     expect(await h.store.get(buckets.campaigns, keys.summary(ref))).toBeDefined();
   });
 
+  it('writes the outcome record of a result its worker could not record, from the check-in', async () => {
+    // Prepare
+    const h = harness({ maxWorkers: 1 });
+    await storedCampaign(h.store, 2);
+    await begin(h);
+    await h.conductor.tick();
+    const lease = h.invocations[0]!.lease;
+    const [unrecorded, recorded] = lease.recipientIds as [string, string];
+    // Act
+    await h.conductor.checkIn(report(lease, 'sent', false, { unrecorded: [unrecorded] }));
+    // Assess
+    const written = JSON.parse((await h.store.get(buckets.campaigns, keys.outcome({ ...ref, recipientId: unrecorded })))!);
+    expect(written).toMatchObject({ status: 'sent', providerId: `<${unrecorded}@mg.test>`, leaseId: lease.leaseId });
+    expect(await h.store.get(buckets.campaigns, keys.outcome({ ...ref, recipientId: recorded }))).toBeUndefined();
+  });
+
   it('ends a cancelled draft at once: nothing was ever out', async () => {
     // Prepare
     const h = harness({});

@@ -11,6 +11,7 @@ export function checkInFor(env: Env, run: LeaseRun, wantsMore: boolean): CheckIn
     workerId: lease.workerId,
     results: run.results,
     unattempted: run.unattempted,
+    ...(run.unrecorded.length > 0 ? { unrecorded: run.unrecorded.map((u) => u.ref.recipientId) } : {}),
     permitsUsed: run.permitsUsed,
     usedPerSlice: run.usedPerSlice,
     ...(timing.n > 0

@@ -13,6 +13,10 @@ export { WANTS_MORE_FRACTION, WANTS_MORE_MIN_MS };
 export const CHECK_IN_RETRIES = 3;
 /** First back-off between check-in attempts; doubled each time. */
 export const CHECK_IN_BACKOFF_MS = 500;
+/** An outcome record whose write failed is tried this many more times before the check-in… */
+export const OUTCOME_RETRIES = 3;
+/** …first after this long, doubled each time. */
+export const OUTCOME_RETRY_BACKOFF_MS = 200;
 /** Lanes: keys in progress at once. Waiting lanes cost little, and a slice's permits need free lanes when it starts (see the conductor's governor). */
 export const DEFAULT_CONCURRENCY = 32;
 export { PROVIDER_TIMEOUT_MS };

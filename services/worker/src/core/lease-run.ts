@@ -1,5 +1,16 @@
-import { describeError, leasePermits, leaseSendUntil, nextSlot, sliceAt, type Lease, type SendResult } from '@baton/shared';
-import { sendKey } from './send-key';
+import {
+  describeError,
+  leasePermits,
+  leaseSendUntil,
+  nextSlot,
+  sliceAt,
+  type Lease,
+  type OutcomeFacts,
+  type RecipientRef,
+  type RecordMode,
+  type SendResult,
+} from '@baton/shared';
+import { retryUnrecorded, sendKey } from './send-key';
 import type { Env } from './worker-env';
 
 /** Retryable refusals in a row (a 503, say) after which the provider looks down and the lease stops taking keys. */
@@ -22,6 +33,8 @@ export class LeaseRun {
   permitsUsed = 0;
   readonly results: SendResult[] = [];
   readonly unattempted: string[] = [];
+  /** Outcome records whose write failed: tried again before the check-in. */
+  readonly unrecorded: { ref: RecipientRef; outcome: OutcomeFacts; mode: RecordMode }[] = [];
   /** Set when the provider said "not now": no new key is taken for this lease. */
   haltedBy: string | undefined = undefined;
   /** Calls started in each slice of the lease's schedule. */
@@ -158,9 +171,10 @@ export function startLease(env: Env, lease: Lease): { run: LeaseRun; done: Promi
     keys: run.ids.length,
     permits: run.permitsLeft,
   });
-  const done = sendAll(env, run).then(() => {
+  const done = sendAll(env, run).then(async () => {
     run.endCalls();
     run.unattempted.push(...run.ids.slice(run.next));
+    await retryUnrecorded(env, run);
     env.log.info({
       event: 'lease.finished',
       leaseId: lease.leaseId,

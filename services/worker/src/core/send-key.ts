@@ -16,6 +16,7 @@ import {
   type RenderedMessage,
   type SendResult,
 } from '@baton/shared';
+import { OUTCOME_RETRIES, OUTCOME_RETRY_BACKOFF_MS } from './defaults';
 import type { Busy, LeaseRun } from './lease-run';
 import type { OutgoingEmail } from './ports';
 import type { Env } from './worker-env';
@@ -232,8 +233,31 @@ async function record(env: Env, run: LeaseRun, result: FinalResult, mode: Record
       return;
     }
   } catch (error) {
-    // The check-in still carries the result; the claim (if any) keeps the key from being resent.
+    // Tried again before the check-in (see `retryUnrecorded`); the claim, if any, keeps the key
+    // from being resent meanwhile.
     env.log.error({ event: 'outcome.write-failed', leaseId, recipientId, reason: describeError(error) });
+    run.unrecorded.push({ ref, outcome, mode });
   }
   run.results.push(result);
+}
+
+/**
+ * Outcome records whose write failed, tried again with back-off once the lease's calls are
+ * over; those still failing are named in the check-in so the conductor writes them from the
+ * results (what the provider answered). An outcome lost for good would read as in doubt after
+ * a crash.
+ */
+export async function retryUnrecorded(env: Env, run: LeaseRun): Promise<void> {
+  for (let attempt = 0; attempt < OUTCOME_RETRIES && run.unrecorded.length > 0; attempt++) {
+    await env.clock.sleep(OUTCOME_RETRY_BACKOFF_MS * 2 ** attempt);
+    const pending = run.unrecorded.splice(0);
+    for (const entry of pending) {
+      try {
+        await env.ledger.recordOutcome(entry.ref, entry.outcome, entry.mode);
+        env.log.info({ event: 'outcome.written-late', leaseId: run.lease.leaseId, recipientId: entry.ref.recipientId });
+      } catch {
+        run.unrecorded.push(entry);
+      }
+    }
+  }
 }

@@ -715,6 +715,45 @@ describe('runWorker, when the store or the worker itself fails', () => {
     expect(summary.retryable).toBe(1);
   });
 
+  it('writes an outcome record again when the store recovers before the check-in', async () => {
+    // Prepare: the first write of the outcome fails, the next succeeds.
+    const [email] = emails(1) as [string];
+    const { store, leaseClient, deps } = setUp();
+    await seedRendered(store, [email]);
+    const put = store.put.bind(store);
+    let failures = 1;
+    store.put = async (bucket, key, body, options) => {
+      if (key === keys.outcome(refOf(email)) && failures-- > 0) throw down();
+      return put(bucket, key, body, options);
+    };
+
+    // Act
+    await runWorker(deps, { lease: leaseFor([email]) });
+
+    // Assess
+    expect(await outcomeOf(store, email)).toMatchObject({ status: 'sent' });
+    expect(leaseClient.requests[0]!.unrecorded).toBeUndefined();
+  });
+
+  it('names in the check-in an outcome it could never write, so the conductor writes it', async () => {
+    // Prepare
+    const [email] = emails(1) as [string];
+    const { store, leaseClient, deps } = setUp();
+    await seedRendered(store, [email]);
+    const put = store.put.bind(store);
+    store.put = async (bucket, key, body, options) => {
+      if (key === keys.outcome(refOf(email))) throw down();
+      return put(bucket, key, body, options);
+    };
+
+    // Act
+    await runWorker(deps, { lease: leaseFor([email]) });
+
+    // Assess
+    expect(leaseClient.requests[0]!.unrecorded).toEqual([idOf(email)]);
+    expect(await outcomeOf(store, email)).toBeUndefined();
+  });
+
   it('still reports a sent key whose outcome could not be written, and keeps its claim so it is never resent', async () => {
     // Prepare
     const [email] = emails(1) as [string];
