@@ -13,7 +13,7 @@ import {
   type SliceSchedule,
   type Stage,
 } from '@baton/shared';
-import { TemplateCache, parseAudience, renderMessage, type AudienceRecipient } from '@baton/templating';
+import { TemplateCache, audienceHead, parseAudience, renderMessage, type AudienceRecipient } from '@baton/templating';
 import type { CampaignRun } from './campaign-run';
 import { CampaignStateError, NoPermitError, RecipientSuppressedError } from './errors';
 import type { SendingGovernors } from './sending-governors';
@@ -43,8 +43,6 @@ export interface PreviewDeps {
 
 /** How far ahead a test send looks for a free permit before answering 429. */
 const TEST_SEND_LOOKAHEAD_MS = 3_000;
-/** The first 64 KiB of an audience nearly always hold its first row whole. */
-const SAMPLE_BYTES = 65_536;
 
 /**
  * Previews and test sends: the campaign rendered as a recipient would get it (the first
@@ -130,10 +128,8 @@ export class Previews {
   private async sampleRecipient(run: CampaignRun): Promise<AudienceRecipient | undefined> {
     if (this.samples.has(run.id)) return this.samples.get(run.id);
     const csv = (await this.deps.store.get(this.deps.buckets.campaigns, run.definition.audienceKey)) ?? '';
-    // The head, cut after its last line break so that no row (the header least of all) is cut
-    // short; trusted when another row follows the first or it is the whole file.
-    const cut = csv.length <= SAMPLE_BYTES ? csv.length : csv.lastIndexOf('\n', SAMPLE_BYTES) + 1;
-    const head = cut > 0 ? csv.slice(0, cut) : csv;
+    // Trusted when another row follows the first (so it is whole) or the head is the whole file.
+    const head = audienceHead(csv);
     const fromHead = parseAudience(head, run.definition.customerId).recipients;
     const first =
       head.length === csv.length || fromHead.length > 1 ? fromHead[0] : parseAudience(csv, run.definition.customerId).recipients[0];
