@@ -1,6 +1,6 @@
 import { classifyMailgunError } from '@baton/shared/mailgun';
 import { SCENARIOS } from '../../src/sim/scenarios';
-import { throttledError } from '../../src/sim/sim-provider';
+import { acceptingMs, isThrottled, throttledError } from '../../src/sim/sim-provider';
 import { LEASE_GRACE_MS, countViolations, simulate, type Scenario } from '../../src/sim/simulate';
 import { maxInAnyWindow, perCalendarWindow } from '../../src/sim/window-stats';
 
@@ -76,6 +76,35 @@ describe('the governor simulation', () => {
     const scenario = { ...small, campaigns: [{ customerId: 'bigco', size: 1_500, startAtMs: 0 }] };
     const [a, b] = [await simulate(scenario, 'baton'), await simulate(scenario, 'baton')];
     expect({ ...a, wallMs: 0 }).toEqual({ ...b, wallMs: 0 });
+  });
+});
+
+describe('throttle bursts', () => {
+  it('repeat every period when the span has one, and count only the time outside them as accepting', () => {
+    const periodic = { fromMs: 8_000, toMs: 12_000, everyMs: 12_000 };
+    expect([7_999, 8_000, 11_999, 12_000, 19_999, 20_000, 32_500].map((t) => isThrottled(periodic, t))).toEqual([
+      false,
+      true,
+      true,
+      false,
+      false,
+      true,
+      true,
+    ]);
+    expect(acceptingMs(periodic, 8_000)).toBe(8_000);
+    expect(acceptingMs(periodic, 10_000)).toBe(8_000);
+    expect(acceptingMs(periodic, 30_000)).toBe(8_000 + 8_000 + 6_000);
+    const once = { fromMs: 300_000, toMs: 320_000 };
+    expect(isThrottled(once, 332_000)).toBe(false);
+    expect(acceptingMs(once, 600_000)).toBe(580_000);
+  });
+
+  it('stretch the ideal by the time the provider refuses', async () => {
+    const r = await simulate(
+      { ...small, campaigns: [{ customerId: 'bigco', size: 600, startAtMs: 0 }], throttle: { fromMs: 2_000, toMs: 6_000 } },
+      'fixed-batches',
+    );
+    expect(r.idealS).toBeCloseTo(14, 2);
   });
 });
 
