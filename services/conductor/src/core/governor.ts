@@ -66,6 +66,7 @@ export interface GovernorCheckpoint {
   limits: number[];
   effectiveCap: number;
   heldUntil?: number;
+  /** When the last push-back took effect: leases planned before it are no evidence. */
   pushedBackAt?: number;
 }
 
@@ -93,7 +94,8 @@ export class Governor {
   private durable = Number.NEGATIVE_INFINITY;
   private effective: number;
   private heldUntil = 0;
-  private lastPushBackAt = Number.NEGATIVE_INFINITY;
+  /** When the effective cap was last lowered; a throttled lease planned before then is old news. */
+  private cutAt = Number.NEGATIVE_INFINITY;
   private lastRecoverAt = Number.NEGATIVE_INFINITY;
   private readonly backoffFactor: number;
   private readonly minCap: number;
@@ -219,23 +221,36 @@ export class Governor {
   }
 
   /**
-   * The provider pushed back (429/420): lower the effective cap, hold until `retryAfterMs` has
-   * passed, and take the unused part of slices already opened down to the new pace.
+   * The provider pushed back (429/420) on a lease planned at `plannedAt`. Always: hold until
+   * `retryAfterMs` has passed (slices starting before then lose what is not granted yet). Only
+   * if the lease was planned at or after the moment the last cut took effect — it ran at the
+   * current level, so its 429 is news about that level — the effective cap is cut by
+   * `backoffFactor` and what is not granted yet in slices already opened comes down to the new
+   * pace. A lease planned before ran at an older, higher level: however many report it, and
+   * however late, it is the episode already answered. (A lease issued in the very instant of the
+   * cut counts as planned after it: a throttled worker's successor is started right then.)
+   * Returns whether this changed anything a checkpoint holds.
    */
-  pushBack(now: number, retryAfterMs?: number): void {
+  pushBack(now: number, retryAfterMs?: number, plannedAt = now): boolean {
     const current = this.advance(now);
-    if (now - this.lastPushBackAt >= this.settings.sliceMs * 2) {
+    let changed = false;
+    if (plannedAt >= this.cutAt) {
       this.effective = Math.max(this.minCap, Math.floor(this.effective * this.backoffFactor));
+      this.cutAt = this.lastRecoverAt = now;
+      changed = true;
     }
-    this.lastPushBackAt = now;
-    this.lastRecoverAt = now;
-    if (retryAfterMs !== undefined && retryAfterMs > 0) this.heldUntil = Math.max(this.heldUntil, now + retryAfterMs);
+    if (retryAfterMs !== undefined && retryAfterMs > 0 && now + retryAfterMs > this.heldUntil) {
+      this.heldUntil = now + retryAfterMs;
+      changed = true;
+    }
+    if (!changed) return false;
     for (const [i, limit] of this.limits) {
       if (i < current) continue;
       const allowed = this.sliceStart(i) < this.heldUntil ? 0 : this.pace(i, this.effective);
       // Lowering a limit can never break the invariant; what is granted already stays.
       if (allowed < limit) this.limits.set(i, Math.max(allowed, this.granted.get(i) ?? 0));
     }
+    return true;
   }
 
   /** The conductor's state to store before `markDurable`: for each recent slice, at most how many calls it holds. */
@@ -253,9 +268,10 @@ export class Governor {
       through: this.openedThrough,
       limits,
       effectiveCap: this.effective,
-      // A restart must not undo a push-back: the wait and the quiet time carry over.
+      // A restart must neither undo a push-back nor count it again: the level, the wait and when
+      // the last cut took effect (so the quiet time) carry over.
       heldUntil: this.heldUntil,
-      pushedBackAt: Number.isFinite(this.lastPushBackAt) ? this.lastPushBackAt : undefined,
+      pushedBackAt: Number.isFinite(this.cutAt) ? this.cutAt : undefined,
     };
   }
 
@@ -279,7 +295,7 @@ export class Governor {
       this.openedThrough = cp.through;
       this.effective = Math.min(this.cap, Math.max(this.minCap, cp.effectiveCap));
       this.heldUntil = cp.heldUntil ?? 0;
-      if (cp.pushedBackAt !== undefined) this.lastPushBackAt = this.lastRecoverAt = cp.pushedBackAt;
+      if (cp.pushedBackAt !== undefined) this.cutAt = this.lastRecoverAt = cp.pushedBackAt;
     } else {
       // Unknown shape: nothing new until every window that could hold its calls is over.
       const end = (cp.through + 1) * cp.sliceMs + cp.marginMs;
@@ -317,7 +333,7 @@ export class Governor {
   private recover(now: number): void {
     if (this.effective >= this.cap) return;
     // Quiet time counts from the push-back or the end of the wait the provider asked for.
-    const since = () => Math.max(this.lastPushBackAt, this.lastRecoverAt, this.heldUntil);
+    const since = () => Math.max(this.cutAt, this.lastRecoverAt, this.heldUntil);
     while (now - since() >= this.recoverEveryMs && this.effective < this.cap) {
       this.lastRecoverAt = since() + this.recoverEveryMs;
       this.effective = Math.min(this.cap, this.effective + this.recoverStep);

@@ -126,20 +126,23 @@ export class Leasing {
     for (const g of active.governors) g.release(active.grant, request.usedPerSlice, now);
     if (throttled) {
       const domainGov = active.governors[0]!;
-      domainGov.pushBack(now, throttled.retryAfterMs);
+      // News only if the lease ran at the current level: one episode cuts once, however many report it.
+      const changed = domainGov.pushBack(now, throttled.retryAfterMs, active.issuedAt);
       logger.warn(
         {
-          event: 'governor.push_back',
+          event: changed ? 'governor.push_back' : 'governor.push_back_known',
           domain: active.lease.domain,
+          leaseId: active.lease.leaseId,
           effectiveCap: domainGov.effectiveCap,
           retryAfterMs: throttled.retryAfterMs,
         },
-        'provider pushed back',
+        changed ? 'provider pushed back' : 'provider pushed back on a lease planned before the last push-back',
       );
       // A restart must not forget it.
-      void journal
-        .save(now)
-        .catch((err) => logger.error({ event: 'governor.checkpoint_failed', err }, 'checkpoint after a push-back failed'));
+      if (changed)
+        void journal
+          .save(now)
+          .catch((err) => logger.error({ event: 'governor.checkpoint_failed', err }, 'checkpoint after a push-back failed'));
     }
     rates.observe(request.workerId, request.timing, request.lanes);
     const next = request.wantsMore && !this.stopping ? this.nextLease(request.workerId, now, usableUntil(request, now)) : undefined;
@@ -213,7 +216,7 @@ export class Leasing {
       // A live worker checks in soon after its last slice; this long after it, it is gone.
       expiresAt: Math.max(now, sendUntil) + this.deps.settings.leaseGraceMs,
     };
-    this.deps.book.add({ lease, run, grant, governors: chain, settled: new Set() });
+    this.deps.book.add({ lease, run, grant, governors: chain, settled: new Set(), issuedAt: now });
     this.deps.metrics.leaseIssued(permits);
     this.deps.logger.debug(
       { event: 'lease.issued', leaseId: lease.leaseId, campaignId: run.id, permits, slices: grant.permits.length },

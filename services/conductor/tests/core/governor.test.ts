@@ -96,6 +96,56 @@ describe('Governor', () => {
     expect(g.effectiveCap).toBe(100);
   });
 
+  describe('push-back by episode', () => {
+    it('lowers the effective cap once, however many leases planned before the push-back report it and however late', () => {
+      // Prepare: five leases planned at 0.
+      const g = ready(new Governor(settings), 0);
+      // Act
+      const changed = [100, 300, 2_000, 6_000, 9_000].map((now) => g.pushBack(now, undefined, 0));
+      // Assess
+      expect(changed).toEqual([true, false, false, false, false]);
+      expect(g.effectiveCap).toBe(50);
+    });
+
+    it('lowers it again for a lease planned after the push-back took effect, or in its very instant', () => {
+      const g = ready(new Governor(settings), 0);
+      g.pushBack(100, undefined, 0);
+      expect(g.pushBack(900, undefined, 100)).toBe(true); // planned in the instant of the cut: its successor
+      expect(g.effectiveCap).toBe(25);
+      expect(g.pushBack(1_500, undefined, 899)).toBe(false);
+      expect(g.pushBack(1_600, undefined, 1_000)).toBe(true);
+      expect(g.effectiveCap).toBe(12);
+    });
+
+    it('still honours a wait asked for by a report of an episode already answered', () => {
+      const g = ready(new Governor(settings), 0, 10_000);
+      g.pushBack(100, undefined, 0);
+      expect(g.pushBack(200, 3_000, 0)).toBe(true);
+      expect(g.effectiveCap).toBe(50);
+      let i = g.sliceOf(200);
+      for (; g.sliceStart(i) < 3_200; i++) expect(g.free(i)).toBe(0);
+      expect(g.free(i)).toBeGreaterThan(0);
+      // A shorter wait changes nothing.
+      expect(g.pushBack(300, 1_000, 0)).toBe(false);
+    });
+
+    it('after a restart keeps the lowered cap and does not count the push-back again', () => {
+      // Prepare
+      const old = ready(new Governor(settings), 0);
+      old.pushBack(1_000, undefined, 0);
+      const cp: GovernorCheckpoint = JSON.parse(JSON.stringify(old.checkpoint(1_000)));
+      // Act
+      const g = new Governor(settings);
+      g.restore(cp, 2_000);
+      // Assess: a report of a lease planned before the cut is old news; one planned since is not.
+      expect(g.effectiveCap).toBe(50);
+      expect(g.pushBack(2_500, undefined, 500)).toBe(false);
+      expect(g.effectiveCap).toBe(50);
+      expect(g.pushBack(2_600, undefined, 2_000)).toBe(true);
+      expect(g.effectiveCap).toBe(25);
+    });
+  });
+
   it('after a restart counts everything its predecessor could have granted as used', () => {
     // Prepare: the old conductor granted the whole window ahead, then died.
     const old = ready(new Governor(settings), 0, 10_000);
