@@ -15,6 +15,13 @@ export interface Throttle {
   retryAfterMs: number | undefined;
 }
 
+/** What a check-in tells the governor about the provider. */
+export interface ProviderAnswers {
+  throttled: Throttle | undefined;
+  /** The lease's recipients the provider took (each once). */
+  sent: number;
+}
+
 /** First back-off for a retryable result when the provider named no wait; doubled per attempt. */
 const RETRY_BACKOFF_MS = 5_000;
 
@@ -29,17 +36,19 @@ export async function settleResults(
   active: ActiveLease,
   request: CheckInRequest,
   now: number,
-): Promise<Throttle | undefined> {
+): Promise<ProviderAnswers> {
   const { run, lease } = active;
   let throttled: Throttle | undefined;
+  let sent = 0;
   const leased = new Set(lease.recipientIds);
   const reported = new Set<string>();
   for (const r of request.results) {
     if (!leased.has(r.recipientId) || reported.has(r.recipientId)) continue;
     reported.add(r.recipientId);
-    if (r.status === 'retryable' && (r.code === 'PROVIDER_THROTTLED' || r.reason?.startsWith('PROVIDER_THROTTLED'))) {
+    if (isThrottled(r)) {
       throttled = { retryAfterMs: Math.max(throttled?.retryAfterMs ?? 0, r.retryAfterMs ?? 0) || undefined };
     }
+    if (r.status === 'sent') sent++;
     if (active.settled.has(r.recipientId)) continue;
     await settleOne(deps, active, r, now);
     active.settled.add(r.recipientId);
@@ -52,7 +61,11 @@ export async function settleResults(
   }
   const unaccounted = lease.recipientIds.filter((r) => !reported.has(r) && run.isInFlight(r));
   if (unaccounted.length > 0) await deps.reconciler.settleUnknown(run, unaccounted, now);
-  return throttled;
+  return { throttled, sent };
+}
+
+function isThrottled(r: CheckInRequest['results'][number]): boolean {
+  return r.status === 'retryable' && (r.code === 'PROVIDER_THROTTLED' || r.reason?.startsWith('PROVIDER_THROTTLED') === true);
 }
 
 async function settleOne(deps: ResultsDeps, active: ActiveLease, r: CheckInRequest['results'][number], now: number): Promise<void> {

@@ -12,7 +12,7 @@ export interface ActiveLease {
   settled: Set<string>;
   /**
    * When the conductor planned it (its clock): the governor's level then is the one its calls
-   * tried, so its 429s are news only if the level has not been cut since.
+   * tried, so its 429s and its successes are news only if the level has not changed since.
    */
   issuedAt: number;
 }

@@ -121,11 +121,11 @@ export class Leasing {
    */
   private async applyCheckIn(active: ActiveLease, request: CheckInRequest, now: number): Promise<CheckInResponse> {
     const { reconciler, metrics, settings, rates, logger, journal } = this.deps;
-    const throttled = await settleResults({ reconciler, metrics, maxAttempts: settings.maxAttempts }, active, request, now);
+    const { throttled, sent } = await settleResults({ reconciler, metrics, maxAttempts: settings.maxAttempts }, active, request, now);
     // The worker is done with this lease: what it did not use goes back, slice by slice.
     for (const g of active.governors) g.release(active.grant, request.usedPerSlice, now);
+    const domainGov = active.governors[0]!;
     if (throttled) {
-      const domainGov = active.governors[0]!;
       // News only if the lease ran at the current level: one episode cuts once, however many report it.
       const changed = domainGov.pushBack(now, throttled.retryAfterMs, active.issuedAt);
       logger.warn(
@@ -143,6 +143,12 @@ export class Leasing {
         void journal
           .save(now)
           .catch((err) => logger.error({ event: 'governor.checkpoint_failed', err }, 'checkpoint after a push-back failed'));
+    } else if (sent > 0 && domainGov.accepted(now, active.issuedAt)) {
+      // (The `else` only reads better: after a cut this lease predates the change, so `accepted` would refuse it.)
+      logger.info(
+        { event: 'governor.recover', domain: active.lease.domain, leaseId: active.lease.leaseId, effectiveCap: domainGov.effectiveCap },
+        'provider took the calls of a lease planned at the current level: effective cap raised',
+      );
     }
     rates.observe(request.workerId, request.timing, request.lanes);
     const next = request.wantsMore && !this.stopping ? this.nextLease(request.workerId, now, usableUntil(request, now)) : undefined;

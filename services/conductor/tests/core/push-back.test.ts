@@ -16,9 +16,9 @@ function effectiveCap(h: Harness): number {
 }
 
 /** Five workers, each with a lease issued now. */
-async function fiveWorkers(): Promise<{ h: Harness; leases: Lease[] }> {
+async function fiveWorkers(recipients = 60): Promise<{ h: Harness; leases: Lease[] }> {
   const h = harness({ maxWorkers: 5, batchSize: 4 }, 620);
-  await storedCampaign(h.store, 60);
+  await storedCampaign(h.store, recipients);
   await begin(h);
   await h.conductor.tick();
   const leases = h.invocations.splice(0).map((i) => i.lease);
@@ -104,5 +104,80 @@ describe('push-back by episode', () => {
     // Assess
     expect(effectiveCap(restarted)).toBe(310);
     expect(restarted.conductor.getCampaign(ref.campaignId).effectivePerMinute).toBe(310);
+  });
+});
+
+describe('recovery on evidence', () => {
+  it('successful leases after an episode raise the cap back within a few lease horizons', async () => {
+    // Prepare: an episode that took the cap from 620 to 155.
+    const { h, leases } = await fiveWorkers(1_000);
+    h.clock.advance(500);
+    await h.conductor.checkIn(throttledReport(leases[0]!));
+    h.clock.advance(500);
+    await h.conductor.checkIn(throttledReport(h.invocations.splice(0)[0]!.lease));
+    expect(effectiveCap(h)).toBe(155);
+    const episodeEnd = h.clock.now();
+    // Act: from now on every call goes through; workers check in as their leases end and want more.
+    const out = [...leases.slice(1)];
+    const levels: number[] = [];
+    while (effectiveCap(h) < 620 && h.clock.now() - episodeEnd < 60_000) {
+      h.clock.advance(250);
+      await h.conductor.tick();
+      out.push(...h.invocations.splice(0).map((i) => i.lease));
+      for (const lease of out.splice(0)) {
+        if (lease.sendUntil > h.clock.now()) out.push(lease);
+        else {
+          const next = (await h.conductor.checkIn(report(lease, 'sent', true))).lease;
+          if (next) out.push(next);
+          if (levels.at(-1) !== effectiveCap(h)) levels.push(effectiveCap(h));
+        }
+      }
+    }
+    // Assess: back to the full cap within two lease horizons (10 s each), in rounds of good news.
+    expect(effectiveCap(h)).toBe(620);
+    expect(h.clock.now() - episodeEnd).toBeLessThanOrEqual(2 * 10_000);
+    expect(levels.slice(0, 3)).toEqual([155, 388, 504]); // half the gap to 620 each round
+  });
+
+  it('a lease that met a 429 raises nothing, even if some of its calls went through', async () => {
+    // Prepare
+    const h = harness({ maxWorkers: 1, batchSize: 4 }, 620);
+    await storedCampaign(h.store, 20);
+    await begin(h);
+    await h.conductor.tick();
+    const lease = h.invocations[0]!.lease;
+    // Act: reported in the instant it was issued — planned "at" the cut it causes.
+    await h.conductor.checkIn(
+      report(lease, 'sent', false, {
+        results: [
+          { recipientId: lease.recipientIds[0]!, status: 'sent' },
+          { recipientId: lease.recipientIds[1]!, status: 'retryable', code: 'PROVIDER_THROTTLED' },
+        ],
+        unattempted: lease.recipientIds.slice(2),
+        permitsUsed: 2,
+      }),
+    );
+    // Assess
+    expect(effectiveCap(h)).toBe(310);
+  });
+
+  it('a lease planned after the push-back that sent nothing raises nothing', async () => {
+    // Prepare
+    const { h, leases } = await fiveWorkers();
+    h.clock.advance(500);
+    await h.conductor.checkIn(throttledReport(leases[0]!));
+    const successor = h.invocations.splice(0)[0]!.lease;
+    // Act
+    h.clock.advance(2_000);
+    await h.conductor.checkIn(
+      report(successor, 'sent', false, {
+        // A permanent failure is no sign the provider takes the pace.
+        results: [{ recipientId: successor.recipientIds[0]!, status: 'failed', reason: 'PROVIDER_REJECTED: bad address' }],
+        unattempted: successor.recipientIds.slice(1),
+        permitsUsed: 1,
+      }),
+    );
+    // Assess
+    expect(effectiveCap(h)).toBe(310);
   });
 });
