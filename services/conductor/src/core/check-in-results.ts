@@ -16,6 +16,13 @@ export interface Throttle {
   retryAfterMs: number | undefined;
 }
 
+/** What a check-in tells the governor about the provider. */
+export interface ProviderAnswers {
+  throttled: Throttle | undefined;
+  /** The lease's recipients the provider took (each once). */
+  sent: number;
+}
+
 /** First back-off for a retryable result when the provider named no wait; doubled per attempt. */
 const RETRY_BACKOFF_MS = 5_000;
 
@@ -30,9 +37,10 @@ export async function settleResults(
   active: ActiveLease,
   request: CheckInRequest,
   now: number,
-): Promise<Throttle | undefined> {
+): Promise<ProviderAnswers> {
   const { run, lease } = active;
   let throttled: Throttle | undefined;
+  let sent = 0;
   const leased = new Set(lease.recipientIds);
   const reported = new Set<string>();
   for (const r of request.results) {
@@ -41,6 +49,7 @@ export async function settleResults(
     if (r.status === 'retryable' && r.code === 'PROVIDER_THROTTLED') {
       throttled = { retryAfterMs: Math.max(throttled?.retryAfterMs ?? 0, r.retryAfterMs ?? 0) || undefined };
     }
+    if (r.status === 'sent') sent++;
     if (active.settled.has(r.recipientId)) continue;
     await settleOne(deps, active, request, r, now);
     active.settled.add(r.recipientId);
@@ -53,7 +62,7 @@ export async function settleResults(
   }
   const unaccounted = lease.recipientIds.filter((r) => !reported.has(r) && run.isInFlight(r));
   if (unaccounted.length > 0) await deps.reconciler.settleUnknown(run, unaccounted, now);
-  return throttled;
+  return { throttled, sent };
 }
 
 async function settleOne(

@@ -20,9 +20,25 @@
  * still to come, what it may hold is its limit; for one already past, what is still granted in
  * it (unused permits were taken back, so that bounds the calls made). So a permit that went
  * unused comes back a little later while every window still holds at most the cap. Limits are
- * only ever lowered afterwards. Grants never
- * exceed limits, and workers never exceed grants. Nothing else is needed for the guarantee:
- * prediction, fairness and back-off only decide how the budget is used.
+ * only ever lowered afterwards (a stated wait takes the slices before its end down to what is
+ * granted in them). Grants never exceed limits, and workers never exceed grants. Nothing else is
+ * needed for the guarantee: prediction, fairness and push-back only decide how the budget is used.
+ *
+ * Push-back works below the limits, never on them. The effective cap `e` is a ceiling on grants:
+ * slice i grants at most `min(limit, limit − pace(i, cap) + pace(i, e))` (its limit less what its
+ * pace loses at the lower level; the `min` because a pace is not monotone in its level, so a
+ * lower level may pace one slice above the full one). So `e` lowered takes effect at once in every
+ * slice not yet granted, `e` raised lets those same slices grant more at once, and no change of
+ * `e` ever touches a limit: the proof above is untouched. It moves on evidence only, each lease
+ * judged by when it was planned (the level it ran at):
+ *  - a 429 from a lease planned at or after the last cut cuts `e` by `backoffFactor` (not below
+ *    `minCapShare` of the cap); a 429 from a lease planned before it is the same episode, reported
+ *    late, and cuts nothing (a stated wait is honoured whoever reports it);
+ *  - calls that went through, in a lease with no 429 planned after the last change of `e`, raise
+ *    it by half the way back to where the episode's first cut started, and by at least
+ *    `recoverShare` of the cap (so, once there, step by step up to the cap).
+ * While `e` is below the cap, grants reach only `probeMs` past the current slice (or the end of a
+ * wait): leases are short, so the evidence comes back within about a second.
  *
  * Pacing is the price: a window of `W/s` slices carries `W/s · cap/reach` calls, i.e. at most
  * `W / (W + 2m + s)` of the cap (99% with the defaults: 60 s, 150 ms, 200 ms).
@@ -30,6 +46,8 @@
  * Durable: only slices up to `durableThrough` are granted, and the conductor persists the
  * limits (a checkpoint) before it moves that mark. A restarted conductor restores them and
  * counts every restored slice as fully used, so whatever its predecessor granted still counts.
+ * The checkpoint also holds `e`, the wait, when the last cut took effect and where recovery
+ * heads, so a restart neither undoes a push-back nor counts it again.
  */
 export interface GovernorSettings {
   /** The provider's cap: calls in any window of `windowMs`. */
@@ -38,13 +56,18 @@ export interface GovernorSettings {
   sliceMs: number;
   /** Clock skew plus request transit between a worker's decision and the provider's count. */
   marginMs: number;
-  /** After a push-back the effective cap is multiplied by this (default 0.5)… */
+  /** A push-back multiplies the effective cap by this (default 0.5)… */
   backoffFactor?: number;
   /** …and never below this share of the cap (default 0.05). */
   minCapShare?: number;
-  /** Then, each `recoverEveryMs` without push-back (default window/6), it grows by `recoverShare` of the cap (default 0.1). */
-  recoverEveryMs?: number;
+  /** The smallest step of recovery, as a share of the cap (default 0.1). */
   recoverShare?: number;
+  /**
+   * While the effective cap is below the cap, grants reach at most this far past the current
+   * slice (default 1 s, at least two slices): leases are short, so their outcomes — the evidence
+   * that moves the effective cap — come back soon.
+   */
+  probeMs?: number;
 }
 
 /** Permits for consecutive slices, the first starting at `start`. */
@@ -66,7 +89,10 @@ export interface GovernorCheckpoint {
   limits: number[];
   effectiveCap: number;
   heldUntil?: number;
+  /** When the last push-back took effect: leases planned before it are no evidence. */
   pushedBackAt?: number;
+  /** The level recovery heads back to (what the effective cap was before the episode). */
+  recoverTo?: number;
 }
 
 export interface GovernorSnapshot {
@@ -93,12 +119,17 @@ export class Governor {
   private durable = Number.NEGATIVE_INFINITY;
   private effective: number;
   private heldUntil = 0;
-  private lastPushBackAt = Number.NEGATIVE_INFINITY;
-  private lastRecoverAt = Number.NEGATIVE_INFINITY;
+  /** When the effective cap was last lowered; a throttled lease planned before then is old news. */
+  private cutAt = Number.NEGATIVE_INFINITY;
+  /** When it last changed either way; only a lease planned since has tried the current level. */
+  private changedAt = Number.NEGATIVE_INFINITY;
+  /** The last change was a cut: a further cut belongs to the same episode. */
+  private cutting = false;
+  private recoverTo: number;
   private readonly backoffFactor: number;
   private readonly minCap: number;
-  private readonly recoverEveryMs: number;
   private readonly recoverStep: number;
+  private readonly probeSlices: number;
 
   constructor(readonly settings: GovernorSettings) {
     const { perWindowMax: cap, windowMs, sliceMs, marginMs } = settings;
@@ -106,18 +137,18 @@ export class Governor {
     if (!(sliceMs >= 1 && sliceMs <= windowMs)) throw new RangeError('governor slice must be between 1 ms and the window');
     if (!(marginMs >= 0 && 2 * marginMs < windowMs)) throw new RangeError('governor margin must be under half the window');
     this.reach = Math.ceil((windowMs + 2 * marginMs) / sliceMs) + 1;
-    this.effective = cap;
+    this.effective = this.recoverTo = cap;
     this.backoffFactor = settings.backoffFactor ?? 0.5;
     this.minCap = Math.max(1, Math.ceil(cap * (settings.minCapShare ?? 0.05)));
-    this.recoverEveryMs = settings.recoverEveryMs ?? windowMs / 6;
     this.recoverStep = Math.max(1, Math.ceil(cap * (settings.recoverShare ?? 0.1)));
+    this.probeSlices = Math.max(2, Math.ceil((settings.probeMs ?? 1_000) / sliceMs));
   }
 
   get cap(): number {
     return this.settings.perWindowMax;
   }
 
-  /** The cap as lowered by push-back; back to `cap` step by step. */
+  /** The cap as lowered by push-back, and raised again by calls that go through. */
   get effectiveCap(): number {
     return this.effective;
   }
@@ -151,7 +182,6 @@ export class Governor {
    * `checkpoint()`, then `markDurable(index)`: grants use only durable slices.
    */
   open(index: number, now: number): void {
-    this.recover(now);
     const current = this.advance(now);
     if (Number.isNaN(this.openedThrough)) this.openedThrough = current - 1;
     // Idle for a while: no point fixing limits of slices already past.
@@ -161,8 +191,9 @@ export class Governor {
       const held = this.sliceStart(i) < this.heldUntil;
       let room = this.cap;
       for (let j = i - this.reach + 1; j < i; j++) room -= this.bound(j, current);
-      const pace = this.pace(i, this.effective);
-      const extra = held ? 0 : Math.min(this.carry, pace);
+      // The full pace: the effective cap is a ceiling on grants (see `free`), not on limits.
+      const pace = this.pace(i, this.cap);
+      const extra = held ? 0 : Math.min(this.carry, this.pace(i, this.effective));
       const limit = held ? 0 : Math.max(0, Math.min(pace + extra, room));
       this.carry -= Math.max(0, Math.min(extra, limit - pace));
       this.limits.set(i, limit);
@@ -182,10 +213,17 @@ export class Governor {
     return j < current ? (this.granted.get(j) ?? 0) : (this.limits.get(j) ?? 0);
   }
 
-  /** Permits still free in slice `i` (0 for slices not opened or not durable). */
+  /**
+   * Permits still free in slice `i` (0 for slices not opened or not durable): its limit, less
+   * what the effective cap takes off its pace, less what is granted. Below the cap, only slices
+   * near the current one (or the end of a wait) are offered: short leases, prompt evidence.
+   */
   free(i: number): number {
     if (i > this.durable || i < this.seen) return 0;
-    return Math.max(0, (this.limits.get(i) ?? 0) - (this.granted.get(i) ?? 0));
+    if (this.effective < this.cap && i > Math.max(this.seen, this.sliceOf(this.heldUntil)) + this.probeSlices) return 0;
+    const limit = this.limits.get(i) ?? 0;
+    const ceiling = Math.min(limit, limit - this.pace(i, this.cap) + this.pace(i, this.effective));
+    return Math.max(0, ceiling - (this.granted.get(i) ?? 0));
   }
 
   /** Takes `n` permits of slice `i`; the caller checked `free(i)` first. */
@@ -219,23 +257,53 @@ export class Governor {
   }
 
   /**
-   * The provider pushed back (429/420): lower the effective cap, hold until `retryAfterMs` has
-   * passed, and take the unused part of slices already opened down to the new pace.
+   * The provider pushed back (429/420) on a lease planned at `plannedAt`. Always: hold until
+   * `retryAfterMs` has passed (slices starting before then lose what is not granted yet). Only
+   * if the lease was planned at or after the moment the last cut took effect — it ran at the
+   * current level, so its 429 is news about that level — the effective cap is cut by
+   * `backoffFactor`. A lease planned before ran at an older, higher level: however many report
+   * it, and however late, it is the episode already answered. (A lease issued in the very
+   * instant of the cut counts as planned after it: a throttled worker's successor is started
+   * right then.) Returns whether this changed anything a checkpoint holds.
    */
-  pushBack(now: number, retryAfterMs?: number): void {
+  pushBack(now: number, retryAfterMs?: number, plannedAt = now): boolean {
     const current = this.advance(now);
-    if (now - this.lastPushBackAt >= this.settings.sliceMs * 2) {
+    let changed = false;
+    if (plannedAt >= this.cutAt) {
+      // The first cut of an episode remembers where it started: recovery heads back there.
+      if (!this.cutting) this.recoverTo = this.effective;
       this.effective = Math.max(this.minCap, Math.floor(this.effective * this.backoffFactor));
+      this.cutAt = this.changedAt = now;
+      this.cutting = true;
+      changed = true;
     }
-    this.lastPushBackAt = now;
-    this.lastRecoverAt = now;
-    if (retryAfterMs !== undefined && retryAfterMs > 0) this.heldUntil = Math.max(this.heldUntil, now + retryAfterMs);
-    for (const [i, limit] of this.limits) {
-      if (i < current) continue;
-      const allowed = this.sliceStart(i) < this.heldUntil ? 0 : this.pace(i, this.effective);
-      // Lowering a limit can never break the invariant; what is granted already stays.
-      if (allowed < limit) this.limits.set(i, Math.max(allowed, this.granted.get(i) ?? 0));
+    if (retryAfterMs !== undefined && retryAfterMs > 0 && now + retryAfterMs > this.heldUntil) {
+      this.heldUntil = now + retryAfterMs;
+      changed = true;
+      for (const [i, limit] of this.limits) {
+        // Lowering a limit can never break the invariant; what is granted already stays.
+        if (i >= current && this.sliceStart(i) < this.heldUntil) this.limits.set(i, Math.min(limit, this.granted.get(i) ?? 0));
+      }
     }
+    return changed;
+  }
+
+  /**
+   * Calls of a lease planned at `plannedAt` went through. If that lease was planned after the
+   * effective cap last changed, it tried the current level and found it good: raise it by half
+   * the way back to where the episode started, and by at least `recoverShare` of the cap (so
+   * past that level, step by step up to the cap). An older lease tried an older level: no news;
+   * nor is one planned in the very instant of the change (it may have come just before it: ties
+   * go to the cautious side here, as they do to the cut in `pushBack`).
+   * Returns whether the effective cap rose.
+   */
+  accepted(now: number, plannedAt: number): boolean {
+    if (this.effective >= this.cap || plannedAt <= this.changedAt) return false;
+    const halfway = Math.ceil((this.recoverTo - this.effective) / 2);
+    this.effective = Math.min(this.cap, this.effective + Math.max(this.recoverStep, halfway));
+    this.changedAt = now;
+    this.cutting = false;
+    return true;
   }
 
   /** The conductor's state to store before `markDurable`: for each recent slice, at most how many calls it holds. */
@@ -253,9 +321,11 @@ export class Governor {
       through: this.openedThrough,
       limits,
       effectiveCap: this.effective,
-      // A restart must not undo a push-back: the wait and the quiet time carry over.
+      // A restart must neither undo a push-back nor count it again: the level, the wait, when
+      // the last cut took effect and where recovery heads carry over.
       heldUntil: this.heldUntil,
-      pushedBackAt: Number.isFinite(this.lastPushBackAt) ? this.lastPushBackAt : undefined,
+      pushedBackAt: Number.isFinite(this.cutAt) ? this.cutAt : undefined,
+      recoverTo: this.recoverTo,
     };
   }
 
@@ -279,7 +349,10 @@ export class Governor {
       this.openedThrough = cp.through;
       this.effective = Math.min(this.cap, Math.max(this.minCap, cp.effectiveCap));
       this.heldUntil = cp.heldUntil ?? 0;
-      if (cp.pushedBackAt !== undefined) this.lastPushBackAt = this.lastRecoverAt = cp.pushedBackAt;
+      if (cp.pushedBackAt !== undefined) this.cutAt = this.changedAt = cp.pushedBackAt;
+      this.recoverTo = Math.min(this.cap, Math.max(this.effective, cp.recoverTo ?? this.cap));
+      // Still below where recovery heads: a cut after the restart continues that episode.
+      this.cutting = this.effective < this.recoverTo;
     } else {
       // Unknown shape: nothing new until every window that could hold its calls is over.
       const end = (cp.through + 1) * cp.sliceMs + cp.marginMs;
@@ -311,17 +384,6 @@ export class Governor {
     for (let i = this.sliceOf(windowStart); this.sliceStart(i) < windowStart + this.settings.windowMs; i++)
       windowGranted += this.granted.get(i) ?? 0;
     return { cap: this.cap, effectiveCap: this.effective, heldUntil: this.heldUntil, windowGranted, windowStart };
-  }
-
-  /** Step the effective cap back up after a quiet spell. */
-  private recover(now: number): void {
-    if (this.effective >= this.cap) return;
-    // Quiet time counts from the push-back or the end of the wait the provider asked for.
-    const since = () => Math.max(this.lastPushBackAt, this.lastRecoverAt, this.heldUntil);
-    while (now - since() >= this.recoverEveryMs && this.effective < this.cap) {
-      this.lastRecoverAt = since() + this.recoverEveryMs;
-      this.effective = Math.min(this.cap, this.effective + this.recoverStep);
-    }
   }
 
   /** Slices older than one reach before now matter to nobody. */

@@ -10,6 +10,11 @@ export interface ActiveLease {
   governors: Governor[];
   /** Results already settled by a check-in that then failed: its retry skips them. */
   settled: Set<string>;
+  /**
+   * When the conductor planned it (its clock): the governor's level then is the one its calls
+   * tried, so its 429s and its successes are news only if the level has not changed since.
+   */
+  issuedAt: number;
 }
 
 /** Late check-ins of expired leases are still matched for this long. */

@@ -134,25 +134,39 @@ export class Leasing {
    */
   private async applyCheckIn(active: ActiveLease, request: CheckInRequest, now: number): Promise<CheckInResponse> {
     const { reconciler, ledger, metrics, settings, rates, logger, journal } = this.deps;
-    const throttled = await settleResults({ reconciler, ledger, metrics, maxAttempts: settings.maxAttempts }, active, request, now);
+    const { throttled, sent } = await settleResults(
+      { reconciler, ledger, metrics, maxAttempts: settings.maxAttempts },
+      active,
+      request,
+      now,
+    );
     // The worker is done with this lease: what it did not use goes back, slice by slice.
     for (const g of active.governors) g.release(active.grant, request.usedPerSlice, now);
+    const domainGov = active.governors[0]!;
     if (throttled) {
-      const domainGov = active.governors[0]!;
-      domainGov.pushBack(now, throttled.retryAfterMs);
+      // News only if the lease ran at the current level: one episode cuts once, however many report it.
+      const changed = domainGov.pushBack(now, throttled.retryAfterMs, active.issuedAt);
       logger.warn(
         {
-          event: 'governor.push_back',
+          event: changed ? 'governor.push_back' : 'governor.push_back_known',
           domain: active.lease.domain,
+          leaseId: active.lease.leaseId,
           effectiveCap: domainGov.effectiveCap,
           retryAfterMs: throttled.retryAfterMs,
         },
-        'provider pushed back',
+        changed ? 'provider pushed back' : 'provider pushed back on a lease planned before the last push-back',
       );
       // A restart must not forget it.
-      void journal
-        .save(now)
-        .catch((err) => logger.error({ event: 'governor.checkpoint_failed', err }, 'checkpoint after a push-back failed'));
+      if (changed)
+        void journal
+          .save(now)
+          .catch((err) => logger.error({ event: 'governor.checkpoint_failed', err }, 'checkpoint after a push-back failed'));
+    } else if (sent > 0 && domainGov.accepted(now, active.issuedAt)) {
+      // (The `else` only reads better: after a cut this lease predates the change, so `accepted` would refuse it.)
+      logger.info(
+        { event: 'governor.recover', domain: active.lease.domain, leaseId: active.lease.leaseId, effectiveCap: domainGov.effectiveCap },
+        'provider took the calls of a lease planned at the current level: effective cap raised',
+      );
     }
     rates.observe(request.workerId, request.timing, request.lanes);
     const next = request.wantsMore && !this.stopping ? this.nextLease(request.workerId, now, usableUntil(request, now)) : undefined;
@@ -224,7 +238,7 @@ export class Leasing {
       // A live worker checks in soon after its last slice; this long after it, it is gone.
       expiresAt: Math.max(now, sendUntil) + this.deps.settings.leaseGraceMs,
     };
-    this.deps.book.add({ lease, run, grant, governors: chain, settled: new Set() });
+    this.deps.book.add({ lease, run, grant, governors: chain, settled: new Set(), issuedAt: now });
     this.deps.metrics.leaseIssued(permits);
     this.deps.logger.debug(
       { event: 'lease.issued', leaseId: lease.leaseId, campaignId: run.id, permits, slices: grant.permits.length },

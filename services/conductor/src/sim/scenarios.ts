@@ -56,6 +56,16 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     ...base,
+    name: 'periodic-429',
+    description: 'a cap of 1,200 per 10 s; the provider answers 429 to every call for 4 s of every 12 s; 5,000 recipients, 8 workers',
+    cap: 1_200,
+    windowMs: 10_000,
+    workers: 8,
+    throttle: { fromMs: 8_000, toMs: 12_000, everyMs: 12_000 },
+    campaigns: big(5_000),
+  },
+  {
+    ...base,
     name: 'two-campaigns',
     description: '120,000 recipients, then 500 of another customer 3 minutes in; 8 workers',
     workers: 8,

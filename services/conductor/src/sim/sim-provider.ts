@@ -5,6 +5,36 @@ import type { VirtualClock } from './virtual-clock';
 import type { Vanishing } from './vanishing';
 import type { WorkerProfile } from './worker-profile';
 
+/**
+ * When the provider answers 429 to every call: `[fromMs, toMs)` from the start of the run, and
+ * with `everyMs` again each `everyMs` after (a provider that throttles in periodic bursts).
+ */
+export interface ThrottleSpan {
+  fromMs: number;
+  toMs: number;
+  everyMs?: number;
+}
+
+/** Whether a call arriving `sinceStartMs` into the run falls in a throttle burst. */
+export function isThrottled(throttle: ThrottleSpan | undefined, sinceStartMs: number): boolean {
+  if (!throttle) return false;
+  const { fromMs, toMs, everyMs } = throttle;
+  if (sinceStartMs < fromMs) return false;
+  const into = everyMs === undefined ? sinceStartMs - fromMs : (sinceStartMs - fromMs) % everyMs;
+  return into < toMs - fromMs;
+}
+
+/** How long, of the first `ms` of the run, the provider accepts calls (outside every burst). */
+export function acceptingMs(throttle: ThrottleSpan | undefined, ms: number): number {
+  if (!throttle) return ms;
+  const { fromMs, toMs, everyMs } = throttle;
+  const burst = toMs - fromMs;
+  if (ms <= fromMs) return ms;
+  if (everyMs === undefined) return ms - Math.min(burst, ms - fromMs);
+  const periods = Math.floor((ms - fromMs) / everyMs);
+  return ms - periods * burst - Math.min(burst, ms - fromMs - periods * everyMs);
+}
+
 /** The simulated Mailgun: records when every call arrives, answers 429 while throttling. */
 export class SimProvider {
   readonly arrivals: number[] = [];
@@ -13,11 +43,15 @@ export class SimProvider {
   duplicates = 0;
   private readonly delivered = new Set<string>();
 
-  constructor(private readonly throttle: { from: number; to: number } | undefined) {}
+  /** `start`: the run's first moment, which the throttle's spans count from. */
+  constructor(
+    private readonly start: number,
+    private readonly throttle: ThrottleSpan | undefined,
+  ) {}
 
   call(arrival: number, recipientId: string): 'ok' | 'throttled' {
     this.arrivals.push(arrival);
-    if (this.throttle && arrival >= this.throttle.from && arrival < this.throttle.to) {
+    if (isThrottled(this.throttle, arrival - this.start)) {
       this.throttled++;
       return 'throttled';
     }

@@ -13,7 +13,7 @@ import {
 import { Conductor } from '../core/conductor';
 import { SendingGovernors } from '../core/sending-governors';
 import { Random } from './random';
-import { SimProvider } from './sim-provider';
+import { SimProvider, acceptingMs, type ThrottleSpan } from './sim-provider';
 import { SimObjectStore } from './sim-store';
 import { BaselineWorker, type CallGate, type Dispatcher, type SimLedger } from './baseline-worker';
 import { launchWorker, type HostedWorker } from './worker-host';
@@ -38,8 +38,8 @@ export interface Scenario {
   transitMs: [number, number];
   skewMs: number;
   crashPerLease?: number;
-  /** The provider answers 429 to every call arriving in this span (ms from the start). */
-  throttle?: { fromMs: number; toMs: number };
+  /** The provider answers 429 to every call arriving in this span (ms from the start), or in each repeat of it. */
+  throttle?: ThrottleSpan;
   invokeDelayMs: { medianMs: number; sigma: number };
   workerBudgetMs: number;
   leaseHorizonMs: number;
@@ -64,9 +64,10 @@ export interface RunResult {
   /** Calls that arrived when the trailing window already held the cap. */
   violations: number;
   completionS: number;
+  /** N / cap at the full cap, counting only time the provider accepts calls (throttle bursts do not count). */
   idealS: number;
   vsIdealPct: number;
-  /** Each campaign: when it finished against its own ideal (size / cap), from its start. */
+  /** Each campaign: when it finished against its own ideal (size / cap, bursts not counted), from its start. */
   campaigns: { customerId: string; size: number; doneS: number; idealS: number }[];
   /** Permits granted but not spent on a provider call, % (leases that crashed included; under Baton, every lease the conductor issued). */
   wastedPermitsPct: number;
@@ -91,9 +92,7 @@ export async function simulate(scenario: Scenario, strategy: Strategy): Promise<
   const wallStart = Date.now();
   const clock = new VirtualClock(START);
   const rnd = new Random(scenario.seed);
-  const provider = new SimProvider(
-    scenario.throttle ? { from: START + scenario.throttle.fromMs, to: START + scenario.throttle.toMs } : undefined,
-  );
+  const provider = new SimProvider(START, scenario.throttle);
   const stats: WorkerStats = { granted: 0, used: 0, crashedLeases: 0 };
   const profile = (): WorkerProfile => ({
     lanes: scenario.lanes,
@@ -120,7 +119,8 @@ export async function simulate(scenario: Scenario, strategy: Strategy): Promise<
   const innerCount = inner.length > 0 ? inner[inner.length - 1]! - inner[0]! + 1 : 1;
   const total = scenario.campaigns.reduce((n, c) => n + c.size, 0);
   const lastStart = Math.min(...scenario.campaigns.map((c) => c.startAtMs));
-  const idealS = (total / cap) * (windowMs / 1000);
+  // At the full cap, counting only the time the provider accepts calls.
+  const idealS = idealMs(scenario.throttle, START + lastStart, (total / cap) * windowMs) / 1000;
   const completionS = (outcome.finishedAt - START - lastStart) / 1000;
   return {
     scenario: scenario.name,
@@ -139,7 +139,7 @@ export async function simulate(scenario: Scenario, strategy: Strategy): Promise<
       customerId: c.customerId,
       size: c.size,
       doneS: (outcome.doneAt[i]! - START - c.startAtMs) / 1000,
-      idealS: (c.size / cap) * (windowMs / 1000),
+      idealS: idealMs(scenario.throttle, START + c.startAtMs, (c.size / cap) * windowMs) / 1000,
     })),
     wastedPermitsPct: stats.granted > 0 ? (100 * (stats.granted - stats.used)) / stats.granted : 0,
     crashedLeases: stats.crashedLeases,
@@ -149,6 +149,23 @@ export async function simulate(scenario: Scenario, strategy: Strategy): Promise<
     unsent: outcome.unsent,
     wallMs: Date.now() - wallStart,
   };
+}
+
+/**
+ * How long from `from` until the provider has accepted calls for `needMs` (all of it without a
+ * throttle; with one, the bursts do not count).
+ */
+function idealMs(throttle: ThrottleSpan | undefined, from: number, needMs: number): number {
+  const accepted = (ms: number) => acceptingMs(throttle, from - START + ms) - acceptingMs(throttle, from - START);
+  let hi = needMs;
+  while (accepted(hi) < needMs) hi *= 2;
+  let lo = needMs;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (accepted(mid) >= needMs) hi = mid;
+    else lo = mid;
+  }
+  return accepted(lo) >= needMs ? lo : hi;
 }
 
 /** Calls arriving when the `windowMs` before them (inclusive) already held `cap` calls. */

@@ -80,20 +80,184 @@ describe('Governor', () => {
     expect(g.free(3)).toBe(grant.permits[3]);
   });
 
-  it('backs off after a push-back, honours the wait, and recovers step by step', () => {
-    const g = ready(new Governor({ ...settings, recoverEveryMs: 1_000, recoverShare: 0.1 }), 0, 2_000);
+  it('backs off after a push-back and honours the wait', () => {
+    const g = ready(new Governor(settings), 0, 2_000);
     g.pushBack(0, 3_000);
     expect(g.effectiveCap).toBe(50);
     g.open(g.sliceOf(10_000), 100);
     g.markDurable(g.sliceOf(10_000));
     for (let i = 0; i < g.sliceOf(3_000); i++) expect(g.free(i)).toBe(0);
     expect(g.free(g.sliceOf(3_000))).toBeGreaterThan(0);
-    g.open(g.sliceOf(14_000), 4_000);
-    expect(g.effectiveCap).toBe(60); // one quiet second after the wait ended
-    g.open(g.sliceOf(15_000), 5_500);
-    expect(g.effectiveCap).toBe(70);
+    // No quiet spell raises it: only calls that go through do.
     g.open(g.sliceOf(30_000), 20_000);
-    expect(g.effectiveCap).toBe(100);
+    expect(g.effectiveCap).toBe(50);
+  });
+
+  describe('push-back by episode', () => {
+    it('lowers the effective cap once, however many leases planned before the push-back report it and however late', () => {
+      // Prepare: five leases planned at 0.
+      const g = ready(new Governor(settings), 0);
+      // Act
+      const changed = [100, 300, 2_000, 6_000, 9_000].map((now) => g.pushBack(now, undefined, 0));
+      // Assess
+      expect(changed).toEqual([true, false, false, false, false]);
+      expect(g.effectiveCap).toBe(50);
+    });
+
+    it('lowers it again for a lease planned after the push-back took effect, or in its very instant', () => {
+      const g = ready(new Governor(settings), 0);
+      g.pushBack(100, undefined, 0);
+      expect(g.pushBack(900, undefined, 100)).toBe(true); // planned in the instant of the cut: its successor
+      expect(g.effectiveCap).toBe(25);
+      expect(g.pushBack(1_500, undefined, 899)).toBe(false);
+      expect(g.pushBack(1_600, undefined, 1_000)).toBe(true);
+      expect(g.effectiveCap).toBe(12);
+    });
+
+    it('still honours a wait asked for by a report of an episode already answered', () => {
+      const g = ready(new Governor(settings), 0, 10_000);
+      g.pushBack(100, undefined, 0);
+      expect(g.pushBack(200, 3_000, 0)).toBe(true);
+      expect(g.effectiveCap).toBe(50);
+      let i = g.sliceOf(200);
+      for (; g.sliceStart(i) < 3_200; i++) expect(g.free(i)).toBe(0);
+      expect(g.free(i)).toBeGreaterThan(0);
+      // A shorter wait changes nothing.
+      expect(g.pushBack(300, 1_000, 0)).toBe(false);
+    });
+
+    it('after a restart keeps the lowered cap and does not count the push-back again', () => {
+      // Prepare
+      const old = ready(new Governor(settings), 0);
+      old.pushBack(1_000, undefined, 0);
+      const cp: GovernorCheckpoint = JSON.parse(JSON.stringify(old.checkpoint(1_000)));
+      // Act
+      const g = new Governor(settings);
+      g.restore(cp, 2_000);
+      // Assess: a report of a lease planned before the cut is old news; one planned since is not.
+      expect(g.effectiveCap).toBe(50);
+      expect(g.pushBack(2_500, undefined, 500)).toBe(false);
+      expect(g.effectiveCap).toBe(50);
+      expect(g.accepted(2_550, 500)).toBe(false); // nor is good news of one
+      expect(g.pushBack(2_600, undefined, 2_000)).toBe(true);
+      expect(g.effectiveCap).toBe(25);
+    });
+  });
+
+  describe('recovery on evidence', () => {
+    /** Cut twice (100 → 50 → 25): one episode that started at the full cap. */
+    function cutTwice(): Governor {
+      const g = ready(new Governor(settings), 0);
+      g.pushBack(100, undefined, 0);
+      g.pushBack(200, undefined, 100);
+      expect(g.effectiveCap).toBe(25);
+      return g;
+    }
+
+    it('raises the cap only for calls of a lease planned after its last change (one planned in its very instant may predate it)', () => {
+      const g = cutTwice();
+      expect(g.accepted(1_000, 150)).toBe(false); // planned before the second cut: it ran at 50
+      expect(g.accepted(1_000, 200)).toBe(false);
+      expect(g.effectiveCap).toBe(25);
+      expect(g.accepted(1_000, 201)).toBe(true);
+      // The same round of news, reported by another lease of that time, raises nothing more.
+      expect(g.accepted(1_100, 500)).toBe(false);
+      expect(g.accepted(2_000, 1_001)).toBe(true);
+    });
+
+    it('closes half the gap to the level before the episode per round of good news, then steps up to the cap', () => {
+      const g = cutTwice();
+      const levels: number[] = [];
+      for (let round = 1; g.effectiveCap < 100; round++) {
+        g.accepted(round * 1_000, round * 1_000 - 500);
+        levels.push(g.effectiveCap);
+      }
+      // 25 + 38 (half of 75), + 19, then at least a tenth of the cap: +10, +10 (capped).
+      expect(levels).toEqual([63, 82, 92, 100]);
+    });
+
+    it('starts a new episode from the level reached when the provider pushes back after a raise', () => {
+      const g = ready(new Governor(settings), 0);
+      g.pushBack(100, undefined, 0);
+      g.accepted(1_000, 101);
+      expect(g.effectiveCap).toBe(75);
+      g.pushBack(2_000, undefined, 1_000);
+      expect(g.effectiveCap).toBe(37);
+      g.accepted(3_000, 2_001);
+      // Half the way back to 75, not to 100.
+      expect(g.effectiveCap).toBe(56);
+    });
+
+    it('raises nothing for a lease at the full cap', () => {
+      const g = ready(new Governor(settings), 0);
+      expect(g.accepted(1_000, 500)).toBe(false);
+      expect(g.effectiveCap).toBe(100);
+    });
+
+    it('lowers and raises what slices already opened may grant at once, never above their limits', () => {
+      // Prepare: slices opened at the full pace, nothing granted.
+      const g = ready(new Governor({ ...settings, probeMs: 60_000 }), 0, 10_000);
+      const slices = Array.from({ length: g.reach - 2 }, (_, k) => k + 1);
+      const full = slices.map((i) => g.free(i));
+      // Act and assess: a cut halves what each may grant…
+      g.pushBack(100, undefined, 0);
+      const cut = slices.map((i) => g.free(i));
+      expect(cut.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(50);
+      expect(cut.every((n, k) => n <= full[k]!)).toBe(true);
+      // …and recovery gives it back in the same slices, up to the full pace and no further.
+      g.accepted(200, 101);
+      g.accepted(300, 201);
+      g.accepted(400, 301);
+      g.accepted(500, 401);
+      expect(g.effectiveCap).toBe(100);
+      expect(slices.map((i) => g.free(i))).toEqual(full);
+    });
+
+    it('never lets a slice grant above its limit, even where the lower level paces it more than the cap does', () => {
+      // Prepare: 40 over 22 slices paces slice 5 at 1; 30 (40 cut to 20, then raised) paces it at 2.
+      const g = ready(new Governor({ ...settings, perWindowMax: 40, probeMs: 60_000 }), 0);
+      const limits = Array.from({ length: 40 }, (_, i) => g.free(i));
+      // Act
+      g.pushBack(100, undefined, 0);
+      g.accepted(200, 101);
+      // Assess
+      expect(g.effectiveCap).toBe(30);
+      expect(limits[5]).toBe(1);
+      limits.forEach((limit, i) => expect(g.free(i)).toBeLessThanOrEqual(limit));
+    });
+
+    it('while below the cap offers only slices near the current one (or the end of a wait), so leases are short', () => {
+      const g = ready(new Governor(settings), 0);
+      expect(g.free(g.sliceOf(8_000))).toBeGreaterThan(0);
+      g.pushBack(100, undefined, 0);
+      // probeMs 1 s: two slices of 500 ms past the current one.
+      expect(g.free(2)).toBeGreaterThan(0);
+      expect(g.free(3)).toBe(0);
+      expect(g.free(g.sliceOf(8_000))).toBe(0);
+      g.pushBack(200, 4_000, 0);
+      expect(g.free(g.sliceOf(4_200) + 2)).toBeGreaterThan(0);
+      expect(g.free(g.sliceOf(4_200) + 3)).toBe(0);
+    });
+
+    it('after a restart heads back to the level before the episode, and a cut then continues that episode', () => {
+      // Prepare: 100 → 50 → 75, then a new episode from 75: 37.
+      const old = ready(new Governor(settings), 0);
+      old.pushBack(100, undefined, 0);
+      old.accepted(1_000, 101);
+      old.pushBack(2_000, undefined, 1_000);
+      const cp: GovernorCheckpoint = JSON.parse(JSON.stringify(old.checkpoint(2_000)));
+      // Act
+      const raised = new Governor(settings);
+      raised.restore(cp, 3_000);
+      raised.accepted(4_000, 3_000);
+      const cut = new Governor(settings);
+      cut.restore(cp, 3_000);
+      cut.pushBack(4_000, undefined, 3_000);
+      cut.accepted(5_000, 4_001);
+      // Assess
+      expect(raised.effectiveCap).toBe(56); // 37 + half of (75 − 37)
+      expect(cut.effectiveCap).toBe(18 + 29); // 18 + half of (75 − 18)
+    });
   });
 
   it('after a restart counts everything its predecessor could have granted as used', () => {
@@ -166,10 +330,18 @@ describe('Governor', () => {
         { arbitrary: fc.constant('restart' as const), weight: 1 },
       ),
       retryAfterMs: fc.option(fc.integer({ min: 0, max: 5_000 }), { nil: undefined }),
+      /** What the provider answered the lease's calls, told at its check-in: push-backs and recoveries by evidence. */
+      answer: fc.oneof(
+        { arbitrary: fc.constant('accepted' as const), weight: 6 },
+        { arbitrary: fc.constant('throttled' as const), weight: 1 },
+        { arbitrary: fc.constant('silent' as const), weight: 1 },
+      ),
+      /** A push-back out of the blue reports a lease planned this long ago. */
+      plannedAgoMs: fc.integer({ min: 0, max: 10_000 }),
       seed: fc.integer(),
     });
 
-    it('never puts more provider calls than the cap in any sliding (or calendar) window', () => {
+    it('never puts more provider calls than the cap in any sliding (or calendar) window, through random push-backs and recoveries', () => {
       // Where a call lands: anywhere in its slice shifted by its worker's skew, or — the worst
       // case — at an edge of what the margin allows, chosen per slice so that late landings of
       // one slice and early ones a window later can meet.
@@ -177,12 +349,15 @@ describe('Governor', () => {
       fc.assert(
         fc.property(
           fc.integer({ min: 0, max: 10_000_000 }),
+          // Caps whose pace over `reach` slices is uneven: a lower level may pace a slice more than the cap does.
+          fc.constantFrom(100, 40, 37),
           landing,
           fc.integer(),
           fc.array(worker, { minLength: 30, maxLength: 80 }),
-          (start, mode, edgeSeed, steps) => {
+          (start, cap, mode, edgeSeed, steps) => {
+            const shape = { ...settings, perWindowMax: cap };
             const edge = (slice: number) => ((Math.imul(slice ^ edgeSeed, 2654435761) >>> 7) & 1) === 1;
-            let g = new Governor(settings);
+            let g = new Governor(shape);
             let now = start;
             let stored: GovernorCheckpoint | undefined;
             const persistAhead = () => {
@@ -194,14 +369,23 @@ describe('Governor', () => {
             };
             persistAhead();
             const calls: number[] = [];
-            const pending: { at: number; grant: SliceGrant; used: number[] | undefined; gov: Governor }[] = [];
+            const pending: ({ at: number; plannedAt: number; grant: SliceGrant; used: number[] | undefined; gov: Governor } & Pick<
+              (typeof steps)[number],
+              'answer' | 'retryAfterMs'
+            >)[] = [];
             for (const s of steps) {
               now += s.advanceMs;
-              for (const p of pending.filter((x) => x.at <= now)) if (p.gov === g) g.release(p.grant, p.used, p.at);
+              for (const p of pending.filter((x) => x.at <= now)) {
+                if (p.gov !== g) continue;
+                g.release(p.grant, p.used, p.at);
+                // As the conductor does at a check-in: a 429 is a push-back, calls that went through are good news.
+                if (p.answer === 'throttled') g.pushBack(p.at, p.retryAfterMs, p.plannedAt);
+                else if (p.answer === 'accepted') g.accepted(p.at, p.plannedAt);
+              }
               pending.splice(0, pending.length, ...pending.filter((x) => x.at > now));
-              if (s.event === 'pushBack') g.pushBack(now, s.retryAfterMs);
+              if (s.event === 'pushBack') g.pushBack(now, s.retryAfterMs, now - s.plannedAgoMs);
               if (s.event === 'restart' && stored) {
-                g = new Governor(settings);
+                g = new Governor(shape);
                 g.restore(stored, now);
               }
               persistAhead();
@@ -231,10 +415,19 @@ describe('Governor', () => {
                   }
                   return u;
                 });
-                if (!s.crashes) pending.push({ at: Math.max(now, checkIn), grant, used: s.reportsUsage ? used : undefined, gov: g });
+                if (!s.crashes)
+                  pending.push({
+                    at: Math.max(now, checkIn),
+                    plannedAt: now,
+                    grant,
+                    used: s.reportsUsage ? used : undefined,
+                    gov: g,
+                    answer: s.answer,
+                    retryAfterMs: s.retryAfterMs,
+                  });
               }
             }
-            expect(maxInAnyWindow(calls, settings.windowMs)).toBeLessThanOrEqual(settings.perWindowMax);
+            expect(maxInAnyWindow(calls, settings.windowMs)).toBeLessThanOrEqual(cap);
           },
         ),
         { numRuns: 300 },
