@@ -10,7 +10,7 @@ import {
   type InputIssue,
   type RenderedMessage,
 } from '@baton/shared';
-import { addressProblem } from './email-address';
+import { addressProblem, checkMailbox } from './email-address';
 import { mjml2html, type MjmlStrictError } from './mjml';
 
 /**
@@ -32,6 +32,7 @@ export interface TemplateInput {
 }
 
 export interface CompiledTemplate {
+  /** The `from` header value: one mailbox, canonical (`Name <address>`, the name quoted where RFC 5322 requires). */
   readonly from: string;
   readonly subject: Template[];
   readonly html: Template[];
@@ -293,23 +294,12 @@ function decodeBasicEntities(s: string): string {
   );
 }
 
-const FROM_WITH_NAME = /^(.*?)\s*<([^<>]*)>$/s;
-
+/** The `from` header: exactly one mailbox, in its canonical form (see `checkMailbox`). */
 function checkFrom(from: string, issues: InputIssue[]): string {
-  if (/[\r\n\u0000]/.test(from)) {
-    issues.push({ where: 'from', message: 'must not contain CR, LF or NUL' });
+  const checked = checkMailbox(from);
+  if (!checked.ok) {
+    issues.push({ where: 'from', message: checked.problem });
     return from;
   }
-  const trimmed = from.trim();
-  const named = FROM_WITH_NAME.exec(trimmed);
-  const name = named ? named[1]! : '';
-  const address = named ? named[2]!.trim() : trimmed;
-  if (/[\u0000-\u001F\u007F<>]/.test(name)) {
-    issues.push({ where: 'from', message: 'the display name must not contain control characters or angle brackets' });
-  }
-  const problem = addressProblem(address);
-  if (problem !== undefined) {
-    issues.push({ where: 'from', message: `must be "address" or "Name <address>" (${problem.replace(/^email/, 'the address')})` });
-  }
-  return trimmed;
+  return checked.mailbox.header;
 }

@@ -300,6 +300,11 @@ describe('template validation', () => {
     ['a NUL', 'Acme\u0000 <news@acme.example>', 'must not contain CR, LF or NUL'],
     ['no address', 'Acme News', 'must be "address" or "Name <address>"'],
     ['a bad address in brackets', 'Acme <news at acme>', 'must be "address" or "Name <address>"'],
+    ['a second address after a comma', 'evil@evil.com, Me <me@example.com>', 'not a list of 2 addresses'],
+    ['an unbalanced quote', '"Me <me@example.com>', 'a double quote is not closed'],
+    ['a NEL (U+0085) in the display name', 'Me\u0085Bcc: evil@evil.com <me@example.com>', 'found U+0085'],
+    ['a line separator (U+2028) in the display name', 'Me\u2028Bcc: evil@evil.com <me@example.com>', 'found U+2028'],
+    ['a group', 'Us: a@example.com, b@example.com;', 'not a group'],
   ])('refuses a from line with %s', async (_, from, message) => {
     // Act
     const issues = await issuesOf({ from });
@@ -308,16 +313,21 @@ describe('template validation', () => {
     expect(issues).toEqual([{ where: 'from', message: expect.stringContaining(message) }]);
   });
 
-  it.each(['news@acme.example', 'Acme <news@acme.example>', '"Acme, Inc." <news@acme.example>'])(
-    'accepts the from line %s',
-    async (from) => {
-      // Act
-      const compiled = await compileCampaignTemplate({ ...base, from });
+  it.each([
+    ['news@acme.example', 'news@acme.example'],
+    ['Acme <news@acme.example>', 'Acme <news@acme.example>'],
+    ['"Acme, Inc." <news@acme.example>', '"Acme, Inc." <news@acme.example>'],
+    ['Acme Inc. <news@acme.example>', '"Acme Inc." <news@acme.example>'],
+    ['Zoë (marketing) <zoe@acme.example>', 'Zoë <zoe@acme.example>'],
+  ])('accepts the from line %s and sends it as %s', async (from, header) => {
+    // Act
+    const compiled = await compileCampaignTemplate({ ...base, from });
+    const message = renderMessage(compiled, recipient, { publicUrl, unsubscribeSecret });
 
-      // Assess
-      expect(compiled.from).toBe(from);
-    },
-  );
+    // Assess
+    expect(compiled.from).toBe(header);
+    expect(message.from).toBe(header);
+  });
 
   it('lists every problem at once', async () => {
     // Act

@@ -357,6 +357,18 @@ describe('conductor HTTP app', () => {
       expect(wheres(res)).toContain('from');
     });
 
+    it('refuses a from that holds a second address with 400 naming from and saying why', async () => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.api('POST', '/api/campaigns', validBody({ from: 'evil@evil.com, Me <me@example.com>' }));
+      // Assess
+      expect(res.statusCode).toBe(400);
+      expect(res.json<{ issues: unknown[] }>().issues).toEqual([
+        { where: 'from', message: expect.stringContaining('not a list of 2 addresses') },
+      ]);
+    });
+
     it('refuses a CSV without an email column with 400 naming the header', async () => {
       // Prepare
       const h = await harness();
