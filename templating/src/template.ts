@@ -7,11 +7,11 @@ import {
   assertCustomerId,
   assertRecipientId,
   unsubscribeUrl,
-  type InputIssue,
   type RenderedMessage,
 } from '@baton/shared';
 import { addressProblem, checkMailbox } from './email-address';
 import { mjml2html, type MjmlStrictError } from './mjml';
+import { IssueList, MAX_LIQUID_MARKUP, checkTagsSurvived, countLiquidMarkup } from './template-checks';
 
 /**
  * A campaign's template: MJML compiled once to HTML, the text part derived once from that HTML,
@@ -101,14 +101,15 @@ const htmlToText = compileHtmlToText({
 });
 
 /**
- * Compiles a campaign's template, or throws a ValidationError listing every problem found
- * (`from`, `subject`, `mjml line N`, `mjml`).
+ * Compiles a campaign's template, or throws a ValidationError listing the problems found
+ * (`from`, `subject`, `mjml line N`, `mjml`; at most `MAX_TEMPLATE_ISSUES`, then a count).
+ * Linear in the size of its input.
  */
 export async function compileCampaignTemplate(input: TemplateInput): Promise<CompiledTemplate> {
-  const issues: InputIssue[] = [];
+  const issues = new IssueList();
   const from = checkFrom(input.from, issues);
 
-  if (input.subject.trim() === '') issues.push({ where: 'subject', message: 'is empty' });
+  if (input.subject.trim() === '') issues.add('subject', 'is empty');
   const subject = parseLiquid(textEngine, input.subject, 'subject', '', issues);
 
   // Liquid in the MJML source first: its errors then carry the author's own line numbers.
@@ -125,8 +126,8 @@ export async function compileCampaignTemplate(input: TemplateInput): Promise<Com
     text = parseLiquid(textEngine, textSource, 'mjml', 'in the text part derived from the HTML: ', issues);
   }
 
-  if (issues.length > 0 || subject === undefined || html === undefined || text === undefined || compiledHtml === undefined) {
-    throw new ValidationError('TEMPLATE_INVALID', issues.length > 0 ? issues : [{ where: 'mjml', message: 'could not be compiled' }]);
+  if (!issues.empty || subject === undefined || html === undefined || text === undefined || compiledHtml === undefined) {
+    throw new ValidationError('TEMPLATE_INVALID', issues.empty ? [{ where: 'mjml', message: 'could not be compiled' }] : issues.toIssues());
   }
   return { from, subject, html, text, source: { html: compiledHtml, text: textSource } };
 }
@@ -218,16 +219,22 @@ function renderPart(engine: Liquid, template: Template[], scope: Record<string, 
   }
 }
 
-function parseLiquid(engine: Liquid, source: string, where: string, context: string, issues: InputIssue[]): Template[] | undefined {
+function parseLiquid(engine: Liquid, source: string, where: string, context: string, issues: IssueList): Template[] | undefined {
+  const markup = countLiquidMarkup(source);
+  if (markup > MAX_LIQUID_MARKUP) {
+    const [found, allowed] = [markup, MAX_LIQUID_MARKUP].map((n) => n.toLocaleString('en'));
+    issues.add(where, `${context}has ${found} Liquid tags and placeholders ({% %}, {{ }}); at most ${allowed} are allowed`);
+    return undefined;
+  }
   try {
     return engine.parse(source);
   } catch (err) {
-    issues.push({ where, message: `${context}${(err as Error).message}` });
+    issues.add(where, `${context}${(err as Error).message}`);
     return undefined;
   }
 }
 
-async function compileMjml(mjml: string, issues: InputIssue[]): Promise<string | undefined> {
+async function compileMjml(mjml: string, issues: IssueList): Promise<string | undefined> {
   try {
     const result = await mjml2html(mjml, {
       validationLevel: 'strict',
@@ -237,68 +244,26 @@ async function compileMjml(mjml: string, issues: InputIssue[]): Promise<string |
       beautify: false,
     });
     if (typeof result?.html !== 'string' || result.html === '') {
-      issues.push({ where: 'mjml', message: 'MJML produced no HTML' });
+      issues.add('mjml', 'MJML produced no HTML');
       return undefined;
     }
     return result.html;
   } catch (err) {
     const found = (err as MjmlStrictError).errors;
     if (Array.isArray(found) && found.length > 0) {
-      for (const e of found) issues.push({ where: `mjml line ${e.line}`, message: `<${e.tagName}> ${e.message.trim()}` });
+      for (const e of found) issues.add(`mjml line ${e.line}`, `<${e.tagName}> ${e.message.trim()}`);
     } else {
-      issues.push({ where: 'mjml', message: (err as Error).message || String(err) });
+      issues.add('mjml', (err as Error).message || String(err));
     }
     return undefined;
   }
 }
 
-const LIQUID_TAG = /\{%-?\s*([\s\S]*?)\s*-?%\}/g;
-
-/**
- * MJML silently drops markup it does not expect, such as a Liquid block tag between sections
- * (it must sit in `<mj-raw>`). A dropped `{% if %}` would send conditional content to everyone,
- * so every tag of the source must still be in the HTML.
- */
-function checkTagsSurvived(source: string, html: string, issues: InputIssue[]): void {
-  const withoutComments = source.replace(/<!--[\s\S]*?-->/g, (c) => c.replace(/[^\n]/g, ' '));
-  const inHtml = new Map<string, number>();
-  for (const m of decodeBasicEntities(html).matchAll(LIQUID_TAG)) {
-    const tag = normaliseTag(m[1]!);
-    inHtml.set(tag, (inHtml.get(tag) ?? 0) + 1);
-  }
-  const reported = new Set<string>();
-  for (const m of withoutComments.matchAll(LIQUID_TAG)) {
-    const tag = normaliseTag(m[1]!);
-    const left = inHtml.get(tag) ?? 0;
-    if (left > 0) {
-      inHtml.set(tag, left - 1);
-    } else if (!reported.has(tag)) {
-      reported.add(tag);
-      const line = source.slice(0, m.index).split(/\r\n|\r|\n/).length;
-      issues.push({
-        where: `mjml line ${line}`,
-        message: `the Liquid tag {% ${tag} %} is dropped by MJML: put tags that sit between sections or columns inside <mj-raw>`,
-      });
-    }
-  }
-}
-
-function normaliseTag(tag: string): string {
-  return tag.replace(/\s+/g, ' ');
-}
-
-function decodeBasicEntities(s: string): string {
-  return s.replace(
-    /&(lt|gt|quot|#39|#34|apos|amp);/g,
-    (_, e: string) => ({ lt: '<', gt: '>', quot: '"', '#39': "'", '#34': '"', apos: "'", amp: '&' })[e] ?? _,
-  );
-}
-
 /** The `from` header: exactly one mailbox, in its canonical form (see `checkMailbox`). */
-function checkFrom(from: string, issues: InputIssue[]): string {
+function checkFrom(from: string, issues: IssueList): string {
   const checked = checkMailbox(from);
   if (!checked.ok) {
-    issues.push({ where: 'from', message: checked.problem });
+    issues.add('from', checked.problem);
     return from;
   }
   return checked.mailbox.header;
