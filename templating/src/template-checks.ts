@@ -1,3 +1,4 @@
+import { Parser } from 'htmlparser2';
 import type { InputIssue } from '@baton/shared';
 
 /**
@@ -16,6 +17,13 @@ export const MAX_ISSUE_MESSAGE_LENGTH = 300;
  * tokens: parsing 20,000 tags took over a second, and it grows with the square.
  */
 export const MAX_LIQUID_MARKUP = 5_000;
+
+/**
+ * Elements (MJML or HTML) allowed inside one another. Real emails stay within a few dozen; the
+ * libraries after us walk the tree recursively (html-to-text overflowed the stack at a few
+ * thousand), so deeper markup is refused before any of them sees it.
+ */
+export const MAX_NESTING_DEPTH = 100;
 
 /** Problems found so far: the first `MAX_TEMPLATE_ISSUES` kept, the rest counted. */
 export class IssueList {
@@ -60,6 +68,92 @@ export function countLiquidMarkup(source: string): number {
 }
 
 /**
+ * Pieces of text or Liquid outside MJML's ending tags after which MJML is not run: its parser
+ * appends each piece to the element's text so far, a copy each time (it grows with their square).
+ */
+export const MAX_DROPPED_TEXTS = 50;
+
+/**
+ * Reads the MJML source as MJML's own parser does (htmlparser2, self-closing tags recognised,
+ * HTML's implied end tags applied), in one streaming pass with no recursion, and reports:
+ *  - markup nested more than `MAX_NESTING_DEPTH` deep (the pass stops there), and
+ *  - text outside MJML's ending tags (mj-text, mj-button, mj-raw, …), which MJML drops
+ *    silently (Liquid tags there are left to `checkTagsSurvived`), and
+ *  - more than `MAX_DROPPED_TEXTS` such pieces, text or Liquid.
+ * Answers whether MJML may be run on the source: not when it is too deep or holds too many pieces.
+ */
+export function checkStructure(source: string, issues: IssueList, endingTags: ReadonlySet<string>): boolean {
+  const lines = new LineCounter(source);
+  let depth = 0;
+  let inEndingTag = 0;
+  let tooDeep = false;
+  let droppedTexts = 0;
+  const parser = new Parser(
+    {
+      onopentag(name) {
+        depth++;
+        if (inEndingTag > 0 || endingTags.has(name)) inEndingTag++;
+        if (depth > MAX_NESTING_DEPTH && !tooDeep) {
+          tooDeep = true;
+          issues.add(
+            `mjml line ${lines.lineAt(parser.startIndex)}`,
+            `is too deeply nested: more than ${MAX_NESTING_DEPTH} elements inside one another; flatten the markup`,
+          );
+          // htmlparser2 keeps its open elements with `unshift`: stopping here keeps this pass linear.
+          parser.pause();
+        }
+      },
+      onclosetag() {
+        depth--;
+        if (inEndingTag > 0) inEndingTag--;
+      },
+      ontext(text) {
+        if (depth === 0 || inEndingTag > 0) return;
+        if (text.trim() === '') return;
+        droppedTexts++;
+        const visible = withoutLiquidTags(text).trim();
+        if (visible === '') return;
+        const quoted = visible.length > 40 ? `${visible.slice(0, 40)}…` : visible;
+        issues.add(
+          `mjml line ${lines.lineAt(parser.startIndex)}`,
+          `the text "${quoted}" is dropped by MJML: text belongs in <mj-text>, <mj-button> or <mj-raw>`,
+        );
+      },
+    },
+    { recognizeSelfClosing: true, decodeEntities: false, lowerCaseTags: false, lowerCaseAttributeNames: false },
+  );
+  // Only what opens, closes and lies between matters: the end of the input needs no flushing.
+  parser.write(source);
+  if (droppedTexts > MAX_DROPPED_TEXTS) {
+    const [found, allowed] = [droppedTexts, MAX_DROPPED_TEXTS].map((n) => n.toLocaleString('en'));
+    issues.add(
+      'mjml',
+      `has ${found} pieces of text or Liquid between MJML elements, where MJML drops them (at most ${allowed} are checked further): put them in <mj-text>, <mj-button> or <mj-raw>`,
+    );
+  }
+  return !tooDeep && droppedTexts <= MAX_DROPPED_TEXTS;
+}
+
+/**
+ * Why a library gave up on a template, for an issue: a stack overflow is "too deeply nested";
+ * anything else cannot be compiled, with the library's own words.
+ */
+export function compileFailure(err: unknown): string {
+  if (isStackOverflow(err)) return 'is too deeply nested or too complex to compile; flatten the markup and the Liquid blocks';
+  const message = err instanceof Error ? err.message : String(err);
+  return `cannot be compiled: ${message || (err instanceof Error ? err.name : 'unknown error')}`;
+}
+
+/** A RangeError from a full stack, possibly wrapped (liquidjs keeps the original as `originalError` and in its message). */
+export function isStackOverflow(err: unknown): boolean {
+  for (let e: unknown = err, hops = 0; e instanceof Error && hops < 5; hops++) {
+    if (e instanceof RangeError || /maximum call stack size exceeded/i.test(e.message)) return true;
+    e = (e as { originalError?: unknown }).originalError ?? e.cause;
+  }
+  return false;
+}
+
+/**
  * MJML silently drops markup it does not expect, such as a Liquid block tag between sections
  * (it must sit in `<mj-raw>`). A dropped `{% if %}` would send conditional content to everyone,
  * so every tag of the source must still be in the HTML. Each distinct tag is reported once, on
@@ -86,19 +180,37 @@ export function checkTagsSurvived(source: string, html: string, issues: IssueLis
 
 /** Every `{% … %}` of `s`, its inside trimmed (whitespace control `-` too) and its whitespace collapsed. */
 function* liquidTags(s: string): Generator<{ tag: string; index: number }> {
-  let from = 0;
-  for (;;) {
-    const open = s.indexOf('{%', from);
-    if (open < 0) return;
-    const close = s.indexOf('%}', open + 2);
-    if (close < 0) return; // no tag can close after this: nothing left to find
+  for (const { start, end } of liquidTagSpans(s)) {
     const inside = s
-      .slice(open + 2, close)
+      .slice(start + 2, end - 2)
       .replace(/^-/, '')
       .replace(/-$/, '');
-    yield { tag: inside.trim().replace(/\s+/g, ' '), index: open };
+    yield { tag: inside.trim().replace(/\s+/g, ' '), index: start };
+  }
+}
+
+/** Where each `{% … %}` of `s` starts and ends (after `%}`), found without backtracking. */
+function* liquidTagSpans(s: string): Generator<{ start: number; end: number }> {
+  let from = 0;
+  for (;;) {
+    const start = s.indexOf('{%', from);
+    if (start < 0) return;
+    const close = s.indexOf('%}', start + 2);
+    if (close < 0) return; // no tag can close after this: nothing left to find
+    yield { start, end: close + 2 };
     from = close + 2;
   }
+}
+
+/** `s` without its `{% … %}` tags (an unclosed one is kept), in one pass. */
+function withoutLiquidTags(s: string): string {
+  let out = '';
+  let from = 0;
+  for (const { start, end } of liquidTagSpans(s)) {
+    out += s.slice(from, start);
+    from = end;
+  }
+  return out + s.slice(from);
 }
 
 /** `s` with each HTML comment's characters (not its line breaks) turned into spaces; an unclosed comment runs to the end, as in HTML. */

@@ -10,8 +10,16 @@ import {
   type RenderedMessage,
 } from '@baton/shared';
 import { addressProblem, checkMailbox } from './email-address';
-import { mjml2html, type MjmlStrictError } from './mjml';
-import { IssueList, MAX_LIQUID_MARKUP, checkTagsSurvived, countLiquidMarkup } from './template-checks';
+import { mjml2html, mjmlEndingTags, type MjmlStrictError } from './mjml';
+import {
+  IssueList,
+  MAX_LIQUID_MARKUP,
+  checkStructure,
+  checkTagsSurvived,
+  compileFailure,
+  countLiquidMarkup,
+  isStackOverflow,
+} from './template-checks';
 
 /**
  * A campaign's template: MJML compiled once to HTML, the text part derived once from that HTML,
@@ -86,6 +94,7 @@ function createEngine(escapeOutput: boolean): Liquid {
   return engine;
 }
 
+const endingTags = mjmlEndingTags();
 const htmlEngine = createEngine(true);
 const textEngine = createEngine(false);
 
@@ -106,6 +115,16 @@ const htmlToText = compileHtmlToText({
  * Linear in the size of its input.
  */
 export async function compileCampaignTemplate(input: TemplateInput): Promise<CompiledTemplate> {
+  try {
+    return await compileChecked(input);
+  } catch (err) {
+    if (err instanceof PermanentError) throw err;
+    // Whatever MJML, html-to-text or Liquid throws on pathological input is the template's problem, not ours.
+    throw new ValidationError('TEMPLATE_INVALID', [{ where: 'mjml', message: compileFailure(err) }], { cause: err });
+  }
+}
+
+async function compileChecked(input: TemplateInput): Promise<CompiledTemplate> {
   const issues = new IssueList();
   const from = checkFrom(input.from, issues);
 
@@ -114,22 +133,23 @@ export async function compileCampaignTemplate(input: TemplateInput): Promise<Com
 
   // Liquid in the MJML source first: its errors then carry the author's own line numbers.
   const sourceParsed = parseLiquid(htmlEngine, input.mjml, 'mjml', '', issues) !== undefined;
-  const compiledHtml = await compileMjml(input.mjml, issues);
+  // Markup too deep for the libraries' recursion, or too costly for MJML's parser, never reaches them.
+  const compiledHtml = checkStructure(input.mjml, issues, endingTags) ? await compileMjml(input.mjml, issues) : undefined;
 
   let html: Template[] | undefined;
   let text: Template[] | undefined;
-  let textSource = '';
+  let textSource: string | undefined;
   if (compiledHtml !== undefined && sourceParsed) {
     checkTagsSurvived(input.mjml, compiledHtml, issues);
     html = parseLiquid(htmlEngine, compiledHtml, 'mjml', 'after MJML compilation: ', issues);
-    textSource = htmlToText(compiledHtml);
-    text = parseLiquid(textEngine, textSource, 'mjml', 'in the text part derived from the HTML: ', issues);
+    textSource = deriveText(compiledHtml, issues);
+    if (textSource !== undefined) text = parseLiquid(textEngine, textSource, 'mjml', 'in the text part derived from the HTML: ', issues);
   }
 
   if (!issues.empty || subject === undefined || html === undefined || text === undefined || compiledHtml === undefined) {
     throw new ValidationError('TEMPLATE_INVALID', issues.empty ? [{ where: 'mjml', message: 'could not be compiled' }] : issues.toIssues());
   }
-  return { from, subject, html, text, source: { html: compiledHtml, text: textSource } };
+  return { from, subject, html, text, source: { html: compiledHtml, text: textSource ?? '' } };
 }
 
 /** Throws a ValidationError listing every problem in the template; the conductor calls it when a campaign is created. */
@@ -229,7 +249,16 @@ function parseLiquid(engine: Liquid, source: string, where: string, context: str
   try {
     return engine.parse(source);
   } catch (err) {
-    issues.add(where, `${context}${(err as Error).message}`);
+    issues.add(where, `${context}${isStackOverflow(err) ? compileFailure(err) : (err as Error).message}`);
+    return undefined;
+  }
+}
+
+function deriveText(html: string, issues: IssueList): string | undefined {
+  try {
+    return htmlToText(html);
+  } catch (err) {
+    issues.add('mjml', `in the text part derived from the HTML: ${compileFailure(err)}`);
     return undefined;
   }
 }
@@ -253,7 +282,7 @@ async function compileMjml(mjml: string, issues: IssueList): Promise<string | un
     if (Array.isArray(found) && found.length > 0) {
       for (const e of found) issues.add(`mjml line ${e.line}`, `<${e.tagName}> ${e.message.trim()}`);
     } else {
-      issues.add('mjml', (err as Error).message || String(err));
+      issues.add('mjml', compileFailure(err));
     }
     return undefined;
   }

@@ -295,6 +295,61 @@ describe('template validation', () => {
     ]);
   });
 
+  it('reports text that MJML would silently drop from outside mj-text, naming its line', async () => {
+    // Prepare
+    const mjml = `<mjml><mj-body>
+<mj-section>Hello {{ first_name }}<mj-column><mj-text>kept</mj-text></mj-column></mj-section>
+{% if vip %}{% endif %}
+</mj-body></mjml>`;
+
+    // Act
+    const issues = await issuesOf({ mjml });
+
+    // Assess: the tags alone are the dropped-tag check's to report
+    expect(issues).toEqual([
+      {
+        where: 'mjml line 2',
+        message: 'the text "Hello {{ first_name }}" is dropped by MJML: text belongs in <mj-text>, <mj-button> or <mj-raw>',
+      },
+      { where: 'mjml line 3', message: expect.stringContaining('{% if vip %} is dropped by MJML') },
+      { where: 'mjml line 3', message: expect.stringContaining('{% endif %} is dropped by MJML') },
+    ]);
+  });
+
+  it('checks 60,000 pieces of text MJML would drop in well under a second, without running MJML on them', async () => {
+    // Prepare: MJML's parser copies its whole text so far for each piece (over 1.5 s for these 540 KB)
+    const mjml = `<mjml><mj-body>${'--></div>'.repeat(60_000)}<mj-section><mj-column><mj-text>x</mj-text></mj-column></mj-section></mj-body></mjml>`;
+
+    // Act
+    const started = performance.now();
+    const issues = await issuesOf({ mjml });
+    const elapsedMs = performance.now() - started;
+
+    // Assess
+    expect(elapsedMs).toBeLessThan(500);
+    expect(issues).toHaveLength(51);
+    expect(issues[0]).toEqual({ where: 'mjml line 1', message: expect.stringContaining('the text "-->" is dropped by MJML') });
+    expect(issues[50]).toEqual({ where: 'template', message: '59,951 more problems were found and not listed' });
+  });
+
+  it('does not run MJML on thousands of Liquid tags between MJML elements, and says why', async () => {
+    // Prepare: each piece of Liquid between stray end tags is text MJML would copy again and again
+    const mjml = `<mjml><mj-body>${'{% if vip %}</div>'.repeat(30_000)}<mj-section><mj-column><mj-text>x</mj-text></mj-column></mj-section></mj-body></mjml>`;
+
+    // Act
+    const started = performance.now();
+    const issues = await issuesOf({ mjml });
+    const elapsedMs = performance.now() - started;
+
+    // Assess
+    expect(elapsedMs).toBeLessThan(500);
+    expect(issues).toContainEqual({
+      where: 'mjml',
+      message:
+        'has 30,000 pieces of text or Liquid between MJML elements, where MJML drops them (at most 50 are checked further): put them in <mj-text>, <mj-button> or <mj-raw>',
+    });
+  });
+
   it('names the line of a dropped tag whatever ends the lines before it (CR LF, CR or LF)', async () => {
     // Prepare
     const mjml =
