@@ -21,8 +21,10 @@ import { createRenderHandler, createStubberHandler } from '@baton/renderer';
 import { TemplateCache } from '@baton/templating';
 import { PROVIDER_TIMEOUT_MS, createHttpLeaseClient, createWorkerHandler, minBudgetToTakeFor, type LeaseClient } from '@baton/worker';
 import { ConductorService } from '@baton/conductor';
+import { devSecret } from './dev-secrets';
 import { LocalLambda } from './local-lambda';
 import { startMailgunSink, type MailgunSink } from './mailgun-sink';
+import { PortInUseError, assertPortFree, isAddressInUse } from './port';
 
 export const LOCAL_BUCKETS: Buckets = { campaigns: 'campaigns', stubs: 'stubs', rendered: 'rendered' };
 
@@ -42,6 +44,8 @@ export interface LocalOptions {
 export interface LocalBaton {
   url: string;
   apiToken: string;
+  /** `environment` when BATON_API_TOKEN gave it (never print it then); `data-dir` when it was generated and kept in the data folder. */
+  apiTokenSource: 'environment' | 'data-dir';
   store: FsObjectStore;
   service: ConductorService;
   /** The built-in Mailgun-compatible sink, when MAILGUN_URL is unset. */
@@ -67,15 +71,22 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL, name: 'baton' });
+  const host = options.host ?? '127.0.0.1';
+  // Before anything starts or logs: a taken port must not follow a line saying Baton started.
+  await assertPortFree(host, config.PORT);
   const dataDir = path.resolve(config.BATON_DATA_DIR);
   await fs.mkdir(dataDir, { recursive: true });
   const store = new FsObjectStore(path.join(dataDir, 'objects'));
   const buckets = LOCAL_BUCKETS;
 
-  const apiToken = config.BATON_API_TOKEN ?? (await devToken(path.join(dataDir, 'api-token')));
+  const apiToken =
+    config.BATON_API_TOKEN ??
+    (await devSecret(path.join(dataDir, 'api-token'), 'the console link and the CLI will then use the new token')).value;
   const leaseToken = config.BATON_LEASE_TOKEN ?? randomBytes(24).toString('hex');
   // Kept across restarts, or links in messages already sent would stop working.
-  const unsubscribeSecret = config.BATON_UNSUBSCRIBE_SECRET ?? (await devToken(path.join(dataDir, 'unsubscribe-secret')));
+  const unsubscribeSecret =
+    config.BATON_UNSUBSCRIBE_SECRET ??
+    (await devSecret(path.join(dataDir, 'unsubscribe-secret'), 'unsubscribe links in messages already sent will then stop working')).value;
   const mailgunKey = config.MAILGUN_API_KEY ?? randomBytes(16).toString('hex');
 
   let sink: MailgunSink | undefined;
@@ -155,7 +166,16 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     unsubscribeSecret,
     plugins,
   });
-  const url = await service.start({ host: options.host ?? '127.0.0.1', port: config.PORT });
+  let url: string;
+  try {
+    url = await service.start({ host, port: config.PORT });
+  } catch (err) {
+    // Taken between the check and now, or any other failure: release what already runs.
+    await service.kill().catch(() => undefined);
+    unsubscribe();
+    await sink?.close();
+    throw isAddressInUse(err) ? new PortInUseError(config.PORT, { cause: err }) : err;
+  }
   leaseClient = createHttpLeaseClient({ baseUrl: url, token: leaseToken });
   if (config.BATON_PUBLIC_URL === undefined) publicUrl = `http://localhost:${new URL(url).port}`;
   renderHandler = createRenderHandler({ store, buckets, templates: new TemplateCache(), publicUrl, unsubscribeSecret, logger });
@@ -168,6 +188,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
   return {
     url,
     apiToken,
+    apiTokenSource: config.BATON_API_TOKEN === undefined ? 'data-dir' : 'environment',
     store,
     service,
     sink,
@@ -206,19 +227,6 @@ export function sampleCampaign() {
     mjml: readFileSync(path.join(dir, 'welcome.mjml'), 'utf8'),
     audienceCsv: readFileSync(path.join(dir, 'audience.csv'), 'utf8'),
   };
-}
-
-/** In dev, a random secret kept in the data folder (the API token: so the CLI and the console can find it). */
-async function devToken(file: string): Promise<string> {
-  try {
-    const existing = (await fs.readFile(file, 'utf8')).trim();
-    if (existing.length >= 16) return existing;
-  } catch {
-    // first start
-  }
-  const token = randomBytes(24).toString('hex');
-  await fs.writeFile(file, token + '\n', { mode: 0o600 });
-  return token;
 }
 
 /** `GET /api/local/inbox`: what the built-in sink received, for the console. */

@@ -1,5 +1,8 @@
 import { ConfigError, createLogger, loadConfig } from '@baton/shared';
+import { startupBanner } from './banner';
 import { startLocalBaton } from './compose';
+import { DevSecretError } from './dev-secrets';
+import { PortInUseError } from './port';
 
 /** `npm start`: the whole pipeline on this machine. */
 async function main(): Promise<void> {
@@ -14,20 +17,18 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'baton' });
-  const baton = await startLocalBaton({ config, logger });
-  const consoleUrl = (config.BATON_PUBLIC_URL ?? `http://localhost:${new URL(baton.url).port}`) + `/#token=${baton.apiToken}`;
-  process.stdout.write(
-    [
-      '',
-      `Baton is running (stage ${config.BATON_STAGE}, cap ${config.PER_MINUTE_MAX} per ${config.GOVERNOR_WINDOW_MS / 1000} s, ${config.MAX_WORKERS} workers).`,
-      baton.sink
-        ? `Emails go to the built-in Mailgun-compatible sink at ${baton.sink.url} (nothing leaves this machine).`
-        : `Emails go to ${config.MAILGUN_URL}.`,
-      `Open ${consoleUrl} and click "Send campaign".`,
-      'Press Ctrl+C to stop.',
-      '',
-    ].join('\n'),
-  );
+  let baton;
+  try {
+    baton = await startLocalBaton({ config, logger });
+  } catch (err) {
+    // Problems the user can fix: said in one line, not as a stack.
+    if (err instanceof PortInUseError || err instanceof DevSecretError) {
+      process.stderr.write(`baton: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  process.stdout.write(startupBanner(config, baton));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) process.exit(1);

@@ -33,14 +33,28 @@ const SENSITIVE_KEYS = new Set([
 ]);
 /** Names that hold a credential whatever their prefix: `leaseToken`, `BATON_API_TOKEN`, `MAILGUN_API_KEY`. */
 const SECRET_NAME = /token|secret|password|api_?key|authorization|credential/i;
-const EMAIL = /[^\s<>()[\]"',;:@]+@[^\s<>()[\]"',;:@]+\.[a-z]{2,}/gi;
+/**
+ * An address anywhere in a string. The local part is a whole run of RFC 5322 atext (letters,
+ * digits and ! # $ % & ' * + - / = ? ^ _ ` { | } ~), dots, non-ASCII letters and backslashes
+ * (so a JSON escape before an address goes with it, not half of it). The lookbehind makes the
+ * match start only where such a run starts, so it is never scanned twice (linear time, even
+ * for `a'a'a'…`); apostrophes that open the run are kept (`'alice@example.com'` keeps its
+ * quotes, `o'brien@example.com` goes whole). The domain stops before quotes, brackets and
+ * punctuation.
+ */
+const EMAIL =
+  /(?<![\w!#$%&'*+/=?^`{|}~.\\\u0080-\uFFFF-])('*)[\w!#$%&*+/=?^`{|}~.\\\u0080-\uFFFF-][\w!#$%&'*+/=?^`{|}~.\\\u0080-\uFFFF-]*@[^\s<>()[\]"',;:@]+\.[a-z]{2,}/gi;
+
+function maskEmails(s: string): string {
+  return s.replace(EMAIL, (_, quotes: string) => `${quotes}[email]`);
+}
 
 function isSensitiveKey(k: string): boolean {
   return SENSITIVE_KEYS.has(k.toLowerCase()) || SECRET_NAME.test(k);
 }
 
 export function scrub(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return value.replace(EMAIL, '[email]');
+  if (typeof value === 'string') return maskEmails(value);
   if (value === null || typeof value !== 'object' || value instanceof Date) return value;
   // Deeper than this is not looked at, so it is not written either.
   if (depth > 6) return '[truncated]';
@@ -81,7 +95,7 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
         return method.apply(this, cleaned);
       },
       // Last line of defence: pino takes `msg` from an error's own message, unscrubbed.
-      streamWrite: (line) => line.replace(EMAIL, '[email]'),
+      streamWrite: (line) => maskEmails(line),
     },
   };
   const logger = settings.destination ? pino(options, settings.destination) : pino(options);

@@ -90,6 +90,20 @@ describe('createLogger', () => {
     expect(lines().map((l) => l.msg)).toEqual(['bounce from [email]', 'bounce from [email]', 'details {"note":"reply to <[email]>"}']);
   });
 
+  it('masks an address with an apostrophe whole, in the message and in fields, and the line stays valid JSON', () => {
+    // Prepare
+    const { log, raw, lines } = capture();
+
+    // Act
+    log.warn({ event: 'bounce', detail: "for o'brien@example.com" }, "bounce from o'brien@example.com, retrying");
+    log.warn("first line\no'brien@example.com");
+
+    // Assess
+    expect(raw()).not.toContain('brien');
+    expect(lines()[0]).toMatchObject({ detail: 'for [email]', msg: 'bounce from [email], retrying' });
+    expect(lines()[1]).toMatchObject({ msg: 'first line\n[email]' });
+  });
+
   it('masks addresses in nested objects and arrays under harmless names', () => {
     // Prepare
     const { log, raw, lines } = capture();
@@ -194,6 +208,75 @@ describe('createLogger', () => {
 });
 
 describe('scrub', () => {
+  it.each([
+    "o'brien@example.com",
+    'a!b@example.com',
+    'a#b@example.com',
+    'a$b@example.com',
+    'a%b@example.com',
+    'a&b@example.com',
+    'a*b@example.com',
+    'a+b@example.com',
+    'a-b@example.com',
+    'a/b@example.com',
+    'a=b@example.com',
+    'a?b@example.com',
+    'a^b@example.com',
+    'a_b@example.com',
+    'a`b@example.com',
+    'a{b}@example.com',
+    'a|b@example.com',
+    'a~b@example.com',
+    "!#$%&'*+-/=?^_`{|}~@example.com",
+    'first.last@sub.example.co.uk',
+    'zoë@example.com',
+  ])('scrubs %s whole, leaving no part of the address', (address) => {
+    // Act
+    const result = scrub(`bounce for ${address} today`);
+
+    // Assess
+    expect(result).toBe('bounce for [email] today');
+  });
+
+  it.each([
+    ["quoted 'o'brien@example.com' here", "quoted '[email]' here"],
+    ['<a&b@example.com>, (c+d@example.org); "e=f@example.net"', '<[email]>, ([email]); "[email]"'],
+    ['[x~y@example.com]: sent', '[[email]]: sent'],
+    ['mailto:o.brien@example.com.', 'mailto:[email].'],
+    ["Ann's and o'brien@example.com's mail", "Ann's and [email]'s mail"],
+    ['line 7:a|b@example.com,8:c@example.com', 'line 7:[email],8:[email]'],
+  ])('eats nothing around an address: %s', (line, scrubbed) => {
+    // Act
+    const result = scrub(line);
+
+    // Assess
+    expect(result).toBe(scrubbed);
+  });
+
+  it.each(["a'", 'a', 'a.', 'a@', "'a"])('scrubs 200 KB of %s repeated in milliseconds, not seconds', (unit) => {
+    // Prepare: a run of local-part characters that never becomes an address
+    const line = unit.repeat(200_000 / unit.length);
+
+    // Act
+    const started = performance.now();
+    scrub(line);
+    const elapsedMs = performance.now() - started;
+
+    // Assess
+    expect(elapsedMs).toBeLessThan(100);
+  });
+
+  it('leaves a log line without addresses exactly as it was', () => {
+    // Prepare
+    const line = "campaign c-1: 3 sent, 1 in doubt; user's note {a|b} ~ 50% off! key=stubs/acme/c-1/ab/x.json @ 12:00";
+
+    // Act
+    const result = scrub(line);
+
+    // Assess
+    expect(result).toBe(line);
+  });
+
   it('leaves numbers, booleans, null and undefined alone', () => {
     // Act
     const result = scrub({ a: 1, b: true, c: null, d: undefined });

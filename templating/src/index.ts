@@ -6,7 +6,17 @@
 export { parseAudience, normaliseFieldName, MAX_FIELD_LENGTH, MAX_REPORTED_PROBLEMS } from './audience';
 export type { AudienceRecipient, ParsedAudience } from './audience';
 export { audienceHead, AUDIENCE_HEAD_BYTES } from './audience-head';
-export { addressProblem, isValidAddress, normaliseAddress, sendableAddress, MAX_ADDRESS_LENGTH } from './email-address';
+export {
+  addressProblem,
+  isValidAddress,
+  normaliseAddress,
+  sendableAddress,
+  checkMailbox,
+  formatMailbox,
+  MAX_ADDRESS_LENGTH,
+  MAX_MAILBOX_LENGTH,
+} from './email-address';
+export type { Mailbox, MailboxCheck } from './email-address';
 export { compileCampaignTemplate, validateCampaignTemplate, renderMessage, checkPublicUrl, MAX_SUBJECT_LENGTH } from './template';
 export type { TemplateInput, CompiledTemplate, RecipientData, RenderSettings } from './template';
 export { TemplateCache } from './template-cache';

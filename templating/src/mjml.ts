@@ -31,3 +31,14 @@ export interface MjmlStrictError extends Error {
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const mjml2html = require('mjml') as (input: string, options?: MjmlOptions) => Promise<MjmlResult>;
+
+/**
+ * MJML's component registry (filled when `mjml` loads): which tags keep their content as raw
+ * HTML (`endingTag`, such as mj-text). Text in any other element is dropped by MJML.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { components } = require('mjml-core') as { components: Record<string, { endingTag?: boolean } | undefined> };
+
+export function mjmlEndingTags(): ReadonlySet<string> {
+  return new Set(Object.entries(components).flatMap(([name, component]) => (component?.endingTag ? [name] : [])));
+}

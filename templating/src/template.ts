@@ -7,11 +7,19 @@ import {
   assertCustomerId,
   assertRecipientId,
   unsubscribeUrl,
-  type InputIssue,
   type RenderedMessage,
 } from '@baton/shared';
-import { addressProblem } from './email-address';
-import { mjml2html, type MjmlStrictError } from './mjml';
+import { addressProblem, checkMailbox } from './email-address';
+import { mjml2html, mjmlEndingTags, type MjmlStrictError } from './mjml';
+import {
+  IssueList,
+  MAX_LIQUID_MARKUP,
+  checkStructure,
+  checkTagsSurvived,
+  compileFailure,
+  countLiquidMarkup,
+  isStackOverflow,
+} from './template-checks';
 
 /**
  * A campaign's template: MJML compiled once to HTML, the text part derived once from that HTML,
@@ -32,6 +40,7 @@ export interface TemplateInput {
 }
 
 export interface CompiledTemplate {
+  /** The `from` header value: one mailbox, canonical (`Name <address>`, the name quoted where RFC 5322 requires). */
   readonly from: string;
   readonly subject: Template[];
   readonly html: Template[];
@@ -85,6 +94,7 @@ function createEngine(escapeOutput: boolean): Liquid {
   return engine;
 }
 
+const endingTags = mjmlEndingTags();
 const htmlEngine = createEngine(true);
 const textEngine = createEngine(false);
 
@@ -100,34 +110,46 @@ const htmlToText = compileHtmlToText({
 });
 
 /**
- * Compiles a campaign's template, or throws a ValidationError listing every problem found
- * (`from`, `subject`, `mjml line N`, `mjml`).
+ * Compiles a campaign's template, or throws a ValidationError listing the problems found
+ * (`from`, `subject`, `mjml line N`, `mjml`; at most `MAX_TEMPLATE_ISSUES`, then a count).
+ * Linear in the size of its input.
  */
 export async function compileCampaignTemplate(input: TemplateInput): Promise<CompiledTemplate> {
-  const issues: InputIssue[] = [];
+  try {
+    return await compileChecked(input);
+  } catch (err) {
+    if (err instanceof PermanentError) throw err;
+    // Whatever MJML, html-to-text or Liquid throws on pathological input is the template's problem, not ours.
+    throw new ValidationError('TEMPLATE_INVALID', [{ where: 'mjml', message: compileFailure(err) }], { cause: err });
+  }
+}
+
+async function compileChecked(input: TemplateInput): Promise<CompiledTemplate> {
+  const issues = new IssueList();
   const from = checkFrom(input.from, issues);
 
-  if (input.subject.trim() === '') issues.push({ where: 'subject', message: 'is empty' });
+  if (input.subject.trim() === '') issues.add('subject', 'is empty');
   const subject = parseLiquid(textEngine, input.subject, 'subject', '', issues);
 
   // Liquid in the MJML source first: its errors then carry the author's own line numbers.
   const sourceParsed = parseLiquid(htmlEngine, input.mjml, 'mjml', '', issues) !== undefined;
-  const compiledHtml = await compileMjml(input.mjml, issues);
+  // Markup too deep for the libraries' recursion, or too costly for MJML's parser, never reaches them.
+  const compiledHtml = checkStructure(input.mjml, issues, endingTags) ? await compileMjml(input.mjml, issues) : undefined;
 
   let html: Template[] | undefined;
   let text: Template[] | undefined;
-  let textSource = '';
+  let textSource: string | undefined;
   if (compiledHtml !== undefined && sourceParsed) {
     checkTagsSurvived(input.mjml, compiledHtml, issues);
     html = parseLiquid(htmlEngine, compiledHtml, 'mjml', 'after MJML compilation: ', issues);
-    textSource = htmlToText(compiledHtml);
-    text = parseLiquid(textEngine, textSource, 'mjml', 'in the text part derived from the HTML: ', issues);
+    textSource = deriveText(compiledHtml, issues);
+    if (textSource !== undefined) text = parseLiquid(textEngine, textSource, 'mjml', 'in the text part derived from the HTML: ', issues);
   }
 
-  if (issues.length > 0 || subject === undefined || html === undefined || text === undefined || compiledHtml === undefined) {
-    throw new ValidationError('TEMPLATE_INVALID', issues.length > 0 ? issues : [{ where: 'mjml', message: 'could not be compiled' }]);
+  if (!issues.empty || subject === undefined || html === undefined || text === undefined || compiledHtml === undefined) {
+    throw new ValidationError('TEMPLATE_INVALID', issues.empty ? [{ where: 'mjml', message: 'could not be compiled' }] : issues.toIssues());
   }
-  return { from, subject, html, text, source: { html: compiledHtml, text: textSource } };
+  return { from, subject, html, text, source: { html: compiledHtml, text: textSource ?? '' } };
 }
 
 /** Throws a ValidationError listing every problem in the template; the conductor calls it when a campaign is created. */
@@ -217,16 +239,31 @@ function renderPart(engine: Liquid, template: Template[], scope: Record<string, 
   }
 }
 
-function parseLiquid(engine: Liquid, source: string, where: string, context: string, issues: InputIssue[]): Template[] | undefined {
+function parseLiquid(engine: Liquid, source: string, where: string, context: string, issues: IssueList): Template[] | undefined {
+  const markup = countLiquidMarkup(source);
+  if (markup > MAX_LIQUID_MARKUP) {
+    const [found, allowed] = [markup, MAX_LIQUID_MARKUP].map((n) => n.toLocaleString('en'));
+    issues.add(where, `${context}has ${found} Liquid tags and placeholders ({% %}, {{ }}); at most ${allowed} are allowed`);
+    return undefined;
+  }
   try {
     return engine.parse(source);
   } catch (err) {
-    issues.push({ where, message: `${context}${(err as Error).message}` });
+    issues.add(where, `${context}${isStackOverflow(err) ? compileFailure(err) : (err as Error).message}`);
     return undefined;
   }
 }
 
-async function compileMjml(mjml: string, issues: InputIssue[]): Promise<string | undefined> {
+function deriveText(html: string, issues: IssueList): string | undefined {
+  try {
+    return htmlToText(html);
+  } catch (err) {
+    issues.add('mjml', `in the text part derived from the HTML: ${compileFailure(err)}`);
+    return undefined;
+  }
+}
+
+async function compileMjml(mjml: string, issues: IssueList): Promise<string | undefined> {
   try {
     const result = await mjml2html(mjml, {
       validationLevel: 'strict',
@@ -236,80 +273,27 @@ async function compileMjml(mjml: string, issues: InputIssue[]): Promise<string |
       beautify: false,
     });
     if (typeof result?.html !== 'string' || result.html === '') {
-      issues.push({ where: 'mjml', message: 'MJML produced no HTML' });
+      issues.add('mjml', 'MJML produced no HTML');
       return undefined;
     }
     return result.html;
   } catch (err) {
     const found = (err as MjmlStrictError).errors;
     if (Array.isArray(found) && found.length > 0) {
-      for (const e of found) issues.push({ where: `mjml line ${e.line}`, message: `<${e.tagName}> ${e.message.trim()}` });
+      for (const e of found) issues.add(`mjml line ${e.line}`, `<${e.tagName}> ${e.message.trim()}`);
     } else {
-      issues.push({ where: 'mjml', message: (err as Error).message || String(err) });
+      issues.add('mjml', compileFailure(err));
     }
     return undefined;
   }
 }
 
-const LIQUID_TAG = /\{%-?\s*([\s\S]*?)\s*-?%\}/g;
-
-/**
- * MJML silently drops markup it does not expect, such as a Liquid block tag between sections
- * (it must sit in `<mj-raw>`). A dropped `{% if %}` would send conditional content to everyone,
- * so every tag of the source must still be in the HTML.
- */
-function checkTagsSurvived(source: string, html: string, issues: InputIssue[]): void {
-  const withoutComments = source.replace(/<!--[\s\S]*?-->/g, (c) => c.replace(/[^\n]/g, ' '));
-  const inHtml = new Map<string, number>();
-  for (const m of decodeBasicEntities(html).matchAll(LIQUID_TAG)) {
-    const tag = normaliseTag(m[1]!);
-    inHtml.set(tag, (inHtml.get(tag) ?? 0) + 1);
-  }
-  const reported = new Set<string>();
-  for (const m of withoutComments.matchAll(LIQUID_TAG)) {
-    const tag = normaliseTag(m[1]!);
-    const left = inHtml.get(tag) ?? 0;
-    if (left > 0) {
-      inHtml.set(tag, left - 1);
-    } else if (!reported.has(tag)) {
-      reported.add(tag);
-      const line = source.slice(0, m.index).split(/\r\n|\r|\n/).length;
-      issues.push({
-        where: `mjml line ${line}`,
-        message: `the Liquid tag {% ${tag} %} is dropped by MJML: put tags that sit between sections or columns inside <mj-raw>`,
-      });
-    }
-  }
-}
-
-function normaliseTag(tag: string): string {
-  return tag.replace(/\s+/g, ' ');
-}
-
-function decodeBasicEntities(s: string): string {
-  return s.replace(
-    /&(lt|gt|quot|#39|#34|apos|amp);/g,
-    (_, e: string) => ({ lt: '<', gt: '>', quot: '"', '#39': "'", '#34': '"', apos: "'", amp: '&' })[e] ?? _,
-  );
-}
-
-const FROM_WITH_NAME = /^(.*?)\s*<([^<>]*)>$/s;
-
-function checkFrom(from: string, issues: InputIssue[]): string {
-  if (/[\r\n\u0000]/.test(from)) {
-    issues.push({ where: 'from', message: 'must not contain CR, LF or NUL' });
+/** The `from` header: exactly one mailbox, in its canonical form (see `checkMailbox`). */
+function checkFrom(from: string, issues: IssueList): string {
+  const checked = checkMailbox(from);
+  if (!checked.ok) {
+    issues.add('from', checked.problem);
     return from;
   }
-  const trimmed = from.trim();
-  const named = FROM_WITH_NAME.exec(trimmed);
-  const name = named ? named[1]! : '';
-  const address = named ? named[2]!.trim() : trimmed;
-  if (/[\u0000-\u001F\u007F<>]/.test(name)) {
-    issues.push({ where: 'from', message: 'the display name must not contain control characters or angle brackets' });
-  }
-  const problem = addressProblem(address);
-  if (problem !== undefined) {
-    issues.push({ where: 'from', message: `must be "address" or "Name <address>" (${problem.replace(/^email/, 'the address')})` });
-  }
-  return trimmed;
+  return checked.mailbox.header;
 }

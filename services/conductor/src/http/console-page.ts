@@ -79,7 +79,7 @@ export const consoleHtml = /* html */ `<!doctype html>
 <p id="error" class="banner" role="alert"></p>
 <p id="damaged" class="banner" role="status" hidden></p>
 <form id="token-form" hidden>
-  <label for="token-input"><strong>API token</strong>: paste the token printed when Baton started (the part after <code>#token=</code> in the link).</label><br>
+  <label for="token-input"><strong>API token</strong>: paste the token printed when Baton started (the part after <code>#token=</code> in the link), or the one set in <code>BATON_API_TOKEN</code>.</label><br>
   <input id="token-input" type="password" autocomplete="off" required> <button type="submit" class="primary">Use token</button>
 </form>
 <main id="app">

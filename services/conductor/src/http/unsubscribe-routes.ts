@@ -9,14 +9,23 @@ const page = (title: string, body: string) => `<!doctype html><html lang="en"><h
 button{font:inherit;padding:.5rem 1rem;border:0;border-radius:6px;background:#3a6df0;color:#fff;cursor:pointer}</style>
 </head><body>${body}</body></html>`;
 
+/** A one-click body is `List-Unsubscribe=One-Click`; anything much larger is not one (413). */
+export const ONE_CLICK_BODY_LIMIT_BYTES = 4 * 1024;
+
 /**
  * The link behind `List-Unsubscribe`. GET only asks (mail scanners follow links); POST — the
- * button, or a mailbox provider's RFC 8058 one-click POST — records the suppression.
+ * button, or a mailbox provider's RFC 8058 one-click POST — records the suppression, with no
+ * cookie, no token and no redirect.
  * The path holds ids and an HMAC of them (see shared `unsubscribeUrl`), validated before use;
  * nothing from it is echoed into the page.
  */
 export async function unsubscribeRoutes(app: FastifyInstance, conductor: Conductor): Promise<void> {
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  // RFC 8058 posts `List-Unsubscribe=One-Click` as urlencoded or as multipart form data (the
+  // button posts an empty form). The signed path alone says who unsubscribes, so the body is
+  // read as bounded text and not looked at; no multipart parser is needed for that.
+  for (const type of ['application/x-www-form-urlencoded', 'multipart/form-data']) {
+    app.addContentTypeParser(type, { parseAs: 'string', bodyLimit: ONE_CLICK_BODY_LIMIT_BYTES }, (_req, body, done) => done(null, body));
+  }
   const path = '/unsubscribe/:customerId/:campaignId/:recipientId/:signature';
   app.get<{ Params: Params }>(path, async (_req, reply) =>
     reply
@@ -28,7 +37,7 @@ export async function unsubscribeRoutes(app: FastifyInstance, conductor: Conduct
         ),
       ),
   );
-  app.post<{ Params: Params }>(path, async (req, reply) => {
+  app.post<{ Params: Params }>(path, { bodyLimit: ONE_CLICK_BODY_LIMIT_BYTES }, async (req, reply) => {
     const { signature, ...ref } = req.params;
     await conductor.unsubscribe(ref, signature);
     return reply

@@ -337,6 +337,24 @@ describe('conductor HTTP app', () => {
       expect(wheres(res).some((w) => w.startsWith('mjml'))).toBe(true);
     });
 
+    it('refuses 5,000 nested <div> in mj-text with 400 saying the template is too deeply nested, not 500', async () => {
+      // Prepare
+      const h = await harness();
+      const nested = '<div>'.repeat(5_000) + 'x' + '</div>'.repeat(5_000);
+      // Act
+      const res = await h.api(
+        'POST',
+        '/api/campaigns',
+        validBody({ mjml: `<mjml><mj-body><mj-section><mj-column><mj-text>${nested}</mj-text></mj-column></mj-section></mj-body></mjml>` }),
+      );
+      // Assess
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({
+        error: 'TEMPLATE_INVALID',
+        issues: [{ where: 'mjml line 1', message: expect.stringContaining('is too deeply nested') }],
+      });
+    });
+
     it('refuses a subject with broken Liquid with 400 naming subject', async () => {
       // Prepare
       const h = await harness();
@@ -355,6 +373,18 @@ describe('conductor HTTP app', () => {
       // Assess
       expect(res.statusCode).toBe(400);
       expect(wheres(res)).toContain('from');
+    });
+
+    it('refuses a from that holds a second address with 400 naming from and saying why', async () => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.api('POST', '/api/campaigns', validBody({ from: 'evil@evil.com, Me <me@example.com>' }));
+      // Assess
+      expect(res.statusCode).toBe(400);
+      expect(res.json<{ issues: unknown[] }>().issues).toEqual([
+        { where: 'from', message: expect.stringContaining('not a list of 2 addresses') },
+      ]);
     });
 
     it('refuses a CSV without an email column with 400 naming the header', async () => {

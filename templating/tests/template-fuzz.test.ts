@@ -1,0 +1,141 @@
+import fc from 'fast-check';
+import { PermanentError } from '@baton/shared';
+import { validateCampaignTemplate } from '../src/template';
+
+/** Pieces a careless or hostile author puts in a template: valid MJML, broken MJML, Liquid, HTML, comments. */
+function mjmlText(inner: string): string {
+  return `<mjml><mj-body><mj-section><mj-column><mj-text>${inner}</mj-text></mj-column></mj-section></mj-body></mjml>`;
+}
+
+const fragment = fc.oneof(
+  fc.constantFrom(
+    '<mj-section><mj-column><mj-text>Hi {{ first_name }}</mj-text></mj-column></mj-section>',
+    '<mj-section><mj-column><mj-button href="https://x.example/?u={{ id }}">Go</mj-button></mj-column></mj-section>',
+    '<mj-text colour="red">x</mj-text>',
+    '<mj-bogus />',
+    '<mj-raw>{% if vip %}VIP{% endif %}</mj-raw>',
+    '{% if vip %}',
+    '{% endif %}',
+    '{% assign a = 1 %}',
+    '{% include "x" %}',
+    '{% for i in (1..3) %}{{ i }}{% endfor %}',
+    '{{ first_name | shout }}',
+    '{{ first_name | upcase }}',
+    '{{',
+    '{%',
+    '%}',
+    '}}',
+    '{% raw %}',
+    '<!--',
+    '-->',
+    '<!-- {% if x %} -->',
+    '<div>',
+    '</div>',
+    '<div><p>x</p></div>',
+    '<',
+    '>',
+    '&amp;',
+    '&#xD;',
+    '"',
+    "'",
+    '\r\n',
+    '\u2028',
+    '\u0000',
+    '😀',
+    '<mj-section>',
+    '</mj-section>',
+    '<mj-column>',
+    '</mj-column>',
+    '<mj-text>',
+    '</mj-text>',
+    '<mjml>',
+    '</mjml>',
+    '<mj-body>',
+    '</mj-body>',
+    '<mj-include path="/etc/passwd" />',
+    '<mj-style inline="inline">.x { color: red }</mj-style>',
+  ),
+  fc.string({ maxLength: 20 }),
+);
+
+/** Markup deeper than any library's recursion: open elements or Liquid blocks by the thousand. */
+const deep = fc
+  .tuple(
+    fc.constantFrom('<div>', '<mj-section>', '<mj-column>', '<table><tr><td>', '{% if a %}', '{% for i in x %}'),
+    fc.integer({ min: 1, max: 6_000 }),
+  )
+  .map(([open, times]) => open.repeat(times));
+
+const template = fc.record({
+  from: fc.oneof(fc.constant('Acme <news@acme.example>'), fc.string({ maxLength: 40 })),
+  subject: fc.oneof(fc.constant('Hi {{ first_name }}'), fc.string({ maxLength: 40 })),
+  mjml: fc.oneof(
+    fc.array(fragment, { maxLength: 40 }).map((parts) => parts.join('')),
+    fc.array(fc.oneof(fragment, deep), { maxLength: 6 }).map((parts) => mjmlText(parts.join(''))),
+    fc.array(fragment, { maxLength: 20 }).map((parts) => mjmlText(parts.join(''))),
+    fc.array(fragment, { maxLength: 20 }).map((parts) => `<mjml><mj-body>${parts.join('')}</mj-body></mjml>`),
+  ),
+});
+
+/**
+ * CPU milliseconds this process spent checking `mjml`: unlike wall time, not lengthened while
+ * other processes (parallel test files, other work on the machine) hold the cores.
+ */
+async function checkMs(mjml: string): Promise<number> {
+  const started = process.cpuUsage();
+  await validateCampaignTemplate({ from: 'Acme <news@acme.example>', subject: 'Hi', mjml }).catch(() => undefined);
+  const { user, system } = process.cpuUsage(started);
+  return (user + system) / 1000;
+}
+
+/**
+ * The fastest of three checks of each template, taken in turn: the least disturbed by whatever
+ * else shares the machine, and disturbed alike.
+ */
+async function fastestMs(...templates: string[]): Promise<number[]> {
+  const best = templates.map(() => Infinity);
+  for (let run = 0; run < 3; run++) {
+    for (const [i, mjml] of templates.entries()) best[i] = Math.min(best[i]!, await checkMs(mjml));
+  }
+  return best;
+}
+
+/** `unit` repeated to about `bytes` characters, inside a body where MJML keeps or drops it. */
+function repeated(unit: string, bytes: number, inText: boolean): string {
+  const inner = unit.repeat(Math.ceil(bytes / unit.length));
+  return inText
+    ? mjmlText(inner)
+    : `<mjml><mj-body>${inner}<mj-section><mj-column><mj-text>x</mj-text></mj-column></mj-section></mj-body></mjml>`;
+}
+
+describe('the template check under fuzzing', () => {
+  it('lets only a ValidationError or a PermanentError escape, whatever the from, subject and MJML', async () => {
+    await fc.assert(
+      fc.asyncProperty(template, async (input) => {
+        try {
+          await validateCampaignTemplate(input);
+        } catch (err) {
+          if (!(err instanceof PermanentError)) throw err;
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('takes roughly linear time: doubling a template at most triples the time to check it', async () => {
+    // Warm up the libraries so the first measurement is not charged for loading them.
+    await checkMs(repeated('x', 10, true));
+    await fc.assert(
+      fc.asyncProperty(fc.array(fragment, { minLength: 1, maxLength: 4 }), fc.boolean(), async (parts, inText) => {
+        const unit = parts.join('') || 'x';
+        // Big enough that the time is the template's, not the timer's or the collector's.
+        let bytes = 16_000;
+        while (bytes < 256_000 && (await checkMs(repeated(unit, bytes, inText))) < 40) bytes *= 2;
+        const [once, twice] = await fastestMs(repeated(unit, bytes, inText), repeated(unit, 2 * bytes, inText));
+        // A few milliseconds of slack: small inputs are checked in about that, and timers are coarse.
+        expect(twice).toBeLessThanOrEqual(3 * once! + 25);
+      }),
+      { numRuns: 8 },
+    );
+  });
+});

@@ -1,0 +1,171 @@
+import { PermanentError, ValidationError } from '@baton/shared';
+import { compileCampaignTemplate, validateCampaignTemplate } from '../src/template';
+import { caught, helloMjml, mjmlBody } from './fixtures';
+
+const base = { from: 'Acme <news@acme.example>', subject: 'Hi {{ first_name }}', mjml: helloMjml };
+
+function nested(tag: string, depth: number, inside = 'x'): string {
+  return `<${tag}>`.repeat(depth) + inside + `</${tag}>`.repeat(depth);
+}
+
+async function issuesOf(mjml: string) {
+  const error = await caught(() => validateCampaignTemplate({ ...base, mjml }));
+  expect(error).toBeInstanceOf(ValidationError);
+  return (error as ValidationError).issues;
+}
+
+describe('deeply nested templates', () => {
+  it('refuses 5,000 nested <div> in mj-text as too deeply nested, naming the line, instead of overflowing the stack', async () => {
+    // Prepare
+    const mjml = `<mjml>\n<mj-body>\n<mj-section><mj-column>\n<mj-text>${nested('div', 5_000)}</mj-text></mj-column></mj-section></mj-body></mjml>`;
+
+    // Act
+    const issues = await issuesOf(mjml);
+
+    // Assess
+    expect(issues).toEqual([
+      { where: 'mjml line 4', message: 'is too deeply nested: more than 100 elements inside one another; flatten the markup' },
+    ]);
+  });
+
+  it('refuses thousands of unclosed MJML elements as too deeply nested', async () => {
+    // Act
+    const issues = await issuesOf(`<mjml><mj-body>${'<mj-column>'.repeat(20_000)}</mj-body></mjml>`);
+
+    // Assess
+    expect(issues).toEqual([{ where: 'mjml line 1', message: expect.stringContaining('is too deeply nested') }]);
+  });
+
+  it('accepts markup nested as deep as real emails are', async () => {
+    // Act
+    const result = validateCampaignTemplate({
+      ...base,
+      mjml: mjmlBody(`<mj-text>${nested('div', 80, '<br/><img src="x.png"/>')}</mj-text>`),
+    });
+
+    // Assess
+    await expect(result).resolves.toBeUndefined();
+  });
+
+  it('counts self-closing MJML elements and HTML void elements as closed', async () => {
+    // Prepare: 300 siblings that would be 300 levels deep if each were left open
+    const mjml = mjmlBody(`${'<mj-spacer height="1px" />'.repeat(150)}<mj-text>${'<br><img src="x.png">'.repeat(150)}</mj-text>`);
+
+    // Act
+    const result = validateCampaignTemplate({ ...base, mjml });
+
+    // Assess
+    await expect(result).resolves.toBeUndefined();
+  });
+
+  it('refuses Liquid blocks nested too deep for the parser as too deeply nested, not as a crash', async () => {
+    // Prepare: under the cap of 5,000 tags, but deeper than liquidjs's recursion reaches
+    const mjml = mjmlBody(`<mj-text>${'{% if a %}'.repeat(2_400)}x${'{% endif %}'.repeat(2_400)}</mj-text>`);
+
+    // Act
+    const issues = await issuesOf(mjml);
+
+    // Assess
+    expect(issues).toEqual([{ where: 'mjml', message: expect.stringContaining('is too deeply nested or too complex to compile') }]);
+  });
+
+  it('still compiles an ordinary template after refusing a pathological one', async () => {
+    // Prepare
+    await issuesOf(mjmlBody(`<mj-text>${nested('div', 5_000)}</mj-text>`));
+
+    // Act
+    const compiled = await compileCampaignTemplate(base);
+
+    // Assess
+    expect(compiled.source.text).toContain('Hello {{ first_name }}');
+  });
+});
+
+describe('what the libraries throw', () => {
+  afterEach(() => {
+    jest.resetModules();
+    jest.dontMock('mjml');
+    jest.dontMock('html-to-text');
+    jest.dontMock('htmlparser2');
+  });
+
+  /** The template module and the error classes it throws, loaded afresh with `mocks` in place of the libraries. */
+  function withMocks(mocks: () => void) {
+    let loaded: {
+      validate: typeof validateCampaignTemplate;
+      errors: { PermanentError: typeof PermanentError; ValidationError: typeof ValidationError };
+    };
+    jest.isolateModules(() => {
+      mocks();
+      loaded = { validate: require('../src/template').validateCampaignTemplate, errors: require('@baton/shared') };
+    });
+    return loaded!;
+  }
+
+  it.each([
+    ['a stack overflow', new RangeError('Maximum call stack size exceeded'), 'is too deeply nested or too complex to compile'],
+    ['any other error', new TypeError("Cannot read properties of undefined (reading 'attributes')"), 'cannot be compiled: Cannot read'],
+  ])('turns %s from MJML into a ValidationError naming mjml', async (_, thrown, message) => {
+    // Prepare
+    const { validate, errors } = withMocks(() =>
+      jest.doMock('mjml', () => {
+        jest.requireActual('mjml'); // registers MJML's components, as the real one does
+        return async () => {
+          throw thrown;
+        };
+      }),
+    );
+
+    // Act
+    const error = await caught(() => validate(base));
+
+    // Assess
+    expect(error).toBeInstanceOf(errors.ValidationError);
+    expect((error as ValidationError).issues).toEqual([{ where: 'mjml', message: expect.stringContaining(message) }]);
+  });
+
+  it('turns a stack overflow in html-to-text into a ValidationError naming the text part', async () => {
+    // Prepare
+    const { validate, errors } = withMocks(() =>
+      jest.doMock('html-to-text', () => ({
+        compile: () => () => {
+          throw new RangeError('Maximum call stack size exceeded');
+        },
+      })),
+    );
+
+    // Act
+    const error = await caught(() => validate(base));
+
+    // Assess
+    expect(error).toBeInstanceOf(errors.ValidationError);
+    expect((error as ValidationError).issues).toEqual([
+      {
+        where: 'mjml',
+        message:
+          'in the text part derived from the HTML: is too deeply nested or too complex to compile; flatten the markup and the Liquid blocks',
+      },
+    ]);
+  });
+
+  it('turns an error from a step with no handler of its own into a ValidationError naming mjml', async () => {
+    // Prepare: the structure check's parser fails
+    const { validate, errors } = withMocks(() =>
+      jest.doMock('htmlparser2', () => ({
+        Parser: class {
+          write(): void {
+            throw new TypeError('parser exploded');
+          }
+        },
+      })),
+    );
+
+    // Act
+    const error = await caught(() => validate(base));
+
+    // Assess
+    expect(error).toBeInstanceOf(errors.ValidationError);
+    expect((error as ValidationError).issues).toEqual([{ where: 'mjml', message: 'cannot be compiled: parser exploded' }]);
+    expect((error as ValidationError).cause).toBeInstanceOf(TypeError);
+  });
+});
