@@ -1,11 +1,12 @@
 import { keys, silentLogger, type CheckInRequest, type Clock, type Lease, type RenderedMessage, type SendResult } from '@baton/shared';
 import { MemoryObjectStore } from '@baton/shared/memory-object-store';
 import { Conductor, type ConductorSettings } from '../../src/core/conductor';
+import { NoPermitError } from '../../src/core/errors';
 import type { ConductorMetrics } from '../../src/core/ports';
 import type { SendingGovernors } from '../../src/core/sending-governors';
 import { DOMAIN, buckets, storeRenderedCampaign, testGovernors, testSettings } from '../fixtures';
 
-// The guards of the conductor's check-in, through its public methods only.
+// The guards of the conductor's check-in and test send, through its public methods only.
 
 const ref = { customerId: 'acme', campaignId: 'c-guards-1' };
 /** A calendar minute's first instant: slices (one second) start on round numbers. */
@@ -222,5 +223,81 @@ describe('Conductor check-in: provider push-back', () => {
     // Assess
     expect(h.governors.forDomain(DOMAIN).effectiveCap).toBe(CAP);
     expect(h.conductor.getCampaign(ref.campaignId).effectivePerMinute).toBe(620);
+  });
+});
+
+describe('Conductor.testSend: a permit of one slice, used inside it', () => {
+  const MJML = '<mjml><mj-body><mj-section><mj-column><mj-text>Hi {{ first_name }}</mj-text></mj-column></mj-section></mj-body></mjml>';
+
+  async function draft(h: Harness): Promise<string> {
+    await h.conductor.start();
+    const view = await h.conductor.createCampaign({
+      name: 'Spring sale',
+      customerId: 'acme',
+      from: 'Acme <news@acme.example>',
+      subject: 'Hello {{ first_name }}',
+      mjml: MJML,
+      audienceCsv: 'email,first_name\na@example.com,Ann\n',
+    });
+    return view.id;
+  }
+
+  /** Free permits of the slice `slice` slices after the one START is in. */
+  function freeIn(h: Harness, slice: number): number {
+    const g = h.governors.forDomain(DOMAIN);
+    return g.free(g.sliceOf(START) + slice);
+  }
+
+  it('sends at once with at least half of the current slice left, on a permit of that slice', async () => {
+    // Prepare
+    const h = harness();
+    const id = await draft(h);
+    h.clock.set(START + 500);
+    // Act
+    await h.conductor.testSend(id, { to: 'me@acme.example' });
+    // Assess
+    expect(h.testSends.map((s) => s.at)).toEqual([START + 500]);
+    expect(h.clock.sleeps).toEqual([]);
+    expect([freeIn(h, 0), freeIn(h, 1)]).toEqual([9, 10]);
+  });
+
+  it('waits for the next slice, and takes its permit, when less than half of the current one is left', async () => {
+    // Prepare
+    const h = harness();
+    const id = await draft(h);
+    h.clock.set(START + 600);
+    // Act
+    await h.conductor.testSend(id, { to: 'me@acme.example' });
+    // Assess
+    expect(h.testSends.map((s) => s.at)).toEqual([START + 1_000]);
+    expect(h.clock.sleeps).toEqual([400]);
+    expect([freeIn(h, 0), freeIn(h, 1)]).toEqual([10, 9]);
+  });
+
+  it('sends after a late wake-up that is still inside the slice', async () => {
+    // Prepare
+    const h = harness();
+    const id = await draft(h);
+    h.clock.set(START + 600);
+    h.clock.overshootMs = 999;
+    // Act
+    await h.conductor.testSend(id, { to: 'me@acme.example' });
+    // Assess
+    expect(h.testSends.map((s) => s.at)).toEqual([START + 1_999]);
+  });
+
+  it('refuses with NO_PERMIT, and calls nobody, when the wake-up comes after its slice has ended', async () => {
+    // Prepare: the timer fires a whole slice late.
+    const h = harness();
+    const id = await draft(h);
+    h.clock.set(START + 600);
+    h.clock.overshootMs = 1_000;
+    // Act
+    const sending = h.conductor.testSend(id, { to: 'me@acme.example' });
+    // Assess: the permit is spent either way; the call would land in a slice that never granted it.
+    await expect(sending).rejects.toBeInstanceOf(NoPermitError);
+    await expect(sending).rejects.toMatchObject({ code: 'NO_PERMIT' });
+    expect(h.testSends).toEqual([]);
+    expect(freeIn(h, 1)).toBe(9);
   });
 });
