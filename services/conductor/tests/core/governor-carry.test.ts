@@ -132,4 +132,42 @@ describe('Governor: permits a worker left unused in slices already past', () => 
     expect(g.free(2)).toBe(PACE);
     expect(extraIn(g, 20, 40)).toBe(0);
   });
+
+  describe('under a window already full', () => {
+    /**
+     * Seventy slices granted in full; the first ten come back unused once slice 70 has begun
+     * (62 carried). Slices 10–69 hold 600, so slice 70 has room for 20 and slice 71 for none.
+     */
+    function fullWindow(): { g: Governor; now: number } {
+      const g = new Governor(settings);
+      openDurable(g, 0, 69, 0);
+      const early = takeAll(g, 0, 10);
+      takeAll(g, 10, 60);
+      const now = g.sliceStart(70);
+      g.release(
+        early,
+        early.permits.map(() => 0),
+        now,
+      );
+      openDurable(g, 70, 75, now);
+      return { g, now };
+    }
+
+    it('counts the permits the current slice may still grant against a new slice, not only those granted', () => {
+      // Act
+      const { g } = fullWindow();
+      // Assess: slice 70 has granted nothing yet, but may grant 20; slice 71 gets nothing.
+      expect([70, 71, 72].map((i) => g.free(i))).toEqual([20, 0, 10]);
+    });
+
+    it('keeps the carried permits that did not fit for slices that have room later', () => {
+      // Prepare: 10 of the 62 were used by slice 70; slices 71–75 had no room for more.
+      const { g } = fullWindow();
+      // Act: much later, with nothing granted since.
+      const later = g.sliceStart(140);
+      openDurable(g, 140, 199, later);
+      // Assess
+      expect(extraIn(g, 140, 40)).toBe(52);
+    });
+  });
 });
