@@ -1,3 +1,12 @@
+import {
+  keys,
+  recipientIdFor,
+  type AudienceReport,
+  type CampaignDefinition,
+  type CampaignRef,
+  type CampaignState,
+  type ObjectStore,
+} from '@baton/shared';
 import type { ConductorSettings } from '../src/core/conductor';
 import { SendingGovernors } from '../src/core/sending-governors';
 
@@ -28,4 +37,35 @@ export function testSettings(overrides: Partial<ConductorSettings> = {}): Conduc
     unsubscribeSecret: UNSUBSCRIBE_SECRET,
     ...overrides,
   };
+}
+
+/**
+ * A stored campaign in `status`, with `n` recipients stubbed and rendered, as the pipeline
+ * would leave it (the audience report and one rendered object per recipient). Returns their ids.
+ */
+export async function storeRenderedCampaign(
+  store: ObjectStore,
+  ref: CampaignRef,
+  n: number,
+  options: { status?: CampaignState['status']; createdAt: number },
+): Promise<string[]> {
+  const createdAt = new Date(options.createdAt).toISOString();
+  const definition: CampaignDefinition = {
+    version: 1,
+    ...ref,
+    name: 'Test',
+    from: 'a@example.com',
+    subject: 'Hi',
+    mjml: '<mjml></mjml>',
+    audienceKey: keys.audience(ref),
+    createdAt,
+  };
+  const state: CampaignState = { version: 1, status: options.status ?? 'sending', updatedAt: createdAt };
+  const report: AudienceReport = { version: 1, rows: n, valid: n, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false };
+  await store.put(buckets.campaigns, keys.campaign(ref), JSON.stringify(definition));
+  await store.put(buckets.campaigns, keys.state(ref), JSON.stringify(state));
+  await store.put(buckets.campaigns, keys.audienceReport(ref), JSON.stringify(report));
+  const ids = Array.from({ length: n }, (_, i) => recipientIdFor(ref.customerId, `r${i}@example.com`));
+  for (const recipientId of ids) await store.put(buckets.rendered, keys.rendered({ ...ref, recipientId }), '{}');
+  return ids;
 }

@@ -142,7 +142,9 @@ export class LeaseRun {
    * caller releases the claim). The caller makes its call right after, synchronously.
    */
   async keepSlotAfterClaim(slice: number, busy: Busy): Promise<boolean> {
-    if (sliceAt(this.lease.schedule, this.env.clock.now()) === slice && this.haltedBy === undefined) return true;
+    const now = this.env.clock.now();
+    const timeLeft = this.env.deadline - now >= this.env.minBudgetToTakeMs;
+    if (sliceAt(this.lease.schedule, now) === slice && this.haltedBy === undefined && timeLeft) return true;
     this.giveBackSlot(slice);
     return (await this.takeSlot(busy)) !== undefined;
   }
