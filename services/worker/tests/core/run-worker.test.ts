@@ -1017,6 +1017,39 @@ describe('runWorker, paced by its lease schedule', () => {
       expect(request.unattempted).toEqual([]);
     });
 
+    it('counts refusals in a row in the order the answers came, however long releasing their claims takes', async () => {
+      // Prepare: six calls at once, answered refused, refused, accepted, refused, refused, refused;
+      // releasing a claim is slow. Never five refusals in a row: the lease must not halt.
+      const addresses = emails(6);
+      const { store, sender, leaseClient, deps } = setUp({ concurrency: 6 });
+      await seedRendered(store, addresses);
+      const remove = store.delete.bind(store);
+      store.delete = async (bucket, key) => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return remove(bucket, key);
+      };
+      const answers: (() => void)[] = [];
+      sender.behaviour = (_msg, index) =>
+        new Promise((resolve, reject) => {
+          answers[index] = () =>
+            index === 2 ? resolve({ providerId: '<id-2@mg.acme.test>' }) : reject(new RetryableError('PROVIDER_UNAVAILABLE', '503'));
+        });
+
+      // Act
+      const running = runWorker(deps, { lease: leaseFor(addresses) });
+      for (let i = 0; i < 200 && answers.filter(Boolean).length < 6; i++) await new Promise((resolve) => setImmediate(resolve));
+      for (const answer of answers) {
+        answer();
+        for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      }
+      await running;
+
+      // Assess
+      const request = leaseClient.requests[0]!;
+      expect(request.results.filter((r) => r.status === 'retryable')).toHaveLength(5);
+      expect(request.wantsMore).toBe(true);
+    });
+
     it('stops taking keys after five provider refusals in a row: the provider looks down', async () => {
       // Prepare
       const addresses = emails(7);
