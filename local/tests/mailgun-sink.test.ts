@@ -1,3 +1,5 @@
+import { InDoubtError, RetryableError } from '@baton/shared';
+import { createMailgunSender } from '@baton/shared/mailgun';
 import { startMailgunSink, type MailgunSink } from '../src/mailgun-sink';
 
 const API_KEY = 'key-0123456789abcdef';
@@ -35,6 +37,7 @@ describe('startMailgunSink', () => {
   beforeEach(() => {
     sink.clear();
     sink.setLatency(0);
+    sink.setFaults({});
   });
 
   async function post(body: FormData | URLSearchParams, authorization: string | null = basic('api', API_KEY)) {
@@ -208,5 +211,158 @@ describe('startMailgunSink', () => {
 
     // Assess
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  describe('drawn faults', () => {
+    async function statuses(target: MailgunSink, n: number): Promise<number[]> {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const res = await fetch(`${target.url}/v3/${DOMAIN}/messages`, {
+          method: 'POST',
+          headers: { authorization: basic('api', API_KEY) },
+          body: multipart({ ...complete, to: `r${i}@example.com` }),
+        });
+        await res.arrayBuffer();
+        out.push(res.status);
+      }
+      return out;
+    }
+
+    it('answers a seeded share of calls 503, storing nothing for them, and logs every call', async () => {
+      // Prepare
+      sink.setFaults({ seed: 7, unavailableShare: 0.5 });
+
+      // Act
+      const first = await statuses(sink, 40);
+      sink.clear();
+      sink.setFaults({ seed: 7, unavailableShare: 0.5 });
+      const again = await statuses(sink, 40);
+
+      // Assess: the same seed draws the same sequence, and about half are refused.
+      expect(again).toEqual(first);
+      const refused = first.filter((s) => s === 503).length;
+      expect(refused).toBeGreaterThan(8);
+      expect(refused).toBeLessThan(32);
+      expect(sink.messages()).toHaveLength(40 - refused);
+      const calls = sink.calls();
+      expect(calls.map((c) => c.status)).toEqual(first);
+      expect(calls.filter((c) => c.outcome === 'refused').every((c) => c.messageId === undefined)).toBe(true);
+      expect(calls.filter((c) => c.outcome === 'accepted').map((c) => c.messageId)).toEqual(sink.messages().map((m) => m.id));
+      expect(calls[0]).toMatchObject({ to: 'r0@example.com', answeredAt: expect.any(Number) });
+      expect(sink.pending()).toBe(0);
+    });
+
+    it('logs the recipient id a call carries', async () => {
+      // Act
+      await post(multipart({ ...complete, 'v:recipient-id': 'abc123' }));
+
+      // Assess
+      expect(sink.calls()).toEqual([expect.objectContaining({ outcome: 'accepted', status: 200, recipientId: 'abc123' })]);
+    });
+
+    it('throttles every call during its periodic bursts and none between them', async () => {
+      // Prepare: 1 s of 429 every 2 s, starting at once.
+      sink.setFaults({ bursts: { everyMs: 2_000, forMs: 1_000 } });
+
+      // Act
+      const inside = await post(multipart(complete));
+      for (let i = 0; i < 300 && sink.inBurst(); i++) await new Promise((r) => setTimeout(r, 5));
+      const outside = await post(multipart(complete));
+
+      // Assess
+      expect(inside.status).toBe(429);
+      expect(inside.body).toEqual({ message: 'Too many requests' });
+      expect(outside.status).toBe(200);
+      expect(sink.calls().map((c) => c.outcome)).toEqual(['refused', 'accepted']);
+    });
+
+    it('starts its bursts only after the delay given', async () => {
+      // Prepare
+      sink.setFaults({ bursts: { everyMs: 2_000, forMs: 1_000, startAfterMs: 60_000 } });
+
+      // Act
+      const { status } = await post(multipart(complete));
+
+      // Assess
+      expect(status).toBe(200);
+      expect(sink.inBurst(Date.now() + 60_500)).toBe(true);
+      expect(sink.inBurst(Date.now() + 61_500)).toBe(false);
+    });
+
+    it('stores a message and then resets the connection for a dropped answer: the sender is in doubt', async () => {
+      // Prepare
+      sink.setFaults({ dropAnswerShare: 1 });
+      const sender = createMailgunSender({ url: sink.url, domain: DOMAIN, apiKey: API_KEY, timeoutMs: 5_000 });
+
+      // Act
+      const error = await sender
+        .send({ from: complete.from!, to: 'ann@example.com', subject: 'Hi', html: '<p>x</p>', text: 'x', headers: {}, variables: {} })
+        .then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+
+      // Assess
+      expect(error).toBeInstanceOf(InDoubtError);
+      expect(sink.messages()).toHaveLength(1);
+      expect(sink.calls()).toEqual([expect.objectContaining({ outcome: 'dropped', status: undefined, messageId: sink.messages()[0]!.id })]);
+      expect(sink.pending()).toBe(0);
+    });
+
+    it('reads as a retryable refusal to the sender when it answers 503', async () => {
+      // Prepare
+      sink.setFaults({ unavailableShare: 1 });
+      const sender = createMailgunSender({ url: sink.url, domain: DOMAIN, apiKey: API_KEY, timeoutMs: 5_000 });
+
+      // Act
+      const error = await sender
+        .send({ from: complete.from!, to: 'ann@example.com', subject: 'Hi', html: '<p>x</p>', text: 'x', headers: {}, variables: {} })
+        .then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+
+      // Assess
+      expect(error).toBeInstanceOf(RetryableError);
+      expect((error as RetryableError).code).toBe('PROVIDER_UNAVAILABLE');
+      expect(sink.messages()).toHaveLength(0);
+    });
+
+    it('never answers a hung call, counts it pending, and still closes promptly', async () => {
+      // Prepare
+      const other = await startMailgunSink({ apiKey: API_KEY });
+      other.setFaults({ dropAnswerShare: 1, dropMode: 'hang' });
+      const pending = fetch(`${other.url}/v3/${DOMAIN}/messages`, {
+        method: 'POST',
+        headers: { authorization: basic('api', API_KEY) },
+        body: multipart(complete),
+        signal: AbortSignal.timeout(10_000),
+      }).then(
+        () => 'answered',
+        () => 'no answer',
+      );
+      for (let i = 0; i < 100 && other.pending() === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      const started = Date.now();
+
+      // Act
+      const pendingBefore = other.pending();
+      await other.close();
+
+      // Assess
+      expect(pendingBefore).toBe(1);
+      expect(await pending).toBe('no answer');
+      expect(other.messages()).toHaveLength(1);
+      expect(other.calls()[0]).toMatchObject({ outcome: 'dropped', answeredAt: expect.any(Number) });
+      expect(Date.now() - started).toBeLessThan(5_000);
+    });
+
+    it.each([
+      [{ unavailableShare: 1.5 }, /unavailableShare must be between 0 and 1/],
+      [{ dropAnswerShare: -0.1 }, /dropAnswerShare must be between 0 and 1/],
+      [{ unavailableStatus: 200 }, /unavailableStatus must be a 4xx or 5xx status/],
+      [{ bursts: { everyMs: 100, forMs: 200 } }, /bursts need/],
+    ])('refuses nonsense faults %j', (faults, message) => {
+      expect(() => sink.setFaults(faults)).toThrow(message);
+    });
   });
 });

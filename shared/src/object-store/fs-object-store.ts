@@ -54,8 +54,8 @@ export class FsObjectStore implements ObjectStore {
     const tmpDir = path.join(this.root, '.tmp');
     const tmp = path.join(tmpDir, randomBytes(12).toString('hex'));
     try {
-      await fs.mkdir(tmpDir, { recursive: true });
-      await fs.mkdir(path.dirname(dest), { recursive: true });
+      await makeFolders(tmpDir);
+      await makeFolders(path.dirname(dest));
       await fs.writeFile(tmp, body, 'utf8');
       if (options.ifNoneMatch === '*') await linkIfAbsent(tmp, dest, bucket, key);
       else await fs.rename(tmp, dest);
@@ -194,6 +194,34 @@ async function walk(dir: string, keyPrefix: string, q: WalkQuery, out: string[])
     } else if (e.key.startsWith(q.prefix) && (q.startAfter === undefined || e.key > q.startAfter)) {
       out.push(e.key);
     }
+  }
+}
+
+/**
+ * `mkdir -p`. Node's recursive mkdir answers ENOENT when a folder cannot be made for another
+ * reason (a read-only disk, EROFS; a permission), which would name the wrong fault: then the first
+ * missing folder is made alone, and fails with the real reason.
+ */
+async function makeFolders(dir: string): Promise<void> {
+  try {
+    await fs.mkdir(dir, { recursive: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    let missing = dir;
+    while (path.dirname(missing) !== missing && !(await isFolder(path.dirname(missing)))) missing = path.dirname(missing);
+    await fs.mkdir(missing).catch((e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    });
+    // Nothing stood in the way after all (a folder removed meanwhile): once more, as it comes.
+    await fs.mkdir(dir, { recursive: true });
+  }
+}
+
+async function isFolder(dir: string): Promise<boolean> {
+  try {
+    return (await fs.stat(dir)).isDirectory();
+  } catch {
+    return false;
   }
 }
 

@@ -255,6 +255,32 @@ describe('FsObjectStore', () => {
       expect(await fs.readdir(path.join(root, '.tmp'))).toEqual([]);
     });
 
+    it('names the real reason when a folder cannot be made, not the ENOENT that recursive mkdir says on a read-only disk', async () => {
+      // Prepare: Node 20 on a read-only filesystem — a recursive mkdir fails with ENOENT, a plain one with EROFS.
+      // (The fault suite meets the real thing on a read-only tmpfs: npm run test:faults.)
+      const store = await freshStore();
+      await fs.mkdir(path.join(root, '.tmp'), { recursive: true });
+      const mkdir = jest.spyOn(fs, 'mkdir').mockImplementation((async (dir: string, options?: { recursive?: boolean }) => {
+        const exists = await fs.stat(dir).then(
+          () => true,
+          () => false,
+        );
+        if (exists && options?.recursive) return undefined;
+        throw Object.assign(new Error(`${options?.recursive ? 'ENOENT' : 'EROFS'}: ${dir}`), {
+          code: options?.recursive ? 'ENOENT' : 'EROFS',
+        });
+      }) as unknown as typeof fs.mkdir);
+      try {
+        // Act
+        const error = await store.put('bucket', 'a/k', 'body').catch((e: unknown) => e);
+        // Assess
+        expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringMatching(/bucket\/a\/k: EROFS$/) });
+      } finally {
+        mkdir.mockRestore();
+      }
+      expect(await fs.readdir(path.join(root, '.tmp'))).toEqual([]);
+    });
+
     it('never mistakes a failed folder creation for "already exists" on a conditional create', async () => {
       // Prepare: a file where the key's folder should be.
       const store = await freshStore();

@@ -25,6 +25,15 @@ export interface ProviderAnswers {
 
 /** First back-off for a retryable result when the provider named no wait; doubled per attempt. */
 const RETRY_BACKOFF_MS = 5_000;
+/**
+ * The wait before a lone 503 is tried again: the provider refused this call but took others
+ * (of the same lease, or of the campaign within PROVIDER_UP_WITHIN_MS), so it is up and the
+ * refusal was transient. Not doubled per attempt: with a share of random 503s a doubling
+ * back-off makes the campaign's tail wait for its unluckiest recipient (5 + 10 + 20 + 40 s).
+ * Attempts still count towards `maxAttempts`.
+ */
+export const LONE_REFUSAL_RETRY_MS = 500;
+export const PROVIDER_UP_WITHIN_MS = 2_000;
 
 /**
  * Settles what a check-in reports for its lease's recipients: outcomes, retries with back-off,
@@ -43,6 +52,8 @@ export async function settleResults(
   let sent = 0;
   const leased = new Set(lease.recipientIds);
   const reported = new Set<string>();
+  const providerUp =
+    request.results.some((r) => r.status === 'sent' && leased.has(r.recipientId)) || run.sentInLast(PROVIDER_UP_WITHIN_MS, now) > 0;
   for (const r of request.results) {
     if (!leased.has(r.recipientId) || reported.has(r.recipientId)) continue;
     reported.add(r.recipientId);
@@ -51,7 +62,7 @@ export async function settleResults(
     }
     if (r.status === 'sent') sent++;
     if (active.settled.has(r.recipientId)) continue;
-    await settleOne(deps, active, request, r, now);
+    await settleOne(deps, active, request, r, now, providerUp);
     active.settled.add(r.recipientId);
   }
   for (const recipientId of request.unattempted) {
@@ -71,6 +82,7 @@ async function settleOne(
   request: CheckInRequest,
   r: CheckInRequest['results'][number],
   now: number,
+  providerUp: boolean,
 ): Promise<void> {
   const { run } = active;
   switch (r.status) {
@@ -82,8 +94,10 @@ async function settleOne(
         deps.metrics.outcome('failed');
         await deps.reconciler.recordOutcome(run, r.recipientId, 'failed', reason);
       } else {
-        // Back off: 5 s, 10 s, 20 s… unless the provider said how long.
-        run.requeueAt(r.recipientId, now + (r.retryAfterMs ?? RETRY_BACKOFF_MS * 2 ** (attempts - 1)));
+        // Back off: 5 s, 10 s, 20 s… unless the provider said how long, or it refused only this call.
+        const lone = r.code === 'PROVIDER_UNAVAILABLE' && providerUp;
+        const backoff = lone ? LONE_REFUSAL_RETRY_MS : RETRY_BACKOFF_MS * 2 ** (attempts - 1);
+        run.requeueAt(r.recipientId, now + (r.retryAfterMs ?? backoff));
         deps.metrics.retry('provider');
       }
       return;

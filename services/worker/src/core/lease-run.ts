@@ -13,8 +13,13 @@ import {
 import { retryUnrecorded, sendKey } from './send-key';
 import type { Env } from './worker-env';
 
-/** Retryable refusals in a row (a 503, say) after which the provider looks down and the lease stops taking keys. */
-const REFUSALS_TO_HALT = 3;
+/**
+ * Retryable refusals in a row (a 503, say) after which the provider looks down and the lease
+ * stops taking keys. Five, not three: with 10% random 503s, three in a row halted most leases of
+ * a few hundred calls (each halt ends the worker and the rest of its lease's slices), while a
+ * provider that is really down refuses every call of a slice, which are concurrent anyway.
+ */
+export const REFUSALS_TO_HALT = 5;
 
 /** Lane time of the key in hand; `called` once its provider call has started. */
 export interface Busy {

@@ -181,8 +181,11 @@ async function recordSendError(env: Env, run: LeaseRun, ref: RecipientRef, error
     // The provider certainly did not take it: free the key for a later lease. Throttled or
     // unreachable, or failing call after call: this lease takes no new key. A lone 503 costs only
     // this recipient a later retry.
-    await releaseClaim(env, ref, logFields);
+    // Counted before the release's await: "in a row" is the order the answers came in, as
+    // `providerAccepted` counts an accepted call at once (counted after the release, a slice's
+    // refusals all landed after its accepted calls and read as a streak).
     run.providerRefused(error.code);
+    await releaseClaim(env, ref, logFields);
     run.results.push({
       recipientId,
       status: 'retryable',

@@ -13,6 +13,7 @@ import {
   type Stage,
 } from '@baton/shared';
 import { MemoryObjectStore } from '@baton/shared/memory-object-store';
+import { REFUSALS_TO_HALT } from '../../src/core/lease-run';
 import { runWorker, type WorkerDeps } from '../../src/core/run-worker';
 import { AutoClock, FakeLeaseClient, FakeSender, START, buckets, emails, idOf, leaseFor, refOf, renderedFor, seedRendered } from '../fakes';
 
@@ -995,9 +996,63 @@ describe('runWorker, paced by its lease schedule', () => {
       expect(await claimExists(store, sender.calls[1]!.msg.to)).toBe(false);
     });
 
-    it('stops taking keys after three provider refusals in a row: the provider looks down', async () => {
+    it('goes on after four refusals in a row once the provider takes a call again (random 503s are not an outage)', async () => {
       // Prepare
-      const addresses = emails(5);
+      const addresses = emails(7);
+      const { store, sender, leaseClient, deps } = setUp({ concurrency: 1 });
+      await seedRendered(store, addresses);
+      sender.behaviour = (_msg, index) => {
+        if (index < 4) throw new RetryableError('PROVIDER_UNAVAILABLE', 'Mailgun unavailable (503)');
+        return { providerId: `<id-${index}@mg.acme.test>` };
+      };
+
+      // Act
+      await runWorker(deps, { lease: leaseFor(addresses) });
+
+      // Assess
+      const request = leaseClient.requests[0]!;
+      expect(sender.calls).toHaveLength(7);
+      expect(request.results.filter((r) => r.status === 'sent')).toHaveLength(3);
+      expect(request.results.filter((r) => r.status === 'retryable')).toHaveLength(4);
+      expect(request.unattempted).toEqual([]);
+    });
+
+    it('counts refusals in a row in the order the answers came, however long releasing their claims takes', async () => {
+      // Prepare: six calls at once, answered refused, refused, accepted, refused, refused, refused;
+      // releasing a claim is slow. Never five refusals in a row: the lease must not halt.
+      const addresses = emails(6);
+      const { store, sender, leaseClient, deps } = setUp({ concurrency: 6 });
+      await seedRendered(store, addresses);
+      const remove = store.delete.bind(store);
+      store.delete = async (bucket, key) => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return remove(bucket, key);
+      };
+      const answers: (() => void)[] = [];
+      sender.behaviour = (_msg, index) =>
+        new Promise((resolve, reject) => {
+          answers[index] = () =>
+            index === 2 ? resolve({ providerId: '<id-2@mg.acme.test>' }) : reject(new RetryableError('PROVIDER_UNAVAILABLE', '503'));
+        });
+
+      // Act
+      const running = runWorker(deps, { lease: leaseFor(addresses) });
+      for (let i = 0; i < 200 && answers.filter(Boolean).length < 6; i++) await new Promise((resolve) => setImmediate(resolve));
+      for (const answer of answers) {
+        answer();
+        for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      }
+      await running;
+
+      // Assess
+      const request = leaseClient.requests[0]!;
+      expect(request.results.filter((r) => r.status === 'retryable')).toHaveLength(5);
+      expect(request.wantsMore).toBe(true);
+    });
+
+    it('stops taking keys after five provider refusals in a row: the provider looks down', async () => {
+      // Prepare
+      const addresses = emails(7);
       const { store, sender, leaseClient, deps } = setUp({ concurrency: 1 });
       await seedRendered(store, addresses);
       sender.behaviour = () => {
@@ -1008,7 +1063,8 @@ describe('runWorker, paced by its lease schedule', () => {
       await runWorker(deps, { lease: leaseFor(addresses) });
 
       // Assess
-      expect(sender.calls).toHaveLength(3);
+      expect(sender.calls).toHaveLength(REFUSALS_TO_HALT);
+      expect(REFUSALS_TO_HALT).toBe(5);
       expect(leaseClient.requests[0]!.unattempted).toHaveLength(2);
       expect(leaseClient.requests[0]!.wantsMore).toBe(false);
     });
