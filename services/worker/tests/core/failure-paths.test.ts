@@ -75,21 +75,19 @@ describe('runWorker when the store fails', () => {
     expect(await claimed(store, email)).toBe(false);
   });
 
-  it('reports a key whose suppression cannot be read as retryable, without claiming or sending it', async () => {
-    const [email] = emails(1) as [string];
-    const { store, sender, leaseClient, deps } = setUp();
-    await seedRendered(store, [email]);
+  it('reports a key whose suppression cannot be read as retryable, without claiming or sending it, and gives its permit on', async () => {
+    const [email, next] = emails(2) as [string, string];
+    const { store, sender, leaseClient, deps } = setUp({ concurrency: 1 });
+    await seedRendered(store, [email, next]);
     store.fails = (op, key) => op === 'get' && key === keys.suppression(refOf(email));
-    await run(deps, leaseFor([email]));
-    expect(sender.calls).toHaveLength(0);
-    expect(leaseClient.requests[0]!.results).toEqual([
-      {
-        recipientId: idOf(email),
-        status: 'retryable',
-        code: 'SUPPRESSION_READ_FAILED',
-        reason: expect.stringMatching(/^SUPPRESSION_READ_FAILED: /),
-      },
-    ]);
+    await run(deps, leaseFor([email, next], { permits: 1 }));
+    expect(sender.recipients()).toEqual([next]);
+    expect(leaseClient.requests[0]!.results[0]).toEqual({
+      recipientId: idOf(email),
+      status: 'retryable',
+      code: 'SUPPRESSION_READ_FAILED',
+      reason: expect.stringMatching(/^SUPPRESSION_READ_FAILED: /),
+    });
     expect(await outcomeOf(store, email)).toBeUndefined();
     expect(await claimed(store, email)).toBe(false);
   });
@@ -108,7 +106,7 @@ describe('runWorker when the store fails', () => {
       recipientId: idOf(first),
       status: 'retryable',
       code: 'CLAIM_FAILED',
-      reason: expect.stringMatching(/^CLAIM_FAILED: /),
+      reason: expect.stringMatching(/^CLAIM_FAILED: .*socket hang up/),
     });
   });
 
@@ -135,6 +133,30 @@ describe('runWorker when the store fails', () => {
     await run(deps, leaseFor([email]));
     expect(leaseClient.requests[0]!.results[0]).toMatchObject({ status: 'retryable', code: 'PROVIDER_UNAVAILABLE' });
     expect(await claimed(store, email)).toBe(true);
+  });
+});
+
+describe('runWorker and the mark that takes its lease', () => {
+  it('recognises its own mark after a lost reply, and sends the lease', async () => {
+    // Prepare: the mark's write lands, but its reply is lost (the retry would see 412).
+    const [email] = emails(1) as [string];
+    const { store, sender, deps } = setUp();
+    await seedRendered(store, [email]);
+    const put = store.put.bind(store);
+    let lost = false;
+    store.put = async (...args) => {
+      await put(...args);
+      if (!lost && args[1].includes('/leases/')) {
+        lost = true;
+        throw new RetryableError('S3_UNAVAILABLE', 'socket hang up');
+      }
+    };
+    // Act
+    const summary = await run(deps, leaseFor([email]));
+    // Assess
+    expect(lost).toBe(true);
+    expect(summary.stoppedBecause).toBe('no-lease');
+    expect(sender.recipients()).toEqual([email]);
   });
 });
 
@@ -299,8 +321,40 @@ describe('runWorker, late after its claim', () => {
   });
 });
 
+describe('runWorker taking keys', () => {
+  function claimWrites(store: MemoryObjectStore): number {
+    return store.calls.filter((c) => c.op === 'put' && c.key.includes('/claims/')).length;
+  }
+
+  it('claims no key at or after sendUntil', async () => {
+    // Prepare: a second a call; the window closes at 3 s.
+    const addresses = emails(5);
+    const { store, clock, deps } = setUp({ concurrency: 1 });
+    deps.sender = new FakeSender(clock, 1_000);
+    await seedRendered(store, addresses);
+    // Act
+    await run(deps, leaseFor(addresses, { sendUntil: START + 3_000 }));
+    // Assess
+    expect(claimWrites(store)).toBe(3);
+  });
+
+  it('claims no key with less than the reserve of its time budget left', async () => {
+    // Prepare: a five-second budget, a second a call: calls start with 5, 4, 3 and 2 s left.
+    const addresses = emails(8);
+    const { store, clock, deps } = setUp({ concurrency: 1, timeBudgetMs: 5_000 });
+    deps.sender = new FakeSender(clock, 1_000);
+    await seedRendered(store, addresses);
+    // Act
+    await run(deps, leaseFor(addresses));
+    // Assess
+    expect(claimWrites(store)).toBe(4);
+  });
+});
+
 describe('runWorker settings', () => {
   it.each([
+    { what: 'no lanes', change: { concurrency: 0 }, where: 'concurrency' },
+    { what: 'a fractional number of lanes', change: { concurrency: 1.5 }, where: 'concurrency' },
     { what: 'a time budget of zero', change: { timeBudgetMs: 0 }, where: 'timeBudgetMs' },
     { what: 'a negative time budget', change: { timeBudgetMs: -1 }, where: 'timeBudgetMs' },
     { what: 'an endless time budget', change: { timeBudgetMs: Number.POSITIVE_INFINITY }, where: 'timeBudgetMs' },

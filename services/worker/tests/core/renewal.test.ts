@@ -50,6 +50,52 @@ describe('runWorker renewing its lease', () => {
     expect(sender.recipients()).toEqual([...first, later[0]]);
   });
 
+  it('waits for a key still being claimed before it renews, even when the other lanes are done', async () => {
+    // Prepare: two lanes, three keys; the third key's claim is slow (real time), so the second
+    // lane finishes while it is still being claimed.
+    const first = emails(3);
+    const { store, sender, leaseClient, deps } = setUp({ concurrency: 2, renewWith: later });
+    await seedRendered(store, [...first, ...later]);
+    const put = store.put.bind(store);
+    store.put = async (...args) => {
+      if (args[1] === keys.claim(refOf(first[2]!))) await new Promise((resolve) => setTimeout(resolve, 20));
+      return put(...args);
+    };
+    const renew = leaseClient.renew.bind(leaseClient);
+    const callsAtRenewal: number[] = [];
+    leaseClient.renew = async (req) => {
+      callsAtRenewal.push(sender.calls.length);
+      return renew(req);
+    };
+    // Act
+    await runWorker(deps, { lease: leaseFor(first) });
+    // Assess: all three calls of the first lease had started when it renewed.
+    expect(callsAtRenewal[0]).toBe(3);
+  });
+
+  it('sends a lease that arrives with exactly the reserve left, and the next one too', async () => {
+    // Prepare: exactly two seconds of budget left; the check-in hands out a second lease.
+    const store = new MemoryObjectStore();
+    const clock = new AutoClock();
+    const sender = new FakeSender(clock);
+    const leaseClient = new FakeLeaseClient([{ lease: leaseFor(later.slice(0, 1), { leaseId: 'lease-2' }) }]);
+    await seedRendered(store, [...emails(1), ...later]);
+    const deps: WorkerDeps = {
+      store,
+      buckets,
+      sender,
+      leaseClient,
+      clock,
+      stage: 'prod',
+      timeBudgetMs: 120_000,
+      workerStartedAt: START - 118_000,
+    };
+    // Act
+    const summary = await runWorker(deps, { lease: leaseFor(emails(1)) });
+    // Assess
+    expect(summary).toMatchObject({ leases: 2, sent: 2, stoppedBecause: 'no-lease' });
+  });
+
   it('keeps at most `concurrency` calls in flight over a lease and its renewal together', async () => {
     const first = emails(2);
     const { store, sender, leaseClient, deps } = setUp({ concurrency: 2, renewWith: later });
@@ -120,7 +166,7 @@ describe('runWorker renewing its lease', () => {
     expect(leaseClient.requests).toHaveLength(1);
     expect(leaseClient.requests[0]).toMatchObject({ wantsMore: false, unattempted: [idOf(first[2]!)] });
     // The key it could not take was never claimed either.
-    expect(await store.get(buckets.campaigns, keys.claim(refOf(first[2]!)))).toBeUndefined();
+    expect(store.calls.filter((c) => c.op === 'put' && c.key === keys.claim(refOf(first[2]!)))).toEqual([]);
   });
 });
 
@@ -159,21 +205,21 @@ describe('runWorker after the provider pushed back', () => {
 
 describe('runWorker checking in', () => {
   it('reports the mean and standard deviation of the lane time its keys took', async () => {
-    // Prepare: two keys, one lane; the provider takes 100 ms, then 300 ms.
-    const first = emails(2);
+    // Prepare: three keys, one lane; the provider takes 100, 200, then 300 ms.
+    const first = emails(3);
     const { store, clock, sender, leaseClient, deps } = setUp({ concurrency: 1 });
     await seedRendered(store, first);
     sender.behaviour = (_msg, index) => {
-      clock.advance(index === 0 ? 100 : 300);
+      clock.advance(100 * (index + 1));
       return { providerId: `<id-${index}@mg.acme.test>` };
     };
     // Act
     await runWorker(deps, { lease: leaseFor(first) });
     // Assess
     const timing = leaseClient.requests[0]!.timing!;
-    expect(timing.n).toBe(2);
+    expect(timing.n).toBe(3);
     expect(timing.meanMs).toBeCloseTo(200, 9);
-    expect(timing.sdMs).toBeCloseTo(Math.SQRT2 * 100, 9);
+    expect(timing.sdMs).toBeCloseTo(100, 9);
   });
 
   it('reports no spread for a single key', async () => {
@@ -184,17 +230,23 @@ describe('runWorker checking in', () => {
   });
 
   it('leaves the wait for a slice out of the lane time', async () => {
-    // Prepare: one permit in each of two one-second slices; calls take 100 ms.
+    // Prepare: one permit in each of two one-second slices; a claim takes 50 ms, a call 100 ms.
     const first = emails(2);
-    const { store, sender, leaseClient, deps } = setUp({ concurrency: 1, msPerCall: 100 });
+    const { store, clock, sender, leaseClient, deps } = setUp({ concurrency: 1, msPerCall: 100 });
     await seedRendered(store, first);
+    const put = store.put.bind(store);
+    store.put = async (...args) => {
+      await put(...args);
+      if (args[1].includes('/claims/')) clock.advance(50);
+    };
     // Act
     await runWorker(deps, {
       lease: leaseFor(first, { schedule: { start: START, sliceMs: 1_000, permits: [1, 1] }, sendUntil: START + 2_000 }),
     });
-    // Assess
-    expect(sender.calls.map((c) => c.at - START)).toEqual([0, 1_000]);
-    expect(leaseClient.requests[0]!.timing).toEqual({ n: 2, meanMs: 100, sdMs: 0 });
+    // Assess: the second key waits from 150 ms to 1 s for its slice, then claims (50 ms) and
+    // calls; the wait is not lane time.
+    expect(sender.calls.map((c) => c.at - START)).toEqual([50, 1_050]);
+    expect(leaseClient.requests[0]!.timing).toEqual({ n: 2, meanMs: 150, sdMs: 0 });
   });
 
   it('reports the time it has left, at renewal and at check-in', async () => {
@@ -211,6 +263,7 @@ describe('runWorker checking in', () => {
 
   it.each([
     { left: 11_000, wants: false },
+    { left: 12_000, wants: false },
     { left: 13_000, wants: true },
   ])('with $left ms of a 120 s budget left, wants more: $wants (a tenth of the budget is the bar)', async ({ left, wants }) => {
     const { store, leaseClient, deps } = setUp({ deps: { workerStartedAt: START - (120_000 - left) } });
