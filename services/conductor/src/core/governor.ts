@@ -193,7 +193,8 @@ export class Governor {
       for (let j = i - this.reach + 1; j < i; j++) room -= this.bound(j, current);
       // The full pace: the effective cap is a ceiling on grants (see `free`), not on limits.
       const pace = this.pace(i, this.cap);
-      const extra = held ? 0 : Math.min(this.carry, this.pace(i, this.effective));
+      // Carried permits go to slices still ahead: one already past cannot use them.
+      const extra = held || i < current ? 0 : Math.min(this.carry, this.pace(i, this.effective));
       const limit = held ? 0 : Math.max(0, Math.min(pace + extra, room));
       this.carry -= Math.max(0, Math.min(extra, limit - pace));
       this.limits.set(i, limit);
@@ -273,6 +274,8 @@ export class Governor {
       // The first cut of an episode remembers where it started: recovery heads back there.
       if (!this.cutting) this.recoverTo = this.effective;
       this.effective = Math.max(this.minCap, Math.floor(this.effective * this.backoffFactor));
+      // The carry is at most a tenth of the effective cap: a cut lowers it with the cap.
+      this.carry = Math.min(this.carry, Math.ceil(this.effective / 10));
       this.cutAt = this.changedAt = now;
       this.cutting = true;
       changed = true;

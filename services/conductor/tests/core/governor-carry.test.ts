@@ -152,3 +152,48 @@ describe('Governor: permits a worker left unused in slices already past', () => 
     });
   });
 });
+
+describe('Governor: where carried permits go', () => {
+  /** A full window of twenty slices went unused and was reported at slice 20: 62 carried. */
+  function carried(): { g: Governor; now: number } {
+    const g = new Governor(settings);
+    openDurable(g, 0, 19, 0);
+    const grant = takeAll(g, 0, 20);
+    const now = g.sliceStart(20);
+    g.release(
+      grant,
+      grant.permits.map(() => 0),
+      now,
+    );
+    return { g, now };
+  }
+
+  /** What slices `from` to `to` may hold beyond the full pace, read from a checkpoint. */
+  function extraLimits(g: Governor, now: number, from: number, to: number): number {
+    const cp = g.checkpoint(now);
+    const first = cp.through - cp.limits.length + 1;
+    let extra = 0;
+    for (let i = from; i <= to; i++) extra += cp.limits[i - first]! - PACE;
+    return extra;
+  }
+
+  it('gives none to slices that went by while nothing was opened: they are past, the carry waits for slices ahead', () => {
+    // Prepare
+    const { g } = carried();
+    // Act: nothing opened for ten slices, then slices up to 59 at once.
+    const later = g.sliceStart(30);
+    openDurable(g, 30, 59, later);
+    // Assess: slices 20–29 went by unused and took nothing; 30 onwards get all 62.
+    expect(extraIn(g, 30, 30)).toBe(62);
+  });
+
+  it('keeps at most a tenth of the effective cap when a push-back lowers it', () => {
+    // Prepare
+    const { g, now } = carried();
+    // Act: the provider pushes back: the effective cap halves to 310.
+    g.pushBack(now);
+    openDurable(g, 20, 59, now);
+    // Assess: 31 carried (a tenth of 310), not the 62 of the full cap.
+    expect(extraLimits(g, now, 20, 59)).toBe(31);
+  });
+});
