@@ -12,6 +12,7 @@ import {
   type Logger,
   type RenewRequest,
 } from '@baton/shared';
+import type { CampaignRun } from './campaign-run';
 import type { Campaigns } from './campaigns';
 import { settleResults } from './check-in-results';
 import type { Dispatch, Dispatcher } from './dispatcher';
@@ -58,6 +59,8 @@ function usableUntil(request: { budgetLeftMs?: number; reserveMs?: number }, now
  */
 export class Leasing {
   private stopping = false;
+  /** Expired leases whose recipients are not settled yet (the store failed meanwhile). */
+  private readonly toSettle: { run: CampaignRun; leaseId: string; recipientIds: readonly string[] }[] = [];
 
   constructor(private readonly deps: LeasingDeps) {}
 
@@ -175,13 +178,32 @@ export class Leasing {
     return { lease: next };
   }
 
-  /** Leases whose worker vanished: claimed recipients become in doubt, the rest go back. */
+  /**
+   * Leases whose worker vanished: claimed recipients become in doubt, the rest go back. If the
+   * store fails meanwhile, the lease's recipients not yet settled are tried again at the next
+   * tick: they stay in flight (so the campaign cannot end), never stranded.
+   */
   async expireLeases(now: number): Promise<void> {
-    for (const active of this.deps.book.expire(now)) {
-      const { lease, run } = active;
+    for (const { lease, run } of this.deps.book.expire(now)) {
       this.deps.logger.warn({ event: 'lease.expired', leaseId: lease.leaseId, campaignId: run.id }, 'lease expired without a check-in');
-      const unsettled = lease.recipientIds.filter((r) => run.isInFlight(r));
-      await this.deps.reconciler.settleUnknown(run, unsettled, now);
+      this.toSettle.push({ run, leaseId: lease.leaseId, recipientIds: lease.recipientIds });
+    }
+    const pending = this.toSettle.splice(0);
+    for (const [k, entry] of pending.entries()) {
+      try {
+        await this.deps.reconciler.settleUnknown(
+          entry.run,
+          entry.recipientIds.filter((r) => entry.run.isInFlight(r)),
+          now,
+        );
+      } catch (err) {
+        this.toSettle.push(...pending.slice(k));
+        this.deps.logger.warn(
+          { event: 'lease.settle_failed', leaseId: entry.leaseId, campaignId: entry.run.id, leases: pending.length - k, err },
+          'could not settle an expired lease; trying again at the next tick',
+        );
+        return;
+      }
     }
   }
 

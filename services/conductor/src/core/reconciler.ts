@@ -241,8 +241,9 @@ export class Reconciler {
       if (await this.settleFromRecord(run, recipientId)) continue;
       const claimed = await this.deps.ledger.hasClaim({ ...run.ref, recipientId });
       if (claimed) {
-        run.markUnreported(recipientId, now);
+        // The record first: if the write fails, the recipient is still in flight and tried again.
         await this.recordOutcome(run, recipientId, 'inDoubt', 'NO_REPORT: claimed but never reported');
+        run.markUnreported(recipientId, now);
       } else {
         run.requeue(recipientId);
         this.deps.metrics.retry('expired');
