@@ -16,6 +16,8 @@ export interface MailgunSenderOptions {
   apiKey: string;
   /** Per request; past it the outcome is in doubt (the provider may have taken the message). */
   timeoutMs: number;
+  /** The clock a 420's "try again after" is read against (default the system clock). */
+  now?: () => number;
 }
 
 /** The subset of an `APIError` from mailgun.js that classification reads. */
@@ -34,6 +36,16 @@ const NEVER_CONNECTED = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUN
 const TIMED_OUT = /\b(ECONNABORTED|ETIMEDOUT|ECONNRESET|EPIPE)\b|socket hang up|timeout of \d+ms exceeded/i;
 /** mailgun.js reports a transport failure as status 400 with the error code as its message. */
 const TRANSPORT_CODE = /^(E[A-Z_]+|ERR_[A-Z_]+)$/;
+
+/** Mailgun's 420 body: "… recipient limit exceeded, try again after Mon, 25 Aug 2025 07:00:31 UTC". */
+const TRY_AGAIN_AFTER = /try again after ([A-Za-z]{3}, \d{1,2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} (?:UTC|GMT))/i;
+
+/** When a 420's limit lifts, if its body says so in the form Mailgun uses. */
+function limitLiftsAt(body: string): number | undefined {
+  const match = TRY_AGAIN_AFTER.exec(body);
+  const at = match ? Date.parse(match[1]!) : NaN;
+  return Number.isFinite(at) ? at : undefined;
+}
 
 /** Sends through Mailgun's HTTP API with mailgun.js and translates its errors into Baton's. */
 export function createMailgunSender(options: MailgunSenderOptions): Sender {
@@ -55,7 +67,7 @@ export function createMailgunSender(options: MailgunSenderOptions): Sender {
       try {
         response = await client.messages.create(domain, data);
       } catch (error) {
-        throw classifyMailgunError(error);
+        throw classifyMailgunError(error, (options.now ?? Date.now)());
       }
       // A 2xx without an id still means Mailgun took the message.
       return { providerId: response.id ?? 'unknown' };
@@ -107,7 +119,7 @@ function isMailgunApiError(error: unknown): error is MailgunApiError {
  * mailgun.js error → Baton error. Transport failures arrive as status 400 too, so they are
  * told apart by their code before the status is read.
  */
-export function classifyMailgunError(error: unknown): BatonError {
+export function classifyMailgunError(error: unknown, now = Date.now()): BatonError {
   if (!isMailgunApiError(error)) {
     // Not from the HTTP exchange as mailgun.js reports it: we cannot tell whether it was sent.
     const message = typeof error === 'object' && error !== null && 'message' in error ? String(error.message) : String(error);
@@ -128,6 +140,14 @@ export function classifyMailgunError(error: unknown): BatonError {
 
   // Mailgun's own explanation is in the body (`details`); `message` is the status text.
   const said = details || message || `status ${status}`;
+  const lifts = status === 420 ? limitLiftsAt(said) : undefined;
+  if (lifts !== undefined) {
+    // A daily or monthly limit: nothing for this domain until then (mailgun.js drops headers; the body says when).
+    return new RetryableError('PROVIDER_LIMIT_REACHED', `Mailgun's sending limit reached (420): ${said}`, {
+      ...options,
+      retryAfterMs: Math.max(0, lifts - now),
+    });
+  }
   if (status === 429 || status === 420)
     return new RetryableError('PROVIDER_THROTTLED', `Mailgun throttled the request (${status}): ${said}`, options);
   if (status === 503) return new RetryableError('PROVIDER_UNAVAILABLE', `Mailgun unavailable (503): ${said}`, options);

@@ -87,6 +87,34 @@ describe('createMailgunSender', () => {
     expect(providerId).toMatch(/^<.+@mg\.acme\.test>$/);
   });
 
+  it('reads a 420\'s "try again after" from Mailgun\'s body: the limit lifts then', async () => {
+    // Prepare: Mailgun's own wording for a daily limit; the sender's clock says it is 06:00:31.
+    const message = 'Domain mg.acme.test is not allowed to send: recipient limit exceeded, try again after Mon, 25 Aug 2025 07:00:31 UTC';
+    sink.failNext(1, 420, { message });
+    const now = Date.parse('2025-08-25T06:00:31Z');
+    const limited = createMailgunSender({ url: sink.url, domain: DOMAIN, apiKey: API_KEY, timeoutMs: 2_000, now: () => now });
+
+    // Act
+    const error = await caught(limited.send(email()));
+
+    // Assess
+    expect(error).toBeInstanceOf(RetryableError);
+    expect(error).toMatchObject({ code: 'PROVIDER_LIMIT_REACHED', retryAfterMs: 3_600_000 });
+    expect((error as Error).message).toContain('recipient limit exceeded');
+    expect(sink.messages()).toEqual([]);
+  });
+
+  it('treats a 420 without a time it can read as throttling', async () => {
+    // Prepare
+    sink.failNext(1, 420, { message: 'Domain mg.acme.test is not allowed to send: try again after a while' });
+
+    // Act
+    const error = await caught(sender().send(email()));
+
+    // Assess
+    expect(error).toMatchObject({ code: 'PROVIDER_THROTTLED' });
+  });
+
   it('turns a 429 into a retryable throttling error', async () => {
     // Prepare
     sink.failNext(1, 429);

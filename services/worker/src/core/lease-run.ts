@@ -20,6 +20,8 @@ import type { Env } from './worker-env';
  * provider that is really down refuses every call of a slice, which are concurrent anyway.
  */
 export const REFUSALS_TO_HALT = 5;
+/** Refusals that say the next call would be refused too. */
+const HALTING_CODES: ReadonlySet<string> = new Set(['PROVIDER_THROTTLED', 'PROVIDER_LIMIT_REACHED', 'PROVIDER_UNREACHABLE']);
 
 /** Lane time of the key in hand; `called` once its provider call has started. */
 export interface Busy {
@@ -154,10 +156,10 @@ export class LeaseRun {
     return (await this.takeSlot(busy)) !== undefined;
   }
 
-  /** A retryable refusal from the provider: throttling, no connection, or too many in a row halt the lease. */
+  /** A retryable refusal from the provider: throttling, a limit reached, no connection, or too many in a row halt the lease. */
   providerRefused(code: string): void {
     this.refusedInARow += 1;
-    if (code === 'PROVIDER_THROTTLED' || code === 'PROVIDER_UNREACHABLE' || this.refusedInARow >= REFUSALS_TO_HALT) this.halt(code);
+    if (HALTING_CODES.has(code) || this.refusedInARow >= REFUSALS_TO_HALT) this.halt(code);
   }
 
   providerAccepted(): void {

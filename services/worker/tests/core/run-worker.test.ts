@@ -277,6 +277,27 @@ describe('runWorker', () => {
     expect(summary).toMatchObject({ retryable: 1, unattempted: 2 });
   });
 
+  it('halts the lease at a reached provider limit, reporting when it lifts', async () => {
+    // Prepare
+    const addresses = emails(3);
+    const { store, sender, leaseClient, deps } = setUp({ concurrency: 1 });
+    await seedRendered(store, addresses);
+    sender.behaviour = () => {
+      throw new RetryableError('PROVIDER_LIMIT_REACHED', 'recipient limit exceeded', { retryAfterMs: 3_600_000 });
+    };
+
+    // Act
+    await runWorker(deps, { lease: leaseFor(addresses) });
+
+    // Assess: one call, then nothing more from this lease.
+    expect(sender.calls).toHaveLength(1);
+    expect(leaseClient.requests[0]).toMatchObject({
+      results: [{ recipientId: idOf(addresses[0]!), status: 'retryable', code: 'PROVIDER_LIMIT_REACHED', retryAfterMs: 3_600_000 }],
+      unattempted: addresses.slice(1).map(idOf),
+      wantsMore: false,
+    });
+  });
+
   it('records a provider timeout as in doubt, keeps the claim, and never sends that key again', async () => {
     // Prepare
     const [email] = emails(1) as [string];
