@@ -99,8 +99,40 @@ export const campaignDefinition = z.object({
 });
 export type CampaignDefinition = z.infer<typeof campaignDefinition>;
 
-export const CAMPAIGN_STATUSES = ['draft', 'sending', 'paused', 'cancelled', 'done', 'failed'] as const;
+export const CAMPAIGN_STATUSES = ['draft', 'scheduled', 'sending', 'paused', 'cancelled', 'done', 'failed'] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
+
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const wallTime = z.string().regex(/^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'must be HH:MM (00:00 to 24:00)');
+
+/**
+ * When a campaign may send: on these weekdays, from `start` to `end` local time in `timeZone`
+ * (an IANA name). An `end` before `start` runs past midnight into the next day.
+ */
+export const sendWindow = z
+  .object({
+    timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin'),
+    days: z
+      .array(z.enum(WEEKDAYS))
+      .min(1)
+      .default([...WEEKDAYS]),
+    start: wallTime,
+    end: wallTime,
+  })
+  .strict()
+  .refine((w) => w.start !== w.end, { message: 'start and end must differ', path: ['end'] });
+export type SendWindow = z.infer<typeof sendWindow>;
 /** A failure kept for people to read: a stable code and a message. */
 const failure = z.object({ code: z.string(), message: z.string() });
 
@@ -109,6 +141,10 @@ export const campaignState = z.object({
   status: z.enum(CAMPAIGN_STATUSES),
   updatedAt: z.string(),
   sendRequestedAt: z.string().optional(),
+  /** A `scheduled` campaign starts sending at this time (rendering runs ahead). */
+  sendAt: z.iso.datetime({ offset: true }).optional(),
+  /** Outside this window nothing is leased: a pause that lifts itself. */
+  sendWindow: sendWindow.optional(),
   finishedAt: z.string().optional(),
   /** Why a `failed` campaign failed. */
   error: failure.optional(),

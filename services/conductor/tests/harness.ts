@@ -20,6 +20,7 @@ import type { WorkerInvoker } from '../src/core/ports';
 import { buckets, testGovernors, testSettings } from './fixtures';
 
 export const ref = { customerId: 'acme', campaignId: 'c-test-1' };
+const defaultRef = ref;
 export const START = Date.UTC(2026, 10, 21, 12, 0, 0);
 
 export interface Harness {
@@ -57,10 +58,17 @@ export function harness(
 }
 
 /** A stored campaign in `status`, with `n` recipients stubbed and rendered (the pipeline faked). */
-export async function storedCampaign(store: MemoryObjectStore, n: number, status: CampaignState['status'] = 'sending'): Promise<string[]> {
+export async function storedCampaign(
+  store: MemoryObjectStore,
+  n: number,
+  status: CampaignState['status'] = 'sending',
+  options: { ref?: typeof ref; sendingDomain?: string } = {},
+): Promise<string[]> {
+  const ref = options.ref ?? defaultRef;
   const definition: CampaignDefinition = {
     version: 1,
     ...ref,
+    ...(options.sendingDomain ? { sendingDomain: options.sendingDomain } : {}),
     name: 'Test',
     from: 'a@example.com',
     subject: 'Hi',

@@ -7,17 +7,24 @@ import { CampaignStateError } from './errors';
  * stored format and the API's `status` stay as they were, and the phase is derived from those
  * two facts rather than stored twice.
  */
-export type CampaignPhase = 'draft' | 'sending' | 'paused' | 'cancelling' | 'cancelled' | 'done' | 'failed';
+export type CampaignPhase = 'draft' | 'scheduled' | 'sending' | 'paused' | 'cancelling' | 'cancelled' | 'done' | 'failed';
 
-export type CampaignAction = 'send' | 'pause' | 'resume' | 'cancel' | 'discard' | 'finish' | 'fail' | 'finishCancel';
+export type CampaignAction =
+  'send' | 'schedule' | 'reschedule' | 'start' | 'pause' | 'resume' | 'cancel' | 'discard' | 'finish' | 'fail' | 'finishCancel';
 
 /** Every allowed transition, and nothing else: a marketer's action or the end of the work. */
 export const TRANSITIONS: Readonly<Record<CampaignAction, { from: readonly CampaignPhase[]; to: CampaignPhase }>> = {
   send: { from: ['draft'], to: 'sending' },
+  /** Send later: rendering starts now, sending at `sendAt`. */
+  schedule: { from: ['draft'], to: 'scheduled' },
+  /** A new `sendAt`, until it starts. */
+  reschedule: { from: ['scheduled'], to: 'scheduled' },
+  /** `sendAt` has come. */
+  start: { from: ['scheduled'], to: 'sending' },
   pause: { from: ['sending'], to: 'paused' },
   resume: { from: ['paused'], to: 'sending' },
   /** Leases already out finish; the recipients not yet sent then count as cancelled. */
-  cancel: { from: ['sending', 'paused'], to: 'cancelling' },
+  cancel: { from: ['scheduled', 'sending', 'paused'], to: 'cancelling' },
   /** Cancelling a draft: nothing was ever out, so it ends at once. */
   discard: { from: ['draft'], to: 'cancelled' },
   finish: { from: ['sending'], to: 'done' },
@@ -36,9 +43,9 @@ export function isFinal(phase: CampaignPhase): boolean {
   return FINAL.has(phase);
 }
 
-/** Work goes on in these: the store is scanned and leases may be out. */
+/** Work goes on in these: the store is scanned and leases may be out (not while scheduled: it renders only). */
 export function isActive(phase: CampaignPhase): boolean {
-  return phase === 'sending' || phase === 'paused' || phase === 'cancelling';
+  return phase === 'scheduled' || phase === 'sending' || phase === 'paused' || phase === 'cancelling';
 }
 
 export function storedStatus(phase: CampaignPhase): CampaignStatus {

@@ -1,6 +1,14 @@
-import type { CampaignStatus } from '@baton/shared';
+import type { CampaignStatus, SendWindow } from '@baton/shared';
 import type { CampaignCounts, CampaignRun } from './campaign-run';
+import { describeLocal, windowAt } from './send-window';
 import type { SendingGovernors } from './sending-governors';
+
+/** Why a campaign that may send is not sending now, and until when. */
+export interface Waiting {
+  reason: 'scheduled' | 'sendWindow' | 'providerHold';
+  until: string;
+  message: string;
+}
 
 export interface CampaignView {
   id: string;
@@ -11,6 +19,11 @@ export interface CampaignView {
   status: CampaignStatus;
   createdAt: string;
   sendRequestedAt?: string;
+  /** When a scheduled campaign starts (or started) sending. */
+  sendAt?: string;
+  sendWindow?: SendWindow;
+  /** Present while it waits: for its time, its window or the provider. */
+  waiting?: Waiting;
   finishedAt?: string;
   counts: CampaignCounts;
   /** Sends in the last minute for this campaign, against the cap. */
@@ -44,13 +57,16 @@ export function campaignView(run: CampaignRun, governors: SendingGovernors, now:
     status: state.status,
     createdAt: definition.createdAt,
     ...(state.sendRequestedAt ? { sendRequestedAt: state.sendRequestedAt } : {}),
+    ...(state.sendAt ? { sendAt: state.sendAt } : {}),
+    ...(state.sendWindow ? { sendWindow: state.sendWindow } : {}),
+    ...optional('waiting', waitingFor(run, governors, now)),
     ...(state.finishedAt ? { finishedAt: state.finishedAt } : {}),
     counts: run.counts(),
     sentLastMinute: run.sentInLast(MINUTE_MS, now),
     sendingDomain: definition.sendingDomain ?? governors.defaultDomain,
     perMinuteMax,
     effectivePerMinute: perMinute(governor.effectiveCap),
-    etaSeconds: etaSeconds(run, perMinuteMax, now),
+    etaSeconds: etaSeconds(run, governors, perMinuteMax, now),
     problems: run.report?.problems.slice(0, 100) ?? [],
     ...(state.error ? { error: state.error } : {}),
     attention: run.attention(),
@@ -61,11 +77,37 @@ export function campaignView(run: CampaignRun, governors: SendingGovernors, now:
  * From the rate over the last minute, or over the time since sending began if that is shorter
  * (early on a full minute would understate it); no estimate until something was sent.
  */
-function etaSeconds(run: CampaignRun, perMinuteMax: number, now: number): number | null {
+function etaSeconds(run: CampaignRun, governors: SendingGovernors, perMinuteMax: number, now: number): number | null {
   const remaining = run.report ? Math.max(0, run.report.valid - run.outcomeCount) : null;
-  if (run.phase !== 'sending' || remaining === null) return null;
+  if (run.phase !== 'sending' || remaining === null || waitingFor(run, governors, now)) return null;
   const sinceSend = run.state.sendRequestedAt ? now - Date.parse(run.state.sendRequestedAt) : MINUTE_MS;
   const span = Math.min(MINUTE_MS, Math.max(sinceSend, 1_000));
   const rate = Math.min(perMinuteMax, (run.sentInLast(span, now) * MINUTE_MS) / span);
   return rate > 0 ? Math.ceil((remaining / rate) * 60) : null;
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
+}
+
+function waitingFor(run: CampaignRun, governors: SendingGovernors, now: number): Waiting | undefined {
+  const { state } = run;
+  if (run.phase === 'scheduled' && state.sendAt) {
+    return { reason: 'scheduled', until: state.sendAt, message: `Scheduled: sending starts at ${state.sendAt}` };
+  }
+  if (run.phase !== 'sending') return undefined;
+  if (state.sendWindow) {
+    const w = windowAt(state.sendWindow, now);
+    if (!w.open) {
+      const when = describeLocal(w.opensAt, state.sendWindow.timeZone);
+      return {
+        reason: 'sendWindow',
+        until: new Date(w.opensAt).toISOString(),
+        message: `Outside its send window: sending resumes ${when}`,
+      };
+    }
+  }
+  const hold = governors.holdOf(run.definition.sendingDomain, now);
+  if (hold) return { reason: 'providerHold', until: new Date(hold.until).toISOString(), message: hold.message };
+  return undefined;
 }

@@ -20,7 +20,7 @@ import {
 } from '@baton/shared';
 import { audienceHead, parseAudience, validateCampaignTemplate } from '@baton/templating';
 import { CampaignRun } from './campaign-run';
-import { isActive, storedStatus, transition, type CampaignAction } from './campaign-status';
+import { isActive, isFinal, storedStatus, transition, type CampaignAction } from './campaign-status';
 import { CampaignNotFoundError, CampaignStateError } from './errors';
 import type { SendingGovernors } from './sending-governors';
 
@@ -170,6 +170,24 @@ export class Campaigns {
       await this.saveState(run.ref, state);
       run.applyState(state);
       run.clearDamaged(keys.state(run.ref));
+    } finally {
+      this.moving.delete(run.id);
+    }
+  }
+
+  /**
+   * Changes what the state holds besides its phase (the send window), under the same one-move-
+   * at-a-time rule; refused once the campaign has ended.
+   */
+  async update(run: CampaignRun, changes: Pick<Partial<CampaignState>, 'sendWindow'>, action: string): Promise<void> {
+    if (isFinal(run.phase)) throw new CampaignStateError(run.id, run.state.status, action);
+    if (this.moving.has(run.id)) throw new CampaignStateError(run.id, 'changing', action);
+    this.moving.add(run.id);
+    try {
+      const state: CampaignState = { ...run.state, ...changes, updatedAt: new Date(this.deps.clock.now()).toISOString() };
+      if (changes.sendWindow === undefined) delete state.sendWindow;
+      await this.saveState(run.ref, state);
+      run.applyState(state);
     } finally {
       this.moving.delete(run.id);
     }

@@ -21,7 +21,12 @@ export interface ProviderAnswers {
   throttled: Throttle | undefined;
   /** The lease's recipients the provider took (each once). */
   sent: number;
+  /** The provider's own limit for the domain is reached (a 420): nothing goes through it before this. */
+  limitedUntil: number | undefined;
 }
+
+/** A provider limit that lifts at a stated time (Mailgun's 420 "try again after"). */
+export const LIMIT_REACHED = 'PROVIDER_LIMIT_REACHED';
 
 /** First back-off for a retryable result when the provider named no wait; doubled per attempt. */
 const RETRY_BACKOFF_MS = 5_000;
@@ -49,6 +54,7 @@ export async function settleResults(
 ): Promise<ProviderAnswers> {
   const { run, lease } = active;
   let throttled: Throttle | undefined;
+  let limitedUntil: number | undefined;
   let sent = 0;
   const leased = new Set(lease.recipientIds);
   const reported = new Set<string>();
@@ -59,6 +65,9 @@ export async function settleResults(
     reported.add(r.recipientId);
     if (r.status === 'retryable' && r.code === 'PROVIDER_THROTTLED') {
       throttled = { retryAfterMs: Math.max(throttled?.retryAfterMs ?? 0, r.retryAfterMs ?? 0) || undefined };
+    }
+    if (r.status === 'retryable' && r.code === LIMIT_REACHED && r.retryAfterMs !== undefined) {
+      limitedUntil = Math.max(limitedUntil ?? 0, now + r.retryAfterMs);
     }
     if (r.status === 'sent') sent++;
     if (active.settled.has(r.recipientId)) continue;
@@ -73,7 +82,7 @@ export async function settleResults(
   }
   const unaccounted = lease.recipientIds.filter((r) => !reported.has(r) && run.isInFlight(r));
   if (unaccounted.length > 0) await deps.reconciler.settleUnknown(run, unaccounted, now);
-  return { throttled, sent };
+  return { throttled, sent, limitedUntil };
 }
 
 async function settleOne(
@@ -87,6 +96,12 @@ async function settleOne(
   const { run } = active;
   switch (r.status) {
     case 'retryable': {
+      if (r.code === LIMIT_REACHED && r.retryAfterMs !== undefined) {
+        // Not this recipient's failure: back when the limit lifts, no attempt spent.
+        run.requeueAt(r.recipientId, now + r.retryAfterMs);
+        deps.metrics.retry('provider');
+        return;
+      }
       const attempts = run.noteRetryable(r.recipientId);
       if (attempts >= deps.maxAttempts) {
         const reason = `RETRIES_EXHAUSTED after ${attempts} attempts: ${r.reason ?? 'retryable'}`;

@@ -13,6 +13,7 @@ import {
   type RenewRequest,
   type Stage,
   type Sender,
+  type SendWindow,
 } from '@baton/shared';
 import type { CampaignRun } from './campaign-run';
 import { isFinal } from './campaign-status';
@@ -178,17 +179,56 @@ export class Conductor {
     return this.view(this.campaigns.get(campaignId));
   }
 
-  /** Draft → sending, and "campaign requested" goes out. Sending twice is refused. */
-  async send(campaignId: string): Promise<CampaignView> {
+  /**
+   * Draft → sending, and "campaign requested" goes out. With `at` in the future: draft →
+   * scheduled; rendering starts now, sending at `at`. A scheduled campaign sent now starts at
+   * once. Sending twice is refused.
+   */
+  async send(campaignId: string, options: { at?: number } = {}): Promise<CampaignView> {
     const run = this.campaigns.get(campaignId);
-    const now = new Date(this.deps.clock.now()).toISOString();
+    const now = this.deps.clock.now();
+    if (run.phase === 'scheduled') return this.reschedule(run, options.at ?? now);
+    const requestedAt = new Date(now).toISOString();
+    const later = options.at !== undefined && options.at > now;
     // Publish first: if it fails the campaign stays a draft and the marketer can simply retry
     // (the stubber is idempotent, so a publish whose status write failed is harmless too).
-    await this.campaigns.move(run, 'send', { sendRequestedAt: now }, () =>
-      this.deps.topic.publish({ version: 1, type: 'campaign.requested', ...run.ref, requestedAt: now }),
+    await this.campaigns.move(
+      run,
+      later ? 'schedule' : 'send',
+      { sendRequestedAt: requestedAt, ...(later ? { sendAt: new Date(options.at!).toISOString() } : {}) },
+      () => this.deps.topic.publish({ version: 1, type: 'campaign.requested', ...run.ref, requestedAt }),
     );
-    this.deps.logger.info({ event: 'campaign.send_requested', campaignId }, 'campaign send requested');
+    this.deps.logger.info(
+      { event: later ? 'campaign.scheduled' : 'campaign.send_requested', campaignId, sendAt: run.state.sendAt },
+      later ? 'campaign scheduled' : 'campaign send requested',
+    );
     return this.view(run);
+  }
+
+  /**
+   * Schedules a draft, moves a scheduled campaign's start (a time already past starts it now),
+   * or sets or clears its send window (until it ends).
+   */
+  async schedule(campaignId: string, changes: { sendAt?: number; sendWindow?: SendWindow | null }): Promise<CampaignView> {
+    const run = this.campaigns.get(campaignId);
+    if (changes.sendWindow !== undefined) {
+      await this.campaigns.update(run, { sendWindow: changes.sendWindow ?? undefined }, 'change the send window of');
+    }
+    if (changes.sendAt === undefined) return this.view(run);
+    if (run.phase === 'scheduled') return this.reschedule(run, changes.sendAt);
+    return this.send(campaignId, { at: changes.sendAt });
+  }
+
+  private async reschedule(run: CampaignRun, at: number): Promise<CampaignView> {
+    const sendAt = new Date(at).toISOString();
+    if (at > this.deps.clock.now()) await this.campaigns.move(run, 'reschedule', { sendAt });
+    else await this.startScheduled(run);
+    return this.view(run);
+  }
+
+  private async startScheduled(run: CampaignRun): Promise<void> {
+    await this.campaigns.move(run, 'start');
+    this.deps.logger.info({ event: 'campaign.started', campaignId: run.id, sendAt: run.state.sendAt }, 'scheduled campaign started');
   }
 
   async pause(campaignId: string): Promise<CampaignView> {
@@ -255,6 +295,7 @@ export class Conductor {
       const now = this.deps.clock.now();
       await this.journal.extend(now);
       await this.leasing.expireLeases(now);
+      await this.startDue(now);
       for (const run of this.campaigns.all()) {
         if (run.phase === 'draft' || run.state.finishedAt !== undefined) continue;
         await this.reconciler.scanIfDue(run, now);
@@ -263,6 +304,19 @@ export class Conductor {
       for (const run of this.campaigns.all()) await this.reconciler.finishIfComplete(run);
     } finally {
       this.ticking = false;
+    }
+  }
+
+  /** Scheduled campaigns whose time has come start sending; one whose state cannot be stored is tried at the next tick. */
+  private async startDue(now: number): Promise<void> {
+    for (const run of this.campaigns.all()) {
+      // A time that does not parse never starts it early: it stays scheduled, for all to see.
+      if (run.phase !== 'scheduled' || !(Date.parse(run.state.sendAt ?? '') <= now)) continue;
+      try {
+        await this.startScheduled(run);
+      } catch (err) {
+        this.deps.logger.error({ event: 'campaign.start_failed', campaignId: run.id, err }, 'a scheduled campaign could not start');
+      }
     }
   }
 

@@ -3,7 +3,16 @@ import type { CampaignRun } from './campaign-run';
 import { FairShare } from './fair-share';
 import type { Governor, SliceGrant } from './governor';
 import { planGrant, type WorkerRates } from './pacing';
+import { windowAt } from './send-window';
 import type { SendingGovernors } from './sending-governors';
+
+/** Until when `run` may send (its send window's close; forever without one); `now` or earlier when it may not. */
+function sendableUntil(run: CampaignRun, now: number): number {
+  const window = run.state.sendWindow;
+  if (!window) return Infinity;
+  const state = windowAt(window, now);
+  return state.open ? state.closesAt : now;
+}
 
 export interface DispatcherSettings {
   batchSize: number;
@@ -65,11 +74,12 @@ export class Dispatcher {
     return undefined;
   }
 
-  /** Campaigns sending with recipients ready now, by their sending domain. */
+  /** Campaigns sending, inside their send window, with recipients ready now, by their sending domain. */
   private leasable(runs: Iterable<CampaignRun>, now: number): Map<string, CampaignRun[]> {
     const byDomain = new Map<string, CampaignRun[]>();
     for (const r of runs) {
       if (r.phase !== 'sending' || !r.ledgerLoaded || r.readyCount(now) === 0) continue;
+      if (sendableUntil(r, now) <= now) continue;
       const domain = r.definition.sendingDomain ?? this.governors.defaultDomain;
       if (!this.governors.has(domain)) {
         // Its domain was taken out of SENDING_DOMAINS: never send through another one unasked.
@@ -110,7 +120,8 @@ export class Dispatcher {
       want: Math.min(settings.batchSize, run.readyCount(request.now)),
       horizonMs: settings.leaseHorizonMs,
       predicted: this.rates.predict(request.workerId, settings.leaseHorizonMs),
-      notAfter: request.usableUntil,
+      // Work ends at the window's edge, like a pause that lifts itself.
+      notAfter: Math.min(request.usableUntil, sendableUntil(run, request.now)),
       notBefore: request.now + request.leadMs,
       // Until a worker has reported, it gets its share of two slices' pace per slice.
       unknownPerSlice: Math.max(1, Math.ceil((2 * pace) / settings.maxWorkers)),

@@ -89,6 +89,7 @@ export interface GovernorCheckpoint {
   limits: number[];
   effectiveCap: number;
   heldUntil?: number;
+  heldReason?: string;
   /** When the last push-back took effect: leases planned before it are no evidence. */
   pushedBackAt?: number;
   /** The level recovery heads back to (what the effective cap was before the episode). */
@@ -119,6 +120,7 @@ export class Governor {
   private durable = Number.NEGATIVE_INFINITY;
   private effective: number;
   private heldUntil = 0;
+  private heldReason: string | undefined;
   /** When the effective cap was last lowered; a throttled lease planned before then is old news. */
   private cutAt = Number.NEGATIVE_INFINITY;
   /** When it last changed either way; only a lease planned since has tried the current level. */
@@ -268,7 +270,7 @@ export class Governor {
    * right then.) Returns whether this changed anything a checkpoint holds.
    */
   pushBack(now: number, retryAfterMs?: number, plannedAt = now): boolean {
-    const current = this.advance(now);
+    this.advance(now);
     let changed = false;
     if (plannedAt >= this.cutAt) {
       // The first cut of an episode remembers where it started: recovery heads back there.
@@ -280,15 +282,31 @@ export class Governor {
       this.cutting = true;
       changed = true;
     }
-    if (retryAfterMs !== undefined && retryAfterMs > 0 && now + retryAfterMs > this.heldUntil) {
-      this.heldUntil = now + retryAfterMs;
-      changed = true;
-      for (const [i, limit] of this.limits) {
-        // Lowering a limit can never break the invariant; what is granted already stays.
-        if (i >= current && this.sliceStart(i) < this.heldUntil) this.limits.set(i, Math.min(limit, this.granted.get(i) ?? 0));
-      }
-    }
+    if (retryAfterMs !== undefined && retryAfterMs > 0 && this.hold(now, now + retryAfterMs)) changed = true;
     return changed;
+  }
+
+  /**
+   * Nothing new starts before `until` (slices starting before then lose what is not granted
+   * yet); the effective cap stays where it is. For a stated wait, and for a provider's limit
+   * that lifts at a known time (Mailgun's 420 "try again after"), with `reason` to show.
+   * Returns whether the hold grew.
+   */
+  hold(now: number, until: number, reason?: string): boolean {
+    const current = this.advance(now);
+    if (until <= this.heldUntil) return false;
+    this.heldUntil = until;
+    this.heldReason = reason;
+    for (const [i, limit] of this.limits) {
+      // Lowering a limit can never break the invariant; what is granted already stays.
+      if (i >= current && this.sliceStart(i) < this.heldUntil) this.limits.set(i, Math.min(limit, this.granted.get(i) ?? 0));
+    }
+    return true;
+  }
+
+  /** Why nothing is granted before `heldUntil`, when the provider said (a limit reached). */
+  heldFor(now: number): { until: number; reason: string } | undefined {
+    return this.heldUntil > now && this.heldReason !== undefined ? { until: this.heldUntil, reason: this.heldReason } : undefined;
   }
 
   /**
@@ -327,6 +345,7 @@ export class Governor {
       // A restart must neither undo a push-back nor count it again: the level, the wait, when
       // the last cut took effect and where recovery heads carry over.
       heldUntil: this.heldUntil,
+      ...(this.heldReason !== undefined ? { heldReason: this.heldReason } : {}),
       pushedBackAt: Number.isFinite(this.cutAt) ? this.cutAt : undefined,
       recoverTo: this.recoverTo,
     };
@@ -352,6 +371,7 @@ export class Governor {
       this.openedThrough = cp.through;
       this.effective = Math.min(this.cap, Math.max(this.minCap, cp.effectiveCap));
       this.heldUntil = cp.heldUntil ?? 0;
+      this.heldReason = cp.heldReason;
       if (cp.pushedBackAt !== undefined) this.cutAt = this.changedAt = cp.pushedBackAt;
       this.recoverTo = Math.min(this.cap, Math.max(this.effective, cp.recoverTo ?? this.cap));
       // Still below where recovery heads: a cut after the restart continues that episode.

@@ -137,7 +137,7 @@ export class Leasing {
    */
   private async applyCheckIn(active: ActiveLease, request: CheckInRequest, now: number): Promise<CheckInResponse> {
     const { reconciler, ledger, metrics, settings, rates, logger, journal } = this.deps;
-    const { throttled, sent } = await settleResults(
+    const { throttled, sent, limitedUntil } = await settleResults(
       { reconciler, ledger, metrics, maxAttempts: settings.maxAttempts },
       active,
       request,
@@ -146,6 +146,7 @@ export class Leasing {
     // The worker is done with this lease: what it did not use goes back, slice by slice.
     for (const g of active.governors) g.release(active.grant, request.usedPerSlice, now);
     const domainGov = active.governors[0]!;
+    if (limitedUntil !== undefined) this.holdForLimit(active, limitedUntil, now);
     if (throttled) {
       // News only if the lease ran at the current level: one episode cuts once, however many report it.
       const changed = domainGov.pushBack(now, throttled.retryAfterMs, active.issuedAt);
@@ -176,6 +177,20 @@ export class Leasing {
     if (!next) return { lease: null };
     this.noteBudget(request.workerId, next, request, now);
     return { lease: next };
+  }
+
+  /** The provider's limit for the lease's domain is reached: hold that domain (only) until it lifts, and say so. */
+  private holdForLimit(active: ActiveLease, until: number, now: number): void {
+    const { logger, journal } = this.deps;
+    const { domain } = active.lease;
+    const resumes = new Date(until)
+      .toISOString()
+      .replace(/:\d\d\.\d+Z$/, ' UTC')
+      .replace('T', ' ');
+    const message = `The provider's sending limit for ${domain} is reached; sending resumes at ${resumes}`;
+    if (!active.governors[0]!.hold(now, until, message)) return;
+    logger.warn({ event: 'governor.limit_reached', domain, leaseId: active.lease.leaseId, until }, message);
+    void journal.save(now).catch((err) => logger.error({ event: 'governor.checkpoint_failed', err }, 'checkpoint after a limit failed'));
   }
 
   /**

@@ -11,6 +11,7 @@ const governorCheckpoint = z.object({
   limits: z.array(z.number().int().min(0)),
   effectiveCap: z.number().min(0),
   heldUntil: z.number().optional(),
+  heldReason: z.string().optional(),
   pushedBackAt: z.number().optional(),
 });
 
@@ -70,6 +71,12 @@ export class SendingGovernors {
 
   forDomain(domain: string | undefined): Governor {
     return this.domains.get(domain ?? this.defaultDomain) ?? this.domains.get(this.defaultDomain)!;
+  }
+
+  /** A domain held by the provider's own limit (a 420 with its time), for people to read. */
+  holdOf(domain: string | undefined, now: number): { until: number; message: string } | undefined {
+    const hold = this.forDomain(domain).heldFor(now);
+    return hold && { until: hold.until, message: hold.reason };
   }
 
   forCustomer(customerId: string): Governor | undefined {

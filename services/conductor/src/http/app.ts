@@ -5,7 +5,7 @@ import { BatonError, RetryableError, ValidationError, checkInRequest, renewReque
 import type { Conductor } from '../core/conductor';
 import { CampaignNotFoundError, CampaignStateError, NoPermitError } from '../core/errors';
 import { consoleHtml } from './console-page';
-import { createCampaignInput, testSendInput } from './requests';
+import { createCampaignInput, scheduleInput, sendInput, testSendInput, timeOf } from './requests';
 import { unsubscribeRoutes } from './unsubscribe-routes';
 
 export interface AppOptions {
@@ -57,13 +57,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         // `damaged` only when there are some: campaigns whose definition cannot be read are named, never hidden.
         return { campaigns: conductor.listCampaigns(), ...(damaged.length > 0 ? { damaged } : {}) };
       });
-      api.post('/campaigns', async (req, reply) =>
-        reply.code(201).send(await conductor.createCampaign(parseWith(createCampaignInput, req.body, 'CAMPAIGN_INVALID', 'body'))),
-      );
+      api.post('/campaigns', async (req, reply) => {
+        const { sendAt, sendWindow, ...input } = parseWith(createCampaignInput, req.body, 'CAMPAIGN_INVALID', 'body');
+        const created = await conductor.createCampaign(input);
+        if (sendAt === undefined && sendWindow === undefined) return reply.code(201).send(created);
+        return reply.code(201).send(await conductor.schedule(created.id, { sendAt: timeOf(sendAt), sendWindow }));
+      });
+      api.patch<{ Params: { id: string } }>('/campaigns/:id', async (req) => {
+        const changes = parseWith(scheduleInput, req.body ?? {}, 'SCHEDULE_INVALID', 'body');
+        return conductor.schedule(req.params.id, { sendAt: timeOf(changes.sendAt), sendWindow: changes.sendWindow });
+      });
       api.get<{ Params: { id: string } }>('/campaigns/:id', async (req) => conductor.getCampaign(req.params.id));
-      api.post<{ Params: { id: string } }>('/campaigns/:id/send', async (req, reply) =>
-        reply.code(202).send(await conductor.send(req.params.id)),
-      );
+      api.post<{ Params: { id: string } }>('/campaigns/:id/send', async (req, reply) => {
+        const { at } = parseWith(sendInput, req.body ?? {}, 'SEND_INVALID', 'body');
+        return reply.code(202).send(await conductor.send(req.params.id, { at: timeOf(at) }));
+      });
       api.post<{ Params: { id: string } }>('/campaigns/:id/pause', async (req) => conductor.pause(req.params.id));
       api.post<{ Params: { id: string } }>('/campaigns/:id/resume', async (req) => conductor.resume(req.params.id));
       api.post<{ Params: { id: string } }>('/campaigns/:id/cancel', async (req) => conductor.cancel(req.params.id));

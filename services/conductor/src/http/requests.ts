@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { ID_PATTERN } from '@baton/shared';
+import { ID_PATTERN, sendWindow } from '@baton/shared';
+
+const sendAt = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with its zone, e.g. 2026-12-08T09:00:00+01:00' });
 
 const id = z.string().regex(new RegExp(ID_PATTERN), { message: 'must be lower-case letters, digits and dashes (2-63)' });
 
@@ -16,6 +18,9 @@ export const createCampaignInput = z
     audienceKey: z.string().min(1).max(1024).optional(),
     /** One of the configured sending domains; the default domain when absent. */
     sendingDomain: z.string().trim().toLowerCase().optional(),
+    /** Scheduled at once for this time (rendering starts now). */
+    sendAt: sendAt.optional(),
+    sendWindow: sendWindow.optional(),
   })
   .strict()
   .refine((v) => (v.audienceCsv === undefined) !== (v.audienceKey === undefined), {
@@ -26,3 +31,17 @@ export type CreateCampaignInput = z.input<typeof createCampaignInput>;
 
 /** What `POST /api/campaigns/:id/test-send` accepts. */
 export const testSendInput = z.object({ to: z.email({ message: 'must be an email address' }) }).strict();
+
+/** What `POST /api/campaigns/:id/send` accepts: nothing (now), or a time to send at. */
+export const sendInput = z.object({ at: sendAt.optional() }).strict();
+
+/** What `PATCH /api/campaigns/:id` accepts: a new start, a send window (null clears it), or both. */
+export const scheduleInput = z
+  .object({ sendAt: sendAt.optional(), sendWindow: sendWindow.nullable().optional() })
+  .strict()
+  .refine((v) => v.sendAt !== undefined || v.sendWindow !== undefined, { message: 'give sendAt, sendWindow or both', path: ['sendAt'] });
+
+/** An ISO time already checked by the schemas above, as epoch ms. */
+export function timeOf(iso: string | undefined): number | undefined {
+  return iso === undefined ? undefined : Date.parse(iso);
+}

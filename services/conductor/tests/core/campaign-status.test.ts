@@ -2,7 +2,7 @@ import { TRANSITIONS, isFinal, phaseOf, storedStatus, transition, type CampaignP
 import { CampaignStateError } from '../../src/core/errors';
 
 const at = '2026-11-21T12:00:00.000Z';
-const PHASES: CampaignPhase[] = ['draft', 'sending', 'paused', 'cancelling', 'cancelled', 'done', 'failed'];
+const PHASES: CampaignPhase[] = ['draft', 'scheduled', 'sending', 'paused', 'cancelling', 'cancelled', 'done', 'failed'];
 
 describe('the campaign transition table', () => {
   it('reads a cancelled campaign without finishedAt as cancelling, and stores cancelling as cancelled', () => {
@@ -31,5 +31,11 @@ describe('the campaign transition table', () => {
   it('lets a cancelling campaign end only as cancelled or failed', () => {
     const from = Object.entries(TRANSITIONS).filter(([, m]) => m.from.includes('cancelling'));
     expect(from.map(([, m]) => m.to).sort()).toEqual(['cancelled', 'failed']);
+  });
+
+  it('lets a scheduled campaign start, be rescheduled or be cancelled, and nothing else', () => {
+    const from = Object.entries(TRANSITIONS).filter(([, m]) => m.from.includes('scheduled'));
+    expect(from.map(([a]) => a).sort()).toEqual(['cancel', 'reschedule', 'start']);
+    expect(transition('c-1', 'scheduled', 'start')).toBe('sending');
   });
 });
