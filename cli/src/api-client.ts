@@ -22,6 +22,9 @@ export interface CampaignView {
   etaSeconds: number | null;
   problems: { line: number; kind: string; reason: string }[];
   error?: { code: string; message: string };
+  sendAt?: string;
+  /** Why it is not sending now, and until when (its time, its send window, the provider's limit). */
+  waiting?: { reason: string; until: string; message: string };
 }
 
 export class ApiError extends Error {

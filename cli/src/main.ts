@@ -6,11 +6,13 @@ import { ApiClient, ApiError, type CampaignView } from './api-client';
 
 const USAGE = `Usage:
   baton send --template FILE.mjml --audience FILE.csv --subject TEXT --from ADDRESS
-             [--name TEXT] [--customer ID] [--api URL] [--token TOKEN] [--wait]
+             [--name TEXT] [--customer ID] [--at TIME] [--api URL] [--token TOKEN] [--wait]
   baton status CAMPAIGN_ID [--api URL] [--token TOKEN]
 
 The API defaults to http://localhost:8080; the token to $BATON_API_TOKEN, else the one
 \`npm start\` keeps in $BATON_DATA_DIR/api-token (.baton/api-token).
+With --at (an ISO 8601 time with its zone, e.g. 2026-12-08T09:00:00+01:00) the campaign is
+scheduled: it renders now and starts sending then.
 With --wait, send shows progress and exits 1 if any recipient ended failed or in doubt.`;
 
 /** Bad arguments or input files: reported with the usage text, exit code 2. */
@@ -44,6 +46,7 @@ function summary(c: CampaignView): string {
   const k = c.counts;
   return [
     `campaign ${c.id} (${c.name}): ${c.status}${c.error ? ` (${c.error.code}: ${c.error.message})` : ''}`,
+    ...(c.waiting ? [`  ${c.waiting.message}`] : []),
     `  audience rows ${k.total}: sent ${k.sent}, failed ${k.failed}, in doubt ${k.inDoubt}, suppressed ${k.suppressed}, cancelled ${k.cancelled}, invalid ${k.invalid}, duplicate ${k.duplicate}`,
     ...c.problems.slice(0, 10).map((p) => `  line ${p.line}: ${p.kind}: ${p.reason}`),
     ...(c.problems.length > 10 ? [`  … and ${c.problems.length - 10} more problems (see the console)`] : []),
@@ -108,6 +111,7 @@ function parse(argv: string[]) {
         api: { type: 'string' },
         token: { type: 'string' },
         wait: { type: 'boolean' },
+        at: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -151,8 +155,12 @@ export async function run(argv: string[], out: NodeJS.WritableStream = process.s
     mjml,
     audienceCsv,
   });
-  await api.request('POST', `/api/campaigns/${created.id}/send`, {});
-  out.write(`campaign ${created.id} is sending\n`);
+  const sent = await api.request<CampaignView>('POST', `/api/campaigns/${created.id}/send`, values.at ? { at: values.at } : {});
+  out.write(
+    sent.sendAt && sent.status === 'scheduled'
+      ? `campaign ${created.id} is scheduled for ${sent.sendAt}\n`
+      : `campaign ${created.id} is sending\n`,
+  );
   if (!values.wait) {
     out.write(`follow it with: baton status ${created.id}\n`);
     return 0;

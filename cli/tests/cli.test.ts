@@ -52,7 +52,7 @@ const AUDIENCE = [
 const VALID = ['ann@example.com', 'bob@example.com'];
 
 function campaignIdIn(text: string): string {
-  const id = /campaign (\S+) is sending/.exec(text)?.[1];
+  const id = /campaign (\S+) is (?:sending|scheduled)/.exec(text)?.[1];
   if (id === undefined) throw new Error(`no campaign id in:\n${text}`);
   return id;
 }
@@ -138,6 +138,27 @@ describe('the baton CLI against a local Baton', () => {
     expect(out.text).toContain(`campaign ${id} (Later): done`);
     expect(out.text).toContain('audience rows 4: sent 2, failed 0, in doubt 0, suppressed 0, cancelled 0, invalid 1, duplicate 1');
     expect(baton.sink!.messages().filter((m) => m.variables['campaign-id'] === id)).toHaveLength(2);
+  });
+
+  it('schedules a send with --at: nothing reaches the provider before that time, all of it soon after', async () => {
+    // Prepare: three seconds ahead, in a zone other than UTC.
+    const at = new Date(Math.ceil((Date.now() + 3_000) / 1_000) * 1_000);
+    const local = new Date(at.getTime() + 3_600_000).toISOString().replace('Z', '+01:00');
+    const out = new Collector();
+
+    // Act
+    const code = await run([...sendArgs({ name: 'Scheduled', at: local }), '--wait'], out);
+
+    // Assess
+    expect(code).toBe(0);
+    const id = campaignIdIn(out.text);
+    expect(out.text).toContain(`campaign ${id} is scheduled for ${at.toISOString()}`);
+    expect(out.text).toContain('sending 0/2 | scheduled');
+    const received = baton.sink!.messages().filter((m) => m.variables['campaign-id'] === id);
+    expect(received.map((m) => m.to).sort()).toEqual(VALID);
+    for (const m of received) expect(m.receivedAt).toBeGreaterThanOrEqual(at.getTime());
+    // Within a tick (50 ms) and the first slice after the time, with room for a loaded machine.
+    expect(Math.min(...received.map((m) => m.receivedAt)) - at.getTime()).toBeLessThan(2_000);
   });
 
   it('exits 1 with --wait when recipients end failed, and draws the progress bar on a TTY without crashing', async () => {

@@ -40,7 +40,7 @@ export const consoleHtml = /* html */ `<!doctype html>
   .row { display: flex; justify-content: space-between; align-items: center; gap: 8px; flex-wrap: wrap; }
   .status { display: inline-block; font-size: 12px; font-weight: 600; padding: 2px 8px; border-radius: 10px; background: #e1e4ea; white-space: nowrap; }
   .status.sending { background: #dbe6ff; } .status.done { background: #d7f5df; }
-  .status.paused { background: #fff1c2; } .status.cancelled, .status.failed { background: #f9d6d6; }
+  .status.paused, .status.scheduled { background: #fff1c2; } .status.cancelled, .status.failed { background: #f9d6d6; }
   .bar { height: 10px; background: #e1e4ea; border-radius: 5px; overflow: hidden; margin-top: 8px; display: flex; }
   .bar span { display: block; height: 100%; transition: width .4s; }
   .sent { background: #2fa84f; } .failed { background: #d64545; } .doubt { background: #e0a100; } .other { background: #8a94a6; }
@@ -106,7 +106,7 @@ export const consoleHtml = /* html */ `<!doctype html>
   var stickyUntil = 0;    // an action's error stays up until then, whatever the polls say
   var asked = 0, applied = 0;
 
-  var STATUS = { draft: 'Draft', sending: 'Sending', paused: 'Paused', done: 'Done', cancelled: 'Cancelled', failed: 'Failed' };
+  var STATUS = { draft: 'Draft', scheduled: 'Scheduled', sending: 'Sending', paused: 'Paused', done: 'Done', cancelled: 'Cancelled', failed: 'Failed' };
   var COUNTS = [
     ['total', 'Audience rows'], ['invalid', 'Invalid rows'], ['duplicate', 'Duplicate rows'], ['stubbed', 'Recipients'],
     ['rendered', 'Rendered'], ['inFlight', 'With a worker now'], ['sent', 'Sent'], ['failed', 'Failed'],
@@ -309,15 +309,16 @@ export const consoleHtml = /* html */ `<!doctype html>
     setText(x.attention, attention.length === 0 ? '' : 'Needs attention: ' + attention.map(function (a) { return a.key + ' cannot be read (' + a.reason + ')'; }).join('; ') +
       '. The rest of the campaign goes on; nobody is sent twice.');
 
-    x.buttons.send.hidden = s !== 'draft';
+    x.buttons.send.hidden = s !== 'draft' && s !== 'scheduled';
     x.buttons.pause.hidden = !sending;
     x.buttons.resume.hidden = s !== 'paused';
-    x.buttons.cancel.hidden = !(s === 'draft' || live);
+    x.buttons.cancel.hidden = !(s === 'draft' || s === 'scheduled' || live);
     Object.keys(x.buttons).forEach(function (b) { x.buttons[b].disabled = busy; });
 
     var note = '';
     if (s === 'draft') note = 'Not sent yet. Check the preview below and send yourself a test, then click Send campaign. The audience file is read when sending starts.';
     else if (s === 'paused') note = 'Paused: nothing more goes out until you click Resume.';
+    else if (c.waiting) note = c.waiting.message + (s === 'scheduled' ? ' (' + new Date(c.waiting.until).toLocaleString() + ' here). Click Send campaign to start now.' : '.');
     else if (s === 'cancelled') note = c.finishedAt ? 'Cancelled at ' + clock(c.finishedAt) + '. Nobody else will get this email.' : 'Cancelled: nobody else will get this email; the sends already with a worker are finishing.';
     else if (s === 'done') note = 'Finished' + (c.finishedAt ? ' at ' + clock(c.finishedAt) : '') + '.' + (k.inDoubt ? ' Check the ' + plural(k.inDoubt, 'recipient', 'recipients') + ' in doubt with the mail provider before sending to them again.' : '');
     x.note.hidden = !note;

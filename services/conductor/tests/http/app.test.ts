@@ -52,7 +52,7 @@ interface Harness {
   /** What the fake test sender was asked to send. */
   testSends: OutgoingEmail[];
   /** A request to the campaign API with the marketer's token. */
-  api(method: 'GET' | 'POST', url: string, body?: unknown): Promise<LightMyRequestResponse>;
+  api(method: 'GET' | 'POST' | 'PATCH', url: string, body?: unknown): Promise<LightMyRequestResponse>;
   /** Creates a campaign from `validBody()` and returns its id. */
   createCampaign(overrides?: Record<string, unknown>): Promise<string>;
 }
@@ -446,6 +446,52 @@ describe('conductor HTTP app', () => {
       expect(h.published).toEqual([
         { version: 1, type: 'campaign.requested', customerId: 'acme', campaignId: id, requestedAt: new Date(START).toISOString() },
       ]);
+    });
+
+    it('schedules a send for later with {at}, moves it with PATCH, and clears a send window with null', async () => {
+      // Prepare
+      const h = await harness();
+      const id = await h.createCampaign();
+      const window = { timeZone: 'Europe/Berlin', days: ['mon', 'tue'], start: '08:00', end: '18:00' };
+      // Act
+      const sent = await h.api('POST', `/api/campaigns/${id}/send`, { at: '2026-11-21T14:00:00+01:00' });
+      const moved = await h.api('PATCH', `/api/campaigns/${id}`, { sendAt: '2026-11-22T09:00:00Z', sendWindow: window });
+      const cleared = await h.api('PATCH', `/api/campaigns/${id}`, { sendWindow: null });
+      // Assess
+      expect(sent.statusCode).toBe(202);
+      expect(sent.json()).toMatchObject({ status: 'scheduled', sendAt: '2026-11-21T13:00:00.000Z', waiting: { reason: 'scheduled' } });
+      expect(moved.json()).toMatchObject({ status: 'scheduled', sendAt: '2026-11-22T09:00:00.000Z', sendWindow: window });
+      expect(cleared.json()).not.toHaveProperty('sendWindow');
+      expect(h.published).toHaveLength(1);
+    });
+
+    it('creates a campaign already scheduled when the body has sendAt', async () => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.api('POST', '/api/campaigns', validBody({ sendAt: '2026-11-22T09:00:00Z' }));
+      // Assess
+      expect(res.statusCode).toBe(201);
+      expect(res.json()).toMatchObject({ status: 'scheduled', sendAt: '2026-11-22T09:00:00.000Z' });
+    });
+
+    it.each([
+      ['POST', 'send', { at: 'tomorrow' }, 'body.at', 'ISO 8601'],
+      ['POST', 'send', { at: '2026-11-22T09:00:00' }, 'body.at', 'with its zone'],
+      ['PATCH', '', {}, 'body.sendAt', 'give sendAt, sendWindow or both'],
+      ['PATCH', '', { sendWindow: { timeZone: 'Europe/Berlln', start: '08:00', end: '18:00' } }, 'body.sendWindow.timeZone', 'IANA'],
+      ['PATCH', '', { sendWindow: { timeZone: 'UTC', start: '8am', end: '18:00' } }, 'body.sendWindow.start', 'HH:MM'],
+    ] as const)('refuses %s %s with %j: 400 naming %s', async (method, action, body, where, message) => {
+      // Prepare
+      const h = await harness();
+      const id = await h.createCampaign();
+      // Act
+      const res = await h.api(method, `/api/campaigns/${id}${action ? `/${action}` : ''}`, body);
+      // Assess
+      expect(res.statusCode).toBe(400);
+      const issue = (res.json() as { issues: { where: string; message: string }[] }).issues.find((i) => i.where === where);
+      expect(issue?.message).toContain(message);
+      expect((await h.api('GET', `/api/campaigns/${id}`)).json()).toMatchObject({ status: 'draft' });
     });
 
     it('refuses to pause a draft (409)', async () => {
