@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
 import { ApiClient, ApiError, type CampaignView } from './api-client';
+import { DEMO_USAGE, runDemo } from './demo';
 import { SANITIZE_USAGE, runSanitize } from './sanitize';
 import { UsageError } from './usage-error';
 
@@ -11,6 +12,7 @@ const USAGE = `Usage:
              [--name TEXT] [--customer ID] [--api URL] [--token TOKEN] [--wait]
   baton status CAMPAIGN_ID [--api URL] [--token TOKEN]
 ${SANITIZE_USAGE}
+${DEMO_USAGE}
 
 The API defaults to http://localhost:8080; the token to $BATON_API_TOKEN, else the one
 \`npm start\` keeps in $BATON_DATA_DIR/api-token (.baton/api-token).
@@ -122,6 +124,7 @@ function parse(argv: string[]) {
 export async function run(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
   // Commands with options of their own parse them in their own module.
   if (argv[0] === 'sanitize') return runSanitize(argv.slice(1), out);
+  if (argv[0] === 'demo') return runDemo(argv.slice(1), out);
   const { values, positionals } = parse(argv);
   const command = positionals[0];
   if (values.help || command === undefined) {
