@@ -3,11 +3,16 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
 import { ApiClient, ApiError, type CampaignView } from './api-client';
+import { DEMO_USAGE, runDemo } from './demo';
+import { SANITIZE_USAGE, runSanitize } from './sanitize';
+import { UsageError } from './usage-error';
 
 const USAGE = `Usage:
   baton send --template FILE.mjml --audience FILE.csv --subject TEXT --from ADDRESS
              [--name TEXT] [--customer ID] [--at TIME] [--api URL] [--token TOKEN] [--wait]
   baton status CAMPAIGN_ID [--api URL] [--token TOKEN]
+${SANITIZE_USAGE}
+${DEMO_USAGE}
 
 The API defaults to http://localhost:8080; the token to $BATON_API_TOKEN, else the one
 \`npm start\` keeps in $BATON_DATA_DIR/api-token (.baton/api-token).
@@ -15,13 +20,7 @@ With --at (an ISO 8601 time with its zone, e.g. 2026-12-08T09:00:00+01:00) the c
 scheduled: it renders now and starts sending then.
 With --wait, send shows progress and exits 1 if any recipient ended failed or in doubt.`;
 
-/** Bad arguments or input files: reported with the usage text, exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { UsageError };
 
 function tokenFrom(given: string | undefined): string {
   if (given) return given;
@@ -127,6 +126,9 @@ function parse(argv: string[]) {
  * refused or could not be reached). `main` turns those into a message and exit code 2.
  */
 export async function run(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  // Commands with options of their own parse them in their own module.
+  if (argv[0] === 'sanitize') return runSanitize(argv.slice(1), out);
+  if (argv[0] === 'demo') return runDemo(argv.slice(1), out);
   const { values, positionals } = parse(argv);
   const command = positionals[0];
   if (values.help || command === undefined) {

@@ -66,7 +66,7 @@ export function parseAudience(csvText: string, customerId: string): ParsedAudien
       { where: `audience line ${first.line}`, message: `the header row cannot be read: ${first.reason}` },
     ]);
   }
-  const columns = readHeader(first.fields);
+  const columns = audienceColumns(first.fields);
 
   const recipients: AudienceRecipient[] = [];
   const firstLineOf = new Map<string, number>();
@@ -123,7 +123,7 @@ export function parseAudience(csvText: string, customerId: string): ParsedAudien
   return { recipients, report };
 }
 
-interface Columns {
+export interface AudienceColumns {
   /** As written in the file, for messages. */
   headers: string[];
   /** Normalised merge-field names; the email column is always `email`. */
@@ -131,7 +131,8 @@ interface Columns {
   emailIndex: number;
 }
 
-function readHeader(headers: string[]): Columns {
+/** The header row's columns and where the email column is; refuses a header the stubber would refuse. */
+export function audienceColumns(headers: string[]): AudienceColumns {
   const normalised = headers.map((h, i) => normaliseFieldName(h) || `column_${i + 1}`);
   const exact = normalised.indexOf('email');
   const emailIndex = exact >= 0 ? exact : normalised.findIndex((n) => EMAIL_HEADERS.has(n));
@@ -164,6 +165,25 @@ function readHeader(headers: string[]): Columns {
 
 // ---- reading records with their physical lines ----------------------------------------------
 
+/** A record as the audience dialect reads it: its fields, its first physical line, its bytes. */
+export interface AudienceRecord {
+  fields: string[];
+  line: number;
+  /** The record's bytes as written: any blank lines before it, its fields, its line break. */
+  raw: Buffer;
+}
+
+/** A record the dialect cannot read (an unclosed or stray quote): its first physical line. */
+export interface MalformedAudienceRecord {
+  line: number;
+  reason: string;
+  /** That one physical line, line break included; reading resumes on the next line. */
+  raw: Buffer;
+}
+
+/** The longest record accepted, in characters: bounds a runaway quoted field (and streaming memory). */
+export const MAX_RECORD_LENGTH = 1_048_576;
+
 /** Thrown from csv-parse's `on_skip` to end a pass at its first malformed record. */
 class StopPass extends Error {
   constructor(readonly error: CsvError | undefined) {
@@ -172,44 +192,95 @@ class StopPass extends Error {
 }
 
 /**
- * Emits every record and every malformed record, in file order, each with the physical line it
- * starts on. Lines are found from byte offsets (csv-parse reports how far each record reached),
- * so they stay right with CRLF, CR, blank lines, multi-line quoted fields and multi-byte text.
+ * Reads the audience dialect from chunks of bytes, in flat memory: `write` each chunk, then
+ * `end`. Emits every record and every malformed record, in file order, each with the physical
+ * line it starts on and its raw bytes (together they cover the file; `end` returns what follows
+ * the last record: blank lines). Lines are found from byte offsets (csv-parse reports how far each
+ * record reached), so they stay right with CRLF, CR, blank lines, multi-line quoted fields and
+ * multi-byte text. The one home of the dialect: `parseAudience` reads a whole file through it.
  */
-function readRecords(buf: Buffer, emit: (r: RawRecord | RawProblem) => void): void {
-  const lines = new LineIndex(buf);
-  let base = 0;
-  while (base < buf.length) {
-    let end = base; // where the last record of this pass ended (absolute offset)
-    try {
-      parse(buf.subarray(base), {
-        bom: base === 0,
-        relax_column_count: true,
-        skip_empty_lines: true,
-        skip_records_with_error: true,
-        record_delimiter: ['\r\n', '\n', '\r'],
-        on_record: (record: string[], context) => {
-          emit({ fields: record, line: lines.firstContentLine(end) });
-          end = base + context.bytes_records;
-          return null; // collected here; csv-parse need not keep them
-        },
-        on_skip: (err) => {
-          throw new StopPass(err);
-        },
-      });
+export class AudienceRecordReader {
+  private pending: Buffer = Buffer.alloc(0);
+  /** The 1-based line `pending` starts on; whether it starts the file (its BOM). */
+  private line = 1;
+  private atStart = true;
+
+  constructor(private readonly emit: (r: AudienceRecord | MalformedAudienceRecord) => void) {}
+
+  write(chunk: Buffer): void {
+    const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    // Parse only up to a line break that cannot be the CR of a CRLF cut in two.
+    let cut = buf.length - 1;
+    while (cut >= 0 && !(buf[cut] === 0x0a || (buf[cut] === 0x0d && cut + 1 < buf.length && buf[cut + 1] !== 0x0a))) cut--;
+    if (cut < 0) {
+      this.pending = buf;
       return;
-    } catch (err) {
-      const csvError = err instanceof StopPass ? err.error : isCsvError(err) ? err : undefined;
-      if (csvError === undefined && !(err instanceof StopPass)) throw err;
-      // The malformed record starts at the first non-blank line after the last good one;
-      // report it there and resume on the following line.
-      const line = lines.firstContentLine(end);
-      emit({ line, reason: describeCsvError(csvError) });
-      const next = lines.startOf(line + 1);
-      if (next === undefined) return;
-      base = next;
     }
+    const used = this.read(buf.subarray(0, cut + 1), false);
+    this.pending = Buffer.from(buf.subarray(used));
   }
+
+  /** Reads what is left; returns the bytes after the last record (blank lines, or nothing). */
+  end(chunk?: Buffer): Buffer {
+    const buf = chunk === undefined ? this.pending : Buffer.concat([this.pending, chunk]);
+    this.pending = Buffer.alloc(0);
+    const used = this.read(buf, true);
+    return buf.subarray(used);
+  }
+
+  /**
+   * Reads `buf` (which ends at a line break unless `final`), resuming after each malformed
+   * record; returns how many bytes were used. Without `final`, a record that may go on past
+   * `buf` (a quoted field still open at its end) is left unread, for the next chunk.
+   */
+  private read(buf: Buffer, final: boolean): number {
+    const lines = new LineIndex(buf);
+    let base = 0;
+    while (base < buf.length) {
+      let end = base; // where the last record of this pass ended
+      try {
+        parse(buf.subarray(base), {
+          bom: this.atStart && base === 0,
+          relax_column_count: true,
+          skip_empty_lines: true,
+          skip_records_with_error: true,
+          max_record_size: MAX_RECORD_LENGTH,
+          record_delimiter: ['\r\n', '\n', '\r'],
+          on_record: (record: string[], context) => {
+            const next = base + context.bytes_records;
+            this.emit({ fields: record, line: this.line - 1 + lines.firstContentLine(end), raw: buf.subarray(end, next) });
+            end = next;
+            return null; // collected here; csv-parse need not keep them
+          },
+          on_skip: (err) => {
+            throw new StopPass(err);
+          },
+        });
+        base = end; // blank lines after the last record stay for the next one (or the tail)
+        break;
+      } catch (err) {
+        const csvError = err instanceof StopPass ? err.error : isCsvError(err) ? err : undefined;
+        if (csvError === undefined && !(err instanceof StopPass)) throw err;
+        if (!final && csvError?.code === 'CSV_QUOTE_NOT_CLOSED') {
+          base = end; // the field may close in the next chunk
+          break;
+        }
+        // The malformed record starts at the first non-blank line after the last good one;
+        // report it there and resume on the following line.
+        const line = lines.firstContentLine(end);
+        const next = lines.startOf(line + 1) ?? buf.length;
+        this.emit({ line: this.line - 1 + line, reason: describeCsvError(csvError), raw: buf.subarray(end, next) });
+        base = next;
+      }
+    }
+    if (base > 0) this.atStart = false;
+    this.line += lines.lineOf(base) - 1;
+    return base;
+  }
+}
+
+function readRecords(buf: Buffer, emit: (r: RawRecord | RawProblem) => void): void {
+  new AudienceRecordReader(emit).end(buf);
 }
 
 /** An error csv-parse raised itself rather than through `on_skip`: treated the same way. */
@@ -225,6 +296,8 @@ function describeCsvError(err: CsvError | undefined): string {
     case 'CSV_INVALID_CLOSING_QUOTE':
     case 'CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE':
       return 'malformed row: a closing quote is followed by other characters (double a quote inside a quoted field: "")';
+    case 'CSV_MAX_RECORD_SIZE':
+      return `malformed row: longer than ${MAX_RECORD_LENGTH} characters (a quoted field that is never closed?)`;
     case 'INVALID_OPENING_QUOTE':
       return 'malformed row: a quote inside an unquoted field (quote the whole field and double the inner quotes)';
     default:

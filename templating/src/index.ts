@@ -21,3 +21,16 @@ export { compileCampaignTemplate, validateCampaignTemplate, renderMessage, check
 export type { TemplateInput, CompiledTemplate, RecipientData, RenderSettings } from './template';
 export { TemplateCache } from './template-cache';
 export type { TemplateCacheOptions } from './template-cache';
+export { AudienceRecordReader, audienceColumns, MAX_RECORD_LENGTH } from './audience';
+export type { AudienceRecord, MalformedAudienceRecord, AudienceColumns } from './audience';
+export {
+  AddressMapping,
+  AudienceSanitiser,
+  AudienceVerifier,
+  SanitiseError,
+  UNREADABLE_ROWS,
+  findAddresses,
+  parseUrlRewrite,
+  sanitiseEmailValue,
+} from './sanitise';
+export type { FoundAddress, RewriteCounts, SanitiseOptions } from './sanitise';

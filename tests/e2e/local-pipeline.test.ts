@@ -1,3 +1,4 @@
+import { keys } from '@baton/shared';
 import type { LocalBaton } from '../../local/src/compose';
 import { TEMPLATE, api, busiestWindows, removeDir, startBaton, waitUntilFinished, type View } from './helpers';
 
@@ -160,14 +161,15 @@ describe('the local pipeline in the qa stage', () => {
       const call = api(baton);
       const csv =
         'email,first_name\nann@qa.example.com,Ann\nboss@example.com,Boss\nreal.person@example.com,Real\nsomeone@gmail.example,Someone\nbob@QA.example.com,Bob\n';
-      const created = await call<View>('POST', '/api/campaigns', {
-        name: 'QA',
-        customerId: 'acme',
-        from: 'qa@qa.example.com',
-        subject: 'QA {{ first_name }}',
-        mjml: TEMPLATE,
-        audienceCsv: csv,
-      });
+      const body = { name: 'QA', customerId: 'acme', from: 'qa@qa.example.com', subject: 'QA {{ first_name }}', mjml: TEMPLATE };
+      // The create refuses such an audience, naming its lines…
+      const refused = await call<{ issues: { where: string }[] }>('POST', '/api/campaigns', { ...body, audienceCsv: csv });
+      expect(refused.status).toBe(400);
+      expect(refused.body.issues.map((i) => i.where)).toEqual(['audience line 4', 'audience line 5', 'audience']);
+      // …and the worker's fence stays the last one: an audience replaced in the store after the
+      // create (a production copy dropped into QA's bucket) is still refused message by message.
+      const created = await call<View>('POST', '/api/campaigns', { ...body, audienceCsv: 'email,first_name\nann@qa.example.com,Ann\n' });
+      await baton.store.put('campaigns', keys.audience({ customerId: 'acme', campaignId: created.body.id }), csv);
       await call('POST', `/api/campaigns/${created.body.id}/send`);
       const view = await waitUntilFinished(baton, created.body.id);
 

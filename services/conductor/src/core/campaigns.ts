@@ -20,6 +20,7 @@ import {
 } from '@baton/shared';
 import { audienceHead, parseAudience, validateCampaignTemplate } from '@baton/templating';
 import { CampaignRun } from './campaign-run';
+import { refuseOutsideQaAllowList } from './qa-audience';
 import { isActive, isFinal, storedStatus, transition, type CampaignAction } from './campaign-status';
 import { CampaignNotFoundError, CampaignStateError } from './errors';
 import type { SendingGovernors } from './sending-governors';
@@ -52,6 +53,8 @@ export interface CampaignsDeps {
   clock: Clock;
   logger: Logger;
   governors: SendingGovernors;
+  /** Set in the `qa` stage: every recipient of a new campaign must be on it. */
+  qaAllowList?: readonly string[];
 }
 
 /**
@@ -224,7 +227,7 @@ export class Campaigns {
   private async storeAudience(ref: CampaignRef, input: NewCampaign): Promise<string> {
     const { store, buckets } = this.deps;
     if (input.audienceCsv !== undefined) {
-      checkAudience(input.audienceCsv, input.customerId);
+      checkAudience(input.audienceCsv, input.customerId, this.deps.qaAllowList);
       const key = keys.audience(ref);
       await store.put(buckets.campaigns, key, input.audienceCsv, { contentType: 'text/csv' });
       return key;
@@ -236,7 +239,7 @@ export class Campaigns {
     }
     const csv = await store.get(buckets.campaigns, key);
     if (csv === undefined) throw new ValidationError('CAMPAIGN_INVALID', [{ where: 'body.audienceKey', message: 'no such object' }]);
-    checkAudience(csv, input.customerId);
+    checkAudience(csv, input.customerId, this.deps.qaAllowList);
     return key;
   }
 
@@ -250,6 +253,7 @@ export class Campaigns {
  * campaign. Read from the head alone, so a create answers in constant time whatever the
  * audience's size; each row's problems come from the stubber, in the campaign's report.
  */
-function checkAudience(csv: string, customerId: string): void {
+function checkAudience(csv: string, customerId: string, qaAllowList: readonly string[] | undefined): void {
   parseAudience(audienceHead(csv), customerId);
+  if (qaAllowList !== undefined) refuseOutsideQaAllowList(csv, customerId, qaAllowList);
 }

@@ -93,7 +93,8 @@ export class Conductor {
     const rates = new WorkerRates(settings.sigma);
     this.ledger = new Ledger({ store, bucket: buckets.campaigns, clock });
     const ledger = this.ledger;
-    this.campaigns = new Campaigns({ store, buckets, clock, logger, governors });
+    const qaAllowList = settings.stage === 'qa' ? (settings.qaAllowList ?? []) : undefined;
+    this.campaigns = new Campaigns({ store, buckets, clock, logger, governors, qaAllowList });
     this.reconciler = new Reconciler({
       store,
       buckets,

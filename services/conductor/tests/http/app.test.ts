@@ -619,7 +619,7 @@ describe('conductor HTTP app', () => {
     it('in qa, refuses an address outside the allow-list (400 QA_NOT_ALLOWED) without calling the sender', async () => {
       // Prepare
       const h = await harness({ stage: 'qa', qaAllowList: ['@qa.acme.example', 'lead@acme.example'] });
-      const id = await h.createCampaign();
+      const id = await h.createCampaign({ audienceCsv: 'email,first_name\ntester@qa.acme.example,Tess\n' });
       // Act
       const refused = await h.api('POST', `/api/campaigns/${id}/test-send`, { to: 'customer@gmail.example' });
       const allowed = await h.api('POST', `/api/campaigns/${id}/test-send`, { to: 'tester@qa.acme.example' });
@@ -633,13 +633,49 @@ describe('conductor HTTP app', () => {
     it('in qa with no allow-list, refuses every address', async () => {
       // Prepare
       const h = await harness({ stage: 'qa' });
-      const id = await h.createCampaign();
+      const id = await h.createCampaign({ audienceCsv: 'email,first_name\n' }); // no recipient: nothing to refuse at create
       // Act
       const res = await h.api('POST', `/api/campaigns/${id}/test-send`, { to: 'lead@acme.example' });
       // Assess
       expect(res.statusCode).toBe(400);
       expect(res.json()).toMatchObject({ error: 'QA_NOT_ALLOWED' });
       expect(h.testSends).toHaveLength(0);
+    });
+
+    it('in qa, refuses to create a campaign whose audience holds addresses outside the allow-list, naming the lines', async () => {
+      // Prepare
+      const h = await harness({ stage: 'qa', qaAllowList: ['@qa.acme.example', 'lead@acme.example'] });
+      const audienceCsv = [
+        'email,first_name',
+        'tester@qa.acme.example,Tess',
+        'Customer@Gmail.example,Real',
+        'not-an-address,Never sent',
+        'LEAD@acme.example,Lead',
+        'other@acme.example,Real too',
+        '',
+      ].join('\n');
+      // Act
+      const res = await h.api('POST', '/api/campaigns', validBody({ audienceCsv }));
+      // Assess
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ error: 'QA_AUDIENCE_NOT_ALLOWED' });
+      expect(wheres(res)).toEqual(['audience line 3', 'audience line 6', 'audience']);
+      expect(res.body).toContain('baton sanitize');
+      expect(res.body).not.toContain('Gmail');
+      expect((await h.api('GET', '/api/campaigns')).json()).toMatchObject({ campaigns: [] });
+    });
+
+    it('in qa, creates a campaign whose every recipient is on the allow-list', async () => {
+      // Prepare
+      const h = await harness({ stage: 'qa', qaAllowList: ['@qa.acme.example'] });
+      // Act
+      const res = await h.api(
+        'POST',
+        '/api/campaigns',
+        validBody({ audienceCsv: 'email\na@qa.acme.example\nB@QA.acme.example\nbroken\n' }),
+      );
+      // Assess
+      expect(res.statusCode).toBe(201);
     });
 
     it('answers 429 with a retry-after header when no permit is free in the next few seconds', async () => {
