@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { allowList, decimal, httpUrl, logLevel, wholeNumber } from './env-schemas';
 import { ConfigError, type InputIssue } from './errors';
+import { isTimeZone } from './schemas';
 
 /**
  * Configuration is read once from the environment, validated, and frozen. Every bad variable
@@ -40,6 +41,41 @@ function namedNumbers(name: RegExp, what: string, min: number, max: number) {
   });
 }
 const DOMAIN = /^[a-z0-9.-]+\.[a-z]{2,}$/i;
+
+const perDay = z.number().int().min(1).max(100_000_000);
+const isoDate = z.iso.date({ message: 'must be a date, YYYY-MM-DD' });
+/** One domain's daily limit: a fixed `perDay`, a warm-up ramp, or a ramp up to `perDay`. */
+export const dailyLimitSettings = z
+  .object({
+    timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin').optional(),
+    perDay: perDay.optional(),
+    warmUp: z
+      .union([
+        z.object({ from: isoDate, days: z.array(perDay).min(1) }).strict(),
+        z.object({ from: isoDate, start: perDay, factor: z.number().min(1).max(10) }).strict(),
+      ])
+      .optional(),
+  })
+  .strict()
+  .refine((d) => d.perDay !== undefined || d.warmUp !== undefined, { message: 'give perDay, warmUp or both' });
+export type DailyLimitSettings = z.infer<typeof dailyLimitSettings>;
+
+/** `{"mg.a.com": {"perDay": 100000, "timeZone": "UTC", "warmUp": {…}}}`. */
+const dailyLimits = z.string().transform((s, ctx) => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(s);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be JSON: {"mg.example.com": {"perDay": 100000}}' });
+    return z.NEVER;
+  }
+  const result = z.record(z.string().regex(DOMAIN, 'keys must be domain names'), dailyLimitSettings).safeParse(parsed);
+  if (!result.success) {
+    for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: `${issue.path.join('.')}: ${issue.message}` });
+    return z.NEVER;
+  }
+  return Object.fromEntries(Object.entries(result.data).map(([d, v]) => [d.toLowerCase(), v]));
+});
 const CUSTOMER = /^[a-z0-9][a-z0-9-]{1,62}$/;
 
 /** Each variable: its schema and its default (applied before validation, as a string). */
@@ -53,6 +89,8 @@ const variables = {
   LEASE_HORIZON_MS: { schema: wholeNumber(100, 600_000), default: '5000' },
   /** Domains with their own caps, `mg.a.com=6000,news.a.com=1200`; default: MAILGUN_DOMAIN at PER_MINUTE_MAX. */
   SENDING_DOMAINS: { schema: namedNumbers(DOMAIN, 'domain', 1, 1_000_000).optional(), default: undefined },
+  /** Per sending domain, a limit per calendar day and an optional warm-up ramp (JSON). */
+  DAILY_LIMITS: { schema: dailyLimits.optional(), default: undefined },
   CUSTOMER_WEIGHTS: { schema: namedNumbers(CUSTOMER, 'customer', 0.01, 1_000).optional(), default: undefined },
   CUSTOMER_PER_MINUTE_MAX: { schema: namedNumbers(CUSTOMER, 'customer', 1, 1_000_000).optional(), default: undefined },
   MAX_WORKERS: { schema: wholeNumber(1, 1_000), default: '4' },
@@ -134,14 +172,23 @@ function checkGovernor(out: Record<string, unknown>, issues: InputIssue[]): void
   if (!bad('LEASE_HORIZON_MS') && !bad('GOVERNOR_SLICE_MS') && (out.LEASE_HORIZON_MS as number) < slice) {
     issues.push({ where: 'LEASE_HORIZON_MS', message: `must be at least GOVERNOR_SLICE_MS (${slice})` });
   }
+  const daily = out.DAILY_LIMITS as Record<string, unknown> | undefined;
+  if (daily && !bad('DAILY_LIMITS') && !bad('SENDING_DOMAINS') && !bad('MAILGUN_DOMAIN')) {
+    const known = sendingDomains(out as Pick<Config, 'SENDING_DOMAINS' | 'MAILGUN_DOMAIN' | 'PER_MINUTE_MAX'>).map((d) => d.domain);
+    for (const domain of Object.keys(daily))
+      if (!known.includes(domain))
+        issues.push({ where: 'DAILY_LIMITS', message: `${domain} is not a sending domain (${known.join(', ')})` });
+  }
 }
 
 /** The sending domains and their caps: SENDING_DOMAINS, or MAILGUN_DOMAIN at PER_MINUTE_MAX. */
 export function sendingDomains(
-  config: Pick<Config, 'SENDING_DOMAINS' | 'MAILGUN_DOMAIN' | 'PER_MINUTE_MAX'>,
-): { domain: string; perWindowMax: number }[] {
+  config: Pick<Config, 'SENDING_DOMAINS' | 'MAILGUN_DOMAIN' | 'PER_MINUTE_MAX'> & Partial<Pick<Config, 'DAILY_LIMITS'>>,
+): { domain: string; perWindowMax: number; daily?: DailyLimitSettings }[] {
   const listed = Object.entries(config.SENDING_DOMAINS ?? {}).map(([domain, cap]) => ({ domain, perWindowMax: Math.floor(cap) }));
-  return listed.length > 0 ? listed : [{ domain: config.MAILGUN_DOMAIN.toLowerCase(), perWindowMax: config.PER_MINUTE_MAX }];
+  const domains = listed.length > 0 ? listed : [{ domain: config.MAILGUN_DOMAIN.toLowerCase(), perWindowMax: config.PER_MINUTE_MAX }];
+  const daily = config.DAILY_LIMITS ?? {};
+  return domains.map((d) => (daily[d.domain] ? { ...d, daily: daily[d.domain] } : d));
 }
 
 /** Whether `address` may be emailed in QA: an exact entry or its domain (`@example.com`). */

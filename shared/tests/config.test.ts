@@ -31,6 +31,7 @@ describe('loadConfig', () => {
       GOVERNOR_SLICE_MS: 200,
       LEASE_HORIZON_MS: 5000,
       SENDING_DOMAINS: undefined,
+      DAILY_LIMITS: undefined,
       CUSTOMER_WEIGHTS: undefined,
       CUSTOMER_PER_MINUTE_MAX: undefined,
       MAX_WORKERS: 4,
@@ -88,6 +89,31 @@ describe('loadConfig', () => {
     expect(sendingDomains(loadConfig({ MAILGUN_DOMAIN: 'mg.solo.com', PER_MINUTE_MAX: '300' }))).toEqual([
       { domain: 'mg.solo.com', perWindowMax: 300 },
     ]);
+  });
+
+  it('reads daily limits and warm-ups per sending domain as JSON', () => {
+    // Act
+    const config = loadConfig({
+      SENDING_DOMAINS: 'mg.acme.com=6000,news.acme.com=1200',
+      DAILY_LIMITS:
+        '{"News.Acme.com": {"perDay": 200000, "timeZone": "Europe/Berlin", "warmUp": {"from": "2026-12-01", "start": 200, "factor": 1.5}}}',
+    });
+    // Assess
+    expect(sendingDomains(config)).toEqual([
+      { domain: 'mg.acme.com', perWindowMax: 6000 },
+      {
+        domain: 'news.acme.com',
+        perWindowMax: 1200,
+        daily: { perDay: 200000, timeZone: 'Europe/Berlin', warmUp: { from: '2026-12-01', start: 200, factor: 1.5 } },
+      },
+    ]);
+  });
+
+  it('refuses a daily limit for a domain it does not send through', () => {
+    // Act
+    const error = configErrorFor({ DAILY_LIMITS: '{"other.example.com": {"perDay": 10}}' });
+    // Assess
+    expect(error.issues).toEqual([{ where: 'DAILY_LIMITS', message: 'other.example.com is not a sending domain (mg.example.com)' }]);
   });
 
   it('returns a frozen object', () => {
@@ -148,6 +174,14 @@ describe('loadConfig', () => {
       'entries must be domain=number (1 to 1000000), comma-separated; "mg.example.com:6000" is not',
     ],
     ['SENDING_DOMAINS', 'mg.example.com=10,MG.example.com=20', 'mg.example.com is listed twice'],
+    ['DAILY_LIMITS', '{"mg.example.com": 5}', 'mg.example.com: '],
+    ['DAILY_LIMITS', 'perDay=5', 'must be JSON: {"mg.example.com": {"perDay": 100000}}'],
+    ['DAILY_LIMITS', '{"mg.example.com": {}}', 'mg.example.com: give perDay, warmUp or both'],
+    [
+      'DAILY_LIMITS',
+      '{"mg.example.com": {"perDay": 10, "timeZone": "Europe/Paris-ish"}}',
+      'mg.example.com.timeZone: must be an IANA time zone',
+    ],
     ['CUSTOMER_WEIGHTS', 'acme=0', 'entries must be customer=number (0.01 to 1000), comma-separated; "acme=0" is not'],
     ['CUSTOMER_PER_MINUTE_MAX', 'Acme Corp=10', 'entries must be customer=number (1 to 1000000), comma-separated; "Acme Corp=10" is not'],
   ])('names %s and what was expected when it is %j', (name, value, expected) => {

@@ -151,6 +151,10 @@ export class ConductorService {
       this.metrics.gauges.windowIssued.set({ domain: g.domain }, g.windowGranted);
       this.metrics.gauges.cap.set({ domain: g.domain }, g.cap);
       this.metrics.gauges.effectiveCap.set({ domain: g.domain }, g.effectiveCap);
+      if (g.today) {
+        this.metrics.gauges.dailyLimit.set({ domain: g.domain }, g.today.limit);
+        this.metrics.gauges.dailyLeft.set({ domain: g.domain }, Math.max(0, g.today.limit - g.today.granted));
+      }
     }
     this.metrics.gauges.campaigns.reset();
     for (const c of this.conductor.listCampaigns()) this.metrics.gauges.campaigns.inc({ status: c.status });

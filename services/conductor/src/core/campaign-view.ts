@@ -1,11 +1,12 @@
 import type { CampaignStatus, SendWindow } from '@baton/shared';
 import type { CampaignCounts, CampaignRun } from './campaign-run';
+import type { Governor } from './governor';
 import { describeLocal, windowAt } from './send-window';
 import type { SendingGovernors } from './sending-governors';
 
 /** Why a campaign that may send is not sending now, and until when. */
 export interface Waiting {
-  reason: 'scheduled' | 'sendWindow' | 'providerHold';
+  reason: 'scheduled' | 'sendWindow' | 'providerHold' | 'dailyLimit';
   until: string;
   message: string;
 }
@@ -22,7 +23,9 @@ export interface CampaignView {
   /** When a scheduled campaign starts (or started) sending. */
   sendAt?: string;
   sendWindow?: SendWindow;
-  /** Present while it waits: for its time, its window or the provider. */
+  /** Its domain's daily limit today (in the limit's zone) and what is left of it, when it has one. */
+  dailyLimit?: { day: string; limit: number; left: number };
+  /** Present while it waits: for its time, its window, the provider or the day's limit. */
   waiting?: Waiting;
   finishedAt?: string;
   counts: CampaignCounts;
@@ -60,6 +63,7 @@ export function campaignView(run: CampaignRun, governors: SendingGovernors, now:
     ...(state.sendAt ? { sendAt: state.sendAt } : {}),
     ...(state.sendWindow ? { sendWindow: state.sendWindow } : {}),
     ...optional('waiting', waitingFor(run, governors, now)),
+    ...optional('dailyLimit', dailyLimitOf(governor, now)),
     ...(state.finishedAt ? { finishedAt: state.finishedAt } : {}),
     counts: run.counts(),
     sentLastMinute: run.sentInLast(MINUTE_MS, now),
@@ -108,6 +112,11 @@ function waitingFor(run: CampaignRun, governors: SendingGovernors, now: number):
     }
   }
   const hold = governors.holdOf(run.definition.sendingDomain, now);
-  if (hold) return { reason: 'providerHold', until: new Date(hold.until).toISOString(), message: hold.message };
+  if (hold) return { reason: hold.reason, until: new Date(hold.until).toISOString(), message: hold.message };
   return undefined;
+}
+
+function dailyLimitOf(governor: Governor, now: number): CampaignView['dailyLimit'] {
+  const today = governor.snapshot(now).today;
+  return today && { day: today.day, limit: today.limit, left: Math.max(0, today.limit - today.granted) };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { Governor, type GovernorCheckpoint, type GovernorSettings } from './governor';
+import type { DailyLimitSettings } from './daily-limit';
+import { Governor, type GovernorCheckpoint, type GovernorSettings, type GovernorSnapshot } from './governor';
 
 const governorCheckpoint = z.object({
   version: z.literal(1),
@@ -13,6 +14,8 @@ const governorCheckpoint = z.object({
   heldUntil: z.number().optional(),
   heldReason: z.string().optional(),
   pushedBackAt: z.number().optional(),
+  recoverTo: z.number().optional(),
+  days: z.record(z.string(), z.number().int().min(0)).optional(),
 });
 
 /** What `conductor/governor.json` holds; `restore` refuses anything else. */
@@ -24,7 +27,7 @@ export const sendingGovernorsCheckpoint = z.object({
 
 export interface SendingGovernorsSettings {
   /** Each sending domain and its provider cap per window; the first is the default. */
-  domains: readonly { domain: string; perWindowMax: number }[];
+  domains: readonly { domain: string; perWindowMax: number; daily?: DailyLimitSettings }[];
   /** Optional caps per customer, per window, over all domains. */
   customerCaps?: Readonly<Record<string, number>>;
   windowMs: number;
@@ -51,7 +54,7 @@ export class SendingGovernors {
   constructor(readonly settings: SendingGovernorsSettings) {
     if (settings.domains.length === 0) throw new RangeError('at least one sending domain is needed');
     const shape = { windowMs: settings.windowMs, sliceMs: settings.sliceMs, marginMs: settings.marginMs };
-    for (const d of settings.domains) this.domains.set(d.domain, new Governor({ ...shape, perWindowMax: d.perWindowMax }));
+    for (const d of settings.domains) this.domains.set(d.domain, new Governor({ ...shape, perWindowMax: d.perWindowMax, daily: d.daily }));
     for (const [customerId, cap] of Object.entries(settings.customerCaps ?? {}))
       this.customers.set(customerId, new Governor({ ...shape, perWindowMax: cap }));
     this.defaultDomain = settings.domains[0]!.domain;
@@ -73,10 +76,19 @@ export class SendingGovernors {
     return this.domains.get(domain ?? this.defaultDomain) ?? this.domains.get(this.defaultDomain)!;
   }
 
-  /** A domain held by the provider's own limit (a 420 with its time), for people to read. */
-  holdOf(domain: string | undefined, now: number): { until: number; message: string } | undefined {
-    const hold = this.forDomain(domain).heldFor(now);
-    return hold && { until: hold.until, message: hold.reason };
+  /** A domain held by the provider's own limit (a 420 with its time) or by its daily limit, for people to read. */
+  holdOf(domain: string | undefined, now: number): { reason: 'providerHold' | 'dailyLimit'; until: number; message: string } | undefined {
+    const governor = this.forDomain(domain);
+    const hold = governor.heldFor(now);
+    if (hold) return { reason: 'providerHold', until: hold.until, message: hold.reason };
+    const day = governor.dayUsedUp(now);
+    if (!day) return undefined;
+    const name = domain ?? this.defaultDomain;
+    return {
+      reason: 'dailyLimit',
+      until: day.until,
+      message: `Today's limit for ${name} (${day.limit}) is reached; sending resumes at 00:00 ${day.timeZone}`,
+    };
   }
 
   forCustomer(customerId: string): Governor | undefined {
@@ -138,7 +150,7 @@ export class SendingGovernors {
   }
 
   /** For `/metrics` and the console. */
-  snapshots(now: number): { domain: string; cap: number; effectiveCap: number; windowGranted: number; heldUntil: number }[] {
+  snapshots(now: number): ({ domain: string } & GovernorSnapshot)[] {
     return [...this.domains].map(([domain, g]) => ({ domain, ...g.snapshot(now) }));
   }
 }

@@ -8,6 +8,8 @@ export interface ConductorGauges {
   windowIssued: Gauge<'domain'>;
   cap: Gauge<'domain'>;
   effectiveCap: Gauge<'domain'>;
+  dailyLimit: Gauge<'domain'>;
+  dailyLeft: Gauge<'domain'>;
   campaigns: Gauge<'status'>;
 }
 
@@ -46,6 +48,18 @@ export function createMetrics(): { registry: Registry; hooks: ConductorMetrics; 
     effectiveCap: new Gauge({
       name: 'baton_governor_effective_cap',
       help: 'Provider calls allowed per governor window now: below the cap after the provider pushed back',
+      labelNames: ['domain'] as const,
+      registers: [registry],
+    }),
+    dailyLimit: new Gauge({
+      name: 'baton_governor_daily_limit',
+      help: "Today's limit of provider calls for the domain (DAILY_LIMITS, after its warm-up), in the limit's zone",
+      labelNames: ['domain'] as const,
+      registers: [registry],
+    }),
+    dailyLeft: new Gauge({
+      name: 'baton_governor_daily_left',
+      help: "Provider calls left today for the domain: today's limit less the permits granted",
       labelNames: ['domain'] as const,
       registers: [registry],
     }),

@@ -251,3 +251,42 @@ describe('Conductor: the provider says its limit is reached (a 420 with a time)'
     expect(h.conductor.getCampaign(limitedCampaign).counts.failed).toBe(0);
   });
 });
+
+describe('Conductor: a domain with a daily limit', () => {
+  it("leases only the day's limit, says when sending resumes, and sends the rest the next day", async () => {
+    // Prepare: 6 a day (UTC) for 10 recipients; START is Saturday 12:00 UTC.
+    const store = new MemoryObjectStore();
+    const clock = new ManualClock(START);
+    const governors = new SendingGovernors({
+      domains: [{ domain: DOMAIN, perWindowMax: 620, daily: { perDay: 6 } }],
+      windowMs: 60_000,
+      sliceMs: 1_000,
+      marginMs: 500,
+    });
+    const h = harness({ maxWorkers: 1, batchSize: 10 }, 620, store, clock, governors);
+    await storedCampaign(store, 10);
+    await begin(h);
+    // Act
+    await h.conductor.tick();
+    const today = h.invocations[0]!.lease;
+    await h.conductor.checkIn(report(today, 'sent'));
+    await h.conductor.tick();
+    // Assess
+    expect(today.recipientIds).toHaveLength(6);
+    expect(h.invocations).toHaveLength(1);
+    const view = h.conductor.getCampaign(ref.campaignId);
+    const midnight = Date.UTC(2026, 10, 22);
+    expect(view.waiting).toEqual({
+      reason: 'dailyLimit',
+      until: new Date(midnight).toISOString(),
+      message: `Today's limit for ${DOMAIN} (6) is reached; sending resumes at 00:00 UTC`,
+    });
+    expect(view.dailyLimit).toEqual({ day: '2026-11-21', limit: 6, left: 0 });
+    // Act: the next day.
+    h.clock.set(midnight + 1_000);
+    await h.conductor.tick();
+    // Assess
+    expect(h.invocations[1]!.lease.recipientIds).toHaveLength(4);
+    expect(h.conductor.getCampaign(ref.campaignId).dailyLimit).toEqual({ day: '2026-11-22', limit: 6, left: 2 });
+  });
+});
