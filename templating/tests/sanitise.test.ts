@@ -243,3 +243,16 @@ describe('AudienceRecordReader on a runaway quote', () => {
     expect(whole).toHaveLength(20_003);
   });
 });
+
+describe('AudienceRecordReader, streaming, on a line that never ends', () => {
+  it('refuses more than 4 MiB without a line break, naming the line, rather than holding it', () => {
+    // Prepare
+    const reader = new AudienceRecordReader(() => undefined);
+    reader.write(Buffer.from('email\nann@example.com\n'));
+
+    // Act and assess
+    expect(() => {
+      for (let i = 0; i < 70; i++) reader.write(Buffer.alloc(65_536, 0x61));
+    }).toThrow('audience line 3: runs past 4194304 bytes without a line break (a binary or corrupted file?)');
+  });
+});
