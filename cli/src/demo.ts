@@ -110,6 +110,7 @@ export async function runDemo(argv: string[], out: NodeJS.WritableStream, signal
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
   });
+  out.write('stopping: waiting for the workers’ last calls…\n');
   await demo.stop();
   return 0;
 }

@@ -37,7 +37,7 @@ export interface LocalOptions {
   clock?: Clock;
   logger?: Logger;
   host?: string;
-  /** Seed the sample campaign when the store holds none (default true). */
+  /** Seed the sample campaign when the store holds none (default true; never in the qa stage). */
   seedSample?: boolean;
 }
 
@@ -180,7 +180,8 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
   if (config.BATON_PUBLIC_URL === undefined) publicUrl = `http://localhost:${new URL(url).port}`;
   renderHandler = createRenderHandler({ store, buckets, templates: new TemplateCache(), publicUrl, unsubscribeSecret, logger });
 
-  if (options.seedSample !== false && service.conductor.listCampaigns().length === 0) {
+  // Not in qa: the sample's readers are not on QA_ALLOWED_RECIPIENTS, so its create is refused.
+  if (options.seedSample !== false && config.BATON_STAGE !== 'qa' && service.conductor.listCampaigns().length === 0) {
     await service.conductor.createCampaign(sampleCampaign());
     logger.info({ event: 'sample.created' }, 'sample campaign created');
   }

@@ -213,6 +213,16 @@ export class AudienceRecordReader {
     let cut = buf.length - 1;
     while (cut >= 0 && !(buf[cut] === 0x0a || (buf[cut] === 0x0d && cut + 1 < buf.length && buf[cut + 1] !== 0x0a))) cut--;
     if (cut < 0) {
+      // A record holds at most MAX_RECORD_LENGTH characters (4 bytes each at most): this much
+      // without a line break is not an audience, and holding more would not be flat memory.
+      if (buf.length > 4 * MAX_RECORD_LENGTH) {
+        throw new ValidationError('AUDIENCE_INVALID', [
+          {
+            where: `audience line ${this.line}`,
+            message: `runs past ${4 * MAX_RECORD_LENGTH} bytes without a line break (a binary or corrupted file?)`,
+          },
+        ]);
+      }
       this.pending = buf;
       return;
     }

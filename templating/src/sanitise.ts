@@ -47,7 +47,9 @@ function addressesInRun(run: string): FoundAddress[] {
     const domain = m[2]!.replace(/[.-]+$/, '');
     if (local === '' || domain === '') continue;
     const written = `${local}@${domain}`;
-    const asciiDomain = domainToASCII(domain.toLowerCase()) || domain.toLowerCase();
+    const lower = domain.toLowerCase();
+    // Only a domain with letters beyond ASCII needs the (slower) IDN conversion.
+    const asciiDomain = /^[\x21-\x7e]*$/.test(lower) ? lower : domainToASCII(lower) || lower;
     found.push({
       index: m.index + (m[1]!.length - local.length),
       written,

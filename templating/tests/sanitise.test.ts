@@ -213,3 +213,46 @@ describe('AudienceRecordReader, for any text and any chunking', () => {
     );
   });
 });
+
+describe('AudienceRecordReader on a runaway quote', () => {
+  it('reads a quote never closed over megabytes the same in 64 KiB chunks as whole, and goes on after it', () => {
+    // Prepare: an unclosed quote on line 3, then 20,000 lines (1.1 MB, past MAX_RECORD_LENGTH) without another quote
+    const lines = ['email,note', 'ann@example.com,fine', 'bob@example.com,"never closed'];
+    for (let i = 0; i < 20_000; i++) lines.push(`r${i}@example.com,${'x'.repeat(40)}`);
+    const buf = Buffer.from(lines.join('\n') + '\n');
+    const read = (chunkSize: number) => {
+      const got: { line: number; kind: string }[] = [];
+      const reader = new AudienceRecordReader((r) => got.push({ line: r.line, kind: 'fields' in r ? 'record' : r.reason }));
+      for (let i = 0; i < buf.length; i += chunkSize) reader.write(buf.subarray(i, i + chunkSize));
+      reader.end();
+      return got;
+    };
+
+    // Act
+    const whole = read(buf.length);
+    const chunked = read(65_536);
+
+    // Assess
+    expect(chunked).toEqual(whole);
+    expect(whole.slice(0, 4)).toEqual([
+      { line: 1, kind: 'record' },
+      { line: 2, kind: 'record' },
+      { line: 3, kind: expect.stringMatching(/^malformed row/) },
+      { line: 4, kind: 'record' },
+    ]);
+    expect(whole).toHaveLength(20_003);
+  });
+});
+
+describe('AudienceRecordReader, streaming, on a line that never ends', () => {
+  it('refuses more than 4 MiB without a line break, naming the line, rather than holding it', () => {
+    // Prepare
+    const reader = new AudienceRecordReader(() => undefined);
+    reader.write(Buffer.from('email\nann@example.com\n'));
+
+    // Act and assess
+    expect(() => {
+      for (let i = 0; i < 70; i++) reader.write(Buffer.alloc(65_536, 0x61));
+    }).toThrow('audience line 3: runs past 4194304 bytes without a line break (a binary or corrupted file?)');
+  });
+});
