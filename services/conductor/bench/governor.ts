@@ -46,6 +46,8 @@ async function main(): Promise<void> {
       // The limiter hands out keys, not permits: nothing to waste.
       r.strategy === 'sliding-limiter' ? '—' : r.wastedPermitsPct.toFixed(1),
       String(r.throttled),
+      String(r.maxDay),
+      String(r.limited),
       String(r.inDoubt),
       String(r.duplicates),
     ];
@@ -63,6 +65,8 @@ async function main(): Promise<void> {
     'small campaign done',
     'permits wasted %',
     '429s',
+    'max day',
+    '420s',
     'in doubt',
     'sent twice',
   ];

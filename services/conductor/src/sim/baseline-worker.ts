@@ -195,7 +195,8 @@ export class BaselineWorker {
         const latency = rnd.lognormal(profile.latency.medianMs, profile.latency.sigma) * profile.slowness;
         clock.at(callAt + latency, () => {
           if (this.crashed) return;
-          if (answer === 'throttled') {
+          if (answer !== 'ok') {
+            // A baseline knows no daily limit: a 420 is one more "slow down" to it.
             halted = true;
             this.ledger.release(lease, recipientId);
             results.push({ recipientId, status: 'retryable', code: 'PROVIDER_THROTTLED', reason: 'PROVIDER_THROTTLED: 429' });

@@ -35,10 +35,19 @@ export function acceptingMs(throttle: ThrottleSpan | undefined, ms: number): num
   return ms - periods * burst - Math.min(burst, ms - fromMs - periods * everyMs);
 }
 
-/** The simulated Mailgun: records when every call arrives, answers 429 while throttling. */
+const DAY_MS = 86_400_000;
+
+/**
+ * The simulated Mailgun: records when every call arrives, answers 429 while throttling, and with
+ * a daily limit (per UTC day) answers 420 "try again after" the next midnight once it is reached.
+ */
 export class SimProvider {
   readonly arrivals: number[] = [];
+  /** Arrival times of the messages it took. */
+  readonly accepted: number[] = [];
   throttled = 0;
+  limited = 0;
+  private readonly perDay = new Map<number, number>();
   /** Recipients who got a second message (a 429 is not a message). */
   duplicates = 0;
   private readonly delivered = new Set<string>();
@@ -47,14 +56,22 @@ export class SimProvider {
   constructor(
     private readonly start: number,
     private readonly throttle: ThrottleSpan | undefined,
+    private readonly dailyLimit?: number,
   ) {}
 
-  call(arrival: number, recipientId: string): 'ok' | 'throttled' {
+  call(arrival: number, recipientId: string): 'ok' | 'throttled' | { limitedUntil: number } {
     this.arrivals.push(arrival);
     if (isThrottled(this.throttle, arrival - this.start)) {
       this.throttled++;
       return 'throttled';
     }
+    const day = Math.floor(arrival / DAY_MS);
+    if (this.dailyLimit !== undefined && (this.perDay.get(day) ?? 0) >= this.dailyLimit) {
+      this.limited++;
+      return { limitedUntil: (day + 1) * DAY_MS };
+    }
+    this.perDay.set(day, (this.perDay.get(day) ?? 0) + 1);
+    this.accepted.push(arrival);
     if (this.delivered.has(recipientId)) this.duplicates++;
     this.delivered.add(recipientId);
     return 'ok';
@@ -67,6 +84,20 @@ export class SimProvider {
  */
 export function throttledError(): RetryableError {
   return new RetryableError('PROVIDER_THROTTLED', 'Mailgun throttled the request (429): simulated throttle burst');
+}
+
+/** What the adapter throws for Mailgun's 420 at a daily limit, whose body says when it lifts. */
+export function limitError(until: number, now: number): RetryableError {
+  return new RetryableError('PROVIDER_LIMIT_REACHED', "Mailgun's sending limit reached (420): simulated daily limit", {
+    retryAfterMs: Math.max(0, until - now),
+  });
+}
+
+/** The most messages the provider took in one UTC day. */
+export function maxPerDay(accepted: readonly number[]): number {
+  const days = new Map<number, number>();
+  for (const t of accepted) days.set(Math.floor(t / DAY_MS), (days.get(Math.floor(t / DAY_MS)) ?? 0) + 1);
+  return Math.max(0, ...days.values());
 }
 
 /**
@@ -97,6 +128,7 @@ export class SimSender implements Sender {
       // If the worker vanishes meanwhile, the guard keeps the answer from it.
       await clock.sleep(rnd.lognormal(profile.latency.medianMs, profile.latency.sigma) * profile.slowness);
       if (answer === 'throttled') throw throttledError();
+      if (typeof answer === 'object') throw limitError(answer.limitedUntil, clock.now());
       return { providerId: `<sim-${this.workerId}-${this.seq++}@mg.example.com>` };
     });
   }

@@ -11,9 +11,10 @@ import {
   type WorkerInvocation,
 } from '@baton/shared';
 import { Conductor } from '../core/conductor';
+import type { DailyLimitSettings } from '../core/daily-limit';
 import { SendingGovernors } from '../core/sending-governors';
 import { Random } from './random';
-import { SimProvider, acceptingMs, type ThrottleSpan } from './sim-provider';
+import { SimProvider, acceptingMs, maxPerDay, type ThrottleSpan } from './sim-provider';
 import { SimObjectStore } from './sim-store';
 import { BaselineWorker, type CallGate, type Dispatcher, type SimLedger } from './baseline-worker';
 import { launchWorker, type HostedWorker } from './worker-host';
@@ -40,6 +41,12 @@ export interface Scenario {
   crashPerLease?: number;
   /** The provider answers 429 to every call arriving in this span (ms from the start), or in each repeat of it. */
   throttle?: ThrottleSpan;
+  /** When the run starts (epoch ms; default a Monday 09:00 UTC). */
+  startAt?: number;
+  /** Baton's daily limit for the domain (DAILY_LIMITS), per UTC day. */
+  daily?: DailyLimitSettings;
+  /** The provider's own limit per UTC day: past it, a 420 "try again after" the next midnight. */
+  providerDaily?: number;
   invokeDelayMs: { medianMs: number; sigma: number };
   workerBudgetMs: number;
   leaseHorizonMs: number;
@@ -61,6 +68,10 @@ export interface RunResult {
   fullWindowUsePct: number;
   maxCalendar: number;
   maxSliding: number;
+  /** The most messages the provider took in one UTC day. */
+  maxDay: number;
+  /** 420s: calls refused at the provider's daily limit. */
+  limited: number;
   /** Calls that arrived when the trailing window already held the cap. */
   violations: number;
   completionS: number;
@@ -82,6 +93,7 @@ export interface RunResult {
 }
 
 const START = Date.UTC(2026, 0, 5, 9, 0, 0);
+const startOf = (scenario: Scenario): number => scenario.startAt ?? START;
 const BUCKETS = { campaigns: 'campaigns', stubs: 'stubs', rendered: 'rendered' };
 const TICK_MS = 1_000;
 /** How long after its last slice a lease without a check-in is taken for abandoned (`leaseGraceMs`, 30 s in service.ts too). */
@@ -90,9 +102,10 @@ export const LEASE_GRACE_MS = 30_000;
 /** Runs one scenario under one strategy on a virtual clock. Deterministic for a given seed. */
 export async function simulate(scenario: Scenario, strategy: Strategy): Promise<RunResult> {
   const wallStart = Date.now();
-  const clock = new VirtualClock(START);
+  const start = startOf(scenario);
+  const clock = new VirtualClock(start);
   const rnd = new Random(scenario.seed);
-  const provider = new SimProvider(START, scenario.throttle);
+  const provider = new SimProvider(start, scenario.throttle, scenario.providerDaily);
   const stats: WorkerStats = { granted: 0, used: 0, crashedLeases: 0 };
   const profile = (): WorkerProfile => ({
     lanes: scenario.lanes,
@@ -120,8 +133,8 @@ export async function simulate(scenario: Scenario, strategy: Strategy): Promise<
   const total = scenario.campaigns.reduce((n, c) => n + c.size, 0);
   const lastStart = Math.min(...scenario.campaigns.map((c) => c.startAtMs));
   // At the full cap, counting only the time the provider accepts calls.
-  const idealS = idealMs(scenario.throttle, START + lastStart, (total / cap) * windowMs) / 1000;
-  const completionS = (outcome.finishedAt - START - lastStart) / 1000;
+  const idealS = idealMs(scenario.throttle, start, start + lastStart, (total / cap) * windowMs) / 1000;
+  const completionS = (outcome.finishedAt - start - lastStart) / 1000;
   return {
     scenario: scenario.name,
     strategy,
@@ -131,6 +144,8 @@ export async function simulate(scenario: Scenario, strategy: Strategy): Promise<
     fullWindowUsePct: (100 * innerCalls) / (innerCount * cap),
     maxCalendar: Math.max(0, ...windows.values()),
     maxSliding: maxInAnyWindow(arrivals, windowMs),
+    maxDay: maxPerDay(provider.accepted),
+    limited: provider.limited,
     violations: countViolations(arrivals, windowMs, cap),
     completionS,
     idealS,
@@ -138,8 +153,8 @@ export async function simulate(scenario: Scenario, strategy: Strategy): Promise<
     campaigns: scenario.campaigns.map((c, i) => ({
       customerId: c.customerId,
       size: c.size,
-      doneS: (outcome.doneAt[i]! - START - c.startAtMs) / 1000,
-      idealS: idealMs(scenario.throttle, START + c.startAtMs, (c.size / cap) * windowMs) / 1000,
+      doneS: (outcome.doneAt[i]! - start - c.startAtMs) / 1000,
+      idealS: idealMs(scenario.throttle, start, start + c.startAtMs, (c.size / cap) * windowMs) / 1000,
     })),
     wastedPermitsPct: stats.granted > 0 ? (100 * (stats.granted - stats.used)) / stats.granted : 0,
     crashedLeases: stats.crashedLeases,
@@ -155,8 +170,8 @@ export async function simulate(scenario: Scenario, strategy: Strategy): Promise<
  * How long from `from` until the provider has accepted calls for `needMs` (all of it without a
  * throttle; with one, the bursts do not count).
  */
-function idealMs(throttle: ThrottleSpan | undefined, from: number, needMs: number): number {
-  const accepted = (ms: number) => acceptingMs(throttle, from - START + ms) - acceptingMs(throttle, from - START);
+function idealMs(throttle: ThrottleSpan | undefined, start: number, from: number, needMs: number): number {
+  const accepted = (ms: number) => acceptingMs(throttle, from - start + ms) - acceptingMs(throttle, from - start);
   let hi = needMs;
   while (accepted(hi) < needMs) hi *= 2;
   let lo = needMs;
@@ -200,7 +215,7 @@ async function runBaton(
 ): Promise<Outcome> {
   const store = new SimObjectStore();
   const governors = new SendingGovernors({
-    domains: [{ domain: 'mg.example.com', perWindowMax: scenario.cap }],
+    domains: [{ domain: 'mg.example.com', perWindowMax: scenario.cap, ...(scenario.daily ? { daily: scenario.daily } : {}) }],
     windowMs: scenario.windowMs,
     sliceMs: scenario.sliceMs,
     marginMs: scenario.marginMs,
@@ -254,7 +269,7 @@ async function runBaton(
   });
   await conductor.start();
   const doneAt: number[] = scenario.campaigns.map(() => Number.NaN);
-  scenario.campaigns.forEach((c, i) => clock.at(START + c.startAtMs, () => void conductor.send(refs[i]!.campaignId)));
+  scenario.campaigns.forEach((c, i) => clock.at(startOf(scenario) + c.startAtMs, () => void conductor.send(refs[i]!.campaignId)));
   const tick = () => {
     void conductor.tick().then(() => {
       refs.forEach((r, i) => {
@@ -263,7 +278,7 @@ async function runBaton(
       if (doneAt.some((d) => Number.isNaN(d))) clock.at(clock.now() + TICK_MS, tick);
     });
   };
-  clock.at(START, tick);
+  clock.at(startOf(scenario), tick);
   await runUntilDone(scenario, clock, doneAt, () => failures.length > 0);
   if (failures.length > 0) throw failures[0];
   stats.used = workers.reduce((n, w) => n + w.sender.calls, 0);
@@ -285,12 +300,12 @@ async function runBaton(
 async function runUntilDone(scenario: Scenario, clock: VirtualClock, doneAt: number[], failed = () => false): Promise<void> {
   const total = scenario.campaigns.reduce((n, c) => n + c.size, 0);
   const idealMs = (total / scenario.cap) * scenario.windowMs;
-  const until = START + Math.max(...scenario.campaigns.map((c) => c.startAtMs)) + 10 * idealMs + 30 * 60_000;
+  const until = startOf(scenario) + Math.max(...scenario.campaigns.map((c) => c.startAtMs)) + 10 * idealMs + 30 * 60_000;
   await clock.run({ until, stop: () => failed() || doneAt.every((d) => !Number.isNaN(d)) });
   const unfinished = scenario.campaigns.filter((_, i) => Number.isNaN(doneAt[i]!)).map((c) => c.customerId);
   if (!failed() && unfinished.length > 0)
     throw new Error(
-      `${scenario.name}: ${unfinished.join(', ')} unfinished after ${((clock.now() - START) / 1000).toFixed(0)} s of virtual time`,
+      `${scenario.name}: ${unfinished.join(', ')} unfinished after ${((clock.now() - startOf(scenario)) / 1000).toFixed(0)} s of virtual time`,
     );
 }
 
@@ -379,7 +394,7 @@ async function runBaseline(
   };
 
   scenario.campaigns.forEach((c, i) => {
-    clock.at(START + c.startAtMs, () => {
+    clock.at(startOf(scenario) + c.startAtMs, () => {
       for (let k = 0; k < c.size; k++) {
         const id = recipientIdFor(c.customerId, `r${k}@example.com`);
         campaignOf.set(id, i);
@@ -486,7 +501,7 @@ async function runBaseline(
     }
     if (doneAt.some((d) => Number.isNaN(d))) clock.at(clock.now() + TICK_MS, tick);
   };
-  clock.at(START, tick);
+  clock.at(startOf(scenario), tick);
   await runUntilDone(scenario, clock, doneAt);
   return { finishedAt: Math.max(...doneAt), doneAt, inDoubt, unsent: remaining.reduce((a, b) => a + b, 0), invocations };
 }

@@ -1,6 +1,7 @@
 import { classifyMailgunError } from '@baton/shared/mailgun';
+import { RetryableError } from '@baton/shared';
 import { SCENARIOS } from '../../src/sim/scenarios';
-import { acceptingMs, isThrottled, throttledError } from '../../src/sim/sim-provider';
+import { acceptingMs, isThrottled, limitError, throttledError } from '../../src/sim/sim-provider';
 import { LEASE_GRACE_MS, countViolations, simulate, type Scenario } from '../../src/sim/simulate';
 import { maxInAnyWindow, perCalendarWindow } from '../../src/sim/window-stats';
 
@@ -59,7 +60,7 @@ describe('the governor simulation', () => {
     expect(r.calls).toBe(6_100 + r.throttled);
   });
 
-  it('keeps up with a provider that throttles 4 s of every 12 s: done within 2× the ideal at the full cap while it accepts', async () => {
+  it('keeps up with a provider that throttles 4 s of every 12 s: done within 1.5× the ideal at the full cap while it accepts', async () => {
     // Prepare: 5,000 recipients at 1,200 per 10 s, 429s for 4 s of every 12 s (the bench's periodic-429).
     const periodic = SCENARIOS.find((s) => s.name === 'periodic-429')!;
     // Act
@@ -70,11 +71,53 @@ describe('the governor simulation', () => {
     expect(r.duplicates).toBe(0);
     expect(r.unsent).toBe(0);
     expect(r.calls).toBe(5_000 + r.throttled);
-    // The target is 1.5×. It was met (78 s) with workers that claimed before waiting for
-    // their slot; with the claim right before the call (so a crash leaves fewer in doubt) this run
-    // takes 104 s (1.69×), and small timing changes move it between 78 and 148 s. Until that is
-    // understood, this guards against the old collapse (782 s) only.
-    expect(r.completionS).toBeLessThanOrEqual(2 * r.idealS);
+    // The target: within 1.5× (78 s in this run; 782 s before push-back by episode).
+    expect(r.completionS).toBeLessThanOrEqual(1.5 * r.idealS);
+  });
+
+  it('holds a daily limit in every UTC day as hard as the window, and sends the rest after midnight', async () => {
+    // Prepare: 5,000 recipients from 23:58 UTC, 3,000 a day (Baton and the provider agree).
+    const daily = SCENARIOS.find((s) => s.name === 'daily-limit')!;
+    // Act
+    const r = await simulate(daily, 'baton');
+    // Assess: 3,000 before midnight, the rest after, no 420, no window over the cap.
+    expect(r.maxDay).toBe(3_000);
+    expect(r.limited).toBe(0);
+    expect(r.violations).toBe(0);
+    expect(r.duplicates).toBe(0);
+    expect(r.unsent).toBe(0);
+    expect(r.completionS).toBeGreaterThan(120); // midnight is 120 s in
+    expect(r.completionS).toBeLessThan(120 + 30);
+  });
+
+  it("honours the provider's own daily limit (a 420 with its time) without a second send or a failure", async () => {
+    // Prepare: the same, but Baton does not know the limit.
+    const provider420 = SCENARIOS.find((s) => s.name === 'provider-420')!;
+    // Act
+    const r = await simulate(provider420, 'baton');
+    // Assess: the calls already under way when the limit hit get a 420; the domain then waits for midnight.
+    expect(r.limited).toBeGreaterThan(0);
+    expect(r.limited).toBeLessThan(400);
+    expect(r.violations).toBe(0);
+    expect(r.duplicates).toBe(0);
+    expect(r.unsent).toBe(0);
+    expect(r.completionS).toBeLessThan(120 + 30);
+  });
+
+  it("answers the provider's daily limit with the error the Mailgun adapter gives a 420 that says when", () => {
+    const now = Date.UTC(2025, 7, 25, 6, 0, 31);
+    const real = classifyMailgunError(
+      {
+        type: 'MailgunAPIError',
+        status: 420,
+        message: 'Enhance Your Calm',
+        details: 'Domain mg.example.com is not allowed to send: recipient limit exceeded, try again after Mon, 25 Aug 2025 07:00:31 UTC',
+      },
+      now,
+    );
+    const simulated = limitError(now + 3_600_000, now);
+    expect(simulated.code).toBe(real.code);
+    expect((simulated as RetryableError).retryAfterMs).toBe((real as RetryableError).retryAfterMs);
   });
 
   it('answers a throttle burst with the error the Mailgun adapter gives a 429', () => {
