@@ -31,6 +31,7 @@ describe('loadConfig', () => {
       GOVERNOR_SLICE_MS: 200,
       LEASE_HORIZON_MS: 5000,
       SENDING_DOMAINS: undefined,
+      SETTLE_AFTER_MS: 900_000,
       CUSTOMER_WEIGHTS: undefined,
       CUSTOMER_PER_MINUTE_MAX: undefined,
       MAX_WORKERS: 4,
