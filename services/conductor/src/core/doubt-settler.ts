@@ -27,7 +27,7 @@ import type { Reconciler } from './reconciler';
 export const SETTLE_PER_BATCH = 50;
 /** Look-ups at once within a batch. */
 const LOOKUP_CONCURRENCY = 4;
-/** After the provider could not answer, the recipient is asked about again this much later. */
+/** After the provider could not answer, the recipient is asked about again this much later (or after the settle time, if shorter). */
 export const RECHECK_AFTER_MS = 60_000;
 /** How often the campaigns' in-doubt recipients are gathered again (a pass over each campaign's outcomes). */
 const GATHER_EVERY_MS = 5_000;
@@ -63,7 +63,11 @@ export class DoubtSettler {
   private queue: { run: CampaignRun; recipientId: string }[] = [];
   private gatheredAt = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly deps: SettlerDeps) {}
+  private readonly recheckMs: number;
+
+  constructor(private readonly deps: SettlerDeps) {
+    this.recheckMs = Math.max(1_000, Math.min(RECHECK_AFTER_MS, deps.settleAfterMs));
+  }
 
   /** Starts a batch unless one is running (or there is no look-up); returns at once. */
   kick(): void {
@@ -125,7 +129,7 @@ export class DoubtSettler {
       if (record === undefined) return later(Number.POSITIVE_INFINITY);
       const due = Date.parse(record.at) + this.deps.settleAfterMs;
       const to = await this.addressOf(ref);
-      if (to === undefined) return later(now + RECHECK_AFTER_MS, 'unanswered');
+      if (to === undefined) return later(now + this.recheckMs, 'unanswered');
       const since = Date.parse(run.state.sendRequestedAt ?? run.definition.createdAt);
       const found = await this.deps.lookup!.find({ ...ref, to, domain: run.definition.sendingDomain, since });
       if (found.kind === 'accepted') {
@@ -140,7 +144,7 @@ export class DoubtSettler {
         { event: 'settle.unanswered', campaignId: run.id, recipientId, reason: describeError(err) },
         'the provider could not say whether it took a message in doubt; asking again later',
       );
-      return later(now + RECHECK_AFTER_MS, 'unanswered');
+      return later(now + this.recheckMs, 'unanswered');
     }
   }
 

@@ -279,6 +279,12 @@ export class Reconciler {
   async finishIfComplete(run: CampaignRun): Promise<void> {
     if (run.phase !== 'sending' && run.phase !== 'cancelling') return;
     if (!run.isComplete()) return;
+    await this.deps.campaigns.serially(run, () => this.finish(run));
+  }
+
+  /** Checks again in turn (a retry may have put recipients back meanwhile), then ends the campaign. */
+  private async finish(run: CampaignRun): Promise<void> {
+    if ((run.phase !== 'sending' && run.phase !== 'cancelling') || !run.isComplete()) return;
     if (!(await this.lateReportsSettled(run))) return;
     const finishedAt = new Date(this.deps.clock.now()).toISOString();
     const { campaigns, logger } = this.deps;

@@ -27,40 +27,36 @@ export type RequeueWhich = 'failed' | 'notAccepted';
  *    worker that gets it claims it like any other before calling the provider.
  */
 export class Requeue {
-  /** Campaigns with a re-queue under way: one at a time each. */
-  private readonly busy = new Set<string>();
-
   constructor(private readonly deps: RequeueDeps) {}
 
   async requeue(run: CampaignRun, which: RequeueWhich): Promise<RequeueReport> {
+    // In turn with the campaign's finish, so it never ends with recipients just put back.
+    return this.deps.campaigns.serially(run, () => this.requeueNow(run, which));
+  }
+
+  private async requeueNow(run: CampaignRun, which: RequeueWhich): Promise<RequeueReport> {
     const action = which === 'failed' ? 'retry' : 'resend';
     if (!['sending', 'paused', 'done'].includes(run.phase)) throw new CampaignStateError(run.id, run.phase, action);
-    if (this.busy.has(run.id)) throw new CampaignStateError(run.id, 'changing', action);
-    this.busy.add(run.id);
-    try {
-      if (run.restoredFromSummary) await this.deps.reconciler.rebuildFromLedger(run);
-      if (!run.ledgerLoaded)
-        throw new RetryableError('CAMPAIGN_LOADING', 'the campaign is still being read from the store; try again shortly');
-      const skipped: RequeueReport['skipped'] = [];
-      const eligible = await this.eligible(run, which, skipped);
-      if (eligible.length === 0) return { requeued: 0, skipped };
-      if (run.phase === 'done') await this.deps.campaigns.move(run, 'reopen', { finishedAt: undefined });
-      let requeued = 0;
-      for (const recipientId of eligible) {
-        const ref = { ...run.ref, recipientId };
-        const result = which === 'failed' ? await this.deps.ledger.reopenFailed(ref) : await this.deps.ledger.reopenNotAccepted(ref);
-        if (result.kind === 'skipped') {
-          skipped.push({ recipientId, reason: result.reason });
-          continue;
-        }
-        run.requeueResolved(recipientId);
-        requeued++;
+    if (run.restoredFromSummary) await this.deps.reconciler.rebuildFromLedger(run);
+    if (!run.ledgerLoaded)
+      throw new RetryableError('CAMPAIGN_LOADING', 'the campaign is still being read from the store; try again shortly');
+    const skipped: RequeueReport['skipped'] = [];
+    const eligible = await this.eligible(run, which, skipped);
+    if (eligible.length === 0) return { requeued: 0, skipped };
+    if (run.phase === 'done') await this.deps.campaigns.move(run, 'reopen', { finishedAt: undefined });
+    let requeued = 0;
+    for (const recipientId of eligible) {
+      const ref = { ...run.ref, recipientId };
+      const result = which === 'failed' ? await this.deps.ledger.reopenFailed(ref) : await this.deps.ledger.reopenNotAccepted(ref);
+      if (result.kind === 'skipped') {
+        skipped.push({ recipientId, reason: result.reason });
+        continue;
       }
-      this.deps.logger.info({ event: `campaign.${action}`, campaignId: run.id, requeued, skipped: skipped.length }, 'recipients re-queued');
-      return { requeued, skipped };
-    } finally {
-      this.busy.delete(run.id);
+      run.requeueResolved(recipientId);
+      requeued++;
     }
+    this.deps.logger.info({ event: `campaign.${action}`, campaignId: run.id, requeued, skipped: skipped.length }, 'recipients re-queued');
+    return { requeued, skipped };
   }
 
   /** The run's recipients with the outcome asked for whose ledger record allows it. */
