@@ -71,8 +71,13 @@ export class Requeue {
         skipped.push({ recipientId, reason: 'OUTCOME_INVALID: its outcome record cannot be read' });
         continue;
       }
-      if (which === 'notAccepted' ? record?.status === 'notAccepted' : record !== undefined && isRetryableFailure(record))
-        out.push(recipientId);
+      if (which === 'notAccepted' ? record?.status !== 'notAccepted' : record === undefined || !isRetryableFailure(record)) continue;
+      // The ledger checks again when it reopens it; checked here too, so a campaign is not reopened for nothing.
+      if (which === 'failed' && (await this.deps.ledger.hasClaim({ ...run.ref, recipientId }))) {
+        skipped.push({ recipientId, reason: 'CLAIMED: a claim stands, so it may have been sent' });
+        continue;
+      }
+      out.push(recipientId);
     }
     return out;
   }
