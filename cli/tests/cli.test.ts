@@ -181,7 +181,9 @@ describe('the baton CLI against a local Baton', () => {
     // Assess
     expect(all.text).toMatch(/^ann@example\.com\tsent\t/m);
     expect(all.text).toContain('4 recipients\n');
-    expect(invalid.text).toBe('not-an-address\tinvalid\t\t\tline 4: email is not a valid address (no local part or domain)\n1 recipient invalid\n');
+    expect(invalid.text).toBe(
+      'not-an-address\tinvalid\t\t\tline 4: email is not a valid address (no local part or domain)\n1 recipient invalid\n',
+    );
     expect(csv.text.split('\n')[0]).toBe('email,status,reason,at,providerMessageId,delivery');
     expect(csv.text.trim().split('\n')).toHaveLength(3);
     await expect(run(['recipients', id, '--status', 'lost', ...connection], new Collector())).rejects.toThrow('must be one of');
