@@ -149,6 +149,13 @@ describe('recipient lists and settling what is in doubt, end to end', () => {
     expect(lines[0]).toBe('email,status,reason,at,providerMessageId,delivery');
     expect(lines).toHaveLength(N + 2);
     expect(lines.filter((l) => l.includes(',sent,'))).toHaveLength(N);
+    // Bad input is named.
+    const badStatus = await call<{ issues: { where: string }[] }>('GET', `/api/campaigns/${id}/recipients?status=lost`);
+    expect(badStatus.status).toBe(400);
+    expect(badStatus.body.issues[0]!.where).toBe('query.status');
+    expect((await call('GET', `/api/campaigns/${id}/recipients?cursor=nonsense`)).status).toBe(400);
+    expect((await call('GET', `/api/campaigns/${id}/recipients?limit=0`)).status).toBe(400);
+    expect((await call('GET', `/api/campaigns/nope-nope/recipients`)).status).toBe(404);
   });
 
   it('marks in-doubt sends the provider never took notAccepted, and resends them only when asked', async () => {
