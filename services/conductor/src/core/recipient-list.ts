@@ -90,6 +90,35 @@ async function* stubbedRecipients(
   status: RecipientStatus | undefined,
   after: string | undefined,
 ): AsyncGenerator<ListedRecipient> {
+  const ended = run.state.status === 'cancelled' && run.state.finishedAt !== undefined;
+  const rows = inOrder(candidates(deps, run, status, after, ended), READS_AT_ONCE, async (c) => {
+    const [outcome, email, delivery] = await Promise.all([
+      c.hasOutcome ? readOutcome(deps.ledger, c.recipient) : undefined,
+      emailOf(deps, c.stubKey),
+      deps.deliveryOf(c.recipient),
+    ]);
+    const row = rowOf(c.known, outcome, ended);
+    if (status !== undefined && row.status !== status) return undefined;
+    return { row: { ...row, email, delivery: delivery ?? null }, cursor: encodeCursor(`r${c.recipient.recipientId}`) };
+  });
+  for await (const listed of rows) if (listed) yield listed;
+}
+
+interface Candidate {
+  recipient: RecipientRef;
+  stubKey: string;
+  known: RunStatus | undefined;
+  hasOutcome: boolean;
+}
+
+/** The stubbed recipients after `after` that may have `status`, with whether an outcome record exists: a merge of two key listings. */
+async function* candidates(
+  deps: RecipientListDeps,
+  run: CampaignRun,
+  status: RecipientStatus | undefined,
+  after: string | undefined,
+  ended: boolean,
+): AsyncGenerator<Candidate> {
   const ref = run.ref;
   const outcomeKeys = keysAfter(
     deps.store,
@@ -98,7 +127,6 @@ async function* stubbedRecipients(
     after && keys.outcome({ ...ref, recipientId: after }),
   );
   let nextOutcome = await outcomeKeys.next();
-  const ended = run.state.status === 'cancelled' && run.state.finishedAt !== undefined;
   for await (const stubKey of keysAfter(
     deps.store,
     deps.buckets.stubs,
@@ -106,19 +134,26 @@ async function* stubbedRecipients(
     after && keys.stub({ ...ref, recipientId: after }),
   )) {
     const recipient: RecipientRef = { ...ref, recipientId: parseKey.stub(stubKey).recipientId };
-    // Both listings are in recipient-id order (the shard is the id's first two digits): a merge.
+    // Both listings are in recipient-id order (the shard is the id's first two digits).
     while (!nextOutcome.done && parseKey.ledger(nextOutcome.value).recipientId < recipient.recipientId)
       nextOutcome = await outcomeKeys.next();
     const hasOutcome = !nextOutcome.done && parseKey.ledger(nextOutcome.value).recipientId === recipient.recipientId;
     const known = run.restoredFromSummary ? undefined : run.statusOf(recipient.recipientId);
-    if (status !== undefined && !mayBe(status, known, hasOutcome, ended)) continue;
-    const outcome = hasOutcome ? await readOutcome(deps.ledger, recipient) : undefined;
-    const row = rowOf(known, outcome, ended);
-    if (status !== undefined && row.status !== status) continue;
-    row.email = await emailOf(deps, stubKey);
-    row.delivery = (await deps.deliveryOf(recipient)) ?? null;
-    yield { row, cursor: encodeCursor(`r${recipient.recipientId}`) };
+    if (status === undefined || mayBe(status, known, hasOutcome, ended)) yield { recipient, stubKey, known, hasOutcome };
   }
+}
+
+/** Reads for this many recipients at once: the store's latency overlaps, the order stays the listing's. */
+const READS_AT_ONCE = 32;
+
+/** `fn` over `source` with up to `width` calls at once, yielding results in the source's order. */
+async function* inOrder<T, R>(source: AsyncIterable<T>, width: number, fn: (item: T) => Promise<R>): AsyncGenerator<R> {
+  const pending: Promise<R>[] = [];
+  for await (const item of source) {
+    pending.push(fn(item));
+    if (pending.length >= width) yield await pending.shift()!;
+  }
+  while (pending.length > 0) yield await pending.shift()!;
 }
 
 /** Whether a recipient can have `status`, from what is known without reading its records. */
