@@ -50,9 +50,9 @@ export interface SettlerDeps {
 type Verdict = 'sent' | 'notAccepted' | 'later' | 'unanswered';
 
 /**
- * Settles recipients in doubt by asking the provider's records, never by resending: accepted →
- * `sent` with the provider's id; no record once `settleAfterMs` has passed since the send went in
- * doubt → `notAccepted` (a marketer may resend it explicitly); no answer → still in doubt, asked
+ * Settles recipients in doubt by asking the provider's records once `settleAfterMs` has passed
+ * since the send went in doubt, never by resending: accepted → `sent` with the provider's id; no
+ * record → `notAccepted` (a marketer may resend it explicitly); no answer → still in doubt, asked
  * again after RECHECK_AFTER_MS. Records go through the ledger (`settleInDoubt`), which replaces
  * only an in-doubt outcome, so a late worker's report is never overwritten.
  */
@@ -127,7 +127,9 @@ export class DoubtSettler {
     try {
       const record = await this.inDoubtRecord(run, ref);
       if (record === undefined) return later(Number.POSITIVE_INFINITY);
+      // The provider's records are eventually consistent: asked only once the settle time has passed.
       const due = Date.parse(record.at) + this.deps.settleAfterMs;
+      if (now < due) return later(due);
       const to = await this.addressOf(ref);
       if (to === undefined) return later(now + this.recheckMs, 'unanswered');
       const since = Date.parse(run.state.sendRequestedAt ?? run.definition.createdAt);
@@ -135,8 +137,6 @@ export class DoubtSettler {
       if (found.kind === 'accepted') {
         return this.record(run, ref, { status: 'sent', providerId: found.providerId, reason: 'SETTLED: the provider accepted it' });
       }
-      // Its records are eventually consistent: "none" means nothing until the settle time has passed.
-      if (now < due) return later(due);
       const reason = `NOT_ACCEPTED: the provider had no record of it ${Math.round(this.deps.settleAfterMs / 1000)} s after it went in doubt`;
       return this.record(run, ref, { status: 'notAccepted', reason });
     } catch (err) {
