@@ -11,6 +11,9 @@ export interface CampaignCounts {
   inDoubt: number;
   cancelled: number;
   inFlight: number;
+  queued: number;
+  retrying: number;
+  notAccepted: number;
 }
 export interface CampaignView {
   id: string;
@@ -45,20 +48,7 @@ export class ApiClient {
   ) {}
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response;
-    try {
-      res = await fetch(this.baseUrl.replace(/\/+$/, '') + path, {
-        method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(60_000),
-      });
-    } catch (err) {
-      // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND…) is in its cause.
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      const reason = cause?.code ?? cause?.message ?? (err as Error).message;
-      throw new ApiError(0, `cannot reach the Baton API at ${this.baseUrl} (${reason}); is \`npm start\` running?`);
-    }
+    const res = await this.fetch(method, path, body, AbortSignal.timeout(60_000));
     const text = await res.text();
     let json: unknown;
     try {
@@ -71,5 +61,33 @@ export class ApiClient {
       throw new ApiError(res.status, j.message ?? `HTTP ${res.status}`, j.issues ?? []);
     }
     return json as T;
+  }
+
+  /** A GET whose body is copied to `out` as it arrives (a CSV of any length); an error answer throws like `request`. */
+  async stream(path: string, out: NodeJS.WritableStream): Promise<void> {
+    const res = await this.fetch('GET', path, undefined);
+    if (!res.ok || !res.body) {
+      await this.request('GET', path); // the same error, with the server's message
+      return;
+    }
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+    }
+  }
+
+  private async fetch(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
+    try {
+      return await fetch(this.baseUrl.replace(/\/+$/, '') + path, {
+        method,
+        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
+    } catch (err) {
+      // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND…) is in its cause.
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const reason = cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new ApiError(0, `cannot reach the Baton API at ${this.baseUrl} (${reason}); is \`npm start\` running?`);
+    }
   }
 }

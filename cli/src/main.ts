@@ -6,11 +6,13 @@ import { ApiClient, ApiError, type CampaignView } from './api-client';
 import { DEMO_USAGE, runDemo } from './demo';
 import { SANITIZE_USAGE, runSanitize } from './sanitize';
 import { UsageError } from './usage-error';
+import { recipientsCommand, troubleReport } from './recipients-command';
 
 const USAGE = `Usage:
   baton send --template FILE.mjml --audience FILE.csv --subject TEXT --from ADDRESS
              [--name TEXT] [--customer ID] [--at TIME] [--api URL] [--token TOKEN] [--wait]
   baton status CAMPAIGN_ID [--api URL] [--token TOKEN]
+  baton recipients CAMPAIGN_ID [--status STATUS] [--csv] [--api URL] [--token TOKEN]
 ${SANITIZE_USAGE}
 ${DEMO_USAGE}
 
@@ -18,7 +20,9 @@ The API defaults to http://localhost:8080; the token to $BATON_API_TOKEN, else t
 \`npm start\` keeps in $BATON_DATA_DIR/api-token (.baton/api-token).
 With --at (an ISO 8601 time with its zone, e.g. 2026-12-08T09:00:00+01:00) the campaign is
 scheduled: it renders now and starts sending then.
-With --wait, send shows progress and exits 1 if any recipient ended failed or in doubt.`;
+With --wait, send shows progress, ends by listing failed, in-doubt and not-accepted recipients,
+and exits 1 if there are any. STATUS is one of queued, in-flight, retrying, sent, failed,
+invalid, duplicate, suppressed, in-doubt, cancelled, not-accepted.`;
 
 export { UsageError };
 
@@ -46,7 +50,7 @@ function summary(c: CampaignView): string {
   return [
     `campaign ${c.id} (${c.name}): ${c.status}${c.error ? ` (${c.error.code}: ${c.error.message})` : ''}`,
     ...(c.waiting ? [`  ${c.waiting.message}`] : []),
-    `  audience rows ${k.total}: sent ${k.sent}, failed ${k.failed}, in doubt ${k.inDoubt}, suppressed ${k.suppressed}, cancelled ${k.cancelled}, invalid ${k.invalid}, duplicate ${k.duplicate}`,
+    `  audience rows ${k.total}: sent ${k.sent}, failed ${k.failed}, in doubt ${k.inDoubt}, not accepted ${k.notAccepted ?? 0}, suppressed ${k.suppressed}, cancelled ${k.cancelled}, invalid ${k.invalid}, duplicate ${k.duplicate}`,
     ...c.problems.slice(0, 10).map((p) => `  line ${p.line}: ${p.kind}: ${p.reason}`),
     ...(c.problems.length > 10 ? [`  … and ${c.problems.length - 10} more problems (see the console)`] : []),
   ].join('\n');
@@ -71,7 +75,7 @@ async function waitForFinish(api: ApiClient, id: string, out: NodeJS.WritableStr
     for (;;) {
       const c = await api.request<CampaignView>('GET', `/api/campaigns/${id}`);
       const k = c.counts;
-      const finished = k.sent + k.failed + k.inDoubt + k.suppressed + k.cancelled;
+      const finished = k.sent + k.failed + k.inDoubt + (k.notAccepted ?? 0) + k.suppressed + k.cancelled;
       const total = Math.max(k.stubbed, 1);
       const payload = { rate: c.sentLastMinute, cap: c.perMinuteMax, status: c.status };
       if (tty) {
@@ -111,6 +115,8 @@ function parse(argv: string[]) {
         token: { type: 'string' },
         wait: { type: 'boolean' },
         at: { type: 'string' },
+        status: { type: 'string' },
+        csv: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -143,6 +149,10 @@ export async function run(argv: string[], out: NodeJS.WritableStream = process.s
     out.write(summary(c) + '\n');
     return 0;
   }
+  if (command === 'recipients') {
+    if (!positionals[1]) throw new UsageError('recipients needs a campaign id');
+    return recipientsCommand(client(), positionals[1], { status: values.status, csv: values.csv }, out);
+  }
   if (command !== 'send') throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   const missing = (['template', 'audience', 'subject', 'from'] as const).filter((f) => !values[f]);
   if (missing.length > 0) throw new UsageError(`send needs ${missing.map((m) => `--${m}`).join(', ')}`);
@@ -169,7 +179,8 @@ export async function run(argv: string[], out: NodeJS.WritableStream = process.s
   }
   const final = await waitForFinish(api, created.id, out);
   out.write(summary(final) + '\n');
-  return final.status === 'failed' || final.counts.failed + final.counts.inDoubt > 0 ? 1 : 0;
+  await troubleReport(api, created.id, out);
+  return final.status === 'failed' || final.counts.failed + final.counts.inDoubt + (final.counts.notAccepted ?? 0) > 0 ? 1 : 0;
 }
 
 /** What `baton` prints on stderr for an error `run` threw. */

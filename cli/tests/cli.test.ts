@@ -107,7 +107,9 @@ describe('the baton CLI against a local Baton', () => {
     expect(code).toBe(0);
     const id = campaignIdIn(out.text);
     expect(out.text).toContain(`campaign ${id} (Welcome): done`);
-    expect(out.text).toContain('audience rows 4: sent 2, failed 0, in doubt 0, suppressed 0, cancelled 0, invalid 1, duplicate 1');
+    expect(out.text).toContain(
+      'audience rows 4: sent 2, failed 0, in doubt 0, not accepted 0, suppressed 0, cancelled 0, invalid 1, duplicate 1',
+    );
     expect(out.text).toMatch(/line 4: invalid: /);
     expect(out.text).toMatch(/line 5: duplicate: /);
     expect(out.text).toContain('sending 2/2 | done'); // the plain progress lines written to a non-TTY stream
@@ -136,7 +138,9 @@ describe('the baton CLI against a local Baton', () => {
     // Assess
     expect(code).toBe(0);
     expect(out.text).toContain(`campaign ${id} (Later): done`);
-    expect(out.text).toContain('audience rows 4: sent 2, failed 0, in doubt 0, suppressed 0, cancelled 0, invalid 1, duplicate 1');
+    expect(out.text).toContain(
+      'audience rows 4: sent 2, failed 0, in doubt 0, not accepted 0, suppressed 0, cancelled 0, invalid 1, duplicate 1',
+    );
     expect(baton.sink!.messages().filter((m) => m.variables['campaign-id'] === id)).toHaveLength(2);
   });
 
@@ -175,7 +179,35 @@ describe('the baton CLI against a local Baton', () => {
     expect(out.text).toContain('sending ['); // the bar itself
     expect(out.text).toContain(`campaign ${id} (Refused): done`);
     expect(out.text).toContain('sent 0, failed 2, in doubt 0');
+    // It ends by naming who failed, and why.
+    expect(out.text).toMatch(/failed:\n {2}ann@example\.com\tfailed\t\S+\t\tPROVIDER_REJECTED/);
+    expect(out.text).toContain('bob@example.com\tfailed');
     expect(baton.sink!.messages().filter((m) => m.variables['campaign-id'] === id)).toEqual([]);
+  });
+
+  it("lists a campaign's recipients, filtered by status, and as CSV", async () => {
+    // Prepare
+    const sent = new Collector();
+    expect(await run([...sendArgs({ name: 'Listed' }), '--wait'], sent)).toBe(0);
+    const id = campaignIdIn(sent.text);
+
+    // Act
+    const all = new Collector();
+    const invalid = new Collector();
+    const csv = new Collector();
+    expect(await run(['recipients', id, ...connection], all)).toBe(0);
+    expect(await run(['recipients', id, '--status', 'invalid', ...connection], invalid)).toBe(0);
+    expect(await run(['recipients', id, '--csv', '--status', 'sent', ...connection], csv)).toBe(0);
+
+    // Assess
+    expect(all.text).toMatch(/^ann@example\.com\tsent\t/m);
+    expect(all.text).toContain('4 recipients\n');
+    expect(invalid.text).toBe(
+      'not-an-address\tinvalid\t\t\tline 4: email is not a valid address (no local part or domain)\n1 recipient invalid\n',
+    );
+    expect(csv.text.split('\n')[0]).toBe('email,status,reason,at,providerMessageId,delivery');
+    expect(csv.text.trim().split('\n')).toHaveLength(3);
+    await expect(run(['recipients', id, '--status', 'lost', ...connection], new Collector())).rejects.toThrow('must be one of');
   });
 
   it('refuses a send with missing flags, naming each of them, and main exits 2 with the usage', async () => {

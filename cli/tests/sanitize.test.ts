@@ -1,3 +1,4 @@
+import type { AudienceReport } from '@baton/shared';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,11 @@ import { S3ObjectStore, createS3Client } from '@baton/shared/s3-object-store';
 import { AddressMapping, findAddresses, parseAudience } from '@baton/templating';
 import { main } from '../src/main';
 import { sanitizeFile } from '../src/sanitize-file';
+
+/** A stubber's report without the addresses it quotes (those are the sanitised ones, by design). */
+function shapeOf(report: AudienceReport): Omit<AudienceReport, 'problems'> & { problems: object[] } {
+  return { ...report, problems: report.problems.map(({ email: _email, ...problem }) => problem) };
+}
 
 class Collector extends Writable {
   text = '';
@@ -70,8 +76,7 @@ describe('baton sanitize --in --out', () => {
     const copy = readFileSync(output, 'utf8');
     expect(findAddresses(copy).every((a) => a.domain === QA)).toBe(true);
     expect(copy).toContain('https://qa.shop.example/u/2');
-    const { report: before } = parseAudience(PRODUCTION, 'acme');
-    expect(parseAudience(copy, 'acme').report).toEqual(before);
+    expect(shapeOf(parseAudience(copy, 'acme').report)).toEqual(shapeOf(parseAudience(PRODUCTION, 'acme').report));
     expect(readdirSync(dir).sort()).toEqual(['prod.csv', 'qa.csv']);
   });
 
@@ -186,7 +191,7 @@ async function expectSanitisedCopy(target: ObjectStore, bucket: string): Promise
   );
   const copy = (await target.get(bucket, keys.audience(ref)))!;
   expect(findAddresses(copy).every((a) => a.domain === QA)).toBe(true);
-  expect(parseAudience(copy, customerId).report).toEqual(parseAudience(PRODUCTION, customerId).report);
+  expect(shapeOf(parseAudience(copy, customerId).report)).toEqual(shapeOf(parseAudience(PRODUCTION, customerId).report));
   const definition = JSON.parse((await target.get(bucket, keys.campaign(ref)))!) as { mjml: string; subject: string };
   expect(definition.mjml).toContain('https://qa.shop.example/sale');
   expect(definition.subject).toBe('Sale at https://qa.shop.example');

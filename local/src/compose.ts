@@ -17,6 +17,7 @@ import {
 } from '@baton/shared';
 import { FsObjectStore } from '@baton/shared/fs-object-store';
 import { createMailgunSender } from '@baton/shared/mailgun';
+import { createMailgunLookup } from '@baton/shared/mailgun-lookup';
 import { createRenderHandler, createStubberHandler } from '@baton/renderer';
 import { TemplateCache } from '@baton/templating';
 import { PROVIDER_TIMEOUT_MS, createHttpLeaseClient, createWorkerHandler, minBudgetToTakeFor, type LeaseClient } from '@baton/worker';
@@ -160,6 +161,8 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     invoker: { invoke: async (invocation) => worker.invoke(invocation) },
     topic,
     testSender: sender,
+    // The sink answers Mailgun's events API from its log, so in-doubt sends settle locally too.
+    lookup: createMailgunLookup({ url: mailgunUrl, domain: config.MAILGUN_DOMAIN, apiKey: mailgunKey, timeoutMs: PROVIDER_TIMEOUT_MS }),
     apiToken,
     leaseToken,
     publicUrl,

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { silentLogger, type Logger } from '@baton/shared';
+import { sinkEventsRoutes } from './sink-events';
 
 /**
  * A Mailgun-compatible HTTP server for one machine and for tests: it speaks enough of
@@ -114,6 +115,8 @@ export interface MailgunSink {
   pending(): number;
   /** Whether a call arriving at `at` (epoch ms, default now) falls in a throttling burst. */
   inBurst(at?: number): boolean;
+  /** `false`: the events API (`GET /v3/{domain}/events`) answers 503, as a provider whose records cannot be read. Default true. */
+  setEventsAvailable(available: boolean): void;
   close(): Promise<void>;
 }
 
@@ -142,8 +145,9 @@ export async function startMailgunSink(options: MailgunSinkOptions): Promise<Mai
   const hung = new Set<() => void>();
   const waits = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   let sequence = 0;
+  let eventsAvailable = true;
 
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT });
+  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, maxParamLength: 2048 }); // events page tokens are long;
   await app.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fieldSize: BODY_LIMIT, fileSize: BODY_LIMIT } });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
     const out: Record<string, FormValue> = {};
@@ -237,6 +241,7 @@ export async function startMailgunSink(options: MailgunSinkOptions): Promise<Mai
   });
 
   app.get('/sink/messages', async () => stored.slice());
+  sinkEventsRoutes(app, { messages: () => stored, authorised: (req) => authorised(req, expectedAuth), available: () => eventsAvailable });
   app.get('/healthz', async () => ({ ok: true }));
 
   await app.listen({ host, port: options.port ?? 0 });
@@ -270,6 +275,9 @@ export async function startMailgunSink(options: MailgunSinkOptions): Promise<Mai
     calls: () => callLog.map((c) => ({ ...c })),
     pending: () => pending,
     inBurst: (at = Date.now()) => drawn.bursts !== undefined && inBurstAt(drawn.bursts, at),
+    setEventsAvailable: (available: boolean) => {
+      eventsAvailable = available;
+    },
     close: async () => {
       for (const wait of [...waits]) wait.resolve();
       for (const release of [...hung]) release();

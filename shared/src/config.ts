@@ -97,6 +97,12 @@ const variables = {
   BATCH_SIZE: { schema: wholeNumber(1, 100_000), default: '1000' },
   TICK_MS: { schema: wholeNumber(10, 60_000), default: '1000' },
   WORKER_TIME_BUDGET_MS: { schema: wholeNumber(1_000, 900_000), default: '120000' },
+  /**
+   * How long after a send went in doubt the provider's records are believed when they show no
+   * message (they are eventually consistent): then the recipient is `notAccepted`. Keep it above
+   * WORKER_TIME_BUDGET_MS, so no worker of the in-doubt attempt can still be calling.
+   */
+  SETTLE_AFTER_MS: { schema: wholeNumber(0, 86_400_000), default: '900000' },
   MAILGUN_URL: { schema: httpUrl.optional(), default: undefined },
   MAILGUN_DOMAIN: { schema: z.string().regex(DOMAIN, { message: 'must be a domain name' }), default: 'mg.example.com' },
   MAILGUN_API_KEY: { schema: z.string().min(1).optional(), default: undefined },

@@ -21,6 +21,13 @@ import { claimRecord, outcomeRecord, type ClaimRecord, type OutcomeRecord, type 
  * - **suppressions** (`keys.suppression`): per customer, for every campaign. Their presence is
  *   what counts: a damaged suppression record still suppresses.
  *
+ * - **settling and re-queueing** (`settleInDoubt`, `reopenFailed`, `reopenNotAccepted`): the only
+ *   ways an outcome is replaced or removed. A claim is removed only by the worker that made it when
+ *   the provider certainly did not take the message, or by an explicit resend of a `notAccepted`
+ *   recipient (the provider's own records say it never took it): so a claim that may stand for an
+ *   accepted message is never removed, and a recipient is never sent twice. The argument, crash
+ *   point by crash point, is in docs/recipients.md.
+ *
  * What it does not promise: a claim whose create landed but could not be read back is reported
  * `failed` and stays, so that recipient is never sent (nor reported sent) until an operator looks.
  */
@@ -59,6 +66,17 @@ export class LedgerRecordInvalidError extends ValidationError {
 }
 
 const JSON_CONTENT = { contentType: 'application/json' } as const;
+
+/** The reason prefix of a recipient failed because its retryable results ran out (throttled, 503s): a retry may send it. */
+export const RETRIES_EXHAUSTED = 'RETRIES_EXHAUSTED';
+
+/** Whether a `failed` outcome is one a marketer may retry: the provider never took it, for a reason that may pass. */
+export function isRetryableFailure(record: Pick<OutcomeRecord, 'status' | 'reason'>): boolean {
+  return record.status === 'failed' && (record.reason ?? '').startsWith(RETRIES_EXHAUSTED);
+}
+
+/** What a re-queue did: `reopened` (the recipient may be leased again), or why it left the recipient alone. */
+export type ReopenResult = { kind: 'reopened' } | { kind: 'skipped'; reason: string };
 
 export class Ledger {
   private readonly store: ObjectStore;
@@ -142,6 +160,48 @@ export class Ledger {
       }
       yield record;
     }
+  }
+
+  /**
+   * Settles an in-doubt recipient from the provider's records: `sent` (it took the message) or
+   * `notAccepted` (no record after the settle time). Only an `inDoubt` outcome is replaced;
+   * `changed` when the record says something else by now (a late worker's report stands).
+   */
+  async settleInDoubt(
+    ref: RecipientRef,
+    settled: { status: 'sent'; providerId: string; reason: string } | { status: 'notAccepted'; reason: string },
+  ): Promise<'settled' | 'changed'> {
+    const current = await this.readOutcome(ref);
+    if (current?.status !== 'inDoubt') return 'changed';
+    await this.recordOutcome(ref, { ...settled, leaseId: current.leaseId }, 'always');
+    return 'settled';
+  }
+
+  /**
+   * A retry of a recipient that failed for a retryable reason: removes its outcome so it can be
+   * leased again. Refused while a claim exists (a claim may stand for an accepted message), and
+   * for any other outcome. The caller re-queues it only on `reopened`.
+   */
+  async reopenFailed(ref: RecipientRef): Promise<ReopenResult> {
+    const current = await this.readOutcome(ref);
+    if (!current || !isRetryableFailure(current))
+      return { kind: 'skipped', reason: `outcome is ${current?.status ?? 'absent'}, not a retryable failure` };
+    if (await this.hasClaim(ref)) return { kind: 'skipped', reason: 'CLAIMED: a claim stands, so it may have been sent' };
+    await this.store.delete(this.bucket, keys.outcome(ref));
+    return { kind: 'reopened' };
+  }
+
+  /**
+   * An explicit resend of a `notAccepted` recipient: the claim goes first, then the outcome. A
+   * crash between the two leaves `notAccepted` with no claim, which a second resend finishes;
+   * the other order would leave a claim with no outcome, read back as in doubt.
+   */
+  async reopenNotAccepted(ref: RecipientRef): Promise<ReopenResult> {
+    const current = await this.readOutcome(ref);
+    if (current?.status !== 'notAccepted') return { kind: 'skipped', reason: `outcome is ${current?.status ?? 'absent'}, not notAccepted` };
+    await this.releaseClaim(ref);
+    await this.store.delete(this.bucket, keys.outcome(ref));
+    return { kind: 'reopened' };
   }
 
   /** The recipient ids of a campaign that hold a claim, in key order. */

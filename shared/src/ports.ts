@@ -28,3 +28,32 @@ export interface OutgoingEmail {
 export interface Sender {
   send(msg: OutgoingEmail): Promise<{ providerId: string }>;
 }
+
+/** What the provider's own records say about one of Baton's messages. */
+export type ProviderRecord =
+  /** It took the message: `providerId` is its message id. */
+  | { kind: 'accepted'; providerId: string }
+  /** It has no record of taking it (the events searched were complete). */
+  | { kind: 'none' };
+
+/** Which message to look for: the `v:` variables Baton set on it, the address, and since when. */
+export interface ProviderQuery {
+  customerId: string;
+  campaignId: string;
+  recipientId: string;
+  to: string;
+  /** The sending domain; the adapter's default when absent. */
+  domain?: string;
+  /** Epoch ms: the message cannot be older than this. */
+  since: number;
+}
+
+/**
+ * The provider's records (Mailgun's events API), asked to settle sends that are in doubt.
+ * Throws when it cannot answer (unreachable, refused, a page it could not read to the end):
+ * then the recipient stays in doubt. Records are eventually consistent: callers wait a settle
+ * time before they believe a `none`.
+ */
+export interface ProviderLookup {
+  find(query: ProviderQuery): Promise<ProviderRecord>;
+}

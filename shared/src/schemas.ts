@@ -173,7 +173,15 @@ export const audienceReport = z.object({
   invalid: z.number().int(),
   duplicate: z.number().int(),
   /** The first problems found, each with its line; capped so a huge bad file stays readable. */
-  problems: z.array(z.object({ line: z.number().int(), kind: z.enum(['invalid', 'duplicate']), reason: z.string() })),
+  problems: z.array(
+    z.object({
+      line: z.number().int(),
+      kind: z.enum(['invalid', 'duplicate']),
+      reason: z.string(),
+      /** The row's address, when it has one (the recipient list shows it). */
+      email: z.string().optional(),
+    }),
+  ),
   problemsTruncated: z.boolean(),
   /** Stubbing failed for good (the audience is gone or unreadable): nobody can be sent to. */
   error: failure.optional(),
@@ -208,14 +216,22 @@ export const campaignSummary = z.object({
     inDoubt: z.number().int().min(0),
     cancelled: z.number().int().min(0),
     inFlight: z.number().int().min(0),
+    // Added with the recipient lists: summaries written before read them as 0.
+    queued: z.number().int().min(0).default(0),
+    retrying: z.number().int().min(0).default(0),
+    notAccepted: z.number().int().min(0).default(0),
   }),
   /** Recipient ids in doubt at the end. */
   inDoubt: z.array(recipientId),
 });
 export type CampaignSummary = z.infer<typeof campaignSummary>;
 
-/** Final outcomes a recipient can have after stubbing (invalid and duplicate rows never get stubs). */
-export const OUTCOME_STATUSES = ['sent', 'failed', 'suppressed', 'inDoubt', 'cancelled'] as const;
+/**
+ * Final outcomes a recipient can have after stubbing (invalid and duplicate rows never get stubs).
+ * `notAccepted`: was in doubt, and the provider has no record of taking it after the settle time
+ * (see ledger.ts `settleInDoubt`); only a marketer's explicit resend sends it again.
+ */
+export const OUTCOME_STATUSES = ['sent', 'failed', 'suppressed', 'inDoubt', 'cancelled', 'notAccepted'] as const;
 export type OutcomeStatus = (typeof OUTCOME_STATUSES)[number];
 export const outcomeRecord = z.object({
   version: z.literal(1),

@@ -32,6 +32,7 @@ describe('loadConfig', () => {
       LEASE_HORIZON_MS: 5000,
       SENDING_DOMAINS: undefined,
       DAILY_LIMITS: undefined,
+      SETTLE_AFTER_MS: 900_000,
       CUSTOMER_WEIGHTS: undefined,
       CUSTOMER_PER_MINUTE_MAX: undefined,
       MAX_WORKERS: 4,

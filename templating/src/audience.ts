@@ -101,13 +101,13 @@ export function parseAudience(csvText: string, customerId: string): ParsedAudien
     const trimmed = values[columns.emailIndex]!.trim();
     const problem = addressProblem(trimmed);
     if (problem !== undefined) {
-      addProblem({ line, kind: 'invalid', reason: problem });
+      addProblem({ line, kind: 'invalid', reason: problem, ...(trimmed ? { email: trimmed } : {}) });
       continue;
     }
     const normalised = normaliseAddress(trimmed);
     const earlier = firstLineOf.get(normalised);
     if (earlier !== undefined) {
-      addProblem({ line, kind: 'duplicate', reason: `duplicate of the address on line ${earlier}` });
+      addProblem({ line, kind: 'duplicate', reason: `duplicate of the address on line ${earlier}`, email: trimmed });
       continue;
     }
     firstLineOf.set(normalised, line);

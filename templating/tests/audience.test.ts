@@ -60,7 +60,24 @@ describe('parseAudience', () => {
     // Assess
     expect(recipients.map((r) => [r.fields.name, r.line])).toEqual([['Ann', 3]]);
     expect(report.rows).toBe(2);
-    expect(report.problems).toEqual([{ line: 6, kind: 'invalid', reason: 'email is not a valid address (no local part or domain)' }]);
+    expect(withoutEmails(report.problems)).toEqual([
+      { line: 6, kind: 'invalid', reason: 'email is not a valid address (no local part or domain)' },
+    ]);
+  });
+
+  it('names the address of each invalid or duplicate row that has one, for the recipient list', () => {
+    // Prepare
+    const csv = 'email,name\nann@example.com,Ann\n ANN@example.com ,Again\nnot-an-email,X\n,Blank\n';
+
+    // Act
+    const { report } = parseAudience(csv, customer);
+
+    // Assess
+    expect(report.problems.map((p) => [p.line, p.kind, p.email])).toEqual([
+      [3, 'duplicate', 'ANN@example.com'],
+      [4, 'invalid', 'not-an-email'],
+      [5, 'invalid', undefined],
+    ]);
   });
 
   it('reports ragged rows with the number of fields expected and found', () => {
@@ -71,7 +88,7 @@ describe('parseAudience', () => {
     const { recipients, report } = parseAudience(csv, customer);
 
     // Assess
-    expect(report.problems).toEqual([
+    expect(withoutEmails(report.problems)).toEqual([
       { line: 2, kind: 'invalid', reason: 'expected 3 fields, found 4' },
       { line: 3, kind: 'invalid', reason: 'expected 3 fields, found 2' },
     ]);
@@ -86,7 +103,7 @@ describe('parseAudience', () => {
     const { recipients, report } = parseAudience(csv, customer);
 
     // Assess
-    expect(report.problems).toEqual([{ line: 2, kind: 'invalid', reason: 'malformed row: a quoted field is never closed' }]);
+    expect(withoutEmails(report.problems)).toEqual([{ line: 2, kind: 'invalid', reason: 'malformed row: a quoted field is never closed' }]);
     expect(recipients.map((r) => [r.email, r.line])).toEqual([
       ['bob@example.com', 3],
       ['cat@example.com', 4],
@@ -114,7 +131,9 @@ describe('parseAudience', () => {
     const { recipients, report } = parseAudience(csv, customer);
 
     // Assess
-    expect(report.problems).toEqual([{ line: 2, kind: 'invalid', reason: expect.stringContaining('a quote inside an unquoted field') }]);
+    expect(withoutEmails(report.problems)).toEqual([
+      { line: 2, kind: 'invalid', reason: expect.stringContaining('a quote inside an unquoted field') },
+    ]);
     expect(recipients.map((r) => r.line)).toEqual([3]);
   });
 
@@ -127,7 +146,7 @@ describe('parseAudience', () => {
 
     // Assess
     expect(recipients.map((r) => r.fields.name)).toEqual(['First']);
-    expect(report.problems).toEqual([
+    expect(withoutEmails(report.problems)).toEqual([
       { line: 3, kind: 'duplicate', reason: 'duplicate of the address on line 2' },
       { line: 4, kind: 'duplicate', reason: 'duplicate of the address on line 2' },
     ]);
@@ -171,7 +190,7 @@ describe('parseAudience', () => {
     const { recipients, report } = parseAudience(csv, customer);
 
     // Assess
-    expect(report.problems).toEqual([{ line: 2, kind: 'invalid', reason }]);
+    expect(withoutEmails(report.problems)).toEqual([{ line: 2, kind: 'invalid', reason }]);
     expect(recipients.map((r) => r.email)).toEqual(['ok@example.com']);
   });
 
@@ -184,7 +203,7 @@ describe('parseAudience', () => {
 
     // Assess
     expect(recipients.map((r) => [r.email, r.fields.bio!.length])).toEqual([['ann@example.com', 9_000]]);
-    expect(report.problems).toEqual([{ line: 3, kind: 'invalid', reason: 'column "Bio" is longer than 10000 characters' }]);
+    expect(withoutEmails(report.problems)).toEqual([{ line: 3, kind: 'invalid', reason: 'column "Bio" is longer than 10000 characters' }]);
   });
 
   it('passes unicode values (emoji, CJK, right-to-left, combining marks) through intact', () => {
@@ -255,3 +274,8 @@ describe('parseAudience', () => {
     expect(recipients.map((r) => r.line)).toEqual([2, 1_204]);
   });
 });
+
+/** The problems as they read without the address each may carry (tested on its own above). */
+function withoutEmails<T extends { email?: string }>(problems: T[]): Omit<T, 'email'>[] {
+  return problems.map(({ email: _email, ...rest }) => rest);
+}

@@ -113,7 +113,12 @@ describe('production data through baton sanitize and the qa stage', () => {
         invalid: production.invalid,
         duplicate: production.duplicate,
       });
-      expect(view.problems).toEqual(production.problems);
+      // The same lines and reasons; the addresses they quote are the QA ones.
+      type Problem = { line: number; kind: string; reason: string; email?: string };
+      const withoutEmail = (problems: Problem[]) => problems.map(({ email: _email, ...p }) => p);
+      const problems = view.problems as Problem[];
+      expect(withoutEmail(problems)).toEqual(withoutEmail(production.problems as Problem[]));
+      expect(problems.filter((p) => p.email !== undefined && /@example\.(com|org)/i.test(p.email))).toEqual([]);
       // Merge data from other columns was sanitised too: no production address in any body.
       const bodies = qa.sink!.messages().map((m) => JSON.stringify(m));
       expect(bodies.join('\n')).not.toMatch(/@(?!qa\.example\.com|mg\.qa\.example\.com)[a-z0-9-]+\.(?:example|de|org|net)/i);

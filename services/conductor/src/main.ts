@@ -27,6 +27,7 @@ import {
 } from '@baton/shared';
 import { bucketsFromEnv, loadAwsEnv, type AwsEnv } from '@baton/shared/aws-env';
 import { createMailgunSender } from '@baton/shared/mailgun';
+import { createMailgunLookup } from '@baton/shared/mailgun-lookup';
 import { S3ObjectStore, createS3Client } from '@baton/shared/s3-object-store';
 import { LambdaWorkerInvoker, createLambdaClient } from './adapters/lambda-worker-invoker';
 import { SnsCampaignTopic } from './adapters/sns-campaign-topic';
@@ -104,6 +105,16 @@ export async function startConductorOnAws(env: Env = process.env, clients: AwsCl
           timeoutMs: PROVIDER_TIMEOUT_MS,
         })
       : undefined;
+  // Settles sends in doubt from Mailgun's events (never by resending).
+  const lookup =
+    config.MAILGUN_URL !== undefined && config.MAILGUN_API_KEY !== undefined
+      ? createMailgunLookup({
+          url: config.MAILGUN_URL,
+          domain: config.MAILGUN_DOMAIN,
+          apiKey: config.MAILGUN_API_KEY,
+          timeoutMs: PROVIDER_TIMEOUT_MS,
+        })
+      : undefined;
 
   const service = new ConductorService({
     config,
@@ -114,6 +125,7 @@ export async function startConductorOnAws(env: Env = process.env, clients: AwsCl
     invoker: new LambdaWorkerInvoker(clients.lambda ?? createLambdaClient(), { functionName }),
     topic: new SnsCampaignTopic(clients.sns ?? new SNSClient({}), { topicArn: aws.BATON_TOPIC_ARN }),
     testSender,
+    lookup,
     // loadConductorEnv has refused a missing one of these.
     apiToken: config.BATON_API_TOKEN!,
     leaseToken: config.BATON_LEASE_TOKEN!,

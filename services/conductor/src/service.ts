@@ -8,6 +8,7 @@ import {
   type Logger,
   type ObjectStore,
   type Sender,
+  type ProviderLookup,
 } from '@baton/shared';
 import { Conductor } from './core/conductor';
 import { SendingGovernors } from './core/sending-governors';
@@ -24,6 +25,8 @@ export interface ConductorServiceDeps {
   invoker: WorkerInvoker;
   topic: CampaignTopic;
   testSender?: Sender;
+  /** The provider's records, to settle sends in doubt (Mailgun's events API, or the local sink's). */
+  lookup?: ProviderLookup;
   apiToken: string;
   leaseToken: string;
   publicUrl: string;
@@ -60,6 +63,7 @@ export class ConductorService {
       invoker: deps.invoker,
       topic: deps.topic,
       testSender: deps.testSender,
+      lookup: deps.lookup,
       metrics: this.metrics.hooks,
       settings: {
         stage: config.BATON_STAGE,
@@ -77,6 +81,7 @@ export class ConductorService {
         publicUrl: deps.publicUrl,
         unsubscribeSecret: deps.unsubscribeSecret,
         qaAllowList: config.QA_ALLOWED_RECIPIENTS,
+        settleAfterMs: config.SETTLE_AFTER_MS,
       },
     });
   }

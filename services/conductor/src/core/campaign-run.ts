@@ -15,7 +15,16 @@ export interface CampaignCounts {
   cancelled: number;
   /** Leased to a worker right now. */
   inFlight: number;
+  /** Waiting for a lease (rendered or not yet). */
+  queued: number;
+  /** The provider pushed back: waiting for the next attempt. */
+  retrying: number;
+  /** Were in doubt; the provider has no record of them after the settle time. */
+  notAccepted: number;
 }
+
+/** Where a recipient is, as far as the run knows: `undefined` when it is simply queued (or unknown). */
+export type RunStatus = { status: 'inFlight' } | { status: 'retrying'; at: number } | { status: OutcomeStatus };
 
 /** Provider calls remembered for the rate shown to marketers (older ones are dropped). */
 const SEND_TIMES_KEPT = 100_000;
@@ -255,6 +264,49 @@ export class CampaignRun {
     this.finalCounts = { ...counts };
   }
 
+  /** Whether the counts are a finished campaign's summary (its outcomes were not read into memory). */
+  get restoredFromSummary(): boolean {
+    return this.finalCounts !== undefined;
+  }
+
+  /** A finished campaign sends again (a retry): its counts are live again, from the ledger if it was restored from its summary. */
+  reopen(): void {
+    this.finalCounts = undefined;
+  }
+
+  /** What the run knows of a recipient now; `undefined` means queued (or not seen yet). */
+  statusOf(recipientId: string): RunStatus | undefined {
+    if (this.inFlight.has(recipientId)) return { status: 'inFlight' };
+    const at = this.delayed.get(recipientId);
+    if (at !== undefined) return { status: 'retrying', at };
+    const outcome = this.outcomes.get(recipientId);
+    return outcome === undefined ? undefined : { status: outcome };
+  }
+
+  /** The provider settled an in-doubt recipient (`sent` or `notAccepted`): the one change a real outcome may have. */
+  settle(recipientId: string, status: 'sent' | 'notAccepted'): boolean {
+    if (this.outcomes.get(recipientId) !== 'inDoubt') return false;
+    this.provisional.delete(recipientId);
+    this.tally.set('inDoubt', this.countOf('inDoubt') - 1);
+    this.tally.set(status, this.countOf(status) + 1);
+    this.outcomes.set(recipientId, status);
+    return true;
+  }
+
+  /**
+   * A retried or resent recipient (its ledger outcome already removed): back to the queue with a
+   * fresh retry budget. A run that has not read its ledger yet finds it when it does.
+   */
+  requeueResolved(recipientId: string): void {
+    const previous = this.outcomes.get(recipientId);
+    if (previous === undefined) return;
+    this.outcomes.delete(recipientId);
+    this.provisional.delete(recipientId);
+    this.tally.set(previous, this.countOf(previous) - 1);
+    this.attempts.delete(recipientId);
+    if (this.known.has(recipientId)) this.ready.push(recipientId);
+  }
+
   /** Recipients whose outcome is `status`. */
   recipientsWith(status: OutcomeStatus): string[] {
     const ids: string[] = [];
@@ -266,12 +318,14 @@ export class CampaignRun {
     if (this.finalCounts) return { ...this.finalCounts };
     const by = (s: OutcomeStatus) => this.countOf(s);
     const valid = this.audienceReport?.valid;
-    const cancelled =
-      this.state.status === 'cancelled' && valid !== undefined && this.inFlight.size === 0
-        ? valid - this.outcomes.size + by('cancelled')
-        : by('cancelled');
+    const cancelling = this.state.status === 'cancelled' && valid !== undefined && this.inFlight.size === 0;
+    const cancelled = cancelling ? valid - this.outcomes.size + by('cancelled') : by('cancelled');
+    // Everyone else is waiting: delayed (retrying) or queued, so the counts add up at every moment.
+    const waiting = cancelling ? 0 : Math.max(0, (valid ?? this.stubbedSeen) - this.outcomes.size - this.inFlight.size);
+    const retrying = Math.min(waiting, this.delayed.size);
     return {
-      total: this.audienceReport?.rows ?? 0,
+      // Before the audience report, the stubs seen so far (sending overlaps stubbing).
+      total: this.audienceReport?.rows ?? this.stubbedSeen,
       stubbed: valid ?? this.stubbedSeen,
       rendered: this.renderedSeen,
       sent: by('sent'),
@@ -282,6 +336,9 @@ export class CampaignRun {
       inDoubt: by('inDoubt'),
       cancelled,
       inFlight: this.inFlight.size,
+      queued: waiting - retrying,
+      retrying,
+      notAccepted: by('notAccepted'),
     };
   }
 

@@ -10,7 +10,7 @@ import { CampaignStateError } from './errors';
 export type CampaignPhase = 'draft' | 'scheduled' | 'sending' | 'paused' | 'cancelling' | 'cancelled' | 'done' | 'failed';
 
 export type CampaignAction =
-  'send' | 'schedule' | 'reschedule' | 'start' | 'pause' | 'resume' | 'cancel' | 'discard' | 'finish' | 'fail' | 'finishCancel';
+  'send' | 'schedule' | 'reschedule' | 'start' | 'pause' | 'resume' | 'cancel' | 'discard' | 'finish' | 'fail' | 'finishCancel' | 'reopen';
 
 /** Every allowed transition, and nothing else: a marketer's action or the end of the work. */
 export const TRANSITIONS: Readonly<Record<CampaignAction, { from: readonly CampaignPhase[]; to: CampaignPhase }>> = {
@@ -31,6 +31,8 @@ export const TRANSITIONS: Readonly<Record<CampaignAction, { from: readonly Campa
   /** The audience could not be stubbed. */
   fail: { from: ['sending', 'cancelling'], to: 'failed' },
   finishCancel: { from: ['cancelling'], to: 'cancelled' },
+  /** A marketer retries failed recipients (or resends notAccepted ones) of a finished campaign. */
+  reopen: { from: ['done'], to: 'sending' },
 };
 
 const FINAL: ReadonlySet<CampaignPhase> = new Set(['cancelled', 'done', 'failed']);

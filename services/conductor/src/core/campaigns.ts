@@ -66,6 +66,8 @@ export class Campaigns {
   private readonly unreadable: DamagedCampaign[] = [];
   /** Campaigns with a move under way. */
   private readonly moving = new Set<string>();
+  /** Per campaign, the end of the last `serially` task: finishing and re-queueing never interleave. */
+  private readonly queues = new Map<string, Promise<unknown>>();
 
   constructor(private readonly deps: CampaignsDeps) {}
 
@@ -95,6 +97,22 @@ export class Campaigns {
   /** Campaigns whose definition cannot be read: named (with the key and why) so that none is hidden. */
   damaged(): DamagedCampaign[] {
     return [...this.unreadable];
+  }
+
+  /**
+   * Runs `task` after every earlier one of the same campaign has ended. Finishing a campaign and
+   * re-queueing its recipients both read and change what is left to send across awaits: run
+   * side by side, a campaign could end with recipients just put back in its queue.
+   */
+  serially<T>(run: CampaignRun, task: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(run.id) ?? Promise.resolve();
+    const next = previous.then(task, task);
+    const settled = next.catch(() => undefined);
+    this.queues.set(run.id, settled);
+    void settled.then(() => {
+      if (this.queues.get(run.id) === settled) this.queues.delete(run.id);
+    });
+    return next;
   }
 
   /** Loads every stored campaign; one whose definition cannot be read is listed as damaged. */

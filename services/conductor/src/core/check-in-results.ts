@@ -1,4 +1,4 @@
-import type { CheckInRequest, Ledger } from '@baton/shared';
+import { RETRIES_EXHAUSTED, type CheckInRequest, type Ledger } from '@baton/shared';
 import type { ActiveLease } from './lease-book';
 import type { ConductorMetrics } from './ports';
 import type { Reconciler } from './reconciler';
@@ -104,7 +104,7 @@ async function settleOne(
       }
       const attempts = run.noteRetryable(r.recipientId);
       if (attempts >= deps.maxAttempts) {
-        const reason = `RETRIES_EXHAUSTED after ${attempts} attempts: ${r.reason ?? 'retryable'}`;
+        const reason = `${RETRIES_EXHAUSTED} after ${attempts} attempts: ${r.reason ?? 'retryable'}`;
         run.resolve(r.recipientId, 'failed');
         deps.metrics.outcome('failed');
         await deps.reconciler.recordOutcome(run, r.recipientId, 'failed', reason);

@@ -14,12 +14,16 @@ import {
   type Stage,
   type Sender,
   type SendWindow,
+  type ProviderLookup,
+  type RecipientStatus,
+  type RequeueReport,
 } from '@baton/shared';
 import type { CampaignRun } from './campaign-run';
 import { isFinal } from './campaign-status';
 import { campaignView, type CampaignView } from './campaign-view';
 import { Campaigns, type DamagedCampaign, type NewCampaign } from './campaigns';
 import { Dispatcher } from './dispatcher';
+import { DoubtSettler } from './doubt-settler';
 import { CampaignNotFoundError } from './errors';
 import { GovernorJournal } from './governor-journal';
 import { LeaseBook } from './lease-book';
@@ -27,7 +31,9 @@ import { Leasing } from './leasing';
 import { WorkerRates } from './pacing';
 import { noMetrics, type ConductorMetrics, type WorkerInvoker } from './ports';
 import { Previews } from './previews';
+import { listRecipients, noDeliveries, type DeliveryOf, type ListedRecipient } from './recipient-list';
 import { Reconciler } from './reconciler';
+import { Requeue } from './requeue';
 import type { SendingGovernors } from './sending-governors';
 
 export type { CampaignView } from './campaign-view';
@@ -56,6 +62,8 @@ export interface ConductorSettings {
   /** Signs unsubscribe links in previews and verifies them on `/unsubscribe`. */
   unsubscribeSecret: string;
   qaAllowList?: readonly string[];
+  /** SETTLE_AFTER_MS: how long after a send went in doubt the provider's "no record" is believed (default 15 minutes). */
+  settleAfterMs?: number;
 }
 
 export interface ConductorDeps {
@@ -68,6 +76,10 @@ export interface ConductorDeps {
   topic: CampaignTopic;
   testSender?: Sender;
   metrics?: ConductorMetrics;
+  /** The provider's records, to settle sends in doubt; without one they stay in doubt. */
+  lookup?: ProviderLookup;
+  /** Each recipient's delivery record for the recipient list; none by default. */
+  deliveryOf?: DeliveryOf;
   settings: ConductorSettings;
 }
 
@@ -85,6 +97,8 @@ export class Conductor {
   private readonly leasing: Leasing;
   private readonly previews: Previews;
   private readonly ledger: Ledger;
+  private readonly settler: DoubtSettler;
+  private readonly requeues: Requeue;
   private ticking = false;
 
   constructor(private readonly deps: ConductorDeps) {
@@ -122,6 +136,19 @@ export class Conductor {
       journal: this.journal,
       settings,
     });
+    this.settler = new DoubtSettler({
+      store,
+      buckets,
+      clock,
+      logger,
+      metrics,
+      ledger,
+      campaigns: this.campaigns,
+      reconciler: this.reconciler,
+      lookup: deps.lookup,
+      settleAfterMs: settings.settleAfterMs ?? 15 * 60_000,
+    });
+    this.requeues = new Requeue({ ledger, logger, campaigns: this.campaigns, reconciler: this.reconciler });
     this.previews = new Previews({ store, buckets, clock, logger, governors, ledger, testSender: deps.testSender, settings });
   }
 
@@ -286,6 +313,30 @@ export class Conductor {
       );
   }
 
+  // ---- recipients ---------------------------------------------------------------------------
+
+  /** Every recipient of the campaign and where it is, in a stable order (streamed; see recipient-list.ts). */
+  recipients(campaignId: string, options: { status?: RecipientStatus; cursor?: string } = {}): AsyncGenerator<ListedRecipient> {
+    const run = this.campaigns.get(campaignId);
+    const { store, buckets } = this.deps;
+    return listRecipients({ store, buckets, ledger: this.ledger, deliveryOf: this.deps.deliveryOf ?? noDeliveries }, run, options);
+  }
+
+  /** Re-queues the recipients that failed for a retryable reason (never permanent failures, suppressed or in doubt). */
+  retry(campaignId: string): Promise<RequeueReport> {
+    return this.requeues.requeue(this.campaigns.get(campaignId), 'failed');
+  }
+
+  /** Re-queues the recipients the provider has no record of (`notAccepted`): the marketer's explicit resend. */
+  resend(campaignId: string, status: 'notAccepted'): Promise<RequeueReport> {
+    return this.requeues.requeue(this.campaigns.get(campaignId), status);
+  }
+
+  /** One batch of in-doubt recipients asked about at the provider, awaited (the tick starts them in the background). */
+  settleInDoubt(): Promise<number> {
+    return this.settler.settleBatch();
+  }
+
   // ---- the tick and the lease API -----------------------------------------------------------
 
   /** One round: expire abandoned leases, look for newly rendered recipients, hand out work. */
@@ -303,6 +354,8 @@ export class Conductor {
       }
       await this.leasing.topUpWorkers();
       for (const run of this.campaigns.all()) await this.reconciler.finishIfComplete(run);
+      // Beside the tick, not in it: a slow provider must not hold up sending.
+      this.settler.kick();
     } finally {
       this.ticking = false;
     }

@@ -280,6 +280,12 @@ export class Reconciler {
   async finishIfComplete(run: CampaignRun): Promise<void> {
     if (run.phase !== 'sending' && run.phase !== 'cancelling') return;
     if (!run.isComplete()) return;
+    await this.deps.campaigns.serially(run, () => this.finish(run));
+  }
+
+  /** Checks again in turn (a retry may have put recipients back meanwhile), then ends the campaign. */
+  private async finish(run: CampaignRun): Promise<void> {
+    if ((run.phase !== 'sending' && run.phase !== 'cancelling') || !run.isComplete()) return;
     if (!(await this.lateReportsSettled(run))) return;
     const finishedAt = new Date(this.deps.clock.now()).toISOString();
     const { campaigns, logger } = this.deps;
@@ -306,6 +312,17 @@ export class Reconciler {
     }
     if (summary)
       logger.error({ event: 'campaign.summary_invalid', campaignId: run.id, key }, 'summary unreadable; rebuilt from the ledger');
+    await this.rebuildFromLedger(run);
+    await this.writeSummary(run, run.state.finishedAt ?? new Date(this.deps.clock.now()).toISOString());
+  }
+
+  /**
+   * A finished campaign's picture from the audience report and the ledger (not its summary): for
+   * settling or retrying its recipients. Its counts are live from then on.
+   */
+  async rebuildFromLedger(run: CampaignRun): Promise<void> {
+    const { store, buckets } = this.deps;
+    run.reopen();
     const report = await store.get(buckets.campaigns, keys.audienceReport(run.ref));
     if (report !== undefined)
       run.setReport(parseWith(audienceReport, parseJson(report, 'audience report'), 'REPORT_INVALID', 'audience report'));
@@ -313,10 +330,12 @@ export class Reconciler {
     for await (const _ of listAll(store, buckets.rendered, keys.renderedPrefix(run.ref))) rendered++;
     run.noteRendered(rendered);
     await this.loadOutcomes(run);
-    await this.writeSummary(run, run.state.finishedAt ?? new Date(this.deps.clock.now()).toISOString());
+    // Every recipient of a finished campaign has its outcome: no claim without one is left to find.
+    run.markLedgerLoaded();
   }
 
-  private async writeSummary(run: CampaignRun, finishedAt: string): Promise<void> {
+  /** Written when a campaign ends, and again when a recipient of a finished one is settled. */
+  async writeSummary(run: CampaignRun, finishedAt: string): Promise<void> {
     const summary: CampaignSummary = { version: 1, finishedAt, counts: run.counts(), inDoubt: run.recipientsWith('inDoubt') };
     await this.deps.store.put(this.deps.buckets.campaigns, keys.summary(run.ref), JSON.stringify(summary), {
       contentType: 'application/json',

@@ -6,6 +6,7 @@ import type { Conductor } from '../core/conductor';
 import { CampaignNotFoundError, CampaignStateError, NoPermitError } from '../core/errors';
 import { consoleHtml } from './console-page';
 import { createCampaignInput, scheduleInput, sendInput, testSendInput, timeOf } from './requests';
+import { recipientRoutes } from './recipient-routes';
 import { unsubscribeRoutes } from './unsubscribe-routes';
 
 export interface AppOptions {
@@ -84,6 +85,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           .code(202)
           .send(await conductor.testSend(req.params.id, parseWith(testSendInput, req.body ?? {}, 'TEST_SEND_INVALID', 'body').to)),
       );
+      await recipientRoutes(api, conductor);
       for (const plugin of options.plugins ?? []) await plugin(api);
     },
     { prefix: '/api' },

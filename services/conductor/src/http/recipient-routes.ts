@@ -1,0 +1,91 @@
+import { Readable } from 'node:stream';
+import { stringify } from 'csv-stringify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import {
+  RECIPIENT_CSV_COLUMNS,
+  ValidationError,
+  parseRecipientStatus,
+  parseWith,
+  type RecipientRow,
+  type RecipientsPage,
+} from '@baton/shared';
+import type { Conductor } from '../core/conductor';
+import type { ListedRecipient } from '../core/recipient-list';
+
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+
+const listQuery = z
+  .object({
+    status: z.string().max(40).optional(),
+    limit: z.coerce.number().int().min(1).max(MAX_LIMIT).optional(),
+    cursor: z.string().max(200).optional(),
+    format: z.enum(['json', 'csv']).optional(),
+  })
+  .strict();
+
+const resendBody = z.object({ status: z.string().max(40) }).strict();
+
+type Params = { Params: { id: string } };
+
+/**
+ * Who got it and who did not: `GET /api/campaigns/:id/recipients` (a page of JSON, or the whole
+ * list as CSV streamed row by row), `POST …/retry` and `POST …/resend`. Registered in the API scope
+ * (bearer token).
+ */
+export async function recipientRoutes(api: FastifyInstance, conductor: Conductor): Promise<void> {
+  api.get<Params>('/campaigns/:id/recipients', async (req, reply) => {
+    const query = parseWith(listQuery, req.query, 'QUERY_INVALID', 'query');
+    const status = query.status === undefined ? undefined : parseRecipientStatus(query.status, 'query.status');
+    const listing = conductor.recipients(req.params.id, { status, cursor: query.cursor });
+    if (query.format === 'csv' || (query.format === undefined && wantsCsv(req))) {
+      const rows = Readable.from(csvRecords(listing, query.limit));
+      const name = `${req.params.id}-recipients${status ? `-${status}` : ''}.csv`;
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${name}"`)
+        .send(rows.pipe(stringify({ header: true, columns: [...RECIPIENT_CSV_COLUMNS] })));
+    }
+    return page(listing, query.limit ?? DEFAULT_LIMIT);
+  });
+
+  api.post<Params>('/campaigns/:id/retry', async (req) => conductor.retry(req.params.id));
+
+  api.post<Params>('/campaigns/:id/resend', async (req) => {
+    const body = parseWith(resendBody, req.body ?? {}, 'RESEND_INVALID', 'body');
+    if (parseRecipientStatus(body.status, 'body.status') !== 'notAccepted')
+      throw new ValidationError('RESEND_INVALID', [
+        { where: 'body.status', message: 'only notAccepted recipients can be resent (POST …/retry re-queues failed ones)' },
+      ]);
+    return conductor.resend(req.params.id, 'notAccepted');
+  });
+}
+
+function wantsCsv(req: FastifyRequest): boolean {
+  return /\btext\/csv\b/i.test(req.headers.accept ?? '');
+}
+
+/** One page: `limit` rows, and a cursor when at least one more follows. */
+async function page(listing: AsyncGenerator<ListedRecipient>, limit: number): Promise<RecipientsPage> {
+  const recipients: RecipientRow[] = [];
+  let last: string | null = null;
+  let next: string | null = null;
+  for await (const { row, cursor } of listing) {
+    if (recipients.length === limit) {
+      next = last;
+      break; // `for await` ends the generator: its listings stop here
+    }
+    recipients.push(row);
+    last = cursor;
+  }
+  return { recipients, next };
+}
+
+async function* csvRecords(listing: AsyncGenerator<ListedRecipient>, limit: number | undefined): AsyncGenerator<unknown[]> {
+  let n = 0;
+  for await (const { row } of listing) {
+    if (limit !== undefined && n++ >= limit) break;
+    yield RECIPIENT_CSV_COLUMNS.map((c) => (c === 'delivery' ? (row.delivery === null ? '' : JSON.stringify(row.delivery)) : row[c]));
+  }
+}
