@@ -109,8 +109,9 @@ export const consoleHtml = /* html */ `<!doctype html>
   var STATUS = { draft: 'Draft', scheduled: 'Scheduled', sending: 'Sending', paused: 'Paused', done: 'Done', cancelled: 'Cancelled', failed: 'Failed' };
   var COUNTS = [
     ['total', 'Audience rows'], ['invalid', 'Invalid rows'], ['duplicate', 'Duplicate rows'], ['stubbed', 'Recipients'],
-    ['rendered', 'Rendered'], ['inFlight', 'With a worker now'], ['sent', 'Sent'], ['failed', 'Failed'],
-    ['inDoubt', 'In doubt'], ['suppressed', 'Suppressed'], ['cancelled', 'Cancelled']];
+    ['rendered', 'Rendered'], ['queued', 'Waiting to send'], ['retrying', 'Waiting to retry'], ['inFlight', 'With a worker now'],
+    ['sent', 'Sent'], ['failed', 'Failed'], ['inDoubt', 'In doubt'], ['notAccepted', 'Not accepted by the provider'],
+    ['suppressed', 'Suppressed'], ['cancelled', 'Cancelled']];
   var MEANINGS = [
     'Audience rows: rows in the audience file. Invalid and duplicate rows are skipped; the reasons are listed under Audience problems.',
     'Recipients: valid, unique addresses this campaign goes to.',
@@ -320,7 +321,7 @@ export const consoleHtml = /* html */ `<!doctype html>
     else if (s === 'paused') note = 'Paused: nothing more goes out until you click Resume.';
     else if (c.waiting) note = c.waiting.message + (s === 'scheduled' ? ' (' + new Date(c.waiting.until).toLocaleString() + ' here). Click Send campaign to start now.' : '.');
     else if (s === 'cancelled') note = c.finishedAt ? 'Cancelled at ' + clock(c.finishedAt) + '. Nobody else will get this email.' : 'Cancelled: nobody else will get this email; the sends already with a worker are finishing.';
-    else if (s === 'done') note = 'Finished' + (c.finishedAt ? ' at ' + clock(c.finishedAt) : '') + '.' + (k.inDoubt ? ' Check the ' + plural(k.inDoubt, 'recipient', 'recipients') + ' in doubt with the mail provider before sending to them again.' : '');
+    else if (s === 'done') note = 'Finished' + (c.finishedAt ? ' at ' + clock(c.finishedAt) : '') + '.' + (k.inDoubt ? ' ' + plural(k.inDoubt, 'recipient is', 'recipients are') + ' in doubt: Baton asks the mail provider about them and never resends them on its own (baton recipients ' + c.id + ' --status in-doubt lists them).' : '') + (k.notAccepted ? ' The provider never took ' + plural(k.notAccepted, 'recipient', 'recipients') + ': POST /api/campaigns/' + c.id + '/resend sends to them again.' : '');
     x.note.hidden = !note;
     setText(x.note, note);
 
