@@ -9,3 +9,4 @@ export * from './object-store/port';
 export * from './unsubscribe';
 export * from './slice-schedule';
 export * from './ledger';
+export * from './webhook-signature';

@@ -18,8 +18,8 @@ import { useBucket, useFunctionToInvoke, useTopicToPublish, type Consumer } from
 /** The port the conductor listens on in its container (PORT). */
 export const CONDUCTOR_PORT = 8080;
 
-/** What the internet-facing load balancer forwards: the console, its API, unsubscribe links, health. */
-export const PUBLIC_PATHS = ['/', '/api/*', '/unsubscribe/*', '/healthz'];
+/** What the internet-facing load balancer forwards: the console, its API, unsubscribe links, Mailgun's webhooks, health. */
+export const PUBLIC_PATHS = ['/', '/api/*', '/unsubscribe/*', '/webhooks/mailgun', '/healthz'];
 
 /** The longest stop timeout Fargate allows. */
 const FARGATE_MAX_STOP_TIMEOUT_S = 120;
@@ -43,6 +43,7 @@ export interface ConductorSecrets {
   readonly leaseToken: secretsmanager.ISecret;
   readonly unsubscribeSecret: secretsmanager.ISecret;
   readonly mailgunApiKey: secretsmanager.ISecret;
+  readonly mailgunWebhookSigningKey: secretsmanager.ISecret;
 }
 
 export interface ConductorProps {
@@ -140,6 +141,7 @@ export class Conductor extends Construct {
         BATON_LEASE_TOKEN: ecs.Secret.fromSecretsManager(props.secrets.leaseToken),
         BATON_UNSUBSCRIBE_SECRET: ecs.Secret.fromSecretsManager(props.secrets.unsubscribeSecret),
         MAILGUN_API_KEY: ecs.Secret.fromSecretsManager(props.secrets.mailgunApiKey),
+        MAILGUN_WEBHOOK_SIGNING_KEY: ecs.Secret.fromSecretsManager(props.secrets.mailgunWebhookSigningKey),
       },
     });
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import {
+  Ledger,
   sendingDomains,
   type Buckets,
   type CampaignTopic,
@@ -10,6 +11,9 @@ import {
   type Sender,
 } from '@baton/shared';
 import { Conductor } from './core/conductor';
+import { Feedback } from './core/feedback';
+import { Suppressions } from './core/suppressions';
+import { WebhookGuard } from './core/webhook-guard';
 import { SendingGovernors } from './core/sending-governors';
 import type { WorkerInvoker } from './core/ports';
 import { buildApp } from './http/app';
@@ -28,6 +32,8 @@ export interface ConductorServiceDeps {
   leaseToken: string;
   publicUrl: string;
   unsubscribeSecret: string;
+  /** MAILGUN_WEBHOOK_SIGNING_KEY (locally the dev secret the sink signs with); without it webhooks are refused. */
+  webhookSigningKey?: string;
   plugins?: ((app: FastifyInstance) => Promise<void>)[];
 }
 
@@ -41,6 +47,9 @@ export class ConductorService {
   private app: FastifyInstance | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly metrics = createMetrics();
+  readonly feedback: Feedback;
+  readonly suppressions: Suppressions;
+  private readonly webhookGuard: WebhookGuard;
 
   constructor(private readonly deps: ConductorServiceDeps) {
     const { config } = deps;
@@ -50,6 +59,18 @@ export class ConductorService {
       windowMs: config.GOVERNOR_WINDOW_MS,
       sliceMs: config.GOVERNOR_SLICE_MS,
       marginMs: config.GOVERNOR_MARGIN_MS,
+    });
+    const { store, buckets, clock, logger } = deps;
+    const ledger = new Ledger({ store, bucket: buckets.campaigns, clock });
+    this.feedback = new Feedback({ ledger, logger, metrics: this.metrics.feedback });
+    this.suppressions = new Suppressions({ ledger, logger });
+    this.webhookGuard = new WebhookGuard({
+      store,
+      bucket: buckets.campaigns,
+      clock,
+      logger,
+      signingKey: deps.webhookSigningKey,
+      maxAgeMs: config.MAILGUN_WEBHOOK_MAX_AGE_MS,
     });
     this.conductor = new Conductor({
       store: deps.store,
@@ -61,6 +82,7 @@ export class ConductorService {
       topic: deps.topic,
       testSender: deps.testSender,
       metrics: this.metrics.hooks,
+      complaints: (ref) => this.feedback.complaintTally(ref),
       settings: {
         stage: config.BATON_STAGE,
         maxWorkers: config.MAX_WORKERS,
@@ -92,6 +114,10 @@ export class ConductorService {
       leaseToken: this.deps.leaseToken,
       logger: this.deps.logger,
       plugins: this.deps.plugins,
+      feedback: {
+        webhooks: { guard: this.webhookGuard, feedback: this.feedback, logger: this.deps.logger },
+        suppressions: this.suppressions,
+      },
     });
     const url = await this.app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? this.deps.config.PORT });
     this.scheduleTick();

@@ -3,6 +3,7 @@ import {
   isValidUnsubscribeSignature,
   Ledger,
   type Buckets,
+  type CampaignRef,
   type CampaignTopic,
   type CheckInRequest,
   type CheckInResponse,
@@ -19,6 +20,7 @@ import { isFinal } from './campaign-status';
 import { campaignView, type CampaignView } from './campaign-view';
 import { Campaigns, type DamagedCampaign, type NewCampaign } from './campaigns';
 import { Dispatcher } from './dispatcher';
+import type { ComplaintTally } from './feedback';
 import { CampaignNotFoundError } from './errors';
 import { GovernorJournal } from './governor-journal';
 import { LeaseBook } from './lease-book';
@@ -67,6 +69,8 @@ export interface ConductorDeps {
   topic: CampaignTopic;
   testSender?: Sender;
   metrics?: ConductorMetrics;
+  /** How many of a campaign's recipients complained (the provider's feedback), for its view. */
+  complaints?: (ref: CampaignRef) => ComplaintTally;
   settings: ConductorSettings;
 }
 
@@ -161,8 +165,10 @@ export class Conductor {
 
   // ---- campaign API -------------------------------------------------------------------------
 
-  async createCampaign(input: NewCampaign): Promise<CampaignView> {
-    return this.view(await this.campaigns.create(input));
+  /** The new draft's view, with `warnings` about its template (an empty list when there are none). */
+  async createCampaign(input: NewCampaign): Promise<CampaignView & { warnings: string[] }> {
+    const { run, warnings } = await this.campaigns.create(input);
+    return { ...this.view(run), warnings };
   }
 
   listCampaigns(): CampaignView[] {
@@ -277,6 +283,6 @@ export class Conductor {
   }
 
   private view(run: CampaignRun): CampaignView {
-    return campaignView(run, this.deps.governors, this.deps.clock.now());
+    return campaignView(run, this.deps.governors, this.deps.clock.now(), this.deps.complaints?.(run.ref));
   }
 }
