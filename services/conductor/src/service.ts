@@ -141,7 +141,7 @@ export class ConductorService {
     } catch (err) {
       this.deps.logger.error({ event: 'conductor.checkpoint_failed', err }, 'final checkpoint failed; the last one stands');
     }
-    await this.app?.close();
+    await this.closeApp(this.app);
     this.deps.logger.info({ event: 'conductor.stopped', leasesOut: this.conductor.activeLeases }, 'conductor stopped');
   }
 
@@ -156,6 +156,20 @@ export class ConductorService {
     this.app?.server.closeAllConnections();
     await this.app?.close();
     this.app = undefined;
+  }
+
+  /**
+   * Closes the server. Node closes idle keep-alive connections when the close begins, but a
+   * connection busy then (a check-in, a webhook) stays open after its answer until its keep-alive
+   * timeout (72 s): those are closed as soon as they go idle.
+   */
+  private async closeApp(app: FastifyInstance): Promise<void> {
+    const idle = setInterval(() => app.server.closeIdleConnections(), 50);
+    try {
+      await app.close();
+    } finally {
+      clearInterval(idle);
+    }
   }
 
   private scheduleTick(): void {
