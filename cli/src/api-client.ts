@@ -42,6 +42,34 @@ export class ApiClient {
   ) {}
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const { res, text } = await this.exchange(method, path, body);
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : {};
+    } catch {
+      throw new ApiError(res.status, `unexpected answer from ${path}: HTTP ${res.status}`);
+    }
+    if (!res.ok) {
+      const j = json as { message?: string; issues?: { where: string; message: string }[] };
+      throw new ApiError(res.status, j.message ?? `HTTP ${res.status}`, j.issues ?? []);
+    }
+    return json as T;
+  }
+
+  /** A text answer (a CSV listing) as it came; an error answer is read as JSON like `request`'s. */
+  async text(method: string, path: string): Promise<string> {
+    const { res, text } = await this.exchange(method, path, undefined);
+    if (res.ok) return text;
+    let j: { message?: string; issues?: { where: string; message: string }[] } = {};
+    try {
+      j = JSON.parse(text) as typeof j;
+    } catch {
+      // not JSON: the status says it
+    }
+    throw new ApiError(res.status, j.message ?? `HTTP ${res.status}`, j.issues ?? []);
+  }
+
+  private async exchange(method: string, path: string, body: unknown): Promise<{ res: Response; text: string }> {
     let res: Response;
     try {
       res = await fetch(this.baseUrl.replace(/\/+$/, '') + path, {
@@ -56,17 +84,6 @@ export class ApiClient {
       const reason = cause?.code ?? cause?.message ?? (err as Error).message;
       throw new ApiError(0, `cannot reach the Baton API at ${this.baseUrl} (${reason}); is \`npm start\` running?`);
     }
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : {};
-    } catch {
-      throw new ApiError(res.status, `unexpected answer from ${path}: HTTP ${res.status}`);
-    }
-    if (!res.ok) {
-      const j = json as { message?: string; issues?: { where: string; message: string }[] };
-      throw new ApiError(res.status, j.message ?? `HTTP ${res.status}`, j.issues ?? []);
-    }
-    return json as T;
+    return { res, text: await res.text() };
   }
 }

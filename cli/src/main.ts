@@ -3,11 +3,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
 import { ApiClient, ApiError, type CampaignView } from './api-client';
+import { SUPPRESSIONS_USAGE, suppressionsCommand } from './suppressions';
 
 const USAGE = `Usage:
   baton send --template FILE.mjml --audience FILE.csv --subject TEXT --from ADDRESS
              [--name TEXT] [--customer ID] [--api URL] [--token TOKEN] [--wait]
   baton status CAMPAIGN_ID [--api URL] [--token TOKEN]
+${SUPPRESSIONS_USAGE}
 
 The API defaults to http://localhost:8080; the token to $BATON_API_TOKEN, else the one
 \`npm start\` keeps in $BATON_DATA_DIR/api-token (.baton/api-token).
@@ -108,6 +110,7 @@ function parse(argv: string[]) {
         api: { type: 'string' },
         token: { type: 'string' },
         wait: { type: 'boolean' },
+        csv: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -136,6 +139,13 @@ export async function run(argv: string[], out: NodeJS.WritableStream = process.s
     const c = await api.request<CampaignView>('GET', `/api/campaigns/${encodeURIComponent(positionals[1])}`);
     out.write(summary(c) + '\n');
     return 0;
+  }
+  if (command === 'suppressions') {
+    const refuse = (message: string): never => {
+      throw new UsageError(message);
+    };
+    const args = { action: positionals[1], operand: positionals[2], customer: values.customer ?? 'default', csv: values.csv === true };
+    return suppressionsCommand(client(), args, out, refuse);
   }
   if (command !== 'send') throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   const missing = (['template', 'audience', 'subject', 'from'] as const).filter((f) => !values[f]);
