@@ -1,7 +1,9 @@
 import {
   assertRecipientId,
   isValidUnsubscribeSignature,
+  keys,
   Ledger,
+  stubRecord,
   type Buckets,
   type CampaignRef,
   type CampaignTopic,
@@ -12,9 +14,11 @@ import {
   type ObjectStore,
   type RenderedMessage,
   type RenewRequest,
+  type RecipientRef,
   type Stage,
   type Sender,
 } from '@baton/shared';
+import { normaliseAddress } from '@baton/templating';
 import type { CampaignRun } from './campaign-run';
 import { isFinal } from './campaign-status';
 import { campaignView, type CampaignView } from './campaign-view';
@@ -242,13 +246,24 @@ export class Conductor {
     }
     const written = await this.ledger.suppress(
       { customerId: ref.customerId, recipientId: ref.recipientId },
-      { campaignId: ref.campaignId, reason: 'unsubscribed' },
+      { campaignId: ref.campaignId, reason: 'unsubscribed', ...(await this.addressOf(ref)) },
     );
     if (written === 'written')
       this.deps.logger.info(
         { event: 'recipient.unsubscribed', campaignId: ref.campaignId, recipientId: ref.recipientId },
         'recipient unsubscribed',
       );
+  }
+
+  /** The recipient's address from its stub, for the suppression list; none when the stub is gone or unreadable. */
+  private async addressOf(ref: RecipientRef): Promise<{ email?: string }> {
+    try {
+      const text = await this.deps.store.get(this.deps.buckets.stubs, keys.stub(ref));
+      const stub = text === undefined ? undefined : stubRecord.safeParse(JSON.parse(text));
+      return stub?.success === true ? { email: normaliseAddress(stub.data.email) } : {};
+    } catch {
+      return {};
+    }
   }
 
   // ---- the tick and the lease API -----------------------------------------------------------
