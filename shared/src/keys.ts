@@ -120,7 +120,7 @@ export const keys = {
   suppressionsPrefix: (customerId: string) => `suppressions/${assertCustomerId(customerId)}/`,
   /** A webhook token seen in replay window `window` (its timestamp ÷ the window length); `tokenHash` is 64 hex digits. */
   /** The folder of one window's tokens (zero-padded, so folders sort by age). */
-  webhookTokenWindow: (window: number) => `${WEBHOOK_TOKENS_PREFIX}${String(window).padStart(12, '0')}/`,
+  webhookWindowPrefix: (window: number) => `${WEBHOOK_TOKENS_PREFIX}${String(window).padStart(12, '0')}/`,
   webhookToken: (window: number, tokenHash: string) => {
     if (!Number.isSafeInteger(window) || window < 0 || !/^[0-9a-f]{64}$/.test(tokenHash))
       throw new ValidationError('KEY_INVALID', [{ where: 'webhookToken', message: 'needs a whole window number and a sha256 hex digest' }]);

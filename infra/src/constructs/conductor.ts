@@ -150,7 +150,14 @@ export class Conductor extends Construct {
       addEnvironment: (name, value) => container.addEnvironment(name, value),
     };
     useBucket(task, 'BATON_CAMPAIGNS_BUCKET', props.buckets.campaigns, {
-      read: [KEY_PATTERNS.campaignFiles, KEY_PATTERNS.uploads, KEY_PATTERNS.ledger, KEY_PATTERNS.suppressions, KEY_PATTERNS.conductorState],
+      read: [
+        KEY_PATTERNS.campaignFiles,
+        KEY_PATTERNS.uploads,
+        KEY_PATTERNS.ledger,
+        KEY_PATTERNS.suppressions,
+        KEY_PATTERNS.conductorState,
+        KEY_PATTERNS.feedback,
+      ],
       // Not the audience report (the stubber's), and in the ledger only outcomes: claims are the
       // workers' (a conductor never claims a send).
       write: [
@@ -159,9 +166,13 @@ export class Conductor extends Construct {
         KEY_PATTERNS.campaignStates,
         KEY_PATTERNS.campaignSummaries,
         KEY_PATTERNS.outcomes,
+        KEY_PATTERNS.deliveries,
         KEY_PATTERNS.suppressions,
         KEY_PATTERNS.conductorState,
+        KEY_PATTERNS.feedback,
       ],
+      // A marketer removes manual suppressions; stale webhook tokens are swept.
+      delete: [KEY_PATTERNS.suppressions, KEY_PATTERNS.feedback],
     });
     // Stubs are counted, and written again to re-drive renders that never happened.
     useBucket(task, 'BATON_STUBS_BUCKET', props.buckets.stubs, { read: [KEY_PATTERNS.stubs], write: [KEY_PATTERNS.stubs] });

@@ -106,10 +106,10 @@ export class WebhookGuard {
       const { window } = parseKey.webhookToken(first);
       // A token of window w was signed before (w + 1) · maxAgeMs, so it is stale for good after (w + 2) · maxAgeMs.
       if ((window + 2) * maxAgeMs >= now) return;
-      let page = await store.list(bucket, keys.webhookTokenWindow(window));
+      let page = await store.list(bucket, keys.webhookWindowPrefix(window));
       while (page.keys.length > 0) {
         for (const key of page.keys) await store.delete(bucket, key);
-        page = await store.list(bucket, keys.webhookTokenWindow(window));
+        page = await store.list(bucket, keys.webhookWindowPrefix(window));
       }
     }
   }
