@@ -297,6 +297,27 @@ describe('the baton CLI against a local Baton', () => {
     expect(missing.text).toContain('not suppressed');
   });
 
+  it('imports a list larger than one request takes in parts, numbering bad lines as in the file', async () => {
+    // Prepare: about 1.3 MB, with a bad address on line 50,002
+    const lines = [
+      'email',
+      ...Array.from({ length: 50_000 }, (_, i) => `reader-${i}-with-a-longer-name@example.com`),
+      'broken',
+      'last@example.com',
+    ];
+    const csvFile = path.join(dir, 'large.csv');
+    writeFileSync(csvFile, lines.join('\n') + '\n');
+    const out = new Collector();
+
+    // Act
+    const code = await main(['suppressions', 'import', csvFile, '--customer', 'big-co', ...connection], out, new Collector());
+
+    // Assess
+    expect(code).toBe(0);
+    expect(out.text).toContain('50001 suppressed, 0 already suppressed, 1 invalid, 0 duplicate (of 50002 rows)');
+    expect(out.text).toContain('line 50002: invalid');
+  });
+
   it('prints the usage and exits 0 for --help, 2 with no command, and refuses an unknown option', async () => {
     // Prepare
     const help = new Collector();
