@@ -162,6 +162,53 @@ describe("the provider's feedback, end to end (local composition, mailgun.js aga
     }
   });
 
+  it('ignores events Baton does not track or mail it did not send, records a deferral without suppressing, and lets a bounced test send suppress', async () => {
+    // Prepare
+    const { baton, dataDir } = await startBaton();
+    try {
+      const call = api(baton);
+      const key = readFileSync(path.join(dataDir, 'mailgun-webhook-signing-key'), 'utf8').trim();
+      const ids = (email: string) => ({ 'customer-id': 'acme', 'campaign-id': 'c-one', 'recipient-id': recipientIdFor('acme', email) });
+      const post = (to: string, variables: Record<string, string>, e: Parameters<typeof mailgunWebhookBody>[2]) =>
+        postWebhook(baton.url, mailgunWebhookBody(key, message(to, variables), e, Date.now()));
+
+      // Act
+      const opened = await post('ann@example.com', ids('ann@example.com'), { event: 'opened' as 'delivered' });
+      const foreign = await post('bob@example.com', {}, { event: 'failed', severity: 'permanent' });
+      const deferred = await post('cid@example.com', ids('cid@example.com'), {
+        event: 'failed',
+        severity: 'temporary',
+        reason: '421 later',
+      });
+      const testBounce = await post(
+        'dan@example.com',
+        { 'customer-id': 'acme', 'campaign-id': 'c-one', test: 'true' },
+        { event: 'failed', severity: 'permanent' },
+      );
+      const badId = await post(
+        'eve@example.com',
+        { 'customer-id': 'acme', 'campaign-id': 'c-one', 'recipient-id': 'not-an-id' },
+        { event: 'delivered' },
+      );
+      const list = await call<{ suppressions: SuppressionRow[] }>('GET', '/api/customers/acme/suppressions');
+      const ledger = new Ledger({ store: baton.store, bucket: 'campaigns', clock: { now: Date.now, sleep: async () => {} } });
+
+      // Assess
+      expect(opened.status).toBe(200);
+      expect(await opened.json()).toMatchObject({ ignored: expect.stringContaining('not tracked') });
+      expect(await foreign.json()).toMatchObject({ ignored: expect.stringContaining('not sent by Baton') });
+      expect(await deferred.json()).toMatchObject({ recorded: true });
+      expect(await testBounce.json()).toMatchObject({ recorded: false, suppressed: 'bounced' });
+      expect(badId.status).toBe(400);
+      expect(list.body.suppressions.map((s) => [s.email, s.reason])).toEqual([['dan@example.com', 'bounced']]);
+      const cid = { customerId: 'acme', campaignId: 'c-one', recipientId: recipientIdFor('acme', 'cid@example.com') };
+      expect(await ledger.readDelivery(cid)).toMatchObject({ status: 'deferred', reason: expect.stringContaining('421 later') });
+    } finally {
+      await baton.stop();
+      removeDir(dataDir);
+    }
+  });
+
   it('refuses a test send to an address suppressed for any reason, and sends one to an address that is not', async () => {
     // Prepare: one address for each reason
     const { baton, dataDir } = await startBaton();
