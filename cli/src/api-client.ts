@@ -63,6 +63,20 @@ export class ApiClient {
     return json as T;
   }
 
+  /** A text answer (a CSV listing) as it came; an error answer is read as JSON like `request`'s. */
+  async text(method: string, path: string): Promise<string> {
+    const res = await this.fetch(method, path, undefined, AbortSignal.timeout(60_000));
+    const text = await res.text();
+    if (res.ok) return text;
+    let j: { message?: string; issues?: { where: string; message: string }[] } = {};
+    try {
+      j = JSON.parse(text) as typeof j;
+    } catch {
+      // not JSON: the status says it
+    }
+    throw new ApiError(res.status, j.message ?? `HTTP ${res.status}`, j.issues ?? []);
+  }
+
   /** A GET whose body is copied to `out` as it arrives (a CSV of any length); an error answer throws like `request`. */
   async stream(path: string, out: NodeJS.WritableStream): Promise<void> {
     const res = await this.fetch('GET', path, undefined);

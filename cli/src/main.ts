@@ -7,6 +7,7 @@ import { DEMO_USAGE, runDemo } from './demo';
 import { SANITIZE_USAGE, runSanitize } from './sanitize';
 import { UsageError } from './usage-error';
 import { recipientsCommand, troubleReport } from './recipients-command';
+import { SUPPRESSIONS_USAGE, suppressionsCommand } from './suppressions';
 
 const USAGE = `Usage:
   baton send --template FILE.mjml --audience FILE.csv --subject TEXT --from ADDRESS
@@ -15,6 +16,7 @@ const USAGE = `Usage:
   baton recipients CAMPAIGN_ID [--status STATUS] [--csv] [--api URL] [--token TOKEN]
 ${SANITIZE_USAGE}
 ${DEMO_USAGE}
+${SUPPRESSIONS_USAGE}
 
 The API defaults to http://localhost:8080; the token to $BATON_API_TOKEN, else the one
 \`npm start\` keeps in $BATON_DATA_DIR/api-token (.baton/api-token).
@@ -152,6 +154,13 @@ export async function run(argv: string[], out: NodeJS.WritableStream = process.s
   if (command === 'recipients') {
     if (!positionals[1]) throw new UsageError('recipients needs a campaign id');
     return recipientsCommand(client(), positionals[1], { status: values.status, csv: values.csv }, out);
+  }
+  if (command === 'suppressions') {
+    const refuse = (message: string): never => {
+      throw new UsageError(message);
+    };
+    const args = { action: positionals[1], operand: positionals[2], customer: values.customer ?? 'default', csv: values.csv === true };
+    return suppressionsCommand(client(), args, out, refuse);
   }
   if (command !== 'send') throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   const missing = (['template', 'audience', 'subject', 'from'] as const).filter((f) => !values[f]);

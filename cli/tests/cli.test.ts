@@ -317,6 +317,60 @@ describe('the baton CLI against a local Baton', () => {
     expect(err.text).toContain('is `npm start` running?');
   });
 
+  it('adds, lists (as text and CSV), imports and removes suppressions of a customer, and names an address that is not suppressed', async () => {
+    // Prepare
+    const csvFile = path.join(dir, 'suppress.csv');
+    writeFileSync(csvFile, 'email\nbob@example.com\nnot-an-address\n');
+    const customer = ['--customer', 'cli-co', ...connection];
+    const outs = Array.from({ length: 5 }, () => new Collector());
+    const err = new Collector();
+
+    // Act
+    const codes = [
+      await main(['suppressions', 'add', 'ann@example.com', ...customer], outs[0]!, err),
+      await main(['suppressions', 'import', csvFile, ...customer], outs[1]!, err),
+      await main(['suppressions', 'list', ...customer], outs[2]!, err),
+      await main(['suppressions', 'remove', 'ann@example.com', ...customer], outs[3]!, err),
+      await main(['suppressions', 'list', '--csv', ...customer], outs[4]!, err),
+    ];
+    const missing = new Collector();
+    const missingCode = await main(['suppressions', 'remove', 'zed@example.com', ...customer], new Collector(), missing);
+
+    // Assess
+    expect(codes).toEqual([0, 0, 0, 0, 0]);
+    expect(outs[0]!.text).toBe('suppressed ann@example.com (manual)\n');
+    expect(outs[1]!.text).toContain('1 suppressed, 0 already suppressed, 1 invalid');
+    expect(outs[1]!.text).toContain('line 3: invalid');
+    expect(outs[2]!.text).toMatch(/ann@example\.com\tmanual/);
+    expect(outs[2]!.text).toContain('2 suppressed for cli-co');
+    expect(outs[4]!.text.split('\r\n')[0]).toBe('email,reason,at,campaign_id,detail,recipient_id');
+    expect(outs[4]!.text).toContain('bob@example.com,manual');
+    expect(outs[4]!.text).not.toContain('ann@example.com');
+    expect(missingCode).toBe(2);
+    expect(missing.text).toContain('not suppressed');
+  });
+
+  it('imports a list larger than one request takes in parts, numbering bad lines as in the file', async () => {
+    // Prepare: about 1.3 MB, with a bad address on line 50,002
+    const lines = [
+      'email',
+      ...Array.from({ length: 50_000 }, (_, i) => `reader-${i}-with-a-longer-name@example.com`),
+      'broken',
+      'last@example.com',
+    ];
+    const csvFile = path.join(dir, 'large.csv');
+    writeFileSync(csvFile, lines.join('\n') + '\n');
+    const out = new Collector();
+
+    // Act
+    const code = await main(['suppressions', 'import', csvFile, '--customer', 'big-co', ...connection], out, new Collector());
+
+    // Assess
+    expect(code).toBe(0);
+    expect(out.text).toContain('50001 suppressed, 0 already suppressed, 1 invalid, 0 duplicate (of 50002 rows)');
+    expect(out.text).toContain('line 50002: invalid');
+  });
+
   it('prints the usage and exits 0 for --help, 2 with no command, and refuses an unknown option', async () => {
     // Prepare
     const help = new Collector();

@@ -24,8 +24,14 @@ export const KEY_PATTERNS = {
   ledger: 'ledger/*',
   claims: 'ledger/*/claims/*',
   outcomes: 'ledger/*/outcomes/*',
-  /** Unsubscribed recipients, per customer. */
+  /** A lease's first run marks it taken. */
+  leaseMarks: 'ledger/*/leases/*',
+  /** The provider's feedback per recipient (its webhooks), written by the conductor. */
+  deliveries: 'ledger/*/deliveries/*',
+  /** Suppressed recipients (unsubscribed, bounced, complained, manual), per customer. */
   suppressions: 'suppressions/*',
+  /** Webhook tokens already seen (the replay guard), swept by the conductor. */
+  feedback: 'feedback/*',
   /** The conductor's own checkpoints (the governors' state across restarts). */
   conductorState: 'conductor/*',
   // stubs bucket

@@ -378,6 +378,7 @@ function conductorWouldRefuse(stage: Stage, tuning: ConductorTuning): string[] {
       BATON_LEASE_TOKEN: `${standIn}-lease`,
       BATON_UNSUBSCRIBE_SECRET: standIn,
       MAILGUN_API_KEY: standIn,
+      MAILGUN_WEBHOOK_SIGNING_KEY: standIn,
     });
     return [];
   } catch (err) {

@@ -119,7 +119,7 @@ describe('the conductor on Fargate', () => {
     expect(environmentOf(exposed).QA_ALLOWED_RECIPIENTS).toBeUndefined();
   });
 
-  it('tells the conductor its buckets, topic and worker, and injects its four secrets from Secrets Manager', () => {
+  it('tells the conductor its buckets, topic and worker, and injects its five secrets from Secrets Manager', () => {
     const env = environmentOf(qa);
     expect(Object.keys(env)).toEqual(
       expect.arrayContaining([
@@ -138,8 +138,15 @@ describe('the conductor on Fargate', () => {
       'BATON_LEASE_TOKEN',
       'BATON_UNSUBSCRIBE_SECRET',
       'MAILGUN_API_KEY',
+      'MAILGUN_WEBHOOK_SIGNING_KEY',
     ]);
-    for (const name of ['BATON_API_TOKEN', 'BATON_LEASE_TOKEN', 'BATON_UNSUBSCRIBE_SECRET', 'MAILGUN_API_KEY']) {
+    for (const name of [
+      'BATON_API_TOKEN',
+      'BATON_LEASE_TOKEN',
+      'BATON_UNSUBSCRIBE_SECRET',
+      'MAILGUN_API_KEY',
+      'MAILGUN_WEBHOOK_SIGNING_KEY',
+    ]) {
       expect(JSON.stringify(env)).not.toContain(name);
     }
   });
@@ -189,7 +196,7 @@ describe('the conductor on Fargate', () => {
     );
     expect(publicListeners.map(([, l]) => l.Properties?.Protocol)).toEqual(['HTTPS']);
     // An allow-list: the public listener answers 404 to everything but the console, its API,
-    // unsubscribe links and health — so no spelling of /lease or /metrics gets through.
+    // unsubscribe links, Mailgun's webhooks and health — so no spelling of /lease or /metrics gets through.
     const listener = publicListeners[0]![1];
     expect(listener.Properties?.DefaultActions).toEqual([
       expect.objectContaining({ Type: 'fixed-response', FixedResponseConfig: expect.objectContaining({ StatusCode: '404' }) }),
@@ -198,7 +205,7 @@ describe('the conductor on Fargate', () => {
     expect(rules).toHaveLength(1);
     const [, rule] = rules[0]!;
     expect(rule.Properties?.Conditions).toEqual([
-      { Field: 'path-pattern', PathPatternConfig: { Values: ['/', '/api/*', '/unsubscribe/*', '/healthz'] } },
+      { Field: 'path-pattern', PathPatternConfig: { Values: ['/', '/api/*', '/unsubscribe/*', '/webhooks/mailgun', '/healthz'] } },
     ]);
     expect(JSON.stringify(rule.Properties?.Actions)).toContain('forward');
     // The workers still use the internal one.

@@ -64,15 +64,15 @@ describe('the data stack (buckets and secrets)', () => {
 
   it('retains every bucket and secret when the stack is deleted or the resource replaced', () => {
     const stateful = [...resources(qa.data, 'AWS::S3::Bucket'), ...resources(qa.data, 'AWS::SecretsManager::Secret')];
-    expect(stateful).toHaveLength(7);
+    expect(stateful).toHaveLength(8);
     for (const [, r] of stateful) expect([r.DeletionPolicy, r.UpdateReplacePolicy]).toEqual(['Retain', 'Retain']);
   });
 
-  it('generates the API token, the lease token and the unsubscribe secret; the Mailgun key is a placeholder to replace', () => {
+  it('generates the API token, the lease token and the unsubscribe secret; the Mailgun key and its webhook signing key are placeholders to replace', () => {
     const secrets = resources(qa.data, 'AWS::SecretsManager::Secret').map(([, r]) => r.Properties ?? {});
     const generated = secrets.filter((p) => p.GenerateSecretString !== undefined);
     expect(generated).toHaveLength(3);
     for (const p of generated) expect(p.GenerateSecretString).toMatchObject({ PasswordLength: 48, ExcludePunctuation: true });
-    expect(secrets.filter((p) => typeof p.SecretString === 'string' && p.SecretString.startsWith('REPLACE-ME'))).toHaveLength(1);
+    expect(secrets.filter((p) => typeof p.SecretString === 'string' && p.SecretString.startsWith('REPLACE-ME'))).toHaveLength(2);
   });
 });

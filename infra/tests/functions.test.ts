@@ -172,7 +172,7 @@ describe('the pipeline functions', () => {
     ]);
   });
 
-  it('lets the worker read rendered messages and suppressions, and read and write the ledger, and nothing more in S3', () => {
+  it('lets the worker read rendered messages, suppressions and the ledger, write its claims, outcomes and lease marks, and nothing more in S3', () => {
     expect(s3Grants(qa.service, roleOf(qa.stacks.service.worker.function))).toEqual([
       's3:DeleteObject campaigns/ledger/*/claims/*',
       's3:GetObject campaigns/ledger/*',
@@ -180,7 +180,9 @@ describe('the pipeline functions', () => {
       's3:GetObject rendered/rendered/*',
       's3:ListBucket campaigns',
       's3:ListBucket rendered',
-      's3:PutObject campaigns/ledger/*',
+      's3:PutObject campaigns/ledger/*/claims/*',
+      's3:PutObject campaigns/ledger/*/leases/*',
+      's3:PutObject campaigns/ledger/*/outcomes/*',
     ]);
   });
 

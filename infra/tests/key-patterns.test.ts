@@ -30,7 +30,21 @@ const USES: Record<string, Use> = {
   claim: { key: keys.claim(ref), bucket: 'campaigns', read: ['worker', 'conductor'], write: ['worker'], delete: ['worker'] },
   leaseClaim: { key: keys.leaseClaim(ref, 'lease-1'), bucket: 'campaigns', write: ['worker'] },
   outcome: { key: keys.outcome(ref), bucket: 'campaigns', read: ['conductor'], write: ['worker', 'renderer', 'conductor'] },
-  suppression: { key: keys.suppression(ref), bucket: 'campaigns', read: ['worker', 'conductor'], write: ['conductor'] },
+  suppression: {
+    key: keys.suppression(ref),
+    bucket: 'campaigns',
+    read: ['worker', 'conductor'],
+    write: ['conductor'],
+    delete: ['conductor'],
+  },
+  delivery: { key: keys.delivery(ref, 'bounced'), bucket: 'campaigns', read: ['conductor'], write: ['conductor'] },
+  webhookToken: {
+    key: keys.webhookToken(4_000_000, 'ab'.repeat(32)),
+    bucket: 'campaigns',
+    read: ['conductor'],
+    write: ['conductor'],
+    delete: ['conductor'],
+  },
   stub: { key: keys.stub(ref), bucket: 'stubs', read: ['renderer', 'conductor'], write: ['stubber', 'conductor'] },
   rendered: { key: keys.rendered(ref), bucket: 'rendered', read: ['worker'], write: ['renderer'] },
 };

@@ -25,6 +25,7 @@ import { ConductorService } from '@baton/conductor';
 import { devSecret } from './dev-secrets';
 import { LocalLambda } from './local-lambda';
 import { startMailgunSink, type MailgunSink } from './mailgun-sink';
+import { createSinkWebhooks, type SinkWebhooks } from './sink-webhooks';
 import { PortInUseError, assertPortFree, isAddressInUse } from './port';
 
 export const LOCAL_BUCKETS: Buckets = { campaigns: 'campaigns', stubs: 'stubs', rendered: 'rendered' };
@@ -51,6 +52,8 @@ export interface LocalBaton {
   service: ConductorService;
   /** The built-in Mailgun-compatible sink, when MAILGUN_URL is unset. */
   sink: MailgunSink | undefined;
+  /** The webhooks the sink posts to the conductor (delivered, bounced, complained…), with the sink. */
+  sinkWebhooks: SinkWebhooks | undefined;
   functions: { stubber: LocalLambda<SnsEvent>; renderer: LocalLambda<S3Event>; worker: LocalLambda<WorkerInvocation> };
   stop(): Promise<void>;
   /**
@@ -89,11 +92,18 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     config.BATON_UNSUBSCRIBE_SECRET ??
     (await devSecret(path.join(dataDir, 'unsubscribe-secret'), 'unsubscribe links in messages already sent will then stop working')).value;
   const mailgunKey = config.MAILGUN_API_KEY ?? randomBytes(16).toString('hex');
+  // Kept across restarts like Mailgun's own: webhooks signed before a restart still verify.
+  const webhookSigningKey =
+    config.MAILGUN_WEBHOOK_SIGNING_KEY ??
+    (await devSecret(path.join(dataDir, 'mailgun-webhook-signing-key'), "the built-in sink's webhooks are signed with the new key")).value;
 
   let sink: MailgunSink | undefined;
+  let sinkWebhooks: SinkWebhooks | undefined;
   let mailgunUrl = config.MAILGUN_URL;
   if (mailgunUrl === undefined) {
-    sink = await startMailgunSink({ host: '127.0.0.1', port: 0, apiKey: mailgunKey, logger });
+    const webhooks = createSinkWebhooks({ signingKey: webhookSigningKey, logger, clock });
+    sinkWebhooks = webhooks;
+    sink = await startMailgunSink({ host: '127.0.0.1', port: 0, apiKey: mailgunKey, logger, onStored: (m) => webhooks.onStored(m) });
     mailgunUrl = sink.url;
   }
   const sender = createMailgunSender({
@@ -167,6 +177,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     leaseToken,
     publicUrl,
     unsubscribeSecret,
+    webhookSigningKey,
     plugins,
   });
   let url: string;
@@ -176,10 +187,12 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     // Taken between the check and now, or any other failure: release what already runs.
     await service.kill().catch(() => undefined);
     unsubscribe();
+    sinkWebhooks?.stop();
     await sink?.close();
     throw isAddressInUse(err) ? new PortInUseError(config.PORT, { cause: err }) : err;
   }
   leaseClient = createHttpLeaseClient({ baseUrl: url, token: leaseToken });
+  sinkWebhooks?.setTarget(`${url}/webhooks/mailgun`);
   if (config.BATON_PUBLIC_URL === undefined) publicUrl = `http://localhost:${new URL(url).port}`;
   renderHandler = createRenderHandler({ store, buckets, templates: new TemplateCache(), publicUrl, unsubscribeSecret, logger });
 
@@ -196,12 +209,15 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     store,
     service,
     sink,
+    sinkWebhooks,
     functions: { stubber, renderer, worker },
     killConductor: () => service.kill(),
     async stop() {
       // Bounded at every stage: the conductor's drain, then at most STOP_FUNCTIONS_MS for the
       // functions still running. Stubbing and rendering left undone resume after a restart (the
       // conductor re-drives them); a worker cut short is settled from the ledger.
+      // Webhooks not yet posted are dropped, as Mailgun's would be while the conductor is away.
+      sinkWebhooks?.stop();
       await service.stop();
       unsubscribe();
       const drained = await Promise.all([stubber, renderer, worker].map((f) => f.drain(STOP_FUNCTIONS_MS)));
@@ -215,6 +231,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
         },
         workers!.stillRunning ? 'stopped; a worker was cut short' : 'stopped',
       );
+      await sinkWebhooks?.settled();
       await sink?.close();
     },
   };

@@ -90,6 +90,8 @@ export interface MailgunSinkOptions {
   /** Basic auth is `api:{apiKey}`, as with Mailgun. */
   apiKey: string;
   logger?: Logger;
+  /** Called with each message stored (accepted, or accepted with its answer dropped): the webhooks (sink-webhooks.ts). */
+  onStored?: (message: SinkMessage) => void;
 }
 
 export interface MailgunSink {
@@ -229,6 +231,7 @@ export async function startMailgunSink(options: MailgunSinkOptions): Promise<Mai
     const message = toMessage(form, domain, `<${Date.now()}.${++sequence}.${randomBytes(6).toString('hex')}@${domain}>`);
     stored.push(message);
     call.messageId = message.id;
+    options.onStored?.(message);
     if (drawn.dropAnswerShare > 0 && drawn.random() < drawn.dropAnswerShare) {
       call.outcome = 'dropped';
       log.debug({ event: 'sink.answer-dropped', id: message.id, domain });

@@ -113,6 +113,10 @@ const variables = {
   BATON_API_TOKEN: { schema: secret.optional(), default: undefined },
   BATON_LEASE_TOKEN: { schema: secret.optional(), default: undefined },
   BATON_UNSUBSCRIBE_SECRET: { schema: secret.optional(), default: undefined },
+  /** Mailgun's HTTP webhook signing key: verifies `POST /webhooks/mailgun`. Locally a dev secret the sink signs with. */
+  MAILGUN_WEBHOOK_SIGNING_KEY: { schema: secret.optional(), default: undefined },
+  /** A webhook whose signed timestamp is further than this from the conductor's clock is refused (replays are remembered this long). */
+  MAILGUN_WEBHOOK_MAX_AGE_MS: { schema: wholeNumber(10_000, 86_400_000), default: '600000' },
   LOG_LEVEL: { schema: logLevel, default: 'info' },
 } as const;
 

@@ -10,3 +10,4 @@ export * from './unsubscribe';
 export * from './slice-schedule';
 export * from './ledger';
 export * from './recipient-list';
+export * from './webhook-signature';

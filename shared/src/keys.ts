@@ -12,7 +12,9 @@ import { ValidationError } from './errors';
  *   campaigns bucket campaigns/{customerId}/{campaignId}/campaign.json | audience.csv | audience-report.json | state.json | summary.json
  *                    ledger/{customerId}/{campaignId}/claims/{shard}/{recipientId}
  *                    ledger/{customerId}/{campaignId}/outcomes/{shard}/{recipientId}.json
- *                    suppressions/{customerId}/{shard}/{recipientId}.json  (unsubscribed, for every campaign)
+ *                    ledger/{customerId}/{campaignId}/deliveries/{shard}/{recipientId}/{event}.json  (the provider's webhooks)
+ *                    suppressions/{customerId}/{shard}/{recipientId}.json  (for every campaign, with a reason)
+ *                    feedback/mailgun-tokens/{window}/{sha256 of token}    (webhook tokens seen: the replay guard)
  *
  * Every component is checked against a strict pattern, so no key built or parsed here can hold
  * `..`, a slash, a NUL or anything else that escapes its folder.
@@ -103,13 +105,35 @@ export const keys = {
   },
   outcome: (ref: RecipientRef) => `ledger/${campaignPath(ref)}/outcomes/${shardOf(ref.recipientId)}/${ref.recipientId}.json`,
   outcomesPrefix: (ref: CampaignRef) => `ledger/${campaignPath(ref)}/outcomes/`,
+  /** One provider event (delivered, bounced, …) about one recipient: one object per kind of event. */
+  delivery: (ref: RecipientRef, event: string) => {
+    if (!/^[a-z]{1,32}$/.test(event))
+      throw new ValidationError('KEY_INVALID', [{ where: 'event', message: 'must be 1-32 lower-case letters' }]);
+    return `ledger/${campaignPath(ref)}/deliveries/${shardOf(ref.recipientId)}/${ref.recipientId}/${event}.json`;
+  },
+  /** Every provider event about one recipient of a campaign. */
+  recipientDeliveriesPrefix: (ref: RecipientRef) =>
+    `ledger/${campaignPath(ref)}/deliveries/${shardOf(ref.recipientId)}/${ref.recipientId}/`,
+  deliveriesPrefix: (ref: CampaignRef) => `ledger/${campaignPath(ref)}/deliveries/`,
   suppression: (ref: { customerId: string; recipientId: string }) =>
     `suppressions/${assertCustomerId(ref.customerId)}/${shardOf(ref.recipientId)}/${ref.recipientId}.json`,
+  suppressionsPrefix: (customerId: string) => `suppressions/${assertCustomerId(customerId)}/`,
+  /** A webhook token seen in replay window `window` (its timestamp ÷ the window length); `tokenHash` is 64 hex digits. */
+  /** The folder of one window's tokens (zero-padded, so folders sort by age). */
+  webhookWindowPrefix: (window: number) => `${WEBHOOK_TOKENS_PREFIX}${String(window).padStart(12, '0')}/`,
+  webhookToken: (window: number, tokenHash: string) => {
+    if (!Number.isSafeInteger(window) || window < 0 || !/^[0-9a-f]{64}$/.test(tokenHash))
+      throw new ValidationError('KEY_INVALID', [{ where: 'webhookToken', message: 'needs a whole window number and a sha256 hex digest' }]);
+    return `${WEBHOOK_TOKENS_PREFIX}${String(window).padStart(12, '0')}/${tokenHash}`;
+  },
   stub: (ref: RecipientRef) => `stubs/${recipientPath(ref)}.json`,
   stubsPrefix: (ref: CampaignRef) => `stubs/${campaignPath(ref)}/`,
   rendered: (ref: RecipientRef) => `rendered/${recipientPath(ref)}.json`,
   renderedPrefix: (ref: CampaignRef) => `rendered/${campaignPath(ref)}/`,
 } as const;
+
+/** Where webhook tokens are remembered for the replay guard; one folder per window, deleted when it is over. */
+export const WEBHOOK_TOKENS_PREFIX = 'feedback/mailgun-tokens/';
 
 /** Prefix every stub key starts with: the renderer's notification filter. */
 export const STUBS_PREFIX = 'stubs/';
@@ -118,6 +142,9 @@ export const CAMPAIGNS_PREFIX = 'campaigns/';
 
 const PER_RECIPIENT = /^(stubs|rendered)\/([^/]+)\/([^/]+)\/([0-9a-f]{2})\/([^/]+)\.json$/;
 const LEDGER = /^ledger\/([^/]+)\/([^/]+)\/(claims|outcomes)\/([0-9a-f]{2})\/([0-9a-f]{32})(\.json)?$/;
+const DELIVERY = /^ledger\/([^/]+)\/([^/]+)\/deliveries\/([0-9a-f]{2})\/([0-9a-f]{32})\/([a-z]{1,32})\.json$/;
+const SUPPRESSION = /^suppressions\/([^/]+)\/([0-9a-f]{2})\/([0-9a-f]{32})\.json$/;
+const WEBHOOK_TOKEN = /^feedback\/mailgun-tokens\/(\d{12,15})\/([0-9a-f]{64})$/;
 const CAMPAIGN_FILE = /^campaigns\/([^/]+)\/([^/]+)\/campaign\.json$/;
 
 function fail(key: string, expected: string): never {
@@ -143,6 +170,27 @@ export const parseKey = {
     const ref = { customerId: assertCustomerId(m[1]!), campaignId: assertCampaignId(m[2]!), recipientId: m[5]! };
     if (shardOf(ref.recipientId) !== m[4]) fail(key, 'a key whose shard matches its recipient id');
     return ref;
+  },
+  /** Which recipient and which kind of event a delivery record is about. */
+  delivery: (key: string): RecipientRef & { event: string } => {
+    const m = DELIVERY.exec(key);
+    if (!m) fail(key, 'a delivery key');
+    const ref = { customerId: assertCustomerId(m[1]!), campaignId: assertCampaignId(m[2]!), recipientId: m[4]! };
+    if (shardOf(ref.recipientId) !== m[3]) fail(key, 'a key whose shard matches its recipient id');
+    return { ...ref, event: m[5]! };
+  },
+  suppression: (key: string): { customerId: string; recipientId: string } => {
+    const m = SUPPRESSION.exec(key);
+    if (!m) fail(key, 'a suppression key');
+    const ref = { customerId: assertCustomerId(m[1]!), recipientId: m[3]! };
+    if (shardOf(ref.recipientId) !== m[2]) fail(key, 'a key whose shard matches its recipient id');
+    return ref;
+  },
+  /** The window a remembered webhook token belongs to. */
+  webhookToken: (key: string): { window: number } => {
+    const m = WEBHOOK_TOKEN.exec(key);
+    if (!m) fail(key, 'a webhook token key');
+    return { window: Number(m[1]) };
   },
   campaign: (key: string): CampaignRef => {
     const m = CAMPAIGN_FILE.exec(key);

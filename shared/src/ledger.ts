@@ -1,9 +1,22 @@
 import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
 import type { Clock } from './clock';
 import { ObjectExistsError, ValidationError, describeError, type InputIssue } from './errors';
 import { keys, parseKey, type CampaignRef, type RecipientRef } from './keys';
 import { listAll, type ObjectStore } from './object-store/port';
-import { claimRecord, outcomeRecord, type ClaimRecord, type OutcomeRecord, type OutcomeStatus, type SuppressionRecord } from './schemas';
+import {
+  claimRecord,
+  deliveryRecord,
+  outcomeRecord,
+  suppressionRecord,
+  type ClaimRecord,
+  type DeliveryEvent,
+  type DeliveryRecord,
+  type OutcomeRecord,
+  type OutcomeStatus,
+  type SuppressionReason,
+  type SuppressionRecord,
+} from './schemas';
 
 /**
  * The ledger: the facts in the campaigns bucket that make sending at most once and account for
@@ -18,8 +31,12 @@ import { claimRecord, outcomeRecord, type ClaimRecord, type OutcomeRecord, type 
  * - **outcomes** (`keys.outcome`): how a recipient ended. Written `always` by whoever holds the
  *   recipient's claim (its word is the truth), or `if-absent` by anyone deciding without a claim
  *   (renderer, worker before claiming, conductor): then the first outcome stands.
- * - **suppressions** (`keys.suppression`): per customer, for every campaign. Their presence is
- *   what counts: a damaged suppression record still suppresses.
+ * - **suppressions** (`keys.suppression`): per customer, for every campaign, with a reason. Their
+ *   presence is what counts: a damaged suppression record still suppresses. The first one stands;
+ *   only a `manual` one may be removed.
+ * - **deliveries** (`keys.delivery`): what the provider reported after accepting a message, one
+ *   object per kind of event and recipient, written `if-absent`, so a webhook delivered twice (or
+ *   two at once) records once. A recipient's delivery status is derived from them (`deliveryStatus`).
  *
  * - **settling and re-queueing** (`settleInDoubt`, `reopenFailed`, `reopenNotAccepted`): the only
  *   ways an outcome is replaced or removed. A claim is removed only by the worker that made it when
@@ -54,6 +71,57 @@ export interface OutcomeFacts {
   reason?: string;
   providerId?: string;
   leaseId?: string;
+}
+
+export type SuppressionRef = { customerId: string; recipientId: string };
+
+/** What a suppression says; the ledger adds the version and the time. */
+export interface SuppressionFacts {
+  reason: SuppressionReason;
+  campaignId?: string;
+  email?: string;
+  detail?: string;
+}
+
+/** A stored suppression: its record, or why it cannot be read (it suppresses all the same). */
+export interface Suppression {
+  recipientId: string;
+  record?: SuppressionRecord;
+  damaged?: string;
+}
+
+/** What a provider event says; the ledger adds the version, the recipient and the time it was recorded. */
+export interface DeliveryFacts {
+  event: DeliveryEvent;
+  /** When the provider says it happened (ISO). */
+  at: string;
+  providerMessageId?: string;
+  providerEventId?: string;
+  reason?: string;
+}
+
+/** What the provider reported about one recipient: the status derived from its events, and the events. */
+export interface Delivery {
+  recipientId: string;
+  status: DeliveryEvent;
+  /** When the event that gives the status happened. */
+  at: string;
+  reason?: string;
+  providerMessageId?: string;
+  /** Every event recorded, oldest first. */
+  events: DeliveryRecord[];
+}
+
+/**
+ * Which event a recipient's delivery status shows when there are several: what the recipient
+ * did last outranks what the mailbox did (a complaint comes after a delivery), a permanent
+ * failure outranks a temporary one, and a delivery outranks an earlier deferral.
+ */
+const DELIVERY_PRECEDENCE: readonly DeliveryEvent[] = ['complained', 'unsubscribed', 'bounced', 'delivered', 'deferred'];
+
+/** The status a set of events gives (see `DELIVERY_PRECEDENCE`); `undefined` for none. */
+export function deliveryStatus(events: readonly { event: DeliveryEvent }[]): DeliveryEvent | undefined {
+  return DELIVERY_PRECEDENCE.find((e) => events.some((r) => r.event === e));
 }
 
 /** A ledger record that is there but cannot be read as what it should be: named, never taken as absent. */
@@ -209,18 +277,126 @@ export class Ledger {
     for await (const key of listAll(this.store, this.bucket, keys.claimsPrefix(campaign))) yield parseKey.ledger(key).recipientId;
   }
 
-  /** Whether the recipient unsubscribed from the customer's mail. */
-  async isSuppressed(ref: { customerId: string; recipientId: string }): Promise<boolean> {
+  /** Whether the recipient is suppressed for the customer's mail (for any reason). */
+  async isSuppressed(ref: SuppressionRef): Promise<boolean> {
     return (await this.store.get(this.bucket, keys.suppression(ref))) !== undefined;
   }
 
   /** Suppresses the recipient for every campaign of the customer; the first suppression stands (`exists`). */
-  async suppress(
-    ref: { customerId: string; recipientId: string },
-    why: { campaignId: string; reason: 'unsubscribed' },
-  ): Promise<WriteResult> {
-    const record: SuppressionRecord = { version: 1, at: this.iso(), campaignId: why.campaignId, reason: why.reason };
+  async suppress(ref: SuppressionRef, why: SuppressionFacts): Promise<WriteResult> {
+    const record: SuppressionRecord = {
+      version: 1,
+      at: this.iso(),
+      reason: why.reason,
+      ...(why.campaignId !== undefined ? { campaignId: why.campaignId } : {}),
+      ...(why.email !== undefined ? { email: why.email } : {}),
+      ...(why.detail !== undefined ? { detail: oneLine(why.detail) } : {}),
+    };
     return this.write(keys.suppression(ref), record, 'if-absent');
+  }
+
+  /** The recipient's suppression, `undefined` when there is none; a damaged one is `{ damaged }` (it still suppresses). */
+  async readSuppression(ref: SuppressionRef): Promise<Suppression | undefined> {
+    const key = keys.suppression(ref);
+    const text = await this.store.get(this.bucket, key);
+    return text === undefined ? undefined : toSuppression(key, ref.recipientId, text);
+  }
+
+  /**
+   * The customer's suppressions in key order (by recipient id), after `afterRecipientId` when
+   * given (the cursor of a page). Read one at a time: a caller streams them.
+   */
+  async *suppressions(customerId: string, options: { afterRecipientId?: string } = {}): AsyncGenerator<Suppression> {
+    const prefix = keys.suppressionsPrefix(customerId);
+    const after = options.afterRecipientId;
+    let startAfter = after === undefined ? undefined : keys.suppression({ customerId, recipientId: after });
+    for (;;) {
+      const page = await this.store.list(this.bucket, prefix, { startAfter, limit: 1000 });
+      for (const key of page.keys) {
+        const { recipientId } = parseKey.suppression(key);
+        const text = await this.store.get(this.bucket, key);
+        if (text !== undefined) yield toSuppression(key, recipientId, text);
+      }
+      if (page.nextStartAfter === undefined) return;
+      startAfter = page.nextStartAfter;
+    }
+  }
+
+  /**
+   * Removes a suppression the marketer added (`manual`). One the recipient or the provider caused
+   * (unsubscribed, bounced, complained) is never removed here: `kept`, with its reason.
+   */
+  async removeManualSuppression(ref: SuppressionRef): Promise<{ result: 'removed' | 'absent' } | { result: 'kept'; reason: string }> {
+    const found = await this.readSuppression(ref);
+    if (found === undefined) return { result: 'absent' };
+    if (found.record?.reason !== 'manual') return { result: 'kept', reason: found.record?.reason ?? 'damaged' };
+    await this.store.delete(this.bucket, keys.suppression(ref));
+    return { result: 'removed' };
+  }
+
+  /**
+   * Records one provider event about a recipient. The first event of each kind stands (`exists`
+   * for a repeat: a webhook retried, or delivered twice), so recording is idempotent.
+   */
+  async recordDelivery(ref: RecipientRef, facts: DeliveryFacts): Promise<WriteResult> {
+    const record: DeliveryRecord = {
+      version: 1,
+      recipientId: ref.recipientId,
+      event: facts.event,
+      at: facts.at,
+      recordedAt: this.iso(),
+      ...(facts.providerMessageId !== undefined ? { providerMessageId: facts.providerMessageId } : {}),
+      ...(facts.providerEventId !== undefined ? { providerEventId: facts.providerEventId } : {}),
+      ...(facts.reason !== undefined ? { reason: oneLine(facts.reason) } : {}),
+    };
+    return this.write(keys.delivery(ref, facts.event), record, 'if-absent');
+  }
+
+  /** What the provider reported about one recipient, `undefined` when nothing; a damaged record throws `LedgerRecordInvalidError`. */
+  async readDelivery(ref: RecipientRef): Promise<Delivery | undefined> {
+    const records: DeliveryRecord[] = [];
+    for await (const key of listAll(this.store, this.bucket, keys.recipientDeliveriesPrefix(ref))) {
+      const text = await this.store.get(this.bucket, key);
+      if (text !== undefined) records.push(readDeliveryRecord(key, text, ref.recipientId));
+    }
+    return records.length === 0 ? undefined : toDelivery(ref.recipientId, records);
+  }
+
+  /** Which kinds of event each recipient of a campaign has, from the keys alone (no record is read). */
+  async *deliveryEvents(campaign: CampaignRef): AsyncGenerator<{ recipientId: string; event: string }> {
+    for await (const key of listAll(this.store, this.bucket, keys.deliveriesPrefix(campaign))) {
+      const { recipientId, event } = parseKey.delivery(key);
+      yield { recipientId, event };
+    }
+  }
+
+  /**
+   * What the provider reported about a campaign's recipients, one `Delivery` per recipient that
+   * has any, in key order (shard, then recipient id: the order of `outcomes`). Damaged records go
+   * to `onDamaged` when given (the listing goes on), else throw.
+   */
+  async *deliveries(
+    campaign: CampaignRef,
+    options: { onDamaged?: (error: LedgerRecordInvalidError, recipientId: string) => void } = {},
+  ): AsyncGenerator<Delivery> {
+    let current: { recipientId: string; records: DeliveryRecord[] } | undefined;
+    for await (const key of listAll(this.store, this.bucket, keys.deliveriesPrefix(campaign))) {
+      const { recipientId } = parseKey.delivery(key);
+      if (current !== undefined && current.recipientId !== recipientId) {
+        if (current.records.length > 0) yield toDelivery(current.recipientId, current.records);
+        current = undefined;
+      }
+      current ??= { recipientId, records: [] };
+      const text = await this.store.get(this.bucket, key);
+      if (text === undefined) continue;
+      try {
+        current.records.push(readDeliveryRecord(key, text, recipientId));
+      } catch (error) {
+        if (!(error instanceof LedgerRecordInvalidError) || !options.onDamaged) throw error;
+        options.onDamaged(error, recipientId);
+      }
+    }
+    if (current !== undefined && current.records.length > 0) yield toDelivery(current.recipientId, current.records);
   }
 
   private async createClaim(key: string, leaseId: string): Promise<ClaimResult> {
@@ -265,19 +441,59 @@ export class Ledger {
   }
 }
 
-function readOutcomeRecord(key: string, text: string, recipientId: string): OutcomeRecord {
+function readRecord<T>(schema: z.ZodType<T>, code: string, key: string, text: string): T {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new LedgerRecordInvalidError('OUTCOME_INVALID', key, [{ where: key, message: `not valid JSON (${(error as Error).message})` }]);
+    throw new LedgerRecordInvalidError(code, key, [{ where: key, message: `not valid JSON (${(error as Error).message})` }]);
   }
-  const parsed = outcomeRecord.safeParse(value);
+  const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ where: [key, ...i.path.map(String)].join('.'), message: i.message }));
-    throw new LedgerRecordInvalidError('OUTCOME_INVALID', key, issues);
+    throw new LedgerRecordInvalidError(code, key, issues);
   }
-  if (parsed.data.recipientId !== recipientId)
-    throw new LedgerRecordInvalidError('OUTCOME_INVALID', key, [{ where: `${key}.recipientId`, message: 'is about another recipient' }]);
   return parsed.data;
+}
+
+function readOutcomeRecord(key: string, text: string, recipientId: string): OutcomeRecord {
+  const record = readRecord(outcomeRecord, 'OUTCOME_INVALID', key, text);
+  if (record.recipientId !== recipientId)
+    throw new LedgerRecordInvalidError('OUTCOME_INVALID', key, [{ where: `${key}.recipientId`, message: 'is about another recipient' }]);
+  return record;
+}
+
+function readDeliveryRecord(key: string, text: string, recipientId: string): DeliveryRecord {
+  const record = readRecord(deliveryRecord, 'DELIVERY_INVALID', key, text);
+  if (record.recipientId !== recipientId || parseKey.delivery(key).event !== record.event)
+    throw new LedgerRecordInvalidError('DELIVERY_INVALID', key, [{ where: key, message: 'is about another recipient or event' }]);
+  return record;
+}
+
+function toSuppression(key: string, recipientId: string, text: string): Suppression {
+  try {
+    return { recipientId, record: readRecord(suppressionRecord, 'SUPPRESSION_INVALID', key, text) };
+  } catch (error) {
+    return { recipientId, damaged: describeError(error) };
+  }
+}
+
+function toDelivery(recipientId: string, records: DeliveryRecord[]): Delivery {
+  const events = [...records].sort((a, b) => a.at.localeCompare(b.at));
+  const status = deliveryStatus(events)!;
+  const shown = events.find((e) => e.event === status)!;
+  const providerMessageId = events.find((e) => e.providerMessageId !== undefined)?.providerMessageId;
+  return {
+    recipientId,
+    status,
+    at: shown.at,
+    ...(shown.reason !== undefined ? { reason: shown.reason } : {}),
+    ...(providerMessageId !== undefined ? { providerMessageId } : {}),
+    events,
+  };
+}
+
+/** Provider text kept in a record: one line, at most 500 characters. */
+function oneLine(text: string): string {
+  return text.replace(/[\r\n\0]+/g, ' ').slice(0, 500);
 }

@@ -244,9 +244,56 @@ export const outcomeRecord = z.object({
 });
 export type OutcomeRecord = z.infer<typeof outcomeRecord>;
 
-/** A recipient who unsubscribed from a customer's mail (List-Unsubscribe, one click). */
-export const suppressionRecord = z.object({ version: z.literal(1), at: z.string(), campaignId: id, reason: z.literal('unsubscribed') });
+/**
+ * Why an address gets no more of a customer's mail: it unsubscribed (List-Unsubscribe, or the
+ * provider's unsubscribe event), hard-bounced, complained (marked as spam), or the marketer
+ * added it (`manual`, the only kind a marketer may remove).
+ */
+export const SUPPRESSION_REASONS = ['unsubscribed', 'bounced', 'complained', 'manual'] as const;
+export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
+
+/**
+ * A recipient suppressed for every campaign of a customer. Records written before reasons other
+ * than `unsubscribed` existed have no `email` (the signed link names only the recipient id).
+ */
+export const suppressionRecord = z.object({
+  version: z.literal(1),
+  at: z.string(),
+  reason: z.enum(SUPPRESSION_REASONS),
+  /** The campaign whose mail led to it; absent for manual and imported ones. */
+  campaignId: id.optional(),
+  /** The address, when known (webhooks, manual, import). */
+  email: z.string().optional(),
+  /** What the provider said (a bounce's reason), at most a line. */
+  detail: z.string().optional(),
+});
 export type SuppressionRecord = z.infer<typeof suppressionRecord>;
+
+/**
+ * What the provider reported about a message after accepting it (its webhooks): `delivered`,
+ * `bounced` (failed, permanent), `deferred` (failed, temporary: it will retry), `complained`,
+ * `unsubscribed`. "Sent" is Baton's word for "the provider accepted it"; these come after.
+ */
+export const DELIVERY_EVENTS = ['delivered', 'bounced', 'deferred', 'complained', 'unsubscribed'] as const;
+export type DeliveryEvent = (typeof DELIVERY_EVENTS)[number];
+
+/** One provider event about one recipient of one campaign; the first of each kind stands. */
+export const deliveryRecord = z.object({
+  version: z.literal(1),
+  recipientId,
+  event: z.enum(DELIVERY_EVENTS),
+  /** When the provider says it happened (ISO). */
+  at: z.string(),
+  /** When Baton recorded it (ISO). */
+  recordedAt: z.string(),
+  /** The provider's message id (`message.headers.message-id`), without angle brackets. */
+  providerMessageId: z.string().optional(),
+  /** The provider's own event id. */
+  providerEventId: z.string().optional(),
+  /** The provider's explanation (a bounce's or deferral's reason), at most a line. */
+  reason: z.string().optional(),
+});
+export type DeliveryRecord = z.infer<typeof deliveryRecord>;
 
 /** Written (conditionally) by a worker before the provider call: the at-most-once guard. */
 export const claimRecord = z.object({

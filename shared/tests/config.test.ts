@@ -42,6 +42,8 @@ describe('loadConfig', () => {
       MAILGUN_URL: undefined,
       MAILGUN_DOMAIN: 'mg.example.com',
       MAILGUN_API_KEY: undefined,
+      MAILGUN_WEBHOOK_SIGNING_KEY: undefined,
+      MAILGUN_WEBHOOK_MAX_AGE_MS: 600000,
       QA_ALLOWED_RECIPIENTS: undefined,
       PORT: 8080,
       BATON_DATA_DIR: '.baton',

@@ -476,6 +476,125 @@ export function describeLedgerContract(
         // Assess
         await expect(asking).rejects.toMatchObject({ code: 'S3_UNAVAILABLE' });
       });
+
+      it('keeps the reason, the address and the detail, and lists a customer in recipient-id order from a cursor', async () => {
+        // Prepare
+        const emails = ['ann@example.com', 'bob@example.com', 'cid@example.com'];
+        await ledger.suppress(refOf(emails[0]!), {
+          reason: 'bounced',
+          campaignId: 'spring-sale',
+          email: emails[0],
+          detail: '550\r\nno such user',
+        });
+        await ledger.suppress(refOf(emails[1]!), { reason: 'complained', email: emails[1] });
+        await ledger.suppress(refOf(emails[2]!), { reason: 'manual', email: emails[2] });
+        await ledger.suppress({ customerId: 'globex', recipientId: refOf('dan@example.com').recipientId }, { reason: 'manual' });
+        const ids = emails.map((e) => refOf(e).recipientId).sort();
+
+        // Act
+        const all = [];
+        for await (const s of ledger.suppressions('acme')) all.push(s);
+        const rest = [];
+        for await (const s of ledger.suppressions('acme', { afterRecipientId: ids[0] })) rest.push(s.recipientId);
+
+        // Assess
+        expect(all.map((s) => s.recipientId)).toEqual(ids);
+        expect(rest).toEqual(ids.slice(1));
+        expect(all.find((s) => s.record?.email === emails[0])?.record).toEqual({
+          version: 1,
+          at: new Date(NOW).toISOString(),
+          reason: 'bounced',
+          campaignId: 'spring-sale',
+          email: emails[0],
+          detail: '550 no such user',
+        });
+      });
+
+      it('removes a manual suppression, never one the recipient or the provider caused', async () => {
+        // Prepare
+        const manual = refOf('ann@example.com');
+        const bounced = refOf('bob@example.com');
+        await ledger.suppress(manual, { reason: 'manual', email: 'ann@example.com' });
+        await ledger.suppress(bounced, { reason: 'bounced', email: 'bob@example.com' });
+
+        // Act
+        const removed = await ledger.removeManualSuppression(manual);
+        const kept = await ledger.removeManualSuppression(bounced);
+        const absent = await ledger.removeManualSuppression(refOf('cid@example.com'));
+
+        // Assess
+        expect([removed, kept, absent]).toEqual([{ result: 'removed' }, { result: 'kept', reason: 'bounced' }, { result: 'absent' }]);
+        expect(await ledger.isSuppressed(manual)).toBe(false);
+        expect(await ledger.isSuppressed(bounced)).toBe(true);
+      });
+
+      it('reads a damaged suppression as damaged, and never removes it', async () => {
+        // Prepare
+        const ref = refOf('ann@example.com');
+        await store.put(BUCKET, keys.suppression(ref), 'garbage');
+
+        // Act
+        const read = await ledger.readSuppression(ref);
+        const removing = await ledger.removeManualSuppression(ref);
+
+        // Assess
+        expect(read).toEqual({ recipientId: ref.recipientId, damaged: expect.stringContaining('not valid JSON') });
+        expect(removing).toEqual({ result: 'kept', reason: 'damaged' });
+      });
+    });
+
+    describe('deliveries', () => {
+      itIf(conditionalCreate)('records each kind of provider event once, however often it is posted', async () => {
+        // Prepare
+        const ref = refOf('ann@example.com');
+        const delivered = { event: 'delivered' as const, at: '2030-01-01T12:00:01.000Z', providerMessageId: 'm-1@mg.example.com' };
+
+        // Act
+        const first = await ledger.recordDelivery(ref, delivered);
+        const again = await ledger.recordDelivery(ref, { ...delivered, at: '2030-01-01T12:09:00.000Z' });
+        const complaint = await ledger.recordDelivery(ref, { event: 'complained', at: '2030-01-01T12:05:00.000Z' });
+        const read = await ledger.readDelivery(ref);
+
+        // Assess
+        expect([first, again, complaint]).toEqual(['written', 'exists', 'written']);
+        expect(read).toEqual({
+          recipientId: ref.recipientId,
+          status: 'complained',
+          at: '2030-01-01T12:05:00.000Z',
+          providerMessageId: 'm-1@mg.example.com',
+          events: [
+            expect.objectContaining({ event: 'delivered', at: '2030-01-01T12:00:01.000Z', recordedAt: new Date(NOW).toISOString() }),
+            expect.objectContaining({ event: 'complained' }),
+          ],
+        });
+        expect(await ledger.readDelivery(refOf('bob@example.com'))).toBeUndefined();
+      });
+
+      it("lists a campaign's deliveries one per recipient, in key order, and their kinds from the keys alone", async () => {
+        // Prepare
+        const refs = ['ann@example.com', 'bob@example.com', 'cid@example.com'].map((e) => refOf(e));
+        await ledger.recordDelivery(refs[0]!, { event: 'delivered', at: '2030-01-01T12:00:01.000Z' });
+        await ledger.recordDelivery(refs[1]!, { event: 'deferred', at: '2030-01-01T12:00:01.000Z', reason: '421 later' });
+        await ledger.recordDelivery(refs[1]!, { event: 'bounced', at: '2030-01-01T12:30:00.000Z', reason: '550 gone' });
+        await ledger.recordDelivery(refOf('dan@example.com', { customerId: 'acme', campaignId: 'other' }), {
+          event: 'delivered',
+          at: '2030-01-01T12:00:01.000Z',
+        });
+
+        // Act
+        const listed = [];
+        for await (const d of ledger.deliveries(campaign)) listed.push(d);
+        const kinds = [];
+        for await (const k of ledger.deliveryEvents(campaign)) kinds.push(k);
+
+        // Assess
+        const order = [refs[0]!, refs[1]!].map((r) => keys.outcome(r)).sort();
+        expect(listed.map((d) => keys.outcome({ ...campaign, recipientId: d.recipientId }))).toEqual(order);
+        expect(listed.find((d) => d.recipientId === refs[1]!.recipientId)).toMatchObject({ status: 'bounced', reason: '550 gone' });
+        expect(listed.find((d) => d.recipientId === refs[0]!.recipientId)).toMatchObject({ status: 'delivered' });
+        expect(kinds).toHaveLength(3);
+        expect(kinds).toContainEqual({ recipientId: refs[1]!.recipientId, event: 'bounced' });
+      });
     });
   });
 }

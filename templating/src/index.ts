@@ -17,7 +17,14 @@ export {
   MAX_MAILBOX_LENGTH,
 } from './email-address';
 export type { Mailbox, MailboxCheck } from './email-address';
-export { compileCampaignTemplate, validateCampaignTemplate, renderMessage, checkPublicUrl, MAX_SUBJECT_LENGTH } from './template';
+export {
+  compileCampaignTemplate,
+  validateCampaignTemplate,
+  templateWarnings,
+  renderMessage,
+  checkPublicUrl,
+  MAX_SUBJECT_LENGTH,
+} from './template';
 export type { TemplateInput, CompiledTemplate, RecipientData, RenderSettings } from './template';
 export { TemplateCache } from './template-cache';
 export type { TemplateCacheOptions } from './template-cache';

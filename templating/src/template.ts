@@ -152,9 +152,25 @@ async function compileChecked(input: TemplateInput): Promise<CompiledTemplate> {
   return { from, subject, html, text, source: { html: compiledHtml, text: textSource ?? '' } };
 }
 
-/** Throws a ValidationError listing every problem in the template; the conductor calls it when a campaign is created. */
-export async function validateCampaignTemplate(input: TemplateInput): Promise<void> {
-  await compileCampaignTemplate(input);
+/**
+ * Throws a ValidationError listing every problem in the template; the conductor calls it when a
+ * campaign is created. What is allowed but unwise comes back as `warnings`.
+ */
+export async function validateCampaignTemplate(input: TemplateInput): Promise<{ warnings: string[] }> {
+  return { warnings: templateWarnings(await compileCampaignTemplate(input)) };
+}
+
+/** `{{ unsubscribe_url }}` in the HTML (Liquid output, any filters after it). */
+const UNSUBSCRIBE_TAG = /\{\{-?\s*unsubscribe_url\s*(\||-?\}\})/;
+
+/** What a template may do but should not: no visible unsubscribe link (CAN-SPAM expects one; so do recipients). */
+export function templateWarnings(compiled: CompiledTemplate): string[] {
+  const warnings: string[] = [];
+  if (!UNSUBSCRIBE_TAG.test(compiled.source.html))
+    warnings.push(
+      'mjml: no visible unsubscribe link: add one with {{ unsubscribe_url }}, e.g. <a href="{{ unsubscribe_url }}">Unsubscribe</a> (the List-Unsubscribe header alone is not shown by every mail client)',
+    );
+  return warnings;
 }
 
 /**
@@ -170,13 +186,15 @@ export function renderMessage(compiled: CompiledTemplate, recipient: RecipientDa
   const problem = addressProblem(recipient.email);
   if (problem !== undefined) throw new PermanentError('RECIPIENT_INVALID', `recipient ${recipientId}: ${problem}`);
 
-  const scope: Record<string, string> = { ...recipient.fields, email: recipient.email };
+  const unsubscribe = unsubscribeUrl(publicUrl, settings.unsubscribeSecret, { customerId, campaignId, recipientId });
+  // Baton's own merge tags win over audience columns of the same name.
+  const scope: Record<string, string> = { ...recipient.fields, email: recipient.email, unsubscribe_url: unsubscribe };
   const subject = cleanSubject(renderPart(textEngine, compiled.subject, scope, 'subject'));
   const html = renderPart(htmlEngine, compiled.html, scope, 'html');
   const text = renderPart(textEngine, compiled.text, scope, 'text');
 
   const headers: Record<string, string> = {
-    'List-Unsubscribe': `<${unsubscribeUrl(publicUrl, settings.unsubscribeSecret, { customerId, campaignId, recipientId })}>`,
+    'List-Unsubscribe': `<${unsubscribe}>`,
     'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
   };
   const message: RenderedMessage = {

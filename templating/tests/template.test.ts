@@ -57,6 +57,24 @@ describe('compileCampaignTemplate and renderMessage', () => {
     expect(unsubscribeSignature('another-secret-entirely', recipient)).not.toBe(unsubscribeSignature(unsubscribeSecret, recipient));
   });
 
+  it('merges {{ unsubscribe_url }} into a visible link in the html and the text, the same signed link as List-Unsubscribe, whatever the audience says', async () => {
+    // Prepare
+    const compiled = await compileCampaignTemplate({
+      ...base,
+      mjml: mjmlBody('<mj-text><a href="{{ unsubscribe_url }}">Unsubscribe</a></mj-text>'),
+    });
+
+    // Act
+    const message = renderMessage(compiled, withFields({ unsubscribe_url: 'https://evil.example/' }), { publicUrl, unsubscribeSecret });
+
+    // Assess
+    const link = `https://baton.example.com/unsubscribe/acme/c-spring/${recipient.recipientId}/${unsubscribeSignature(unsubscribeSecret, recipient)}`;
+    expect(message.html).toContain(`href="${link}"`);
+    expect(message.text).toContain(link);
+    expect(message.headers['List-Unsubscribe']).toBe(`<${link}>`);
+    expect(message.html).not.toContain('evil.example');
+  });
+
   it('escapes markup from merge fields in the html but leaves the text part and subject as written', async () => {
     // Prepare
     const compiled = await compileCampaignTemplate({
@@ -216,7 +234,20 @@ describe('template validation', () => {
     const result = validateCampaignTemplate(base);
 
     // Assess
-    await expect(result).resolves.toBeUndefined();
+    await expect(result).resolves.toEqual({ warnings: expect.any(Array) });
+  });
+
+  it('warns, without refusing, about a template with no visible unsubscribe link', async () => {
+    // Act
+    const without = await validateCampaignTemplate({ ...base, mjml: mjmlBody('<mj-text>Hello</mj-text>') });
+    const withLink = await validateCampaignTemplate({
+      ...base,
+      mjml: mjmlBody('<mj-text><a href="{{ unsubscribe_url }}">Unsubscribe</a></mj-text>'),
+    });
+
+    // Assess
+    expect(without.warnings).toEqual([expect.stringContaining('{{ unsubscribe_url }}')]);
+    expect(withLink.warnings).toEqual([]);
   });
 
   it('names the MJML line and element of each MJML error', async () => {

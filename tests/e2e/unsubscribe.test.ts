@@ -30,6 +30,7 @@ describe('unsubscribing through the List-Unsubscribe link', () => {
       const second = await call<View>('POST', '/api/campaigns', { ...campaign, name: 'Two' });
       await call('POST', `/api/campaigns/${second.body.id}/send`);
       const view = await waitUntilFinished(baton, second.body.id);
+      const list = await call<{ suppressions: { email: string; reason: string }[] }>('GET', '/api/customers/acme/suppressions');
 
       // Assess
       expect(link.port).toBe(new URL(baton.url).port);
@@ -44,6 +45,7 @@ describe('unsubscribing through the List-Unsubscribe link', () => {
           .sort(),
       ).toEqual(['ann@example.com', 'cid@example.com']);
       expect(view.counts).toMatchObject({ sent: 2, suppressed: 1 });
+      expect(list.body.suppressions).toMatchObject([{ email: 'bob@example.com', reason: 'unsubscribed' }]);
     } finally {
       await baton.stop();
       removeDir(dataDir);

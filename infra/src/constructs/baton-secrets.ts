@@ -9,7 +9,8 @@ export interface BatonSecretsProps {
 /**
  * The stage's secrets. The API token, the lease token and the unsubscribe secret are generated
  * by Secrets Manager at the first deployment, so nobody ever sees or types them; the Mailgun key
- * cannot be generated and starts as a placeholder the operator replaces (see the README).
+ * and its webhook signing key cannot be generated and start as placeholders the operator replaces
+ * (see the README).
  *
  * All are retained: the unsubscribe secret signs links in messages already sent, and a new one
  * would break them; the Mailgun key is the operator's.
@@ -22,6 +23,8 @@ export class BatonSecrets extends Construct {
   /** Signs unsubscribe links. */
   readonly unsubscribeSecret: secretsmanager.Secret;
   readonly mailgunApiKey: secretsmanager.Secret;
+  /** Verifies Mailgun's webhooks (`POST /webhooks/mailgun`): Mailgun's, so a placeholder too. */
+  readonly mailgunWebhookSigningKey: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: BatonSecretsProps) {
     super(scope, id);
@@ -31,8 +34,20 @@ export class BatonSecrets extends Construct {
       'UnsubscribeSecret',
       `Baton ${props.stage}: signs unsubscribe links (never rotate casually: sent links stop working)`,
     );
-    this.mailgunApiKey = new secretsmanager.Secret(this, 'MailgunApiKey', {
-      description: `Baton ${props.stage}: Mailgun API key (set by the operator after the first deployment)`,
+    this.mailgunApiKey = this.placeholder(
+      'MailgunApiKey',
+      `Baton ${props.stage}: Mailgun API key (set by the operator after the first deployment)`,
+    );
+    // Until it is replaced every webhook fails verification (401, and Mailgun retries for 8 hours).
+    this.mailgunWebhookSigningKey = this.placeholder(
+      'MailgunWebhookSigningKey',
+      `Baton ${props.stage}: Mailgun HTTP webhook signing key (set by the operator after the first deployment)`,
+    );
+  }
+
+  private placeholder(id: string, description: string): secretsmanager.Secret {
+    return new secretsmanager.Secret(this, id, {
+      description,
       // Not a secret: a marker that says what to do. CloudFormation writes it only when the
       // template's value changes, so a redeploy never overwrites the key the operator put.
       secretStringValue: SecretValue.unsafePlainText(

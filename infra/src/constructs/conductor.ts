@@ -18,8 +18,8 @@ import { useBucket, useFunctionToInvoke, useTopicToPublish, type Consumer } from
 /** The port the conductor listens on in its container (PORT). */
 export const CONDUCTOR_PORT = 8080;
 
-/** What the internet-facing load balancer forwards: the console, its API, unsubscribe links, health. */
-export const PUBLIC_PATHS = ['/', '/api/*', '/unsubscribe/*', '/healthz'];
+/** What the internet-facing load balancer forwards: the console, its API, unsubscribe links, Mailgun's webhooks, health. */
+export const PUBLIC_PATHS = ['/', '/api/*', '/unsubscribe/*', '/webhooks/mailgun', '/healthz'];
 
 /** The longest stop timeout Fargate allows. */
 const FARGATE_MAX_STOP_TIMEOUT_S = 120;
@@ -43,6 +43,7 @@ export interface ConductorSecrets {
   readonly leaseToken: secretsmanager.ISecret;
   readonly unsubscribeSecret: secretsmanager.ISecret;
   readonly mailgunApiKey: secretsmanager.ISecret;
+  readonly mailgunWebhookSigningKey: secretsmanager.ISecret;
 }
 
 export interface ConductorProps {
@@ -140,6 +141,7 @@ export class Conductor extends Construct {
         BATON_LEASE_TOKEN: ecs.Secret.fromSecretsManager(props.secrets.leaseToken),
         BATON_UNSUBSCRIBE_SECRET: ecs.Secret.fromSecretsManager(props.secrets.unsubscribeSecret),
         MAILGUN_API_KEY: ecs.Secret.fromSecretsManager(props.secrets.mailgunApiKey),
+        MAILGUN_WEBHOOK_SIGNING_KEY: ecs.Secret.fromSecretsManager(props.secrets.mailgunWebhookSigningKey),
       },
     });
 
@@ -148,7 +150,14 @@ export class Conductor extends Construct {
       addEnvironment: (name, value) => container.addEnvironment(name, value),
     };
     useBucket(task, 'BATON_CAMPAIGNS_BUCKET', props.buckets.campaigns, {
-      read: [KEY_PATTERNS.campaignFiles, KEY_PATTERNS.uploads, KEY_PATTERNS.ledger, KEY_PATTERNS.suppressions, KEY_PATTERNS.conductorState],
+      read: [
+        KEY_PATTERNS.campaignFiles,
+        KEY_PATTERNS.uploads,
+        KEY_PATTERNS.ledger,
+        KEY_PATTERNS.suppressions,
+        KEY_PATTERNS.conductorState,
+        KEY_PATTERNS.feedback,
+      ],
       // Not the audience report (the stubber's), and in the ledger only outcomes: claims are the
       // workers' (a conductor never claims a send).
       write: [
@@ -157,9 +166,13 @@ export class Conductor extends Construct {
         KEY_PATTERNS.campaignStates,
         KEY_PATTERNS.campaignSummaries,
         KEY_PATTERNS.outcomes,
+        KEY_PATTERNS.deliveries,
         KEY_PATTERNS.suppressions,
         KEY_PATTERNS.conductorState,
+        KEY_PATTERNS.feedback,
       ],
+      // A marketer removes manual suppressions; stale webhook tokens are swept.
+      delete: [KEY_PATTERNS.suppressions, KEY_PATTERNS.feedback],
     });
     // Stubs are counted, and written again to re-drive renders that never happened.
     useBucket(task, 'BATON_STUBS_BUCKET', props.buckets.stubs, { read: [KEY_PATTERNS.stubs], write: [KEY_PATTERNS.stubs] });

@@ -84,8 +84,13 @@ export class Worker extends Construct {
         ...(tuning.QA_ALLOWED_RECIPIENTS !== undefined ? { QA_ALLOWED_RECIPIENTS: tuning.QA_ALLOWED_RECIPIENTS } : {}),
       },
       bucketAccess: {
-        // Suppressions are checked before each send; the ledger holds claims, outcomes and lease marks.
-        campaigns: { read: [KEY_PATTERNS.ledger, KEY_PATTERNS.suppressions], write: [KEY_PATTERNS.ledger], delete: [KEY_PATTERNS.claims] },
+        // Suppressions are checked before each send; the worker writes claims, outcomes and lease
+        // marks in the ledger, not the provider's feedback (the conductor's).
+        campaigns: {
+          read: [KEY_PATTERNS.ledger, KEY_PATTERNS.suppressions],
+          write: [KEY_PATTERNS.claims, KEY_PATTERNS.outcomes, KEY_PATTERNS.leaseMarks],
+          delete: [KEY_PATTERNS.claims],
+        },
         stubs: NAME_ONLY,
         rendered: { read: [KEY_PATTERNS.rendered] },
       },

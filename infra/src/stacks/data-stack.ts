@@ -26,6 +26,10 @@ export class DataStack extends Stack {
       value: this.secrets.mailgunApiKey.secretArn,
       description: 'Put the Mailgun API key here',
     });
+    new CfnOutput(this, 'MailgunWebhookSigningKeySecretArn', {
+      value: this.secrets.mailgunWebhookSigningKey.secretArn,
+      description: "Put Mailgun's HTTP webhook signing key here",
+    });
     new CfnOutput(this, 'ApiTokenSecretArn', {
       value: this.secrets.apiToken.secretArn,
       description: 'Bearer token of the console and the campaign API',

@@ -16,7 +16,7 @@ export interface ServiceStackProps extends StackProps {
   readonly config: StageConfig;
   readonly sources: ServiceSources;
   readonly buckets: StageBuckets;
-  readonly secrets: Pick<BatonSecrets, 'apiToken' | 'leaseToken' | 'unsubscribeSecret' | 'mailgunApiKey'>;
+  readonly secrets: Pick<BatonSecrets, 'apiToken' | 'leaseToken' | 'unsubscribeSecret' | 'mailgunApiKey' | 'mailgunWebhookSigningKey'>;
 }
 
 /**

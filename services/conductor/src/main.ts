@@ -42,7 +42,13 @@ const AWS_NAMES = [
   'BATON_DRAIN_MS',
 ] as const;
 /** Optional in `loadConfig` (dev generates them), but nothing may be generated on a Fargate task. */
-const REQUIRED_ON_AWS = ['BATON_API_TOKEN', 'BATON_LEASE_TOKEN', 'BATON_UNSUBSCRIBE_SECRET', 'BATON_PUBLIC_URL'] as const;
+const REQUIRED_ON_AWS = [
+  'BATON_API_TOKEN',
+  'BATON_LEASE_TOKEN',
+  'BATON_UNSUBSCRIBE_SECRET',
+  'MAILGUN_WEBHOOK_SIGNING_KEY',
+  'BATON_PUBLIC_URL',
+] as const;
 
 type Env = Record<string, string | undefined>;
 
@@ -130,6 +136,7 @@ export async function startConductorOnAws(env: Env = process.env, clients: AwsCl
     apiToken: config.BATON_API_TOKEN!,
     leaseToken: config.BATON_LEASE_TOKEN!,
     unsubscribeSecret: config.BATON_UNSUBSCRIBE_SECRET!,
+    webhookSigningKey: config.MAILGUN_WEBHOOK_SIGNING_KEY!,
     publicUrl: config.BATON_PUBLIC_URL!,
   });
   // Every interface of the task: the load balancer and the workers reach it from outside.

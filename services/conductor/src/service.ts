@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import {
+  Ledger,
   sendingDomains,
   type Buckets,
   type CampaignTopic,
@@ -11,6 +12,9 @@ import {
   type ProviderLookup,
 } from '@baton/shared';
 import { Conductor } from './core/conductor';
+import { Feedback } from './core/feedback';
+import { Suppressions } from './core/suppressions';
+import { WebhookGuard } from './core/webhook-guard';
 import { SendingGovernors } from './core/sending-governors';
 import type { WorkerInvoker } from './core/ports';
 import { buildApp } from './http/app';
@@ -31,6 +35,8 @@ export interface ConductorServiceDeps {
   leaseToken: string;
   publicUrl: string;
   unsubscribeSecret: string;
+  /** MAILGUN_WEBHOOK_SIGNING_KEY (locally the dev secret the sink signs with); without it webhooks are refused. */
+  webhookSigningKey?: string;
   plugins?: ((app: FastifyInstance) => Promise<void>)[];
 }
 
@@ -44,6 +50,9 @@ export class ConductorService {
   private app: FastifyInstance | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly metrics = createMetrics();
+  readonly feedback: Feedback;
+  readonly suppressions: Suppressions;
+  private readonly webhookGuard: WebhookGuard;
 
   constructor(private readonly deps: ConductorServiceDeps) {
     const { config } = deps;
@@ -53,6 +62,18 @@ export class ConductorService {
       windowMs: config.GOVERNOR_WINDOW_MS,
       sliceMs: config.GOVERNOR_SLICE_MS,
       marginMs: config.GOVERNOR_MARGIN_MS,
+    });
+    const { store, buckets, clock, logger } = deps;
+    const ledger = new Ledger({ store, bucket: buckets.campaigns, clock });
+    this.feedback = new Feedback({ ledger, logger, metrics: this.metrics.feedback });
+    this.suppressions = new Suppressions({ ledger, logger });
+    this.webhookGuard = new WebhookGuard({
+      store,
+      bucket: buckets.campaigns,
+      clock,
+      logger,
+      signingKey: deps.webhookSigningKey,
+      maxAgeMs: config.MAILGUN_WEBHOOK_MAX_AGE_MS,
     });
     this.conductor = new Conductor({
       store: deps.store,
@@ -65,6 +86,7 @@ export class ConductorService {
       testSender: deps.testSender,
       lookup: deps.lookup,
       metrics: this.metrics.hooks,
+      complaints: (ref) => this.feedback.complaintTally(ref),
       settings: {
         stage: config.BATON_STAGE,
         maxWorkers: config.MAX_WORKERS,
@@ -97,6 +119,10 @@ export class ConductorService {
       leaseToken: this.deps.leaseToken,
       logger: this.deps.logger,
       plugins: this.deps.plugins,
+      feedback: {
+        webhooks: { guard: this.webhookGuard, feedback: this.feedback, logger: this.deps.logger },
+        suppressions: this.suppressions,
+      },
     });
     const url = await this.app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? this.deps.config.PORT });
     this.scheduleTick();
@@ -120,7 +146,7 @@ export class ConductorService {
     } catch (err) {
       this.deps.logger.error({ event: 'conductor.checkpoint_failed', err }, 'final checkpoint failed; the last one stands');
     }
-    await this.app?.close();
+    await this.closeApp(this.app);
     this.deps.logger.info({ event: 'conductor.stopped', leasesOut: this.conductor.activeLeases }, 'conductor stopped');
   }
 
@@ -135,6 +161,20 @@ export class ConductorService {
     this.app?.server.closeAllConnections();
     await this.app?.close();
     this.app = undefined;
+  }
+
+  /**
+   * Closes the server. Node closes idle keep-alive connections when the close begins, but a
+   * connection busy then (a check-in, a webhook) stays open after its answer until its keep-alive
+   * timeout (72 s): those are closed as soon as they go idle.
+   */
+  private async closeApp(app: FastifyInstance): Promise<void> {
+    const idle = setInterval(() => app.server.closeIdleConnections(), 50);
+    try {
+      await app.close();
+    } finally {
+      clearInterval(idle);
+    }
   }
 
   private scheduleTick(): void {

@@ -26,6 +26,7 @@ const env = {
   BATON_API_TOKEN: 'api-token-0123456789abcdef',
   BATON_LEASE_TOKEN: 'lease-token-0123456789abcdef',
   BATON_UNSUBSCRIBE_SECRET: 'unsubscribe-secret-0123456789',
+  MAILGUN_WEBHOOK_SIGNING_KEY: 'webhook-signing-key-0123456789',
   PORT: '0',
   LOG_LEVEL: 'silent',
 };
@@ -70,7 +71,7 @@ describe('loadConductorEnv', () => {
     expect(error.issues.map((i) => i.where)).toEqual(['PER_MINUTE_MAX', 'BATON_TOPIC_ARN', 'BATON_DRAIN_MS']);
   });
 
-  it('requires the tokens, the unsubscribe secret and the public URL on AWS, even in dev', () => {
+  it('requires the tokens, the unsubscribe secret, the webhook signing key and the public URL on AWS, even in dev', () => {
     // Act
     const error = configErrorOf(() =>
       loadConductorEnv({
@@ -79,6 +80,7 @@ describe('loadConductorEnv', () => {
         BATON_API_TOKEN: '',
         BATON_LEASE_TOKEN: '',
         BATON_UNSUBSCRIBE_SECRET: '',
+        MAILGUN_WEBHOOK_SIGNING_KEY: '',
         BATON_PUBLIC_URL: '',
       }),
     );
@@ -88,6 +90,7 @@ describe('loadConductorEnv', () => {
       { where: 'BATON_API_TOKEN', message: 'is required on AWS (unset)' },
       { where: 'BATON_LEASE_TOKEN', message: 'is required on AWS (unset)' },
       { where: 'BATON_UNSUBSCRIBE_SECRET', message: 'is required on AWS (unset)' },
+      { where: 'MAILGUN_WEBHOOK_SIGNING_KEY', message: 'is required on AWS (unset)' },
       { where: 'BATON_PUBLIC_URL', message: 'is required on AWS (unset)' },
     ]);
   });

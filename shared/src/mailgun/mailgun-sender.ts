@@ -59,10 +59,10 @@ export function createMailgunSender(options: MailgunSenderOptions): Sender {
 
   return {
     async send(msg: OutgoingEmail): Promise<{ providerId: string }> {
-      const data = toMailgunData(msg);
       const domain = msg.domain ?? options.domain;
       // It becomes part of the request path: nothing but a domain name may get there.
       if (!/^[a-z0-9.-]+\.[a-z]{2,}$/i.test(domain)) throw new PermanentError('DOMAIN_INVALID', 'the sending domain is not a domain name');
+      const data = toMailgunData(withListId(msg, domain));
       let response: { id?: string };
       try {
         response = await client.messages.create(domain, data);
@@ -73,6 +73,18 @@ export function createMailgunSender(options: MailgunSenderOptions): Sender {
       return { providerId: response.id ?? 'unknown' };
     },
   };
+}
+
+/**
+ * A `List-Id` per customer (RFC 2919; Google asks bulk senders for one): `<{customer}.{domain}>`,
+ * so mailbox providers tell one customer's mail from another's on a shared sending domain. Kept
+ * when the message already names one.
+ */
+export function withListId(msg: OutgoingEmail, domain: string): OutgoingEmail {
+  const customerId = msg.variables['customer-id'];
+  const named = Object.keys(msg.headers).some((h) => h.toLowerCase() === 'list-id');
+  if (customerId === undefined || named || !/^[a-z0-9-]{1,63}$/.test(customerId)) return msg;
+  return { ...msg, headers: { ...msg.headers, 'List-Id': `<${customerId}.${domain.toLowerCase()}>` } };
 }
 
 function checkOptions(options: MailgunSenderOptions): void {

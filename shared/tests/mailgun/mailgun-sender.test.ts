@@ -81,7 +81,7 @@ describe('createMailgunSender', () => {
       subject: msg.subject,
       html: msg.html,
       text: msg.text,
-      headers: { 'List-Unsubscribe': '<https://acme.test/u/1>, <mailto:u@acme.test>' },
+      headers: { 'List-Unsubscribe': '<https://acme.test/u/1>, <mailto:u@acme.test>', 'List-Id': '<acme.mg.acme.test>' },
       variables: msg.variables,
     });
     expect(providerId).toMatch(/^<.+@mg\.acme\.test>$/);
@@ -113,6 +113,17 @@ describe('createMailgunSender', () => {
 
     // Assess
     expect(error).toMatchObject({ code: 'PROVIDER_THROTTLED' });
+  });
+
+  it('adds a List-Id naming the customer and the sending domain, and keeps one the message already has', async () => {
+    // Act
+    await sender().send(email());
+    await sender().send({ ...email(), headers: { 'list-id': '<own.example.com>' } });
+
+    // Assess
+    const [first, second] = sink.messages();
+    expect(first!.headers['List-Id']).toBe('<acme.mg.acme.test>');
+    expect(second!.headers).toEqual({ 'list-id': '<own.example.com>' });
   });
 
   it('turns a 429 into a retryable throttling error', async () => {

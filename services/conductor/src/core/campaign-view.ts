@@ -2,6 +2,7 @@ import type { CampaignStatus, SendWindow } from '@baton/shared';
 import type { CampaignCounts, CampaignRun } from './campaign-run';
 import type { Governor } from './governor';
 import { describeLocal, windowAt } from './send-window';
+import type { ComplaintTally } from './feedback';
 import type { SendingGovernors } from './sending-governors';
 
 /** Why a campaign that may send is not sending now, and until when. */
@@ -42,12 +43,17 @@ export interface CampaignView {
   error?: { code: string; message: string };
   /** Stored objects that cannot be read (key and reason): the rest of the campaign goes on around them. */
   attention: { key: string; reason: string }[];
+  /** Complaints the provider reported, against the messages sent; `warning` past Gmail's 0.1%. */
+  complaints?: { complained: number; rate: number; complete: boolean; warning?: string };
 }
+
+/** Gmail's guidance for bulk senders: keep spam complaints below 0.1% (0.3% is its hard limit). */
+export const COMPLAINT_RATE_WARNING = 0.001;
 
 const MINUTE_MS = 60_000;
 
 /** What marketers see of a campaign: counts, the rate against the cap, and the time left. */
-export function campaignView(run: CampaignRun, governors: SendingGovernors, now: number): CampaignView {
+export function campaignView(run: CampaignRun, governors: SendingGovernors, now: number, complaints?: ComplaintTally): CampaignView {
   const governor = governors.forDomain(run.definition.sendingDomain);
   const perMinute = (n: number) => Math.round((n * MINUTE_MS) / governor.settings.windowMs);
   const perMinuteMax = perMinute(governor.cap);
@@ -74,7 +80,17 @@ export function campaignView(run: CampaignRun, governors: SendingGovernors, now:
     problems: run.report?.problems.slice(0, 100) ?? [],
     ...(state.error ? { error: state.error } : {}),
     attention: run.attention(),
+    ...(complaints !== undefined ? { complaints: complaintView(complaints, run.counts().sent) } : {}),
   };
+}
+
+function complaintView(tally: ComplaintTally, sent: number): NonNullable<CampaignView['complaints']> {
+  const rate = sent > 0 ? tally.complained / sent : 0;
+  const warning =
+    rate > COMPLAINT_RATE_WARNING
+      ? `${(rate * 100).toFixed(2)}% of recipients marked this campaign as spam: above 0.1%, mailbox providers start filtering (Gmail rejects past 0.3%)`
+      : undefined;
+  return { complained: tally.complained, rate, complete: tally.complete, ...(warning !== undefined ? { warning } : {}) };
 }
 
 /**

@@ -136,9 +136,10 @@ export class Campaigns {
     return [...this.runs.values()].some((r) => isActive(r.phase));
   }
 
-  async create(input: NewCampaign): Promise<CampaignRun> {
+  /** Stores a new draft; `warnings` says what the template does that is allowed but unwise. */
+  async create(input: NewCampaign): Promise<{ run: CampaignRun; warnings: string[] }> {
     const { store, buckets, clock, governors, logger } = this.deps;
-    await validateCampaignTemplate({ from: input.from, subject: input.subject, mjml: input.mjml });
+    const { warnings } = await validateCampaignTemplate({ from: input.from, subject: input.subject, mjml: input.mjml });
     const sendingDomain = (input.sendingDomain ?? governors.defaultDomain).trim().toLowerCase();
     if (!governors.has(sendingDomain)) {
       throw new ValidationError('CAMPAIGN_INVALID', [
@@ -167,7 +168,7 @@ export class Campaigns {
     const run = new CampaignRun(definition, state);
     this.runs.set(campaignId, run);
     logger.info({ event: 'campaign.created', campaignId, customerId: input.customerId }, 'campaign created');
-    return run;
+    return { run, warnings };
   }
 
   /**

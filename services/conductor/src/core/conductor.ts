@@ -1,8 +1,12 @@
 import {
   assertRecipientId,
   isValidUnsubscribeSignature,
+  keys,
   Ledger,
+  LedgerRecordInvalidError,
+  stubRecord,
   type Buckets,
+  type CampaignRef,
   type CampaignTopic,
   type CheckInRequest,
   type CheckInResponse,
@@ -11,6 +15,7 @@ import {
   type ObjectStore,
   type RenderedMessage,
   type RenewRequest,
+  type RecipientRef,
   type Stage,
   type Sender,
   type SendWindow,
@@ -18,12 +23,14 @@ import {
   type RecipientStatus,
   type RequeueReport,
 } from '@baton/shared';
+import { normaliseAddress } from '@baton/templating';
 import type { CampaignRun } from './campaign-run';
 import { isFinal } from './campaign-status';
 import { campaignView, type CampaignView } from './campaign-view';
 import { Campaigns, type DamagedCampaign, type NewCampaign } from './campaigns';
 import { Dispatcher } from './dispatcher';
 import { DoubtSettler } from './doubt-settler';
+import type { ComplaintTally } from './feedback';
 import { CampaignNotFoundError } from './errors';
 import { GovernorJournal } from './governor-journal';
 import { LeaseBook } from './lease-book';
@@ -31,7 +38,7 @@ import { Leasing } from './leasing';
 import { WorkerRates } from './pacing';
 import { noMetrics, type ConductorMetrics, type WorkerInvoker } from './ports';
 import { Previews } from './previews';
-import { listRecipients, noDeliveries, type DeliveryOf, type ListedRecipient } from './recipient-list';
+import { listRecipients, type DeliveryOf, type ListedRecipient } from './recipient-list';
 import { Reconciler } from './reconciler';
 import { Requeue } from './requeue';
 import type { SendingGovernors } from './sending-governors';
@@ -80,6 +87,8 @@ export interface ConductorDeps {
   lookup?: ProviderLookup;
   /** Each recipient's delivery record for the recipient list; none by default. */
   deliveryOf?: DeliveryOf;
+  /** How many of a campaign's recipients complained (the provider's feedback), for its view. */
+  complaints?: (ref: CampaignRef) => ComplaintTally;
   settings: ConductorSettings;
 }
 
@@ -190,8 +199,10 @@ export class Conductor {
 
   // ---- campaign API -------------------------------------------------------------------------
 
-  async createCampaign(input: NewCampaign): Promise<CampaignView> {
-    return this.view(await this.campaigns.create(input));
+  /** The new draft's view, with `warnings` about its template (an empty list when there are none). */
+  async createCampaign(input: NewCampaign): Promise<CampaignView & { warnings: string[] }> {
+    const { run, warnings } = await this.campaigns.create(input);
+    return { ...this.view(run), warnings };
   }
 
   listCampaigns(): CampaignView[] {
@@ -304,7 +315,7 @@ export class Conductor {
     }
     const written = await this.ledger.suppress(
       { customerId: ref.customerId, recipientId: ref.recipientId },
-      { campaignId: ref.campaignId, reason: 'unsubscribed' },
+      { campaignId: ref.campaignId, reason: 'unsubscribed', ...(await this.addressOf(ref)) },
     );
     if (written === 'written')
       this.deps.logger.info(
@@ -319,7 +330,24 @@ export class Conductor {
   recipients(campaignId: string, options: { status?: RecipientStatus; cursor?: string } = {}): AsyncGenerator<ListedRecipient> {
     const run = this.campaigns.get(campaignId);
     const { store, buckets } = this.deps;
-    return listRecipients({ store, buckets, ledger: this.ledger, deliveryOf: this.deps.deliveryOf ?? noDeliveries }, run, options);
+    return listRecipients(
+      { store, buckets, ledger: this.ledger, deliveryOf: this.deps.deliveryOf ?? ((ref) => this.deliveryOf(ref)) },
+      run,
+      options,
+    );
+  }
+
+  /** What the provider's webhooks said of a recipient (delivered, bounced, complained…), or null. */
+  private async deliveryOf(ref: RecipientRef): Promise<{ status: string; at: string; reason?: string } | null> {
+    let d: Awaited<ReturnType<Ledger['readDelivery']>>;
+    try {
+      d = await this.ledger.readDelivery(ref);
+    } catch (err) {
+      // A damaged delivery record says nothing about the send: the row is listed without it.
+      if (err instanceof LedgerRecordInvalidError) return null;
+      throw err;
+    }
+    return d ? { status: d.status, at: d.at, ...(d.reason !== undefined ? { reason: d.reason } : {}) } : null;
   }
 
   /** Re-queues the recipients that failed for a retryable reason (never permanent failures, suppressed or in doubt). */
@@ -335,6 +363,17 @@ export class Conductor {
   /** One batch of in-doubt recipients asked about at the provider, awaited (the tick starts them in the background). */
   settleInDoubt(): Promise<number> {
     return this.settler.settleBatch();
+  }
+
+  /** The recipient's address from its stub, for the suppression list; none when the stub is gone or unreadable. */
+  private async addressOf(ref: RecipientRef): Promise<{ email?: string }> {
+    try {
+      const text = await this.deps.store.get(this.deps.buckets.stubs, keys.stub(ref));
+      const stub = text === undefined ? undefined : stubRecord.safeParse(JSON.parse(text));
+      return stub?.success === true ? { email: normaliseAddress(stub.data.email) } : {};
+    } catch {
+      return {};
+    }
   }
 
   // ---- the tick and the lease API -----------------------------------------------------------
@@ -385,6 +424,6 @@ export class Conductor {
   }
 
   private view(run: CampaignRun): CampaignView {
-    return campaignView(run, this.deps.governors, this.deps.clock.now());
+    return campaignView(run, this.deps.governors, this.deps.clock.now(), this.deps.complaints?.(run.ref));
   }
 }

@@ -20,9 +20,12 @@ export class NoPermitError extends RetryableError {
   }
 }
 
-/** A test send to an address that unsubscribed from the customer's mail. */
+/** A test send to an address suppressed for the customer (unsubscribed, bounced, complained, manual). */
 export class RecipientSuppressedError extends PermanentError {
-  constructor(to: string) {
-    super('RECIPIENT_SUPPRESSED', `${JSON.stringify(to.slice(0, 320))} unsubscribed from this customer's mail; no test goes to it`);
+  constructor(
+    to: string,
+    readonly reason: string,
+  ) {
+    super('RECIPIENT_SUPPRESSED', `${JSON.stringify(to.slice(0, 320))} is suppressed for this customer (${reason}); no test goes to it`);
   }
 }

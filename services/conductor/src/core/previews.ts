@@ -13,7 +13,7 @@ import {
   type SliceSchedule,
   type Stage,
 } from '@baton/shared';
-import { TemplateCache, audienceHead, parseAudience, renderMessage, type AudienceRecipient } from '@baton/templating';
+import { TemplateCache, audienceHead, normaliseAddress, parseAudience, renderMessage, type AudienceRecipient } from '@baton/templating';
 import type { CampaignRun } from './campaign-run';
 import { CampaignStateError, NoPermitError, RecipientSuppressedError } from './errors';
 import type { SendingGovernors } from './sending-governors';
@@ -63,7 +63,7 @@ export class Previews {
     // A test goes out under the tester's own id, so its unsubscribe link can never suppress
     // the audience's first recipient.
     const recipientId =
-      to !== undefined ? recipientIdFor(run.definition.customerId, to.trim().toLowerCase()) : (first?.recipientId ?? '0'.repeat(32));
+      to !== undefined ? recipientIdFor(run.definition.customerId, normaliseAddress(to.trim())) : (first?.recipientId ?? '0'.repeat(32));
     const { publicUrl, unsubscribeSecret } = this.deps.settings;
     return renderMessage(
       compiled,
@@ -79,9 +79,11 @@ export class Previews {
     if (settings.stage === 'qa' && !isAllowedRecipient(settings.qaAllowList ?? [], to)) {
       throw new ValidationError('QA_NOT_ALLOWED', [{ where: 'body.to', message: 'is not in QA_ALLOWED_RECIPIENTS' }]);
     }
-    // A test is still mail to that person: an address that unsubscribed from this customer gets none.
-    const recipientId = recipientIdFor(run.definition.customerId, to.trim().toLowerCase());
-    if (await this.deps.ledger.isSuppressed({ customerId: run.definition.customerId, recipientId })) throw new RecipientSuppressedError(to);
+    // A test is still mail to that person: an address suppressed for this customer (unsubscribed,
+    // bounced, complained or added by hand) gets none.
+    const recipientId = recipientIdFor(run.definition.customerId, normaliseAddress(to.trim()));
+    const suppression = await this.deps.ledger.readSuppression({ customerId: run.definition.customerId, recipientId });
+    if (suppression !== undefined) throw new RecipientSuppressedError(to, suppression.record?.reason ?? 'damaged');
     const message = await this.preview(run, to);
     await this.waitForPermit(run);
     const domain = run.definition.sendingDomain ?? governors.defaultDomain;
@@ -94,7 +96,8 @@ export class Previews {
       headers: message.headers,
       domain,
       // Ids only (the header is visible to the recipient); `test` keeps it out of campaign figures.
-      variables: { 'campaign-id': run.id, test: 'true' },
+      // `customer-id` lets the provider's feedback on a test (a bounce, a complaint) suppress the address.
+      variables: { 'customer-id': run.definition.customerId, 'campaign-id': run.id, test: 'true' },
     });
     logger.info({ event: 'campaign.test_sent', campaignId: run.id }, 'test message sent');
     return result;

@@ -24,7 +24,6 @@ import type { CampaignRun, RunStatus } from './campaign-run';
  * webhooks work; until then every recipient's is `null`.
  */
 export type DeliveryOf = (ref: RecipientRef) => Promise<unknown>;
-export const noDeliveries: DeliveryOf = async () => null;
 
 export interface RecipientListDeps {
   store: ObjectStore;

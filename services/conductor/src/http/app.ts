@@ -7,7 +7,10 @@ import { CampaignNotFoundError, CampaignStateError, NoPermitError } from '../cor
 import { consoleHtml } from './console-page';
 import { createCampaignInput, scheduleInput, sendInput, testSendInput, timeOf } from './requests';
 import { recipientRoutes } from './recipient-routes';
+import { suppressionRoutes } from './suppression-routes';
 import { unsubscribeRoutes } from './unsubscribe-routes';
+import { webhookRoutes, type WebhookRoutesDeps } from './webhook-routes';
+import type { Suppressions } from '../core/suppressions';
 
 export interface AppOptions {
   conductor: Conductor;
@@ -20,6 +23,8 @@ export interface AppOptions {
   /** Extra routes from the composition (the local inbox view). */
   plugins?: ((app: FastifyInstance) => Promise<void>)[];
   bodyLimitBytes?: number;
+  /** The provider's feedback (`/webhooks/mailgun`) and the suppression lists; both absent in tests of the rest. */
+  feedback?: { webhooks: WebhookRoutesDeps; suppressions: Suppressions };
 }
 
 /**
@@ -49,6 +54,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(consoleHtml));
 
   await app.register(async (scope) => unsubscribeRoutes(scope, conductor));
+  if (options.feedback) await app.register(async (scope) => webhookRoutes(scope, options.feedback!.webhooks));
 
   await app.register(
     async (api) => {
@@ -86,6 +92,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           .send(await conductor.testSend(req.params.id, parseWith(testSendInput, req.body ?? {}, 'TEST_SEND_INVALID', 'body').to)),
       );
       await recipientRoutes(api, conductor);
+      if (options.feedback) await suppressionRoutes(api, options.feedback.suppressions);
       for (const plugin of options.plugins ?? []) await plugin(api);
     },
     { prefix: '/api' },

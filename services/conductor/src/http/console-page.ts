@@ -233,7 +233,7 @@ export const consoleHtml = /* html */ `<!doctype html>
     var box = $('detail');
     box.textContent = '';
     var x = { id: c.id, title: el('h2'), status: el('span', { class: 'status' }), subject: el('p', { class: 'muted' }),
-      failure: el('p', { class: 'failure' }), attention: el('p', { class: 'failure', role: 'status' }), note: el('p', { class: 'note' }), big: el('p', { class: 'big' }), bar: makeBar(),
+      failure: el('p', { class: 'failure' }), attention: el('p', { class: 'failure', role: 'status' }), complaints: el('p', { class: 'failure', role: 'status' }), note: el('p', { class: 'note' }), big: el('p', { class: 'big' }), bar: makeBar(),
       legend: el('p', { class: 'legend' }), legendCells: {}, rate: el('p', { class: 'muted' }), buttons: {}, counts: el('dl', { class: 'counts' }), cells: {},
       problemsTitle: el('h3', { text: 'Audience problems' }), problemsNote: el('p', { class: 'muted' }), problems: el('table'), problemsKey: null,
       previewSubject: el('p', { class: 'muted', text: 'Loading the preview…' }), frame: el('iframe', { sandbox: '', title: 'Preview of the email' }),
@@ -243,6 +243,7 @@ export const consoleHtml = /* html */ `<!doctype html>
     box.appendChild(x.subject);
     box.appendChild(x.failure);
     box.appendChild(x.attention);
+    box.appendChild(x.complaints);
 
     [['send', 'Send campaign', 'primary'], ['pause', 'Pause', ''], ['resume', 'Resume', 'primary'], ['cancel', 'Cancel campaign', 'danger']].forEach(function (b) {
       x.buttons[b[0]] = el('button', { type: 'button', class: b[2], text: b[1], onclick: function () { act(b[0]); } });
@@ -309,6 +310,9 @@ export const consoleHtml = /* html */ `<!doctype html>
     x.attention.hidden = attention.length === 0;
     setText(x.attention, attention.length === 0 ? '' : 'Needs attention: ' + attention.map(function (a) { return a.key + ' cannot be read (' + a.reason + ')'; }).join('; ') +
       '. The rest of the campaign goes on; nobody is sent twice.');
+    var complaintWarning = c.complaints && c.complaints.warning;
+    x.complaints.hidden = !complaintWarning;
+    setText(x.complaints, complaintWarning ? 'Spam complaints: ' + complaintWarning + '. Complainers are suppressed; check who this campaign went to.' : '');
 
     x.buttons.send.hidden = s !== 'draft' && s !== 'scheduled';
     x.buttons.pause.hidden = !sending;

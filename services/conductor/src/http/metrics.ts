@@ -1,4 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { DELIVERY_EVENTS, SUPPRESSION_REASONS } from '@baton/shared';
+import type { FeedbackMetrics } from '../core/feedback';
 import type { ConductorMetrics } from '../core/ports';
 
 /** Prometheus metrics for `/metrics`; a registry of its own, so tests and several apps never collide. */
@@ -13,7 +15,7 @@ export interface ConductorGauges {
   campaigns: Gauge<'status'>;
 }
 
-export function createMetrics(): { registry: Registry; hooks: ConductorMetrics; gauges: ConductorGauges } {
+export function createMetrics(): { registry: Registry; hooks: ConductorMetrics; feedback: FeedbackMetrics; gauges: ConductorGauges } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'baton_' });
   const leases = new Counter({ name: 'baton_leases_total', help: 'Leases handed to workers', registers: [registry] });
@@ -30,6 +32,21 @@ export function createMetrics(): { registry: Registry; hooks: ConductorMetrics; 
     labelNames: ['reason'] as const,
     registers: [registry],
   });
+  const providerEvents = new Counter({
+    name: 'baton_provider_events_total',
+    help: "The provider's webhooks, each event once: delivered, bounced (permanent failure), deferred, complained, unsubscribed",
+    labelNames: ['event'] as const,
+    registers: [registry],
+  });
+  const suppressions = new Counter({
+    name: 'baton_suppressions_added_total',
+    help: 'Addresses suppressed after provider feedback, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  // Zero from the start, so a rate over them exists before the first event.
+  for (const event of DELIVERY_EVENTS) providerEvents.inc({ event }, 0);
+  for (const reason of SUPPRESSION_REASONS) suppressions.inc({ reason }, 0);
   const gauges = {
     activeWorkers: new Gauge({ name: 'baton_active_workers', help: 'Workers holding a lease', registers: [registry] }),
     activeLeases: new Gauge({ name: 'baton_active_leases', help: 'Leases not yet checked in', registers: [registry] }),
@@ -73,5 +90,9 @@ export function createMetrics(): { registry: Registry; hooks: ConductorMetrics; 
     outcome: (status) => outcomes.inc({ status }),
     retry: (reason) => retries.inc({ reason }),
   };
-  return { registry, hooks, gauges };
+  const feedback: FeedbackMetrics = {
+    event: (event) => providerEvents.inc({ event }),
+    suppressed: (reason) => suppressions.inc({ reason }),
+  };
+  return { registry, hooks, feedback, gauges };
 }

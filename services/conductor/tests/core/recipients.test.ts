@@ -194,6 +194,25 @@ describe('recipient lists', () => {
     expect(w.calls.get(third)).toBe(1);
   });
 
+  it("shows what the provider's webhooks said of each recipient, and nothing for the others", async () => {
+    // Prepare
+    const w = await world(3);
+    const ledger = new Ledger({ store: w.store, bucket: buckets.campaigns, clock: w.clock });
+    const [bounced, delivered] = w.ids as [string, string];
+    await ledger.recordDelivery(
+      { ...ref, recipientId: bounced },
+      { event: 'bounced', at: '2026-11-21T12:01:00.000Z', reason: '550 no such user' },
+    );
+    await ledger.recordDelivery({ ...ref, recipientId: delivered }, { event: 'delivered', at: '2026-11-21T12:02:00.000Z' });
+    // Act
+    const rows = await list(w);
+    // Assess
+    const deliveryOf = (id: string) => rows.find((r) => r.email === w.emails.get(id))!.delivery;
+    expect(deliveryOf(bounced)).toEqual({ status: 'bounced', at: '2026-11-21T12:01:00.000Z', reason: '550 no such user' });
+    expect(deliveryOf(delivered)).toEqual({ status: 'delivered', at: '2026-11-21T12:02:00.000Z' });
+    expect(deliveryOf(w.ids[2]!)).toBeNull();
+  });
+
   it('pages with a stable cursor that neither repeats nor skips anyone', async () => {
     const w = await world(25);
     await run(w, () => 'sent', isDone(w));

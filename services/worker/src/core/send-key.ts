@@ -15,6 +15,7 @@ import {
   type RecipientRef,
   type RenderedMessage,
   type SendResult,
+  type Suppression,
 } from '@baton/shared';
 import { OUTCOME_RETRIES, OUTCOME_RETRY_BACKOFF_MS } from './defaults';
 import type { Busy, LeaseRun } from './lease-run';
@@ -85,17 +86,19 @@ async function sendableMessage(env: Env, run: LeaseRun, ref: RecipientRef, logFi
     return undefined;
   }
 
-  let unsubscribed: boolean;
+  let suppression: Suppression | undefined;
   try {
-    unsubscribed = await env.ledger.isSuppressed(ref);
+    suppression = await env.ledger.readSuppression(ref);
   } catch (error) {
     const code = 'SUPPRESSION_READ_FAILED';
     run.results.push({ recipientId, status: 'retryable', code, reason: `${code}: ${describeError(error)}` });
     return undefined;
   }
-  if (unsubscribed) {
-    await record(env, run, { recipientId, status: 'suppressed', reason: 'UNSUBSCRIBED' }, 'if-absent');
-    env.log.info({ event: 'key.suppressed', ...logFields, reason: 'UNSUBSCRIBED' });
+  if (suppression !== undefined) {
+    // UNSUBSCRIBED, BOUNCED, COMPLAINED, MANUAL; a damaged record suppresses all the same.
+    const reason = (suppression.record?.reason ?? 'damaged').toUpperCase();
+    await record(env, run, { recipientId, status: 'suppressed', reason }, 'if-absent');
+    env.log.info({ event: 'key.suppressed', ...logFields, reason });
     return undefined;
   }
   return loaded.message;
