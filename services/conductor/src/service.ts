@@ -11,7 +11,8 @@ import {
 } from '@baton/shared';
 import { Conductor } from './core/conductor';
 import { SendingGovernors } from './core/sending-governors';
-import type { WorkerInvoker } from './core/ports';
+import type { RenderPool, WorkerInvoker } from './core/ports';
+import { createPiscinaRenderPool, type RenderPoolOptions } from './adapters/piscina-render-pool';
 import { buildApp } from './http/app';
 import { createMetrics } from './http/metrics';
 
@@ -29,6 +30,8 @@ export interface ConductorServiceDeps {
   publicUrl: string;
   unsubscribeSecret: string;
   plugins?: ((app: FastifyInstance) => Promise<void>)[];
+  /** The render pool's threads, queue and time limits (defaults: see piscina-render-pool.ts). */
+  renderPool?: RenderPoolOptions;
 }
 
 /**
@@ -41,9 +44,11 @@ export class ConductorService {
   private app: FastifyInstance | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly metrics = createMetrics();
+  private readonly renderPool: RenderPool;
 
   constructor(private readonly deps: ConductorServiceDeps) {
     const { config } = deps;
+    this.renderPool = createPiscinaRenderPool(deps.renderPool);
     this.governors = new SendingGovernors({
       domains: sendingDomains(config),
       customerCaps: config.CUSTOMER_PER_MINUTE_MAX,
@@ -60,6 +65,7 @@ export class ConductorService {
       invoker: deps.invoker,
       topic: deps.topic,
       testSender: deps.testSender,
+      renderPool: this.renderPool,
       metrics: this.metrics.hooks,
       settings: {
         stage: config.BATON_STAGE,
@@ -116,6 +122,7 @@ export class ConductorService {
       this.deps.logger.error({ event: 'conductor.checkpoint_failed', err }, 'final checkpoint failed; the last one stands');
     }
     await this.app?.close();
+    await this.renderPool.close();
     this.deps.logger.info({ event: 'conductor.stopped', leasesOut: this.conductor.activeLeases }, 'conductor stopped');
   }
 
@@ -130,6 +137,7 @@ export class ConductorService {
     this.app?.server.closeAllConnections();
     await this.app?.close();
     this.app = undefined;
+    await this.renderPool.close();
   }
 
   private scheduleTick(): void {

@@ -18,10 +18,11 @@ import {
   type Logger,
   type ObjectStore,
 } from '@baton/shared';
-import { audienceHead, parseAudience, validateCampaignTemplate } from '@baton/templating';
+import { audienceHead } from '@baton/templating';
 import { CampaignRun } from './campaign-run';
 import { isActive, storedStatus, transition, type CampaignAction } from './campaign-status';
 import { CampaignNotFoundError, CampaignStateError } from './errors';
+import type { RenderPool } from './ports';
 import type { SendingGovernors } from './sending-governors';
 
 /** A campaign to create, already parsed from the request at the HTTP edge. */
@@ -52,6 +53,8 @@ export interface CampaignsDeps {
   clock: Clock;
   logger: Logger;
   governors: SendingGovernors;
+  /** Where the template and the audience's header are checked, off the event loop. */
+  renderPool: RenderPool;
 }
 
 /**
@@ -117,7 +120,7 @@ export class Campaigns {
 
   async create(input: NewCampaign): Promise<CampaignRun> {
     const { store, buckets, clock, governors, logger } = this.deps;
-    await validateCampaignTemplate({ from: input.from, subject: input.subject, mjml: input.mjml });
+    await this.deps.renderPool.checkTemplate({ from: input.from, subject: input.subject, mjml: input.mjml });
     const sendingDomain = (input.sendingDomain ?? governors.defaultDomain).trim().toLowerCase();
     if (!governors.has(sendingDomain)) {
       throw new ValidationError('CAMPAIGN_INVALID', [
@@ -206,7 +209,7 @@ export class Campaigns {
   private async storeAudience(ref: CampaignRef, input: NewCampaign): Promise<string> {
     const { store, buckets } = this.deps;
     if (input.audienceCsv !== undefined) {
-      checkAudience(input.audienceCsv, input.customerId);
+      await this.checkAudience(input.audienceCsv, input.customerId);
       const key = keys.audience(ref);
       await store.put(buckets.campaigns, key, input.audienceCsv, { contentType: 'text/csv' });
       return key;
@@ -218,20 +221,20 @@ export class Campaigns {
     }
     const csv = await store.get(buckets.campaigns, key);
     if (csv === undefined) throw new ValidationError('CAMPAIGN_INVALID', [{ where: 'body.audienceKey', message: 'no such object' }]);
-    checkAudience(csv, input.customerId);
+    await this.checkAudience(csv, input.customerId);
     return key;
+  }
+
+  /**
+   * Refuses an audience with no header or no email column: the only problems that stop a whole
+   * campaign. Read from the head alone, so a create answers in constant time whatever the
+   * audience's size; each row's problems come from the stubber, in the campaign's report.
+   */
+  private async checkAudience(csv: string, customerId: string): Promise<void> {
+    await this.deps.renderPool.checkAudienceHead(audienceHead(csv), customerId);
   }
 
   private async saveState(ref: CampaignRef, state: CampaignState): Promise<void> {
     await this.deps.store.put(this.deps.buckets.campaigns, keys.state(ref), JSON.stringify(state));
   }
-}
-
-/**
- * Refuses an audience with no header or no email column: the only problems that stop a whole
- * campaign. Read from the head alone, so a create answers in constant time whatever the
- * audience's size; each row's problems come from the stubber, in the campaign's report.
- */
-function checkAudience(csv: string, customerId: string): void {
-  parseAudience(audienceHead(csv), customerId);
 }

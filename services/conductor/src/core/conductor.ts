@@ -24,7 +24,8 @@ import { GovernorJournal } from './governor-journal';
 import { LeaseBook } from './lease-book';
 import { Leasing } from './leasing';
 import { WorkerRates } from './pacing';
-import { noMetrics, type ConductorMetrics, type WorkerInvoker } from './ports';
+import { noMetrics, type ConductorMetrics, type RenderPool, type WorkerInvoker } from './ports';
+import { inProcessRenderPool } from './render-tasks';
 import { Previews } from './previews';
 import { Reconciler } from './reconciler';
 import type { SendingGovernors } from './sending-governors';
@@ -67,6 +68,11 @@ export interface ConductorDeps {
   topic: CampaignTopic;
   testSender?: Sender;
   metrics?: ConductorMetrics;
+  /**
+   * Template checks, previews and audience parsing (the service passes its thread pool; core
+   * tests may leave it out and get the in-process one).
+   */
+  renderPool?: RenderPool;
   settings: ConductorSettings;
 }
 
@@ -92,7 +98,8 @@ export class Conductor {
     const rates = new WorkerRates(settings.sigma);
     this.ledger = new Ledger({ store, bucket: buckets.campaigns, clock });
     const ledger = this.ledger;
-    this.campaigns = new Campaigns({ store, buckets, clock, logger, governors });
+    const renderPool = deps.renderPool ?? inProcessRenderPool();
+    this.campaigns = new Campaigns({ store, buckets, clock, logger, governors, renderPool });
     this.reconciler = new Reconciler({
       store,
       buckets,
@@ -120,7 +127,7 @@ export class Conductor {
       journal: this.journal,
       settings,
     });
-    this.previews = new Previews({ store, buckets, clock, logger, governors, ledger, testSender: deps.testSender, settings });
+    this.previews = new Previews({ store, buckets, clock, logger, governors, ledger, testSender: deps.testSender, renderPool, settings });
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------
