@@ -1,5 +1,6 @@
 import {
   CAMPAIGNS_PREFIX,
+  assertCustomerId,
   campaignDefinition,
   describeError,
   campaignState,
@@ -232,6 +233,17 @@ export class Campaigns {
    */
   private async checkAudience(csv: string, customerId: string): Promise<void> {
     await this.deps.renderPool.checkAudienceHead(audienceHead(csv), customerId);
+  }
+
+  /**
+   * Stores an audience uploaded on its own under `uploads/{customerId}/{name}` (replacing one of
+   * that name) once its head has a usable header; a create then names it as its audienceKey.
+   */
+  async storeUpload(customerId: string, name: string, csv: string): Promise<string> {
+    const key = `uploads/${assertCustomerId(customerId)}/${name}`;
+    await this.checkAudience(csv, customerId);
+    await this.deps.store.put(this.deps.buckets.campaigns, key, csv, { contentType: 'text/csv' });
+    return key;
   }
 
   private async saveState(ref: CampaignRef, state: CampaignState): Promise<void> {

@@ -172,6 +172,11 @@ export class Conductor {
     return this.view(await this.campaigns.create(input));
   }
 
+  /** An audience uploaded on its own (see Campaigns.storeUpload); resolves with its key. */
+  storeUpload(customerId: string, name: string, csv: string): Promise<string> {
+    return this.campaigns.storeUpload(customerId, name, csv);
+  }
+
   listCampaigns(): CampaignView[] {
     return this.campaigns.list().map((r) => this.view(r));
   }

@@ -5,7 +5,9 @@ import { BatonError, RetryableError, ValidationError, checkInRequest, renewReque
 import type { Conductor } from '../core/conductor';
 import { CampaignNotFoundError, CampaignStateError, NoPermitError } from '../core/errors';
 import { consoleHtml } from './console-page';
-import { createCampaignInput, testSendInput } from './requests';
+import { createRoutes, type BodyLimits } from './create-routes';
+import { limitExpensiveRequests } from './expensive-requests';
+import { testSendInput } from './requests';
 import { unsubscribeRoutes } from './unsubscribe-routes';
 
 export interface AppOptions {
@@ -19,6 +21,10 @@ export interface AppOptions {
   /** Extra routes from the composition (the local inbox view). */
   plugins?: ((app: FastifyInstance) => Promise<void>)[];
   bodyLimitBytes?: number;
+  /** Per-route body limits of creates and uploads (defaults: create-routes.ts). */
+  bodyLimits?: BodyLimits;
+  /** Expensive requests (create, upload, preview, test send) one token may have under way at once. */
+  expensivePerToken?: number;
 }
 
 /**
@@ -52,14 +58,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       api.addHook('onRequest', bearer(options.apiToken));
+      limitExpensiveRequests(api, options.expensivePerToken);
       api.get('/campaigns', async () => {
         const damaged = conductor.damagedCampaigns();
         // `damaged` only when there are some: campaigns whose definition cannot be read are named, never hidden.
         return { campaigns: conductor.listCampaigns(), ...(damaged.length > 0 ? { damaged } : {}) };
       });
-      api.post('/campaigns', async (req, reply) =>
-        reply.code(201).send(await conductor.createCampaign(parseWith(createCampaignInput, req.body, 'CAMPAIGN_INVALID', 'body'))),
-      );
+      await createRoutes(api, conductor, options.bodyLimits);
       api.get<{ Params: { id: string } }>('/campaigns/:id', async (req) => conductor.getCampaign(req.params.id));
       api.post<{ Params: { id: string } }>('/campaigns/:id/send', async (req, reply) =>
         reply.code(202).send(await conductor.send(req.params.id)),
