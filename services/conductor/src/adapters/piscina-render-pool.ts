@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Piscina } from 'piscina';
 import { PermanentError, RetryableError, ValidationError } from '@baton/shared';
@@ -6,7 +7,10 @@ import type { RenderPool } from '../core/ports';
 import { renderPoolOver, type RenderTask, type RenderTaskResult } from '../core/render-tasks';
 
 export interface RenderPoolOptions {
-  /** Worker threads (default 2: the conductor's own loop keeps a core on a 2-vCPU task). */
+  /**
+   * Worker threads (default: 1 on up to 2 cores, else 2). A render thread spins a core for
+   * seconds on a hostile template: on 2 vCPUs a second one would starve the event loop of CPU.
+   */
   threads?: number;
   /** Tasks waiting for a thread beyond those running; one more is refused at once (default 16). */
   maxQueue?: number;
@@ -27,7 +31,7 @@ export interface RenderPoolOptions {
  */
 export function createPiscinaRenderPool(options: RenderPoolOptions = {}): RenderPool {
   const filename = options.workerFile ?? defaultWorkerFile();
-  const threads = options.threads ?? 2;
+  const threads = options.threads ?? (availableParallelism() <= 2 ? 1 : 2);
   const maxQueue = options.maxQueue ?? 16;
   // Threads start with the first task (or `warm`), so a service built and never started holds none.
   let pool: Piscina | undefined;
