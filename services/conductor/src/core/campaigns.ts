@@ -19,7 +19,7 @@ import {
   type Logger,
   type ObjectStore,
 } from '@baton/shared';
-import { audienceHead } from '@baton/templating';
+import { audienceHead, audienceHeadOf } from '@baton/templating';
 import { CampaignRun } from './campaign-run';
 import { isActive, storedStatus, transition, type CampaignAction } from './campaign-status';
 import { CampaignNotFoundError, CampaignStateError } from './errors';
@@ -33,8 +33,8 @@ export interface NewCampaign {
   from: string;
   subject: string;
   mjml: string;
-  /** Exactly one of these two: the CSV itself, or an object under `uploads/{customerId}/`. */
-  audienceCsv?: string;
+  /** Exactly one of these two: the CSV itself (bytes as uploaded, or text), or an object under `uploads/{customerId}/`. */
+  audienceCsv?: string | Uint8Array;
   audienceKey?: string;
   /** One of the configured sending domains (any case); the default domain when absent. */
   sendingDomain?: string;
@@ -231,15 +231,15 @@ export class Campaigns {
    * campaign. Read from the head alone, so a create answers in constant time whatever the
    * audience's size; each row's problems come from the stubber, in the campaign's report.
    */
-  private async checkAudience(csv: string, customerId: string): Promise<void> {
-    await this.deps.renderPool.checkAudienceHead(audienceHead(csv), customerId);
+  private async checkAudience(csv: string | Uint8Array, customerId: string): Promise<void> {
+    await this.deps.renderPool.checkAudienceHead(typeof csv === 'string' ? audienceHead(csv) : audienceHeadOf(csv), customerId);
   }
 
   /**
    * Stores an audience uploaded on its own under `uploads/{customerId}/{name}` (replacing one of
    * that name) once its head has a usable header; a create then names it as its audienceKey.
    */
-  async storeUpload(customerId: string, name: string, csv: string): Promise<string> {
+  async storeUpload(customerId: string, name: string, csv: string | Uint8Array): Promise<string> {
     const key = `uploads/${assertCustomerId(customerId)}/${name}`;
     await this.checkAudience(csv, customerId);
     await this.deps.store.put(this.deps.buckets.campaigns, key, csv, { contentType: 'text/csv' });

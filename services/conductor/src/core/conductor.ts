@@ -173,7 +173,7 @@ export class Conductor {
   }
 
   /** An audience uploaded on its own (see Campaigns.storeUpload); resolves with its key. */
-  storeUpload(customerId: string, name: string, csv: string): Promise<string> {
+  storeUpload(customerId: string, name: string, csv: string | Uint8Array): Promise<string> {
     return this.campaigns.storeUpload(customerId, name, csv);
   }
 
