@@ -7,6 +7,10 @@ import { hostileRequests, percentile, probeHealthz, sendingBaton } from './hosti
  * within 100 ms (the 95th percentile of probes every 10 ms; a single slow probe on a shared
  * machine proves nothing) — and each hostile request gets a clear answer.
  *
+ * A stall of the kind the issue found (seconds) blocks the prober and shows as one long probe,
+ * which a percentile would hide: so the longest probe of each phase must also stay under 1 s.
+ * Run by `npm run test:robustness`, on its own (see jest.config.js here).
+ *
  * Sizes are scaled down from the issue's where the point still holds: 100,000 audience rows
  * (4.4 MB; parsing them in the request held the loop 1.6 s) instead of 1M. (A JSON create over its
  * 8 MiB limit is refused with 413 before it is read: see services/conductor/tests/http.)
@@ -39,7 +43,7 @@ describe('the conductor under hostile requests while a campaign sends', () => {
     await new Promise((r) => setTimeout(r, 1_500));
     probe.phase = 'baseline';
     await new Promise((r) => setTimeout(r, 1_500));
-    const figures: Record<string, { p50: number; p95: number; probes: number }> = {};
+    const figures: Record<string, { p50: number; p95: number; max: number; probes: number }> = {};
     for (const hostile of hostileRequests()) {
       // Sent again and again for at least a second, so that every request gets probes beside it.
       probe.phase = hostile.name;
@@ -52,16 +56,16 @@ describe('the conductor under hostile requests while a campaign sends', () => {
         answers.map((a) => a.body),
       );
       const ms = probe.of(hostile.name);
-      figures[hostile.name] = { p50: percentile(ms, 50), p95: percentile(ms, 95), probes: ms.length };
+      figures[hostile.name] = { p50: percentile(ms, 50), p95: percentile(ms, 95), max: Math.max(...ms), probes: ms.length };
     }
     await probe.stop();
     const base = probe.of('baseline');
-    figures.baseline = { p50: percentile(base, 50), p95: percentile(base, 95), probes: base.length };
+    figures.baseline = { p50: percentile(base, 50), p95: percentile(base, 95), max: Math.max(...base), probes: base.length };
 
     // The campaign was sending all along (not finished, not stalled).
     expect(run.sentBetween(0, Date.now())).toBeGreaterThan(0);
     expect((await run.status()).status).toBe('sending');
     // On failure the figures of every phase that missed are shown.
-    expect(Object.entries(figures).filter(([, f]) => !(f.p95 < 100 && f.probes >= 10))).toEqual([]);
+    expect(Object.entries(figures).filter(([, f]) => !(f.p95 < 100 && f.max < 1_000 && f.probes >= 10))).toEqual([]);
   }, 120_000);
 });
