@@ -93,8 +93,12 @@ export class ApiClient {
     try {
       return await fetch(this.baseUrl.replace(/\/+$/, '') + path, {
         method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        // A FormData (a create with its audience as a file part) sets its own multipart content type.
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          ...(body === undefined || body instanceof FormData ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : body instanceof FormData ? body : JSON.stringify(body),
         signal,
       });
     } catch (err) {

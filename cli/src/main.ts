@@ -168,14 +168,18 @@ export async function run(argv: string[], out: NodeJS.WritableStream = process.s
   const mjml = readInput(values.template!, '--template');
   const audienceCsv = readInput(values.audience!, '--audience');
   const api = client();
-  const created = await api.request<CampaignView>('POST', '/api/campaigns', {
+  // Multipart, the audience as a file part: a JSON create takes at most 8 MiB, an audience up to 200 MB.
+  const form = new FormData();
+  const fields = {
     name: values.name ?? path.basename(values.template!, path.extname(values.template!)),
     customerId: values.customer ?? 'default',
-    from: values.from,
-    subject: values.subject,
+    from: values.from!,
+    subject: values.subject!,
     mjml,
-    audienceCsv,
-  });
+  };
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  form.append('audience', new Blob([audienceCsv], { type: 'text/csv' }), 'audience.csv');
+  const created = await api.request<CampaignView>('POST', '/api/campaigns', form);
   const sent = await api.request<CampaignView>('POST', `/api/campaigns/${created.id}/send`, values.at ? { at: values.at } : {});
   out.write(
     sent.sendAt && sent.status === 'scheduled'

@@ -12,3 +12,16 @@ export function audienceHead(csvText: string): string {
   const cut = csvText.lastIndexOf('\n', AUDIENCE_HEAD_BYTES) + 1;
   return cut > 0 ? csvText.slice(0, cut) : csvText;
 }
+
+/**
+ * `audienceHead` for an audience still in bytes (an upload as it arrived): the head decoded
+ * alone, cut after its last line break within the first `AUDIENCE_HEAD_BYTES` bytes, so that a
+ * large upload is never turned into one string to check its header. The whole text when it is
+ * shorter, or when no line break comes that early.
+ */
+export function audienceHeadOf(bytes: Uint8Array): string {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length <= AUDIENCE_HEAD_BYTES) return buf.toString('utf8');
+  const cut = buf.lastIndexOf(0x0a, AUDIENCE_HEAD_BYTES) + 1;
+  return buf.toString('utf8', 0, cut > 0 ? cut : buf.length);
+}

@@ -5,7 +5,7 @@
  */
 export { parseAudience, normaliseFieldName, MAX_FIELD_LENGTH, MAX_REPORTED_PROBLEMS } from './audience';
 export type { AudienceRecipient, ParsedAudience } from './audience';
-export { audienceHead, AUDIENCE_HEAD_BYTES } from './audience-head';
+export { audienceHead, audienceHeadOf, AUDIENCE_HEAD_BYTES } from './audience-head';
 export {
   addressProblem,
   isValidAddress,

@@ -1,4 +1,4 @@
-import { AUDIENCE_HEAD_BYTES, audienceHead } from '../src/audience-head';
+import { AUDIENCE_HEAD_BYTES, audienceHead, audienceHeadOf } from '../src/audience-head';
 
 describe('audienceHead', () => {
   it('is the whole text when it is short', () => {
@@ -19,5 +19,22 @@ describe('audienceHead', () => {
     const header = Array.from({ length: 10_000 }, (_, i) => `column_${i}`).join(',');
     const csv = `email,${header}\na@example.com\n`;
     expect(audienceHead(csv)).toBe(csv);
+  });
+});
+
+describe('audienceHeadOf (bytes)', () => {
+  it('is the head audienceHead gives for the same text, decoded without decoding the rest', () => {
+    const rows = Array.from({ length: 20_000 }, (_, i) => `r${i}@example.com,Zoë ${i}`);
+    const csv = `email,name\n${rows.join('\n')}\n`;
+    const head = audienceHeadOf(Buffer.from(csv));
+    expect(Buffer.byteLength(head)).toBeLessThanOrEqual(AUDIENCE_HEAD_BYTES);
+    expect(head.endsWith('\n')).toBe(true);
+    expect(csv.startsWith(head)).toBe(true);
+  });
+
+  it('is the whole text when short, or when its header is longer than the head', () => {
+    expect(audienceHeadOf(Buffer.from('email\na@example.com\n'))).toBe('email\na@example.com\n');
+    const csv = `email,${Array.from({ length: 10_000 }, (_, i) => `column_${i}`).join(',')}\na@example.com\n`;
+    expect(audienceHeadOf(new Uint8Array(Buffer.from(csv)))).toBe(csv);
   });
 });

@@ -16,7 +16,8 @@ import { Feedback } from './core/feedback';
 import { Suppressions } from './core/suppressions';
 import { WebhookGuard } from './core/webhook-guard';
 import { SendingGovernors } from './core/sending-governors';
-import type { WorkerInvoker } from './core/ports';
+import type { RenderPool, WorkerInvoker } from './core/ports';
+import { createPiscinaRenderPool, type RenderPoolOptions } from './adapters/piscina-render-pool';
 import { buildApp } from './http/app';
 import { createMetrics } from './http/metrics';
 
@@ -38,6 +39,8 @@ export interface ConductorServiceDeps {
   /** MAILGUN_WEBHOOK_SIGNING_KEY (locally the dev secret the sink signs with); without it webhooks are refused. */
   webhookSigningKey?: string;
   plugins?: ((app: FastifyInstance) => Promise<void>)[];
+  /** The render pool's threads, queue and time limits (defaults: see piscina-render-pool.ts). */
+  renderPool?: RenderPoolOptions;
 }
 
 /**
@@ -53,9 +56,11 @@ export class ConductorService {
   readonly feedback: Feedback;
   readonly suppressions: Suppressions;
   private readonly webhookGuard: WebhookGuard;
+  private readonly renderPool: RenderPool;
 
   constructor(private readonly deps: ConductorServiceDeps) {
     const { config } = deps;
+    this.renderPool = createPiscinaRenderPool(deps.renderPool);
     this.governors = new SendingGovernors({
       domains: sendingDomains(config),
       customerCaps: config.CUSTOMER_PER_MINUTE_MAX,
@@ -85,6 +90,7 @@ export class ConductorService {
       topic: deps.topic,
       testSender: deps.testSender,
       lookup: deps.lookup,
+      renderPool: this.renderPool,
       metrics: this.metrics.hooks,
       complaints: (ref) => this.feedback.complaintTally(ref),
       settings: {
@@ -147,6 +153,7 @@ export class ConductorService {
       this.deps.logger.error({ event: 'conductor.checkpoint_failed', err }, 'final checkpoint failed; the last one stands');
     }
     await this.closeApp(this.app);
+    await this.renderPool.close();
     this.deps.logger.info({ event: 'conductor.stopped', leasesOut: this.conductor.activeLeases }, 'conductor stopped');
   }
 
@@ -161,6 +168,7 @@ export class ConductorService {
     this.app?.server.closeAllConnections();
     await this.app?.close();
     this.app = undefined;
+    await this.renderPool.close();
   }
 
   /**

@@ -49,7 +49,7 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  async put(bucket: string, key: string, body: string, options: PutOptions = {}): Promise<void> {
+  async put(bucket: string, key: string, body: string | Uint8Array, options: PutOptions = {}): Promise<void> {
     const dest = this.pathOf(bucket, key);
     const tmpDir = path.join(this.root, '.tmp');
     const tmp = path.join(tmpDir, randomBytes(12).toString('hex'));
@@ -100,7 +100,7 @@ export class FsObjectStore implements ObjectStore {
     return found.length > limit ? { keys: page, nextStartAfter: page[page.length - 1] } : { keys: page };
   }
 
-  private emit(bucket: string, key: string, body: string): void {
+  private emit(bucket: string, key: string, body: string | Uint8Array): void {
     const matching = this.listeners.filter(
       ({ filter }) => filter.bucket === bucket && key.startsWith(filter.prefix ?? '') && key.endsWith(filter.suffix ?? ''),
     );

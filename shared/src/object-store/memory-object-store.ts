@@ -12,11 +12,11 @@ export class MemoryObjectStore implements ObjectStore {
     return this.objects.get(`${bucket}/${key}`);
   }
 
-  async put(bucket: string, key: string, body: string, options: PutOptions = {}): Promise<void> {
+  async put(bucket: string, key: string, body: string | Uint8Array, options: PutOptions = {}): Promise<void> {
     this.calls.push({ op: 'put', bucket, key });
     const id = `${bucket}/${key}`;
     if (options.ifNoneMatch === '*' && this.objects.has(id)) throw new ObjectExistsError(bucket, key);
-    this.objects.set(id, body);
+    this.objects.set(id, typeof body === 'string' ? body : Buffer.from(body).toString('utf8'));
   }
 
   async delete(bucket: string, key: string): Promise<void> {

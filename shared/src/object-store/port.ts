@@ -17,7 +17,8 @@ export interface ListPage {
 export interface ObjectStore {
   /** The object's body, or `undefined` when there is none. */
   get(bucket: string, key: string): Promise<string | undefined>;
-  put(bucket: string, key: string, body: string, options?: PutOptions): Promise<void>;
+  /** A body given as bytes is stored as it is (UTF-8 text): a large upload need not become a string first. */
+  put(bucket: string, key: string, body: string | Uint8Array, options?: PutOptions): Promise<void>;
   delete(bucket: string, key: string): Promise<void>;
   /** Keys under `prefix` in lexicographic order, after `startAfter`, at most `limit` (default 1000). */
   list(bucket: string, prefix: string, options?: { startAfter?: string; limit?: number }): Promise<ListPage>;

@@ -83,7 +83,7 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async put(bucket: string, key: string, body: string, options: PutOptions = {}): Promise<void> {
+  async put(bucket: string, key: string, body: string | Uint8Array, options: PutOptions = {}): Promise<void> {
     const input = {
       Bucket: bucket,
       Key: key,

@@ -1,5 +1,6 @@
 import {
   CAMPAIGNS_PREFIX,
+  assertCustomerId,
   campaignDefinition,
   describeError,
   campaignState,
@@ -18,11 +19,12 @@ import {
   type Logger,
   type ObjectStore,
 } from '@baton/shared';
-import { audienceHead, parseAudience, validateCampaignTemplate } from '@baton/templating';
+import { audienceHead, audienceHeadOf } from '@baton/templating';
 import { CampaignRun } from './campaign-run';
 import { refuseOutsideQaAllowList } from './qa-audience';
 import { isActive, isFinal, storedStatus, transition, type CampaignAction } from './campaign-status';
 import { CampaignNotFoundError, CampaignStateError } from './errors';
+import type { RenderPool } from './ports';
 import type { SendingGovernors } from './sending-governors';
 
 /** A campaign to create, already parsed from the request at the HTTP edge. */
@@ -32,8 +34,8 @@ export interface NewCampaign {
   from: string;
   subject: string;
   mjml: string;
-  /** Exactly one of these two: the CSV itself, or an object under `uploads/{customerId}/`. */
-  audienceCsv?: string;
+  /** Exactly one of these two: the CSV itself (bytes as uploaded, or text), or an object under `uploads/{customerId}/`. */
+  audienceCsv?: string | Uint8Array;
   audienceKey?: string;
   /** One of the configured sending domains (any case); the default domain when absent. */
   sendingDomain?: string;
@@ -55,6 +57,8 @@ export interface CampaignsDeps {
   governors: SendingGovernors;
   /** Set in the `qa` stage: every recipient of a new campaign must be on it. */
   qaAllowList?: readonly string[];
+  /** Where the template and the audience's header are checked, off the event loop. */
+  renderPool: RenderPool;
 }
 
 /**
@@ -139,7 +143,7 @@ export class Campaigns {
   /** Stores a new draft; `warnings` says what the template does that is allowed but unwise. */
   async create(input: NewCampaign): Promise<{ run: CampaignRun; warnings: string[] }> {
     const { store, buckets, clock, governors, logger } = this.deps;
-    const { warnings } = await validateCampaignTemplate({ from: input.from, subject: input.subject, mjml: input.mjml });
+    const { warnings } = await this.deps.renderPool.checkTemplate({ from: input.from, subject: input.subject, mjml: input.mjml });
     const sendingDomain = (input.sendingDomain ?? governors.defaultDomain).trim().toLowerCase();
     if (!governors.has(sendingDomain)) {
       throw new ValidationError('CAMPAIGN_INVALID', [
@@ -246,7 +250,7 @@ export class Campaigns {
   private async storeAudience(ref: CampaignRef, input: NewCampaign): Promise<string> {
     const { store, buckets } = this.deps;
     if (input.audienceCsv !== undefined) {
-      checkAudience(input.audienceCsv, input.customerId, this.deps.qaAllowList);
+      await this.checkAudience(input.audienceCsv, input.customerId);
       const key = keys.audience(ref);
       await store.put(buckets.campaigns, key, input.audienceCsv, { contentType: 'text/csv' });
       return key;
@@ -258,21 +262,36 @@ export class Campaigns {
     }
     const csv = await store.get(buckets.campaigns, key);
     if (csv === undefined) throw new ValidationError('CAMPAIGN_INVALID', [{ where: 'body.audienceKey', message: 'no such object' }]);
-    checkAudience(csv, input.customerId, this.deps.qaAllowList);
+    await this.checkAudience(csv, input.customerId);
+    return key;
+  }
+
+  /**
+   * Refuses an audience with no header or no email column: the only problems that stop a whole
+   * campaign. Read from the head alone, so a create answers in constant time whatever the
+   * audience's size; each row's problems come from the stubber, in the campaign's report.
+   */
+  private async checkAudience(csv: string | Uint8Array, customerId: string): Promise<void> {
+    await this.deps.renderPool.checkAudienceHead(typeof csv === 'string' ? audienceHead(csv) : audienceHeadOf(csv), customerId);
+    // In qa, every recipient must be on the allow-list (the whole file is read: QA audiences are small).
+    const { qaAllowList } = this.deps;
+    if (qaAllowList !== undefined) {
+      refuseOutsideQaAllowList(typeof csv === 'string' ? csv : new TextDecoder().decode(csv), customerId, qaAllowList);
+    }
+  }
+
+  /**
+   * Stores an audience uploaded on its own under `uploads/{customerId}/{name}` (replacing one of
+   * that name) once its head has a usable header; a create then names it as its audienceKey.
+   */
+  async storeUpload(customerId: string, name: string, csv: string | Uint8Array): Promise<string> {
+    const key = `uploads/${assertCustomerId(customerId)}/${name}`;
+    await this.checkAudience(csv, customerId);
+    await this.deps.store.put(this.deps.buckets.campaigns, key, csv, { contentType: 'text/csv' });
     return key;
   }
 
   private async saveState(ref: CampaignRef, state: CampaignState): Promise<void> {
     await this.deps.store.put(this.deps.buckets.campaigns, keys.state(ref), JSON.stringify(state));
   }
-}
-
-/**
- * Refuses an audience with no header or no email column: the only problems that stop a whole
- * campaign. Read from the head alone, so a create answers in constant time whatever the
- * audience's size; each row's problems come from the stubber, in the campaign's report.
- */
-function checkAudience(csv: string, customerId: string, qaAllowList: readonly string[] | undefined): void {
-  parseAudience(audienceHead(csv), customerId);
-  if (qaAllowList !== undefined) refuseOutsideQaAllowList(csv, customerId, qaAllowList);
 }

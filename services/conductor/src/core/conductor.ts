@@ -36,7 +36,8 @@ import { GovernorJournal } from './governor-journal';
 import { LeaseBook } from './lease-book';
 import { Leasing } from './leasing';
 import { WorkerRates } from './pacing';
-import { noMetrics, type ConductorMetrics, type WorkerInvoker } from './ports';
+import { noMetrics, type ConductorMetrics, type RenderPool, type WorkerInvoker } from './ports';
+import { inProcessRenderPool } from './render-tasks';
 import { Previews } from './previews';
 import { listRecipients, type DeliveryOf, type ListedRecipient } from './recipient-list';
 import { Reconciler } from './reconciler';
@@ -89,6 +90,11 @@ export interface ConductorDeps {
   deliveryOf?: DeliveryOf;
   /** How many of a campaign's recipients complained (the provider's feedback), for its view. */
   complaints?: (ref: CampaignRef) => ComplaintTally;
+  /**
+   * Template checks, previews and audience parsing (the service passes its thread pool; core
+   * tests may leave it out and get the in-process one).
+   */
+  renderPool?: RenderPool;
   settings: ConductorSettings;
 }
 
@@ -117,7 +123,8 @@ export class Conductor {
     this.ledger = new Ledger({ store, bucket: buckets.campaigns, clock });
     const ledger = this.ledger;
     const qaAllowList = settings.stage === 'qa' ? (settings.qaAllowList ?? []) : undefined;
-    this.campaigns = new Campaigns({ store, buckets, clock, logger, governors, qaAllowList });
+    const renderPool = deps.renderPool ?? inProcessRenderPool();
+    this.campaigns = new Campaigns({ store, buckets, clock, logger, governors, qaAllowList, renderPool });
     this.reconciler = new Reconciler({
       store,
       buckets,
@@ -158,7 +165,7 @@ export class Conductor {
       settleAfterMs: settings.settleAfterMs ?? 15 * 60_000,
     });
     this.requeues = new Requeue({ ledger, logger, campaigns: this.campaigns, reconciler: this.reconciler });
-    this.previews = new Previews({ store, buckets, clock, logger, governors, ledger, testSender: deps.testSender, settings });
+    this.previews = new Previews({ store, buckets, clock, logger, governors, ledger, testSender: deps.testSender, renderPool, settings });
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------
@@ -200,9 +207,19 @@ export class Conductor {
   // ---- campaign API -------------------------------------------------------------------------
 
   /** The new draft's view, with `warnings` about its template (an empty list when there are none). */
-  async createCampaign(input: NewCampaign): Promise<CampaignView & { warnings: string[] }> {
+  /** A new draft; with `sendAt` or `sendWindow`, scheduled (or given its window) at once. */
+  async createCampaign(
+    input: NewCampaign,
+    schedule: { sendAt?: number; sendWindow?: SendWindow } = {},
+  ): Promise<CampaignView & { warnings: string[] }> {
     const { run, warnings } = await this.campaigns.create(input);
-    return { ...this.view(run), warnings };
+    if (schedule.sendAt === undefined && schedule.sendWindow === undefined) return { ...this.view(run), warnings };
+    return { ...(await this.schedule(run.id, schedule)), warnings };
+  }
+
+  /** An audience uploaded on its own (see Campaigns.storeUpload); resolves with its key. */
+  storeUpload(customerId: string, name: string, csv: string | Uint8Array): Promise<string> {
+    return this.campaigns.storeUpload(customerId, name, csv);
   }
 
   listCampaigns(): CampaignView[] {

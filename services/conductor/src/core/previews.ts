@@ -13,9 +13,10 @@ import {
   type SliceSchedule,
   type Stage,
 } from '@baton/shared';
-import { TemplateCache, audienceHead, normaliseAddress, parseAudience, renderMessage, type AudienceRecipient } from '@baton/templating';
+import { audienceHead, normaliseAddress, type AudienceRecipient } from '@baton/templating';
 import type { CampaignRun } from './campaign-run';
 import { CampaignStateError, NoPermitError, RecipientSuppressedError } from './errors';
+import type { RenderPool } from './ports';
 import type { SendingGovernors } from './sending-governors';
 
 export interface PreviewSettings {
@@ -38,6 +39,8 @@ export interface PreviewDeps {
    * domain, whose governor gave the permit.
    */
   testSender?: Sender;
+  /** Where previews are rendered and audiences sampled, off the event loop. */
+  renderPool: RenderPool;
   settings: PreviewSettings;
 }
 
@@ -47,10 +50,9 @@ const TEST_SEND_LOOKAHEAD_MS = 3_000;
 /**
  * Previews and test sends: the campaign rendered as a recipient would get it (the first
  * audience row, or the tester's own address), and that preview sent now under the governor like
- * any other call. Compiled templates and each campaign's first recipient are cached.
+ * any other call. Each campaign's first recipient is cached (compiled templates are, in the pool).
  */
 export class Previews {
-  private readonly templates = new TemplateCache();
   private readonly samples = new Map<string, AudienceRecipient | undefined>();
 
   constructor(private readonly deps: PreviewDeps) {}
@@ -59,14 +61,14 @@ export class Previews {
   async preview(run: CampaignRun, to?: string): Promise<RenderedMessage> {
     const first = await this.sampleRecipient(run);
     const email = to ?? first?.email ?? 'preview@example.com';
-    const compiled = await this.templates.get(run.ref, async () => run.definition);
     // A test goes out under the tester's own id, so its unsubscribe link can never suppress
     // the audience's first recipient.
     const recipientId =
       to !== undefined ? recipientIdFor(run.definition.customerId, normaliseAddress(to.trim())) : (first?.recipientId ?? '0'.repeat(32));
     const { publicUrl, unsubscribeSecret } = this.deps.settings;
-    return renderMessage(
-      compiled,
+    const { from, subject, mjml } = run.definition;
+    return this.deps.renderPool.render(
+      { from, subject, mjml },
       { ...run.ref, recipientId, email, fields: { ...(first?.fields ?? {}), email } },
       { publicUrl, unsubscribeSecret },
     );
@@ -133,9 +135,12 @@ export class Previews {
     const csv = (await this.deps.store.get(this.deps.buckets.campaigns, run.definition.audienceKey)) ?? '';
     // Trusted when another row follows the first (so it is whole) or the head is the whole file.
     const head = audienceHead(csv);
-    const fromHead = parseAudience(head, run.definition.customerId).recipients;
+    const pool = this.deps.renderPool;
+    const fromHead = await pool.firstRecipient(head, run.definition.customerId);
     const first =
-      head.length === csv.length || fromHead.length > 1 ? fromHead[0] : parseAudience(csv, run.definition.customerId).recipients[0];
+      head.length === csv.length || fromHead.valid > 1
+        ? fromHead.recipient
+        : (await pool.firstRecipient(csv, run.definition.customerId)).recipient;
     this.samples.set(run.id, first);
     return first;
   }

@@ -5,8 +5,10 @@ import { BatonError, RetryableError, ValidationError, checkInRequest, renewReque
 import type { Conductor } from '../core/conductor';
 import { CampaignNotFoundError, CampaignStateError, NoPermitError } from '../core/errors';
 import { consoleHtml } from './console-page';
-import { createCampaignInput, scheduleInput, sendInput, testSendInput, timeOf } from './requests';
+import { createRoutes, type BodyLimits } from './create-routes';
+import { limitExpensiveRequests } from './expensive-requests';
 import { recipientRoutes } from './recipient-routes';
+import { scheduleInput, sendInput, testSendInput, timeOf } from './requests';
 import { suppressionRoutes } from './suppression-routes';
 import { unsubscribeRoutes } from './unsubscribe-routes';
 import { webhookRoutes, type WebhookRoutesDeps } from './webhook-routes';
@@ -25,6 +27,10 @@ export interface AppOptions {
   bodyLimitBytes?: number;
   /** The provider's feedback (`/webhooks/mailgun`) and the suppression lists; both absent in tests of the rest. */
   feedback?: { webhooks: WebhookRoutesDeps; suppressions: Suppressions };
+  /** Per-route body limits of creates and uploads (defaults: create-routes.ts). */
+  bodyLimits?: BodyLimits;
+  /** Expensive requests (create, upload, preview, test send) one token may have under way at once. */
+  expensivePerToken?: number;
 }
 
 /**
@@ -59,17 +65,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       api.addHook('onRequest', bearer(options.apiToken));
+      limitExpensiveRequests(api, options.expensivePerToken);
       api.get('/campaigns', async () => {
         const damaged = conductor.damagedCampaigns();
         // `damaged` only when there are some: campaigns whose definition cannot be read are named, never hidden.
         return { campaigns: conductor.listCampaigns(), ...(damaged.length > 0 ? { damaged } : {}) };
       });
-      api.post('/campaigns', async (req, reply) => {
-        const { sendAt, sendWindow, ...input } = parseWith(createCampaignInput, req.body, 'CAMPAIGN_INVALID', 'body');
-        const created = await conductor.createCampaign(input);
-        if (sendAt === undefined && sendWindow === undefined) return reply.code(201).send(created);
-        return reply.code(201).send(await conductor.schedule(created.id, { sendAt: timeOf(sendAt), sendWindow }));
-      });
+      await createRoutes(api, conductor, options.bodyLimits);
       api.patch<{ Params: { id: string } }>('/campaigns/:id', async (req) => {
         const changes = parseWith(scheduleInput, req.body ?? {}, 'SCHEDULE_INVALID', 'body');
         return conductor.schedule(req.params.id, { sendAt: timeOf(changes.sendAt), sendWindow: changes.sendWindow });

@@ -1,0 +1,115 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { Piscina } from 'piscina';
+import { PermanentError, RetryableError, ValidationError } from '@baton/shared';
+import type { RenderPool } from '../core/ports';
+import { renderPoolOver, type RenderTask, type RenderTaskResult } from '../core/render-tasks';
+
+export interface RenderPoolOptions {
+  /**
+   * Worker threads (default: 1 on up to 2 cores, else 2). A render thread spins a core for
+   * seconds on a hostile template: on 2 vCPUs a second one would starve the event loop of CPU.
+   */
+  threads?: number;
+  /** Tasks waiting for a thread beyond those running; one more is refused at once (default 16). */
+  maxQueue?: number;
+  /** A template check that runs longer is stopped (its thread terminated) and refused (default 10 s). */
+  checkTimeoutMs?: number;
+  /** A render or audience task that runs longer is stopped likewise (default 5 s: three parts at Liquid's 1 s each, and the compile). */
+  renderTimeoutMs?: number;
+  /** Heap per thread (default 256 MB): a template that tries to use more fails alone. */
+  maxHeapMb?: number;
+  /** The worker's file; found next to this one by default (the .js in the bundle, the .ts in development). */
+  workerFile?: string;
+}
+
+/**
+ * The render pool on worker threads (piscina): template checks, previews and audience parsing
+ * run beside the conductor's event loop, never on it, each within a time limit after which its
+ * thread is terminated (a runaway template cannot hold a thread), with a bounded queue.
+ */
+export function createPiscinaRenderPool(options: RenderPoolOptions = {}): RenderPool {
+  const filename = options.workerFile ?? defaultWorkerFile();
+  const threads = options.threads ?? (availableParallelism() <= 2 ? 1 : 2);
+  const maxQueue = options.maxQueue ?? 16;
+  // Threads start with the first task (or `warm`), so a service built and never started holds none.
+  let pool: Piscina | undefined;
+  const started = (): Piscina =>
+    (pool ??= new Piscina({
+      filename,
+      minThreads: 1,
+      maxThreads: threads,
+      maxQueue,
+      idleTimeout: 60_000,
+      resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb ?? 256 },
+      // TypeScript in development and tests: the thread loads it through tsx, as `npm start` does.
+      ...(filename.endsWith('.ts') ? { execArgv: ['--import', 'tsx'] } : {}),
+    }));
+  const checkMs = options.checkTimeoutMs ?? 10_000;
+  const renderMs = options.renderTimeoutMs ?? 5_000;
+
+  // Our own bound on tasks handed in and not yet answered (running or waiting): piscina's
+  // maxQueue does not count tasks given to a thread that is still starting.
+  let inFlight = 0;
+  const runTask = async (task: RenderTask): Promise<RenderTaskResult> => {
+    if (inFlight >= threads + maxQueue) throw busy(threads + maxQueue);
+    const limitMs = task.kind === 'check-template' ? checkMs : renderMs;
+    inFlight++;
+    try {
+      // The limit counts from hand-in, wait included: an answer later than that is no use to a request.
+      return (await started().run(task, { signal: AbortSignal.timeout(limitMs) })) as RenderTaskResult;
+    } catch (err) {
+      throw translate(err, task, limitMs, threads + maxQueue);
+    } finally {
+      inFlight--;
+    }
+  };
+  return renderPoolOver(runTask, async () => {
+    const running = pool;
+    pool = undefined;
+    await running?.destroy();
+  });
+}
+
+function busy(limit: number, cause?: unknown): RetryableError {
+  return new RetryableError(
+    'RENDER_BUSY',
+    `the render pool is busy (${limit} template tasks under way, the most it takes); try again shortly`,
+    {
+      retryAfterMs: 2_000,
+      cause,
+    },
+  );
+}
+
+function translate(err: unknown, task: RenderTask, limitMs: number, limit: number): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof Error && err.name === 'AbortError') {
+    const seconds = `${limitMs / 1000} s`;
+    if (task.kind === 'check-template') {
+      return new ValidationError('TEMPLATE_INVALID', [
+        { where: 'mjml', message: `checking the template did not finish within ${seconds} and was stopped; simplify it` },
+      ]);
+    }
+    if (task.kind === 'render') {
+      return new PermanentError(
+        'RENDER_TIMEOUT',
+        `rendering did not finish within ${seconds} and was stopped; simplify the template's loops`,
+      );
+    }
+    return new ValidationError('AUDIENCE_INVALID', [
+      { where: 'audience', message: `reading it did not finish within ${seconds} and was stopped` },
+    ]);
+  }
+  if ((err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY') {
+    return new PermanentError('RENDER_TOO_LARGE', `the ${task.kind} task needed more memory than a render thread has, and was stopped`);
+  }
+  if (message === 'Task queue is at limit') return busy(limit, err);
+  return err instanceof Error ? err : new Error(message);
+}
+
+function defaultWorkerFile(): string {
+  const js = path.join(__dirname, 'render-worker.js');
+  return existsSync(js) ? js : path.join(__dirname, 'render-worker.ts');
+}

@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+/**
+ * A bound on the expensive requests one API token has under way at once (creates, uploads,
+ * previews, test sends: each holds a body, a render thread or the store for a while), so one
+ * caller cannot take the render pool or the memory from every other. One over the bound is
+ * answered at once with 429, naming the bound, and Retry-After.
+ */
+
+/** Routes (method and pattern, as Fastify names them) that count. */
+const EXPENSIVE = new Set([
+  'POST /api/campaigns',
+  'PUT /api/uploads/:customerId/:name',
+  'GET /api/campaigns/:id/preview',
+  'POST /api/campaigns/:id/test-send',
+]);
+
+export const DEFAULT_EXPENSIVE_PER_TOKEN = 4;
+const RETRY_AFTER_S = 1;
+
+/** Adds the bound to `api`'s routes; call it after the bearer check, so only valid tokens count. */
+export function limitExpensiveRequests(api: FastifyInstance, perToken = DEFAULT_EXPENSIVE_PER_TOKEN): void {
+  const underWay = new Map<string, number>();
+  api.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!EXPENSIVE.has(`${request.method} ${request.routeOptions.url ?? ''}`)) return;
+    // A digest, so the map never holds a token itself.
+    const who = createHash('sha256')
+      .update(request.headers.authorization ?? '')
+      .digest('base64url');
+    const count = underWay.get(who) ?? 0;
+    if (count >= perToken) {
+      return reply
+        .code(429)
+        .header('retry-after', RETRY_AFTER_S)
+        .send({
+          error: 'TOO_MANY_REQUESTS',
+          message: `at most ${perToken} expensive requests (create, upload, preview, test send) run at once per API token; wait for one to finish`,
+          limit: perToken,
+        });
+    }
+    underWay.set(who, count + 1);
+    // Whatever ends the request (an answer, an error, the client going away): released once.
+    reply.raw.once('close', () => {
+      const left = (underWay.get(who) ?? 1) - 1;
+      if (left <= 0) underWay.delete(who);
+      else underWay.set(who, left);
+    });
+  });
+}

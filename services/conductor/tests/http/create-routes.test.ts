@@ -1,0 +1,153 @@
+import type { FastifyInstance } from 'fastify';
+import { ManualClock, keys, silentLogger } from '@baton/shared';
+import { MemoryObjectStore } from '@baton/shared/memory-object-store';
+import { createPiscinaRenderPool } from '../../src/adapters/piscina-render-pool';
+import { Conductor } from '../../src/core/conductor';
+import type { RenderPool } from '../../src/core/ports';
+import { buildApp } from '../../src/http/app';
+import { createMetrics } from '../../src/http/metrics';
+import { NESTED_LOOPS_MJML, SIMPLE_MJML } from '../robustness/hostile';
+import { buckets, testGovernors, testSettings } from '../fixtures';
+
+const TOKEN = 'api-token-0123456789abcdef';
+const CSV = 'email,first_name\nann@example.com,Ann\nbob@example.com,Bob\n';
+const FIELDS = { name: 'Spring', customerId: 'acme', from: 'Acme <news@acme.example>', subject: 'Hi {{ first_name }}', mjml: SIMPLE_MJML };
+
+/** The real app on loopback, with a real render pool, and small limits so that tests can pass them. */
+async function start(): Promise<{ url: string; store: MemoryObjectStore; app: FastifyInstance; pool: RenderPool }> {
+  const store = new MemoryObjectStore();
+  const pool = createPiscinaRenderPool({ threads: 1 });
+  const conductor = new Conductor({
+    store,
+    buckets,
+    clock: new ManualClock(Date.UTC(2026, 10, 21, 12)),
+    logger: silentLogger,
+    governors: testGovernors(600),
+    invoker: { invoke: async () => {} },
+    topic: { publish: async () => {} },
+    renderPool: pool,
+    settings: testSettings(),
+  });
+  await conductor.start();
+  const app = await buildApp({
+    conductor,
+    registry: createMetrics().registry,
+    apiToken: TOKEN,
+    leaseToken: 'lease-token-0123456789',
+    logger: silentLogger,
+    bodyLimits: { jsonBytes: 4_096, audienceBytes: 100_000 },
+    expensivePerToken: 2,
+  });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  return { url, store, app, pool };
+}
+
+function form(fields: Record<string, string>, audience?: string): FormData {
+  const body = new FormData();
+  for (const [k, v] of Object.entries(fields)) body.append(k, v);
+  if (audience !== undefined) body.append('audience', new Blob([audience], { type: 'text/csv' }), 'audience.csv');
+  return body;
+}
+
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+describe('creating a campaign with its audience streamed in', () => {
+  let h: Awaited<ReturnType<typeof start>>;
+  beforeAll(async () => {
+    h = await start();
+  });
+  afterAll(async () => {
+    await h.app.close();
+    await h.pool.close();
+  });
+
+  it('takes a multipart create: the fields, then the audience as a file part, stored as sent', async () => {
+    const res = await fetch(`${h.url}/api/campaigns`, { method: 'POST', headers: auth, body: form(FIELDS, CSV) });
+    expect(res.status).toBe(201);
+    const view = (await res.json()) as { id: string; status: string };
+    expect(view.status).toBe('draft');
+    expect(await h.store.get(buckets.campaigns, keys.audience({ customerId: 'acme', campaignId: view.id }))).toBe(CSV);
+  });
+
+  it("refuses a multipart create whose audience has no email column, naming the header's problem", async () => {
+    const res = await fetch(`${h.url}/api/campaigns`, { method: 'POST', headers: auth, body: form(FIELDS, 'name,city\nAnn,Oslo\n') });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toBe('AUDIENCE_NO_EMAIL_COLUMN');
+  });
+
+  it('takes a raw text/csv upload, which a JSON create then names by its key', async () => {
+    const up = await fetch(`${h.url}/api/uploads/acme/spring.csv`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'text/csv' },
+      body: CSV,
+    });
+    expect(up.status).toBe(201);
+    const { audienceKey } = (await up.json()) as { audienceKey: string };
+    expect(audienceKey).toBe('uploads/acme/spring.csv');
+    const res = await fetch(`${h.url}/api/campaigns`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...FIELDS, audienceKey }),
+    });
+    expect(res.status).toBe(201);
+  });
+
+  it("refuses an upload name that could climb out of the customer's folder", async () => {
+    const res = await fetch(`${h.url}/api/uploads/acme/..%2Fother.csv`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'text/csv' },
+      body: CSV,
+    });
+    expect(res.status).toBe(400);
+  });
+
+  it.each([
+    [
+      'a JSON create',
+      () => ({ headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...FIELDS, audienceCsv: CSV.repeat(200) }) }),
+      '4 KiB',
+      /multipart/,
+    ],
+    ['a multipart audience', () => ({ headers: {}, body: form(FIELDS, CSV.repeat(5_000)) }), '100,000 bytes', /audience takes at most/],
+  ])('answers %s over its limit with 413 naming the limit', async (_what, request, limit, hint) => {
+    const { headers, body } = request();
+    const res = await fetch(`${h.url}/api/campaigns`, { method: 'POST', headers: { ...auth, ...headers }, body });
+    expect(res.status).toBe(413);
+    const answer = (await res.json()) as { error: string; message: string };
+    expect(answer.error).toBe('BODY_TOO_LARGE');
+    expect(answer.message).toContain(limit.replace('4 KiB', '4,096 bytes'));
+    expect(answer.message).toMatch(hint);
+  });
+
+  it('answers a raw upload over its limit with 413 naming the limit', async () => {
+    const res = await fetch(`${h.url}/api/uploads/acme/big.csv`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'text/csv' },
+      body: CSV.repeat(5_000),
+    });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { message: string }).message).toContain('100,000 bytes');
+  });
+
+  it('answers an expensive request beyond the per-token bound with 429, the bound named and Retry-After, and frees it when one ends', async () => {
+    const created = await fetch(`${h.url}/api/campaigns`, {
+      method: 'POST',
+      headers: auth,
+      body: form({ ...FIELDS, mjml: NESTED_LOOPS_MJML }, CSV),
+    });
+    const { id } = (await created.json()) as { id: string };
+    const slow = () => fetch(`${h.url}/api/campaigns/${id}/preview`, { headers: auth });
+    const running = [slow(), slow()];
+    await new Promise((r) => setTimeout(r, 100));
+    const refused = await slow();
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(((await refused.json()) as { message: string }).message).toMatch(/at most 2 expensive requests/);
+    // Cheap requests are not counted.
+    expect((await fetch(`${h.url}/api/campaigns/${id}`, { headers: auth })).status).toBe(200);
+    await Promise.all(running);
+    expect((await fetch(`${h.url}/api/campaigns/${id}`, { headers: auth })).status).toBe(200);
+    const again = await fetch(`${h.url}/api/campaigns`, { method: 'POST', headers: auth, body: form(FIELDS, CSV) });
+    expect(again.status).toBe(201);
+  });
+});

@@ -1,0 +1,54 @@
+/**
+ * npm run bench:hostile — issue 9's done-when, measured: `/healthz` latency (probes every 10 ms)
+ * and a campaign's sending rate while each hostile request is sent again and again for a
+ * phase, against phases with none. Baton runs as `npm start` runs it, in a child process.
+ *   HOSTILE_PHASE_MS (default 6000), HOSTILE_ROWS (big audience rows, default 1,000,000),
+ *   HOSTILE_RATE (the campaign's cap per second, default 200)
+ */
+import { hostileRequests, percentile, probeHealthz, sendingBaton } from './hostile-run';
+
+const PHASE_MS = Number(process.env.HOSTILE_PHASE_MS ?? 6_000);
+const ROWS = Number(process.env.HOSTILE_ROWS ?? 1_000_000);
+const RATE = Number(process.env.HOSTILE_RATE ?? 200);
+
+async function main(): Promise<void> {
+  const phases = 2 + 2 * hostileRequests().length;
+  const run = await sendingBaton({ recipients: Math.ceil((RATE * PHASE_MS * (phases + 2)) / 1000), perSecond: RATE, bigRows: ROWS });
+  await run.startSending();
+  const probe = probeHealthz(run.baton.url);
+  await new Promise((r) => setTimeout(r, 3_000)); // stubbing, rendering and the first leases under way
+  const rows: string[] = [];
+  const measure = async (name: string, work: () => Promise<number>) => {
+    probe.phase = name;
+    const started = Date.now();
+    let requests = 0;
+    while (Date.now() - started < PHASE_MS) requests += await work();
+    const ended = Date.now();
+    const ms = probe.of(name);
+    const rate = (run.sentBetween(started, ended) * 1000) / (ended - started);
+    rows.push(
+      `| ${name} | ${requests} | ${ms.length} | ${percentile(ms, 50).toFixed(1)} | ${percentile(ms, 95).toFixed(1)} | ${Math.max(...ms).toFixed(1)} | ${rate.toFixed(1)} |`,
+    );
+  };
+  const idle = async () => {
+    await new Promise((r) => setTimeout(r, 100));
+    return 0;
+  };
+  await measure('none (baseline)', idle);
+  for (const hostile of hostileRequests()) {
+    await measure(hostile.name, async () => (await hostile.run(run.baton, run.fixtures)).length);
+    await measure(`none (after ${hostile.name})`, idle);
+  }
+  await probe.stop();
+  const status = await run.status();
+  await run.stop();
+  console.log(`cap ${RATE}/s, big audience ${ROWS.toLocaleString('en')} rows, phases of ${PHASE_MS} ms; campaign ${status.status}`);
+  console.log('| hostile request (repeated for the phase) | requests | probes | healthz p50 ms | p95 ms | max ms | sent per s |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const row of rows) console.log(row);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
