@@ -10,7 +10,7 @@
  *   firstCallMs       the first provider call (from the sink's log) after the send call answered
  *   sendToDoneS, rate from the send call to status `done`
  *   cpuMsPerRecipient the child's user+system CPU from before create to done, per recipient
- *   peakRssMB         the child's VmHWM
+ *   peakRssMB         the child's VmHWM; sampledPeakRss{Anon,File}MB split it (sampled each second)
  *   diskPeakKBPerRecipient, diskEndKBPerRecipient  du of the data folder (allocated blocks),
  *                     sampled while running and at the end
  *   renderCoreUsPerRecipient  templating alone in this process (compile once, merge per
@@ -65,6 +65,13 @@ function peakRssMB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return Math.round(kb / 1024);
+}
+
+/** Resident memory now, MB: anonymous (the heap and native allocations) and file-backed (mapped files). */
+function rssNowMB(pid: number): { anon: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { anon: Math.round(kb('RssAnon') / 1024), file: Math.round(kb('RssFile') / 1024) };
 }
 
 function diskBytes(dir: string): number {
@@ -170,11 +177,16 @@ async function main(): Promise<void> {
     if (sent.status !== 202) throw new Error(`send answered ${sent.status}: ${JSON.stringify(sent.body)}`);
 
     let diskPeak = 0;
+    let anonPeak = 0;
+    let filePeak = 0;
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
         diskPeak = Math.max(diskPeak, diskBytes(dataDir));
-        await sleep(2_000);
+        const rss = rssNowMB(pid);
+        anonPeak = Math.max(anonPeak, rss.anon);
+        filePeak = Math.max(filePeak, rss.file);
+        await sleep(1_000);
       }
     })();
     let last: { status: string; counts: Record<string, number> } | undefined;
@@ -205,6 +217,8 @@ async function main(): Promise<void> {
         rate: Math.round(recipients / sendToDoneS),
         cpuMsPerRecipient: +cpuPer.toFixed(2),
         peakRssMB: rss,
+        sampledPeakRssAnonMB: anonPeak,
+        sampledPeakRssFileMB: filePeak,
         diskPeakKBPerRecipient: +(diskPeak / 1024 / recipients).toFixed(1),
         diskEndKBPerRecipient: +(diskEnd / 1024 / recipients).toFixed(1),
         providerCalls: calls.length,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs, readFileSync } from 'node:fs';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import {
@@ -16,6 +16,7 @@ import {
   type WorkerInvocation,
 } from '@baton/shared';
 import { FsObjectStore } from '@baton/shared/fs-object-store';
+import { LmdbObjectStore } from '@baton/shared/lmdb-object-store';
 import { createMailgunSender } from '@baton/shared/mailgun';
 import { createRenderHandler, createStubberHandler } from '@baton/renderer';
 import { TemplateCache } from '@baton/templating';
@@ -27,6 +28,23 @@ import { startMailgunSink, type MailgunSink } from './mailgun-sink';
 import { PortInUseError, assertPortFree, isAddressInUse } from './port';
 
 export const LOCAL_BUCKETS: Buckets = { campaigns: 'campaigns', stubs: 'stubs', rendered: 'rendered' };
+
+/** The one-machine stand-in for S3: either embedded store, both with S3-shaped events. */
+export type LocalStore = LmdbObjectStore | FsObjectStore;
+
+/**
+ * The data folder's object store: LMDB in `{dataDir}/store` (the default), or one file per
+ * object under `{dataDir}/objects` (`BATON_STORE=fs`, or unset when that folder already exists:
+ * a data folder made before the LMDB store keeps working). docs/benchmarks.md says why LMDB.
+ */
+export function openLocalStore(dataDir: string, kind: 'lmdb' | 'fs' | undefined): LocalStore {
+  const objects = path.join(dataDir, 'objects');
+  const chosen = kind ?? (existsSync(objects) ? 'fs' : 'lmdb');
+  if (chosen === 'lmdb') return new LmdbObjectStore({ path: path.join(dataDir, 'store') });
+  // Stubs and rendered messages are derived again when lost (the conductor re-drives them): they
+  // skip fsync. Definitions and the ledger are synced before a write is acknowledged.
+  return new FsObjectStore(objects, { derivedBuckets: [LOCAL_BUCKETS.stubs, LOCAL_BUCKETS.rendered] });
+}
 
 /** How long a stop waits for in-process functions after the conductor has drained. */
 export const STOP_FUNCTIONS_MS = 3_000;
@@ -46,7 +64,7 @@ export interface LocalBaton {
   apiToken: string;
   /** `environment` when BATON_API_TOKEN gave it (never print it then); `data-dir` when it was generated and kept in the data folder. */
   apiTokenSource: 'environment' | 'data-dir';
-  store: FsObjectStore;
+  store: LocalStore;
   service: ConductorService;
   /** The built-in Mailgun-compatible sink, when MAILGUN_URL is unset. */
   sink: MailgunSink | undefined;
@@ -76,8 +94,9 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
   await assertPortFree(host, config.PORT);
   const dataDir = path.resolve(config.BATON_DATA_DIR);
   await fs.mkdir(dataDir, { recursive: true });
-  const store = new FsObjectStore(path.join(dataDir, 'objects'));
   const buckets = LOCAL_BUCKETS;
+  const store = openLocalStore(dataDir, config.BATON_STORE);
+  logger.info({ event: 'store.opened', kind: store instanceof LmdbObjectStore ? 'lmdb' : 'fs', dataDir }, 'local store opened');
 
   const apiToken =
     config.BATON_API_TOKEN ??
@@ -174,6 +193,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     await service.kill().catch(() => undefined);
     unsubscribe();
     await sink?.close();
+    if (store instanceof LmdbObjectStore) await store.close();
     throw isAddressInUse(err) ? new PortInUseError(config.PORT, { cause: err }) : err;
   }
   leaseClient = createHttpLeaseClient({ baseUrl: url, token: leaseToken });
@@ -212,6 +232,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
         workers!.stillRunning ? 'stopped; a worker was cut short' : 'stopped',
       );
       await sink?.close();
+      if (store instanceof LmdbObjectStore) await store.close();
     },
   };
 }

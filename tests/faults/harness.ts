@@ -28,6 +28,8 @@ const BASE_ENV = {
   MAILGUN_API_KEY: API_KEY,
   MAILGUN_DOMAIN: DOMAIN,
   LOG_LEVEL: process.env.FAULTS_LOG_LEVEL ?? 'warn',
+  // The experiments read and damage files under objects/: they exercise the filesystem store.
+  BATON_STORE: 'fs',
 };
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
