@@ -40,6 +40,7 @@ function arg(name: string): string | undefined {
 const recipients = Number(arg('recipients') ?? 10_000);
 const cpuProf = arg('cpu-prof');
 const keep = process.argv.includes('--keep');
+const timeline = process.argv.includes('--timeline');
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const TICK = 100; // USER_HZ on Linux
 
@@ -192,6 +193,12 @@ async function main(): Promise<void> {
     let last: { status: string; counts: Record<string, number> } | undefined;
     for (;;) {
       last = (await api<{ status: string; counts: Record<string, number> }>(url, 'GET', `/api/campaigns/${id}`)).body;
+      if (timeline) {
+        const { rendered, sent, inFlight } = last.counts;
+        console.error(
+          `t+${((Date.now() - sendAt) / 1000).toFixed(1)}s rendered ${rendered} sent ${sent} inFlight ${inFlight} calls ${sink.calls().length}`,
+        );
+      }
       if (last.status === 'done' || last.status === 'cancelled') break;
       await sleep(200);
     }

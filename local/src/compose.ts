@@ -26,6 +26,7 @@ import { devSecret } from './dev-secrets';
 import { LocalLambda } from './local-lambda';
 import { startMailgunSink, type MailgunSink } from './mailgun-sink';
 import { PortInUseError, assertPortFree, isAddressInUse } from './port';
+import { RetentionSweeper } from './retention';
 
 export const LOCAL_BUCKETS: Buckets = { campaigns: 'campaigns', stubs: 'stubs', rendered: 'rendered' };
 
@@ -45,6 +46,9 @@ export function openLocalStore(dataDir: string, kind: 'lmdb' | 'fs' | undefined)
   // skip fsync. Definitions and the ledger are synced before a write is acknowledged.
   return new FsObjectStore(objects, { derivedBuckets: [LOCAL_BUCKETS.stubs, LOCAL_BUCKETS.rendered] });
 }
+
+/** How often finished campaigns are checked for stubs and rendered messages past their retention. */
+export const RETENTION_SWEEP_MS = 10 * 60_000;
 
 /** How long a stop waits for in-process functions after the conductor has drained. */
 export const STOP_FUNCTIONS_MS = 3_000;
@@ -69,6 +73,8 @@ export interface LocalBaton {
   /** The built-in Mailgun-compatible sink, when MAILGUN_URL is unset. */
   sink: MailgunSink | undefined;
   functions: { stubber: LocalLambda<SnsEvent>; renderer: LocalLambda<S3Event>; worker: LocalLambda<WorkerInvocation> };
+  /** Deletes stubs and rendered messages of campaigns finished more than BATON_RETENTION_HOURS ago. */
+  retention: RetentionSweeper;
   stop(): Promise<void>;
   /**
    * Kills the conductor as a crash would (for tests): no drain, no checkpoint. Workers already
@@ -200,6 +206,17 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
   if (config.BATON_PUBLIC_URL === undefined) publicUrl = `http://localhost:${new URL(url).port}`;
   renderHandler = createRenderHandler({ store, buckets, templates: new TemplateCache(), publicUrl, unsubscribeSecret, logger });
 
+  const retention = new RetentionSweeper({
+    store,
+    buckets,
+    clock,
+    logger,
+    retentionMs: config.BATON_RETENTION_HOURS * 3_600_000,
+    campaigns: () =>
+      service.conductor.listCampaigns().map((c) => ({ customerId: c.customerId, campaignId: c.id, finishedAt: c.finishedAt })),
+  });
+  retention.start(RETENTION_SWEEP_MS);
+
   if (options.seedSample !== false && service.conductor.listCampaigns().length === 0) {
     await service.conductor.createCampaign(sampleCampaign());
     logger.info({ event: 'sample.created' }, 'sample campaign created');
@@ -213,11 +230,13 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     service,
     sink,
     functions: { stubber, renderer, worker },
+    retention,
     killConductor: () => service.kill(),
     async stop() {
       // Bounded at every stage: the conductor's drain, then at most STOP_FUNCTIONS_MS for the
       // functions still running. Stubbing and rendering left undone resume after a restart (the
       // conductor re-drives them); a worker cut short is settled from the ledger.
+      await retention.stop();
       await service.stop();
       unsubscribe();
       const drained = await Promise.all([stubber, renderer, worker].map((f) => f.drain(STOP_FUNCTIONS_MS)));
