@@ -142,7 +142,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
   });
   const renderer = new LocalLambda<S3Event>((event) => renderHandler!(event), {
     name: 'renderer',
-    concurrency: 8,
+    concurrency: 32,
     retryAttempts: 2,
     logger,
   });

@@ -26,7 +26,7 @@ import { Leasing } from './leasing';
 import { WorkerRates } from './pacing';
 import { noMetrics, type ConductorMetrics, type WorkerInvoker } from './ports';
 import { Previews } from './previews';
-import { Reconciler } from './reconciler';
+import { Reconciler, isStarting } from './reconciler';
 import type { SendingGovernors } from './sending-governors';
 
 export type { CampaignView } from './campaign-view';
@@ -264,6 +264,12 @@ export class Conductor {
     } finally {
       this.ticking = false;
     }
+  }
+
+  /** Some campaign is sending and its first rendered recipient is not seen yet: tick soon, not in a full TICK_MS. */
+  get starting(): boolean {
+    for (const run of this.campaigns.all()) if (isStarting(run)) return true;
+    return false;
   }
 
   /** A worker asks for its next lease while its current one's last calls finish. */
