@@ -1,5 +1,6 @@
 /**
- * npm run bench:pipeline -- --recipients 10000 [--cpu-prof DIR] [--keep]
+ * npm run bench:pipeline -- --recipients 10000 [--cpu-prof DIR] [--keep] [--timeline]
+ * (BENCH_CHILD_NODE_ARGS="--max-old-space-size=…" passes Node flags to Baton's process only)
  *
  * The one-machine pipeline end to end, as `npm start` runs it: `local/src/main.ts` in a child
  * process with a cap too high to bind (1,000,000 a minute), four workers, batches of 1,000, and
@@ -17,7 +18,7 @@
  *                     recipient), and `ratio`: the pipeline's CPU per recipient over it
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -140,8 +141,17 @@ async function main(): Promise<void> {
     BATCH_SIZE: '1000',
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
   };
-  const nodeArgs = ['--import', 'tsx', ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(cpuProf)}`] : []), 'local/src/main.ts'];
-  const child = spawn(process.execPath, nodeArgs, { cwd: REPO, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const extraNodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = [
+    ...extraNodeArgs,
+    '--import',
+    'tsx',
+    ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(cpuProf)}`] : []),
+    'local/src/main.ts',
+  ];
+  // BENCH_CHILD_LOG=file keeps Baton's log lines (LOG_LEVEL from BENCH_LOG_LEVEL) for a look afterwards.
+  const logFile = process.env.BENCH_CHILD_LOG ? openSync(process.env.BENCH_CHILD_LOG, 'w') : 'ignore';
+  const child = spawn(process.execPath, nodeArgs, { cwd: REPO, env, stdio: ['ignore', logFile, 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const pid = child.pid!;
   try {
@@ -174,6 +184,7 @@ async function main(): Promise<void> {
     const id = created.body.id;
 
     const sendAt = Date.now();
+    if (timeline) console.error(`send at ${new Date(sendAt).toISOString()}`);
     const sent = await api(url, 'POST', `/api/campaigns/${id}/send`);
     if (sent.status !== 202) throw new Error(`send answered ${sent.status}: ${JSON.stringify(sent.body)}`);
 
