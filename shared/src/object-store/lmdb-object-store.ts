@@ -30,6 +30,12 @@ const BUCKET = /^[a-z0-9][a-z0-9.-]{1,62}$/;
 /** S3's limit; LMDB's own is about 1,978 bytes. */
 const MAX_KEY_BYTES = 1024;
 const MAX_BUCKETS = 32;
+/**
+ * Address space reserved for the map up front (the file still grows only as pages are written).
+ * Growing it from lmdb's small default remaps it several times on the way, and every old mapping's
+ * pages stayed resident: 308 MB of file-backed RSS for a 20,000-recipient run, 162 MB with this.
+ */
+const MAP_BYTES = 64 * 1024 ** 3;
 
 export class LmdbObjectStore implements EventedObjectStore {
   private readonly events = new ObjectCreatedEvents();
@@ -38,7 +44,7 @@ export class LmdbObjectStore implements EventedObjectStore {
 
   constructor(options: LmdbObjectStoreOptions) {
     try {
-      this.root = open({ path: options.path, maxDbs: MAX_BUCKETS, compression: true });
+      this.root = open({ path: options.path, maxDbs: MAX_BUCKETS, compression: true, mapSize: MAP_BYTES });
     } catch (err) {
       throw new RetryableError('STORE_UNAVAILABLE', `the local store at ${options.path} cannot be opened: ${reasonOf(err)}`, {
         cause: err,
