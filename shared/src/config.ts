@@ -109,6 +109,16 @@ const variables = {
   QA_ALLOWED_RECIPIENTS: { schema: allowList.optional(), default: undefined },
   PORT: { schema: wholeNumber(0, 65_535), default: '8080' },
   BATON_DATA_DIR: { schema: z.string().min(1), default: '.baton' },
+  /**
+   * The one-machine store: `lmdb` (one database file, the default) or `fs` (one file per object).
+   * Unset, a data folder that already holds an `objects/` folder keeps the filesystem store.
+   */
+  /**
+   * Hours after a campaign finished that its stubs and rendered messages are kept on one machine
+   * (0: deleted at the next sweep). The ledger stays. On AWS the buckets' lifecycle rules expire them.
+   */
+  BATON_RETENTION_HOURS: { schema: wholeNumber(0, 87_600), default: '168' },
+  BATON_STORE: { schema: z.enum(['lmdb', 'fs'], { message: 'must be lmdb or fs' }).optional(), default: undefined },
   BATON_PUBLIC_URL: { schema: httpUrl.optional(), default: undefined },
   BATON_API_TOKEN: { schema: secret.optional(), default: undefined },
   BATON_LEASE_TOKEN: { schema: secret.optional(), default: undefined },

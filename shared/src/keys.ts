@@ -136,6 +136,14 @@ export const keys = {
 export const WEBHOOK_TOKENS_PREFIX = 'feedback/mailgun-tokens/';
 
 /** Prefix every stub key starts with: the renderer's notification filter. */
+/**
+ * The recipient id a per-recipient key ends with (`…/{recipientId}.json`), unchecked: lets a scan
+ * skip keys it parsed before without parsing them again. Parse a key it does not know yet.
+ */
+export function trailingRecipientId(key: string): string {
+  return key.slice(key.lastIndexOf('/') + 1, key.endsWith('.json') ? -'.json'.length : undefined);
+}
+
 export const STUBS_PREFIX = 'stubs/';
 /** `campaigns/` + customer + campaign + `campaign.json`: how the conductor finds campaigns. */
 export const CAMPAIGNS_PREFIX = 'campaigns/';

@@ -24,6 +24,7 @@ describe('loadConfig', () => {
     // Assess
     expect(config).toEqual({
       BATON_STAGE: 'dev',
+      BATON_RETENTION_HOURS: 168,
       PER_MINUTE_MAX: 6000,
       GOVERNOR_WINDOW_MS: 60000,
       GOVERNOR_SIGMA: 2,
@@ -385,5 +386,25 @@ describe('QA allow-list', () => {
       // Assess
       expect(result).toBe(false);
     });
+  });
+});
+
+describe('loadConfig: the one-machine store and its retention', () => {
+  it('takes BATON_STORE and BATON_RETENTION_HOURS, and names a bad value', () => {
+    // Act
+    const config = loadConfig({ BATON_STORE: 'fs', BATON_RETENTION_HOURS: '0' });
+    const bad = (() => {
+      try {
+        loadConfig({ BATON_STORE: 'sqlite', BATON_RETENTION_HOURS: '-1' });
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return '';
+    })();
+
+    // Assess
+    expect(config).toMatchObject({ BATON_STORE: 'fs', BATON_RETENTION_HOURS: 0 });
+    expect(bad).toMatch(/BATON_STORE.*lmdb or fs/);
+    expect(bad).toMatch(/BATON_RETENTION_HOURS/);
   });
 });

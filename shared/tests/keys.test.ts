@@ -7,6 +7,7 @@ import {
   parseKey,
   recipientIdFor,
   shardOf,
+  trailingRecipientId,
   STUBS_PREFIX,
   type CampaignRef,
   type RecipientRef,
@@ -252,5 +253,14 @@ describe('newCampaignId', () => {
     // Assess
     expect(earlier < later).toBe(true);
     expect(many.size).toBe(1000);
+  });
+});
+
+describe('trailingRecipientId', () => {
+  it('reads the recipient id a stub, rendered or outcome key ends with', () => {
+    const r = { customerId: 'acme', campaignId: 'c-1', recipientId: 'a'.repeat(32) };
+    expect(trailingRecipientId(keys.rendered(r))).toBe(r.recipientId);
+    expect(trailingRecipientId(keys.stub(r))).toBe(r.recipientId);
+    expect(trailingRecipientId(keys.claim(r))).toBe(r.recipientId);
   });
 });

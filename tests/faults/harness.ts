@@ -3,9 +3,9 @@ import { appendFileSync, createWriteStream, mkdtempSync, readFileSync, readdirSy
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Ledger, recipientIdFor, systemClock, type OutcomeStatus } from '@baton/shared';
-import { FsObjectStore } from '@baton/shared/fs-object-store';
-import { LOCAL_BUCKETS } from '../../local/src/compose';
+import { Ledger, keys, listAll, recipientIdFor, systemClock, type OutcomeStatus } from '@baton/shared';
+import { LmdbObjectStore } from '@baton/shared/lmdb-object-store';
+import { LOCAL_BUCKETS, openLocalStore, type LocalStore } from '../../local/src/compose';
 import type { MailgunSink, SinkCall } from '../../local/src/mailgun-sink';
 
 /**
@@ -19,6 +19,11 @@ export const REPO = path.resolve(__dirname, '..', '..');
 export const API_KEY = 'key-faults-0123456789abcdef';
 export const DOMAIN = 'mg.faults.example.com';
 export const CUSTOMER = 'faults-co';
+/**
+ * The local store the experiments run against: `fs` by default (the disk experiment damages its
+ * files), `FAULTS_STORE=lmdb` for the kill -9, SIGTERM and provider experiments on the LMDB store.
+ */
+export const STORE: 'fs' | 'lmdb' = process.env.FAULTS_STORE === 'lmdb' ? 'lmdb' : 'fs';
 const API_TOKEN = 'faults-api-token-0123456789abcdef';
 const BASE_ENV = {
   BATON_STAGE: 'dev',
@@ -28,6 +33,7 @@ const BASE_ENV = {
   MAILGUN_API_KEY: API_KEY,
   MAILGUN_DOMAIN: DOMAIN,
   LOG_LEVEL: process.env.FAULTS_LOG_LEVEL ?? 'warn',
+  BATON_STORE: STORE,
 };
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -329,22 +335,43 @@ export async function waitUntilDone(baseUrl: string, id: string, timeoutMs: numb
 
 // ---- the ledger and the sink's log -----------------------------------------------------------
 
+/** Runs `read` over the data folder's store (opened beside the running Baton), then closes it. */
+async function withStore<T>(dataDir: string, read: (store: LocalStore) => Promise<T>): Promise<T> {
+  const store = openLocalStore(dataDir, STORE);
+  try {
+    return await read(store);
+  } finally {
+    if (store instanceof LmdbObjectStore) await store.close();
+  }
+}
+
 /** Every outcome recorded for the campaign, read from the data folder: recipient id → status. */
 export async function ledgerOutcomes(
   dataDir: string,
   campaignId: string,
 ): Promise<Map<string, { status: OutcomeStatus; reason?: string }>> {
-  const store = new FsObjectStore(path.join(dataDir, 'objects'));
-  const ledger = new Ledger({ store, bucket: LOCAL_BUCKETS.campaigns, clock: systemClock });
-  const out = new Map<string, { status: OutcomeStatus; reason?: string }>();
-  for await (const record of ledger.outcomes({ customerId: CUSTOMER, campaignId })) {
-    out.set(record.recipientId, { status: record.status, ...(record.reason !== undefined ? { reason: record.reason } : {}) });
-  }
-  return out;
+  return withStore(dataDir, async (store) => {
+    const ledger = new Ledger({ store, bucket: LOCAL_BUCKETS.campaigns, clock: systemClock });
+    const out = new Map<string, { status: OutcomeStatus; reason?: string }>();
+    for await (const record of ledger.outcomes({ customerId: CUSTOMER, campaignId })) {
+      out.set(record.recipientId, { status: record.status, ...(record.reason !== undefined ? { reason: record.reason } : {}) });
+    }
+    return out;
+  });
 }
 
-/** How many rendered objects the campaign has, counted on disk (the view's count moves only between scans). */
-export function renderedOnDisk(dataDir: string, campaignId: string): number {
+/** How many rendered objects the campaign has in the store (the view's count moves only between scans). */
+export async function renderedOnDisk(dataDir: string, campaignId: string): Promise<number> {
+  if (STORE === 'fs') return renderedFiles(dataDir, campaignId);
+  return withStore(dataDir, async (store) => {
+    let n = 0;
+    for await (const _ of listAll(store, LOCAL_BUCKETS.rendered, keys.renderedPrefix({ customerId: CUSTOMER, campaignId }))) n++;
+    return n;
+  });
+}
+
+/** The fs store's rendered files, counted without opening the store (a folder may be half made). */
+function renderedFiles(dataDir: string, campaignId: string): number {
   const dir = path.join(dataDir, 'objects', LOCAL_BUCKETS.rendered, 'rendered', CUSTOMER, campaignId);
   let n = 0;
   let shards: string[];
@@ -365,11 +392,12 @@ export function renderedOnDisk(dataDir: string, campaignId: string): number {
 
 /** The recipients of the campaign that hold a claim, read from the data folder. */
 export async function ledgerClaims(dataDir: string, campaignId: string): Promise<Set<string>> {
-  const store = new FsObjectStore(path.join(dataDir, 'objects'));
-  const ledger = new Ledger({ store, bucket: LOCAL_BUCKETS.campaigns, clock: systemClock });
-  const out = new Set<string>();
-  for await (const id of ledger.claimedRecipients({ customerId: CUSTOMER, campaignId })) out.add(id);
-  return out;
+  return withStore(dataDir, async (store) => {
+    const ledger = new Ledger({ store, bucket: LOCAL_BUCKETS.campaigns, clock: systemClock });
+    const out = new Set<string>();
+    for await (const id of ledger.claimedRecipients({ customerId: CUSTOMER, campaignId })) out.add(id);
+    return out;
+  });
 }
 
 /** The sink's calls for the audience, by recipient id: how often each was accepted (stored, answered or not). */

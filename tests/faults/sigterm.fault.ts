@@ -98,7 +98,7 @@ describe('SIGTERM at each stage of a campaign', () => {
         `the campaign to be ${stage}`,
         async () => {
           const v = await view(child!.url, id);
-          const rendered = renderedOnDisk(dataDir, id);
+          const rendered = await renderedOnDisk(dataDir, id);
           const now = stageOf(v, rendered);
           if (order.indexOf(now) > order.indexOf(stage))
             throw new Error(`the campaign went past ${stage} unseen: ${rendered} rendered on disk, ${JSON.stringify(v.counts)}`);

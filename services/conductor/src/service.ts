@@ -21,6 +21,9 @@ import { createPiscinaRenderPool, type RenderPoolOptions } from './adapters/pisc
 import { buildApp } from './http/app';
 import { createMetrics } from './http/metrics';
 
+/** The tick while a sending campaign has no rendered recipient yet: the first send follows the click within a second. */
+export const FIRST_SEND_TICK_MS = 100;
+
 export interface ConductorServiceDeps {
   config: Config;
   store: ObjectStore;
@@ -193,7 +196,12 @@ export class ConductorService {
         .finally(() => {
           if (this.timer) this.scheduleTick();
         });
-    }, this.deps.config.TICK_MS);
+    }, this.nextTickMs());
+  }
+
+  /** A campaign waiting for its first rendered recipient is looked at every FIRST_SEND_TICK_MS, not every TICK_MS. */
+  private nextTickMs(): number {
+    return this.conductor.starting ? Math.min(FIRST_SEND_TICK_MS, this.deps.config.TICK_MS) : this.deps.config.TICK_MS;
   }
 
   private refreshGauges(): void {

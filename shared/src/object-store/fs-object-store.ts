@@ -1,43 +1,67 @@
-import { randomBytes, createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { BatonError, ObjectExistsError, RetryableError, ValidationError } from '../errors';
-import { encodeS3EventKey, type S3Event } from '../schemas';
-import type { ListPage, ObjectStore, PutOptions } from './port';
+import {
+  ObjectCreatedEvents,
+  type EventedObjectStore,
+  type ObjectCreatedFilter,
+  type ObjectCreatedListener,
+} from './object-created-events';
+import type { ListPage, PutOptions } from './port';
+
+export type { ObjectCreatedFilter, ObjectCreatedListener } from './object-created-events';
 
 /**
  * An object store on the local filesystem, the embedded default.
  *
  * - `{root}/{bucket}/{key}.o` holds an object, so `a/b` and `a/b/c` can both exist, as on S3.
  * - Writes are atomic: a temporary file, then `rename` (replace) or `link` (create only if
- *   absent: `link` fails with EEXIST, so exactly one of two racing creators wins).
+ *   absent: `link` fails with EEXIST, so exactly one of two racing creators wins). A reader never
+ *   sees a half-written object, and a conditional create never leaves a partial one behind.
+ * - Durable: outside `derivedBuckets`, the file and its folder are synced before a put resolves,
+ *   so a power cut loses nothing acknowledged (docs/benchmarks.md has the cost).
  * - After each successful put it emits an S3-shaped `ObjectCreated:Put` event (URL-encoded key)
  *   to the listeners whose bucket and prefix/suffix filter match, asynchronously.
  */
 
-export interface ObjectCreatedFilter {
-  bucket: string;
-  prefix?: string;
-  suffix?: string;
+export interface FsObjectStoreOptions {
+  /**
+   * Buckets whose objects the pipeline derives again when they are lost (stubs from the audience,
+   * rendered messages from the stubs): written without `fsync`, so a power cut may lose or
+   * truncate their latest writes. Every other bucket (definitions, the ledger) is synced, file and
+   * folder, before a put resolves: what a put acknowledged survives a power cut.
+   */
+  derivedBuckets?: readonly string[];
 }
-export type ObjectCreatedListener = (event: S3Event) => void;
+
+/** Folders remembered as made, at most (about 100 bytes each): past it the memory starts afresh. */
+const FOLDERS_REMEMBERED = 100_000;
 
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,62}$/;
 const SUFFIX = '.o';
 
-export class FsObjectStore implements ObjectStore {
-  private readonly listeners: { filter: ObjectCreatedFilter; listener: ObjectCreatedListener }[] = [];
+export class FsObjectStore implements EventedObjectStore {
+  private readonly events = new ObjectCreatedEvents();
+  /** Folders known to exist: each is made once, not before every write. */
+  private readonly folders = new Set<string>();
+  private readonly tmpDir: string;
+  /** Temp names: unique to this store (two stores, even two processes, may share a root), then a counter. */
+  private readonly tmpPrefix = `${process.pid.toString(36)}-${randomBytes(4).toString('hex')}-`;
+  private tmpSeq = 0;
+  private readonly derived: ReadonlySet<string>;
 
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    options: FsObjectStoreOptions = {},
+  ) {
+    this.tmpDir = path.join(root, '.tmp');
+    this.derived = new Set(options.derivedBuckets ?? []);
+  }
 
   /** Subscribe to S3-shaped events; returns the unsubscribe function. */
   onObjectCreated(filter: ObjectCreatedFilter, listener: ObjectCreatedListener): () => void {
-    const entry = { filter, listener };
-    this.listeners.push(entry);
-    return () => {
-      const i = this.listeners.indexOf(entry);
-      if (i >= 0) this.listeners.splice(i, 1);
-    };
+    return this.events.subscribe(filter, listener);
   }
 
   async get(bucket: string, key: string): Promise<string | undefined> {
@@ -51,21 +75,56 @@ export class FsObjectStore implements ObjectStore {
 
   async put(bucket: string, key: string, body: string | Uint8Array, options: PutOptions = {}): Promise<void> {
     const dest = this.pathOf(bucket, key);
-    const tmpDir = path.join(this.root, '.tmp');
-    const tmp = path.join(tmpDir, randomBytes(12).toString('hex'));
+    const tmp = path.join(this.tmpDir, `${this.tmpPrefix}${(this.tmpSeq++).toString(36)}`);
+    const durable = !this.derived.has(bucket);
+    let placed = false;
     try {
-      await makeFolders(tmpDir);
-      await makeFolders(path.dirname(dest));
-      await fs.writeFile(tmp, body, 'utf8');
-      if (options.ifNoneMatch === '*') await linkIfAbsent(tmp, dest, bucket, key);
-      else await fs.rename(tmp, dest);
+      await this.ensureFolder(this.tmpDir);
+      await writeTemp(tmp, body, durable);
+      await this.place(tmp, dest, bucket, key, options.ifNoneMatch === '*');
+      placed = true;
+      if (durable) await syncFolder(path.dirname(dest));
     } catch (err) {
       throw unavailable(err, 'put', bucket, key);
     } finally {
-      // On every path, a full disk included: no temp file is left behind.
-      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      // On every path, a full disk included: no temp file is left behind. A rename consumed it.
+      if (!placed || options.ifNoneMatch === '*') await fs.unlink(tmp).catch(() => undefined);
     }
-    this.emit(bucket, key, body);
+    this.events.emit(bucket, key, body);
+  }
+
+  /**
+   * Moves the written temp file to its key: `rename` replaces, `link` creates only if absent
+   * (it fails with EEXIST, so exactly one of two racing creators wins). The key's folder is made
+   * once and remembered; if it went away meanwhile (removed by retention), it is made again.
+   */
+  private async place(tmp: string, dest: string, bucket: string, key: string, ifAbsent: boolean): Promise<void> {
+    const folder = path.dirname(dest);
+    await this.ensureFolder(folder);
+    const move = () => (ifAbsent ? fs.link(tmp, dest) : fs.rename(tmp, dest));
+    try {
+      await move();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (ifAbsent && code === 'EEXIST') throw new ObjectExistsError(bucket, key);
+      if (code !== 'ENOENT') throw err;
+      this.folders.delete(folder);
+      await this.ensureFolder(folder);
+      try {
+        await move();
+      } catch (again) {
+        if (ifAbsent && (again as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExistsError(bucket, key);
+        throw again;
+      }
+    }
+  }
+
+  /** `mkdir -p` once per folder: folders are never removed while the store runs, except empty ones by `delete`. */
+  private async ensureFolder(dir: string): Promise<void> {
+    if (this.folders.has(dir)) return;
+    await makeFolders(dir);
+    if (this.folders.size >= FOLDERS_REMEMBERED) this.folders.clear();
+    this.folders.add(dir);
   }
 
   async delete(bucket: string, key: string): Promise<void> {
@@ -98,31 +157,6 @@ export class FsObjectStore implements ObjectStore {
     );
     const page = found.slice(0, limit);
     return found.length > limit ? { keys: page, nextStartAfter: page[page.length - 1] } : { keys: page };
-  }
-
-  private emit(bucket: string, key: string, body: string | Uint8Array): void {
-    const matching = this.listeners.filter(
-      ({ filter }) => filter.bucket === bucket && key.startsWith(filter.prefix ?? '') && key.endsWith(filter.suffix ?? ''),
-    );
-    if (matching.length === 0) return;
-    const event: S3Event = {
-      Records: [
-        {
-          eventSource: 'aws:s3',
-          eventName: 'ObjectCreated:Put',
-          eventTime: new Date().toISOString(),
-          s3: {
-            bucket: { name: bucket },
-            object: {
-              key: encodeS3EventKey(key),
-              size: Buffer.byteLength(body),
-              eTag: createHash('md5').update(body).digest('hex'),
-            },
-          },
-        },
-      ],
-    };
-    for (const { listener } of matching) setImmediate(() => listener(event));
   }
 
   private bucketDir(bucket: string): string {
@@ -237,12 +271,27 @@ function unavailable(err: unknown, op: string, bucket: string, key: string): Err
   return new RetryableError('STORE_UNAVAILABLE', `the local store could not ${op} ${bucket}/${key}: ${code}`, { cause: err });
 }
 
-/** Create-if-absent: a hard link fails with EEXIST when the key exists, and only then is it "exists". */
-async function linkIfAbsent(tmp: string, dest: string, bucket: string, key: string): Promise<void> {
+/** Writes the temp file; with `durable`, its data is on disk before the promise resolves. */
+async function writeTemp(tmp: string, body: string | Uint8Array, durable: boolean): Promise<void> {
+  if (!durable) {
+    await fs.writeFile(tmp, body);
+    return;
+  }
+  const handle = await fs.open(tmp, 'w');
   try {
-    await fs.link(tmp, dest);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExistsError(bucket, key);
-    throw err;
+    await handle.writeFile(body);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Makes a new or renamed entry in `dir` durable (POSIX: the folder itself must be synced). */
+async function syncFolder(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

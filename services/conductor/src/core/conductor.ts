@@ -40,7 +40,7 @@ import { noMetrics, type ConductorMetrics, type RenderPool, type WorkerInvoker }
 import { inProcessRenderPool } from './render-tasks';
 import { Previews } from './previews';
 import { listRecipients, type DeliveryOf, type ListedRecipient } from './recipient-list';
-import { Reconciler } from './reconciler';
+import { Reconciler, isStarting } from './reconciler';
 import { Requeue } from './requeue';
 import type { SendingGovernors } from './sending-governors';
 
@@ -428,6 +428,12 @@ export class Conductor {
         this.deps.logger.error({ event: 'campaign.start_failed', campaignId: run.id, err }, 'a scheduled campaign could not start');
       }
     }
+  }
+
+  /** Some campaign is sending and its first rendered recipient is not seen yet: tick soon, not in a full TICK_MS. */
+  get starting(): boolean {
+    for (const run of this.campaigns.all()) if (isStarting(run)) return true;
+    return false;
   }
 
   /** A worker asks for its next lease while its current one's last calls finish. */

@@ -7,6 +7,7 @@ import {
   parseJson,
   parseKey,
   parseWith,
+  trailingRecipientId,
   LedgerRecordInvalidError,
   type Ledger,
   type AudienceReport,
@@ -68,6 +69,11 @@ interface ScanMarks {
   unreportedReadAt: number;
 }
 
+/** A campaign sending whose first rendered recipient has not been seen yet. */
+export function isStarting(run: CampaignRun): boolean {
+  return run.phase === 'sending' && run.rendered === 0 && run.outcomeCount === 0;
+}
+
 function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -89,7 +95,9 @@ export class Reconciler {
   /** Scans the campaign if its interval has passed; a failed scan is logged and tried again later. */
   async scanIfDue(run: CampaignRun, now: number): Promise<void> {
     const marks = this.marksOf(run);
-    if (now - marks.scannedAt < this.deps.settings.scanIntervalMs) return;
+    // Until its first rendered recipient is seen, a sending campaign is looked at on every tick
+    // (the conductor ticks fast meanwhile): the first send must not wait a scan interval.
+    if (!isStarting(run) && now - marks.scannedAt < this.deps.settings.scanIntervalMs) return;
     marks.scannedAt = now;
     try {
       await this.scan(run, now);
@@ -118,7 +126,8 @@ export class Reconciler {
       let seen = 0;
       for await (const key of listAll(store, buckets.rendered, keys.renderedPrefix(run.ref))) {
         seen++;
-        run.addRendered(parseKey.rendered(key).recipientId);
+        // Most keys of a large campaign were queued by an earlier scan: skip them without parsing.
+        if (!run.isKnown(trailingRecipientId(key))) run.addRendered(parseKey.rendered(key).recipientId);
       }
       run.noteRendered(seen);
       // Recipients that will never be rendered (the renderer recorded a failure) are found in the ledger.

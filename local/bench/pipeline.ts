@@ -1,0 +1,260 @@
+/**
+ * npm run bench:pipeline -- --recipients 10000 [--cpu-prof DIR] [--keep] [--timeline]
+ * (BENCH_CHILD_NODE_ARGS="--max-old-space-size=…" passes Node flags to Baton's process only)
+ *
+ * The one-machine pipeline end to end, as `npm start` runs it: `local/src/main.ts` in a child
+ * process with a cap too high to bind (1,000,000 a minute), four workers, batches of 1,000, and
+ * the Mailgun-compatible sink in this process (loopback, no faults), so the sink's own CPU is not
+ * counted as Baton's. A plain four-column audience (email, first_name, last_name, city) and the
+ * sample welcome template. Prints one JSON line with:
+ *   createMs          the `POST /api/campaigns` call with the audience inline
+ *   firstCallMs       the first provider call (from the sink's log) after the send call answered
+ *   sendToDoneS, rate from the send call to status `done`
+ *   cpuMsPerRecipient the child's user+system CPU from before create to done, per recipient
+ *   peakRssMB         the child's VmHWM; sampledPeakRss{Anon,File}MB split it (sampled each second)
+ *   diskPeakKBPerRecipient, diskEndKBPerRecipient  du of the data folder (allocated blocks),
+ *                     sampled while running and at the end
+ *   renderCoreUsPerRecipient  templating alone in this process (compile once, merge per
+ *                     recipient), and `ratio`: the pipeline's CPU per recipient over it
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { compileCampaignTemplate, renderMessage } from '@baton/templating';
+import { recipientIdFor } from '@baton/shared';
+import { startMailgunSink } from '../src/mailgun-sink';
+
+const REPO = path.resolve(__dirname, '..', '..');
+const API_TOKEN = 'bench-api-token-0123456789abcdef';
+const API_KEY = 'key-bench-0123456789abcdef';
+const DOMAIN = 'mg.bench.example.com';
+const CUSTOMER = 'bench-co';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i >= 0) return process.argv[i + 1];
+  return process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+}
+
+const recipients = Number(arg('recipients') ?? 10_000);
+const cpuProf = arg('cpu-prof');
+const keep = process.argv.includes('--keep');
+const timeline = process.argv.includes('--timeline');
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const TICK = 100; // USER_HZ on Linux
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** User + system CPU of a process, ms, from /proc. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICK;
+}
+
+function peakRssMB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+/** Resident memory now, MB: anonymous (the heap and native allocations) and file-backed (mapped files). */
+function rssNowMB(pid: number): { anon: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { anon: Math.round(kb('RssAnon') / 1024), file: Math.round(kb('RssFile') / 1024) };
+}
+
+function diskBytes(dir: string): number {
+  const out = spawnSync('du', ['-s', '--block-size=1', dir], { encoding: 'utf8' });
+  return Number(out.stdout.split('\t')[0] ?? 0);
+}
+
+function audienceCsv(n: number): string {
+  const lines = ['email,first_name,last_name,city'];
+  for (let i = 0; i < n; i++) lines.push(`reader${i}@example.com,Reader${i},Bench,Zürich`);
+  return lines.join('\n') + '\n';
+}
+
+async function api<T>(url: string, method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${url}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${API_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+/** The render core alone: compile once, merge per recipient, in this process. */
+async function renderCoreUs(mjml: string, subject: string, n: number): Promise<number> {
+  const compiled = await compileCampaignTemplate({ from: 'Bench <news@bench.example.com>', subject, mjml });
+  const settings = { publicUrl: 'http://localhost:8080', unsubscribeSecret: 'bench-secret-0123456789abcdef' };
+  const merge = (i: number) =>
+    renderMessage(
+      compiled,
+      {
+        customerId: CUSTOMER,
+        campaignId: 'c-bench',
+        recipientId: recipientIdFor(CUSTOMER, `reader${i}@example.com`),
+        email: `reader${i}@example.com`,
+        fields: { first_name: `Reader${i}`, last_name: 'Bench', city: 'Zürich' },
+      },
+      settings,
+    );
+  for (let i = 0; i < 500; i++) merge(i); // warm up
+  const count = Math.min(n, 20_000);
+  const start = process.cpuUsage();
+  for (let i = 0; i < count; i++) merge(i);
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / count;
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'baton-bench-pipeline-'));
+  const sink = await startMailgunSink({ apiKey: API_KEY });
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const env = {
+    ...process.env,
+    BATON_STAGE: 'dev',
+    BATON_API_TOKEN: API_TOKEN,
+    BATON_LEASE_TOKEN: 'bench-lease-token-0123456789abcdef',
+    BATON_UNSUBSCRIBE_SECRET: 'bench-unsubscribe-secret-0123456789',
+    MAILGUN_API_KEY: API_KEY,
+    MAILGUN_DOMAIN: DOMAIN,
+    MAILGUN_URL: sink.url,
+    PORT: String(port),
+    BATON_DATA_DIR: dataDir,
+    PER_MINUTE_MAX: '1000000',
+    MAX_WORKERS: '4',
+    BATCH_SIZE: '1000',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+  };
+  const extraNodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = [
+    ...extraNodeArgs,
+    '--import',
+    'tsx',
+    ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(cpuProf)}`] : []),
+    'local/src/main.ts',
+  ];
+  // BENCH_CHILD_LOG=file keeps Baton's log lines (LOG_LEVEL from BENCH_LOG_LEVEL) for a look afterwards.
+  const logFile = process.env.BENCH_CHILD_LOG ? openSync(process.env.BENCH_CHILD_LOG, 'w') : 'ignore';
+  const child = spawn(process.execPath, nodeArgs, { cwd: REPO, env, stdio: ['ignore', logFile, 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const pid = child.pid!;
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        if ((await fetch(`${url}/healthz`)).ok) break;
+      } catch {
+        /* not up yet */
+      }
+      if (i > 600) throw new Error('Baton did not start within 60 s');
+      await sleep(100);
+    }
+    const mjml = readFileSync(path.join(REPO, 'local', 'sample', 'welcome.mjml'), 'utf8');
+    const subject = 'Welcome aboard, {{ first_name }}!';
+    const csv = audienceCsv(recipients);
+    const load = os.loadavg().map((l) => +l.toFixed(2));
+
+    const cpu0 = cpuMs(pid);
+    const t0 = performance.now();
+    const created = await api<{ id: string }>(url, 'POST', '/api/campaigns', {
+      name: 'Bench',
+      customerId: CUSTOMER,
+      from: 'Bench <news@bench.example.com>',
+      subject,
+      mjml,
+      audienceCsv: csv,
+    });
+    const createMs = performance.now() - t0;
+    if (created.status !== 201) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
+    const id = created.body.id;
+
+    const sendAt = Date.now();
+    if (timeline) console.error(`send at ${new Date(sendAt).toISOString()}`);
+    const sent = await api(url, 'POST', `/api/campaigns/${id}/send`);
+    if (sent.status !== 202) throw new Error(`send answered ${sent.status}: ${JSON.stringify(sent.body)}`);
+
+    let diskPeak = 0;
+    let anonPeak = 0;
+    let filePeak = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        diskPeak = Math.max(diskPeak, diskBytes(dataDir));
+        const rss = rssNowMB(pid);
+        anonPeak = Math.max(anonPeak, rss.anon);
+        filePeak = Math.max(filePeak, rss.file);
+        await sleep(1_000);
+      }
+    })();
+    let last: { status: string; counts: Record<string, number> } | undefined;
+    for (;;) {
+      last = (await api<{ status: string; counts: Record<string, number> }>(url, 'GET', `/api/campaigns/${id}`)).body;
+      if (timeline) {
+        const { rendered, sent, inFlight } = last.counts;
+        console.error(
+          `t+${((Date.now() - sendAt) / 1000).toFixed(1)}s rendered ${rendered} sent ${sent} inFlight ${inFlight} calls ${sink.calls().length}`,
+        );
+      }
+      if (last.status === 'done' || last.status === 'cancelled') break;
+      await sleep(200);
+    }
+    const doneAt = Date.now();
+    const cpu = cpuMs(pid) - cpu0;
+    const rss = peakRssMB(pid);
+    sampling = false;
+    await sampler;
+    const diskEnd = diskBytes(dataDir);
+    diskPeak = Math.max(diskPeak, diskEnd);
+    const calls = sink.calls();
+    const firstCall = calls.length > 0 ? calls[0]!.at - sendAt : undefined;
+    const sendToDoneS = (doneAt - sendAt) / 1000;
+    const coreUs = await renderCoreUs(mjml, subject, recipients);
+    const cpuPer = cpu / recipients;
+    console.log(
+      JSON.stringify({
+        recipients,
+        load,
+        createMs: Math.round(createMs),
+        firstCallMs: firstCall,
+        sendToDoneS: +sendToDoneS.toFixed(1),
+        rate: Math.round(recipients / sendToDoneS),
+        cpuMsPerRecipient: +cpuPer.toFixed(2),
+        peakRssMB: rss,
+        sampledPeakRssAnonMB: anonPeak,
+        sampledPeakRssFileMB: filePeak,
+        diskPeakKBPerRecipient: +(diskPeak / 1024 / recipients).toFixed(1),
+        diskEndKBPerRecipient: +(diskEnd / 1024 / recipients).toFixed(1),
+        providerCalls: calls.length,
+        counts: last.counts,
+        renderCoreUsPerRecipient: +coreUs.toFixed(0),
+        ratio: +((cpuPer * 1000) / coreUs).toFixed(1),
+      }),
+    );
+  } finally {
+    child.kill('SIGTERM');
+    await Promise.race([exited, sleep(10_000)]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await sink.close();
+    if (!keep) rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
