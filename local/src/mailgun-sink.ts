@@ -149,7 +149,7 @@ export async function startMailgunSink(options: MailgunSinkOptions): Promise<Mai
   let sequence = 0;
   let eventsAvailable = true;
 
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, maxParamLength: 2048 }); // events page tokens are long;
+  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, routerOptions: { maxParamLength: 2048 } }); // events page tokens are long;
   await app.register(multipart, { attachFieldsToBody: 'keyValues', limits: { fieldSize: BODY_LIMIT, fileSize: BODY_LIMIT } });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
     const out: Record<string, FormValue> = {};
