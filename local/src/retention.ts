@@ -11,7 +11,7 @@ export interface RetentionDeps {
   buckets: Buckets;
   clock: Clock;
   logger: Logger;
-  /** How long after a campaign finished its stubs and rendered messages are kept (BATON_RETENTION_HOURS). */
+  /** How long after a campaign finished its rendered messages are kept (BATON_RETENTION_HOURS). */
   retentionMs: number;
   /** The campaigns the conductor knows, finished or not. */
   campaigns: () => FinishedCampaign[];
@@ -21,10 +21,10 @@ export interface RetentionDeps {
 const DELETE_PAGE = 1_000;
 
 /**
- * Retention on one machine, as the S3 lifecycle rules do on AWS: the stubs and rendered messages
- * (personal data, and most of the disk) of a campaign that finished more than `retentionMs` ago
- * are deleted. The campaign's definition, audience report and ledger (claims, outcomes,
- * suppressions) stay: counts, the recipient list and the at-most-once guarantee do not need them.
+ * Retention on one machine: the rendered messages (most of the disk) of a campaign that finished
+ * more than `retentionMs` ago are deleted. The stubs stay, small as they are: the recipient list
+ * reads each recipient's address from its stub. The definition, audience report and ledger stay
+ * too. A retry or resend after retention skips the recipients whose message is gone (it says so).
  */
 export class RetentionSweeper {
   /** Campaigns already swept by this process: a sweep of them again would find nothing. */
@@ -40,21 +40,20 @@ export class RetentionSweeper {
     let campaigns = 0;
     let objects = 0;
     for (const campaign of this.deps.campaigns()) {
-      const id = `${campaign.customerId}/${campaign.campaignId}`;
+      // With its finish time: a campaign reopened by a retry and finished again is swept again.
+      const id = `${campaign.customerId}/${campaign.campaignId}@${campaign.finishedAt}`;
       if (campaign.finishedAt === undefined || this.swept.has(id)) continue;
       const finished = Date.parse(campaign.finishedAt);
       if (!Number.isFinite(finished) || now - finished < this.deps.retentionMs) continue;
       const ref = { customerId: campaign.customerId, campaignId: campaign.campaignId };
-      const deleted =
-        (await this.deleteAll(this.deps.buckets.rendered, keys.renderedPrefix(ref))) +
-        (await this.deleteAll(this.deps.buckets.stubs, keys.stubsPrefix(ref)));
+      const deleted = await this.deleteAll(this.deps.buckets.rendered, keys.renderedPrefix(ref));
       this.swept.add(id);
       campaigns += 1;
       objects += deleted;
       if (deleted > 0) {
         this.deps.logger.info(
           { event: 'retention.swept', campaignId: campaign.campaignId, deleted },
-          'stubs and rendered messages of a finished campaign deleted',
+          'rendered messages of a finished campaign deleted',
         );
       }
     }

@@ -41,7 +41,7 @@ describe('RetentionSweeper', () => {
     return (await store.list(bucket, prefix, { limit: 100_000 })).keys.length;
   }
 
-  it('deletes stubs and rendered messages of a campaign finished longer ago than the retention, and keeps its ledger', async () => {
+  it('deletes the rendered messages of a campaign finished longer ago than the retention, and keeps its stubs (the recipient list reads them) and ledger', async () => {
     // Prepare
     const clock = new ManualClock(T0);
     const done = { customerId: 'acme', campaignId: 'c-done' };
@@ -66,8 +66,8 @@ describe('RetentionSweeper', () => {
 
     // Assess
     expect(early).toEqual({ campaigns: 0, objects: 0 });
-    expect(due).toEqual({ campaigns: 1, objects: 2 * 1_205 });
-    expect(await count(LOCAL_BUCKETS.stubs, keys.stubsPrefix(done))).toBe(0);
+    expect(due).toEqual({ campaigns: 1, objects: 1_205 });
+    expect(await count(LOCAL_BUCKETS.stubs, keys.stubsPrefix(done))).toBe(1_205);
     expect(await count(LOCAL_BUCKETS.rendered, keys.renderedPrefix(done))).toBe(0);
     expect(await count(LOCAL_BUCKETS.campaigns, keys.outcomesPrefix(done))).toBe(1_205);
     expect(await count(LOCAL_BUCKETS.campaigns, keys.claimsPrefix(done))).toBe(1_205);
@@ -99,8 +99,32 @@ describe('RetentionSweeper', () => {
     const second = await sweeper.sweep();
 
     // Assess
-    expect(first).toEqual({ campaigns: 1, objects: 4 });
+    expect(first).toEqual({ campaigns: 1, objects: 2 });
     expect(second).toEqual({ campaigns: 0, objects: 0 });
     expect(listing.mock.calls.length).toBe(callsAfterFirst);
+  });
+
+  it('sweeps a campaign again once it finished again (a retry reopened it)', async () => {
+    // Prepare: swept once; then reopened, sent again and finished later.
+    const clock = new ManualClock(T0 + 2 * HOUR);
+    const done = { customerId: 'acme', campaignId: 'c-done' };
+    await seed(done, 2);
+    let finishedAt = new Date(T0).toISOString();
+    const sweeper = new RetentionSweeper({
+      store,
+      buckets: LOCAL_BUCKETS,
+      clock,
+      logger: silentLogger,
+      retentionMs: HOUR,
+      campaigns: () => [{ ...done, finishedAt }],
+    });
+    await sweeper.sweep();
+    await seed(done, 1);
+    finishedAt = new Date(T0 + 2 * HOUR).toISOString();
+    // Act
+    clock.set(T0 + 3 * HOUR);
+    const again = await sweeper.sweep();
+    // Assess
+    expect(again).toEqual({ campaigns: 1, objects: 1 });
   });
 });

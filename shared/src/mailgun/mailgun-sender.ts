@@ -153,11 +153,12 @@ export function classifyMailgunError(error: unknown, now = Date.now()): BatonErr
   // Mailgun's own explanation is in the body (`details`); `message` is the status text.
   const said = details || message || `status ${status}`;
   const lifts = status === 420 ? limitLiftsAt(said) : undefined;
-  if (lifts !== undefined) {
+  // A time already past (clocks disagree, or the limit just lifted) says nothing more than "slow down".
+  if (lifts !== undefined && lifts > now) {
     // A daily or monthly limit: nothing for this domain until then (mailgun.js drops headers; the body says when).
     return new RetryableError('PROVIDER_LIMIT_REACHED', `Mailgun's sending limit reached (420): ${said}`, {
       ...options,
-      retryAfterMs: Math.max(0, lifts - now),
+      retryAfterMs: lifts - now,
     });
   }
   if (status === 429 || status === 420)

@@ -104,6 +104,24 @@ describe('createMailgunSender', () => {
     expect(sink.messages()).toEqual([]);
   });
 
+  it('treats a 420 whose time has already passed by our clock as throttling, never a wait of nothing', async () => {
+    // Prepare
+    sink.failNext(1, 420, { message: 'recipient limit exceeded, try again after Mon, 25 Aug 2025 07:00:31 UTC' });
+    const late = createMailgunSender({
+      url: sink.url,
+      domain: DOMAIN,
+      apiKey: API_KEY,
+      timeoutMs: 2_000,
+      now: () => Date.parse('2025-08-25T07:00:32Z'),
+    });
+
+    // Act
+    const error = await caught(late.send(email()));
+
+    // Assess
+    expect(error).toMatchObject({ code: 'PROVIDER_THROTTLED' });
+  });
+
   it('treats a 420 without a time it can read as throttling', async () => {
     // Prepare
     sink.failNext(1, 420, { message: 'Domain mg.acme.test is not allowed to send: try again after a while' });

@@ -153,8 +153,12 @@ export class CampaignRun {
   /** Takes up to `n` ready recipients and marks them in flight. */
   take(n: number, now: number): string[] {
     this.promoteDue(now);
-    const ids = this.ready.slice(this.head, this.head + n);
-    this.head += ids.length;
+    const ids: string[] = [];
+    while (ids.length < n && this.head < this.ready.length) {
+      const id = this.ready[this.head++]!;
+      // Settled since it was queued (a late report of the lease that had it): never out again.
+      if (!this.outcomes.has(id) && !this.inFlight.has(id)) ids.push(id);
+    }
     if (this.head > 1024 && this.head * 2 > this.ready.length) {
       this.ready = this.ready.slice(this.head);
       this.head = 0;
@@ -320,8 +324,12 @@ export class CampaignRun {
     const valid = this.audienceReport?.valid;
     const cancelling = this.state.status === 'cancelled' && valid !== undefined && this.inFlight.size === 0;
     const cancelled = cancelling ? valid - this.outcomes.size + by('cancelled') : by('cancelled');
+    // A late report can settle a recipient that a later lease holds again (its worker then finds
+    // the claim): counted by its outcome, not twice.
+    let inFlight = 0;
+    for (const id of this.inFlight) if (!this.outcomes.has(id)) inFlight++;
     // Everyone else is waiting: delayed (retrying) or queued, so the counts add up at every moment.
-    const waiting = cancelling ? 0 : Math.max(0, (valid ?? this.stubbedSeen) - this.outcomes.size - this.inFlight.size);
+    const waiting = cancelling ? 0 : Math.max(0, (valid ?? this.stubbedSeen) - this.outcomes.size - inFlight);
     const retrying = Math.min(waiting, this.delayed.size);
     return {
       // Before the audience report, the stubs seen so far (sending overlaps stubbing).
@@ -335,7 +343,7 @@ export class CampaignRun {
       suppressed: by('suppressed'),
       inDoubt: by('inDoubt'),
       cancelled,
-      inFlight: this.inFlight.size,
+      inFlight,
       queued: waiting - retrying,
       retrying,
       notAccepted: by('notAccepted'),

@@ -164,7 +164,7 @@ export class Conductor {
       lookup: deps.lookup,
       settleAfterMs: settings.settleAfterMs ?? 15 * 60_000,
     });
-    this.requeues = new Requeue({ ledger, logger, campaigns: this.campaigns, reconciler: this.reconciler });
+    this.requeues = new Requeue({ store, buckets, ledger, logger, campaigns: this.campaigns, reconciler: this.reconciler });
     this.previews = new Previews({ store, buckets, clock, logger, governors, ledger, testSender: deps.testSender, renderPool, settings });
   }
 

@@ -339,7 +339,8 @@ export class Governor {
     const current = this.advance(now);
     if (until <= this.heldUntil) return false;
     this.heldUntil = until;
-    this.heldReason = reason;
+    // A stated wait without a reason extends the hold; why it holds stays said.
+    if (reason !== undefined) this.heldReason = reason;
     for (const [i, limit] of this.limits) {
       // Lowering a limit can never break the invariant; what is granted already stays.
       if (i < current || this.sliceStart(i) >= this.heldUntil) continue;

@@ -1,10 +1,22 @@
-import { isRetryableFailure, LedgerRecordInvalidError, RetryableError, type Ledger, type Logger, type RequeueReport } from '@baton/shared';
+import {
+  isRetryableFailure,
+  keys,
+  LedgerRecordInvalidError,
+  RetryableError,
+  type Buckets,
+  type Ledger,
+  type Logger,
+  type ObjectStore,
+  type RequeueReport,
+} from '@baton/shared';
 import type { CampaignRun } from './campaign-run';
 import type { Campaigns } from './campaigns';
 import { CampaignStateError } from './errors';
 import type { Reconciler } from './reconciler';
 
 export interface RequeueDeps {
+  store: ObjectStore;
+  buckets: Buckets;
   ledger: Ledger;
   logger: Logger;
   campaigns: Campaigns;
@@ -75,6 +87,11 @@ export class Requeue {
       // The ledger checks again when it reopens it; checked here too, so a campaign is not reopened for nothing.
       if (which === 'failed' && (await this.deps.ledger.hasClaim({ ...run.ref, recipientId }))) {
         skipped.push({ recipientId, reason: 'CLAIMED: a claim stands, so it may have been sent' });
+        continue;
+      }
+      // Past retention its rendered message is gone: a worker would record it failed for good.
+      if ((await this.deps.store.get(this.deps.buckets.rendered, keys.rendered({ ...run.ref, recipientId }))) === undefined) {
+        skipped.push({ recipientId, reason: 'RENDERED_GONE: its rendered message was removed (retention); send it in a new campaign' });
         continue;
       }
       out.push(recipientId);

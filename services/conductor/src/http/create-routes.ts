@@ -49,7 +49,7 @@ export async function createRoutes(api: FastifyInstance, conductor: Conductor, l
       const { fields, audience } = await readMultipartCreate(req);
       const checked = parseWith(
         createCampaignInput,
-        { ...fields, ...(audience ? { audienceCsv: audience.length > 0 ? 'x' : '' } : {}) },
+        { ...withJsonWindow(fields), ...(audience ? { audienceCsv: audience.length > 0 ? 'x' : '' } : {}) },
         'CAMPAIGN_INVALID',
         'body',
       );
@@ -128,4 +128,15 @@ function tooLarge(request: FastifyRequest, reply: FastifyReply, limits: BodyLimi
 function describeBytes(n: number): string {
   if (n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB (${n.toLocaleString('en')} bytes)`;
   return `${(n / 1_000_000).toLocaleString('en')} MB (${n.toLocaleString('en')} bytes)`;
+}
+
+/** A multipart field is text: a `sendWindow` part is its JSON (left as it is when it is not JSON, for the schema to name). */
+function withJsonWindow(fields: Record<string, unknown>): Record<string, unknown> {
+  const text = fields.sendWindow;
+  if (typeof text !== 'string') return fields;
+  try {
+    return { ...fields, sendWindow: JSON.parse(text) as unknown };
+  } catch {
+    return fields;
+  }
 }

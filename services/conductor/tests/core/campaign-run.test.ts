@@ -63,3 +63,20 @@ describe('CampaignRun.resolve', () => {
     expect(run.isComplete()).toBe(true);
   });
 });
+
+describe('CampaignRun.take', () => {
+  it('never hands out again a recipient settled after it was queued, and counts it once', () => {
+    // Prepare: r1 out, back to the queue (its lease expired), then its late report says sent.
+    const run = sendingRun(2);
+    run.addRendered('r1');
+    run.addRendered('r2');
+    expect(run.take(2, 0)).toEqual(['r1', 'r2']);
+    run.requeue('r1');
+    run.resolve('r1', 'sent');
+    // Act
+    const taken = run.take(2, 0);
+    // Assess
+    expect(taken).toEqual([]);
+    expect(run.counts()).toMatchObject({ sent: 1, inFlight: 1, queued: 0, retrying: 0 });
+  });
+});

@@ -171,3 +171,12 @@ describe('Governor with a daily limit', () => {
     expect(sendingGovernorsCheckpoint.parse(saved).domains['mg.example.com']!.recoverTo).toBe(600);
   });
 });
+
+describe('Governor.hold', () => {
+  it('keeps saying why it holds when a later stated wait without a reason extends the hold', () => {
+    const g = governor(1_000);
+    g.hold(MIDNIGHT, MIDNIGHT + 60_000, 'limit reached');
+    g.pushBack(MIDNIGHT + 1_000, 120_000);
+    expect(g.heldFor(MIDNIGHT + 2_000)).toEqual({ until: MIDNIGHT + 121_000, reason: 'limit reached' });
+  });
+});

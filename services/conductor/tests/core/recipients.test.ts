@@ -302,6 +302,19 @@ describe('retry and resend', () => {
     expect(await w.conductor.retry(ref.campaignId)).toEqual({ requeued: 0, skipped: [] });
   });
 
+  it('skips, and says so, a failed recipient whose rendered message retention has removed', async () => {
+    // Prepare: one recipient failed for good after its budget; then its rendered message is swept.
+    const w = await world(3);
+    const [a] = w.ids as [string];
+    await run(w, (id) => (id === a ? 'retryable' : 'sent'), isDone(w));
+    await w.store.delete(buckets.rendered, keys.rendered({ ...ref, recipientId: a }));
+    // Act
+    const report = await w.conductor.retry(ref.campaignId);
+    // Assess: not reopened, not re-queued (a worker would only record it failed for good).
+    expect(report).toEqual({ requeued: 0, skipped: [{ recipientId: a, reason: expect.stringMatching(/^RENDERED_GONE: /) }] });
+    expect(view(w).status).toBe('done');
+  });
+
   it('never retries in-doubt, notAccepted or permanently failed recipients, nor one whose claim stands', async () => {
     const w = await world(4);
     const ledger = new Ledger({ store: w.store, bucket: buckets.campaigns, clock: w.clock });

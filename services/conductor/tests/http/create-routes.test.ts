@@ -69,6 +69,27 @@ describe('creating a campaign with its audience streamed in', () => {
     expect(await h.store.get(buckets.campaigns, keys.audience({ customerId: 'acme', campaignId: view.id }))).toBe(CSV);
   });
 
+  it('schedules a multipart create, its send window given as JSON text', async () => {
+    // Prepare
+    const sendWindow = { timeZone: 'Europe/Berlin', days: ['mon'], start: '08:00', end: '18:00' };
+    const fields = { ...FIELDS, sendAt: '2026-11-23T08:00:00+01:00', sendWindow: JSON.stringify(sendWindow) };
+    // Act
+    const res = await fetch(`${h.url}/api/campaigns`, { method: 'POST', headers: auth, body: form(fields, CSV) });
+    // Assess
+    expect(res.status).toBe(201);
+    expect(await res.json()).toMatchObject({ status: 'scheduled', sendAt: '2026-11-23T07:00:00.000Z', sendWindow });
+  });
+
+  it('names a multipart send window that is not JSON', async () => {
+    const res = await fetch(`${h.url}/api/campaigns`, {
+      method: 'POST',
+      headers: auth,
+      body: form({ ...FIELDS, sendWindow: 'mornings' }, CSV),
+    });
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(await res.json())).toContain('body.sendWindow');
+  });
+
   it("refuses a multipart create whose audience has no email column, naming the header's problem", async () => {
     const res = await fetch(`${h.url}/api/campaigns`, { method: 'POST', headers: auth, body: form(FIELDS, 'name,city\nAnn,Oslo\n') });
     expect(res.status).toBe(400);
