@@ -23,6 +23,9 @@ function safeJson(text: string): unknown {
  * have granted as used.
  */
 export class GovernorJournal {
+  /** The save under way, if any: the next one starts after it. */
+  private writing: Promise<void> = Promise.resolve();
+
   constructor(private readonly deps: GovernorJournalDeps) {}
 
   /**
@@ -56,8 +59,19 @@ export class GovernorJournal {
     governors.markDurable(until);
   }
 
-  /** Stores the checkpoint now (on shutdown, and after a push-back). */
-  async save(now: number): Promise<void> {
+  /**
+   * Stores the checkpoint (on shutdown, after a push-back or a limit, and before slices become
+   * durable). Saves run one after the other, each taking the governors' state when its write
+   * starts: a save started earlier (a push-back's, not awaited) can never land after a later one
+   * and put back a checkpoint that ends before slices already marked durable.
+   */
+  save(now: number): Promise<void> {
+    const write = this.writing.then(() => this.write(now));
+    this.writing = write.catch(() => undefined);
+    return write;
+  }
+
+  private async write(now: number): Promise<void> {
     const { governors, store, buckets } = this.deps;
     await store.put(buckets.campaigns, keys.governorCheckpoint(), JSON.stringify(governors.checkpoint(now)), {
       contentType: 'application/json',
