@@ -134,6 +134,20 @@ export const sendWindow = z
   .strict()
   .refine((w) => w.start !== w.end, { message: 'start and end must differ', path: ['end'] });
 export type SendWindow = z.infer<typeof sendWindow>;
+
+/**
+ * Send at a local time in each recipient's own zone: on `date`, at `time` where the recipient is
+ * (the IANA name in the audience's `column`); a missing or unknown zone falls back to `timeZone`.
+ */
+export const localSend = z
+  .object({
+    date: z.iso.date({ message: 'must be a date, YYYY-MM-DD' }),
+    time: z.string().regex(/^(?:[01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (00:00 to 23:59)'),
+    timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin'),
+    column: z.string().trim().min(1).max(200).default('timezone'),
+  })
+  .strict();
+export type LocalSend = z.infer<typeof localSend>;
 /** A failure kept for people to read: a stable code and a message. */
 const failure = z.object({ code: z.string(), message: z.string() });
 
@@ -146,6 +160,8 @@ export const campaignState = z.object({
   sendAt: z.iso.datetime({ offset: true }).optional(),
   /** Outside this window nothing is leased: a pause that lifts itself. */
   sendWindow: sendWindow.optional(),
+  /** Each recipient released at a local time where they are. */
+  localSend: localSend.optional(),
   finishedAt: z.string().optional(),
   /** Why a `failed` campaign failed. */
   error: failure.optional(),

@@ -57,6 +57,8 @@ export class CampaignRun {
   /** Outcomes counted by status, kept as they change (views and scans read them often). */
   private readonly tally = new Map<OutcomeStatus, number>();
   private readonly inFlight = new Set<string>();
+  private readonly awaitingZone: string[] = [];
+  private readonly zoneIssues: { line: number; kind: string; reason: string }[] = [];
   private readonly provisional = new Set<string>();
   private provisionalSince = Number.NEGATIVE_INFINITY;
   /** Stored objects of this campaign that cannot be read, by key, with why: shown until they read again. */
@@ -142,7 +144,29 @@ export class CampaignRun {
   addRendered(recipientId: string): void {
     if (this.known.has(recipientId)) return;
     this.known.add(recipientId);
-    this.ready.push(recipientId);
+    // Sent at a local time: held until its zone is read (see the reconciler), then released then.
+    if (this.currentState.localSend) this.awaitingZone.push(recipientId);
+    else this.ready.push(recipientId);
+  }
+
+  /** Up to `n` rendered recipients whose local release time is not known yet. */
+  takeAwaitingZone(n: number): string[] {
+    return this.awaitingZone.splice(0, n);
+  }
+
+  /** Queued, to go out no earlier than `at` (its local time). */
+  releaseAt(recipientId: string, at: number): void {
+    if (this.outcomes.has(recipientId)) return;
+    this.delayed.set(recipientId, at);
+  }
+
+  /** A recipient's zone was missing or unknown (it goes out at the campaign's zone): listed with the audience's problems. */
+  noteZoneProblem(problem: { line: number; kind: string; reason: string }): void {
+    if (this.zoneIssues.length < 100) this.zoneIssues.push(problem);
+  }
+
+  get zoneProblems(): readonly { line: number; kind: string; reason: string }[] {
+    return this.zoneIssues;
   }
 
   readyCount(now: number): number {

@@ -1,4 +1,4 @@
-import type { CampaignStatus, SendWindow } from '@baton/shared';
+import type { CampaignStatus, LocalSend, SendWindow } from '@baton/shared';
 import type { CampaignCounts, CampaignRun } from './campaign-run';
 import type { Governor } from './governor';
 import { describeLocal, windowAt } from './send-window';
@@ -24,6 +24,8 @@ export interface CampaignView {
   /** When a scheduled campaign starts (or started) sending. */
   sendAt?: string;
   sendWindow?: SendWindow;
+  /** Each recipient released at a local time where they are. */
+  localSend?: LocalSend;
   /** Its domain's daily limit today (in the limit's zone) and what is left of it, when it has one. */
   dailyLimit?: { day: string; limit: number; left: number };
   /** Present while it waits: for its time, its window, the provider or the day's limit. */
@@ -77,7 +79,8 @@ export function campaignView(run: CampaignRun, governors: SendingGovernors, now:
     perMinuteMax,
     effectivePerMinute: perMinute(governor.effectiveCap),
     etaSeconds: etaSeconds(run, governors, perMinuteMax, now),
-    problems: run.report?.problems.slice(0, 100) ?? [],
+    problems: [...(run.report?.problems ?? []), ...run.zoneProblems].slice(0, 100),
+    ...(state.localSend ? { localSend: state.localSend } : {}),
     ...(state.error ? { error: state.error } : {}),
     attention: run.attention(),
     ...(complaints !== undefined ? { complaints: complaintView(complaints, run.counts().sent) } : {}),

@@ -205,13 +205,13 @@ export class Campaigns {
    * Changes what the state holds besides its phase (the send window), under the same one-move-
    * at-a-time rule; refused once the campaign has ended.
    */
-  async update(run: CampaignRun, changes: Pick<Partial<CampaignState>, 'sendWindow'>, action: string): Promise<void> {
+  async update(run: CampaignRun, changes: Pick<Partial<CampaignState>, 'sendWindow' | 'localSend'>, action: string): Promise<void> {
     if (isFinal(run.phase)) throw new CampaignStateError(run.id, run.state.status, action);
     if (this.moving.has(run.id)) throw new CampaignStateError(run.id, 'changing', action);
     this.moving.add(run.id);
     try {
       const state: CampaignState = { ...run.state, ...changes, updatedAt: new Date(this.deps.clock.now()).toISOString() };
-      if (changes.sendWindow === undefined) delete state.sendWindow;
+      for (const [key, value] of Object.entries(changes)) if (value === undefined) delete state[key as keyof typeof changes];
       await this.saveState(run.ref, state);
       run.applyState(state);
     } finally {

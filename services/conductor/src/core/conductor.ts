@@ -19,6 +19,7 @@ import {
   type Stage,
   type Sender,
   type SendWindow,
+  type LocalSend,
   type ProviderLookup,
   type RecipientStatus,
   type RequeueReport,
@@ -31,7 +32,7 @@ import { Campaigns, type DamagedCampaign, type NewCampaign } from './campaigns';
 import { Dispatcher } from './dispatcher';
 import { DoubtSettler } from './doubt-settler';
 import type { ComplaintTally } from './feedback';
-import { CampaignNotFoundError } from './errors';
+import { CampaignNotFoundError, CampaignStateError } from './errors';
 import { GovernorJournal } from './governor-journal';
 import { LeaseBook } from './lease-book';
 import { Leasing } from './leasing';
@@ -210,10 +211,10 @@ export class Conductor {
   /** A new draft; with `sendAt` or `sendWindow`, scheduled (or given its window) at once. */
   async createCampaign(
     input: NewCampaign,
-    schedule: { sendAt?: number; sendWindow?: SendWindow } = {},
+    schedule: { sendAt?: number; sendWindow?: SendWindow; localSend?: LocalSend } = {},
   ): Promise<CampaignView & { warnings: string[] }> {
     const { run, warnings } = await this.campaigns.create(input);
-    if (schedule.sendAt === undefined && schedule.sendWindow === undefined) return { ...this.view(run), warnings };
+    if (Object.values(schedule).every((v) => v === undefined)) return { ...this.view(run), warnings };
     return { ...(await this.schedule(run.id, schedule)), warnings };
   }
 
@@ -265,8 +266,16 @@ export class Conductor {
    * Schedules a draft, moves a scheduled campaign's start (a time already past starts it now),
    * or sets or clears its send window (until it ends).
    */
-  async schedule(campaignId: string, changes: { sendAt?: number; sendWindow?: SendWindow | null }): Promise<CampaignView> {
+  async schedule(
+    campaignId: string,
+    changes: { sendAt?: number; sendWindow?: SendWindow | null; localSend?: LocalSend | null },
+  ): Promise<CampaignView> {
     const run = this.campaigns.get(campaignId);
+    if (changes.localSend !== undefined) {
+      // Rendered recipients are queued by it: set before anything is rendered, or not at all.
+      if (run.phase !== 'draft') throw new CampaignStateError(run.id, run.state.status, 'set the local send time of');
+      await this.campaigns.update(run, { localSend: changes.localSend ?? undefined }, 'set the local send time of');
+    }
     if (changes.sendWindow !== undefined) {
       await this.campaigns.update(run, { sendWindow: changes.sendWindow ?? undefined }, 'change the send window of');
     }

@@ -74,7 +74,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await createRoutes(api, conductor, options.bodyLimits);
       api.patch<{ Params: { id: string } }>('/campaigns/:id', async (req) => {
         const changes = parseWith(scheduleInput, req.body ?? {}, 'SCHEDULE_INVALID', 'body');
-        return conductor.schedule(req.params.id, { sendAt: timeOf(changes.sendAt), sendWindow: changes.sendWindow });
+        return conductor.schedule(req.params.id, {
+          sendAt: timeOf(changes.sendAt),
+          sendWindow: changes.sendWindow,
+          localSend: changes.localSend,
+        });
       });
       api.get<{ Params: { id: string } }>('/campaigns/:id', async (req) => conductor.getCampaign(req.params.id));
       api.post<{ Params: { id: string } }>('/campaigns/:id/send', async (req, reply) => {

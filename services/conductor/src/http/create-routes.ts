@@ -41,8 +41,8 @@ export async function createRoutes(api: FastifyInstance, conductor: Conductor, l
 
     scope.post('/campaigns', { bodyLimit: limits.jsonBytes }, async (req, reply) => {
       if (!req.isMultipart()) {
-        const { sendAt, sendWindow, ...input } = parseWith(createCampaignInput, req.body, 'CAMPAIGN_INVALID', 'body');
-        return reply.code(201).send(await conductor.createCampaign(input, { sendAt: timeOf(sendAt), sendWindow }));
+        const { sendAt, sendWindow, localSend, ...input } = parseWith(createCampaignInput, req.body, 'CAMPAIGN_INVALID', 'body');
+        return reply.code(201).send(await conductor.createCampaign(input, { sendAt: timeOf(sendAt), sendWindow, localSend }));
       }
       // The audience stays in bytes, as it came: never one big string (decoding and re-encoding
       // 40 MB held the event loop for about 200 ms).
@@ -53,13 +53,13 @@ export async function createRoutes(api: FastifyInstance, conductor: Conductor, l
         'CAMPAIGN_INVALID',
         'body',
       );
-      const { sendAt, sendWindow, ...input } = checked;
+      const { sendAt, sendWindow, localSend, ...input } = checked;
       return reply
         .code(201)
         .send(
           await conductor.createCampaign(
             { ...input, ...(audience ? { audienceCsv: audience } : {}) },
-            { sendAt: timeOf(sendAt), sendWindow },
+            { sendAt: timeOf(sendAt), sendWindow, localSend },
           ),
         );
     });
@@ -130,13 +130,17 @@ function describeBytes(n: number): string {
   return `${(n / 1_000_000).toLocaleString('en')} MB (${n.toLocaleString('en')} bytes)`;
 }
 
-/** A multipart field is text: a `sendWindow` part is its JSON (left as it is when it is not JSON, for the schema to name). */
+/** A multipart field is text: a `sendWindow` or `localSend` part is its JSON (left as it is when it is not JSON, for the schema to name). */
 function withJsonWindow(fields: Record<string, unknown>): Record<string, unknown> {
-  const text = fields.sendWindow;
-  if (typeof text !== 'string') return fields;
-  try {
-    return { ...fields, sendWindow: JSON.parse(text) as unknown };
-  } catch {
-    return fields;
+  const out = { ...fields };
+  for (const name of ['sendWindow', 'localSend']) {
+    const text = out[name];
+    if (typeof text !== 'string') continue;
+    try {
+      out[name] = JSON.parse(text) as unknown;
+    } catch {
+      // left as text: the schema names it
+    }
   }
+  return out;
 }

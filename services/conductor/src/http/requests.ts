@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ID_PATTERN, sendWindow } from '@baton/shared';
+import { ID_PATTERN, localSend, sendWindow } from '@baton/shared';
 
 const sendAt = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with its zone, e.g. 2026-12-08T09:00:00+01:00' });
 
@@ -21,6 +21,7 @@ export const createCampaignInput = z
     /** Scheduled at once for this time (rendering starts now). */
     sendAt: sendAt.optional(),
     sendWindow: sendWindow.optional(),
+    localSend: localSend.optional(),
   })
   .strict()
   .refine((v) => (v.audienceCsv === undefined) !== (v.audienceKey === undefined), {
@@ -37,9 +38,12 @@ export const sendInput = z.object({ at: sendAt.optional() }).strict();
 
 /** What `PATCH /api/campaigns/:id` accepts: a new start, a send window (null clears it), or both. */
 export const scheduleInput = z
-  .object({ sendAt: sendAt.optional(), sendWindow: sendWindow.nullable().optional() })
+  .object({ sendAt: sendAt.optional(), sendWindow: sendWindow.nullable().optional(), localSend: localSend.nullable().optional() })
   .strict()
-  .refine((v) => v.sendAt !== undefined || v.sendWindow !== undefined, { message: 'give sendAt, sendWindow or both', path: ['sendAt'] });
+  .refine((v) => v.sendAt !== undefined || v.sendWindow !== undefined || v.localSend !== undefined, {
+    message: 'give sendAt, sendWindow, localSend or several',
+    path: ['sendAt'],
+  });
 
 /** An ISO time already checked by the schemas above, as epoch ms. */
 export function timeOf(iso: string | undefined): number | undefined {

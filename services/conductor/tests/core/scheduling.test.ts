@@ -290,3 +290,50 @@ describe('Conductor: a domain with a daily limit', () => {
     expect(h.conductor.getCampaign(ref.campaignId).dailyLimit).toEqual({ day: '2026-11-22', limit: 6, left: 2 });
   });
 });
+
+describe("Conductor: sending at a local time in each recipient's own zone", () => {
+  it('releases each recipient when the time comes where they are, under one governor, and names the zones it could not read', async () => {
+    // Prepare: Monday 2026-11-23 at 09:00 local; Berlin is UTC+1, New York UTC-5; one unknown zone falls back to UTC.
+    const h = harness({ batchSize: 10 });
+    const ids = await storedCampaign(h.store, 3, 'draft');
+    const zones = ['Europe/Berlin', 'America/New_York', 'Mars/Olympus'];
+    for (const [i, recipientId] of ids.entries()) {
+      const email = `r${i}@example.com`;
+      const stub = { version: 1, ...ref, recipientId, email, fields: { email, tz: zones[i]! }, line: i + 2 };
+      await h.store.put(buckets.stubs, keys.stub({ ...ref, recipientId }), JSON.stringify(stub));
+    }
+    await begin(h);
+    await h.conductor.schedule(ref.campaignId, { localSend: { date: '2026-11-23', time: '09:00', timeZone: 'UTC', column: 'tz' } });
+    await h.conductor.send(ref.campaignId);
+    let reported = 0;
+    const leasedAt = async (iso: string) => {
+      h.clock.set(Date.parse(iso));
+      await h.conductor.tick();
+      // Each lease's worker sends and reports at once.
+      for (const { lease } of h.invocations.slice(reported)) await h.conductor.checkIn(report(lease, 'sent'));
+      reported = h.invocations.length;
+      return leased(h);
+    };
+    // Act + Assess: nobody before 09:00 in Berlin (08:00 UTC); then each at their own 09:00.
+    expect(await leasedAt('2026-11-23T07:59:00Z')).toEqual([]);
+    expect(await leasedAt('2026-11-23T08:00:01Z')).toEqual([ids[0]]);
+    expect(await leasedAt('2026-11-23T09:00:01Z')).toEqual([ids[0], ids[2]]);
+    expect(await leasedAt('2026-11-23T13:59:00Z')).toEqual([ids[0], ids[2]]);
+    expect(await leasedAt('2026-11-23T14:00:01Z')).toEqual([ids[0], ids[2], ids[1]]);
+    expect(h.conductor.getCampaign(ref.campaignId).problems).toContainEqual({
+      line: 4,
+      kind: 'timezone',
+      reason: 'unknown time zone "Mars/Olympus": sent at 09:00 UTC',
+    });
+  });
+
+  it('is set on a draft only: once rendering has begun, the queue is already made', async () => {
+    const h = harness();
+    await storedCampaign(h.store, 1, 'draft');
+    await begin(h);
+    await h.conductor.send(ref.campaignId);
+    await expect(
+      h.conductor.schedule(ref.campaignId, { localSend: { date: '2026-11-23', time: '09:00', timeZone: 'UTC', column: 'timezone' } }),
+    ).rejects.toThrow('cannot set the local send time of campaign c-test-1: it is sending');
+  });
+});

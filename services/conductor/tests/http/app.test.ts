@@ -478,7 +478,7 @@ describe('conductor HTTP app', () => {
     it.each([
       ['POST', 'send', { at: 'tomorrow' }, 'body.at', 'ISO 8601'],
       ['POST', 'send', { at: '2026-11-22T09:00:00' }, 'body.at', 'with its zone'],
-      ['PATCH', '', {}, 'body.sendAt', 'give sendAt, sendWindow or both'],
+      ['PATCH', '', {}, 'body.sendAt', 'give sendAt, sendWindow, localSend or several'],
       ['PATCH', '', { sendWindow: { timeZone: 'Europe/Berlln', start: '08:00', end: '18:00' } }, 'body.sendWindow.timeZone', 'IANA'],
       ['PATCH', '', { sendWindow: { timeZone: 'UTC', start: '8am', end: '18:00' } }, 'body.sendWindow.start', 'HH:MM'],
     ] as const)('refuses %s %s with %j: 400 naming %s', async (method, action, body, where, message) => {
