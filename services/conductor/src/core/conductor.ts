@@ -3,7 +3,6 @@ import {
   isValidUnsubscribeSignature,
   keys,
   Ledger,
-  LedgerRecordInvalidError,
   stubRecord,
   type Buckets,
   type CampaignRef,
@@ -32,7 +31,7 @@ import { Campaigns, type DamagedCampaign, type NewCampaign } from './campaigns';
 import { Dispatcher } from './dispatcher';
 import { DoubtSettler } from './doubt-settler';
 import type { ComplaintTally } from './feedback';
-import { CampaignNotFoundError, CampaignStateError } from './errors';
+import { CampaignNotFoundError } from './errors';
 import { GovernorJournal } from './governor-journal';
 import { LeaseBook } from './lease-book';
 import { Leasing } from './leasing';
@@ -40,8 +39,9 @@ import { WorkerRates } from './pacing';
 import { noMetrics, type ConductorMetrics, type RenderPool, type WorkerInvoker } from './ports';
 import { inProcessRenderPool } from './render-tasks';
 import { Previews } from './previews';
-import { listRecipients, type DeliveryOf, type ListedRecipient } from './recipient-list';
+import { deliveriesFrom, listRecipients, type DeliveryOf, type ListedRecipient } from './recipient-list';
 import { Reconciler, isStarting } from './reconciler';
+import { Scheduling } from './scheduling';
 import { Requeue } from './requeue';
 import type { SendingGovernors } from './sending-governors';
 
@@ -112,6 +112,7 @@ export class Conductor {
   private readonly book = new LeaseBook();
   private readonly leasing: Leasing;
   private readonly previews: Previews;
+  private readonly scheduling: Scheduling;
   private readonly ledger: Ledger;
   private readonly settler: DoubtSettler;
   private readonly requeues: Requeue;
@@ -166,6 +167,7 @@ export class Conductor {
       settleAfterMs: settings.settleAfterMs ?? 15 * 60_000,
     });
     this.requeues = new Requeue({ store, buckets, ledger, logger, campaigns: this.campaigns, reconciler: this.reconciler });
+    this.scheduling = new Scheduling({ campaigns: this.campaigns, topic: deps.topic, clock, logger });
     this.previews = new Previews({ store, buckets, clock, logger, governors, ledger, testSender: deps.testSender, renderPool, settings });
   }
 
@@ -207,7 +209,6 @@ export class Conductor {
 
   // ---- campaign API -------------------------------------------------------------------------
 
-  /** The new draft's view, with `warnings` about its template (an empty list when there are none). */
   /** A new draft; with `sendAt` or `sendWindow`, scheduled (or given its window) at once. */
   async createCampaign(
     input: NewCampaign,
@@ -237,63 +238,23 @@ export class Conductor {
   }
 
   /**
-   * Draft → sending, and "campaign requested" goes out. With `at` in the future: draft →
-   * scheduled; rendering starts now, sending at `at`. A scheduled campaign sent now starts at
-   * once. Sending twice is refused.
+   * Draft → sending, and "campaign requested" goes out; with `at` in the future, scheduled (see
+   * scheduling.ts). Sending twice is refused.
    */
   async send(campaignId: string, options: { at?: number } = {}): Promise<CampaignView> {
     const run = this.campaigns.get(campaignId);
-    const now = this.deps.clock.now();
-    if (run.phase === 'scheduled') return this.reschedule(run, options.at ?? now);
-    const requestedAt = new Date(now).toISOString();
-    const later = options.at !== undefined && options.at > now;
-    // Publish first: if it fails the campaign stays a draft and the marketer can simply retry
-    // (the stubber is idempotent, so a publish whose status write failed is harmless too).
-    await this.campaigns.move(
-      run,
-      later ? 'schedule' : 'send',
-      { sendRequestedAt: requestedAt, ...(later ? { sendAt: new Date(options.at!).toISOString() } : {}) },
-      () => this.deps.topic.publish({ version: 1, type: 'campaign.requested', ...run.ref, requestedAt }),
-    );
-    this.deps.logger.info(
-      { event: later ? 'campaign.scheduled' : 'campaign.send_requested', campaignId, sendAt: run.state.sendAt },
-      later ? 'campaign scheduled' : 'campaign send requested',
-    );
+    await this.scheduling.send(run, options.at);
     return this.view(run);
   }
 
-  /**
-   * Schedules a draft, moves a scheduled campaign's start (a time already past starts it now),
-   * or sets or clears its send window (until it ends).
-   */
+  /** Schedules a draft or moves its start; sets its send window or its local send time. */
   async schedule(
     campaignId: string,
     changes: { sendAt?: number; sendWindow?: SendWindow | null; localSend?: LocalSend | null },
   ): Promise<CampaignView> {
     const run = this.campaigns.get(campaignId);
-    if (changes.localSend !== undefined) {
-      // Rendered recipients are queued by it: set before anything is rendered, or not at all.
-      if (run.phase !== 'draft') throw new CampaignStateError(run.id, run.state.status, 'set the local send time of');
-      await this.campaigns.update(run, { localSend: changes.localSend ?? undefined }, 'set the local send time of');
-    }
-    if (changes.sendWindow !== undefined) {
-      await this.campaigns.update(run, { sendWindow: changes.sendWindow ?? undefined }, 'change the send window of');
-    }
-    if (changes.sendAt === undefined) return this.view(run);
-    if (run.phase === 'scheduled') return this.reschedule(run, changes.sendAt);
-    return this.send(campaignId, { at: changes.sendAt });
-  }
-
-  private async reschedule(run: CampaignRun, at: number): Promise<CampaignView> {
-    const sendAt = new Date(at).toISOString();
-    if (at > this.deps.clock.now()) await this.campaigns.move(run, 'reschedule', { sendAt });
-    else await this.startScheduled(run);
+    await this.scheduling.schedule(run, changes);
     return this.view(run);
-  }
-
-  private async startScheduled(run: CampaignRun): Promise<void> {
-    await this.campaigns.move(run, 'start');
-    this.deps.logger.info({ event: 'campaign.started', campaignId: run.id, sendAt: run.state.sendAt }, 'scheduled campaign started');
   }
 
   async pause(campaignId: string): Promise<CampaignView> {
@@ -357,23 +318,10 @@ export class Conductor {
     const run = this.campaigns.get(campaignId);
     const { store, buckets } = this.deps;
     return listRecipients(
-      { store, buckets, ledger: this.ledger, deliveryOf: this.deps.deliveryOf ?? ((ref) => this.deliveryOf(ref)) },
+      { store, buckets, ledger: this.ledger, deliveryOf: this.deps.deliveryOf ?? deliveriesFrom(this.ledger) },
       run,
       options,
     );
-  }
-
-  /** What the provider's webhooks said of a recipient (delivered, bounced, complained…), or null. */
-  private async deliveryOf(ref: RecipientRef): Promise<{ status: string; at: string; reason?: string } | null> {
-    let d: Awaited<ReturnType<Ledger['readDelivery']>>;
-    try {
-      d = await this.ledger.readDelivery(ref);
-    } catch (err) {
-      // A damaged delivery record says nothing about the send: the row is listed without it.
-      if (err instanceof LedgerRecordInvalidError) return null;
-      throw err;
-    }
-    return d ? { status: d.status, at: d.at, ...(d.reason !== undefined ? { reason: d.reason } : {}) } : null;
   }
 
   /** Re-queues the recipients that failed for a retryable reason (never permanent failures, suppressed or in doubt). */
@@ -412,7 +360,7 @@ export class Conductor {
       const now = this.deps.clock.now();
       await this.journal.extend(now);
       await this.leasing.expireLeases(now);
-      await this.startDue(now);
+      await this.scheduling.startDue(now);
       for (const run of this.campaigns.all()) {
         if (run.phase === 'draft' || run.state.finishedAt !== undefined) continue;
         await this.reconciler.scanIfDue(run, now);
@@ -423,19 +371,6 @@ export class Conductor {
       this.settler.kick();
     } finally {
       this.ticking = false;
-    }
-  }
-
-  /** Scheduled campaigns whose time has come start sending; one whose state cannot be stored is tried at the next tick. */
-  private async startDue(now: number): Promise<void> {
-    for (const run of this.campaigns.all()) {
-      // A time that does not parse never starts it early: it stays scheduled, for all to see.
-      if (run.phase !== 'scheduled' || !(Date.parse(run.state.sendAt ?? '') <= now)) continue;
-      try {
-        await this.startScheduled(run);
-      } catch (err) {
-        this.deps.logger.error({ event: 'campaign.start_failed', campaignId: run.id, err }, 'a scheduled campaign could not start');
-      }
     }
   }
 

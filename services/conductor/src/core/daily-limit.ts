@@ -47,3 +47,77 @@ export class DailyLimit {
     return first === last ? [first] : [first, last];
   }
 }
+
+const DAY_MS = 86_400_000;
+
+/**
+ * A governor's days: for each, the sum of what its slices may hold (limits ahead, grants once
+ * past), never more than the day's limit, and the permits granted in them. A slice counts in
+ * every day a call for it may reach the provider in (its own, and the next or last one within
+ * the margin of midnight).
+ */
+export class DayBook {
+  private readonly bound = new Map<string, number>();
+  private readonly granted = new Map<string, number>();
+
+  constructor(
+    readonly limit: DailyLimit,
+    private readonly sliceMs: number,
+    private readonly marginMs: number,
+  ) {}
+
+  private daysOf(i: number): string[] {
+    return this.limit.daysOf(i * this.sliceMs - this.marginMs, (i + 1) * this.sliceMs + this.marginMs);
+  }
+
+  private add(map: Map<string, number>, i: number, delta: number): void {
+    if (delta === 0) return;
+    for (const d of this.daysOf(i)) map.set(d, (map.get(d) ?? 0) + delta);
+  }
+
+  /** What slice `i` may hold changed by `delta` (a limit set or lowered, a past slice's unused grant). */
+  addBound(i: number, delta: number): void {
+    this.add(this.bound, i, delta);
+  }
+
+  addGranted(i: number, delta: number): void {
+    this.add(this.granted, i, delta);
+  }
+
+  /** What the days of slice `i` still have room for. */
+  room(i: number): number {
+    return Math.min(...this.daysOf(i).map((d) => this.limit.limitOn(d) - (this.bound.get(d) ?? 0)));
+  }
+
+  /** What each day from yesterday on may hold, for a checkpoint. */
+  recent(now: number): Record<string, number> {
+    const from = this.limit.dayOf(now - DAY_MS);
+    return Object.fromEntries([...this.bound].filter(([d, n]) => d >= from && n > 0));
+  }
+
+  /** After a restart: whatever the days held counts as sent. */
+  restore(days: Record<string, number>): void {
+    for (const [d, n] of Object.entries(days)) {
+      this.bound.set(d, n);
+      this.granted.set(d, n);
+    }
+  }
+
+  today(now: number): { day: string; limit: number; granted: number } {
+    const day = this.limit.dayOf(now);
+    return { day, limit: this.limit.limitOn(day), granted: this.granted.get(day) ?? 0 };
+  }
+
+  /** Today's limit is used up: nothing more until the next day starts (in the limit's zone). */
+  usedUp(now: number): { until: number; limit: number; timeZone: string } | undefined {
+    const { limit, granted } = this.today(now);
+    if (granted < limit) return undefined;
+    return { until: this.limit.nextDayStart(now), limit, timeZone: this.limit.timeZone };
+  }
+
+  /** Days older than the day before yesterday matter to nobody. */
+  forget(now: number): void {
+    const oldest = this.limit.dayOf(now - 2 * DAY_MS);
+    for (const map of [this.bound, this.granted]) for (const d of map.keys()) if (d < oldest) map.delete(d);
+  }
+}

@@ -1,4 +1,4 @@
-import { DailyLimit, type DailyLimitSettings } from './daily-limit';
+import { DailyLimit, DayBook, type DailyLimitSettings } from './daily-limit';
 
 /**
  * The governor of one sending domain: when, and how many, provider calls may start.
@@ -51,8 +51,6 @@ import { DailyLimit, type DailyLimitSettings } from './daily-limit';
  * The checkpoint also holds `e`, the wait, when the last cut took effect and where recovery
  * heads, so a restart neither undoes a push-back nor counts it again.
  */
-const DAY_MS = 86_400_000;
-
 export interface GovernorSettings {
   /** The provider's cap: calls in any window of `windowMs`. */
   perWindowMax: number;
@@ -142,11 +140,8 @@ export class Governor {
   private readonly minCap: number;
   private readonly recoverStep: number;
   private readonly probeSlices: number;
-  private readonly daily: DailyLimit | undefined;
-  /** Per day, the sum of what its slices may hold (limits ahead, grants past): never over the day's limit. */
-  private readonly dayBound = new Map<string, number>();
-  /** Per day, the permits granted in its slices. */
-  private readonly dayGranted = new Map<string, number>();
+  /** With a daily limit: what each day's slices may hold and have been granted. */
+  private readonly days: DayBook | undefined;
 
   constructor(readonly settings: GovernorSettings) {
     const { perWindowMax: cap, windowMs, sliceMs, marginMs } = settings;
@@ -159,7 +154,7 @@ export class Governor {
     this.minCap = Math.max(1, Math.ceil(cap * (settings.minCapShare ?? 0.05)));
     this.recoverStep = Math.max(1, Math.ceil(cap * (settings.recoverShare ?? 0.1)));
     this.probeSlices = Math.max(2, Math.ceil((settings.probeMs ?? 1_000) / sliceMs));
-    this.daily = settings.daily ? new DailyLimit(settings.daily) : undefined;
+    this.days = settings.daily ? new DayBook(new DailyLimit(settings.daily), sliceMs, marginMs) : undefined;
   }
 
   get cap(): number {
@@ -184,29 +179,11 @@ export class Governor {
   advance(now: number): number {
     const next = Math.max(this.seen, this.sliceOf(now));
     // Slices going past now hold what is granted in them, no longer their limit: so do their days.
-    if (this.daily && next > this.seen) {
-      for (const [j, limit] of this.limits)
-        if (j >= this.seen && j < next) this.addToDays(this.dayBound, j, (this.granted.get(j) ?? 0) - limit);
+    if (this.days && next > this.seen) {
+      for (const [j, limit] of this.limits) if (j >= this.seen && j < next) this.days.addBound(j, (this.granted.get(j) ?? 0) - limit);
     }
     this.seen = next;
     return this.seen;
-  }
-
-  /** The days a call for slice `i` may count in at the provider: its own, and the next or last one within the margin. */
-  private daysOf(i: number): string[] {
-    const m = this.settings.marginMs;
-    return this.daily!.daysOf(this.sliceStart(i) - m, this.sliceStart(i + 1) + m);
-  }
-
-  private addToDays(map: Map<string, number>, i: number, delta: number): void {
-    if (!this.daily || delta === 0) return;
-    for (const d of this.daysOf(i)) map.set(d, (map.get(d) ?? 0) + delta);
-  }
-
-  /** What the days of slice `i` still have room for. */
-  private dayRoom(i: number): number {
-    if (!this.daily) return Number.POSITIVE_INFINITY;
-    return Math.min(...this.daysOf(i).map((d) => this.daily!.limitOn(d) - (this.dayBound.get(d) ?? 0)));
   }
 
   sliceStart(index: number): number {
@@ -236,10 +213,10 @@ export class Governor {
       const pace = this.pace(i, this.cap);
       // Carried permits go to slices still ahead: one already past cannot use them.
       const extra = held || i < current ? 0 : Math.min(this.carry, this.pace(i, this.effective));
-      const limit = held ? 0 : Math.max(0, Math.min(pace + extra, room, this.dayRoom(i)));
+      const limit = held ? 0 : Math.max(0, Math.min(pace + extra, room, this.days?.room(i) ?? Number.POSITIVE_INFINITY));
       this.carry -= Math.max(0, Math.min(extra, limit - pace));
       this.limits.set(i, limit);
-      if (i >= current) this.addToDays(this.dayBound, i, limit);
+      if (i >= current) this.days?.addBound(i, limit);
     }
     this.forget(now);
   }
@@ -274,7 +251,7 @@ export class Governor {
     if (n <= 0) return;
     if (n > this.free(i)) throw new RangeError(`slice ${i} has ${this.free(i)} permits free, ${n} asked`);
     this.granted.set(i, (this.granted.get(i) ?? 0) + n);
-    this.addToDays(this.dayGranted, i, n);
+    this.days?.addGranted(i, n);
   }
 
   /**
@@ -293,8 +270,8 @@ export class Governor {
       else unused = i > current && this.sliceStart(i) > now + this.settings.marginMs ? n : 0;
       if (unused <= 0 || !this.granted.has(i)) return;
       this.granted.set(i, Math.max(0, this.granted.get(i)! - unused));
-      this.addToDays(this.dayGranted, i, -unused);
-      if (i < current) this.addToDays(this.dayBound, i, -unused);
+      this.days?.addGranted(i, -unused);
+      if (i < current) this.days?.addBound(i, -unused);
       returned += unused;
       // Too late for anyone to use them in their own slice: offer them again later (a little).
       if (i < current) this.carry = Math.min(this.carry + unused, Math.ceil(this.effective / 10));
@@ -346,7 +323,7 @@ export class Governor {
       if (i < current || this.sliceStart(i) >= this.heldUntil) continue;
       const lowered = Math.min(limit, this.granted.get(i) ?? 0);
       this.limits.set(i, lowered);
-      this.addToDays(this.dayBound, i, lowered - limit);
+      this.days?.addBound(i, lowered - limit);
     }
     return true;
   }
@@ -395,14 +372,8 @@ export class Governor {
       ...(this.heldReason !== undefined ? { heldReason: this.heldReason } : {}),
       pushedBackAt: Number.isFinite(this.cutAt) ? this.cutAt : undefined,
       recoverTo: this.recoverTo,
-      ...(this.daily ? { days: this.recentDays(now) } : {}),
+      ...(this.days ? { days: this.days.recent(now) } : {}),
     };
-  }
-
-  /** What each day from yesterday on may hold. */
-  private recentDays(now: number): Record<string, number> {
-    const from = this.daily!.dayOf(now - DAY_MS);
-    return Object.fromEntries([...this.dayBound].filter(([d, n]) => d >= from && n > 0));
   }
 
   /**
@@ -439,10 +410,7 @@ export class Governor {
     this.openedThrough = Math.max(this.openedThrough, this.sliceOf(now) - 1);
     this.durable = this.openedThrough;
     // Whatever the days held counts as sent (a daily limit counts from when it was first configured).
-    for (const [d, n] of Object.entries(cp.days ?? {})) {
-      this.dayBound.set(d, n);
-      this.dayGranted.set(d, n);
-    }
+    this.days?.restore(cp.days ?? {});
   }
 
   /**
@@ -472,20 +440,14 @@ export class Governor {
       windowGranted,
       windowStart,
     };
-    if (this.daily) {
-      const day = this.daily.dayOf(now);
-      snapshot.today = { day, limit: this.daily.limitOn(day), granted: this.dayGranted.get(day) ?? 0 };
-    }
+    const today = this.days?.today(now);
+    if (today) snapshot.today = today;
     return snapshot;
   }
 
   /** Today's limit is used up: nothing more until the next day starts (in the limit's zone). */
   dayUsedUp(now: number): { until: number; limit: number; timeZone: string } | undefined {
-    if (!this.daily) return undefined;
-    const day = this.daily.dayOf(now);
-    const limit = this.daily.limitOn(day);
-    if ((this.dayGranted.get(day) ?? 0) < limit) return undefined;
-    return { until: this.daily.nextDayStart(now), limit, timeZone: this.daily.timeZone };
+    return this.days?.usedUp(now);
   }
 
   /** Slices older than one reach before now matter to nobody. */
@@ -494,8 +456,6 @@ export class Governor {
     if (this.limits.size < 4 * this.reach) return;
     for (const i of this.limits.keys()) if (i < keepFrom) this.limits.delete(i);
     for (const i of this.granted.keys()) if (i < keepFrom) this.granted.delete(i);
-    if (!this.daily) return;
-    const oldest = this.daily.dayOf(now - 2 * DAY_MS);
-    for (const map of [this.dayBound, this.dayGranted]) for (const d of map.keys()) if (d < oldest) map.delete(d);
+    this.days?.forget(now);
   }
 }

@@ -25,6 +25,19 @@ import type { CampaignRun, RunStatus } from './campaign-run';
  */
 export type DeliveryOf = (ref: RecipientRef) => Promise<unknown>;
 
+/** What the provider's webhooks said of a recipient (delivered, bounced, complained…), or null; a damaged record lists the row without it. */
+export function deliveriesFrom(ledger: Ledger): DeliveryOf {
+  return async (ref) => {
+    try {
+      const d = await ledger.readDelivery(ref);
+      return d ? { status: d.status, at: d.at, ...(d.reason !== undefined ? { reason: d.reason } : {}) } : null;
+    } catch (err) {
+      if (err instanceof LedgerRecordInvalidError) return null;
+      throw err;
+    }
+  };
+}
+
 export interface RecipientListDeps {
   store: ObjectStore;
   buckets: Buckets;

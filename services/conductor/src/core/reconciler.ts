@@ -1,4 +1,3 @@
-import { DateTime } from 'luxon';
 import {
   audienceReport,
   describeError,
@@ -9,11 +8,8 @@ import {
   parseKey,
   parseWith,
   trailingRecipientId,
-  isTimeZone,
-  stubRecord,
   LedgerRecordInvalidError,
   type Ledger,
-  type LocalSend,
   type AudienceReport,
   type Buckets,
   type CampaignSummary,
@@ -25,6 +21,7 @@ import {
   type OutcomeStatus,
 } from '@baton/shared';
 import type { CampaignRun } from './campaign-run';
+import { releaseByZone } from './local-release';
 import type { Campaigns } from './campaigns';
 import type { ConductorMetrics } from './ports';
 
@@ -138,27 +135,7 @@ export class Reconciler {
       if (run.report !== undefined && run.rendered + run.countOf('failed') < run.report.valid) await this.loadOutcomes(run);
       await this.redriveIfStalled(run, now);
     }
-    if (run.state.localSend) await this.releaseByZone(run, run.state.localSend);
-  }
-
-  /**
-   * Sent at a local time: each rendered recipient's zone is read from its stub (a bounded batch a
-   * scan) and it is queued for that moment where it is; a missing or unknown zone falls back to
-   * the campaign's, and is named with its line.
-   */
-  private async releaseByZone(run: CampaignRun, local: LocalSend): Promise<void> {
-    const { store, buckets } = this.deps;
-    for (const recipientId of run.takeAwaitingZone(ZONES_PER_SCAN)) {
-      const text = await store.get(buckets.stubs, keys.stub({ ...run.ref, recipientId }));
-      const stub = text === undefined ? undefined : stubRecord.safeParse(safeJson(text)).data;
-      const value = stub?.fields[local.column]?.trim() ?? '';
-      const known = value !== '' && isTimeZone(value);
-      if (stub && !known) {
-        const said = value === '' ? `no ${local.column}` : `unknown time zone "${value}"`;
-        run.noteZoneProblem({ line: stub.line, kind: 'timezone', reason: `${said}: sent at ${local.time} ${local.timeZone}` });
-      }
-      run.releaseAt(recipientId, localInstant(local, known ? value : local.timeZone));
-    }
+    if (run.state.localSend) await releaseByZone(this.deps, run, run.state.localSend);
   }
 
   /**
@@ -406,12 +383,4 @@ export class Reconciler {
     }
     return marks;
   }
-}
-
-/** How many recipients' zones one scan reads. */
-export const ZONES_PER_SCAN = 2_000;
-
-/** The moment it is `local.time` on `local.date` in `zone`. */
-export function localInstant(local: LocalSend, zone: string): number {
-  return DateTime.fromISO(`${local.date}T${local.time}`, { zone }).toMillis();
 }
