@@ -1,9 +1,9 @@
 import FormData from 'form-data';
 import type MailgunClass from 'mailgun.js' with { 'resolution-mode': 'import' };
 import type { EventsList } from 'mailgun.js/definitions' with { 'resolution-mode': 'import' };
-import { ValidationError, type InputIssue } from '../errors';
+import { ValidationError } from '../errors';
 import type { ProviderLookup, ProviderQuery, ProviderRecord } from '../ports';
-import { classifyMailgunError } from './mailgun-sender';
+import { checkMailgunOptions, classifyMailgunError } from './mailgun-sender';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Mailgun = require('mailgun.js') as typeof MailgunClass;
@@ -31,7 +31,7 @@ const MAX_PAGES = 5;
  * answer this question; `events` is the one both Mailgun and the local sink speak.
  */
 export function createMailgunLookup(options: MailgunLookupOptions): ProviderLookup {
-  checkOptions(options);
+  checkMailgunOptions(options);
   const client = new Mailgun(FormData).client({
     username: 'api',
     key: options.apiKey,
@@ -81,14 +81,4 @@ export function createMailgunLookup(options: MailgunLookupOptions): ProviderLook
       throw new Error(`more than ${maxPages * pageSize} accepted events for one address: not read to the end`);
     },
   };
-}
-
-function checkOptions(options: MailgunLookupOptions): void {
-  const issues: InputIssue[] = [];
-  if (!/^https?:\/\//.test(options.url)) issues.push({ where: 'url', message: 'must be an http(s) URL' });
-  if (!/^[a-z0-9.-]+$/i.test(options.domain)) issues.push({ where: 'domain', message: 'must be a domain name' });
-  if (!options.apiKey) issues.push({ where: 'apiKey', message: 'is required' });
-  if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0)
-    issues.push({ where: 'timeoutMs', message: 'must be a positive number' });
-  if (issues.length > 0) throw new ValidationError('MAILGUN_OPTIONS_INVALID', issues);
 }

@@ -49,7 +49,7 @@ function limitLiftsAt(body: string): number | undefined {
 
 /** Sends through Mailgun's HTTP API with mailgun.js and translates its errors into Baton's. */
 export function createMailgunSender(options: MailgunSenderOptions): Sender {
-  checkOptions(options);
+  checkMailgunOptions(options);
   const client = new Mailgun(FormData).client({
     username: 'api',
     key: options.apiKey,
@@ -87,7 +87,8 @@ export function withListId(msg: OutgoingEmail, domain: string): OutgoingEmail {
   return { ...msg, headers: { ...msg.headers, 'List-Id': `<${customerId}.${domain.toLowerCase()}>` } };
 }
 
-function checkOptions(options: MailgunSenderOptions): void {
+/** The connection options both mailgun.js adapters take (sender and look-up), checked once, each wrong one named. */
+export function checkMailgunOptions(options: Pick<MailgunSenderOptions, 'url' | 'domain' | 'apiKey' | 'timeoutMs'>): void {
   const issues: InputIssue[] = [];
   if (!/^https?:\/\//.test(options.url)) issues.push({ where: 'url', message: 'must be an http(s) URL' });
   if (!/^[a-z0-9.-]+$/i.test(options.domain)) issues.push({ where: 'domain', message: 'must be a domain name' });
