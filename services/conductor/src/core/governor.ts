@@ -1,4 +1,8 @@
-import { DailyLimit, DayBook, type DailyLimitSettings } from './daily-limit';
+import { DailyLimit, DayBook } from './daily-limit';
+import type { GovernorCheckpoint, GovernorSettings, GovernorSnapshot, SliceGrant } from './governor-types';
+import { PushBackLevel } from './push-back-level';
+
+export type { GovernorCheckpoint, GovernorSettings, GovernorSnapshot, SliceGrant } from './governor-types';
 
 /**
  * The governor of one sending domain: when, and how many, provider calls may start.
@@ -31,14 +35,8 @@ import { DailyLimit, DayBook, type DailyLimitSettings } from './daily-limit';
  * pace loses at the lower level; the `min` because a pace is not monotone in its level, so a
  * lower level may pace one slice above the full one). So `e` lowered takes effect at once in every
  * slice not yet granted, `e` raised lets those same slices grant more at once, and no change of
- * `e` ever touches a limit: the proof above is untouched. It moves on evidence only, each lease
- * judged by when it was planned (the level it ran at):
- *  - a 429 from a lease planned at or after the last cut cuts `e` by `backoffFactor` (not below
- *    `minCapShare` of the cap); a 429 from a lease planned before it is the same episode, reported
- *    late, and cuts nothing (a stated wait is honoured whoever reports it);
- *  - calls that went through, in a lease with no 429 planned after the last change of `e`, raise
- *    it by half the way back to where the episode's first cut started, and by at least
- *    `recoverShare` of the cap (so, once there, step by step up to the cap).
+ * `e` ever touches a limit: the proof above is untouched. How `e` moves on evidence (each lease
+ * judged by the level it ran at) is push-back-level.ts.
  * While `e` is below the cap, grants reach only `probeMs` past the current slice (or the end of a
  * wait): leases are short, so the evidence comes back within about a second.
  *
@@ -51,68 +49,6 @@ import { DailyLimit, DayBook, type DailyLimitSettings } from './daily-limit';
  * The checkpoint also holds `e`, the wait, when the last cut took effect and where recovery
  * heads, so a restart neither undoes a push-back nor counts it again.
  */
-export interface GovernorSettings {
-  /** The provider's cap: calls in any window of `windowMs`. */
-  perWindowMax: number;
-  windowMs: number;
-  sliceMs: number;
-  /** Clock skew plus request transit between a worker's decision and the provider's count. */
-  marginMs: number;
-  /** A push-back multiplies the effective cap by this (default 0.5)… */
-  backoffFactor?: number;
-  /** …and never below this share of the cap (default 0.05). */
-  minCapShare?: number;
-  /** The smallest step of recovery, as a share of the cap (default 0.1). */
-  recoverShare?: number;
-  /**
-   * While the effective cap is below the cap, grants reach at most this far past the current
-   * slice (default 1 s, at least two slices): leases are short, so their outcomes — the evidence
-   * that moves the effective cap — come back soon.
-   */
-  probeMs?: number;
-  /** A limit per calendar day on top of the window's cap (the provider's, or a warm-up ramp). */
-  daily?: DailyLimitSettings;
-}
-
-/** Permits for consecutive slices, the first starting at `start`. */
-export interface SliceGrant {
-  start: number;
-  sliceMs: number;
-  permits: number[];
-}
-
-export interface GovernorCheckpoint {
-  version: 1;
-  perWindowMax: number;
-  windowMs: number;
-  sliceMs: number;
-  marginMs: number;
-  /** The last slice index that may have been granted from. */
-  through: number;
-  /** At most how many calls each of the `reach − 1` slices up to `through` holds, oldest first. */
-  limits: number[];
-  effectiveCap: number;
-  heldUntil?: number;
-  heldReason?: string;
-  /** When the last push-back took effect: leases planned before it are no evidence. */
-  pushedBackAt?: number;
-  /** The level recovery heads back to (what the effective cap was before the episode). */
-  recoverTo?: number;
-  /** With a daily limit: for each recent day, at most how many calls it holds. */
-  days?: Record<string, number>;
-}
-
-export interface GovernorSnapshot {
-  cap: number;
-  effectiveCap: number;
-  heldUntil: number;
-  /** Permits granted in the current calendar window. */
-  windowGranted: number;
-  windowStart: number;
-  /** With a daily limit: today's (in its zone), and the permits granted against it. */
-  today?: { day: string; limit: number; granted: number };
-}
-
 export class Governor {
   readonly reach: number;
   private readonly limits = new Map<number, number>();
@@ -126,19 +62,9 @@ export class Governor {
    */
   private seen = Number.NEGATIVE_INFINITY;
   private durable = Number.NEGATIVE_INFINITY;
-  private effective: number;
+  private readonly level: PushBackLevel;
   private heldUntil = 0;
   private heldReason: string | undefined;
-  /** When the effective cap was last lowered; a throttled lease planned before then is old news. */
-  private cutAt = Number.NEGATIVE_INFINITY;
-  /** When it last changed either way; only a lease planned since has tried the current level. */
-  private changedAt = Number.NEGATIVE_INFINITY;
-  /** The last change was a cut: a further cut belongs to the same episode. */
-  private cutting = false;
-  private recoverTo: number;
-  private readonly backoffFactor: number;
-  private readonly minCap: number;
-  private readonly recoverStep: number;
   private readonly probeSlices: number;
   /** With a daily limit: what each day's slices may hold and have been granted. */
   private readonly days: DayBook | undefined;
@@ -149,10 +75,12 @@ export class Governor {
     if (!(sliceMs >= 1 && sliceMs <= windowMs)) throw new RangeError('governor slice must be between 1 ms and the window');
     if (!(marginMs >= 0 && 2 * marginMs < windowMs)) throw new RangeError('governor margin must be under half the window');
     this.reach = Math.ceil((windowMs + 2 * marginMs) / sliceMs) + 1;
-    this.effective = this.recoverTo = cap;
-    this.backoffFactor = settings.backoffFactor ?? 0.5;
-    this.minCap = Math.max(1, Math.ceil(cap * (settings.minCapShare ?? 0.05)));
-    this.recoverStep = Math.max(1, Math.ceil(cap * (settings.recoverShare ?? 0.1)));
+    this.level = new PushBackLevel(
+      cap,
+      settings.backoffFactor ?? 0.5,
+      Math.max(1, Math.ceil(cap * (settings.minCapShare ?? 0.05))),
+      Math.max(1, Math.ceil(cap * (settings.recoverShare ?? 0.1))),
+    );
     this.probeSlices = Math.max(2, Math.ceil((settings.probeMs ?? 1_000) / sliceMs));
     this.days = settings.daily ? new DayBook(new DailyLimit(settings.daily), sliceMs, marginMs) : undefined;
   }
@@ -163,7 +91,7 @@ export class Governor {
 
   /** The cap as lowered by push-back, and raised again by calls that go through. */
   get effectiveCap(): number {
-    return this.effective;
+    return this.level.value;
   }
 
   /** Grants may use slices up to here (set after a checkpoint is stored). */
@@ -212,7 +140,7 @@ export class Governor {
       // The full pace: the effective cap is a ceiling on grants (see `free`), not on limits.
       const pace = this.pace(i, this.cap);
       // Carried permits go to slices still ahead: one already past cannot use them.
-      const extra = held || i < current ? 0 : Math.min(this.carry, this.pace(i, this.effective));
+      const extra = held || i < current ? 0 : Math.min(this.carry, this.pace(i, this.level.value));
       const limit = held ? 0 : Math.max(0, Math.min(pace + extra, room, this.days?.room(i) ?? Number.POSITIVE_INFINITY));
       this.carry -= Math.max(0, Math.min(extra, limit - pace));
       this.limits.set(i, limit);
@@ -240,9 +168,9 @@ export class Governor {
    */
   free(i: number): number {
     if (i > this.durable || i < this.seen) return 0;
-    if (this.effective < this.cap && i > Math.max(this.seen, this.sliceOf(this.heldUntil)) + this.probeSlices) return 0;
+    if (this.level.value < this.cap && i > Math.max(this.seen, this.sliceOf(this.heldUntil)) + this.probeSlices) return 0;
     const limit = this.limits.get(i) ?? 0;
-    const ceiling = Math.min(limit, limit - this.pace(i, this.cap) + this.pace(i, this.effective));
+    const ceiling = Math.min(limit, limit - this.pace(i, this.cap) + this.pace(i, this.level.value));
     return Math.max(0, ceiling - (this.granted.get(i) ?? 0));
   }
 
@@ -274,7 +202,7 @@ export class Governor {
       if (i < current) this.days?.addBound(i, -unused);
       returned += unused;
       // Too late for anyone to use them in their own slice: offer them again later (a little).
-      if (i < current) this.carry = Math.min(this.carry + unused, Math.ceil(this.effective / 10));
+      if (i < current) this.carry = Math.min(this.carry + unused, Math.ceil(this.level.value / 10));
     });
     return returned;
   }
@@ -292,14 +220,9 @@ export class Governor {
   pushBack(now: number, retryAfterMs?: number, plannedAt = now): boolean {
     this.advance(now);
     let changed = false;
-    if (plannedAt >= this.cutAt) {
-      // The first cut of an episode remembers where it started: recovery heads back there.
-      if (!this.cutting) this.recoverTo = this.effective;
-      this.effective = Math.max(this.minCap, Math.floor(this.effective * this.backoffFactor));
+    if (this.level.cut(now, plannedAt)) {
       // The carry is at most a tenth of the effective cap: a cut lowers it with the cap.
-      this.carry = Math.min(this.carry, Math.ceil(this.effective / 10));
-      this.cutAt = this.changedAt = now;
-      this.cutting = true;
+      this.carry = Math.min(this.carry, Math.ceil(this.level.value / 10));
       changed = true;
     }
     if (retryAfterMs !== undefined && retryAfterMs > 0 && this.hold(now, now + retryAfterMs)) changed = true;
@@ -343,12 +266,7 @@ export class Governor {
    * Returns whether the effective cap rose.
    */
   accepted(now: number, plannedAt: number): boolean {
-    if (this.effective >= this.cap || plannedAt <= this.changedAt) return false;
-    const halfway = Math.ceil((this.recoverTo - this.effective) / 2);
-    this.effective = Math.min(this.cap, this.effective + Math.max(this.recoverStep, halfway));
-    this.changedAt = now;
-    this.cutting = false;
-    return true;
+    return this.level.accepted(now, plannedAt);
   }
 
   /** The conductor's state to store before `markDurable`: for each recent slice, at most how many calls it holds. */
@@ -365,13 +283,11 @@ export class Governor {
       marginMs,
       through: this.openedThrough,
       limits,
-      effectiveCap: this.effective,
       // A restart must neither undo a push-back nor count it again: the level, the wait, when
       // the last cut took effect and where recovery heads carry over.
+      ...this.level.saved(),
       heldUntil: this.heldUntil,
       ...(this.heldReason !== undefined ? { heldReason: this.heldReason } : {}),
-      pushedBackAt: Number.isFinite(this.cutAt) ? this.cutAt : undefined,
-      recoverTo: this.recoverTo,
       ...(this.days ? { days: this.days.recent(now) } : {}),
     };
   }
@@ -394,13 +310,9 @@ export class Governor {
         this.granted.set(first + k, limit);
       });
       this.openedThrough = cp.through;
-      this.effective = Math.min(this.cap, Math.max(this.minCap, cp.effectiveCap));
+      this.level.restore(cp);
       this.heldUntil = cp.heldUntil ?? 0;
       this.heldReason = cp.heldReason;
-      if (cp.pushedBackAt !== undefined) this.cutAt = this.changedAt = cp.pushedBackAt;
-      this.recoverTo = Math.min(this.cap, Math.max(this.effective, cp.recoverTo ?? this.cap));
-      // Still below where recovery heads: a cut after the restart continues that episode.
-      this.cutting = this.effective < this.recoverTo;
     } else {
       // Unknown shape: nothing new until every window that could hold its calls is over.
       const end = (cp.through + 1) * cp.sliceMs + cp.marginMs;
@@ -435,7 +347,7 @@ export class Governor {
       windowGranted += this.granted.get(i) ?? 0;
     const snapshot: GovernorSnapshot = {
       cap: this.cap,
-      effectiveCap: this.effective,
+      effectiveCap: this.level.value,
       heldUntil: this.heldUntil,
       windowGranted,
       windowStart,
