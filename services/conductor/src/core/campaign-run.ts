@@ -353,12 +353,15 @@ export class CampaignRun {
     let inFlight = 0;
     for (const id of this.inFlight) if (!this.outcomes.has(id)) inFlight++;
     // Everyone else is waiting: delayed (retrying) or queued, so the counts add up at every moment.
-    const waiting = cancelling ? 0 : Math.max(0, (valid ?? this.stubbedSeen) - this.outcomes.size - inFlight);
+    // Before the report, what was seen so far: stubs listed, or more recipients already known
+    // (rendering and sending overlap stubbing, and the listings are not taken at one instant).
+    const seen = Math.max(this.stubbedSeen, this.known.size);
+    const waiting = cancelling ? 0 : Math.max(0, (valid ?? seen) - this.outcomes.size - inFlight);
     const retrying = Math.min(waiting, this.delayed.size);
     return {
       // Before the audience report, the stubs seen so far (sending overlaps stubbing).
-      total: this.audienceReport?.rows ?? this.stubbedSeen,
-      stubbed: valid ?? this.stubbedSeen,
+      total: this.audienceReport?.rows ?? seen,
+      stubbed: valid ?? seen,
       rendered: this.renderedSeen,
       sent: by('sent'),
       failed: by('failed'),

@@ -80,3 +80,18 @@ describe('CampaignRun.take', () => {
     expect(run.counts()).toMatchObject({ sent: 1, inFlight: 1, queued: 0, retrying: 0 });
   });
 });
+
+describe('CampaignRun.counts before the audience report', () => {
+  it('counts every recipient already known, even when the stub listing saw fewer (stubbing goes on meanwhile)', () => {
+    // Prepare: the stubs were listed at 2; the rendered listing, a moment later, found 3.
+    const run = new CampaignRun(definition, { version: 1, status: 'sending', updatedAt: definition.createdAt });
+    run.noteStubbed(2);
+    for (const id of ['r1', 'r2', 'r3']) run.addRendered(id);
+    run.take(3, 0);
+    run.resolve('r1', 'sent');
+    // Act
+    const c = run.counts();
+    // Assess
+    expect(c).toMatchObject({ total: 3, sent: 1, inFlight: 2, queued: 0 });
+  });
+});
