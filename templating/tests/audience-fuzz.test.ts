@@ -68,7 +68,7 @@ describe('the audience parser under fuzzing', () => {
     );
   });
 
-  it('takes roughly linear time: four times the rows at most eight times the time, malformed rows included', () => {
+  it('takes roughly linear time: four times the rows at most twelve times the time (quadratic would be sixteen), malformed rows included', () => {
     parseMs('email\na@example.com\n'); // warm up
     fc.assert(
       fc.property(fc.array(fc.tuple(shortRow, lineBreak), { minLength: 1, maxLength: 3 }), (unit) => {
@@ -81,7 +81,8 @@ describe('the audience parser under fuzzing', () => {
         let copies = 250;
         while (copies < 4_000 && parseMs(body(copies)) < 10) copies *= 2;
         const [once, fourTimes] = fastestMs(body(copies), body(4 * copies));
-        expect(fourTimes).toBeLessThanOrEqual(8 * once! + 25);
+        // Twelve, not eight: a loaded CI machine (GC, a neighbour) flaked at eight; quadratic is sixteen.
+        expect(fourTimes).toBeLessThanOrEqual(12 * once! + 25);
       }),
       { numRuns: 6 },
     );
