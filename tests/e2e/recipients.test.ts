@@ -145,7 +145,7 @@ describe('recipient lists and settling what is in doubt, end to end', () => {
       headers: { authorization: `Bearer ${baton.apiToken}`, accept: 'text/csv' },
     });
     expect(res.headers.get('content-type')).toMatch(/^text\/csv/);
-    const lines = (await res.text()).trim().split('\n');
+    const lines = (await res.text()).trim().split('\r\n');
     expect(lines[0]).toBe('email,status,reason,at,providerMessageId,delivery');
     expect(lines).toHaveLength(N + 2);
     expect(lines.filter((l) => l.includes(',sent,'))).toHaveLength(N);

@@ -1,5 +1,3 @@
-import { Readable } from 'node:stream';
-import { stringify } from 'csv-stringify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import {
@@ -12,6 +10,7 @@ import {
 } from '@baton/shared';
 import type { Conductor } from '../core/conductor';
 import type { ListedRecipient } from '../core/recipient-list';
+import { csvExport } from './csv-export';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
@@ -40,12 +39,11 @@ export async function recipientRoutes(api: FastifyInstance, conductor: Conductor
     const status = query.status === undefined ? undefined : parseRecipientStatus(query.status, 'query.status');
     const listing = conductor.recipients(req.params.id, { status, cursor: query.cursor });
     if (query.format === 'csv' || (query.format === undefined && wantsCsv(req))) {
-      const rows = Readable.from(csvRecords(listing, query.limit));
       const name = `${req.params.id}-recipients${status ? `-${status}` : ''}.csv`;
       return reply
         .type('text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="${name}"`)
-        .send(rows.pipe(stringify({ header: true, columns: [...RECIPIENT_CSV_COLUMNS] })));
+        .send(csvExport(RECIPIENT_CSV_COLUMNS, csvRecords(listing, query.limit)));
     }
     return page(listing, query.limit ?? DEFAULT_LIMIT);
   });
@@ -82,7 +80,10 @@ async function page(listing: AsyncGenerator<ListedRecipient>, limit: number): Pr
   return { recipients, next };
 }
 
-async function* csvRecords(listing: AsyncGenerator<ListedRecipient>, limit: number | undefined): AsyncGenerator<unknown[]> {
+async function* csvRecords(
+  listing: AsyncGenerator<ListedRecipient>,
+  limit: number | undefined,
+): AsyncGenerator<(string | number | null)[]> {
   let n = 0;
   for await (const { row } of listing) {
     if (limit !== undefined && n++ >= limit) break;

@@ -1,7 +1,7 @@
-import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ID_PATTERN, parseWith } from '@baton/shared';
+import { csvExport } from './csv-export';
 import { SuppressionNotFoundError, SuppressionNotRemovableError, type SuppressionView, type Suppressions } from '../core/suppressions';
 
 /**
@@ -47,7 +47,7 @@ export async function suppressionRoutes(api: FastifyInstance, suppressions: Supp
         return reply
           .type('text/csv; charset=utf-8')
           .header('content-disposition', `attachment; filename="suppressions-${customer}.csv"`)
-          .send(Readable.from(csvLines(suppressions.all(customer))));
+          .send(csvExport(CSV_COLUMNS, csvRows(suppressions.all(customer))));
       }
       return suppressions.page(customer, { cursor: query.cursor, limit: query.limit });
     });
@@ -81,16 +81,6 @@ function wantsCsv(req: FastifyRequest, format: 'json' | 'csv' | undefined): bool
   return /\btext\/csv\b/.test(req.headers.accept ?? '');
 }
 
-async function* csvLines(all: AsyncIterable<SuppressionView>): AsyncGenerator<string> {
-  yield CSV_COLUMNS.join(',') + '\r\n';
-  for await (const s of all) {
-    yield [s.email, s.reason, s.at, s.campaignId, s.detail, s.recipientId].map(csvField).join(',') + '\r\n';
-  }
-}
-
-/** RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is prefixed with `'` so spreadsheets never run it as a formula. */
-function csvField(value: string | null): string {
-  if (value === null) return '';
-  const safe = /^[=+\-@]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+async function* csvRows(all: AsyncIterable<SuppressionView>): AsyncGenerator<(string | null)[]> {
+  for await (const s of all) yield [s.email, s.reason, s.at, s.campaignId, s.detail, s.recipientId];
 }
