@@ -205,7 +205,7 @@ describe('the baton CLI against a local Baton', () => {
     expect(invalid.text).toBe(
       'not-an-address\tinvalid\t\t\tline 4: email is not a valid address (no local part or domain)\n1 recipient invalid\n',
     );
-    expect(csv.text.split('\n')[0]).toBe('email,status,reason,at,providerMessageId,delivery');
+    expect(csv.text.split('\r\n')[0]).toBe('email,status,reason,at,providerMessageId,delivery');
     expect(csv.text.trim().split('\n')).toHaveLength(3);
     await expect(run(['recipients', id, '--status', 'lost', ...connection], new Collector())).rejects.toThrow('must be one of');
   });
