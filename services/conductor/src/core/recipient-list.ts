@@ -106,7 +106,7 @@ async function* stubbedRecipients(
   const rows = inOrder(candidates(deps, run, status, after, ended), READS_AT_ONCE, async (c) => {
     const [outcome, email, delivery] = await Promise.all([
       c.hasOutcome ? readOutcome(deps.ledger, c.recipient) : undefined,
-      emailOf(deps, c.stubKey),
+      c.stubKey === undefined ? null : emailOf(deps, c.stubKey),
       deps.deliveryOf(c.recipient),
     ]);
     const row = rowOf(c.known, outcome, ended);
@@ -118,12 +118,18 @@ async function* stubbedRecipients(
 
 interface Candidate {
   recipient: RecipientRef;
-  stubKey: string;
+  /** Absent when the stub is gone (expired) and only the outcome lists the recipient. */
+  stubKey: string | undefined;
   known: RunStatus | undefined;
   hasOutcome: boolean;
 }
 
-/** The stubbed recipients after `after` that may have `status`, with whether an outcome record exists: a merge of two key listings. */
+/**
+ * The recipients after `after` that may have `status`, with whether an outcome record exists: a
+ * merge of the stub and outcome key listings, both in recipient-id order (the shard is the id's
+ * first two digits). A recipient whose stub is gone (the stubs bucket's lifecycle on AWS) is still
+ * listed from its outcome, without its address.
+ */
 async function* candidates(
   deps: RecipientListDeps,
   run: CampaignRun,
@@ -132,26 +138,26 @@ async function* candidates(
   ended: boolean,
 ): AsyncGenerator<Candidate> {
   const ref = run.ref;
-  const outcomeKeys = keysAfter(
+  const outcomes = keysAfter(
     deps.store,
     deps.buckets.campaigns,
     keys.outcomesPrefix(ref),
     after && keys.outcome({ ...ref, recipientId: after }),
   );
-  let nextOutcome = await outcomeKeys.next();
-  for await (const stubKey of keysAfter(
-    deps.store,
-    deps.buckets.stubs,
-    keys.stubsPrefix(ref),
-    after && keys.stub({ ...ref, recipientId: after }),
-  )) {
-    const recipient: RecipientRef = { ...ref, recipientId: parseKey.stub(stubKey).recipientId };
-    // Both listings are in recipient-id order (the shard is the id's first two digits).
-    while (!nextOutcome.done && parseKey.ledger(nextOutcome.value).recipientId < recipient.recipientId)
-      nextOutcome = await outcomeKeys.next();
-    const hasOutcome = !nextOutcome.done && parseKey.ledger(nextOutcome.value).recipientId === recipient.recipientId;
-    const known = run.restoredFromSummary ? undefined : run.statusOf(recipient.recipientId);
-    if (status === undefined || mayBe(status, known, hasOutcome, ended)) yield { recipient, stubKey, known, hasOutcome };
+  const stubs = keysAfter(deps.store, deps.buckets.stubs, keys.stubsPrefix(ref), after && keys.stub({ ...ref, recipientId: after }));
+  let outcome = await outcomes.next();
+  let stub = await stubs.next();
+  while (!outcome.done || !stub.done) {
+    const outcomeId = outcome.done ? undefined : parseKey.ledger(outcome.value).recipientId;
+    const stubId = stub.done ? undefined : parseKey.stub(stub.value).recipientId;
+    const recipientId = outcomeId === undefined || (stubId !== undefined && stubId < outcomeId) ? stubId! : outcomeId;
+    const stubKey = stubId === recipientId ? (stub.value as string) : undefined;
+    const hasOutcome = outcomeId === recipientId;
+    if (stubKey !== undefined) stub = await stubs.next();
+    if (hasOutcome) outcome = await outcomes.next();
+    const known = run.restoredFromSummary ? undefined : run.statusOf(recipientId);
+    if (status === undefined || mayBe(status, known, hasOutcome, ended))
+      yield { recipient: { ...ref, recipientId }, stubKey, known, hasOutcome };
   }
 }
 

@@ -213,6 +213,23 @@ describe('recipient lists', () => {
     expect(deliveryOf(w.ids[2]!)).toBeNull();
   });
 
+  it('still lists every sent recipient, with its status and without its address, once its stub has expired', async () => {
+    // Prepare: a finished campaign whose stubs the stubs bucket's lifecycle has removed, all but the first.
+    const w = await world(6);
+    await run(w, () => 'sent', isDone(w));
+    const stubKeys = (await w.store.list(buckets.stubs, keys.stubsPrefix(ref))).keys;
+    for (const key of stubKeys.slice(1)) await w.store.delete(buckets.stubs, key);
+    // Act
+    const rows = await list(w);
+    const sent = await list(w, 'sent');
+    // Assess
+    const stubbed = rows.filter((r) => r.status === 'sent');
+    expect(stubbed).toHaveLength(6);
+    expect(sent).toHaveLength(6);
+    expect(stubbed.filter((r) => r.email !== null)).toHaveLength(1);
+    expect(stubbed.every((r) => r.at !== null && r.providerMessageId !== null)).toBe(true);
+  });
+
   it('pages with a stable cursor that neither repeats nor skips anyone', async () => {
     const w = await world(25);
     await run(w, () => 'sent', isDone(w));
