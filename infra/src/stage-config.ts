@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '@baton/shared';
+import { ConfigError, DOMAIN_NAME, isDomainName, loadConfig } from '@baton/shared';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 
 /**
@@ -158,11 +158,9 @@ function decimal(min: number, max: number): Parse<number> {
   };
 }
 
-const DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}$/i;
-
 const domain: Parse<string> = (raw) => {
   const s = text(raw).toLowerCase();
-  if (!DOMAIN.test(s)) throw new Invalid('must be a domain name (mg.example.com)');
+  if (!isDomainName(s)) throw new Invalid('must be a domain name (mg.example.com)');
   return s;
 };
 
@@ -185,7 +183,7 @@ function namedNumbers(name: RegExp, example: string): Parse<string> {
 }
 
 /** Each sending domain with its own cap per window. */
-const domainCaps = namedNumbers(DOMAIN, 'mg.example.com=6000,news.example.com=1200');
+const domainCaps = namedNumbers(DOMAIN_NAME, 'mg.example.com=6000,news.example.com=1200');
 /** Customers' weights or caps. */
 const customerNumbers = namedNumbers(/^[a-z0-9][a-z0-9-]{1,62}$/, 'acme=3,globex=1');
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DOMAIN_NAME } from './domain-name';
 import { allowList, decimal, httpUrl, logLevel, wholeNumber } from './env-schemas';
 import { ConfigError, type InputIssue } from './errors';
 import { isTimeZone } from './schemas';
@@ -40,7 +41,7 @@ function namedNumbers(name: RegExp, what: string, min: number, max: number) {
     return out;
   });
 }
-const DOMAIN = /^[a-z0-9.-]+\.[a-z]{2,}$/i;
+const DOMAIN = DOMAIN_NAME;
 
 const perDay = z.number().int().min(1).max(100_000_000);
 const isoDate = z.iso.date({ message: 'must be a date, YYYY-MM-DD' });

@@ -1,6 +1,7 @@
 export * from './errors';
 export * from './config';
 export * from './keys';
+export * from './domain-name';
 export * from './schemas';
 export * from './logger';
 export * from './clock';

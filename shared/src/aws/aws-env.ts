@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { STAGES } from '../config';
+import { DOMAIN_NAME } from '../domain-name';
 import { allowList, httpUrl, logLevel, wholeNumber } from '../env-schemas';
 import { ConfigError, type InputIssue } from '../errors';
 import type { Buckets } from '../keys';
@@ -68,7 +69,7 @@ const variables = {
   QA_ALLOWED_RECIPIENTS: { schema: allowList.optional() },
   WORKER_TIME_BUDGET_MS: { schema: wholeNumber(1_000, 900_000), default: '120000' },
   MAILGUN_URL: { schema: httpUrl },
-  MAILGUN_DOMAIN: { schema: z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, { message: 'must be a domain name' }) },
+  MAILGUN_DOMAIN: { schema: z.string().regex(DOMAIN_NAME, { message: 'must be a domain name' }) },
   BATON_PUBLIC_URL: { schema: httpUrl },
   LOG_LEVEL: { schema: logLevel, default: 'info' },
 } as const satisfies Record<string, { schema: z.ZodType; default?: string }>;

@@ -3,6 +3,7 @@ import type MailgunClass from 'mailgun.js' with { 'resolution-mode': 'import' };
 import type { EventsList } from 'mailgun.js/definitions' with { 'resolution-mode': 'import' };
 import { ValidationError } from '../errors';
 import type { ProviderLookup, ProviderQuery, ProviderRecord } from '../ports';
+import { isDomainName } from '../domain-name';
 import { checkMailgunOptions, classifyMailgunError } from './mailgun-sender';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -46,8 +47,7 @@ export function createMailgunLookup(options: MailgunLookupOptions): ProviderLook
   return {
     async find(query: ProviderQuery): Promise<ProviderRecord> {
       const domain = query.domain ?? options.domain;
-      if (!/^[a-z0-9.-]+\.[a-z]{2,}$/i.test(domain))
-        throw new ValidationError('DOMAIN_INVALID', [{ where: 'domain', message: 'is not a domain name' }]);
+      if (!isDomainName(domain)) throw new ValidationError('DOMAIN_INVALID', [{ where: 'domain', message: 'is not a domain name' }]);
       let page: string | undefined;
       for (let n = 0; n < maxPages; n++) {
         let list: EventsList;

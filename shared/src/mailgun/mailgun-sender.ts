@@ -4,6 +4,7 @@ import type MailgunClass from 'mailgun.js' with { 'resolution-mode': 'import' };
 import type { MailgunMessageData } from 'mailgun.js/definitions' with { 'resolution-mode': 'import' };
 import { InDoubtError, PermanentError, RetryableError, ValidationError, type BatonError, type InputIssue } from '../errors';
 import type { OutgoingEmail, Sender } from '../ports';
+import { isDomainName } from '../domain-name';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Mailgun = require('mailgun.js') as typeof MailgunClass;
@@ -61,7 +62,7 @@ export function createMailgunSender(options: MailgunSenderOptions): Sender {
     async send(msg: OutgoingEmail): Promise<{ providerId: string }> {
       const domain = msg.domain ?? options.domain;
       // It becomes part of the request path: nothing but a domain name may get there.
-      if (!/^[a-z0-9.-]+\.[a-z]{2,}$/i.test(domain)) throw new PermanentError('DOMAIN_INVALID', 'the sending domain is not a domain name');
+      if (!isDomainName(domain)) throw new PermanentError('DOMAIN_INVALID', 'the sending domain is not a domain name');
       const data = toMailgunData(withListId(msg, domain));
       let response: { id?: string };
       try {
