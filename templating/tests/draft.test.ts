@@ -60,6 +60,17 @@ describe('checkDraft', () => {
     ]);
   });
 
+  it('reports what is still open at the end of the source', async () => {
+    const { problems } = await checkDraft({ subject: 'Hi', mjml: '<mjml>\n<mj-body>\n<mj-section><mj-column><mj-text>Hello' });
+    expect(problems.filter((p) => p.code === 'MJML_ERROR').map((p) => [p.line, p.message.split(' ')[0]])).toEqual([
+      [3, '<mj-text>'],
+      [3, '<mj-column>'],
+      [3, '<mj-section>'],
+      [2, '<mj-body>'],
+      [1, '<mjml>'],
+    ]);
+  });
+
   it('accepts self-closing and void elements, and HTML end tags that may be left out', async () => {
     const mjml = mjmlBody(
       `<mj-image src="https://x.example/a.png" /><mj-divider></mj-divider><mj-text><p>one<p>two<br>three<ul><li>a<li>b</ul></mj-text>${LINK}`,
