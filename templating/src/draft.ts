@@ -28,7 +28,7 @@ export interface DraftAudience {
   csv: string;
   /** The customer the rows belong to (their recipient ids); any id for a check. */
   customerId: string;
-  /** `csv` is known to be the whole file (or to end at a line break), whatever its size. */
+  /** Known to be the whole file (true), or a head cut after a line break (false); judged by its size when absent. */
   complete?: boolean;
 }
 
@@ -74,9 +74,14 @@ export async function checkDraft(template: DraftTemplate, audience?: DraftAudien
   return { columns: parsed?.columns ?? [], problems };
 }
 
-/** The audience text read as far as it is whole (see `DraftAudience.csv`), and whether it was cut. */
-export function wholeRows(csv: string, complete = false): { text: string; cut: boolean } {
-  if (complete || Buffer.byteLength(csv, 'utf8') < AUDIENCE_HEAD_BYTES) return { text: csv, cut: false };
+/**
+ * The audience text read as far as it is whole, and whether it was cut: `complete` true is the
+ * whole file, false a head cut after a line break; without it, text of `AUDIENCE_HEAD_BYTES` or
+ * more is taken as cut anywhere (up to its last line break), shorter text as whole.
+ */
+export function wholeRows(csv: string, complete?: boolean): { text: string; cut: boolean } {
+  if (complete === true || (complete === undefined && Buffer.byteLength(csv, 'utf8') < AUDIENCE_HEAD_BYTES))
+    return { text: csv, cut: false };
   const end = Math.max(csv.lastIndexOf('\n'), csv.lastIndexOf('\r'));
   return end < 0 ? { text: csv, cut: false } : { text: csv.slice(0, end + 1), cut: true };
 }
