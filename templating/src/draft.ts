@@ -1,4 +1,4 @@
-import { PermanentError, ValidationError, type RenderedMessage } from '@baton/shared';
+import { ValidationError } from '@baton/shared';
 import { parseAudience, type AudienceRecipient, type ParsedAudience } from './audience';
 import { AUDIENCE_HEAD_BYTES } from './audience-head';
 import { unknownMergeFields, mergeFieldsUsed } from './merge-fields';
@@ -173,7 +173,7 @@ const PREVIEW_FROM = 'Preview <preview@example.com>';
  * The draft rendered for data row `row` of its audience (1-based; the header is not a row, blank
  * lines are not rows) as that recipient would get it. Throws a ValidationError when the template
  * has an error (as a create would), or naming `row` when that row is not there or is not sent
- * (an invalid address, a duplicate).
+ * (an invalid address, a duplicate); a PermanentError (`RENDER_FAILED`) when rendering fails.
  */
 export async function previewDraft(
   template: DraftTemplate,
@@ -190,15 +190,8 @@ export async function previewDraft(
     email: picked?.email ?? 'preview@example.com',
     fields: picked?.fields ?? {},
   };
-  let message: RenderedMessage;
-  try {
-    message = renderMessage(compiled, recipient, settings);
-  } catch (err) {
-    if (err instanceof PermanentError && !(err instanceof ValidationError)) {
-      throw new ValidationError('PREVIEW_INVALID', [{ where: 'row', message: `data row ${row} cannot be rendered: ${err.message}` }]);
-    }
-    throw err;
-  }
+  // A render that fails (Liquid's limits) is the template's doing: its PermanentError goes as it is, as a campaign's preview answers it.
+  const message = renderMessage(compiled, recipient, settings);
   return { subject: message.subject, html: message.html, text: message.text, row: picked ? row : 0, values: { ...(picked?.fields ?? {}) } };
 }
 
