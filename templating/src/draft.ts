@@ -2,7 +2,15 @@ import { ValidationError } from '@baton/shared';
 import { parseAudience, type AudienceRecipient, type ParsedAudience } from './audience';
 import { AUDIENCE_HEAD_BYTES } from './audience-head';
 import { unknownMergeFields, mergeFieldsUsed } from './merge-fields';
-import { compileCampaignTemplate, inspectCampaignTemplate, MAX_SUBJECT_LENGTH, renderMessage, type RenderSettings } from './template';
+import {
+  asTemplateError,
+  compileCampaignTemplate,
+  inspectCampaignTemplate,
+  MAX_SUBJECT_LENGTH,
+  renderMessage,
+  type RenderSettings,
+  type TemplateInspection,
+} from './template';
 import { MAX_TEMPLATE_ISSUES, type TemplateProblem } from './template-checks';
 
 /**
@@ -59,14 +67,22 @@ export async function checkDraft(template: DraftTemplate, audience?: DraftAudien
       message: `is ${template.subject.length.toLocaleString('en')} characters long; a subject may have at most ${MAX_SUBJECT_LENGTH}`,
     });
   }
-  const inspection = await inspectCampaignTemplate(template);
-  problems.push(...inspection.issues.problems().map(fromTemplateProblem));
+  let inspection: TemplateInspection | undefined;
+  try {
+    inspection = await inspectCampaignTemplate(template);
+    problems.push(...inspection.issues.problems().map(fromTemplateProblem));
+  } catch (err) {
+    // What a library threw on pathological input: the error a create would answer, as a problem.
+    const error = asTemplateError(err);
+    const issues = error instanceof ValidationError ? error.issues : [{ where: 'mjml', message: error.message }];
+    for (const issue of issues) problems.push(fromTemplateProblem({ ...issue, severity: 'error', code: error.code }));
+  }
 
   const parsed = audience === undefined ? undefined : readAudience(audience, problems);
   if (parsed !== undefined) {
     for (const [field, liquid] of [
-      ['subject', inspection.liquid.subject],
-      ['mjml', inspection.liquid.mjml],
+      ['subject', inspection?.liquid.subject],
+      ['mjml', inspection?.liquid.mjml],
     ] as const) {
       if (liquid !== undefined) problems.push(...unknownFieldProblems(field, mergeFieldsUsed(liquid), parsed.columns));
     }
