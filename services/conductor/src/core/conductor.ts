@@ -29,6 +29,7 @@ import { isFinal } from './campaign-status';
 import { campaignView, type CampaignView } from './campaign-view';
 import { Campaigns, type DamagedCampaign, type NewCampaign } from './campaigns';
 import { Dispatcher } from './dispatcher';
+import { Drafts, type CampaignDefinitionView } from './drafts';
 import { DoubtSettler } from './doubt-settler';
 import type { ComplaintTally } from './feedback';
 import { CampaignNotFoundError } from './errors';
@@ -116,6 +117,8 @@ export class Conductor {
   private readonly ledger: Ledger;
   private readonly settler: DoubtSettler;
   private readonly requeues: Requeue;
+  /** The campaign editor's checks and previews of drafts not stored yet. */
+  readonly drafts: Drafts;
   private ticking = false;
 
   constructor(private readonly deps: ConductorDeps) {
@@ -169,6 +172,12 @@ export class Conductor {
     this.requeues = new Requeue({ store, buckets, ledger, logger, campaigns: this.campaigns, reconciler: this.reconciler });
     this.scheduling = new Scheduling({ campaigns: this.campaigns, topic: deps.topic, clock, logger });
     this.previews = new Previews({ store, buckets, clock, logger, governors, ledger, testSender: deps.testSender, renderPool, settings });
+    this.drafts = new Drafts({
+      heads: this.previews.heads,
+      renderPool,
+      publicUrl: settings.publicUrl,
+      defaultDomain: governors.defaultDomain,
+    });
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------
@@ -277,9 +286,21 @@ export class Conductor {
     return this.view(run);
   }
 
-  /** The campaign rendered for its first audience row (or the given address). */
-  async preview(campaignId: string, to?: string): Promise<RenderedMessage> {
-    return this.previews.preview(this.campaigns.get(campaignId), to);
+  /** The campaign rendered for its first audience row (or the given address, or data row `row` of its audience). */
+  async preview(campaignId: string, to?: string, row?: number): Promise<RenderedMessage> {
+    return this.previews.preview(this.campaigns.get(campaignId), to, row);
+  }
+
+  /** Deletes a campaign that never started (see Campaigns.remove). */
+  async deleteCampaign(campaignId: string): Promise<void> {
+    const run = this.campaigns.get(campaignId);
+    await this.campaigns.remove(run);
+    this.previews.heads.forget(run.definition.audienceKey);
+  }
+
+  /** What a clone of the campaign is created from. */
+  definition(campaignId: string): CampaignDefinitionView {
+    return this.drafts.definition(this.campaigns.get(campaignId));
   }
 
   /** Sends the preview to one address now, under the governor like any other send. */

@@ -14,6 +14,7 @@ import {
   type Stage,
 } from '@baton/shared';
 import { audienceHead, normaliseAddress, type AudienceRecipient } from '@baton/templating';
+import { AudienceHeads } from './audience-heads';
 import type { CampaignRun } from './campaign-run';
 import { CampaignStateError, NoPermitError, RecipientSuppressedError } from './errors';
 import type { RenderPool } from './ports';
@@ -54,12 +55,19 @@ const TEST_SEND_LOOKAHEAD_MS = 3_000;
  */
 export class Previews {
   private readonly samples = new Map<string, AudienceRecipient | undefined>();
+  /** Stored audiences' heads, for a chosen row (the editor's checks read them too). */
+  readonly heads: AudienceHeads;
 
-  constructor(private readonly deps: PreviewDeps) {}
+  constructor(private readonly deps: PreviewDeps) {
+    this.heads = new AudienceHeads(deps.store, deps.buckets.campaigns);
+  }
 
-  /** The campaign rendered for its first audience row (or the given address). */
-  async preview(run: CampaignRun, to?: string): Promise<RenderedMessage> {
-    const first = await this.sampleRecipient(run);
+  /**
+   * The campaign rendered for its first audience row (or the given address), or for data row
+   * `row` (1-based) of the audience's head (a ValidationError naming `row` when it is not there).
+   */
+  async preview(run: CampaignRun, to?: string, row?: number): Promise<RenderedMessage> {
+    const first = row === undefined ? await this.sampleRecipient(run) : await this.audienceRow(run, row);
     const email = to ?? first?.email ?? 'preview@example.com';
     // A test goes out under the tester's own id, so its unsubscribe link can never suppress
     // the audience's first recipient.
@@ -127,6 +135,16 @@ export class Previews {
       if (slot.kind === 'over') throw new NoPermitError(governors.sliceMs * 2);
       await clock.sleep(slot.until - clock.now());
     }
+  }
+
+  /** Data row `row` of the campaign's audience, read from its head. */
+  private async audienceRow(run: CampaignRun, row: number): Promise<AudienceRecipient> {
+    const csv = (await this.deps.store.get(this.deps.buckets.campaigns, run.definition.audienceKey)) ?? '';
+    const head = audienceHead(csv);
+    return this.deps.renderPool.audienceRow(
+      { csv: head, customerId: run.definition.customerId, complete: head.length === csv.length },
+      row,
+    );
   }
 
   /** The audience's first valid recipient, read once per campaign from the start of the file. */
