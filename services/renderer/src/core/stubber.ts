@@ -88,7 +88,8 @@ async function readAudience(deps: StubberDeps, ref: CampaignRef): Promise<string
   const { store, buckets } = deps;
   const definition = await loadCampaignDefinition(store, buckets, ref);
   const csv = await store.get(buckets.campaigns, definition.audienceKey);
-  if (csv === undefined) return failedReport(new PermanentError('AUDIENCE_NOT_FOUND', `the audience ${definition.audienceKey} does not exist`));
+  if (csv === undefined)
+    return failedReport(new PermanentError('AUDIENCE_NOT_FOUND', `the audience ${definition.audienceKey} does not exist`));
   return csv;
 }
 

@@ -124,7 +124,7 @@ describe('stubCampaign', () => {
     expect(most).toBe(4);
   });
 
-  it('writes the first chunk\'s stubs before reading the rest of the audience', async () => {
+  it("writes the first chunk's stubs before reading the rest of the audience", async () => {
     // Prepare: 200 rows of about 20 bytes, read 500 bytes at a time; the first stub write hangs.
     const store = new MemoryObjectStore();
     const rows = Array.from({ length: 200 }, (_, i) => `user${String(i).padStart(3, '0')}@example.com`);
@@ -163,7 +163,9 @@ describe('stubCampaign', () => {
 
     // Assess
     expect(report).toMatchObject({ rows: 61, valid: 60, duplicate: 1 });
-    expect(report.problems).toEqual([{ line: 122, kind: 'duplicate', reason: 'duplicate of the address on line 8', email: 'USER3@example.com' }]);
+    expect(report.problems).toEqual([
+      { line: 122, kind: 'duplicate', reason: 'duplicate of the address on line 8', email: 'USER3@example.com' },
+    ]);
     const stub = stubRecord.parse(JSON.parse((await store.get(buckets.stubs, keysIn(store, buckets.stubs)[0]!))!));
     expect(stub.fields.note).toMatch(/^Line one\nline two \d+$/);
   });
