@@ -14,8 +14,13 @@ import type { ListPage, PutOptions } from './port';
  *
  * - Reads are synchronous lookups in the map (microseconds, no thread hop); writes are queued
  *   and committed together, one transaction and one disk flush per batch.
- * - Durable: a put resolves only once its transaction is flushed to disk, so a power cut loses
- *   nothing a put acknowledged; a crash never leaves a partial object (LMDB is copy-on-write).
+ * - Durable: a put (and a delete) resolves only once its transaction is flushed to disk, so a
+ *   power cut loses nothing acknowledged; a crash never leaves a partial object (LMDB is
+ *   copy-on-write). lmdb's `overlappingSync` (its default on Linux) resolves a write when its
+ *   transaction commits and flushes afterwards, outside the write lock: the store waits for that
+ *   flush too (`separateFlushed`), so commits still overlap flushes but no put is acknowledged
+ *   before it is on disk. (A killed process loses nothing committed either way: the committed
+ *   pages are in the OS's cache.)
  * - Conditional create (`ifNoneMatch: '*'`) is checked inside the write transaction: of two
  *   racing creators, in this process or another one, exactly one wins.
  * - Bodies over 1 KB are stored LZ4-compressed: a rendered email takes a quarter of its size.
@@ -45,7 +50,7 @@ export class LmdbObjectStore implements EventedObjectStore {
 
   constructor(options: LmdbObjectStoreOptions) {
     try {
-      this.root = open({ path: options.path, maxDbs: MAX_BUCKETS, compression: true, mapSize: MAP_BYTES });
+      this.root = open({ path: options.path, maxDbs: MAX_BUCKETS, compression: true, mapSize: MAP_BYTES, separateFlushed: true });
     } catch (err) {
       throw new RetryableError('STORE_UNAVAILABLE', `the local store at ${options.path} cannot be opened: ${reasonOf(err)}`, {
         cause: err,
@@ -73,12 +78,14 @@ export class LmdbObjectStore implements EventedObjectStore {
     try {
       const db = this.db(bucket);
       if (options.ifNoneMatch === '*') {
-        const created = await db.ifNoExists(key, () => {
-          void db.put(key, body);
-        });
+        const created = await durably(
+          db.ifNoExists(key, () => {
+            void db.put(key, body);
+          }),
+        );
         if (!created) throw new ObjectExistsError(bucket, key);
       } else {
-        await db.put(key, body);
+        await durably(db.put(key, body));
       }
     } catch (err) {
       throw unavailable(err, 'put', bucket, key);
@@ -89,7 +96,7 @@ export class LmdbObjectStore implements EventedObjectStore {
   async delete(bucket: string, key: string): Promise<void> {
     checkKey(key);
     try {
-      await this.db(bucket).remove(key);
+      await durably(this.db(bucket).remove(key));
     } catch (err) {
       throw unavailable(err, 'delete', bucket, key);
     }
@@ -133,6 +140,13 @@ export class LmdbObjectStore implements EventedObjectStore {
     }
     return db;
   }
+}
+
+/** A write's result once it is flushed, not only committed (with `separateFlushed`, lmdb hangs the flush on the promise). */
+async function durably<T>(write: Promise<T>): Promise<T> {
+  const result = await write;
+  await (write as Promise<T> & { flushed?: Promise<unknown> }).flushed;
+  return result;
 }
 
 function checkKey(key: string): void {
