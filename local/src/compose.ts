@@ -5,6 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import {
   STUBS_PREFIX,
   createLogger,
+  keys,
+  parseKey,
   systemClock,
   type Buckets,
   type CampaignRequestedMessage,
@@ -45,10 +47,20 @@ export function openLocalStore(dataDir: string, kind: 'lmdb' | 'fs' | undefined)
   // The filesystem store unless asked (or the folder already holds an LMDB store): in the kill -9
   // fault runs on LMDB, 1 of 5 had a sliding window over the cap, not yet explained (docs/benchmarks.md).
   const chosen = kind ?? (existsSync(path.join(dataDir, 'store')) && !existsSync(objects) ? 'lmdb' : 'fs');
-  if (chosen === 'lmdb') return new LmdbObjectStore({ path: path.join(dataDir, 'store') });
+  if (chosen === 'lmdb') return new LmdbObjectStore({ path: path.join(dataDir, 'store'), dictionaryScope: renderedCampaign });
   // Stubs and rendered messages are derived again when lost (the conductor re-drives them): they
   // skip fsync. Definitions and the ledger are synced before a write is acknowledged.
   return new FsObjectStore(objects, { derivedBuckets: [LOCAL_BUCKETS.stubs, LOCAL_BUCKETS.rendered] });
+}
+
+/** A campaign's rendered messages differ only in their merge fields: the LMDB store compresses them against one another. */
+function renderedCampaign(bucket: string, key: string): string | undefined {
+  if (bucket !== LOCAL_BUCKETS.rendered) return undefined;
+  try {
+    return keys.renderedPrefix(parseKey.rendered(key));
+  } catch {
+    return undefined; // not a rendered message's key: stored as it is
+  }
 }
 
 /** A local worker runs in this process: it starts within a tick of the event loop, not a Lambda cold start. */
