@@ -132,4 +132,22 @@ describe('LmdbObjectStore', () => {
     expect(await plain.get('stubs', 'c1/000.json')).toBe(page(2000));
     expect((await plain.list('rendered', 'c1/')).keys).toHaveLength(300);
   });
+
+  it('answers each call in an event-loop turn of its own, so what one caller starts goes out before the next resumes', async () => {
+    // Prepare: five writes issued together (one commit), five reads.
+    const order: string[] = [];
+    const after = (what: string) => () => {
+      order.push(what);
+      process.nextTick(() => order.push(`${what}'s follow-up`));
+    };
+
+    // Act
+    await Promise.all(Array.from({ length: 5 }, (_, i) => store.put('bkt', `k${i}`, 'x').then(after(`put ${i}`))));
+    await Promise.all(Array.from({ length: 5 }, (_, i) => store.get('bkt', `k${i}`).then(after(`get ${i}`))));
+    await new Promise((resolve) => setImmediate(resolve));
+
+    // Assess: each caller's follow-up (a socket write, say) ran before the next caller resumed.
+    const expected = ['put', 'get'].flatMap((op) => [0, 1, 2, 3, 4].flatMap((i) => [`${op} ${i}`, `${op} ${i}'s follow-up`]));
+    expect(order).toEqual(expected);
+  });
 });
