@@ -12,7 +12,7 @@ import {
   recipientIdFor,
   type ObjectStore,
 } from '@baton/shared';
-import { FsObjectStore } from '@baton/shared/fs-object-store';
+import { DATA_FOLDER_BUCKETS, openDataFolderStore } from '@baton/shared/data-folder-store';
 import { S3ObjectStore, createS3Client } from '@baton/shared/s3-object-store';
 import {
   AudienceSanitiser,
@@ -33,7 +33,8 @@ export interface StoreLocation {
 
 /**
  * `s3://BUCKET` (the stage's campaigns bucket; `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` for a
- * non-AWS server) or the folder of a local Baton (`BATON_DATA_DIR`, objects under `objects/`).
+ * non-AWS server) or the folder of a local Baton (`BATON_DATA_DIR`), opened as Baton opens it (its LMDB
+ * store, or the filesystem store of an older folder).
  */
 export function openStore(spec: string): StoreLocation {
   const s3 = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,62})\/?$/.exec(spec);
@@ -42,7 +43,7 @@ export function openStore(spec: string): StoreLocation {
     return { store: new S3ObjectStore(createS3Client(endpoint ? { endpoint } : {})), bucket: s3[1]!, name: spec };
   }
   if (spec.startsWith('s3:')) throw new ValidationError('SANITISE_INVALID', [{ where: 'store', message: `"${spec}" is not s3://BUCKET` }]);
-  return { store: new FsObjectStore(path.join(path.resolve(spec), 'objects')), bucket: 'campaigns', name: spec };
+  return { store: openDataFolderStore(path.resolve(spec)), bucket: DATA_FOLDER_BUCKETS.campaigns, name: spec };
 }
 
 export interface StoreCopyOptions {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import {
@@ -15,7 +15,7 @@ import {
   type SnsEvent,
   type WorkerInvocation,
 } from '@baton/shared';
-import { FsObjectStore } from '@baton/shared/fs-object-store';
+import { DATA_FOLDER_BUCKETS, openDataFolderStore, type DataFolderStore } from '@baton/shared/data-folder-store';
 import { LmdbObjectStore } from '@baton/shared/lmdb-object-store';
 import { createMailgunSender } from '@baton/shared/mailgun';
 import { createMailgunLookup } from '@baton/shared/mailgun-lookup';
@@ -31,26 +31,22 @@ import { createSinkWebhooks, type SinkWebhooks } from './sink-webhooks';
 import { PortInUseError, assertPortFree, isAddressInUse } from './port';
 import { RetentionSweeper } from './retention';
 
-export const LOCAL_BUCKETS: Buckets = { campaigns: 'campaigns', stubs: 'stubs', rendered: 'rendered' };
+export const LOCAL_BUCKETS: Buckets = DATA_FOLDER_BUCKETS;
 
 /** The one-machine stand-in for S3: either embedded store, both with S3-shaped events. */
-export type LocalStore = LmdbObjectStore | FsObjectStore;
+export type LocalStore = DataFolderStore;
 
 /**
  * The data folder's object store: LMDB in `{dataDir}/store` (the default), or one file per
- * object under `{dataDir}/objects` (`BATON_STORE=fs`, or unset when that folder already exists:
- * a data folder made before the LMDB store keeps working). docs/benchmarks.md says why LMDB.
+ * object under `{dataDir}/objects` (`BATON_STORE=fs`, or unset when only that folder exists:
+ * a data folder made before LMDB was the default keeps working). docs/benchmarks.md says why LMDB.
  */
 export function openLocalStore(dataDir: string, kind: 'lmdb' | 'fs' | undefined): LocalStore {
-  const objects = path.join(dataDir, 'objects');
-  // The filesystem store unless asked (or the folder already holds an LMDB store): in the kill -9
-  // fault runs on LMDB, 1 of 5 had a sliding window over the cap, not yet explained (docs/benchmarks.md).
-  const chosen = kind ?? (existsSync(path.join(dataDir, 'store')) && !existsSync(objects) ? 'lmdb' : 'fs');
-  if (chosen === 'lmdb') return new LmdbObjectStore({ path: path.join(dataDir, 'store') });
-  // Stubs and rendered messages are derived again when lost (the conductor re-drives them): they
-  // skip fsync. Definitions and the ledger are synced before a write is acknowledged.
-  return new FsObjectStore(objects, { derivedBuckets: [LOCAL_BUCKETS.stubs, LOCAL_BUCKETS.rendered] });
+  return openDataFolderStore(dataDir, kind);
 }
+
+/** A local worker runs in this process: it starts within a tick of the event loop, not a Lambda cold start. */
+const LOCAL_WORKER_START_MS = 20;
 
 /** How often finished campaigns are checked for stubs and rendered messages past their retention. */
 export const RETENTION_SWEEP_MS = 10 * 60_000;
@@ -196,7 +192,8 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     buckets,
     clock,
     logger,
-    invoker: { invoke: async (invocation) => worker.invoke(invocation) },
+    // In this process a worker starts at once: its first slice need not wait out a cold start.
+    invoker: { invoke: async (invocation) => worker.invoke(invocation), startLeadMs: LOCAL_WORKER_START_MS },
     topic,
     testSender: sender,
     // The sink answers Mailgun's events API from its log, so in-doubt sends settle locally too.

@@ -54,75 +54,125 @@ interface RawProblem {
 }
 
 export function parseAudience(csvText: string, customerId: string): ParsedAudience {
-  const records: (RawRecord | RawProblem)[] = [];
-  readRecords(Buffer.from(csvText, 'utf8'), (r) => records.push(r));
+  const parser = new AudienceParser(customerId);
+  const recipients = parser.end(Buffer.from(csvText, 'utf8'));
+  return { recipients, report: parser.report, columns: parser.columnNames };
+}
 
-  const first = records[0];
-  if (first === undefined) {
-    throw new ValidationError('AUDIENCE_INVALID', [
-      { where: 'audience', message: 'is empty: a header row naming an email column is required' },
-    ]);
-  }
-  if (!('fields' in first)) {
-    throw new ValidationError('AUDIENCE_INVALID', [
-      { where: `audience line ${first.line}`, message: `the header row cannot be read: ${first.reason}` },
-    ]);
-  }
-  const columns = audienceColumns(first.fields);
+/**
+ * The audience read in pieces, in file order: `write` each chunk of bytes, then `end`. Each call
+ * returns the recipients accepted from what it completed, so a large audience can be stubbed
+ * chunk by chunk (the first recipients go on while the rest is read) instead of parsed whole
+ * first. The report (rows, problems) covers everything read so far and is final after `end`.
+ * The header's problems are thrown by the call that reads it; the same rules as `parseAudience`
+ * (which reads a whole file through this), however the bytes are split.
+ */
+export class AudienceParser {
+  readonly report: AudienceReport = { version: 1, rows: 0, valid: 0, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false };
+  private columns: AudienceColumns | undefined;
+  /** Records read by the reader's current call, handled once it returns (never inside csv-parse's callback). */
+  private records: (RawRecord | RawProblem)[] = [];
+  private readonly firstLineOf = new Map<string, number>();
+  private readonly reader = new AudienceRecordReader((r) => this.records.push(r));
 
-  const recipients: AudienceRecipient[] = [];
-  const firstLineOf = new Map<string, number>();
-  const problems: Problem[] = [];
-  const report: AudienceReport = { version: 1, rows: 0, valid: 0, invalid: 0, duplicate: 0, problems, problemsTruncated: false };
-  const addProblem = (p: Problem) => {
+  constructor(private readonly customerId: string) {}
+
+  /** The merge-field names of the header's columns, in order, once the header is read (else none). */
+  get columnNames(): string[] {
+    return this.columns?.names ?? [];
+  }
+
+  write(chunk: Buffer): AudienceRecipient[] {
+    this.reader.write(chunk);
+    return this.accept();
+  }
+
+  end(chunk?: Buffer): AudienceRecipient[] {
+    this.reader.end(chunk);
+    const recipients = this.accept();
+    if (this.columns === undefined) {
+      throw new ValidationError('AUDIENCE_INVALID', [
+        { where: 'audience', message: 'is empty: a header row naming an email column is required' },
+      ]);
+    }
+    return recipients;
+  }
+
+  private accept(): AudienceRecipient[] {
+    const records = this.records;
+    this.records = [];
+    const recipients: AudienceRecipient[] = [];
+    for (const record of records) {
+      if (this.columns === undefined) {
+        if (!('fields' in record)) {
+          throw new ValidationError('AUDIENCE_INVALID', [
+            { where: `audience line ${record.line}`, message: `the header row cannot be read: ${record.reason}` },
+          ]);
+        }
+        this.columns = audienceColumns(record.fields);
+        continue;
+      }
+      const recipient = this.row(this.columns, record);
+      if (recipient !== undefined) recipients.push(recipient);
+    }
+    return recipients;
+  }
+
+  private addProblem(p: Problem): void {
+    const { report } = this;
     if (p.kind === 'invalid') report.invalid += 1;
     else report.duplicate += 1;
-    if (problems.length < MAX_REPORTED_PROBLEMS) problems.push(p);
+    if (report.problems.length < MAX_REPORTED_PROBLEMS) report.problems.push(p);
     else report.problemsTruncated = true;
-  };
+  }
 
-  for (const record of records.slice(1)) {
+  /** One row: its recipient, or `undefined` with the problem counted (or a blank row skipped). */
+  private row(columns: AudienceColumns, record: RawRecord | RawProblem): AudienceRecipient | undefined {
+    const { report } = this;
     if (!('fields' in record)) {
       report.rows += 1;
-      addProblem({ line: record.line, kind: 'invalid', reason: record.reason });
-      continue;
+      this.addProblem({ line: record.line, kind: 'invalid', reason: record.reason });
+      return undefined;
     }
     const { fields: values, line } = record;
-    if (values.every((v) => v.trim() === '')) continue; // a blank row (`,,`, spaces): not a row at all
+    if (values.every((v) => v.trim() === '')) return undefined; // a blank row (`,,`, spaces): not a row at all
     report.rows += 1;
 
     if (values.length !== columns.names.length) {
-      addProblem({ line, kind: 'invalid', reason: `expected ${columns.names.length} fields, found ${values.length}` });
-      continue;
+      this.addProblem({ line, kind: 'invalid', reason: `expected ${columns.names.length} fields, found ${values.length}` });
+      return undefined;
     }
     const tooLong = values.findIndex((v) => v.length > MAX_FIELD_LENGTH);
     if (tooLong >= 0) {
-      addProblem({ line, kind: 'invalid', reason: `column "${columns.headers[tooLong]}" is longer than ${MAX_FIELD_LENGTH} characters` });
-      continue;
+      this.addProblem({
+        line,
+        kind: 'invalid',
+        reason: `column "${columns.headers[tooLong]}" is longer than ${MAX_FIELD_LENGTH} characters`,
+      });
+      return undefined;
     }
     const trimmed = values[columns.emailIndex]!.trim();
     const problem = addressProblem(trimmed);
     if (problem !== undefined) {
-      addProblem({ line, kind: 'invalid', reason: problem, ...(trimmed ? { email: trimmed } : {}) });
-      continue;
+      this.addProblem({ line, kind: 'invalid', reason: problem, ...(trimmed ? { email: trimmed } : {}) });
+      return undefined;
     }
     const normalised = normaliseAddress(trimmed);
-    const earlier = firstLineOf.get(normalised);
+    const earlier = this.firstLineOf.get(normalised);
     if (earlier !== undefined) {
-      addProblem({ line, kind: 'duplicate', reason: `duplicate of the address on line ${earlier}`, email: trimmed });
-      continue;
+      this.addProblem({ line, kind: 'duplicate', reason: `duplicate of the address on line ${earlier}`, email: trimmed });
+      return undefined;
     }
-    firstLineOf.set(normalised, line);
+    this.firstLineOf.set(normalised, line);
 
     const email = sendableAddress(trimmed);
     const fields: Record<string, string> = {};
     columns.names.forEach((name, i) => {
       fields[name] = i === columns.emailIndex ? email : values[i]!;
     });
-    recipients.push({ recipientId: recipientIdFor(customerId, normalised), email, fields, line });
     report.valid += 1;
+    return { recipientId: recipientIdFor(this.customerId, normalised), email, fields, line };
   }
-  return { recipients, report, columns: columns.names };
 }
 
 export interface AudienceColumns {
@@ -289,10 +339,6 @@ export class AudienceRecordReader {
     this.line += lines.lineOf(base) - 1;
     return base;
   }
-}
-
-function readRecords(buf: Buffer, emit: (r: RawRecord | RawProblem) => void): void {
-  new AudienceRecordReader(emit).end(buf);
 }
 
 /** An error csv-parse raised itself rather than through `on_skip`: treated the same way. */

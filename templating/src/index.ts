@@ -3,7 +3,7 @@
  * recipients, addresses checked, the MJML + Liquid template compiled once per campaign and merged
  * per recipient, and the cache of compiled templates. Pure: no store, no AWS SDK, no provider.
  */
-export { parseAudience, normaliseFieldName, MAX_FIELD_LENGTH, MAX_REPORTED_PROBLEMS } from './audience';
+export { parseAudience, AudienceParser, normaliseFieldName, MAX_FIELD_LENGTH, MAX_REPORTED_PROBLEMS } from './audience';
 export type { AudienceRecipient, ParsedAudience } from './audience';
 export { audienceHead, audienceHeadOf, AUDIENCE_HEAD_BYTES } from './audience-head';
 export {

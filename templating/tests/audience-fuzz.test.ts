@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { ValidationError } from '@baton/shared';
-import { parseAudience } from '../src';
+import { AudienceParser, parseAudience } from '../src';
 
 /**
  * The audience parser under fuzzing (issue 9): whatever the CSV, it either answers with a report
@@ -48,6 +48,16 @@ function fastestMs(...texts: string[]): number[] {
   return best;
 }
 
+/** The result, or the refusal's code and message. */
+function attempt<T>(read: () => T): T | { refused: string } {
+  try {
+    return read();
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    return { refused: `${err.code}: ${err.message}` };
+  }
+}
+
 describe('the audience parser under fuzzing', () => {
   it('answers with counts that add up, or refuses the file with a ValidationError, whatever the CSV', () => {
     fc.assert(
@@ -63,6 +73,29 @@ describe('the audience parser under fuzzing', () => {
         expect(report.valid + report.invalid + report.duplicate).toBe(report.rows);
         expect(recipients).toHaveLength(report.valid);
         for (const r of recipients) expect(r.email).not.toMatch(/[\r\n\u0000]/);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('reads the same recipients and report whatever the chunks the bytes come in (the stubber reads in chunks)', () => {
+    fc.assert(
+      fc.property(csv, fc.array(fc.nat(), { maxLength: 6 }), (text, cutsAt) => {
+        const whole = attempt(() => parseAudience(text, 'acme'));
+        const bytes = Buffer.from(text, 'utf8');
+        const cuts = [...new Set(cutsAt.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+        const chunked = attempt(() => {
+          const parser = new AudienceParser('acme');
+          const recipients = [];
+          let from = 0;
+          for (const cut of cuts) {
+            recipients.push(...parser.write(bytes.subarray(from, cut)));
+            from = cut;
+          }
+          recipients.push(...parser.end(bytes.subarray(from)));
+          return { recipients, report: parser.report, columns: parser.columnNames };
+        });
+        expect(chunked).toEqual(whole);
       }),
       { numRuns: 300 },
     );

@@ -12,7 +12,16 @@ import ts from 'typescript';
 const ROOT = path.resolve(__dirname, '..', '..');
 
 /** The adapters of @baton/shared, each behind its own subpath. */
-const SHARED_ADAPTERS = ['s3-object-store', 'secrets-manager', 'aws-env', 'aws-errors', 'mailgun', 'fs-object-store'];
+const SHARED_ADAPTERS = [
+  's3-object-store',
+  'secrets-manager',
+  'aws-env',
+  'aws-errors',
+  'mailgun',
+  'fs-object-store',
+  'lmdb-object-store',
+  'data-folder-store',
+];
 /** Packages that are compositions or tools, never a dependency of a core. */
 const COMPOSITIONS = ['@baton/worker', '@baton/conductor', '@baton/local', '@baton/cli', '@baton/infra'];
 

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startMailgunSink, type MailgunSink } from '../../local/src/mailgun-sink';
 import {
@@ -138,6 +139,8 @@ describe('kill -9 at random moments during sending', () => {
       const c = callOf.get(r)!;
       return moments.some((m) => c.at <= m.at + 200 && (c.answeredAt === undefined || c.answeredAt >= m.at - ANSWER_TO_RECORD_MS));
     };
+    // Kept with the data folder: every call the sink saw, to look into a window afterwards.
+    if (process.env.FAULTS_KEEP) writeFileSync(path.join(dataDir, 'sink-calls.json'), JSON.stringify({ moments, calls }));
     const windows = busiestWindows(
       calls.map((c) => c.at),
       WINDOW_MS,

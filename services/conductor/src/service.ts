@@ -55,6 +55,7 @@ export class ConductorService {
   readonly governors: SendingGovernors;
   private app: FastifyInstance | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private lastTickAt = Number.NEGATIVE_INFINITY;
   private readonly metrics = createMetrics();
   readonly feedback: Feedback;
   readonly suppressions: Suppressions;
@@ -188,20 +189,31 @@ export class ConductorService {
     }
   }
 
+  /**
+   * Ticks every TICK_MS; meanwhile it looks every FIRST_SEND_TICK_MS whether a campaign is waiting
+   * for its first rendered recipient and then ticks at once: a send clicked just after a tick
+   * does not wait out the rest of TICK_MS before its first lease.
+   */
   private scheduleTick(): void {
-    this.timer = setTimeout(() => {
-      this.conductor
-        .tick()
-        .catch((err) => this.deps.logger.error({ event: 'conductor.tick_failed', err }, 'tick failed'))
-        .finally(() => {
+    const { config } = this.deps;
+    this.timer = setTimeout(
+      () => {
+        // Real time, as the timer's: the cadence of the loop, not the conductor's clock.
+        const now = performance.now();
+        if (!this.conductor.starting && now - this.lastTickAt < config.TICK_MS) {
           if (this.timer) this.scheduleTick();
-        });
-    }, this.nextTickMs());
-  }
-
-  /** A campaign waiting for its first rendered recipient is looked at every FIRST_SEND_TICK_MS, not every TICK_MS. */
-  private nextTickMs(): number {
-    return this.conductor.starting ? Math.min(FIRST_SEND_TICK_MS, this.deps.config.TICK_MS) : this.deps.config.TICK_MS;
+          return;
+        }
+        this.lastTickAt = now;
+        this.conductor
+          .tick()
+          .catch((err) => this.deps.logger.error({ event: 'conductor.tick_failed', err }, 'tick failed'))
+          .finally(() => {
+            if (this.timer) this.scheduleTick();
+          });
+      },
+      Math.min(FIRST_SEND_TICK_MS, config.TICK_MS),
+    );
   }
 
   private refreshGauges(): void {

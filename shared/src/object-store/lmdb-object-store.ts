@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { BatonError, ObjectExistsError, RetryableError, ValidationError } from '../errors';
 import {
@@ -14,17 +16,47 @@ import type { ListPage, PutOptions } from './port';
  *
  * - Reads are synchronous lookups in the map (microseconds, no thread hop); writes are queued
  *   and committed together, one transaction and one disk flush per batch.
- * - Durable: a put resolves only once its transaction is flushed to disk, so a power cut loses
- *   nothing a put acknowledged; a crash never leaves a partial object (LMDB is copy-on-write).
+ * - Durable: a put (and a delete) resolves only once its transaction is flushed to disk, so a
+ *   power cut loses nothing acknowledged; a crash never leaves a partial object (LMDB is
+ *   copy-on-write). lmdb's `overlappingSync` (its default on Linux) resolves a write when its
+ *   transaction commits and flushes afterwards, outside the write lock: the store waits for that
+ *   flush too (`separateFlushed`), so commits still overlap flushes but no put is acknowledged
+ *   before it is on disk. (A killed process loses nothing committed either way: the committed
+ *   pages are in the OS's cache.)
  * - Conditional create (`ifNoneMatch: '*'`) is checked inside the write transaction: of two
  *   racing creators, in this process or another one, exactly one wins.
- * - Bodies over 1 KB are stored LZ4-compressed: a rendered email takes a quarter of its size.
+ * - Bodies over 1 KB are stored LZ4-compressed (lmdb's own). Bodies that share a scope (given
+ *   by `dictionaryScope`: a campaign's rendered messages, which differ only in their merge
+ *   fields) are instead deflated against the scope's first body, kept once as a dictionary: a
+ *   9 KB rendered email takes about 300 bytes, small enough to share LMDB's pages with other
+ *   records instead of taking a 4 KB overflow page of its own.
  * - Emits S3-shaped `ObjectCreated:Put` events after each put, as the filesystem store does.
  */
 export interface LmdbObjectStoreOptions {
   /** The folder holding the database (`data.mdb`, `lock.mdb`). */
   path: string;
+  /**
+   * Which bodies are alike: a key's scope (say, its campaign's rendered messages), or
+   * `undefined`. Bodies of one scope are compressed against the first one stored in it.
+   */
+  dictionaryScope?: (bucket: string, key: string) => string | undefined;
 }
+
+/** Bodies this small gain nothing from a dictionary worth the CPU. */
+const MIN_DICTIONARY_BODY = 1024;
+/** Deflate looks back at most 32 KiB: a longer dictionary would only cost room. */
+const MAX_DICTIONARY_BYTES = 32 * 1024;
+/** Bodies larger than this (an audience) are left to LZ4: a dictionary helps alike, small bodies. */
+const MAX_DEFLATED_BODY = 256 * 1024;
+/**
+ * A deflated body starts with this byte, then a format byte, the dictionary's 8-byte id, the
+ * deflate stream. Every other body is its UTF-8 text, and 0xFF never occurs in UTF-8.
+ */
+const DEFLATED = 0xff;
+const FORMAT_DEFLATE_RAW = 1;
+const HEADER_BYTES = 10;
+/** Not a valid bucket name (no underscore allowed): never one of the port's buckets. */
+const DICTIONARIES_DB = '_dictionaries';
 
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,62}$/;
 /** S3's limit; LMDB's own is about 1,978 bytes. */
@@ -41,16 +73,24 @@ const MAP_BYTES = 16 * 1024 ** 3;
 export class LmdbObjectStore implements EventedObjectStore {
   private readonly events = new ObjectCreatedEvents();
   private readonly root: RootDatabase;
-  private readonly buckets = new Map<string, Database<string, string>>();
+  private readonly buckets = new Map<string, Database<Buffer, string>>();
+  private readonly dictionaries: Database<Buffer, string>;
+  /** Dictionaries by id (hex), once read or made. */
+  private readonly dictionaryById = new Map<string, Buffer>();
+  /** A scope's dictionary being read or made: concurrent puts of a new scope make it once. */
+  private readonly dictionaryOf = new Map<string, Promise<{ id: Buffer; bytes: Buffer }>>();
+  private readonly dictionaryScope: LmdbObjectStoreOptions['dictionaryScope'];
 
   constructor(options: LmdbObjectStoreOptions) {
     try {
-      this.root = open({ path: options.path, maxDbs: MAX_BUCKETS, compression: true, mapSize: MAP_BYTES });
+      this.root = open({ path: options.path, maxDbs: MAX_BUCKETS, compression: true, mapSize: MAP_BYTES, separateFlushed: true });
     } catch (err) {
       throw new RetryableError('STORE_UNAVAILABLE', `the local store at ${options.path} cannot be opened: ${reasonOf(err)}`, {
         cause: err,
       });
     }
+    this.dictionaries = this.root.openDB<Buffer, string>(DICTIONARIES_DB, { encoding: 'binary' });
+    this.dictionaryScope = options.dictionaryScope;
   }
 
   onObjectCreated(filter: ObjectCreatedFilter, listener: ObjectCreatedListener): () => void {
@@ -59,8 +99,10 @@ export class LmdbObjectStore implements EventedObjectStore {
 
   async get(bucket: string, key: string): Promise<string | undefined> {
     checkKey(key);
+    await nextTurn();
     try {
-      return this.db(bucket).get(key);
+      const stored = this.db(bucket).get(key);
+      return stored === undefined ? undefined : this.decode(stored, bucket, key);
     } catch (err) {
       throw unavailable(err, 'get', bucket, key);
     }
@@ -72,30 +114,36 @@ export class LmdbObjectStore implements EventedObjectStore {
     const body = typeof bytesOrText === 'string' ? bytesOrText : Buffer.from(bytesOrText).toString('utf8');
     try {
       const db = this.db(bucket);
+      const value = await this.encode(bucket, key, body);
       if (options.ifNoneMatch === '*') {
-        const created = await db.ifNoExists(key, () => {
-          void db.put(key, body);
-        });
+        const created = await durably(
+          db.ifNoExists(key, () => {
+            void db.put(key, value);
+          }),
+        );
         if (!created) throw new ObjectExistsError(bucket, key);
       } else {
-        await db.put(key, body);
+        await durably(db.put(key, value));
       }
     } catch (err) {
       throw unavailable(err, 'put', bucket, key);
     }
     this.events.emit(bucket, key, body);
+    await nextTurn();
   }
 
   async delete(bucket: string, key: string): Promise<void> {
     checkKey(key);
     try {
-      await this.db(bucket).remove(key);
+      await durably(this.db(bucket).remove(key));
     } catch (err) {
       throw unavailable(err, 'delete', bucket, key);
     }
+    await nextTurn();
   }
 
   async list(bucket: string, prefix: string, options: { startAfter?: string; limit?: number } = {}): Promise<ListPage> {
+    await nextTurn();
     const limit = options.limit ?? 1000;
     const { startAfter } = options;
     const start = startAfter !== undefined && startAfter > prefix ? startAfter : prefix;
@@ -122,17 +170,95 @@ export class LmdbObjectStore implements EventedObjectStore {
     await this.root.close();
   }
 
-  private db(bucket: string): Database<string, string> {
+  /** The stored form of a body: deflated against its scope's dictionary, or its UTF-8 text. */
+  private async encode(bucket: string, key: string, body: string): Promise<Buffer> {
+    const text = Buffer.from(body, 'utf8');
+    const scope = text.length >= MIN_DICTIONARY_BODY && text.length <= MAX_DEFLATED_BODY ? this.dictionaryScope?.(bucket, key) : undefined;
+    if (scope === undefined) return text;
+    const dictionary = await this.dictionaryFor(`${bucket}/${scope}`, text);
+    const deflated = deflateRawSync(text, { dictionary: dictionary.bytes, level: 3 });
+    const header = Buffer.from([DEFLATED, FORMAT_DEFLATE_RAW]);
+    return Buffer.concat([header, dictionary.id, deflated]);
+  }
+
+  private decode(stored: Buffer, bucket: string, key: string): string {
+    if (stored[0] !== DEFLATED) return stored.toString('utf8');
+    const id = stored.subarray(2, HEADER_BYTES).toString('hex');
+    const dictionary = this.dictionaryById.get(id) ?? this.readDictionary(id);
+    if (stored[1] !== FORMAT_DEFLATE_RAW || dictionary === undefined) {
+      throw new RetryableError('STORE_UNAVAILABLE', `the local store cannot read ${bucket}/${key}: its dictionary ${id} is missing`);
+    }
+    return inflateRawSync(stored.subarray(HEADER_BYTES), { dictionary }).toString('utf8');
+  }
+
+  private readDictionary(id: string): Buffer | undefined {
+    const bytes = this.dictionaries.get(id);
+    if (bytes !== undefined) this.dictionaryById.set(id, bytes);
+    return bytes;
+  }
+
+  /**
+   * The scope's dictionary: the one stored (by this process or another), else `first` (this
+   * body), stored durably before any body uses it. Its id is a hash of the scope, so every
+   * process finds the same one; a dictionary never changes once stored.
+   */
+  private dictionaryFor(scope: string, first: Buffer): Promise<{ id: Buffer; bytes: Buffer }> {
+    let made = this.dictionaryOf.get(scope);
+    if (made === undefined) {
+      const id = createHash('sha256')
+        .update(scope)
+        .digest()
+        .subarray(0, HEADER_BYTES - 2);
+      const hex = id.toString('hex');
+      made = (async () => {
+        const bytes = first.subarray(0, MAX_DICTIONARY_BYTES);
+        if (this.readDictionary(hex) === undefined) {
+          await durably(this.dictionaries.ifNoExists(hex, () => void this.dictionaries.put(hex, bytes)));
+        }
+        return { id, bytes: this.readDictionary(hex)! };
+      })();
+      // A failed write is tried again by the next put rather than remembered.
+      made.catch(() => this.dictionaryOf.delete(scope));
+      this.dictionaryOf.set(scope, made);
+    }
+    return made;
+  }
+
+  private db(bucket: string): Database<Buffer, string> {
     let db = this.buckets.get(bucket);
     if (db === undefined) {
       if (!BUCKET.test(bucket)) {
         throw new ValidationError('BUCKET_INVALID', [{ where: 'bucket', message: `malformed bucket name ${JSON.stringify(bucket)}` }]);
       }
-      db = this.root.openDB<string, string>(bucket, { encoding: 'string', compression: true });
+      // Binary: bodies are UTF-8 text or deflated (see `encode`); stores written as text read the same.
+      db = this.root.openDB<Buffer, string>(bucket, { encoding: 'binary', compression: true });
       this.buckets.set(bucket, db);
     }
     return db;
   }
+}
+
+/**
+ * Every call answers in an event-loop turn of its own. A read from the map is synchronous, and
+ * one commit resolves a whole batch of writes at once: answered in place, a chain of reads, or
+ * the hundred worker lanes whose claims one commit made durable, all ran in one turn, and the
+ * provider calls those lanes had just started reached the socket only at its end. In the kill -9
+ * fault runs the time from a worker's last slot check to the call's arrival at the sink was then
+ * 81 ms at the median and 644 ms at the 99th percentile (3 ms and 99 ms on the filesystem store,
+ * whose calls complete one by one): past the governor's 150 ms margin, so calls of one slice could
+ * reach the provider in the next, as in the one run whose sliding window held 1,017 calls against
+ * 1,000. Node runs what a turn queued (a request's socket write) before the next `setImmediate`,
+ * as it does between two file-system callbacks: with this, 5 ms and 132 ms in the same runs.
+ */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A write's result once it is flushed, not only committed (with `separateFlushed`, lmdb hangs the flush on the promise). */
+async function durably<T>(write: Promise<T>): Promise<T> {
+  const result = await write;
+  await (write as Promise<T> & { flushed?: Promise<unknown> }).flushed;
+  return result;
 }
 
 function checkKey(key: string): void {

@@ -45,7 +45,7 @@ export interface LeasingDeps {
   settings: LeasingSettings;
 }
 
-/** How long a worker takes to start after it is invoked (a Lambda cold start, roughly): its first slices wait for it. */
+/** How long a worker takes to start after it is invoked, unless its invoker says (a Lambda cold start, roughly). */
 const INVOKE_LEAD_MS = 400;
 
 /** Until when a worker can still start calls, by what it said of its budget. */
@@ -75,7 +75,7 @@ export class Leasing {
     while (!this.stopping && book.stayingWorkers() < settings.maxWorkers) {
       const workerId = `w-${randomBytes(6).toString('hex')}`;
       // A new worker needs a moment to start (a Lambda cold start): its schedule begins after it.
-      const lease = this.nextLease(workerId, clock.now(), Number.POSITIVE_INFINITY, INVOKE_LEAD_MS);
+      const lease = this.nextLease(workerId, clock.now(), Number.POSITIVE_INFINITY, this.deps.invoker.startLeadMs ?? INVOKE_LEAD_MS);
       if (!lease || !(await this.invoke(lease))) break;
     }
   }

@@ -18,6 +18,11 @@ import type { FirstRecipient } from './render-tasks';
  */
 export interface WorkerInvoker {
   invoke(invocation: WorkerInvocation): Promise<void>;
+  /**
+   * How long a worker takes to start after it is invoked: a new worker's first slices wait for
+   * it. Default 400 ms, about a Lambda cold start; a worker in this process starts at once.
+   */
+  readonly startLeadMs?: number;
 }
 
 /** Hooks for metrics; the HTTP layer backs them with prom-client. */

@@ -13,7 +13,7 @@ import {
   type ObjectStore,
   type StubRecord,
 } from '@baton/shared';
-import { parseAudience } from '@baton/templating';
+import { AudienceParser, type AudienceRecipient } from '@baton/templating';
 import { loadCampaignDefinition } from './campaign';
 import { forEachBounded } from './concurrency';
 
@@ -23,9 +23,14 @@ export interface StubberDeps {
   logger?: Logger;
   /** Stub writes in flight at once. */
   concurrency?: number;
+  /** Audience bytes read before their stubs are written. */
+  chunkBytes?: number;
 }
 
-const DEFAULT_CONCURRENCY = 16;
+/** Enough that a store batching the writes of one event turn (LMDB) commits many at once. */
+const DEFAULT_CONCURRENCY = 64;
+/** About 1,300 rows of a plain four-column audience: read in well under 10 ms. */
+const DEFAULT_CHUNK_BYTES = 64 * 1024;
 
 /**
  * Turns a campaign's audience into one stub per valid, unique recipient, then writes the
@@ -47,14 +52,15 @@ export async function stubCampaign(deps: StubberDeps, ref: CampaignRef): Promise
     return done;
   }
 
-  const parsed = await readAudience(deps, ref);
-  if (!('recipients' in parsed)) {
+  const audience = await readAudience(deps, ref);
+  const outcome = typeof audience === 'string' ? await stubInChunks(deps, ref, audience) : audience;
+  if ('failed' in outcome) {
     // Retrying cannot help: say so in the report, so the campaign ends failed with the reason.
-    await store.put(buckets.campaigns, reportKey, JSON.stringify(parsed), { contentType: 'application/json' });
-    log.error({ event: 'stubber.audience-failed', code: parsed.error?.code, reason: parsed.error?.message });
-    return parsed;
+    await store.put(buckets.campaigns, reportKey, JSON.stringify(outcome.failed), { contentType: 'application/json' });
+    log.error({ event: 'stubber.audience-failed', code: outcome.failed.error?.code, reason: outcome.failed.error?.message });
+    return outcome.failed;
   }
-  const { recipients, report } = parsed;
+  const { report, written, existing } = outcome;
   log.info({
     event: 'stubber.audience-parsed',
     rows: report.rows,
@@ -62,7 +68,6 @@ export async function stubCampaign(deps: StubberDeps, ref: CampaignRef): Promise
     invalid: report.invalid,
     duplicate: report.duplicate,
   });
-  const { written, existing } = await writeStubs(deps, ref, recipients);
   await store.put(buckets.campaigns, reportKey, JSON.stringify(report), { contentType: 'application/json' });
   log.info({ event: 'stubber.done', valid: report.valid, written, alreadyStubbed: existing });
   return report;
@@ -78,19 +83,19 @@ async function readReport(store: ObjectStore, bucket: string, key: string): Prom
   }
 }
 
-/** The campaign's audience parsed, or a failed report when retrying cannot help (no such file, no email column). */
-async function readAudience(deps: StubberDeps, ref: CampaignRef): Promise<ReturnType<typeof parseAudience> | AudienceReport> {
+/** The campaign's audience as text, or a failed report when retrying cannot help (no such definition's audience). */
+async function readAudience(deps: StubberDeps, ref: CampaignRef): Promise<string | { failed: AudienceReport }> {
   const { store, buckets } = deps;
   const definition = await loadCampaignDefinition(store, buckets, ref);
-  try {
-    const csv = await store.get(buckets.campaigns, definition.audienceKey);
-    if (csv === undefined) {
-      throw new PermanentError('AUDIENCE_NOT_FOUND', `the audience ${definition.audienceKey} does not exist`);
-    }
-    return parseAudience(csv, ref.customerId);
-  } catch (err) {
-    if (!(err instanceof PermanentError)) throw err;
-    return {
+  const csv = await store.get(buckets.campaigns, definition.audienceKey);
+  if (csv === undefined)
+    return failedReport(new PermanentError('AUDIENCE_NOT_FOUND', `the audience ${definition.audienceKey} does not exist`));
+  return csv;
+}
+
+function failedReport(err: PermanentError): { failed: AudienceReport } {
+  return {
+    failed: {
       version: 1,
       rows: 0,
       valid: 0,
@@ -99,7 +104,39 @@ async function readAudience(deps: StubberDeps, ref: CampaignRef): Promise<Return
       problems: [],
       problemsTruncated: false,
       error: { code: err.code, message: err.message },
-    };
+    },
+  };
+}
+
+/**
+ * Reads the audience a chunk at a time and writes each chunk's stubs before reading on, so the
+ * first recipients are rendered (and sent) while the rest of a large audience is still read:
+ * the first send no longer waits for the whole parse, and only one chunk's recipients are held.
+ * The header is in the first chunk, so a file refused as a whole (no email column) writes no stub.
+ */
+async function stubInChunks(
+  deps: StubberDeps,
+  ref: CampaignRef,
+  csv: string,
+): Promise<{ failed: AudienceReport } | { report: AudienceReport; written: number; existing: number }> {
+  const bytes = Buffer.from(csv, 'utf8');
+  const parser = new AudienceParser(ref.customerId);
+  const chunkBytes = deps.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  let written = 0;
+  let existing = 0;
+  for (let at = 0; ; at += chunkBytes) {
+    const last = at + chunkBytes >= bytes.length;
+    let recipients: AudienceRecipient[];
+    try {
+      recipients = last ? parser.end(bytes.subarray(at)) : parser.write(bytes.subarray(at, at + chunkBytes));
+    } catch (err) {
+      if (err instanceof PermanentError) return failedReport(err);
+      throw err;
+    }
+    const counts = await writeStubs(deps, ref, recipients);
+    written += counts.written;
+    existing += counts.existing;
+    if (last) return { report: parser.report, written, existing };
   }
 }
 
@@ -107,7 +144,7 @@ async function readAudience(deps: StubberDeps, ref: CampaignRef): Promise<Return
 async function writeStubs(
   deps: StubberDeps,
   ref: CampaignRef,
-  recipients: ReturnType<typeof parseAudience>['recipients'],
+  recipients: readonly AudienceRecipient[],
 ): Promise<{ written: number; existing: number }> {
   const { store, buckets } = deps;
   let written = 0;

@@ -124,6 +124,52 @@ describe('stubCampaign', () => {
     expect(most).toBe(4);
   });
 
+  it("writes the first chunk's stubs before reading the rest of the audience", async () => {
+    // Prepare: 200 rows of about 20 bytes, read 500 bytes at a time; the first stub write hangs.
+    const store = new MemoryObjectStore();
+    const rows = Array.from({ length: 200 }, (_, i) => `user${String(i).padStart(3, '0')}@example.com`);
+    await seedCampaign(store, { csv: ['email', ...rows].join('\n') });
+    let issued = 0;
+    let release: () => void = () => undefined;
+    const hanging = new Promise<void>((resolve) => (release = resolve));
+    const put = store.put.bind(store);
+    store.put = async (...args) => {
+      if (args[0] === buckets.stubs && issued++ === 0) await hanging;
+      return put(...args);
+    };
+
+    // Act
+    const stubbing = stubCampaign({ store, buckets, concurrency: 1_000, chunkBytes: 500 }, ref);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const issuedWhileHanging = issued;
+    release();
+    const report = await stubbing;
+
+    // Assess: only the first chunk's recipients were read while its first stub was being written.
+    expect(issuedWhileHanging).toBeGreaterThan(0);
+    expect(issuedWhileHanging).toBeLessThanOrEqual(25);
+    expect(report).toMatchObject({ rows: 200, valid: 200 });
+    expect(keysIn(store, buckets.stubs)).toHaveLength(200);
+  });
+
+  it('finds duplicates and rows split across chunks as in one read', async () => {
+    // Prepare: a quoted field with a line break, and a duplicate far from its first line.
+    const store = new MemoryObjectStore();
+    const rows = Array.from({ length: 60 }, (_, i) => `user${i}@example.com,"Line one\nline two ${i}"`);
+    await seedCampaign(store, { csv: ['email,note', ...rows, 'USER3@example.com,again'].join('\n') });
+
+    // Act
+    const report = await stubCampaign({ store, buckets, chunkBytes: 37 }, ref);
+
+    // Assess
+    expect(report).toMatchObject({ rows: 61, valid: 60, duplicate: 1 });
+    expect(report.problems).toEqual([
+      { line: 122, kind: 'duplicate', reason: 'duplicate of the address on line 8', email: 'USER3@example.com' },
+    ]);
+    const stub = stubRecord.parse(JSON.parse((await store.get(buckets.stubs, keysIn(store, buckets.stubs)[0]!))!));
+    expect(stub.fields.note).toMatch(/^Line one\nline two \d+$/);
+  });
+
   it('fails with CAMPAIGN_NOT_FOUND when the campaign has no definition', async () => {
     // Prepare
     const store = new MemoryObjectStore();
