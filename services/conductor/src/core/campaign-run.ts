@@ -51,6 +51,8 @@ export class CampaignRun {
   private ready: string[] = [];
   private head = 0;
   private readonly delayed = new Map<string, number>();
+  /** No delayed recipient is due before this (it may be earlier than the true minimum, never later). */
+  private nextDue = Number.POSITIVE_INFINITY;
   /** Every recipient id ever queued or resolved: a rendered key is queued at most once. */
   private readonly known = new Set<string>();
   private readonly outcomes = new Map<string, OutcomeStatus>();
@@ -157,7 +159,7 @@ export class CampaignRun {
   /** Queued, to go out no earlier than `at` (its local time). */
   releaseAt(recipientId: string, at: number): void {
     if (this.outcomes.has(recipientId)) return;
-    this.delayed.set(recipientId, at);
+    this.delay(recipientId, at);
   }
 
   /** A recipient's zone was missing or unknown (it goes out at the campaign's zone): listed with the audience's problems. */
@@ -200,7 +202,12 @@ export class CampaignRun {
   /** Back to the queue, but not before `at` (the provider pushed back). */
   requeueAt(recipientId: string, at: number): void {
     if (!this.inFlight.delete(recipientId) || this.outcomes.has(recipientId)) return;
+    this.delay(recipientId, at);
+  }
+
+  private delay(recipientId: string, at: number): void {
     this.delayed.set(recipientId, at);
+    this.nextDue = Math.min(this.nextDue, at);
   }
 
   /** Counts one more retryable result for the recipient; returns how many it has had. */
@@ -377,13 +384,16 @@ export class CampaignRun {
     };
   }
 
+  /** Due recipients join the queue. A pass over the delayed ones only when one is due: a local send holds them all. */
   private promoteDue(now: number): void {
-    if (this.delayed.size === 0) return;
+    if (this.delayed.size === 0 || now < this.nextDue) return;
+    let next = Number.POSITIVE_INFINITY;
     for (const [id, at] of this.delayed) {
       if (at <= now) {
         this.delayed.delete(id);
         this.ready.push(id);
-      }
+      } else next = Math.min(next, at);
     }
+    this.nextDue = next;
   }
 }

@@ -7,6 +7,13 @@ export type { DailyLimitSettings };
 export class DailyLimit {
   private readonly zone: string;
   private readonly from: DateTime | undefined;
+  /**
+   * The last few days looked up, as instants: the governor asks for the day of every slice it
+   * opens, and local-time arithmetic (Luxon, Intl) costs microseconds a call, so a day's bounds
+   * are found once.
+   */
+  private readonly spans: { day: string; start: number; end: number }[] = [];
+  private readonly limits = new Map<string, number>();
 
   constructor(private readonly settings: DailyLimitSettings) {
     this.zone = settings.timeZone ?? 'UTC';
@@ -18,12 +25,22 @@ export class DailyLimit {
 
   /** The calendar day (YYYY-MM-DD, in the zone) that instant `t` falls in. */
   dayOf(t: number): string {
-    return DateTime.fromMillis(t, { zone: this.zone }).toISODate()!;
+    return this.spanOf(t).day;
   }
 
   /** When the day after the one `t` falls in begins. */
   nextDayStart(t: number): number {
-    return DateTime.fromMillis(t, { zone: this.zone }).startOf('day').plus({ days: 1 }).toMillis();
+    return this.spanOf(t).end;
+  }
+
+  private spanOf(t: number): { day: string; start: number; end: number } {
+    const known = this.spans.find((s) => s.start <= t && t < s.end);
+    if (known) return known;
+    const start = DateTime.fromMillis(t, { zone: this.zone }).startOf('day');
+    const span = { day: start.toISODate()!, start: start.toMillis(), end: start.plus({ days: 1 }).toMillis() };
+    // Three cover a slice near midnight (yesterday, today, tomorrow) without a look-up each time.
+    if (this.spans.unshift(span) > 3) this.spans.pop();
+    return span;
   }
 
   get timeZone(): string {
@@ -32,6 +49,16 @@ export class DailyLimit {
 
   /** The limit of day `day` (YYYY-MM-DD). */
   limitOn(day: string): number {
+    let limit = this.limits.get(day);
+    if (limit === undefined) {
+      limit = this.computeLimit(day);
+      if (this.limits.size > 64) this.limits.clear();
+      this.limits.set(day, limit);
+    }
+    return limit;
+  }
+
+  private computeLimit(day: string): number {
     const { perDay, warmUp } = this.settings;
     if (!warmUp) return perDay!;
     const k = Math.max(0, Math.round(DateTime.fromISO(day, { zone: this.zone }).diff(this.from!, 'days').days));
