@@ -1,5 +1,6 @@
 import type { AudienceReport, CampaignDefinition, CampaignRef, CampaignState, OutcomeStatus } from '@baton/shared';
 import { phaseOf, type CampaignPhase } from './campaign-status';
+import { LocalWaves } from './local-waves';
 
 /** Every recipient of an audience ends in exactly one of these; they add up to `total`. */
 export interface CampaignCounts {
@@ -60,6 +61,8 @@ export class CampaignRun {
   private readonly tally = new Map<OutcomeStatus, number>();
   private readonly inFlight = new Set<string>();
   private readonly awaitingZone: string[] = [];
+  /** Sent at a local time: how many recipients go out at each instant, by zone (for the view's waves and ETA). */
+  readonly waves = new LocalWaves();
   private readonly zoneIssues: { line: number; kind: string; reason: string }[] = [];
   private readonly provisional = new Set<string>();
   private provisionalSince = Number.NEGATIVE_INFINITY;
@@ -156,10 +159,16 @@ export class CampaignRun {
     return this.awaitingZone.splice(0, n);
   }
 
-  /** Queued, to go out no earlier than `at` (its local time). */
-  releaseAt(recipientId: string, at: number): void {
-    if (this.outcomes.has(recipientId)) return;
+  /** Rendered recipients whose zone is not read yet. */
+  get awaitingZoneCount(): number {
+    return this.awaitingZone.length;
+  }
+
+  /** Queued, to go out no earlier than `at` (its local time); false if it has an outcome already. */
+  releaseAt(recipientId: string, at: number): boolean {
+    if (this.outcomes.has(recipientId)) return false;
     this.delay(recipientId, at);
+    return true;
   }
 
   /** A recipient's zone was missing or unknown (it goes out at the campaign's zone): listed with the audience's problems. */

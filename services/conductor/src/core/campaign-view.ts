@@ -4,6 +4,7 @@ import type { Governor } from './governor';
 import { describeLocal, windowAt } from './send-window';
 import type { ComplaintTally } from './feedback';
 import type { SendingGovernors } from './sending-governors';
+import { localSendView, type WaveView } from './local-waves';
 
 /** Why a campaign that may send is not sending now, and until when. */
 export interface Waiting {
@@ -26,6 +27,8 @@ export interface CampaignView {
   sendWindow?: SendWindow;
   /** Each recipient released at a local time where they are. */
   localSend?: LocalSend;
+  /** With `localSend`: the instants recipients go out at, how many and from which zones (the ETA waits for them). */
+  waves?: WaveView[];
   /** Its domain's daily limit today (in the limit's zone) and what is left of it, when it has one. */
   dailyLimit?: { day: string; limit: number; left: number };
   /** Present while it waits: for its time, its window, the provider or the day's limit. */
@@ -60,6 +63,13 @@ export function campaignView(run: CampaignRun, governors: SendingGovernors, now:
   const perMinute = (n: number) => Math.round((n * MINUTE_MS) / governor.settings.windowMs);
   const perMinuteMax = perMinute(governor.cap);
   const { state, definition } = run;
+  // A send at a local time has its own ETA, which waits for its waves (local-waves.ts).
+  const local = localSendView(
+    run,
+    now,
+    { perMinuteNow: run.sentInLast(MINUTE_MS, now), perMinuteCap: perMinute(governor.effectiveCap) },
+    waitingFor(run, governors, now) !== undefined,
+  );
   return {
     id: run.id,
     customerId: definition.customerId,
@@ -78,9 +88,10 @@ export function campaignView(run: CampaignRun, governors: SendingGovernors, now:
     sendingDomain: definition.sendingDomain ?? governors.defaultDomain,
     perMinuteMax,
     effectivePerMinute: perMinute(governor.effectiveCap),
-    etaSeconds: etaSeconds(run, governors, perMinuteMax, now),
+    etaSeconds: local ? local.etaSeconds : etaSeconds(run, governors, perMinuteMax, now),
     problems: [...(run.report?.problems ?? []), ...run.zoneProblems].slice(0, 100),
     ...(state.localSend ? { localSend: state.localSend } : {}),
+    ...(local ? { waves: local.waves } : {}),
     ...(state.error ? { error: state.error } : {}),
     attention: run.attention(),
     ...(complaints !== undefined ? { complaints: complaintView(complaints, run.counts().sent) } : {}),

@@ -28,7 +28,9 @@ export async function releaseByZone(deps: { store: ObjectStore; buckets: Buckets
       const said = value === '' ? `no ${local.column}` : `unknown time zone "${value}"`;
       run.noteZoneProblem({ line: stub.line, kind: 'timezone', reason: `${said}: sent at ${local.time} ${local.timeZone}` });
     }
-    run.releaseAt(recipientId, instantIn(known ? value : local.timeZone));
+    const zone = known ? value : local.timeZone;
+    const at = instantIn(zone);
+    if (run.releaseAt(recipientId, at)) run.waves.add(at, zone);
   }
 }
 

@@ -1,3 +1,4 @@
+import type { CampaignRun } from './campaign-run';
 /**
  * The waves of a send at a local time: recipients whose local 09:00 falls at the same instant
  * go out together (Europe/Berlin and Africa/Lagos in winter), one wave per instant. The
@@ -57,4 +58,41 @@ export function finishAt(now: number, backlog: number, waves: readonly Pick<Wave
     finish = Math.max(finish, ahead[k]!.at + tail / perMs);
   }
   return Math.max(finish, now + (backlog + tail) / perMs);
+}
+
+/** A wave as the campaign view shows it. */
+export interface WaveView {
+  at: string;
+  count: number;
+  zones: string[];
+}
+
+/**
+ * The view's block for a send at a local time: its waves, and an ETA that waits for them
+ * (`undefined` for any other campaign: the view's own ETA applies). Recipients not placed yet
+ * (not rendered, or their zone not read) are counted in the last wave ahead, so they never make
+ * the ETA early. The rate is the campaign's over the last minute, or the domain's cap as the
+ * governor applies it now when nothing went out in that minute (between waves).
+ */
+export function localSendView(
+  run: CampaignRun,
+  now: number,
+  rates: { perMinuteNow: number; perMinuteCap: number },
+  waiting: boolean,
+): { waves: WaveView[]; etaSeconds: number | null } | undefined {
+  if (!run.state.localSend) return undefined;
+  const waves = run.waves.list();
+  const shown = waves.slice(0, WAVES_SHOWN).map((w) => ({ at: new Date(w.at).toISOString(), count: w.count, zones: w.zones }));
+  const report = run.report;
+  const perMinute = rates.perMinuteNow > 0 ? Math.min(rates.perMinuteNow, rates.perMinuteCap) : rates.perMinuteCap;
+  if (run.phase !== 'sending' || !report || waiting || !(perMinute > 0)) return { waves: shown, etaSeconds: null };
+  const remaining = Math.max(0, report.valid - run.outcomeCount);
+  const unplaced = Math.min(remaining, Math.max(0, report.valid - run.rendered) + run.awaitingZoneCount);
+  const ahead = waves.filter((w) => w.at > now);
+  if (ahead.length > 0) ahead[ahead.length - 1] = { ...ahead[ahead.length - 1]!, count: ahead[ahead.length - 1]!.count + unplaced };
+  const aheadCount = ahead.reduce((n, w) => n + w.count, 0);
+  const backlog = Math.max(0, remaining - aheadCount);
+  if (backlog + aheadCount === 0) return { waves: shown, etaSeconds: 0 };
+  const finish = finishAt(now, backlog, ahead, perMinute / 60_000);
+  return { waves: shown, etaSeconds: Math.ceil((finish - now) / 1000) };
 }

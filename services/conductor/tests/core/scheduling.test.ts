@@ -316,10 +316,20 @@ describe("Conductor: sending at a local time in each recipient's own zone", () =
     };
     // Act + Assess: nobody before 09:00 in Berlin (08:00 UTC); then each at their own 09:00.
     expect(await leasedAt('2026-11-23T07:59:00Z')).toEqual([]);
+    // The view shows the three waves, and its ETA waits for the last one (New York's, 6 h 1 min on).
+    const before = h.conductor.getCampaign(ref.campaignId);
+    expect(before.waves).toEqual([
+      { at: '2026-11-23T08:00:00.000Z', count: 1, zones: ['Europe/Berlin'] },
+      { at: '2026-11-23T09:00:00.000Z', count: 1, zones: ['UTC'] },
+      { at: '2026-11-23T14:00:00.000Z', count: 1, zones: ['America/New_York'] },
+    ]);
+    expect(before.etaSeconds).toBeGreaterThanOrEqual(6 * 3_600 + 60);
+    expect(before.etaSeconds).toBeLessThan(6 * 3_600 + 61 + 1);
     expect(await leasedAt('2026-11-23T08:00:01Z')).toEqual([ids[0]]);
     expect(await leasedAt('2026-11-23T09:00:01Z')).toEqual([ids[0], ids[2]]);
     expect(await leasedAt('2026-11-23T13:59:00Z')).toEqual([ids[0], ids[2]]);
     expect(await leasedAt('2026-11-23T14:00:01Z')).toEqual([ids[0], ids[2], ids[1]]);
+    expect(h.conductor.getCampaign(ref.campaignId).etaSeconds).toBe(0);
     expect(h.conductor.getCampaign(ref.campaignId).problems).toContainEqual({
       line: 4,
       kind: 'timezone',
