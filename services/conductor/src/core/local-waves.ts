@@ -83,11 +83,12 @@ export function localSendView(
   if (!run.state.localSend) return undefined;
   const waves = run.waves.list();
   const shown = waves.slice(0, WAVES_SHOWN).map((w) => ({ at: new Date(w.at).toISOString(), count: w.count, zones: w.zones }));
-  const report = run.report;
   const perMinute = rates.perMinuteNow > 0 ? Math.min(rates.perMinuteNow, rates.perMinuteCap) : rates.perMinuteCap;
-  if (run.phase !== 'sending' || !report || waiting || !(perMinute > 0)) return { waves: shown, etaSeconds: null };
-  const remaining = Math.max(0, report.valid - run.outcomeCount);
-  const unplaced = Math.min(remaining, Math.max(0, report.valid - run.rendered) + run.awaitingZoneCount);
+  if (run.phase !== 'sending' || waiting || !(perMinute > 0)) return { waves: shown, etaSeconds: null };
+  // Until the audience report is read, the recipients counted so far.
+  const valid = run.report?.valid ?? run.counts().total;
+  const remaining = Math.max(0, valid - run.outcomeCount);
+  const unplaced = Math.min(remaining, Math.max(0, valid - run.rendered) + run.awaitingZoneCount);
   const ahead = waves.filter((w) => w.at > now);
   if (ahead.length > 0) ahead[ahead.length - 1] = { ...ahead[ahead.length - 1]!, count: ahead[ahead.length - 1]!.count + unplaced };
   const aheadCount = ahead.reduce((n, w) => n + w.count, 0);
