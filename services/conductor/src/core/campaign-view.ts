@@ -8,7 +8,7 @@ import { localSendView, type WaveView } from './local-waves';
 
 /** Why a campaign that may send is not sending now, and until when. */
 export interface Waiting {
-  reason: 'scheduled' | 'sendWindow' | 'providerHold' | 'dailyLimit';
+  reason: 'scheduled' | 'sendWindow' | 'providerHold' | 'dailyLimit' | 'monthlyLimit';
   until: string;
   message: string;
 }
@@ -31,6 +31,8 @@ export interface CampaignView {
   waves?: WaveView[];
   /** Its domain's daily limit today (in the limit's zone) and what is left of it, when it has one. */
   dailyLimit?: { day: string; limit: number; left: number };
+  /** Its domain's monthly limit this month (YYYY-MM, in the limit's zone) and what is left of it, when it has one. */
+  monthlyLimit?: { month: string; limit: number; left: number };
   /** Present while it waits: for its time, its window, the provider or the day's limit. */
   waiting?: Waiting;
   finishedAt?: string;
@@ -82,6 +84,7 @@ export function campaignView(run: CampaignRun, governors: SendingGovernors, now:
     ...(state.sendWindow ? { sendWindow: state.sendWindow } : {}),
     ...optional('waiting', waitingFor(run, governors, now)),
     ...optional('dailyLimit', dailyLimitOf(governor, now)),
+    ...optional('monthlyLimit', monthlyLimitOf(governor, now)),
     ...(state.finishedAt ? { finishedAt: state.finishedAt } : {}),
     counts: run.counts(),
     sentLastMinute: run.sentInLast(MINUTE_MS, now),
@@ -149,4 +152,9 @@ function waitingFor(run: CampaignRun, governors: SendingGovernors, now: number):
 function dailyLimitOf(governor: Governor, now: number): CampaignView['dailyLimit'] {
   const today = governor.snapshot(now).today;
   return today && { day: today.day, limit: today.limit, left: Math.max(0, today.limit - today.granted) };
+}
+
+function monthlyLimitOf(governor: Governor, now: number): CampaignView['monthlyLimit'] {
+  const month = governor.snapshot(now).month;
+  return month && { month: month.month, limit: month.limit, left: Math.max(0, month.limit - month.granted) };
 }
