@@ -93,7 +93,6 @@ export function localSendView(
   if (ahead.length > 0) ahead[ahead.length - 1] = { ...ahead[ahead.length - 1]!, count: ahead[ahead.length - 1]!.count + unplaced };
   const aheadCount = ahead.reduce((n, w) => n + w.count, 0);
   const backlog = Math.max(0, remaining - aheadCount);
-  if (backlog + aheadCount === 0) return { waves: shown, etaSeconds: 0 };
   const finish = finishAt(now, backlog, ahead, perMinute / 60_000);
   return { waves: shown, etaSeconds: Math.ceil((finish - now) / 1000) };
 }
