@@ -3,6 +3,8 @@ import type { DailyLimitSettings } from '@baton/shared';
 
 export type { DailyLimitSettings };
 
+/* A sending domain's calendar limits (DAILY_LIMITS): per day with its warm-up, per month, and the book that holds them. */
+
 /**
  * A limit per calendar period (a day, a month) in a zone: which period an instant falls in,
  * where it starts and ends, and its limit. A period is named by its ISO date (YYYY-MM-DD) or
@@ -10,7 +12,6 @@ export type { DailyLimitSettings };
  */
 export interface CalendarLimit {
   readonly timeZone: string;
-  readonly unit: 'day' | 'month';
   periodOf(t: number): string;
   /** When the period `t` falls in began. */
   startOf(t: number): number;
@@ -49,7 +50,6 @@ function checkZone(zone: string, what: string): void {
 
 /** The rule of one domain's days: which day an instant falls in, and that day's limit (warm-up included). */
 export class DailyLimit implements CalendarLimit {
-  readonly unit = 'day';
   private readonly zone: string;
   private readonly from: DateTime | undefined;
   private readonly spans: Spans;
@@ -120,7 +120,6 @@ export class DailyLimit implements CalendarLimit {
 
 /** The rule of one domain's months: a fixed limit per calendar month in a zone (Mailgun's monthly limit). */
 export class MonthlyLimit implements CalendarLimit {
-  readonly unit = 'month';
   private readonly spans: Spans;
 
   constructor(
