@@ -112,20 +112,20 @@ SCENARIOS.push(
     ...base,
     name: 'three-zones',
     description:
-      "09:00 in each recipient's zone under a cap of 600 a minute: 12,000 in Asia/Kathmandu (03:15 UTC), then 3,000 each in Asia/Kolkata and Asia/Colombo at once (03:30 UTC) while Kathmandu's wave still sends; 8 workers, from 03:00 UTC",
-    cap: 600,
+      "09:00 in each recipient's zone under a cap of 300 a minute: 6,000 in Asia/Kathmandu (03:15 UTC), then 1,500 each in Asia/Kolkata and Asia/Colombo at once (03:30 UTC) while Kathmandu's wave still sends; 8 workers, from 03:00 UTC",
+    cap: 300,
     workers: 8,
     startAt: Date.UTC(2026, 0, 6, 3, 0),
     localSend: {
       date: '2026-01-06',
       time: '09:00',
       zones: [
-        { timeZone: 'Asia/Kathmandu', size: 12_000 },
-        { timeZone: 'Asia/Kolkata', size: 3_000 },
-        { timeZone: 'Asia/Colombo', size: 3_000 },
+        { timeZone: 'Asia/Kathmandu', size: 6_000 },
+        { timeZone: 'Asia/Kolkata', size: 1_500 },
+        { timeZone: 'Asia/Colombo', size: 1_500 },
       ],
     },
-    campaigns: big(18_000),
+    campaigns: big(9_000),
   },
   {
     ...base,
