@@ -41,6 +41,7 @@ describe('MonthlyLimit: the months and their limit', () => {
     expect(Object.keys(calendarLimits({ perMonth: 10 }))).toEqual(['monthly']);
     expect(Object.keys(calendarLimits({ perDay: 10 }))).toEqual(['daily']);
     expect(Object.keys(calendarLimits({ perDay: 10, perMonth: 100 }))).toEqual(['daily', 'monthly']);
+    expect(Object.keys(calendarLimits({ warmUp: { from: '2026-12-01', start: 10, factor: 2 } }))).toEqual(['daily']);
     expect(() => new MonthlyLimit(5, 'Mars/Base')).toThrow('monthly limit: unknown time zone Mars/Base');
   });
 });
@@ -137,6 +138,19 @@ describe('Governor with a monthly limit', () => {
     expect(saved.domains['mg.example.com'].months).toBeDefined();
     expect(sum(grants)).toBeLessThanOrEqual(20);
     expect(after.forDomain(undefined).snapshot(DECEMBER + 6 * DAY + 60_000).month!.granted).toBeGreaterThanOrEqual(80);
+  });
+
+  it('checkpoints only the periods that still matter: from the last one on, and none that holds nothing', () => {
+    // Prepare: sends on 1 December, then on 4 December (a day and a month limit).
+    const g = governor({ perDay: 50, perMonth: 500 });
+    drain(g, DECEMBER + 3_600_000, 5);
+    drain(g, DECEMBER + 3 * DAY + 3_600_000, 5);
+    // Act: the checkpoint the next day.
+    const cp = g.checkpoint(DECEMBER + 4 * DAY + 3_600_000);
+    // Assess: 1 December is past the day before: not kept; 4 December (yesterday) is; today holds nothing yet.
+    expect(Object.keys(cp.days!)).toEqual(['2026-12-04']);
+    expect(cp.days!['2026-12-04']).toBeGreaterThan(0);
+    expect(Object.keys(cp.months!)).toEqual(['2026-12']);
   });
 
   it('says why a domain waits when its month is used up, and until when', () => {
