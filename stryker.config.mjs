@@ -34,6 +34,7 @@ export default {
     'services/conductor/src/core/governor.ts',
     'services/conductor/src/core/push-back-level.ts',
     'services/conductor/src/core/daily-limit.ts',
+    'services/conductor/src/core/local-waves.ts',
     'services/conductor/src/core/pacing.ts',
     'services/worker/src/core/**/*.ts',
     'shared/src/ledger.ts',

@@ -28,6 +28,8 @@ export interface CampaignView {
   sendAt?: string;
   /** Why it is not sending now, and until when (its time, its send window, the provider's limit). */
   waiting?: { reason: string; until: string; message: string };
+  /** Sent at a local time: the instants recipients go out at, how many and from which zones. */
+  waves?: { at: string; count: number; zones: string[] }[];
 }
 
 export class ApiError extends Error {

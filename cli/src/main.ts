@@ -52,10 +52,26 @@ function summary(c: CampaignView): string {
   return [
     `campaign ${c.id} (${c.name}): ${c.status}${c.error ? ` (${c.error.code}: ${c.error.message})` : ''}`,
     ...(c.waiting ? [`  ${c.waiting.message}`] : []),
+    ...wavesLines(c),
     `  audience rows ${k.total}: sent ${k.sent}, failed ${k.failed}, in doubt ${k.inDoubt}, not accepted ${k.notAccepted ?? 0}, suppressed ${k.suppressed}, cancelled ${k.cancelled}, invalid ${k.invalid}, duplicate ${k.duplicate}`,
     ...c.problems.slice(0, 10).map((p) => `  line ${p.line}: ${p.kind}: ${p.reason}`),
     ...(c.problems.length > 10 ? [`  … and ${c.problems.length - 10} more problems (see the console)`] : []),
   ].join('\n');
+}
+
+/** A send at a local time: one line per wave, then the ETA that waits for them. */
+function wavesLines(c: CampaignView): string[] {
+  if (!c.waves || c.waves.length === 0) return [];
+  const lines = c.waves.slice(0, 10).map((w) => `  wave at ${w.at}: ${w.count} (${w.zones.join(', ')})`);
+  if (c.waves.length > 10) lines.push(`  … and ${c.waves.length - 10} more waves`);
+  if (c.etaSeconds !== null) lines.push(`  all sent in about ${formatDuration(c.etaSeconds)}`);
+  return lines;
+}
+
+function formatDuration(seconds: number): string {
+  if (seconds < 90) return `${seconds} s`;
+  if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
+  return `${Math.floor(seconds / 3_600)} h ${Math.round((seconds % 3_600) / 60)} min`;
 }
 
 /** Finished: done, failed, or cancelled with nothing still out with a worker (its counts are then final). */

@@ -165,6 +165,50 @@ describe('the baton CLI against a local Baton', () => {
     expect(Math.min(...received.map((m) => m.receivedAt)) - at.getTime()).toBeLessThan(2_000);
   });
 
+  it("shows the waves of a send at each recipient's local time, and when all of it will be sent", async () => {
+    // Prepare: 09:00 tomorrow where each recipient is; Berlin and Paris share an instant all year, New York is later.
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const csv = [
+      'email,first_name,tz',
+      'b@example.com,B,Europe/Berlin',
+      'p@example.com,P,Europe/Paris',
+      'n@example.com,N,America/New_York',
+    ];
+    const res = await fetch(`${baton.url}/api/campaigns`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${baton.apiToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'Local',
+        customerId: 'acme',
+        from: 'Acme <news@acme.test>',
+        subject: 'Hi',
+        mjml: TEMPLATE,
+        audienceCsv: csv.join('\n'),
+        localSend: { date: tomorrow, time: '09:00', timeZone: 'UTC', column: 'tz' },
+      }),
+    });
+    const { id } = (await res.json()) as { id: string };
+    await fetch(`${baton.url}/api/campaigns/${id}/send`, { method: 'POST', headers: { authorization: `Bearer ${baton.apiToken}` } });
+
+    // Act: until all three are placed in their waves.
+    let out = new Collector();
+    const deadline = Date.now() + 10_000;
+    while (!/wave at .*: 1 \(America\/New_York\)/.test(out.text) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      out = new Collector();
+      expect(await run(['status', id, ...connection], out)).toBe(0);
+    }
+
+    // Assess: two waves (Berlin and Paris at once), then the ETA, which waits for New York's 09:00.
+    const [berlinWave, newYorkWave] = [...out.text.matchAll(/wave at (\S+): (\d+) \((.*)\)/g)].map((m) => [m[1], m[2], m[3]]);
+    expect(berlinWave!.slice(1)).toEqual(['2', 'Europe/Berlin, Europe/Paris']);
+    expect(newYorkWave!.slice(1)).toEqual(['1', 'America/New_York']);
+    expect(Date.parse(newYorkWave![0]!)).toBeGreaterThan(Date.parse(berlinWave![0]!));
+    expect(out.text).toMatch(/all sent in about \d+ h \d+ min/);
+    expect(baton.sink!.messages().filter((m) => m.variables['campaign-id'] === id)).toEqual([]);
+    await fetch(`${baton.url}/api/campaigns/${id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${baton.apiToken}` } });
+  });
+
   it('exits 1 with --wait when recipients end failed, and draws the progress bar on a TTY without crashing', async () => {
     // Prepare
     baton.sink!.failNext(VALID.length, 400, { message: "'to' parameter is not a valid address" });

@@ -45,11 +45,15 @@ const DOMAIN = DOMAIN_NAME;
 
 const perDay = z.number().int().min(1).max(100_000_000);
 const isoDate = z.iso.date({ message: 'must be a date, YYYY-MM-DD' });
-/** One domain's daily limit: a fixed `perDay`, a warm-up ramp, or a ramp up to `perDay`. */
+/**
+ * One domain's calendar limits: per day a fixed `perDay`, a warm-up ramp, or a ramp up to
+ * `perDay`; per calendar month `perMonth` (Mailgun's monthly limit); both in `timeZone`.
+ */
 export const dailyLimitSettings = z
   .object({
     timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin').optional(),
     perDay: perDay.optional(),
+    perMonth: z.number().int().min(1).max(10_000_000_000).optional(),
     warmUp: z
       .union([
         z.object({ from: isoDate, days: z.array(perDay).min(1) }).strict(),
@@ -58,10 +62,12 @@ export const dailyLimitSettings = z
       .optional(),
   })
   .strict()
-  .refine((d) => d.perDay !== undefined || d.warmUp !== undefined, { message: 'give perDay, warmUp or both' });
+  .refine((d) => d.perDay !== undefined || d.warmUp !== undefined || d.perMonth !== undefined, {
+    message: 'give perDay, warmUp, perMonth or several',
+  });
 export type DailyLimitSettings = z.infer<typeof dailyLimitSettings>;
 
-/** `{"mg.a.com": {"perDay": 100000, "timeZone": "UTC", "warmUp": {…}}}`. */
+/** `{"mg.a.com": {"perDay": 100000, "perMonth": 2000000, "timeZone": "UTC", "warmUp": {…}}}`. */
 const dailyLimits = z.string().transform((s, ctx) => {
   let parsed: unknown;
   try {
@@ -90,7 +96,7 @@ const variables = {
   LEASE_HORIZON_MS: { schema: wholeNumber(100, 600_000), default: '5000' },
   /** Domains with their own caps, `mg.a.com=6000,news.a.com=1200`; default: MAILGUN_DOMAIN at PER_MINUTE_MAX. */
   SENDING_DOMAINS: { schema: namedNumbers(DOMAIN, 'domain', 1, 1_000_000).optional(), default: undefined },
-  /** Per sending domain, a limit per calendar day and an optional warm-up ramp (JSON). */
+  /** Per sending domain, a limit per calendar day (with an optional warm-up ramp) and per calendar month (JSON). */
   DAILY_LIMITS: { schema: dailyLimits.optional(), default: undefined },
   CUSTOMER_WEIGHTS: { schema: namedNumbers(CUSTOMER, 'customer', 0.01, 1_000).optional(), default: undefined },
   CUSTOMER_PER_MINUTE_MAX: { schema: namedNumbers(CUSTOMER, 'customer', 1, 1_000_000).optional(), default: undefined },

@@ -113,6 +113,15 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads a monthly limit with the daily ones, alone or beside a daily limit, and names a bad one', () => {
+    const config = loadConfig({ DAILY_LIMITS: '{"mg.example.com": {"perDay": 10000, "perMonth": 200000, "timeZone": "UTC"}}' });
+    expect(sendingDomains(config)[0]!.daily).toEqual({ perDay: 10000, perMonth: 200000, timeZone: 'UTC' });
+    expect(sendingDomains(loadConfig({ DAILY_LIMITS: '{"mg.example.com": {"perMonth": 5}}' }))[0]!.daily).toEqual({ perMonth: 5 });
+    expect(configErrorFor({ DAILY_LIMITS: '{"mg.example.com": {"perMonth": 0}}' }).issues[0]!.message).toMatch(
+      /^mg\.example\.com\.perMonth: /,
+    );
+  });
+
   it('refuses a daily limit for a domain it does not send through', () => {
     // Act
     const error = configErrorFor({ DAILY_LIMITS: '{"other.example.com": {"perDay": 10}}' });
@@ -180,7 +189,7 @@ describe('loadConfig', () => {
     ['SENDING_DOMAINS', 'mg.example.com=10,MG.example.com=20', 'mg.example.com is listed twice'],
     ['DAILY_LIMITS', '{"mg.example.com": 5}', 'mg.example.com: '],
     ['DAILY_LIMITS', 'perDay=5', 'must be JSON: {"mg.example.com": {"perDay": 100000}}'],
-    ['DAILY_LIMITS', '{"mg.example.com": {}}', 'mg.example.com: give perDay, warmUp or both'],
+    ['DAILY_LIMITS', '{"mg.example.com": {}}', 'mg.example.com: give perDay, warmUp, perMonth or several'],
     [
       'DAILY_LIMITS',
       '{"mg.example.com": {"perDay": 10, "timeZone": "Europe/Paris-ish"}}',

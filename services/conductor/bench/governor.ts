@@ -48,6 +48,8 @@ async function main(): Promise<void> {
       String(r.throttled),
       String(r.maxDay),
       String(r.limited),
+      r.days ? String(r.dayViolations) : '—',
+      r.zones ? String(r.early) : '—',
       String(r.inDoubt),
       String(r.duplicates),
     ];
@@ -67,6 +69,8 @@ async function main(): Promise<void> {
     '429s',
     'max day',
     '420s',
+    'over a day',
+    'before local time',
     'in doubt',
     'sent twice',
   ];
@@ -75,6 +79,20 @@ async function main(): Promise<void> {
   console.log(line(head));
   console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
   for (const r of rows) console.log(line(r));
+  // The calendar's figures, where a scenario has them: each day against its limit, each zone against its local time.
+  for (const r of results.filter((x) => x.strategy === 'baton')) {
+    if (r.days) console.log(`\n${r.scenario}: ${r.days.map((d) => `${d.day} ${d.calls}/${d.limit}`).join(', ')}`);
+    if (r.zones)
+      console.log(
+        `\n${r.scenario}: ` +
+          r.zones
+            .map(
+              (z) =>
+                `${z.timeZone} (its local time: ${z.opensAt}) ${z.recipients}: first +${z.firstS.toFixed(1)} s, last +${z.lastS.toFixed(0)} s, early ${z.early}`,
+            )
+            .join('; '),
+      );
+  }
 }
 
 main().catch((err) => {

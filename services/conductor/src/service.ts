@@ -228,6 +228,10 @@ export class ConductorService {
         this.metrics.gauges.dailyLimit.set({ domain: g.domain }, g.today.limit);
         this.metrics.gauges.dailyLeft.set({ domain: g.domain }, Math.max(0, g.today.limit - g.today.granted));
       }
+      if (g.month) {
+        this.metrics.gauges.monthlyLimit.set({ domain: g.domain }, g.month.limit);
+        this.metrics.gauges.monthlyLeft.set({ domain: g.domain }, Math.max(0, g.month.limit - g.month.granted));
+      }
     }
     this.metrics.gauges.campaigns.reset();
     for (const c of this.conductor.listCampaigns()) this.metrics.gauges.campaigns.inc({ status: c.status });

@@ -1,5 +1,6 @@
 import type { AudienceReport, CampaignDefinition, CampaignRef, CampaignState, OutcomeStatus } from '@baton/shared';
 import { phaseOf, type CampaignPhase } from './campaign-status';
+import { LocalWaves } from './local-waves';
 
 /** Every recipient of an audience ends in exactly one of these; they add up to `total`. */
 export interface CampaignCounts {
@@ -51,6 +52,8 @@ export class CampaignRun {
   private ready: string[] = [];
   private head = 0;
   private readonly delayed = new Map<string, number>();
+  /** No delayed recipient is due before this (it may be earlier than the true minimum, never later). */
+  private nextDue = Number.POSITIVE_INFINITY;
   /** Every recipient id ever queued or resolved: a rendered key is queued at most once. */
   private readonly known = new Set<string>();
   private readonly outcomes = new Map<string, OutcomeStatus>();
@@ -58,6 +61,8 @@ export class CampaignRun {
   private readonly tally = new Map<OutcomeStatus, number>();
   private readonly inFlight = new Set<string>();
   private readonly awaitingZone: string[] = [];
+  /** Sent at a local time: how many recipients go out at each instant, by zone (for the view's waves and ETA). */
+  readonly waves = new LocalWaves();
   private readonly zoneIssues: { line: number; kind: string; reason: string }[] = [];
   private readonly provisional = new Set<string>();
   private provisionalSince = Number.NEGATIVE_INFINITY;
@@ -154,10 +159,16 @@ export class CampaignRun {
     return this.awaitingZone.splice(0, n);
   }
 
-  /** Queued, to go out no earlier than `at` (its local time). */
-  releaseAt(recipientId: string, at: number): void {
-    if (this.outcomes.has(recipientId)) return;
-    this.delayed.set(recipientId, at);
+  /** Rendered recipients whose zone is not read yet. */
+  get awaitingZoneCount(): number {
+    return this.awaitingZone.length;
+  }
+
+  /** Queued, to go out no earlier than `at` (its local time); false if it has an outcome already. */
+  releaseAt(recipientId: string, at: number): boolean {
+    if (this.outcomes.has(recipientId)) return false;
+    this.delay(recipientId, at);
+    return true;
   }
 
   /** A recipient's zone was missing or unknown (it goes out at the campaign's zone): listed with the audience's problems. */
@@ -200,7 +211,12 @@ export class CampaignRun {
   /** Back to the queue, but not before `at` (the provider pushed back). */
   requeueAt(recipientId: string, at: number): void {
     if (!this.inFlight.delete(recipientId) || this.outcomes.has(recipientId)) return;
+    this.delay(recipientId, at);
+  }
+
+  private delay(recipientId: string, at: number): void {
     this.delayed.set(recipientId, at);
+    this.nextDue = Math.min(this.nextDue, at);
   }
 
   /** Counts one more retryable result for the recipient; returns how many it has had. */
@@ -377,13 +393,16 @@ export class CampaignRun {
     };
   }
 
+  /** Due recipients join the queue. A pass over the delayed ones only when one is due: a local send holds them all. */
   private promoteDue(now: number): void {
-    if (this.delayed.size === 0) return;
+    if (this.delayed.size === 0 || now < this.nextDue) return;
+    let next = Number.POSITIVE_INFINITY;
     for (const [id, at] of this.delayed) {
       if (at <= now) {
         this.delayed.delete(id);
         this.ready.push(id);
-      }
+      } else next = Math.min(next, at);
     }
+    this.nextDue = next;
   }
 }

@@ -4,10 +4,11 @@ import type { Governor } from './governor';
 import { describeLocal, windowAt } from './send-window';
 import type { ComplaintTally } from './feedback';
 import type { SendingGovernors } from './sending-governors';
+import { localSendView, type WaveView } from './local-waves';
 
 /** Why a campaign that may send is not sending now, and until when. */
 export interface Waiting {
-  reason: 'scheduled' | 'sendWindow' | 'providerHold' | 'dailyLimit';
+  reason: 'scheduled' | 'sendWindow' | 'providerHold' | 'dailyLimit' | 'monthlyLimit';
   until: string;
   message: string;
 }
@@ -26,8 +27,12 @@ export interface CampaignView {
   sendWindow?: SendWindow;
   /** Each recipient released at a local time where they are. */
   localSend?: LocalSend;
+  /** With `localSend`: the instants recipients go out at, how many and from which zones (the ETA waits for them). */
+  waves?: WaveView[];
   /** Its domain's daily limit today (in the limit's zone) and what is left of it, when it has one. */
   dailyLimit?: { day: string; limit: number; left: number };
+  /** Its domain's monthly limit this month (YYYY-MM, in the limit's zone) and what is left of it, when it has one. */
+  monthlyLimit?: { month: string; limit: number; left: number };
   /** Present while it waits: for its time, its window, the provider or the day's limit. */
   waiting?: Waiting;
   finishedAt?: string;
@@ -60,6 +65,13 @@ export function campaignView(run: CampaignRun, governors: SendingGovernors, now:
   const perMinute = (n: number) => Math.round((n * MINUTE_MS) / governor.settings.windowMs);
   const perMinuteMax = perMinute(governor.cap);
   const { state, definition } = run;
+  // A send at a local time has its own ETA, which waits for its waves (local-waves.ts).
+  const local = localSendView(
+    run,
+    now,
+    { perMinuteNow: run.sentInLast(MINUTE_MS, now), perMinuteCap: perMinute(governor.effectiveCap) },
+    waitingFor(run, governors, now) !== undefined,
+  );
   return {
     id: run.id,
     customerId: definition.customerId,
@@ -72,15 +84,17 @@ export function campaignView(run: CampaignRun, governors: SendingGovernors, now:
     ...(state.sendWindow ? { sendWindow: state.sendWindow } : {}),
     ...optional('waiting', waitingFor(run, governors, now)),
     ...optional('dailyLimit', dailyLimitOf(governor, now)),
+    ...optional('monthlyLimit', monthlyLimitOf(governor, now)),
     ...(state.finishedAt ? { finishedAt: state.finishedAt } : {}),
     counts: run.counts(),
     sentLastMinute: run.sentInLast(MINUTE_MS, now),
     sendingDomain: definition.sendingDomain ?? governors.defaultDomain,
     perMinuteMax,
     effectivePerMinute: perMinute(governor.effectiveCap),
-    etaSeconds: etaSeconds(run, governors, perMinuteMax, now),
+    etaSeconds: local ? local.etaSeconds : etaSeconds(run, governors, perMinuteMax, now),
     problems: [...(run.report?.problems ?? []), ...run.zoneProblems].slice(0, 100),
     ...(state.localSend ? { localSend: state.localSend } : {}),
+    ...(local ? { waves: local.waves } : {}),
     ...(state.error ? { error: state.error } : {}),
     attention: run.attention(),
     ...(complaints !== undefined ? { complaints: complaintView(complaints, run.counts().sent) } : {}),
@@ -138,4 +152,9 @@ function waitingFor(run: CampaignRun, governors: SendingGovernors, now: number):
 function dailyLimitOf(governor: Governor, now: number): CampaignView['dailyLimit'] {
   const today = governor.snapshot(now).today;
   return today && { day: today.day, limit: today.limit, left: Math.max(0, today.limit - today.granted) };
+}
+
+function monthlyLimitOf(governor: Governor, now: number): CampaignView['monthlyLimit'] {
+  const month = governor.snapshot(now).month;
+  return month && { month: month.month, limit: month.limit, left: Math.max(0, month.limit - month.granted) };
 }

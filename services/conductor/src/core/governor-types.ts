@@ -20,7 +20,7 @@ export interface GovernorSettings {
    * that moves the effective cap — come back soon.
    */
   probeMs?: number;
-  /** A limit per calendar day on top of the window's cap (the provider's, or a warm-up ramp). */
+  /** A limit per calendar day (the provider's, or a warm-up ramp) and per month on top of the window's cap. */
   daily?: DailyLimitSettings;
 }
 
@@ -50,6 +50,8 @@ export interface GovernorCheckpoint {
   recoverTo?: number;
   /** With a daily limit: for each recent day, at most how many calls it holds. */
   days?: Record<string, number>;
+  /** With a monthly limit: the same for this month and the last. */
+  months?: Record<string, number>;
 }
 
 export interface GovernorSnapshot {
@@ -61,4 +63,6 @@ export interface GovernorSnapshot {
   windowStart: number;
   /** With a daily limit: today's (in its zone), and the permits granted against it. */
   today?: { day: string; limit: number; granted: number };
+  /** With a monthly limit: this month's (YYYY-MM, in its zone), and the permits granted against it. */
+  month?: { month: string; limit: number; granted: number };
 }

@@ -1,4 +1,4 @@
-import { DailyLimit, DayBook } from './daily-limit';
+import { PeriodBook, calendarLimits } from './daily-limit';
 import type { GovernorCheckpoint, GovernorSettings, GovernorSnapshot, SliceGrant } from './governor-types';
 import { PushBackLevel } from './push-back-level';
 
@@ -66,8 +66,10 @@ export class Governor {
   private heldUntil = 0;
   private heldReason: string | undefined;
   private readonly probeSlices: number;
-  /** With a daily limit: what each day's slices may hold and have been granted. */
-  private readonly days: DayBook | undefined;
+  /** With a daily or monthly limit: what each day's (month's) slices may hold and have been granted. */
+  private readonly days: PeriodBook | undefined;
+  private readonly months: PeriodBook | undefined;
+  private readonly books: PeriodBook[];
 
   constructor(readonly settings: GovernorSettings) {
     const { perWindowMax: cap, windowMs, sliceMs, marginMs } = settings;
@@ -82,7 +84,10 @@ export class Governor {
       Math.max(1, Math.ceil(cap * (settings.recoverShare ?? 0.1))),
     );
     this.probeSlices = Math.max(2, Math.ceil((settings.probeMs ?? 1_000) / sliceMs));
-    this.days = settings.daily ? new DayBook(new DailyLimit(settings.daily), sliceMs, marginMs) : undefined;
+    const { daily, monthly } = settings.daily ? calendarLimits(settings.daily) : {};
+    this.days = daily && new PeriodBook(daily, sliceMs, marginMs);
+    this.months = monthly && new PeriodBook(monthly, sliceMs, marginMs);
+    this.books = [this.days, this.months].filter((b) => b !== undefined);
   }
 
   get cap(): number {
@@ -106,9 +111,10 @@ export class Governor {
   /** The current slice: never earlier than one already seen. */
   advance(now: number): number {
     const next = Math.max(this.seen, this.sliceOf(now));
-    // Slices going past now hold what is granted in them, no longer their limit: so do their days.
-    if (this.days && next > this.seen) {
-      for (const [j, limit] of this.limits) if (j >= this.seen && j < next) this.days.addBound(j, (this.granted.get(j) ?? 0) - limit);
+    // Slices going past now hold what is granted in them, no longer their limit: so do their days and months.
+    if (this.books.length > 0 && next > this.seen) {
+      for (const [j, limit] of this.limits)
+        if (j >= this.seen && j < next) for (const b of this.books) b.addBound(j, (this.granted.get(j) ?? 0) - limit);
     }
     this.seen = next;
     return this.seen;
@@ -141,10 +147,10 @@ export class Governor {
       const pace = this.pace(i, this.cap);
       // Carried permits go to slices still ahead: one already past cannot use them.
       const extra = held || i < current ? 0 : Math.min(this.carry, this.pace(i, this.level.value));
-      const limit = held ? 0 : Math.max(0, Math.min(pace + extra, room, this.days?.room(i) ?? Number.POSITIVE_INFINITY));
+      const limit = held ? 0 : Math.max(0, Math.min(pace + extra, room, ...this.books.map((b) => b.room(i))));
       this.carry -= Math.max(0, Math.min(extra, limit - pace));
       this.limits.set(i, limit);
-      if (i >= current) this.days?.addBound(i, limit);
+      if (i >= current) for (const b of this.books) b.addBound(i, limit);
     }
     this.forget(now);
   }
@@ -179,7 +185,7 @@ export class Governor {
     if (n <= 0) return;
     if (n > this.free(i)) throw new RangeError(`slice ${i} has ${this.free(i)} permits free, ${n} asked`);
     this.granted.set(i, (this.granted.get(i) ?? 0) + n);
-    this.days?.addGranted(i, n);
+    for (const b of this.books) b.addGranted(i, n);
   }
 
   /**
@@ -198,8 +204,8 @@ export class Governor {
       else unused = i > current && this.sliceStart(i) > now + this.settings.marginMs ? n : 0;
       if (unused <= 0 || !this.granted.has(i)) return;
       this.granted.set(i, Math.max(0, this.granted.get(i)! - unused));
-      this.days?.addGranted(i, -unused);
-      if (i < current) this.days?.addBound(i, -unused);
+      for (const b of this.books) b.addGranted(i, -unused);
+      if (i < current) for (const b of this.books) b.addBound(i, -unused);
       returned += unused;
       // Too late for anyone to use them in their own slice: offer them again later (a little).
       if (i < current) this.carry = Math.min(this.carry + unused, Math.ceil(this.level.value / 10));
@@ -246,7 +252,7 @@ export class Governor {
       if (i < current || this.sliceStart(i) >= this.heldUntil) continue;
       const lowered = Math.min(limit, this.granted.get(i) ?? 0);
       this.limits.set(i, lowered);
-      this.days?.addBound(i, lowered - limit);
+      for (const b of this.books) b.addBound(i, lowered - limit);
     }
     return true;
   }
@@ -289,6 +295,7 @@ export class Governor {
       heldUntil: this.heldUntil,
       ...(this.heldReason !== undefined ? { heldReason: this.heldReason } : {}),
       ...(this.days ? { days: this.days.recent(now) } : {}),
+      ...(this.months ? { months: this.months.recent(now) } : {}),
     };
   }
 
@@ -321,8 +328,9 @@ export class Governor {
     }
     this.openedThrough = Math.max(this.openedThrough, this.sliceOf(now) - 1);
     this.durable = this.openedThrough;
-    // Whatever the days held counts as sent (a daily limit counts from when it was first configured).
+    // Whatever the days and months held counts as sent (a limit counts from when it was first configured).
     this.days?.restore(cp.days ?? {});
+    this.months?.restore(cp.months ?? {});
   }
 
   /**
@@ -352,8 +360,10 @@ export class Governor {
       windowGranted,
       windowStart,
     };
-    const today = this.days?.today(now);
-    if (today) snapshot.today = today;
+    const today = this.days?.current(now);
+    if (today) snapshot.today = { day: today.period, limit: today.limit, granted: today.granted };
+    const month = this.months?.current(now);
+    if (month) snapshot.month = { month: month.period, limit: month.limit, granted: month.granted };
     return snapshot;
   }
 
@@ -362,12 +372,17 @@ export class Governor {
     return this.days?.usedUp(now);
   }
 
+  /** This month's limit is used up: nothing more until the next month starts (in the limit's zone). */
+  monthUsedUp(now: number): { until: number; limit: number; timeZone: string } | undefined {
+    return this.months?.usedUp(now);
+  }
+
   /** Slices older than one reach before now matter to nobody. */
   private forget(now: number): void {
     const keepFrom = Math.min(this.sliceOf(now), this.openedThrough) - 2 * this.reach;
     if (this.limits.size < 4 * this.reach) return;
     for (const i of this.limits.keys()) if (i < keepFrom) this.limits.delete(i);
     for (const i of this.granted.keys()) if (i < keepFrom) this.granted.delete(i);
-    this.days?.forget(now);
+    for (const b of this.books) b.forget(now);
   }
 }

@@ -1,3 +1,4 @@
+import { DateTime } from 'luxon';
 import { z } from 'zod';
 import type { DailyLimitSettings } from './daily-limit';
 import { Governor, type GovernorCheckpoint, type GovernorSettings, type GovernorSnapshot } from './governor';
@@ -16,6 +17,7 @@ const governorCheckpoint = z.object({
   pushedBackAt: z.number().optional(),
   recoverTo: z.number().optional(),
   days: z.record(z.string(), z.number().int().min(0)).optional(),
+  months: z.record(z.string(), z.number().int().min(0)).optional(),
 });
 
 /** What `conductor/governor.json` holds; `restore` refuses anything else. */
@@ -77,13 +79,25 @@ export class SendingGovernors {
   }
 
   /** A domain held by the provider's own limit (a 420 with its time) or by its daily limit, for people to read. */
-  holdOf(domain: string | undefined, now: number): { reason: 'providerHold' | 'dailyLimit'; until: number; message: string } | undefined {
+  holdOf(
+    domain: string | undefined,
+    now: number,
+  ): { reason: 'providerHold' | 'dailyLimit' | 'monthlyLimit'; until: number; message: string } | undefined {
     const governor = this.forDomain(domain);
     const hold = governor.heldFor(now);
     if (hold) return { reason: 'providerHold', until: hold.until, message: hold.reason };
+    const name = domain ?? this.defaultDomain;
+    const month = governor.monthUsedUp(now);
+    if (month) {
+      const next = DateTime.fromMillis(month.until, { zone: month.timeZone }).toFormat('d LLL');
+      return {
+        reason: 'monthlyLimit',
+        until: month.until,
+        message: `This month's limit for ${name} (${month.limit}) is reached; sending resumes on ${next} at 00:00 ${month.timeZone}`,
+      };
+    }
     const day = governor.dayUsedUp(now);
     if (!day) return undefined;
-    const name = domain ?? this.defaultDomain;
     return {
       reason: 'dailyLimit',
       until: day.until,

@@ -12,6 +12,8 @@ export interface ConductorGauges {
   effectiveCap: Gauge<'domain'>;
   dailyLimit: Gauge<'domain'>;
   dailyLeft: Gauge<'domain'>;
+  monthlyLimit: Gauge<'domain'>;
+  monthlyLeft: Gauge<'domain'>;
   campaigns: Gauge<'status'>;
 }
 
@@ -77,6 +79,18 @@ export function createMetrics(): { registry: Registry; hooks: ConductorMetrics; 
     dailyLeft: new Gauge({
       name: 'baton_governor_daily_left',
       help: "Provider calls left today for the domain: today's limit less the permits granted",
+      labelNames: ['domain'] as const,
+      registers: [registry],
+    }),
+    monthlyLimit: new Gauge({
+      name: 'baton_governor_monthly_limit',
+      help: "This month's limit of provider calls for the domain (DAILY_LIMITS perMonth), in the limit's zone",
+      labelNames: ['domain'] as const,
+      registers: [registry],
+    }),
+    monthlyLeft: new Gauge({
+      name: 'baton_governor_monthly_left',
+      help: "Provider calls left this month for the domain: this month's limit less the permits granted",
       labelNames: ['domain'] as const,
       registers: [registry],
     }),

@@ -50,7 +50,8 @@ export class SimProvider {
   private readonly perDay = new Map<number, number>();
   /** Recipients who got a second message (a 429 is not a message). */
   duplicates = 0;
-  private readonly delivered = new Set<string>();
+  /** When each recipient's first message arrived. */
+  readonly delivered = new Map<string, number>();
 
   /** `start`: the run's first moment, which the throttle's spans count from. */
   constructor(
@@ -73,7 +74,7 @@ export class SimProvider {
     this.perDay.set(day, (this.perDay.get(day) ?? 0) + 1);
     this.accepted.push(arrival);
     if (this.delivered.has(recipientId)) this.duplicates++;
-    this.delivered.add(recipientId);
+    else this.delivered.set(recipientId, arrival);
     return 'ok';
   }
 }

@@ -21,6 +21,16 @@ import { launchWorker, type HostedWorker } from './worker-host';
 import type { WorkerProfile, WorkerStats } from './worker-profile';
 import { VirtualClock } from './virtual-clock';
 import { maxInAnyWindow, perCalendarWindow } from './window-stats';
+import {
+  dayViolations,
+  idealLocalMs,
+  perLimitDay,
+  perZone,
+  zoneOf,
+  type DayFigure,
+  type SimLocalSend,
+  type ZoneFigure,
+} from './calendar-stats';
 
 export interface Scenario {
   name: string;
@@ -43,8 +53,17 @@ export interface Scenario {
   throttle?: ThrottleSpan;
   /** When the run starts (epoch ms; default a Monday 09:00 UTC). */
   startAt?: number;
-  /** Baton's daily limit for the domain (DAILY_LIMITS), per UTC day. */
+  /** Baton's daily limit for the domain (DAILY_LIMITS), per calendar day in its zone (UTC by default). */
   daily?: DailyLimitSettings;
+  /**
+   * The (single) campaign is sent at a local time in each recipient's zone: its recipients are
+   * split into runs by zone, each stub carrying its zone in the `tz` column.
+   */
+  localSend?: SimLocalSend;
+  /** The conductor's tick (TICK_MS; default 1 s): a week of virtual time ticks every 10 s to stay quick. */
+  tickMs?: number;
+  /** How much virtual time the run may take before it counts as stuck (default ten times its ideal plus half an hour). */
+  deadlineMs?: number;
   /** The provider's own limit per UTC day: past it, a 420 "try again after" the next midnight. */
   providerDaily?: number;
   invokeDelayMs: { medianMs: number; sigma: number };
@@ -74,6 +93,14 @@ export interface RunResult {
   limited: number;
   /** Calls that arrived when the trailing window already held the cap. */
   violations: number;
+  /** With a daily limit: each calendar day's calls (in the limit's zone) against its limit. */
+  days?: DayFigure[];
+  /** Calls over their day's limit (0 without one). */
+  dayViolations: number;
+  /** With a local send: each zone's first and last message against its local time. */
+  zones?: ZoneFigure[];
+  /** Messages that arrived before their recipient's local time (0 without a local send). */
+  early: number;
   completionS: number;
   /** N / cap at the full cap, counting only time the provider accepts calls (throttle bursts do not count). */
   idealS: number;
@@ -96,6 +123,7 @@ const START = Date.UTC(2026, 0, 5, 9, 0, 0);
 const startOf = (scenario: Scenario): number => scenario.startAt ?? START;
 const BUCKETS = { campaigns: 'campaigns', stubs: 'stubs', rendered: 'rendered' };
 const TICK_MS = 1_000;
+const tickOf = (scenario: Scenario): number => scenario.tickMs ?? TICK_MS;
 /** How long after its last slice a lease without a check-in is taken for abandoned (`leaseGraceMs`, 30 s in service.ts too). */
 export const LEASE_GRACE_MS = 30_000;
 
@@ -132,8 +160,15 @@ export async function simulate(scenario: Scenario, strategy: Strategy): Promise<
   const innerCount = inner.length > 0 ? inner[inner.length - 1]! - inner[0]! + 1 : 1;
   const total = scenario.campaigns.reduce((n, c) => n + c.size, 0);
   const lastStart = Math.min(...scenario.campaigns.map((c) => c.startAtMs));
-  // At the full cap, counting only the time the provider accepts calls.
-  const idealS = idealMs(scenario.throttle, start, start + lastStart, (total / cap) * windowMs) / 1000;
+  // At the full cap, counting only the time the provider accepts calls (and, with a local send, waiting for each zone).
+  const idealS =
+    (scenario.localSend
+      ? idealLocalMs(scenario.localSend, start, cap, windowMs)
+      : idealMs(scenario.throttle, start, start + lastStart, (total / cap) * windowMs)) / 1000;
+  const days = scenario.daily ? perLimitDay(arrivals, scenario.daily) : undefined;
+  const zones = scenario.localSend
+    ? perZone(scenario.localSend, (k) => provider.delivered.get(recipientIdFor(scenario.campaigns[0]!.customerId, `r${k}@example.com`)))
+    : undefined;
   const completionS = (outcome.finishedAt - start - lastStart) / 1000;
   return {
     scenario: scenario.name,
@@ -147,6 +182,10 @@ export async function simulate(scenario: Scenario, strategy: Strategy): Promise<
     maxDay: maxPerDay(provider.accepted),
     limited: provider.limited,
     violations: countViolations(arrivals, windowMs, cap),
+    ...(days ? { days } : {}),
+    dayViolations: days ? dayViolations(days) : 0,
+    ...(zones ? { zones } : {}),
+    early: zones ? zones.reduce((n, z) => n + z.early, 0) : 0,
     completionS,
     idealS,
     vsIdealPct: (100 * (completionS - idealS)) / idealS,
@@ -221,7 +260,7 @@ async function runBaton(
     marginMs: scenario.marginMs,
   });
   const refs = scenario.campaigns.map((c, i) => ({ customerId: c.customerId, campaignId: `c-sim-${i}` }));
-  scenario.campaigns.forEach((c, i) => seedCampaign(store, refs[i]!, c.size));
+  scenario.campaigns.forEach((c, i) => seedCampaign(store, refs[i]!, c.size, scenario.localSend));
   const workers: HostedWorker[] = [];
   /** A worker that threw or broke its own accounting: a bug, so the run stops and says so. */
   const failures: unknown[] = [];
@@ -258,7 +297,7 @@ async function runBaton(
       batchSize: scenario.batchSize,
       workerTimeBudgetMs: scenario.workerBudgetMs,
       leaseGraceMs: LEASE_GRACE_MS,
-      scanIntervalMs: TICK_MS,
+      scanIntervalMs: tickOf(scenario),
       stallMs: 10 * 60_000,
       maxAttempts: 5,
       leaseHorizonMs: scenario.leaseHorizonMs,
@@ -275,7 +314,7 @@ async function runBaton(
       refs.forEach((r, i) => {
         if (Number.isNaN(doneAt[i]!) && conductor.getCampaign(r.campaignId).status === 'done') doneAt[i] = clock.now();
       });
-      if (doneAt.some((d) => Number.isNaN(d))) clock.at(clock.now() + TICK_MS, tick);
+      if (doneAt.some((d) => Number.isNaN(d))) clock.at(clock.now() + tickOf(scenario), tick);
     });
   };
   clock.at(startOf(scenario), tick);
@@ -300,7 +339,8 @@ async function runBaton(
 async function runUntilDone(scenario: Scenario, clock: VirtualClock, doneAt: number[], failed = () => false): Promise<void> {
   const total = scenario.campaigns.reduce((n, c) => n + c.size, 0);
   const idealMs = (total / scenario.cap) * scenario.windowMs;
-  const until = startOf(scenario) + Math.max(...scenario.campaigns.map((c) => c.startAtMs)) + 10 * idealMs + 30 * 60_000;
+  const until =
+    startOf(scenario) + Math.max(...scenario.campaigns.map((c) => c.startAtMs)) + (scenario.deadlineMs ?? 10 * idealMs + 30 * 60_000);
   await clock.run({ until, stop: () => failed() || doneAt.every((d) => !Number.isNaN(d)) });
   const unfinished = scenario.campaigns.filter((_, i) => Number.isNaN(doneAt[i]!)).map((c) => c.customerId);
   if (!failed() && unfinished.length > 0)
@@ -309,7 +349,13 @@ async function runUntilDone(scenario: Scenario, clock: VirtualClock, doneAt: num
     );
 }
 
-function seedCampaign(store: SimObjectStore, ref: { customerId: string; campaignId: string }, size: number): void {
+function seedCampaign(
+  store: SimObjectStore,
+  ref: { customerId: string; campaignId: string },
+  size: number,
+  local: SimLocalSend | undefined,
+): void {
+  const localSend = local && { date: local.date, time: local.time, timeZone: local.zones[0]!.timeZone, column: 'tz' };
   const definition: CampaignDefinition = {
     version: 1,
     ...ref,
@@ -321,7 +367,11 @@ function seedCampaign(store: SimObjectStore, ref: { customerId: string; campaign
     createdAt: new Date(START).toISOString(),
   };
   store.putNow(BUCKETS.campaigns, keys.campaign(ref), JSON.stringify(definition));
-  store.putNow(BUCKETS.campaigns, keys.state(ref), JSON.stringify({ version: 1, status: 'draft', updatedAt: definition.createdAt }));
+  store.putNow(
+    BUCKETS.campaigns,
+    keys.state(ref),
+    JSON.stringify({ version: 1, status: 'draft', updatedAt: definition.createdAt, ...(localSend ? { localSend } : {}) }),
+  );
   store.putNow(
     BUCKETS.campaigns,
     keys.audienceReport(ref),
@@ -342,6 +392,11 @@ function seedCampaign(store: SimObjectStore, ref: { customerId: string; campaign
       headers: { 'List-Unsubscribe': `<http://localhost/unsubscribe/${i}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
     };
     store.putNow(BUCKETS.rendered, keys.rendered(message), JSON.stringify(message));
+    // What the stubber writes: the conductor reads a local send's zones from them.
+    if (local) {
+      const stub = { version: 1, ...ref, recipientId: message.recipientId, email: to, fields: { tz: zoneOf(local, i) }, line: i + 2 };
+      store.putNow(BUCKETS.stubs, keys.stub(stub), JSON.stringify(stub));
+    }
   }
 }
 
@@ -499,7 +554,7 @@ async function runBaseline(
         ).start(lease),
       );
     }
-    if (doneAt.some((d) => Number.isNaN(d))) clock.at(clock.now() + TICK_MS, tick);
+    if (doneAt.some((d) => Number.isNaN(d))) clock.at(clock.now() + tickOf(scenario), tick);
   };
   clock.at(startOf(scenario), tick);
   await runUntilDone(scenario, clock, doneAt);

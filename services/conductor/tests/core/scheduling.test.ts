@@ -291,6 +291,43 @@ describe('Conductor: a domain with a daily limit', () => {
   });
 });
 
+describe('Conductor: a domain with a monthly limit', () => {
+  it('leases only what is left of the month, shows it, and says when sending resumes', async () => {
+    // Prepare: 6 a month (UTC) for 10 recipients; START is Saturday 2026-11-21 12:00 UTC.
+    const store = new MemoryObjectStore();
+    const clock = new ManualClock(START);
+    const governors = new SendingGovernors({
+      domains: [{ domain: DOMAIN, perWindowMax: 620, daily: { perMonth: 6 } }],
+      windowMs: 60_000,
+      sliceMs: 1_000,
+      marginMs: 500,
+    });
+    const h = harness({ maxWorkers: 1, batchSize: 10 }, 620, store, clock, governors);
+    await storedCampaign(store, 10);
+    await begin(h);
+    // Act
+    await h.conductor.tick();
+    const lease = h.invocations[0]!.lease;
+    await h.conductor.checkIn(report(lease, 'sent'));
+    await h.conductor.tick();
+    // Assess
+    expect(lease.recipientIds).toHaveLength(6);
+    const view = h.conductor.getCampaign(ref.campaignId);
+    expect(view.monthlyLimit).toEqual({ month: '2026-11', limit: 6, left: 0 });
+    expect(view.dailyLimit).toBeUndefined();
+    expect(view.waiting).toEqual({
+      reason: 'monthlyLimit',
+      until: '2026-12-01T00:00:00.000Z',
+      message: `This month's limit for ${DOMAIN} (6) is reached; sending resumes on 1 Dec at 00:00 UTC`,
+    });
+    // Act: the next month.
+    h.clock.set(Date.UTC(2026, 11, 1, 0, 0, 1));
+    await h.conductor.tick();
+    // Assess
+    expect(h.invocations[1]!.lease.recipientIds).toHaveLength(4);
+  });
+});
+
 describe("Conductor: sending at a local time in each recipient's own zone", () => {
   it('releases each recipient when the time comes where they are, under one governor, and names the zones it could not read', async () => {
     // Prepare: Monday 2026-11-23 at 09:00 local; Berlin is UTC+1, New York UTC-5; one unknown zone falls back to UTC.
@@ -316,10 +353,20 @@ describe("Conductor: sending at a local time in each recipient's own zone", () =
     };
     // Act + Assess: nobody before 09:00 in Berlin (08:00 UTC); then each at their own 09:00.
     expect(await leasedAt('2026-11-23T07:59:00Z')).toEqual([]);
+    // The view shows the three waves, and its ETA waits for the last one (New York's, 6 h 1 min on).
+    const before = h.conductor.getCampaign(ref.campaignId);
+    expect(before.waves).toEqual([
+      { at: '2026-11-23T08:00:00.000Z', count: 1, zones: ['Europe/Berlin'] },
+      { at: '2026-11-23T09:00:00.000Z', count: 1, zones: ['UTC'] },
+      { at: '2026-11-23T14:00:00.000Z', count: 1, zones: ['America/New_York'] },
+    ]);
+    expect(before.etaSeconds).toBeGreaterThanOrEqual(6 * 3_600 + 60);
+    expect(before.etaSeconds).toBeLessThan(6 * 3_600 + 61 + 1);
     expect(await leasedAt('2026-11-23T08:00:01Z')).toEqual([ids[0]]);
     expect(await leasedAt('2026-11-23T09:00:01Z')).toEqual([ids[0], ids[2]]);
     expect(await leasedAt('2026-11-23T13:59:00Z')).toEqual([ids[0], ids[2]]);
     expect(await leasedAt('2026-11-23T14:00:01Z')).toEqual([ids[0], ids[2], ids[1]]);
+    expect(h.conductor.getCampaign(ref.campaignId).etaSeconds).toBe(0);
     expect(h.conductor.getCampaign(ref.campaignId).problems).toContainEqual({
       line: 4,
       kind: 'timezone',

@@ -104,6 +104,80 @@ describe('the governor simulation', () => {
     expect(r.completionS).toBeLessThan(120 + 30);
   });
 
+  it("releases three zones' 09:00 under one cap: nobody before their local time, no window over the cap, two zones opening at once", async () => {
+    // Prepare: 6,000 in Asia/Kathmandu (09:00 = 03:15 UTC); 1,500 each in Asia/Kolkata and
+    // Asia/Colombo (both 03:30 UTC) while Kathmandu's wave is still sending; 300 a minute.
+    const zones = SCENARIOS.find((s) => s.name === 'three-zones')!;
+    // Act
+    const r = await simulate(zones, 'baton');
+    // Assess: nobody early, and each zone started within seconds of its time once the queue reached it.
+    expect(r.early).toBe(0);
+    expect(r.zones!.map((z) => [z.timeZone, z.opensAt, z.early])).toEqual([
+      ['Asia/Kathmandu', '2026-01-06T03:15:00.000Z', 0],
+      ['Asia/Kolkata', '2026-01-06T03:30:00.000Z', 0],
+      ['Asia/Colombo', '2026-01-06T03:30:00.000Z', 0],
+    ]);
+    const [kathmandu, kolkata, colombo] = r.zones!;
+    expect(kathmandu!.firstS).toBeGreaterThanOrEqual(0);
+    expect(kathmandu!.firstS).toBeLessThan(2);
+    // The waves overlap: Kathmandu's last message goes after the other two zones opened.
+    expect(kathmandu!.lastS).toBeGreaterThan(15 * 60);
+    expect(Math.min(kolkata!.firstS, colombo!.firstS)).toBeGreaterThanOrEqual(0);
+    // The overlap never breaks the cap.
+    expect(r.violations).toBe(0);
+    expect(r.maxCalendar).toBeLessThanOrEqual(300);
+    expect(r.maxSliding).toBeLessThanOrEqual(300);
+    expect(r.duplicates).toBe(0);
+    expect(r.unsent).toBe(0);
+    // The ideal waits for each zone: 15 min idle, then 9,000 at 300 a minute.
+    expect(r.idealS).toBe(45 * 60);
+    expect(r.vsIdealPct).toBeLessThan(3);
+  }, 90_000);
+
+  it('catches a sender that ignores local time (so a zero early for Baton means something)', async () => {
+    const zones = SCENARIOS.find((s) => s.name === 'three-zones')!;
+    const r = await simulate(
+      {
+        ...zones,
+        localSend: { ...zones.localSend!, zones: zones.localSend!.zones.map((z) => ({ ...z, size: z.size / 10 })) },
+        campaigns: [{ customerId: 'bigco', size: 900, startAtMs: 0 }],
+      },
+      'sliding-limiter',
+    );
+    expect(r.early).toBe(900);
+  });
+
+  it("holds a warm-up ramp exactly on every calendar day in the domain's zone over a simulated week, daylight saving included", async () => {
+    // Prepare: 200 a day doubling to 12,800 in America/New_York from Wed 4 March 2026 (clocks go
+    // forward on Sun 8 March: a 23-hour day); 30,000 recipients, more than the week allows.
+    const week = SCENARIOS.find((s) => s.name === 'warm-up-week')!;
+    // Act
+    const r = await simulate(week, 'baton');
+    // Assess: each day sends exactly its limit, and the rest goes on the eighth day.
+    expect(r.days).toEqual([
+      { day: '2026-03-04', calls: 200, limit: 200 },
+      { day: '2026-03-05', calls: 400, limit: 400 },
+      { day: '2026-03-06', calls: 800, limit: 800 },
+      { day: '2026-03-07', calls: 1_600, limit: 1_600 },
+      { day: '2026-03-08', calls: 3_200, limit: 3_200 },
+      { day: '2026-03-09', calls: 6_400, limit: 6_400 },
+      { day: '2026-03-10', calls: 12_800, limit: 12_800 },
+      { day: '2026-03-11', calls: 4_600, limit: 12_800 },
+    ]);
+    expect(r.dayViolations).toBe(0);
+    expect(r.violations).toBe(0);
+    expect(r.duplicates).toBe(0);
+    expect(r.unsent).toBe(0);
+    // Done on the morning of the eighth day (New York), soon after its midnight.
+    expect(r.completionS).toBeLessThan(7 * 86_400);
+  }, 120_000);
+
+  it('catches a sender that knows no daily limit (so zero days over for Baton means something)', async () => {
+    const week = SCENARIOS.find((s) => s.name === 'warm-up-week')!;
+    const r = await simulate({ ...week, campaigns: [{ customerId: 'bigco', size: 3_000, startAtMs: 0 }] }, 'fixed-batches');
+    expect(r.dayViolations).toBe(3_000 - 200);
+  });
+
   it("answers the provider's daily limit with the error the Mailgun adapter gives a 420 that says when", () => {
     const now = Date.UTC(2025, 7, 25, 6, 0, 31);
     const real = classifyMailgunError(
