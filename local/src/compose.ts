@@ -206,6 +206,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     unsubscribeSecret,
     webhookSigningKey,
     plugins,
+    local: sink !== undefined,
   });
   let url: string;
   try {
