@@ -401,6 +401,38 @@ describe('Conductor', () => {
     expect(h.invocations).toHaveLength(0);
   });
 
+  it('rebuilds the rate chart after a restart from the outcome records of a campaign still sending, accepted sends only', async () => {
+    // Prepare: a previous conductor's workers recorded two sends and a failure
+    const h = harness({});
+    const ids = await storedCampaign(h.store, 4);
+    const record = (recipientId: string, status: string, at: number) =>
+      h.store.put(
+        buckets.campaigns,
+        keys.outcome({ ...ref, recipientId }),
+        JSON.stringify({
+          version: 1,
+          recipientId,
+          status,
+          at: new Date(at).toISOString(),
+          ...(status === 'failed' ? { reason: 'no' } : {}),
+        }),
+      );
+    await record(ids[0]!, 'sent', START + 1_000);
+    await record(ids[1]!, 'sent', START + 5_000);
+    await record(ids[2]!, 'failed', START + 6_000);
+
+    // Act
+    await h.conductor.start();
+    h.clock.advance(10_000);
+    await h.conductor.tick();
+
+    // Assess
+    const series = h.conductor.rate(ref.campaignId, 2);
+    expect(series.bucketMs).toBe(60_000);
+    expect(series.points.at(-1)).toMatchObject({ t: new Date(START).toISOString(), sent: 2, domainSent: 2, cap: 620 });
+    expect(h.conductor.getCampaign(ref.campaignId)).toMatchObject({ sentLastMinute: 2, counts: { sent: 2, failed: 1 } });
+  });
+
   it('refuses to send a campaign that is not a draft, and to resume one that is not paused', async () => {
     const h = harness();
     await storedCampaign(h.store, 1, 'draft');
