@@ -12,3 +12,4 @@ export * from './slice-schedule';
 export * from './ledger';
 export * from './recipient-list';
 export * from './webhook-signature';
+export * from './cap';

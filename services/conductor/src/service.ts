@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import {
   Ledger,
+  configuredCap,
+  describeCap,
   sendingDomains,
   type Buckets,
   type CampaignTopic,
@@ -20,6 +22,7 @@ import type { RenderPool, WorkerInvoker } from './core/ports';
 import { createPiscinaRenderPool, type RenderPoolOptions } from './adapters/piscina-render-pool';
 import { buildApp } from './http/app';
 import { createMetrics } from './http/metrics';
+import type { SetupView } from './http/setup-route';
 
 /** The tick while a sending campaign has no rendered recipient yet: the first send follows the click within a second. */
 export const FIRST_SEND_TICK_MS = 100;
@@ -44,6 +47,8 @@ export interface ConductorServiceDeps {
   plugins?: ((app: FastifyInstance) => Promise<void>)[];
   /** The render pool's threads, queue and time limits (defaults: see piscina-render-pool.ts). */
   renderPool?: RenderPoolOptions;
+  /** The one-machine composition with its built-in sink (`GET /api/setup` says so; the console offers the local inbox). */
+  local?: boolean;
 }
 
 /**
@@ -56,7 +61,7 @@ export class ConductorService {
   private app: FastifyInstance | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastTickAt = Number.NEGATIVE_INFINITY;
-  private readonly metrics = createMetrics();
+  private readonly metrics: ReturnType<typeof createMetrics>;
   readonly feedback: Feedback;
   readonly suppressions: Suppressions;
   private readonly webhookGuard: WebhookGuard;
@@ -64,6 +69,7 @@ export class ConductorService {
 
   constructor(private readonly deps: ConductorServiceDeps) {
     const { config } = deps;
+    this.metrics = createMetrics({ windowMs: config.GOVERNOR_WINDOW_MS });
     this.renderPool = createPiscinaRenderPool(deps.renderPool);
     this.governors = new SendingGovernors({
       domains: sendingDomains(config),
@@ -114,6 +120,8 @@ export class ConductorService {
         unsubscribeSecret: deps.unsubscribeSecret,
         qaAllowList: config.QA_ALLOWED_RECIPIENTS,
         settleAfterMs: config.SETTLE_AFTER_MS,
+        // A pause answers once the workers confirmed the stop (a few ms), or after this with an upper bound.
+        pauseConfirmMs: 2_000,
       },
     });
   }
@@ -125,6 +133,7 @@ export class ConductorService {
       conductor: this.conductor,
       registry: this.metrics.registry,
       beforeMetrics: () => this.refreshGauges(),
+      setup: () => this.setup(),
       apiToken: this.deps.apiToken,
       leaseToken: this.deps.leaseToken,
       logger: this.deps.logger,
@@ -216,14 +225,37 @@ export class ConductorService {
     );
   }
 
+  /** `GET /api/setup`: what this conductor is configured with, in the words the console and the CLI use. */
+  setup(): SetupView {
+    const { config } = this.deps;
+    const domains = sendingDomains(config).map((d) => d.domain);
+    const customers = new Set([...Object.keys(config.CUSTOMER_WEIGHTS ?? {}), ...Object.keys(config.CUSTOMER_PER_MINUTE_MAX ?? {})]);
+    for (const c of this.conductor.listCampaigns()) customers.add(c.customerId);
+    return {
+      stage: config.BATON_STAGE,
+      sendingDomains: domains,
+      ...(customers.size > 0 ? { customers: [...customers].sort() } : {}),
+      cap: configuredCap(config),
+      caps: Object.fromEntries(domains.map((d) => [d, configuredCap(config, d)])),
+      local: this.deps.local === true,
+    };
+  }
+
   private refreshGauges(): void {
     const now = this.deps.clock.now();
     this.metrics.gauges.activeWorkers.set(this.conductor.activeWorkers);
     this.metrics.gauges.activeLeases.set(this.conductor.activeLeases);
+    const { gauges } = this.metrics;
+    gauges.capInfo.reset();
     for (const g of this.governors.snapshots(now)) {
+      const cap = describeCap(g.cap, this.governors.settings.windowMs);
+      const effective = describeCap(g.effectiveCap, this.governors.settings.windowMs);
       this.metrics.gauges.windowIssued.set({ domain: g.domain }, g.windowGranted);
-      this.metrics.gauges.cap.set({ domain: g.domain }, g.cap);
-      this.metrics.gauges.effectiveCap.set({ domain: g.domain }, g.effectiveCap);
+      this.metrics.gauges.cap.set({ domain: g.domain }, cap.perWindow);
+      this.metrics.gauges.effectiveCap.set({ domain: g.domain }, effective.perWindow);
+      gauges.capPerMinute.set({ domain: g.domain }, cap.perMinute);
+      gauges.effectiveCapPerMinute.set({ domain: g.domain }, effective.perMinute);
+      gauges.capInfo.set({ domain: g.domain, cap: cap.text, effective_cap: effective.text }, 1);
       if (g.today) {
         this.metrics.gauges.dailyLimit.set({ domain: g.domain }, g.today.limit);
         this.metrics.gauges.dailyLeft.set({ domain: g.domain }, Math.max(0, g.today.limit - g.today.granted));

@@ -1,8 +1,10 @@
-import type { CampaignStatus, LocalSend, SendWindow } from '@baton/shared';
+import { describeCap, type Cap, type CampaignStatus, type LocalSend, type SendWindow } from '@baton/shared';
 import type { CampaignCounts, CampaignRun } from './campaign-run';
 import type { Governor } from './governor';
 import { describeLocal, windowAt } from './send-window';
 import type { ComplaintTally } from './feedback';
+import type { SendRates } from './send-rates';
+import type { PauseView } from './lease-stops';
 import type { SendingGovernors } from './sending-governors';
 import { localSendView, type WaveView } from './local-waves';
 
@@ -37,12 +39,16 @@ export interface CampaignView {
   waiting?: Waiting;
   finishedAt?: string;
   counts: CampaignCounts;
-  /** Sends in the last minute for this campaign, against the cap. */
+  /** Sends the provider accepted for this campaign whose calls started in the last minute (failures and calls in doubt not counted). */
   sentLastMinute: number;
   sendingDomain: string;
-  /** The domain's cap, per minute. */
+  /** The domain's cap per governor window, and per minute, in the words every surface uses (`describeCap`). */
+  cap: Cap;
+  /** The cap as the governor applies it now: lower after the provider pushed back. */
+  effectiveCap: Cap;
+  /** `cap.perMinute` (kept for older clients). */
   perMinuteMax: number;
-  /** The cap as the governor applies it now (lower after the provider pushed back), per minute. */
+  /** `effectiveCap.perMinute` (kept for older clients). */
   effectivePerMinute: number;
   etaSeconds: number | null;
   problems: { line: number; kind: string; reason: string }[];
@@ -50,6 +56,12 @@ export interface CampaignView {
   error?: { code: string; message: string };
   /** Stored objects that cannot be read (key and reason): the rest of the campaign goes on around them. */
   attention: { key: string; reason: string }[];
+  /**
+   * While paused: what may still reach the provider after the click (calls already on their way
+   * when the workers stopped) and by when they are over, in words. Absent for a campaign paused
+   * before a restart (its workers' leases ended with the conductor).
+   */
+  pause?: PauseView;
   /** Complaints the provider reported, against the messages sent; `warning` past Gmail's 0.1%. */
   complaints?: { complained: number; rate: number; complete: boolean; warning?: string };
 }
@@ -60,16 +72,23 @@ export const COMPLAINT_RATE_WARNING = 0.001;
 const MINUTE_MS = 60_000;
 
 /** What marketers see of a campaign: counts, the rate against the cap, and the time left. */
-export function campaignView(run: CampaignRun, governors: SendingGovernors, now: number, complaints?: ComplaintTally): CampaignView {
+export function campaignView(
+  run: CampaignRun,
+  governors: SendingGovernors,
+  now: number,
+  complaints?: ComplaintTally,
+  rates?: SendRates,
+  pause?: PauseView,
+): CampaignView {
   const governor = governors.forDomain(run.definition.sendingDomain);
-  const perMinute = (n: number) => Math.round((n * MINUTE_MS) / governor.settings.windowMs);
-  const perMinuteMax = perMinute(governor.cap);
+  const cap = describeCap(governor.cap, governor.settings.windowMs);
+  const effectiveCap = describeCap(governor.effectiveCap, governor.settings.windowMs);
   const { state, definition } = run;
   // A send at a local time has its own ETA, which waits for its waves (local-waves.ts).
   const local = localSendView(
     run,
     now,
-    { perMinuteNow: run.sentInLast(MINUTE_MS, now), perMinuteCap: perMinute(governor.effectiveCap) },
+    { perMinuteNow: run.sentInLast(MINUTE_MS, now), perMinuteCap: effectiveCap.perMinute },
     waitingFor(run, governors, now) !== undefined,
   );
   return {
@@ -87,17 +106,20 @@ export function campaignView(run: CampaignRun, governors: SendingGovernors, now:
     ...optional('monthlyLimit', monthlyLimitOf(governor, now)),
     ...(state.finishedAt ? { finishedAt: state.finishedAt } : {}),
     counts: run.counts(),
-    sentLastMinute: run.sentInLast(MINUTE_MS, now),
+    sentLastMinute: rates?.sentInLast(run.id, MINUTE_MS, now) ?? 0,
     sendingDomain: definition.sendingDomain ?? governors.defaultDomain,
-    perMinuteMax,
-    effectivePerMinute: perMinute(governor.effectiveCap),
-    etaSeconds: local ? local.etaSeconds : etaSeconds(run, governors, perMinuteMax, now),
+    cap,
+    effectiveCap,
+    perMinuteMax: cap.perMinute,
+    effectivePerMinute: effectiveCap.perMinute,
+    etaSeconds: local ? local.etaSeconds : etaSeconds(run, governors, cap.perMinute, now),
     problems: [...(run.report?.problems ?? []), ...run.zoneProblems].slice(0, 100),
     ...(state.localSend ? { localSend: state.localSend } : {}),
     ...(local ? { waves: local.waves } : {}),
     ...(state.error ? { error: state.error } : {}),
     attention: run.attention(),
     ...(complaints !== undefined ? { complaints: complaintView(complaints, run.counts().sent) } : {}),
+    ...optional('pause', pause),
   };
 }
 
@@ -112,7 +134,9 @@ function complaintView(tally: ComplaintTally, sent: number): NonNullable<Campaig
 
 /**
  * From the rate over the last minute, or over the time since sending began if that is shorter
- * (early on a full minute would understate it); no estimate until something was sent.
+ * (early on a full minute would understate it); no estimate until something was sent. Never
+ * sooner than the last waiting retry is due: the campaign cannot end before it (the issue: "about
+ * 1–2 s" stayed on screen for a minute while a retry waited).
  */
 function etaSeconds(run: CampaignRun, governors: SendingGovernors, perMinuteMax: number, now: number): number | null {
   const remaining = run.report ? Math.max(0, run.report.valid - run.outcomeCount) : null;
@@ -120,7 +144,10 @@ function etaSeconds(run: CampaignRun, governors: SendingGovernors, perMinuteMax:
   const sinceSend = run.state.sendRequestedAt ? now - Date.parse(run.state.sendRequestedAt) : MINUTE_MS;
   const span = Math.min(MINUTE_MS, Math.max(sinceSend, 1_000));
   const rate = Math.min(perMinuteMax, (run.sentInLast(span, now) * MINUTE_MS) / span);
-  return rate > 0 ? Math.ceil((remaining / rate) * 60) : null;
+  const due = run.lastRetryDue();
+  const untilRetry = due === undefined ? 0 : Math.max(0, Math.ceil((due - now) / 1000));
+  if (rate <= 0) return remaining > 0 && untilRetry > 0 ? untilRetry : null;
+  return Math.max(Math.ceil((remaining / rate) * 60), untilRetry);
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {

@@ -1,9 +1,5 @@
 import {
-  assertRecipientId,
-  isValidUnsubscribeSignature,
-  keys,
   Ledger,
-  stubRecord,
   type Buckets,
   type CampaignRef,
   type CampaignTopic,
@@ -14,7 +10,8 @@ import {
   type ObjectStore,
   type RenderedMessage,
   type RenewRequest,
-  type RecipientRef,
+  type WatchRequest,
+  type WatchResponse,
   type Stage,
   type Sender,
   type SendWindow,
@@ -23,7 +20,6 @@ import {
   type RecipientStatus,
   type RequeueReport,
 } from '@baton/shared';
-import { normaliseAddress } from '@baton/templating';
 import type { CampaignRun } from './campaign-run';
 import { isFinal } from './campaign-status';
 import { campaignView, type CampaignView } from './campaign-view';
@@ -32,7 +28,6 @@ import { Dispatcher } from './dispatcher';
 import { Drafts, type CampaignDefinitionView } from './drafts';
 import { DoubtSettler } from './doubt-settler';
 import type { ComplaintTally } from './feedback';
-import { CampaignNotFoundError } from './errors';
 import { GovernorJournal } from './governor-journal';
 import { LeaseBook } from './lease-book';
 import { Leasing } from './leasing';
@@ -44,6 +39,9 @@ import { deliveriesFrom, listRecipients, type DeliveryOf, type ListedRecipient }
 import { Reconciler, isStarting } from './reconciler';
 import { Scheduling } from './scheduling';
 import { Requeue } from './requeue';
+import { Unsubscribes } from './unsubscribes';
+import { SendRates, type RateSeries } from './send-rates';
+import { LeaseStops } from './lease-stops';
 import type { SendingGovernors } from './sending-governors';
 
 export type { CampaignView } from './campaign-view';
@@ -74,6 +72,8 @@ export interface ConductorSettings {
   qaAllowList?: readonly string[];
   /** SETTLE_AFTER_MS: how long after a send went in doubt the provider's "no record" is believed (default 15 minutes). */
   settleAfterMs?: number;
+  /** How long a pause waits for the workers holding the campaign's leases to confirm the stop before it answers (default 0: at once). */
+  pauseConfirmMs?: number;
 }
 
 export interface ConductorDeps {
@@ -119,16 +119,21 @@ export class Conductor {
   private readonly requeues: Requeue;
   /** The campaign editor's checks and previews of drafts not stored yet. */
   readonly drafts: Drafts;
+  private readonly unsubscribes: Unsubscribes;
+  /** Accepted sends over time: the rate chart and "sent in the last minute". */
+  private readonly sendRates: SendRates;
+  private readonly stops: LeaseStops;
   private ticking = false;
 
   constructor(private readonly deps: ConductorDeps) {
     const { store, buckets, clock, logger, governors, settings } = deps;
     const metrics = deps.metrics ?? noMetrics;
     const rates = new WorkerRates(settings.sigma);
-    this.ledger = new Ledger({ store, bucket: buckets.campaigns, clock });
-    const ledger = this.ledger;
+    const ledger = (this.ledger = new Ledger({ store, bucket: buckets.campaigns, clock }));
     const qaAllowList = settings.stage === 'qa' ? (settings.qaAllowList ?? []) : undefined;
     const renderPool = deps.renderPool ?? inProcessRenderPool();
+    const sendRates = (this.sendRates = SendRates.of(governors));
+    this.stops = new LeaseStops(clock);
     this.campaigns = new Campaigns({ store, buckets, clock, logger, governors, qaAllowList, renderPool });
     this.reconciler = new Reconciler({
       store,
@@ -140,6 +145,7 @@ export class Conductor {
       metrics,
       campaigns: this.campaigns,
       settings,
+      sendRates,
     });
     this.journal = new GovernorJournal({ store, buckets, logger, governors, leaseHorizonMs: settings.leaseHorizonMs });
     const dispatcher = new Dispatcher(governors, rates, settings, logger);
@@ -156,6 +162,8 @@ export class Conductor {
       rates,
       journal: this.journal,
       settings,
+      sendRates,
+      stops: this.stops,
     });
     this.settler = new DoubtSettler({
       store,
@@ -170,14 +178,11 @@ export class Conductor {
       settleAfterMs: settings.settleAfterMs ?? 15 * 60_000,
     });
     this.requeues = new Requeue({ store, buckets, ledger, logger, campaigns: this.campaigns, reconciler: this.reconciler });
+    const { unsubscribeSecret, publicUrl } = settings;
+    this.unsubscribes = new Unsubscribes({ store, buckets, logger, ledger, campaigns: this.campaigns, unsubscribeSecret });
     this.scheduling = new Scheduling({ campaigns: this.campaigns, topic: deps.topic, clock, logger });
     this.previews = new Previews({ store, buckets, clock, logger, governors, ledger, testSender: deps.testSender, renderPool, settings });
-    this.drafts = new Drafts({
-      heads: this.previews.heads,
-      renderPool,
-      publicUrl: settings.publicUrl,
-      defaultDomain: governors.defaultDomain,
-    });
+    this.drafts = new Drafts({ heads: this.previews.heads, renderPool, publicUrl, defaultDomain: governors.defaultDomain });
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------
@@ -266,15 +271,29 @@ export class Conductor {
     return this.view(run);
   }
 
+  /**
+   * Nothing new starts: the campaign's leases are stopped before the state is stored (their
+   * workers hear it through their watches and start no further call), and none is issued for it
+   * until Resume. Answers once the workers have said what was still on its way (or after
+   * `pauseConfirmMs`), with the view's `pause` saying exactly that.
+   */
   async pause(campaignId: string): Promise<CampaignView> {
     const run = this.campaigns.get(campaignId);
-    await this.campaigns.move(run, 'pause');
+    try {
+      await this.campaigns.move(run, 'pause', {}, async () => this.leasing.stopCampaign(run));
+    } catch (err) {
+      // Not paused after all (refused, or the state could not be stored): it goes on sending.
+      if (run.phase !== 'paused') this.stops.clear(run.id);
+      throw err;
+    }
+    await this.stops.confirmedBy(run.id, this.deps.settings.pauseConfirmMs ?? 0);
     return this.view(run);
   }
 
   async resume(campaignId: string): Promise<CampaignView> {
     const run = this.campaigns.get(campaignId);
     await this.campaigns.move(run, 'resume');
+    this.stops.clear(run.id);
     return this.view(run);
   }
 
@@ -284,6 +303,13 @@ export class Conductor {
     if (run.phase === 'draft') await this.campaigns.move(run, 'discard', { finishedAt: new Date(this.deps.clock.now()).toISOString() });
     else await this.campaigns.move(run, 'cancel');
     return this.view(run);
+  }
+
+  /** Accepted sends per bucket over the last `minutes`, the campaign's and its domain's, against the cap and the effective cap. */
+  rate(campaignId: string, minutes: number): RateSeries {
+    const run = this.campaigns.get(campaignId);
+    const domain = run.definition.sendingDomain ?? this.deps.governors.defaultDomain;
+    return this.sendRates.series(run.id, domain, minutes, this.deps.governors.forDomain(domain).effectiveCap, this.deps.clock.now());
   }
 
   /** The campaign rendered for its first audience row (or the given address, or data row `row` of its audience). */
@@ -308,28 +334,9 @@ export class Conductor {
     return this.previews.testSend(this.campaigns.get(campaignId), to);
   }
 
-  /**
-   * Records that a recipient wants no more mail from this customer (List-Unsubscribe, RFC 8058
-   * one click). Idempotent; workers check it before every send, so it takes effect at once.
-   */
-  async unsubscribe(ref: { customerId: string; campaignId: string; recipientId: string }, signature: string): Promise<void> {
-    assertRecipientId(ref.recipientId);
-    // The signed link carries all the suppression needs: it works whatever state the campaign's
-    // own objects are in. A wrong signature looks exactly like an unknown campaign.
-    const known = this.campaigns.find(ref.campaignId);
-    const otherCustomer = known !== undefined && known.definition.customerId !== ref.customerId;
-    if (otherCustomer || !isValidUnsubscribeSignature(this.deps.settings.unsubscribeSecret, ref, signature)) {
-      throw new CampaignNotFoundError(ref.campaignId);
-    }
-    const written = await this.ledger.suppress(
-      { customerId: ref.customerId, recipientId: ref.recipientId },
-      { campaignId: ref.campaignId, reason: 'unsubscribed', ...(await this.addressOf(ref)) },
-    );
-    if (written === 'written')
-      this.deps.logger.info(
-        { event: 'recipient.unsubscribed', campaignId: ref.campaignId, recipientId: ref.recipientId },
-        'recipient unsubscribed',
-      );
+  /** A signed one-click unsubscribe (see unsubscribes.ts). */
+  unsubscribe(ref: { customerId: string; campaignId: string; recipientId: string }, signature: string): Promise<void> {
+    return this.unsubscribes.unsubscribe(ref, signature);
   }
 
   // ---- recipients ---------------------------------------------------------------------------
@@ -360,17 +367,6 @@ export class Conductor {
     return this.settler.settleBatch();
   }
 
-  /** The recipient's address from its stub, for the suppression list; none when the stub is gone or unreadable. */
-  private async addressOf(ref: RecipientRef): Promise<{ email?: string }> {
-    try {
-      const text = await this.deps.store.get(this.deps.buckets.stubs, keys.stub(ref));
-      const stub = text === undefined ? undefined : stubRecord.safeParse(JSON.parse(text));
-      return stub?.success === true ? { email: normaliseAddress(stub.data.email) } : {};
-    } catch {
-      return {};
-    }
-  }
-
   // ---- the tick and the lease API -----------------------------------------------------------
 
   /** One round: expire abandoned leases, look for newly rendered recipients, hand out work. */
@@ -379,6 +375,7 @@ export class Conductor {
     this.ticking = true;
     try {
       const now = this.deps.clock.now();
+      for (const g of this.deps.governors.snapshots(now)) this.sendRates.noteLevel(g.domain, g.effectiveCap, now);
       await this.journal.extend(now);
       await this.leasing.expireLeases(now);
       await this.scheduling.startDue(now);
@@ -401,6 +398,11 @@ export class Conductor {
     return false;
   }
 
+  /** A worker watches a lease while it may still start calls: a stop reaches it at once. */
+  watch(request: WatchRequest): Promise<WatchResponse> {
+    return this.leasing.watch(request);
+  }
+
   /** A worker asks for its next lease while its current one's last calls finish. */
   renew(request: RenewRequest): Promise<CheckInResponse> {
     return this.leasing.renew(request);
@@ -412,6 +414,7 @@ export class Conductor {
   }
 
   private view(run: CampaignRun): CampaignView {
-    return campaignView(run, this.deps.governors, this.deps.clock.now(), this.deps.complaints?.(run.ref));
+    const pause = run.phase === 'paused' ? this.stops.describe(run.id) : undefined;
+    return campaignView(run, this.deps.governors, this.deps.clock.now(), this.deps.complaints?.(run.ref), this.sendRates, pause);
   }
 }

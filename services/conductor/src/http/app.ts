@@ -1,7 +1,16 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
-import { BatonError, RetryableError, ValidationError, checkInRequest, renewRequest, parseWith, type Logger } from '@baton/shared';
+import {
+  BatonError,
+  RetryableError,
+  ValidationError,
+  checkInRequest,
+  renewRequest,
+  parseWith,
+  watchRequest,
+  type Logger,
+} from '@baton/shared';
 import type { Conductor } from '../core/conductor';
 import { CampaignNotFoundError, CampaignStateError, NoPermitError } from '../core/errors';
 import { consoleHtml } from './console-page';
@@ -9,7 +18,8 @@ import { createRoutes, type BodyLimits } from './create-routes';
 import { draftRoutes, namingRow, previewQuery } from './draft-routes';
 import { limitExpensiveRequests } from './expensive-requests';
 import { recipientRoutes } from './recipient-routes';
-import { scheduleInput, sendInput, testSendInput, timeOf } from './requests';
+import { rateQuery, scheduleInput, sendInput, testSendInput, timeOf } from './requests';
+import { setupRoute, type SetupView } from './setup-route';
 import { suppressionRoutes } from './suppression-routes';
 import { unsubscribeRoutes } from './unsubscribe-routes';
 import { webhookRoutes, type WebhookRoutesDeps } from './webhook-routes';
@@ -32,6 +42,8 @@ export interface AppOptions {
   bodyLimits?: BodyLimits;
   /** Expensive requests (create, upload, preview, test send) one token may have under way at once. */
   expensivePerToken?: number;
+  /** `GET /api/setup`: the stage, the sending domains and their caps (absent: no such route). */
+  setup?: () => SetupView;
 }
 
 /**
@@ -67,6 +79,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (api) => {
       api.addHook('onRequest', bearer(options.apiToken));
       limitExpensiveRequests(api, options.expensivePerToken);
+      if (options.setup) setupRoute(api, options.setup);
       api.get('/campaigns', async () => {
         const damaged = conductor.damagedCampaigns();
         // `damaged` only when there are some: campaigns whose definition cannot be read are named, never hidden.
@@ -82,6 +95,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         });
       });
       api.get<{ Params: { id: string } }>('/campaigns/:id', async (req) => conductor.getCampaign(req.params.id));
+      api.get<{ Params: { id: string } }>('/campaigns/:id/rate', async (req) => {
+        const { minutes } = parseWith(rateQuery, req.query ?? {}, 'RATE_QUERY_INVALID', 'query');
+        return conductor.rate(req.params.id, minutes);
+      });
       api.post<{ Params: { id: string } }>('/campaigns/:id/send', async (req, reply) => {
         const { at } = parseWith(sendInput, req.body ?? {}, 'SEND_INVALID', 'body');
         return reply.code(202).send(await conductor.send(req.params.id, { at: timeOf(at) }));
@@ -113,6 +130,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       lease.addHook('onRequest', bearer(options.leaseToken));
       lease.post('/check-in', async (req) => conductor.checkIn(parseWith(checkInRequest, req.body, 'CHECK_IN_INVALID', 'body')));
       lease.post('/renew', async (req) => conductor.renew(parseWith(renewRequest, req.body, 'RENEW_INVALID', 'body')));
+      lease.post('/watch', async (req) => conductor.watch(parseWith(watchRequest, req.body, 'WATCH_INVALID', 'body')));
     },
     { prefix: '/lease/v1' },
   );

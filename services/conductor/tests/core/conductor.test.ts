@@ -341,6 +341,98 @@ describe('Conductor', () => {
     expect(h.invocations).toHaveLength(1);
   });
 
+  it('stops the leases out at a pause through their watches, requeues what they did not attempt, and says what was on its way', async () => {
+    // Prepare: a lease out, its worker watching
+    const h = harness({ batchSize: 10 });
+    await storedCampaign(h.store, 6);
+    await begin(h);
+    await h.conductor.tick();
+    const lease = h.invocations[0]!.lease;
+    const { leaseId, workerId } = lease;
+    const until = leaseSendUntil(lease);
+    expect(await h.conductor.watch({ leaseId, workerId, until, first: true })).toEqual({ stop: false });
+    const held = h.conductor.watch({ leaseId, workerId, until });
+
+    // Act
+    const paused = await h.conductor.pause(ref.campaignId);
+
+    // Assess: the watch says stop; the view states the bound until the worker confirms
+    expect(await held).toEqual({ stop: true, at: h.clock.now() });
+    expect(paused.pause).toMatchObject({ inFlight: leasePermits(lease), confirmed: false });
+    await h.conductor.watch({ leaseId, workerId, until, stopped: { inFlight: 1 } });
+    const [sent, ...rest] = lease.recipientIds;
+    await h.conductor.checkIn(report(lease, 'sent', false, { results: [resultOf(sent!, 'sent')], unattempted: rest, permitsUsed: 1 }));
+    const view = h.conductor.getCampaign(ref.campaignId);
+    expect(view.pause).toMatchObject({ inFlight: 1, confirmed: true });
+    expect(view.counts).toMatchObject({ sent: 1, queued: 5, inFlight: 0, inDoubt: 0 });
+    await h.conductor.tick();
+    expect(h.invocations).toHaveLength(1);
+
+    // Act: resume
+    const resumed = await h.conductor.resume(ref.campaignId);
+    await h.conductor.tick();
+
+    // Assess
+    expect(resumed.pause).toBeUndefined();
+    expect(h.invocations).toHaveLength(2);
+    expect(h.invocations[1]!.lease.recipientIds).toHaveLength(5);
+  });
+
+  it('issues no lease for a campaign while its pause is being stored', async () => {
+    // Prepare: the state write waits until released
+    const h = harness({});
+    await storedCampaign(h.store, 3);
+    await begin(h);
+    let release!: () => void;
+    const put = h.store.put.bind(h.store);
+    h.store.put = async (bucket, key, body, ...more) => {
+      if (key === keys.state(ref)) await new Promise<void>((r) => (release = r));
+      return put(bucket, key, body, ...more);
+    };
+
+    // Act
+    const pausing = h.conductor.pause(ref.campaignId);
+    await new Promise((r) => setImmediate(r));
+    await h.conductor.tick();
+    release();
+    await pausing;
+
+    // Assess
+    expect(h.invocations).toHaveLength(0);
+  });
+
+  it('rebuilds the rate chart after a restart from the outcome records of a campaign still sending, accepted sends only', async () => {
+    // Prepare: a previous conductor's workers recorded two sends and a failure
+    const h = harness({});
+    const ids = await storedCampaign(h.store, 4);
+    const record = (recipientId: string, status: string, at: number) =>
+      h.store.put(
+        buckets.campaigns,
+        keys.outcome({ ...ref, recipientId }),
+        JSON.stringify({
+          version: 1,
+          recipientId,
+          status,
+          at: new Date(at).toISOString(),
+          ...(status === 'failed' ? { reason: 'no' } : {}),
+        }),
+      );
+    await record(ids[0]!, 'sent', START + 1_000);
+    await record(ids[1]!, 'sent', START + 5_000);
+    await record(ids[2]!, 'failed', START + 6_000);
+
+    // Act
+    await h.conductor.start();
+    h.clock.advance(10_000);
+    await h.conductor.tick();
+
+    // Assess
+    const series = h.conductor.rate(ref.campaignId, 2);
+    expect(series.bucketMs).toBe(60_000);
+    expect(series.points.at(-1)).toMatchObject({ t: new Date(START).toISOString(), sent: 2, domainSent: 2, cap: 620 });
+    expect(h.conductor.getCampaign(ref.campaignId)).toMatchObject({ sentLastMinute: 2, counts: { sent: 2, failed: 1 } });
+  });
+
   it('refuses to send a campaign that is not a draft, and to resume one that is not paused', async () => {
     const h = harness();
     await storedCampaign(h.store, 1, 'draft');
@@ -781,5 +873,94 @@ describe('Conductor', () => {
     await h.conductor.checkIn(report(h.invocations[0]!.lease, 'sent'));
     // 10 sent in the 10 s since sending began: 60 a minute, so the other 10 take about 10 s.
     expect(h.conductor.getCampaign(ref.campaignId).etaSeconds).toBe(10);
+  });
+
+  async function twentyRendered(h: ReturnType<typeof harness>): Promise<void> {
+    await storedCampaign(h.store, 0, 'draft');
+    await h.store.put(
+      buckets.campaigns,
+      keys.audienceReport(ref),
+      JSON.stringify({ version: 1, rows: 20, valid: 20, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false }),
+    );
+    for (let i = 0; i < 20; i++)
+      await h.store.put(
+        buckets.rendered,
+        keys.rendered({ ...ref, recipientId: recipientIdFor(ref.customerId, `e${i}@example.com`) }),
+        '{}',
+      );
+    await h.conductor.start();
+    await h.conductor.send(ref.campaignId);
+    await h.conductor.tick();
+  }
+
+  it('gives no time left sooner than the last waiting retry is due', async () => {
+    // Prepare: 10 sent in 10 s (the other 10 would take about 10 s), but one waits a minute for its retry
+    const h = harness({ maxWorkers: 1, batchSize: 10 });
+    await twentyRendered(h);
+    const lease = h.invocations[0]!.lease;
+    h.clock.advance(10_000);
+    const [waiting, ...sent] = lease.recipientIds;
+    const results = [
+      { recipientId: waiting!, status: 'retryable' as const, code: 'PROVIDER_THROTTLED', reason: 'slow down', retryAfterMs: 60_000 },
+      ...sent.map((recipientId) => ({ recipientId, status: 'sent' as const, providerId: `p-${recipientId}` })),
+    ];
+
+    // Act
+    await h.conductor.checkIn(report(lease, 'sent', false, { results }));
+
+    // Assess
+    const view = h.conductor.getCampaign(ref.campaignId);
+    expect(view.counts.retrying).toBe(1);
+    expect(view.etaSeconds).toBe(60);
+    // 30 s on, the rate says more than the retry: 11 left at 9 per 40 s is 49 s.
+    h.clock.advance(30_000);
+    expect(h.conductor.getCampaign(ref.campaignId).etaSeconds).toBe(49);
+  });
+
+  it('gives the time until the waiting retry when nothing was sent in the last minute', async () => {
+    // Prepare
+    const h = harness({ maxWorkers: 1, batchSize: 10 });
+    await twentyRendered(h);
+    const lease = h.invocations[0]!.lease;
+    const results = lease.recipientIds.map((recipientId) => ({
+      recipientId,
+      status: 'retryable' as const,
+      code: 'PROVIDER_THROTTLED',
+      reason: 'slow down',
+      retryAfterMs: 90_000,
+    }));
+
+    // Act
+    await h.conductor.checkIn(report(lease, 'sent', false, { results }));
+    h.clock.advance(70_000);
+
+    // Assess
+    expect(h.conductor.getCampaign(ref.campaignId).etaSeconds).toBe(20);
+  });
+
+  it('counts only sends the provider accepted as sent in the last minute, not failures or calls in doubt', async () => {
+    // Prepare
+    const h = harness({ maxWorkers: 1, batchSize: 10 });
+    await twentyRendered(h);
+    const lease = h.invocations[0]!.lease;
+    const statuses = ['sent', 'sent', 'sent', 'failed', 'inDoubt'] as const;
+    const results = lease.recipientIds
+      .slice(0, 5)
+      .map((recipientId, i) =>
+        statuses[i] === 'sent'
+          ? { recipientId, status: 'sent' as const, providerId: `p-${i}` }
+          : { recipientId, status: statuses[i]!, reason: 'no' },
+      );
+
+    // Act
+    h.clock.advance(2_000);
+    await h.conductor.checkIn(report(lease, 'sent', false, { results, unattempted: lease.recipientIds.slice(5), permitsUsed: 5 }));
+
+    // Assess
+    const view = h.conductor.getCampaign(ref.campaignId);
+    expect(view.counts).toMatchObject({ sent: 3, failed: 1, inDoubt: 1 });
+    expect(view.sentLastMinute).toBe(3);
+    h.clock.advance(60_000);
+    expect(h.conductor.getCampaign(ref.campaignId).sentLastMinute).toBe(0);
   });
 });
