@@ -3,8 +3,8 @@ import { parseKey, type ObjectStore, type OutgoingEmail, type PutOptions, type S
 
 /**
  * The provider-call journal (`BATON_CALL_JOURNAL`): one JSON line appended at each step of a
- * send that a crash could cut — the claim's write begun and acknowledged, the provider call
- * started and answered — each written with a synchronous `write(2)` before the code goes on. A
+ * send that a crash could cut — the claim's write (or release) begun and acknowledged, the
+ * provider call started and answered — each written with a synchronous `write(2)` before the code goes on. A
  * line written is in the kernel's hands, so it outlives a `kill -9` of this process (not a power
  * cut: it is not fsynced). After a crash it tells, for each claim without an outcome, whether its
  * call had started. The fault suite counts the calls in flight at each kill from it. Recipients
@@ -17,6 +17,10 @@ export type CallJournalEvent =
   /** The store acknowledged the claim (or refused it: `claim-refused`). */
   | 'claimed'
   | 'claim-refused'
+  /** The claim's delete was begun (its call will not be made): until `released`, it may still be on disk. */
+  | 'releasing'
+  | 'released'
+  | 'release-failed'
   /** The sender was called: nothing may have left yet, or everything. */
   | 'start'
   /** The sender resolved (`answer`) or threw (`error`, with its code). */
@@ -78,11 +82,22 @@ export function journalledSender(sender: Sender, journal: CallJournal): Sender {
   };
 }
 
-/** `store`, with every claim's conditional create journalled as it begins and as it ends; anything else passes through. */
+/** `store`, with every claim's conditional create and delete journalled as it begins and as it ends; anything else passes through. */
 export function journalledClaims(store: ObjectStore, journal: CallJournal): ObjectStore {
   return {
     get: (bucket, key) => store.get(bucket, key),
-    delete: (bucket, key) => store.delete(bucket, key),
+    async delete(bucket: string, key: string) {
+      const ref = claimOf(key);
+      if (ref === undefined) return store.delete(bucket, key);
+      journal.write({ t: Date.now(), e: 'releasing', ...ref });
+      try {
+        await store.delete(bucket, key);
+      } catch (error) {
+        journal.write({ t: Date.now(), e: 'release-failed', ...ref, ...codeOf(error) });
+        throw error;
+      }
+      journal.write({ t: Date.now(), e: 'released', ...ref });
+    },
     list: (bucket, prefix, options) => store.list(bucket, prefix, options),
     async put(bucket: string, key: string, body: string | Uint8Array, options?: PutOptions) {
       const ref = options?.ifNoneMatch === '*' ? claimOf(key) : undefined;

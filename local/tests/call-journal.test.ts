@@ -64,7 +64,7 @@ describe('the provider-call journal', () => {
     ]);
   });
 
-  it('journals a claim as it is begun and once the store acknowledged it, and nothing else the store writes', async () => {
+  it('journals a claim and its release as each is begun and once the store answered, and nothing else the store writes', async () => {
     // Prepare: a store that reads the journal while the claim is being written.
     const memory = new MemoryObjectStore();
     let seenDuringWrite: string[] | undefined;
@@ -77,7 +77,10 @@ describe('the provider-call journal', () => {
     // Act
     await store.put('campaigns', keys.claim(ref), '{}', { ifNoneMatch: '*' });
     await store.put('campaigns', keys.outcome(ref), '{}');
+    expect(await memory.get('campaigns', keys.outcome(ref))).toBe('{}');
     await expect(store.put('campaigns', keys.claim(ref), '{}', { ifNoneMatch: '*' })).rejects.toThrow();
+    await store.delete('campaigns', keys.claim(ref));
+    await store.delete('campaigns', keys.outcome(ref));
     // Assess
     expect(seenDuringWrite).toEqual(['claiming']);
     expect(readCallJournal(file).map((l) => [l.e, l.recipientId])).toEqual([
@@ -85,8 +88,11 @@ describe('the provider-call journal', () => {
       ['claimed', ref.recipientId],
       ['claiming', ref.recipientId],
       ['claim-refused', ref.recipientId],
+      ['releasing', ref.recipientId],
+      ['released', ref.recipientId],
     ]);
-    expect(await memory.get('campaigns', keys.outcome(ref))).toBe('{}');
+    expect(await memory.get('campaigns', keys.claim(ref))).toBeUndefined();
+    expect(await memory.get('campaigns', keys.outcome(ref))).toBeUndefined();
   });
 
   it('appends across lives and skips a last line torn by a crash', () => {
