@@ -50,7 +50,9 @@ type Stage = 'stubbing' | 'rendering' | 'sending';
 function stageOf(v: View, renderedOnDisk: number): Stage | 'done' {
   if (v.status === 'done') return 'done';
   if (renderedOnDisk >= RECIPIENTS) return 'sending';
-  if (renderedOnDisk >= RECIPIENTS * 0.2 || v.counts.total) return 'rendering';
+  // Every recipient stubbed: stubbing is over (the view's total counts recipients as they become
+  // known, so it no longer says that the audience has been read).
+  if (renderedOnDisk >= RECIPIENTS * 0.2 || (v.counts.stubbed ?? 0) >= RECIPIENTS) return 'rendering';
   return 'stubbing';
 }
 
