@@ -12,6 +12,7 @@ import {
   type Config,
   type Logger,
   type S3Event,
+  type Sender,
   type SnsEvent,
   type WorkerInvocation,
 } from '@baton/shared';
@@ -23,6 +24,7 @@ import { createRenderHandler, createStubberHandler } from '@baton/renderer';
 import { TemplateCache } from '@baton/templating';
 import { PROVIDER_TIMEOUT_MS, createHttpLeaseClient, createWorkerHandler, minBudgetToTakeFor, type LeaseClient } from '@baton/worker';
 import { ConductorService } from '@baton/conductor';
+import { CallJournal, journalledClaims, journalledSender } from './call-journal';
 import { devSecret } from './dev-secrets';
 import { LocalLambda } from './local-lambda';
 import { startMailgunSink, type MailgunSink } from './mailgun-sink';
@@ -130,12 +132,15 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     sink = await startMailgunSink({ host: '127.0.0.1', port: 0, apiKey: mailgunKey, logger, onStored: (m) => webhooks.onStored(m) });
     mailgunUrl = sink.url;
   }
-  const sender = createMailgunSender({
+  const mailgunSender = createMailgunSender({
     url: mailgunUrl,
     domain: config.MAILGUN_DOMAIN,
     apiKey: mailgunKey,
     timeoutMs: PROVIDER_TIMEOUT_MS,
   });
+  // A crash-proof record of each send's claim and call, for the fault suite (BATON_CALL_JOURNAL).
+  const journal = config.BATON_CALL_JOURNAL === undefined ? undefined : new CallJournal(config.BATON_CALL_JOURNAL);
+  const sender: Sender = journal ? journalledSender(mailgunSender, journal) : mailgunSender;
 
   // The lease API's address is known only once the conductor listens.
   let leaseClient: LeaseClient | undefined;
@@ -162,7 +167,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
   });
   const worker = new LocalLambda<WorkerInvocation>(
     createWorkerHandler({
-      store,
+      store: journal ? journalledClaims(store, journal) : store,
       buckets,
       sender,
       leaseClient: lateLeaseClient,
@@ -219,6 +224,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     unsubscribe();
     sinkWebhooks?.stop();
     await sink?.close();
+    journal?.close();
     if (store instanceof LmdbObjectStore) await store.close();
     throw isAddressInUse(err) ? new PortInUseError(config.PORT, { cause: err }) : err;
   }
@@ -277,6 +283,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
       );
       await sinkWebhooks?.settled();
       await sink?.close();
+      journal?.close();
       if (store instanceof LmdbObjectStore) await store.close();
     },
   };

@@ -130,6 +130,12 @@ const variables = {
   BATON_API_TOKEN: { schema: secret.optional(), default: undefined },
   BATON_LEASE_TOKEN: { schema: secret.optional(), default: undefined },
   BATON_UNSUBSCRIBE_SECRET: { schema: secret.optional(), default: undefined },
+  /**
+   * One machine only: a file to which every provider call is journalled as it starts and as it
+   * answers, written synchronously (it outlives a kill -9). The fault suite counts the calls in
+   * flight at a crash from it. Unset: no journal.
+   */
+  BATON_CALL_JOURNAL: { schema: z.string().min(1).optional(), default: undefined },
   /** Mailgun's HTTP webhook signing key: verifies `POST /webhooks/mailgun`. Locally a dev secret the sink signs with. */
   MAILGUN_WEBHOOK_SIGNING_KEY: { schema: secret.optional(), default: undefined },
   /** A webhook whose signed timestamp is further than this from the conductor's clock is refused (replays are remembered this long). */

@@ -188,16 +188,21 @@ export class LeaseRun {
   }
 
   /**
-   * After the claim: the call must still start inside a slice it holds. A claim that outlasted
-   * its slice gives that permit back and waits for the next one; false when none is left (the
-   * caller releases the claim). The caller makes its call right after, synchronously.
+   * After the claim: the call must start inside a slice it holds, and at once. A claim that
+   * outlasted its slice gives that permit back and takes one of the slice it is in, if one is
+   * free. False when none is, or the lease halted, or its time ran out: the caller gives the
+   * claim up rather than hold it while it waits (a crash would leave it in doubt, uncalled).
    */
-  async keepSlotAfterClaim(slice: number, busy: Busy): Promise<boolean> {
+  keepSlotAfterClaim(slice: number): boolean {
     const now = this.env.clock.now();
     const timeLeft = this.env.deadline - now >= this.env.minBudgetToTakeMs;
     if (sliceAt(this.lease.schedule, now) === slice && this.haltedBy === undefined && timeLeft) return true;
     this.giveBackSlot(slice);
-    return (await this.takeSlot(busy)) !== undefined;
+    if (this.haltedBy !== undefined || !timeLeft) return false;
+    const slot = nextSlot(this.lease.schedule, this.usedPerSlice, now);
+    if (slot.kind !== 'now') return false;
+    this.usedPerSlice[slot.slice]! += 1;
+    return true;
   }
 
   /** A retryable refusal from the provider: throttling, a limit reached, no connection, or too many in a row halt the lease. */

@@ -34,23 +34,7 @@ export async function sendKey(env: Env, run: LeaseRun, recipientId: string, busy
   if (!message) return false;
   // Not before the conductor said the lease is not stopped (a pause may have come before the worker started).
   await run.watchAnswered;
-  // The slot first, the claim right before the call: a claim means "its call may have started",
-  // so a crash leaves in doubt only what was about to go out, never a lane's worth of keys
-  // that were still waiting for their slice.
-  const slot = await run.takeSlot(busy);
-  if (slot === undefined) {
-    run.unattempted.push(recipientId);
-    return false;
-  }
-  if (!(await claim(env, run, ref, logFields))) {
-    run.giveBackSlot(slot);
-    return false;
-  }
-  if (!(await run.keepSlotAfterClaim(slot, busy))) {
-    await releaseClaim(env, ref, logFields);
-    run.unattempted.push(recipientId);
-    return false;
-  }
+  if (!(await claimInSlot(env, run, ref, busy, logFields))) return false;
 
   run.callStarting(busy);
   let providerId: string;
@@ -106,6 +90,34 @@ async function sendableMessage(env: Env, run: LeaseRun, ref: RecipientRef, logFi
     return undefined;
   }
   return loaded.message;
+}
+
+/**
+ * The slot first, the claim right before the call: a claim means "its call may have started",
+ * so a crash leaves in doubt only the calls in flight (and claims being written), never keys
+ * still waiting for their slice. A claim that outlasted its slice, with no permit free in the
+ * slice it ends in, is given up while the lane waits for the next one, then made again. True
+ * when the key is claimed and its call must start now; false with the key's result reported.
+ */
+async function claimInSlot(env: Env, run: LeaseRun, ref: RecipientRef, busy: Busy, logFields: LogFields): Promise<boolean> {
+  for (;;) {
+    const slot = await run.takeSlot(busy);
+    if (slot === undefined) {
+      run.unattempted.push(ref.recipientId);
+      return false;
+    }
+    if (!(await claim(env, run, ref, logFields))) {
+      run.giveBackSlot(slot);
+      return false;
+    }
+    if (run.keepSlotAfterClaim(slot)) return true;
+    if (!(await releaseClaim(env, ref, logFields))) {
+      // The claim stands and is ours: keep it and call in the next slot, rather than strand it.
+      if ((await run.takeSlot(busy)) !== undefined) return true;
+      run.unattempted.push(ref.recipientId);
+      return false;
+    }
+  }
 }
 
 /** Claims the key for this lease; false (with the key's result reported) when it is not ours. */
@@ -212,12 +224,14 @@ async function recordSendError(env: Env, run: LeaseRun, ref: RecipientRef, error
   }
 }
 
-async function releaseClaim(env: Env, ref: RecipientRef, logFields: LogFields): Promise<void> {
+/** Whether the claim is gone; on a failure the key stays claimed (the safe side) and it is logged. */
+async function releaseClaim(env: Env, ref: RecipientRef, logFields: LogFields): Promise<boolean> {
   try {
     await env.ledger.releaseClaim(ref);
+    return true;
   } catch (error) {
-    // Safe side: the key stays claimed and is never sent, but the conductor sees it unfinished.
     env.log.error({ event: 'claim.release-failed', ...logFields, reason: describeError(error) });
+    return false;
   }
 }
 

@@ -321,6 +321,72 @@ describe('runWorker, late after its claim', () => {
   });
 });
 
+describe('runWorker when a claim outlasts its slice', () => {
+  it('calls at once in the slice it is in when that slice has a permit free', async () => {
+    // Prepare: one permit in each of two one-second slices; the claim takes 1.5 s.
+    const [email] = emails(1) as [string];
+    const { store, clock, sender, leaseClient, deps } = setUp();
+    await seedRendered(store, [email]);
+    slowClaimOnce(store, clock, 1_500);
+    // Act
+    await run(deps, leaseFor([email], { schedule: { start: START, sliceMs: 1_000, permits: [1, 1] }, sendUntil: START + 2_000 }));
+    // Assess
+    expect(sender.calls.map((c) => c.at - START)).toEqual([1_500]);
+    expect(leaseClient.requests[0]).toMatchObject({ usedPerSlice: [0, 1], unattempted: [] });
+  });
+
+  it('holds no claim while it waits for a later slice, so a crash then leaves the key unclaimed, not in doubt', async () => {
+    // Prepare: permits in slices 0 and 2 only; the first claim takes 1.5 s, into slice 1 (none free).
+    const [email] = emails(1) as [string];
+    const { store, clock, sender, leaseClient, deps } = setUp();
+    await seedRendered(store, [email]);
+    slowClaimOnce(store, clock, 1_500);
+    const claimHeldWhileWaiting: boolean[] = [];
+    const sleep = clock.sleep.bind(clock);
+    clock.sleep = async (ms) => {
+      claimHeldWhileWaiting.push(await claimed(store, email));
+      return sleep(ms);
+    };
+    // Act
+    await run(deps, leaseFor([email], { schedule: { start: START, sliceMs: 1_000, permits: [1, 0, 1] }, sendUntil: START + 3_000 }));
+    // Assess: it waited without its claim, claimed again in slice 2, and called there.
+    expect(claimHeldWhileWaiting).toContain(false);
+    expect(claimHeldWhileWaiting).not.toContain(true);
+    expect(sender.calls.map((c) => c.at - START)).toEqual([2_000]);
+    expect(leaseClient.requests[0]).toMatchObject({ usedPerSlice: [0, 0, 1], unattempted: [] });
+    expect(leaseClient.requests[0]!.results).toEqual([expect.objectContaining({ recipientId: idOf(email), status: 'sent' })]);
+    expect(await outcomeOf(store, email)).toMatchObject({ status: 'sent' });
+  });
+
+  it('keeps a claim it could not release and calls in the next slice with a permit (never sent twice, never stranded)', async () => {
+    // Prepare: as above, and the claim's release fails.
+    const [email] = emails(1) as [string];
+    const { store, clock, sender, leaseClient, deps } = setUp();
+    await seedRendered(store, [email]);
+    slowClaimOnce(store, clock, 1_500);
+    store.fails = (op, key) => op === 'delete' && key === keys.claim(refOf(email));
+    // Act
+    await run(deps, leaseFor([email], { schedule: { start: START, sliceMs: 1_000, permits: [1, 0, 1] }, sendUntil: START + 3_000 }));
+    // Assess
+    expect(sender.calls.map((c) => c.at - START)).toEqual([2_000]);
+    expect(leaseClient.requests[0]).toMatchObject({ usedPerSlice: [0, 0, 1], unattempted: [] });
+    expect(await outcomeOf(store, email)).toMatchObject({ status: 'sent' });
+  });
+});
+
+/** The first claim's write takes `ms` of the clock; later ones take none. */
+function slowClaimOnce(store: FlakyStore, clock: AutoClock, ms: number): void {
+  const put = store.put.bind(store);
+  let slow = true;
+  store.put = async (...args) => {
+    await put(...args);
+    if (slow && args[1].includes('/claims/')) {
+      slow = false;
+      clock.advance(ms);
+    }
+  };
+}
+
 describe('runWorker taking keys', () => {
   function claimWrites(store: MemoryObjectStore): number {
     return store.calls.filter((c) => c.op === 'put' && c.key.includes('/claims/')).length;
