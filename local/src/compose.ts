@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import {
   STUBS_PREFIX,
   createLogger,
   systemClock,
-  type Buckets,
   type CampaignRequestedMessage,
   type Clock,
   type Config,
@@ -15,41 +14,21 @@ import {
   type SnsEvent,
   type WorkerInvocation,
 } from '@baton/shared';
-import { FsObjectStore } from '@baton/shared/fs-object-store';
 import { LmdbObjectStore } from '@baton/shared/lmdb-object-store';
 import { createMailgunSender } from '@baton/shared/mailgun';
 import { createMailgunLookup } from '@baton/shared/mailgun-lookup';
-import { createRenderHandler, createStubberHandler } from '@baton/renderer';
-import { TemplateCache } from '@baton/templating';
 import { PROVIDER_TIMEOUT_MS, createHttpLeaseClient, createWorkerHandler, minBudgetToTakeFor, type LeaseClient } from '@baton/worker';
 import { ConductorService } from '@baton/conductor';
 import { devSecret } from './dev-secrets';
+import { FunctionThread, onThreadObjectCreated } from './function-threads';
 import { LocalLambda } from './local-lambda';
+import { LOCAL_BUCKETS, kindOf, openLocalStore, type LocalStore } from './local-store';
 import { startMailgunSink, type MailgunSink } from './mailgun-sink';
 import { createSinkWebhooks, type SinkWebhooks } from './sink-webhooks';
 import { PortInUseError, assertPortFree, isAddressInUse } from './port';
 import { RetentionSweeper } from './retention';
 
-export const LOCAL_BUCKETS: Buckets = { campaigns: 'campaigns', stubs: 'stubs', rendered: 'rendered' };
-
-/** The one-machine stand-in for S3: either embedded store, both with S3-shaped events. */
-export type LocalStore = LmdbObjectStore | FsObjectStore;
-
-/**
- * The data folder's object store: LMDB in `{dataDir}/store` (the default), or one file per
- * object under `{dataDir}/objects` (`BATON_STORE=fs`, or unset when that folder already exists:
- * a data folder made before the LMDB store keeps working). docs/benchmarks.md says why LMDB.
- */
-export function openLocalStore(dataDir: string, kind: 'lmdb' | 'fs' | undefined): LocalStore {
-  const objects = path.join(dataDir, 'objects');
-  // The filesystem store unless asked (or the folder already holds an LMDB store): in the kill -9
-  // fault runs on LMDB, 1 of 5 had a sliding window over the cap, not yet explained (docs/benchmarks.md).
-  const chosen = kind ?? (existsSync(path.join(dataDir, 'store')) && !existsSync(objects) ? 'lmdb' : 'fs');
-  if (chosen === 'lmdb') return new LmdbObjectStore({ path: path.join(dataDir, 'store') });
-  // Stubs and rendered messages are derived again when lost (the conductor re-drives them): they
-  // skip fsync. Definitions and the ledger are synced before a write is acknowledged.
-  return new FsObjectStore(objects, { derivedBuckets: [LOCAL_BUCKETS.stubs, LOCAL_BUCKETS.rendered] });
-}
+export { LOCAL_BUCKETS, openLocalStore, type LocalStore } from './local-store';
 
 /** How often finished campaigns are checked for stubs and rendered messages past their retention. */
 export const RETENTION_SWEEP_MS = 10 * 60_000;
@@ -108,7 +87,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
   await fs.mkdir(dataDir, { recursive: true });
   const buckets = LOCAL_BUCKETS;
   const store = openLocalStore(dataDir, config.BATON_STORE);
-  logger.info({ event: 'store.opened', kind: store instanceof LmdbObjectStore ? 'lmdb' : 'fs', dataDir }, 'local store opened');
+  logger.info({ event: 'store.opened', kind: kindOf(store), dataDir }, 'local store opened');
 
   const apiToken =
     config.BATON_API_TOKEN ??
@@ -146,19 +125,15 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
 
   // Unsubscribe links name the conductor's public address; by default the port it really bound.
   let publicUrl = config.BATON_PUBLIC_URL ?? `http://localhost:${config.PORT}`;
-  let renderHandler: ((event: unknown) => Promise<void>) | undefined;
-  const stubber = new LocalLambda<SnsEvent>(createStubberHandler({ store, buckets, logger }), {
-    name: 'stubber',
-    concurrency: 2,
-    retryAttempts: 2,
-    logger,
-  });
-  const renderer = new LocalLambda<S3Event>((event) => renderHandler!(event), {
-    name: 'renderer',
-    concurrency: 32,
-    retryAttempts: 2,
-    logger,
-  });
+  // The stubber and the renderer each run in a thread of their own (function-threads.ts), built
+  // once the conductor listens (the renderer's links name its address); events wait till then.
+  type Fn = 'stubber' | 'renderer';
+  let threadsReady: (made: Record<Fn, FunctionThread>) => void = () => undefined;
+  const threadsMade = new Promise<Record<Fn, FunctionThread>>((resolve) => (threadsReady = resolve));
+  const inThread = (fn: Fn) => async (event: unknown) => (await threadsMade)[fn].run(event);
+  const stubber = new LocalLambda<SnsEvent>(inThread('stubber'), { name: 'stubber', concurrency: 2, retryAttempts: 2, logger });
+  const renderer = new LocalLambda<S3Event>(inThread('renderer'), { name: 'renderer', concurrency: 32, retryAttempts: 2, logger });
+  const createdChannel = `baton-object-created-${randomBytes(8).toString('hex')}`;
   const worker = new LocalLambda<WorkerInvocation>(
     createWorkerHandler({
       store,
@@ -177,7 +152,13 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     { name: 'worker', concurrency: config.MAX_WORKERS, retryAttempts: 0, logger },
   );
 
-  const unsubscribe = store.onObjectCreated({ bucket: buckets.stubs, prefix: STUBS_PREFIX }, (event) => renderer.invoke(event));
+  // Stubs written here (the conductor's re-drive) and in the stubber's thread both trigger the renderer.
+  const unsubscribeHere = store.onObjectCreated({ bucket: buckets.stubs, prefix: STUBS_PREFIX }, (event) => renderer.invoke(event));
+  const unsubscribeThreads = onThreadObjectCreated(createdChannel, (event) => renderer.invoke(event));
+  const unsubscribe = () => {
+    unsubscribeHere();
+    unsubscribeThreads();
+  };
   const topic = {
     publish: async (message: CampaignRequestedMessage) => {
       stubber.invoke({
@@ -222,7 +203,12 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
   leaseClient = createHttpLeaseClient({ baseUrl: url, token: leaseToken });
   sinkWebhooks?.setTarget(`${url}/webhooks/mailgun`);
   if (config.BATON_PUBLIC_URL === undefined) publicUrl = `http://localhost:${new URL(url).port}`;
-  renderHandler = createRenderHandler({ store, buckets, templates: new TemplateCache(), publicUrl, unsubscribeSecret, logger });
+  const setup = { dataDir, storeKind: kindOf(store), logLevel: logger.level, channel: createdChannel, publicUrl, unsubscribeSecret };
+  const threads: Record<Fn, FunctionThread> = {
+    stubber: new FunctionThread({ ...setup, fn: 'stubber' }, 2),
+    renderer: new FunctionThread({ ...setup, fn: 'renderer' }, 32),
+  };
+  threadsReady(threads);
 
   const retention = new RetentionSweeper({
     store,
@@ -272,6 +258,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
         },
         workers!.stillRunning ? 'stopped; a worker was cut short' : 'stopped',
       );
+      await Promise.all([threads.stubber.close(), threads.renderer.close()]);
       await sinkWebhooks?.settled();
       await sink?.close();
       if (store instanceof LmdbObjectStore) await store.close();
