@@ -32,7 +32,15 @@ export class FunctionThread {
 
   constructor(
     private readonly setup: FunctionThreadSetup,
-    private readonly concurrency: number,
+    private readonly options: {
+      /** Invocations running in the thread at once. */
+      concurrency: number;
+      /**
+       * How much lower than the conductor's its CPU priority is (its nice value): the stubber's
+       * parse of a large audience takes only the CPU the conductor and the renderer leave.
+       */
+      niceIncrement?: number;
+    },
     private readonly workerFile = defaultWorkerFile(),
   ) {}
 
@@ -42,7 +50,8 @@ export class FunctionThread {
       workerData: this.setup,
       minThreads: 1,
       maxThreads: 1,
-      concurrentTasksPerWorker: this.concurrency,
+      concurrentTasksPerWorker: this.options.concurrency,
+      niceIncrement: this.options.niceIncrement ?? 0,
       idleTimeout: Number.POSITIVE_INFINITY,
       // TypeScript in development and tests: the thread loads it through tsx, as `npm start` does.
       ...(this.workerFile.endsWith('.ts') ? { execArgv: ['--import', 'tsx'] } : {}),

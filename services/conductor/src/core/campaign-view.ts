@@ -79,7 +79,7 @@ export function campaignView(run: CampaignRun, governors: SendingGovernors, now:
     perMinuteMax,
     effectivePerMinute: perMinute(governor.effectiveCap),
     etaSeconds: etaSeconds(run, governors, perMinuteMax, now),
-    problems: [...(run.report?.problems ?? []), ...run.zoneProblems].slice(0, 100),
+    problems: [...run.problemsFound, ...run.zoneProblems].slice(0, 100),
     ...(state.localSend ? { localSend: state.localSend } : {}),
     ...(state.error ? { error: state.error } : {}),
     attention: run.attention(),

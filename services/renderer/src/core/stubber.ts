@@ -55,6 +55,9 @@ export async function stubCampaign(deps: StubberDeps, ref: CampaignRef): Promise
     return parsed;
   }
   const { recipients, report } = parsed;
+  // The rows' problems are known once the audience is read, long before a large audience's stubs
+  // are written: the campaign view shows them from here on (the report follows at the end).
+  await store.put(buckets.campaigns, keys.audienceProgress(ref), JSON.stringify(report), { contentType: 'application/json' });
   log.info({
     event: 'stubber.audience-parsed',
     rows: report.rows,
