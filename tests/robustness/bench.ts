@@ -13,13 +13,21 @@ const RATE = Number(process.env.HOSTILE_RATE ?? 200);
 
 async function main(): Promise<void> {
   const phases = 2 + 2 * hostileRequests().length;
-  const run = await sendingBaton({ recipients: Math.ceil((RATE * PHASE_MS * (phases + 2)) / 1000), perSecond: RATE, bigRows: ROWS });
+  // Enough for the phases after the audience is rendered (at most about a third of it goes out meanwhile).
+  const recipients = Math.ceil((RATE * PHASE_MS * (phases + 2) * 1.5) / 1000);
+  const run = await sendingBaton({ recipients, perSecond: RATE, bigRows: ROWS });
   await run.startSending();
   const probe = probeHealthz(run.baton.url);
-  // Stubbing, rendering and the first leases under way: the phases start once sends flow.
+  // The phases start once the whole audience is rendered and sends flow, so that every phase
+  // compares sending alone with sending beside a hostile request (rendering costs CPU too).
   const waitFrom = Date.now();
-  while (run.sentBetween(0, Date.now()) === 0 && Date.now() - waitFrom < 60_000) await new Promise((r) => setTimeout(r, 100));
-  await new Promise((r) => setTimeout(r, 3_000));
+  for (;;) {
+    const { counts } = await run.status();
+    if ((counts.rendered ?? 0) >= recipients && run.sentBetween(0, Date.now()) > 0) break;
+    if (Date.now() - waitFrom > 180_000) throw new Error(`not rendered within 180 s: ${JSON.stringify(counts)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await new Promise((r) => setTimeout(r, 2_000));
   const rows: string[] = [];
   const measure = async (name: string, work: () => Promise<number>) => {
     probe.phase = name;
