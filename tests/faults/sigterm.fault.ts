@@ -43,14 +43,16 @@ const ENV = {
 type Stage = 'stubbing' | 'rendering' | 'sending';
 
 /**
- * The furthest stage the campaign is in. Rendering keeps pace with stubbing (each stub's event
- * renders it) and after a restart runs inside the conductor's re-drive, between two updates of
- * the view's count: it is judged by the rendered objects on disk.
+ * The furthest stage the campaign is in. Rendering follows stubbing (each stub's event renders
+ * it) and after a restart runs inside the conductor's re-drive, between two updates of the view's
+ * count: it is judged by the rendered objects on disk.
  */
 function stageOf(v: View, renderedOnDisk: number): Stage | 'done' {
   if (v.status === 'done') return 'done';
   if (renderedOnDisk >= RECIPIENTS) return 'sending';
-  if (renderedOnDisk >= RECIPIENTS * 0.2 || v.counts.total) return 'rendering';
+  // Stubbing is over once every recipient is stubbed. (Before the report, counts.total is the
+  // stubs seen so far: with the renderer in a thread of its own, that starts before any render.)
+  if (renderedOnDisk >= RECIPIENTS * 0.2 || (v.counts.stubbed ?? 0) >= RECIPIENTS) return 'rendering';
   return 'stubbing';
 }
 
