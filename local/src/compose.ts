@@ -205,10 +205,10 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
   if (config.BATON_PUBLIC_URL === undefined) publicUrl = `http://localhost:${new URL(url).port}`;
   const setup = { dataDir, storeKind: kindOf(store), logLevel: logger.level, channel: createdChannel, publicUrl, unsubscribeSecret };
   const threads: Record<Fn, FunctionThread> = {
-    // The stubber yields the CPU to the rest: stubbing is the pipeline's least urgent work, as
-    // sending overlaps rendering, and rendering keeps pace with the stubs already written.
+    // On a busy machine the conductor's thread (the API, the tick, the in-process workers) goes
+    // first: rendering only has to stay ahead of sending, and stubbing ahead of rendering.
     stubber: new FunctionThread({ ...setup, fn: 'stubber' }, { concurrency: 2, niceIncrement: 10 }),
-    renderer: new FunctionThread({ ...setup, fn: 'renderer' }, { concurrency: 32 }),
+    renderer: new FunctionThread({ ...setup, fn: 'renderer' }, { concurrency: 32, niceIncrement: 5 }),
   };
   threadsReady(threads);
 
