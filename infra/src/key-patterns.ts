@@ -18,6 +18,8 @@ export const KEY_PATTERNS = {
   campaignSummaries: 'campaigns/*/summary.json',
   /** The stubber's "done" marker. */
   audienceReports: 'campaigns/*/audience-report.json',
+  /** The problems the stubber has found so far, before its report. */
+  audienceProgress: 'campaigns/*/audience-progress.json',
   /** Audiences uploaded ahead of a campaign (`uploads/{customer}/…`). */
   uploads: 'uploads/*',
   /** Claims, outcomes and lease marks: `ledger/{customer}/{campaign}/…`. */

@@ -151,11 +151,12 @@ describe('the pipeline functions', () => {
     });
   });
 
-  it('lets the stubber read campaigns and audiences, write stubs and its report, and nothing more in S3', () => {
+  it('lets the stubber read campaigns and audiences, write stubs, its progress and its report, and nothing more in S3', () => {
     expect(s3Grants(qa.service, roleOf(qa.stacks.service.intake.stubber))).toEqual([
       's3:GetObject campaigns/campaigns/*',
       's3:GetObject campaigns/uploads/*',
       's3:ListBucket campaigns',
+      's3:PutObject campaigns/campaigns/*/audience-progress.json',
       's3:PutObject campaigns/campaigns/*/audience-report.json',
       's3:PutObject stubs/stubs/*',
     ]);

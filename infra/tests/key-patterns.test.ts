@@ -24,6 +24,7 @@ const USES: Record<string, Use> = {
   audience: { key: keys.audience(ref), bucket: 'campaigns', read: ['stubber', 'conductor'], write: ['conductor'] },
   uploadedAudience: { key: 'uploads/acme/audience.csv', bucket: 'campaigns', read: ['stubber', 'conductor'] },
   audienceReport: { key: keys.audienceReport(ref), bucket: 'campaigns', read: ['stubber', 'conductor'], write: ['stubber'] },
+  audienceProgress: { key: keys.audienceProgress(ref), bucket: 'campaigns', read: ['conductor'], write: ['stubber'] },
   state: { key: keys.state(ref), bucket: 'campaigns', read: ['conductor'], write: ['conductor'] },
   summary: { key: keys.summary(ref), bucket: 'campaigns', read: ['conductor'], write: ['conductor'] },
   governorCheckpoint: { key: keys.governorCheckpoint(), bucket: 'campaigns', read: ['conductor'], write: ['conductor'] },

@@ -6,7 +6,6 @@ import {
   STUBS_PREFIX,
   createLogger,
   systemClock,
-  type Buckets,
   type CampaignRequestedMessage,
   type Clock,
   type Config,
@@ -16,36 +15,23 @@ import {
   type SnsEvent,
   type WorkerInvocation,
 } from '@baton/shared';
-import { DATA_FOLDER_BUCKETS, openDataFolderStore, type DataFolderStore } from '@baton/shared/data-folder-store';
 import { LmdbObjectStore } from '@baton/shared/lmdb-object-store';
 import { createMailgunSender } from '@baton/shared/mailgun';
 import { createMailgunLookup } from '@baton/shared/mailgun-lookup';
-import { createRenderHandler, createStubberHandler } from '@baton/renderer';
-import { TemplateCache } from '@baton/templating';
 import { PROVIDER_TIMEOUT_MS, createHttpLeaseClient, createWorkerHandler, minBudgetToTakeFor, type LeaseClient } from '@baton/worker';
 import { ConductorService } from '@baton/conductor';
 import { CallJournal, journalledClaims, journalledSender } from './call-journal';
 import { devSecret } from './dev-secrets';
+import { FunctionThread, onThreadObjectCreated } from './function-threads';
 import { LocalLambda } from './local-lambda';
+import { LOCAL_BUCKETS, kindOf, openLocalStore, type LocalStore } from './local-store';
 import { startMailgunSink, type MailgunSink } from './mailgun-sink';
 import { inboxRoutes } from './inbox';
 import { createSinkWebhooks, type SinkWebhooks } from './sink-webhooks';
 import { PortInUseError, assertPortFree, isAddressInUse } from './port';
 import { RetentionSweeper } from './retention';
 
-export const LOCAL_BUCKETS: Buckets = DATA_FOLDER_BUCKETS;
-
-/** The one-machine stand-in for S3: either embedded store, both with S3-shaped events. */
-export type LocalStore = DataFolderStore;
-
-/**
- * The data folder's object store: LMDB in `{dataDir}/store` (the default), or one file per
- * object under `{dataDir}/objects` (`BATON_STORE=fs`, or unset when only that folder exists:
- * a data folder made before LMDB was the default keeps working). docs/benchmarks.md says why LMDB.
- */
-export function openLocalStore(dataDir: string, kind: 'lmdb' | 'fs' | undefined): LocalStore {
-  return openDataFolderStore(dataDir, kind);
-}
+export { LOCAL_BUCKETS, openLocalStore, type LocalStore } from './local-store';
 
 /** A local worker runs in this process: it starts within a tick of the event loop, not a Lambda cold start. */
 const LOCAL_WORKER_START_MS = 20;
@@ -107,7 +93,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
   await fs.mkdir(dataDir, { recursive: true });
   const buckets = LOCAL_BUCKETS;
   const store = openLocalStore(dataDir, config.BATON_STORE);
-  logger.info({ event: 'store.opened', kind: store instanceof LmdbObjectStore ? 'lmdb' : 'fs', dataDir }, 'local store opened');
+  logger.info({ event: 'store.opened', kind: kindOf(store), dataDir }, 'local store opened');
 
   const apiToken =
     config.BATON_API_TOKEN ??
@@ -152,19 +138,15 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
 
   // Unsubscribe links name the conductor's public address; by default the port it really bound.
   let publicUrl = config.BATON_PUBLIC_URL ?? `http://localhost:${config.PORT}`;
-  let renderHandler: ((event: unknown) => Promise<void>) | undefined;
-  const stubber = new LocalLambda<SnsEvent>(createStubberHandler({ store, buckets, logger }), {
-    name: 'stubber',
-    concurrency: 2,
-    retryAttempts: 2,
-    logger,
-  });
-  const renderer = new LocalLambda<S3Event>((event) => renderHandler!(event), {
-    name: 'renderer',
-    concurrency: 32,
-    retryAttempts: 2,
-    logger,
-  });
+  // The stubber and the renderer each run in a thread of their own (function-threads.ts), built
+  // once the conductor listens (the renderer's links name its address); events wait till then.
+  type Fn = 'stubber' | 'renderer';
+  let threadsReady: (made: Record<Fn, FunctionThread>) => void = () => undefined;
+  const threadsMade = new Promise<Record<Fn, FunctionThread>>((resolve) => (threadsReady = resolve));
+  const inThread = (fn: Fn) => async (event: unknown) => (await threadsMade)[fn].run(event);
+  const stubber = new LocalLambda<SnsEvent>(inThread('stubber'), { name: 'stubber', concurrency: 2, retryAttempts: 2, logger });
+  const renderer = new LocalLambda<S3Event>(inThread('renderer'), { name: 'renderer', concurrency: 32, retryAttempts: 2, logger });
+  const createdChannel = `baton-object-created-${randomBytes(8).toString('hex')}`;
   const worker = new LocalLambda<WorkerInvocation>(
     createWorkerHandler({
       store: journal ? journalledClaims(store, journal) : store,
@@ -183,7 +165,13 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     { name: 'worker', concurrency: config.MAX_WORKERS, retryAttempts: 0, logger },
   );
 
-  const unsubscribe = store.onObjectCreated({ bucket: buckets.stubs, prefix: STUBS_PREFIX }, (event) => renderer.invoke(event));
+  // Stubs written here (the conductor's re-drive) and in the stubber's thread both trigger the renderer.
+  const unsubscribeHere = store.onObjectCreated({ bucket: buckets.stubs, prefix: STUBS_PREFIX }, (event) => renderer.invoke(event));
+  const unsubscribeThreads = onThreadObjectCreated(createdChannel, (event) => renderer.invoke(event));
+  const unsubscribe = () => {
+    unsubscribeHere();
+    unsubscribeThreads();
+  };
   const topic = {
     publish: async (message: CampaignRequestedMessage) => {
       stubber.invoke({
@@ -231,7 +219,14 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
   leaseClient = createHttpLeaseClient({ baseUrl: url, token: leaseToken });
   sinkWebhooks?.setTarget(`${url}/webhooks/mailgun`);
   if (config.BATON_PUBLIC_URL === undefined) publicUrl = `http://localhost:${new URL(url).port}`;
-  renderHandler = createRenderHandler({ store, buckets, templates: new TemplateCache(), publicUrl, unsubscribeSecret, logger });
+  const setup = { dataDir, storeKind: kindOf(store), logLevel: logger.level, channel: createdChannel, publicUrl, unsubscribeSecret };
+  const threads: Record<Fn, FunctionThread> = {
+    // On a busy machine the conductor's thread (the API, the tick, the in-process workers) goes
+    // first: rendering only has to stay ahead of sending, and stubbing ahead of rendering.
+    stubber: new FunctionThread({ ...setup, fn: 'stubber' }, { concurrency: 2, niceIncrement: 10 }),
+    renderer: new FunctionThread({ ...setup, fn: 'renderer' }, { concurrency: 32, niceIncrement: 5 }),
+  };
+  threadsReady(threads);
 
   const retention = new RetentionSweeper({
     store,
@@ -281,6 +276,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
         },
         workers!.stillRunning ? 'stopped; a worker was cut short' : 'stopped',
       );
+      await Promise.all([threads.stubber.close(), threads.renderer.close()]);
       await sinkWebhooks?.settled();
       await sink?.close();
       journal?.close();

@@ -68,6 +68,16 @@ export class ObjectExistsError extends PermanentError {
   }
 }
 
+/** A body (an upload) over the size it may have; nothing of it was kept. */
+export class BodyTooLargeError extends PermanentError {
+  constructor(
+    readonly limitBytes: number,
+    what: string,
+  ) {
+    super('BODY_TOO_LARGE', `${what} is over its limit of ${limitBytes.toLocaleString('en')} bytes; nothing was stored`);
+  }
+}
+
 export function isBatonError(err: unknown): err is BatonError {
   return err instanceof BatonError;
 }

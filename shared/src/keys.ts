@@ -88,6 +88,11 @@ export const keys = {
   campaign: (ref: CampaignRef) => `campaigns/${campaignPath(ref)}/campaign.json`,
   audience: (ref: CampaignRef) => `campaigns/${campaignPath(ref)}/audience.csv`,
   audienceReport: (ref: CampaignRef) => `campaigns/${campaignPath(ref)}/audience-report.json`,
+  /**
+   * The audience's problems found so far, while the stubber still works (an audience report of
+   * the rows read so far): the campaign view shows them before the report itself exists.
+   */
+  audienceProgress: (ref: CampaignRef) => `campaigns/${campaignPath(ref)}/audience-progress.json`,
   state: (ref: CampaignRef) => `campaigns/${campaignPath(ref)}/state.json`,
   /** Written when a campaign ends: its final counts and who is in doubt, read back after a restart. */
   summary: (ref: CampaignRef) => `campaigns/${campaignPath(ref)}/summary.json`,

@@ -20,6 +20,7 @@ function withCalls(store: ObjectStore, replaced: Partial<ObjectStore>): ObjectSt
   return {
     get: replaced.get ?? ((bucket, key) => store.get(bucket, key)),
     put: replaced.put ?? ((bucket, key, body, options) => store.put(bucket, key, body, options)),
+    putStream: replaced.putStream ?? ((bucket, key, body, options) => store.putStream(bucket, key, body, options)),
     delete: replaced.delete ?? ((bucket, key) => store.delete(bucket, key)),
     list: replaced.list ?? ((bucket, prefix, options) => store.list(bucket, prefix, options)),
   };

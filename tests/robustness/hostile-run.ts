@@ -4,6 +4,7 @@
  * event loop holds nothing of the client's; the Mailgun-compatible sink, the prober timing
  * `/healthz` and the hostile client in this process; one campaign sending all along.
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { startMailgunSink, type MailgunSink } from '../../local/src/mailgun-sink';
 import { NESTED_LOOPS_MJML, SIMPLE_MJML, bigAudience, manyAssignTags } from '../../services/conductor/tests/robustness/hostile';
@@ -197,6 +198,8 @@ export async function sendingBaton(options: { recipients: number; perSecond: num
   };
   return {
     baton,
+    /** The Baton process, for its CPU time (`cpuMs`). */
+    pid: child.pid,
     fixtures,
     campaignId: sending.body.id,
     startSending: async () => {
@@ -212,4 +215,19 @@ export async function sendingBaton(options: { recipients: number; perSecond: num
       if (!process.env.KEEP_ROBUSTNESS_DIR) removeDir(dataDir);
     },
   };
+}
+
+/**
+ * CPU time (ms) a process has used so far (`thread` = its pid: the main thread alone, where the
+ * conductor's event loop runs), from /proc (Linux); NaN elsewhere.
+ */
+export function cpuMs(pid: number, thread?: number): number {
+  try {
+    const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime, fields 14 and 15 of stat (11 and 12 after the name), in clock ticks of 10 ms.
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
 }

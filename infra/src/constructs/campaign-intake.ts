@@ -43,7 +43,10 @@ export class CampaignIntake extends Construct {
       retryAttempts: 2,
       onFailure: new SqsDestination(this.failedStubbing),
       bucketAccess: {
-        campaigns: { read: [KEY_PATTERNS.campaignFiles, KEY_PATTERNS.uploads], write: [KEY_PATTERNS.audienceReports] },
+        campaigns: {
+          read: [KEY_PATTERNS.campaignFiles, KEY_PATTERNS.uploads],
+          write: [KEY_PATTERNS.audienceReports, KEY_PATTERNS.audienceProgress],
+        },
         stubs: { write: [KEY_PATTERNS.stubs] },
         rendered: NAME_ONLY,
       },

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { BatonError, ObjectExistsError, RetryableError, ValidationError } from '../errors';
@@ -8,7 +8,7 @@ import {
   type ObjectCreatedFilter,
   type ObjectCreatedListener,
 } from './object-created-events';
-import type { ListPage, PutOptions } from './port';
+import { countedBody, type BodyStream, type ListPage, type PutOptions, type PutStreamOptions } from './port';
 
 export type { ObjectCreatedFilter, ObjectCreatedListener } from './object-created-events';
 
@@ -91,6 +91,42 @@ export class FsObjectStore implements EventedObjectStore {
       if (!placed || options.ifNoneMatch === '*') await fs.unlink(tmp).catch(() => undefined);
     }
     this.events.emit(bucket, key, body);
+  }
+
+  /**
+   * Writes the body to the temp file chunk by chunk as it arrives (one chunk in memory at a time),
+   * then places it as `put` does: a body that fails or runs over `maxBytes` leaves only the temp
+   * file, which is removed. The event's size and ETag are counted on the way.
+   */
+  async putStream(bucket: string, key: string, body: BodyStream, options: PutStreamOptions = {}): Promise<{ bytes: number }> {
+    const dest = this.pathOf(bucket, key);
+    const tmp = path.join(this.tmpDir, `${this.tmpPrefix}${(this.tmpSeq++).toString(36)}`);
+    const durable = !this.derived.has(bucket);
+    const counted = { bytes: 0, failed: false };
+    const md5 = createHash('md5');
+    let placed = false;
+    try {
+      await this.ensureFolder(this.tmpDir);
+      const handle = await fs.open(tmp, 'w');
+      try {
+        for await (const chunk of countedBody(body, { bucket, key }, options, counted)) {
+          md5.update(chunk);
+          await handle.write(chunk);
+        }
+        if (durable) await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await this.place(tmp, dest, bucket, key, options.ifNoneMatch === '*');
+      placed = true;
+      if (durable) await syncFolder(path.dirname(dest));
+    } catch (err) {
+      throw counted.failed ? err : unavailable(err, 'put', bucket, key);
+    } finally {
+      if (!placed || options.ifNoneMatch === '*') await fs.unlink(tmp).catch(() => undefined);
+    }
+    this.events.emitCreated(bucket, key, counted.bytes, md5.digest('hex'));
+    return { bytes: counted.bytes };
   }
 
   /**

@@ -8,7 +8,7 @@ import {
   type ObjectCreatedFilter,
   type ObjectCreatedListener,
 } from './object-created-events';
-import type { ListPage, PutOptions } from './port';
+import { collectBody, type BodyStream, type ListPage, type PutOptions, type PutStreamOptions } from './port';
 
 /**
  * The object-store port over LMDB (the `lmdb` package, prebuilt binaries from the registry): one
@@ -130,6 +130,17 @@ export class LmdbObjectStore implements EventedObjectStore {
     }
     this.events.emit(bucket, key, body);
     await nextTurn();
+  }
+
+  /**
+   * LMDB keeps an object as one value, written in one transaction: the body is collected (bounded
+   * by `maxBytes`) and stored once it has all come. The filesystem store writes it as it comes.
+   */
+  async putStream(bucket: string, key: string, body: BodyStream, options: PutStreamOptions = {}): Promise<{ bytes: number }> {
+    checkKey(key);
+    const bytes = await collectBody(body, { bucket, key }, options);
+    await this.put(bucket, key, bytes, options);
+    return { bytes: bytes.length };
   }
 
   async delete(bucket: string, key: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { ObjectExistsError } from '../errors';
-import type { ListPage, ObjectStore, PutOptions } from './port';
+import { collectBody, type BodyStream, type ListPage, type ObjectStore, type PutOptions, type PutStreamOptions } from './port';
 
 /** An in-memory object store for unit tests of the cores: same semantics as the real adapters. */
 export class MemoryObjectStore implements ObjectStore {
@@ -17,6 +17,12 @@ export class MemoryObjectStore implements ObjectStore {
     const id = `${bucket}/${key}`;
     if (options.ifNoneMatch === '*' && this.objects.has(id)) throw new ObjectExistsError(bucket, key);
     this.objects.set(id, typeof body === 'string' ? body : Buffer.from(body).toString('utf8'));
+  }
+
+  async putStream(bucket: string, key: string, body: BodyStream, options: PutStreamOptions = {}): Promise<{ bytes: number }> {
+    const bytes = await collectBody(body, { bucket, key }, options);
+    await this.put(bucket, key, bytes, options);
+    return { bytes: bytes.length };
   }
 
   async delete(bucket: string, key: string): Promise<void> {

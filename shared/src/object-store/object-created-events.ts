@@ -34,6 +34,18 @@ export class ObjectCreatedEvents {
   }
 
   emit(bucket: string, key: string, body: string | Uint8Array): void {
+    if (!this.anyFor(bucket, key)) return;
+    this.emitCreated(bucket, key, Buffer.byteLength(body), createHash('md5').update(body).digest('hex'));
+  }
+
+  private anyFor(bucket: string, key: string): boolean {
+    return this.listeners.some(
+      ({ filter }) => filter.bucket === bucket && key.startsWith(filter.prefix ?? '') && key.endsWith(filter.suffix ?? ''),
+    );
+  }
+
+  /** As `emit`, for a body already gone (a streamed put): its size and MD5 (hex) counted as it passed. */
+  emitCreated(bucket: string, key: string, size: number, eTag: string): void {
     const matching = this.listeners.filter(
       ({ filter }) => filter.bucket === bucket && key.startsWith(filter.prefix ?? '') && key.endsWith(filter.suffix ?? ''),
     );
@@ -48,8 +60,8 @@ export class ObjectCreatedEvents {
             bucket: { name: bucket },
             object: {
               key: encodeS3EventKey(key),
-              size: Buffer.byteLength(body),
-              eTag: createHash('md5').update(body).digest('hex'),
+              size,
+              eTag,
             },
           },
         },

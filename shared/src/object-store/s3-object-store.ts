@@ -6,9 +6,19 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { Readable } from 'node:stream';
 import { systemClock, type Clock } from '../clock';
 import { ObjectExistsError, PermanentError, RetryableError } from '../errors';
-import type { ListPage, ObjectStore, PutOptions } from './port';
+import {
+  countedBody,
+  type BodyCount,
+  type BodyStream,
+  type ListPage,
+  type ObjectStore,
+  type PutOptions,
+  type PutStreamOptions,
+} from './port';
 
 /**
  * The object store on S3 or an S3-compatible server (MinIO, LocalStack). The client is injected;
@@ -50,6 +60,13 @@ export function createS3Client(settings: S3ClientSettings = {}): S3Client {
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
 }
+
+/**
+ * A streamed body of unknown length goes up as a multipart upload in parts of this size (S3's
+ * least), one part at a time: memory holds about one part, whatever the body's size. A body
+ * shorter than a part is sent as one PutObject.
+ */
+const STREAM_PART_BYTES = 5 * 1024 * 1024;
 
 export interface S3ObjectStoreOptions {
   /** Extra attempts of a conditional create answered 409 ConditionalRequestConflict. Default 2. */
@@ -112,6 +129,47 @@ export class S3ObjectStore implements ObjectStore {
           { cause: err },
         );
       }
+    }
+  }
+
+  /**
+   * With `contentLength` (a request's Content-Length) the body streams through one PutObject.
+   * Without it, S3 cannot take a stream in one PutObject (it needs the length first): then
+   * lib-storage's `Upload` sends it in 5 MiB parts, one at a time, and aborts the multipart upload
+   * if the body fails, so nothing is stored. A conditional create (`ifNoneMatch`) holds either way
+   * (S3 checks it on PutObject and on CompleteMultipartUpload); a stream cannot be sent twice, so
+   * a conflicting (409) conditional create is not retried: the object's presence decides.
+   */
+  async putStream(bucket: string, key: string, body: BodyStream, options: PutStreamOptions = {}): Promise<{ bytes: number }> {
+    const counted: BodyCount = { bytes: 0, failed: false };
+    const stream = Readable.from(countedBody(body, { bucket, key }, options, counted), { objectMode: false });
+    // A body that fails cuts a PutObject's request off, so the object is never completed
+    // (countedBody holds the last bytes back until the body is known good); Upload reads the body
+    // itself, sees the failure and aborts its multipart upload before it answers.
+    const cutOff = new AbortController();
+    stream.on('error', () => cutOff.abort());
+    const params = {
+      Bucket: bucket,
+      Key: key,
+      Body: stream,
+      ContentType: options.contentType ?? (key.endsWith('.json') ? 'application/json' : 'text/plain'),
+      ...(options.ifNoneMatch === '*' ? { IfNoneMatch: '*' } : {}),
+    };
+    try {
+      if (options.contentLength !== undefined) {
+        await this.client.send(new PutObjectCommand({ ...params, ContentLength: options.contentLength }), { abortSignal: cutOff.signal });
+      } else {
+        await new Upload({ client: this.client, params, partSize: STREAM_PART_BYTES, queueSize: 1 }).done();
+      }
+      return { bytes: counted.bytes };
+    } catch (err) {
+      stream.destroy();
+      if (counted.failed) throw counted.error;
+      if (options.ifNoneMatch === '*' && isPreconditionFailed(err)) throw new ObjectExistsError(bucket, key);
+      if (options.ifNoneMatch === '*' && isConditionalConflict(err) && (await this.exists(bucket, key))) {
+        throw new ObjectExistsError(bucket, key);
+      }
+      throw translateS3Error(err, 'PutObject', bucket, key);
     }
   }
 

@@ -1,5 +1,14 @@
-import { ObjectExistsError } from '../../src/errors';
+import { BodyTooLargeError, ObjectExistsError } from '../../src/errors';
 import { listAll, type ObjectStore } from '../../src/object-store/port';
+
+/** A body as a request gives it: chunks, one after the other, then (optionally) a failure. */
+async function* chunksOf(parts: (string | Buffer)[], failAfter?: Error): AsyncGenerator<Uint8Array> {
+  for (const part of parts) {
+    await new Promise((resolve) => setImmediate(resolve));
+    yield typeof part === 'string' ? Buffer.from(part, 'utf8') : part;
+  }
+  if (failAfter) throw failAfter;
+}
 
 /**
  * Parts of the contract a stand-in server may lack. Real adapters have them all (the default);
@@ -181,6 +190,88 @@ export function describeObjectStoreContract(
 
       // Assess
       expect(page).toEqual({ keys: ['s/b', 's/c'] });
+    });
+
+    it('stores a streamed body whole, a character split across chunks included, and counts its bytes', async () => {
+      // Prepare
+      const euro = Buffer.from('€', 'utf8'); // three bytes, cut between two chunks
+      const parts = [Buffer.from('email,name\na@example.com,'), euro.subarray(0, 1), Buffer.concat([euro.subarray(1), Buffer.from('\n')])];
+
+      // Act
+      const stored = await store.putStream(bucket, 'uploads/a.csv', chunksOf(parts), { contentType: 'text/csv' });
+
+      // Assess
+      expect(stored).toEqual({ bytes: Buffer.concat(parts).length });
+      expect(await store.get(bucket, 'uploads/a.csv')).toBe('email,name\na@example.com,€\n');
+    });
+
+    it('refuses a streamed body over maxBytes with BodyTooLargeError and keeps nothing of it', async () => {
+      // Prepare
+      await store.put(bucket, 'uploads/kept.csv', 'the old one');
+
+      // Act
+      const over = await store
+        .putStream(bucket, 'uploads/over.csv', chunksOf(['12345', '67890', 'x']), { maxBytes: 10 })
+        .catch((e: unknown) => e);
+      const replacing = await store
+        .putStream(bucket, 'uploads/kept.csv', chunksOf(['12345', '678901']), { maxBytes: 10 })
+        .catch((e: unknown) => e);
+
+      // Assess
+      expect(over).toBeInstanceOf(BodyTooLargeError);
+      expect(over).toMatchObject({ code: 'BODY_TOO_LARGE', limitBytes: 10 });
+      expect(replacing).toBeInstanceOf(BodyTooLargeError);
+      expect(await store.get(bucket, 'uploads/over.csv')).toBeUndefined();
+      expect(await store.get(bucket, 'uploads/kept.csv')).toBe('the old one');
+      expect((await store.list(bucket, 'uploads/')).keys).toEqual(['uploads/kept.csv']);
+    });
+
+    it('takes a streamed body of exactly maxBytes', async () => {
+      // Act
+      const stored = await store.putStream(bucket, 'exact', chunksOf(['12345', '67890']), { maxBytes: 10 });
+
+      // Assess
+      expect(stored.bytes).toBe(10);
+      expect(await store.get(bucket, 'exact')).toBe('1234567890');
+    });
+
+    it("fails with the body's own error when the body fails mid-way, and stores nothing", async () => {
+      // Prepare
+      const cut = new Error('the client went away');
+
+      // Act
+      const putting = store.putStream(bucket, 'uploads/cut.csv', chunksOf(['email\n', 'a@example.com\n'], cut));
+
+      // Assess
+      await expect(putting).rejects.toBe(cut);
+      expect(await store.get(bucket, 'uploads/cut.csv')).toBeUndefined();
+    });
+
+    it('refuses a streamed body longer or shorter than its contentLength, storing nothing', async () => {
+      // Act
+      const longer = store.putStream(bucket, 'long', chunksOf(['12345', '6']), { contentLength: 5 }).catch((e: unknown) => e);
+      const shorter = store.putStream(bucket, 'short', chunksOf(['123']), { contentLength: 5 }).catch((e: unknown) => e);
+      const exact = await store.putStream(bucket, 'exact', chunksOf(['123', '45']), { contentLength: 5 });
+
+      // Assess
+      expect(await longer).toMatchObject({ code: 'BODY_LENGTH_MISMATCH' });
+      expect(await shorter).toMatchObject({ code: 'BODY_LENGTH_MISMATCH' });
+      expect(await store.get(bucket, 'long')).toBeUndefined();
+      expect(await store.get(bucket, 'short')).toBeUndefined();
+      expect(exact.bytes).toBe(5);
+      expect(await store.get(bucket, 'exact')).toBe('12345');
+    });
+
+    itIf(conditionalCreate)('creates a streamed body conditionally once, like put', async () => {
+      // Prepare
+      await store.putStream(bucket, 'once', chunksOf(['first']), { ifNoneMatch: '*' });
+
+      // Act
+      const second = store.putStream(bucket, 'once', chunksOf(['second']), { ifNoneMatch: '*' });
+
+      // Assess
+      await expect(second).rejects.toBeInstanceOf(ObjectExistsError);
+      expect(await store.get(bucket, 'once')).toBe('first');
     });
 
     itIf(pagination)('walks every key under a prefix with listAll', async () => {

@@ -1,5 +1,8 @@
 import { Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -10,17 +13,19 @@ import {
   PutObjectCommand,
   S3Client,
   S3ServiceException,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 // @smithy/util-stream is folded into @smithy/core in this SDK line; the mixin lives in its serde entry.
 import { sdkStreamMixin } from '@smithy/core/serde';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Clock } from '../../src/clock';
-import { ObjectExistsError, PermanentError, RetryableError } from '../../src/errors';
+import { BodyTooLargeError, ObjectExistsError, PermanentError, RetryableError } from '../../src/errors';
 import { MemoryObjectStore } from '../../src/object-store/memory-object-store';
 import { listAll } from '../../src/object-store/port';
 import { createS3Client, S3ObjectStore } from '../../src/object-store/s3-object-store';
 import { describeLedgerContract } from '../ledger-contract';
-import { serveS3FromMemory } from './s3-over-memory';
+import { describeObjectStoreContract } from './object-store-contract';
+import { serveS3FromMemory, textOf } from './s3-over-memory';
 
 const s3 = mockClient(S3Client);
 
@@ -57,6 +62,110 @@ describeLedgerContract('S3ObjectStore over a mocked S3 client', async () => {
   s3.reset();
   serveS3FromMemory(s3, new MemoryObjectStore());
   return new S3ObjectStore(new S3Client({ region: 'eu-west-1' }), { clock: instantClock() });
+});
+
+describeObjectStoreContract('S3ObjectStore over a mocked S3 client', async () => {
+  s3.reset();
+  serveS3FromMemory(s3, new MemoryObjectStore());
+  return new S3ObjectStore(new S3Client({ region: 'eu-west-1' }), { clock: instantClock() });
+});
+
+async function* mebibytes(n: number, fail?: Error): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < n; i++) yield Buffer.alloc(1024 * 1024, 0x61 + (i % 26));
+  if (fail) throw fail;
+}
+
+describe('S3ObjectStore.putStream', () => {
+  it('streams a body of known length through one PutObject with its ContentLength', async () => {
+    // Prepare
+    let sent = '';
+    s3.on(PutObjectCommand).callsFake(async (input: { Body: unknown }) => {
+      sent = await textOf(input.Body);
+      return {};
+    });
+
+    // Act
+    const stored = await store.putStream('bkt', 'uploads/a.csv', mebibytes(2), { contentLength: 2 * 1024 * 1024, contentType: 'text/csv' });
+
+    // Assess
+    expect(stored.bytes).toBe(2 * 1024 * 1024);
+    expect(sent.length).toBe(2 * 1024 * 1024);
+    expect(s3.commandCalls(PutObjectCommand)[0]!.args[0].input).toMatchObject({
+      Bucket: 'bkt',
+      Key: 'uploads/a.csv',
+      ContentLength: 2 * 1024 * 1024,
+      ContentType: 'text/csv',
+    });
+    expect(s3.commandCalls(CreateMultipartUploadCommand)).toHaveLength(0);
+  });
+
+  it('sends a body of unknown length over one part as a multipart upload, 5 MiB a part, with the condition on completion', async () => {
+    // Prepare
+    const parts: number[] = [];
+    s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'u1' });
+    s3.on(UploadPartCommand).callsFake(async (input: { Body: unknown; PartNumber: number }) => {
+      parts[input.PartNumber - 1] = (await textOf(input.Body)).length;
+      return { ETag: `"e${input.PartNumber}"` };
+    });
+    s3.on(CompleteMultipartUploadCommand).resolves({});
+
+    // Act
+    const stored = await store.putStream('bkt', 'uploads/big.csv', mebibytes(12), { ifNoneMatch: '*' });
+
+    // Assess
+    expect(stored.bytes).toBe(12 * 1024 * 1024);
+    expect(parts).toEqual([5 * 1024 * 1024, 5 * 1024 * 1024, 2 * 1024 * 1024]);
+    expect(s3.commandCalls(CompleteMultipartUploadCommand)[0]!.args[0].input).toMatchObject({
+      UploadId: 'u1',
+      IfNoneMatch: '*',
+      MultipartUpload: { Parts: [{ PartNumber: 1 }, { PartNumber: 2 }, { PartNumber: 3 }] },
+    });
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+
+  it('aborts the multipart upload when the body runs over maxBytes, and completes nothing', async () => {
+    // Prepare
+    s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'u2' });
+    s3.on(UploadPartCommand).resolves({ ETag: '"e"' });
+    s3.on(AbortMultipartUploadCommand).resolves({});
+
+    // Act
+    const putting = store.putStream('bkt', 'uploads/over.csv', mebibytes(12), { maxBytes: 11 * 1024 * 1024 });
+
+    // Assess
+    await expect(putting).rejects.toBeInstanceOf(BodyTooLargeError);
+    expect(s3.commandCalls(AbortMultipartUploadCommand)[0]!.args[0].input).toMatchObject({ UploadId: 'u2', Key: 'uploads/over.csv' });
+    expect(s3.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(0);
+  });
+
+  it("gives the body's own error when the body fails, not an S3 one", async () => {
+    // Prepare
+    const cut = new Error('aborted');
+    s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'u3' });
+    s3.on(UploadPartCommand).resolves({ ETag: '"e"' });
+    s3.on(AbortMultipartUploadCommand).resolves({});
+
+    // Act
+    const putting = store.putStream('bkt', 'uploads/cut.csv', mebibytes(12, cut));
+
+    // Assess
+    await expect(putting).rejects.toBe(cut);
+    expect(s3.commandCalls(UploadPartCommand).length).toBeGreaterThan(0);
+    expect(s3.commandCalls(AbortMultipartUploadCommand)).toHaveLength(1);
+    expect(s3.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(0);
+  });
+
+  it('translates an S3 refusal of a streamed put into the hierarchy, naming the key', async () => {
+    // Prepare
+    s3.on(PutObjectCommand).rejects(serviceError('AccessDenied', 403));
+
+    // Act
+    const putting = store.putStream('bkt', 'uploads/x.csv', mebibytes(1), { contentLength: 1024 * 1024 });
+
+    // Assess
+    await expect(putting).rejects.toMatchObject({ code: 'S3_ACCESS_DENIED' });
+    await expect(putting).rejects.toThrow(/s3:\/\/bkt\/uploads\/x\.csv/);
+  });
 });
 
 describe('S3ObjectStore.get', () => {

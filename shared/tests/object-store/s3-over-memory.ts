@@ -32,9 +32,9 @@ export function serveS3FromMemory(s3: AwsClientStub<S3Client>, store: MemoryObje
       throw new NotFound({ $metadata: { httpStatusCode: 404 }, message: 'Not Found' });
     return {};
   });
-  s3.on(PutObjectCommand).callsFake(async (input: { Bucket: string; Key: string; Body: string; IfNoneMatch?: string }) => {
+  s3.on(PutObjectCommand).callsFake(async (input: { Bucket: string; Key: string; Body: unknown; IfNoneMatch?: string }) => {
     try {
-      await store.put(input.Bucket, input.Key, String(input.Body), input.IfNoneMatch === '*' ? { ifNoneMatch: '*' } : {});
+      await store.put(input.Bucket, input.Key, await textOf(input.Body), input.IfNoneMatch === '*' ? { ifNoneMatch: '*' } : {});
     } catch (err) {
       if (!(err instanceof ObjectExistsError)) throw err;
       throw new S3ServiceException({
@@ -54,4 +54,13 @@ export function serveS3FromMemory(s3: AwsClientStub<S3Client>, store: MemoryObje
     const page = await store.list(input.Bucket, input.Prefix ?? '', { startAfter: input.StartAfter, limit: input.MaxKeys });
     return { Contents: page.keys.map((Key) => ({ Key })), IsTruncated: page.nextStartAfter !== undefined };
   });
+}
+
+/** A PutObject body as the SDK is handed it: text, bytes, or a stream (a streamed put), read to the end. */
+export async function textOf(body: unknown): Promise<string> {
+  if (typeof body === 'string') return body;
+  if (body instanceof Uint8Array) return Buffer.from(body).toString('utf8');
+  const chunks: Buffer[] = [];
+  for await (const chunk of body as AsyncIterable<Uint8Array | string>) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -20,6 +20,13 @@ export interface RenderPoolOptions {
   renderTimeoutMs?: number;
   /** Heap per thread (default 256 MB): a template that tries to use more fails alone. */
   maxHeapMb?: number;
+  /**
+   * How much lower than the conductor's own the render threads' CPU priority is (their nice value,
+   * default 10): on a busy machine a hostile template's check or preview then takes the CPU the
+   * event loop leaves, instead of half of it (piscina sets it through the optional @napi-rs/nice;
+   * where that is absent the threads keep the process's priority).
+   */
+  niceIncrement?: number;
   /** The worker's file; found next to this one by default (the .js in the bundle, the .ts in development). */
   workerFile?: string;
 }
@@ -43,6 +50,7 @@ export function createPiscinaRenderPool(options: RenderPoolOptions = {}): Render
       maxQueue,
       idleTimeout: 60_000,
       resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb ?? 256 },
+      niceIncrement: options.niceIncrement ?? 10,
       // TypeScript in development and tests: the thread loads it through tsx, as `npm start` does.
       ...(filename.endsWith('.ts') ? { execArgv: ['--import', 'tsx'] } : {}),
     }));

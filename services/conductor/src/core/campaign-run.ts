@@ -41,6 +41,7 @@ const SEND_TIMES_KEPT = 100_000;
 export class CampaignRun {
   private currentState: CampaignState;
   private audienceReport: AudienceReport | undefined;
+  private progress: AudienceReport | undefined;
   private stubbedSeen = 0;
   private renderedSeen = 0;
   private ledgerRead = false;
@@ -105,6 +106,16 @@ export class CampaignRun {
 
   setReport(report: AudienceReport): void {
     this.audienceReport = report;
+  }
+
+  /** The audience's problems: the report's, or while stubbing goes on those found so far. */
+  get problemsFound(): AudienceReport['problems'] {
+    return (this.audienceReport ?? this.progress)?.problems ?? [];
+  }
+
+  /** What the stubber has read so far (audience-progress.json), until the report comes. */
+  setProgress(progress: AudienceReport): void {
+    this.progress = progress;
   }
 
   /** Stubs and rendered objects only accumulate while a campaign runs: a listing that saw fewer never lowers the count. */

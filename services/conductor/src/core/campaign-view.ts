@@ -113,7 +113,7 @@ export function campaignView(
     perMinuteMax: cap.perMinute,
     effectivePerMinute: effectiveCap.perMinute,
     etaSeconds: local ? local.etaSeconds : etaSeconds(run, governors, cap.perMinute, now),
-    problems: [...(run.report?.problems ?? []), ...run.zoneProblems].slice(0, 100),
+    problems: [...run.problemsFound, ...run.zoneProblems].slice(0, 100),
     ...(state.localSend ? { localSend: state.localSend } : {}),
     ...(local ? { waves: local.waves } : {}),
     ...(state.error ? { error: state.error } : {}),

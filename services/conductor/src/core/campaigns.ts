@@ -19,7 +19,8 @@ import {
   type Logger,
   type ObjectStore,
 } from '@baton/shared';
-import { audienceHead, audienceHeadOf } from '@baton/templating';
+import { AUDIENCE_HEAD_BYTES, audienceHead, audienceHeadOf } from '@baton/templating';
+import { splitHead, type AudienceUpload } from './audience-upload';
 import { CampaignRun } from './campaign-run';
 import { refuseOutsideQaAllowList } from './qa-audience';
 import { isActive, isFinal, storedStatus, transition, type CampaignAction } from './campaign-status';
@@ -37,6 +38,8 @@ export interface NewCampaign {
   /** Exactly one of these two: the CSV itself (bytes as uploaded, or text), or an object under `uploads/{customerId}/`. */
   audienceCsv?: string | Uint8Array;
   audienceKey?: string;
+  /** Or the audience as it streams in (a multipart file part): its head checked, then streamed into the store. */
+  audienceUpload?: AudienceUpload;
   /** One of the configured sending domains (any case); the default domain when absent. */
   sendingDomain?: string;
 }
@@ -305,6 +308,11 @@ export class Campaigns {
   /** The audience's key once it is known to parse (a header, an email column). */
   private async storeAudience(ref: CampaignRef, input: NewCampaign): Promise<string> {
     const { store, buckets } = this.deps;
+    if (input.audienceUpload !== undefined) {
+      const key = keys.audience(ref);
+      await this.storeStreamed(key, input.audienceUpload, input.customerId);
+      return key;
+    }
     if (input.audienceCsv !== undefined) {
       await this.checkAudience(input.audienceCsv, input.customerId);
       const key = keys.audience(ref);
@@ -341,11 +349,38 @@ export class Campaigns {
    * Stores an audience uploaded on its own under `uploads/{customerId}/{name}` (replacing one of
    * that name) once its head has a usable header; a create then names it as its audienceKey.
    */
-  async storeUpload(customerId: string, name: string, csv: string | Uint8Array): Promise<string> {
+  async storeUpload(customerId: string, name: string, csv: string | Uint8Array | AudienceUpload): Promise<{ key: string; bytes: number }> {
     const key = `uploads/${assertCustomerId(customerId)}/${name}`;
+    if (typeof csv === 'object' && !(csv instanceof Uint8Array)) return { key, bytes: await this.storeStreamed(key, csv, customerId) };
     await this.checkAudience(csv, customerId);
     await this.deps.store.put(this.deps.buckets.campaigns, key, csv, { contentType: 'text/csv' });
-    return key;
+    return { key, bytes: Buffer.byteLength(csv) };
+  }
+
+  /**
+   * An audience as it streams in: its head is checked before anything is stored, then the whole
+   * body goes into the store as it arrives, within its size limit (over it: BodyTooLargeError,
+   * nothing kept). Memory holds the head and a chunk, never the audience. Resolves with its size.
+   */
+  private async storeStreamed(key: string, upload: AudienceUpload, customerId: string): Promise<number> {
+    const { store, buckets, qaAllowList } = this.deps;
+    const { head, body } = await splitHead(upload.chunks, AUDIENCE_HEAD_BYTES);
+    await this.deps.renderPool.checkAudienceHead(audienceHeadOf(head), customerId);
+    const { bytes } = await store.putStream(buckets.campaigns, key, body, {
+      contentType: 'text/csv',
+      maxBytes: upload.maxBytes,
+      ...(upload.contentLength !== undefined ? { contentLength: upload.contentLength } : {}),
+    });
+    if (qaAllowList !== undefined) {
+      // In qa the whole audience is checked (QA audiences are small): read back, and removed if refused.
+      try {
+        refuseOutsideQaAllowList((await store.get(buckets.campaigns, key)) ?? '', customerId, qaAllowList);
+      } catch (err) {
+        await store.delete(buckets.campaigns, key);
+        throw err;
+      }
+    }
+    return bytes;
   }
 
   private async saveState(ref: CampaignRef, state: CampaignState): Promise<void> {

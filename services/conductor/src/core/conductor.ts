@@ -20,6 +20,7 @@ import {
   type RecipientStatus,
   type RequeueReport,
 } from '@baton/shared';
+import type { AudienceUpload } from './audience-upload';
 import type { CampaignRun } from './campaign-run';
 import { isFinal } from './campaign-status';
 import { campaignView, type CampaignView } from './campaign-view';
@@ -233,8 +234,8 @@ export class Conductor {
     return { ...(await this.schedule(run.id, schedule)), warnings };
   }
 
-  /** An audience uploaded on its own (see Campaigns.storeUpload); resolves with its key. */
-  storeUpload(customerId: string, name: string, csv: string | Uint8Array): Promise<string> {
+  /** An audience uploaded on its own (see Campaigns.storeUpload); resolves with its key and size. */
+  storeUpload(customerId: string, name: string, csv: string | Uint8Array | AudienceUpload): Promise<{ key: string; bytes: number }> {
     return this.campaigns.storeUpload(customerId, name, csv);
   }
 

@@ -117,6 +117,7 @@ export class Reconciler {
       if (report !== undefined) {
         run.setReport(report);
       } else {
+        await this.readProgress(run);
         let stubbed = 0;
         for await (const _ of listAll(store, buckets.stubs, keys.stubsPrefix(run.ref))) stubbed++;
         run.noteStubbed(stubbed);
@@ -157,6 +158,18 @@ export class Reconciler {
     } catch (err) {
       this.damaged(run, key, err);
       return undefined;
+    }
+  }
+
+  /** The problems the stubber has found so far; one that cannot be read is skipped (the report will come). */
+  private async readProgress(run: CampaignRun): Promise<void> {
+    const key = keys.audienceProgress(run.ref);
+    const text = await this.deps.store.get(this.deps.buckets.campaigns, key);
+    if (text === undefined) return;
+    try {
+      run.setProgress(parseWith(audienceReport, parseJson(text, key), 'REPORT_INVALID', key));
+    } catch {
+      // Shown again with the next progress or the report; nothing depends on it.
     }
   }
 

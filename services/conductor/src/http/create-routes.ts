@@ -1,6 +1,8 @@
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ValidationError, parseWith } from '@baton/shared';
+import type { Readable } from 'node:stream';
+import { BodyTooLargeError, ValidationError, parseWith } from '@baton/shared';
+import type { AudienceUpload } from '../core/audience-upload';
 import type { Conductor } from '../core/conductor';
 import { createCampaignInput, timeOf } from './requests';
 
@@ -8,9 +10,10 @@ import { createCampaignInput, timeOf } from './requests';
  * The routes that take a campaign or an audience in (`POST /api/campaigns` as JSON or as
  * multipart with the audience as a file part, `PUT /api/uploads/:customerId/:name` as a raw
  * CSV body), each with its own body limit; a body over it is a 413 that names the limit and
- * the way to send more. Bodies are read as they arrive (never parsed as one JSON document when
- * large) and the audience is checked from its head only: its rows are read by the stubber,
- * whose report lists their problems as it finds them.
+ * the way to send more, and leaves nothing stored. An uploaded audience streams from the request
+ * into the store as it arrives (never held whole, never parsed as one JSON document) and is
+ * checked from its head only: its rows are read by the stubber, whose report lists their
+ * problems as it finds them.
  */
 
 export interface BodyLimits {
@@ -35,49 +38,50 @@ export async function createRoutes(api: FastifyInstance, conductor: Conductor, l
     await scope.register(multipart, {
       limits: { fields: 10, files: 1, parts: 11, fieldSize: TEXT_FIELD_BYTES, fileSize: limits.audienceBytes },
     });
-    scope.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'buffer', bodyLimit: limits.audienceBytes }, (_req, body, done) =>
-      done(null, body),
-    );
+    // The raw body is handed on as its stream, read by the store as it arrives (its limit is
+    // enforced there, and from the Content-Length before a byte is read).
+    scope.addContentTypeParser(['text/csv', 'text/plain'], (_req, payload, done) => done(null, payload));
 
     scope.post('/campaigns', { bodyLimit: limits.jsonBytes }, async (req, reply) => {
       if (!req.isMultipart()) {
         const { sendAt, sendWindow, localSend, ...input } = parseWith(createCampaignInput, req.body, 'CAMPAIGN_INVALID', 'body');
         return reply.code(201).send(await conductor.createCampaign(input, { sendAt: timeOf(sendAt), sendWindow, localSend }));
       }
-      // The audience stays in bytes, as it came: never one big string (decoding and re-encoding
-      // 40 MB held the event loop for about 200 ms).
-      const { fields, audience } = await readMultipartCreate(req);
-      const checked = parseWith(
-        createCampaignInput,
-        { ...withJsonWindow(fields), ...(audience ? { audienceCsv: audience.length > 0 ? 'x' : '' } : {}) },
-        'CAMPAIGN_INVALID',
-        'body',
-      );
-      const { sendAt, sendWindow, localSend, ...input } = checked;
-      return reply
-        .code(201)
-        .send(
-          await conductor.createCampaign(
-            { ...input, ...(audience ? { audienceCsv: audience } : {}) },
-            { sendAt: timeOf(sendAt), sendWindow, localSend },
-          ),
-        );
+      return reply.code(201).send(await createFromMultipart(req, conductor, limits));
     });
 
     scope.put<{ Params: { customerId: string; name: string } }>(
       '/uploads/:customerId/:name',
       { bodyLimit: limits.audienceBytes },
       async (req, reply) => {
-        if (!Buffer.isBuffer(req.body)) {
+        const body = req.body as Readable | undefined;
+        if (body === undefined || typeof (body as Partial<Readable>)[Symbol.asyncIterator] !== 'function') {
           throw new ValidationError('UPLOAD_INVALID', [{ where: 'content-type', message: 'must be text/csv' }]);
         }
         if (!UPLOAD_NAME.test(req.params.name)) {
+          body.resume();
           throw new ValidationError('UPLOAD_INVALID', [
             { where: 'path.name', message: 'must be letters, digits, dots, dashes and underscores (1-128), not starting with a dot' },
           ]);
         }
-        const key = await conductor.storeUpload(req.params.customerId, req.params.name, req.body);
-        return reply.code(201).send({ audienceKey: key, bytes: req.body.length });
+        const length = Number(req.headers['content-length']);
+        const contentLength = Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+        // Refused before a byte is read when the sender says it is too large.
+        if (contentLength !== undefined && contentLength > limits.audienceBytes)
+          throw new BodyTooLargeError(limits.audienceBytes, 'the audience');
+        const upload: AudienceUpload = {
+          chunks: body,
+          maxBytes: limits.audienceBytes,
+          ...(contentLength !== undefined ? { contentLength } : {}),
+        };
+        try {
+          const { key, bytes } = await conductor.storeUpload(req.params.customerId, req.params.name, upload);
+          return await reply.code(201).send({ audienceKey: key, bytes });
+        } catch (err) {
+          // Refused before the body was read to its end (its head, its size): close after the answer.
+          if (!body.readableEnded) void reply.header('connection', 'close');
+          throw err;
+        }
       },
     );
   });
@@ -85,11 +89,13 @@ export async function createRoutes(api: FastifyInstance, conductor: Conductor, l
 
 /**
  * A multipart create: the text fields, then the audience as a file part named `audience` (last,
- * since nothing after it is read). The file is collected as it streams in, with its size bound.
+ * since nothing after it is read). Once the file part begins, the fields are checked and the
+ * campaign is created with the audience streaming from the request into the store; a create
+ * without a file part (an audienceKey) is made once every part is read.
  */
-async function readMultipartCreate(req: FastifyRequest): Promise<{ fields: Record<string, unknown>; audience?: Buffer }> {
+async function createFromMultipart(req: FastifyRequest, conductor: Conductor, limits: BodyLimits): Promise<unknown> {
   const fields: Record<string, unknown> = {};
-  let audience: Buffer | undefined;
+  let created: unknown;
   for await (const part of req.parts()) {
     if (part.type === 'field') {
       if (part.valueTruncated) {
@@ -100,20 +106,45 @@ async function readMultipartCreate(req: FastifyRequest): Promise<{ fields: Recor
       fields[part.fieldname] = part.value;
       continue;
     }
-    if (part.fieldname !== 'audience') {
+    if (part.fieldname !== 'audience' || created !== undefined) {
       part.file.resume();
       throw new ValidationError('CAMPAIGN_INVALID', [{ where: `body.${part.fieldname}`, message: 'the only file part is audience' }]);
     }
-    const chunks: Buffer[] = [];
-    for await (const chunk of part.file) chunks.push(chunk as Buffer);
-    audience = Buffer.concat(chunks);
+    try {
+      // 'x' stands in for the audience in the schema's one-of check: its bytes are still arriving.
+      const { sendAt, sendWindow, localSend, ...input } = parseWith(
+        createCampaignInput,
+        { ...withJsonWindow(fields), audienceCsv: 'x' },
+        'CAMPAIGN_INVALID',
+        'body',
+      );
+      const { audienceCsv: _placeholder, ...rest } = input;
+      const audienceUpload: AudienceUpload = { chunks: bounded(part.file, limits.audienceBytes), maxBytes: limits.audienceBytes };
+      created = await conductor.createCampaign({ ...rest, audienceUpload }, { sendAt: timeOf(sendAt), sendWindow, localSend });
+    } finally {
+      // Whatever was refused before the audience was read: let the request finish arriving.
+      if (!part.file.readableEnded) part.file.resume();
+    }
   }
-  return { fields, audience };
+  if (created !== undefined) return created;
+  const { sendAt, sendWindow, localSend, ...input } = parseWith(createCampaignInput, withJsonWindow(fields), 'CAMPAIGN_INVALID', 'body');
+  return conductor.createCampaign(input, { sendAt: timeOf(sendAt), sendWindow, localSend });
+}
+
+/** A file part's chunks; busboy stops a part at its size limit and marks it truncated: that ends in BodyTooLargeError, so nothing is stored. */
+async function* bounded(file: Readable & { truncated?: boolean }, limit: number): AsyncGenerator<Uint8Array> {
+  for await (const chunk of file) yield chunk as Buffer;
+  if (file.truncated === true) throw new BodyTooLargeError(limit, 'the audience');
 }
 
 function isTooLarge(err: unknown): boolean {
   const { code, statusCode } = err as { code?: string; statusCode?: number };
-  return code === 'FST_ERR_CTP_BODY_TOO_LARGE' || code === 'FST_REQ_FILE_TOO_LARGE' || (statusCode === 413 && code === undefined);
+  return (
+    err instanceof BodyTooLargeError ||
+    code === 'FST_ERR_CTP_BODY_TOO_LARGE' ||
+    code === 'FST_REQ_FILE_TOO_LARGE' ||
+    (statusCode === 413 && code === undefined)
+  );
 }
 
 function tooLarge(request: FastifyRequest, reply: FastifyReply, limits: BodyLimits): FastifyReply {
@@ -122,7 +153,9 @@ function tooLarge(request: FastifyRequest, reply: FastifyReply, limits: BodyLimi
     ? `a JSON create takes at most ${describeBytes(limits.jsonBytes)}; send a larger audience as the file part "audience" of a multipart/form-data create, or PUT it as text/csv to /api/uploads/{customerId}/{name} and give its audienceKey`
     : `an audience takes at most ${describeBytes(limits.audienceBytes)}`;
   const limit = json ? limits.jsonBytes : limits.audienceBytes;
-  return reply.code(413).send({ error: 'BODY_TOO_LARGE', message, limitBytes: limit });
+  // The rest of the body is not read: the connection closes after the answer, so it is not left
+  // waiting on bytes nobody will take (and the request counts as ended).
+  return reply.code(413).header('connection', 'close').send({ error: 'BODY_TOO_LARGE', message, limitBytes: limit });
 }
 
 function describeBytes(n: number): string {

@@ -1,4 +1,12 @@
-import { ObjectExistsError, type ListPage, type ObjectStore, type PutOptions } from '@baton/shared';
+import {
+  ObjectExistsError,
+  collectBody,
+  type BodyStream,
+  type ListPage,
+  type ObjectStore,
+  type PutOptions,
+  type PutStreamOptions,
+} from '@baton/shared';
 import type { Random } from './random';
 import type { Vanishing } from './vanishing';
 import type { VirtualClock } from './virtual-clock';
@@ -29,6 +37,12 @@ export class SimObjectStore implements ObjectStore {
       b.sorted = undefined;
     }
     b.objects.set(key, body);
+  }
+
+  async putStream(bucket: string, key: string, body: BodyStream, options: PutStreamOptions = {}): Promise<{ bytes: number }> {
+    const bytes = await collectBody(body, { bucket, key }, options);
+    this.putNow(bucket, key, bytes.toString('utf8'), options);
+    return { bytes: bytes.length };
   }
 
   async delete(bucket: string, key: string): Promise<void> {
@@ -88,6 +102,10 @@ export class WorkerObjectStore implements ObjectStore {
 
   put(bucket: string, key: string, body: string, options?: PutOptions): Promise<void> {
     return this.request(() => this.inner.put(bucket, key, body, options));
+  }
+
+  putStream(bucket: string, key: string, body: BodyStream, options?: PutStreamOptions): Promise<{ bytes: number }> {
+    return this.request(() => this.inner.putStream(bucket, key, body, options));
   }
 
   delete(bucket: string, key: string): Promise<void> {

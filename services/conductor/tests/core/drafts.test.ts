@@ -19,6 +19,7 @@ function failingDeletes(store: MemoryObjectStore, failing: RegExp): ObjectStore 
   return {
     get: (b, k) => store.get(b, k),
     put: (b, k, body, o) => store.put(b, k, body, o),
+    putStream: (b, k, chunks, o) => store.putStream(b, k, chunks, o),
     list: (b, p, o) => store.list(b, p, o),
     delete: async (b, k) => {
       if (failing.test(k)) throw new Error(`store unavailable for ${k}`);

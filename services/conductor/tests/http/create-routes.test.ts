@@ -51,6 +51,18 @@ function form(fields: Record<string, string>, audience?: string): FormData {
 
 const auth = { authorization: `Bearer ${TOKEN}` };
 
+/** `text` `times` times, as a stream of one copy a chunk (sent chunked: no Content-Length). */
+function chunked(text: string, times: number): ReadableStream<Uint8Array> {
+  let sent = 0;
+  const bytes = new TextEncoder().encode(text);
+  return new ReadableStream({
+    pull(controller) {
+      if (sent++ < times) controller.enqueue(bytes);
+      else controller.close();
+    },
+  });
+}
+
 describe('creating a campaign with its audience streamed in', () => {
   let h: Awaited<ReturnType<typeof start>>;
   beforeAll(async () => {
@@ -148,6 +160,81 @@ describe('creating a campaign with its audience streamed in', () => {
     });
     expect(res.status).toBe(413);
     expect(((await res.json()) as { message: string }).message).toContain('100,000 bytes');
+  });
+
+  it('leaves nothing stored when a multipart audience runs over its limit', async () => {
+    // Prepare
+    const before = new Set(h.store.objects.keys());
+
+    // Act
+    const res = await fetch(`${h.url}/api/campaigns`, { method: 'POST', headers: auth, body: form(FIELDS, CSV.repeat(5_000)) });
+
+    // Assess
+    expect(res.status).toBe(413);
+    expect([...h.store.objects.keys()].filter((k) => !before.has(k))).toEqual([]);
+  });
+
+  it('answers a raw upload sent without a length (chunked) with 413 once it passes the limit, and stores nothing', async () => {
+    // Act
+    const res = await fetch(`${h.url}/api/uploads/acme/chunked-big.csv`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'text/csv' },
+      body: chunked(CSV, 5_000),
+      duplex: 'half',
+    } as RequestInit);
+
+    // Assess
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: string }).error).toBe('BODY_TOO_LARGE');
+    expect(await h.store.get(buckets.campaigns, 'uploads/acme/chunked-big.csv')).toBeUndefined();
+  });
+
+  it('refuses a raw upload whose head has no email column after reading only its head, and frees the request', async () => {
+    // Act
+    const res = await fetch(`${h.url}/api/uploads/acme/no-email.csv`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'text/csv' },
+      body: chunked('name,city\nAnn,Oslo\n', 20_000),
+      duplex: 'half',
+    } as RequestInit);
+
+    // Assess
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(await res.json())).toMatch(/email/);
+    expect(await h.store.get(buckets.campaigns, 'uploads/acme/no-email.csv')).toBeUndefined();
+  });
+
+  it('streams a raw upload into the store chunk by chunk, never as one body, and answers its size', async () => {
+    // Prepare
+    const seen: number[] = [];
+    const putStream = h.store.putStream.bind(h.store);
+    const spy = jest.spyOn(h.store, 'putStream').mockImplementation(async (bucket, key, body, options) => {
+      async function* watched() {
+        for await (const chunk of body) {
+          seen.push(chunk.byteLength);
+          yield chunk;
+        }
+      }
+      return putStream(bucket, key, watched(), options);
+    });
+    const put = jest.spyOn(h.store, 'put');
+
+    // Act
+    const res = await fetch(`${h.url}/api/uploads/acme/chunked.csv`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'text/csv' },
+      body: chunked(CSV, 1_000),
+      duplex: 'half',
+    } as RequestInit);
+
+    // Assess
+    spy.mockRestore();
+    put.mockRestore();
+    expect(res.status).toBe(201);
+    expect(await res.json()).toEqual({ audienceKey: 'uploads/acme/chunked.csv', bytes: CSV.length * 1_000 });
+    expect(seen.length).toBeGreaterThan(1);
+    expect(put.mock.calls.filter(([, key]) => key === 'uploads/acme/chunked.csv')).toEqual([]);
+    expect(await h.store.get(buckets.campaigns, 'uploads/acme/chunked.csv')).toBe(CSV.repeat(1_000));
   });
 
   it('answers an expensive request beyond the per-token bound with 429, the bound named and Retry-After, and frees it when one ends', async () => {

@@ -124,6 +124,7 @@ async function stubInChunks(
   const chunkBytes = deps.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   let written = 0;
   let existing = 0;
+  let shown = 0;
   for (let at = 0; ; at += chunkBytes) {
     const last = at + chunkBytes >= bytes.length;
     let recipients: AudienceRecipient[];
@@ -132,6 +133,14 @@ async function stubInChunks(
     } catch (err) {
       if (err instanceof PermanentError) return failedReport(err);
       throw err;
+    }
+    // The rows' problems as they are found, long before a large audience's stubs are all written:
+    // the campaign view shows them from here on (the report follows at the end).
+    const found = parser.report.invalid + parser.report.duplicate;
+    if (found > shown) {
+      shown = found;
+      const { store, buckets } = deps;
+      await store.put(buckets.campaigns, keys.audienceProgress(ref), JSON.stringify(parser.report), { contentType: 'application/json' });
     }
     const counts = await writeStubs(deps, ref, recipients);
     written += counts.written;
