@@ -1,26 +1,18 @@
 import {
   Ledger,
-  type Buckets,
-  type CampaignRef,
-  type CampaignTopic,
   type CheckInRequest,
   type CheckInResponse,
-  type Clock,
-  type Logger,
-  type ObjectStore,
   type RenderedMessage,
   type RenewRequest,
   type WatchRequest,
   type WatchResponse,
-  type Stage,
-  type Sender,
   type SendWindow,
   type LocalSend,
-  type ProviderLookup,
   type RecipientStatus,
   type RequeueReport,
 } from '@baton/shared';
 import type { AudienceUpload } from './audience-upload';
+import type { ConductorDeps } from './conductor-deps';
 import type { CampaignRun } from './campaign-run';
 import { isFinal } from './campaign-status';
 import { campaignView, type CampaignView } from './campaign-view';
@@ -28,78 +20,25 @@ import { Campaigns, type DamagedCampaign, type NewCampaign } from './campaigns';
 import { Dispatcher } from './dispatcher';
 import { Drafts, type CampaignDefinitionView } from './drafts';
 import { DoubtSettler } from './doubt-settler';
-import type { ComplaintTally } from './feedback';
 import { GovernorJournal } from './governor-journal';
 import { LeaseBook } from './lease-book';
 import { Leasing } from './leasing';
 import { WorkerRates } from './pacing';
-import { noMetrics, type ConductorMetrics, type RenderPool, type WorkerInvoker } from './ports';
+import { noMetrics } from './ports';
 import { inProcessRenderPool } from './render-tasks';
 import { Previews } from './previews';
-import { deliveriesFrom, listRecipients, type DeliveryOf, type ListedRecipient } from './recipient-list';
+import { deliveriesFrom, listRecipients, type ListedRecipient } from './recipient-list';
 import { Reconciler, isStarting } from './reconciler';
 import { Scheduling } from './scheduling';
 import { Requeue } from './requeue';
 import { Unsubscribes } from './unsubscribes';
 import { SendRates, type RateSeries } from './send-rates';
 import { LeaseStops } from './lease-stops';
-import type { SendingGovernors } from './sending-governors';
 
 export type { CampaignView } from './campaign-view';
 export type { DamagedCampaign, NewCampaign } from './campaigns';
 
-export interface ConductorSettings {
-  stage: Stage;
-  maxWorkers: number;
-  batchSize: number;
-  workerTimeBudgetMs: number;
-  /** A lease not checked in this long after its worker's budget ran out is treated as abandoned. */
-  leaseGraceMs: number;
-  /** How often a campaign's buckets are listed for newly rendered recipients. */
-  scanIntervalMs: number;
-  /** Rendering that has not moved for this long is re-driven (see the reconciler). */
-  stallMs: number;
-  /** Retryable results a recipient may have before it is recorded failed. */
-  maxAttempts: number;
-  /** How far ahead one lease's schedule reaches. */
-  leaseHorizonMs: number;
-  /** Standard deviations taken off a worker's predicted keys (GOVERNOR_SIGMA). */
-  sigma: number;
-  /** Fair-share weight per customer (default 1). */
-  customerWeights?: Readonly<Record<string, number>>;
-  publicUrl: string;
-  /** Signs unsubscribe links in previews and verifies them on `/unsubscribe`. */
-  unsubscribeSecret: string;
-  qaAllowList?: readonly string[];
-  /** SETTLE_AFTER_MS: how long after a send went in doubt the provider's "no record" is believed (default 15 minutes). */
-  settleAfterMs?: number;
-  /** How long a pause waits for the workers holding the campaign's leases to confirm the stop before it answers (default 0: at once). */
-  pauseConfirmMs?: number;
-}
-
-export interface ConductorDeps {
-  store: ObjectStore;
-  buckets: Buckets;
-  clock: Clock;
-  logger: Logger;
-  governors: SendingGovernors;
-  invoker: WorkerInvoker;
-  topic: CampaignTopic;
-  testSender?: Sender;
-  metrics?: ConductorMetrics;
-  /** The provider's records, to settle sends in doubt; without one they stay in doubt. */
-  lookup?: ProviderLookup;
-  /** Each recipient's delivery record for the recipient list; none by default. */
-  deliveryOf?: DeliveryOf;
-  /** How many of a campaign's recipients complained (the provider's feedback), for its view. */
-  complaints?: (ref: CampaignRef) => ComplaintTally;
-  /**
-   * Template checks, previews and audience parsing (the service passes its thread pool; core
-   * tests may leave it out and get the in-process one).
-   */
-  renderPool?: RenderPool;
-  settings: ConductorSettings;
-}
+export type { ConductorDeps, ConductorSettings } from './conductor-deps';
 
 /**
  * The conductor's core, as one facade over modules with one job each: campaigns (their
