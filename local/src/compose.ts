@@ -23,6 +23,7 @@ import { createRenderHandler, createStubberHandler } from '@baton/renderer';
 import { TemplateCache } from '@baton/templating';
 import { PROVIDER_TIMEOUT_MS, createHttpLeaseClient, createWorkerHandler, minBudgetToTakeFor, type LeaseClient } from '@baton/worker';
 import { ConductorService } from '@baton/conductor';
+import { consoleFiles } from '@baton/console';
 import { devSecret } from './dev-secrets';
 import { LocalLambda } from './local-lambda';
 import { startMailgunSink, type MailgunSink } from './mailgun-sink';
@@ -206,6 +207,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     unsubscribeSecret,
     webhookSigningKey,
     plugins,
+    console: consoleFiles,
   });
   let url: string;
   try {
