@@ -1,3 +1,5 @@
+import type { Cap } from '@baton/shared';
+
 /** A small client of the campaign API: bearer token, JSON, errors that keep the server's message. */
 export interface CampaignCounts {
   total: number;
@@ -22,6 +24,10 @@ export interface CampaignView {
   counts: CampaignCounts;
   sentLastMinute: number;
   perMinuteMax: number;
+  /** The cap in words ("20 per 10 s"), as the console and `/metrics` state it; absent from older conductors. */
+  cap?: Cap;
+  /** The cap after the provider pushed back. */
+  effectiveCap?: Cap;
   etaSeconds: number | null;
   problems: { line: number; kind: string; reason: string }[];
   error?: { code: string; message: string };

@@ -52,10 +52,19 @@ function summary(c: CampaignView): string {
   return [
     `campaign ${c.id} (${c.name}): ${c.status}${c.error ? ` (${c.error.code}: ${c.error.message})` : ''}`,
     ...(c.waiting ? [`  ${c.waiting.message}`] : []),
+    ...(c.cap ? [`  ${capLine(c)}`] : []),
     `  audience rows ${k.total}: sent ${k.sent}, failed ${k.failed}, in doubt ${k.inDoubt}, not accepted ${k.notAccepted ?? 0}, suppressed ${k.suppressed}, cancelled ${k.cancelled}, invalid ${k.invalid}, duplicate ${k.duplicate}`,
     ...c.problems.slice(0, 10).map((p) => `  line ${p.line}: ${p.kind}: ${p.reason}`),
     ...(c.problems.length > 10 ? [`  … and ${c.problems.length - 10} more problems (see the console)`] : []),
   ].join('\n');
+}
+
+/** "cap 20 per 10 s", with the effective cap when the provider pushed back: the words the console and `/metrics` use. */
+function capLine(c: CampaignView): string {
+  if (!c.cap) return `cap ${c.perMinuteMax} per minute`;
+  const effective =
+    c.effectiveCap && c.effectiveCap.perWindow < c.cap.perWindow ? ` (now ${c.effectiveCap.text}: the provider pushed back)` : '';
+  return `cap ${c.cap.text}${effective}`;
 }
 
 /** Finished: done, failed, or cancelled with nothing still out with a worker (its counts are then final). */
@@ -68,18 +77,19 @@ async function waitForFinish(api: ApiClient, id: string, out: NodeJS.WritableStr
   // plain line is written whenever the progress changes instead.
   const tty = (out as { isTTY?: boolean }).isTTY === true;
   const bar = new SingleBar(
-    { format: 'sending [{bar}] {value}/{total} | {rate}/min (cap {cap}) | {status}', hideCursor: true, stream: out },
+    { format: 'sending [{bar}] {value}/{total} | {rate} sent in the last minute | {cap} | {status}', hideCursor: true, stream: out },
     Presets.shades_classic,
   );
   let started = false;
   let lastLine = '';
+  let lastCap = '';
   try {
     for (;;) {
       const c = await api.request<CampaignView>('GET', `/api/campaigns/${id}`);
       const k = c.counts;
       const finished = k.sent + k.failed + k.inDoubt + (k.notAccepted ?? 0) + k.suppressed + k.cancelled;
       const total = Math.max(k.stubbed, 1);
-      const payload = { rate: c.sentLastMinute, cap: c.perMinuteMax, status: c.status };
+      const payload = { rate: c.sentLastMinute, cap: capLine(c), status: c.status };
       if (tty) {
         if (!started) {
           bar.start(total, finished, payload);
@@ -88,6 +98,10 @@ async function waitForFinish(api: ApiClient, id: string, out: NodeJS.WritableStr
         bar.setTotal(total);
         bar.update(finished, payload);
       } else {
+        const cap = capLine(c);
+        // The cap once, and again when the provider's push-back changes it.
+        if (cap !== lastCap) out.write(cap + '\n');
+        lastCap = cap;
         const line = `sending ${finished}/${k.stubbed} | ${c.status}`;
         if (line !== lastLine) out.write(line + '\n');
         lastLine = line;

@@ -113,6 +113,9 @@ describe('the baton CLI against a local Baton', () => {
     expect(out.text).toMatch(/line 4: invalid: /);
     expect(out.text).toMatch(/line 5: duplicate: /);
     expect(out.text).toContain('sending 2/2 | done'); // the plain progress lines written to a non-TTY stream
+    // The cap in the words the console and /metrics use (PER_MINUTE_MAX per the default one-minute window).
+    expect(out.text).toContain('\ncap 1000 per minute\n');
+    expect(out.text).toContain('\n  cap 1000 per minute\n');
     const received = baton.sink!.messages().filter((m) => m.variables['campaign-id'] === id);
     expect(received.map((m) => m.to).sort()).toEqual(VALID);
     expect(received.map((m) => m.subject).sort()).toEqual(['Hi Ann', 'Hi Bob']);

@@ -208,6 +208,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     webhookSigningKey,
     plugins,
     console: consoleFiles,
+    local: sink !== undefined,
   });
   let url: string;
   try {

@@ -11,3 +11,4 @@ export * from './slice-schedule';
 export * from './ledger';
 export * from './recipient-list';
 export * from './webhook-signature';
+export * from './cap';

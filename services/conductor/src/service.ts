@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import {
   Ledger,
+  configuredCap,
+  describeCap,
   sendingDomains,
   type Buckets,
   type CampaignTopic,
@@ -21,6 +23,7 @@ import { createPiscinaRenderPool, type RenderPoolOptions } from './adapters/pisc
 import { buildApp } from './http/app';
 import type { ConsoleAssetSource } from './http/console-assets';
 import { createMetrics } from './http/metrics';
+import type { SetupView } from './http/setup-route';
 
 /** The tick while a sending campaign has no rendered recipient yet: the first send follows the click within a second. */
 export const FIRST_SEND_TICK_MS = 100;
@@ -47,6 +50,8 @@ export interface ConductorServiceDeps {
   console?: ConsoleAssetSource;
   /** The render pool's threads, queue and time limits (defaults: see piscina-render-pool.ts). */
   renderPool?: RenderPoolOptions;
+  /** The one-machine composition with its built-in sink (`GET /api/setup` says so; the console offers the local inbox). */
+  local?: boolean;
 }
 
 /**
@@ -58,7 +63,7 @@ export class ConductorService {
   readonly governors: SendingGovernors;
   private app: FastifyInstance | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private readonly metrics = createMetrics();
+  private readonly metrics: ReturnType<typeof createMetrics>;
   readonly feedback: Feedback;
   readonly suppressions: Suppressions;
   private readonly webhookGuard: WebhookGuard;
@@ -66,6 +71,7 @@ export class ConductorService {
 
   constructor(private readonly deps: ConductorServiceDeps) {
     const { config } = deps;
+    this.metrics = createMetrics({ windowMs: config.GOVERNOR_WINDOW_MS });
     this.renderPool = createPiscinaRenderPool(deps.renderPool);
     this.governors = new SendingGovernors({
       domains: sendingDomains(config),
@@ -127,6 +133,7 @@ export class ConductorService {
       conductor: this.conductor,
       registry: this.metrics.registry,
       beforeMetrics: () => this.refreshGauges(),
+      setup: () => this.setup(),
       apiToken: this.deps.apiToken,
       leaseToken: this.deps.leaseToken,
       logger: this.deps.logger,
@@ -208,14 +215,37 @@ export class ConductorService {
     return this.conductor.starting ? Math.min(FIRST_SEND_TICK_MS, this.deps.config.TICK_MS) : this.deps.config.TICK_MS;
   }
 
+  /** `GET /api/setup`: what this conductor is configured with, in the words the console and the CLI use. */
+  setup(): SetupView {
+    const { config } = this.deps;
+    const domains = sendingDomains(config).map((d) => d.domain);
+    const customers = new Set([...Object.keys(config.CUSTOMER_WEIGHTS ?? {}), ...Object.keys(config.CUSTOMER_PER_MINUTE_MAX ?? {})]);
+    for (const c of this.conductor.listCampaigns()) customers.add(c.customerId);
+    return {
+      stage: config.BATON_STAGE,
+      sendingDomains: domains,
+      ...(customers.size > 0 ? { customers: [...customers].sort() } : {}),
+      cap: configuredCap(config),
+      caps: Object.fromEntries(domains.map((d) => [d, configuredCap(config, d)])),
+      local: this.deps.local === true,
+    };
+  }
+
   private refreshGauges(): void {
     const now = this.deps.clock.now();
     this.metrics.gauges.activeWorkers.set(this.conductor.activeWorkers);
     this.metrics.gauges.activeLeases.set(this.conductor.activeLeases);
+    const { gauges } = this.metrics;
+    gauges.capInfo.reset();
     for (const g of this.governors.snapshots(now)) {
+      const cap = describeCap(g.cap, this.governors.settings.windowMs);
+      const effective = describeCap(g.effectiveCap, this.governors.settings.windowMs);
       this.metrics.gauges.windowIssued.set({ domain: g.domain }, g.windowGranted);
-      this.metrics.gauges.cap.set({ domain: g.domain }, g.cap);
-      this.metrics.gauges.effectiveCap.set({ domain: g.domain }, g.effectiveCap);
+      this.metrics.gauges.cap.set({ domain: g.domain }, cap.perWindow);
+      this.metrics.gauges.effectiveCap.set({ domain: g.domain }, effective.perWindow);
+      gauges.capPerMinute.set({ domain: g.domain }, cap.perMinute);
+      gauges.effectiveCapPerMinute.set({ domain: g.domain }, effective.perMinute);
+      gauges.capInfo.set({ domain: g.domain, cap: cap.text, effective_cap: effective.text }, 1);
       if (g.today) {
         this.metrics.gauges.dailyLimit.set({ domain: g.domain }, g.today.limit);
         this.metrics.gauges.dailyLeft.set({ domain: g.domain }, Math.max(0, g.today.limit - g.today.granted));

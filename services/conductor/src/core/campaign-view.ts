@@ -1,4 +1,4 @@
-import type { CampaignStatus, LocalSend, SendWindow } from '@baton/shared';
+import { describeCap, type Cap, type CampaignStatus, type LocalSend, type SendWindow } from '@baton/shared';
 import type { CampaignCounts, CampaignRun } from './campaign-run';
 import type { Governor } from './governor';
 import { describeLocal, windowAt } from './send-window';
@@ -35,9 +35,13 @@ export interface CampaignView {
   /** Sends in the last minute for this campaign, against the cap. */
   sentLastMinute: number;
   sendingDomain: string;
-  /** The domain's cap, per minute. */
+  /** The domain's cap per governor window, and per minute, in the words every surface uses (`describeCap`). */
+  cap: Cap;
+  /** The cap as the governor applies it now: lower after the provider pushed back. */
+  effectiveCap: Cap;
+  /** `cap.perMinute` (kept for older clients). */
   perMinuteMax: number;
-  /** The cap as the governor applies it now (lower after the provider pushed back), per minute. */
+  /** `effectiveCap.perMinute` (kept for older clients). */
   effectivePerMinute: number;
   etaSeconds: number | null;
   problems: { line: number; kind: string; reason: string }[];
@@ -57,8 +61,8 @@ const MINUTE_MS = 60_000;
 /** What marketers see of a campaign: counts, the rate against the cap, and the time left. */
 export function campaignView(run: CampaignRun, governors: SendingGovernors, now: number, complaints?: ComplaintTally): CampaignView {
   const governor = governors.forDomain(run.definition.sendingDomain);
-  const perMinute = (n: number) => Math.round((n * MINUTE_MS) / governor.settings.windowMs);
-  const perMinuteMax = perMinute(governor.cap);
+  const cap = describeCap(governor.cap, governor.settings.windowMs);
+  const effectiveCap = describeCap(governor.effectiveCap, governor.settings.windowMs);
   const { state, definition } = run;
   return {
     id: run.id,
@@ -76,9 +80,11 @@ export function campaignView(run: CampaignRun, governors: SendingGovernors, now:
     counts: run.counts(),
     sentLastMinute: run.sentInLast(MINUTE_MS, now),
     sendingDomain: definition.sendingDomain ?? governors.defaultDomain,
-    perMinuteMax,
-    effectivePerMinute: perMinute(governor.effectiveCap),
-    etaSeconds: etaSeconds(run, governors, perMinuteMax, now),
+    cap,
+    effectiveCap,
+    perMinuteMax: cap.perMinute,
+    effectivePerMinute: effectiveCap.perMinute,
+    etaSeconds: etaSeconds(run, governors, cap.perMinute, now),
     problems: [...(run.report?.problems ?? []), ...run.zoneProblems].slice(0, 100),
     ...(state.localSend ? { localSend: state.localSend } : {}),
     ...(state.error ? { error: state.error } : {}),

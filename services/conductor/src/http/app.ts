@@ -9,6 +9,7 @@ import { createRoutes, type BodyLimits } from './create-routes';
 import { limitExpensiveRequests } from './expensive-requests';
 import { recipientRoutes } from './recipient-routes';
 import { scheduleInput, sendInput, testSendInput, timeOf } from './requests';
+import { setupRoute, type SetupView } from './setup-route';
 import { suppressionRoutes } from './suppression-routes';
 import { unsubscribeRoutes } from './unsubscribe-routes';
 import { webhookRoutes, type WebhookRoutesDeps } from './webhook-routes';
@@ -33,6 +34,8 @@ export interface AppOptions {
   expensivePerToken?: number;
   /** The console's files (`/` and `/console/…`); without it `/` says the console is not part of this conductor. */
   console?: ConsoleAssetSource;
+  /** `GET /api/setup`: the stage, the sending domains and their caps (absent: no such route). */
+  setup?: () => SetupView;
 }
 
 /**
@@ -68,6 +71,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (api) => {
       api.addHook('onRequest', bearer(options.apiToken));
       limitExpensiveRequests(api, options.expensivePerToken);
+      if (options.setup) setupRoute(api, options.setup);
       api.get('/campaigns', async () => {
         const damaged = conductor.damagedCampaigns();
         // `damaged` only when there are some: campaigns whose definition cannot be read are named, never hidden.

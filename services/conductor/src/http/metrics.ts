@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { DELIVERY_EVENTS, SUPPRESSION_REASONS } from '@baton/shared';
+import { DELIVERY_EVENTS, SUPPRESSION_REASONS, windowText } from '@baton/shared';
 import type { FeedbackMetrics } from '../core/feedback';
 import type { ConductorMetrics } from '../core/ports';
 
@@ -10,13 +10,27 @@ export interface ConductorGauges {
   windowIssued: Gauge<'domain'>;
   cap: Gauge<'domain'>;
   effectiveCap: Gauge<'domain'>;
+  capPerMinute: Gauge<'domain'>;
+  effectiveCapPerMinute: Gauge<'domain'>;
+  /** Always 1; its labels carry the caps in words, as the console and the CLI state them (`describeCap`). */
+  capInfo: Gauge<'domain' | 'cap' | 'effective_cap'>;
   dailyLimit: Gauge<'domain'>;
   dailyLeft: Gauge<'domain'>;
   campaigns: Gauge<'status'>;
 }
 
-export function createMetrics(): { registry: Registry; hooks: ConductorMetrics; feedback: FeedbackMetrics; gauges: ConductorGauges } {
+/**
+ * `windowMs` is GOVERNOR_WINDOW_MS: the caps are per window, and the help text names the
+ * window, so "20" on `/metrics` reads as "20 per 10 s" like everywhere else.
+ */
+export function createMetrics(options: { windowMs?: number } = {}): {
+  registry: Registry;
+  hooks: ConductorMetrics;
+  feedback: FeedbackMetrics;
+  gauges: ConductorGauges;
+} {
   const registry = new Registry();
+  const window = windowText(options.windowMs ?? 60_000);
   collectDefaultMetrics({ register: registry, prefix: 'baton_' });
   const leases = new Counter({ name: 'baton_leases_total', help: 'Leases handed to workers', registers: [registry] });
   const permits = new Counter({ name: 'baton_permits_issued_total', help: 'Send permits issued by the governor', registers: [registry] });
@@ -58,14 +72,32 @@ export function createMetrics(): { registry: Registry; hooks: ConductorMetrics; 
     }),
     cap: new Gauge({
       name: 'baton_governor_cap',
-      help: "The provider's cap per governor window (PER_MINUTE_MAX or SENDING_DOMAINS)",
+      help: `Provider calls allowed per governor window (one window = ${window}; PER_MINUTE_MAX or SENDING_DOMAINS)`,
       labelNames: ['domain'] as const,
       registers: [registry],
     }),
     effectiveCap: new Gauge({
       name: 'baton_governor_effective_cap',
-      help: 'Provider calls allowed per governor window now: below the cap after the provider pushed back',
+      help: `Provider calls allowed per governor window (one window = ${window}) now: below the cap after the provider pushed back`,
       labelNames: ['domain'] as const,
+      registers: [registry],
+    }),
+    capPerMinute: new Gauge({
+      name: 'baton_governor_cap_per_minute',
+      help: 'baton_governor_cap as a rate per minute',
+      labelNames: ['domain'] as const,
+      registers: [registry],
+    }),
+    effectiveCapPerMinute: new Gauge({
+      name: 'baton_governor_effective_cap_per_minute',
+      help: 'baton_governor_effective_cap as a rate per minute',
+      labelNames: ['domain'] as const,
+      registers: [registry],
+    }),
+    capInfo: new Gauge({
+      name: 'baton_governor_cap_info',
+      help: 'Always 1: the cap and the effective cap in words, as the console and the CLI state them',
+      labelNames: ['domain', 'cap', 'effective_cap'] as const,
       registers: [registry],
     }),
     dailyLimit: new Gauge({
