@@ -27,11 +27,13 @@ export function onUnauthorised(listener: Listener): () => void {
   return () => unauthorised.delete(listener);
 }
 
-export function takeTokenFromUrl(): void {
+/** Keeps a `#token=…` from the address and takes it out of the address bar; true when there was one. */
+export function takeTokenFromUrl(): boolean {
   const fragment = new URLSearchParams(location.hash.slice(1));
   const token = fragment.get('token');
   if (token) sessionStorage.setItem(KEY, token);
   if (location.hash) history.replaceState(null, '', location.pathname + location.search);
+  return Boolean(token);
 }
 
 export const token = {

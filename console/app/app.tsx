@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { ApiError, api, describe, onUnauthorised, token } from './api';
+import { ApiError, api, describe, onUnauthorised, takeTokenFromUrl, token } from './api';
 import { CampaignPanel } from './campaign';
 import { CampaignListView } from './campaign-list';
 import { Editor } from './editor';
@@ -20,6 +20,14 @@ export function App() {
   const [view, setView] = useState<View>({ kind: 'campaign', id: null });
 
   useEffect(() => onUnauthorised((message) => setNeedToken(message)), []);
+  useEffect(() => {
+    // The start link opened again in this tab: a new token in the fragment, without a reload.
+    const onHash = () => {
+      if (takeTokenFromUrl()) setNeedToken('');
+    };
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
 
   const refresh = useCallback(
     async (alive: () => boolean = () => true) => {

@@ -129,7 +129,7 @@ export function CampaignPanel(props: {
               Resume
             </button>
           )}
-          {(canSend || live) && (
+          {(s === 'scheduled' || live) && (
             <button
               type="button"
               class="danger"
