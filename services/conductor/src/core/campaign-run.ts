@@ -264,6 +264,13 @@ export class CampaignRun {
     return n;
   }
 
+  /** When the last recipient waiting for a retry is due (undefined: none waits). */
+  lastRetryDue(): number | undefined {
+    let last: number | undefined;
+    for (const at of this.delayed.values()) if (last === undefined || at > last) last = at;
+    return last;
+  }
+
   /** Every valid recipient has an outcome and nothing is out with a worker. */
   isComplete(): boolean {
     if (this.inFlight.size > 0 || this.audienceReport === undefined) return false;

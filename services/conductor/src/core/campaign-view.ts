@@ -3,6 +3,7 @@ import type { CampaignCounts, CampaignRun } from './campaign-run';
 import type { Governor } from './governor';
 import { describeLocal, windowAt } from './send-window';
 import type { ComplaintTally } from './feedback';
+import type { SendRates } from './send-rates';
 import type { SendingGovernors } from './sending-governors';
 
 /** Why a campaign that may send is not sending now, and until when. */
@@ -32,7 +33,7 @@ export interface CampaignView {
   waiting?: Waiting;
   finishedAt?: string;
   counts: CampaignCounts;
-  /** Sends in the last minute for this campaign, against the cap. */
+  /** Sends the provider accepted for this campaign whose calls started in the last minute (failures and calls in doubt not counted). */
   sentLastMinute: number;
   sendingDomain: string;
   /** The domain's cap per governor window, and per minute, in the words every surface uses (`describeCap`). */
@@ -59,7 +60,13 @@ export const COMPLAINT_RATE_WARNING = 0.001;
 const MINUTE_MS = 60_000;
 
 /** What marketers see of a campaign: counts, the rate against the cap, and the time left. */
-export function campaignView(run: CampaignRun, governors: SendingGovernors, now: number, complaints?: ComplaintTally): CampaignView {
+export function campaignView(
+  run: CampaignRun,
+  governors: SendingGovernors,
+  now: number,
+  complaints?: ComplaintTally,
+  rates?: SendRates,
+): CampaignView {
   const governor = governors.forDomain(run.definition.sendingDomain);
   const cap = describeCap(governor.cap, governor.settings.windowMs);
   const effectiveCap = describeCap(governor.effectiveCap, governor.settings.windowMs);
@@ -78,7 +85,7 @@ export function campaignView(run: CampaignRun, governors: SendingGovernors, now:
     ...optional('dailyLimit', dailyLimitOf(governor, now)),
     ...(state.finishedAt ? { finishedAt: state.finishedAt } : {}),
     counts: run.counts(),
-    sentLastMinute: run.sentInLast(MINUTE_MS, now),
+    sentLastMinute: rates?.sentInLast(run.id, MINUTE_MS, now) ?? 0,
     sendingDomain: definition.sendingDomain ?? governors.defaultDomain,
     cap,
     effectiveCap,
@@ -104,7 +111,9 @@ function complaintView(tally: ComplaintTally, sent: number): NonNullable<Campaig
 
 /**
  * From the rate over the last minute, or over the time since sending began if that is shorter
- * (early on a full minute would understate it); no estimate until something was sent.
+ * (early on a full minute would understate it); no estimate until something was sent. Never
+ * sooner than the last waiting retry is due: the campaign cannot end before it (the issue: "about
+ * 1–2 s" stayed on screen for a minute while a retry waited).
  */
 function etaSeconds(run: CampaignRun, governors: SendingGovernors, perMinuteMax: number, now: number): number | null {
   const remaining = run.report ? Math.max(0, run.report.valid - run.outcomeCount) : null;
@@ -112,7 +121,10 @@ function etaSeconds(run: CampaignRun, governors: SendingGovernors, perMinuteMax:
   const sinceSend = run.state.sendRequestedAt ? now - Date.parse(run.state.sendRequestedAt) : MINUTE_MS;
   const span = Math.min(MINUTE_MS, Math.max(sinceSend, 1_000));
   const rate = Math.min(perMinuteMax, (run.sentInLast(span, now) * MINUTE_MS) / span);
-  return rate > 0 ? Math.ceil((remaining / rate) * 60) : null;
+  const due = run.lastRetryDue();
+  const untilRetry = due === undefined ? 0 : Math.max(0, Math.ceil((due - now) / 1000));
+  if (rate <= 0) return remaining > 0 && untilRetry > 0 ? untilRetry : null;
+  return Math.max(Math.ceil((remaining / rate) * 60), untilRetry);
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {

@@ -2,6 +2,7 @@ import { RETRIES_EXHAUSTED, type CheckInRequest, type Ledger } from '@baton/shar
 import type { ActiveLease } from './lease-book';
 import type { ConductorMetrics } from './ports';
 import type { Reconciler } from './reconciler';
+import type { SendRates } from './send-rates';
 
 export interface ResultsDeps {
   reconciler: Reconciler;
@@ -9,6 +10,8 @@ export interface ResultsDeps {
   metrics: ConductorMetrics;
   /** Retryable results a recipient may have before it is recorded failed. */
   maxAttempts: number;
+  /** The accepted sends over time (the rate chart, "sent in the last minute"). */
+  rates?: SendRates;
 }
 
 /** The provider said "slow down" during the lease: the longest wait it asked for, if any. */
@@ -56,6 +59,7 @@ export async function settleResults(
   let throttled: Throttle | undefined;
   let limitedUntil: number | undefined;
   let sent = 0;
+  let newlySent = 0;
   const leased = new Set(lease.recipientIds);
   const reported = new Set<string>();
   const providerUp =
@@ -71,9 +75,10 @@ export async function settleResults(
     }
     if (r.status === 'sent') sent++;
     if (active.settled.has(r.recipientId)) continue;
-    await settleOne(deps, active, request, r, now, providerUp);
+    if (await settleOne(deps, active, request, r, now, providerUp)) newlySent++;
     active.settled.add(r.recipientId);
   }
+  deps.rates?.recordLease(lease.domain ?? run.definition.sendingDomain, run.id, lease.schedule, request.usedPerSlice, newlySent, now);
   for (const recipientId of request.unattempted) {
     if (!leased.has(recipientId) || reported.has(recipientId)) continue;
     reported.add(recipientId);
@@ -85,6 +90,7 @@ export async function settleResults(
   return { throttled, sent, limitedUntil };
 }
 
+/** Settles one result; true when it is a send the provider accepted, counted for the first time. */
 async function settleOne(
   deps: ResultsDeps,
   active: ActiveLease,
@@ -92,7 +98,7 @@ async function settleOne(
   r: CheckInRequest['results'][number],
   now: number,
   providerUp: boolean,
-): Promise<void> {
+): Promise<boolean> {
   const { run } = active;
   switch (r.status) {
     case 'retryable': {
@@ -100,7 +106,7 @@ async function settleOne(
         // Not this recipient's failure: back when the limit lifts, no attempt spent.
         run.requeueAt(r.recipientId, now + r.retryAfterMs);
         deps.metrics.retry('provider');
-        return;
+        return false;
       }
       const attempts = run.noteRetryable(r.recipientId);
       if (attempts >= deps.maxAttempts) {
@@ -115,14 +121,14 @@ async function settleOne(
         run.requeueAt(r.recipientId, now + (r.retryAfterMs ?? backoff));
         deps.metrics.retry('provider');
       }
-      return;
+      return false;
     }
     case 'claimedElsewhere':
       // Another lease holds the claim (the key was requeued after an expiry): never send
       // again. The ledger may already say how it ended; if not, in doubt until a report comes.
       await deps.reconciler.settleFromLedger(run, r.recipientId, now);
-      return;
-    default:
+      return false;
+    default: {
       // The worker could not write its outcome record: write it from its report, so a crash
       // later does not turn a message sent into one in doubt.
       if (request.unrecorded?.includes(r.recipientId)) {
@@ -133,7 +139,10 @@ async function settleOne(
           'if-absent',
         );
       }
-      if (run.resolve(r.recipientId, r.status)) deps.metrics.outcome(r.status);
+      const changed = run.resolve(r.recipientId, r.status);
+      if (changed) deps.metrics.outcome(r.status);
       if (r.status === 'sent' || r.status === 'failed' || r.status === 'inDoubt') run.recordSend(now);
+      return changed && r.status === 'sent';
+    }
   }
 }

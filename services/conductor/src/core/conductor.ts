@@ -1,9 +1,5 @@
 import {
-  assertRecipientId,
-  isValidUnsubscribeSignature,
-  keys,
   Ledger,
-  stubRecord,
   type Buckets,
   type CampaignRef,
   type CampaignTopic,
@@ -14,7 +10,6 @@ import {
   type ObjectStore,
   type RenderedMessage,
   type RenewRequest,
-  type RecipientRef,
   type Stage,
   type Sender,
   type SendWindow,
@@ -23,7 +18,6 @@ import {
   type RecipientStatus,
   type RequeueReport,
 } from '@baton/shared';
-import { normaliseAddress } from '@baton/templating';
 import type { CampaignRun } from './campaign-run';
 import { isFinal } from './campaign-status';
 import { campaignView, type CampaignView } from './campaign-view';
@@ -31,7 +25,6 @@ import { Campaigns, type DamagedCampaign, type NewCampaign } from './campaigns';
 import { Dispatcher } from './dispatcher';
 import { DoubtSettler } from './doubt-settler';
 import type { ComplaintTally } from './feedback';
-import { CampaignNotFoundError } from './errors';
 import { GovernorJournal } from './governor-journal';
 import { LeaseBook } from './lease-book';
 import { Leasing } from './leasing';
@@ -43,6 +36,8 @@ import { deliveriesFrom, listRecipients, type DeliveryOf, type ListedRecipient }
 import { Reconciler, isStarting } from './reconciler';
 import { Scheduling } from './scheduling';
 import { Requeue } from './requeue';
+import { Unsubscribes } from './unsubscribes';
+import { SendRates, type RateSeries } from './send-rates';
 import type { SendingGovernors } from './sending-governors';
 
 export type { CampaignView } from './campaign-view';
@@ -116,6 +111,9 @@ export class Conductor {
   private readonly ledger: Ledger;
   private readonly settler: DoubtSettler;
   private readonly requeues: Requeue;
+  private readonly unsubscribes: Unsubscribes;
+  /** Accepted sends over time: the rate chart and "sent in the last minute". */
+  private readonly sendRates: SendRates;
   private ticking = false;
 
   constructor(private readonly deps: ConductorDeps) {
@@ -126,6 +124,9 @@ export class Conductor {
     const ledger = this.ledger;
     const qaAllowList = settings.stage === 'qa' ? (settings.qaAllowList ?? []) : undefined;
     const renderPool = deps.renderPool ?? inProcessRenderPool();
+    const capOf = (domain: string) => governors.forDomain(domain).cap;
+    this.sendRates = new SendRates({ windowMs: governors.settings.windowMs, defaultDomain: governors.defaultDomain, capOf });
+    const sendRates = this.sendRates;
     this.campaigns = new Campaigns({ store, buckets, clock, logger, governors, qaAllowList, renderPool });
     this.reconciler = new Reconciler({
       store,
@@ -137,6 +138,7 @@ export class Conductor {
       metrics,
       campaigns: this.campaigns,
       settings,
+      sendRates,
     });
     this.journal = new GovernorJournal({ store, buckets, logger, governors, leaseHorizonMs: settings.leaseHorizonMs });
     const dispatcher = new Dispatcher(governors, rates, settings, logger);
@@ -153,6 +155,7 @@ export class Conductor {
       rates,
       journal: this.journal,
       settings,
+      sendRates,
     });
     this.settler = new DoubtSettler({
       store,
@@ -167,6 +170,8 @@ export class Conductor {
       settleAfterMs: settings.settleAfterMs ?? 15 * 60_000,
     });
     this.requeues = new Requeue({ store, buckets, ledger, logger, campaigns: this.campaigns, reconciler: this.reconciler });
+    const { unsubscribeSecret } = settings;
+    this.unsubscribes = new Unsubscribes({ store, buckets, logger, ledger, campaigns: this.campaigns, unsubscribeSecret });
     this.scheduling = new Scheduling({ campaigns: this.campaigns, topic: deps.topic, clock, logger });
     this.previews = new Previews({ store, buckets, clock, logger, governors, ledger, testSender: deps.testSender, renderPool, settings });
   }
@@ -277,6 +282,13 @@ export class Conductor {
     return this.view(run);
   }
 
+  /** Accepted sends per bucket over the last `minutes`, the campaign's and its domain's, against the cap and the effective cap. */
+  rate(campaignId: string, minutes: number): RateSeries {
+    const run = this.campaigns.get(campaignId);
+    const domain = run.definition.sendingDomain ?? this.deps.governors.defaultDomain;
+    return this.sendRates.series(run.id, domain, minutes, this.deps.governors.forDomain(domain).effectiveCap, this.deps.clock.now());
+  }
+
   /** The campaign rendered for its first audience row (or the given address). */
   async preview(campaignId: string, to?: string): Promise<RenderedMessage> {
     return this.previews.preview(this.campaigns.get(campaignId), to);
@@ -287,28 +299,9 @@ export class Conductor {
     return this.previews.testSend(this.campaigns.get(campaignId), to);
   }
 
-  /**
-   * Records that a recipient wants no more mail from this customer (List-Unsubscribe, RFC 8058
-   * one click). Idempotent; workers check it before every send, so it takes effect at once.
-   */
-  async unsubscribe(ref: { customerId: string; campaignId: string; recipientId: string }, signature: string): Promise<void> {
-    assertRecipientId(ref.recipientId);
-    // The signed link carries all the suppression needs: it works whatever state the campaign's
-    // own objects are in. A wrong signature looks exactly like an unknown campaign.
-    const known = this.campaigns.find(ref.campaignId);
-    const otherCustomer = known !== undefined && known.definition.customerId !== ref.customerId;
-    if (otherCustomer || !isValidUnsubscribeSignature(this.deps.settings.unsubscribeSecret, ref, signature)) {
-      throw new CampaignNotFoundError(ref.campaignId);
-    }
-    const written = await this.ledger.suppress(
-      { customerId: ref.customerId, recipientId: ref.recipientId },
-      { campaignId: ref.campaignId, reason: 'unsubscribed', ...(await this.addressOf(ref)) },
-    );
-    if (written === 'written')
-      this.deps.logger.info(
-        { event: 'recipient.unsubscribed', campaignId: ref.campaignId, recipientId: ref.recipientId },
-        'recipient unsubscribed',
-      );
+  /** A signed one-click unsubscribe (see unsubscribes.ts). */
+  unsubscribe(ref: { customerId: string; campaignId: string; recipientId: string }, signature: string): Promise<void> {
+    return this.unsubscribes.unsubscribe(ref, signature);
   }
 
   // ---- recipients ---------------------------------------------------------------------------
@@ -339,17 +332,6 @@ export class Conductor {
     return this.settler.settleBatch();
   }
 
-  /** The recipient's address from its stub, for the suppression list; none when the stub is gone or unreadable. */
-  private async addressOf(ref: RecipientRef): Promise<{ email?: string }> {
-    try {
-      const text = await this.deps.store.get(this.deps.buckets.stubs, keys.stub(ref));
-      const stub = text === undefined ? undefined : stubRecord.safeParse(JSON.parse(text));
-      return stub?.success === true ? { email: normaliseAddress(stub.data.email) } : {};
-    } catch {
-      return {};
-    }
-  }
-
   // ---- the tick and the lease API -----------------------------------------------------------
 
   /** One round: expire abandoned leases, look for newly rendered recipients, hand out work. */
@@ -358,6 +340,7 @@ export class Conductor {
     this.ticking = true;
     try {
       const now = this.deps.clock.now();
+      for (const g of this.deps.governors.snapshots(now)) this.sendRates.noteLevel(g.domain, g.effectiveCap, now);
       await this.journal.extend(now);
       await this.leasing.expireLeases(now);
       await this.scheduling.startDue(now);
@@ -391,6 +374,6 @@ export class Conductor {
   }
 
   private view(run: CampaignRun): CampaignView {
-    return campaignView(run, this.deps.governors, this.deps.clock.now(), this.deps.complaints?.(run.ref));
+    return campaignView(run, this.deps.governors, this.deps.clock.now(), this.deps.complaints?.(run.ref), this.sendRates);
   }
 }

@@ -21,6 +21,7 @@ import type { ActiveLease, LeaseBook } from './lease-book';
 import type { WorkerRates } from './pacing';
 import type { ConductorMetrics, WorkerInvoker } from './ports';
 import type { Reconciler } from './reconciler';
+import type { SendRates } from './send-rates';
 
 export interface LeasingSettings {
   maxWorkers: number;
@@ -43,6 +44,8 @@ export interface LeasingDeps {
   rates: WorkerRates;
   journal: GovernorJournal;
   settings: LeasingSettings;
+  /** Accepted sends over time, fed from each check-in. */
+  sendRates?: SendRates;
 }
 
 /** How long a worker takes to start after it is invoked (a Lambda cold start, roughly): its first slices wait for it. */
@@ -138,7 +141,7 @@ export class Leasing {
   private async applyCheckIn(active: ActiveLease, request: CheckInRequest, now: number): Promise<CheckInResponse> {
     const { reconciler, ledger, metrics, settings, rates, logger, journal } = this.deps;
     const { throttled, sent, limitedUntil } = await settleResults(
-      { reconciler, ledger, metrics, maxAttempts: settings.maxAttempts },
+      { reconciler, ledger, metrics, maxAttempts: settings.maxAttempts, rates: this.deps.sendRates },
       active,
       request,
       now,

@@ -22,6 +22,7 @@ import {
 } from '@baton/shared';
 import type { CampaignRun } from './campaign-run';
 import { releaseByZone } from './local-release';
+import type { SendRates } from './send-rates';
 import type { Campaigns } from './campaigns';
 import type { ConductorMetrics } from './ports';
 
@@ -49,6 +50,8 @@ export interface ReconcilerDeps {
   metrics: ConductorMetrics;
   campaigns: Campaigns;
   settings: ReconcilerSettings;
+  /** Accepted sends over time: rebuilt from the outcome records' times as each ledger is read. */
+  sendRates?: SendRates;
 }
 
 /**
@@ -239,7 +242,9 @@ export class Reconciler {
       },
     });
     for await (const record of records) {
-      if (run.resolve(record.recipientId, record.status)) this.deps.metrics.outcome(record.status);
+      if (!run.resolve(record.recipientId, record.status)) continue;
+      this.deps.metrics.outcome(record.status);
+      if (record.status === 'sent') this.deps.sendRates?.record(run.definition.sendingDomain, run.id, Date.parse(record.at));
     }
   }
 

@@ -8,7 +8,7 @@ import { consoleRoutes, type ConsoleAssetSource } from './console-assets';
 import { createRoutes, type BodyLimits } from './create-routes';
 import { limitExpensiveRequests } from './expensive-requests';
 import { recipientRoutes } from './recipient-routes';
-import { scheduleInput, sendInput, testSendInput, timeOf } from './requests';
+import { rateQuery, scheduleInput, sendInput, testSendInput, timeOf } from './requests';
 import { setupRoute, type SetupView } from './setup-route';
 import { suppressionRoutes } from './suppression-routes';
 import { unsubscribeRoutes } from './unsubscribe-routes';
@@ -87,6 +87,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         });
       });
       api.get<{ Params: { id: string } }>('/campaigns/:id', async (req) => conductor.getCampaign(req.params.id));
+      api.get<{ Params: { id: string } }>('/campaigns/:id/rate', async (req) => {
+        const { minutes } = parseWith(rateQuery, req.query ?? {}, 'RATE_QUERY_INVALID', 'query');
+        return conductor.rate(req.params.id, minutes);
+      });
       api.post<{ Params: { id: string } }>('/campaigns/:id/send', async (req, reply) => {
         const { at } = parseWith(sendInput, req.body ?? {}, 'SEND_INVALID', 'body');
         return reply.code(202).send(await conductor.send(req.params.id, { at: timeOf(at) }));

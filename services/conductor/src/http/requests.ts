@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ID_PATTERN, localSend, sendWindow } from '@baton/shared';
+import { RATE_KEPT_MINUTES } from '../core/send-rates';
 
 const sendAt = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with its zone, e.g. 2026-12-08T09:00:00+01:00' });
 
@@ -49,3 +50,15 @@ export const scheduleInput = z
 export function timeOf(iso: string | undefined): number | undefined {
   return iso === undefined ? undefined : Date.parse(iso);
 }
+
+/** `GET /api/campaigns/:id/rate?minutes=N`: how far back the chart reaches, in minutes (default 60). */
+export const rateQuery = z
+  .object({
+    minutes: z.coerce
+      .number({ message: 'must be a whole number of minutes' })
+      .int({ message: 'must be a whole number of minutes' })
+      .min(1, { message: 'must be at least 1' })
+      .max(RATE_KEPT_MINUTES, { message: `must be at most ${RATE_KEPT_MINUTES} (the rates kept)` })
+      .default(60),
+  })
+  .strict();

@@ -782,4 +782,93 @@ describe('Conductor', () => {
     // 10 sent in the 10 s since sending began: 60 a minute, so the other 10 take about 10 s.
     expect(h.conductor.getCampaign(ref.campaignId).etaSeconds).toBe(10);
   });
+
+  async function twentyRendered(h: ReturnType<typeof harness>): Promise<void> {
+    await storedCampaign(h.store, 0, 'draft');
+    await h.store.put(
+      buckets.campaigns,
+      keys.audienceReport(ref),
+      JSON.stringify({ version: 1, rows: 20, valid: 20, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false }),
+    );
+    for (let i = 0; i < 20; i++)
+      await h.store.put(
+        buckets.rendered,
+        keys.rendered({ ...ref, recipientId: recipientIdFor(ref.customerId, `e${i}@example.com`) }),
+        '{}',
+      );
+    await h.conductor.start();
+    await h.conductor.send(ref.campaignId);
+    await h.conductor.tick();
+  }
+
+  it('gives no time left sooner than the last waiting retry is due', async () => {
+    // Prepare: 10 sent in 10 s (the other 10 would take about 10 s), but one waits a minute for its retry
+    const h = harness({ maxWorkers: 1, batchSize: 10 });
+    await twentyRendered(h);
+    const lease = h.invocations[0]!.lease;
+    h.clock.advance(10_000);
+    const [waiting, ...sent] = lease.recipientIds;
+    const results = [
+      { recipientId: waiting!, status: 'retryable' as const, code: 'PROVIDER_THROTTLED', reason: 'slow down', retryAfterMs: 60_000 },
+      ...sent.map((recipientId) => ({ recipientId, status: 'sent' as const, providerId: `p-${recipientId}` })),
+    ];
+
+    // Act
+    await h.conductor.checkIn(report(lease, 'sent', false, { results }));
+
+    // Assess
+    const view = h.conductor.getCampaign(ref.campaignId);
+    expect(view.counts.retrying).toBe(1);
+    expect(view.etaSeconds).toBe(60);
+    // 30 s on, the rate says more than the retry: 11 left at 9 per 40 s is 49 s.
+    h.clock.advance(30_000);
+    expect(h.conductor.getCampaign(ref.campaignId).etaSeconds).toBe(49);
+  });
+
+  it('gives the time until the waiting retry when nothing was sent in the last minute', async () => {
+    // Prepare
+    const h = harness({ maxWorkers: 1, batchSize: 10 });
+    await twentyRendered(h);
+    const lease = h.invocations[0]!.lease;
+    const results = lease.recipientIds.map((recipientId) => ({
+      recipientId,
+      status: 'retryable' as const,
+      code: 'PROVIDER_THROTTLED',
+      reason: 'slow down',
+      retryAfterMs: 90_000,
+    }));
+
+    // Act
+    await h.conductor.checkIn(report(lease, 'sent', false, { results }));
+    h.clock.advance(70_000);
+
+    // Assess
+    expect(h.conductor.getCampaign(ref.campaignId).etaSeconds).toBe(20);
+  });
+
+  it('counts only sends the provider accepted as sent in the last minute, not failures or calls in doubt', async () => {
+    // Prepare
+    const h = harness({ maxWorkers: 1, batchSize: 10 });
+    await twentyRendered(h);
+    const lease = h.invocations[0]!.lease;
+    const statuses = ['sent', 'sent', 'sent', 'failed', 'inDoubt'] as const;
+    const results = lease.recipientIds
+      .slice(0, 5)
+      .map((recipientId, i) =>
+        statuses[i] === 'sent'
+          ? { recipientId, status: 'sent' as const, providerId: `p-${i}` }
+          : { recipientId, status: statuses[i]!, reason: 'no' },
+      );
+
+    // Act
+    h.clock.advance(2_000);
+    await h.conductor.checkIn(report(lease, 'sent', false, { results, unattempted: lease.recipientIds.slice(5), permitsUsed: 5 }));
+
+    // Assess
+    const view = h.conductor.getCampaign(ref.campaignId);
+    expect(view.counts).toMatchObject({ sent: 3, failed: 1, inDoubt: 1 });
+    expect(view.sentLastMinute).toBe(3);
+    h.clock.advance(60_000);
+    expect(h.conductor.getCampaign(ref.campaignId).sentLastMinute).toBe(0);
+  });
 });
