@@ -27,6 +27,7 @@ import { consoleFiles } from '@baton/console';
 import { devSecret } from './dev-secrets';
 import { LocalLambda } from './local-lambda';
 import { startMailgunSink, type MailgunSink } from './mailgun-sink';
+import { inboxRoutes } from './inbox';
 import { createSinkWebhooks, type SinkWebhooks } from './sink-webhooks';
 import { PortInUseError, assertPortFree, isAddressInUse } from './port';
 import { RetentionSweeper } from './retention';
@@ -292,21 +293,5 @@ export function sampleCampaign() {
     subject: 'Welcome aboard, {{ first_name }}!',
     mjml: readFileSync(path.join(dir, 'welcome.mjml'), 'utf8'),
     audienceCsv: readFileSync(path.join(dir, 'audience.csv'), 'utf8'),
-  };
-}
-
-/** `GET /api/local/inbox`: what the built-in sink received, for the console. */
-function inboxRoutes(sink: MailgunSink) {
-  return async (app: FastifyInstance) => {
-    app.get<{ Querystring: { campaignId?: string } }>('/local/inbox', async (req) => {
-      const all = sink.messages().filter((m) => !req.query.campaignId || m.variables['campaign-id'] === req.query.campaignId);
-      return {
-        total: all.length,
-        messages: all
-          .slice(-50)
-          .reverse()
-          .map((m) => ({ id: m.id, to: m.to, subject: m.subject, receivedAt: m.receivedAt })),
-      };
-    });
   };
 }

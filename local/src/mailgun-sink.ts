@@ -100,6 +100,10 @@ export interface MailgunSink {
   port: number;
   /** What was accepted, oldest first. */
   messages(): SinkMessage[];
+  /** The same, without a copy (for reading only): the inbox pages through it. */
+  messagesView(): readonly SinkMessage[];
+  /** Where the message of this Mailgun id (`<…@domain>`) is in `messagesView()`; -1 when it is not (or was cleared). */
+  indexOf(id: string): number;
   clear(): void;
   /** The next `count` message calls answer `status` (e.g. 429) with `body` (default `{ message }`), storing nothing. */
   failNext(count: number, status: number, body?: unknown): void;
@@ -139,6 +143,8 @@ export async function startMailgunSink(options: MailgunSinkOptions): Promise<Mai
   const expectedAuth = digest(`api:${options.apiKey}`);
 
   const stored: SinkMessage[] = [];
+  /** Each stored message's position in `stored`, by its id. */
+  const positions = new Map<string, number>();
   const callLog: SinkCall[] = [];
   let faults: Fault[] = [];
   let drawn: DrawnFaults = noFaults();
@@ -229,7 +235,7 @@ export async function startMailgunSink(options: MailgunSinkOptions): Promise<Mai
 
     const { domain } = req.params;
     const message = toMessage(form, domain, `<${Date.now()}.${++sequence}.${randomBytes(6).toString('hex')}@${domain}>`);
-    stored.push(message);
+    positions.set(message.id, stored.push(message) - 1);
     call.messageId = message.id;
     options.onStored?.(message);
     if (drawn.dropAnswerShare > 0 && drawn.random() < drawn.dropAnswerShare) {
@@ -257,8 +263,11 @@ export async function startMailgunSink(options: MailgunSinkOptions): Promise<Mai
     url,
     port,
     messages: () => stored.slice(),
+    messagesView: () => stored,
+    indexOf: (id: string) => positions.get(id) ?? -1,
     clear: () => {
       stored.length = 0;
+      positions.clear();
       callLog.length = 0;
       faults = [];
       drawn = noFaults();

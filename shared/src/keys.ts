@@ -154,6 +154,7 @@ const DELIVERY = /^ledger\/([^/]+)\/([^/]+)\/deliveries\/([0-9a-f]{2})\/([0-9a-f
 const SUPPRESSION = /^suppressions\/([^/]+)\/([0-9a-f]{2})\/([0-9a-f]{32})\.json$/;
 const WEBHOOK_TOKEN = /^feedback\/mailgun-tokens\/(\d{12,15})\/([0-9a-f]{64})$/;
 const CAMPAIGN_FILE = /^campaigns\/([^/]+)\/([^/]+)\/campaign\.json$/;
+const CAMPAIGN_AUDIENCE = /^campaigns\/([^/]+)\/([^/]+)\/audience\.csv$/;
 
 function fail(key: string, expected: string): never {
   throw new ValidationError('KEY_INVALID', [{ where: 'key', message: `${JSON.stringify(key.slice(0, 200))} is not ${expected}` }]);
@@ -203,6 +204,12 @@ export const parseKey = {
   campaign: (key: string): CampaignRef => {
     const m = CAMPAIGN_FILE.exec(key);
     if (!m) fail(key, 'a campaign definition key');
+    return { customerId: assertCustomerId(m[1]!), campaignId: assertCampaignId(m[2]!) };
+  },
+  /** Which campaign an audience stored with it (`keys.audience`) belongs to. */
+  audience: (key: string): CampaignRef => {
+    const m = CAMPAIGN_AUDIENCE.exec(key);
+    if (!m) fail(key, 'a campaign audience key');
     return { customerId: assertCustomerId(m[1]!), campaignId: assertCampaignId(m[2]!) };
   },
 };

@@ -24,6 +24,8 @@ export interface AudienceRecipient {
 export interface ParsedAudience {
   recipients: AudienceRecipient[];
   report: AudienceReport;
+  /** The merge-field names of the header's columns, in order (the email column is `email`). */
+  columns: string[];
 }
 
 export const MAX_FIELD_LENGTH = 10_000;
@@ -120,7 +122,7 @@ export function parseAudience(csvText: string, customerId: string): ParsedAudien
     recipients.push({ recipientId: recipientIdFor(customerId, normalised), email, fields, line });
     report.valid += 1;
   }
-  return { recipients, report };
+  return { recipients, report, columns: columns.names };
 }
 
 export interface AudienceColumns {

@@ -23,9 +23,17 @@ export {
   templateWarnings,
   renderMessage,
   checkPublicUrl,
+  inspectCampaignTemplate,
+  BUILT_IN_FIELDS,
   MAX_SUBJECT_LENGTH,
 } from './template';
-export type { TemplateInput, CompiledTemplate, RecipientData, RenderSettings } from './template';
+export type { TemplateInput, CompiledTemplate, RecipientData, RenderSettings, TemplateInspection } from './template';
+export type { TemplateProblem } from './template-checks';
+export { hasVisibleUnsubscribeLink, unsubscribeLinkProblem } from './unsubscribe-link';
+export { mergeFieldsUsed, unknownMergeFields } from './merge-fields';
+export type { MergeFieldUse, UnknownMergeField } from './merge-fields';
+export { checkDraft, previewDraft, audienceRow, wholeRows } from './draft';
+export type { DraftTemplate, DraftAudience, DraftProblem, DraftCheck, DraftPreview, DraftField } from './draft';
 export { TemplateCache } from './template-cache';
 export type { TemplateCacheOptions } from './template-cache';
 export { AudienceRecordReader, audienceColumns, MAX_RECORD_LENGTH } from './audience';

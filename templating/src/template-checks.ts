@@ -25,33 +25,83 @@ export const MAX_LIQUID_MARKUP = 5_000;
  */
 export const MAX_NESTING_DEPTH = 100;
 
-/** Problems found so far: the first `MAX_TEMPLATE_ISSUES` kept, the rest counted. */
+/**
+ * One problem of a template, as the editor's check lists it: a stable `code`, the part it is in
+ * (`where`, as in a ValidationError's issues), the author's line when known, and whether it stops
+ * a create (`error`) or is allowed but unwise (`warning`).
+ */
+export interface TemplateProblem {
+  where: string;
+  line?: number;
+  severity: 'error' | 'warning';
+  code: string;
+  message: string;
+}
+
+/** What a problem is, besides where and what: its code (default TEMPLATE_INVALID) and the author's line. */
+export interface ProblemDetail {
+  code?: string;
+  line?: number;
+}
+
+/** Problems found so far: the first `MAX_TEMPLATE_ISSUES` errors and warnings kept, the rest counted. */
 export class IssueList {
-  private readonly listed: InputIssue[] = [];
-  private unlisted = 0;
+  private readonly errors: TemplateProblem[] = [];
+  private readonly warned: TemplateProblem[] = [];
+  private unlistedErrors = 0;
+  private unlistedWarnings = 0;
 
-  add(where: string, message: string): void {
-    if (this.listed.length >= MAX_TEMPLATE_ISSUES) {
-      this.unlisted++;
-      return;
-    }
-    const cut = message.length > MAX_ISSUE_MESSAGE_LENGTH ? `${message.slice(0, MAX_ISSUE_MESSAGE_LENGTH - 1)}…` : message;
-    this.listed.push({ where, message: cut });
+  /** An error: the template cannot be used as it is. */
+  add(where: string, message: string, detail: ProblemDetail = {}): void {
+    if (this.errors.length >= MAX_TEMPLATE_ISSUES) this.unlistedErrors++;
+    else this.errors.push(problem(where, message, 'error', detail));
   }
 
+  /** A warning: allowed, but probably not what the author meant. */
+  warn(where: string, message: string, detail: ProblemDetail = {}): void {
+    if (this.warned.length >= MAX_TEMPLATE_ISSUES) this.unlistedWarnings++;
+    else this.warned.push(problem(where, message, 'warning', detail));
+  }
+
+  /** No error so far (warnings do not count). */
   get empty(): boolean {
-    return this.listed.length === 0;
+    return this.errors.length === 0;
   }
 
-  /** The issues for a ValidationError, with a last one saying how many more were found. */
+  /** The errors for a ValidationError, with a last one saying how many more were found. */
   toIssues(): InputIssue[] {
-    if (this.unlisted === 0) return [...this.listed];
-    const more = this.unlisted.toLocaleString('en');
-    return [
-      ...this.listed,
-      { where: 'template', message: `${more} more problem${this.unlisted === 1 ? ' was' : 's were'} found and not listed` },
-    ];
+    const listed = this.errors.map(({ where, message }) => ({ where, message }));
+    if (this.unlistedErrors === 0) return listed;
+    return [...listed, { where: 'template', message: moreFound(this.unlistedErrors) }];
   }
+
+  /** The warnings as create answers them: `where: message`. */
+  warnings(): string[] {
+    const listed = this.warned.map(({ where, message }) => `${where}: ${message}`);
+    return this.unlistedWarnings === 0 ? listed : [...listed, `template: ${moreFound(this.unlistedWarnings)}`];
+  }
+
+  /** Errors, then warnings, each with its code and line; a count of those not listed comes last in each. */
+  problems(): TemplateProblem[] {
+    const more = (n: number, severity: TemplateProblem['severity']): TemplateProblem[] =>
+      n === 0 ? [] : [{ where: 'template', severity, code: 'MORE_PROBLEMS', message: moreFound(n) }];
+    return [...this.errors, ...more(this.unlistedErrors, 'error'), ...this.warned, ...more(this.unlistedWarnings, 'warning')];
+  }
+}
+
+function problem(where: string, message: string, severity: TemplateProblem['severity'], detail: ProblemDetail): TemplateProblem {
+  const cut = message.length > MAX_ISSUE_MESSAGE_LENGTH ? `${message.slice(0, MAX_ISSUE_MESSAGE_LENGTH - 1)}…` : message;
+  return {
+    where,
+    ...(detail.line !== undefined ? { line: detail.line } : {}),
+    severity,
+    code: detail.code ?? 'TEMPLATE_INVALID',
+    message: cut,
+  };
+}
+
+function moreFound(n: number): string {
+  return `${n.toLocaleString('en')} more problem${n === 1 ? ' was' : 's were'} found and not listed`;
 }
 
 /** How many Liquid tags and placeholders `source` opens (`{%` and `{{`). */
@@ -74,64 +124,112 @@ export function countLiquidMarkup(source: string): number {
 export const MAX_DROPPED_TEXTS = 50;
 
 /**
+ * HTML elements whose end tag may be left out (HTML's own rule): their implied close is no
+ * mistake. Any other element left open runs on to the end of its parent.
+ */
+const OPTIONAL_END_TAGS: ReadonlySet<string> = new Set(
+  'p li dt dd option optgroup tr td th thead tbody tfoot colgroup caption rb rt rtc rp html head body'.split(' '),
+);
+
+/** An element open while the source is read: its name, where it opened, whether it holds anything yet. */
+interface OpenElement {
+  name: string;
+  line: number;
+  holdsContent: boolean;
+}
+
+/**
  * Reads the MJML source as MJML's own parser does (htmlparser2, self-closing tags recognised,
  * HTML's implied end tags applied), in one streaming pass with no recursion, and reports:
  *  - markup nested more than `MAX_NESTING_DEPTH` deep (the pass stops there), and
  *  - text outside MJML's ending tags (mj-text, mj-button, mj-raw, …), which MJML drops
  *    silently (Liquid tags there are left to `checkTagsSurvived`), and
- *  - more than `MAX_DROPPED_TEXTS` such pieces, text or Liquid.
+ *  - more than `MAX_DROPPED_TEXTS` such pieces, text or Liquid, and
+ *  - an MJML element that holds something and is never closed (an error: MJML drops or
+ *    misplaces what it holds; an unclosed `<mj-text>` renders empty), and an HTML element in an
+ *    ending tag left open whose end tag HTML does not let one leave out (a warning: `<b>` runs
+ *    on to the end of the text).
  * Answers whether MJML may be run on the source: not when it is too deep or holds too many pieces.
  */
 export function checkStructure(source: string, issues: IssueList, endingTags: ReadonlySet<string>): boolean {
   const lines = new LineCounter(source);
-  let depth = 0;
+  const open: OpenElement[] = [];
   let inEndingTag = 0;
   let tooDeep = false;
   let droppedTexts = 0;
   const parser = new Parser(
     {
       onopentag(name) {
-        depth++;
+        const parent = open[open.length - 1];
+        if (parent) parent.holdsContent = true;
+        // Asked for in source order (an element's line is known when it opens): the counter goes forward only.
+        const line = lines.lineAt(parser.startIndex);
+        open.push({ name, line, holdsContent: false });
         if (inEndingTag > 0 || endingTags.has(name)) inEndingTag++;
-        if (depth > MAX_NESTING_DEPTH && !tooDeep) {
+        if (open.length > MAX_NESTING_DEPTH && !tooDeep) {
           tooDeep = true;
           issues.add(
-            `mjml line ${lines.lineAt(parser.startIndex)}`,
+            `mjml line ${line}`,
             `is too deeply nested: more than ${MAX_NESTING_DEPTH} elements inside one another; flatten the markup`,
+            { code: 'MJML_ERROR', line },
           );
           // htmlparser2 keeps its open elements with `unshift`: stopping here keeps this pass linear.
           parser.pause();
         }
       },
-      onclosetag() {
-        depth--;
+      onclosetag(_name, isImplied) {
+        const element = open.pop();
         if (inEndingTag > 0) inEndingTag--;
+        // Self-closing and void elements are closed "implied" at once, holding nothing: no mistake.
+        if (element && isImplied && element.holdsContent) reportUnclosed(element, inEndingTag > 0, issues);
       },
       ontext(text) {
-        if (depth === 0 || inEndingTag > 0) return;
+        const parent = open[open.length - 1];
+        if (parent && !parent.holdsContent && text.trim() !== '') parent.holdsContent = true;
+        if (open.length === 0 || inEndingTag > 0) return;
         if (text.trim() === '') return;
         droppedTexts++;
         const visible = withoutLiquidTags(text).trim();
         if (visible === '') return;
         const quoted = visible.length > 40 ? `${visible.slice(0, 40)}…` : visible;
-        issues.add(
-          `mjml line ${lines.lineAt(parser.startIndex)}`,
-          `the text "${quoted}" is dropped by MJML: text belongs in <mj-text>, <mj-button> or <mj-raw>`,
-        );
+        const line = lines.lineAt(parser.startIndex);
+        issues.add(`mjml line ${line}`, `the text "${quoted}" is dropped by MJML: text belongs in <mj-text>, <mj-button> or <mj-raw>`, {
+          code: 'MJML_ERROR',
+          line,
+        });
       },
     },
     { recognizeSelfClosing: true, decodeEntities: false, lowerCaseTags: false, lowerCaseAttributeNames: false },
   );
-  // Only what opens, closes and lies between matters: the end of the input needs no flushing.
   parser.write(source);
+  // The end closes what is still open (implied), so elements never closed are reported too.
+  if (!tooDeep) parser.end();
   if (droppedTexts > MAX_DROPPED_TEXTS) {
     const [found, allowed] = [droppedTexts, MAX_DROPPED_TEXTS].map((n) => n.toLocaleString('en'));
     issues.add(
       'mjml',
       `has ${found} pieces of text or Liquid between MJML elements, where MJML drops them (at most ${allowed} are checked further): put them in <mj-text>, <mj-button> or <mj-raw>`,
+      { code: 'MJML_ERROR' },
     );
   }
   return !tooDeep && droppedTexts <= MAX_DROPPED_TEXTS;
+}
+
+function reportUnclosed(element: OpenElement, insideEndingTag: boolean, issues: IssueList): void {
+  const { name, line } = element;
+  const isMjml = name === 'mjml' || name.startsWith('mj-');
+  if (!isMjml && (!insideEndingTag || OPTIONAL_END_TAGS.has(name.toLowerCase()))) return;
+  if (isMjml) {
+    issues.add(`mjml line ${line}`, `<${name}> is never closed: MJML drops or misplaces what it holds; close it with </${name}>`, {
+      code: 'MJML_ERROR',
+      line,
+    });
+  } else {
+    issues.warn(`mjml line ${line}`, `<${name}> is never closed: it runs on to the end of the text around it; close it with </${name}>`, {
+      code: 'MJML_WARNING',
+      line,
+    });
+  }
 }
 
 /**
@@ -170,9 +268,11 @@ export function checkTagsSurvived(source: string, html: string, issues: IssueLis
       inHtml.set(tag, left - 1);
     } else if (!reported.has(tag)) {
       reported.add(tag);
+      const line = lines.lineAt(index);
       issues.add(
-        `mjml line ${lines.lineAt(index)}`,
+        `mjml line ${line}`,
         `the Liquid tag {% ${tag} %} is dropped by MJML: put tags that sit between sections or columns inside <mj-raw>`,
+        { code: 'MJML_ERROR', line },
       );
     }
   }
@@ -236,7 +336,7 @@ function decodeBasicEntities(s: string): string {
 }
 
 /** 1-based line numbers of increasing offsets, in one pass over the text (CR LF, CR and LF each end a line). */
-class LineCounter {
+export class LineCounter {
   private offset = 0;
   private line = 1;
 

@@ -11,6 +11,7 @@ import {
 } from '@baton/shared';
 import { addressProblem, checkMailbox } from './email-address';
 import { mjml2html, mjmlEndingTags, type MjmlStrictError } from './mjml';
+import { unsubscribeLinkProblem } from './unsubscribe-link';
 import {
   IssueList,
   MAX_LIQUID_MARKUP,
@@ -125,53 +126,92 @@ export async function compileCampaignTemplate(input: TemplateInput): Promise<Com
 }
 
 async function compileChecked(input: TemplateInput): Promise<CompiledTemplate> {
-  const issues = new IssueList();
-  const from = checkFrom(input.from, issues);
+  const { compiled, issues } = await inspectCampaignTemplate(input);
+  if (!issues.empty || compiled === undefined) {
+    throw new ValidationError('TEMPLATE_INVALID', issues.empty ? [{ where: 'mjml', message: 'could not be compiled' }] : issues.toIssues());
+  }
+  return compiled;
+}
 
-  if (input.subject.trim() === '') issues.add('subject', 'is empty');
+/** What `inspectCampaignTemplate` found: the compiled template when there is no error, every problem, and the Liquid of the sources as parsed. */
+export interface TemplateInspection {
+  compiled?: CompiledTemplate;
+  /** Errors and warnings, each with its code and, where known, the author's line. */
+  issues: IssueList;
+  /** The subject's and the MJML source's Liquid (before MJML), when they parse: where merge fields are read from. */
+  liquid: { subject?: Template[]; mjml?: Template[] };
+}
+
+/**
+ * Every check of a campaign's template, without throwing: the one place the rules of
+ * `compileCampaignTemplate` (errors) and `templateWarnings` (warnings) are applied, for the
+ * create and for the editor's check alike. Without `from`, the sender is not checked.
+ * Linear in the size of its input.
+ */
+export async function inspectCampaignTemplate(input: Omit<TemplateInput, 'from'> & { from?: string }): Promise<TemplateInspection> {
+  const issues = new IssueList();
+  const from = input.from === undefined ? '' : checkFrom(input.from, issues);
+
+  if (input.subject.trim() === '') issues.add('subject', 'is empty', { code: 'SUBJECT_EMPTY' });
   const subject = parseLiquid(textEngine, input.subject, 'subject', '', issues);
 
   // Liquid in the MJML source first: its errors then carry the author's own line numbers.
-  const sourceParsed = parseLiquid(htmlEngine, input.mjml, 'mjml', '', issues) !== undefined;
+  const sourceLiquid = parseLiquid(htmlEngine, input.mjml, 'mjml', '', issues);
   // Markup too deep for the libraries' recursion, or too costly for MJML's parser, never reaches them.
   const compiledHtml = checkStructure(input.mjml, issues, endingTags) ? await compileMjml(input.mjml, issues) : undefined;
 
   let html: Template[] | undefined;
   let text: Template[] | undefined;
   let textSource: string | undefined;
-  if (compiledHtml !== undefined && sourceParsed) {
+  if (compiledHtml !== undefined && sourceLiquid !== undefined) {
     checkTagsSurvived(input.mjml, compiledHtml, issues);
     html = parseLiquid(htmlEngine, compiledHtml, 'mjml', 'after MJML compilation: ', issues);
     textSource = deriveText(compiledHtml, issues);
     if (textSource !== undefined) text = parseLiquid(textEngine, textSource, 'mjml', 'in the text part derived from the HTML: ', issues);
   }
-
-  if (!issues.empty || subject === undefined || html === undefined || text === undefined || compiledHtml === undefined) {
-    throw new ValidationError('TEMPLATE_INVALID', issues.empty ? [{ where: 'mjml', message: 'could not be compiled' }] : issues.toIssues());
+  if (compiledHtml !== undefined) {
+    const unsubscribe = unsubscribeLinkProblem(compiledHtml);
+    if (unsubscribe !== undefined) issues.warn('mjml', unsubscribe, { code: 'UNSUBSCRIBE_LINK_MISSING' });
   }
-  return { from, subject, html, text, source: { html: compiledHtml, text: textSource ?? '' } };
+  const liquid = { ...(subject ? { subject } : {}), ...(sourceLiquid ? { mjml: sourceLiquid } : {}) };
+  if (!issues.empty || subject === undefined || html === undefined || text === undefined || compiledHtml === undefined) {
+    return { issues, liquid };
+  }
+  const compiled: CompiledTemplate = { from, subject, html, text, source: { html: compiledHtml, text: textSource ?? '' } };
+  return { compiled, issues, liquid };
 }
 
 /**
  * Throws a ValidationError listing every problem in the template; the conductor calls it when a
- * campaign is created. What is allowed but unwise comes back as `warnings`.
+ * campaign is created. What is allowed but unwise comes back as `warnings` (`where: message`).
  */
 export async function validateCampaignTemplate(input: TemplateInput): Promise<{ warnings: string[] }> {
-  return { warnings: templateWarnings(await compileCampaignTemplate(input)) };
+  try {
+    const { compiled, issues } = await inspectCampaignTemplate(input);
+    if (!issues.empty || compiled === undefined) {
+      throw new ValidationError(
+        'TEMPLATE_INVALID',
+        issues.empty ? [{ where: 'mjml', message: 'could not be compiled' }] : issues.toIssues(),
+      );
+    }
+    return { warnings: issues.warnings() };
+  } catch (err) {
+    if (err instanceof PermanentError) throw err;
+    throw new ValidationError('TEMPLATE_INVALID', [{ where: 'mjml', message: compileFailure(err) }], { cause: err });
+  }
 }
 
-/** `{{ unsubscribe_url }}` in the HTML (Liquid output, any filters after it). */
-const UNSUBSCRIBE_TAG = /\{\{-?\s*unsubscribe_url\s*(\||-?\}\})/;
-
-/** What a template may do but should not: no visible unsubscribe link (CAN-SPAM expects one; so do recipients). */
+/** What a template may do but should not: no visible unsubscribe link (see unsubscribe-link.ts for the rule). */
 export function templateWarnings(compiled: CompiledTemplate): string[] {
-  const warnings: string[] = [];
-  if (!UNSUBSCRIBE_TAG.test(compiled.source.html))
-    warnings.push(
-      'mjml: no visible unsubscribe link: add one with {{ unsubscribe_url }}, e.g. <a href="{{ unsubscribe_url }}">Unsubscribe</a> (the List-Unsubscribe header alone is not shown by every mail client)',
-    );
-  return warnings;
+  const problem = unsubscribeLinkProblem(compiled.source.html);
+  return problem === undefined ? [] : [`mjml: ${problem}`];
 }
+
+/**
+ * Merge fields Baton fills in itself, whatever the audience's columns: the recipient's address
+ * and their signed unsubscribe link. They win over audience columns of the same name.
+ */
+export const BUILT_IN_FIELDS: readonly string[] = ['email', 'unsubscribe_url'];
 
 /**
  * Merges one recipient into a compiled template. Throws a PermanentError (`RENDER_FAILED`,
@@ -187,7 +227,7 @@ export function renderMessage(compiled: CompiledTemplate, recipient: RecipientDa
   if (problem !== undefined) throw new PermanentError('RECIPIENT_INVALID', `recipient ${recipientId}: ${problem}`);
 
   const unsubscribe = unsubscribeUrl(publicUrl, settings.unsubscribeSecret, { customerId, campaignId, recipientId });
-  // Baton's own merge tags win over audience columns of the same name.
+  // Baton's own merge tags (BUILT_IN_FIELDS) win over audience columns of the same name.
   const scope: Record<string, string> = { ...recipient.fields, email: recipient.email, unsubscribe_url: unsubscribe };
   const subject = cleanSubject(renderPart(textEngine, compiled.subject, scope, 'subject'));
   const html = renderPart(htmlEngine, compiled.html, scope, 'html');
@@ -261,15 +301,29 @@ function parseLiquid(engine: Liquid, source: string, where: string, context: str
   const markup = countLiquidMarkup(source);
   if (markup > MAX_LIQUID_MARKUP) {
     const [found, allowed] = [markup, MAX_LIQUID_MARKUP].map((n) => n.toLocaleString('en'));
-    issues.add(where, `${context}has ${found} Liquid tags and placeholders ({% %}, {{ }}); at most ${allowed} are allowed`);
+    issues.add(where, `${context}has ${found} Liquid tags and placeholders ({% %}, {{ }}); at most ${allowed} are allowed`, {
+      code: 'TEMPLATE_TOO_COMPLEX',
+    });
     return undefined;
   }
   try {
     return engine.parse(source);
   } catch (err) {
-    issues.add(where, `${context}${isStackOverflow(err) ? compileFailure(err) : (err as Error).message}`);
+    const overflow = isStackOverflow(err);
+    // The line is the author's only in the source itself, not in what MJML or html-to-text made of it.
+    const line = context === '' && !overflow ? liquidErrorLine(err) : undefined;
+    issues.add(where, `${context}${overflow ? compileFailure(err) : (err as Error).message}`, {
+      code: overflow ? 'TEMPLATE_TOO_COMPLEX' : 'LIQUID_ERROR',
+      ...(line !== undefined ? { line } : {}),
+    });
     return undefined;
   }
+}
+
+/** The 1-based line liquidjs names in a parse error (its token's position), if any. */
+function liquidErrorLine(err: unknown): number | undefined {
+  const position = (err as { token?: { getPosition?: () => [number, number] } }).token?.getPosition?.();
+  return position !== undefined && Number.isInteger(position[0]) ? position[0] : undefined;
 }
 
 function deriveText(html: string, issues: IssueList): string | undefined {
@@ -291,16 +345,16 @@ async function compileMjml(mjml: string, issues: IssueList): Promise<string | un
       beautify: false,
     });
     if (typeof result?.html !== 'string' || result.html === '') {
-      issues.add('mjml', 'MJML produced no HTML');
+      issues.add('mjml', 'MJML produced no HTML', { code: 'MJML_ERROR' });
       return undefined;
     }
     return result.html;
   } catch (err) {
     const found = (err as MjmlStrictError).errors;
     if (Array.isArray(found) && found.length > 0) {
-      for (const e of found) issues.add(`mjml line ${e.line}`, `<${e.tagName}> ${e.message.trim()}`);
+      for (const e of found) issues.add(`mjml line ${e.line}`, `<${e.tagName}> ${e.message.trim()}`, { code: 'MJML_ERROR', line: e.line });
     } else {
-      issues.add('mjml', compileFailure(err));
+      issues.add('mjml', compileFailure(err), { code: 'MJML_ERROR' });
     }
     return undefined;
   }
@@ -310,7 +364,7 @@ async function compileMjml(mjml: string, issues: IssueList): Promise<string | un
 function checkFrom(from: string, issues: IssueList): string {
   const checked = checkMailbox(from);
   if (!checked.ok) {
-    issues.add('from', checked.problem);
+    issues.add('from', checked.problem, { code: 'FROM_INVALID' });
     return from;
   }
   return checked.mailbox.header;

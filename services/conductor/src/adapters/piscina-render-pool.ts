@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Piscina } from 'piscina';
 import { PermanentError, RetryableError, ValidationError } from '@baton/shared';
 import type { RenderPool } from '../core/ports';
-import { renderPoolOver, type RenderTask, type RenderTaskResult } from '../core/render-tasks';
+import { COMPILING_TASKS, renderPoolOver, type RenderTask, type RenderTaskResult } from '../core/render-tasks';
 
 export interface RenderPoolOptions {
   /**
@@ -14,7 +14,7 @@ export interface RenderPoolOptions {
   threads?: number;
   /** Tasks waiting for a thread beyond those running; one more is refused at once (default 16). */
   maxQueue?: number;
-  /** A template check that runs longer is stopped (its thread terminated) and refused (default 10 s). */
+  /** A template check (or a draft's check or preview) that runs longer is stopped (its thread terminated) and refused (default 10 s). */
   checkTimeoutMs?: number;
   /** A render or audience task that runs longer is stopped likewise (default 5 s: three parts at Liquid's 1 s each, and the compile). */
   renderTimeoutMs?: number;
@@ -54,7 +54,7 @@ export function createPiscinaRenderPool(options: RenderPoolOptions = {}): Render
   let inFlight = 0;
   const runTask = async (task: RenderTask): Promise<RenderTaskResult> => {
     if (inFlight >= threads + maxQueue) throw busy(threads + maxQueue);
-    const limitMs = task.kind === 'check-template' ? checkMs : renderMs;
+    const limitMs = COMPILING_TASKS.has(task.kind) ? checkMs : renderMs;
     inFlight++;
     try {
       // The limit counts from hand-in, wait included: an answer later than that is no use to a request.
@@ -87,7 +87,7 @@ function translate(err: unknown, task: RenderTask, limitMs: number, limit: numbe
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof Error && err.name === 'AbortError') {
     const seconds = `${limitMs / 1000} s`;
-    if (task.kind === 'check-template') {
+    if (COMPILING_TASKS.has(task.kind)) {
       return new ValidationError('TEMPLATE_INVALID', [
         { where: 'mjml', message: `checking the template did not finish within ${seconds} and was stopped; simplify it` },
       ]);

@@ -41,6 +41,30 @@ export interface NewCampaign {
   sendingDomain?: string;
 }
 
+/**
+ * Which audiences a campaign may name by key: an upload under `uploads/{customerId}/`, or
+ * another campaign's own audience of the same customer (`keys.audience`, for a clone). Refuses
+ * any other key, naming `where`. Without `customerId`, the key's own customer is taken (a
+ * draft's check names none).
+ */
+export function audienceKeySource(key: string, customerId: string | undefined, where: string): 'upload' | 'campaign' {
+  const owner = customerId ?? /^(?:uploads|campaigns)\/([^/]+)\//.exec(key)?.[1] ?? '';
+  const upload = `uploads/${owner}/`;
+  if (owner !== '' && key.startsWith(upload) && key.length > upload.length && !key.includes('..')) return 'upload';
+  try {
+    if (parseKey.audience(key).customerId === owner) return 'campaign';
+  } catch {
+    // not a campaign's audience either: refused below
+  }
+  const allowed = customerId === undefined ? 'uploads/{customerId}/' : upload;
+  throw new ValidationError('CAMPAIGN_INVALID', [
+    {
+      where,
+      message: `must be under ${allowed} or be a campaign's audience (campaigns/{customerId}/{campaignId}/audience.csv) of the same customer`,
+    },
+  ]);
+}
+
 /** A stored campaign whose definition cannot be read. */
 export interface DamagedCampaign {
   customerId: string;
@@ -219,6 +243,42 @@ export class Campaigns {
     }
   }
 
+  /**
+   * Deletes a campaign that never started: a draft, or a draft cancelled before any send was
+   * asked for. Anything asked to send (scheduled included: its audience is being stubbed and
+   * rendered ahead) is refused; cancel it instead. The definition goes first, so a conductor
+   * that stops half-way never loads it again; then the rest of its folder (state, audience,
+   * report) and any stubs. Uploads it named, other campaigns and the ledger are not touched.
+   */
+  async remove(run: CampaignRun): Promise<void> {
+    const neverRequested = run.state.sendRequestedAt === undefined;
+    if (!(neverRequested && (run.phase === 'draft' || run.phase === 'cancelled'))) {
+      const hint = run.phase === 'scheduled' ? ' (it renders ahead of its start: cancel it instead)' : '';
+      throw new CampaignStateError(run.id, `${run.state.status}${hint}`, 'delete');
+    }
+    if (this.moving.has(run.id)) throw new CampaignStateError(run.id, 'changing', 'delete');
+    this.moving.add(run.id);
+    const { store, buckets, logger } = this.deps;
+    try {
+      await store.delete(buckets.campaigns, keys.campaign(run.ref));
+      this.runs.delete(run.id);
+    } finally {
+      this.moving.delete(run.id);
+    }
+    // The campaign is gone from here on; what is left over is only space, so a failure is logged, not thrown.
+    try {
+      for (const [bucket, prefix] of [
+        [buckets.campaigns, keys.campaignPrefix(run.ref)],
+        [buckets.stubs, keys.stubsPrefix(run.ref)],
+      ] as const) {
+        for await (const key of listAll(store, bucket, prefix)) await store.delete(bucket, key);
+      }
+    } catch (err) {
+      logger.error({ event: 'campaign.delete_incomplete', campaignId: run.id, err }, 'campaign deleted; some of its objects were left');
+    }
+    logger.info({ event: 'campaign.deleted', campaignId: run.id, customerId: run.definition.customerId }, 'campaign deleted');
+  }
+
   private async read(key: string): Promise<CampaignRun> {
     const { store, buckets } = this.deps;
     const ref = parseKey.campaign(key);
@@ -256,14 +316,15 @@ export class Campaigns {
       return key;
     }
     const key = input.audienceKey ?? '';
-    const allowed = `uploads/${input.customerId}/`;
-    if (!key.startsWith(allowed) || key.includes('..')) {
-      throw new ValidationError('CAMPAIGN_INVALID', [{ where: 'body.audienceKey', message: `must be under ${allowed}` }]);
-    }
+    const source = audienceKeySource(key, input.customerId, 'body.audienceKey');
     const csv = await store.get(buckets.campaigns, key);
     if (csv === undefined) throw new ValidationError('CAMPAIGN_INVALID', [{ where: 'body.audienceKey', message: 'no such object' }]);
     await this.checkAudience(csv, input.customerId);
-    return key;
+    if (source === 'upload') return key;
+    // Another campaign's audience (a clone): copied, so deleting that campaign never takes this one's audience.
+    const copy = keys.audience(ref);
+    await store.put(buckets.campaigns, copy, csv, { contentType: 'text/csv' });
+    return copy;
   }
 
   /**

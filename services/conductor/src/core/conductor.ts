@@ -23,6 +23,7 @@ import { isFinal } from './campaign-status';
 import { campaignView, type CampaignView } from './campaign-view';
 import { Campaigns, type DamagedCampaign, type NewCampaign } from './campaigns';
 import { Dispatcher } from './dispatcher';
+import { Drafts, type CampaignDefinitionView } from './drafts';
 import { DoubtSettler } from './doubt-settler';
 import type { ComplaintTally } from './feedback';
 import { GovernorJournal } from './governor-journal';
@@ -114,6 +115,8 @@ export class Conductor {
   private readonly unsubscribes: Unsubscribes;
   /** Accepted sends over time: the rate chart and "sent in the last minute". */
   private readonly sendRates: SendRates;
+  /** The campaign editor's checks and previews of drafts not stored yet. */
+  readonly drafts: Drafts;
   private ticking = false;
 
   constructor(private readonly deps: ConductorDeps) {
@@ -174,6 +177,7 @@ export class Conductor {
     this.unsubscribes = new Unsubscribes({ store, buckets, logger, ledger, campaigns: this.campaigns, unsubscribeSecret });
     this.scheduling = new Scheduling({ campaigns: this.campaigns, topic: deps.topic, clock, logger });
     this.previews = new Previews({ store, buckets, clock, logger, governors, ledger, testSender: deps.testSender, renderPool, settings });
+    this.drafts = new Drafts({ store, buckets, renderPool, publicUrl: settings.publicUrl, defaultDomain: governors.defaultDomain });
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------
@@ -289,9 +293,19 @@ export class Conductor {
     return this.sendRates.series(run.id, domain, minutes, this.deps.governors.forDomain(domain).effectiveCap, this.deps.clock.now());
   }
 
-  /** The campaign rendered for its first audience row (or the given address). */
-  async preview(campaignId: string, to?: string): Promise<RenderedMessage> {
-    return this.previews.preview(this.campaigns.get(campaignId), to);
+  /** The campaign rendered for its first audience row (or the given address, or data row `row` of its audience). */
+  async preview(campaignId: string, to?: string, row?: number): Promise<RenderedMessage> {
+    return this.previews.preview(this.campaigns.get(campaignId), to, row);
+  }
+
+  /** Deletes a campaign that never started (see Campaigns.remove). */
+  async deleteCampaign(campaignId: string): Promise<void> {
+    await this.campaigns.remove(this.campaigns.get(campaignId));
+  }
+
+  /** What a clone of the campaign is created from. */
+  definition(campaignId: string): CampaignDefinitionView {
+    return this.drafts.definition(this.campaigns.get(campaignId));
   }
 
   /** Sends the preview to one address now, under the governor like any other send. */

@@ -1,5 +1,14 @@
 import type { RenderedMessage, WorkerInvocation } from '@baton/shared';
-import type { RecipientData, RenderSettings, TemplateInput } from '@baton/templating';
+import type {
+  AudienceRecipient,
+  DraftAudience,
+  DraftCheck,
+  DraftPreview,
+  DraftTemplate,
+  RecipientData,
+  RenderSettings,
+  TemplateInput,
+} from '@baton/templating';
 import type { FirstRecipient } from './render-tasks';
 
 /**
@@ -34,5 +43,11 @@ export interface RenderPool {
   checkAudienceHead(head: string, customerId: string): Promise<void>;
   /** The first valid recipient of a CSV text, and how many valid rows it held. */
   firstRecipient(csv: string, customerId: string): Promise<FirstRecipient>;
+  /** Every problem of a draft being edited, as data (see `checkDraft` in @baton/templating). */
+  checkDraft(template: DraftTemplate, audience?: DraftAudience): Promise<DraftCheck>;
+  /** A draft rendered for one data row of its audience (a ValidationError when the template or the row will not do). */
+  previewDraft(template: DraftTemplate, audience: DraftAudience | undefined, row: number, settings: RenderSettings): Promise<DraftPreview>;
+  /** Data row `row` (1-based) of an audience's text, when it is sent; a ValidationError naming `row` otherwise. */
+  audienceRow(audience: DraftAudience, row: number): Promise<AudienceRecipient>;
   close(): Promise<void>;
 }

@@ -57,9 +57,12 @@ export class Previews {
 
   constructor(private readonly deps: PreviewDeps) {}
 
-  /** The campaign rendered for its first audience row (or the given address). */
-  async preview(run: CampaignRun, to?: string): Promise<RenderedMessage> {
-    const first = await this.sampleRecipient(run);
+  /**
+   * The campaign rendered for its first audience row (or the given address), or for data row
+   * `row` (1-based) of the audience's head (a ValidationError naming `row` when it is not there).
+   */
+  async preview(run: CampaignRun, to?: string, row?: number): Promise<RenderedMessage> {
+    const first = row === undefined ? await this.sampleRecipient(run) : await this.audienceRow(run, row);
     const email = to ?? first?.email ?? 'preview@example.com';
     // A test goes out under the tester's own id, so its unsubscribe link can never suppress
     // the audience's first recipient.
@@ -127,6 +130,16 @@ export class Previews {
       if (slot.kind === 'over') throw new NoPermitError(governors.sliceMs * 2);
       await clock.sleep(slot.until - clock.now());
     }
+  }
+
+  /** Data row `row` of the campaign's audience, read from its head. */
+  private async audienceRow(run: CampaignRun, row: number): Promise<AudienceRecipient> {
+    const csv = (await this.deps.store.get(this.deps.buckets.campaigns, run.definition.audienceKey)) ?? '';
+    const head = audienceHead(csv);
+    return this.deps.renderPool.audienceRow(
+      { csv: head, customerId: run.definition.customerId, complete: head.length === csv.length },
+      row,
+    );
   }
 
   /** The audience's first valid recipient, read once per campaign from the start of the file. */

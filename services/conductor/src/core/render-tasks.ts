@@ -1,9 +1,16 @@
 import { PermanentError, ValidationError, isBatonError, type InputIssue, type RenderedMessage } from '@baton/shared';
 import {
   TemplateCache,
+  audienceRow,
+  checkDraft,
   parseAudience,
+  previewDraft,
   renderMessage,
   type AudienceRecipient,
+  type DraftAudience,
+  type DraftCheck,
+  type DraftPreview,
+  type DraftTemplate,
   type RecipientData,
   type RenderSettings,
   type TemplateInput,
@@ -20,7 +27,13 @@ export type RenderTask =
   | { kind: 'check-template'; template: TemplateInput }
   | { kind: 'render'; template: TemplateInput; recipient: RecipientData; settings: RenderSettings }
   | { kind: 'check-audience-head'; head: string; customerId: string }
-  | { kind: 'first-recipient'; csv: string; customerId: string };
+  | { kind: 'first-recipient'; csv: string; customerId: string }
+  | { kind: 'check-draft'; template: DraftTemplate; audience?: DraftAudience }
+  | { kind: 'preview-draft'; template: DraftTemplate; audience?: DraftAudience; row: number; settings: RenderSettings }
+  | { kind: 'audience-row'; audience: DraftAudience; row: number };
+
+/** Tasks that compile a template: they get the template check's time limit. */
+export const COMPILING_TASKS: ReadonlySet<RenderTask['kind']> = new Set(['check-template', 'check-draft', 'preview-draft']);
 
 export type WireError =
   | { type: 'validation'; code: string; issues: InputIssue[] }
@@ -68,6 +81,13 @@ async function run(task: RenderTask, templates: TemplateCache): Promise<unknown>
       const answer: FirstRecipient = { recipient: recipients[0], valid: recipients.length };
       return answer;
     }
+    case 'check-draft':
+      return checkDraft(task.template, task.audience);
+    case 'preview-draft':
+      // A draft changes with every keystroke: compiled afresh, never cached.
+      return previewDraft(task.template, task.audience, task.row, task.settings);
+    case 'audience-row':
+      return audienceRow(task.audience, task.row);
   }
 }
 
@@ -94,6 +114,10 @@ export function renderPoolOver(runTask: (task: RenderTask) => Promise<RenderTask
       unwrap<RenderedMessage>(await runTask({ kind: 'render', template, recipient, settings })),
     checkAudienceHead: async (head, customerId) => unwrap<undefined>(await runTask({ kind: 'check-audience-head', head, customerId })),
     firstRecipient: async (csv, customerId) => unwrap<FirstRecipient>(await runTask({ kind: 'first-recipient', csv, customerId })),
+    checkDraft: async (template, audience) => unwrap<DraftCheck>(await runTask({ kind: 'check-draft', template, audience })),
+    previewDraft: async (template, audience, row, settings) =>
+      unwrap<DraftPreview>(await runTask({ kind: 'preview-draft', template, audience, row, settings })),
+    audienceRow: async (audience, row) => unwrap<AudienceRecipient>(await runTask({ kind: 'audience-row', audience, row })),
     close,
   };
 }

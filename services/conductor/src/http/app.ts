@@ -6,6 +6,7 @@ import type { Conductor } from '../core/conductor';
 import { CampaignNotFoundError, CampaignStateError, NoPermitError } from '../core/errors';
 import { consoleRoutes, type ConsoleAssetSource } from './console-assets';
 import { createRoutes, type BodyLimits } from './create-routes';
+import { draftRoutes, namingRow, previewQuery } from './draft-routes';
 import { limitExpensiveRequests } from './expensive-requests';
 import { recipientRoutes } from './recipient-routes';
 import { rateQuery, scheduleInput, sendInput, testSendInput, timeOf } from './requests';
@@ -99,8 +100,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       api.post<{ Params: { id: string } }>('/campaigns/:id/resume', async (req) => conductor.resume(req.params.id));
       api.post<{ Params: { id: string } }>('/campaigns/:id/cancel', async (req) => conductor.cancel(req.params.id));
       api.get<{ Params: { id: string } }>('/campaigns/:id/preview', async (req) => {
-        const m = await conductor.preview(req.params.id);
-        return { subject: m.subject, html: m.html, text: m.text };
+        const { row } = parseWith(previewQuery, req.query ?? {}, 'PREVIEW_INVALID', 'query');
+        const m = await namingRow('query.row', () => conductor.preview(req.params.id, undefined, row));
+        // Without a row, the first row that is sent (as before); with one, that row.
+        return { subject: m.subject, html: m.html, text: m.text, ...(row !== undefined ? { row } : {}) };
       });
       api.post<{ Params: { id: string } }>('/campaigns/:id/test-send', async (req, reply) =>
         reply
@@ -108,6 +111,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           .send(await conductor.testSend(req.params.id, parseWith(testSendInput, req.body ?? {}, 'TEST_SEND_INVALID', 'body').to)),
       );
       await recipientRoutes(api, conductor);
+      await draftRoutes(api, conductor);
       if (options.feedback) await suppressionRoutes(api, options.feedback.suppressions);
       for (const plugin of options.plugins ?? []) await plugin(api);
     },

@@ -14,6 +14,8 @@ const EXPENSIVE = new Set([
   'PUT /api/uploads/:customerId/:name',
   'GET /api/campaigns/:id/preview',
   'POST /api/campaigns/:id/test-send',
+  'POST /api/drafts/check',
+  'POST /api/drafts/preview',
 ]);
 
 export const DEFAULT_EXPENSIVE_PER_TOKEN = 4;
@@ -35,7 +37,7 @@ export function limitExpensiveRequests(api: FastifyInstance, perToken = DEFAULT_
         .header('retry-after', RETRY_AFTER_S)
         .send({
           error: 'TOO_MANY_REQUESTS',
-          message: `at most ${perToken} expensive requests (create, upload, preview, test send) run at once per API token; wait for one to finish`,
+          message: `at most ${perToken} expensive requests (create, upload, preview, test send, a draft's check) run at once per API token; wait for one to finish`,
           limit: perToken,
         });
     }

@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import { ValidationError, type Buckets, type ObjectStore } from '@baton/shared';
+import { audienceHead, type DraftAudience, type DraftCheck, type DraftPreview, type DraftTemplate } from '@baton/templating';
+import type { CampaignRun } from './campaign-run';
+import { audienceKeySource } from './campaigns';
+import type { RenderPool } from './ports';
+
+/**
+ * The campaign editor's server side: a draft (not stored, not a campaign yet) checked and
+ * previewed while it is edited, in the render pool, with the rules a create applies; and a
+ * stored campaign's definition read back for a clone.
+ */
+
+/** A draft as the editor sends it, already parsed at the HTTP edge. */
+export interface DraftInput extends DraftTemplate {
+  /** The audience's text, or its head (the editor sends the first 64 KiB of a file). */
+  audienceCsv?: string;
+  /** An upload (`uploads/{customerId}/…`) or a campaign's audience, instead of `audienceCsv`. */
+  audienceKey?: string;
+  /** Whose audience it is (recipient ids); from `audienceKey` when it names one. */
+  customerId?: string;
+}
+
+/** What a new campaign needs to be created like an existing one (`POST /api/campaigns` takes it back). */
+export interface CampaignDefinitionView {
+  name: string;
+  customerId: string;
+  sendingDomain: string;
+  from: string;
+  subject: string;
+  mjml: string;
+  audienceKey?: string;
+  sendAt?: string;
+  sendWindow?: CampaignRun['state']['sendWindow'];
+  localSend?: CampaignRun['state']['localSend'];
+}
+
+export interface DraftsDeps {
+  store: ObjectStore;
+  buckets: Buckets;
+  renderPool: RenderPool;
+  /** Where links in previews point (the conductor's public URL). */
+  publicUrl: string;
+  /** The sending domain of campaigns stored without one. */
+  defaultDomain: string;
+}
+
+export class Drafts {
+  /**
+   * Unsubscribe links in a draft's preview are signed with a secret of this process alone: the
+   * conductor refuses them, so clicking one in a preview unsubscribes nobody.
+   */
+  private readonly previewSecret = randomBytes(32).toString('base64url');
+
+  constructor(private readonly deps: DraftsDeps) {}
+
+  /** Every problem of the draft, as data: the template's, the audience's, unknown merge fields. */
+  async check(input: DraftInput): Promise<DraftCheck> {
+    return this.deps.renderPool.checkDraft(template(input), await this.audience(input));
+  }
+
+  /** The draft rendered for data row `row` (1-based) of its audience, as that recipient gets it. */
+  async preview(input: DraftInput, row: number): Promise<DraftPreview> {
+    const settings = { publicUrl: this.deps.publicUrl, unsubscribeSecret: this.previewSecret };
+    return this.deps.renderPool.previewDraft(template(input), await this.audience(input), row, settings);
+  }
+
+  /** A stored campaign's definition, as a clone needs it (its start and windows as they were set). */
+  definition(run: CampaignRun): CampaignDefinitionView {
+    const { definition, state } = run;
+    return {
+      name: definition.name,
+      customerId: definition.customerId,
+      sendingDomain: definition.sendingDomain ?? this.deps.defaultDomain,
+      from: definition.from,
+      subject: definition.subject,
+      mjml: definition.mjml,
+      audienceKey: definition.audienceKey,
+      ...(state.sendAt !== undefined ? { sendAt: state.sendAt } : {}),
+      ...(state.sendWindow !== undefined ? { sendWindow: state.sendWindow } : {}),
+      ...(state.localSend !== undefined ? { localSend: state.localSend } : {}),
+    };
+  }
+
+  /** The draft's audience text (from the request, or the head of the object it names); none without one. */
+  private async audience(input: DraftInput): Promise<DraftAudience | undefined> {
+    if (input.audienceCsv !== undefined) return { csv: input.audienceCsv, customerId: input.customerId ?? 'draft' };
+    if (input.audienceKey === undefined) return undefined;
+    const key = input.audienceKey;
+    audienceKeySource(key, input.customerId, 'body.audienceKey');
+    const csv = await this.deps.store.get(this.deps.buckets.campaigns, key);
+    if (csv === undefined) throw new ValidationError('DRAFT_INVALID', [{ where: 'body.audienceKey', message: 'no such object' }]);
+    const owner = input.customerId ?? key.split('/')[1]!;
+    const head = audienceHead(csv);
+    return { csv: head, customerId: owner, complete: head.length === csv.length };
+  }
+}
+
+function template(input: DraftInput): DraftTemplate {
+  return { subject: input.subject, mjml: input.mjml, ...(input.from !== undefined ? { from: input.from } : {}) };
+}
