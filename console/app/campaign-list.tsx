@@ -6,8 +6,14 @@ export function progressLine(c: Campaign): string {
   if (c.status === 'draft') return 'Not sent yet';
   if (c.status === 'scheduled' && c.waiting) return c.waiting.message;
   if (k.total === 0) return c.status === 'failed' ? 'Stopped before sending' : 'Reading the audience…';
-  const pct = k.total ? Math.floor((100 * k.sent) / k.total) : 0;
-  return `${k.sent.toLocaleString('en')} of ${plural(k.total, 'recipient', 'recipients')} sent (${pct}%)`;
+  const people = recipientsOf(c);
+  const pct = people ? Math.floor((100 * k.sent) / people) : 0;
+  return `${k.sent.toLocaleString('en')} of ${plural(people, 'recipient', 'recipients')} sent (${pct}%)`;
+}
+
+/** The audience's rows less those that are no one to send to (invalid rows, repeated addresses). */
+export function recipientsOf(c: Campaign): number {
+  return Math.max(0, c.counts.total - c.counts.invalid - c.counts.duplicate);
 }
 
 export function CampaignListView(props: { campaigns: Campaign[] | null; selected: string | null; onSelect: (id: string) => void }) {
@@ -40,12 +46,12 @@ export function CampaignListView(props: { campaigns: Campaign[] | null; selected
 /** Where every recipient stands, as one bar: sent, failed, in doubt, skipped, the rest still to go. */
 export function Bar({ campaign }: { campaign: Campaign }) {
   const k = campaign.counts;
-  const total = Math.max(1, k.total);
+  const total = Math.max(1, recipientsOf(campaign));
   const parts: [string, number][] = [
     ['sent', k.sent],
     ['failed', k.failed + k.notAccepted],
     ['doubt', k.inDoubt],
-    ['skipped', k.invalid + k.duplicate + k.suppressed + k.cancelled],
+    ['skipped', k.suppressed + k.cancelled],
   ];
   return (
     <span class="bar" aria-hidden="true">

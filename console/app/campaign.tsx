@@ -1,6 +1,6 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api, describe, enc } from './api';
-import { Bar } from './campaign-list';
+import { Bar, recipientsOf } from './campaign-list';
 import { RateChart } from './chart';
 import { COUNT_LABEL, COUNT_MEANING, STATUS_LABEL, clock, dateTime, duration, isoFromLocalInput, plural } from './format';
 import { Inbox } from './inbox';
@@ -35,6 +35,7 @@ export function CampaignPanel(props: {
   const [scheduling, setScheduling] = useState(false);
   const [sendAt, setSendAt] = useState('');
   const local = props.setup?.local ?? true;
+  useEffect(() => setMessage((m) => (m?.bad ? m : null)), [c.status]);
 
   const act = async (what: keyof typeof ACTION_VERB, run: () => Promise<unknown>, ask?: string, done?: string) => {
     if (ask && !window.confirm(ask)) return;
@@ -270,9 +271,12 @@ function Progress({ campaign: c }: { campaign: Campaign }) {
     <div class="progress">
       <div class="summary">
         <div>
-          <span class="big" data-testid="sent-of-total">
-            {k.sent.toLocaleString('en')} of {k.total.toLocaleString('en')} sent
+          <span class="big">
+            {k.sent.toLocaleString('en')} of {plural(recipientsOf(c), 'recipient', 'recipients')} sent
           </span>
+          {k.invalid + k.duplicate > 0 && (
+            <span class="muted small"> · {plural(k.invalid + k.duplicate, 'audience row', 'audience rows')} skipped</span>
+          )}
           <Bar campaign={c} />
         </div>
         <dl class="facts">
@@ -304,7 +308,7 @@ function Progress({ campaign: c }: { campaign: Campaign }) {
           </div>
         ))}
         <div class="tile total">
-          <dt>Total</dt>
+          <dt>Total (audience rows)</dt>
           <dd data-count="total">{k.total.toLocaleString('en')}</dd>
         </div>
       </dl>

@@ -6,6 +6,13 @@ import type { Campaign, Rate } from './types';
 
 const WINDOWS = [5, 15, 60] as const;
 
+/** "Since it started": the minutes from the send (or creation) to now, plus one, within 2–60. */
+export function minutesSince(c: Campaign, now: number): number {
+  const start = Date.parse(c.sendRequestedAt ?? c.createdAt);
+  const elapsed = Number.isNaN(start) ? 5 : Math.ceil((now - start) / 60_000) + 1;
+  return Math.min(60, Math.max(2, elapsed));
+}
+
 /**
  * Sends per bucket (the governor's window) for this campaign and for every campaign on its
  * sending domain, against the cap and the cap after push-back (GET /api/campaigns/:id/rate).
@@ -13,7 +20,8 @@ const WINDOWS = [5, 15, 60] as const;
 export function RateChart({ campaign }: { campaign: Campaign }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
-  const [minutes, setMinutes] = useState<number>(15);
+  const [choice, setChoice] = useState<number | 'auto'>('auto');
+  const minutes = choice === 'auto' ? minutesSince(campaign, Date.now()) : choice;
   const [rate, setRate] = useState<Rate | null>(null);
   const [error, setError] = useState('');
   const live = campaign.status === 'sending' || campaign.status === 'paused';
@@ -87,11 +95,15 @@ export function RateChart({ campaign }: { campaign: Campaign }) {
       <div class="row">
         <h3>Sends against the cap{rate ? ` (${rate.cap.text})` : ''}</h3>
         <label class="inline-label">
-          Last{' '}
-          <select value={minutes} onChange={(e) => setMinutes(Number(e.currentTarget.value))}>
+          Period{' '}
+          <select
+            value={String(choice)}
+            onChange={(e) => setChoice(e.currentTarget.value === 'auto' ? 'auto' : Number(e.currentTarget.value))}
+          >
+            <option value="auto">since it started</option>
             {WINDOWS.map((m) => (
               <option key={m} value={m}>
-                {m} minutes
+                last {m} minutes
               </option>
             ))}
           </select>

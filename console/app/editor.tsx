@@ -214,7 +214,16 @@ export function Editor(props: {
             <input id="f-subject" required value={draft.subject} onInput={set('subject')} placeholder="Hello {{ first_name }}" />
           </Field>
           <Field id="f-template" label="Template" hint="MJML; merge fields as {{ column }}">
-            <textarea id="f-template" ref={template} required spellcheck={false} rows={18} value={draft.mjml} onInput={set('mjml')} />
+            <textarea
+              id="f-template"
+              ref={template}
+              required
+              spellcheck={false}
+              wrap="off"
+              rows={18}
+              value={draft.mjml}
+              onInput={set('mjml')}
+            />
           </Field>
           <div
             class={`drop ${dragging ? 'over' : ''}`}

@@ -47,7 +47,7 @@ export function Inbox({ campaignId }: { campaignId: string }) {
   };
 
   return (
-    <div class="inbox">
+    <div class={`inbox ${open ? 'with-message' : ''}`}>
       <section class="card">
         <p class="muted">What Baton's built-in stand-in for Mailgun received; nothing leaves this machine.</p>
         <div class="toolbar">

@@ -47,6 +47,7 @@ export interface Campaign {
   subject: string;
   status: Status;
   createdAt: string;
+  sendRequestedAt?: string;
   sendAt?: string;
   finishedAt?: string;
   waiting?: Waiting;
