@@ -26,6 +26,9 @@ export const COUNT_LABEL: Record<CountKey, string> = {
   cancelled: 'Cancelled',
 };
 
+/** One recipient's status, as a table row shows it. */
+export const ROW_LABEL: Record<CountKey, string> = { ...COUNT_LABEL, invalid: 'Invalid', duplicate: 'Duplicate' };
+
 export const COUNT_MEANING: Record<CountKey, string> = {
   queued: 'Waiting for its turn under the cap (rendered or not yet).',
   inFlight: 'With a worker now: being handed to the mail provider.',

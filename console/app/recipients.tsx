@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, describe, download, enc } from './api';
-import { COUNT_LABEL, dateTime, plural } from './format';
+import { COUNT_LABEL, ROW_LABEL, dateTime, plural } from './format';
 import { COUNT_KEYS, type Campaign, type CountKey, type RecipientRow, type RecipientsPage } from './types';
 
 const PAGE = 50;
@@ -77,7 +77,8 @@ export function Recipients({ campaign, refresh }: { campaign: Campaign; refresh:
         <label class="inline-label">
           Search <input type="search" value={search} placeholder="address or reason" onInput={(e) => setSearch(e.currentTarget.value)} />
         </label>
-        <span class="spacer" />
+      </div>
+      <div class="toolbar">
         <button type="button" onClick={() => void csv()}>
           Download CSV
         </button>
@@ -128,7 +129,7 @@ export function Recipients({ campaign, refresh }: { campaign: Campaign; refresh:
             <tr key={`${r.email}-${i}`}>
               <td>{r.email ?? '(no address)'}</td>
               <td>
-                <span class={`chip ${r.status}`}>{COUNT_LABEL[r.status] ?? r.status}</span>
+                <span class={`chip ${r.status}`}>{ROW_LABEL[r.status] ?? r.status}</span>
               </td>
               <td>{r.reason ?? ''}</td>
               <td class="nowrap">{dateTime(r.at)}</td>
