@@ -1,10 +1,10 @@
-import { STATUS_LABEL, plural } from './format';
+import { STATUS_LABEL, dateTime, plural } from './format';
 import type { Campaign } from './types';
 
 export function progressLine(c: Campaign): string {
   const k = c.counts;
   if (c.status === 'draft') return 'Not sent yet';
-  if (c.status === 'scheduled' && c.waiting) return c.waiting.message;
+  if (c.status === 'scheduled' && c.sendAt) return `Starts ${dateTime(c.sendAt)}`;
   if (k.total === 0) return c.status === 'failed' ? 'Stopped before sending' : 'Reading the audience…';
   const people = recipientsOf(c);
   const pct = people ? Math.floor((100 * k.sent) / people) : 0;

@@ -220,7 +220,7 @@ function Notes({ campaign: c }: { campaign: Campaign }) {
     notes.push({ text: 'Not sent yet. Check the preview, send yourself a test, then click Send campaign.', kind: 'note' });
   if (c.pause) notes.push({ text: c.pause.message, kind: 'note' });
   else if (c.status === 'paused') notes.push({ text: 'Paused: click Resume to go on.', kind: 'note' });
-  if (c.waiting) notes.push({ text: `${c.waiting.message} (until ${dateTime(c.waiting.until)} here).`, kind: 'note' });
+  if (c.waiting) notes.push({ text: waitingText(c.waiting), kind: 'note' });
   if (c.status === 'cancelled')
     notes.push({
       text: c.finishedAt
@@ -255,6 +255,12 @@ function Notes({ campaign: c }: { campaign: Campaign }) {
       ))}
     </>
   );
+}
+
+/** What a campaign waits for, with the time in this browser's zone (the API's message names it in UTC). */
+export function waitingText(w: NonNullable<Campaign['waiting']>): string {
+  if (w.reason === 'scheduled') return `Scheduled: sending starts ${dateTime(w.until)}. Send campaign starts it now instead.`;
+  return `${w.message} (until ${dateTime(w.until)} here).`;
 }
 
 function Progress({ campaign: c }: { campaign: Campaign }) {

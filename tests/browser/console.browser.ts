@@ -36,6 +36,7 @@ let dataDir: string;
 let s: Session;
 let page: Page;
 let csvPath: string;
+let stopped = false;
 
 beforeAll(async () => {
   ({ baton, dataDir } = await startBaton(ENV));
@@ -53,7 +54,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await s?.close();
-  await baton?.stop();
+  if (!stopped) await baton?.stop();
   if (dataDir) removeDir(dataDir);
 });
 
@@ -190,6 +191,60 @@ describe('the console', () => {
     expect(csv[0]).toBe('email,status,reason,at,providerMessageId,delivery');
     expect(csv.filter((line) => line.includes(',sent,'))).toHaveLength(RECIPIENTS);
     await s.shot('recipients');
+  });
+
+  it('clones a campaign with its audience, deletes a draft and schedules a send', async () => {
+    // Prepare: the finished campaign of the test above is selected.
+    await button('Clone').click();
+    await page.waitForFunction(() => document.querySelector('.editor h2')?.textContent?.startsWith('Clone of Spring newsletter'));
+    expect(await page.$eval('#f-name', (el) => (el as HTMLInputElement).value)).toBe('Spring newsletter (copy)');
+    expect(await page.$eval('#f-subject', (el) => (el as HTMLInputElement).value)).toBe('Spring is here, {{ first_name }}');
+    await page.waitForFunction(() => document.body.innerText.includes('Keeps the audience of the campaign it was cloned from'));
+    await s.shot('clone');
+
+    // Act: a clone, deleted while it is a draft.
+    await button('Create campaign').click();
+    await page.waitForFunction(() => document.querySelector('#campaign-title')?.textContent?.includes('Spring newsletter (copy)'));
+    await button('Delete').click();
+    await page.waitForFunction(() => !document.querySelector('.campaigns')?.textContent?.includes('(copy)'));
+
+    // Act: another, scheduled for tomorrow at nine.
+    await button('Clone').click();
+    await byLabel('Name').fill('Spring reminder');
+    await button('Create campaign').click();
+    await page.waitForFunction(() => document.querySelector('#campaign-title')?.textContent?.includes('Spring reminder'));
+    await button('Schedule').click();
+    const tomorrow = new Date(Date.now() + 24 * 3600_000);
+    const local = `${tomorrow.getFullYear()}-${String(tomorrow.getMonth() + 1).padStart(2, '0')}-${String(tomorrow.getDate()).padStart(2, '0')}T09:00`;
+    await page.$eval(
+      '#schedule-at',
+      (el, value) => {
+        const input = el as HTMLInputElement;
+        input.value = value;
+        input.dispatchEvent(new Event('input', { bubbles: true }));
+      },
+      local,
+    );
+    await button('Schedule send').click();
+
+    // Assess
+    await page.waitForFunction(() => document.querySelector('#campaign-title .status')?.textContent === 'Scheduled');
+    expect(await textOf('.campaign-panel')).toMatch(/Scheduled/);
+    const listed = await page.$$eval('.campaigns .name', (els) => els.map((el) => el.textContent));
+    expect(listed.sort()).toEqual(['Spring newsletter', 'Spring reminder']);
+    await s.shot('scheduled');
+  });
+
+  it('says in plain words when Baton is not running', async () => {
+    // Act
+    await baton.stop();
+    stopped = true;
+    // Assess
+    await page.waitForFunction(() =>
+      document.querySelector('[role=alert]')?.textContent?.includes('Cannot reach Baton. Is it still running?'),
+    );
+    expect(await textOf('.live')).toBe('Not up to date');
+    await s.shot('server-down');
   });
 });
 
