@@ -314,7 +314,7 @@ function Progress({ campaign: c }: { campaign: Campaign }) {
           </div>
         ))}
         <div class="tile total">
-          <dt>Total (audience rows)</dt>
+          <dt>Total</dt>
           <dd data-count="total">{k.total.toLocaleString('en')}</dd>
         </div>
       </dl>
