@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, api, describe } from './api';
 import { headOf, isoFromLocalInput } from './format';
 import { useDebounced } from './hooks';
@@ -67,6 +67,17 @@ export function Editor(props: {
   const [busy, setBusy] = useState(false);
   const [createError, setCreateError] = useState('');
   const template = useRef<HTMLTextAreaElement>(null);
+  const fileInput = useRef<HTMLInputElement>(null);
+
+  // /api/setup may answer after the form opened: fill the choices it brings, never over what was typed.
+  useEffect(() => {
+    if (!setup) return;
+    setDraft((d) => ({
+      ...d,
+      sendingDomain: d.sendingDomain || setup.sendingDomains[0] || '',
+      customerId: d.customerId || setup.customers?.[0] || '',
+    }));
+  }, [setup]);
 
   const set = (field: keyof Draft) => (e: { currentTarget: { value: string } }) => setDraft({ ...draft, [field]: e.currentTarget.value });
   const source = audience ? { audienceCsv: audience.head } : keepAudienceKey ? { audienceKey: keepAudienceKey } : {};
@@ -235,11 +246,20 @@ export function Editor(props: {
             onDrop={(e) => {
               e.preventDefault();
               setDragging(false);
-              void chooseFile(e.dataTransfer?.files[0]);
+              const files = e.dataTransfer?.files;
+              // The picker shows the dropped file too.
+              if (files?.length && fileInput.current) fileInput.current.files = files;
+              void chooseFile(files?.[0]);
             }}
           >
             <label for="f-audience">Audience</label>
-            <input id="f-audience" type="file" accept=".csv,text/csv" onChange={(e) => void chooseFile(e.currentTarget.files?.[0])} />
+            <input
+              id="f-audience"
+              ref={fileInput}
+              type="file"
+              accept=".csv,text/csv"
+              onChange={(e) => void chooseFile(e.currentTarget.files?.[0])}
+            />
             <p class="muted">
               {audience
                 ? `${audience.file.name}, ${formatBytes(audience.file.size)}${check ? ` · columns: ${check.columns.join(', ')}` : ''}`

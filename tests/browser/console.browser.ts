@@ -211,6 +211,13 @@ describe('the console', () => {
     // Act: another, scheduled for tomorrow at nine.
     await button('Clone').click();
     await byLabel('Name').fill('Spring reminder');
+    // A new audience dropped on the form replaces the one cloned.
+    await page.$eval('.drop', (zone) => {
+      const files = new DataTransfer();
+      files.items.add(new File(['email,first_name\nlate@example.com,Late\n'], 'late-signups.csv', { type: 'text/csv' }));
+      zone.dispatchEvent(new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: files }));
+    });
+    await page.waitForFunction(() => document.querySelector('.drop')?.textContent?.includes('late-signups.csv'));
     await button('Create campaign').click();
     await page.waitForFunction(() => document.querySelector('#campaign-title')?.textContent?.includes('Spring reminder'));
     await button('Schedule').click();
