@@ -264,7 +264,7 @@ export function Editor(props: {
               {audience
                 ? `${audience.file.name}, ${formatBytes(audience.file.size)}${check ? ` · columns: ${check.columns.join(', ')}` : ''}`
                 : keepAudienceKey
-                  ? `Keeps the audience of the campaign it was cloned from (${keepAudienceKey}); choose a file to replace it.`
+                  ? `Keeps the audience of ${props.fromName ?? 'the campaign it was cloned from'}; choose or drop a file to replace it.`
                   : 'Drop a CSV file here or choose one: an email column, one row per recipient; the other columns are merge fields.'}
             </p>
           </div>
@@ -285,6 +285,9 @@ export function Editor(props: {
             {checkError && <p class="failure">{checkError}</p>}
             {!check && !checkError && <p class="muted">Checking…</p>}
             {check && problems.length === 0 && <p class="ok">No problems found in the subject, template and audience.</p>}
+            {!audience && !keepAudienceKey && (
+              <p class="muted">Choose an audience to check the merge fields against its columns and preview a real row.</p>
+            )}
             <ul class="problems" aria-label="Problems">
               {problems.map((p, i) => (
                 <li key={i} class={p.severity}>

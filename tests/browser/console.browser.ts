@@ -199,7 +199,7 @@ describe('the console', () => {
     await page.waitForFunction(() => document.querySelector('.editor h2')?.textContent?.startsWith('Clone of Spring newsletter'));
     expect(await page.$eval('#f-name', (el) => (el as HTMLInputElement).value)).toBe('Spring newsletter (copy)');
     expect(await page.$eval('#f-subject', (el) => (el as HTMLInputElement).value)).toBe('Spring is here, {{ first_name }}');
-    await page.waitForFunction(() => document.body.innerText.includes('Keeps the audience of the campaign it was cloned from'));
+    await page.waitForFunction(() => document.body.innerText.includes('Keeps the audience of Spring newsletter;'));
     await s.shot('clone');
 
     // Act: a clone, deleted while it is a draft.
