@@ -1,8 +1,16 @@
-import { PermanentError, ValidationError, type RenderedMessage } from '@baton/shared';
+import { ValidationError } from '@baton/shared';
 import { parseAudience, type AudienceRecipient, type ParsedAudience } from './audience';
 import { AUDIENCE_HEAD_BYTES } from './audience-head';
 import { unknownMergeFields, mergeFieldsUsed } from './merge-fields';
-import { compileCampaignTemplate, inspectCampaignTemplate, MAX_SUBJECT_LENGTH, renderMessage, type RenderSettings } from './template';
+import {
+  asTemplateError,
+  compileCampaignTemplate,
+  inspectCampaignTemplate,
+  MAX_SUBJECT_LENGTH,
+  renderMessage,
+  type RenderSettings,
+  type TemplateInspection,
+} from './template';
 import { MAX_TEMPLATE_ISSUES, type TemplateProblem } from './template-checks';
 
 /**
@@ -28,7 +36,7 @@ export interface DraftAudience {
   csv: string;
   /** The customer the rows belong to (their recipient ids); any id for a check. */
   customerId: string;
-  /** `csv` is known to be the whole file (or to end at a line break), whatever its size. */
+  /** Known to be the whole file (true), or a head cut after a line break (false); judged by its size when absent. */
   complete?: boolean;
 }
 
@@ -59,14 +67,22 @@ export async function checkDraft(template: DraftTemplate, audience?: DraftAudien
       message: `is ${template.subject.length.toLocaleString('en')} characters long; a subject may have at most ${MAX_SUBJECT_LENGTH}`,
     });
   }
-  const inspection = await inspectCampaignTemplate(template);
-  problems.push(...inspection.issues.problems().map(fromTemplateProblem));
+  let inspection: TemplateInspection | undefined;
+  try {
+    inspection = await inspectCampaignTemplate(template);
+    problems.push(...inspection.issues.problems().map(fromTemplateProblem));
+  } catch (err) {
+    // What a library threw on pathological input: the error a create would answer, as a problem.
+    const error = asTemplateError(err);
+    const issues = error instanceof ValidationError ? error.issues : [{ where: 'mjml', message: error.message }];
+    for (const issue of issues) problems.push(fromTemplateProblem({ ...issue, severity: 'error', code: error.code }));
+  }
 
   const parsed = audience === undefined ? undefined : readAudience(audience, problems);
   if (parsed !== undefined) {
     for (const [field, liquid] of [
-      ['subject', inspection.liquid.subject],
-      ['mjml', inspection.liquid.mjml],
+      ['subject', inspection?.liquid.subject],
+      ['mjml', inspection?.liquid.mjml],
     ] as const) {
       if (liquid !== undefined) problems.push(...unknownFieldProblems(field, mergeFieldsUsed(liquid), parsed.columns));
     }
@@ -74,9 +90,14 @@ export async function checkDraft(template: DraftTemplate, audience?: DraftAudien
   return { columns: parsed?.columns ?? [], problems };
 }
 
-/** The audience text read as far as it is whole (see `DraftAudience.csv`), and whether it was cut. */
-export function wholeRows(csv: string, complete = false): { text: string; cut: boolean } {
-  if (complete || Buffer.byteLength(csv, 'utf8') < AUDIENCE_HEAD_BYTES) return { text: csv, cut: false };
+/**
+ * The audience text read as far as it is whole, and whether it was cut: `complete` true is the
+ * whole file, false a head cut after a line break; without it, text of `AUDIENCE_HEAD_BYTES` or
+ * more is taken as cut anywhere (up to its last line break), shorter text as whole.
+ */
+export function wholeRows(csv: string, complete?: boolean): { text: string; cut: boolean } {
+  if (complete === true || (complete === undefined && Buffer.byteLength(csv, 'utf8') < AUDIENCE_HEAD_BYTES))
+    return { text: csv, cut: false };
   const end = Math.max(csv.lastIndexOf('\n'), csv.lastIndexOf('\r'));
   return end < 0 ? { text: csv, cut: false } : { text: csv.slice(0, end + 1), cut: true };
 }
@@ -168,7 +189,7 @@ const PREVIEW_FROM = 'Preview <preview@example.com>';
  * The draft rendered for data row `row` of its audience (1-based; the header is not a row, blank
  * lines are not rows) as that recipient would get it. Throws a ValidationError when the template
  * has an error (as a create would), or naming `row` when that row is not there or is not sent
- * (an invalid address, a duplicate).
+ * (an invalid address, a duplicate); a PermanentError (`RENDER_FAILED`) when rendering fails.
  */
 export async function previewDraft(
   template: DraftTemplate,
@@ -185,15 +206,8 @@ export async function previewDraft(
     email: picked?.email ?? 'preview@example.com',
     fields: picked?.fields ?? {},
   };
-  let message: RenderedMessage;
-  try {
-    message = renderMessage(compiled, recipient, settings);
-  } catch (err) {
-    if (err instanceof PermanentError && !(err instanceof ValidationError)) {
-      throw new ValidationError('PREVIEW_INVALID', [{ where: 'row', message: `data row ${row} cannot be rendered: ${err.message}` }]);
-    }
-    throw err;
-  }
+  // A render that fails (Liquid's limits) is the template's doing: its PermanentError goes as it is, as a campaign's preview answers it.
+  const message = renderMessage(compiled, recipient, settings);
   return { subject: message.subject, html: message.html, text: message.text, row: picked ? row : 0, values: { ...(picked?.fields ?? {}) } };
 }
 

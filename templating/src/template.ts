@@ -116,21 +116,28 @@ const htmlToText = compileHtmlToText({
  * Linear in the size of its input.
  */
 export async function compileCampaignTemplate(input: TemplateInput): Promise<CompiledTemplate> {
-  try {
-    return await compileChecked(input);
-  } catch (err) {
-    if (err instanceof PermanentError) throw err;
-    // Whatever MJML, html-to-text or Liquid throws on pathological input is the template's problem, not ours.
-    throw new ValidationError('TEMPLATE_INVALID', [{ where: 'mjml', message: compileFailure(err) }], { cause: err });
-  }
+  return (await checkedTemplate(input)).compiled;
 }
 
-async function compileChecked(input: TemplateInput): Promise<CompiledTemplate> {
-  const { compiled, issues } = await inspectCampaignTemplate(input);
+/** The inspection of a template with no error, or the ValidationError listing its errors (whatever the libraries threw included). */
+async function checkedTemplate(input: TemplateInput): Promise<TemplateInspection & { compiled: CompiledTemplate }> {
+  let inspection: TemplateInspection;
+  try {
+    inspection = await inspectCampaignTemplate(input);
+  } catch (err) {
+    throw asTemplateError(err);
+  }
+  const { compiled, issues } = inspection;
   if (!issues.empty || compiled === undefined) {
     throw new ValidationError('TEMPLATE_INVALID', issues.empty ? [{ where: 'mjml', message: 'could not be compiled' }] : issues.toIssues());
   }
-  return compiled;
+  return { ...inspection, compiled };
+}
+
+/** Whatever MJML, html-to-text or Liquid throws on pathological input is the template's problem, not ours. */
+export function asTemplateError(err: unknown): PermanentError {
+  if (err instanceof PermanentError) return err;
+  return new ValidationError('TEMPLATE_INVALID', [{ where: 'mjml', message: compileFailure(err) }], { cause: err });
 }
 
 /** What `inspectCampaignTemplate` found: the compiled template when there is no error, every problem, and the Liquid of the sources as parsed. */
@@ -186,19 +193,7 @@ export async function inspectCampaignTemplate(input: Omit<TemplateInput, 'from'>
  * campaign is created. What is allowed but unwise comes back as `warnings` (`where: message`).
  */
 export async function validateCampaignTemplate(input: TemplateInput): Promise<{ warnings: string[] }> {
-  try {
-    const { compiled, issues } = await inspectCampaignTemplate(input);
-    if (!issues.empty || compiled === undefined) {
-      throw new ValidationError(
-        'TEMPLATE_INVALID',
-        issues.empty ? [{ where: 'mjml', message: 'could not be compiled' }] : issues.toIssues(),
-      );
-    }
-    return { warnings: issues.warnings() };
-  } catch (err) {
-    if (err instanceof PermanentError) throw err;
-    throw new ValidationError('TEMPLATE_INVALID', [{ where: 'mjml', message: compileFailure(err) }], { cause: err });
-  }
+  return { warnings: (await checkedTemplate(input)).issues.warnings() };
 }
 
 /** What a template may do but should not: no visible unsubscribe link (see unsubscribe-link.ts for the rule). */

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { PermanentError } from '@baton/shared';
+import { checkDraft } from '../src/draft';
 import { validateCampaignTemplate } from '../src/template';
 
 /** Pieces a careless or hostile author puts in a template: valid MJML, broken MJML, Liquid, HTML, comments. */
@@ -119,6 +120,16 @@ describe('the template check under fuzzing', () => {
         }
       }),
       { numRuns: 150 },
+    );
+  });
+
+  it("never throws from the editor's check: every problem comes back as data", async () => {
+    await fc.assert(
+      fc.asyncProperty(template, async (input) => {
+        const check = await checkDraft(input, { csv: 'email,first_name\na@example.com,A\n', customerId: 'acme' });
+        for (const p of check.problems) expect(['subject', 'mjml', 'audience', 'from']).toContain(p.field);
+      }),
+      { numRuns: 100 },
     );
   });
 

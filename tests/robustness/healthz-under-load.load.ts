@@ -25,6 +25,12 @@ const EXPECTED: Record<string, (statuses: number[], bodies: Record<string, unkno
     expect(s).toEqual([422, 422, 422]);
     for (const body of b) expect(['RENDER_FAILED', 'RENDER_TIMEOUT']).toContain(body.error);
   },
+  "the editor's check of 20,000 Liquid tags and preview of nested loops": (s, b) => {
+    expect(s).toEqual([200, 422]);
+    expect(b[0]!.problems).toEqual(expect.arrayContaining([expect.objectContaining({ severity: 'error', code: 'TEMPLATE_TOO_COMPLEX' })]));
+    expect(JSON.stringify(b[0]).length).toBeLessThan(10_000);
+    expect(['RENDER_FAILED', 'RENDER_TIMEOUT']).toContain(b[1]!.error);
+  },
   'create with a big audience as multipart': (s) => expect(s).toEqual([201]),
 };
 

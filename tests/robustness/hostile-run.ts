@@ -36,6 +36,9 @@ export interface Fixtures {
   loopsCampaignId: string;
   bigCsv: Blob;
   manyTagsJson: string;
+  /** Drafts for the editor's check and preview: 20,000 Liquid tags, and the nested loops. */
+  manyTagsDraftJson: string;
+  loopsDraftJson: string;
 }
 
 const FIELDS = { name: 'Hostile', customerId: 'mallory', from: 'M <m@example.com>', subject: 'Hi' };
@@ -80,6 +83,16 @@ export function hostileRequests(): HostileRequest[] {
             answer(await fetch(`${baton.url}/api/campaigns/${f.loopsCampaignId}/preview`, { headers: auth(baton) })),
           ),
         ),
+    },
+    {
+      name: "the editor's check of 20,000 Liquid tags and preview of nested loops",
+      run: async (baton, f) => {
+        const post = async (route: string, body: string) =>
+          answer(
+            await fetch(`${baton.url}${route}`, { method: 'POST', headers: { ...auth(baton), 'content-type': 'application/json' }, body }),
+          );
+        return Promise.all([post('/api/drafts/check', f.manyTagsDraftJson), post('/api/drafts/preview', f.loopsDraftJson)]);
+      },
     },
     {
       name: 'create with a big audience as multipart',
@@ -179,6 +192,8 @@ export async function sendingBaton(options: { recipients: number; perSecond: num
     loopsCampaignId: loops.body.id,
     bigCsv: new Blob([bigCsv], { type: 'text/csv' }),
     manyTagsJson: JSON.stringify({ ...FIELDS, mjml: manyAssignTags(20_000), audienceCsv: 'email\na@example.com\n' }),
+    manyTagsDraftJson: JSON.stringify({ subject: 'Hi', mjml: manyAssignTags(20_000), audienceCsv: 'email\na@example.com\n' }),
+    loopsDraftJson: JSON.stringify({ subject: 'Hi', mjml: NESTED_LOOPS_MJML, audienceCsv: 'email\na@example.com\n' }),
   };
   return {
     baton,

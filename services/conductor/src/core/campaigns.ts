@@ -248,7 +248,7 @@ export class Campaigns {
    * asked for. Anything asked to send (scheduled included: its audience is being stubbed and
    * rendered ahead) is refused; cancel it instead. The definition goes first, so a conductor
    * that stops half-way never loads it again; then the rest of its folder (state, audience,
-   * report) and any stubs. Uploads it named, other campaigns and the ledger are not touched.
+   * report). Uploads it named, other campaigns and the ledger are not touched.
    */
   async remove(run: CampaignRun): Promise<void> {
     const neverRequested = run.state.sendRequestedAt === undefined;
@@ -266,13 +266,9 @@ export class Campaigns {
       this.moving.delete(run.id);
     }
     // The campaign is gone from here on; what is left over is only space, so a failure is logged, not thrown.
+    // Nothing was ever asked to send, so nothing was stubbed or rendered: its own folder is all there is.
     try {
-      for (const [bucket, prefix] of [
-        [buckets.campaigns, keys.campaignPrefix(run.ref)],
-        [buckets.stubs, keys.stubsPrefix(run.ref)],
-      ] as const) {
-        for await (const key of listAll(store, bucket, prefix)) await store.delete(bucket, key);
-      }
+      for await (const key of listAll(store, buckets.campaigns, keys.campaignPrefix(run.ref))) await store.delete(buckets.campaigns, key);
     } catch (err) {
       logger.error({ event: 'campaign.delete_incomplete', campaignId: run.id, err }, 'campaign deleted; some of its objects were left');
     }

@@ -177,7 +177,12 @@ export class Conductor {
     this.unsubscribes = new Unsubscribes({ store, buckets, logger, ledger, campaigns: this.campaigns, unsubscribeSecret });
     this.scheduling = new Scheduling({ campaigns: this.campaigns, topic: deps.topic, clock, logger });
     this.previews = new Previews({ store, buckets, clock, logger, governors, ledger, testSender: deps.testSender, renderPool, settings });
-    this.drafts = new Drafts({ store, buckets, renderPool, publicUrl: settings.publicUrl, defaultDomain: governors.defaultDomain });
+    this.drafts = new Drafts({
+      heads: this.previews.heads,
+      renderPool,
+      publicUrl: settings.publicUrl,
+      defaultDomain: governors.defaultDomain,
+    });
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------
@@ -300,7 +305,9 @@ export class Conductor {
 
   /** Deletes a campaign that never started (see Campaigns.remove). */
   async deleteCampaign(campaignId: string): Promise<void> {
-    await this.campaigns.remove(this.campaigns.get(campaignId));
+    const run = this.campaigns.get(campaignId);
+    await this.campaigns.remove(run);
+    this.previews.heads.forget(run.definition.audienceKey);
   }
 
   /** What a clone of the campaign is created from. */

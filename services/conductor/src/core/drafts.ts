@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { ValidationError, type Buckets, type ObjectStore } from '@baton/shared';
+import { ValidationError } from '@baton/shared';
 import { audienceHead, type DraftAudience, type DraftCheck, type DraftPreview, type DraftTemplate } from '@baton/templating';
+import type { AudienceHeads } from './audience-heads';
 import type { CampaignRun } from './campaign-run';
 import { audienceKeySource } from './campaigns';
 import type { RenderPool } from './ports';
@@ -36,8 +37,8 @@ export interface CampaignDefinitionView {
 }
 
 export interface DraftsDeps {
-  store: ObjectStore;
-  buckets: Buckets;
+  /** Where audiences named by key are read from. */
+  heads: AudienceHeads;
   renderPool: RenderPool;
   /** Where links in previews point (the conductor's public URL). */
   publicUrl: string;
@@ -84,15 +85,17 @@ export class Drafts {
 
   /** The draft's audience text (from the request, or the head of the object it names); none without one. */
   private async audience(input: DraftInput): Promise<DraftAudience | undefined> {
-    if (input.audienceCsv !== undefined) return { csv: input.audienceCsv, customerId: input.customerId ?? 'draft' };
+    // Only the head is read (and sent to the pool), whatever the caller sent: its cost stays bounded.
+    if (input.audienceCsv !== undefined) {
+      const head = audienceHead(input.audienceCsv);
+      return { csv: head, customerId: input.customerId ?? 'draft', ...(head.length < input.audienceCsv.length ? { complete: false } : {}) };
+    }
     if (input.audienceKey === undefined) return undefined;
     const key = input.audienceKey;
     audienceKeySource(key, input.customerId, 'body.audienceKey');
-    const csv = await this.deps.store.get(this.deps.buckets.campaigns, key);
-    if (csv === undefined) throw new ValidationError('DRAFT_INVALID', [{ where: 'body.audienceKey', message: 'no such object' }]);
-    const owner = input.customerId ?? key.split('/')[1]!;
-    const head = audienceHead(csv);
-    return { csv: head, customerId: owner, complete: head.length === csv.length };
+    const text = await this.deps.heads.read(key);
+    if (text === undefined) throw new ValidationError('DRAFT_INVALID', [{ where: 'body.audienceKey', message: 'no such object' }]);
+    return { csv: text.head, customerId: input.customerId ?? key.split('/')[1]!, complete: text.complete };
   }
 }
 

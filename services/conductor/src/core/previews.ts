@@ -14,6 +14,7 @@ import {
   type Stage,
 } from '@baton/shared';
 import { audienceHead, normaliseAddress, type AudienceRecipient } from '@baton/templating';
+import { AudienceHeads } from './audience-heads';
 import type { CampaignRun } from './campaign-run';
 import { CampaignStateError, NoPermitError, RecipientSuppressedError } from './errors';
 import type { RenderPool } from './ports';
@@ -54,8 +55,12 @@ const TEST_SEND_LOOKAHEAD_MS = 3_000;
  */
 export class Previews {
   private readonly samples = new Map<string, AudienceRecipient | undefined>();
+  /** Stored audiences' heads, for a chosen row (the editor's checks read them too). */
+  readonly heads: AudienceHeads;
 
-  constructor(private readonly deps: PreviewDeps) {}
+  constructor(private readonly deps: PreviewDeps) {
+    this.heads = new AudienceHeads(deps.store, deps.buckets.campaigns);
+  }
 
   /**
    * The campaign rendered for its first audience row (or the given address), or for data row

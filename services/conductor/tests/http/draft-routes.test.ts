@@ -262,6 +262,13 @@ describe('the campaign editor API', () => {
       expect(zero.json.issues).toEqual([expect.objectContaining({ where: 'body.row' })]);
     });
 
+    it('reads only the first 64 KiB of an audience, however much is sent', async () => {
+      const rows = Array.from({ length: 5_000 }, (_, i) => `reader${i}@example.com,Reader ${i},Oslo`).join('\n');
+      const res = await call('POST', '/api/drafts/preview', { ...GOOD, audienceCsv: `email,first_name,city\n${rows}\n`, row: 4_000 });
+      expect(res.status).toBe(400);
+      expect(res.json.issues).toEqual([{ where: 'body.row', message: expect.stringContaining('in the first 65,536 bytes read') }]);
+    });
+
     it('answers 400 listing the errors of a template a create would refuse', async () => {
       const res = await call('POST', '/api/drafts/preview', { subject: 'Hi', mjml: '<mjml><mj-body><mj-text>x</mj-body></mjml>' });
       expect(res.status).toBe(400);
