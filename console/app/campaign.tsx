@@ -265,6 +265,15 @@ export function waitingText(w: NonNullable<Campaign['waiting']>): string {
 
 function Progress({ campaign: c }: { campaign: Campaign }) {
   const k = c.counts;
+  if (c.status === 'draft' || (c.status === 'scheduled' && k.total === 0)) {
+    return (
+      <div class="empty">
+        <h2>Nothing sent yet</h2>
+        <p>The counts and the chart of sends against the cap appear here once sending starts.</p>
+        {c.problems.length > 0 && <AudienceProblems campaign={c} />}
+      </div>
+    );
+  }
   const sum = COUNT_KEYS.reduce((n, key) => n + (k[key] ?? 0), 0);
   const sending = c.status === 'sending';
   let eta = '';

@@ -37,12 +37,18 @@ let s: Session;
 let page: Page;
 let csvPath: string;
 let stopped = false;
+const problems: string[] = [];
 
 beforeAll(async () => {
   ({ baton, dataDir } = await startBaton(ENV));
   s = await openBrowser();
   page = s.page;
   page.on('dialog', (dialog) => void dialog.accept());
+  // Script errors and anything the page's content security policy refused: there should be none.
+  page.on('pageerror', (err) => problems.push(`page error: ${String(err)}`));
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/.test(m.text())) problems.push(`refused: ${m.text()}`);
+  });
   const rows = Array.from({ length: RECIPIENTS }, (_, i) => `reader${String(i + 1).padStart(2, '0')}@example.com,Reader ${i + 1},Zürich`);
   csvPath = path.join(dataDir, 'spring-audience.csv');
   // Line 5 is not an address: listed by line in the campaign's audience problems.
@@ -191,6 +197,7 @@ describe('the console', () => {
     expect(csv[0]).toBe('email,status,reason,at,providerMessageId,delivery');
     expect(csv.filter((line) => line.includes(',sent,'))).toHaveLength(RECIPIENTS);
     await s.shot('recipients');
+    expect(problems).toEqual([]);
   });
 
   it('clones a campaign with its audience, deletes a draft and schedules a send', async () => {

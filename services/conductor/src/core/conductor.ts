@@ -173,16 +173,11 @@ export class Conductor {
       settleAfterMs: settings.settleAfterMs ?? 15 * 60_000,
     });
     this.requeues = new Requeue({ store, buckets, ledger, logger, campaigns: this.campaigns, reconciler: this.reconciler });
-    const { unsubscribeSecret } = settings;
+    const { unsubscribeSecret, publicUrl } = settings;
     this.unsubscribes = new Unsubscribes({ store, buckets, logger, ledger, campaigns: this.campaigns, unsubscribeSecret });
     this.scheduling = new Scheduling({ campaigns: this.campaigns, topic: deps.topic, clock, logger });
     this.previews = new Previews({ store, buckets, clock, logger, governors, ledger, testSender: deps.testSender, renderPool, settings });
-    this.drafts = new Drafts({
-      heads: this.previews.heads,
-      renderPool,
-      publicUrl: settings.publicUrl,
-      defaultDomain: governors.defaultDomain,
-    });
+    this.drafts = new Drafts({ heads: this.previews.heads, renderPool, publicUrl, defaultDomain: governors.defaultDomain });
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------

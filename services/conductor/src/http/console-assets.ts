@@ -22,13 +22,15 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /**
  * The page's own rules: scripts only from here (the API token lives in this page), frames only as
- * the sandboxed `srcdoc` previews, no embedding elsewhere. Email HTML in those previews brings
- * inline styles and remote images.
+ * the sandboxed `srcdoc` previews, no embedding elsewhere. Those previews inherit this policy, and
+ * email HTML brings inline styles, remote images and web fonts (MJML links Google Fonts): they
+ * load, so a preview looks as it will in the recipient's mail client.
  */
 const PAGE_POLICY = [
   "default-src 'self'",
   "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
+  "style-src 'self' 'unsafe-inline' https:",
+  "font-src 'self' https: data:",
   'img-src * data: blob:',
   "connect-src 'self'",
   "frame-ancestors 'none'",
