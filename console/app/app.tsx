@@ -67,6 +67,7 @@ export function App() {
         {setup && (
           <span class="cap" title="The most Baton sends through one sending domain: the same figure as the CLI and /metrics">
             Cap: {setup.cap.text}
+            {setup.sendingDomains.length > 1 ? ` via ${setup.sendingDomains[0]}` : ''}
           </span>
         )}
         <span class="live" aria-live="off">

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Page } from 'puppeteer-core';
+import type { ElementHandle, Page } from 'puppeteer-core';
 import type { LocalBaton } from '../../local/src/compose';
 import { removeDir, startBaton } from '../e2e/helpers';
 import { openBrowser, type Session } from './browser';
@@ -112,8 +112,14 @@ describe('the console', () => {
     await byLabel('Customer').fill('acme');
     await byLabel('From').fill('Acme News <news@acme.example>');
     await byLabel('Subject').fill('Spring is here, {{ frist_name }}');
-    expect(await page.$eval('#f-domain', (el) => (el as HTMLSelectElement).value)).toBe('mg.example.com');
-    const upload = await page.waitForSelector('input[type=file]');
+    const domain = await page.waitForSelector('::-p-aria(Sending domain)');
+    expect(await domain!.evaluate((el) => (el as HTMLSelectElement).value)).toBe('mg.example.com');
+    const template = await page.waitForSelector('::-p-aria(Template)');
+    expect(await template!.evaluate((el) => (el as HTMLTextAreaElement).value)).toContain('{{ unsubscribe_url }}');
+    // A file input's accessible name is its button's ("Choose File"): found through its <label> instead.
+    const upload = (await page.evaluateHandle(
+      () => [...document.querySelectorAll('label')].find((l) => l.textContent?.trim() === 'Audience')?.control,
+    )) as ElementHandle<HTMLInputElement>;
     await upload!.uploadFile(csvPath);
     await page.waitForFunction(() => document.body.innerText.includes('spring-audience.csv'));
     await page.waitForFunction(
