@@ -116,7 +116,7 @@ describe('the console', () => {
     expect(await domain!.evaluate((el) => (el as HTMLSelectElement).value)).toBe('mg.example.com');
     const template = await page.waitForSelector('::-p-aria(Template)');
     expect(await template!.evaluate((el) => (el as HTMLTextAreaElement).value)).toContain('{{ unsubscribe_url }}');
-    // A file input's accessible name is its button's ("Choose File"): found through its <label> instead.
+    // Puppeteer's aria query does not find the file input by its label (tried): found through the <label> itself.
     const upload = (await page.evaluateHandle(
       () => [...document.querySelectorAll('label')].find((l) => l.textContent?.trim() === 'Audience')?.control,
     )) as ElementHandle<HTMLInputElement>;
