@@ -144,7 +144,11 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
 
   // The lease API's address is known only once the conductor listens.
   let leaseClient: LeaseClient | undefined;
-  const lateLeaseClient: LeaseClient = { checkIn: (req) => leaseClient!.checkIn(req), renew: (req) => leaseClient!.renew(req) };
+  const lateLeaseClient: LeaseClient = {
+    checkIn: (req) => leaseClient!.checkIn(req),
+    renew: (req) => leaseClient!.renew(req),
+    watch: (req, signal) => leaseClient!.watch!(req, signal),
+  };
 
   // Unsubscribe links name the conductor's public address; by default the port it really bound.
   let publicUrl = config.BATON_PUBLIC_URL ?? `http://localhost:${config.PORT}`;

@@ -431,6 +431,41 @@ export type RenewRequest = z.infer<typeof renewRequest>;
 export const checkInResponse = z.object({ lease: lease.nullable() });
 export type CheckInResponse = z.infer<typeof checkInResponse>;
 
+/**
+ * A worker watches each lease it sends while the lease may still start calls: a stop (the
+ * campaign was paused or cancelled) reaches it at once instead of at the lease's end. The first
+ * watch of a lease (`first`) is answered at once, and the worker starts no call before that
+ * answer; later ones are held until the lease is stopped or `until` (the end of its last slice),
+ * at most `WATCH_HOLD_MS`. After a stop the worker says so (`stopped`): how many of its calls were
+ * under way at the stop, or started before it heard of it (the only ones that may reach the
+ * provider after the stop).
+ */
+export const watchRequest = z
+  .object({
+    leaseId: z.string().min(1),
+    workerId: z.string().min(1),
+    /** Epoch ms the lease's last slice ends (the worker's copy): a held watch is answered by then. */
+    until: z.number(),
+    first: z.boolean().optional(),
+    stopped: z
+      .object({ inFlight: z.number().int().min(0) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type WatchRequest = z.infer<typeof watchRequest>;
+
+export const watchResponse = z.object({
+  /** Start no new call for this lease; what it holds goes back unattempted at its check-in. */
+  stop: z.boolean(),
+  /** Epoch ms (the conductor's clock) the stop was given. */
+  at: z.number().optional(),
+});
+export type WatchResponse = z.infer<typeof watchResponse>;
+
+/** The longest a watch is held before it is answered "go on" (below load balancers' idle timeouts). */
+export const WATCH_HOLD_MS = 20_000;
+
 /** What a worker invocation receives: the first lease and where to check back. */
 export const workerInvocation = z.object({ lease });
 export type WorkerInvocation = z.infer<typeof workerInvocation>;

@@ -122,6 +122,8 @@ export class ConductorService {
         unsubscribeSecret: deps.unsubscribeSecret,
         qaAllowList: config.QA_ALLOWED_RECIPIENTS,
         settleAfterMs: config.SETTLE_AFTER_MS,
+        // A pause answers once the workers confirmed the stop (a few ms), or after this with an upper bound.
+        pauseConfirmMs: 2_000,
       },
     });
   }

@@ -4,6 +4,7 @@ import type { Governor } from './governor';
 import { describeLocal, windowAt } from './send-window';
 import type { ComplaintTally } from './feedback';
 import type { SendRates } from './send-rates';
+import type { PauseView } from './lease-stops';
 import type { SendingGovernors } from './sending-governors';
 
 /** Why a campaign that may send is not sending now, and until when. */
@@ -50,6 +51,12 @@ export interface CampaignView {
   error?: { code: string; message: string };
   /** Stored objects that cannot be read (key and reason): the rest of the campaign goes on around them. */
   attention: { key: string; reason: string }[];
+  /**
+   * While paused: what may still reach the provider after the click (calls already on their way
+   * when the workers stopped) and by when they are over, in words. Absent for a campaign paused
+   * before a restart (its workers' leases ended with the conductor).
+   */
+  pause?: PauseView;
   /** Complaints the provider reported, against the messages sent; `warning` past Gmail's 0.1%. */
   complaints?: { complained: number; rate: number; complete: boolean; warning?: string };
 }
@@ -66,6 +73,7 @@ export function campaignView(
   now: number,
   complaints?: ComplaintTally,
   rates?: SendRates,
+  pause?: PauseView,
 ): CampaignView {
   const governor = governors.forDomain(run.definition.sendingDomain);
   const cap = describeCap(governor.cap, governor.settings.windowMs);
@@ -97,6 +105,7 @@ export function campaignView(
     ...(state.error ? { error: state.error } : {}),
     attention: run.attention(),
     ...(complaints !== undefined ? { complaints: complaintView(complaints, run.counts().sent) } : {}),
+    ...optional('pause', pause),
   };
 }
 

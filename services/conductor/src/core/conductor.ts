@@ -10,6 +10,8 @@ import {
   type ObjectStore,
   type RenderedMessage,
   type RenewRequest,
+  type WatchRequest,
+  type WatchResponse,
   type Stage,
   type Sender,
   type SendWindow,
@@ -39,6 +41,7 @@ import { Scheduling } from './scheduling';
 import { Requeue } from './requeue';
 import { Unsubscribes } from './unsubscribes';
 import { SendRates, type RateSeries } from './send-rates';
+import { LeaseStops } from './lease-stops';
 import type { SendingGovernors } from './sending-governors';
 
 export type { CampaignView } from './campaign-view';
@@ -69,6 +72,8 @@ export interface ConductorSettings {
   qaAllowList?: readonly string[];
   /** SETTLE_AFTER_MS: how long after a send went in doubt the provider's "no record" is believed (default 15 minutes). */
   settleAfterMs?: number;
+  /** How long a pause waits for the workers holding the campaign's leases to confirm the stop before it answers (default 0: at once). */
+  pauseConfirmMs?: number;
 }
 
 export interface ConductorDeps {
@@ -117,6 +122,7 @@ export class Conductor {
   private readonly sendRates: SendRates;
   /** The campaign editor's checks and previews of drafts not stored yet. */
   readonly drafts: Drafts;
+  private readonly stops: LeaseStops;
   private ticking = false;
 
   constructor(private readonly deps: ConductorDeps) {
@@ -127,9 +133,8 @@ export class Conductor {
     const ledger = this.ledger;
     const qaAllowList = settings.stage === 'qa' ? (settings.qaAllowList ?? []) : undefined;
     const renderPool = deps.renderPool ?? inProcessRenderPool();
-    const capOf = (domain: string) => governors.forDomain(domain).cap;
-    this.sendRates = new SendRates({ windowMs: governors.settings.windowMs, defaultDomain: governors.defaultDomain, capOf });
-    const sendRates = this.sendRates;
+    const sendRates = (this.sendRates = SendRates.of(governors));
+    this.stops = new LeaseStops(clock);
     this.campaigns = new Campaigns({ store, buckets, clock, logger, governors, qaAllowList, renderPool });
     this.reconciler = new Reconciler({
       store,
@@ -159,6 +164,7 @@ export class Conductor {
       journal: this.journal,
       settings,
       sendRates,
+      stops: this.stops,
     });
     this.settler = new DoubtSettler({
       store,
@@ -266,15 +272,29 @@ export class Conductor {
     return this.view(run);
   }
 
+  /**
+   * Nothing new starts: the campaign's leases are stopped before the state is stored (their
+   * workers hear it through their watches and start no further call), and none is issued for it
+   * until Resume. Answers once the workers have said what was still on its way (or after
+   * `pauseConfirmMs`), with the view's `pause` saying exactly that.
+   */
   async pause(campaignId: string): Promise<CampaignView> {
     const run = this.campaigns.get(campaignId);
-    await this.campaigns.move(run, 'pause');
+    try {
+      await this.campaigns.move(run, 'pause', {}, async () => this.leasing.stopCampaign(run));
+    } catch (err) {
+      // Not paused after all (refused, or the state could not be stored): it goes on sending.
+      if (run.phase !== 'paused') this.stops.clear(run.id);
+      throw err;
+    }
+    await this.stops.confirmedBy(run.id, this.deps.settings.pauseConfirmMs ?? 0);
     return this.view(run);
   }
 
   async resume(campaignId: string): Promise<CampaignView> {
     const run = this.campaigns.get(campaignId);
     await this.campaigns.move(run, 'resume');
+    this.stops.clear(run.id);
     return this.view(run);
   }
 
@@ -379,6 +399,11 @@ export class Conductor {
     return false;
   }
 
+  /** A worker watches a lease while it may still start calls: a stop reaches it at once. */
+  watch(request: WatchRequest): Promise<WatchResponse> {
+    return this.leasing.watch(request);
+  }
+
   /** A worker asks for its next lease while its current one's last calls finish. */
   renew(request: RenewRequest): Promise<CheckInResponse> {
     return this.leasing.renew(request);
@@ -390,6 +415,7 @@ export class Conductor {
   }
 
   private view(run: CampaignRun): CampaignView {
-    return campaignView(run, this.deps.governors, this.deps.clock.now(), this.deps.complaints?.(run.ref), this.sendRates);
+    const pause = run.phase === 'paused' ? this.stops.describe(run.id) : undefined;
+    return campaignView(run, this.deps.governors, this.deps.clock.now(), this.deps.complaints?.(run.ref), this.sendRates, pause);
   }
 }

@@ -51,6 +51,11 @@ export class LeaseBook {
     return entry && entry.lease.workerId === workerId ? entry : undefined;
   }
 
+  /** The campaign's leases out now. */
+  ofCampaign(campaignId: string): ActiveLease[] {
+    return [...this.active.values()].filter((a) => a.run.id === campaignId);
+  }
+
   remove(leaseId: string): ActiveLease | undefined {
     const entry = this.active.get(leaseId);
     this.active.delete(leaseId);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   WANTS_MORE_FRACTION,
   WANTS_MORE_MIN_MS,
+  leasePermits,
   leaseSendUntil,
   scheduleEnd,
   type CheckInRequest,
@@ -11,6 +12,8 @@ import {
   type Ledger,
   type Logger,
   type RenewRequest,
+  type WatchRequest,
+  type WatchResponse,
 } from '@baton/shared';
 import type { CampaignRun } from './campaign-run';
 import type { Campaigns } from './campaigns';
@@ -22,6 +25,7 @@ import type { WorkerRates } from './pacing';
 import type { ConductorMetrics, WorkerInvoker } from './ports';
 import type { Reconciler } from './reconciler';
 import type { SendRates } from './send-rates';
+import type { LeaseStops } from './lease-stops';
 
 export interface LeasingSettings {
   maxWorkers: number;
@@ -46,6 +50,8 @@ export interface LeasingDeps {
   settings: LeasingSettings;
   /** Accepted sends over time, fed from each check-in. */
   sendRates?: SendRates;
+  /** Leases stopped while they run (a pause): no lease for their campaign meanwhile. */
+  stops: LeaseStops;
 }
 
 /** How long a worker takes to start after it is invoked (a Lambda cold start, roughly): its first slices wait for it. */
@@ -70,6 +76,17 @@ export class Leasing {
   /** Stop handing out work; leases already out finish and check in normally. */
   stop(): void {
     this.stopping = true;
+    this.deps.stops.releaseWatches();
+  }
+
+  /** The campaign's leases stop at once (their workers are told through their watches); none is issued for it until `resume`. */
+  stopCampaign(run: CampaignRun): void {
+    this.deps.stops.stop(run.id, this.deps.book.ofCampaign(run.id));
+  }
+
+  /** A worker watching a lease it sends (see `watchRequest`). */
+  watch(request: WatchRequest): Promise<WatchResponse> {
+    return this.deps.stops.watch(request);
   }
 
   /** Starts workers until MAX_WORKERS hold leases or nothing is left to lease now. */
@@ -117,6 +134,7 @@ export class Leasing {
     const response = await book.handle(key, request.workerId, async () => {
       try {
         const answer = await this.applyCheckIn(active, request, now);
+        this.deps.stops.ended(request.leaseId, active.lease.schedule, request.usedPerSlice, request.permitsUsed);
         book.remember(key, now, answer);
         return answer;
       } catch (err) {
@@ -204,6 +222,7 @@ export class Leasing {
   async expireLeases(now: number): Promise<void> {
     for (const { lease, run } of this.deps.book.expire(now)) {
       this.deps.logger.warn({ event: 'lease.expired', leaseId: lease.leaseId, campaignId: run.id }, 'lease expired without a check-in');
+      this.deps.stops.ended(lease.leaseId, lease.schedule, undefined, leasePermits(lease));
       this.toSettle.push({ run, leaseId: lease.leaseId, recipientIds: lease.recipientIds });
     }
     const pending = this.toSettle.splice(0);
@@ -260,7 +279,9 @@ export class Leasing {
    * when nothing can be leased now.
    */
   private nextLease(workerId: string, now: number, until: number, leadMs = 0): Lease | undefined {
-    const dispatch = this.deps.dispatcher.next(this.deps.campaigns.all(), { workerId, now, usableUntil: until, leadMs });
+    const { stops } = this.deps;
+    const leasable = [...this.deps.campaigns.all()].filter((r) => !stops.isStopping(r.id));
+    const dispatch = this.deps.dispatcher.next(leasable, { workerId, now, usableUntil: until, leadMs });
     return dispatch && this.issue(workerId, dispatch, now);
   }
 

@@ -1,4 +1,5 @@
 import { describeCap, type Cap, type SliceSchedule } from '@baton/shared';
+import type { SendingGovernors } from './sending-governors';
 
 /** One bucket of the rate chart: accepted sends of the campaign and of its whole domain, against the cap. */
 export interface RatePoint {
@@ -76,6 +77,12 @@ export class SendRates {
 
   constructor(private readonly settings: { windowMs: number; defaultDomain: string; capOf: (domain: string) => number }) {
     this.keep = Math.min(Math.ceil((RATE_KEPT_MINUTES * 60_000) / settings.windowMs), MAX_RATE_POINTS * 12);
+  }
+
+  /** In the governors' windows, with their caps. */
+  static of(governors: SendingGovernors): SendRates {
+    const capOf = (domain: string) => governors.forDomain(domain).cap;
+    return new SendRates({ windowMs: governors.settings.windowMs, defaultDomain: governors.defaultDomain, capOf });
   }
 
   /** `n` accepted sends of `campaignId` through `domain` (the default domain when none) at `at`. */

@@ -1,7 +1,16 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
-import { BatonError, RetryableError, ValidationError, checkInRequest, renewRequest, parseWith, type Logger } from '@baton/shared';
+import {
+  BatonError,
+  RetryableError,
+  ValidationError,
+  checkInRequest,
+  renewRequest,
+  parseWith,
+  watchRequest,
+  type Logger,
+} from '@baton/shared';
 import type { Conductor } from '../core/conductor';
 import { CampaignNotFoundError, CampaignStateError, NoPermitError } from '../core/errors';
 import { consoleRoutes, type ConsoleAssetSource } from './console-assets';
@@ -123,6 +132,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       lease.addHook('onRequest', bearer(options.leaseToken));
       lease.post('/check-in', async (req) => conductor.checkIn(parseWith(checkInRequest, req.body, 'CHECK_IN_INVALID', 'body')));
       lease.post('/renew', async (req) => conductor.renew(parseWith(renewRequest, req.body, 'RENEW_INVALID', 'body')));
+      lease.post('/watch', async (req) => conductor.watch(parseWith(watchRequest, req.body, 'WATCH_INVALID', 'body')));
     },
     { prefix: '/lease/v1' },
   );

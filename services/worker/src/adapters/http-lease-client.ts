@@ -4,10 +4,13 @@ import {
   ValidationError,
   checkInResponse,
   parseJson,
+  watchResponse,
+  WATCH_HOLD_MS,
   parseWith,
   type CheckInRequest,
   type CheckInResponse,
   type RenewRequest,
+  type WatchRequest,
 } from '@baton/shared';
 import type { LeaseClient } from '../core/ports';
 
@@ -22,6 +25,7 @@ export interface HttpLeaseClientOptions {
 
 export const CHECK_IN_PATH = '/lease/v1/check-in';
 export const RENEW_PATH = '/lease/v1/renew';
+export const WATCH_PATH = '/lease/v1/watch';
 const DEFAULT_TIMEOUT_MS = 10_000;
 
 /**
@@ -37,7 +41,7 @@ export function createHttpLeaseClient(options: HttpLeaseClientOptions): LeaseCli
   const base = options.baseUrl.replace(/\/+$/, '');
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
 
-  async function post(path: string, body: unknown): Promise<CheckInResponse> {
+  async function post<T>(path: string, body: unknown, parse: (json: unknown) => T, waitMs: number, signal?: AbortSignal): Promise<T> {
     let response: Response;
     let text: string;
     try {
@@ -45,14 +49,14 @@ export function createHttpLeaseClient(options: HttpLeaseClientOptions): LeaseCli
         method: 'POST',
         headers: { authorization: `Bearer ${options.token}`, 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: signal ? AbortSignal.any([AbortSignal.timeout(waitMs), signal]) : AbortSignal.timeout(waitMs),
       });
       text = await response.text();
     } catch (error) {
       const name = fieldOf(error, 'name');
       const timedOut = name === 'TimeoutError' || name === 'AbortError';
       throw timedOut
-        ? new RetryableError('LEASE_API_TIMEOUT', `no answer from the lease API within ${timeoutMs} ms`, { cause: error })
+        ? new RetryableError('LEASE_API_TIMEOUT', `no answer from the lease API within ${waitMs} ms`, { cause: error })
         : new RetryableError('LEASE_API_UNREACHABLE', `lease API unreachable: ${causeOf(error)}`, { cause: error });
     }
 
@@ -64,12 +68,16 @@ export function createHttpLeaseClient(options: HttpLeaseClientOptions): LeaseCli
       }
       throw new PermanentError(response.status === 401 || response.status === 403 ? 'LEASE_API_AUTH' : 'LEASE_API_REJECTED', message);
     }
-    return parseWith(checkInResponse, parseJson(text, 'lease API response'), 'LEASE_RESPONSE_INVALID', 'lease API response');
+    return parse(parseJson(text, 'lease API response'));
   }
 
+  const asCheckIn = (json: unknown) => parseWith(checkInResponse, json, 'LEASE_RESPONSE_INVALID', 'lease API response');
+  const asWatch = (json: unknown) => parseWith(watchResponse, json, 'LEASE_RESPONSE_INVALID', 'lease API response');
   return {
-    checkIn: (req: CheckInRequest) => post(CHECK_IN_PATH, req),
-    renew: (req: RenewRequest) => post(RENEW_PATH, req),
+    checkIn: (req: CheckInRequest): Promise<CheckInResponse> => post(CHECK_IN_PATH, req, asCheckIn, timeoutMs),
+    renew: (req: RenewRequest): Promise<CheckInResponse> => post(RENEW_PATH, req, asCheckIn, timeoutMs),
+    // Held by the conductor up to WATCH_HOLD_MS: the timeout is on top of that.
+    watch: (req: WatchRequest, signal?: AbortSignal) => post(WATCH_PATH, req, asWatch, WATCH_HOLD_MS + timeoutMs, signal),
   };
 }
 

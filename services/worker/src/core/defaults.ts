@@ -29,3 +29,6 @@ export { PROVIDER_TIMEOUT_MS };
 export function minBudgetToTakeFor(timeBudgetMs: number, providerTimeoutMs: number = PROVIDER_TIMEOUT_MS): number {
   return Math.min(providerTimeoutMs + MIN_BUDGET_TO_TAKE_MS, Math.floor(timeBudgetMs / 2));
 }
+
+/** The halt a stop from the conductor (a pause) causes: not the provider's doing, so the worker may still want another lease. */
+export const STOPPED = 'STOPPED';

@@ -10,6 +10,8 @@ import {
   type RecordMode,
   type SendResult,
 } from '@baton/shared';
+import { STOPPED } from './defaults';
+import { watchLease } from './lease-watch';
 import { retryUnrecorded, sendKey } from './send-key';
 import type { Env } from './worker-env';
 
@@ -59,6 +61,17 @@ export class LeaseRun {
   private signalNoMoreCalls!: () => void;
   /** Retryable provider refusals since the last accepted call. */
   private refusedInARow = 0;
+  /** Provider calls started and not answered yet. */
+  private callsOpen = 0;
+  /** When each answered call was answered (worker clock), in order: a stop counts the ones answered after it. */
+  private readonly answeredAt: number[] = [];
+  /** Resolves at a stop: lanes waiting for a slice wake up and give their keys back. */
+  private readonly halted: Promise<void>;
+  private signalHalted!: () => void;
+  /** No call starts before the conductor has answered the lease's first watch (or could not be asked). */
+  readonly watchAnswered: Promise<void>;
+  /** Called once the first watch is answered (or failed). */
+  openGate!: () => void;
 
   constructor(
     private readonly env: Env,
@@ -69,6 +82,8 @@ export class LeaseRun {
     this.usedPerSlice = lease.schedule.permits.map(() => 0);
     this.sendUntil = leaseSendUntil(lease);
     this.noMoreCalls = new Promise<void>((resolve) => (this.signalNoMoreCalls = resolve));
+    this.halted = new Promise<void>((resolve) => (this.signalHalted = resolve));
+    this.watchAnswered = new Promise<void>((resolve) => (this.openGate = resolve));
   }
 
   mayTakeKey(): boolean {
@@ -96,15 +111,43 @@ export class LeaseRun {
 
   /** The key's provider call starts now: its permit is spent. */
   callStarting(busy: Busy): void {
+    this.callsOpen += 1;
     this.permitsUsed += 1;
     busy.called = true;
     this.starting -= 1;
     this.checkNoMoreCalls();
   }
 
+  /** The call's answer came (or it failed): it is no longer on its way. */
+  callEnded(): void {
+    this.callsOpen -= 1;
+    this.answeredAt.push(this.env.clock.now());
+  }
+
+  /**
+   * The calls that may reach the provider after `at`: those not answered yet, and those answered
+   * at or after it (they were on their way then, or started before the stop was heard).
+   */
+  callsOnTheirWaySince(at: number): number {
+    let n = this.callsOpen;
+    for (let i = this.answeredAt.length - 1; i >= 0 && this.answeredAt[i]! >= at; i--) n++;
+    return n;
+  }
+
   /** No new key for this lease: the first reason stands. */
   halt(code: string): void {
     this.haltedBy ??= code;
+  }
+
+  /**
+   * The conductor stopped the lease (its campaign was paused): no new call, and lanes waiting for
+   * a later slice give their keys back now, so the lease is checked in at once. (A provider's
+   * halt leaves them waiting: the governor's view of those slices is unchanged.)
+   */
+  stop(): void {
+    this.halt(STOPPED);
+    this.signalHalted();
+    this.checkNoMoreCalls();
   }
 
   addTiming(ms: number): void {
@@ -133,7 +176,8 @@ export class LeaseRun {
         return slot.slice;
       }
       busy.ms += now - busy.since;
-      await env.clock.sleep(slot.until - now);
+      // A stop wakes the lane at once, rather than at its slice, so the lease is checked in soon.
+      await Promise.race([env.clock.sleep(slot.until - now), this.halted]);
       busy.since = env.clock.now();
     }
   }
@@ -180,6 +224,8 @@ export function startLease(env: Env, lease: Lease): { run: LeaseRun; done: Promi
     keys: run.ids.length,
     permits: run.permitsLeft,
   });
+  // A watch that fails for a reason of its own must not keep the lease's gate shut.
+  void watchLease(env, run).catch(() => run.openGate());
   const done = sendAll(env, run).then(async () => {
     run.endCalls();
     run.unattempted.push(...run.ids.slice(run.next));

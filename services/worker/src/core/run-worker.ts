@@ -1,5 +1,6 @@
 import type { CheckInResponse, Lease, WorkerInvocation } from '@baton/shared';
 import { checkIn, checkInFor, renew } from './check-in';
+import { STOPPED } from './defaults';
 import { startLease, type LeaseRun } from './lease-run';
 import { budgetLeft, resolveEnv, wantsMore, type Env, type WorkerDeps } from './worker-env';
 
@@ -80,7 +81,8 @@ export async function runWorker(deps: WorkerDeps, invocation: WorkerInvocation):
 async function checkInLease(env: Env, summary: WorkerSummary, run: LeaseRun, mayWantMore: boolean): Promise<CheckInResponse | undefined> {
   addToSummary(summary, run);
   // Asked again now: the last calls may have been throttled since the renewal.
-  const wants = mayWantMore && run.haltedBy === undefined && wantsMore(env);
+  // A lease stopped by the conductor (its campaign paused) says nothing about the provider: another campaign's lease may follow.
+  const wants = mayWantMore && (run.haltedBy === undefined || run.haltedBy === STOPPED) && wantsMore(env);
   const response = await checkIn(env, checkInFor(env, run, wants));
   if (!response) summary.stoppedBecause = 'check-in-failed';
   return response;

@@ -32,6 +32,8 @@ export async function sendKey(env: Env, run: LeaseRun, recipientId: string, busy
 
   const message = await sendableMessage(env, run, ref, logFields);
   if (!message) return false;
+  // Not before the conductor said the lease is not stopped (a pause may have come before the worker started).
+  await run.watchAnswered;
   // The slot first, the claim right before the call: a claim means "its call may have started",
   // so a crash leaves in doubt only what was about to go out, never a lane's worth of keys
   // that were still waiting for their slice.
@@ -55,9 +57,11 @@ export async function sendKey(env: Env, run: LeaseRun, recipientId: string, busy
   try {
     ({ providerId } = await env.sender.send(outgoing(message, lease)));
   } catch (error) {
+    run.callEnded();
     await recordSendError(env, run, ref, error, logFields);
     return true;
   }
+  run.callEnded();
   run.providerAccepted();
   await record(env, run, { recipientId, status: 'sent', providerId }, 'always');
   env.log.debug({ event: 'key.sent', ...logFields, providerId });
