@@ -290,7 +290,9 @@ function Progress({ campaign: c }: { campaign: Campaign }) {
             {k.sent.toLocaleString('en')} of {plural(recipientsOf(c), 'recipient', 'recipients')} sent
           </span>
           {k.invalid + k.duplicate > 0 && (
-            <span class="muted small"> · {plural(k.invalid + k.duplicate, 'audience row', 'audience rows')} skipped</span>
+            <span class="muted small block">
+              {plural(k.invalid + k.duplicate, 'audience row', 'audience rows')} skipped: see Audience problems below
+            </span>
           )}
           <Bar campaign={c} />
         </div>

@@ -6,10 +6,10 @@ import type { Campaign, Rate } from './types';
 
 const WINDOWS = [5, 15, 60] as const;
 
-/** "Since it started": the minutes from the send (or creation) to now, plus one, within 1–60. */
+/** "Since it started": the minutes from the send (or creation) to now, within 1–60. */
 export function minutesSince(c: Campaign, now: number): number {
   const start = Date.parse(c.sendRequestedAt ?? c.createdAt);
-  const elapsed = Number.isNaN(start) ? 5 : Math.ceil((now - start) / 60_000) + 1;
+  const elapsed = Number.isNaN(start) ? 5 : Math.ceil((now - start) / 60_000);
   return Math.min(60, Math.max(1, elapsed));
 }
 

@@ -163,14 +163,20 @@ describe('the console', () => {
     expect(await page.$('.chart canvas')).not.toBeNull();
     await s.shot('sending');
 
-    // Pause: the page says what still happens; the count stops.
+    // Pause: the page says what may still arrive, and nothing else reaches the provider.
     await button('Pause').click();
     await page.waitForFunction(() => document.querySelector('#campaign-title .status')?.textContent === 'Paused');
+    const view = await campaignView('Spring newsletter');
+    expect(view.pause).toMatchObject({ inFlight: expect.any(Number), message: expect.any(String) });
+    await page.waitForFunction((text) => document.querySelector('.campaign-panel')?.textContent?.includes(text), {}, view.pause!.message);
     const atPause = await watchCounts((k) => (k.inFlight ?? 0) === 0, 20_000);
-    await new Promise((r) => setTimeout(r, 2500)); // more than a governor window
+    await new Promise((r) => setTimeout(r, Math.max(2500, Date.parse(view.pause!.endsBy) - Date.now() + 500))); // past endsBy and a window
     const later = await counts();
     expect(later.sent).toBe(atPause.sent);
     expect(later.sent).toBeLessThan(RECIPIENTS);
+    const pausedAt = Date.parse(view.pause!.at);
+    const arrivedAfter = baton.sink!.messages().filter((m) => m.variables['campaign-id'] === view.id && m.receivedAt > pausedAt);
+    expect(arrivedAfter.length).toBeLessThanOrEqual(view.pause!.inFlight);
     await s.shot('paused');
 
     // Resume, to the end.
@@ -267,6 +273,19 @@ describe('the console', () => {
     await s.shot('server-down');
   });
 });
+
+/** The campaign as the API shows it (for what the page should say, and when). */
+interface ListedCampaign {
+  id: string;
+  name: string;
+  pause?: { at: string; inFlight: number; endsBy: string; message: string };
+}
+
+async function campaignView(name: string): Promise<ListedCampaign> {
+  const res = await fetch(`${baton.url}/api/campaigns`, { headers: { authorization: `Bearer ${baton.apiToken}` } });
+  const { campaigns } = (await res.json()) as { campaigns: ListedCampaign[] };
+  return campaigns.find((c) => c.name === name)!;
+}
 
 async function waitForDownload(dir: string): Promise<string> {
   const deadline = Date.now() + 10_000;
