@@ -87,27 +87,37 @@ export function Editor(props: {
     [draft.subject, draft.mjml, draft.from, audience, keepAudienceKey],
   );
 
+  // Answers can come back out of order: only the latest request's is shown.
+  const asked = useRef({ check: 0, preview: 0 });
   useDebounced(checkInput, 400, (input) => {
+    const mine = ++asked.current.check;
     api<CheckResult>('POST', '/drafts/check', input).then(
       (r) => {
+        if (mine !== asked.current.check) return;
         setCheck(r);
         setCheckError('');
       },
-      (e: unknown) =>
+      (e: unknown) => {
+        if (mine !== asked.current.check) return;
         setCheckError(
           e instanceof ApiError && e.status === 404 ? 'This server has no draft checks (POST /api/drafts/check).' : describe(e),
-        ),
+        );
+      },
     );
   });
   const previewInput = useMemo(() => ({ subject: checkInput.subject, mjml: checkInput.mjml, row, ...source }), [checkInput, row]);
   useDebounced(previewInput, 500, (input) => {
     if (!input.subject || !input.mjml) return;
+    const mine = ++asked.current.preview;
     api<Preview>('POST', '/drafts/preview', input).then(
       (p) => {
+        if (mine !== asked.current.preview) return;
         setPreview(p);
         setPreviewError('');
       },
-      (e: unknown) => setPreviewError(describe(e)),
+      (e: unknown) => {
+        if (mine === asked.current.preview) setPreviewError(describe(e));
+      },
     );
   });
 
