@@ -44,8 +44,9 @@ export function RateChart({ campaign }: { campaign: Campaign }) {
   useEffect(() => {
     const el = box.current;
     if (!el || !rate) return;
+    // Each bar ends where its bucket ends: the bucket under way is drawn up to now, inside the chart.
     const data: uPlot.AlignedData = [
-      rate.points.map((p) => Date.parse(p.t) / 1000),
+      rate.points.map((p) => (Date.parse(p.t) + rate.bucketMs) / 1000),
       rate.points.map((p) => p.domainSent),
       rate.points.map((p) => p.sent),
       rate.points.map((p) => p.cap),
@@ -55,8 +56,8 @@ export function RateChart({ campaign }: { campaign: Campaign }) {
       plot.current.setData(data);
       return;
     }
-    const stepped = uPlot.paths.stepped!({ align: 1 });
-    const bars = uPlot.paths.bars!({ size: [0.8, 40], align: 1 });
+    const stepped = uPlot.paths.stepped!({ align: -1 });
+    const bars = uPlot.paths.bars!({ size: [0.8, 40], align: -1 });
     plot.current = new uPlot(
       {
         width: Math.max(300, el.clientWidth),
