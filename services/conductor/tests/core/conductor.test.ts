@@ -341,6 +341,98 @@ describe('Conductor', () => {
     expect(h.invocations).toHaveLength(1);
   });
 
+  it('stops the leases out at a pause through their watches, requeues what they did not attempt, and says what was on its way', async () => {
+    // Prepare: a lease out, its worker watching
+    const h = harness({ batchSize: 10 });
+    await storedCampaign(h.store, 6);
+    await begin(h);
+    await h.conductor.tick();
+    const lease = h.invocations[0]!.lease;
+    const { leaseId, workerId } = lease;
+    const until = leaseSendUntil(lease);
+    expect(await h.conductor.watch({ leaseId, workerId, until, first: true })).toEqual({ stop: false });
+    const held = h.conductor.watch({ leaseId, workerId, until });
+
+    // Act
+    const paused = await h.conductor.pause(ref.campaignId);
+
+    // Assess: the watch says stop; the view states the bound until the worker confirms
+    expect(await held).toEqual({ stop: true, at: h.clock.now() });
+    expect(paused.pause).toMatchObject({ inFlight: leasePermits(lease), confirmed: false });
+    await h.conductor.watch({ leaseId, workerId, until, stopped: { inFlight: 1 } });
+    const [sent, ...rest] = lease.recipientIds;
+    await h.conductor.checkIn(report(lease, 'sent', false, { results: [resultOf(sent!, 'sent')], unattempted: rest, permitsUsed: 1 }));
+    const view = h.conductor.getCampaign(ref.campaignId);
+    expect(view.pause).toMatchObject({ inFlight: 1, confirmed: true });
+    expect(view.counts).toMatchObject({ sent: 1, queued: 5, inFlight: 0, inDoubt: 0 });
+    await h.conductor.tick();
+    expect(h.invocations).toHaveLength(1);
+
+    // Act: resume
+    const resumed = await h.conductor.resume(ref.campaignId);
+    await h.conductor.tick();
+
+    // Assess
+    expect(resumed.pause).toBeUndefined();
+    expect(h.invocations).toHaveLength(2);
+    expect(h.invocations[1]!.lease.recipientIds).toHaveLength(5);
+  });
+
+  it('issues no lease for a campaign while its pause is being stored', async () => {
+    // Prepare: the state write waits until released
+    const h = harness({});
+    await storedCampaign(h.store, 3);
+    await begin(h);
+    let release!: () => void;
+    const put = h.store.put.bind(h.store);
+    h.store.put = async (bucket, key, body, ...more) => {
+      if (key === keys.state(ref)) await new Promise<void>((r) => (release = r));
+      return put(bucket, key, body, ...more);
+    };
+
+    // Act
+    const pausing = h.conductor.pause(ref.campaignId);
+    await new Promise((r) => setImmediate(r));
+    await h.conductor.tick();
+    release();
+    await pausing;
+
+    // Assess
+    expect(h.invocations).toHaveLength(0);
+  });
+
+  it('rebuilds the rate chart after a restart from the outcome records of a campaign still sending, accepted sends only', async () => {
+    // Prepare: a previous conductor's workers recorded two sends and a failure
+    const h = harness({});
+    const ids = await storedCampaign(h.store, 4);
+    const record = (recipientId: string, status: string, at: number) =>
+      h.store.put(
+        buckets.campaigns,
+        keys.outcome({ ...ref, recipientId }),
+        JSON.stringify({
+          version: 1,
+          recipientId,
+          status,
+          at: new Date(at).toISOString(),
+          ...(status === 'failed' ? { reason: 'no' } : {}),
+        }),
+      );
+    await record(ids[0]!, 'sent', START + 1_000);
+    await record(ids[1]!, 'sent', START + 5_000);
+    await record(ids[2]!, 'failed', START + 6_000);
+
+    // Act
+    await h.conductor.start();
+    h.clock.advance(10_000);
+    await h.conductor.tick();
+
+    // Assess
+    const series = h.conductor.rate(ref.campaignId, 2);
+    expect(series.bucketMs).toBe(60_000);
+    expect(series.points.at(-1)).toMatchObject({ t: new Date(START).toISOString(), sent: 2, domainSent: 2, cap: 620 });
+    expect(h.conductor.getCampaign(ref.campaignId)).toMatchObject({ sentLastMinute: 2, counts: { sent: 2, failed: 1 } });
+  });
+
   it('refuses to send a campaign that is not a draft, and to resume one that is not paused', async () => {
     const h = harness();
     await storedCampaign(h.store, 1, 'draft');

@@ -87,6 +87,36 @@ describe('createHttpLeaseClient', () => {
     ]);
   });
 
+  it('posts a watch to /lease/v1/watch and returns whether to stop', async () => {
+    // Prepare
+    server = await startServer([json(200, { stop: true, at: 1_700_000_000_000 })]);
+    const client = createHttpLeaseClient({ baseUrl: server.url, token: TOKEN });
+    const watch = { leaseId: 'lease-1', workerId: 'worker-1', until: 1_700_000_005_000 };
+
+    // Act
+    const response = await client.watch!(watch);
+
+    // Assess
+    expect(response).toEqual({ stop: true, at: 1_700_000_000_000 });
+    expect(server.received).toEqual([
+      { method: 'POST', url: '/lease/v1/watch', authorization: `Bearer ${TOKEN}`, contentType: 'application/json', body: watch },
+    ]);
+  });
+
+  it('gives up a held watch when its signal aborts, as a retryable error', async () => {
+    // Prepare: the server never answers
+    server = await startServer([]);
+    const client = createHttpLeaseClient({ baseUrl: server.url, token: TOKEN });
+    const over = new AbortController();
+
+    // Act
+    const pending = caught(client.watch!({ leaseId: 'lease-1', workerId: 'worker-1', until: 0 }, over.signal));
+    setTimeout(() => over.abort(), 50);
+
+    // Assess
+    expect(await pending).toMatchObject({ code: 'LEASE_API_TIMEOUT' });
+  });
+
   it('returns a null lease when the conductor has no more work', async () => {
     // Prepare
     server = await startServer([json(200, { lease: null })]);
