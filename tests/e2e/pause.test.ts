@@ -1,5 +1,5 @@
 import type { LocalBaton } from '../../local/src/compose';
-import { TEMPLATE, api, removeDir, startBaton, waitUntilFinished, type View } from './helpers';
+import { TEMPLATE, api, busiestWindows, removeDir, startBaton, waitUntilFinished, type View } from './helpers';
 
 /**
  * A pause that means pause, on the real local composition with real workers, the real lease API
@@ -97,6 +97,13 @@ describe('pausing a campaign, end to end', () => {
     const to = sink.messages().map((m) => m.to);
     expect(to).toHaveLength(N);
     expect(new Set(to).size).toBe(N);
+    // …and the cap held throughout, in calendar and in sliding windows.
+    const busiest = busiestWindows(
+      sink.calls().map((c) => c.at),
+      1_000,
+    );
+    expect(busiest.calendar).toBeLessThanOrEqual(40);
+    expect(busiest.sliding).toBeLessThanOrEqual(40);
     expect((done as Paused).pause).toBeUndefined();
   }, 60_000);
 });
