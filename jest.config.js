@@ -5,6 +5,7 @@ module.exports = {
     '<rootDir>/shared',
     '<rootDir>/templating',
     '<rootDir>/services',
+    '<rootDir>/console',
     '<rootDir>/local',
     '<rootDir>/cli',
     '<rootDir>/tests',

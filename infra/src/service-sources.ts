@@ -16,7 +16,7 @@ export interface ServiceSources {
   readonly conductorDockerfile: string;
   /**
    * The conductor's build context, as Docker ignore patterns: everything is left out but what its
-   * Dockerfile copies (the manifests, the lock file, the sources of shared, templating and the services).
+   * Dockerfile copies (the manifests, the lock file, the sources of shared, templating, the services and the console).
    * Whatever is in the context is in the image's asset hash, and a new hash redeploys the
    * conductor (a gap in sending): so a change to this app, a test or the docs does not restart
    * it, and the host's node_modules (hundreds of MB) never travel. The repository's
@@ -45,6 +45,8 @@ export function serviceSources(repoRoot: string): ServiceSources {
       '!shared/src',
       '!templating/src',
       '!services/*/src',
+      '!console/src',
+      '!console/app',
       '!services/conductor/Dockerfile',
       '**/node_modules',
     ],

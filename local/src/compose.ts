@@ -20,6 +20,7 @@ import { createMailgunSender } from '@baton/shared/mailgun';
 import { createMailgunLookup } from '@baton/shared/mailgun-lookup';
 import { PROVIDER_TIMEOUT_MS, createHttpLeaseClient, createWorkerHandler, minBudgetToTakeFor, type LeaseClient } from '@baton/worker';
 import { ConductorService } from '@baton/conductor';
+import { consoleFiles } from '@baton/console';
 import { CallJournal, journalledClaims, journalledSender } from './call-journal';
 import { devSecret } from './dev-secrets';
 import { FunctionThread, onThreadObjectCreated } from './function-threads';
@@ -201,6 +202,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     unsubscribeSecret,
     webhookSigningKey,
     plugins,
+    console: consoleFiles,
     local: sink !== undefined,
   });
   let url: string;

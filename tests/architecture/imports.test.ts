@@ -23,7 +23,7 @@ const SHARED_ADAPTERS = [
   'data-folder-store',
 ];
 /** Packages that are compositions or tools, never a dependency of a core. */
-const COMPOSITIONS = ['@baton/worker', '@baton/conductor', '@baton/local', '@baton/cli', '@baton/infra'];
+const COMPOSITIONS = ['@baton/worker', '@baton/conductor', '@baton/console', '@baton/local', '@baton/cli', '@baton/infra'];
 
 interface Import {
   specifier: string;
@@ -174,6 +174,21 @@ describe('the imports show the flow', () => {
     const services = ['@baton/renderer', '@baton/worker', '@baton/conductor', '@baton/local'];
     const problem = (spec: string) => (services.some((name) => isPackage(spec, name)) ? 'a service' : undefined);
     expect(violations(templatingFiles(), problem)).toEqual([]);
+  });
+
+  it('keeps the console and its bundler out of the conductor: its image gets built files, never esbuild', () => {
+    // Prepare
+    const conductor = path.join(ROOT, 'services', 'conductor', 'src');
+    const files = tsFilesUnder(conductor).map((file) => ({ file, home: conductor }));
+    const problem = (spec: string) =>
+      isPackage(spec, '@baton/console') ? 'the console (local/ builds it)' : isPackage(spec, 'esbuild') ? 'the bundler' : undefined;
+
+    // Act
+    const found = violations(files, problem);
+
+    // Assess
+    expect(files.map(({ file }) => path.relative(conductor, file))).toContain(path.join('http', 'console-assets.ts'));
+    expect(found).toEqual([]);
   });
 
   it('keeps the AWS SDK and mailgun.js in the adapter modules of shared', () => {

@@ -11,6 +11,7 @@
  * (default 25 s) for leases out to check in, closes and exits 0. ECS kills the task
  * `stopTimeout` after SIGTERM (30 s by default): keep the drain bound below it.
  */
+import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
@@ -32,6 +33,7 @@ import { S3ObjectStore, createS3Client } from '@baton/shared/s3-object-store';
 import { LambdaWorkerInvoker, createLambdaClient } from './adapters/lambda-worker-invoker';
 import { SnsCampaignTopic } from './adapters/sns-campaign-topic';
 import { ConductorService } from './service';
+import { consoleFromFolder } from './http/console-assets';
 
 const AWS_NAMES = [
   'BATON_CAMPAIGNS_BUCKET',
@@ -138,6 +140,8 @@ export async function startConductorOnAws(env: Env = process.env, clients: AwsCl
     unsubscribeSecret: config.BATON_UNSUBSCRIBE_SECRET!,
     webhookSigningKey: config.MAILGUN_WEBHOOK_SIGNING_KEY!,
     publicUrl: config.BATON_PUBLIC_URL!,
+    // Built into the image beside main.js (services/conductor/Dockerfile).
+    console: consoleFromFolder(path.join(__dirname, 'console')),
   });
   // Every interface of the task: the load balancer and the workers reach it from outside.
   const url = await service.start({ host: '0.0.0.0', port: config.PORT });

@@ -21,6 +21,7 @@ import { SendingGovernors } from './core/sending-governors';
 import type { RenderPool, WorkerInvoker } from './core/ports';
 import { createPiscinaRenderPool, type RenderPoolOptions } from './adapters/piscina-render-pool';
 import { buildApp } from './http/app';
+import type { ConsoleAssetSource } from './http/console-assets';
 import { createMetrics } from './http/metrics';
 import type { SetupView } from './http/setup-route';
 
@@ -45,6 +46,8 @@ export interface ConductorServiceDeps {
   /** MAILGUN_WEBHOOK_SIGNING_KEY (locally the dev secret the sink signs with); without it webhooks are refused. */
   webhookSigningKey?: string;
   plugins?: ((app: FastifyInstance) => Promise<void>)[];
+  /** The console's files: built in memory locally, read from the image's folder on AWS. */
+  console?: ConsoleAssetSource;
   /** The render pool's threads, queue and time limits (defaults: see piscina-render-pool.ts). */
   renderPool?: RenderPoolOptions;
   /** The one-machine composition with its built-in sink (`GET /api/setup` says so; the console offers the local inbox). */
@@ -138,6 +141,7 @@ export class ConductorService {
       leaseToken: this.deps.leaseToken,
       logger: this.deps.logger,
       plugins: this.deps.plugins,
+      console: this.deps.console,
       feedback: {
         webhooks: { guard: this.webhookGuard, feedback: this.feedback, logger: this.deps.logger },
         suppressions: this.suppressions,

@@ -57,11 +57,11 @@ export class Conductor {
   private readonly ledger: Ledger;
   private readonly settler: DoubtSettler;
   private readonly requeues: Requeue;
-  /** The campaign editor's checks and previews of drafts not stored yet. */
-  readonly drafts: Drafts;
   private readonly unsubscribes: Unsubscribes;
   /** Accepted sends over time: the rate chart and "sent in the last minute". */
   private readonly sendRates: SendRates;
+  /** The campaign editor's checks and previews of drafts not stored yet. */
+  readonly drafts: Drafts;
   private readonly stops: LeaseStops;
   private ticking = false;
 

@@ -13,7 +13,7 @@ import {
 } from '@baton/shared';
 import type { Conductor } from '../core/conductor';
 import { CampaignNotFoundError, CampaignStateError, NoPermitError } from '../core/errors';
-import { consoleHtml } from './console-page';
+import { consoleRoutes, type ConsoleAssetSource } from './console-assets';
 import { createRoutes, type BodyLimits } from './create-routes';
 import { draftRoutes, namingRow, previewQuery } from './draft-routes';
 import { limitExpensiveRequests } from './expensive-requests';
@@ -42,6 +42,8 @@ export interface AppOptions {
   bodyLimits?: BodyLimits;
   /** Expensive requests (create, upload, preview, test send) one token may have under way at once. */
   expensivePerToken?: number;
+  /** The console's files (`/` and `/console/…`); without it `/` says the console is not part of this conductor. */
+  console?: ConsoleAssetSource;
   /** `GET /api/setup`: the stage, the sending domains and their caps (absent: no such route). */
   setup?: () => SetupView;
 }
@@ -70,7 +72,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     void reply.header('content-type', options.registry.contentType);
     return options.registry.metrics();
   });
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(consoleHtml));
+  consoleRoutes(app, options.console);
 
   await app.register(async (scope) => unsubscribeRoutes(scope, conductor));
   if (options.feedback) await app.register(async (scope) => webhookRoutes(scope, options.feedback!.webhooks));

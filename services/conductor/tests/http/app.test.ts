@@ -140,18 +140,6 @@ describe('conductor HTTP app', () => {
       expect(res.json()).toEqual({ ok: true });
     });
 
-    it('serves the console page as HTML at /', async () => {
-      // Prepare
-      const h = await harness();
-      // Act
-      const res = await h.app.inject({ method: 'GET', url: '/' });
-      // Assess
-      expect(res.statusCode).toBe(200);
-      expect(res.headers['content-type']).toMatch(/^text\/html/);
-      expect(res.body).toMatch(/^<!doctype html>/i);
-      expect(res.body).toContain('<title>Baton</title>');
-    });
-
     it('serves Prometheus text at /metrics with the effective cap refreshed before the scrape', async () => {
       // Prepare
       const h = await harness();
