@@ -118,6 +118,19 @@ export class AudienceParser {
     return recipients;
   }
 
+  /**
+   * Ends the read at an error the rest of the file cannot be read past (a line longer than any
+   * record), once rows before it were read and may be stubbed and sent: it counts as one invalid
+   * row at its line, so the report's counts still add up, and the report is final.
+   */
+  stopAt(err: ValidationError): AudienceReport {
+    const issue = err.issues[0];
+    const line = Number(/line (\d+)/.exec(issue?.where ?? '')?.[1] ?? 0);
+    this.report.rows += 1;
+    this.addProblem({ line, kind: 'invalid', reason: `${issue?.message ?? err.message}; the rest of the file was not read` });
+    return this.report;
+  }
+
   private addProblem(p: Problem): void {
     const { report } = this;
     if (p.kind === 'invalid') report.invalid += 1;

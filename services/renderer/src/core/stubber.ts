@@ -12,6 +12,7 @@ import {
   type Logger,
   type ObjectStore,
   type StubRecord,
+  ValidationError,
 } from '@baton/shared';
 import { AudienceParser, type AudienceRecipient } from '@baton/templating';
 import { loadCampaignDefinition } from './campaign';
@@ -131,6 +132,9 @@ async function stubInChunks(
     try {
       recipients = last ? parser.end(bytes.subarray(at)) : parser.write(bytes.subarray(at, at + chunkBytes));
     } catch (err) {
+      // A file refused before any row was read fails as a whole. Past that, recipients of earlier
+      // chunks may already be rendered and sent: the read ends there, the rest named as a problem.
+      if (err instanceof ValidationError && parser.report.rows > 0) return { report: parser.stopAt(err), written, existing };
       if (err instanceof PermanentError) return failedReport(err);
       throw err;
     }

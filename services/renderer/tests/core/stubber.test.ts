@@ -170,6 +170,37 @@ describe('stubCampaign', () => {
     expect(stub.fields.note).toMatch(/^Line one\nline two \d+$/);
   });
 
+  it('ends the read at a line too long to be a record once rows were read, keeping their stubs and counts that add up', async () => {
+    // Prepare: 300 good rows (several chunks, stubbed and perhaps sent already), then a corrupt tail with no line break.
+    const store = new MemoryObjectStore();
+    const rows = Array.from({ length: 300 }, (_, i) => `user${i}@example.com,Ann`);
+    await seedCampaign(store, { csv: ['email,name', ...rows, 'x'.repeat(4_500_000), 'late@example.com,Bo'].join('\n') });
+
+    // Act: the good rows come in the first chunk and are stubbed before the long line is read on.
+    const report = await stubCampaign({ store, buckets, chunkBytes: 65_536 }, ref);
+
+    // Assess
+    expect(report.error).toBeUndefined();
+    expect(report).toMatchObject({ rows: 301, valid: 300, invalid: 1, duplicate: 0 });
+    expect(report.problems).toEqual([
+      { line: 302, kind: 'invalid', reason: expect.stringMatching(/without a line break.*; the rest of the file was not read$/) },
+    ]);
+    expect(keysIn(store, buckets.stubs)).toHaveLength(300);
+  });
+
+  it('still fails the whole file when the first rows cannot be read', async () => {
+    // Prepare: a header, then at once a line too long to be a record: nothing was stubbed.
+    const store = new MemoryObjectStore();
+    await seedCampaign(store, { csv: 'email,name\n' + 'x'.repeat(4_500_000) });
+
+    // Act
+    const report = await stubCampaign({ store, buckets, chunkBytes: 65_536 }, ref);
+
+    // Assess
+    expect(report).toMatchObject({ rows: 0, valid: 0, error: { code: 'AUDIENCE_INVALID' } });
+    expect(keysIn(store, buckets.stubs)).toHaveLength(0);
+  });
+
   it('fails with CAMPAIGN_NOT_FOUND when the campaign has no definition', async () => {
     // Prepare
     const store = new MemoryObjectStore();
