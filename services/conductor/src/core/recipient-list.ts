@@ -102,7 +102,9 @@ async function* stubbedRecipients(
   status: RecipientStatus | undefined,
   after: string | undefined,
 ): AsyncGenerator<ListedRecipient> {
-  const ended = run.state.status === 'cancelled' && run.state.finishedAt !== undefined;
+  // Cancelled and nothing left out with a worker (ended, or ending with nothing in flight): a
+  // recipient not settled is never sent, as the counts say (campaign-run.ts counts()).
+  const ended = run.state.status === 'cancelled' && (run.state.finishedAt !== undefined || run.counts().inFlight === 0);
   const rows = inOrder(candidates(deps, run, status, after, ended), READS_AT_ONCE, async (c) => {
     const [outcome, email, delivery] = await Promise.all([
       c.hasOutcome ? readOutcome(deps.ledger, c.recipient) : undefined,

@@ -230,6 +230,26 @@ describe('recipient lists', () => {
     expect(stubbed.every((r) => r.at !== null && r.providerMessageId !== null)).toBe(true);
   });
 
+  it('lists as cancelled, as the counts do, the recipients a cancel left unsent, from the moment nothing is in flight', async () => {
+    // Prepare: leases out, then a cancel: those leased are in flight, the rest wait for them to come back.
+    const w = await world(6);
+    await w.conductor.tick();
+    const leases = w.invocations.splice(0).map((i) => i.lease);
+    await w.conductor.cancel(ref.campaignId);
+    const whileOut = await list(w);
+    // Act: the leases come back with nothing sent.
+    for (const lease of leases) {
+      const { leaseId, workerId, recipientIds } = lease;
+      await w.conductor.checkIn({ leaseId, workerId, results: [], unattempted: recipientIds, permitsUsed: 0, wantsMore: false });
+    }
+    const afterwards = await list(w);
+    // Assess
+    const statuses = (rows: RecipientRow[]) => rows.map((r) => r.status).filter((s) => s !== 'invalid'); // the audience's bad row
+    expect(statuses(whileOut)).toEqual(statuses(whileOut).filter((s) => s === 'inFlight' || s === 'queued'));
+    expect(statuses(afterwards)).toEqual(Array(6).fill('cancelled'));
+    expect(view(w).counts.cancelled).toBe(6);
+  });
+
   it('pages with a stable cursor that neither repeats nor skips anyone', async () => {
     const w = await world(25);
     await run(w, () => 'sent', isDone(w));
