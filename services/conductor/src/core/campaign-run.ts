@@ -1,12 +1,10 @@
 import type { AudienceReport, CampaignDefinition, CampaignRef, CampaignState, OutcomeStatus } from '@baton/shared';
 import { phaseOf, type CampaignPhase } from './campaign-status';
+import { CallTimes } from './call-times';
 import type { CampaignCounts, RunStatus } from './campaign-counts';
 import { LocalWaves } from './local-waves';
 
 export type { CampaignCounts, RunStatus } from './campaign-counts';
-
-/** Provider calls remembered for the rate shown to marketers (older ones are dropped). */
-const SEND_TIMES_KEPT = 100_000;
 
 /**
  * The conductor's in-memory picture of one campaign: which recipients are rendered and waiting,
@@ -26,7 +24,7 @@ export class CampaignRun {
   /** Retryable results per recipient: past the budget a recipient is recorded failed. */
   private readonly attempts = new Map<string, number>();
   /** Provider calls made for this campaign, by time. */
-  private readonly sendTimes: number[] = [];
+  private readonly sendTimes = new CallTimes();
   /** Ready recipients are `ready[head..]`: taking from the front is O(1), compacted now and then. */
   private ready: string[] = [];
   private head = 0;
@@ -259,14 +257,11 @@ export class CampaignRun {
   }
 
   recordSend(now: number): void {
-    this.sendTimes.push(now);
-    if (this.sendTimes.length > SEND_TIMES_KEPT) this.sendTimes.splice(0, SEND_TIMES_KEPT / 2);
+    this.sendTimes.record(now);
   }
 
   sentInLast(ms: number, now: number): number {
-    let n = 0;
-    for (let i = this.sendTimes.length - 1; i >= 0 && this.sendTimes[i]! > now - ms; i--) n++;
-    return n;
+    return this.sendTimes.inLast(ms, now);
   }
 
   /** When the last recipient waiting for a retry is due (undefined: none waits). */

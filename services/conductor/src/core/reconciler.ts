@@ -9,50 +9,16 @@ import {
   parseWith,
   trailingRecipientId,
   LedgerRecordInvalidError,
-  type Ledger,
   type AudienceReport,
-  type Buckets,
   type CampaignSummary,
-  type CampaignTopic,
-  type Clock,
-  type Logger,
-  type ObjectStore,
   type OutcomeRecord,
   type OutcomeStatus,
 } from '@baton/shared';
 import type { CampaignRun } from './campaign-run';
+import type { ReconcilerDeps } from './reconciler-deps';
 import { releaseByZone } from './local-release';
-import type { SendRates } from './send-rates';
-import type { Campaigns } from './campaigns';
-import type { ConductorMetrics } from './ports';
 
-export interface ReconcilerSettings {
-  /** How often a campaign's buckets are listed for newly rendered recipients. */
-  scanIntervalMs: number;
-  /**
-   * Rendering that has not moved for this long is re-driven: stubs with neither a rendered
-   * object nor an outcome are written again (their event re-runs the renderer), and a campaign
-   * with no audience report yet has its "campaign requested" published again. Both handlers are
-   * idempotent, so a re-drive that races a slow original is harmless.
-   */
-  stallMs: number;
-  /** A lease not checked in this long after its worker's budget ran out is treated as abandoned. */
-  leaseGraceMs: number;
-}
-
-export interface ReconcilerDeps {
-  store: ObjectStore;
-  buckets: Buckets;
-  clock: Clock;
-  logger: Logger;
-  topic: CampaignTopic;
-  ledger: Ledger;
-  metrics: ConductorMetrics;
-  campaigns: Campaigns;
-  settings: ReconcilerSettings;
-  /** Accepted sends over time: rebuilt from the outcome records' times as each ledger is read. */
-  sendRates?: SendRates;
-}
+export type { ReconcilerDeps, ReconcilerSettings } from './reconciler-deps';
 
 /**
  * Stubs written again per scan at most. The tick awaits every scan, and only the tick extends the
