@@ -133,7 +133,7 @@ describe('the template check under fuzzing', () => {
     );
   });
 
-  it('takes roughly linear time: doubling a template at most triples the time to check it', async () => {
+  it('takes roughly linear time: four times the template at most ten times the time to check it (quadratic would be sixteen)', async () => {
     // Warm up the libraries so the first measurement is not charged for loading them.
     await checkMs(repeated('x', 10, true));
     await fc.assert(
@@ -142,9 +142,11 @@ describe('the template check under fuzzing', () => {
         // Big enough that the time is the template's, not the timer's or the collector's.
         let bytes = 16_000;
         while (bytes < 256_000 && (await checkMs(repeated(unit, bytes, inText))) < 40) bytes *= 2;
-        const [once, twice] = await fastestMs(repeated(unit, bytes, inText), repeated(unit, 2 * bytes, inText));
+        // Four times the input: linear is 4x, quadratic 16x; 10x leaves room for a loaded machine (doubling
+        // and "at most 3x" flaked on CI, 3.4x, with its CPU shared).
+        const [once, fourTimes] = await fastestMs(repeated(unit, bytes, inText), repeated(unit, 4 * bytes, inText));
         // A few milliseconds of slack: small inputs are checked in about that, and timers are coarse.
-        expect(twice).toBeLessThanOrEqual(3 * once! + 25);
+        expect(fourTimes).toBeLessThanOrEqual(10 * once! + 25);
       }),
       { numRuns: 8 },
     );
