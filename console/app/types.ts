@@ -35,7 +35,7 @@ export type CountKey = (typeof COUNT_KEYS)[number];
 export type Counts = Record<CountKey, number> & { total: number; stubbed: number; rendered: number };
 
 export interface Waiting {
-  reason: 'scheduled' | 'sendWindow' | 'providerHold' | 'dailyLimit';
+  reason: 'scheduled' | 'sendWindow' | 'providerHold' | 'dailyLimit' | 'monthlyLimit';
   until: string;
   message: string;
 }
