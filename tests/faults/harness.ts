@@ -133,7 +133,8 @@ process.once('exit', () => {
 
 export interface StartOptions {
   dataDir: string;
-  sink: MailgunSink;
+  /** Only its url is used: a sink in another process will do. */
+  sink: Pick<MailgunSink, 'url'>;
   /** Extra configuration (the cap, workers, batch size…). */
   env: Record<string, string>;
   /** Where the child's stdout and stderr go (appended). */

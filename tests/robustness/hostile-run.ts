@@ -1,15 +1,17 @@
 /**
  * The issue-9 scenario, shared by the robustness test and its benchmark: Baton as `npm start`
  * runs it (local/src/main.ts, the real composition) in a child process, so that the conductor's
- * event loop holds nothing of the client's; the Mailgun-compatible sink, the prober timing
- * `/healthz` and the hostile client in this process; one campaign sending all along.
+ * event loop holds nothing of the client's; the Mailgun-compatible sink and the prober timing
+ * `/healthz` in a process each (side-process.ts); the hostile client in this process; one
+ * campaign sending all along, bound by its cap (enough workers to reach it).
  */
+import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import { startMailgunSink, type MailgunSink } from '../../local/src/mailgun-sink';
+import path from 'node:path';
 import { NESTED_LOOPS_MJML, SIMPLE_MJML, bigAudience, manyAssignTags } from '../../services/conductor/tests/robustness/hostile';
 import { TEMPLATE } from '../e2e/helpers';
 import { API_KEY, killAllChildren, removeDir, startBaton, tempDir } from '../faults/harness';
+import type { SideAnswer, SideQuestion, SideReady } from './side-process';
 
 const TOKEN = 'robustness-api-token-0123456789abcdef';
 
@@ -107,42 +109,59 @@ export function hostileRequests(): HostileRequest[] {
   ];
 }
 
-/** One `/healthz` on its own kept-alive connection (nothing of the hostile client's can delay it). */
-function healthz(url: string, agent: http.Agent): Promise<void> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(`${url}/healthz`, { agent }, (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`healthz answered ${res.statusCode}`))));
-      })
-      .on('error', reject);
-  });
+/** A side process (side-process.ts) and the way to ask it for figures. */
+interface SideProcess {
+  url: string | undefined;
+  ask(question: { ask: 'sentBetween' | 'probesBetween'; from: number; to: number }): Promise<number | number[]>;
+  stop(): Promise<void>;
 }
 
-/** `/healthz` timed every `everyMs`, each sample tagged with the phase it was taken in. */
-export function probeHealthz(url: string, everyMs = 10) {
-  const samples: { phase: string; ms: number }[] = [];
-  let phase = 'warm-up';
-  let running = true;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const loop = (async () => {
-    while (running) {
-      const started = performance.now();
-      await healthz(url, agent);
-      samples.push({ phase, ms: performance.now() - started });
-      await new Promise((r) => setTimeout(r, everyMs));
-    }
-    agent.destroy();
-  })();
+async function startSideProcess(args: string[]): Promise<SideProcess> {
+  const child = fork(path.join(__dirname, 'side-process.ts'), args, { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+  const waiting = new Map<number, (value: number | number[]) => void>();
+  let next = 0;
+  const ready = new Promise<SideReady>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`side process ${args[0]} exited (${code}) before it was ready`)));
+    child.on('message', (m: SideReady | SideAnswer) => {
+      if ('ready' in m) resolve(m);
+      else waiting.get(m.id)?.(m.value);
+    });
+  });
+  const { url } = await ready;
+  const ask = (question: Omit<SideQuestion, 'id'>) =>
+    new Promise<number | number[]>((resolve) => {
+      const id = ++next;
+      waiting.set(id, (value) => {
+        waiting.delete(id);
+        resolve(value);
+      });
+      child.send({ ...question, id } as SideQuestion);
+    });
   return {
-    set phase(name: string) {
-      phase = name;
-    },
-    of: (name: string) => samples.filter((s) => s.phase === name).map((s) => s.ms),
+    url,
+    ask,
     stop: async () => {
-      running = false;
-      await loop;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await ask({ ask: 'stop' }).catch(() => undefined);
+      await exited;
+      clearTimeout(timer);
     },
+  };
+}
+
+/**
+ * `/healthz` timed every `everyMs` from a process of its own (side-process.ts), so that nothing of
+ * the hostile client's (in this process) can delay a probe. `between(from, to)` gives the ms of
+ * each probe begun in that window (epoch ms).
+ */
+export async function probeHealthz(url: string, everyMs = 10) {
+  const side = await startSideProcess(['probe', url, String(everyMs)]);
+  return {
+    between: async (from: number, to: number) => (await side.ask({ ask: 'probesBetween', from, to })) as number[],
+    stop: () => side.stop(),
   };
 }
 
@@ -153,21 +172,24 @@ export function percentile(values: number[], p: number): number {
 
 /**
  * A local Baton sending `recipients` at `perSecond` (a one-second governor window), with the
- * hostile fixtures in place. `sentSince(t)` counts provider calls the sink took after `t` (ms since epoch).
+ * hostile fixtures in place. `sentBetween(from, to)` counts the messages the sink (in a process of
+ * its own) took in that window (epoch ms).
  */
-export async function sendingBaton(options: { recipients: number; perSecond: number; bigRows: number }) {
+export async function sendingBaton(options: { recipients: number; perSecond: number; bigRows: number; workers?: number }) {
   const dataDir = tempDir('baton-robustness-');
-  const sink: MailgunSink = await startMailgunSink({ apiKey: API_KEY });
+  // The sink in a process of its own: what counts the sends shares no event loop with the hostile client.
+  const sink = await startSideProcess(['sink', API_KEY]);
   const child = await startBaton({
     dataDir,
-    sink,
+    sink: { url: sink.url! },
     log: `${dataDir}/baton.log`,
     env: {
       BATON_API_TOKEN: TOKEN,
       PER_MINUTE_MAX: String(options.perSecond),
       GOVERNOR_WINDOW_MS: '1000',
       GOVERNOR_MARGIN_MS: '100',
-      MAX_WORKERS: '2',
+      // Enough workers that the cap, not the workers, sets the rate (each sends a batch in turn).
+      MAX_WORKERS: String(options.workers ?? 4),
       BATCH_SIZE: '50',
       TICK_MS: '100',
     },
@@ -208,10 +230,10 @@ export async function sendingBaton(options: { recipients: number; perSecond: num
     },
     status: async () =>
       (await call<{ status: string; counts: Record<string, number> }>(`${baton.url}/api/campaigns/${sending.body.id}`, 'GET')).body,
-    sentBetween: (from: number, to: number) => sink.messages().filter((m) => m.receivedAt >= from && m.receivedAt < to).length,
+    sentBetween: async (from: number, to: number) => (await sink.ask({ ask: 'sentBetween', from, to })) as number,
     stop: async () => {
       await killAllChildren();
-      await sink.close();
+      await sink.stop();
       if (!process.env.KEEP_ROBUSTNESS_DIR) removeDir(dataDir);
     },
   };
