@@ -86,6 +86,7 @@ export function journalledSender(sender: Sender, journal: CallJournal): Sender {
 export function journalledClaims(store: ObjectStore, journal: CallJournal): ObjectStore {
   return {
     get: (bucket, key) => store.get(bucket, key),
+    getHead: (bucket, key, maxBytes) => store.getHead(bucket, key, maxBytes),
     putStream: (bucket, key, chunks, options) => store.putStream(bucket, key, chunks, options),
     async delete(bucket: string, key: string) {
       const ref = claimOf(key);

@@ -19,6 +19,7 @@ function refOf(email: string, of = campaign): RecipientRef {
 function withCalls(store: ObjectStore, replaced: Partial<ObjectStore>): ObjectStore {
   return {
     get: replaced.get ?? ((bucket, key) => store.get(bucket, key)),
+    getHead: replaced.getHead ?? ((bucket, key, maxBytes) => store.getHead(bucket, key, maxBytes)),
     put: replaced.put ?? ((bucket, key, body, options) => store.put(bucket, key, body, options)),
     putStream: replaced.putStream ?? ((bucket, key, body, options) => store.putStream(bucket, key, body, options)),
     delete: replaced.delete ?? ((bucket, key) => store.delete(bucket, key)),

@@ -8,7 +8,15 @@ import {
   type ObjectCreatedFilter,
   type ObjectCreatedListener,
 } from './object-created-events';
-import { countedBody, type BodyStream, type ListPage, type PutOptions, type PutStreamOptions } from './port';
+import {
+  checkHeadBytes,
+  countedBody,
+  type BodyStream,
+  type ListPage,
+  type ObjectHead,
+  type PutOptions,
+  type PutStreamOptions,
+} from './port';
 
 export type { ObjectCreatedFilter, ObjectCreatedListener } from './object-created-events';
 
@@ -70,6 +78,29 @@ export class FsObjectStore implements EventedObjectStore {
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw unavailable(err, 'get', bucket, key);
+    }
+  }
+
+  /** Reads only the first `maxBytes` of the file (and its size from the open file, so the two agree). */
+  async getHead(bucket: string, key: string, maxBytes: number): Promise<ObjectHead | undefined> {
+    checkHeadBytes(maxBytes);
+    let file: fs.FileHandle | undefined;
+    try {
+      file = await fs.open(this.pathOf(bucket, key), 'r');
+      const { size } = await file.stat();
+      const bytes = Buffer.alloc(Math.min(size, maxBytes));
+      let read = 0;
+      while (read < bytes.length) {
+        const { bytesRead } = await file.read(bytes, read, bytes.length - read, read);
+        if (bytesRead === 0) break;
+        read += bytesRead;
+      }
+      return { bytes: bytes.subarray(0, read), size };
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw unavailable(err, 'read the head of', bucket, key);
+    } finally {
+      await file?.close();
     }
   }
 

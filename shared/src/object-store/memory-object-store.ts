@@ -1,15 +1,32 @@
 import { ObjectExistsError } from '../errors';
-import { collectBody, type BodyStream, type ListPage, type ObjectStore, type PutOptions, type PutStreamOptions } from './port';
+import {
+  checkHeadBytes,
+  collectBody,
+  headOf,
+  type BodyStream,
+  type ListPage,
+  type ObjectHead,
+  type ObjectStore,
+  type PutOptions,
+  type PutStreamOptions,
+} from './port';
 
 /** An in-memory object store for unit tests of the cores: same semantics as the real adapters. */
 export class MemoryObjectStore implements ObjectStore {
   readonly objects = new Map<string, string>();
   /** Every call, in order, so tests can assert what was (not) done. */
-  readonly calls: { op: 'get' | 'put' | 'delete' | 'list'; bucket: string; key: string }[] = [];
+  readonly calls: { op: 'get' | 'getHead' | 'put' | 'delete' | 'list'; bucket: string; key: string }[] = [];
 
   async get(bucket: string, key: string): Promise<string | undefined> {
     this.calls.push({ op: 'get', bucket, key });
     return this.objects.get(`${bucket}/${key}`);
+  }
+
+  async getHead(bucket: string, key: string, maxBytes: number): Promise<ObjectHead | undefined> {
+    checkHeadBytes(maxBytes);
+    this.calls.push({ op: 'getHead', bucket, key });
+    const text = this.objects.get(`${bucket}/${key}`);
+    return text === undefined ? undefined : headOf(Buffer.from(text, 'utf8'), maxBytes);
   }
 
   async put(bucket: string, key: string, body: string | Uint8Array, options: PutOptions = {}): Promise<void> {

@@ -32,9 +32,23 @@ export interface ListPage {
   nextStartAfter?: string;
 }
 
+/** The start of an object (a ranged read) and the whole object's size. */
+export interface ObjectHead {
+  /** Its first bytes, as many as asked for (all of them when it is shorter). */
+  bytes: Uint8Array;
+  /** The whole object's size in bytes: `bytes` is all of it when they are equal. */
+  size: number;
+}
+
 export interface ObjectStore {
   /** The object's body, or `undefined` when there is none. */
   get(bucket: string, key: string): Promise<string | undefined>;
+  /**
+   * The object's first `maxBytes` bytes (at least 1) and its size, or `undefined` when there is
+   * none: a ranged read (S3 `Range: bytes=0-…`), so a large object's header is checked without
+   * reading it whole. A multi-byte character may be cut at the end.
+   */
+  getHead(bucket: string, key: string, maxBytes: number): Promise<ObjectHead | undefined>;
   /** A body given as bytes is stored as it is (UTF-8 text): a large upload need not become a string first. */
   put(bucket: string, key: string, body: string | Uint8Array, options?: PutOptions): Promise<void>;
   /**
@@ -116,4 +130,16 @@ export async function collectBody(
   const chunks: Uint8Array[] = [];
   for await (const chunk of countedBody(body, where, options)) chunks.push(chunk);
   return Buffer.concat(chunks);
+}
+
+/** Refuses a head length that is not a positive whole number (a bug in the caller). */
+export function checkHeadBytes(maxBytes: number): void {
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1)
+    throw new RangeError(`getHead: maxBytes must be a whole number of at least 1 (got ${maxBytes})`);
+}
+
+/** An object kept whole in memory (a stored value), as `getHead` answers for it. */
+export function headOf(whole: Uint8Array, maxBytes: number): ObjectHead {
+  checkHeadBytes(maxBytes);
+  return { bytes: whole.subarray(0, maxBytes), size: whole.byteLength };
 }

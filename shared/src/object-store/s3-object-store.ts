@@ -11,10 +11,12 @@ import { Readable } from 'node:stream';
 import { systemClock, type Clock } from '../clock';
 import { ObjectExistsError, PermanentError, RetryableError } from '../errors';
 import {
+  checkHeadBytes,
   countedBody,
   type BodyCount,
   type BodyStream,
   type ListPage,
+  type ObjectHead,
   type ObjectStore,
   type PutOptions,
   type PutStreamOptions,
@@ -96,6 +98,25 @@ export class S3ObjectStore implements ObjectStore {
       return out.Body === undefined ? '' : await out.Body.transformToString('utf-8');
     } catch (err) {
       if (isMissingObject(err)) return undefined;
+      throw translateS3Error(err, 'GetObject', bucket, key);
+    }
+  }
+
+  /**
+   * One ranged GetObject (`Range: bytes=0-{maxBytes-1}`): S3 sends only those bytes, and the
+   * object's size in Content-Range. An empty object has no byte 0 (S3 answers 416 InvalidRange):
+   * its head is empty. A server that ignores the range sends the whole body, cut here.
+   */
+  async getHead(bucket: string, key: string, maxBytes: number): Promise<ObjectHead | undefined> {
+    checkHeadBytes(maxBytes);
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=0-${maxBytes - 1}` }));
+      const bytes = out.Body === undefined ? new Uint8Array() : await out.Body.transformToByteArray();
+      const total = /\/(\d+)$/.exec(out.ContentRange ?? '')?.[1];
+      return { bytes: bytes.subarray(0, maxBytes), size: total !== undefined ? Number(total) : bytes.byteLength };
+    } catch (err) {
+      if (isMissingObject(err)) return undefined;
+      if (codesOf(err).includes('InvalidRange') || statusOf(err) === 416) return { bytes: new Uint8Array(), size: 0 };
       throw translateS3Error(err, 'GetObject', bucket, key);
     }
   }

@@ -22,6 +22,8 @@ export interface ContractCapabilities {
   pagination?: boolean;
   /** A key sorts before the keys it is a prefix of, as on S3 (`a/b` before `a/b/c`; s3rver has it the other way round). */
   byteOrderListing?: boolean;
+  /** A ranged read of an empty object is answered (S3: 416 InvalidRange; s3rver aborts the connection). */
+  emptyRangedRead?: boolean;
 }
 
 /**
@@ -34,7 +36,7 @@ export function describeObjectStoreContract(
   teardown: () => Promise<void> = async () => {},
   capabilities: ContractCapabilities = {},
 ): void {
-  const { conditionalCreate = true, pagination = true, byteOrderListing = true } = capabilities;
+  const { conditionalCreate = true, pagination = true, byteOrderListing = true, emptyRangedRead = true } = capabilities;
   const itIf = (capable: boolean) => (capable ? it : it.skip);
 
   describe(`${name} honours the object-store contract`, () => {
@@ -190,6 +192,51 @@ export function describeObjectStoreContract(
 
       // Assess
       expect(page).toEqual({ keys: ['s/b', 's/c'] });
+    });
+
+    it("reads an object's head: its first bytes and its whole size, a multi-byte character cut included", async () => {
+      // Prepare
+      const body = 'email,name\nb@example.com,Zoë\n';
+      await store.put(bucket, 'uploads/head.csv', body);
+
+      // Act
+      const head = await store.getHead(bucket, 'uploads/head.csv', 28);
+      const whole = await store.getHead(bucket, 'uploads/head.csv', 1_000);
+
+      // Assess
+      const bytes = Buffer.from(body, 'utf8');
+      expect(head?.size).toBe(bytes.length);
+      expect(Buffer.from(head!.bytes)).toEqual(bytes.subarray(0, 28)); // the ë's first byte, without its second
+      expect(whole?.size).toBe(bytes.length);
+      expect(Buffer.from(whole!.bytes).toString('utf8')).toBe(body);
+    });
+
+    itIf(emptyRangedRead)('reads the head of an empty object as empty', async () => {
+      // Prepare
+      await store.put(bucket, 'uploads/empty.csv', '');
+
+      // Act
+      const empty = await store.getHead(bucket, 'uploads/empty.csv', 16);
+
+      // Assess
+      expect(empty?.size).toBe(0);
+      expect(empty?.bytes.byteLength).toBe(0);
+    });
+
+    it('reads the head of a missing object as undefined', async () => {
+      // Act
+      const missing = await store.getHead(bucket, 'uploads/none.csv', 16);
+
+      // Assess
+      expect(missing).toBeUndefined();
+    });
+
+    it('refuses a head of no bytes as a caller mistake', async () => {
+      // Act
+      const head = store.getHead(bucket, 'uploads/x.csv', 0);
+
+      // Assess
+      await expect(head).rejects.toBeInstanceOf(RangeError);
     });
 
     it('stores a streamed body whole, a character split across chunks included, and counts its bytes', async () => {

@@ -168,6 +168,48 @@ describe('S3ObjectStore.putStream', () => {
   });
 });
 
+describe('S3ObjectStore.getHead', () => {
+  it('asks S3 for the first bytes only (a Range header) and takes the size from Content-Range', async () => {
+    // Prepare
+    s3.on(GetObjectCommand).resolves({ Body: bodyOf('email,name\n'), ContentRange: 'bytes 0-10/40000000' });
+
+    // Act
+    const head = await store.getHead('campaigns', 'uploads/acme/big.csv', 11);
+
+    // Assess
+    expect(s3.commandCalls(GetObjectCommand)[0]!.args[0].input).toEqual({
+      Bucket: 'campaigns',
+      Key: 'uploads/acme/big.csv',
+      Range: 'bytes=0-10',
+    });
+    expect(Buffer.from(head!.bytes).toString('utf8')).toBe('email,name\n');
+    expect(head!.size).toBe(40_000_000);
+  });
+
+  it('cuts a whole body sent by a server that ignored the range, and takes its length as the size', async () => {
+    // Prepare
+    s3.on(GetObjectCommand).resolves({ Body: bodyOf('email\nann@example.com\n') });
+
+    // Act
+    const head = await store.getHead('campaigns', 'uploads/acme/a.csv', 6);
+
+    // Assess
+    expect(Buffer.from(head!.bytes).toString('utf8')).toBe('email\n');
+    expect(head!.size).toBe(22);
+  });
+
+  it('translates a refusal as get does', async () => {
+    // Prepare
+    s3.on(GetObjectCommand).rejects(serviceError('AccessDenied', 403));
+
+    // Act
+    const reading = store.getHead('campaigns', 'uploads/acme/a.csv', 6);
+
+    // Assess
+    await expect(reading).rejects.toMatchObject({ code: 'S3_ACCESS_DENIED' });
+  });
+});
+
 describe('S3ObjectStore.get', () => {
   it('reads the object body as a UTF-8 string', async () => {
     // Prepare

@@ -22,10 +22,24 @@ export type S3Commands = Pick<
 export function serveS3FromMemory(s3: AwsClientStub<S3Client>, store: MemoryObjectStore, sdk: S3Commands = s3Sdk): void {
   const { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } = sdk;
   const missing = () => new NoSuchKey({ $metadata: { httpStatusCode: 404 }, message: 'The specified key does not exist.' });
-  s3.on(GetObjectCommand).callsFake(async (input: { Bucket: string; Key: string }) => {
+  s3.on(GetObjectCommand).callsFake(async (input: { Bucket: string; Key: string; Range?: string }) => {
     const body = await store.get(input.Bucket, input.Key);
     if (body === undefined) throw missing();
-    return { Body: sdkStreamMixin(Readable.from([Buffer.from(body, 'utf8')])) };
+    const bytes = Buffer.from(body, 'utf8');
+    if (input.Range === undefined) return { Body: sdkStreamMixin(Readable.from([bytes])) };
+    // As S3 answers `bytes=0-N`: those bytes and the size in Content-Range; 416 when the object has no byte 0.
+    const range = /^bytes=0-(\d+)$/.exec(input.Range);
+    if (range === null) throw new Error(`s3-over-memory: Range ${input.Range} is not served`);
+    if (bytes.length === 0) {
+      throw new S3ServiceException({
+        name: 'InvalidRange',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 416 },
+        message: 'The requested range is not satisfiable',
+      });
+    }
+    const part = bytes.subarray(0, Number(range[1]) + 1);
+    return { Body: sdkStreamMixin(Readable.from([part])), ContentRange: `bytes 0-${part.length - 1}/${bytes.length}` };
   });
   s3.on(HeadObjectCommand).callsFake(async (input: { Bucket: string; Key: string }) => {
     if ((await store.get(input.Bucket, input.Key)) === undefined)

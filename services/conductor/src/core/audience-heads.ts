@@ -1,5 +1,5 @@
 import { parseKey, type ObjectStore } from '@baton/shared';
-import { audienceHead } from '@baton/templating';
+import { AUDIENCE_HEAD_BYTES, audienceHead } from '@baton/templating';
 
 /** An audience's head (see `audienceHead`) and whether it is the whole file. */
 export interface AudienceHeadText {
@@ -30,10 +30,8 @@ export class AudienceHeads {
       this.kept.set(key, hit);
       return hit;
     }
-    const csv = await this.store.get(this.bucket, key);
-    if (csv === undefined) return undefined;
-    const head = audienceHead(csv);
-    const text = { head, complete: head.length === csv.length };
+    const text = await readAudienceHead(this.store, this.bucket, key);
+    if (text === undefined) return undefined;
     if (isCampaignAudience(key)) {
       this.kept.set(key, text);
       for (const oldest of this.kept.keys()) {
@@ -57,4 +55,24 @@ function isCampaignAudience(key: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A stored audience's head as `audienceHead` cuts it, from a ranged read of its first bytes (the
+ * store's `getHead`): checking a 200 MB upload's header reads 64 KiB of it, not all of it. Only a
+ * header row longer than the head (no line break in it) has the whole object read, as
+ * `audienceHead` then gives the whole text. `undefined` when there is no such object.
+ */
+export async function readAudienceHead(store: ObjectStore, bucket: string, key: string): Promise<AudienceHeadText | undefined> {
+  const first = await store.getHead(bucket, key, AUDIENCE_HEAD_BYTES + 1);
+  if (first === undefined) return undefined;
+  const bytes = Buffer.from(first.bytes.buffer, first.bytes.byteOffset, first.bytes.byteLength);
+  if (bytes.length < first.size) {
+    const cut = bytes.lastIndexOf(0x0a, AUDIENCE_HEAD_BYTES) + 1;
+    if (cut > 0) return { head: bytes.toString('utf8', 0, cut), complete: false };
+  }
+  const csv = bytes.length < first.size ? await store.get(bucket, key) : bytes.toString('utf8');
+  if (csv === undefined) return undefined;
+  const head = audienceHead(csv);
+  return { head, complete: head.length === csv.length };
 }

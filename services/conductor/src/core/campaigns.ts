@@ -20,6 +20,7 @@ import {
   type ObjectStore,
 } from '@baton/shared';
 import { AUDIENCE_HEAD_BYTES, audienceHead, audienceHeadOf } from '@baton/templating';
+import { readAudienceHead } from './audience-heads';
 import { splitHead, type AudienceUpload } from './audience-upload';
 import { CampaignRun } from './campaign-run';
 import { refuseOutsideQaAllowList } from './qa-audience';
@@ -309,21 +310,26 @@ export class Campaigns {
   private async storeAudience(ref: CampaignRef, input: NewCampaign): Promise<string> {
     const { store, buckets } = this.deps;
     if (input.audienceUpload !== undefined) {
-      const key = keys.audience(ref);
-      await this.storeStreamed(key, input.audienceUpload, input.customerId);
-      return key;
+      await this.storeStreamed(keys.audience(ref), input.audienceUpload, input.customerId);
+      return keys.audience(ref);
     }
     if (input.audienceCsv !== undefined) {
       await this.checkAudience(input.audienceCsv, input.customerId);
-      const key = keys.audience(ref);
-      await store.put(buckets.campaigns, key, input.audienceCsv, { contentType: 'text/csv' });
-      return key;
+      await store.put(buckets.campaigns, keys.audience(ref), input.audienceCsv, { contentType: 'text/csv' });
+      return keys.audience(ref);
     }
     const key = input.audienceKey ?? '';
     const source = audienceKeySource(key, input.customerId, 'body.audienceKey');
+    // The header is checked from the head alone (a ranged read): a 200 MB upload costs 64 KiB here.
+    const head = await readAudienceHead(store, buckets.campaigns, key);
+    if (head === undefined) throw noSuchAudience();
+    await this.deps.renderPool.checkAudienceHead(head.head, input.customerId);
+    const { qaAllowList } = this.deps;
+    if (source === 'upload' && qaAllowList === undefined) return key;
+    // In qa every recipient is checked, and a clone copies the audience: both need it whole.
     const csv = await store.get(buckets.campaigns, key);
-    if (csv === undefined) throw new ValidationError('CAMPAIGN_INVALID', [{ where: 'body.audienceKey', message: 'no such object' }]);
-    await this.checkAudience(csv, input.customerId);
+    if (csv === undefined) throw noSuchAudience();
+    if (qaAllowList !== undefined) refuseOutsideQaAllowList(csv, input.customerId, qaAllowList);
     if (source === 'upload') return key;
     // Another campaign's audience (a clone): copied, so deleting that campaign never takes this one's audience.
     const copy = keys.audience(ref);
@@ -386,4 +392,8 @@ export class Campaigns {
   private async saveState(ref: CampaignRef, state: CampaignState): Promise<void> {
     await this.deps.store.put(this.deps.buckets.campaigns, keys.state(ref), JSON.stringify(state));
   }
+}
+
+function noSuchAudience(): ValidationError {
+  return new ValidationError('CAMPAIGN_INVALID', [{ where: 'body.audienceKey', message: 'no such object' }]);
 }

@@ -13,7 +13,7 @@ import {
   type SliceSchedule,
   type Stage,
 } from '@baton/shared';
-import { audienceHead, normaliseAddress, type AudienceRecipient } from '@baton/templating';
+import { normaliseAddress, type AudienceRecipient } from '@baton/templating';
 import { AudienceHeads } from './audience-heads';
 import type { CampaignRun } from './campaign-run';
 import { CampaignStateError, NoPermitError, RecipientSuppressedError } from './errors';
@@ -139,26 +139,27 @@ export class Previews {
 
   /** Data row `row` of the campaign's audience, read from its head. */
   private async audienceRow(run: CampaignRun, row: number): Promise<AudienceRecipient> {
-    const csv = (await this.deps.store.get(this.deps.buckets.campaigns, run.definition.audienceKey)) ?? '';
-    const head = audienceHead(csv);
-    return this.deps.renderPool.audienceRow(
-      { csv: head, customerId: run.definition.customerId, complete: head.length === csv.length },
-      row,
-    );
+    const text = (await this.heads.read(run.definition.audienceKey)) ?? { head: '', complete: true };
+    return this.deps.renderPool.audienceRow({ csv: text.head, customerId: run.definition.customerId, complete: text.complete }, row);
   }
 
   /** The audience's first valid recipient, read once per campaign from the start of the file. */
   private async sampleRecipient(run: CampaignRun): Promise<AudienceRecipient | undefined> {
     if (this.samples.has(run.id)) return this.samples.get(run.id);
-    const csv = (await this.deps.store.get(this.deps.buckets.campaigns, run.definition.audienceKey)) ?? '';
-    // Trusted when another row follows the first (so it is whole) or the head is the whole file.
-    const head = audienceHead(csv);
+    const { head, complete } = (await this.heads.read(run.definition.audienceKey)) ?? { head: '', complete: true };
     const pool = this.deps.renderPool;
     const fromHead = await pool.firstRecipient(head, run.definition.customerId);
+    // Trusted when another row follows the first (so it is whole) or the head is the whole file;
+    // else (one valid row in 64 KiB) the whole file is read.
     const first =
-      head.length === csv.length || fromHead.valid > 1
+      complete || fromHead.valid > 1
         ? fromHead.recipient
-        : (await pool.firstRecipient(csv, run.definition.customerId)).recipient;
+        : (
+            await pool.firstRecipient(
+              (await this.deps.store.get(this.deps.buckets.campaigns, run.definition.audienceKey)) ?? '',
+              run.definition.customerId,
+            )
+          ).recipient;
     this.samples.set(run.id, first);
     return first;
   }

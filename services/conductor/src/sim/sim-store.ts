@@ -1,8 +1,11 @@
 import {
   ObjectExistsError,
+  checkHeadBytes,
   collectBody,
+  headOf,
   type BodyStream,
   type ListPage,
+  type ObjectHead,
   type ObjectStore,
   type PutOptions,
   type PutStreamOptions,
@@ -22,6 +25,12 @@ export class SimObjectStore implements ObjectStore {
 
   async get(bucket: string, key: string): Promise<string | undefined> {
     return this.bucket(bucket).objects.get(key);
+  }
+
+  async getHead(bucket: string, key: string, maxBytes: number): Promise<ObjectHead | undefined> {
+    checkHeadBytes(maxBytes);
+    const text = this.bucket(bucket).objects.get(key);
+    return text === undefined ? undefined : headOf(Buffer.from(text, 'utf8'), maxBytes);
   }
 
   async put(bucket: string, key: string, body: string, options: PutOptions = {}): Promise<void> {
@@ -98,6 +107,10 @@ export class WorkerObjectStore implements ObjectStore {
 
   get(bucket: string, key: string): Promise<string | undefined> {
     return this.request(() => this.inner.get(bucket, key));
+  }
+
+  getHead(bucket: string, key: string, maxBytes: number): Promise<ObjectHead | undefined> {
+    return this.request(() => this.inner.getHead(bucket, key, maxBytes));
   }
 
   put(bucket: string, key: string, body: string, options?: PutOptions): Promise<void> {

@@ -18,6 +18,7 @@ const draft = {
 function failingDeletes(store: MemoryObjectStore, failing: RegExp): ObjectStore {
   return {
     get: (b, k) => store.get(b, k),
+    getHead: (b, k, n) => store.getHead(b, k, n),
     put: (b, k, body, o) => store.put(b, k, body, o),
     putStream: (b, k, chunks, o) => store.putStream(b, k, chunks, o),
     list: (b, p, o) => store.list(b, p, o),

@@ -125,6 +125,46 @@ describe('creating a campaign with its audience streamed in', () => {
     expect(res.status).toBe(201);
   });
 
+  it("creates from an upload's key reading only the upload's head (a ranged read), never the whole object", async () => {
+    // Prepare: an upload far longer than the head (64 KiB).
+    const rows = Array.from({ length: 20_000 }, (_, i) => `r${i}@example.com,R${i}\n`).join('');
+    await h.store.put(buckets.campaigns, 'uploads/acme/long.csv', `email,first_name\n${rows}`);
+    h.store.calls.length = 0;
+
+    // Act
+    const res = await fetch(`${h.url}/api/campaigns`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...FIELDS, audienceKey: 'uploads/acme/long.csv' }),
+    });
+
+    // Assess
+    expect(res.status).toBe(201);
+    const reads = h.store.calls.filter((c) => c.key === 'uploads/acme/long.csv').map((c) => c.op);
+    expect(reads).toEqual(['getHead']);
+  });
+
+  it("refuses a create from an upload's key whose head has no email column, or that names no object", async () => {
+    // Prepare
+    await h.store.put(buckets.campaigns, 'uploads/acme/names.csv', `name,city\n${'Ann,Oslo\n'.repeat(10_000)}`);
+
+    // Act
+    const create = (audienceKey: string) =>
+      fetch(`${h.url}/api/campaigns`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ ...FIELDS, audienceKey }),
+      });
+    const noEmail = await create('uploads/acme/names.csv');
+    const missing = await create('uploads/acme/none.csv');
+
+    // Assess
+    expect(noEmail.status).toBe(400);
+    expect(((await noEmail.json()) as { error: string }).error).toBe('AUDIENCE_NO_EMAIL_COLUMN');
+    expect(missing.status).toBe(400);
+    expect(JSON.stringify(await missing.json())).toMatch(/no such object/);
+  });
+
   it("refuses an upload name that could climb out of the customer's folder", async () => {
     const res = await fetch(`${h.url}/api/uploads/acme/..%2Fother.csv`, {
       method: 'PUT',
