@@ -48,6 +48,7 @@ export function serviceSources(repoRoot: string): ServiceSources {
       '!console/src',
       '!console/app',
       '!services/conductor/Dockerfile',
+      '!services/conductor/scripts',
       '**/node_modules',
     ],
   };

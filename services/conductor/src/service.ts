@@ -73,7 +73,7 @@ export class ConductorService {
   constructor(private readonly deps: ConductorServiceDeps) {
     const { config } = deps;
     this.metrics = createMetrics({ windowMs: config.GOVERNOR_WINDOW_MS });
-    this.renderPool = createPiscinaRenderPool(deps.renderPool);
+    this.renderPool = createPiscinaRenderPool({ logger: deps.logger, ...deps.renderPool });
     this.governors = new SendingGovernors({
       domains: sendingDomains(config),
       customerCaps: config.CUSTOMER_PER_MINUTE_MAX,

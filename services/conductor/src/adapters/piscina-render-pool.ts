@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Piscina } from 'piscina';
-import { PermanentError, RetryableError, ValidationError } from '@baton/shared';
+import { PermanentError, RetryableError, ValidationError, type Logger } from '@baton/shared';
 import type { RenderPool } from '../core/ports';
 import { COMPILING_TASKS, renderPoolOver, type RenderTask, type RenderTaskResult } from '../core/render-tasks';
 
@@ -24,9 +25,12 @@ export interface RenderPoolOptions {
    * How much lower than the conductor's own the render threads' CPU priority is (their nice value,
    * default 10): on a busy machine a hostile template's check or preview then takes the CPU the
    * event loop leaves, instead of half of it (piscina sets it through the optional @napi-rs/nice;
-   * where that is absent the threads keep the process's priority).
+   * where that cannot be loaded the threads keep the process's priority, and the pool says so once
+   * in the log: `render_pool.priority_unchanged`).
    */
   niceIncrement?: number;
+  /** Where the pool says that it could not lower its threads' priority. */
+  logger?: Logger;
   /** The worker's file; found next to this one by default (the .js in the bundle, the .ts in development). */
   workerFile?: string;
 }
@@ -42,18 +46,26 @@ export function createPiscinaRenderPool(options: RenderPoolOptions = {}): Render
   const maxQueue = options.maxQueue ?? 16;
   // Threads start with the first task (or `warm`), so a service built and never started holds none.
   let pool: Piscina | undefined;
-  const started = (): Piscina =>
-    (pool ??= new Piscina({
+  const niceIncrement = options.niceIncrement ?? 10;
+  const started = (): Piscina => {
+    if (pool === undefined && niceIncrement > 0 && !canLowerPriority()) {
+      options.logger?.warn(
+        { event: 'render_pool.priority_unchanged', niceIncrement },
+        "the render threads run at the conductor's CPU priority: @napi-rs/nice (which lowers it) cannot be loaded here",
+      );
+    }
+    return (pool ??= new Piscina({
       filename,
       minThreads: 1,
       maxThreads: threads,
       maxQueue,
       idleTimeout: 60_000,
       resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb ?? 256 },
-      niceIncrement: options.niceIncrement ?? 10,
+      niceIncrement,
       // TypeScript in development and tests: the thread loads it through tsx, as `npm start` does.
       ...(filename.endsWith('.ts') ? { execArgv: ['--import', 'tsx'] } : {}),
     }));
+  };
   const checkMs = options.checkTimeoutMs ?? 10_000;
   const renderMs = options.renderTimeoutMs ?? 5_000;
 
@@ -115,6 +127,19 @@ function translate(err: unknown, task: RenderTask, limitMs: number, limit: numbe
   }
   if (message === 'Task queue is at limit') return busy(limit, err);
   return err instanceof Error ? err : new Error(message);
+}
+
+/**
+ * Whether piscina's thread will find @napi-rs/nice: it loads it the same way (beside its
+ * worker.js, which the bundle puts beside this file) and carries on silently when it cannot.
+ */
+function canLowerPriority(): boolean {
+  try {
+    createRequire(__filename)('@napi-rs/nice');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function defaultWorkerFile(): string {
