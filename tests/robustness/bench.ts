@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   const status = await run.status();
   await run.stop();
   console.log(
-    `cap ${RATE}/s, ${WORKERS} workers, big audience ${ROWS.toLocaleString('en')} rows, phases of ${PHASE_MS} ms; campaign ${status.status}; load average at the end: ${load()}`,
+    `cap ${RATE}/s, ${WORKERS} workers, big audience ${ROWS.toLocaleString('en')} rows, phases of ${PHASE_MS} ms; campaign ${status.status}, ${JSON.stringify(status.counts)} of ${recipients}; load average at the end: ${load()}`,
   );
   console.log(
     '| hostile request (repeated for the phase) | requests | probes | healthz p50 ms | p95 ms | max ms | sent per s | Δ against the quiet phases beside it | main thread CPU % | process CPU % |',
