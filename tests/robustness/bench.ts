@@ -7,7 +7,8 @@
  * so that "slower" means the conductor handed out fewer permits, not that a worker lacked CPU.
  *   HOSTILE_PHASE_MS (default 6000), HOSTILE_ROWS (big audience rows, default 1,000,000),
  *   HOSTILE_RATE (the campaign's cap per second, default 200), HOSTILE_WORKERS (default 4),
- *   HOSTILE_ONLY (comma-separated indexes into the hostile requests, default all)
+ *   HOSTILE_ONLY (comma-separated indexes into the hostile requests, default all),
+ *   HOSTILE_STORE (lmdb, what `npm start` opens, by default; or fs)
  */
 import { readFileSync } from 'node:fs';
 import { cpuMs, hostileRequests, percentile, probeHealthz, sendingBaton } from './hostile-run';
@@ -17,6 +18,7 @@ const ROWS = Number(process.env.HOSTILE_ROWS ?? 1_000_000);
 const RATE = Number(process.env.HOSTILE_RATE ?? 200);
 const WORKERS = Number(process.env.HOSTILE_WORKERS ?? 4);
 const ONLY = process.env.HOSTILE_ONLY?.split(',').map(Number);
+const STORE = process.env.HOSTILE_STORE === 'fs' ? 'fs' : 'lmdb';
 
 /** The load average (1, 5, 15 min), as /proc gives it. */
 function load(): string {
@@ -43,7 +45,7 @@ async function main(): Promise<void> {
   // Enough for the phases after the audience is rendered (at most about a third of it goes out meanwhile).
   const recipients = Math.ceil((RATE * PHASE_MS * (phases + 2) * 1.5) / 1000);
   console.log(`load average at the start: ${load()}`);
-  const run = await sendingBaton({ recipients, perSecond: RATE, bigRows: ROWS, workers: WORKERS });
+  const run = await sendingBaton({ recipients, perSecond: RATE, bigRows: ROWS, workers: WORKERS, store: STORE });
   await run.startSending();
   const probe = await probeHealthz(run.baton.url);
   // The phases start once the whole audience is rendered and sends flow, so that every phase
@@ -82,7 +84,7 @@ async function main(): Promise<void> {
   const status = await run.status();
   await run.stop();
   console.log(
-    `cap ${RATE}/s, ${WORKERS} workers, big audience ${ROWS.toLocaleString('en')} rows, phases of ${PHASE_MS} ms; campaign ${status.status}, ${JSON.stringify(status.counts)} of ${recipients}; load average at the end: ${load()}`,
+    `${STORE} store, cap ${RATE}/s, ${WORKERS} workers, big audience ${ROWS.toLocaleString('en')} rows, phases of ${PHASE_MS} ms; campaign ${status.status}, ${JSON.stringify(status.counts)} of ${recipients}; load average at the end: ${load()}`,
   );
   console.log(
     '| hostile request (repeated for the phase) | requests | probes | healthz p50 ms | p95 ms | max ms | sent per s | Δ against the quiet phases beside it | main thread CPU % | process CPU % |',

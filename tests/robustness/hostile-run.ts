@@ -175,7 +175,13 @@ export function percentile(values: number[], p: number): number {
  * hostile fixtures in place. `sentBetween(from, to)` counts the messages the sink (in a process of
  * its own) took in that window (epoch ms).
  */
-export async function sendingBaton(options: { recipients: number; perSecond: number; bigRows: number; workers?: number }) {
+export async function sendingBaton(options: {
+  recipients: number;
+  perSecond: number;
+  bigRows: number;
+  workers?: number;
+  store?: 'lmdb' | 'fs';
+}) {
   const dataDir = tempDir('baton-robustness-');
   // The sink in a process of its own: what counts the sends shares no event loop with the hostile client.
   const sink = await startSideProcess(['sink', API_KEY]);
@@ -185,6 +191,8 @@ export async function sendingBaton(options: { recipients: number; perSecond: num
     log: `${dataDir}/baton.log`,
     env: {
       BATON_API_TOKEN: TOKEN,
+      // What `npm start` opens for a new data folder (the fault suite's harness defaults to fs).
+      BATON_STORE: options.store ?? 'lmdb',
       PER_MINUTE_MAX: String(options.perSecond),
       GOVERNOR_WINDOW_MS: '1000',
       GOVERNOR_MARGIN_MS: '100',
