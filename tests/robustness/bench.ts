@@ -29,6 +29,15 @@ function load(): string {
   }
 }
 
+/** Microseconds some task has waited on IO so far (Linux pressure stall information), NaN without it. */
+function ioStallUs(): number {
+  try {
+    return Number(/^some .*total=(\d+)/m.exec(readFileSync('/proc/pressure/io', 'utf8'))?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
+
 interface Phase {
   name: string;
   quiet: boolean;
@@ -37,6 +46,8 @@ interface Phase {
   rate: number;
   mainCpu: number;
   allCpu: number;
+  /** Share of the phase in which some task of the machine waited on IO, %. */
+  ioStall: number;
 }
 
 async function main(): Promise<void> {
@@ -62,14 +73,16 @@ async function main(): Promise<void> {
   const measure = async (name: string, quiet: boolean, work: () => Promise<number>) => {
     const started = Date.now();
     const cpuBefore = { main: cpuMs(run.pid, run.pid), all: cpuMs(run.pid) };
+    const ioBefore = ioStallUs();
     let requests = 0;
     while (Date.now() - started < PHASE_MS) requests += await work();
     const ended = Date.now();
     // Of one core, in the phase: the conductor's main thread (its event loop) and the whole process.
     const mainCpu = (100 * (cpuMs(run.pid, run.pid) - cpuBefore.main)) / (ended - started);
     const allCpu = (100 * (cpuMs(run.pid) - cpuBefore.all)) / (ended - started);
+    const ioStall = (100 * (ioStallUs() - ioBefore)) / 1000 / (ended - started);
     const rate = ((await run.sentBetween(started, ended)) * 1000) / (ended - started);
-    done.push({ name, quiet, requests, probes: await probe.between(started, ended), rate, mainCpu, allCpu });
+    done.push({ name, quiet, requests, probes: await probe.between(started, ended), rate, mainCpu, allCpu, ioStall });
   };
   const idle = async () => {
     await new Promise((r) => setTimeout(r, 100));
@@ -87,15 +100,15 @@ async function main(): Promise<void> {
     `${STORE} store, cap ${RATE}/s, ${WORKERS} workers, big audience ${ROWS.toLocaleString('en')} rows, phases of ${PHASE_MS} ms; campaign ${status.status}, ${JSON.stringify(status.counts)} of ${recipients}; load average at the end: ${load()}`,
   );
   console.log(
-    '| hostile request (repeated for the phase) | requests | probes | healthz p50 ms | p95 ms | max ms | sent per s | Δ against the quiet phases beside it | main thread CPU % | process CPU % |',
+    '| hostile request (repeated for the phase) | requests | probes | healthz p50 ms | p95 ms | max ms | sent per s | Δ against the quiet phases beside it | main thread CPU % | process CPU % | IO stall % |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   done.forEach((p, i) => {
     const beside = p.quiet ? undefined : (done[i - 1]!.rate + done[i + 1]!.rate) / 2;
     const delta = beside === undefined ? '' : `${(((p.rate - beside) / beside) * 100).toFixed(1)}%`;
     const ms = p.probes;
     console.log(
-      `| ${p.name} | ${p.requests} | ${ms.length} | ${percentile(ms, 50).toFixed(1)} | ${percentile(ms, 95).toFixed(1)} | ${Math.max(...ms).toFixed(1)} | ${p.rate.toFixed(1)} | ${delta} | ${p.mainCpu.toFixed(0)} | ${p.allCpu.toFixed(0)} |`,
+      `| ${p.name} | ${p.requests} | ${ms.length} | ${percentile(ms, 50).toFixed(1)} | ${percentile(ms, 95).toFixed(1)} | ${Math.max(...ms).toFixed(1)} | ${p.rate.toFixed(1)} | ${delta} | ${p.mainCpu.toFixed(0)} | ${p.allCpu.toFixed(0)} | ${p.ioStall.toFixed(0)} |`,
     );
   });
 }
