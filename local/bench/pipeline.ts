@@ -53,6 +53,14 @@ const TICK = 100; // USER_HZ on Linux
 const JSON_CREATE_BYTES = 7 * 1024 * 1024;
 const KEEP_MESSAGES_UP_TO = 200_000;
 
+/** The package's `start` script (`node [flags] script`), as node flags and the script. */
+function startCommand(): { nodeArgs: string[]; script: string } {
+  const scripts = (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const words = (scripts.start ?? '').split(/\s+/).filter(Boolean);
+  if (words[0] !== 'node' || words.length < 2) throw new Error(`the start script is not "node [flags] script": ${scripts.start}`);
+  return { nodeArgs: words.slice(1, -1), script: words[words.length - 1]! };
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -163,12 +171,13 @@ async function main(): Promise<void> {
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
   };
   const extraNodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // What `npm start` runs, its node flags included (the young generation's size is one); BENCH_CHILD_NODE_ARGS after them, so they win.
+  const start = startCommand();
   const nodeArgs = [
     ...extraNodeArgs,
-    '--import',
-    'tsx',
+    ...start.nodeArgs,
     ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(cpuProf)}`] : []),
-    'local/src/main.ts',
+    start.script,
   ];
   // BENCH_CHILD_LOG=file keeps Baton's log lines (LOG_LEVEL from BENCH_LOG_LEVEL) for a look afterwards.
   const logFile = process.env.BENCH_CHILD_LOG ? openSync(process.env.BENCH_CHILD_LOG, 'w') : 'ignore';

@@ -11,7 +11,9 @@ import { PortInUseError } from './port';
  * allocation rate: the conductor's thread, which reads and sends every rendered message, then
  * held 250–290 MB of heap with 60–90 MB live in the 20,000-recipient bench. At 50 it peaked at
  * 432 MB in all (from 633), at the same rate and about the same CPU (docs/benchmarks.md). A
- * `--heap-growing-percent` given to node (NODE_OPTIONS or the command line) wins.
+ * `--heap-growing-percent` given to node (NODE_OPTIONS or the command line) wins. The young
+ * generation's size is fixed when a heap is made, so `npm start` gives it on node's command line
+ * (`--max-semi-space-size=8`; the function thread sets its own, function-threads.ts).
  */
 const HEAP_GROWING_PERCENT = 50;
 
