@@ -35,8 +35,9 @@ const CLOSE_STORE_MS = 1_000;
  */
 export const MAX_RENDER_BACKLOG = 2_000;
 /**
- * The thread's young generation (three semi-spaces of 8 MB, against V8's 16 by default): the
- * 20,000-recipient bench peaked at 396 MB instead of 449, at the same CPU (docs/benchmarks.md).
+ * The thread's young generation (three semi-spaces of 8 MB, against V8's 16 by default): with
+ * the conductor's as small, the bench peaked about 10 MB lower at 100,000 recipients (396 MB
+ * against 449 in single 20,000 runs), at no CPU that showed (docs/benchmarks.md).
  */
 const YOUNG_GENERATION_MB = 24;
 /** How often held stub writes look at the backlog again. */

@@ -22,7 +22,7 @@ import { collectBody, type BodyStream, type ListPage, type PutOptions, type PutS
  *   transaction commits and flushes afterwards, outside the write lock: the store waits for that
  *   flush too (`separateFlushed`), so commits still overlap flushes but no put is acknowledged
  *   before it is on disk. (A killed process loses nothing committed either way: the committed
- *   pages are in the OS's cache.) Buckets named `derived` are the exception: kept in an
+ *   pages are in the OS's cache.) The buckets given as `derived` are the exception: kept in an
  *   environment of their own, their writes resolve at the commit (see the option).
  * - Conditional create (`ifNoneMatch: '*'`) is checked inside the write transaction: of two
  *   racing creators, in this process or another one, exactly one wins.
