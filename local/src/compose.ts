@@ -23,7 +23,7 @@ import { ConductorService } from '@baton/conductor';
 import { consoleFiles } from '@baton/console';
 import { CallJournal, journalledClaims, journalledSender } from './call-journal';
 import { devSecret } from './dev-secrets';
-import { FunctionThread, onThreadObjectCreated } from './function-threads';
+import { FunctionThread, RenderBacklog, onThreadObjectCreated, type FunctionName } from './function-threads';
 import { LocalLambda } from './local-lambda';
 import { LOCAL_BUCKETS, kindOf, openLocalStore, type LocalStore } from './local-store';
 import { startMailgunSink, type MailgunSink } from './mailgun-sink';
@@ -36,6 +36,10 @@ export { LOCAL_BUCKETS, openLocalStore, type LocalStore } from './local-store';
 
 /** A local worker runs in this process: it starts within a tick of the event loop, not a Lambda cold start. */
 const LOCAL_WORKER_START_MS = 20;
+
+/** Stubbing runs at once (each may be a whole audience) and renders at once, in the function thread. */
+const STUBBER_CONCURRENCY = 2;
+const RENDER_CONCURRENCY = 32;
 
 /** How often finished campaigns are checked for stubs and rendered messages past their retention. */
 export const RETENTION_SWEEP_MS = 10 * 60_000;
@@ -139,14 +143,26 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
 
   // Unsubscribe links name the conductor's public address; by default the port it really bound.
   let publicUrl = config.BATON_PUBLIC_URL ?? `http://localhost:${config.PORT}`;
-  // The stubber and the renderer each run in a thread of their own (function-threads.ts), built
-  // once the conductor listens (the renderer's links name its address); events wait till then.
-  type Fn = 'stubber' | 'renderer';
-  let threadsReady: (made: Record<Fn, FunctionThread>) => void = () => undefined;
-  const threadsMade = new Promise<Record<Fn, FunctionThread>>((resolve) => (threadsReady = resolve));
-  const inThread = (fn: Fn) => async (event: unknown) => (await threadsMade)[fn].run(event);
-  const stubber = new LocalLambda<SnsEvent>(inThread('stubber'), { name: 'stubber', concurrency: 2, retryAttempts: 2, logger });
-  const renderer = new LocalLambda<S3Event>(inThread('renderer'), { name: 'renderer', concurrency: 32, retryAttempts: 2, logger });
+  // The stubber and the renderer run in a thread of their own (function-threads.ts), made once
+  // the conductor listens (the renderer's links name its address); events wait till then.
+  let threadReady: (made: FunctionThread) => void = () => undefined;
+  const threadMade = new Promise<FunctionThread>((resolve) => (threadReady = resolve));
+  const inThread = (fn: FunctionName) => async (event: unknown) => (await threadMade).run(fn, event);
+  const renderBacklog = new RenderBacklog();
+  const stubber = new LocalLambda<SnsEvent>(inThread('stubber'), {
+    name: 'stubber',
+    concurrency: STUBBER_CONCURRENCY,
+    retryAttempts: 2,
+    logger,
+  });
+  const renderer = new LocalLambda<S3Event>(inThread('renderer'), {
+    name: 'renderer',
+    concurrency: RENDER_CONCURRENCY,
+    retryAttempts: 2,
+    logger,
+    // The stubber's writes wait while this many stub events are queued (MAX_RENDER_BACKLOG).
+    onQueued: (queued) => renderBacklog.setQueued(queued),
+  });
   const createdChannel = `baton-object-created-${randomBytes(8).toString('hex')}`;
   const worker = new LocalLambda<WorkerInvocation>(
     createWorkerHandler({
@@ -168,7 +184,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
 
   // Stubs written here (the conductor's re-drive) and in the stubber's thread both trigger the renderer.
   const unsubscribeHere = store.onObjectCreated({ bucket: buckets.stubs, prefix: STUBS_PREFIX }, (event) => renderer.invoke(event));
-  const unsubscribeThreads = onThreadObjectCreated(createdChannel, (event) => renderer.invoke(event));
+  const unsubscribeThreads = onThreadObjectCreated(createdChannel, renderBacklog, (event) => renderer.invoke(event));
   const unsubscribe = () => {
     unsubscribeHere();
     unsubscribeThreads();
@@ -221,14 +237,21 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
   leaseClient = createHttpLeaseClient({ baseUrl: url, token: leaseToken });
   sinkWebhooks?.setTarget(`${url}/webhooks/mailgun`);
   if (config.BATON_PUBLIC_URL === undefined) publicUrl = `http://localhost:${new URL(url).port}`;
-  const setup = { dataDir, storeKind: kindOf(store), logLevel: logger.level, channel: createdChannel, publicUrl, unsubscribeSecret };
-  const threads: Record<Fn, FunctionThread> = {
+  const thread = new FunctionThread(
+    {
+      dataDir,
+      storeKind: kindOf(store),
+      logLevel: logger.level,
+      channel: createdChannel,
+      publicUrl,
+      unsubscribeSecret,
+      renderBacklog: renderBacklog.buffer,
+    },
     // On a busy machine the conductor's thread (the API, the tick, the in-process workers) goes
     // first: rendering only has to stay ahead of sending, and stubbing ahead of rendering.
-    stubber: new FunctionThread({ ...setup, fn: 'stubber' }, { concurrency: 2, niceIncrement: 10 }),
-    renderer: new FunctionThread({ ...setup, fn: 'renderer' }, { concurrency: 32, niceIncrement: 5 }),
-  };
-  threadsReady(threads);
+    { concurrency: STUBBER_CONCURRENCY + RENDER_CONCURRENCY, niceIncrement: 5 },
+  );
+  threadReady(thread);
 
   const retention = new RetentionSweeper({
     store,
@@ -278,7 +301,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
         },
         workers!.stillRunning ? 'stopped; a worker was cut short' : 'stopped',
       );
-      await Promise.all([threads.stubber.close(), threads.renderer.close()]);
+      await thread.close();
       await sinkWebhooks?.settled();
       await sink?.close();
       journal?.close();

@@ -1,40 +1,56 @@
 /**
- * A function thread (see function-threads.ts): the stubber or the renderer Lambda, in a worker
- * thread of its own, with its own event loop and its own store on the data folder. Stubs it
- * creates are told to the conductor's thread as S3-shaped events over a BroadcastChannel, where
- * they trigger the renderer as the stubs bucket's notifications do on AWS.
+ * The function thread (see function-threads.ts): the stubber and the renderer Lambdas in a worker
+ * thread, with its own event loop and its own store on the data folder. Stubs it creates are told
+ * to the conductor's thread as S3-shaped events over a BroadcastChannel, where they trigger the
+ * renderer as the stubs bucket's notifications do on AWS.
  */
 import { BroadcastChannel, workerData } from 'node:worker_threads';
-import { STUBS_PREFIX, createLogger } from '@baton/shared';
+import { STUBS_PREFIX, createLogger, type ObjectStore } from '@baton/shared';
 import { LmdbObjectStore } from '@baton/shared/lmdb-object-store';
 import { createRenderHandler, createStubberHandler } from '@baton/renderer';
 import { TemplateCache } from '@baton/templating';
 import { LOCAL_BUCKETS, openLocalStore } from './local-store';
-import type { FunctionThreadSetup } from './function-threads';
+import { RenderBacklog, type FunctionTask, type FunctionThreadSetup } from './function-threads';
 
 const setup = workerData as FunctionThreadSetup;
 const store = openLocalStore(setup.dataDir, setup.storeKind);
-const logger = createLogger({ level: setup.logLevel, name: 'baton' }).child({ function: setup.fn });
+const logger = createLogger({ level: setup.logLevel, name: 'baton' });
 const buckets = LOCAL_BUCKETS;
+const backlog = new RenderBacklog(setup.renderBacklog);
 
 const created = new BroadcastChannel(setup.channel);
 created.unref();
-store.onObjectCreated({ bucket: buckets.stubs, prefix: STUBS_PREFIX }, (event) => created.postMessage(event));
+store.onObjectCreated({ bucket: buckets.stubs, prefix: STUBS_PREFIX }, (event) => {
+  backlog.posted();
+  created.postMessage(event);
+});
 
-const handle =
-  setup.fn === 'stubber'
-    ? createStubberHandler({ store, buckets, logger })
-    : createRenderHandler({
-        store,
-        buckets,
-        templates: new TemplateCache(),
-        publicUrl: setup.publicUrl,
-        unsubscribeSecret: setup.unsubscribeSecret,
-        logger,
-      });
+/** The stubber's store: a stub is written only while the renderer's backlog has room (back-pressure). */
+const stubberStore: ObjectStore = {
+  get: (bucket, key) => store.get(bucket, key),
+  put: async (bucket, key, body, options) => {
+    if (bucket === buckets.stubs) await backlog.belowMax();
+    return store.put(bucket, key, body, options);
+  },
+  putStream: (bucket, key, body, options) => store.putStream(bucket, key, body, options),
+  delete: (bucket, key) => store.delete(bucket, key),
+  list: (bucket, prefix, options) => store.list(bucket, prefix, options),
+};
 
-export default function runFunction(event: unknown): Promise<void> {
-  return handle(event);
+const handlers = {
+  stubber: createStubberHandler({ store: stubberStore, buckets, logger: logger.child({ function: 'stubber' }) }),
+  renderer: createRenderHandler({
+    store,
+    buckets,
+    templates: new TemplateCache(),
+    publicUrl: setup.publicUrl,
+    unsubscribeSecret: setup.unsubscribeSecret,
+    logger: logger.child({ function: 'renderer' }),
+  }),
+};
+
+export default function runFunction(task: FunctionTask): Promise<void> {
+  return handlers[task.fn](task.event);
 }
 
 /** Before the thread ends: queued LMDB writes are committed (piscina calls nothing; the pool sends this task). */

@@ -9,6 +9,8 @@ export interface LocalLambdaOptions {
   retryAttempts: number;
   retryDelayMs?: number;
   logger: Logger;
+  /** Told the number of events waiting (not yet running) whenever it changes: a producer may hold back. */
+  onQueued?: (queued: number) => void;
 }
 
 /**
@@ -36,6 +38,7 @@ export class LocalLambda<E> {
     }
     this.queue.push({ event, attempt: 0 });
     this.pump();
+    this.options.onQueued?.(this.queue.length);
   }
 
   /**
@@ -46,11 +49,17 @@ export class LocalLambda<E> {
   async drain(timeoutMs: number): Promise<{ dropped: number; stillRunning: boolean }> {
     this.closed = true;
     const dropped = this.queue.splice(0).length;
+    this.options.onQueued?.(0);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
     const outcome = await Promise.race([this.idle().then(() => 'idle' as const), timedOut]);
     clearTimeout(timer);
     return { dropped, stillRunning: outcome === 'timeout' };
+  }
+
+  /** Events waiting for a slot (not counting those running). */
+  get queued(): number {
+    return this.queue.length;
   }
 
   get busy(): boolean {
@@ -63,6 +72,12 @@ export class LocalLambda<E> {
   }
 
   private pump(): void {
+    const before = this.queue.length;
+    this.startQueued();
+    if (this.queue.length !== before) this.options.onQueued?.(this.queue.length);
+  }
+
+  private startQueued(): void {
     while (this.running < this.options.concurrency && this.queue.length > 0) {
       const item = this.queue.shift()!;
       this.running++;

@@ -50,4 +50,29 @@ describe('LocalLambda', () => {
     await f.idle();
     expect(await f.drain(10_000)).toEqual({ dropped: 0, stillRunning: false });
   });
+
+  it('tells how many events wait for a slot as they queue and start, and none once drained', async () => {
+    // Prepare: one slot; each handler waits until released.
+    const told: number[] = [];
+    const releases: (() => void)[] = [];
+    const f = new LocalLambda<number>(() => new Promise<void>((resolve) => releases.push(resolve)), {
+      name: 'test',
+      concurrency: 1,
+      retryAttempts: 0,
+      logger: silentLogger,
+      onQueued: (queued) => told.push(queued),
+    });
+    // Act
+    for (const e of [1, 2, 3]) f.invoke(e);
+    const queuedThen = f.queued;
+    releases.shift()!();
+    await new Promise((resolve) => setImmediate(resolve));
+    const queuedAfterOne = f.queued;
+    await f.drain(10);
+    // Assess
+    expect(queuedThen).toBe(2);
+    expect(queuedAfterOne).toBe(1);
+    expect(told.at(-1)).toBe(0);
+    expect(told).toEqual(expect.arrayContaining([1, 2]));
+  });
 });

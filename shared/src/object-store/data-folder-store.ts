@@ -21,10 +21,24 @@ export function dataFolderStoreKind(dataDir: string, kind?: DataFolderStoreKind)
   return existsSync(path.join(dataDir, 'objects')) && !existsSync(path.join(dataDir, 'store')) ? 'fs' : 'lmdb';
 }
 
-/** The object store of a local data folder (see `dataFolderStoreKind`). */
+/**
+ * The object store of a local data folder (see `dataFolderStoreKind`). LMDB keeps the
+ * `campaigns` bucket (definitions, the ledger) in `{dataDir}/store` and stubs and rendered
+ * messages, which are derived again when lost, in `{dataDir}/derived`: a claim's or an outcome's
+ * write then waits for a flush of ledger pages only, and a stub or rendered message is
+ * acknowledged at its commit (as the filesystem store skips their fsync). A folder whose `store`
+ * was made before (everything in it, no `derived`) is kept as it is.
+ */
 export function openDataFolderStore(dataDir: string, kind?: DataFolderStoreKind): DataFolderStore {
   if (dataFolderStoreKind(dataDir, kind) === 'lmdb') {
-    return new LmdbObjectStore({ path: path.join(dataDir, 'store'), dictionaryScope: renderedCampaign });
+    const store = path.join(dataDir, 'store');
+    const derived = path.join(dataDir, 'derived');
+    const split = existsSync(derived) || !existsSync(store);
+    return new LmdbObjectStore({
+      path: store,
+      dictionaryScope: renderedCampaign,
+      ...(split ? { derived: { path: derived, buckets: [DATA_FOLDER_BUCKETS.stubs, DATA_FOLDER_BUCKETS.rendered] } } : {}),
+    });
   }
   // Stubs and rendered messages are derived again when lost (the conductor re-drives them): they
   // skip fsync. Definitions and the ledger are synced before a write is acknowledged.

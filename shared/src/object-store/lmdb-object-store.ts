@@ -31,7 +31,8 @@ import {
  *   transaction commits and flushes afterwards, outside the write lock: the store waits for that
  *   flush too (`separateFlushed`), so commits still overlap flushes but no put is acknowledged
  *   before it is on disk. (A killed process loses nothing committed either way: the committed
- *   pages are in the OS's cache.)
+ *   pages are in the OS's cache.) The buckets given as `derived` are the exception: kept in an
+ *   environment of their own, their writes resolve at the commit (see the option).
  * - Conditional create (`ifNoneMatch: '*'`) is checked inside the write transaction: of two
  *   racing creators, in this process or another one, exactly one wins.
  * - Bodies over 1 KB are stored LZ4-compressed (lmdb's own). Bodies that share a scope (given
@@ -49,6 +50,13 @@ export interface LmdbObjectStoreOptions {
    * `undefined`. Bodies of one scope are compressed against the first one stored in it.
    */
   dictionaryScope?: (bucket: string, key: string) => string | undefined;
+  /**
+   * Buckets whose objects are derived again when lost (stubs, rendered messages), kept in an LMDB
+   * environment of their own at `path`: their writes resolve once committed (visible to every
+   * reader, safe from a killed process) without waiting for the disk flush, and the flushes the
+   * other buckets' writes wait for (the ledger's) carry only their own pages.
+   */
+  derived?: { path: string; buckets: readonly string[] };
 }
 
 /** Bodies this small gain nothing from a dictionary worth the CPU. */
@@ -82,8 +90,13 @@ const MAP_BYTES = 16 * 1024 ** 3;
 export class LmdbObjectStore implements EventedObjectStore {
   private readonly events = new ObjectCreatedEvents();
   private readonly root: RootDatabase;
+  /** The environment of the derived buckets, when they have one of their own. */
+  private readonly derivedRoot: RootDatabase | undefined;
+  private readonly derivedBuckets: ReadonlySet<string>;
   private readonly buckets = new Map<string, Database<Buffer, string>>();
+  /** Each environment's dictionaries: a body and its dictionary are committed in the same one. */
   private readonly dictionaries: Database<Buffer, string>;
+  private readonly derivedDictionaries: Database<Buffer, string> | undefined;
   /** Dictionaries by id (hex), once read or made. */
   private readonly dictionaryById = new Map<string, Buffer>();
   /** A scope's dictionary being read or made: concurrent puts of a new scope make it once. */
@@ -91,14 +104,12 @@ export class LmdbObjectStore implements EventedObjectStore {
   private readonly dictionaryScope: LmdbObjectStoreOptions['dictionaryScope'];
 
   constructor(options: LmdbObjectStoreOptions) {
-    try {
-      this.root = open({ path: options.path, maxDbs: MAX_BUCKETS, compression: true, mapSize: MAP_BYTES, separateFlushed: true });
-    } catch (err) {
-      throw new RetryableError('STORE_UNAVAILABLE', `the local store at ${options.path} cannot be opened: ${reasonOf(err)}`, {
-        cause: err,
-      });
-    }
+    // The derived environment first: a folder whose `store` exists without it reads as one made before the split.
+    this.derivedRoot = options.derived === undefined ? undefined : openRoot(options.derived.path);
+    this.root = openRoot(options.path);
+    this.derivedBuckets = new Set(this.derivedRoot === undefined ? [] : options.derived!.buckets);
     this.dictionaries = this.root.openDB<Buffer, string>(DICTIONARIES_DB, { encoding: 'binary' });
+    this.derivedDictionaries = this.derivedRoot?.openDB<Buffer, string>(DICTIONARIES_DB, { encoding: 'binary' });
     this.dictionaryScope = options.dictionaryScope;
   }
 
@@ -140,15 +151,16 @@ export class LmdbObjectStore implements EventedObjectStore {
     try {
       const db = this.db(bucket);
       const value = await this.encode(bucket, key, body);
+      const settled = this.derivedBuckets.has(bucket) ? committed : durably;
       if (options.ifNoneMatch === '*') {
-        const created = await durably(
+        const created = await settled(
           db.ifNoExists(key, () => {
             void db.put(key, value);
           }),
         );
         if (!created) throw new ObjectExistsError(bucket, key);
       } else {
-        await durably(db.put(key, value));
+        await settled(db.put(key, value));
       }
     } catch (err) {
       throw unavailable(err, 'put', bucket, key);
@@ -171,7 +183,7 @@ export class LmdbObjectStore implements EventedObjectStore {
   async delete(bucket: string, key: string): Promise<void> {
     checkKey(key);
     try {
-      await durably(this.db(bucket).remove(key));
+      await (this.derivedBuckets.has(bucket) ? committed : durably)(this.db(bucket).remove(key));
     } catch (err) {
       throw unavailable(err, 'delete', bucket, key);
     }
@@ -201,9 +213,9 @@ export class LmdbObjectStore implements EventedObjectStore {
     return more ? { keys, nextStartAfter: keys[keys.length - 1] } : { keys };
   }
 
-  /** Waits for queued writes, then closes the database. */
+  /** Waits for queued writes, then closes the database (both environments). */
   async close(): Promise<void> {
-    await this.root.close();
+    await Promise.all([this.root.close(), this.derivedRoot?.close()]);
   }
 
   /** The stored form of a body: deflated against its scope's dictionary, or its UTF-8 text. */
@@ -211,7 +223,7 @@ export class LmdbObjectStore implements EventedObjectStore {
     const text = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     const scope = text.length >= MIN_DICTIONARY_BODY && text.length <= MAX_DEFLATED_BODY ? this.dictionaryScope?.(bucket, key) : undefined;
     if (scope === undefined) return text;
-    const dictionary = await this.dictionaryFor(`${bucket}/${scope}`, text);
+    const dictionary = await this.dictionaryFor(bucket, `${bucket}/${scope}`, text);
     const deflated = deflateRawSync(text, { dictionary: dictionary.bytes, level: 3 });
     const header = Buffer.from([DEFLATED, FORMAT_DEFLATE_RAW]);
     return Buffer.concat([header, dictionary.id, deflated]);
@@ -220,25 +232,30 @@ export class LmdbObjectStore implements EventedObjectStore {
   private decode(stored: Buffer, bucket: string, key: string): string {
     if (stored[0] !== DEFLATED) return stored.toString('utf8');
     const id = stored.subarray(2, HEADER_BYTES).toString('hex');
-    const dictionary = this.dictionaryById.get(id) ?? this.readDictionary(id);
+    const dictionary = this.dictionaryById.get(id) ?? this.readDictionary(this.dictionariesOf(bucket), id);
     if (stored[1] !== FORMAT_DEFLATE_RAW || dictionary === undefined) {
       throw new RetryableError('STORE_UNAVAILABLE', `the local store cannot read ${bucket}/${key}: its dictionary ${id} is missing`);
     }
     return inflateRawSync(stored.subarray(HEADER_BYTES), { dictionary }).toString('utf8');
   }
 
-  private readDictionary(id: string): Buffer | undefined {
-    const bytes = this.dictionaries.get(id);
+  private dictionariesOf(bucket: string): Database<Buffer, string> {
+    return this.derivedBuckets.has(bucket) ? this.derivedDictionaries! : this.dictionaries;
+  }
+
+  private readDictionary(dictionaries: Database<Buffer, string>, id: string): Buffer | undefined {
+    const bytes = dictionaries.get(id);
     if (bytes !== undefined) this.dictionaryById.set(id, bytes);
     return bytes;
   }
 
   /**
    * The scope's dictionary: the one stored (by this process or another), else `first` (this
-   * body), stored durably before any body uses it. Its id is a hash of the scope, so every
-   * process finds the same one; a dictionary never changes once stored.
+   * body), stored before any body uses it, in the bucket's environment (committed, and in a
+   * durable one flushed, before a body that needs it is written). Its id is a hash of the scope,
+   * so every process finds the same one; a dictionary never changes once stored.
    */
-  private dictionaryFor(scope: string, first: Buffer): Promise<{ id: Buffer; bytes: Buffer }> {
+  private dictionaryFor(bucket: string, scope: string, first: Buffer): Promise<{ id: Buffer; bytes: Buffer }> {
     let made = this.dictionaryOf.get(scope);
     if (made === undefined) {
       const id = createHash('sha256')
@@ -248,10 +265,12 @@ export class LmdbObjectStore implements EventedObjectStore {
       const hex = id.toString('hex');
       made = (async () => {
         const bytes = first.subarray(0, MAX_DICTIONARY_BYTES);
-        if (this.readDictionary(hex) === undefined) {
-          await durably(this.dictionaries.ifNoExists(hex, () => void this.dictionaries.put(hex, bytes)));
+        const dictionaries = this.dictionariesOf(bucket);
+        if (this.readDictionary(dictionaries, hex) === undefined) {
+          const settled = this.derivedBuckets.has(bucket) ? committed : durably;
+          await settled(dictionaries.ifNoExists(hex, () => void dictionaries.put(hex, bytes)));
         }
-        return { id, bytes: this.readDictionary(hex)! };
+        return { id, bytes: this.readDictionary(dictionaries, hex)! };
       })();
       // A failed write is tried again by the next put rather than remembered.
       made.catch(() => this.dictionaryOf.delete(scope));
@@ -267,7 +286,8 @@ export class LmdbObjectStore implements EventedObjectStore {
         throw new ValidationError('BUCKET_INVALID', [{ where: 'bucket', message: `malformed bucket name ${JSON.stringify(bucket)}` }]);
       }
       // Binary: bodies are UTF-8 text or deflated (see `encode`); stores written as text read the same.
-      db = this.root.openDB<Buffer, string>(bucket, { encoding: 'binary', compression: true });
+      const root = this.derivedBuckets.has(bucket) ? this.derivedRoot! : this.root;
+      db = root.openDB<Buffer, string>(bucket, { encoding: 'binary', compression: true });
       this.buckets.set(bucket, db);
     }
     return db;
@@ -288,6 +308,19 @@ export class LmdbObjectStore implements EventedObjectStore {
  */
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+function openRoot(path: string): RootDatabase {
+  try {
+    return open({ path, maxDbs: MAX_BUCKETS, compression: true, mapSize: MAP_BYTES, separateFlushed: true });
+  } catch (err) {
+    throw new RetryableError('STORE_UNAVAILABLE', `the local store at ${path} cannot be opened: ${reasonOf(err)}`, { cause: err });
+  }
+}
+
+/** A write's result once it is committed: visible to every reader and safe from a killed process, maybe not yet on disk. */
+async function committed<T>(write: Promise<T>): Promise<T> {
+  return write;
 }
 
 /** A write's result once it is flushed, not only committed (with `separateFlushed`, lmdb hangs the flush on the promise). */

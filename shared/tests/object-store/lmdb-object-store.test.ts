@@ -32,7 +32,20 @@ async function freshScopedStore(): Promise<LmdbObjectStore> {
   return store;
 }
 
+/** The contract's bucket in the environment of derived buckets, whose writes resolve at the commit. */
+async function freshDerivedStore(): Promise<LmdbObjectStore> {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'baton-lmdb-'));
+  const store = new LmdbObjectStore({
+    path: path.join(dir, 'store'),
+    dictionaryScope: (bucket) => bucket,
+    derived: { path: path.join(dir, 'derived'), buckets: ['contract-bucket'] },
+  });
+  opened.push(store);
+  return store;
+}
+
 describeObjectStoreContract('LmdbObjectStore', freshStore, removeStore);
+describeObjectStoreContract('LmdbObjectStore, derived buckets in an environment of their own', freshDerivedStore, removeStore);
 describeObjectStoreContract('LmdbObjectStore with dictionaries', freshScopedStore, removeStore);
 describeLedgerContract('LmdbObjectStore', freshStore, removeStore);
 
@@ -149,5 +162,40 @@ describe('LmdbObjectStore', () => {
     // Assess: each caller's follow-up (a socket write, say) ran before the next caller resumed.
     const expected = ['put', 'get'].flatMap((op) => [0, 1, 2, 3, 4].flatMap((i) => [`${op} ${i}`, `${op} ${i}'s follow-up`]));
     expect(order).toEqual(expected);
+  });
+
+  it("keeps derived buckets in an environment of their own: the ledger's file holds none of their bodies, and a reopen finds both", async () => {
+    // Prepare
+    await store.close();
+    opened = [];
+    const options = {
+      path: path.join(dir, 'store'),
+      dictionaryScope: (bucket: string) => (bucket === 'rendered' ? 'one-campaign' : undefined),
+      derived: { path: path.join(dir, 'derived'), buckets: ['stubs', 'rendered'] },
+    };
+    const split = new LmdbObjectStore(options);
+    opened.push(split);
+    const body = (i: number) => `{"html":"<p>${randomBytes(2_000).toString('hex')}</p>","n":${i}}`;
+    const bodies = Array.from({ length: 200 }, (_, i) => body(i));
+
+    // Act
+    await Promise.all(bodies.map((b, i) => split.put('rendered', `r/${String(i).padStart(3, '0')}.json`, b)));
+    await split.put('stubs', 's/000.json', bodies[0]!, { ifNoneMatch: '*' });
+    await split.put('campaigns', 'ledger/claim', 'lease-1', { ifNoneMatch: '*' });
+    await split.close();
+    opened = [];
+    const again = new LmdbObjectStore(options);
+    opened.push(again);
+
+    // Assess: 200 bodies of 4 KB of random text went to the derived file, not the ledger's.
+    const ledgerBytes = (await fs.stat(path.join(dir, 'store', 'data.mdb'))).size;
+    const derivedBytes = (await fs.stat(path.join(dir, 'derived', 'data.mdb'))).size;
+    expect(derivedBytes).toBeGreaterThan(200 * 1_000);
+    expect(ledgerBytes).toBeLessThan(100 * 1024);
+    expect(await again.get('rendered', 'r/123.json')).toBe(bodies[123]);
+    expect(await again.get('stubs', 's/000.json')).toBe(bodies[0]);
+    expect(await again.get('campaigns', 'ledger/claim')).toBe('lease-1');
+    await expect(again.put('stubs', 's/000.json', 'again', { ifNoneMatch: '*' })).rejects.toBeInstanceOf(ObjectExistsError);
+    expect((await again.list('rendered', 'r/')).keys).toHaveLength(200);
   });
 });
