@@ -28,6 +28,7 @@ store.onObjectCreated({ bucket: buckets.stubs, prefix: STUBS_PREFIX }, (event) =
 /** The stubber's store: a stub is written only while the renderer's backlog has room (back-pressure). */
 const stubberStore: ObjectStore = {
   get: (bucket, key) => store.get(bucket, key),
+  getHead: (bucket, key, maxBytes) => store.getHead(bucket, key, maxBytes),
   put: async (bucket, key, body, options) => {
     if (bucket === buckets.stubs) await backlog.belowMax();
     return store.put(bucket, key, body, options);
