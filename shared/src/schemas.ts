@@ -405,6 +405,12 @@ export const checkInRequest = z.object({
   unattempted: z.array(recipientId),
   /** Final results whose outcome record the worker could not write: the conductor writes them. */
   unrecorded: z.array(recipientId).optional(),
+  /**
+   * Keys whose call never reached the provider (not attempted, or refused) but whose claim the
+   * worker could not remove: the conductor removes it before the key is leased again, so the
+   * next worker does not take it for a call that may have been made (in doubt).
+   */
+  claimHeld: z.array(recipientId).optional(),
   permitsUsed: z.number().int().min(0),
   /** Calls started in each slice of the lease's schedule: exactly what the governor gets back. */
   usedPerSlice: z.array(z.number().int().min(0)).optional(),

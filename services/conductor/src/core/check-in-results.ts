@@ -73,6 +73,7 @@ export async function settleResults(
   let newlySent = 0;
   const leased = new Set(lease.recipientIds);
   const reported = new Set<string>();
+  await releaseHeldClaims(deps, active, request, leased);
   const providerUp =
     request.results.some((r) => r.status === 'sent' && leased.has(r.recipientId)) || run.sentInLast(PROVIDER_UP_WITHIN_MS, now) > 0;
   for (const r of request.results) {
@@ -99,6 +100,22 @@ export async function settleResults(
   const unaccounted = lease.recipientIds.filter((r) => !reported.has(r) && run.isInFlight(r));
   if (unaccounted.length > 0) await deps.reconciler.settleUnknown(run, unaccounted, now);
   return { throttled, sent, limitedUntil };
+}
+
+/**
+ * Keys never called (or refused) whose claim the worker could not remove: removed here before
+ * they are requeued, since a claim reads as "its call may have started" and the next lease's
+ * worker would put the key in doubt. Done first, so a failure leaves nothing requeued yet (the
+ * worker retries the check-in); a retry skips what is already removed, never touching a claim
+ * another lease may have made since.
+ */
+async function releaseHeldClaims(deps: ResultsDeps, active: ActiveLease, request: CheckInRequest, leased: Set<string>): Promise<void> {
+  active.released ??= new Set();
+  for (const recipientId of request.claimHeld ?? []) {
+    if (!leased.has(recipientId) || active.released.has(recipientId)) continue;
+    await deps.ledger.releaseClaim({ ...active.run.ref, recipientId });
+    active.released.add(recipientId);
+  }
 }
 
 /**

@@ -162,3 +162,44 @@ describe('a throttled recipient', () => {
     expect(outcome.reason).toMatch(new RegExp(`^RETRIES_EXHAUSTED after \\d+ throttled calls over \\d+ min \\(${THROTTLED_TOO_LONG}\\)`));
   });
 });
+
+describe('a claim the worker could not remove (claimHeld)', () => {
+  it('is removed before the key is leased again, so a key never called is not put in doubt by the next worker', async () => {
+    // Prepare: a lease whose worker claimed its key, never called, and could not release the claim.
+    const h = harness({ maxWorkers: 1, batchSize: 1 });
+    const [recipientId] = await storedCampaign(h.store, 1);
+    await begin(h);
+    await h.conductor.tick();
+    const lease = h.invocations.splice(0)[0]!.lease;
+    const claim = keys.claim({ ...ref, recipientId: recipientId! });
+    await h.store.put(buckets.campaigns, claim, JSON.stringify({ leaseId: lease.leaseId }));
+
+    // Act
+    await h.conductor.checkIn({ ...report(lease), results: [], unattempted: [recipientId!], claimHeld: [recipientId!], permitsUsed: 0 });
+    h.clock.advance(1_000);
+    await h.conductor.tick();
+
+    // Assess: the claim is gone and the key is out again, with no outcome.
+    expect(await h.store.get(buckets.campaigns, claim)).toBeUndefined();
+    expect(h.invocations.map((i) => i.lease.recipientIds)).toEqual([[recipientId]]);
+    expect(h.conductor.getCampaign(ref.campaignId).counts).toMatchObject({ inDoubt: 0, inFlight: 1 });
+  });
+
+  it('is never removed for a key the lease did not hold', async () => {
+    // Prepare
+    const h = harness({ maxWorkers: 1, batchSize: 1 });
+    const [first, other] = await storedCampaign(h.store, 2);
+    await begin(h);
+    await h.conductor.tick();
+    const lease = h.invocations.splice(0)[0]!.lease;
+    const notLeased = lease.recipientIds[0] === first ? other! : first!;
+    const claim = keys.claim({ ...ref, recipientId: notLeased });
+    await h.store.put(buckets.campaigns, claim, JSON.stringify({ leaseId: 'another' }));
+
+    // Act
+    await h.conductor.checkIn({ ...report(lease), claimHeld: [notLeased] });
+
+    // Assess
+    expect(await h.store.get(buckets.campaigns, claim)).toBeDefined();
+  });
+});

@@ -12,7 +12,7 @@ import {
 } from '@baton/shared';
 import { STOPPED } from './defaults';
 import { watchLease } from './lease-watch';
-import { retryUnrecorded, sendKey } from './send-key';
+import { retryReleases, retryUnrecorded, sendKey } from './send-key';
 import type { Env } from './worker-env';
 
 /**
@@ -44,6 +44,8 @@ export class LeaseRun {
   readonly unattempted: string[] = [];
   /** Outcome records whose write failed: tried again before the check-in. */
   readonly unrecorded: { ref: RecipientRef; outcome: OutcomeFacts; mode: RecordMode }[] = [];
+  /** Claims whose release failed, of keys never called (or refused): tried again before the check-in (see `retryReleases`). */
+  readonly claimHeld: RecipientRef[] = [];
   /** Set when the provider said "not now": no new key is taken for this lease. */
   haltedBy: string | undefined = undefined;
   /** Calls started in each slice of the lease's schedule. */
@@ -235,6 +237,7 @@ export function startLease(env: Env, lease: Lease): { run: LeaseRun; done: Promi
     run.endCalls();
     run.unattempted.push(...run.ids.slice(run.next));
     await retryUnrecorded(env, run);
+    await retryReleases(env, run);
     env.log.info({
       event: 'lease.finished',
       leaseId: lease.leaseId,

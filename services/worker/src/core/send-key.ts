@@ -114,7 +114,9 @@ async function claimInSlot(env: Env, run: LeaseRun, ref: RecipientRef, busy: Bus
     if (!(await releaseClaim(env, ref, logFields))) {
       // The claim stands and is ours: keep it and call in the next slot, rather than strand it.
       if ((await run.takeSlot(busy)) !== undefined) return true;
+      // Stopped (or out of time) meanwhile: never called, so not in doubt. Released again before the check-in.
       run.unattempted.push(ref.recipientId);
+      run.claimHeld.push(ref);
       return false;
     }
   }
@@ -204,7 +206,8 @@ async function recordSendError(env: Env, run: LeaseRun, ref: RecipientRef, error
     // `providerAccepted` counts an accepted call at once (counted after the release, a slice's
     // refusals all landed after its accepted calls and read as a streak).
     run.providerRefused(error.code);
-    await releaseClaim(env, ref, logFields);
+    // Refused, so not in doubt: a claim that could not be removed is tried again before the check-in.
+    if (!(await releaseClaim(env, ref, logFields))) run.claimHeld.push(ref);
     run.results.push({
       recipientId,
       status: 'retryable',
@@ -281,6 +284,27 @@ export async function retryUnrecorded(env: Env, run: LeaseRun): Promise<void> {
         env.log.info({ event: 'outcome.written-late', leaseId: run.lease.leaseId, recipientId: entry.ref.recipientId });
       } catch {
         run.unrecorded.push(entry);
+      }
+    }
+  }
+}
+
+/**
+ * Claims of keys never called (or refused) whose release failed, tried again with back-off once
+ * the lease's calls are over. Those still standing are named in the check-in (`claimHeld`) so the
+ * conductor removes them before leasing the keys again: a claim left standing reads as "its call
+ * may have started", and the next worker to find it would put a key never sent in doubt.
+ */
+export async function retryReleases(env: Env, run: LeaseRun): Promise<void> {
+  for (let attempt = 0; attempt < OUTCOME_RETRIES && run.claimHeld.length > 0; attempt++) {
+    await env.clock.sleep(OUTCOME_RETRY_BACKOFF_MS * 2 ** attempt);
+    const pending = run.claimHeld.splice(0);
+    for (const ref of pending) {
+      try {
+        await env.ledger.releaseClaim(ref);
+        env.log.info({ event: 'claim.released-late', leaseId: run.lease.leaseId, recipientId: ref.recipientId });
+      } catch {
+        run.claimHeld.push(ref);
       }
     }
   }
