@@ -461,6 +461,12 @@ export const watchRequest = z
     /** Epoch ms the lease's last slice ends (the worker's copy): a held watch is answered by then. */
     until: z.number(),
     first: z.boolean().optional(),
+    /**
+     * The lease's campaign and permits: a conductor that did not issue the lease (it restarted
+     * since) still stops it when that campaign is paused or cancelled, and counts its permits.
+     */
+    campaignId: z.string().min(1).optional(),
+    permits: z.number().int().min(0).optional(),
     stopped: z
       .object({ inFlight: z.number().int().min(0) })
       .strict()

@@ -53,6 +53,11 @@ export class LeaseBook {
     return entry && entry.lease.workerId === workerId ? entry : undefined;
   }
 
+  /** The worker a lease out now, or expired not long ago, was issued to; undefined for a lease this conductor does not know. */
+  workerOf(leaseId: string): string | undefined {
+    return (this.active.get(leaseId) ?? this.expired.get(leaseId))?.lease.workerId;
+  }
+
   /** The campaign's leases out now. */
   ofCampaign(campaignId: string): ActiveLease[] {
     return [...this.active.values()].filter((a) => a.run.id === campaignId);

@@ -84,9 +84,19 @@ export class Leasing {
     this.deps.stops.stop(run.id, this.deps.book.ofCampaign(run.id));
   }
 
-  /** A worker watching a lease it sends (see `watchRequest`). */
-  watch(request: WatchRequest): Promise<WatchResponse> {
-    return this.deps.stops.watch(request);
+  /**
+   * A worker watching a lease it sends (see `watchRequest`). A watch of a lease issued to another
+   * worker is told to stop, and nothing it says counts. One of a lease this conductor does not
+   * know (issued before a restart) is stopped if its campaign is paused or cancelled.
+   */
+  async watch(request: WatchRequest): Promise<WatchResponse> {
+    const { book, campaigns, stops } = this.deps;
+    const holder = book.workerOf(request.leaseId);
+    if (holder !== undefined && holder !== request.workerId) return { stop: true };
+    if (holder !== undefined || request.campaignId === undefined) return stops.watch(request);
+    const phase = campaigns.find(request.campaignId)?.phase;
+    const halted = phase === 'paused' ? 'paused' : phase === 'cancelling' || phase === 'cancelled' ? 'cancelled' : undefined;
+    return stops.watch(request, { campaignId: request.campaignId, halted });
   }
 
   /** Starts workers until MAX_WORKERS hold leases or nothing is left to lease now. */
@@ -255,6 +265,8 @@ export class Leasing {
       'check-in for an expired or unknown lease',
     );
     if (expired === 'not-theirs') return;
+    // A lease stopped (a pause) that this conductor did not issue, or that expired: its calls are over.
+    this.deps.stops.ended(request.leaseId, undefined, undefined, request.permitsUsed);
     if (expired === 'unknown') {
       // A lease of a conductor that has since restarted: the worker's word is not evidence, but
       // the outcome records it wrote are. Settle the recipients it names that are in doubt only
