@@ -192,19 +192,19 @@ export class LeaseRun {
   /**
    * After the claim: the call must start inside a slice it holds, and at once. A claim that
    * outlasted its slice gives that permit back and takes one of the slice it is in, if one is
-   * free. False when none is, or the lease halted, or its time ran out: the caller gives the
-   * claim up rather than hold it while it waits (a crash would leave it in doubt, uncalled).
+   * free: the slice kept. Undefined when none is, or the lease halted, or its time ran out: the
+   * caller gives the claim up rather than hold it while it waits (a crash would leave it in doubt, uncalled).
    */
-  keepSlotAfterClaim(slice: number): boolean {
+  keepSlotAfterClaim(slice: number): number | undefined {
     const now = this.env.clock.now();
     const timeLeft = this.env.deadline - now >= this.env.minBudgetToTakeMs;
-    if (sliceAt(this.lease.schedule, now) === slice && this.haltedBy === undefined && timeLeft) return true;
+    if (sliceAt(this.lease.schedule, now) === slice && this.haltedBy === undefined && timeLeft) return slice;
     this.giveBackSlot(slice);
-    if (this.haltedBy !== undefined || !timeLeft) return false;
+    if (this.haltedBy !== undefined || !timeLeft) return undefined;
     const slot = nextSlot(this.lease.schedule, this.usedPerSlice, now);
-    if (slot.kind !== 'now') return false;
+    if (slot.kind !== 'now') return undefined;
     this.usedPerSlice[slot.slice]! += 1;
-    return true;
+    return slot.slice;
   }
 
   /** A retryable refusal from the provider: throttling, a limit reached, no connection, or too many in a row halt the lease. */

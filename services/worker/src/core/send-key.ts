@@ -34,8 +34,16 @@ export async function sendKey(env: Env, run: LeaseRun, recipientId: string, busy
   if (!message) return false;
   // Not before the conductor said the lease is not stopped (a pause may have come before the worker started).
   await run.watchAnswered;
-  if (!(await claimInSlot(env, run, ref, busy, logFields))) return false;
-
+  const slice = await claimInSlot(env, run, ref, busy, logFields);
+  if (slice === undefined) return false;
+  // Checked again right before the call, in the same turn of the event loop as its start: a stop
+  // heard after the slot wait and the claim (while this lane waited to resume) starts no call.
+  if (run.haltedBy !== undefined) {
+    run.giveBackSlot(slice);
+    if (!(await releaseClaim(env, ref, logFields))) run.claimHeld.push(ref);
+    run.unattempted.push(recipientId);
+    return false;
+  }
   run.callStarting(busy);
   let providerId: string;
   try {
@@ -96,28 +104,31 @@ async function sendableMessage(env: Env, run: LeaseRun, ref: RecipientRef, logFi
  * The slot first, the claim right before the call: a claim means "its call may have started",
  * so a crash leaves in doubt only the calls in flight (and claims being written), never keys
  * still waiting for their slice. A claim that outlasted its slice, with no permit free in the
- * slice it ends in, is given up while the lane waits for the next one, then made again. True
- * when the key is claimed and its call must start now; false with the key's result reported.
+ * slice it ends in, is given up while the lane waits for the next one, then made again. The
+ * slice whose permit the call uses when the key is claimed and its call must start now;
+ * undefined with the key's result reported.
  */
-async function claimInSlot(env: Env, run: LeaseRun, ref: RecipientRef, busy: Busy, logFields: LogFields): Promise<boolean> {
+async function claimInSlot(env: Env, run: LeaseRun, ref: RecipientRef, busy: Busy, logFields: LogFields): Promise<number | undefined> {
   for (;;) {
     const slot = await run.takeSlot(busy);
     if (slot === undefined) {
       run.unattempted.push(ref.recipientId);
-      return false;
+      return undefined;
     }
     if (!(await claim(env, run, ref, logFields))) {
       run.giveBackSlot(slot);
-      return false;
+      return undefined;
     }
-    if (run.keepSlotAfterClaim(slot)) return true;
+    const kept = run.keepSlotAfterClaim(slot);
+    if (kept !== undefined) return kept;
     if (!(await releaseClaim(env, ref, logFields))) {
       // The claim stands and is ours: keep it and call in the next slot, rather than strand it.
-      if ((await run.takeSlot(busy)) !== undefined) return true;
+      const next = await run.takeSlot(busy);
+      if (next !== undefined) return next;
       // Stopped (or out of time) meanwhile: never called, so not in doubt. Released again before the check-in.
       run.unattempted.push(ref.recipientId);
       run.claimHeld.push(ref);
-      return false;
+      return undefined;
     }
   }
 }
