@@ -26,6 +26,8 @@ export interface ProviderAnswers {
   sent: number;
   /** The provider's own limit for the domain is reached (a 420): nothing goes through it before this. */
   limitedUntil: number | undefined;
+  /** Keys never called whose claim neither the worker nor the conductor could remove yet: still in flight, released later (see Leasing). */
+  claimsHeld: string[];
 }
 
 /** A provider limit that lifts at a stated time (Mailgun's 420 "try again after"). */
@@ -73,7 +75,7 @@ export async function settleResults(
   let newlySent = 0;
   const leased = new Set(lease.recipientIds);
   const reported = new Set<string>();
-  await releaseHeldClaims(deps, active, request, leased);
+  const stillHeld = await releaseHeldClaims(deps, active, request, leased);
   const providerUp =
     request.results.some((r) => r.status === 'sent' && leased.has(r.recipientId)) || run.sentInLast(PROVIDER_UP_WITHIN_MS, now) > 0;
   for (const r of request.results) {
@@ -86,7 +88,7 @@ export async function settleResults(
       limitedUntil = Math.max(limitedUntil ?? 0, now + r.retryAfterMs);
     }
     if (r.status === 'sent') sent++;
-    if (active.settled.has(r.recipientId)) continue;
+    if (active.settled.has(r.recipientId) || stillHeld.has(r.recipientId)) continue;
     if (await settleOne(deps, active, request, r, now, providerUp)) newlySent++;
     active.settled.add(r.recipientId);
   }
@@ -94,28 +96,40 @@ export async function settleResults(
   for (const recipientId of request.unattempted) {
     if (!leased.has(recipientId) || reported.has(recipientId)) continue;
     reported.add(recipientId);
+    if (stillHeld.has(recipientId)) continue;
     run.requeue(recipientId);
     deps.metrics.retry('unattempted');
   }
   const unaccounted = lease.recipientIds.filter((r) => !reported.has(r) && run.isInFlight(r));
   if (unaccounted.length > 0) await deps.reconciler.settleUnknown(run, unaccounted, now);
-  return { throttled, sent, limitedUntil };
+  return { throttled, sent, limitedUntil, claimsHeld: [...stillHeld] };
 }
 
 /**
  * Keys never called (or refused) whose claim the worker could not remove: removed here before
  * they are requeued, since a claim reads as "its call may have started" and the next lease's
- * worker would put the key in doubt. Done first, so a failure leaves nothing requeued yet (the
- * worker retries the check-in); a retry skips what is already removed, never touching a claim
- * another lease may have made since.
+ * worker would put the key in doubt. Those the store will not let go of either are returned:
+ * they stay in flight (not requeued, not in doubt) until a later release works. A retried
+ * check-in skips what is already removed.
  */
-async function releaseHeldClaims(deps: ResultsDeps, active: ActiveLease, request: CheckInRequest, leased: Set<string>): Promise<void> {
+async function releaseHeldClaims(
+  deps: ResultsDeps,
+  active: ActiveLease,
+  request: CheckInRequest,
+  leased: Set<string>,
+): Promise<Set<string>> {
   active.released ??= new Set();
+  const stillHeld = new Set<string>();
   for (const recipientId of request.claimHeld ?? []) {
     if (!leased.has(recipientId) || active.released.has(recipientId)) continue;
-    await deps.ledger.releaseClaim({ ...active.run.ref, recipientId });
-    active.released.add(recipientId);
+    try {
+      await deps.ledger.releaseClaim({ ...active.run.ref, recipientId });
+      active.released.add(recipientId);
+    } catch {
+      stillHeld.add(recipientId);
+    }
   }
+  return stillHeld;
 }
 
 /**

@@ -70,6 +70,8 @@ export class Leasing {
   private stopping = false;
   /** Expired leases whose recipients are not settled yet (the store failed meanwhile). */
   private readonly toSettle: { run: CampaignRun; leaseId: string; recipientIds: readonly string[] }[] = [];
+  /** Keys never called whose claim could not be removed at their check-in: still in flight, released (then requeued) at a later tick. */
+  private readonly heldClaims = new Map<string, { run: CampaignRun; recipientId: string }>();
 
   constructor(private readonly deps: LeasingDeps) {}
 
@@ -168,12 +170,15 @@ export class Leasing {
    */
   private async applyCheckIn(active: ActiveLease, request: CheckInRequest, now: number): Promise<CheckInResponse> {
     const { reconciler, ledger, metrics, settings, rates, logger, journal } = this.deps;
-    const { throttled, sent, limitedUntil } = await settleResults(
+    const { throttled, sent, limitedUntil, claimsHeld } = await settleResults(
       { reconciler, ledger, metrics, maxAttempts: settings.maxAttempts, rates: this.deps.sendRates },
       active,
       request,
       now,
     );
+    for (const recipientId of claimsHeld) {
+      if (active.run.isInFlight(recipientId)) this.heldClaims.set(`${active.run.id}/${recipientId}`, { run: active.run, recipientId });
+    }
     // The worker is done with this lease: what it did not use goes back, slice by slice.
     for (const g of active.governors) g.release(active.grant, request.usedPerSlice, now);
     const domainGov = active.governors[0]!;
@@ -230,6 +235,7 @@ export class Leasing {
    * tick: they stay in flight (so the campaign cannot end), never stranded.
    */
   async expireLeases(now: number): Promise<void> {
+    await this.releaseHeldClaims();
     for (const { lease, run } of this.deps.book.expire(now)) {
       this.deps.logger.warn({ event: 'lease.expired', leaseId: lease.leaseId, campaignId: run.id }, 'lease expired without a check-in');
       this.deps.stops.ended(lease.leaseId, lease.schedule, undefined, leasePermits(lease));
@@ -251,6 +257,23 @@ export class Leasing {
         );
         return;
       }
+    }
+  }
+
+  /** Claims of keys never called that the store would not remove at their check-in: tried again, and the key requeued once gone. */
+  private async releaseHeldClaims(): Promise<void> {
+    for (const [key, { run, recipientId }] of this.heldClaims) {
+      try {
+        await this.deps.ledger.releaseClaim({ ...run.ref, recipientId });
+      } catch (err) {
+        this.deps.logger.warn(
+          { event: 'claim.release_failed', campaignId: run.id, held: this.heldClaims.size, err },
+          'could not remove claims of keys never called; trying again at the next tick',
+        );
+        return;
+      }
+      this.heldClaims.delete(key);
+      run.requeue(recipientId);
     }
   }
 

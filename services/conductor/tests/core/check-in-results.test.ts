@@ -1,5 +1,6 @@
 import { LONE_REFUSAL_RETRY_MS, THROTTLED_FOR_AT_MOST_MS, THROTTLED_TOO_LONG } from '../../src/core/check-in-results';
-import { keys } from '@baton/shared';
+import { RetryableError, keys } from '@baton/shared';
+import { MemoryObjectStore } from '@baton/shared/memory-object-store';
 import { buckets } from '../fixtures';
 import { begin, harness, ref, report, resultOf, storedCampaign } from '../harness';
 
@@ -201,5 +202,41 @@ describe('a claim the worker could not remove (claimHeld)', () => {
 
     // Assess
     expect(await h.store.get(buckets.campaigns, claim)).toBeDefined();
+  });
+});
+
+describe('a claim neither the worker nor the conductor can remove yet', () => {
+  it('keeps the key in flight (not in doubt, not leased) until a later tick removes it, then leases it again', async () => {
+    // Prepare: the store refuses deletes of the claim for now.
+    let refuse = true;
+    class FlakyStore extends MemoryObjectStore {
+      override async delete(bucket: string, key: string): Promise<void> {
+        if (refuse && key.includes('/claims/')) throw new RetryableError('STORE_UNAVAILABLE', 'EROFS');
+        return super.delete(bucket, key);
+      }
+    }
+    const h = harness({ maxWorkers: 1, batchSize: 1 }, 620, new FlakyStore());
+    const [recipientId] = await storedCampaign(h.store, 1);
+    await begin(h);
+    await h.conductor.tick();
+    const lease = h.invocations.splice(0)[0]!.lease;
+    const claim = keys.claim({ ...ref, recipientId: recipientId! });
+    await h.store.put(buckets.campaigns, claim, JSON.stringify({ leaseId: lease.leaseId }));
+
+    // Act: the check-in is answered all the same; the store then recovers.
+    await h.conductor.checkIn({ ...report(lease), results: [], unattempted: [recipientId!], claimHeld: [recipientId!], permitsUsed: 0 });
+    h.clock.advance(1_000);
+    await h.conductor.tick();
+    const whileRefused = { counts: h.conductor.getCampaign(ref.campaignId).counts, leased: h.invocations.length };
+    refuse = false;
+    h.clock.advance(1_000);
+    await h.conductor.tick();
+    h.clock.advance(1_000);
+    await h.conductor.tick();
+
+    // Assess
+    expect(whileRefused).toEqual({ counts: expect.objectContaining({ inFlight: 1, inDoubt: 0 }), leased: 0 });
+    expect(await h.store.get(buckets.campaigns, claim)).toBeUndefined();
+    expect(h.invocations.map((i) => i.lease.recipientIds)).toEqual([[recipientId]]);
   });
 });
