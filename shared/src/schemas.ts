@@ -405,6 +405,12 @@ export const checkInRequest = z.object({
   unattempted: z.array(recipientId),
   /** Final results whose outcome record the worker could not write: the conductor writes them. */
   unrecorded: z.array(recipientId).optional(),
+  /**
+   * Keys whose call never reached the provider (not attempted, or refused) but whose claim the
+   * worker could not remove: the conductor removes it before the key is leased again, so the
+   * next worker does not take it for a call that may have been made (in doubt).
+   */
+  claimHeld: z.array(recipientId).optional(),
   permitsUsed: z.number().int().min(0),
   /** Calls started in each slice of the lease's schedule: exactly what the governor gets back. */
   usedPerSlice: z.array(z.number().int().min(0)).optional(),
@@ -455,6 +461,12 @@ export const watchRequest = z
     /** Epoch ms the lease's last slice ends (the worker's copy): a held watch is answered by then. */
     until: z.number(),
     first: z.boolean().optional(),
+    /**
+     * The lease's campaign and permits: a conductor that did not issue the lease (it restarted
+     * since) still stops it when that campaign is paused or cancelled, and counts its permits.
+     */
+    campaignId: z.string().min(1).optional(),
+    permits: z.number().int().min(0).optional(),
     stopped: z
       .object({ inFlight: z.number().int().min(0) })
       .strict()

@@ -22,7 +22,6 @@ import {
   waitFor,
   waitUntilDone,
   type BatonChild,
-  STORE,
 } from './harness';
 
 /**
@@ -52,8 +51,8 @@ const ENV = {
 
 type Fault = 'full' | 'read-only' | 'unwritable';
 
-// It fills, freezes and blocks the fs store's folders: with FAULTS_STORE=lmdb it does not apply.
-(STORE === 'fs' ? describe : describe.skip)('disk faults', () => {
+// It fills, freezes and blocks the fs store's folders: it runs on the fs store, whatever FAULTS_STORE says.
+describe('disk faults', () => {
   const tmpfs = canMountTmpfs();
   let sink: MailgunSink;
   let dataDir: string;
@@ -78,7 +77,13 @@ type Fault = 'full' | 'read-only' | 'unwritable';
   it('answers 503 with the reason while the store fails, leaves no temp file, and completes once it recovers', async () => {
     const faults: Fault[] = tmpfs ? ['full', 'read-only', 'unwritable'] : ['unwritable'];
     const people = audience('f', RECIPIENTS);
-    child = await startBaton({ dataDir, sink, env: ENV, log: path.join(logDir, 'baton.log'), ...(tmpfs ? { tmpfsMiB: 32 } : {}) });
+    child = await startBaton({
+      dataDir,
+      sink,
+      env: { ...ENV, BATON_STORE: 'fs' },
+      log: path.join(logDir, 'baton.log'),
+      ...(tmpfs ? { tmpfsMiB: 32 } : {}),
+    });
     // The data folder as the child sees it (its own tmpfs, reached through its root).
     const root = tmpfs ? `/proc/${child.pid}/root${dataDir}` : dataDir;
     const objects = path.join(root, 'objects');
@@ -138,7 +143,7 @@ type Fault = 'full' | 'read-only' | 'unwritable';
     const finished = await waitUntilDone(child.url, id, 180_000);
     const tookMs = Date.now() - started;
     // Read the ledger while the child (and its tmpfs) is alive.
-    const outcomes = await ledgerOutcomes(root, id);
+    const outcomes = await ledgerOutcomes(root, id, 'fs');
     const tmpLeftAtEnd = tempFiles(objects);
     const late = await view(child.url, id);
     await child.signal('SIGTERM', 20_000);

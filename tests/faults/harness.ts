@@ -20,10 +20,17 @@ export const API_KEY = 'key-faults-0123456789abcdef';
 export const DOMAIN = 'mg.faults.example.com';
 export const CUSTOMER = 'faults-co';
 /**
- * The local store the experiments run against: `fs` by default (the disk experiment damages its
- * files), `FAULTS_STORE=lmdb` for the kill -9, SIGTERM and provider experiments on the LMDB store.
+ * The local store the kill -9, SIGTERM and provider experiments run against: the one `npm start`
+ * ships with for a new data folder (LMDB), or `FAULTS_STORE=fs`. The disk experiment damages the
+ * fs store's files and folders, so it always runs on the fs store.
  */
-export const STORE: 'fs' | 'lmdb' = process.env.FAULTS_STORE === 'lmdb' ? 'lmdb' : 'fs';
+export const STORE: 'fs' | 'lmdb' = faultsStore(process.env.FAULTS_STORE);
+
+function faultsStore(value: string | undefined): 'fs' | 'lmdb' {
+  if (value === undefined || value === '' || value === 'lmdb') return 'lmdb';
+  if (value === 'fs') return 'fs';
+  throw new Error(`FAULTS_STORE must be lmdb (the default) or fs, not ${JSON.stringify(value)}`);
+}
 const API_TOKEN = 'faults-api-token-0123456789abcdef';
 const BASE_ENV = {
   BATON_STAGE: 'dev',
@@ -337,8 +344,8 @@ export async function waitUntilDone(baseUrl: string, id: string, timeoutMs: numb
 // ---- the ledger and the sink's log -----------------------------------------------------------
 
 /** Runs `read` over the data folder's store (opened beside the running Baton), then closes it. */
-async function withStore<T>(dataDir: string, read: (store: LocalStore) => Promise<T>): Promise<T> {
-  const store = openLocalStore(dataDir, STORE);
+async function withStore<T>(dataDir: string, read: (store: LocalStore) => Promise<T>, kind: 'fs' | 'lmdb' = STORE): Promise<T> {
+  const store = openLocalStore(dataDir, kind);
   try {
     return await read(store);
   } finally {
@@ -350,15 +357,20 @@ async function withStore<T>(dataDir: string, read: (store: LocalStore) => Promis
 export async function ledgerOutcomes(
   dataDir: string,
   campaignId: string,
+  kind: 'fs' | 'lmdb' = STORE,
 ): Promise<Map<string, { status: OutcomeStatus; reason?: string }>> {
-  return withStore(dataDir, async (store) => {
-    const ledger = new Ledger({ store, bucket: LOCAL_BUCKETS.campaigns, clock: systemClock });
-    const out = new Map<string, { status: OutcomeStatus; reason?: string }>();
-    for await (const record of ledger.outcomes({ customerId: CUSTOMER, campaignId })) {
-      out.set(record.recipientId, { status: record.status, ...(record.reason !== undefined ? { reason: record.reason } : {}) });
-    }
-    return out;
-  });
+  return withStore(
+    dataDir,
+    async (store) => {
+      const ledger = new Ledger({ store, bucket: LOCAL_BUCKETS.campaigns, clock: systemClock });
+      const out = new Map<string, { status: OutcomeStatus; reason?: string }>();
+      for await (const record of ledger.outcomes({ customerId: CUSTOMER, campaignId })) {
+        out.set(record.recipientId, { status: record.status, ...(record.reason !== undefined ? { reason: record.reason } : {}) });
+      }
+      return out;
+    },
+    kind,
+  );
 }
 
 /** How many rendered objects the campaign has in the store (the view's count moves only between scans). */

@@ -26,10 +26,23 @@ export interface ProviderAnswers {
   sent: number;
   /** The provider's own limit for the domain is reached (a 420): nothing goes through it before this. */
   limitedUntil: number | undefined;
+  /** Keys never called whose claim neither the worker nor the conductor could remove yet: still in flight, released later (see Leasing). */
+  claimsHeld: string[];
 }
 
 /** A provider limit that lifts at a stated time (Mailgun's 420 "try again after"). */
 export const LIMIT_REACHED = 'PROVIDER_LIMIT_REACHED';
+
+/** The provider throttled the call (a 429). */
+const THROTTLED = 'PROVIDER_THROTTLED';
+/**
+ * How long the provider may throttle every call for one recipient before it is recorded failed
+ * (a retryable failure: Retry sends it again). Throttling spends no attempt, so without this a
+ * recipient the provider throttles forever would be leased forever.
+ */
+export const THROTTLED_FOR_AT_MOST_MS = 10 * 60_000;
+/** Named in the reason of a recipient failed that way. */
+export const THROTTLED_TOO_LONG = 'THROTTLED_TOO_LONG';
 
 /** First back-off for a retryable result when the provider named no wait; doubled per attempt. */
 const RETRY_BACKOFF_MS = 5_000;
@@ -62,19 +75,20 @@ export async function settleResults(
   let newlySent = 0;
   const leased = new Set(lease.recipientIds);
   const reported = new Set<string>();
+  const stillHeld = await releaseHeldClaims(deps, active, request, leased);
   const providerUp =
     request.results.some((r) => r.status === 'sent' && leased.has(r.recipientId)) || run.sentInLast(PROVIDER_UP_WITHIN_MS, now) > 0;
   for (const r of request.results) {
     if (!leased.has(r.recipientId) || reported.has(r.recipientId)) continue;
     reported.add(r.recipientId);
-    if (r.status === 'retryable' && r.code === 'PROVIDER_THROTTLED') {
+    if (r.status === 'retryable' && r.code === THROTTLED) {
       throttled = { retryAfterMs: Math.max(throttled?.retryAfterMs ?? 0, r.retryAfterMs ?? 0) || undefined };
     }
     if (r.status === 'retryable' && r.code === LIMIT_REACHED && r.retryAfterMs !== undefined) {
       limitedUntil = Math.max(limitedUntil ?? 0, now + r.retryAfterMs);
     }
     if (r.status === 'sent') sent++;
-    if (active.settled.has(r.recipientId)) continue;
+    if (active.settled.has(r.recipientId) || stillHeld.has(r.recipientId)) continue;
     if (await settleOne(deps, active, request, r, now, providerUp)) newlySent++;
     active.settled.add(r.recipientId);
   }
@@ -82,12 +96,87 @@ export async function settleResults(
   for (const recipientId of request.unattempted) {
     if (!leased.has(recipientId) || reported.has(recipientId)) continue;
     reported.add(recipientId);
+    if (stillHeld.has(recipientId)) continue;
     run.requeue(recipientId);
     deps.metrics.retry('unattempted');
   }
   const unaccounted = lease.recipientIds.filter((r) => !reported.has(r) && run.isInFlight(r));
   if (unaccounted.length > 0) await deps.reconciler.settleUnknown(run, unaccounted, now);
-  return { throttled, sent, limitedUntil };
+  return { throttled, sent, limitedUntil, claimsHeld: [...stillHeld] };
+}
+
+/**
+ * Keys never called (or refused) whose claim the worker could not remove: removed here before
+ * they are requeued, since a claim reads as "its call may have started" and the next lease's
+ * worker would put the key in doubt. Those the store will not let go of either are returned:
+ * they stay in flight (not requeued, not in doubt) until a later release works. A retried
+ * check-in skips what is already removed.
+ */
+async function releaseHeldClaims(
+  deps: ResultsDeps,
+  active: ActiveLease,
+  request: CheckInRequest,
+  leased: Set<string>,
+): Promise<Set<string>> {
+  active.released ??= new Set();
+  const stillHeld = new Set<string>();
+  for (const recipientId of request.claimHeld ?? []) {
+    if (!leased.has(recipientId) || active.released.has(recipientId)) continue;
+    try {
+      await deps.ledger.releaseClaim({ ...active.run.ref, recipientId });
+      active.released.add(recipientId);
+    } catch {
+      stillHeld.add(recipientId);
+    }
+  }
+  return stillHeld;
+}
+
+/**
+ * A retryable result. Neither a 420 (the provider's limit, lifting at a stated time) nor a 429
+ * (throttled: the governor's push-back answers it) is this recipient's failure: no attempt is
+ * spent. A throttled recipient goes back at once (or after the wait the provider named), and the
+ * push-back level decides when it is called again; it ends failed only once the provider has
+ * throttled every call for it, at least `maxAttempts` of them, for THROTTLED_FOR_AT_MOST_MS.
+ * Anything else spends an attempt and backs off.
+ */
+async function settleRetryable(
+  deps: ResultsDeps,
+  run: ActiveLease['run'],
+  r: Extract<CheckInRequest['results'][number], { status: 'retryable' }>,
+  now: number,
+  providerUp: boolean,
+): Promise<void> {
+  if (r.code === LIMIT_REACHED && r.retryAfterMs !== undefined) {
+    run.requeueAt(r.recipientId, now + r.retryAfterMs);
+    deps.metrics.retry('provider');
+    return;
+  }
+  let failure: string | undefined;
+  if (r.code === THROTTLED) {
+    const throttled = run.noteThrottled(r.recipientId, now);
+    if (now - throttled.since < THROTTLED_FOR_AT_MOST_MS || throttled.calls < deps.maxAttempts) {
+      run.requeueAt(r.recipientId, now + (r.retryAfterMs ?? 0));
+      deps.metrics.retry('provider');
+      return;
+    }
+    const minutes = Math.round((now - throttled.since) / 60_000);
+    failure = `${RETRIES_EXHAUSTED} after ${throttled.calls} throttled calls over ${minutes} min (${THROTTLED_TOO_LONG}): ${r.reason ?? THROTTLED}`;
+  } else {
+    const attempts = run.noteRetryable(r.recipientId);
+    if (attempts < deps.maxAttempts) {
+      // Back off: 5 s, 10 s, 20 s… unless the provider said how long, or it refused only this call.
+      const lone = r.code === 'PROVIDER_UNAVAILABLE' && providerUp;
+      const backoff = lone ? LONE_REFUSAL_RETRY_MS : RETRY_BACKOFF_MS * 2 ** (attempts - 1);
+      run.requeueAt(r.recipientId, now + (r.retryAfterMs ?? backoff));
+      deps.metrics.retry('provider');
+      return;
+    }
+    failure = `${RETRIES_EXHAUSTED} after ${attempts} attempts: ${r.reason ?? 'retryable'}`;
+  }
+  run.resolve(r.recipientId, 'failed');
+  deps.metrics.outcome('failed');
+  await deps.reconciler.recordOutcome(run, r.recipientId, 'failed', failure);
 }
 
 /** Settles one result; true when it is a send the provider accepted, counted for the first time. */
@@ -101,28 +190,9 @@ async function settleOne(
 ): Promise<boolean> {
   const { run } = active;
   switch (r.status) {
-    case 'retryable': {
-      if (r.code === LIMIT_REACHED && r.retryAfterMs !== undefined) {
-        // Not this recipient's failure: back when the limit lifts, no attempt spent.
-        run.requeueAt(r.recipientId, now + r.retryAfterMs);
-        deps.metrics.retry('provider');
-        return false;
-      }
-      const attempts = run.noteRetryable(r.recipientId);
-      if (attempts >= deps.maxAttempts) {
-        const reason = `${RETRIES_EXHAUSTED} after ${attempts} attempts: ${r.reason ?? 'retryable'}`;
-        run.resolve(r.recipientId, 'failed');
-        deps.metrics.outcome('failed');
-        await deps.reconciler.recordOutcome(run, r.recipientId, 'failed', reason);
-      } else {
-        // Back off: 5 s, 10 s, 20 s… unless the provider said how long, or it refused only this call.
-        const lone = r.code === 'PROVIDER_UNAVAILABLE' && providerUp;
-        const backoff = lone ? LONE_REFUSAL_RETRY_MS : RETRY_BACKOFF_MS * 2 ** (attempts - 1);
-        run.requeueAt(r.recipientId, now + (r.retryAfterMs ?? backoff));
-        deps.metrics.retry('provider');
-      }
+    case 'retryable':
+      await settleRetryable(deps, run, r, now, providerUp);
       return false;
-    }
     case 'claimedElsewhere':
       // Another lease holds the claim (the key was requeued after an expiry): never send
       // again. The ledger may already say how it ended; if not, in doubt until a report comes.

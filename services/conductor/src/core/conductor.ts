@@ -242,6 +242,8 @@ export class Conductor {
     const run = this.campaigns.get(campaignId);
     if (run.phase === 'draft') await this.campaigns.move(run, 'discard', { finishedAt: new Date(this.deps.clock.now()).toISOString() });
     else await this.campaigns.move(run, 'cancel');
+    // A paused campaign's stops stay until its leases are over, then go (no resume will clear them).
+    this.stops.retire(run.id);
     return this.view(run);
   }
 

@@ -264,15 +264,15 @@ export class Governor {
 
   /**
    * Calls of a lease planned at `plannedAt` went through. If that lease was planned after the
-   * effective cap last changed, it tried the current level and found it good: raise it by half
-   * the way back to where the episode started, and by at least `recoverShare` of the cap (so
-   * past that level, step by step up to the cap). An older lease tried an older level: no news;
-   * nor is one planned in the very instant of the change (it may have come just before it: ties
-   * go to the cautious side here, as they do to the cut in `pushBack`).
-   * Returns whether the effective cap rose.
+   * last cut, the provider takes calls again: raise the effective cap by half the way back to
+   * where the episode started, and by at least `recoverShare` of the cap (so past that level,
+   * step by step up to the cap); each such lease raises it once. A lease planned before the cut
+   * ran at an older, higher level: no news; nor is one planned in the very instant of the cut
+   * (it may have come just before it: ties go to the cautious side here, as they do to the cut
+   * in `pushBack`). Returns whether the effective cap rose.
    */
   accepted(now: number, plannedAt: number): boolean {
-    return this.level.accepted(now, plannedAt);
+    return this.level.accepted(plannedAt);
   }
 
   /** The conductor's state to store before `markDurable`: for each recent slice, at most how many calls it holds. */

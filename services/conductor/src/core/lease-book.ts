@@ -10,6 +10,8 @@ export interface ActiveLease {
   governors: Governor[];
   /** Results already settled by a check-in that then failed: its retry skips them. */
   settled: Set<string>;
+  /** Claims the worker could not remove (`claimHeld`) that the conductor has removed: a retried check-in skips them. */
+  released?: Set<string>;
   /**
    * When the conductor planned it (its clock): the governor's level then is the one its calls
    * tried, so its 429s and its successes are news only if the level has not changed since.
@@ -49,6 +51,11 @@ export class LeaseBook {
   heldBy(leaseId: string, workerId: string): ActiveLease | undefined {
     const entry = this.active.get(leaseId);
     return entry && entry.lease.workerId === workerId ? entry : undefined;
+  }
+
+  /** The worker a lease out now, or expired not long ago, was issued to; undefined for a lease this conductor does not know. */
+  workerOf(leaseId: string): string | undefined {
+    return (this.active.get(leaseId) ?? this.expired.get(leaseId))?.lease.workerId;
   }
 
   /** The campaign's leases out now. */

@@ -24,6 +24,8 @@ export interface PauseView {
 /** One stopped lease and what its worker said. */
 interface Stopped {
   campaignId: string;
+  /** Its worker: a watch from another one is told to stop, and what it says is not counted. */
+  workerId: string | undefined;
   sendUntil: number;
   permits: number;
   /** The worker's count, when it confirmed. */
@@ -41,7 +43,10 @@ interface Stopped {
  */
 export class LeaseStops {
   private readonly stopped = new Map<string, Stopped>();
-  private readonly pauses = new Map<string, { at: number; leases: Set<string> }>();
+  /** `retiring`: the campaign was cancelled, so no resume forgets its stops: each goes once its lease is over. */
+  private readonly pauses = new Map<string, { at: number; leases: Set<string>; retiring?: boolean }>();
+  /** Held watches of leases this conductor did not issue (a restart), by lease: a stop of their campaign reaches them too. */
+  private readonly unknown = new Map<string, { campaignId: string; workerId: string | undefined; until: number; permits: number }>();
   private readonly watchers = new Map<string, Set<(r: WatchResponse) => void>>();
   /** Called whenever a stopped lease is confirmed or ends: `confirmedBy` re-checks. */
   private readonly changed = new Set<() => void>();
@@ -54,11 +59,48 @@ export class LeaseStops {
     const pause = this.pauses.get(campaignId) ?? { at: now, leases: new Set<string>() };
     this.pauses.set(campaignId, pause);
     for (const { lease } of leases) {
-      if (this.stopped.has(lease.leaseId)) continue;
-      this.stopped.set(lease.leaseId, { campaignId, sendUntil: leaseSendUntil(lease), permits: leasePermits(lease) });
-      pause.leases.add(lease.leaseId);
-      this.answerAll(lease.leaseId, { stop: true, at: pause.at });
+      this.add(campaignId, lease.leaseId, { workerId: lease.workerId, sendUntil: leaseSendUntil(lease), permits: leasePermits(lease) });
     }
+    // Leases of a conductor before a restart, watched now: stopped as well, and counted in the pause.
+    for (const [leaseId, u] of this.unknown) {
+      if (u.campaignId === campaignId) this.add(campaignId, leaseId, { workerId: u.workerId, sendUntil: u.until, permits: u.permits });
+    }
+  }
+
+  /** One more lease stopped for the campaign's pause; its held watches are answered at once. */
+  private add(campaignId: string, leaseId: string, lease: { workerId: string | undefined; sendUntil: number; permits: number }): void {
+    const pause = this.pauses.get(campaignId) ?? { at: this.clock.now(), leases: new Set<string>() };
+    this.pauses.set(campaignId, pause);
+    this.unknown.delete(leaseId);
+    if (this.stopped.has(leaseId)) return;
+    this.stopped.set(leaseId, { campaignId, ...lease });
+    pause.leases.add(leaseId);
+    this.answerAll(leaseId, { stop: true, at: pause.at });
+  }
+
+  /**
+   * The campaign was cancelled: no resume will forget its stops, so each is forgotten once its
+   * lease is over (checked in, expired, or past its last slice and a provider timeout), and the
+   * pause with the last of them. Until then its leases stay stopped.
+   */
+  retire(campaignId: string): void {
+    const pause = this.pauses.get(campaignId);
+    if (!pause) return;
+    pause.retiring = true;
+    this.sweep(campaignId);
+  }
+
+  private sweep(campaignId: string): void {
+    const pause = this.pauses.get(campaignId);
+    if (!pause?.retiring) return;
+    const now = this.clock.now();
+    for (const leaseId of pause.leases) {
+      const s = this.stopped.get(leaseId)!;
+      if (s.endedAt === undefined && now < s.sendUntil + PROVIDER_TIMEOUT_MS) continue;
+      this.stopped.delete(leaseId);
+      pause.leases.delete(leaseId);
+    }
+    if (pause.leases.size === 0) this.pauses.delete(campaignId);
   }
 
   /** No lease is issued for a campaign being stopped. */
@@ -75,14 +117,27 @@ export class LeaseStops {
   }
 
   /**
-   * A worker's watch of a lease it holds (`held`), or of one the conductor does not know (a
-   * restart): a stop at once; the first watch at once; else held until a stop, `until` or WATCH_HOLD_MS.
+   * A worker's watch of a lease it holds, or of one the conductor does not know (a restart):
+   * a stop at once; the first watch at once; else held until a stop, `until` or WATCH_HOLD_MS.
+   * `unknown`: the lease is not this conductor's, but its worker named its campaign; if that
+   * campaign is paused or cancelled (`halted`) the lease is stopped now and counted in the pause,
+   * else a pause of the campaign while the watch is held stops it.
    */
-  async watch(request: { leaseId: string; until: number; first?: boolean; stopped?: { inFlight: number } }): Promise<WatchResponse> {
+  async watch(
+    request: { leaseId: string; workerId?: string; until: number; first?: boolean; stopped?: { inFlight: number }; permits?: number },
+    unknown?: { campaignId: string; halted: 'paused' | 'cancelled' | undefined },
+  ): Promise<WatchResponse> {
     const now = this.clock.now();
-    const stop = this.stopped.get(request.leaseId);
+    const { leaseId } = request;
+    for (const [campaignId, pause] of this.pauses) if (pause.retiring) this.sweep(campaignId);
+    if (unknown?.halted) {
+      this.add(unknown.campaignId, leaseId, { workerId: request.workerId, sendUntil: request.until, permits: request.permits ?? 0 });
+      if (unknown.halted === 'cancelled') this.retire(unknown.campaignId);
+    }
+    const stop = this.stopped.get(leaseId);
     if (stop) {
-      if (request.stopped && !stop.confirmed) {
+      const theirs = stop.workerId === undefined || request.workerId === undefined || stop.workerId === request.workerId;
+      if (theirs && request.stopped && !stop.confirmed) {
         stop.confirmed = { inFlight: request.stopped.inFlight, at: now };
         this.notify();
       }
@@ -90,12 +145,23 @@ export class LeaseStops {
     }
     const holdMs = Math.min(WATCH_HOLD_MS, request.until - now);
     if (request.first || holdMs <= 0) return { stop: false };
+    if (unknown) {
+      this.unknown.set(leaseId, {
+        campaignId: unknown.campaignId,
+        workerId: request.workerId,
+        until: request.until,
+        permits: request.permits ?? 0,
+      });
+    }
     return new Promise<WatchResponse>((resolve) => {
-      const waiting = this.watchers.get(request.leaseId) ?? new Set();
-      this.watchers.set(request.leaseId, waiting);
+      const waiting = this.watchers.get(leaseId) ?? new Set();
+      this.watchers.set(leaseId, waiting);
       const answer = (r: WatchResponse) => {
         waiting.delete(answer);
-        if (waiting.size === 0 && this.watchers.get(request.leaseId) === waiting) this.watchers.delete(request.leaseId);
+        if (waiting.size === 0 && this.watchers.get(leaseId) === waiting) {
+          this.watchers.delete(leaseId);
+          this.unknown.delete(leaseId);
+        }
         resolve(r);
       };
       waiting.add(answer);
@@ -110,7 +176,7 @@ export class LeaseStops {
    */
   ended(
     leaseId: string,
-    schedule: { start: number; sliceMs: number },
+    schedule: { start: number; sliceMs: number } | undefined,
     usedPerSlice: readonly number[] | undefined,
     permitsUsed: number,
   ): void {
@@ -120,10 +186,12 @@ export class LeaseStops {
     if (!stop || stop.endedAt !== undefined) return;
     const at = this.pauses.get(stop.campaignId)?.at ?? this.clock.now();
     stop.endedAt = this.clock.now();
-    stop.endedInFlight = usedPerSlice
-      ? usedPerSlice.reduce((n, used, k) => (schedule.start + (k + 1) * schedule.sliceMs > at - PROVIDER_TIMEOUT_MS ? n + used : n), 0)
-      : permitsUsed;
+    stop.endedInFlight =
+      usedPerSlice && schedule
+        ? usedPerSlice.reduce((n, used, k) => (schedule.start + (k + 1) * schedule.sliceMs > at - PROVIDER_TIMEOUT_MS ? n + used : n), 0)
+        : permitsUsed;
     this.notify();
+    this.sweep(stop.campaignId);
   }
 
   /** Shutting down: every held watch is answered "go on" now, so no request holds up the server's close. */

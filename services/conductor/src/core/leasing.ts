@@ -70,6 +70,8 @@ export class Leasing {
   private stopping = false;
   /** Expired leases whose recipients are not settled yet (the store failed meanwhile). */
   private readonly toSettle: { run: CampaignRun; leaseId: string; recipientIds: readonly string[] }[] = [];
+  /** Keys never called whose claim could not be removed at their check-in: still in flight, released (then requeued) at a later tick. */
+  private readonly heldClaims = new Map<string, { run: CampaignRun; recipientId: string }>();
 
   constructor(private readonly deps: LeasingDeps) {}
 
@@ -84,9 +86,19 @@ export class Leasing {
     this.deps.stops.stop(run.id, this.deps.book.ofCampaign(run.id));
   }
 
-  /** A worker watching a lease it sends (see `watchRequest`). */
-  watch(request: WatchRequest): Promise<WatchResponse> {
-    return this.deps.stops.watch(request);
+  /**
+   * A worker watching a lease it sends (see `watchRequest`). A watch of a lease issued to another
+   * worker is told to stop, and nothing it says counts. One of a lease this conductor does not
+   * know (issued before a restart) is stopped if its campaign is paused or cancelled.
+   */
+  async watch(request: WatchRequest): Promise<WatchResponse> {
+    const { book, campaigns, stops } = this.deps;
+    const holder = book.workerOf(request.leaseId);
+    if (holder !== undefined && holder !== request.workerId) return { stop: true };
+    if (holder !== undefined || request.campaignId === undefined) return stops.watch(request);
+    const phase = campaigns.find(request.campaignId)?.phase;
+    const halted = phase === 'paused' ? 'paused' : phase === 'cancelling' || phase === 'cancelled' ? 'cancelled' : undefined;
+    return stops.watch(request, { campaignId: request.campaignId, halted });
   }
 
   /** Starts workers until MAX_WORKERS hold leases or nothing is left to lease now. */
@@ -158,12 +170,15 @@ export class Leasing {
    */
   private async applyCheckIn(active: ActiveLease, request: CheckInRequest, now: number): Promise<CheckInResponse> {
     const { reconciler, ledger, metrics, settings, rates, logger, journal } = this.deps;
-    const { throttled, sent, limitedUntil } = await settleResults(
+    const { throttled, sent, limitedUntil, claimsHeld } = await settleResults(
       { reconciler, ledger, metrics, maxAttempts: settings.maxAttempts, rates: this.deps.sendRates },
       active,
       request,
       now,
     );
+    for (const recipientId of claimsHeld) {
+      if (active.run.isInFlight(recipientId)) this.heldClaims.set(`${active.run.id}/${recipientId}`, { run: active.run, recipientId });
+    }
     // The worker is done with this lease: what it did not use goes back, slice by slice.
     for (const g of active.governors) g.release(active.grant, request.usedPerSlice, now);
     const domainGov = active.governors[0]!;
@@ -220,6 +235,7 @@ export class Leasing {
    * tick: they stay in flight (so the campaign cannot end), never stranded.
    */
   async expireLeases(now: number): Promise<void> {
+    await this.releaseHeldClaims();
     for (const { lease, run } of this.deps.book.expire(now)) {
       this.deps.logger.warn({ event: 'lease.expired', leaseId: lease.leaseId, campaignId: run.id }, 'lease expired without a check-in');
       this.deps.stops.ended(lease.leaseId, lease.schedule, undefined, leasePermits(lease));
@@ -244,6 +260,23 @@ export class Leasing {
     }
   }
 
+  /** Claims of keys never called that the store would not remove at their check-in: tried again, and the key requeued once gone. */
+  private async releaseHeldClaims(): Promise<void> {
+    for (const [key, { run, recipientId }] of this.heldClaims) {
+      try {
+        await this.deps.ledger.releaseClaim({ ...run.ref, recipientId });
+      } catch (err) {
+        this.deps.logger.warn(
+          { event: 'claim.release_failed', campaignId: run.id, held: this.heldClaims.size, err },
+          'could not remove claims of keys never called; trying again at the next tick',
+        );
+        return;
+      }
+      this.heldClaims.delete(key);
+      run.requeue(recipientId);
+    }
+  }
+
   /**
    * A check-in for a lease that expired (or that a restarted conductor never issued): its real
    * outcomes replace provisional in-doubts; anything else it says is settled by the ledger.
@@ -255,6 +288,8 @@ export class Leasing {
       'check-in for an expired or unknown lease',
     );
     if (expired === 'not-theirs') return;
+    // A lease stopped (a pause) that this conductor did not issue, or that expired: its calls are over.
+    this.deps.stops.ended(request.leaseId, undefined, undefined, request.permitsUsed);
     if (expired === 'unknown') {
       // A lease of a conductor that has since restarted: the worker's word is not evidence, but
       // the outcome records it wrote are. Settle the recipients it names that are in doubt only

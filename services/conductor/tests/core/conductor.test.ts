@@ -378,6 +378,50 @@ describe('Conductor', () => {
     expect(h.invocations[1]!.lease.recipientIds).toHaveLength(5);
   });
 
+  it('stops, at a pause, a lease issued before a conductor restart, and counts it in what the pause says is on its way', async () => {
+    // Prepare: a lease out; the conductor restarts (same store and clock); the worker goes on watching it.
+    const first = harness({ batchSize: 10 });
+    await storedCampaign(first.store, 6);
+    await begin(first);
+    await first.conductor.tick();
+    const lease = first.invocations[0]!.lease;
+    const watch = { leaseId: lease.leaseId, workerId: lease.workerId, until: leaseSendUntil(lease), campaignId: ref.campaignId };
+    const h = harness({ batchSize: 10 }, 620, first.store, first.clock);
+    await h.conductor.start();
+    await h.conductor.tick();
+    const held = h.conductor.watch({ ...watch, permits: leasePermits(lease) });
+
+    // Act
+    const paused = await h.conductor.pause(ref.campaignId);
+
+    // Assess: the old lease is told to stop, the pause counts its permits until its worker confirms.
+    expect(await held).toMatchObject({ stop: true });
+    expect(paused.pause).toMatchObject({ inFlight: leasePermits(lease), confirmed: false });
+    await h.conductor.watch({ ...watch, stopped: { inFlight: 2 } });
+    expect(h.conductor.getCampaign(ref.campaignId).pause).toMatchObject({ inFlight: 2, confirmed: true });
+    // A watch that starts after the pause is told to stop at once too.
+    expect(await h.conductor.watch({ ...watch, first: true })).toMatchObject({ stop: true });
+  });
+
+  it('tells a watch from a worker the lease was not issued to to stop, and counts nothing it says', async () => {
+    // Prepare
+    const h = harness({ batchSize: 10 });
+    await storedCampaign(h.store, 6);
+    await begin(h);
+    await h.conductor.tick();
+    const lease = h.invocations[0]!.lease;
+    const until = leaseSendUntil(lease);
+    const paused = h.conductor.pause(ref.campaignId);
+
+    // Act
+    const intruder = await h.conductor.watch({ leaseId: lease.leaseId, workerId: 'w-someone-else', until, stopped: { inFlight: 0 } });
+
+    // Assess: the pause still waits for the real worker's word.
+    expect(intruder).toMatchObject({ stop: true });
+    expect((await paused).pause).toMatchObject({ inFlight: leasePermits(lease), confirmed: false });
+    expect(await h.conductor.watch({ leaseId: lease.leaseId, workerId: lease.workerId, until, first: true })).toMatchObject({ stop: true });
+  });
+
   it('issues no lease for a campaign while its pause is being stored', async () => {
     // Prepare: the state write waits until released
     const h = harness({});

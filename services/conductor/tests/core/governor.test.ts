@@ -154,15 +154,23 @@ describe('Governor', () => {
       return g;
     }
 
-    it('raises the cap only for calls of a lease planned after its last change (one planned in its very instant may predate it)', () => {
+    it('raises the cap only for calls of a lease planned after the last cut (one planned in its very instant may predate it)', () => {
       const g = cutTwice();
       expect(g.accepted(1_000, 150)).toBe(false); // planned before the second cut: it ran at 50
       expect(g.accepted(1_000, 200)).toBe(false);
       expect(g.effectiveCap).toBe(25);
       expect(g.accepted(1_000, 201)).toBe(true);
-      // The same round of news, reported by another lease of that time, raises nothing more.
-      expect(g.accepted(1_100, 500)).toBe(false);
-      expect(g.accepted(2_000, 1_001)).toBe(true);
+      expect(g.effectiveCap).toBe(63);
+    });
+
+    it('raises the cap for every lease of the recovery, not once per round: the provider takes calls again', () => {
+      const g = cutTwice();
+      // Three leases planned after the cut, before any raise, each report calls that went through.
+      expect([g.accepted(1_000, 300), g.accepted(1_100, 400), g.accepted(1_200, 500)]).toEqual([true, true, true]);
+      expect(g.effectiveCap).toBe(92);
+      // A cut after the raises starts the rule again: a lease planned before it is old news.
+      g.pushBack(1_300, undefined, 1_000);
+      expect(g.accepted(1_400, 1_250)).toBe(false);
     });
 
     it('closes half the gap to the level before the episode per round of good news, then steps up to the cap', () => {

@@ -177,4 +177,54 @@ describe('LeaseStops', () => {
     stops.releaseWatches();
     expect(await b).toEqual({ stop: false });
   });
+
+  it('forgets a cancelled pause once its leases are over, and keeps them stopped until then', async () => {
+    // Prepare: a pause of two leases, then a cancel.
+    const clock = new ManualClock(T0);
+    const stops = new LeaseStops(clock);
+    stops.stop('c1', [active('l1', [5]), active('l2', [5])]);
+
+    // Act
+    stops.retire('c1');
+    stops.ended('l1', { start: T0, sliceMs: 1_000 }, [1], 1);
+
+    // Assess: l2 still stopped; once it is past its last slice and a provider timeout, nothing is kept.
+    expect(await stops.watch({ leaseId: 'l2', until: T0 + 1_000, first: true })).toMatchObject({ stop: true });
+    expect(stops.isStopping('c1')).toBe(true);
+    clock.advance(1_000 + PROVIDER_TIMEOUT_MS);
+    await stops.watch({ leaseId: 'other', until: T0, first: true });
+    expect(stops.isStopping('c1')).toBe(false);
+    expect(stops.describe('c1')).toBeUndefined();
+  });
+
+  it('stops a watch of a lease it did not issue when its campaign is halted, and counts the permits the worker names', async () => {
+    // Prepare
+    const clock = new ManualClock(T0);
+    const stops = new LeaseStops(clock);
+
+    // Act
+    const reply = await stops.watch(
+      { leaseId: 'old', workerId: 'w-old', until: T0 + 2_000, permits: 7 },
+      { campaignId: 'c1', halted: 'paused' },
+    );
+
+    // Assess
+    expect(reply).toEqual({ stop: true, at: T0 });
+    expect(stops.describe('c1')).toMatchObject({ inFlight: 7, confirmed: false });
+    await stops.watch({ leaseId: 'old', workerId: 'w-other', until: T0 + 2_000, stopped: { inFlight: 0 } });
+    expect(stops.describe('c1')).toMatchObject({ inFlight: 7, confirmed: false });
+    await stops.watch({ leaseId: 'old', workerId: 'w-old', until: T0 + 2_000, stopped: { inFlight: 1 } });
+    expect(stops.describe('c1')).toMatchObject({ inFlight: 1, confirmed: true });
+  });
+
+  it("a cancelled campaign's unknown lease is stopped and forgotten once over, not kept for ever", async () => {
+    const clock = new ManualClock(T0);
+    const stops = new LeaseStops(clock);
+    expect(await stops.watch({ leaseId: 'old', until: T0 + 1_000 }, { campaignId: 'c1', halted: 'cancelled' })).toMatchObject({
+      stop: true,
+    });
+    clock.advance(1_000 + PROVIDER_TIMEOUT_MS);
+    await stops.watch({ leaseId: 'other', until: T0, first: true });
+    expect(stops.isStopping('c1')).toBe(false);
+  });
 });

@@ -12,6 +12,7 @@ export function checkInFor(env: Env, run: LeaseRun, wantsMore: boolean): CheckIn
     results: run.results,
     unattempted: run.unattempted,
     ...(run.unrecorded.length > 0 ? { unrecorded: run.unrecorded.map((u) => u.ref.recipientId) } : {}),
+    ...(run.claimHeld.length > 0 ? { claimHeld: run.claimHeld.map((r) => r.recipientId) } : {}),
     permitsUsed: run.permitsUsed,
     usedPerSlice: run.usedPerSlice,
     ...(timing.n > 0

@@ -12,7 +12,7 @@ import {
 } from '@baton/shared';
 import { STOPPED } from './defaults';
 import { watchLease } from './lease-watch';
-import { retryUnrecorded, sendKey } from './send-key';
+import { retryReleases, retryUnrecorded, sendKey } from './send-key';
 import type { Env } from './worker-env';
 
 /**
@@ -44,6 +44,8 @@ export class LeaseRun {
   readonly unattempted: string[] = [];
   /** Outcome records whose write failed: tried again before the check-in. */
   readonly unrecorded: { ref: RecipientRef; outcome: OutcomeFacts; mode: RecordMode }[] = [];
+  /** Claims whose release failed, of keys never called (or refused): tried again before the check-in (see `retryReleases`). */
+  readonly claimHeld: RecipientRef[] = [];
   /** Set when the provider said "not now": no new key is taken for this lease. */
   haltedBy: string | undefined = undefined;
   /** Calls started in each slice of the lease's schedule. */
@@ -190,19 +192,19 @@ export class LeaseRun {
   /**
    * After the claim: the call must start inside a slice it holds, and at once. A claim that
    * outlasted its slice gives that permit back and takes one of the slice it is in, if one is
-   * free. False when none is, or the lease halted, or its time ran out: the caller gives the
-   * claim up rather than hold it while it waits (a crash would leave it in doubt, uncalled).
+   * free: the slice kept. Undefined when none is, or the lease halted, or its time ran out: the
+   * caller gives the claim up rather than hold it while it waits (a crash would leave it in doubt, uncalled).
    */
-  keepSlotAfterClaim(slice: number): boolean {
+  keepSlotAfterClaim(slice: number): number | undefined {
     const now = this.env.clock.now();
     const timeLeft = this.env.deadline - now >= this.env.minBudgetToTakeMs;
-    if (sliceAt(this.lease.schedule, now) === slice && this.haltedBy === undefined && timeLeft) return true;
+    if (sliceAt(this.lease.schedule, now) === slice && this.haltedBy === undefined && timeLeft) return slice;
     this.giveBackSlot(slice);
-    if (this.haltedBy !== undefined || !timeLeft) return false;
+    if (this.haltedBy !== undefined || !timeLeft) return undefined;
     const slot = nextSlot(this.lease.schedule, this.usedPerSlice, now);
-    if (slot.kind !== 'now') return false;
+    if (slot.kind !== 'now') return undefined;
     this.usedPerSlice[slot.slice]! += 1;
-    return true;
+    return slot.slice;
   }
 
   /** A retryable refusal from the provider: throttling, a limit reached, no connection, or too many in a row halt the lease. */
@@ -235,6 +237,7 @@ export function startLease(env: Env, lease: Lease): { run: LeaseRun; done: Promi
     run.endCalls();
     run.unattempted.push(...run.ids.slice(run.next));
     await retryUnrecorded(env, run);
+    await retryReleases(env, run);
     env.log.info({
       event: 'lease.finished',
       leaseId: lease.leaseId,

@@ -1,4 +1,4 @@
-import { describeError } from '@baton/shared';
+import { describeError, leasePermits } from '@baton/shared';
 import type { LeaseRun } from './lease-run';
 import type { Env } from './worker-env';
 
@@ -22,12 +22,13 @@ export async function watchLease(env: Env, run: LeaseRun): Promise<void> {
     return;
   }
   let callsOver = false;
+  const about = { campaignId: run.lease.campaignId, permits: leasePermits(run.lease) };
   // Not aborted when the calls are over: the conductor answers a held watch as soon as the lease is checked in.
   void run.noMoreCalls.then(() => (callsOver = true));
   for (let first = true; !callsOver; first = false) {
     const askedAt = env.clock.now();
     try {
-      const reply = await client.watch({ leaseId, workerId, until: run.sendUntil, ...(first ? { first: true } : {}) });
+      const reply = await client.watch({ leaseId, workerId, until: run.sendUntil, ...about, ...(first ? { first: true } : {}) });
       run.openGate();
       if (reply.stop) {
         await stopLease(env, run, reply.at ?? askedAt);

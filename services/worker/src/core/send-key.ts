@@ -34,8 +34,16 @@ export async function sendKey(env: Env, run: LeaseRun, recipientId: string, busy
   if (!message) return false;
   // Not before the conductor said the lease is not stopped (a pause may have come before the worker started).
   await run.watchAnswered;
-  if (!(await claimInSlot(env, run, ref, busy, logFields))) return false;
-
+  const slice = await claimInSlot(env, run, ref, busy, logFields);
+  if (slice === undefined) return false;
+  // Checked again right before the call, in the same turn of the event loop as its start: a stop
+  // heard after the slot wait and the claim (while this lane waited to resume) starts no call.
+  if (run.haltedBy !== undefined) {
+    run.giveBackSlot(slice);
+    if (!(await releaseClaim(env, ref, logFields))) run.claimHeld.push(ref);
+    run.unattempted.push(recipientId);
+    return false;
+  }
   run.callStarting(busy);
   let providerId: string;
   try {
@@ -96,26 +104,31 @@ async function sendableMessage(env: Env, run: LeaseRun, ref: RecipientRef, logFi
  * The slot first, the claim right before the call: a claim means "its call may have started",
  * so a crash leaves in doubt only the calls in flight (and claims being written), never keys
  * still waiting for their slice. A claim that outlasted its slice, with no permit free in the
- * slice it ends in, is given up while the lane waits for the next one, then made again. True
- * when the key is claimed and its call must start now; false with the key's result reported.
+ * slice it ends in, is given up while the lane waits for the next one, then made again. The
+ * slice whose permit the call uses when the key is claimed and its call must start now;
+ * undefined with the key's result reported.
  */
-async function claimInSlot(env: Env, run: LeaseRun, ref: RecipientRef, busy: Busy, logFields: LogFields): Promise<boolean> {
+async function claimInSlot(env: Env, run: LeaseRun, ref: RecipientRef, busy: Busy, logFields: LogFields): Promise<number | undefined> {
   for (;;) {
     const slot = await run.takeSlot(busy);
     if (slot === undefined) {
       run.unattempted.push(ref.recipientId);
-      return false;
+      return undefined;
     }
     if (!(await claim(env, run, ref, logFields))) {
       run.giveBackSlot(slot);
-      return false;
+      return undefined;
     }
-    if (run.keepSlotAfterClaim(slot)) return true;
+    const kept = run.keepSlotAfterClaim(slot);
+    if (kept !== undefined) return kept;
     if (!(await releaseClaim(env, ref, logFields))) {
       // The claim stands and is ours: keep it and call in the next slot, rather than strand it.
-      if ((await run.takeSlot(busy)) !== undefined) return true;
+      const next = await run.takeSlot(busy);
+      if (next !== undefined) return next;
+      // Stopped (or out of time) meanwhile: never called, so not in doubt. Released again before the check-in.
       run.unattempted.push(ref.recipientId);
-      return false;
+      run.claimHeld.push(ref);
+      return undefined;
     }
   }
 }
@@ -204,7 +217,8 @@ async function recordSendError(env: Env, run: LeaseRun, ref: RecipientRef, error
     // `providerAccepted` counts an accepted call at once (counted after the release, a slice's
     // refusals all landed after its accepted calls and read as a streak).
     run.providerRefused(error.code);
-    await releaseClaim(env, ref, logFields);
+    // Refused, so not in doubt: a claim that could not be removed is tried again before the check-in.
+    if (!(await releaseClaim(env, ref, logFields))) run.claimHeld.push(ref);
     run.results.push({
       recipientId,
       status: 'retryable',
@@ -281,6 +295,27 @@ export async function retryUnrecorded(env: Env, run: LeaseRun): Promise<void> {
         env.log.info({ event: 'outcome.written-late', leaseId: run.lease.leaseId, recipientId: entry.ref.recipientId });
       } catch {
         run.unrecorded.push(entry);
+      }
+    }
+  }
+}
+
+/**
+ * Claims of keys never called (or refused) whose release failed, tried again with back-off once
+ * the lease's calls are over. Those still standing are named in the check-in (`claimHeld`) so the
+ * conductor removes them before leasing the keys again: a claim left standing reads as "its call
+ * may have started", and the next worker to find it would put a key never sent in doubt.
+ */
+export async function retryReleases(env: Env, run: LeaseRun): Promise<void> {
+  for (let attempt = 0; attempt < OUTCOME_RETRIES && run.claimHeld.length > 0; attempt++) {
+    await env.clock.sleep(OUTCOME_RETRY_BACKOFF_MS * 2 ** attempt);
+    const pending = run.claimHeld.splice(0);
+    for (const ref of pending) {
+      try {
+        await env.ledger.releaseClaim(ref);
+        env.log.info({ event: 'claim.released-late', leaseId: run.lease.leaseId, recipientId: ref.recipientId });
+      } catch {
+        run.claimHeld.push(ref);
       }
     }
   }

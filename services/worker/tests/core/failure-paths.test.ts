@@ -374,6 +374,60 @@ describe('runWorker when a claim outlasts its slice', () => {
   });
 });
 
+describe('runWorker when a claim of a key it never called cannot be released', () => {
+  /** Permits in slice 0 only; the claim takes 1.5 s, past the schedule's end: the key is never called. */
+  const schedule = { schedule: { start: START, sliceMs: 1_000, permits: [1, 0] }, sendUntil: START + 2_000 };
+
+  it('releases it again before the check-in, so the key goes back unclaimed (not in doubt)', async () => {
+    // Prepare: the first release fails, later ones work.
+    const [email] = emails(1) as [string];
+    const { store, clock, sender, leaseClient, deps } = setUp();
+    await seedRendered(store, [email]);
+    slowClaimOnce(store, clock, 1_500);
+    let failures = 1;
+    store.fails = (op, key) => op === 'delete' && key === keys.claim(refOf(email)) && failures-- > 0;
+    // Act
+    await run(deps, leaseFor([email], schedule));
+    // Assess
+    expect(sender.calls).toHaveLength(0);
+    expect(await claimed(store, email)).toBe(false);
+    expect(leaseClient.requests[0]).toMatchObject({ unattempted: [idOf(email)] });
+    expect(leaseClient.requests[0]!.claimHeld).toBeUndefined();
+  });
+
+  it('names a claim it still cannot release in the check-in (claimHeld), beside the key given back', async () => {
+    // Prepare: every release fails.
+    const [email] = emails(1) as [string];
+    const { store, clock, sender, leaseClient, deps } = setUp();
+    await seedRendered(store, [email]);
+    slowClaimOnce(store, clock, 1_500);
+    store.fails = (op, key) => op === 'delete' && key === keys.claim(refOf(email));
+    // Act
+    await run(deps, leaseFor([email], schedule));
+    // Assess
+    expect(sender.calls).toHaveLength(0);
+    expect(leaseClient.requests[0]).toMatchObject({ unattempted: [idOf(email)], claimHeld: [idOf(email)] });
+  });
+
+  it('names the claim of a refused call it cannot release, beside the retryable result', async () => {
+    // Prepare: the provider answers 503; every release fails.
+    const [email] = emails(1) as [string];
+    const { store, sender, leaseClient, deps } = setUp();
+    await seedRendered(store, [email]);
+    sender.behaviour = () => {
+      throw new RetryableError('PROVIDER_UNAVAILABLE', '503');
+    };
+    store.fails = (op, key) => op === 'delete' && key === keys.claim(refOf(email));
+    // Act
+    await run(deps, leaseFor([email]));
+    // Assess
+    expect(leaseClient.requests[0]).toMatchObject({
+      results: [expect.objectContaining({ recipientId: idOf(email), status: 'retryable' })],
+      claimHeld: [idOf(email)],
+    });
+  });
+});
+
 /** The first claim's write takes `ms` of the clock; later ones take none. */
 function slowClaimOnce(store: FlakyStore, clock: AutoClock, ms: number): void {
   const put = store.put.bind(store);

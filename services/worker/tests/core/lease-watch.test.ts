@@ -60,6 +60,48 @@ describe('a worker watching its lease', () => {
     for (const email of addresses.slice(3)) expect(await store.get(buckets.campaigns, keys.claim(refOf(email)))).toBeUndefined();
   });
 
+  it.each(Array.from({ length: 12 }, (_, hops) => hops))(
+    'starts no call after a stop heard just after the claim is written (%i microtasks later): the halt is checked right before the call',
+    async (hops) => {
+      // Prepare: the stop's answer lands `hops` microtasks after the first claim's write completes.
+      const addresses = emails(3);
+      const client = new WatchingLeaseClient();
+      const { store, clock, sender, deps } = setUp(client);
+      await seedRendered(store, addresses);
+      let stopped = false;
+      const put = store.put.bind(store);
+      store.put = async (...args) => {
+        await put(...args);
+        if (!stopped && args[1].includes('/claims/')) {
+          let hop: Promise<void> = Promise.resolve();
+          for (let k = 0; k < hops; k++) hop = hop.then(() => undefined);
+          void hop.then(() => {
+            stopped = true;
+            client.stopNow(clock.now());
+          });
+        }
+      };
+      // The worker halts the lease and confirms in one synchronous step: a call started after the confirmation started after the stop.
+      const afterStop: string[] = [];
+      const send = sender.send.bind(sender);
+      sender.send = (msg) => {
+        if (client.watches.some((w) => w.stopped)) afterStop.push(msg.to);
+        return send(msg);
+      };
+
+      // Act
+      const summary = await runWorker(deps, { lease: leaseFor(addresses) });
+
+      // Assess: no call started once the stop was heard; what was not called went back unclaimed.
+      expect(afterStop).toEqual([]);
+      expect(summary).toMatchObject({ inDoubt: 0 });
+      for (const email of addresses) {
+        const called = sender.calls.some((c) => c.msg.to === email);
+        if (!called) expect(await store.get(buckets.campaigns, keys.claim(refOf(email)))).toBeUndefined();
+      }
+    },
+  );
+
   it('starts no call when the lease is stopped before its first call', async () => {
     // Prepare
     const addresses = emails(4);
