@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, describe, download, enc } from './api';
 import { COUNT_LABEL, ROW_LABEL, dateTime, plural } from './format';
-import { COUNT_KEYS, type Campaign, type CountKey, type RecipientRow, type RecipientsPage } from './types';
+import { COUNT_KEYS, type Campaign, type CountKey, type RecipientRow, type RecipientsPage, type RequeueReport } from './types';
 
 const PAGE = 50;
 
@@ -38,7 +38,7 @@ export function Recipients({ campaign, refresh }: { campaign: Campaign; refresh:
   const requeue = async (path: string, body: unknown, ask: string) => {
     if (!window.confirm(ask)) return;
     try {
-      const r = await api<{ requeued: number; skipped: unknown[] }>('POST', `/campaigns/${enc(campaign.id)}${path}`, body);
+      const r = await api<RequeueReport>('POST', `/campaigns/${enc(campaign.id)}${path}`, body);
       setNote({
         text: `${plural(r.requeued, 'recipient', 'recipients')} put back in the queue${r.skipped.length ? `, ${r.skipped.length} left alone` : ''}.`,
         bad: false,
