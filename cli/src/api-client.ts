@@ -1,43 +1,13 @@
-import type { Cap } from '@baton/shared';
+import type { ApiErrorBody, CampaignView as ApiCampaignView } from '@baton/shared';
+
+/**
+ * A campaign as the API answers it (shared api-types.ts, the conductor's own type). Conductors
+ * from before the cap in words (`cap`, `effectiveCap`) answered without them: the CLI then states
+ * `perMinuteMax`.
+ */
+export type CampaignView = Omit<ApiCampaignView, 'cap' | 'effectiveCap'> & Partial<Pick<ApiCampaignView, 'cap' | 'effectiveCap'>>;
 
 /** A small client of the campaign API: bearer token, JSON, errors that keep the server's message. */
-export interface CampaignCounts {
-  total: number;
-  stubbed: number;
-  rendered: number;
-  sent: number;
-  failed: number;
-  invalid: number;
-  duplicate: number;
-  suppressed: number;
-  inDoubt: number;
-  cancelled: number;
-  inFlight: number;
-  queued: number;
-  retrying: number;
-  notAccepted: number;
-}
-export interface CampaignView {
-  id: string;
-  name: string;
-  status: string;
-  counts: CampaignCounts;
-  sentLastMinute: number;
-  perMinuteMax: number;
-  /** The cap in words ("20 per 10 s"), as the console and `/metrics` state it; absent from older conductors. */
-  cap?: Cap;
-  /** The cap after the provider pushed back. */
-  effectiveCap?: Cap;
-  etaSeconds: number | null;
-  problems: { line: number; kind: string; reason: string }[];
-  error?: { code: string; message: string };
-  sendAt?: string;
-  /** Why it is not sending now, and until when (its time, its send window, the provider's limit). */
-  waiting?: { reason: string; until: string; message: string };
-  /** Sent at a local time: the instants recipients go out at, how many and from which zones. */
-  waves?: { at: string; count: number; zones: string[] }[];
-}
-
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -65,7 +35,7 @@ export class ApiClient {
       throw new ApiError(res.status, `unexpected answer from ${path}: HTTP ${res.status}`);
     }
     if (!res.ok) {
-      const j = json as { message?: string; issues?: { where: string; message: string }[] };
+      const j = json as Partial<ApiErrorBody>;
       throw new ApiError(res.status, j.message ?? `HTTP ${res.status}`, j.issues ?? []);
     }
     return json as T;
@@ -76,7 +46,7 @@ export class ApiClient {
     const res = await this.fetch(method, path, undefined, AbortSignal.timeout(60_000));
     const text = await res.text();
     if (res.ok) return text;
-    let j: { message?: string; issues?: { where: string; message: string }[] } = {};
+    let j: Partial<ApiErrorBody> = {};
     try {
       j = JSON.parse(text) as typeof j;
     } catch {

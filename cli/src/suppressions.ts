@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { ImportResult, SuppressionAdded, SuppressionPage } from '@baton/shared';
 import type { ApiClient } from './api-client';
 
 /** Bad arguments for a suppressions command: the caller reports them with the usage text. */
@@ -8,23 +9,6 @@ export const SUPPRESSIONS_USAGE = `  baton suppressions list [--customer ID] [--
   baton suppressions add EMAIL [--customer ID]
   baton suppressions remove EMAIL [--customer ID]      (manual suppressions only)
   baton suppressions import FILE.csv [--customer ID]   (an email column, like an audience)`;
-
-interface Row {
-  email: string | null;
-  recipientId: string;
-  reason: string;
-  at: string | null;
-  campaignId: string | null;
-}
-
-interface ImportResult {
-  rows: number;
-  added: number;
-  alreadySuppressed: number;
-  invalid: number;
-  duplicate: number;
-  problems: { line: number; kind: string; reason: string }[];
-}
 
 /**
  * `baton suppressions …`: a customer's suppression list (addresses none of its campaigns will
@@ -45,10 +29,7 @@ export async function suppressionsCommand(
       }
       let count = 0;
       for (let cursor: string | null | undefined; cursor !== null;) {
-        const page = await api.request<{ suppressions: Row[]; next: string | null }>(
-          'GET',
-          `${base}?limit=1000${cursor !== undefined ? `&cursor=${cursor}` : ''}`,
-        );
+        const page = await api.request<SuppressionPage>('GET', `${base}?limit=1000${cursor !== undefined ? `&cursor=${cursor}` : ''}`);
         for (const s of page.suppressions) out.write(`${s.email ?? `(recipient ${s.recipientId})`}\t${s.reason}\t${s.at ?? ''}\n`);
         count += page.suppressions.length;
         cursor = page.next;
@@ -58,7 +39,7 @@ export async function suppressionsCommand(
     }
     case 'add': {
       if (!args.operand) return refuse('suppressions add needs an email address');
-      const r = await api.request<Row & { created: boolean }>('POST', base, { email: args.operand });
+      const r = await api.request<SuppressionAdded>('POST', base, { email: args.operand });
       out.write(r.created ? `suppressed ${r.email} (manual)\n` : `${r.email} was already suppressed (${r.reason})\n`);
       return 0;
     }

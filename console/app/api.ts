@@ -4,6 +4,8 @@
  * never in a URL (downloads are fetched, then saved from a blob).
  */
 
+import type { ApiErrorBody } from '@baton/shared/api-types';
+
 const KEY = 'batonToken';
 
 export class ApiError extends Error {
@@ -57,7 +59,7 @@ async function call(method: string, path: string, body?: unknown): Promise<Respo
   }
   if (res.ok) return res;
   const text = await res.text();
-  let json: { error?: string; message?: string; issues?: { where: string; message: string }[] } = {};
+  let json: Partial<ApiErrorBody> = {};
   try {
     json = text ? (JSON.parse(text) as typeof json) : {};
   } catch {

@@ -3,7 +3,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, api, describe } from './api';
 import { headOf, isoFromLocalInput } from './format';
 import { useDebounced } from './hooks';
-import type { CheckResult, Definition, Preview, Problem, Setup } from './types';
+import type { CheckResult, Definition, DraftPreview, Problem, Setup } from './types';
 
 /** How much of an audience file the checks and the preview read: its header and first rows. */
 const HEAD_BYTES = 64 * 1024;
@@ -62,7 +62,7 @@ export function Editor(props: {
   const [check, setCheck] = useState<CheckResult | null>(null);
   const [checkError, setCheckError] = useState('');
   const [row, setRow] = useState(1);
-  const [preview, setPreview] = useState<Preview | null>(null);
+  const [preview, setPreview] = useState<DraftPreview | null>(null);
   const [previewError, setPreviewError] = useState('');
   const [busy, setBusy] = useState(false);
   const [createError, setCreateError] = useState('');
@@ -109,7 +109,7 @@ export function Editor(props: {
   useDebounced(previewInput, 500, (input) => {
     if (!input.subject || !input.mjml) return;
     const mine = ++asked.current.preview;
-    api<Preview>('POST', '/drafts/preview', input).then(
+    api<DraftPreview>('POST', '/drafts/preview', input).then(
       (p) => {
         if (mine !== asked.current.preview) return;
         setPreview(p);

@@ -1,11 +1,11 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, describe, enc } from './api';
-import type { Campaign, Preview } from './types';
+import type { Campaign, CampaignPreview } from './types';
 
 /** The campaign as one audience row gets it (rendered by the server), and a test send to yourself. */
 export function PreviewAndTest({ campaign, local }: { campaign: Campaign; local: boolean }) {
   const [row, setRow] = useState(1);
-  const [preview, setPreview] = useState<Preview | null>(null);
+  const [preview, setPreview] = useState<CampaignPreview | null>(null);
   const [error, setError] = useState('');
   const [to, setTo] = useState('');
   const [sending, setSending] = useState(false);
@@ -13,7 +13,7 @@ export function PreviewAndTest({ campaign, local }: { campaign: Campaign; local:
 
   useEffect(() => {
     let live = true;
-    api<Preview>('GET', `/campaigns/${enc(campaign.id)}/preview?row=${row}`).then(
+    api<CampaignPreview>('GET', `/campaigns/${enc(campaign.id)}/preview?row=${row}`).then(
       (p) => {
         if (!live) return;
         setPreview(p);

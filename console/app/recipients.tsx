@@ -1,44 +1,53 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, describe, download, enc } from './api';
 import { COUNT_LABEL, ROW_LABEL, dateTime, plural } from './format';
-import { COUNT_KEYS, type Campaign, type CountKey, type RecipientRow, type RecipientsPage } from './types';
+import { useDebounced } from './hooks';
+import { COUNT_KEYS, type Campaign, type CountKey, type RecipientRow, type RecipientsPage, type RequeueReport } from './types';
 
 const PAGE = 50;
 
-/** Who is where: the recipient list by status, paged, filtered as you type, as CSV; retry and resend. */
+/** Who is where: the recipient list by status and by address (searched by the server), paged, as CSV; retry and resend. */
 export function Recipients({ campaign, refresh }: { campaign: Campaign; refresh: () => Promise<void> }) {
   const [status, setStatus] = useState<CountKey | ''>('');
   const [rows, setRows] = useState<RecipientRow[]>([]);
   const [next, setNext] = useState<string | null>(null);
   const [search, setSearch] = useState('');
+  /** The search as sent: the box's text once it stopped changing. */
+  const [q, setQ] = useState('');
+  useDebounced(search.trim(), 250, setQ);
+  /** Answers to an older listing (another status or search) are dropped. */
+  const asked = useRef(0);
   const [error, setError] = useState('');
   const [note, setNote] = useState<{ text: string; bad: boolean } | null>(null);
   const [loading, setLoading] = useState(false);
   const k = campaign.counts;
   const base = `/campaigns/${enc(campaign.id)}/recipients`;
-  const query = (cursor?: string) => `${base}?limit=${PAGE}${status ? `&status=${status}` : ''}${cursor ? `&cursor=${enc(cursor)}` : ''}`;
+  const filters = `${status ? `&status=${status}` : ''}${q ? `&q=${enc(q)}` : ''}`;
+  const query = (cursor?: string) => `${base}?limit=${PAGE}${filters}${cursor ? `&cursor=${enc(cursor)}` : ''}`;
 
   const load = async (cursor?: string) => {
+    const mine = ++asked.current;
     setLoading(true);
     try {
       const page = await api<RecipientsPage>('GET', query(cursor));
+      if (mine !== asked.current) return;
       setRows((before) => (cursor ? [...before, ...page.recipients] : page.recipients));
       setNext(page.next);
       setError('');
     } catch (err) {
-      setError(describe(err));
+      if (mine === asked.current) setError(describe(err));
     } finally {
-      setLoading(false);
+      if (mine === asked.current) setLoading(false);
     }
   };
   useEffect(() => {
     void load();
-  }, [campaign.id, status]);
+  }, [campaign.id, status, q]);
 
   const requeue = async (path: string, body: unknown, ask: string) => {
     if (!window.confirm(ask)) return;
     try {
-      const r = await api<{ requeued: number; skipped: unknown[] }>('POST', `/campaigns/${enc(campaign.id)}${path}`, body);
+      const r = await api<RequeueReport>('POST', `/campaigns/${enc(campaign.id)}${path}`, body);
       setNote({
         text: `${plural(r.requeued, 'recipient', 'recipients')} put back in the queue${r.skipped.length ? `, ${r.skipped.length} left alone` : ''}.`,
         bad: false,
@@ -51,15 +60,13 @@ export function Recipients({ campaign, refresh }: { campaign: Campaign; refresh:
   };
   const csv = async () => {
     try {
-      const name = await download(`${base}?format=csv${status ? `&status=${status}` : ''}`, `${campaign.id}-recipients.csv`);
+      const name = await download(`${base}?format=csv${filters}`, `${campaign.id}-recipients.csv`);
       setNote({ text: `Downloaded ${name}.`, bad: false });
     } catch (err) {
       setNote({ text: `No download: ${describe(err)}`, bad: true });
     }
   };
 
-  const needle = search.trim().toLowerCase();
-  const shown = needle ? rows.filter((r) => `${r.email ?? ''} ${r.reason ?? ''}`.toLowerCase().includes(needle)) : rows;
   return (
     <section class="card">
       <div class="toolbar">
@@ -75,7 +82,7 @@ export function Recipients({ campaign, refresh }: { campaign: Campaign; refresh:
           </select>
         </label>
         <label class="inline-label">
-          Search <input type="search" value={search} placeholder="address or reason" onInput={(e) => setSearch(e.currentTarget.value)} />
+          Search <input type="search" value={search} placeholder="part of an address" onInput={(e) => setSearch(e.currentTarget.value)} />
         </label>
       </div>
       <div class="toolbar">
@@ -125,7 +132,7 @@ export function Recipients({ campaign, refresh }: { campaign: Campaign; refresh:
           </tr>
         </thead>
         <tbody>
-          {shown.map((r, i) => (
+          {rows.map((r, i) => (
             <tr key={`${r.email}-${i}`}>
               <td>{r.email ?? '(no address)'}</td>
               <td>
@@ -138,12 +145,15 @@ export function Recipients({ campaign, refresh }: { campaign: Campaign; refresh:
         </tbody>
       </table>
       <p class="muted">
-        {rows.length === 0 && !loading ? 'Nobody here.' : `${shown.length} shown of ${rows.length} loaded${next ? '' : ' (all)'}.`}{' '}
-        {needle && next ? 'The search looks at the loaded rows; load more to search further.' : ''}
+        {rows.length === 0 && !loading && !next
+          ? q
+            ? `Nobody whose address contains “${q}”.`
+            : 'Nobody here.'
+          : `${plural(rows.length, 'recipient', 'recipients')} ${q ? 'found' : 'shown'}${next ? ' so far' : ' (all)'}.`}
       </p>
       {next && (
         <button type="button" disabled={loading} onClick={() => void load(next)}>
-          Load {PAGE} more
+          {q ? 'Search further' : `Load ${PAGE} more`}
         </button>
       )}
     </section>

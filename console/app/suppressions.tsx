@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, describe, download, enc } from './api';
 import { dateTime } from './format';
-import type { Suppression } from './types';
+import type { Suppression, SuppressionAdded, SuppressionPage } from './types';
 
 /** The customer's suppression list: who never gets its campaigns, and why; add an address, remove a manual one. */
 export function Suppressions({ customerId }: { customerId: string }) {
@@ -13,10 +13,7 @@ export function Suppressions({ customerId }: { customerId: string }) {
 
   const load = async (cursor?: string) => {
     try {
-      const page = await api<{ suppressions: Suppression[]; next: string | null }>(
-        'GET',
-        `${base}?limit=50${cursor ? `&cursor=${enc(cursor)}` : ''}`,
-      );
+      const page = await api<SuppressionPage>('GET', `${base}?limit=50${cursor ? `&cursor=${enc(cursor)}` : ''}`);
       setRows((before) => (cursor ? [...before, ...page.suppressions] : page.suppressions));
       setNext(page.next);
     } catch (err) {
@@ -30,7 +27,7 @@ export function Suppressions({ customerId }: { customerId: string }) {
   const add = async (ev: Event) => {
     ev.preventDefault();
     try {
-      const r = await api<{ created: boolean }>('POST', base, { email: email.trim() });
+      const r = await api<SuppressionAdded>('POST', base, { email: email.trim() });
       setNote({ text: r.created ? `${email.trim()} is suppressed.` : `${email.trim()} was already suppressed.`, bad: false });
       setEmail('');
       await load();

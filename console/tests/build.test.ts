@@ -16,4 +16,15 @@ describe('the console build', () => {
     expect(new TextDecoder().decode(files.get(style))).toContain('.uplot');
     expect(names).toContain(`${script}.map`);
   });
+
+  it("bundles nothing of @baton/shared or of Node: the API's types are imported type-only", async () => {
+    // Act
+    const files = await buildConsole({ minify: false });
+
+    // Assess: every input esbuild read is named in the source map.
+    const map = [...files.keys()].find((n) => /^app-[A-Z0-9]{8}\.js\.map$/.test(n))!;
+    const sources = (JSON.parse(new TextDecoder().decode(files.get(map))) as { sources: string[] }).sources;
+    expect(sources.some((s) => s.includes('app/types.ts') || s.includes('app/main.tsx'))).toBe(true);
+    expect(sources.filter((s) => /(^|\/)shared\/|node:|zod|pino/.test(s))).toEqual([]);
+  });
 });

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { ValidationError } from '@baton/shared';
+import { ValidationError, type InboxItem, type InboxMessage, type InboxPage } from '@baton/shared';
 import type { MailgunSink, SinkMessage } from './mailgun-sink';
 
 /**
@@ -19,38 +19,8 @@ export interface InboxQuery {
   limit?: number;
 }
 
-export interface InboxItem {
-  id: string;
-  to: string;
-  from: string;
-  subject: string;
-  /** ISO 8601. */
-  receivedAt: string;
-  campaignId?: string;
-}
-
-export interface InboxPage {
-  messages: InboxItem[];
-  /** Give it back as `cursor` for the next (older) page; absent on the last page. */
-  next?: string;
-  /** Messages matching the filters, on every page. */
-  total: number;
-}
-
-export interface InboxMessage {
-  id: string;
-  to: string;
-  from: string;
-  subject: string;
-  receivedAt: string;
-  campaignId?: string;
-  /** The Mailgun id, as the provider answered it (`<…>`). */
-  messageId: string;
-  /** The headers the message was sent with (`h:` fields), and the ids it carried as `X-Mailgun-Variables`. */
-  headers: Record<string, string>;
-  text: string;
-  html: string;
-}
+/** The inbox's answers: the API's types (shared api-types.ts), made here. */
+export type { InboxItem, InboxMessage, InboxPage };
 
 export const DEFAULT_INBOX_LIMIT = 50;
 export const MAX_INBOX_LIMIT = 200;

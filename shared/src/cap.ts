@@ -1,24 +1,12 @@
-import { sendingDomains, type Config } from './config';
+import type { Cap } from './api-types';
 
-/**
- * The governor's cap as people read it, stated one way everywhere (the console, `/api/setup`,
- * the CLI, `/metrics`' help text): provider calls per governor window, and what that is per
- * minute. The governor counts per window (GOVERNOR_WINDOW_MS), so the window is the unit; the
- * per-minute figure is derived from it, never the other way round. (`PER_MINUTE_MAX` is, despite
- * its name, the cap per window: "per minute" only with the default one-minute window.)
+/*
+ * The governor's cap in words (`Cap`, api-types.ts), stated one way everywhere. The governor
+ * counts per window (GOVERNOR_WINDOW_MS), so the window is the unit; the per-minute figure is
+ * derived from it, never the other way round. (`PER_MINUTE_MAX` is, despite its name, the cap per
+ * window: "per minute" only with the default one-minute window.) Pure, without the config:
+ * configured-cap.ts reads a domain's cap from it.
  */
-export interface Cap {
-  /** Provider calls allowed per governor window. */
-  perWindow: number;
-  windowMs: number;
-  /** The same rate per minute (rounded to two decimals when the window does not divide a minute). */
-  perMinute: number;
-  /**
-   * In the window's own unit, one unit only: "120 per minute", "20 per 10 s", "6000 per 2 min",
-   * "1 per 1.5 s" (the issue: the header said "per minute" while the governor counted per 10 s).
-   */
-  text: string;
-}
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
@@ -44,17 +32,4 @@ export function windowText(windowMs: number): string {
 
 function formatNumber(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(2).replace(/0$/, '');
-}
-
-/**
- * The configured cap of a sending domain (the default domain when none is named, or when the
- * name is not configured): SENDING_DOMAINS or PER_MINUTE_MAX, per GOVERNOR_WINDOW_MS.
- */
-export function configuredCap(
-  config: Pick<Config, 'SENDING_DOMAINS' | 'MAILGUN_DOMAIN' | 'PER_MINUTE_MAX' | 'GOVERNOR_WINDOW_MS'>,
-  domain?: string,
-): Cap {
-  const domains = sendingDomains(config);
-  const chosen = domains.find((d) => d.domain === domain?.toLowerCase()) ?? domains[0]!;
-  return describeCap(chosen.perWindowMax, config.GOVERNOR_WINDOW_MS);
 }

@@ -3,15 +3,13 @@ import { DOMAIN_NAME } from './domain-name';
 import { allowList, decimal, httpUrl, logLevel, wholeNumber } from './env-schemas';
 import { ConfigError, type InputIssue } from './errors';
 import { isTimeZone } from './schemas';
+import { STAGES, type Stage } from './api-types';
 
 /**
  * Configuration is read once from the environment, validated, and frozen. Every bad variable
  * is reported at once, each on its own line with its name, what was expected and what was got.
  * An empty variable counts as unset.
  */
-
-export const STAGES = ['dev', 'qa', 'prod'] as const;
-export type Stage = (typeof STAGES)[number];
 
 type Env = Record<string, string | undefined>;
 

@@ -12,4 +12,6 @@ export * from './slice-schedule';
 export * from './ledger';
 export * from './recipient-list';
 export * from './webhook-signature';
+export * from './api-types';
 export * from './cap';
+export * from './configured-cap';

@@ -14,9 +14,9 @@ import {
   type DeliveryRecord,
   type OutcomeRecord,
   type OutcomeStatus,
-  type SuppressionReason,
   type SuppressionRecord,
 } from './schemas';
+import type { SuppressionReason } from './api-types';
 
 /**
  * The ledger: the facts in the campaigns bucket that make sending at most once and account for

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ValidationError, type InputIssue } from './errors';
 import { ID_PATTERN } from './keys';
+import { CAMPAIGN_STATUSES, SUPPRESSION_REASONS, WEEKDAYS, type LocalSend, type SendWindow } from './api-types';
 
 /**
  * Schemas of everything that crosses a boundary: messages, events, stored records, the lease
@@ -99,12 +100,6 @@ export const campaignDefinition = z.object({
 });
 export type CampaignDefinition = z.infer<typeof campaignDefinition>;
 
-export const CAMPAIGN_STATUSES = ['draft', 'scheduled', 'sending', 'paused', 'cancelled', 'done', 'failed'] as const;
-export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
-
-export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
-export type Weekday = (typeof WEEKDAYS)[number];
-
 const zoneAnswers = new Map<string, boolean>();
 /** Whether `name` is an IANA time zone this runtime knows. */
 export function isTimeZone(name: string): boolean {
@@ -141,7 +136,6 @@ export const sendWindow = z
   })
   .strict()
   .refine((w) => w.start !== w.end, { message: 'start and end must differ', path: ['end'] });
-export type SendWindow = z.infer<typeof sendWindow>;
 
 /**
  * Send at a local time in each recipient's own zone: on `date`, at `time` where the recipient is
@@ -155,7 +149,11 @@ export const localSend = z
     column: z.string().trim().min(1).max(200).default('timezone'),
   })
   .strict();
-export type LocalSend = z.infer<typeof localSend>;
+
+/** Exactly the same type (not merely assignable both ways, which would let an optional field drift). */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+// The schemas read what the API answers (api-types.ts): a field added to one and not the other fails the type-check here.
+const _answersAgree: [Same<z.infer<typeof sendWindow>, SendWindow>, Same<z.infer<typeof localSend>, LocalSend>] = [true, true];
 /** A failure kept for people to read: a stable code and a message. */
 const failure = z.object({ code: z.string(), message: z.string() });
 
@@ -273,8 +271,6 @@ export type OutcomeRecord = z.infer<typeof outcomeRecord>;
  * provider's unsubscribe event), hard-bounced, complained (marked as spam), or the marketer
  * added it (`manual`, the only kind a marketer may remove).
  */
-export const SUPPRESSION_REASONS = ['unsubscribed', 'bounced', 'complained', 'manual'] as const;
-export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
 
 /**
  * A recipient suppressed for every campaign of a customer. Records written before reasons other

@@ -95,3 +95,18 @@ describe('the Mailgun subpath of @baton/shared', () => {
     expect([...packages].filter((p) => p.startsWith('mailgun.js') || p === 'form-data')).toEqual([]);
   });
 });
+
+describe("the API's answer types (api-types.ts)", () => {
+  it('import nothing, so the console type-checks them without Node and bundles none of shared', () => {
+    // Act
+    const types = closureOf(path.join(SRC, 'api-types.ts'));
+    const cap = closureOf(path.join(SRC, 'cap.ts'));
+
+    // Assess
+    expect(types.files.map((f) => path.relative(SRC, f))).toEqual(['api-types.ts']);
+    expect([...types.packages]).toEqual([]);
+    // The cap in words stays pure too: the configured cap (config.ts) is configured-cap.ts'.
+    expect(cap.files.map((f) => path.relative(SRC, f)).sort()).toEqual(['api-types.ts', 'cap.ts']);
+    expect([...cap.packages]).toEqual([]);
+  });
+});

@@ -265,22 +265,33 @@ class StopPass extends Error {
  * multi-byte text. The one home of the dialect: `parseAudience` reads a whole file through it.
  */
 export class AudienceRecordReader {
-  private pending: Buffer = Buffer.alloc(0);
-  /** The 1-based line `pending` starts on; whether it starts the file (its BOM). */
+  /**
+   * The bytes after the last record read, as the chunks came: joined once, when a line break
+   * arrives, so a long line written in small chunks costs linear time, not a copy of everything
+   * so far per chunk.
+   */
+  private parts: Buffer[] = [];
+  private partsBytes = 0;
+  /** Whether those bytes hold a line break already (the start of a quoted field still open), so they are no runaway line. */
+  private partsHaveBreak = false;
+  /** The 1-based line the held bytes start on; whether they start the file (its BOM). */
   private line = 1;
   private atStart = true;
 
   constructor(private readonly emit: (r: AudienceRecord | MalformedAudienceRecord) => void) {}
 
   write(chunk: Buffer): void {
-    const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    // Parse only up to a line break that cannot be the CR of a CRLF cut in two.
-    let cut = buf.length - 1;
-    while (cut >= 0 && !(buf[cut] === 0x0a || (buf[cut] === 0x0d && cut + 1 < buf.length && buf[cut + 1] !== 0x0a))) cut--;
-    if (cut < 0) {
+    // Parse only up to a line break that cannot be the CR of a CRLF cut in two: the last one in
+    // this chunk, or a CR that ended the bytes before when this chunk does not start with LF.
+    // Bytes held before hold no other (they were read up to their last one).
+    const before = this.partsBytes;
+    const inChunk = lastLineBreak(chunk);
+    const held = this.parts[this.parts.length - 1];
+    const crBefore = held !== undefined && held[held.length - 1] === 0x0d && chunk.length > 0 && chunk[0] !== 0x0a;
+    if (inChunk < 0 && !crBefore) {
       // A record holds at most MAX_RECORD_LENGTH characters (4 bytes each at most): this much
       // without a line break is not an audience, and holding more would not be flat memory.
-      if (buf.length > 4 * MAX_RECORD_LENGTH) {
+      if (!this.partsHaveBreak && before + chunk.length > 4 * MAX_RECORD_LENGTH) {
         throw new ValidationError('AUDIENCE_INVALID', [
           {
             where: `audience line ${this.line}`,
@@ -288,19 +299,34 @@ export class AudienceRecordReader {
           },
         ]);
       }
-      this.pending = buf;
+      this.hold(chunk);
       return;
     }
+    const buf = this.parts.length === 0 ? chunk : Buffer.concat([...this.parts, chunk], before + chunk.length);
+    const cut = inChunk >= 0 ? before + inChunk : before - 1;
     const used = this.read(buf.subarray(0, cut + 1), false);
-    this.pending = Buffer.from(buf.subarray(used));
+    this.parts = [];
+    this.partsBytes = 0;
+    // Copied: the rest is at most a line (or an open quoted field), and the whole buffer need not stay.
+    if (used < buf.length) this.hold(Buffer.from(buf.subarray(used)));
+    this.partsHaveBreak = used <= cut;
   }
 
   /** Reads what is left; returns the bytes after the last record (blank lines, or nothing). */
   end(chunk?: Buffer): Buffer {
-    const buf = chunk === undefined ? this.pending : Buffer.concat([this.pending, chunk]);
-    this.pending = Buffer.alloc(0);
+    const rest = chunk === undefined ? this.parts : [...this.parts, chunk];
+    const buf = rest.length === 1 ? rest[0]! : Buffer.concat(rest);
+    this.parts = [];
+    this.partsBytes = 0;
+    this.partsHaveBreak = false;
     const used = this.read(buf, true);
     return buf.subarray(used);
+  }
+
+  private hold(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    this.parts.push(bytes);
+    this.partsBytes += bytes.length;
   }
 
   /**
@@ -352,6 +378,13 @@ export class AudienceRecordReader {
     this.line += lines.lineOf(base) - 1;
     return base;
   }
+}
+
+/** The last byte of `chunk` that ends a line for certain (LF, or a CR not at its end and not before LF), or -1. */
+function lastLineBreak(chunk: Buffer): number {
+  let cut = chunk.length - 1;
+  while (cut >= 0 && !(chunk[cut] === 0x0a || (chunk[cut] === 0x0d && cut + 1 < chunk.length && chunk[cut + 1] !== 0x0a))) cut--;
+  return cut;
 }
 
 /** An error csv-parse raised itself rather than through `on_skip`: treated the same way. */

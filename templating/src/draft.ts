@@ -1,4 +1,4 @@
-import { ValidationError } from '@baton/shared';
+import { ValidationError, type DraftCheck, type DraftField, type DraftPreview, type DraftProblem } from '@baton/shared';
 import { parseAudience, type AudienceRecipient, type ParsedAudience } from './audience';
 import { AUDIENCE_HEAD_BYTES } from './audience-head';
 import { unknownMergeFields, mergeFieldsUsed } from './merge-fields';
@@ -20,6 +20,9 @@ import { MAX_TEMPLATE_ISSUES, type TemplateProblem } from './template-checks';
  * merge fields the audience has no column for. Linear in its input.
  */
 
+/** What a check and a preview answer: the API's types (shared api-types.ts), made here. */
+export type { DraftCheck, DraftField, DraftPreview, DraftProblem };
+
 export interface DraftTemplate {
   subject: string;
   mjml: string;
@@ -38,22 +41,6 @@ export interface DraftAudience {
   customerId: string;
   /** Known to be the whole file (true), or a head cut after a line break (false); judged by its size when absent. */
   complete?: boolean;
-}
-
-export type DraftField = 'subject' | 'mjml' | 'audience' | 'from';
-
-export interface DraftProblem {
-  field: DraftField;
-  line?: number;
-  severity: 'error' | 'warning';
-  code: string;
-  message: string;
-}
-
-export interface DraftCheck {
-  /** The audience's merge-field names, in order; empty without an audience (or with an unreadable header). */
-  columns: string[];
-  problems: DraftProblem[];
 }
 
 /** Every problem of a draft: the template's (as a create finds them), the audience header's, its first rows', and unknown merge fields. */
@@ -169,17 +156,6 @@ function lineOf(where: string): number | undefined {
 }
 
 // ---- previews ------------------------------------------------------------------------------
-
-/** A draft previewed as one recipient gets it. */
-export interface DraftPreview {
-  subject: string;
-  html: string;
-  text: string;
-  /** The 1-based data row rendered; 0 without an audience. */
-  row: number;
-  /** That row's merge fields by name (and `email`); empty without an audience. */
-  values: Record<string, string>;
-}
 
 /** Ids of a draft's preview, which belongs to no campaign yet. */
 const PREVIEW_IDS = { campaignId: 'draft', recipientId: '0'.repeat(32) } as const;

@@ -209,6 +209,25 @@ describe('the console', () => {
     expect(csv[0]).toBe('email,status,reason,at,providerMessageId,delivery');
     expect(csv.filter((line) => line.includes(',sent,'))).toHaveLength(RECIPIENTS);
     await s.shot('recipients');
+
+    // A search is the server's (`?q=`, any case), so it finds anyone, not only the rows loaded.
+    const rowsOfTable = () => page.$$eval('table.list tbody tr td:first-child', (cells) => cells.map((c) => c.textContent));
+    const searchBox = page.locator('input[type="search"][placeholder="part of an address"]');
+    const searched = page.waitForResponse((r) => /\/recipients\?.*q=READER07/.test(r.url()) && r.ok());
+    await searchBox.fill('READER07');
+    await searched;
+    await page.waitForFunction(() => document.querySelectorAll('table.list tbody tr').length === 1);
+    expect(await rowsOfTable()).toEqual(['reader07@example.com']);
+    await page.waitForFunction(() => document.body.innerText.includes('1 recipient found (all).'));
+    await s.shot('recipients-search');
+    // Emptied as a user does (select all, delete): the whole list again.
+    await searchBox.click();
+    await page.keyboard.down('Control');
+    await page.keyboard.press('KeyA');
+    await page.keyboard.up('Control');
+    await page.keyboard.press('Backspace');
+    await page.waitForFunction(() => document.body.innerText.includes('recipients shown (all).'));
+    expect(await rowsOfTable()).toHaveLength(RECIPIENTS + 1);
     expect(problems).toEqual([]);
   });
 

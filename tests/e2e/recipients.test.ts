@@ -163,6 +163,56 @@ describe('recipient lists and settling what is in doubt, end to end', () => {
     expect((await call('GET', `/api/campaigns/nope-nope/recipients`)).status).toBe(404);
   });
 
+  it('finds recipients by a part of their address, in any case, paged by the same cursor, as JSON and as CSV', async () => {
+    // Prepare: the campaign of the first test (reader000…reader199, all sent, and the invalid `not-an-email`).
+    const id = (await call<{ campaigns: View[] }>('GET', '/api/campaigns')).body.campaigns[0]!.id;
+    const search = async (params: Record<string, string>) => {
+      const found: string[] = [];
+      const pages: number[] = [];
+      let cursor: string | null = null;
+      do {
+        const qs: URLSearchParams = new URLSearchParams({ limit: '3', ...params, ...(cursor ? { cursor } : {}) });
+        const { status, body }: { status: number; body: RecipientsPage } = await call<RecipientsPage>(
+          'GET',
+          `/api/campaigns/${id}/recipients?${qs}`,
+        );
+        expect(status).toBe(200);
+        found.push(...body.recipients.map((r) => r.email ?? ''));
+        pages.push(body.recipients.length);
+        cursor = body.next;
+      } while (cursor);
+      return { found, pages };
+    };
+    const tens = (prefix: string) => Array.from({ length: 10 }, (_, i) => `${prefix}${i}@example.com`);
+
+    // Act and assess: ten matches (each once), three a page, the last page without a cursor.
+    const readers = await search({ q: 'READER01' });
+    expect(readers.found.sort()).toEqual(tens('reader01')); // in the listing's order (recipient ids)
+    expect(readers.pages).toEqual([3, 3, 3, 1]);
+    expect((await search({ q: 'Reader01', status: 'sent' })).found.sort()).toEqual(tens('reader01'));
+    expect((await search({ q: 'reader01', status: 'failed' })).found).toEqual([]);
+    expect((await search({ q: 'not-an' })).found).toEqual(['not-an-email']);
+    expect(await search({ q: 'nobody@' })).toEqual({ found: [], pages: [0] });
+
+    // The CSV of a search: every match, whatever the page size.
+    const res = await fetch(`${baton.url}/api/campaigns/${id}/recipients?format=csv&q=reader19`, {
+      headers: { authorization: `Bearer ${baton.apiToken}` },
+    });
+    const lines = (await res.text()).trim().split('\r\n');
+    expect(lines[0]).toBe('email,status,reason,at,providerMessageId,delivery');
+    expect(
+      lines
+        .slice(1)
+        .map((l) => l.split(',')[0])
+        .sort(),
+    ).toEqual(tens('reader19'));
+
+    // Bad input is named.
+    const tooLong = await call<{ issues: { where: string }[] }>('GET', `/api/campaigns/${id}/recipients?q=${'x'.repeat(321)}`);
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.issues[0]!.where).toBe('query.q');
+  });
+
   it('marks in-doubt sends the provider never took notAccepted, and resends them only when asked', async () => {
     // Prepare: three calls fail with a 500 (in doubt; the sink stored nothing).
     const sink = baton.sink!;

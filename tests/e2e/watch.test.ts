@@ -1,3 +1,4 @@
+import type { Cap } from '@baton/shared';
 import type { LocalBaton } from '../../local/src/compose';
 import { run } from '../../cli/src/main';
 import { TEMPLATE, api, removeDir, startBaton, waitUntilFinished, type View } from './helpers';
@@ -11,12 +12,6 @@ import { TEMPLATE, api, removeDir, startBaton, waitUntilFinished, type View } fr
 const N = 60;
 const CSV = 'email,first_name,city,plan\n' + Array.from({ length: N }, (_, i) => `w${i}@example.com,W${i},Oslo,free`).join('\n') + '\n';
 
-interface Cap {
-  perWindow: number;
-  windowMs: number;
-  perMinute: number;
-  text: string;
-}
 const PARTS = [
   'queued',
   'inFlight',

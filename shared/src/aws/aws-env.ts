@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { STAGES } from '../config';
+import { STAGES } from '../api-types';
 import { DOMAIN_NAME } from '../domain-name';
 import { allowList, httpUrl, logLevel, wholeNumber } from '../env-schemas';
 import { ConfigError, type InputIssue } from '../errors';

@@ -1,70 +1,15 @@
-import { describeCap, type Cap, type CampaignStatus, type LocalSend, type SendWindow } from '@baton/shared';
-import type { CampaignCounts, CampaignRun } from './campaign-run';
+import { describeCap, type CampaignView, type Waiting } from '@baton/shared';
+import type { CampaignRun } from './campaign-run';
 import type { Governor } from './governor';
 import { describeLocal, windowAt } from './send-window';
 import type { ComplaintTally } from './feedback';
 import type { SendRates } from './send-rates';
 import type { PauseView } from './lease-stops';
 import type { SendingGovernors } from './sending-governors';
-import { localSendView, type WaveView } from './local-waves';
+import { localSendView } from './local-waves';
 
-/** Why a campaign that may send is not sending now, and until when. */
-export interface Waiting {
-  reason: 'scheduled' | 'sendWindow' | 'providerHold' | 'dailyLimit' | 'monthlyLimit';
-  until: string;
-  message: string;
-}
-
-export interface CampaignView {
-  id: string;
-  customerId: string;
-  name: string;
-  subject: string;
-  /** `cancelled` without `finishedAt` while the leases already out finish. */
-  status: CampaignStatus;
-  createdAt: string;
-  sendRequestedAt?: string;
-  /** When a scheduled campaign starts (or started) sending. */
-  sendAt?: string;
-  sendWindow?: SendWindow;
-  /** Each recipient released at a local time where they are. */
-  localSend?: LocalSend;
-  /** With `localSend`: the instants recipients go out at, how many and from which zones (the ETA waits for them). */
-  waves?: WaveView[];
-  /** Its domain's daily limit today (in the limit's zone) and what is left of it, when it has one. */
-  dailyLimit?: { day: string; limit: number; left: number };
-  /** Its domain's monthly limit this month (YYYY-MM, in the limit's zone) and what is left of it, when it has one. */
-  monthlyLimit?: { month: string; limit: number; left: number };
-  /** Present while it waits: for its time, its window, the provider or the day's limit. */
-  waiting?: Waiting;
-  finishedAt?: string;
-  counts: CampaignCounts;
-  /** Sends the provider accepted for this campaign whose calls started in the last minute (failures and calls in doubt not counted). */
-  sentLastMinute: number;
-  sendingDomain: string;
-  /** The domain's cap per governor window, and per minute, in the words every surface uses (`describeCap`). */
-  cap: Cap;
-  /** The cap as the governor applies it now: lower after the provider pushed back. */
-  effectiveCap: Cap;
-  /** `cap.perMinute` (kept for older clients). */
-  perMinuteMax: number;
-  /** `effectiveCap.perMinute` (kept for older clients). */
-  effectivePerMinute: number;
-  etaSeconds: number | null;
-  problems: { line: number; kind: string; reason: string }[];
-  /** Why a `failed` campaign failed. */
-  error?: { code: string; message: string };
-  /** Stored objects that cannot be read (key and reason): the rest of the campaign goes on around them. */
-  attention: { key: string; reason: string }[];
-  /**
-   * While paused: what may still reach the provider after the click (calls already on their way
-   * when the workers stopped) and by when they are over, in words. Absent for a campaign paused
-   * before a restart (its workers' leases ended with the conductor).
-   */
-  pause?: PauseView;
-  /** Complaints the provider reported, against the messages sent; `warning` past Gmail's 0.1%. */
-  complaints?: { complained: number; rate: number; complete: boolean; warning?: string };
-}
+/** The view is the API's type (shared api-types.ts): this module builds it. */
+export type { CampaignView };
 
 /** Gmail's guidance for bulk senders: keep spam complaints below 0.1% (0.3% is its hard limit). */
 export const COMPLAINT_RATE_WARNING = 0.001;

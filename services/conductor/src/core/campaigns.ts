@@ -16,6 +16,7 @@ import {
   type CampaignRef,
   type CampaignState,
   type Clock,
+  type DamagedCampaign,
   type Logger,
   type ObjectStore,
 } from '@baton/shared';
@@ -69,13 +70,8 @@ export function audienceKeySource(key: string, customerId: string | undefined, w
   ]);
 }
 
-/** A stored campaign whose definition cannot be read. */
-export interface DamagedCampaign {
-  customerId: string;
-  campaignId: string;
-  key: string;
-  reason: string;
-}
+/** A stored campaign whose definition cannot be read: the API's type (shared api-types.ts). */
+export type { DamagedCampaign };
 
 export interface CampaignsDeps {
   store: ObjectStore;

@@ -8,7 +8,6 @@ import {
   type WatchResponse,
   type SendWindow,
   type LocalSend,
-  type RecipientStatus,
   type RequeueReport,
 } from '@baton/shared';
 import type { AudienceUpload } from './audience-upload';
@@ -27,7 +26,7 @@ import { WorkerRates } from './pacing';
 import { noMetrics } from './ports';
 import { inProcessRenderPool } from './render-tasks';
 import { Previews } from './previews';
-import { deliveriesFrom, listRecipients, type ListedRecipient } from './recipient-list';
+import { deliveriesFrom, listRecipients, type ListedRecipient, type RecipientListOptions } from './recipient-list';
 import { Reconciler, isStarting } from './reconciler';
 import { Scheduling } from './scheduling';
 import { Requeue } from './requeue';
@@ -284,7 +283,7 @@ export class Conductor {
   // ---- recipients ---------------------------------------------------------------------------
 
   /** Every recipient of the campaign and where it is, in a stable order (streamed; see recipient-list.ts). */
-  recipients(campaignId: string, options: { status?: RecipientStatus; cursor?: string } = {}): AsyncGenerator<ListedRecipient> {
+  recipients(campaignId: string, options: RecipientListOptions = {}): AsyncGenerator<ListedRecipient> {
     const run = this.campaigns.get(campaignId);
     const { store, buckets } = this.deps;
     return listRecipients(

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ValidationError } from '@baton/shared';
+import { ValidationError, type CampaignDefinitionView } from '@baton/shared';
 import { audienceHead, type DraftAudience, type DraftCheck, type DraftPreview, type DraftTemplate } from '@baton/templating';
 import type { AudienceHeads } from './audience-heads';
 import type { CampaignRun } from './campaign-run';
@@ -22,19 +22,8 @@ export interface DraftInput extends DraftTemplate {
   customerId?: string;
 }
 
-/** What a new campaign needs to be created like an existing one (`POST /api/campaigns` takes it back). */
-export interface CampaignDefinitionView {
-  name: string;
-  customerId: string;
-  sendingDomain: string;
-  from: string;
-  subject: string;
-  mjml: string;
-  audienceKey?: string;
-  sendAt?: string;
-  sendWindow?: CampaignRun['state']['sendWindow'];
-  localSend?: CampaignRun['state']['localSend'];
-}
+/** What a new campaign needs to be created like an existing one (`POST /api/campaigns` takes it back): the API's type. */
+export type { CampaignDefinitionView };
 
 export interface DraftsDeps {
   /** Where audiences named by key are read from. */

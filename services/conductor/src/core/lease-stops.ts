@@ -1,25 +1,16 @@
-import { PROVIDER_TIMEOUT_MS, WATCH_HOLD_MS, leasePermits, leaseSendUntil, type Clock, type WatchResponse } from '@baton/shared';
+import {
+  PROVIDER_TIMEOUT_MS,
+  WATCH_HOLD_MS,
+  leasePermits,
+  leaseSendUntil,
+  type Clock,
+  type PauseView,
+  type WatchResponse,
+} from '@baton/shared';
 import type { ActiveLease } from './lease-book';
 
-/**
- * What a pause (or a cancel) leaves on its way to the provider, for people to read: the only
- * calls that may reach the provider after `at`, and by when they are over.
- */
-export interface PauseView {
-  /** When the conductor stopped the campaign's leases. */
-  at: string;
-  /**
-   * Provider calls that were under way at `at`, or started before their worker heard of the
-   * stop: each worker counts its own when it confirms. For a worker that has not confirmed yet,
-   * every permit its lease holds (an upper bound), until it does or checks in.
-   */
-  inFlight: number;
-  /** By when every one of those calls is over (answered, or timed out). */
-  endsBy: string;
-  /** Every worker holding a lease of the campaign at `at` confirmed the stop or checked in: `inFlight` is exact. */
-  confirmed: boolean;
-  message: string;
-}
+/** What a pause leaves on its way to the provider: the API's type (shared api-types.ts), made here. */
+export type { PauseView };
 
 /** One stopped lease and what its worker said. */
 interface Stopped {

@@ -1,4 +1,6 @@
+import type { WaveView } from '@baton/shared';
 import type { CampaignRun } from './campaign-run';
+
 /**
  * The waves of a send at a local time: recipients whose local 09:00 falls at the same instant
  * go out together (Europe/Berlin and Africa/Lagos in winter), one wave per instant. The
@@ -58,13 +60,6 @@ export function finishAt(now: number, backlog: number, waves: readonly Pick<Wave
     finish = Math.max(finish, ahead[k]!.at + tail / perMs);
   }
   return Math.max(finish, now + (backlog + tail) / perMs);
-}
-
-/** A wave as the campaign view shows it. */
-export interface WaveView {
-  at: string;
-  count: number;
-  zones: string[];
 }
 
 /**

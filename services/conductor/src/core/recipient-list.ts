@@ -49,6 +49,21 @@ export interface RecipientListOptions {
   status?: RecipientStatus;
   /** From a previous page's `next`: the listing goes on after it. */
   cursor?: string;
+  /** Only recipients whose address contains this, case-insensitively (`?q=`); an empty one finds everyone. */
+  q?: string;
+  /** How much a search may read before the listing stops (JSON pages; a CSV reads on to the end). */
+  budget?: SearchBudget;
+}
+
+/**
+ * A search reads every candidate's address, matched or not: a page that finds few would read the
+ * whole campaign. With a budget it stops after examining `max` recipients and says where, so the
+ * page ends there with a cursor that goes on after them.
+ */
+export interface SearchBudget {
+  readonly max: number;
+  /** Set when the listing stopped for the budget: the cursor after the last recipient examined. */
+  stoppedAt?: string;
 }
 
 /** One listed recipient and the cursor that lists what comes after it. */
@@ -75,31 +90,52 @@ export async function* listRecipients(
   options: RecipientListOptions = {},
 ): AsyncGenerator<ListedRecipient> {
   const cursor = decodeCursor(options.cursor);
-  if (cursor.kind === 'recipient') yield* stubbedRecipients(deps, run, options.status, cursor.after);
+  const search = searchOf(options);
+  if (cursor.kind === 'recipient') yield* stubbedRecipients(deps, run, { ...options, search }, cursor.after);
+  if (search?.budget.stoppedAt !== undefined) return;
   const report = run.report ?? (await readReport(deps, run));
   if (!report || (options.status !== undefined && options.status !== 'invalid' && options.status !== 'duplicate')) return;
   const from = cursor.kind === 'problem' ? cursor.after + 1 : 0;
   for (let i = from; i < report.problems.length; i++) {
     const p = report.problems[i]!;
     if (options.status !== undefined && p.kind !== options.status) continue;
-    yield {
-      row: {
-        email: p.email ?? null,
-        status: p.kind,
-        reason: `line ${p.line}: ${p.reason}`,
-        at: null,
-        providerMessageId: null,
-        delivery: null,
-      },
-      cursor: encodeCursor(`p${i}`),
-    };
+    const cursor = encodeCursor(`p${i}`);
+    const email = p.email ?? null;
+    if (!search || search.examined(email, cursor)) {
+      yield {
+        row: { email, status: p.kind, reason: `line ${p.line}: ${p.reason}`, at: null, providerMessageId: null, delivery: null },
+        cursor,
+      };
+    }
+    if (search?.budget.stoppedAt !== undefined) return;
   }
+}
+
+/** A search's needle and its budget: `examined` says whether an address matches, and stops the budget when it runs out. */
+interface Search {
+  budget: SearchBudget;
+  examined(email: string | null, cursor: string): boolean;
+}
+
+function searchOf(options: RecipientListOptions): Search | undefined {
+  const needle = options.q?.trim().toLowerCase();
+  if (!needle) return undefined;
+  const budget = options.budget ?? { max: Number.POSITIVE_INFINITY };
+  let count = 0;
+  return {
+    budget,
+    examined(email, cursor) {
+      const found = email !== null && email.toLowerCase().includes(needle);
+      if (++count >= budget.max) budget.stoppedAt = cursor;
+      return found;
+    },
+  };
 }
 
 async function* stubbedRecipients(
   deps: RecipientListDeps,
   run: CampaignRun,
-  status: RecipientStatus | undefined,
+  { status, search }: { status?: RecipientStatus; search?: Search },
   after: string | undefined,
 ): AsyncGenerator<ListedRecipient> {
   // Cancelled and nothing left out with a worker (ended, or ending with nothing in flight): a
@@ -112,10 +148,16 @@ async function* stubbedRecipients(
       deps.deliveryOf(c.recipient),
     ]);
     const row = rowOf(c.known, outcome, ended);
-    if (status !== undefined && row.status !== status) return undefined;
-    return { row: { ...row, email, delivery: delivery ?? null }, cursor: encodeCursor(`r${c.recipient.recipientId}`) };
+    const cursor = encodeCursor(`r${c.recipient.recipientId}`);
+    if (status !== undefined && row.status !== status) return { cursor };
+    return { cursor, listed: { row: { ...row, email, delivery: delivery ?? null }, cursor } };
   });
-  for await (const listed of rows) if (listed) yield listed;
+  for await (const { cursor, listed } of rows) {
+    // Every recipient read counts against a search's budget, the ones of another status too.
+    const found = search ? search.examined(listed?.row.email ?? null, cursor) && listed : listed;
+    if (found) yield found;
+    if (search?.budget.stoppedAt !== undefined) return;
+  }
 }
 
 interface Candidate {

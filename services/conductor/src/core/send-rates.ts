@@ -1,25 +1,8 @@
-import { describeCap, type Cap, type SliceSchedule } from '@baton/shared';
+import { describeCap, type RatePoint, type RateSeries, type SliceSchedule } from '@baton/shared';
 import type { SendingGovernors } from './sending-governors';
 
-/** One bucket of the rate chart: accepted sends of the campaign and of its whole domain, against the cap. */
-export interface RatePoint {
-  /** ISO time the bucket starts. */
-  t: string;
-  /** Sends the provider accepted for this campaign. */
-  sent: number;
-  /** Sends the provider accepted for every campaign on the campaign's sending domain. */
-  domainSent: number;
-  /** Provider calls the cap allows in the bucket. */
-  cap: number;
-  /** …and what the governor allowed after the provider pushed back (the lowest level seen in each window). */
-  effectiveCap: number;
-}
-
-export interface RateSeries {
-  bucketMs: number;
-  cap: Cap;
-  points: RatePoint[];
-}
+/** The rate chart's series: the API's type (shared api-types.ts), made here. */
+export type { RateSeries };
 
 /** How far back the series reaches (`?minutes=` at most). */
 export const RATE_KEPT_MINUTES = 360;

@@ -4,40 +4,17 @@ import {
   assertCustomerId,
   assertRecipientId,
   recipientIdFor,
+  type ImportResult,
   type Ledger,
   type Logger,
   type Suppression,
-  type SuppressionReason,
+  type SuppressionPage,
+  type SuppressionView,
 } from '@baton/shared';
 import { addressProblem, normaliseAddress, parseAudience } from '@baton/templating';
 
-/** One suppression as the API shows it. `email` is null for unsubscribes recorded before addresses were kept. */
-export interface SuppressionView {
-  email: string | null;
-  recipientId: string;
-  /** `damaged` when the stored record cannot be read (the address stays suppressed). */
-  reason: SuppressionReason | 'damaged';
-  at: string | null;
-  campaignId: string | null;
-  detail: string | null;
-}
-
-export interface SuppressionPage {
-  suppressions: SuppressionView[];
-  /** Pass back as `cursor` for the next page; null on the last one. */
-  next: string | null;
-}
-
-export interface ImportResult {
-  /** Rows read (blank rows left out). */
-  rows: number;
-  added: number;
-  /** Addresses that were already suppressed (for any reason): left as they were. */
-  alreadySuppressed: number;
-  invalid: number;
-  duplicate: number;
-  problems: { line: number; kind: string; reason: string }[];
-}
+/** A suppression, a page of them and an import's report: the API's types (shared api-types.ts), made here. */
+export type { ImportResult, SuppressionPage, SuppressionView };
 
 /** Removing a suppression the recipient or the provider caused (only `manual` ones may be removed). */
 export class SuppressionNotRemovableError extends PermanentError {

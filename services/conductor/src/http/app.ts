@@ -9,6 +9,8 @@ import {
   renewRequest,
   parseWith,
   watchRequest,
+  type CampaignList,
+  type CampaignPreview,
   type Logger,
 } from '@baton/shared';
 import type { Conductor } from '../core/conductor';
@@ -82,7 +84,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       api.addHook('onRequest', bearer(options.apiToken));
       limitExpensiveRequests(api, options.expensivePerToken);
       if (options.setup) setupRoute(api, options.setup);
-      api.get('/campaigns', async () => {
+      api.get('/campaigns', async (): Promise<CampaignList> => {
         const damaged = conductor.damagedCampaigns();
         // `damaged` only when there are some: campaigns whose definition cannot be read are named, never hidden.
         return { campaigns: conductor.listCampaigns(), ...(damaged.length > 0 ? { damaged } : {}) };
@@ -108,7 +110,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       api.post<{ Params: { id: string } }>('/campaigns/:id/pause', async (req) => conductor.pause(req.params.id));
       api.post<{ Params: { id: string } }>('/campaigns/:id/resume', async (req) => conductor.resume(req.params.id));
       api.post<{ Params: { id: string } }>('/campaigns/:id/cancel', async (req) => conductor.cancel(req.params.id));
-      api.get<{ Params: { id: string } }>('/campaigns/:id/preview', async (req) => {
+      api.get<{ Params: { id: string } }>('/campaigns/:id/preview', async (req): Promise<CampaignPreview> => {
         const { row } = parseWith(previewQuery, req.query ?? {}, 'PREVIEW_INVALID', 'query');
         const m = await namingRow('query.row', () => conductor.preview(req.params.id, undefined, row));
         // Without a row, the first row that is sent (as before); with one, that row.

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { DailyLimit } from '../../src/core/daily-limit';
 import { Governor } from '../../src/core/governor';
 import { SendingGovernors, sendingGovernorsCheckpoint } from '../../src/core/sending-governors';
+import { drain, playUsage, sum, usageSteps } from './calendar-limit-helpers';
 
 const DAY = 86_400_000;
 const MIDNIGHT = Date.UTC(2026, 11, 1); // 2026-12-01 00:00 UTC
@@ -43,19 +44,6 @@ function governor(perDay: number): Governor {
   return new Governor({ perWindowMax: 600, windowMs: 60_000, sliceMs: 1_000, marginMs: 100, daily: { perDay } });
 }
 
-/** Takes every free permit of each slice from `from` for `seconds`, opening ahead as the journal does. */
-function drain(g: Governor, from: number, seconds: number, grants: Map<number, number>): void {
-  for (let s = 0; s < seconds; s++) {
-    const now = from + s * 1_000;
-    g.open(g.sliceOf(now + 20_000), now);
-    g.markDurable(g.sliceOf(now + 20_000));
-    const i = g.sliceOf(now);
-    const n = g.free(i);
-    if (n > 0) g.take(i, n);
-    grants.set(i, (grants.get(i) ?? 0) + n);
-  }
-}
-
 describe('Governor with a daily limit', () => {
   it('grants exactly the day’s limit, then nothing until the next day, which starts afresh', () => {
     // Prepare
@@ -86,7 +74,7 @@ describe('Governor with a daily limit', () => {
     const grants = new Map<number, number>();
     drain(g, MIDNIGHT + 60_000, 30, grants);
     // Assess
-    expect([...grants.values()].reduce((a, b) => a + b, 0)).toBe(100);
+    expect(sum(grants)).toBe(100);
   });
 
   it('offers again what a worker gave back unused, within the same day', () => {
@@ -96,7 +84,7 @@ describe('Governor with a daily limit', () => {
     drain(g, MIDNIGHT, 5, grants);
     const first = g.sliceOf(MIDNIGHT);
     drain(g, MIDNIGHT + 5_000, 20, grants);
-    expect([...grants.values()].reduce((a, b) => a + b, 0)).toBe(100);
+    expect(sum(grants)).toBe(100);
     expect(g.dayUsedUp(MIDNIGHT + 30_000)).toBeDefined();
     // Act: slice `first` used 3 of what it was granted.
     const n = grants.get(first)!;
@@ -104,46 +92,20 @@ describe('Governor with a daily limit', () => {
     const more = new Map<number, number>();
     drain(g, MIDNIGHT + 30_000, 30, more);
     // Assess
-    expect([...more.values()].reduce((a, b) => a + b, 0)).toBe(7);
+    expect(sum(more)).toBe(7);
   });
 
   it('never lets the calls a day can hold exceed its limit, whatever is granted, used, given back or held', () => {
     fc.assert(
-      fc.property(
-        fc.array(
-          fc.record({ seconds: fc.integer({ min: 1, max: 40 }), use: fc.double({ min: 0, max: 1, noNaN: true }), hold: fc.boolean() }),
-          {
-            minLength: 1,
-            maxLength: 30,
-          },
-        ),
-        fc.integer({ min: 1, max: 400 }),
-        (steps, perDay) => {
-          const g = governor(perDay);
-          let now = MIDNIGHT - 300_000;
-          const used = new Map<string, number>();
-          const day = new DailyLimit({ perDay });
-          for (const step of steps) {
-            g.open(g.sliceOf(now + 20_000), now);
-            g.markDurable(g.sliceOf(now + 20_000));
-            if (step.hold) g.hold(now, now + 2_000, 'test');
-            const i = g.sliceOf(now) + 1;
-            const permits: number[] = [];
-            for (let k = 0; k < step.seconds; k++) {
-              const n = g.free(i + k);
-              g.take(i + k, n);
-              permits.push(n);
-            }
-            const usedPer = permits.map((n) => Math.floor(n * step.use));
-            usedPer.forEach((n, k) => {
-              for (const d of day.daysOf((i + k) * 1_000 - 100, (i + k + 1) * 1_000 + 100)) used.set(d, (used.get(d) ?? 0) + n);
-            });
-            now += (step.seconds + 1) * 1_000 + 37_000;
-            g.release({ start: i * 1_000, sliceMs: 1_000, permits }, usedPer, now);
-          }
-          for (const n of used.values()) expect(n).toBeLessThanOrEqual(perDay);
-        },
-      ),
+      fc.property(usageSteps, fc.integer({ min: 1, max: 400 }), (steps, perDay) => {
+        const g = governor(perDay);
+        const used = new Map<string, number>();
+        const day = new DailyLimit({ perDay });
+        playUsage(g, MIDNIGHT - 300_000, steps, (slice, n) => {
+          for (const d of day.daysOf(slice * 1_000 - 100, (slice + 1) * 1_000 + 100)) used.set(d, (used.get(d) ?? 0) + n);
+        });
+        for (const n of used.values()) expect(n).toBeLessThanOrEqual(perDay);
+      }),
       { numRuns: 200 },
     );
   });
@@ -164,7 +126,7 @@ describe('Governor with a daily limit', () => {
     const grants = new Map<number, number>();
     drain(h, MIDNIGHT + 60_000, 60, grants);
     // Assess: 80 granted before, and the whole restored horizon counted as used: at most 20 more.
-    expect([...grants.values()].reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(20);
+    expect(sum(grants)).toBeLessThanOrEqual(20);
     expect(h.snapshot(MIDNIGHT + 120_000).today!.granted).toBeGreaterThanOrEqual(80);
     // And the push-back's recovery target came back too.
     expect(saved.domains['mg.example.com'].recoverTo).toBe(600);

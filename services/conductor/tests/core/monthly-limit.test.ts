@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { MonthlyLimit, calendarLimits } from '../../src/core/daily-limit';
 import { Governor } from '../../src/core/governor';
 import { SendingGovernors, sendingGovernorsCheckpoint } from '../../src/core/sending-governors';
+import { drain, playUsage, sum, usageSteps } from './calendar-limit-helpers';
 
 const DECEMBER = Date.UTC(2026, 11, 1); // 2026-12-01 00:00 UTC
 const DAY = 86_400_000;
@@ -10,22 +11,6 @@ const DAY = 86_400_000;
 function governor(daily: { perMonth?: number; perDay?: number }): Governor {
   return new Governor({ perWindowMax: 600, windowMs: 60_000, sliceMs: 1_000, marginMs: 100, daily });
 }
-
-/** Takes every free permit of each slice from `from` for `seconds`, opening ahead as the journal does. */
-function drain(g: Governor, from: number, seconds: number): Map<number, number> {
-  const grants = new Map<number, number>();
-  for (let s = 0; s < seconds; s++) {
-    const now = from + s * 1_000;
-    g.open(g.sliceOf(now + 20_000), now);
-    g.markDurable(g.sliceOf(now + 20_000));
-    const i = g.sliceOf(now);
-    const n = g.free(i);
-    if (n > 0) g.take(i, n);
-    grants.set(i, n);
-  }
-  return grants;
-}
-const sum = (m: Map<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 
 describe('MonthlyLimit: the months and their limit', () => {
   it("reads months in the limit's zone, named YYYY-MM, and knows when the next begins", () => {
@@ -82,43 +67,17 @@ describe('Governor with a monthly limit', () => {
 
   it('never lets the calls a month can hold exceed its limit, whatever is granted, used, given back or held', () => {
     fc.assert(
-      fc.property(
-        fc.array(
-          fc.record({ seconds: fc.integer({ min: 1, max: 40 }), use: fc.double({ min: 0, max: 1, noNaN: true }), hold: fc.boolean() }),
-          {
-            minLength: 1,
-            maxLength: 30,
-          },
-        ),
-        fc.integer({ min: 1, max: 400 }),
-        (steps, perMonth) => {
-          const g = governor({ perMonth });
-          const month = new MonthlyLimit(perMonth);
-          let now = DECEMBER - 300_000;
-          const used = new Map<string, number>();
-          for (const step of steps) {
-            g.open(g.sliceOf(now + 20_000), now);
-            g.markDurable(g.sliceOf(now + 20_000));
-            if (step.hold) g.hold(now, now + 2_000, 'test');
-            const i = g.sliceOf(now) + 1;
-            const permits: number[] = [];
-            for (let k = 0; k < step.seconds; k++) {
-              const n = g.free(i + k);
-              g.take(i + k, n);
-              permits.push(n);
-            }
-            const usedPer = permits.map((n) => Math.floor(n * step.use));
-            usedPer.forEach((n, k) => {
-              // A call for slice i+k may reach the provider within the margin either side of it.
-              const months = new Set([month.periodOf((i + k) * 1_000 - 100), month.periodOf((i + k + 1) * 1_000 + 99)]);
-              for (const m of months) used.set(m, (used.get(m) ?? 0) + n);
-            });
-            now += (step.seconds + 1) * 1_000 + 37_000;
-            g.release({ start: i * 1_000, sliceMs: 1_000, permits }, usedPer, now);
-          }
-          for (const n of used.values()) expect(n).toBeLessThanOrEqual(perMonth);
-        },
-      ),
+      fc.property(usageSteps, fc.integer({ min: 1, max: 400 }), (steps, perMonth) => {
+        const g = governor({ perMonth });
+        const month = new MonthlyLimit(perMonth);
+        const used = new Map<string, number>();
+        playUsage(g, DECEMBER - 300_000, steps, (slice, n) => {
+          // A call for a slice may reach the provider within the margin either side of it.
+          const months = new Set([month.periodOf(slice * 1_000 - 100), month.periodOf((slice + 1) * 1_000 + 99)]);
+          for (const m of months) used.set(m, (used.get(m) ?? 0) + n);
+        });
+        for (const n of used.values()) expect(n).toBeLessThanOrEqual(perMonth);
+      }),
       { numRuns: 200 },
     );
   });

@@ -13,6 +13,7 @@ import {
 } from '@baton/shared';
 import { MemoryObjectStore } from '@baton/shared/memory-object-store';
 import { Conductor } from '../../src/core/conductor';
+import type { SearchBudget } from '../../src/core/recipient-list';
 import { buckets, testGovernors, testSettings } from '../fixtures';
 import { START, ref, storedCampaign } from '../harness';
 
@@ -270,6 +271,35 @@ describe('recipient lists', () => {
     await expect(async () => {
       for await (const _ of w.conductor.recipients(ref.campaignId, { cursor: 'bm90LWEtY3Vyc29y' })) void _;
     }).rejects.toThrow('not a cursor this listing gave');
+  });
+
+  it('finds recipients by a part of their address in any case, examining at most its budget per page', async () => {
+    // Prepare: r0…r24@example.com, and the audience's invalid row (no address).
+    const w = await world(25);
+    await run(w, () => 'sent', isDone(w));
+
+    // Act: pages of a search that may examine 4 recipients each, each going on from where the last stopped.
+    const found: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    for (;;) {
+      const budget: SearchBudget = { max: 4 };
+      pages++;
+      for await (const { row } of w.conductor.recipients(ref.campaignId, { q: ' R1 ', cursor, budget })) found.push(row.email!);
+      if (budget.stoppedAt === undefined) break;
+      cursor = budget.stoppedAt;
+    }
+
+    // Assess: r1 and r10…r19 once each; 26 recipients examined four at a time.
+    expect(found.sort()).toEqual(['r1@example.com', ...Array.from({ length: 10 }, (_, i) => `r1${i}@example.com`)].sort());
+    expect(pages).toBe(7);
+    // With a status too; and without a budget, the listing reads on to the end.
+    const sent = [];
+    for await (const { row } of w.conductor.recipients(ref.campaignId, { q: 'r2', status: 'sent' })) sent.push(row.email);
+    expect(sent.sort()).toEqual(['r2', 'r20', 'r21', 'r22', 'r23', 'r24'].map((r) => `${r}@example.com`).sort());
+    const none = [];
+    for await (const listed of w.conductor.recipients(ref.campaignId, { q: 'r2', status: 'failed' })) none.push(listed);
+    expect(none).toEqual([]);
   });
 });
 

@@ -252,25 +252,32 @@ describe('Conductor: the provider says its limit is reached (a 420 with a time)'
   });
 });
 
+/**
+ * One worker, leases of up to 10, and a campaign of 10 recipients begun on a domain with these
+ * calendar limits (UTC), from START: its first lease granted, sent and reported, then a tick.
+ */
+async function firstLeaseSent(daily: { perDay: number } | { perMonth: number }) {
+  const store = new MemoryObjectStore();
+  const governors = new SendingGovernors({
+    domains: [{ domain: DOMAIN, perWindowMax: 620, daily }],
+    windowMs: 60_000,
+    sliceMs: 1_000,
+    marginMs: 500,
+  });
+  const h = harness({ maxWorkers: 1, batchSize: 10 }, 620, store, new ManualClock(START), governors);
+  await storedCampaign(store, 10);
+  await begin(h);
+  await h.conductor.tick();
+  const lease = h.invocations[0]!.lease;
+  await h.conductor.checkIn(report(lease, 'sent'));
+  await h.conductor.tick();
+  return { h, lease };
+}
+
 describe('Conductor: a domain with a daily limit', () => {
   it("leases only the day's limit, says when sending resumes, and sends the rest the next day", async () => {
-    // Prepare: 6 a day (UTC) for 10 recipients; START is Saturday 12:00 UTC.
-    const store = new MemoryObjectStore();
-    const clock = new ManualClock(START);
-    const governors = new SendingGovernors({
-      domains: [{ domain: DOMAIN, perWindowMax: 620, daily: { perDay: 6 } }],
-      windowMs: 60_000,
-      sliceMs: 1_000,
-      marginMs: 500,
-    });
-    const h = harness({ maxWorkers: 1, batchSize: 10 }, 620, store, clock, governors);
-    await storedCampaign(store, 10);
-    await begin(h);
-    // Act
-    await h.conductor.tick();
-    const today = h.invocations[0]!.lease;
-    await h.conductor.checkIn(report(today, 'sent'));
-    await h.conductor.tick();
+    // Prepare and act: 6 a day (UTC) for 10 recipients; START is Saturday 12:00 UTC.
+    const { h, lease: today } = await firstLeaseSent({ perDay: 6 });
     // Assess
     expect(today.recipientIds).toHaveLength(6);
     expect(h.invocations).toHaveLength(1);
@@ -293,23 +300,8 @@ describe('Conductor: a domain with a daily limit', () => {
 
 describe('Conductor: a domain with a monthly limit', () => {
   it('leases only what is left of the month, shows it, and says when sending resumes', async () => {
-    // Prepare: 6 a month (UTC) for 10 recipients; START is Saturday 2026-11-21 12:00 UTC.
-    const store = new MemoryObjectStore();
-    const clock = new ManualClock(START);
-    const governors = new SendingGovernors({
-      domains: [{ domain: DOMAIN, perWindowMax: 620, daily: { perMonth: 6 } }],
-      windowMs: 60_000,
-      sliceMs: 1_000,
-      marginMs: 500,
-    });
-    const h = harness({ maxWorkers: 1, batchSize: 10 }, 620, store, clock, governors);
-    await storedCampaign(store, 10);
-    await begin(h);
-    // Act
-    await h.conductor.tick();
-    const lease = h.invocations[0]!.lease;
-    await h.conductor.checkIn(report(lease, 'sent'));
-    await h.conductor.tick();
+    // Prepare and act: 6 a month (UTC) for 10 recipients; START is Saturday 2026-11-21 12:00 UTC.
+    const { h, lease } = await firstLeaseSent({ perMonth: 6 });
     // Assess
     expect(lease.recipientIds).toHaveLength(6);
     const view = h.conductor.getCampaign(ref.campaignId);

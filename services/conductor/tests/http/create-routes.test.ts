@@ -1,46 +1,13 @@
-import type { FastifyInstance } from 'fastify';
-import { ManualClock, keys, silentLogger } from '@baton/shared';
-import { MemoryObjectStore } from '@baton/shared/memory-object-store';
-import { createPiscinaRenderPool } from '../../src/adapters/piscina-render-pool';
-import { Conductor } from '../../src/core/conductor';
-import type { RenderPool } from '../../src/core/ports';
-import { buildApp } from '../../src/http/app';
-import { createMetrics } from '../../src/http/metrics';
+import { keys } from '@baton/shared';
 import { NESTED_LOOPS_MJML, SIMPLE_MJML } from '../robustness/hostile';
-import { buckets, testGovernors, testSettings } from '../fixtures';
+import { buckets } from '../fixtures';
+import { auth, startApp } from './app-on-loopback';
 
-const TOKEN = 'api-token-0123456789abcdef';
 const CSV = 'email,first_name\nann@example.com,Ann\nbob@example.com,Bob\n';
 const FIELDS = { name: 'Spring', customerId: 'acme', from: 'Acme <news@acme.example>', subject: 'Hi {{ first_name }}', mjml: SIMPLE_MJML };
 
-/** The real app on loopback, with a real render pool, and small limits so that tests can pass them. */
-async function start(): Promise<{ url: string; store: MemoryObjectStore; app: FastifyInstance; pool: RenderPool }> {
-  const store = new MemoryObjectStore();
-  const pool = createPiscinaRenderPool({ threads: 1 });
-  const conductor = new Conductor({
-    store,
-    buckets,
-    clock: new ManualClock(Date.UTC(2026, 10, 21, 12)),
-    logger: silentLogger,
-    governors: testGovernors(600),
-    invoker: { invoke: async () => {} },
-    topic: { publish: async () => {} },
-    renderPool: pool,
-    settings: testSettings(),
-  });
-  await conductor.start();
-  const app = await buildApp({
-    conductor,
-    registry: createMetrics().registry,
-    apiToken: TOKEN,
-    leaseToken: 'lease-token-0123456789',
-    logger: silentLogger,
-    bodyLimits: { jsonBytes: 4_096, audienceBytes: 100_000 },
-    expensivePerToken: 2,
-  });
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  return { url, store, app, pool };
-}
+/** The real app on loopback, with small limits so that tests can pass them. */
+const start = () => startApp(undefined, { bodyLimits: { jsonBytes: 4_096, audienceBytes: 100_000 }, expensivePerToken: 2 });
 
 function form(fields: Record<string, string>, audience?: string): FormData {
   const body = new FormData();
@@ -48,8 +15,6 @@ function form(fields: Record<string, string>, audience?: string): FormData {
   if (audience !== undefined) body.append('audience', new Blob([audience], { type: 'text/csv' }), 'audience.csv');
   return body;
 }
-
-const auth = { authorization: `Bearer ${TOKEN}` };
 
 /** `text` `times` times, as a stream of one copy a chunk (sent chunked: no Content-Length). */
 function chunked(text: string, times: number): ReadableStream<Uint8Array> {

@@ -1,15 +1,7 @@
-import type { FastifyInstance } from 'fastify';
-import { ManualClock, keys, silentLogger } from '@baton/shared';
-import { MemoryObjectStore } from '@baton/shared/memory-object-store';
-import { createPiscinaRenderPool } from '../../src/adapters/piscina-render-pool';
-import { Conductor } from '../../src/core/conductor';
-import type { RenderPool } from '../../src/core/ports';
-import { buildApp } from '../../src/http/app';
-import { createMetrics } from '../../src/http/metrics';
-import { buckets, DOMAIN, testGovernors, testSettings } from '../fixtures';
+import { keys, type DraftProblem } from '@baton/shared';
+import { buckets, DOMAIN } from '../fixtures';
+import { auth, startApp } from './app-on-loopback';
 
-const TOKEN = 'api-token-0123456789abcdef';
-const NOW = Date.UTC(2026, 10, 21, 12);
 const CSV = 'email,First Name,city\nann@example.com,Ann,Oslo\nnot-an-address,Bad,Rome\nbob@example.com,Bob,Bergen\n';
 
 /** A template with an unsubscribe link, line by line so that lines can be asserted. */
@@ -30,42 +22,7 @@ function mjml(body: string): string {
 
 const GOOD = { subject: 'Hi {{ first_name }}', mjml: mjml('<mj-text>Hello {{ first_name }} from {{ city }}</mj-text>') };
 
-interface Problem {
-  field: string;
-  line?: number;
-  severity: string;
-  code: string;
-  message: string;
-}
-
-async function start(
-  store = new MemoryObjectStore(),
-): Promise<{ url: string; store: MemoryObjectStore; app: FastifyInstance; pool: RenderPool; conductor: Conductor }> {
-  const pool = createPiscinaRenderPool({ threads: 1 });
-  const conductor = new Conductor({
-    store,
-    buckets,
-    clock: new ManualClock(NOW),
-    logger: silentLogger,
-    governors: testGovernors(600),
-    invoker: { invoke: async () => {} },
-    topic: { publish: async () => {} },
-    renderPool: pool,
-    settings: testSettings(),
-  });
-  await conductor.start();
-  const app = await buildApp({
-    conductor,
-    registry: createMetrics().registry,
-    apiToken: TOKEN,
-    leaseToken: 'lease-token-0123456789',
-    logger: silentLogger,
-  });
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  return { url, store, app, pool, conductor };
-}
-
-const auth = { authorization: `Bearer ${TOKEN}` };
+const start = startApp;
 
 describe('the campaign editor API', () => {
   let h: Awaited<ReturnType<typeof start>>;
@@ -119,7 +76,7 @@ describe('the campaign editor API', () => {
       };
       const res = await call('POST', '/api/drafts/check', { ...draft, audienceCsv: 'email,first_name\na@example.com,A\n' });
       expect(res.status).toBe(200);
-      const unknown = (res.json.problems as Problem[]).filter((p) => p.code === 'MERGE_FIELD_UNKNOWN');
+      const unknown = (res.json.problems as DraftProblem[]).filter((p) => p.code === 'MERGE_FIELD_UNKNOWN');
       expect(unknown).toEqual([
         expect.objectContaining({
           field: 'subject',
@@ -167,7 +124,7 @@ describe('the campaign editor API', () => {
 
     it('refuses a subject over 998 characters, and names a bad sender', async () => {
       const res = await call('POST', '/api/drafts/check', { ...GOOD, subject: 'x'.repeat(999), from: 'not a mailbox' });
-      const codes = (res.json.problems as Problem[]).map((p) => [p.field, p.code, p.severity]);
+      const codes = (res.json.problems as DraftProblem[]).map((p) => [p.field, p.code, p.severity]);
       expect(codes).toEqual(
         expect.arrayContaining([
           ['subject', 'SUBJECT_TOO_LONG', 'error'],
