@@ -57,7 +57,7 @@ export function campaignView(
     effectiveCap,
     perMinuteMax: cap.perMinute,
     effectivePerMinute: effectiveCap.perMinute,
-    etaSeconds: local ? local.etaSeconds : etaSeconds(run, governors, cap.perMinute, now),
+    etaSeconds: local ? local.etaSeconds : etaSeconds(run, governors, effectiveCap.perMinute, now),
     problems: [...run.problemsFound, ...run.zoneProblems].slice(0, 100),
     ...(state.localSend ? { localSend: state.localSend } : {}),
     ...(local ? { waves: local.waves } : {}),
@@ -79,16 +79,17 @@ function complaintView(tally: ComplaintTally, sent: number): NonNullable<Campaig
 
 /**
  * From the rate over the last minute, or over the time since sending began if that is shorter
- * (early on a full minute would understate it); no estimate until something was sent. Never
- * sooner than the last waiting retry is due: the campaign cannot end before it (the issue: "about
- * 1–2 s" stayed on screen for a minute while a retry waited).
+ * (early on a full minute would understate it), but no faster than the effective cap (once the
+ * provider pushed back, the governor grants less than was sent before); no estimate until
+ * something was sent. Never sooner than the last waiting retry is due: the campaign cannot end
+ * before it (the issue: "about 1–2 s" stayed on screen for a minute while a retry waited).
  */
-function etaSeconds(run: CampaignRun, governors: SendingGovernors, perMinuteMax: number, now: number): number | null {
+function etaSeconds(run: CampaignRun, governors: SendingGovernors, perMinuteCap: number, now: number): number | null {
   const remaining = run.report ? Math.max(0, run.report.valid - run.outcomeCount) : null;
   if (run.phase !== 'sending' || remaining === null || waitingFor(run, governors, now)) return null;
   const sinceSend = run.state.sendRequestedAt ? now - Date.parse(run.state.sendRequestedAt) : MINUTE_MS;
   const span = Math.min(MINUTE_MS, Math.max(sinceSend, 1_000));
-  const rate = Math.min(perMinuteMax, (run.sentInLast(span, now) * MINUTE_MS) / span);
+  const rate = Math.min(perMinuteCap, (run.sentInLast(span, now) * MINUTE_MS) / span);
   const due = run.lastRetryDue();
   const untilRetry = due === undefined ? 0 : Math.max(0, Math.ceil((due - now) / 1000));
   if (rate <= 0) return remaining > 0 && untilRetry > 0 ? untilRetry : null;

@@ -961,6 +961,28 @@ describe('Conductor', () => {
     expect(h.conductor.getCampaign(ref.campaignId).etaSeconds).toBe(49);
   });
 
+  it('estimates the time left at no more than the effective cap once the provider pushed back', async () => {
+    // Prepare: a cap of 100 a minute; of the first 10, one is throttled, which halves the effective cap
+    const h = harness({ maxWorkers: 1, batchSize: 10 }, 100);
+    await twentyRendered(h);
+    const lease = h.invocations[0]!.lease;
+    h.clock.advance(10_000);
+    const [throttled, ...sent] = lease.recipientIds;
+    const results = [
+      { recipientId: throttled!, status: 'retryable' as const, code: 'PROVIDER_THROTTLED', reason: '429', retryAfterMs: 1_000 },
+      ...sent.map((recipientId) => ({ recipientId, status: 'sent' as const, providerId: `p-${recipientId}` })),
+    ];
+
+    // Act
+    await h.conductor.checkIn(report(lease, 'sent', false, { results }));
+
+    // Assess: 9 sent in 10 s is 54 a minute, more than the 50 the provider now takes: the 11 left
+    // take 14 s at 50 a minute (13 s at the rate seen, which the provider would no longer allow).
+    const view = h.conductor.getCampaign(ref.campaignId);
+    expect(view.effectivePerMinute).toBe(50);
+    expect(view.etaSeconds).toBe(14);
+  });
+
   it('gives the time until the waiting retry when nothing was sent in the last minute', async () => {
     // Prepare
     const h = harness({ maxWorkers: 1, batchSize: 10 });
