@@ -3,6 +3,7 @@ import { phaseOf, type CampaignPhase } from './campaign-status';
 import { CallTimes } from './call-times';
 import type { CampaignCounts, RunStatus } from './campaign-counts';
 import { LocalWaves } from './local-waves';
+import { RetryCounts } from './retry-counts';
 
 export type { CampaignCounts, RunStatus } from './campaign-counts';
 
@@ -21,10 +22,8 @@ export class CampaignRun {
   private stubbedSeen = 0;
   private renderedSeen = 0;
   private ledgerRead = false;
-  /** Retryable results per recipient: past the budget a recipient is recorded failed. */
-  private readonly attempts = new Map<string, number>();
-  /** Throttled calls in a row per recipient, since the first (throttling spends no attempt: this bounds it). */
-  private readonly throttledFrom = new Map<string, { since: number; calls: number }>();
+  /** Attempts spent and throttle streaks per recipient: what a retryable result costs (retry-counts.ts). */
+  readonly retries = new RetryCounts();
   /** Provider calls made for this campaign, by time. */
   private readonly sendTimes = new CallTimes();
   /** Ready recipients are `ready[head..]`: taking from the front is O(1), compacted now and then. */
@@ -208,22 +207,6 @@ export class CampaignRun {
     this.nextDue = Math.min(this.nextDue, at);
   }
 
-  /** Counts one more retryable result for the recipient; returns how many it has had. */
-  noteRetryable(recipientId: string): number {
-    this.throttledFrom.delete(recipientId);
-    const attempts = (this.attempts.get(recipientId) ?? 0) + 1;
-    this.attempts.set(recipientId, attempts);
-    return attempts;
-  }
-
-  /** The provider throttled a call for the recipient: since when, and how many calls in a row, it has throttled them. */
-  noteThrottled(recipientId: string, now: number): { since: number; calls: number } {
-    const run = this.throttledFrom.get(recipientId) ?? { since: now, calls: 0 };
-    run.calls += 1;
-    this.throttledFrom.set(recipientId, run);
-    return { ...run };
-  }
-
   /**
    * Records how a recipient ended. Returns true when this changed the recipient's outcome.
    * A provisional in-doubt may be replaced by a real report; a real outcome never changes.
@@ -232,7 +215,7 @@ export class CampaignRun {
     this.known.add(recipientId);
     this.inFlight.delete(recipientId);
     this.delayed.delete(recipientId);
-    this.throttledFrom.delete(recipientId);
+    this.retries.endStreak(recipientId);
     const previous = this.outcomes.get(recipientId);
     if (previous !== undefined && !this.provisional.has(recipientId)) return false;
     if (previous !== undefined && provisional) return false;
@@ -350,8 +333,7 @@ export class CampaignRun {
     this.outcomes.delete(recipientId);
     this.provisional.delete(recipientId);
     this.tally.set(previous, this.countOf(previous) - 1);
-    this.attempts.delete(recipientId);
-    this.throttledFrom.delete(recipientId);
+    this.retries.forget(recipientId);
     if (this.known.has(recipientId)) this.ready.push(recipientId);
   }
 

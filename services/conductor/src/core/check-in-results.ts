@@ -3,6 +3,7 @@ import type { ActiveLease } from './lease-book';
 import type { ConductorMetrics } from './ports';
 import type { Reconciler } from './reconciler';
 import type { SendRates } from './send-rates';
+import { THROTTLED_FOR_AT_MOST_MS } from './retry-counts';
 
 export interface ResultsDeps {
   reconciler: Reconciler;
@@ -35,12 +36,7 @@ export const LIMIT_REACHED = 'PROVIDER_LIMIT_REACHED';
 
 /** The provider throttled the call (a 429). */
 const THROTTLED = 'PROVIDER_THROTTLED';
-/**
- * How long the provider may throttle every call for one recipient before it is recorded failed
- * (a retryable failure: Retry sends it again). Throttling spends no attempt, so without this a
- * recipient the provider throttles forever would be leased forever.
- */
-export const THROTTLED_FOR_AT_MOST_MS = 10 * 60_000;
+export { THROTTLED_FOR_AT_MOST_MS };
 /** Named in the reason of a recipient failed that way. */
 export const THROTTLED_TOO_LONG = 'THROTTLED_TOO_LONG';
 
@@ -154,7 +150,7 @@ async function settleRetryable(
   }
   let failure: string | undefined;
   if (r.code === THROTTLED) {
-    const throttled = run.noteThrottled(r.recipientId, now);
+    const throttled = run.retries.throttled(r.recipientId, now);
     if (now - throttled.since < THROTTLED_FOR_AT_MOST_MS || throttled.calls < deps.maxAttempts) {
       run.requeueAt(r.recipientId, now + (r.retryAfterMs ?? 0));
       deps.metrics.retry('provider');
@@ -163,7 +159,7 @@ async function settleRetryable(
     const minutes = Math.round((now - throttled.since) / 60_000);
     failure = `${RETRIES_EXHAUSTED} after ${throttled.calls} throttled calls over ${minutes} min (${THROTTLED_TOO_LONG}): ${r.reason ?? THROTTLED}`;
   } else {
-    const attempts = run.noteRetryable(r.recipientId);
+    const attempts = run.retries.retryable(r.recipientId);
     if (attempts < deps.maxAttempts) {
       // Back off: 5 s, 10 s, 20 s… unless the provider said how long, or it refused only this call.
       const lone = r.code === 'PROVIDER_UNAVAILABLE' && providerUp;
