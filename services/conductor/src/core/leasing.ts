@@ -96,6 +96,9 @@ export class Leasing {
     const holder = book.workerOf(request.leaseId);
     if (holder !== undefined && holder !== request.workerId) return { stop: true };
     if (holder !== undefined || request.campaignId === undefined) return stops.watch(request);
+    // Checked in already (the watch crossed the check-in): over, not a lease from before a restart.
+    const checkIn = `${request.leaseId}:${request.workerId}`;
+    if (book.answered(checkIn) ?? book.inProgress(checkIn)) return { stop: false };
     const phase = campaigns.find(request.campaignId)?.phase;
     const halted = phase === 'paused' ? 'paused' : phase === 'cancelling' || phase === 'cancelled' ? 'cancelled' : undefined;
     return stops.watch(request, { campaignId: request.campaignId, halted });

@@ -403,6 +403,30 @@ describe('Conductor', () => {
     expect(await h.conductor.watch({ ...watch, first: true })).toMatchObject({ stop: true });
   });
 
+  it("takes a watch that crosses its lease's check-in for a lease that is over, not one from before a restart", async () => {
+    // Prepare: the worker checks its lease in; a watch it sent just before arrives after, once the campaign is paused
+    const h = harness({ batchSize: 10 });
+    await storedCampaign(h.store, 6);
+    await begin(h);
+    await h.conductor.tick();
+    const lease = h.invocations[0]!.lease;
+    await h.conductor.checkIn(report(lease, 'sent'));
+    await h.conductor.pause(ref.campaignId);
+
+    // Act
+    const late = await h.conductor.watch({
+      leaseId: lease.leaseId,
+      workerId: lease.workerId,
+      until: leaseSendUntil(lease),
+      campaignId: ref.campaignId,
+      permits: leasePermits(lease),
+    });
+
+    // Assess: nothing of it is on its way, and the pause waits for no worker.
+    expect(late).toEqual({ stop: false });
+    expect(h.conductor.getCampaign(ref.campaignId).pause).toMatchObject({ inFlight: 0, confirmed: true });
+  });
+
   it('tells a watch from a worker the lease was not issued to to stop, and counts nothing it says', async () => {
     // Prepare
     const h = harness({ batchSize: 10 });
