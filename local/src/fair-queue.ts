@@ -6,12 +6,16 @@
  * - Each flow has a virtual finish time: the time charged to it so far. The next item is taken
  *   from the flow with the least; a flow that comes back after being idle starts at the least of
  *   the busy flows, so past quiet earns it no burst, and past heavy use is no debt.
- * - An item is charged its flow's cost: the least duration among its last few (a duration
- *   measured from start to end includes the wait behind other items in the thread; the least
- *   of a few is close to the item's own time, and never below it).
+ * - An item is charged its flow's cost: the mean of its last few durations, each the thread's
+ *   time it took, measured as one server's: from the later of its start and the previous item's
+ *   end (any flow's) to its own end. From start to end alone would count the wait behind the
+ *   other flows' items in the thread: a quick render that waited behind a one-second one would
+ *   cost a second.
  * - A flow may have only as many items running as fit in `inFlightBudgetMs` at its cost (at
  *   least one; exactly one until its first item ends): a flow of one-second renders never has
- *   more than one render ahead of another flow's, whatever the global concurrency.
+ *   more than one render ahead of another flow's, whatever the global concurrency. While the
+ *   flow whose turn it is has its share running, no other flow starts one (not work-conserving
+ *   across flows: the slots would otherwise go to the flow that has used the most).
  *
  * Pure: the clock is given; the caller says when an item it took has finished.
  */
@@ -22,7 +26,7 @@ export interface FairQueueOptions<T> {
   now: () => number;
   /** The running time a flow may hold in flight at once (its cost × its items running). */
   inFlightBudgetMs?: number;
-  /** How many recent durations a flow's cost is the least of. */
+  /** How many recent durations a flow's cost is the mean of. */
   window?: number;
 }
 
@@ -40,6 +44,7 @@ interface Flow<T> {
 export class FairQueue<T> {
   private readonly flows = new Map<string, Flow<T>>();
   private count = 0;
+  private lastEnd = Number.NEGATIVE_INFINITY;
   private readonly budgetMs: number;
   private readonly window: number;
 
@@ -69,17 +74,22 @@ export class FairQueue<T> {
   }
 
   /**
-   * The next item to start, or undefined when nothing waits or every waiting flow has its share
-   * running; call `finished` when the item has ended (however it ended).
+   * The next item to start, or undefined when nothing waits or the flow whose turn it is has its
+   * share running; call `finished` when the item has ended (however it ended).
    */
   take(): { item: T; finished: () => void } | undefined {
-    let best: Flow<T> | undefined;
-    for (const flow of this.flows.values()) {
-      if (flow.items.length === 0 || flow.running >= this.mayRun(flow)) continue;
-      if (best === undefined || flow.finish < best.finish) best = flow;
-    }
-    if (best === undefined) return undefined;
-    const flow = best;
+    // The turn is the waiting flows' least finish time; of the flows at it, one with room starts.
+    // None starts when all of them have their share running: their items end soon and they go
+    // on, while another flow's one-second item started now would hold them back.
+    let turn = Number.POSITIVE_INFINITY;
+    for (const flow of this.flows.values()) if (flow.items.length > 0) turn = Math.min(turn, flow.finish);
+    let flow: Flow<T> | undefined;
+    for (const candidate of this.flows.values())
+      if (candidate.items.length > 0 && candidate.finish <= turn && candidate.running < this.mayRun(candidate)) {
+        flow = candidate;
+        break;
+      }
+    if (flow === undefined) return undefined;
     const item = flow.items.shift()!;
     this.count--;
     flow.running++;
@@ -92,7 +102,9 @@ export class FairQueue<T> {
         if (done) return;
         done = true;
         flow.running--;
-        flow.durations.push(Math.max(0, this.options.now() - started));
+        const now = this.options.now();
+        flow.durations.push(Math.max(0, now - Math.max(started, this.lastEnd)));
+        this.lastEnd = Math.max(this.lastEnd, now);
         if (flow.durations.length > this.window) flow.durations.shift();
         this.forgetIfIdle(flow);
       },
@@ -117,7 +129,7 @@ export class FairQueue<T> {
   }
 
   private cost(flow: Flow<T>): number | undefined {
-    return flow.durations.length === 0 ? undefined : Math.min(...flow.durations);
+    return flow.durations.length === 0 ? undefined : flow.durations.reduce((a, b) => a + b, 0) / flow.durations.length;
   }
 
   private mayRun(flow: Flow<T>): number {

@@ -85,18 +85,58 @@ describe('FairQueue', () => {
     expect(q.take()).toBeUndefined();
   });
 
-  it('takes a campaign’s cost as the least of its recent durations: waiting behind others does not inflate it', () => {
+  it('starts no item of a campaign that has used more while the one whose turn it is has its share running', () => {
+    // Prepare: plain's first item takes 10 ms; then slow's first takes a second while plain's second waits behind it.
+    const { q, advance } = queue({ inFlightBudgetMs: 100 });
+    fill(q, 'plain', 50);
+    fill(q, 'slow', 3);
+    const plain1 = q.take()!;
+    advance(10);
+    plain1.finished();
+    const plain2 = q.take()!;
+    const slow1 = q.take()!;
+    advance(1_000);
+    slow1.finished();
+    advance(10);
+    plain2.finished();
+    const slow2 = q.take()!;
+    // Act: slow has a second charged, plain 10 ms: plain's turn, ten at once, and nothing of slow's.
+    const started = [];
+    for (let next = q.take(); next !== undefined; next = q.take()) started.push(next.item.flow);
+    // Assess
+    expect([plain2.item.flow, slow1.item.flow, slow2.item.flow]).toEqual(['plain', 'slow', 'slow']);
+    expect(started).toEqual(Array.from({ length: 10 }, () => 'plain'));
+  });
+
+  it('charges an item that waited behind another campaign’s only the thread’s time after that one ended', () => {
+    // Prepare: both start at once; the slow one holds the thread for a second, then the quick one takes 5 ms.
+    const { q, advance } = queue();
+    fill(q, 'slow', 2);
+    fill(q, 'plain', 2);
+    const slow = q.take()!;
+    const plain = q.take()!;
+    // Act
+    advance(1_000);
+    slow.finished();
+    advance(5);
+    plain.finished();
+    // Assess
+    expect(q.costOf('slow')).toBe(1_000);
+    expect(q.costOf('plain')).toBe(5);
+  });
+
+  it('takes a campaign’s cost as the mean of its recent durations', () => {
     // Prepare
     const { q, advance } = queue({ window: 3 });
     fill(q, 'a', 5);
-    // Act: 900 (waited behind another campaign), then 5, 7, 6.
+    // Act: 900, then 5, 7, 6: the window of 3 has forgotten the 900.
     for (const ms of [900, 5, 7, 6]) {
       const next = q.take()!;
       advance(ms);
       next.finished();
     }
-    // Assess: the window of 3 has forgotten the 900 too.
-    expect(q.costOf('a')).toBe(5);
+    // Assess
+    expect(q.costOf('a')).toBe(6);
   });
 
   it('gives a campaign that comes back after a pause no credit for its quiet time', () => {
