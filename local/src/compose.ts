@@ -31,6 +31,7 @@ import { inboxRoutes } from './inbox';
 import { createSinkWebhooks, type SinkWebhooks } from './sink-webhooks';
 import { PortInUseError, assertPortFree, isAddressInUse } from './port';
 import { RetentionSweeper } from './retention';
+import { createRenderQueue } from './render-order';
 
 export { LOCAL_BUCKETS, openLocalStore, type LocalStore } from './local-store';
 
@@ -162,6 +163,8 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     logger,
     // The stubber's writes wait while this many stub events are queued (MAX_RENDER_BACKLOG).
     onQueued: (queued) => renderBacklog.setQueued(queued),
+    // Campaigns take turns by render time used: a slow one cannot hold the others' renders back.
+    queue: createRenderQueue(),
   });
   const createdChannel = `baton-object-created-${randomBytes(8).toString('hex')}`;
   const worker = new LocalLambda<WorkerInvocation>(

@@ -1,7 +1,7 @@
 import type { Logger } from '@baton/shared';
 import { describeError } from '@baton/shared';
 
-export interface LocalLambdaOptions {
+export interface LocalLambdaOptions<E = unknown> {
   name: string;
   /** Invocations running at once (Lambda's reserved concurrency). */
   concurrency: number;
@@ -11,6 +11,41 @@ export interface LocalLambdaOptions {
   logger: Logger;
   /** Told the number of events waiting (not yet running) whenever it changes: a producer may hold back. */
   onQueued?: (queued: number) => void;
+  /** The order queued invocations start in; first come, first served by default. */
+  queue?: InvocationQueue<Invocation<E>>;
+}
+
+/** One queued invocation: its event and how many times it has been tried. */
+export interface Invocation<E> {
+  event: E;
+  attempt: number;
+}
+
+/** Where invocations wait for a slot, and the order they leave in (`FairQueue` is one). */
+export interface InvocationQueue<T> {
+  readonly length: number;
+  push(item: T): void;
+  /** The next to start, or undefined if none may start now; `finished` is called when it has ended. */
+  take(): { item: T; finished: () => void } | undefined;
+  /** Drops everything waiting; returns it. */
+  clear(): T[];
+}
+
+/** First come, first served. */
+export class FifoQueue<T> implements InvocationQueue<T> {
+  private readonly items: T[] = [];
+  get length(): number {
+    return this.items.length;
+  }
+  push(item: T): void {
+    this.items.push(item);
+  }
+  take(): { item: T; finished: () => void } | undefined {
+    return this.items.length === 0 ? undefined : { item: this.items.shift()!, finished: () => undefined };
+  }
+  clear(): T[] {
+    return this.items.splice(0);
+  }
 }
 
 /**
@@ -20,15 +55,17 @@ export interface LocalLambdaOptions {
  */
 export class LocalLambda<E> {
   readonly deadLetters: { event: E; error: string }[] = [];
-  private readonly queue: { event: E; attempt: number }[] = [];
+  private readonly queue: InvocationQueue<Invocation<E>>;
   private running = 0;
   private idleWaiters: (() => void)[] = [];
   private closed = false;
 
   constructor(
     private readonly handler: (event: E) => Promise<unknown>,
-    private readonly options: LocalLambdaOptions,
-  ) {}
+    private readonly options: LocalLambdaOptions<E>,
+  ) {
+    this.queue = options.queue ?? new FifoQueue();
+  }
 
   /** Accepts the event (like an `Event` invoke) and returns at once; after `drain`, drops it. */
   invoke(event: E): void {
@@ -48,7 +85,7 @@ export class LocalLambda<E> {
    */
   async drain(timeoutMs: number): Promise<{ dropped: number; stillRunning: boolean }> {
     this.closed = true;
-    const dropped = this.queue.splice(0).length;
+    const dropped = this.queue.clear().length;
     this.options.onQueued?.(0);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
@@ -78,10 +115,13 @@ export class LocalLambda<E> {
   }
 
   private startQueued(): void {
-    while (this.running < this.options.concurrency && this.queue.length > 0) {
-      const item = this.queue.shift()!;
+    while (this.running < this.options.concurrency) {
+      const next = this.queue.take();
+      if (next === undefined) return;
+      const { item, finished } = next;
       this.running++;
       this.handler(item.event)
+        .finally(finished)
         .catch((err) => this.failed(item, err))
         .finally(() => {
           this.running--;
@@ -91,7 +131,7 @@ export class LocalLambda<E> {
     }
   }
 
-  private failed(item: { event: E; attempt: number }, err: unknown): void {
+  private failed(item: Invocation<E>, err: unknown): void {
     const { name, logger, retryAttempts, retryDelayMs = 200 } = this.options;
     if (item.attempt < retryAttempts && !this.closed) {
       logger.warn({ event: 'lambda.retry', function: name, attempt: item.attempt + 1, err }, 'invocation failed; retrying');

@@ -76,3 +76,42 @@ describe('LocalLambda', () => {
     expect(told).toEqual(expect.arrayContaining([1, 2]));
   });
 });
+
+describe('LocalLambda with a queue of its own', () => {
+  it('starts queued invocations in the order its queue gives', async () => {
+    // Prepare: one slot, held by the first event until released; a queue that puts odd events first.
+    const started: number[] = [];
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const waiting: { event: number; attempt: number }[] = [];
+    const f = new LocalLambda<number>(
+      async (e) => {
+        started.push(e);
+        if (e === 2) await held;
+      },
+      {
+        name: 'test',
+        concurrency: 1,
+        retryAttempts: 0,
+        logger: silentLogger,
+        queue: {
+          get length() {
+            return waiting.length;
+          },
+          push: (item) => {
+            waiting.push(item);
+            waiting.sort((a, b) => (b.event % 2) - (a.event % 2));
+          },
+          take: () => (waiting.length === 0 ? undefined : { item: waiting.shift()!, finished: () => undefined }),
+          clear: () => waiting.splice(0),
+        },
+      },
+    );
+    // Act
+    for (const e of [2, 4, 1, 3]) f.invoke(e);
+    release();
+    await f.idle();
+    // Assess
+    expect(started).toEqual([2, 1, 3, 4]);
+  });
+});

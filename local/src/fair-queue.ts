@@ -1,0 +1,157 @@
+/**
+ * A fair order for work that shares one thread (the local renders): one queue per flow (a
+ * campaign), served start-time fair queueing by measured time, so a flow whose items are slow
+ * gets its share of the thread's time, not of its turns.
+ *
+ * - Each flow has a virtual finish time: the time charged to it so far. The next item is taken
+ *   from the flow with the least; a flow that comes back after being idle starts at the least of
+ *   the busy flows, so past quiet earns it no burst, and past heavy use is no debt.
+ * - An item is charged its flow's cost: the mean of its last few durations, each the thread's
+ *   time it took, measured as one server's: from the later of its start and the previous item's
+ *   end (any flow's) to its own end. From start to end alone would count the wait behind the
+ *   other flows' items in the thread: a quick render that waited behind a one-second one would
+ *   cost a second.
+ * - A flow may have only as many items running as fit in `inFlightBudgetMs` at its cost (at
+ *   least one; exactly one until its first item ends): a flow of one-second renders never has
+ *   more than one render ahead of another flow's, whatever the global concurrency. While the
+ *   flow whose turn it is has its share running, no other flow starts one (not work-conserving
+ *   across flows: the slots would otherwise go to the flow that has used the most).
+ *
+ * Pure: the clock is given; the caller says when an item it took has finished.
+ */
+export interface FairQueueOptions<T> {
+  /** Which flow an item belongs to. */
+  flowOf: (item: T) => string;
+  /** Milliseconds, monotonic enough for durations. */
+  now: () => number;
+  /** The running time a flow may hold in flight at once (its cost × its items running). */
+  inFlightBudgetMs?: number;
+  /** How many recent durations a flow's cost is the mean of. */
+  window?: number;
+}
+
+/** Defaults: a campaign of 5 ms renders runs 20 at once; one of 1 s renders, one. */
+export const IN_FLIGHT_BUDGET_MS = 100;
+export const COST_WINDOW = 8;
+
+interface Flow<T> {
+  readonly items: T[];
+  running: number;
+  finish: number;
+  readonly durations: number[];
+}
+
+export class FairQueue<T> {
+  private readonly flows = new Map<string, Flow<T>>();
+  private count = 0;
+  private lastEnd = Number.NEGATIVE_INFINITY;
+  private readonly budgetMs: number;
+  private readonly window: number;
+
+  constructor(private readonly options: FairQueueOptions<T>) {
+    this.budgetMs = options.inFlightBudgetMs ?? IN_FLIGHT_BUDGET_MS;
+    this.window = options.window ?? COST_WINDOW;
+    if (!(this.budgetMs > 0)) throw new RangeError(`FairQueue: inFlightBudgetMs must be above 0, got ${this.budgetMs}`);
+    if (!Number.isInteger(this.window) || this.window < 1)
+      throw new RangeError(`FairQueue: window must be a whole number ≥ 1, got ${this.window}`);
+  }
+
+  /** Items waiting (not counting those taken). */
+  get length(): number {
+    return this.count;
+  }
+
+  push(item: T): void {
+    const name = this.options.flowOf(item);
+    let flow = this.flows.get(name);
+    if (flow === undefined) {
+      flow = { items: [], running: 0, finish: 0, durations: [] };
+      this.flows.set(name, flow);
+    }
+    if (flow.items.length === 0 && flow.running === 0) flow.finish = Math.max(flow.finish, this.leastBusyFinish());
+    flow.items.push(item);
+    this.count++;
+  }
+
+  /**
+   * The next item to start, or undefined when nothing waits or the flow whose turn it is has its
+   * share running; call `finished` when the item has ended (however it ended).
+   */
+  take(): { item: T; finished: () => void } | undefined {
+    // The turn is the waiting flows' least finish time; of the flows at it, one with room starts.
+    // None starts when all of them have their share running: their items end soon and they go
+    // on, while another flow's one-second item started now would hold them back.
+    let turn = Number.POSITIVE_INFINITY;
+    for (const flow of this.flows.values()) if (flow.items.length > 0) turn = Math.min(turn, flow.finish);
+    let flow: Flow<T> | undefined;
+    for (const candidate of this.flows.values())
+      if (candidate.items.length > 0 && candidate.finish <= turn && candidate.running < this.mayRun(candidate)) {
+        flow = candidate;
+        break;
+      }
+    if (flow === undefined) return undefined;
+    const item = flow.items.shift()!;
+    this.count--;
+    flow.running++;
+    flow.finish += this.cost(flow) ?? 0;
+    const started = this.options.now();
+    let done = false;
+    return {
+      item,
+      finished: () => {
+        if (done) return;
+        done = true;
+        flow.running--;
+        const now = this.options.now();
+        flow.durations.push(Math.max(0, now - Math.max(started, this.lastEnd)));
+        this.lastEnd = Math.max(this.lastEnd, now);
+        if (flow.durations.length > this.window) flow.durations.shift();
+        this.forgetIfIdle(flow);
+      },
+    };
+  }
+
+  /** Empties every queue (items running stay counted until they finish); returns what was waiting. */
+  clear(): T[] {
+    const all: T[] = [];
+    for (const flow of this.flows.values()) {
+      all.push(...flow.items.splice(0));
+      this.forgetIfIdle(flow);
+    }
+    this.count = 0;
+    return all;
+  }
+
+  /** A flow's cost per item (undefined until one of its items has ended). */
+  costOf(flowName: string): number | undefined {
+    const flow = this.flows.get(flowName);
+    return flow === undefined ? undefined : this.cost(flow);
+  }
+
+  private cost(flow: Flow<T>): number | undefined {
+    return flow.durations.length === 0 ? undefined : flow.durations.reduce((a, b) => a + b, 0) / flow.durations.length;
+  }
+
+  private mayRun(flow: Flow<T>): number {
+    const cost = this.cost(flow);
+    if (cost === undefined) return 1;
+    return Math.max(1, Math.floor(this.budgetMs / Math.max(cost, 1)));
+  }
+
+  private leastBusyFinish(): number {
+    let least: number | undefined;
+    for (const flow of this.flows.values())
+      if (flow.items.length > 0 || flow.running > 0) least = least === undefined ? flow.finish : Math.min(least, flow.finish);
+    return least ?? 0;
+  }
+
+  /**
+   * An idle flow is kept while any flow is busy (its finish time and cost still count when it
+   * comes back); once all are idle the table is emptied, so it holds only campaigns rendering now.
+   */
+  private forgetIfIdle(flow: Flow<T>): void {
+    if (flow.items.length > 0 || flow.running > 0) return;
+    for (const other of this.flows.values()) if (other.items.length > 0 || other.running > 0) return;
+    this.flows.clear();
+  }
+}

@@ -1,0 +1,25 @@
+import { performance } from 'node:perf_hooks';
+import { decodeS3EventKey, parseKey, type S3Event } from '@baton/shared';
+import { FairQueue } from './fair-queue';
+import type { Invocation } from './local-lambda';
+
+/**
+ * The local renderer's order (see `FairQueue`): one queue per campaign, served by the least render
+ * time used, so one campaign's slow or huge renders hold another's back by about one render, not
+ * by its whole queue. Durations come from the performance clock (monotonic, and what the thread's
+ * time really is), not the composition's clock, which tests may move by hand.
+ */
+export function createRenderQueue(now: () => number = () => performance.now()): FairQueue<Invocation<S3Event>> {
+  return new FairQueue({ flowOf: (invocation) => campaignOfStubEvent(invocation.event), now });
+}
+
+/** `customer/campaign` of the stub an event tells of; a key that is no stub's shares one queue (its render fails anyway). */
+export function campaignOfStubEvent(event: S3Event): string {
+  const key = event.Records[0]?.s3.object.key;
+  try {
+    const ref = parseKey.stub(decodeS3EventKey(key ?? ''));
+    return `${ref.customerId}/${ref.campaignId}`;
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,178 @@
+import { FairQueue } from '../src/fair-queue';
+
+interface Item {
+  flow: string;
+  n: number;
+}
+
+function queue(options: { inFlightBudgetMs?: number; window?: number } = {}) {
+  let now = 0;
+  const q = new FairQueue<Item>({ flowOf: (i) => i.flow, now: () => now, ...options });
+  return { q, advance: (ms: number) => (now += ms) };
+}
+
+function fill(q: FairQueue<Item>, flow: string, count: number): void {
+  for (let n = 0; n < count; n++) q.push({ flow, n });
+}
+
+/** Runs the queue one item at a time (one thread), each item of `flow` taking `costs[flow]` ms; returns the order. */
+function runSerially(q: FairQueue<Item>, advance: (ms: number) => void, costs: Record<string, number>): string[] {
+  const order: string[] = [];
+  for (let next = q.take(); next !== undefined; next = q.take()) {
+    advance(costs[next.item.flow]!);
+    next.finished();
+    order.push(next.item.flow);
+  }
+  return order;
+}
+
+describe('FairQueue', () => {
+  it('serves a campaign of 1 ms items about a second of turns for each 1 s item of a slow campaign', () => {
+    // Prepare: the slow campaign is queued first, with everything at once.
+    const { q, advance } = queue();
+    fill(q, 'slow', 20);
+    fill(q, 'plain', 300);
+    // Act
+    const order = runSerially(q, advance, { slow: 1_000, plain: 1 });
+    // Assess: every plain item is done before the slow campaign's third item.
+    const lastPlain = order.lastIndexOf('plain');
+    expect(order.slice(0, lastPlain).filter((f) => f === 'slow').length).toBeLessThanOrEqual(2);
+    expect(order.filter((f) => f === 'slow')).toHaveLength(20);
+    expect(order.filter((f) => f === 'plain')).toHaveLength(300);
+  });
+
+  it('first come, first served within one campaign', () => {
+    // Prepare
+    const { q } = queue();
+    fill(q, 'a', 3);
+    // Act
+    const first = q.take()!;
+    const second = q.take();
+    // Assess: one at a time until its first item's cost is known.
+    expect(first.item.n).toBe(0);
+    expect(second).toBeUndefined();
+    first.finished();
+    expect(q.take()!.item.n).toBe(1);
+  });
+
+  it('lets a campaign run as many at once as fit its in-flight budget at its measured cost', () => {
+    // Prepare: a first item of 10 ms sets the cost.
+    const { q, advance } = queue({ inFlightBudgetMs: 100 });
+    fill(q, 'a', 30);
+    const first = q.take()!;
+    advance(10);
+    first.finished();
+    // Act
+    const running = [];
+    for (let next = q.take(); next !== undefined; next = q.take()) running.push(next);
+    // Assess
+    expect(running).toHaveLength(10);
+    expect(q.length).toBe(19);
+    expect(q.costOf('a')).toBe(10);
+  });
+
+  it('runs at most one item of a campaign whose items take longer than the budget', () => {
+    // Prepare
+    const { q, advance } = queue({ inFlightBudgetMs: 100 });
+    fill(q, 'slow', 5);
+    const first = q.take()!;
+    advance(1_000);
+    first.finished();
+    // Act
+    const second = q.take();
+    // Assess
+    expect(second).toBeDefined();
+    expect(q.take()).toBeUndefined();
+  });
+
+  it('starts no item of a campaign that has used more while the one whose turn it is has its share running', () => {
+    // Prepare: plain's first item takes 10 ms; then slow's first takes a second while plain's second waits behind it.
+    const { q, advance } = queue({ inFlightBudgetMs: 100 });
+    fill(q, 'plain', 50);
+    fill(q, 'slow', 3);
+    const plain1 = q.take()!;
+    advance(10);
+    plain1.finished();
+    const plain2 = q.take()!;
+    const slow1 = q.take()!;
+    advance(1_000);
+    slow1.finished();
+    advance(10);
+    plain2.finished();
+    const slow2 = q.take()!;
+    // Act: slow has a second charged, plain 10 ms: plain's turn, ten at once, and nothing of slow's.
+    const started = [];
+    for (let next = q.take(); next !== undefined; next = q.take()) started.push(next.item.flow);
+    // Assess
+    expect([plain2.item.flow, slow1.item.flow, slow2.item.flow]).toEqual(['plain', 'slow', 'slow']);
+    expect(started).toEqual(Array.from({ length: 10 }, () => 'plain'));
+  });
+
+  it('charges an item that waited behind another campaign’s only the thread’s time after that one ended', () => {
+    // Prepare: both start at once; the slow one holds the thread for a second, then the quick one takes 5 ms.
+    const { q, advance } = queue();
+    fill(q, 'slow', 2);
+    fill(q, 'plain', 2);
+    const slow = q.take()!;
+    const plain = q.take()!;
+    // Act
+    advance(1_000);
+    slow.finished();
+    advance(5);
+    plain.finished();
+    // Assess
+    expect(q.costOf('slow')).toBe(1_000);
+    expect(q.costOf('plain')).toBe(5);
+  });
+
+  it('takes a campaign’s cost as the mean of its recent durations', () => {
+    // Prepare
+    const { q, advance } = queue({ window: 3 });
+    fill(q, 'a', 5);
+    // Act: 900, then 5, 7, 6: the window of 3 has forgotten the 900.
+    for (const ms of [900, 5, 7, 6]) {
+      const next = q.take()!;
+      advance(ms);
+      next.finished();
+    }
+    // Assess
+    expect(q.costOf('a')).toBe(6);
+  });
+
+  it('gives a campaign that comes back after a pause no credit for its quiet time', () => {
+    // Prepare: a runs alone for a while; b used little long ago and comes back.
+    const { q, advance } = queue();
+    fill(q, 'b', 1);
+    fill(q, 'a', 100);
+    runSerially(q, advance, { a: 10, b: 10 });
+    fill(q, 'a', 10);
+    const first = q.take()!;
+    advance(10);
+    first.finished();
+    // Act: b is back with ten items.
+    fill(q, 'b', 10);
+    const order = runSerially(q, advance, { a: 10, b: 10 });
+    // Assess: they alternate rather than b taking all its ten turns first.
+    expect(order.slice(0, 6).filter((f) => f === 'a').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('clears what waits and counts a finish only once', () => {
+    // Prepare
+    const { q } = queue();
+    fill(q, 'a', 3);
+    const running = q.take()!;
+    // Act
+    const dropped = q.clear();
+    running.finished();
+    running.finished();
+    // Assess
+    expect(dropped.map((i) => i.n)).toEqual([1, 2]);
+    expect(q.length).toBe(0);
+    expect(q.take()).toBeUndefined();
+  });
+
+  it('refuses a budget or window it cannot use, naming it', () => {
+    expect(() => new FairQueue({ flowOf: () => '', now: () => 0, inFlightBudgetMs: 0 })).toThrow(/inFlightBudgetMs/);
+    expect(() => new FairQueue({ flowOf: () => '', now: () => 0, window: 0 })).toThrow(/window/);
+  });
+});
