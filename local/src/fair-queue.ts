@@ -30,8 +30,8 @@ export interface FairQueueOptions<T> {
   window?: number;
 }
 
-/** Defaults: a campaign of 5 ms renders runs 20 at once; one of 1 s renders, one. */
-export const IN_FLIGHT_BUDGET_MS = 100;
+/** Defaults: a campaign of 50 ms renders runs 20 at once; one of 1 s renders, one (a whole campaign of quick ones is held back only by the render slots). */
+export const IN_FLIGHT_BUDGET_MS = 1000;
 export const COST_WINDOW = 8;
 
 interface Flow<T> {
