@@ -141,6 +141,8 @@ export class LocalLambda<E> {
           this.running--;
           this.queue.push({ event: item.event, attempt: item.attempt + 1 });
           this.pump();
+          // Told even when it could not start yet (a fair queue may hold it): it waits like any other.
+          this.options.onQueued?.(this.queue.length);
         },
         retryDelayMs * 2 ** item.attempt,
       );

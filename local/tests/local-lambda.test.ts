@@ -114,4 +114,44 @@ describe('LocalLambda with a queue of its own', () => {
     // Assess
     expect(started).toEqual([2, 1, 3, 4]);
   });
+
+  it('tells a retried event that its queue holds back as waiting', async () => {
+    // Prepare: a queue that starts nothing while `held`; the one event fails once.
+    const told: number[] = [];
+    const waiting: { event: number; attempt: number }[] = [];
+    let held = false;
+    let fail = true;
+    const f = new LocalLambda<number>(
+      async () => {
+        if (!fail) return;
+        fail = false;
+        held = true;
+        throw new Error('once');
+      },
+      {
+        name: 'test',
+        concurrency: 2,
+        retryAttempts: 1,
+        retryDelayMs: 5,
+        logger: silentLogger,
+        onQueued: (queued) => told.push(queued),
+        queue: {
+          get length() {
+            return waiting.length;
+          },
+          push: (item) => void waiting.push(item),
+          take: () => (held || waiting.length === 0 ? undefined : { item: waiting.shift()!, finished: () => undefined }),
+          clear: () => waiting.splice(0),
+        },
+      },
+    );
+    // Act
+    f.invoke(1);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Assess: the retry waits in the queue, and the producer was told so.
+    expect(f.queued).toBe(1);
+    expect(told.at(-1)).toBe(1);
+    held = false;
+    await f.drain(10);
+  });
 });
