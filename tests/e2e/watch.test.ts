@@ -1,4 +1,4 @@
-import type { Cap } from '@baton/shared';
+import { RECIPIENT_STATUSES, type Cap } from '@baton/shared';
 import type { LocalBaton } from '../../local/src/compose';
 import { run } from '../../cli/src/main';
 import { TEMPLATE, api, removeDir, startBaton, waitUntilFinished, type View } from './helpers';
@@ -12,19 +12,8 @@ import { TEMPLATE, api, removeDir, startBaton, waitUntilFinished, type View } fr
 const N = 60;
 const CSV = 'email,first_name,city,plan\n' + Array.from({ length: N }, (_, i) => `w${i}@example.com,W${i},Oslo,free`).join('\n') + '\n';
 
-const PARTS = [
-  'queued',
-  'inFlight',
-  'retrying',
-  'sent',
-  'failed',
-  'invalid',
-  'duplicate',
-  'suppressed',
-  'inDoubt',
-  'notAccepted',
-  'cancelled',
-] as const;
+/** Every recipient status: the live counts' parts, which add up to the total. */
+const PARTS = RECIPIENT_STATUSES;
 type Counts = Record<(typeof PARTS)[number] | 'total', number>;
 type Watched = Omit<View, 'counts'> & { counts: Counts; cap: Cap; effectiveCap: Cap; sentLastMinute: number };
 

@@ -921,21 +921,7 @@ describe('Conductor', () => {
   });
   it('estimates the time left from the rate since sending began, and gives none before the first send', async () => {
     const h = harness({ maxWorkers: 1, batchSize: 10 });
-    await storedCampaign(h.store, 0, 'draft');
-    await h.store.put(
-      buckets.campaigns,
-      keys.audienceReport(ref),
-      JSON.stringify({ version: 1, rows: 20, valid: 20, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false }),
-    );
-    for (let i = 0; i < 20; i++)
-      await h.store.put(
-        buckets.rendered,
-        keys.rendered({ ...ref, recipientId: recipientIdFor(ref.customerId, `e${i}@example.com`) }),
-        '{}',
-      );
-    await h.conductor.start();
-    await h.conductor.send(ref.campaignId);
-    await h.conductor.tick();
+    await twentyRendered(h);
     expect(h.conductor.getCampaign(ref.campaignId).etaSeconds).toBeNull();
     h.clock.advance(10_000);
     await h.conductor.checkIn(report(h.invocations[0]!.lease, 'sent'));
