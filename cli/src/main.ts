@@ -13,7 +13,7 @@ const USAGE = `Usage:
   baton send --template FILE.mjml --audience FILE.csv --subject TEXT --from ADDRESS
              [--name TEXT] [--customer ID] [--at TIME] [--api URL] [--token TOKEN] [--wait]
   baton status CAMPAIGN_ID [--api URL] [--token TOKEN]
-  baton recipients CAMPAIGN_ID [--status STATUS] [--csv] [--api URL] [--token TOKEN]
+  baton recipients CAMPAIGN_ID [--status STATUS] [--search TEXT] [--csv] [--api URL] [--token TOKEN]
 ${SANITIZE_USAGE}
 ${DEMO_USAGE}
 ${SUPPRESSIONS_USAGE}
@@ -148,6 +148,7 @@ function parse(argv: string[]) {
         wait: { type: 'boolean' },
         at: { type: 'string' },
         status: { type: 'string' },
+        search: { type: 'string' },
         csv: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -183,7 +184,7 @@ export async function run(argv: string[], out: NodeJS.WritableStream = process.s
   }
   if (command === 'recipients') {
     if (!positionals[1]) throw new UsageError('recipients needs a campaign id');
-    return recipientsCommand(client(), positionals[1], { status: values.status, csv: values.csv }, out);
+    return recipientsCommand(client(), positionals[1], { status: values.status, search: values.search, csv: values.csv }, out);
   }
   if (command === 'suppressions') {
     const refuse = (message: string): never => {

@@ -1,28 +1,48 @@
 import { parseRecipientStatus, type RecipientRow, type RecipientsPage, type RecipientStatus } from '@baton/shared';
 import type { ApiClient } from './api-client';
+import { UsageError } from './usage-error';
 
 const PAGE = 500;
 
-/** `baton recipients ID [--status S] [--csv]`: every recipient and where it is, a page at a time (or the server's CSV, streamed). */
+/** What `baton recipients` narrows the list to: a status, and a part of the address (any case). */
+interface Filter {
+  status?: RecipientStatus;
+  q?: string;
+}
+
+/**
+ * `baton recipients ID [--status S] [--search TEXT] [--csv]`: every recipient and where it is, a
+ * page at a time (or the server's CSV, streamed), narrowed by the API's own filters.
+ */
 export async function recipientsCommand(
   api: ApiClient,
   id: string,
-  options: { status?: string; csv?: boolean },
+  options: { status?: string; search?: string; csv?: boolean },
   out: NodeJS.WritableStream,
 ): Promise<number> {
-  const status = options.status === undefined ? undefined : parseRecipientStatus(options.status, '--status');
-  const query = status ? `&status=${status}` : '';
+  const filter: Filter = {
+    ...(options.status === undefined ? {} : { status: parseRecipientStatus(options.status, '--status') }),
+    ...(options.search === undefined ? {} : { q: searchText(options.search) }),
+  };
   if (options.csv) {
-    await api.stream(`/api/campaigns/${encodeURIComponent(id)}/recipients?format=csv${query}`, out);
+    const qs = new URLSearchParams({ format: 'csv', ...filter });
+    await api.stream(`/api/campaigns/${encodeURIComponent(id)}/recipients?${qs}`, out);
     return 0;
   }
   let n = 0;
-  for await (const row of rows(api, id, status)) {
+  for await (const row of rows(api, id, filter)) {
     out.write(line(row) + '\n');
     n++;
   }
-  out.write(`${n} recipient${n === 1 ? '' : 's'}${status ? ` ${status}` : ''}\n`);
+  const matching = filter.q === undefined ? '' : ` matching ${JSON.stringify(filter.q)}`;
+  out.write(`${n} recipient${n === 1 ? '' : 's'}${filter.status ? ` ${filter.status}` : ''}${matching}\n`);
   return 0;
+}
+
+function searchText(given: string): string {
+  const text = given.trim();
+  if (text === '') throw new UsageError('--search needs some text to look for in the addresses');
+  return text;
 }
 
 /**
@@ -46,10 +66,12 @@ export async function troubleReport(api: ApiClient, id: string, out: NodeJS.Writ
   }
 }
 
-async function* rows(api: ApiClient, id: string, status: RecipientStatus | undefined): AsyncGenerator<RecipientRow> {
+async function* rows(api: ApiClient, id: string, filter: Filter): AsyncGenerator<RecipientRow> {
   let cursor: string | null = null;
   do {
-    const qs = new URLSearchParams({ limit: String(PAGE), ...(status ? { status } : {}), ...(cursor ? { cursor } : {}) });
+    // A search may answer a short (even empty) page with a `next`: the server examines a bounded
+    // number of recipients per page. Follow `next` until it is null.
+    const qs = new URLSearchParams({ limit: String(PAGE), ...filter, ...(cursor ? { cursor } : {}) });
     const page: RecipientsPage = await api.request<RecipientsPage>('GET', `/api/campaigns/${encodeURIComponent(id)}/recipients?${qs}`);
     yield* page.recipients;
     cursor = page.next;

@@ -257,6 +257,36 @@ describe('the baton CLI against a local Baton', () => {
     await expect(run(['recipients', id, '--status', 'lost', ...connection], new Collector())).rejects.toThrow('must be one of');
   });
 
+  it('searches the recipients by part of the address, in any case, as lines and as CSV, with a status too', async () => {
+    // Prepare
+    const sent = new Collector();
+    expect(await run([...sendArgs({ name: 'Searched' }), '--wait'], sent)).toBe(0);
+    const id = campaignIdIn(sent.text);
+
+    // Act
+    const byText = new Collector();
+    const withStatus = new Collector();
+    const none = new Collector();
+    const csv = new Collector();
+    expect(await run(['recipients', id, '--search', 'ANN@', ...connection], byText)).toBe(0);
+    expect(await run(['recipients', id, '--search', 'example.com', '--status', 'duplicate', ...connection], withStatus)).toBe(0);
+    expect(await run(['recipients', id, '--search', 'nobody-here', ...connection], none)).toBe(0);
+    expect(await run(['recipients', id, '--search', 'bob', '--csv', ...connection], csv)).toBe(0);
+
+    // Assess
+    // Line 2 was sent; line 5, the same address again, is its duplicate.
+    expect(byText.text).toMatch(/^ann@example\.com\tsent\t/m);
+    expect(byText.text).toMatch(/^ann@example\.com\tduplicate\t/m);
+    expect(byText.text).not.toContain('bob@');
+    expect(byText.text.endsWith('\n2 recipients matching "ANN@"\n')).toBe(true);
+    expect(withStatus.text).toMatch(/^ann@example\.com\tduplicate\t[^\n]*\n1 recipient duplicate matching "example\.com"\n$/);
+    expect(none.text).toBe('0 recipients matching "nobody-here"\n');
+    const csvLines = csv.text.trim().split('\r\n');
+    expect(csvLines).toHaveLength(2);
+    expect(csvLines[1]).toMatch(/^bob@example\.com,sent,/);
+    await expect(run(['recipients', id, '--search', '  ', ...connection], new Collector())).rejects.toThrow('--search needs some text');
+  });
+
   it('refuses a send with missing flags, naming each of them, and main exits 2 with the usage', async () => {
     // Prepare
     const args = ['send', '--template', template, '--subject', 'Hi', ...connection];
