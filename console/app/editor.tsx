@@ -3,6 +3,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, api, describe } from './api';
 import { headOf, isoFromLocalInput } from './format';
 import { useDebounced } from './hooks';
+import { PreviewPane } from './preview-pane';
 import type { CheckResult, Definition, DraftPreview, Problem, Setup } from './types';
 
 /** How much of an audience file the checks and the preview read: its header and first rows. */
@@ -311,31 +312,14 @@ export function Editor(props: {
             </ul>
           </div>
           <div class="card">
-            <div class="row">
-              <h3>Preview</h3>
-              <label class="inline-label">
-                Audience row{' '}
-                <input
-                  type="number"
-                  min={1}
-                  value={row}
-                  class="narrow"
-                  onInput={(e) => setRow(Math.max(1, Number(e.currentTarget.value) || 1))}
-                />
-              </label>
-            </div>
-            {previewError && <p class="failure">{previewError}</p>}
-            {preview ? (
-              <>
-                <p class="muted">
-                  Subject: <strong>{preview.subject}</strong>
-                  {preview.values?.email ? ` · as ${preview.values.email} gets it` : ''}
-                </p>
-                <iframe class="preview" sandbox="" title="Preview of the email" srcdoc={preview.html} />
-              </>
-            ) : (
-              !previewError && <p class="muted">The preview appears once there is a subject and a template.</p>
-            )}
+            <PreviewPane
+              row={row}
+              onRow={setRow}
+              preview={preview}
+              caption={preview?.values?.email ? `as ${preview.values.email} gets it` : undefined}
+              error={previewError}
+              empty={<p class="muted">The preview appears once there is a subject and a template.</p>}
+            />
           </div>
         </div>
       </div>

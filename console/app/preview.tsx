@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, describe, enc } from './api';
+import { PreviewPane } from './preview-pane';
 import type { Campaign, CampaignPreview } from './types';
 
 /** The campaign as one audience row gets it (rendered by the server), and a test send to yourself. */
@@ -67,28 +68,13 @@ export function PreviewAndTest({ campaign, local }: { campaign: Campaign; local:
         )}
       </form>
       <section class="card">
-        <div class="row">
-          <h3>Preview</h3>
-          <label class="inline-label">
-            Audience row{' '}
-            <input
-              type="number"
-              min={1}
-              class="narrow"
-              value={row}
-              onChange={(e) => setRow(Math.max(1, Number(e.currentTarget.value) || 1))}
-            />
-          </label>
-        </div>
-        {error && <p class="failure">No preview: {error}</p>}
-        {preview && (
-          <>
-            <p class="muted">
-              Subject: <strong>{preview.subject}</strong> · as row {preview.row ?? row} of the audience gets it
-            </p>
-            <iframe class="preview" sandbox="" title="Preview of the email" srcdoc={preview.html} />
-          </>
-        )}
+        <PreviewPane
+          row={row}
+          onRow={setRow}
+          preview={preview}
+          caption={preview ? `as row ${preview.row ?? row} of the audience gets it` : undefined}
+          error={error && `No preview: ${error}`}
+        />
       </section>
     </div>
   );

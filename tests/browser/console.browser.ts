@@ -187,6 +187,15 @@ describe('the console', () => {
     expect(await page.$eval('.campaign-panel', (el) => el.textContent)).toContain('Audience problems');
     await s.shot('done');
 
+    // The campaign's own preview, as another audience row gets it.
+    await tab('Preview and test').click();
+    await page.waitForFunction(() => document.querySelector('iframe.preview')?.getAttribute('srcdoc')?.includes('Reader 1') ?? false);
+    await page.locator('.preview-tab input[type="number"]').fill('3');
+    await page.waitForFunction(() =>
+      document.querySelector('.preview-tab p.muted')?.textContent?.includes('as row 3 of the audience gets it'),
+    );
+    expect(await page.$eval('iframe.preview', (el) => el.getAttribute('srcdoc'))).toMatch(/Reader 3(?!\d)/);
+
     // The local inbox: open a message, in a sandboxed frame, with its headers and text.
     await tab('Local inbox').click();
     await page.waitForFunction((n) => document.querySelectorAll('.inbox tbody tr').length >= Math.min(n, 25), {}, RECIPIENTS);
