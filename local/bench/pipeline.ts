@@ -2,7 +2,8 @@
  * npm run bench:pipeline -- --recipients 10000 [--cpu-prof DIR] [--keep] [--timeline]
  * (BENCH_CHILD_NODE_ARGS="--max-old-space-size=…" passes Node flags to Baton's process only)
  *
- * The one-machine pipeline end to end, as `npm start` runs it: `local/src/main.ts` in a child
+ * The one-machine pipeline end to end, as `npm start` runs it: the `start` script's command (its
+ * `prestart`, the build, run first) in a child
  * process with a cap too high to bind (1,000,000 a minute), four workers, batches of 1,000, and
  * the Mailgun-compatible sink in this process (loopback, no faults), so the sink's own CPU is not
  * counted as Baton's. A plain four-column audience (email, first_name, last_name, city) and the
@@ -53,9 +54,12 @@ const TICK = 100; // USER_HZ on Linux
 const JSON_CREATE_BYTES = 7 * 1024 * 1024;
 const KEEP_MESSAGES_UP_TO = 200_000;
 
-/** The package's `start` script (`node [flags] script`), as node flags and the script. */
+/** The package's `start` script (`node [flags] script`), as node flags and the script, after its `prestart` (the build) has run. */
 function startCommand(): { nodeArgs: string[]; script: string } {
   const scripts = (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  if (scripts.prestart !== undefined && spawnSync('npm', ['run', '--silent', 'prestart'], { cwd: REPO, stdio: 'inherit' }).status !== 0) {
+    throw new Error(`the prestart script failed: ${scripts.prestart}`);
+  }
   const words = (scripts.start ?? '').split(/\s+/).filter(Boolean);
   if (words[0] !== 'node' || words.length < 2) throw new Error(`the start script is not "node [flags] script": ${scripts.start}`);
   return { nodeArgs: words.slice(1, -1), script: words[words.length - 1]! };
