@@ -61,3 +61,8 @@ export function mjmlEndingTags(): ReadonlySet<string> {
   }
   return endingTags;
 }
+
+/** Loads MJML now (a thread that will compile soon: its first compile then does not wait for it). */
+export function loadMjml(): void {
+  mjmlEndingTags();
+}
