@@ -2,7 +2,8 @@
  * npm run bench:pipeline -- --recipients 10000 [--cpu-prof DIR] [--keep] [--timeline]
  * (BENCH_CHILD_NODE_ARGS="--max-old-space-size=…" passes Node flags to Baton's process only)
  *
- * The one-machine pipeline end to end, as `npm start` runs it: `local/src/main.ts` in a child
+ * The one-machine pipeline end to end, as `npm start` runs it: the `start` script's command (its
+ * `prestart`, the build, run first) in a child
  * process with a cap too high to bind (1,000,000 a minute), four workers, batches of 1,000, and
  * the Mailgun-compatible sink in this process (loopback, no faults), so the sink's own CPU is not
  * counted as Baton's. A plain four-column audience (email, first_name, last_name, city) and the
@@ -53,12 +54,24 @@ const TICK = 100; // USER_HZ on Linux
 const JSON_CREATE_BYTES = 7 * 1024 * 1024;
 const KEEP_MESSAGES_UP_TO = 200_000;
 
-/** The package's `start` script (`node [flags] script`), as node flags and the script. */
-function startCommand(): { nodeArgs: string[]; script: string } {
+/**
+ * The package's `start` script (`[NAME=value…] node [flags] script`), as its environment, node
+ * flags and script, after its `prestart` (the build) has run.
+ */
+function startCommand(): { env: Record<string, string>; nodeArgs: string[]; script: string } {
   const scripts = (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  if (scripts.prestart !== undefined && spawnSync('npm', ['run', '--silent', 'prestart'], { cwd: REPO, stdio: 'inherit' }).status !== 0) {
+    throw new Error(`the prestart script failed: ${scripts.prestart}`);
+  }
   const words = (scripts.start ?? '').split(/\s+/).filter(Boolean);
-  if (words[0] !== 'node' || words.length < 2) throw new Error(`the start script is not "node [flags] script": ${scripts.start}`);
-  return { nodeArgs: words.slice(1, -1), script: words[words.length - 1]! };
+  const env: Record<string, string> = {};
+  while (/^\w+=/.test(words[0] ?? '')) {
+    const [name, ...value] = words.shift()!.split('=');
+    env[name!] = value.join('=');
+  }
+  if (words[0] !== 'node' || words.length < 2)
+    throw new Error(`the start script is not "[NAME=value…] node [flags] script": ${scripts.start}`);
+  return { env, nodeArgs: words.slice(1, -1), script: words[words.length - 1]! };
 }
 
 async function freePort(): Promise<number> {
@@ -181,7 +194,7 @@ async function main(): Promise<void> {
   ];
   // BENCH_CHILD_LOG=file keeps Baton's log lines (LOG_LEVEL from BENCH_LOG_LEVEL) for a look afterwards.
   const logFile = process.env.BENCH_CHILD_LOG ? openSync(process.env.BENCH_CHILD_LOG, 'w') : 'ignore';
-  const child = spawn(process.execPath, nodeArgs, { cwd: REPO, env, stdio: ['ignore', logFile, 'inherit'] });
+  const child = spawn(process.execPath, nodeArgs, { cwd: REPO, env: { ...env, ...start.env }, stdio: ['ignore', logFile, 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const pid = child.pid!;
   try {

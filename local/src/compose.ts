@@ -19,8 +19,7 @@ import { LmdbObjectStore } from '@baton/shared/lmdb-object-store';
 import { createMailgunSender } from '@baton/shared/mailgun';
 import { createMailgunLookup } from '@baton/shared/mailgun-lookup';
 import { PROVIDER_TIMEOUT_MS, createHttpLeaseClient, createWorkerHandler, minBudgetToTakeFor, type LeaseClient } from '@baton/worker';
-import { ConductorService } from '@baton/conductor';
-import { consoleFiles } from '@baton/console';
+import { ConductorService, type ConductorServiceDeps } from '@baton/conductor';
 import { CallJournal, journalledClaims, journalledSender } from './call-journal';
 import { devSecret } from './dev-secrets';
 import { FunctionThread, RenderBacklog, onThreadObjectCreated, type FunctionName } from './function-threads';
@@ -56,6 +55,11 @@ export interface LocalOptions {
   host?: string;
   /** Seed the sample campaign when the store holds none (default true; never in the qa stage). */
   seedSample?: boolean;
+  /**
+   * The console's files (default: built in memory at the first request for the page; `npm start`
+   * serves those its build wrote beside main.js).
+   */
+  console?: ConductorServiceDeps['console'];
 }
 
 export interface LocalBaton {
@@ -221,7 +225,8 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     unsubscribeSecret,
     webhookSigningKey,
     plugins,
-    console: consoleFiles,
+    // Loaded only when wanted: the console's build brings esbuild into the process.
+    console: options.console ?? (async () => (await import('@baton/console')).consoleFiles()),
     local: sink !== undefined,
   });
   let url: string;
