@@ -23,7 +23,6 @@ export class RecipientTable {
   private readonly otherIndex = new Map<string, number>();
   private readonly otherIds = new Map<number, string>();
   private readonly probe = new Uint32Array(4);
-  private readonly codes: number[] = new Array<number>(32).fill(0);
 
   /** Ids held. */
   get size(): number {
@@ -64,13 +63,7 @@ export class RecipientTable {
   idAt(index: number): string {
     if (index < 0 || index >= this.count) throw new RangeError(`RecipientTable: no recipient at index ${index}`);
     const other = this.otherIds.size > 0 ? this.otherIds.get(index) : undefined;
-    if (other !== undefined) return other;
-    const codes = this.codes;
-    for (let w = 0; w < 4; w++) {
-      const word = this.words[4 * index + w]!;
-      for (let k = 0; k < 8; k++) codes[8 * w + k] = HEX_CODES[(word >>> (28 - 4 * k)) & 0xf]!;
-    }
-    return String.fromCharCode(...codes);
+    return other ?? hexOf(this.words, 4 * index);
   }
 
   /** The owner's byte at `index` (0 until set). */
@@ -127,8 +120,42 @@ export class RecipientTable {
   }
 }
 
+/**
+ * A list of recipient ids packed for keeping a while (16 bytes an id instead of about 60 as an
+ * array of strings): `unpackRecipientIds` gives an equal list back. A list holding any id that is
+ * not 32 lower-case hex digits is kept as it is.
+ */
+export type PackedRecipientIds = Uint32Array | readonly string[];
+
+export function packRecipientIds(ids: readonly string[]): PackedRecipientIds {
+  const words = new Uint32Array(4 * ids.length);
+  const probe = new Uint32Array(4);
+  for (let i = 0; i < ids.length; i++) {
+    if (!hexWords(ids[i]!, probe)) return [...ids];
+    words.set(probe, 4 * i);
+  }
+  return words;
+}
+
+export function unpackRecipientIds(packed: PackedRecipientIds): string[] {
+  if (!(packed instanceof Uint32Array)) return [...packed];
+  const ids: string[] = [];
+  for (let at = 0; at < packed.length; at += 4) ids.push(hexOf(packed, at));
+  return ids;
+}
+
 const INITIAL = 1024;
-const HEX_CODES = [...'0123456789abcdef'].map((c) => c.charCodeAt(0));
+const HEX_CODE_LIST = [...'0123456789abcdef'].map((c) => c.charCodeAt(0));
+const CODES: number[] = new Array<number>(32).fill(0);
+
+/** The 32 hex digits of the four words at `at`, as one flat string. */
+function hexOf(words: Uint32Array, at: number): string {
+  for (let w = 0; w < 4; w++) {
+    const word = words[at + w]!;
+    for (let k = 0; k < 8; k++) CODES[8 * w + k] = HEX_CODE_LIST[(word >>> (28 - 4 * k)) & 0xf]!;
+  }
+  return String.fromCharCode(...CODES);
+}
 
 /** Writes the id's 32 hex digits into `out` as four words; false (out unspecified) if it is not 32 lower-case hex digits. */
 function hexWords(id: string, out: Uint32Array): boolean {

@@ -1,4 +1,4 @@
-import { RecipientTable, recipientIdFor } from '../src';
+import { RecipientTable, packRecipientIds, recipientIdFor, unpackRecipientIds } from '../src';
 
 const idOf = (i: number) => recipientIdFor('acme', `reader${i}@example.com`);
 
@@ -74,5 +74,21 @@ describe('RecipientTable', () => {
     for (let i = 0; i < n; i++) table.add(idOf(i));
     // Assess: 16 bytes of id, a byte, 8–16 of hash slots, up to twice that before the next growth.
     expect(table.byteLength / n).toBeLessThan(64);
+  });
+});
+
+describe('packRecipientIds', () => {
+  it('gives back an equal list, in order, whether the ids are hex or not', () => {
+    // Prepare
+    const hex = Array.from({ length: 300 }, (_, i) => idOf(i));
+    const mixed = [idOf(1), 'r1', ''];
+    // Act
+    const packed = packRecipientIds(hex);
+    // Assess
+    expect(packed).toBeInstanceOf(Uint32Array);
+    expect((packed as Uint32Array).byteLength).toBe(16 * 300);
+    expect(unpackRecipientIds(packed)).toEqual(hex);
+    expect(unpackRecipientIds(packRecipientIds(mixed))).toEqual(mixed);
+    expect(unpackRecipientIds(packRecipientIds([]))).toEqual([]);
   });
 });
