@@ -1,12 +1,12 @@
 /**
- * Recipient ids held compactly, each under a small dense number (its index, 0, 1, 2, … in the
- * order they were added) that its owner's queues and sets hold instead of the string. A recipient id is 32 lower-case hex digits
- * (keys.ts `recipientIdFor`): held here as 16 bytes, found again through an open-addressing hash
- * table of indexes. As a JavaScript string it costs about 56 bytes in every set, map or array that
- * holds it, and one sliced out of a listed key keeps the whole key alive (about 130 bytes): the
- * conductor's campaign run held 150–175 bytes a recipient this way (docs/benchmarks.md, fourth
- * pass). Any other id (the key schema refuses them; tests use short ones) is kept as a string, in a
- * map, beside the hex ones.
+ * Recipient ids held compactly, each under a small dense number (its index: 0, 1, 2, … in the
+ * order they were added) that its owner's queues and sets hold instead of the string. A recipient
+ * id is 32 lower-case hex digits (keys.ts `recipientIdFor`): held here as 16 bytes, found again
+ * through an open-addressing hash table of indexes. As a JavaScript string it costs about 56
+ * bytes in every set, map or array that holds it, and one sliced out of a listed key keeps the
+ * whole key alive: the conductor's campaign run held about 160 bytes a recipient this way
+ * (docs/benchmarks.md, fourth pass). Any other id (the key schema refuses them; tests use short
+ * ones) is kept as a string, in a map, beside the hex ones, so nothing is refused.
  *
  * Each index also has one byte the owner may use as it likes (the conductor's run keeps a
  * recipient's outcome there). Strings are made again only where they leave: leases, lists, the
