@@ -181,8 +181,11 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
       // A worker takes no new key unless even a call that times out would end within its budget.
       minBudgetToTakeMs: minBudgetToTakeFor(config.WORKER_TIME_BUDGET_MS),
     }),
-    // The conductor owns retries of sends: a failed worker is never re-run blindly.
-    { name: 'worker', concurrency: config.MAX_WORKERS, retryAttempts: 0, logger },
+    // The conductor owns retries of sends: a failed worker is never re-run blindly. Room for twice
+    // MAX_WORKERS: a worker near the end of its budget is leaving, and the conductor starts its
+    // successor while it sends its last lease (as on AWS, where nothing queues it); with only
+    // MAX_WORKERS slots the successor waited for one, and its first lease's slices went by unused.
+    { name: 'worker', concurrency: 2 * config.MAX_WORKERS, retryAttempts: 0, logger },
   );
 
   // Stubs written here (the conductor's re-drive) and in the stubber's thread both trigger the renderer.

@@ -94,6 +94,11 @@ export class LocalLambda<E> {
     return { dropped, stillRunning: outcome === 'timeout' };
   }
 
+  /** Invocations running now (a retry waiting out its delay counts as running). */
+  get runningNow(): number {
+    return this.running;
+  }
+
   /** Events waiting for a slot (not counting those running). */
   get queued(): number {
     return this.queue.length;
