@@ -99,6 +99,11 @@ export class LocalLambda<E> {
     return this.running;
   }
 
+  /** Starts what the queue lets start now: for a queue whose order changes with time, not only with events. */
+  poke(): void {
+    this.pump();
+  }
+
   /** Events waiting for a slot (not counting those running). */
   get queued(): number {
     return this.queue.length;
