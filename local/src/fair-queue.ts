@@ -107,11 +107,18 @@ export class FairQueue<T> {
     // The turn is the waiting flows' least finish time; of the flows at it, one with room starts.
     // None starts when all of them have their share running: their items end soon and they go
     // on, while another flow's one-second item started now would hold them back.
+    // Each flow's finish read once: a producing flow's grows with the clock, even between two reads.
+    const finishes = new Map<Flow<T>, number>();
     let turn = Number.POSITIVE_INFINITY;
-    for (const flow of this.flows.values()) if (flow.items.length > 0 || flow.producers > 0) turn = Math.min(turn, this.finishOf(flow));
+    for (const candidate of this.flows.values()) {
+      if (candidate.items.length === 0 && candidate.producers === 0) continue;
+      const finish = this.finishOf(candidate);
+      finishes.set(candidate, finish);
+      turn = Math.min(turn, finish);
+    }
     let flow: Flow<T> | undefined;
-    for (const candidate of this.flows.values())
-      if (candidate.items.length > 0 && this.finishOf(candidate) <= turn && candidate.running < this.mayRun(candidate)) {
+    for (const [candidate, finish] of finishes)
+      if (candidate.items.length > 0 && finish <= turn && candidate.running < this.mayRun(candidate)) {
         flow = candidate;
         break;
       }

@@ -211,6 +211,19 @@ describe('FairQueue', () => {
     expect(later?.item.flow).toBe('slow');
   });
 
+  it("starts a producing campaign's own items though its finish grows with the clock between two reads", () => {
+    // Prepare: a clock that moves on every read (performance.now in the composition).
+    let t = 0;
+    const q = new FairQueue<Item>({ flowOf: (i) => i.flow, now: () => (t += 0.01) });
+    const done = q.producing('plain');
+    fill(q, 'plain', 2);
+    // Act
+    const first = q.take();
+    done();
+    // Assess
+    expect(first?.item.flow).toBe('plain');
+  });
+
   it('clears what waits and counts a finish only once', () => {
     // Prepare
     const { q } = queue();
