@@ -52,14 +52,14 @@ export async function bundleConductor(outdir: string, options: BundleOptions = {
  * function-threads.ts finds beside it) and the render pool's and piscina's, as in the conductor's
  * bundle. Run inside the repository: what stays outside the bundle loads from its node_modules,
  * as installed for this machine: the native modules (lmdb and the msgpackr-extract it loads,
- * @napi-rs/nice), and `typescript`, which cosmiconfig (under mjml-core) requires only for a
+ * lz4-napi, @napi-rs/nice), and `typescript`, which cosmiconfig (under mjml-core) requires only for a
  * TypeScript config file (never here) and which would be half of each file. main.js leaves MJML
  * out too: the conductor's thread never compiles a template (its render pool does), and
  * templating loads MJML at the first compile only (templating/src/mjml.ts).
  */
 export async function bundleLocal(outdir: string, options: { target?: string } = {}): Promise<void> {
   const target = options.target ?? `node${process.versions.node.split('.')[0]}`;
-  const native = ['lmdb', 'msgpackr-extract', 'typescript', 'esbuild'];
+  const native = ['lmdb', 'msgpackr-extract', 'lz4-napi', 'typescript', 'esbuild'];
   const threads = { 'function-worker': path.join(ROOT, 'local/src/function-worker.ts'), ...POOL_ENTRIES };
   await Promise.all([
     bundle(outdir, { main: path.join(ROOT, 'local/src/main.ts') }, target, [...native, 'mjml', 'mjml-core']),
