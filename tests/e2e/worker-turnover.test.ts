@@ -31,10 +31,14 @@ it("starts a leaving worker's successor at once, never queued behind it", async 
   const call = api(baton);
   const recipients = 400;
   const csv = 'email,first_name\n' + Array.from({ length: recipients }, (_, i) => `r${i}@example.com,R${i}`).join('\n') + '\n';
-  let mostQueued = 0;
+  // How long an invocation waited for a slot: sampled every 5 ms (the timer may fire later under load, so time is measured).
+  let queuedMs = 0;
   let mostRunning = 0;
+  let last = Date.now();
   const watch = setInterval(() => {
-    mostQueued = Math.max(mostQueued, baton.functions.worker.queued);
+    const now = Date.now();
+    if (baton.functions.worker.queued > 0) queuedMs += now - last;
+    last = now;
     mostRunning = Math.max(mostRunning, baton.functions.worker.runningNow);
   }, 5);
 
@@ -49,12 +53,17 @@ it("starts a leaving worker's successor at once, never queued behind it", async 
       audienceCsv: csv,
     });
     await call('POST', `/api/campaigns/${created.body.id}/send`);
+    last = Date.now();
+    queuedMs = 0;
     const done = await waitUntilFinished(baton, created.body.id, 60_000);
 
-    // Assess: workers came and went (more than one at once), and none waited for a slot.
+    // Assess: workers came and went (more than one at once), and none waited for a slot for longer
+    // than a moment. (With a budget of about one lease, a successor may itself be leaving before its
+    // predecessor has returned, so a third may wait the few milliseconds until that return; a
+    // successor queued behind its predecessor waited for a whole lease, seconds.)
     expect(done.counts.sent).toBe(recipients);
     expect(mostRunning).toBe(2);
-    expect(mostQueued).toBe(0);
+    expect(queuedMs).toBeLessThan(250);
   } finally {
     clearInterval(watch);
     await baton.stop();
