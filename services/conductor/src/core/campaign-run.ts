@@ -1,6 +1,7 @@
 import type { AudienceReport, CampaignDefinition, CampaignRef, CampaignState, OutcomeStatus } from '@baton/shared';
 import { phaseOf, type CampaignPhase } from './campaign-status';
 import { CallTimes } from './call-times';
+import { DamagedObjects } from './damaged-objects';
 import type { CampaignCounts, RunStatus } from './campaign-counts';
 import { LocalWaves } from './local-waves';
 import { RecipientOutcomes } from './recipient-outcomes';
@@ -47,7 +48,7 @@ export class CampaignRun {
   private readonly provisional = new Set<number>();
   private provisionalSince = Number.NEGATIVE_INFINITY;
   /** Stored objects of this campaign that cannot be read, by key, with why: shown until they read again. */
-  private readonly damaged = new Map<string, string>();
+  readonly damaged = new DamagedObjects();
   /** A finished campaign restored from its summary: these counts are final. */
   private finalCounts: CampaignCounts | undefined;
 
@@ -280,22 +281,6 @@ export class CampaignRun {
     if (this.inFlight.size > 0 || this.audienceReport === undefined) return false;
     if (this.phase === 'cancelling' || this.phase === 'cancelled') return true;
     return this.recipients.outcomeCount >= this.audienceReport.valid;
-  }
-
-  /** Records a damaged object; true the first time (so it is logged once, not every scan). */
-  noteDamaged(key: string, reason: string): boolean {
-    const known = this.damaged.has(key);
-    this.damaged.set(key, reason);
-    return !known;
-  }
-
-  clearDamaged(key: string): void {
-    this.damaged.delete(key);
-  }
-
-  /** What needs an operator's look: each damaged object's key and the reason. */
-  attention(): { key: string; reason: string }[] {
-    return [...this.damaged].map(([key, reason]) => ({ key, reason }));
   }
 
   /** A finished campaign read back after a restart: its counts are the summary's. */
