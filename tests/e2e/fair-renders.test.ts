@@ -60,13 +60,19 @@ it("renders a plain campaign before a slow campaign's renders started first have
     audienceCsv: audience('plain', plainRecipients),
   });
   expect([slow.status, plain.status]).toEqual([201, 201]);
-  // Act
-  await call('POST', `/api/campaigns/${slow.body.id}/send`);
-  await call('POST', `/api/campaigns/${plain.body.id}/send`);
-  const slowEndedWhenPlainRendered = await untilRendered(call, plain.body.id, plainRecipients, slow.body.id);
-  const plainDone = await waitUntilFinished(baton, plain.body.id, 120_000);
-  await baton.stop();
-  removeDir(dataDir);
+  let slowEndedWhenPlainRendered: number;
+  let plainDone: Awaited<ReturnType<typeof waitUntilFinished>>;
+  try {
+    // Act
+    await call('POST', `/api/campaigns/${slow.body.id}/send`);
+    await call('POST', `/api/campaigns/${plain.body.id}/send`);
+    slowEndedWhenPlainRendered = await untilRendered(call, plain.body.id, plainRecipients, slow.body.id);
+    plainDone = await waitUntilFinished(baton, plain.body.id, 120_000);
+  } finally {
+    // Also when a wait fails: a Baton left running keeps jest (and its CPU) alive after the suite.
+    await baton.stop();
+    removeDir(dataDir);
+  }
   // Assess
   expect(plainDone.counts.sent).toBe(plainRecipients);
   expect(slowEndedWhenPlainRendered).toBeLessThan(slowRecipients / 2);

@@ -21,19 +21,24 @@ it("holds the stubber back while the renderer's queue is full", async () => {
   const csv = 'email,first_name\n' + Array.from({ length: recipients }, (_, i) => `r${i}@example.com,R${i}`).join('\n') + '\n';
   let mostQueued = 0;
   const watch = setInterval(() => (mostQueued = Math.max(mostQueued, baton.functions.renderer.queued)), 5);
-  // Act
-  const created = await call<{ id: string }>('POST', '/api/campaigns', {
-    name: 'Backlog',
-    customerId: 'acme',
-    from: 'A <a@acme.example>',
-    subject: 'Hi',
-    mjml: TEMPLATE,
-    audienceCsv: csv,
-  });
-  await call('POST', `/api/campaigns/${created.body.id}/send`);
-  const done = await waitUntilFinished(baton, created.body.id, 150_000);
-  clearInterval(watch);
-  await baton.stop();
+  let done: Awaited<ReturnType<typeof waitUntilFinished>>;
+  try {
+    // Act
+    const created = await call<{ id: string }>('POST', '/api/campaigns', {
+      name: 'Backlog',
+      customerId: 'acme',
+      from: 'A <a@acme.example>',
+      subject: 'Hi',
+      mjml: TEMPLATE,
+      audienceCsv: csv,
+    });
+    await call('POST', `/api/campaigns/${created.body.id}/send`);
+    done = await waitUntilFinished(baton, created.body.id, 150_000);
+  } finally {
+    // Also when the wait fails: a Baton left running keeps jest (and its CPU) alive after the suite.
+    clearInterval(watch);
+    await baton.stop();
+  }
   // Assess: the bound, plus the stub writes already past their check (two stubbings of 64 at once).
   expect(mostQueued).toBeGreaterThan(MAX_RENDER_BACKLOG / 2);
   expect(mostQueued).toBeLessThanOrEqual(MAX_RENDER_BACKLOG + 128);
