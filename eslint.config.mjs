@@ -4,7 +4,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/cdk.out/**', '**/dist/**', 'coverage/**', 'reports/**', '.stryker-tmp/**'] },
+  {
+    ignores: ['**/node_modules/**', '**/cdk.out/**', '**/dist/**', 'local/dist-test-*/**', 'coverage/**', 'reports/**', '.stryker-tmp/**'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

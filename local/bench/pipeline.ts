@@ -2,7 +2,8 @@
  * npm run bench:pipeline -- --recipients 10000 [--cpu-prof DIR] [--keep] [--timeline]
  * (BENCH_CHILD_NODE_ARGS="--max-old-space-size=…" passes Node flags to Baton's process only)
  *
- * The one-machine pipeline end to end, as `npm start` runs it: `local/src/main.ts` in a child
+ * The one-machine pipeline end to end, as `npm start` runs it: the `start` script's command (its
+ * `prestart`, the build, run first) in a child
  * process with a cap too high to bind (1,000,000 a minute), four workers, batches of 1,000, and
  * the Mailgun-compatible sink in this process (loopback, no faults), so the sink's own CPU is not
  * counted as Baton's. A plain four-column audience (email, first_name, last_name, city) and the
@@ -11,7 +12,9 @@
  *   firstCallMs       the first provider call (from the sink's log) after the send call answered
  *   sendToDoneS, rate from the send call to status `done`
  *   cpuMsPerRecipient the child's user+system CPU from before create to done, per recipient
- *   peakRssMB         the child's VmHWM; sampledPeakRss{Anon,File}MB split it (sampled each second)
+ *   peakRssMB         the child's VmHWM; sampledPeakRss{Anon,File}MB split it (sampled each second), and
+ *                     sampledPeakRssMB (each part's peak) and rssAtSampledPeakMB (the largest sample) from
+ *                     /proc/PID/smaps: anonymous, LMDB's map of store/ and of derived/ data.mdb, other files
  *   diskPeakKBPerRecipient, diskEndKBPerRecipient  du of the data folder (allocated blocks),
  *                     sampled while running and at the end
  *   renderCoreUsPerRecipient  templating alone in this process (compile once, merge per
@@ -53,12 +56,24 @@ const TICK = 100; // USER_HZ on Linux
 const JSON_CREATE_BYTES = 7 * 1024 * 1024;
 const KEEP_MESSAGES_UP_TO = 200_000;
 
-/** The package's `start` script (`node [flags] script`), as node flags and the script. */
-function startCommand(): { nodeArgs: string[]; script: string } {
+/**
+ * The package's `start` script (`[NAME=value…] node [flags] script`), as its environment, node
+ * flags and script, after its `prestart` (the build) has run.
+ */
+function startCommand(): { env: Record<string, string>; nodeArgs: string[]; script: string } {
   const scripts = (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  if (scripts.prestart !== undefined && spawnSync('npm', ['run', '--silent', 'prestart'], { cwd: REPO, stdio: 'inherit' }).status !== 0) {
+    throw new Error(`the prestart script failed: ${scripts.prestart}`);
+  }
   const words = (scripts.start ?? '').split(/\s+/).filter(Boolean);
-  if (words[0] !== 'node' || words.length < 2) throw new Error(`the start script is not "node [flags] script": ${scripts.start}`);
-  return { nodeArgs: words.slice(1, -1), script: words[words.length - 1]! };
+  const env: Record<string, string> = {};
+  while (/^\w+=/.test(words[0] ?? '')) {
+    const [name, ...value] = words.shift()!.split('=');
+    env[name!] = value.join('=');
+  }
+  if (words[0] !== 'node' || words.length < 2)
+    throw new Error(`the start script is not "[NAME=value…] node [flags] script": ${scripts.start}`);
+  return { env, nodeArgs: words.slice(1, -1), script: words[words.length - 1]! };
 }
 
 async function freePort(): Promise<number> {
@@ -85,11 +100,43 @@ function peakRssMB(pid: number): number {
   return Math.round(kb / 1024);
 }
 
-/** Resident memory now, MB: anonymous (the heap and native allocations) and file-backed (mapped files). */
-function rssNowMB(pid: number): { anon: number; file: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { anon: Math.round(kb('RssAnon') / 1024), file: Math.round(kb('RssFile') / 1024) };
+/** Resident memory now, KB, from /proc/PID/smaps: what each mapping holds, split by what backs it. */
+interface RssSplit {
+  /** Anonymous pages: V8's heaps, native allocations, stacks. */
+  anon: number;
+  /** LMDB's map of the ledger's environment (`{dataDir}/store/data.mdb`). */
+  storeMap: number;
+  /** LMDB's map of the derived environment (`{dataDir}/derived/data.mdb`: stubs, rendered messages). */
+  derivedMap: number;
+  /** Every other file-backed page: node's binary, shared libraries, the lmdb addon. */
+  otherFile: number;
+}
+
+function rssSplitKB(pid: number, dataDir: string): RssSplit {
+  const split: RssSplit = { anon: 0, storeMap: 0, derivedMap: 0, otherFile: 0 };
+  let file: keyof RssSplit = 'otherFile';
+  let rss = 0;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (header) {
+      const where = header[1] ?? '';
+      file =
+        where === path.join(dataDir, 'store', 'data.mdb')
+          ? 'storeMap'
+          : where === path.join(dataDir, 'derived', 'data.mdb')
+            ? 'derivedMap'
+            : 'otherFile';
+      continue;
+    }
+    const field = /^(Rss|Anonymous):\s+(\d+) kB/.exec(line);
+    if (field?.[1] === 'Rss') rss = Number(field[2]);
+    else if (field?.[1] === 'Anonymous') {
+      // Anonymous comes after Rss in each mapping: its private copies count as anonymous, the rest as the file's.
+      split.anon += Number(field[2]);
+      split[file] += rss - Number(field[2]);
+    }
+  }
+  return split;
 }
 
 function diskBytes(dir: string): number {
@@ -181,7 +228,7 @@ async function main(): Promise<void> {
   ];
   // BENCH_CHILD_LOG=file keeps Baton's log lines (LOG_LEVEL from BENCH_LOG_LEVEL) for a look afterwards.
   const logFile = process.env.BENCH_CHILD_LOG ? openSync(process.env.BENCH_CHILD_LOG, 'w') : 'ignore';
-  const child = spawn(process.execPath, nodeArgs, { cwd: REPO, env, stdio: ['ignore', logFile, 'inherit'] });
+  const child = spawn(process.execPath, nodeArgs, { cwd: REPO, env: { ...env, ...start.env }, stdio: ['ignore', logFile, 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const pid = child.pid!;
   try {
@@ -216,15 +263,17 @@ async function main(): Promise<void> {
     if (sent.status !== 202) throw new Error(`send answered ${sent.status}: ${JSON.stringify(sent.body)}`);
 
     let diskPeak = 0;
-    let anonPeak = 0;
-    let filePeak = 0;
+    // Each part's own peak, and the split at the sample with the largest total.
+    const rssPeak: RssSplit = { anon: 0, storeMap: 0, derivedMap: 0, otherFile: 0 };
+    let rssAtPeak: RssSplit = { ...rssPeak };
+    const total = (r: RssSplit) => r.anon + r.storeMap + r.derivedMap + r.otherFile;
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
         diskPeak = Math.max(diskPeak, diskBytes(dataDir));
-        const rss = rssNowMB(pid);
-        anonPeak = Math.max(anonPeak, rss.anon);
-        filePeak = Math.max(filePeak, rss.file);
+        const rss = rssSplitKB(pid, dataDir);
+        for (const part of Object.keys(rssPeak) as (keyof RssSplit)[]) rssPeak[part] = Math.max(rssPeak[part], rss[part]);
+        if (total(rss) > total(rssAtPeak)) rssAtPeak = rss;
         await sleep(1_000);
       }
     })();
@@ -273,8 +322,10 @@ async function main(): Promise<void> {
         rate: Math.round(recipients / sendToDoneS),
         cpuMsPerRecipient: +cpuPer.toFixed(2),
         peakRssMB: rss,
-        sampledPeakRssAnonMB: anonPeak,
-        sampledPeakRssFileMB: filePeak,
+        sampledPeakRssAnonMB: Math.round(rssPeak.anon / 1024),
+        sampledPeakRssFileMB: Math.round((rssPeak.storeMap + rssPeak.derivedMap + rssPeak.otherFile) / 1024),
+        sampledPeakRssMB: Object.fromEntries(Object.entries(rssPeak).map(([part, kb]) => [part, Math.round(kb / 1024)])),
+        rssAtSampledPeakMB: Object.fromEntries(Object.entries(rssAtPeak).map(([part, kb]) => [part, Math.round(kb / 1024)])),
         diskPeakKBPerRecipient: +(diskPeak / 1024 / recipients).toFixed(1),
         diskEndKBPerRecipient: +(diskEnd / 1024 / recipients).toFixed(1),
         providerCalls,

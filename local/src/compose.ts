@@ -19,8 +19,7 @@ import { LmdbObjectStore } from '@baton/shared/lmdb-object-store';
 import { createMailgunSender } from '@baton/shared/mailgun';
 import { createMailgunLookup } from '@baton/shared/mailgun-lookup';
 import { PROVIDER_TIMEOUT_MS, createHttpLeaseClient, createWorkerHandler, minBudgetToTakeFor, type LeaseClient } from '@baton/worker';
-import { ConductorService } from '@baton/conductor';
-import { consoleFiles } from '@baton/console';
+import { ConductorService, type ConductorServiceDeps } from '@baton/conductor';
 import { CallJournal, journalledClaims, journalledSender } from './call-journal';
 import { devSecret } from './dev-secrets';
 import { FunctionThread, RenderBacklog, onThreadObjectCreated, type FunctionName } from './function-threads';
@@ -31,12 +30,14 @@ import { inboxRoutes } from './inbox';
 import { createSinkWebhooks, type SinkWebhooks } from './sink-webhooks';
 import { PortInUseError, assertPortFree, isAddressInUse } from './port';
 import { RetentionSweeper } from './retention';
-import { createRenderQueue } from './render-order';
+import { campaignOfRequest, createRenderQueue } from './render-order';
 
 export { LOCAL_BUCKETS, openLocalStore, type LocalStore } from './local-store';
 
 /** A local worker runs in this process: it starts within a tick of the event loop, not a Lambda cold start. */
 const LOCAL_WORKER_START_MS = 20;
+/** How often the renderer looks at its queue again while a stubber runs (see `FairQueue.producing`). */
+const STUBBING_LOOK_MS = 50;
 
 /** Stubbing runs at once (each may be a whole audience) and renders at once, in the function thread. */
 const STUBBER_CONCURRENCY = 2;
@@ -56,6 +57,11 @@ export interface LocalOptions {
   host?: string;
   /** Seed the sample campaign when the store holds none (default true; never in the qa stage). */
   seedSample?: boolean;
+  /**
+   * The console's files (default: built in memory at the first request for the page; `npm start`
+   * serves those its build wrote beside main.js).
+   */
+  console?: ConductorServiceDeps['console'];
 }
 
 export interface LocalBaton {
@@ -150,7 +156,25 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
   const threadMade = new Promise<FunctionThread>((resolve) => (threadReady = resolve));
   const inThread = (fn: FunctionName) => async (event: unknown) => (await threadMade).run(fn, event);
   const renderBacklog = new RenderBacklog();
-  const stubber = new LocalLambda<SnsEvent>(inThread('stubber'), {
+  // Campaigns take turns by render time used: a slow one cannot hold the others' renders back.
+  const renderQueue = createRenderQueue();
+  const stubInThread = inThread('stubber');
+  // The stubber shares the thread with the renders: while it writes a campaign's stubs, that
+  // campaign holds its turn in the renders' order (charged the stubber's time), so another
+  // campaign's slow renders do not start each time its renders catch up with its stubs.
+  const stubbing = async (event: SnsEvent) => {
+    const done = renderQueue.producing(campaignOfRequest(event));
+    // Its turn comes with time, not only with events: the renderer looks again meanwhile.
+    const looking = setInterval(() => renderer.poke(), STUBBING_LOOK_MS);
+    try {
+      await stubInThread(event);
+    } finally {
+      clearInterval(looking);
+      done();
+      renderer.poke();
+    }
+  };
+  const stubber = new LocalLambda<SnsEvent>(stubbing, {
     name: 'stubber',
     concurrency: STUBBER_CONCURRENCY,
     retryAttempts: 2,
@@ -163,8 +187,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     logger,
     // The stubber's writes wait while this many stub events are queued (MAX_RENDER_BACKLOG).
     onQueued: (queued) => renderBacklog.setQueued(queued),
-    // Campaigns take turns by render time used: a slow one cannot hold the others' renders back.
-    queue: createRenderQueue(),
+    queue: renderQueue,
   });
   const createdChannel = `baton-object-created-${randomBytes(8).toString('hex')}`;
   const worker = new LocalLambda<WorkerInvocation>(
@@ -181,8 +204,11 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
       // A worker takes no new key unless even a call that times out would end within its budget.
       minBudgetToTakeMs: minBudgetToTakeFor(config.WORKER_TIME_BUDGET_MS),
     }),
-    // The conductor owns retries of sends: a failed worker is never re-run blindly.
-    { name: 'worker', concurrency: config.MAX_WORKERS, retryAttempts: 0, logger },
+    // The conductor owns retries of sends: a failed worker is never re-run blindly. Room for twice
+    // MAX_WORKERS: a worker near the end of its budget is leaving, and the conductor starts its
+    // successor while it sends its last lease (as on AWS, where nothing queues it); with only
+    // MAX_WORKERS slots the successor waited for one, and its first lease's slices went by unused.
+    { name: 'worker', concurrency: 2 * config.MAX_WORKERS, retryAttempts: 0, logger },
   );
 
   // Stubs written here (the conductor's re-drive) and in the stubber's thread both trigger the renderer.
@@ -221,7 +247,8 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     unsubscribeSecret,
     webhookSigningKey,
     plugins,
-    console: consoleFiles,
+    // Loaded only when wanted: the console's build brings esbuild into the process.
+    console: options.console ?? (async () => (await import('@baton/console')).consoleFiles()),
     local: sink !== undefined,
   });
   let url: string;

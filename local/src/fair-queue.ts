@@ -6,8 +6,9 @@
  * - Each flow has a virtual finish time: the time charged to it so far. The next item is taken
  *   from the flow with the least; a flow that comes back after being idle starts at the least of
  *   the busy flows, so past quiet earns it no burst, and past heavy use is no debt.
- * - An item is charged its flow's cost: the mean of its last few durations, each the thread's
- *   time it took, measured as one server's: from the later of its start and the previous item's
+ * - An item is charged its flow's cost when it starts (the mean of its last few durations), and
+ *   set right to what it took when it ends (so a flow's first item, of unknown cost, is charged
+ *   too). Each duration is the thread's time the item took, measured as one server's: from the later of its start and the previous item's
  *   end (any flow's) to its own end. From start to end alone would count the wait behind the
  *   other flows' items in the thread: a quick render that waited behind a one-second one would
  *   cost a second.
@@ -16,6 +17,11 @@
  *   more than one render ahead of another flow's, whatever the global concurrency. While the
  *   flow whose turn it is has its share running, no other flow starts one (not work-conserving
  *   across flows: the slots would otherwise go to the flow that has used the most).
+ * - Work for a flow that shares the thread but is not an item of the queue (the stubber writing a
+ *   campaign's stubs, whose renders follow) is declared with `producing`: meanwhile the flow takes
+ *   its turn as if it had an item waiting, and is charged the thread's time that no item took
+ *   (the producer's, or idle). Without it, each time a campaign's renders caught up with its
+ *   stubbing, another campaign's one-second render started and held the stubber back a second.
  *
  * Pure: the clock is given; the caller says when an item it took has finished.
  */
@@ -39,12 +45,18 @@ interface Flow<T> {
   running: number;
   finish: number;
   readonly durations: number[];
+  /** Producers running for the flow now (see `producing`). */
+  producers: number;
+  /** Since when it has produced, and the time charged to items (all flows') by then. */
+  producingSince?: { at: number; charged: number };
 }
 
 export class FairQueue<T> {
   private readonly flows = new Map<string, Flow<T>>();
   private count = 0;
   private lastEnd = Number.NEGATIVE_INFINITY;
+  /** The thread's time charged to items so far, all flows together. */
+  private charged = 0;
   private readonly budgetMs: number;
   private readonly window: number;
 
@@ -62,15 +74,29 @@ export class FairQueue<T> {
   }
 
   push(item: T): void {
-    const name = this.options.flowOf(item);
-    let flow = this.flows.get(name);
-    if (flow === undefined) {
-      flow = { items: [], running: 0, finish: 0, durations: [] };
-      this.flows.set(name, flow);
-    }
-    if (flow.items.length === 0 && flow.running === 0) flow.finish = Math.max(flow.finish, this.leastBusyFinish());
+    const flow = this.flowNamed(this.options.flowOf(item));
     flow.items.push(item);
     this.count++;
+  }
+
+  /**
+   * Work of `flowName` begins in the thread outside the queue (a producer of its items); call the
+   * returned function when it ends. Meanwhile the flow holds its turn as if an item waited, and it
+   * is charged the thread's time that no item took since the producer began. The caller should
+   * call `take` again now and then meanwhile: that charge grows with time, not with events.
+   */
+  producing(flowName: string): () => void {
+    const flow = this.flowNamed(flowName);
+    if (flow.producers++ === 0) flow.producingSince = { at: this.options.now(), charged: this.charged };
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--flow.producers > 0) return;
+      flow.finish = this.finishOf(flow);
+      flow.producingSince = undefined;
+      this.forgetIfIdle(flow);
+    };
   }
 
   /**
@@ -81,11 +107,18 @@ export class FairQueue<T> {
     // The turn is the waiting flows' least finish time; of the flows at it, one with room starts.
     // None starts when all of them have their share running: their items end soon and they go
     // on, while another flow's one-second item started now would hold them back.
+    // Each flow's finish read once: a producing flow's grows with the clock, even between two reads.
+    const finishes = new Map<Flow<T>, number>();
     let turn = Number.POSITIVE_INFINITY;
-    for (const flow of this.flows.values()) if (flow.items.length > 0) turn = Math.min(turn, flow.finish);
+    for (const candidate of this.flows.values()) {
+      if (candidate.items.length === 0 && candidate.producers === 0) continue;
+      const finish = this.finishOf(candidate);
+      finishes.set(candidate, finish);
+      turn = Math.min(turn, finish);
+    }
     let flow: Flow<T> | undefined;
-    for (const candidate of this.flows.values())
-      if (candidate.items.length > 0 && candidate.finish <= turn && candidate.running < this.mayRun(candidate)) {
+    for (const [candidate, finish] of finishes)
+      if (candidate.items.length > 0 && finish <= turn && candidate.running < this.mayRun(candidate)) {
         flow = candidate;
         break;
       }
@@ -93,7 +126,9 @@ export class FairQueue<T> {
     const item = flow.items.shift()!;
     this.count--;
     flow.running++;
-    flow.finish += this.cost(flow) ?? 0;
+    // Charged its flow's cost now (the order in the meantime), and what it really took once it ends.
+    const estimate = this.cost(flow) ?? 0;
+    flow.finish += estimate;
     const started = this.options.now();
     let done = false;
     return {
@@ -103,7 +138,10 @@ export class FairQueue<T> {
         done = true;
         flow.running--;
         const now = this.options.now();
-        flow.durations.push(Math.max(0, now - Math.max(started, this.lastEnd)));
+        const duration = Math.max(0, now - Math.max(started, this.lastEnd));
+        flow.durations.push(duration);
+        flow.finish += duration - estimate;
+        this.charged += duration;
         this.lastEnd = Math.max(this.lastEnd, now);
         if (flow.durations.length > this.window) flow.durations.shift();
         this.forgetIfIdle(flow);
@@ -132,6 +170,28 @@ export class FairQueue<T> {
     return flow.durations.length === 0 ? undefined : flow.durations.reduce((a, b) => a + b, 0) / flow.durations.length;
   }
 
+  /** A flow's virtual finish time: what its items were charged, plus (while it produces) the thread's time no item took. */
+  private finishOf(flow: Flow<T>): number {
+    const since = flow.producingSince;
+    if (since === undefined) return flow.finish;
+    return flow.finish + Math.max(0, this.options.now() - since.at - (this.charged - since.charged));
+  }
+
+  private flowNamed(name: string): Flow<T> {
+    let flow = this.flows.get(name);
+    if (flow === undefined) {
+      flow = { items: [], running: 0, finish: 0, durations: [], producers: 0 };
+      this.flows.set(name, flow);
+    }
+    // Back after being idle: it starts at the least of the busy flows (no credit, no debt).
+    if (!this.busy(flow)) flow.finish = Math.max(flow.finish, this.leastBusyFinish());
+    return flow;
+  }
+
+  private busy(flow: Flow<T>): boolean {
+    return flow.items.length > 0 || flow.running > 0 || flow.producers > 0;
+  }
+
   private mayRun(flow: Flow<T>): number {
     const cost = this.cost(flow);
     if (cost === undefined) return 1;
@@ -140,8 +200,7 @@ export class FairQueue<T> {
 
   private leastBusyFinish(): number {
     let least: number | undefined;
-    for (const flow of this.flows.values())
-      if (flow.items.length > 0 || flow.running > 0) least = least === undefined ? flow.finish : Math.min(least, flow.finish);
+    for (const flow of this.flows.values()) if (this.busy(flow)) least = Math.min(least ?? Infinity, this.finishOf(flow));
     return least ?? 0;
   }
 
@@ -150,8 +209,8 @@ export class FairQueue<T> {
    * comes back); once all are idle the table is emptied, so it holds only campaigns rendering now.
    */
   private forgetIfIdle(flow: Flow<T>): void {
-    if (flow.items.length > 0 || flow.running > 0) return;
-    for (const other of this.flows.values()) if (other.items.length > 0 || other.running > 0) return;
+    if (this.busy(flow)) return;
+    for (const other of this.flows.values()) if (this.busy(other)) return;
     this.flows.clear();
   }
 }

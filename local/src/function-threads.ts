@@ -123,7 +123,7 @@ export class FunctionThread {
       idleTimeout: Number.POSITIVE_INFINITY,
       // As `npm start` sets the conductor's (--max-semi-space-size=8), whoever starts the process.
       resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
-      // TypeScript in development and tests: the thread loads it through tsx, as `npm start` does.
+      // TypeScript in development and tests: the thread loads it through tsx (`npm start` runs the build's .js).
       ...(workerFile.endsWith('.ts') ? { execArgv: ['--import', 'tsx'] } : {}),
     });
   }

@@ -8,11 +8,14 @@ import { BroadcastChannel, workerData } from 'node:worker_threads';
 import { STUBS_PREFIX, createLogger, type ObjectStore } from '@baton/shared';
 import { LmdbObjectStore } from '@baton/shared/lmdb-object-store';
 import { createRenderHandler, createStubberHandler } from '@baton/renderer';
-import { TemplateCache } from '@baton/templating';
+import { TemplateCache, loadMjml } from '@baton/templating';
 import { LOCAL_BUCKETS, openLocalStore } from './local-store';
 import { RenderBacklog, type FunctionTask, type FunctionThreadSetup } from './function-threads';
 
 const setup = workerData as FunctionThreadSetup;
+// At the thread's start, as the composition starts it: the first send's first render then does
+// not wait for MJML (about 0.2 s built, more through tsx; templating loads it lazily elsewhere).
+loadMjml();
 const store = openLocalStore(setup.dataDir, setup.storeKind);
 const logger = createLogger({ level: setup.logLevel, name: 'baton' });
 const buckets = LOCAL_BUCKETS;

@@ -94,6 +94,16 @@ export class LocalLambda<E> {
     return { dropped, stillRunning: outcome === 'timeout' };
   }
 
+  /** Invocations running now (a retry waiting out its delay counts as running). */
+  get runningNow(): number {
+    return this.running;
+  }
+
+  /** Starts what the queue lets start now: for a queue whose order changes with time, not only with events. */
+  poke(): void {
+    this.pump();
+  }
+
   /** Events waiting for a slot (not counting those running). */
   get queued(): number {
     return this.queue.length;

@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
+import { consoleFromFolder } from '@baton/conductor';
 import { ConfigError, createLogger, loadConfig } from '@baton/shared';
 import { startupBanner } from './banner';
 import { startLocalBaton } from './compose';
@@ -34,7 +37,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'baton' });
   let baton;
   try {
-    baton = await startLocalBaton({ config, logger });
+    baton = await startLocalBaton({ config, logger, console: builtConsole() });
   } catch (err) {
     // Problems the user can fix: said in one line, not as a stack.
     if (err instanceof PortInUseError || err instanceof DevSecretError) {
@@ -59,6 +62,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/** The console `npm start`'s build wrote beside this file (local/scripts/build.ts); none when run from source. */
+function builtConsole() {
+  const dir = path.join(__dirname, 'console');
+  return existsSync(path.join(dir, 'index.html')) ? consoleFromFolder(dir) : undefined;
 }
 
 main().catch((err) => {

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { decodeS3EventKey, parseKey, type S3Event } from '@baton/shared';
+import { campaignRequestedMessage, decodeS3EventKey, parseKey, type S3Event, type SnsEvent } from '@baton/shared';
 import { FairQueue } from './fair-queue';
 import type { Invocation } from './local-lambda';
 
@@ -19,6 +19,19 @@ export function campaignOfStubEvent(event: S3Event): string {
   try {
     const ref = parseKey.stub(decodeS3EventKey(key ?? ''));
     return `${ref.customerId}/${ref.campaignId}`;
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * `customer/campaign` of the campaign a stubber's event requests (its renders' queue), for
+ * `FairQueue.producing`; a message that is not one shares the no-stub queue (the stubber refuses it anyway).
+ */
+export function campaignOfRequest(event: SnsEvent): string {
+  try {
+    const message = campaignRequestedMessage.parse(JSON.parse(event.Records[0]?.Sns.Message ?? ''));
+    return `${message.customerId}/${message.campaignId}`;
   } catch {
     return '';
   }

@@ -86,26 +86,38 @@ describe('FairQueue', () => {
   });
 
   it('starts no item of a campaign that has used more while the one whose turn it is has its share running', () => {
-    // Prepare: plain's first item takes 10 ms; then slow's first takes a second while plain's second waits behind it.
+    // Prepare: plain's first item takes 10 ms; slow (behind it in charged time) starts its first.
     const { q, advance } = queue({ inFlightBudgetMs: 100 });
     fill(q, 'plain', 50);
     fill(q, 'slow', 3);
     const plain1 = q.take()!;
     advance(10);
     plain1.finished();
-    const plain2 = q.take()!;
     const slow1 = q.take()!;
+    // Act: while slow's one render runs, plain (10 ms charged, slow 0) waits; then slow has a second charged.
+    const whileSlowRuns = q.take();
     advance(1_000);
     slow1.finished();
-    advance(10);
-    plain2.finished();
-    const slow2 = q.take()!;
-    // Act: slow has a second charged, plain 10 ms: plain's turn, ten at once, and nothing of slow's.
     const started = [];
     for (let next = q.take(); next !== undefined; next = q.take()) started.push(next.item.flow);
-    // Assess
-    expect([plain2.item.flow, slow1.item.flow, slow2.item.flow]).toEqual(['plain', 'slow', 'slow']);
+    // Assess: plain's turn, ten at once (its in-flight budget), and nothing of slow's.
+    expect(slow1.item.flow).toBe('slow');
+    expect(whileSlowRuns).toBeUndefined();
     expect(started).toEqual(Array.from({ length: 10 }, () => 'plain'));
+  });
+
+  it("charges a campaign's first item what it took, though its cost was unknown when it started", () => {
+    // Prepare: slow's first render (cost unknown) takes a second; plain's first items then come.
+    const { q, advance } = queue();
+    fill(q, 'slow', 3);
+    const slow1 = q.take()!;
+    fill(q, 'plain', 300);
+    advance(1_000);
+    slow1.finished();
+    // Act
+    const order = runSerially(q, advance, { slow: 1_000, plain: 5 });
+    // Assess: plain's first 200 (a second at 5 ms) go before slow's second.
+    expect(order.indexOf('slow')).toBeGreaterThanOrEqual(199);
   });
 
   it('charges an item that waited behind another campaign’s only the thread’s time after that one ended', () => {
@@ -154,6 +166,62 @@ describe('FairQueue', () => {
     const order = runSerially(q, advance, { a: 10, b: 10 });
     // Assess: they alternate rather than b taking all its ten turns first.
     expect(order.slice(0, 6).filter((f) => f === 'a').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('holds the turn for a campaign whose stubs are being written, so a slow campaign does not start a render each time it catches up', () => {
+    // Prepare: slow has had one render (1 s); plain's stubber starts and plain's first renders come and go.
+    const { q, advance } = queue();
+    fill(q, 'slow', 5);
+    const slow1 = q.take()!;
+    advance(1_000);
+    slow1.finished();
+    const producing = q.producing('plain');
+    fill(q, 'plain', 3);
+    runSerially(q, advance, { plain: 5, slow: 1_000 });
+    // Act: plain's renders have caught up with its stubs; its stubber goes on for 300 ms.
+    const whileStubbing = q.take();
+    advance(300);
+    const stillStubbing = q.take();
+    // Assess: no slow render while plain's stubber (charged 300 ms) is behind slow's second.
+    expect(whileStubbing).toBeUndefined();
+    expect(stillStubbing).toBeUndefined();
+    fill(q, 'plain', 1);
+    expect(q.take()!.item.flow).toBe('plain');
+    producing();
+  });
+
+  it("charges a campaign's stubber the thread's time no render took, so a long stubbing still lets the others take turns", () => {
+    // Prepare: plain's stubber starts first; slow's first render holds the thread a second.
+    const { q, advance } = queue();
+    const done = q.producing('plain');
+    fill(q, 'slow', 5);
+    const slow1 = q.take()!;
+    advance(1_000);
+    slow1.finished();
+    // Act: slow is charged 1 s; plain's stubber, nothing yet, then 500 ms, then 1.1 s of the thread's time.
+    const atOnce = q.take();
+    advance(500);
+    const early = q.take();
+    advance(600);
+    const later = q.take();
+    done();
+    // Assess
+    expect(atOnce).toBeUndefined();
+    expect(early).toBeUndefined();
+    expect(later?.item.flow).toBe('slow');
+  });
+
+  it("starts a producing campaign's own items though its finish grows with the clock between two reads", () => {
+    // Prepare: a clock that moves on every read (performance.now in the composition).
+    let t = 0;
+    const q = new FairQueue<Item>({ flowOf: (i) => i.flow, now: () => (t += 0.01) });
+    const done = q.producing('plain');
+    fill(q, 'plain', 2);
+    // Act
+    const first = q.take();
+    done();
+    // Assess
+    expect(first?.item.flow).toBe('plain');
   });
 
   it('clears what waits and counts a finish only once', () => {

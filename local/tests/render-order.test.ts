@@ -1,5 +1,5 @@
 import { keys } from '@baton/shared';
-import { campaignOfStubEvent } from '../src/render-order';
+import { campaignOfRequest, campaignOfStubEvent } from '../src/render-order';
 
 function stubEvent(key: string) {
   return { Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'stubs' }, object: { key } } }] };
@@ -17,5 +17,19 @@ describe('campaignOfStubEvent', () => {
 
   it('puts a key that is no stub in one queue of its own rather than throwing', () => {
     expect(campaignOfStubEvent(stubEvent('rendered/nothing'))).toBe('');
+  });
+});
+
+describe('campaignOfRequest', () => {
+  const sns = (message: string) => ({ Records: [{ Sns: { Message: message } }] });
+
+  it("names the customer and campaign a stubber's event requests", () => {
+    const message = { version: 1, type: 'campaign.requested', customerId: 'acme', campaignId: 'c1', requestedAt: '2026-12-01T00:00:00Z' };
+    expect(campaignOfRequest(sns(JSON.stringify(message)))).toBe('acme/c1');
+  });
+
+  it('puts a message that is not a request in the no-stub queue rather than throwing', () => {
+    expect(campaignOfRequest(sns('not json'))).toBe('');
+    expect(campaignOfRequest(sns('{"type":"other"}'))).toBe('');
   });
 });

@@ -139,6 +139,12 @@ const variables = {
   /** A webhook whose signed timestamp is further than this from the conductor's clock is refused (replays are remembered this long). */
   MAILGUN_WEBHOOK_MAX_AGE_MS: { schema: wholeNumber(10_000, 86_400_000), default: '600000' },
   LOG_LEVEL: { schema: logLevel, default: 'info' },
+  /**
+   * How fast one API token's audience uploads (a multipart create's file part, a raw text/csv
+   * upload) are read, in bytes a second, all its uploads together: faster senders are slowed, not
+   * refused. 0: no bound. Keeps one caller's uploads from taking the conductor's event loop.
+   */
+  UPLOAD_BYTES_PER_SECOND: { schema: wholeNumber(0, 10_000_000_000), default: '20000000' },
 } as const;
 
 type Variables = typeof variables;

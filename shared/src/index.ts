@@ -15,3 +15,4 @@ export * from './webhook-signature';
 export * from './api-types';
 export * from './cap';
 export * from './configured-cap';
+export * from './recipient-table';

@@ -45,6 +45,7 @@ describe('loadConfig', () => {
       MAILGUN_API_KEY: undefined,
       MAILGUN_WEBHOOK_SIGNING_KEY: undefined,
       MAILGUN_WEBHOOK_MAX_AGE_MS: 600000,
+      UPLOAD_BYTES_PER_SECOND: 20000000,
       QA_ALLOWED_RECIPIENTS: undefined,
       PORT: 8080,
       BATON_DATA_DIR: '.baton',
@@ -180,6 +181,7 @@ describe('loadConfig', () => {
     ['PORT', '65536', 'must be at most 65535'],
     ['BATON_PUBLIC_URL', 'baton.example.com', 'must be an http(s) URL'],
     ['LOG_LEVEL', 'verbose', 'must be one of fatal, error, warn, info, debug, trace, silent'],
+    ['UPLOAD_BYTES_PER_SECOND', '20MB', 'must be a whole number from 0 to 10000000000'],
     ['GOVERNOR_SLICE_MS', '5', 'must be at least 10'],
     [
       'SENDING_DOMAINS',

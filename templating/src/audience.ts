@@ -1,5 +1,5 @@
 import { parse, type CsvError } from 'csv-parse/sync';
-import { ValidationError, recipientIdFor, type AudienceReport } from '@baton/shared';
+import { RecipientTable, ValidationError, recipientIdFor, type AudienceReport } from '@baton/shared';
 import { addressProblem, normaliseAddress, sendableAddress } from './email-address';
 
 /**
@@ -72,7 +72,13 @@ export class AudienceParser {
   private columns: AudienceColumns | undefined;
   /** Records read by the reader's current call, handled once it returns (never inside csv-parse's callback). */
   private records: (RawRecord | RawProblem)[] = [];
-  private readonly firstLineOf = new Map<string, number>();
+  /**
+   * Every valid recipient's id so far, and the line it was first on (`firstLines`, by its index):
+   * the duplicate check. Held compactly, about 30 bytes a row against 70 for a map of addresses,
+   * for as long as a large audience takes to stub.
+   */
+  private readonly seen = new RecipientTable();
+  private firstLines = new Int32Array(1024);
   private readonly reader = new AudienceRecordReader((r) => this.records.push(r));
 
   constructor(private readonly customerId: string) {}
@@ -170,13 +176,16 @@ export class AudienceParser {
       this.addProblem({ line, kind: 'invalid', reason: problem, ...(trimmed ? { email: trimmed } : {}) });
       return undefined;
     }
-    const normalised = normaliseAddress(trimmed);
-    const earlier = this.firstLineOf.get(normalised);
-    if (earlier !== undefined) {
+    // The id is derived from the normalised address: the same id, the same address.
+    const recipientId = recipientIdFor(this.customerId, normaliseAddress(trimmed));
+    const before = this.seen.size;
+    const index = this.seen.add(recipientId);
+    if (this.seen.size === before) {
+      const earlier = this.firstLines[index]!;
       this.addProblem({ line, kind: 'duplicate', reason: `duplicate of the address on line ${earlier}`, email: trimmed });
       return undefined;
     }
-    this.firstLineOf.set(normalised, line);
+    this.noteFirstLine(index, line);
 
     const email = sendableAddress(trimmed);
     const fields: Record<string, string> = {};
@@ -184,7 +193,16 @@ export class AudienceParser {
       fields[name] = i === columns.emailIndex ? email : values[i]!;
     });
     report.valid += 1;
-    return { recipientId: recipientIdFor(this.customerId, normalised), email, fields, line };
+    return { recipientId, email, fields, line };
+  }
+
+  private noteFirstLine(index: number, line: number): void {
+    if (index >= this.firstLines.length) {
+      const grown = new Int32Array(2 * this.firstLines.length);
+      grown.set(this.firstLines);
+      this.firstLines = grown;
+    }
+    this.firstLines[index] = line;
   }
 }
 

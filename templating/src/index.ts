@@ -35,6 +35,7 @@ export type { MergeFieldUse, UnknownMergeField } from './merge-fields';
 export { checkDraft, previewDraft, audienceRow, wholeRows } from './draft';
 export type { DraftTemplate, DraftAudience, DraftProblem, DraftCheck, DraftPreview, DraftField } from './draft';
 export { TemplateCache } from './template-cache';
+export { loadMjml } from './mjml';
 export type { TemplateCacheOptions } from './template-cache';
 export { AudienceRecordReader, audienceColumns, MAX_RECORD_LENGTH } from './audience';
 export type { AudienceRecord, MalformedAudienceRecord, AudienceColumns } from './audience';

@@ -29,16 +29,40 @@ export interface MjmlStrictError extends Error {
   errors?: MjmlValidationIssue[];
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const mjml2html = require('mjml') as (input: string, options?: MjmlOptions) => Promise<MjmlResult>;
+type Mjml2Html = (input: string, options?: MjmlOptions) => Promise<MjmlResult>;
+
+let mjml: Mjml2Html | undefined;
+
+/**
+ * MJML loads at the first compile, not with this package: the package is imported wherever an
+ * audience is parsed or an address checked (the conductor's thread too), but only the threads
+ * that compile templates need MJML's chain (mjml-core, juice, cheerio, undici, js-beautify,
+ * postcss: about 800 modules, docs/benchmarks.md).
+ */
+export function mjml2html(input: string, options?: MjmlOptions): Promise<MjmlResult> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  mjml ??= require('mjml') as Mjml2Html;
+  return mjml(input, options);
+}
+
+let endingTags: ReadonlySet<string> | undefined;
 
 /**
  * MJML's component registry (filled when `mjml` loads): which tags keep their content as raw
  * HTML (`endingTag`, such as mj-text). Text in any other element is dropped by MJML.
  */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { components } = require('mjml-core') as { components: Record<string, { endingTag?: boolean } | undefined> };
-
 export function mjmlEndingTags(): ReadonlySet<string> {
-  return new Set(Object.entries(components).flatMap(([name, component]) => (component?.endingTag ? [name] : [])));
+  if (endingTags === undefined) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('mjml');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { components } = require('mjml-core') as { components: Record<string, { endingTag?: boolean } | undefined> };
+    endingTags = new Set(Object.entries(components).flatMap(([name, component]) => (component?.endingTag ? [name] : [])));
+  }
+  return endingTags;
+}
+
+/** Loads MJML now (a thread that will compile soon: its first compile then does not wait for it). */
+export function loadMjml(): void {
+  mjmlEndingTags();
 }

@@ -95,7 +95,6 @@ function createEngine(escapeOutput: boolean): Liquid {
   return engine;
 }
 
-const endingTags = mjmlEndingTags();
 const htmlEngine = createEngine(true);
 const textEngine = createEngine(false);
 
@@ -165,7 +164,7 @@ export async function inspectCampaignTemplate(input: Omit<TemplateInput, 'from'>
   // Liquid in the MJML source first: its errors then carry the author's own line numbers.
   const sourceLiquid = parseLiquid(htmlEngine, input.mjml, 'mjml', '', issues);
   // Markup too deep for the libraries' recursion, or too costly for MJML's parser, never reaches them.
-  const compiledHtml = checkStructure(input.mjml, issues, endingTags) ? await compileMjml(input.mjml, issues) : undefined;
+  const compiledHtml = checkStructure(input.mjml, issues, mjmlEndingTags()) ? await compileMjml(input.mjml, issues) : undefined;
 
   let html: Template[] | undefined;
   let text: Template[] | undefined;

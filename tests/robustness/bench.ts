@@ -8,7 +8,9 @@
  *   HOSTILE_PHASE_MS (default 6000), HOSTILE_ROWS (big audience rows, default 1,000,000),
  *   HOSTILE_RATE (the campaign's cap per second, default 200), HOSTILE_WORKERS (default 4),
  *   HOSTILE_ONLY (comma-separated indexes into the hostile requests, default all),
- *   HOSTILE_STORE (lmdb, what `npm start` opens, by default; or fs)
+ *   HOSTILE_STORE (lmdb, what `npm start` opens, by default; or fs),
+ *   HOSTILE_TRACE (set: print the data folder and each phase's epoch-ms bounds, to read Baton's
+ *   log against; with KEEP_ROBUSTNESS_DIR=1 and FAULTS_LOG_LEVEL=info the log holds every lease)
  */
 import { readFileSync } from 'node:fs';
 import { cpuMs, hostileRequests, percentile, probeHealthz, sendingBaton } from './hostile-run';
@@ -82,6 +84,7 @@ async function main(): Promise<void> {
     const allCpu = (100 * (cpuMs(run.pid) - cpuBefore.all)) / (ended - started);
     const ioStall = (100 * (ioStallUs() - ioBefore)) / 1000 / (ended - started);
     const rate = ((await run.sentBetween(started, ended)) * 1000) / (ended - started);
+    if (process.env.HOSTILE_TRACE) console.log(`phase ${name}: ${started} – ${ended}`);
     done.push({ name, quiet, requests, probes: await probe.between(started, ended), rate, mainCpu, allCpu, ioStall });
   };
   const idle = async () => {

@@ -183,6 +183,7 @@ export async function sendingBaton(options: {
   store?: 'lmdb' | 'fs';
 }) {
   const dataDir = tempDir('baton-robustness-');
+  if (process.env.HOSTILE_TRACE) console.log(`data folder: ${dataDir}`);
   // The sink in a process of its own: what counts the sends shares no event loop with the hostile client.
   const sink = await startSideProcess(['sink', API_KEY]);
   const child = await startBaton({

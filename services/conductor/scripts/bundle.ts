@@ -10,6 +10,9 @@
  *                     conductor's priority): native, so it cannot be bundled, and is copied as
  *                     installed for this platform (the image's build stage is the task's platform).
  *   tsx services/conductor/scripts/bundle.ts <outdir>
+ *
+ * And the one-machine composition's (`bundleLocal`, which `npm start` builds into local/dist/ first,
+ * local/scripts/build.ts): the same esbuild settings, so both run as built the same way.
  */
 import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -27,22 +30,54 @@ export interface BundleOptions {
   withNice?: boolean;
 }
 
+/** The render pool's task file and piscina's thread bootstrap: beside main.js in every bundle that starts the render pool. */
+const POOL_ENTRIES = {
+  'render-worker': path.join(ROOT, 'services/conductor/src/adapters/render-worker.ts'),
+  worker: path.join(ROOT, 'node_modules/piscina/dist/worker.js'),
+};
+
 export async function bundleConductor(outdir: string, options: BundleOptions = {}): Promise<void> {
+  await bundle(
+    outdir,
+    { main: options.main ?? path.join(ROOT, 'services/conductor/src/main.ts'), ...POOL_ENTRIES },
+    options.target ?? 'node22',
+    [],
+  );
+  if (options.withNice ?? true) copyNice(outdir);
+}
+
+/**
+ * The local composition (`npm start`) as plain JavaScript, into `outdir` (local/dist/, by
+ * local/scripts/build.ts): main.js; the function thread's task file (function-worker.js, which
+ * function-threads.ts finds beside it) and the render pool's and piscina's, as in the conductor's
+ * bundle. Run inside the repository: what stays outside the bundle loads from its node_modules,
+ * as installed for this machine: the native modules (lmdb and the msgpackr-extract it loads,
+ * lz4-napi, @napi-rs/nice), and `typescript`, which cosmiconfig (under mjml-core) requires only for a
+ * TypeScript config file (never here) and which would be half of each file. main.js leaves MJML
+ * out too: the conductor's thread never compiles a template (its render pool does), and
+ * templating loads MJML at the first compile only (templating/src/mjml.ts).
+ */
+export async function bundleLocal(outdir: string, options: { target?: string } = {}): Promise<void> {
+  const target = options.target ?? `node${process.versions.node.split('.')[0]}`;
+  const native = ['lmdb', 'msgpackr-extract', 'lz4-napi', 'typescript', 'esbuild'];
+  const threads = { 'function-worker': path.join(ROOT, 'local/src/function-worker.ts'), ...POOL_ENTRIES };
+  await Promise.all([
+    bundle(outdir, { main: path.join(ROOT, 'local/src/main.ts') }, target, [...native, 'mjml', 'mjml-core']),
+    bundle(outdir, threads, target, native),
+  ]);
+}
+
+async function bundle(outdir: string, entryPoints: Record<string, string>, target: string, external: string[]): Promise<void> {
   await build({
-    entryPoints: {
-      main: options.main ?? path.join(ROOT, 'services/conductor/src/main.ts'),
-      'render-worker': path.join(ROOT, 'services/conductor/src/adapters/render-worker.ts'),
-      worker: path.join(ROOT, 'node_modules/piscina/dist/worker.js'),
-    },
+    entryPoints,
     bundle: true,
     platform: 'node',
-    target: options.target ?? 'node22',
+    target,
     sourcemap: true,
-    external: ['@napi-rs/nice'],
+    external: ['@napi-rs/nice', ...external],
     outdir,
     logLevel: 'warning',
   });
-  if (options.withNice ?? true) copyNice(outdir);
 }
 
 /** @napi-rs/nice and the platform packages npm installed for it (one, on a given machine). */

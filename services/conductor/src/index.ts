@@ -10,3 +10,4 @@ export * from './core/errors';
 export * from './core/ports';
 export { buildApp, type AppOptions } from './http/app';
 export { ConductorService, type ConductorServiceDeps } from './service';
+export { consoleFromFolder } from './http/console-assets';

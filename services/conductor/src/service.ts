@@ -142,6 +142,7 @@ export class ConductorService {
       logger: this.deps.logger,
       plugins: this.deps.plugins,
       console: this.deps.console,
+      uploadBytesPerSecond: this.deps.config.UPLOAD_BYTES_PER_SECOND,
       feedback: {
         webhooks: { guard: this.webhookGuard, feedback: this.feedback, logger: this.deps.logger },
         suppressions: this.suppressions,

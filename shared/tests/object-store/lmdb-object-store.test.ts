@@ -1,7 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { deflateRawSync } from 'node:zlib';
+import { open } from 'lmdb';
 import { ObjectExistsError } from '../../src/errors';
 import { LmdbObjectStore } from '../../src/object-store/lmdb-object-store';
 import { decodeS3EventKey, s3Event, type S3Event } from '../../src/schemas';
@@ -144,6 +146,34 @@ describe('LmdbObjectStore', () => {
     expect(await plain.get('rendered', 'c1/299.json')).toBe(page(299));
     expect(await plain.get('stubs', 'c1/000.json')).toBe(page(2000));
     expect((await plain.list('rendered', 'c1/')).keys).toHaveLength(300);
+  });
+
+  it('reads a body the store deflated against its dictionary before it used LZ4', async () => {
+    // Prepare: a body in the earlier format (0xFF, format 1, the dictionary's id, raw deflate), written as the store did.
+    await store.close();
+    opened = [];
+    const dictionary = Buffer.from(`{"html":"<p>${'welcome '.repeat(200)}</p>","to":"reader0@example.com"}`);
+    const body = `{"html":"<p>${'welcome '.repeat(200)}</p>","to":"reader1@example.com"}`;
+    const id = createHash('sha256').update('rendered/c1').digest().subarray(0, 8);
+    const env = open({ path: dir, maxDbs: 32, compression: true });
+    await env.openDB<Buffer, string>('_dictionaries', { encoding: 'binary' }).put(id.toString('hex'), dictionary);
+    const deflated = deflateRawSync(Buffer.from(body), { dictionary, level: 3 });
+    await env
+      .openDB<Buffer, string>('rendered', { encoding: 'binary', compression: true })
+      .put('c1/001.json', Buffer.concat([Buffer.from([0xff, 1]), id, deflated]));
+    await env.close();
+
+    // Act
+    const reopened = new LmdbObjectStore({
+      path: dir,
+      dictionaryScope: (bucket, key) => (bucket === 'rendered' ? key.split('/')[0] : undefined),
+    });
+    opened.push(reopened);
+
+    // Assess: read as written, and a new body of the scope goes in (as LZ4) beside it.
+    expect(await reopened.get('rendered', 'c1/001.json')).toBe(body);
+    await reopened.put('rendered', 'c1/002.json', body.replace('reader1', 'reader2'));
+    expect(await reopened.get('rendered', 'c1/002.json')).toBe(body.replace('reader1', 'reader2'));
   });
 
   it('answers each call in an event-loop turn of its own, so what one caller starts goes out before the next resumes', async () => {

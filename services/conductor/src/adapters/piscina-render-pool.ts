@@ -29,11 +29,23 @@ export interface RenderPoolOptions {
    * in the log: `render_pool.priority_unchanged`).
    */
   niceIncrement?: number;
+  /** How long a thread waits for another task before it ends (default IDLE_TIMEOUT_MS). */
+  idleTimeoutMs?: number;
   /** Where the pool says that it could not lower its threads' priority. */
   logger?: Logger;
   /** The worker's file; found next to this one by default (the .js in the bundle, the .ts in development). */
   workerFile?: string;
 }
+
+/**
+ * A render thread ends once it has had no task for this long: a marketer editing a draft gets
+ * its checks from a warm thread, and a conductor that only sends holds none (a render thread
+ * that has checked a template held about 64 MB, docs/benchmarks.md). Starting one again costs
+ * about a third of a second (its code and MJML loaded, on the first check after it).
+ */
+export const IDLE_TIMEOUT_MS = 10_000;
+/** Each thread's young generation (three semi-spaces of 8 MB, as the conductor's and the function thread's). */
+const YOUNG_GENERATION_MB = 24;
 
 /**
  * The render pool on worker threads (piscina): template checks, previews and audience parsing
@@ -44,7 +56,7 @@ export function createPiscinaRenderPool(options: RenderPoolOptions = {}): Render
   const filename = options.workerFile ?? defaultWorkerFile();
   const threads = options.threads ?? (availableParallelism() <= 2 ? 1 : 2);
   const maxQueue = options.maxQueue ?? 16;
-  // Threads start with the first task (or `warm`), so a service built and never started holds none.
+  // Threads start with the first task, so a service built and never started holds none.
   let pool: Piscina | undefined;
   const niceIncrement = options.niceIncrement ?? 10;
   const started = (): Piscina => {
@@ -56,13 +68,15 @@ export function createPiscinaRenderPool(options: RenderPoolOptions = {}): Render
     }
     return (pool ??= new Piscina({
       filename,
-      minThreads: 1,
+      // No thread kept while no task comes: each holds a V8 heap of its own with the templating
+      // code loaded, MJML's once it has compiled (docs/benchmarks.md, "Fourth pass: the floor").
+      minThreads: 0,
       maxThreads: threads,
       maxQueue,
-      idleTimeout: 60_000,
-      resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb ?? 256 },
+      idleTimeout: options.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
+      resourceLimits: { maxOldGenerationSizeMb: options.maxHeapMb ?? 256, maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
       niceIncrement,
-      // TypeScript in development and tests: the thread loads it through tsx, as `npm start` does.
+      // TypeScript in development and tests: the thread loads it through tsx (`npm start` runs the build's .js).
       ...(filename.endsWith('.ts') ? { execArgv: ['--import', 'tsx'] } : {}),
     }));
   };

@@ -1,8 +1,11 @@
 import type { AudienceReport, CampaignDefinition, CampaignRef, CampaignState, OutcomeStatus } from '@baton/shared';
 import { phaseOf, type CampaignPhase } from './campaign-status';
 import { CallTimes } from './call-times';
+import { DamagedObjects } from './damaged-objects';
 import type { CampaignCounts, RunStatus } from './campaign-counts';
 import { LocalWaves } from './local-waves';
+import { RecipientOutcomes } from './recipient-outcomes';
+import { IndexQueue } from './index-queue';
 import { RetryCounts } from './retry-counts';
 
 export type { CampaignCounts, RunStatus } from './campaign-counts';
@@ -14,6 +17,9 @@ export type { CampaignCounts, RunStatus } from './campaign-counts';
  * It owns its invariants: a recipient is in at most one of ready, delayed, in flight and
  * resolved; a real outcome never changes; an in-doubt recorded only for want of a report
  * ("provisional") may still be replaced by a real one; counts add up to the audience.
+ *
+ * Recipients are held by their index in a `RecipientTable` (16 bytes an id, its outcome in a
+ * byte): a million-recipient campaign costs tens of megabytes here, not hundreds.
  */
 export class CampaignRun {
   private currentState: CampaignState;
@@ -26,26 +32,23 @@ export class CampaignRun {
   readonly retries = new RetryCounts();
   /** Provider calls made for this campaign, by time. */
   private readonly sendTimes = new CallTimes();
-  /** Ready recipients are `ready[head..]`: taking from the front is O(1), compacted now and then. */
-  private ready: string[] = [];
-  private head = 0;
-  private readonly delayed = new Map<string, number>();
+  /** Every recipient seen, by index: whether it is known (ever queued or resolved: a rendered key is queued at most once) and its outcome. */
+  private readonly recipients = new RecipientOutcomes();
+  private readonly ready = new IndexQueue();
+  private readonly delayed = new Map<number, number>();
   /** No delayed recipient is due before this (it may be earlier than the true minimum, never later). */
   private nextDue = Number.POSITIVE_INFINITY;
-  /** Every recipient id ever queued or resolved: a rendered key is queued at most once. */
-  private readonly known = new Set<string>();
-  private readonly outcomes = new Map<string, OutcomeStatus>();
   /** Outcomes counted by status, kept as they change (views and scans read them often). */
   private readonly tally = new Map<OutcomeStatus, number>();
-  private readonly inFlight = new Set<string>();
-  private readonly awaitingZone: string[] = [];
+  private readonly inFlight = new Set<number>();
+  private readonly awaitingZone = new IndexQueue();
   /** Sent at a local time: how many recipients go out at each instant, by zone (for the view's waves and ETA). */
   readonly waves = new LocalWaves();
   private readonly zoneIssues: { line: number; kind: string; reason: string }[] = [];
-  private readonly provisional = new Set<string>();
+  private readonly provisional = new Set<number>();
   private provisionalSince = Number.NEGATIVE_INFINITY;
   /** Stored objects of this campaign that cannot be read, by key, with why: shown until they read again. */
-  private readonly damaged = new Map<string, string>();
+  readonly damaged = new DamagedObjects();
   /** A finished campaign restored from its summary: these counts are final. */
   private finalCounts: CampaignCounts | undefined;
 
@@ -118,33 +121,39 @@ export class CampaignRun {
   }
 
   isKnown(recipientId: string): boolean {
-    return this.known.has(recipientId);
+    const i = this.recipients.indexOf(recipientId);
+    return i >= 0 && this.recipients.isKnown(i);
   }
 
   hasOutcome(recipientId: string): boolean {
-    return this.outcomes.has(recipientId);
+    const i = this.recipients.indexOf(recipientId);
+    return i >= 0 && this.recipients.outcome(i) !== undefined;
   }
 
   get outcomeCount(): number {
-    return this.outcomes.size;
+    return this.recipients.outcomeCount;
   }
 
   isInFlight(recipientId: string): boolean {
-    return this.inFlight.has(recipientId);
+    const i = this.recipients.indexOf(recipientId);
+    return i >= 0 && this.inFlight.has(i);
   }
 
   /** A recipient was found rendered: queue it unless it was seen before. */
   addRendered(recipientId: string): void {
-    if (this.known.has(recipientId)) return;
-    this.known.add(recipientId);
+    const i = this.recipients.add(recipientId);
+    if (this.recipients.isKnown(i)) return;
+    this.recipients.markKnown(i);
     // Sent at a local time: held until its zone is read (see the reconciler), then released then.
-    if (this.currentState.localSend) this.awaitingZone.push(recipientId);
-    else this.ready.push(recipientId);
+    if (this.currentState.localSend) this.awaitingZone.push(i);
+    else this.ready.push(i);
   }
 
   /** Up to `n` rendered recipients whose local release time is not known yet. */
   takeAwaitingZone(n: number): string[] {
-    return this.awaitingZone.splice(0, n);
+    const ids: string[] = [];
+    while (ids.length < n && this.awaitingZone.length > 0) ids.push(this.recipients.idAt(this.awaitingZone.shift()));
+    return ids;
   }
 
   /** Rendered recipients whose zone is not read yet. */
@@ -154,8 +163,9 @@ export class CampaignRun {
 
   /** Queued, to go out no earlier than `at` (its local time); false if it has an outcome already. */
   releaseAt(recipientId: string, at: number): boolean {
-    if (this.outcomes.has(recipientId)) return false;
-    this.delay(recipientId, at);
+    const i = this.recipients.add(recipientId);
+    if (this.recipients.outcome(i) !== undefined) return false;
+    this.delay(i, at);
     return true;
   }
 
@@ -170,40 +180,38 @@ export class CampaignRun {
 
   readyCount(now: number): number {
     this.promoteDue(now);
-    return this.ready.length - this.head;
+    return this.ready.length;
   }
 
   /** Takes up to `n` ready recipients and marks them in flight. */
   take(n: number, now: number): string[] {
     this.promoteDue(now);
-    const ids: string[] = [];
-    while (ids.length < n && this.head < this.ready.length) {
-      const id = this.ready[this.head++]!;
+    const taken: number[] = [];
+    while (taken.length < n && this.ready.length > 0) {
+      const i = this.ready.shift();
       // Settled since it was queued (a late report of the lease that had it): never out again.
-      if (!this.outcomes.has(id) && !this.inFlight.has(id)) ids.push(id);
+      if (this.recipients.outcome(i) === undefined && !this.inFlight.has(i)) taken.push(i);
     }
-    if (this.head > 1024 && this.head * 2 > this.ready.length) {
-      this.ready = this.ready.slice(this.head);
-      this.head = 0;
-    }
-    for (const id of ids) this.inFlight.add(id);
-    return ids;
+    for (const i of taken) this.inFlight.add(i);
+    return taken.map((i) => this.recipients.idAt(i));
   }
 
   /** Back to the queue: not attempted, or the lease was never delivered. */
   requeue(recipientId: string): void {
-    if (!this.inFlight.delete(recipientId) || this.outcomes.has(recipientId)) return;
-    this.ready.push(recipientId);
+    const i = this.recipients.indexOf(recipientId);
+    if (i < 0 || !this.inFlight.delete(i) || this.recipients.outcome(i) !== undefined) return;
+    this.ready.push(i);
   }
 
   /** Back to the queue, but not before `at` (the provider pushed back). */
   requeueAt(recipientId: string, at: number): void {
-    if (!this.inFlight.delete(recipientId) || this.outcomes.has(recipientId)) return;
-    this.delay(recipientId, at);
+    const i = this.recipients.indexOf(recipientId);
+    if (i < 0 || !this.inFlight.delete(i) || this.recipients.outcome(i) !== undefined) return;
+    this.delay(i, at);
   }
 
-  private delay(recipientId: string, at: number): void {
-    this.delayed.set(recipientId, at);
+  private delay(i: number, at: number): void {
+    this.delayed.set(i, at);
     this.nextDue = Math.min(this.nextDue, at);
   }
 
@@ -212,18 +220,19 @@ export class CampaignRun {
    * A provisional in-doubt may be replaced by a real report; a real outcome never changes.
    */
   resolve(recipientId: string, status: OutcomeStatus, provisional = false): boolean {
-    this.known.add(recipientId);
-    this.inFlight.delete(recipientId);
-    this.delayed.delete(recipientId);
+    const i = this.recipients.add(recipientId);
+    this.recipients.markKnown(i);
+    this.inFlight.delete(i);
+    this.delayed.delete(i);
     this.retries.endStreak(recipientId);
-    const previous = this.outcomes.get(recipientId);
-    if (previous !== undefined && !this.provisional.has(recipientId)) return false;
+    const previous = this.recipients.outcome(i);
+    if (previous !== undefined && !this.provisional.has(i)) return false;
     if (previous !== undefined && provisional) return false;
     if (previous !== undefined) this.tally.set(previous, this.countOf(previous) - 1);
     this.tally.set(status, this.countOf(status) + 1);
-    this.outcomes.set(recipientId, status);
-    if (provisional) this.provisional.add(recipientId);
-    else this.provisional.delete(recipientId);
+    this.recipients.setOutcome(i, status);
+    if (provisional) this.provisional.add(i);
+    else this.provisional.delete(i);
     return previous !== status;
   }
 
@@ -235,11 +244,12 @@ export class CampaignRun {
 
   /** Recipients in doubt only for want of a report. */
   unreported(): string[] {
-    return [...this.provisional];
+    return [...this.provisional].map((i) => this.recipients.idAt(i));
   }
 
   isUnreported(recipientId: string): boolean {
-    return this.provisional.has(recipientId);
+    const i = this.recipients.indexOf(recipientId);
+    return i >= 0 && this.provisional.has(i);
   }
 
   /** When a recipient last became in doubt for want of a report: late reports get a grace from then. */
@@ -270,23 +280,7 @@ export class CampaignRun {
   isComplete(): boolean {
     if (this.inFlight.size > 0 || this.audienceReport === undefined) return false;
     if (this.phase === 'cancelling' || this.phase === 'cancelled') return true;
-    return this.outcomes.size >= this.audienceReport.valid;
-  }
-
-  /** Records a damaged object; true the first time (so it is logged once, not every scan). */
-  noteDamaged(key: string, reason: string): boolean {
-    const known = this.damaged.has(key);
-    this.damaged.set(key, reason);
-    return !known;
-  }
-
-  clearDamaged(key: string): void {
-    this.damaged.delete(key);
-  }
-
-  /** What needs an operator's look: each damaged object's key and the reason. */
-  attention(): { key: string; reason: string }[] {
-    return [...this.damaged].map(([key, reason]) => ({ key, reason }));
+    return this.recipients.outcomeCount >= this.audienceReport.valid;
   }
 
   /** A finished campaign read back after a restart: its counts are the summary's. */
@@ -306,20 +300,23 @@ export class CampaignRun {
 
   /** What the run knows of a recipient now; `undefined` means queued (or not seen yet). */
   statusOf(recipientId: string): RunStatus | undefined {
-    if (this.inFlight.has(recipientId)) return { status: 'inFlight' };
-    const at = this.delayed.get(recipientId);
+    const i = this.recipients.indexOf(recipientId);
+    if (i < 0) return undefined;
+    if (this.inFlight.has(i)) return { status: 'inFlight' };
+    const at = this.delayed.get(i);
     if (at !== undefined) return { status: 'retrying', at };
-    const outcome = this.outcomes.get(recipientId);
+    const outcome = this.recipients.outcome(i);
     return outcome === undefined ? undefined : { status: outcome };
   }
 
   /** The provider settled an in-doubt recipient (`sent` or `notAccepted`): the one change a real outcome may have. */
   settle(recipientId: string, status: 'sent' | 'notAccepted'): boolean {
-    if (this.outcomes.get(recipientId) !== 'inDoubt') return false;
-    this.provisional.delete(recipientId);
+    const i = this.recipients.indexOf(recipientId);
+    if (i < 0 || this.recipients.outcome(i) !== 'inDoubt') return false;
+    this.provisional.delete(i);
     this.tally.set('inDoubt', this.countOf('inDoubt') - 1);
     this.tally.set(status, this.countOf(status) + 1);
-    this.outcomes.set(recipientId, status);
+    this.recipients.setOutcome(i, status);
     return true;
   }
 
@@ -328,20 +325,19 @@ export class CampaignRun {
    * fresh retry budget. A run that has not read its ledger yet finds it when it does.
    */
   requeueResolved(recipientId: string): void {
-    const previous = this.outcomes.get(recipientId);
+    const i = this.recipients.indexOf(recipientId);
+    const previous = i < 0 ? undefined : this.recipients.outcome(i);
     if (previous === undefined) return;
-    this.outcomes.delete(recipientId);
-    this.provisional.delete(recipientId);
+    this.recipients.setOutcome(i, undefined);
+    this.provisional.delete(i);
     this.tally.set(previous, this.countOf(previous) - 1);
     this.retries.forget(recipientId);
-    if (this.known.has(recipientId)) this.ready.push(recipientId);
+    if (this.recipients.isKnown(i)) this.ready.push(i);
   }
 
-  /** Recipients whose outcome is `status`. */
+  /** Recipients whose outcome is `status`, in the order they were first seen. */
   recipientsWith(status: OutcomeStatus): string[] {
-    const ids: string[] = [];
-    for (const [id, s] of this.outcomes) if (s === status) ids.push(id);
-    return ids;
+    return this.countOf(status) === 0 ? [] : this.recipients.idsWith(status);
   }
 
   counts(): CampaignCounts {
@@ -349,16 +345,16 @@ export class CampaignRun {
     const by = (s: OutcomeStatus) => this.countOf(s);
     const valid = this.audienceReport?.valid;
     const cancelling = this.state.status === 'cancelled' && valid !== undefined && this.inFlight.size === 0;
-    const cancelled = cancelling ? valid - this.outcomes.size + by('cancelled') : by('cancelled');
+    const cancelled = cancelling ? valid - this.recipients.outcomeCount + by('cancelled') : by('cancelled');
     // A late report can settle a recipient that a later lease holds again (its worker then finds
     // the claim): counted by its outcome, not twice.
     let inFlight = 0;
-    for (const id of this.inFlight) if (!this.outcomes.has(id)) inFlight++;
+    for (const i of this.inFlight) if (this.recipients.outcome(i) === undefined) inFlight++;
     // Everyone else is waiting: delayed (retrying) or queued, so the counts add up at every moment.
     // Before the report, what was seen so far: stubs listed, or more recipients already known
     // (rendering and sending overlap stubbing, and the listings are not taken at one instant).
-    const seen = Math.max(this.stubbedSeen, this.known.size);
-    const waiting = cancelling ? 0 : Math.max(0, (valid ?? seen) - this.outcomes.size - inFlight);
+    const seen = Math.max(this.stubbedSeen, this.recipients.knownCount);
+    const waiting = cancelling ? 0 : Math.max(0, (valid ?? seen) - this.recipients.outcomeCount - inFlight);
     const retrying = Math.min(waiting, this.delayed.size);
     return {
       // Before the audience report, the stubs seen so far (sending overlaps stubbing).
@@ -383,10 +379,10 @@ export class CampaignRun {
   private promoteDue(now: number): void {
     if (this.delayed.size === 0 || now < this.nextDue) return;
     let next = Number.POSITIVE_INFINITY;
-    for (const [id, at] of this.delayed) {
+    for (const [i, at] of this.delayed) {
       if (at <= now) {
-        this.delayed.delete(id);
-        this.ready.push(id);
+        this.delayed.delete(i);
+        this.ready.push(i);
       } else next = Math.min(next, at);
     }
     this.nextDue = next;

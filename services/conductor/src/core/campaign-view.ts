@@ -62,7 +62,7 @@ export function campaignView(
     ...(state.localSend ? { localSend: state.localSend } : {}),
     ...(local ? { waves: local.waves } : {}),
     ...(state.error ? { error: state.error } : {}),
-    attention: run.attention(),
+    attention: run.damaged.list(),
     ...(complaints !== undefined ? { complaints: complaintView(complaints, run.counts().sent) } : {}),
     ...optional('pause', pause),
   };

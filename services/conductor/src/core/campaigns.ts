@@ -219,7 +219,7 @@ export class Campaigns {
       };
       await this.saveState(run.ref, state);
       run.applyState(state);
-      run.clearDamaged(keys.state(run.ref));
+      run.damaged.clear(keys.state(run.ref));
     } finally {
       this.moving.delete(run.id);
     }
@@ -293,7 +293,7 @@ export class Campaigns {
       // Where it stood is unknown: hold it paused (the ledger keeps anyone from a second
       // message) and name the object, until an operator resumes or cancels it.
       const run = new CampaignRun(definition, { version: 1, status: 'paused', updatedAt: new Date(this.deps.clock.now()).toISOString() });
-      run.noteDamaged(stateKey, describeError(err));
+      run.damaged.note(stateKey, describeError(err));
       this.deps.logger.error(
         { event: 'campaign.object_damaged', campaignId: run.id, key: stateKey, err },
         'campaign state unreadable; held paused',

@@ -1,4 +1,4 @@
-import type { CheckInResponse, Lease } from '@baton/shared';
+import { packRecipientIds, unpackRecipientIds, type CheckInResponse, type Lease, type PackedRecipientIds } from '@baton/shared';
 import type { CampaignRun } from './campaign-run';
 import type { Governor, SliceGrant } from './governor';
 
@@ -35,7 +35,11 @@ export class LeaseBook {
   private readonly expired = new Map<string, ActiveLease>();
   /** Check-ins being handled now, by lease and worker. */
   private readonly handling = new Map<string, { workerId: string; answer: Promise<CheckInResponse> }>();
-  private readonly answers = new Map<string, { at: number; response: CheckInResponse }>();
+  /**
+   * The answer's lease, if any, keeps its recipient ids packed: ten minutes of answers are about
+   * 650,000 ids at 1,100 sends a second (40 MB as strings, 10 MB packed).
+   */
+  private readonly answers = new Map<string, { at: number; response: CheckInResponse; ids: PackedRecipientIds | undefined }>();
   /** Workers on their last lease (too little time left for another): their successors may start now. */
   private readonly leaving = new Set<string>();
 
@@ -119,11 +123,23 @@ export class LeaseBook {
   }
 
   answered(key: string): CheckInResponse | undefined {
-    return this.answers.get(key)?.response;
+    const answer = this.answers.get(key);
+    if (answer === undefined) return undefined;
+    const { response, ids } = answer;
+    return response.lease === null || ids === undefined
+      ? response
+      : { ...response, lease: { ...response.lease, recipientIds: unpackRecipientIds(ids) } };
   }
 
   remember(key: string, now: number, response: CheckInResponse): void {
-    this.answers.set(key, { at: now, response });
+    const lease = response.lease;
+    if (lease === null) this.answers.set(key, { at: now, response, ids: undefined });
+    else
+      this.answers.set(key, {
+        at: now,
+        response: { ...response, lease: { ...lease, recipientIds: [] } },
+        ids: packRecipientIds(lease.recipientIds),
+      });
     for (const [k, a] of this.answers) if (a.at < now - ANSWERS_KEPT_MS) this.answers.delete(k);
   }
 

@@ -119,7 +119,7 @@ export class Reconciler {
     if (text === undefined) return undefined;
     try {
       const report = parseWith(audienceReport, parseJson(text, key), 'REPORT_INVALID', key);
-      run.clearDamaged(key);
+      run.damaged.clear(key);
       return report;
     } catch (err) {
       this.damaged(run, key, err);
@@ -142,7 +142,7 @@ export class Reconciler {
   /** Names a damaged object on its campaign, and logs it once. */
   private damaged(run: CampaignRun, key: string, err: unknown): void {
     const reason = describeError(err);
-    if (run.noteDamaged(key, reason))
+    if (run.damaged.note(key, reason))
       this.deps.logger.error({ event: 'campaign.object_damaged', campaignId: run.id, key, reason }, 'a stored object cannot be read');
   }
 

@@ -19,6 +19,7 @@ import { consoleRoutes, type ConsoleAssetSource } from './console-assets';
 import { createRoutes, type BodyLimits } from './create-routes';
 import { draftRoutes, namingRow, previewQuery } from './draft-routes';
 import { limitExpensiveRequests } from './expensive-requests';
+import { DEFAULT_UPLOAD_BYTES_PER_SECOND, UploadRate } from './upload-rate';
 import { recipientRoutes } from './recipient-routes';
 import { rateQuery, scheduleInput, sendInput, testSendInput, timeOf } from './requests';
 import { setupRoute, type SetupView } from './setup-route';
@@ -42,6 +43,8 @@ export interface AppOptions {
   feedback?: { webhooks: WebhookRoutesDeps; suppressions: Suppressions };
   /** Per-route body limits of creates and uploads (defaults: create-routes.ts). */
   bodyLimits?: BodyLimits;
+  /** How fast one token's audience uploads are read, bytes a second (0: no bound; default upload-rate.ts). */
+  uploadBytesPerSecond?: number;
   /** Expensive requests (create, upload, preview, test send) one token may have under way at once. */
   expensivePerToken?: number;
   /** The console's files (`/` and `/console/…`); without it `/` says the console is not part of this conductor. */
@@ -89,7 +92,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         // `damaged` only when there are some: campaigns whose definition cannot be read are named, never hidden.
         return { campaigns: conductor.listCampaigns(), ...(damaged.length > 0 ? { damaged } : {}) };
       });
-      await createRoutes(api, conductor, options.bodyLimits);
+      await createRoutes(
+        api,
+        conductor,
+        options.bodyLimits,
+        new UploadRate(options.uploadBytesPerSecond ?? DEFAULT_UPLOAD_BYTES_PER_SECOND),
+      );
       api.patch<{ Params: { id: string } }>('/campaigns/:id', async (req) => {
         const changes = parseWith(scheduleInput, req.body ?? {}, 'SCHEDULE_INVALID', 'body');
         return conductor.schedule(req.params.id, {

@@ -4,7 +4,9 @@ import type { Readable } from 'node:stream';
 import { BodyTooLargeError, ValidationError, parseWith } from '@baton/shared';
 import type { AudienceUpload } from '../core/audience-upload';
 import type { Conductor } from '../core/conductor';
+import { tokenDigest } from './expensive-requests';
 import { createCampaignInput, timeOf } from './requests';
+import { DEFAULT_UPLOAD_BYTES_PER_SECOND, UploadRate } from './upload-rate';
 
 /**
  * The routes that take a campaign or an audience in (`POST /api/campaigns` as JSON or as
@@ -13,7 +15,8 @@ import { createCampaignInput, timeOf } from './requests';
  * the way to send more, and leaves nothing stored. An uploaded audience streams from the request
  * into the store as it arrives (never held whole, never parsed as one JSON document) and is
  * checked from its head only: its rows are read by the stubber, whose report lists their
- * problems as it finds them.
+ * problems as it finds them. An upload is read no faster than its token's upload rate
+ * (upload-rate.ts): the answer names the bound in `upload-rate-limit` (bytes a second per token).
  */
 
 export interface BodyLimits {
@@ -29,7 +32,26 @@ export const DEFAULT_BODY_LIMITS: BodyLimits = { jsonBytes: 8 * 1024 * 1024, aud
 const TEXT_FIELD_BYTES = 8 * 1024 * 1024;
 const UPLOAD_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-export async function createRoutes(api: FastifyInstance, conductor: Conductor, limits: BodyLimits = DEFAULT_BODY_LIMITS): Promise<void> {
+export async function createRoutes(
+  api: FastifyInstance,
+  conductor: Conductor,
+  limits: BodyLimits = DEFAULT_BODY_LIMITS,
+  uploadRate: UploadRate = new UploadRate(DEFAULT_UPLOAD_BYTES_PER_SECOND),
+): Promise<void> {
+  /** The request's audience bytes, read at its token's rate; the reply says the rate. */
+  const paced = (req: FastifyRequest, reply: FastifyReply, chunks: AsyncIterable<Uint8Array>) => {
+    if (uploadRate.bytesPerSecond > 0)
+      void reply.header('upload-rate-limit', `${uploadRate.bytesPerSecond};unit=bytes-per-second;per=api-token`);
+    const { chunks: read, read: stats } = uploadRate.throttle(tokenDigest(req), chunks);
+    reply.raw.once('close', () => {
+      if (stats.waitedMs > 0)
+        req.log.info(
+          { event: 'upload.slowed', waitedMs: Math.round(stats.waitedMs), bytesPerSecond: uploadRate.bytesPerSecond },
+          `upload read at its token's rate (${uploadRate.describe()})`,
+        );
+    });
+    return read;
+  };
   await api.register(async (scope) => {
     scope.setErrorHandler((err, request, reply) => {
       if (isTooLarge(err)) return tooLarge(request, reply, limits);
@@ -47,7 +69,7 @@ export async function createRoutes(api: FastifyInstance, conductor: Conductor, l
         const { sendAt, sendWindow, localSend, ...input } = parseWith(createCampaignInput, req.body, 'CAMPAIGN_INVALID', 'body');
         return reply.code(201).send(await conductor.createCampaign(input, { sendAt: timeOf(sendAt), sendWindow, localSend }));
       }
-      return reply.code(201).send(await createFromMultipart(req, conductor, limits));
+      return reply.code(201).send(await createFromMultipart(req, conductor, limits, (chunks) => paced(req, reply, chunks)));
     });
 
     scope.put<{ Params: { customerId: string; name: string } }>(
@@ -70,7 +92,7 @@ export async function createRoutes(api: FastifyInstance, conductor: Conductor, l
         if (contentLength !== undefined && contentLength > limits.audienceBytes)
           throw new BodyTooLargeError(limits.audienceBytes, 'the audience');
         const upload: AudienceUpload = {
-          chunks: body,
+          chunks: paced(req, reply, body),
           maxBytes: limits.audienceBytes,
           ...(contentLength !== undefined ? { contentLength } : {}),
         };
@@ -93,7 +115,12 @@ export async function createRoutes(api: FastifyInstance, conductor: Conductor, l
  * campaign is created with the audience streaming from the request into the store; a create
  * without a file part (an audienceKey) is made once every part is read.
  */
-async function createFromMultipart(req: FastifyRequest, conductor: Conductor, limits: BodyLimits): Promise<unknown> {
+async function createFromMultipart(
+  req: FastifyRequest,
+  conductor: Conductor,
+  limits: BodyLimits,
+  paced: (chunks: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>,
+): Promise<unknown> {
   const fields: Record<string, unknown> = {};
   let created: unknown;
   for await (const part of req.parts()) {
@@ -119,7 +146,7 @@ async function createFromMultipart(req: FastifyRequest, conductor: Conductor, li
         'body',
       );
       const { audienceCsv: _placeholder, ...rest } = input;
-      const audienceUpload: AudienceUpload = { chunks: bounded(part.file, limits.audienceBytes), maxBytes: limits.audienceBytes };
+      const audienceUpload: AudienceUpload = { chunks: paced(bounded(part.file, limits.audienceBytes)), maxBytes: limits.audienceBytes };
       created = await conductor.createCampaign({ ...rest, audienceUpload }, { sendAt: timeOf(sendAt), sendWindow, localSend });
     } finally {
       // Whatever was refused before the audience was read: let the request finish arriving.

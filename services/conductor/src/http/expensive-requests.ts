@@ -21,15 +21,19 @@ const EXPENSIVE = new Set([
 export const DEFAULT_EXPENSIVE_PER_TOKEN = 4;
 const RETRY_AFTER_S = 1;
 
+/** Who is asking, as a digest of the bearer token: a map keyed by it never holds a token itself. */
+export function tokenDigest(request: FastifyRequest): string {
+  return createHash('sha256')
+    .update(request.headers.authorization ?? '')
+    .digest('base64url');
+}
+
 /** Adds the bound to `api`'s routes; call it after the bearer check, so only valid tokens count. */
 export function limitExpensiveRequests(api: FastifyInstance, perToken = DEFAULT_EXPENSIVE_PER_TOKEN): void {
   const underWay = new Map<string, number>();
   api.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!EXPENSIVE.has(`${request.method} ${request.routeOptions.url ?? ''}`)) return;
-    // A digest, so the map never holds a token itself.
-    const who = createHash('sha256')
-      .update(request.headers.authorization ?? '')
-      .digest('base64url');
+    const who = tokenDigest(request);
     const count = underWay.get(who) ?? 0;
     if (count >= perToken) {
       return reply
