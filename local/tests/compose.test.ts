@@ -114,4 +114,41 @@ describe('startLocalBaton', () => {
     expect(baton).toMatchObject({ apiToken: 'given-token-0123456789', apiTokenSource: 'environment' });
     expect(() => readFileSync(path.join(dataDir, 'api-token'))).toThrow(/ENOENT/);
   });
+
+  it('bounds the expensive requests one token has under way at EXPENSIVE_REQUESTS_AT_ONCE', async () => {
+    // Prepare: one upload under way, its body never finished.
+    const baton = await startLocalBaton({ config: config({ EXPENSIVE_REQUESTS_AT_ONCE: '1' }), seedSample: false });
+    started.push(baton);
+    const auth = { authorization: `Bearer ${baton.apiToken}` };
+    let open!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({ start: (controller) => void (open = controller) });
+    open.enqueue(new TextEncoder().encode('email\na@example.com\n'));
+    const stopped = new AbortController();
+    const upload = fetch(`${baton.url}/api/uploads/acme/held.csv`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'text/csv' },
+      body,
+      duplex: 'half',
+      signal: stopped.signal,
+    } as RequestInit).catch(() => undefined);
+
+    // Act: a second expensive request from the same token, once the first is being read.
+    const check = () =>
+      fetch(`${baton.url}/api/drafts/check`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ subject: 'Hi', mjml: '<mjml><mj-body></mj-body></mjml>' }),
+      });
+    let refused = await check();
+    for (let tries = 0; refused.status === 200 && tries < 50; tries++) {
+      await new Promise((r) => setTimeout(r, 20));
+      refused = await check();
+    }
+    stopped.abort();
+    await upload;
+
+    // Assess
+    expect(refused.status).toBe(429);
+    expect(await refused.json()).toMatchObject({ error: 'TOO_MANY_REQUESTS', limit: 1 });
+  });
 });

@@ -145,6 +145,12 @@ const variables = {
    * refused. 0: no bound. Keeps one caller's uploads from taking the conductor's event loop.
    */
   UPLOAD_BYTES_PER_SECOND: { schema: wholeNumber(0, 10_000_000_000), default: '20000000' },
+  /**
+   * Expensive requests (creates, uploads, previews, test sends, a draft's check or preview) one API
+   * token may have under way at once; one more is answered 429 with Retry-After. Each holds a body,
+   * a render thread or the store for a while: the bound keeps one caller from taking them all.
+   */
+  EXPENSIVE_REQUESTS_AT_ONCE: { schema: wholeNumber(1, 1_000), default: '4' },
 } as const;
 
 type Variables = typeof variables;

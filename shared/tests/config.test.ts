@@ -46,6 +46,7 @@ describe('loadConfig', () => {
       MAILGUN_WEBHOOK_SIGNING_KEY: undefined,
       MAILGUN_WEBHOOK_MAX_AGE_MS: 600000,
       UPLOAD_BYTES_PER_SECOND: 20000000,
+      EXPENSIVE_REQUESTS_AT_ONCE: 4,
       QA_ALLOWED_RECIPIENTS: undefined,
       PORT: 8080,
       BATON_DATA_DIR: '.baton',
@@ -182,6 +183,7 @@ describe('loadConfig', () => {
     ['BATON_PUBLIC_URL', 'baton.example.com', 'must be an http(s) URL'],
     ['LOG_LEVEL', 'verbose', 'must be one of fatal, error, warn, info, debug, trace, silent'],
     ['UPLOAD_BYTES_PER_SECOND', '20MB', 'must be a whole number from 0 to 10000000000'],
+    ['EXPENSIVE_REQUESTS_AT_ONCE', '0', 'must be at least 1'],
     ['GOVERNOR_SLICE_MS', '5', 'must be at least 10'],
     [
       'SENDING_DOMAINS',

@@ -143,6 +143,7 @@ export class ConductorService {
       plugins: this.deps.plugins,
       console: this.deps.console,
       uploadBytesPerSecond: this.deps.config.UPLOAD_BYTES_PER_SECOND,
+      expensivePerToken: this.deps.config.EXPENSIVE_REQUESTS_AT_ONCE,
       feedback: {
         webhooks: { guard: this.webhookGuard, feedback: this.feedback, logger: this.deps.logger },
         suppressions: this.suppressions,

@@ -18,6 +18,7 @@ const EXPENSIVE = new Set([
   'POST /api/drafts/preview',
 ]);
 
+/** As `EXPENSIVE_REQUESTS_AT_ONCE` defaults (shared/src/config.ts). */
 export const DEFAULT_EXPENSIVE_PER_TOKEN = 4;
 const RETRY_AFTER_S = 1;
 
