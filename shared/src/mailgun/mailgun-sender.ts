@@ -1,10 +1,10 @@
-import FormData from 'form-data';
 // mailgun.js is an ES module package with a CommonJS build: take its types as ESM, load the CJS build.
 import type MailgunClass from 'mailgun.js' with { 'resolution-mode': 'import' };
 import type { MailgunMessageData } from 'mailgun.js/definitions' with { 'resolution-mode': 'import' };
 import { InDoubtError, PermanentError, RetryableError, ValidationError, type BatonError, type InputIssue } from '../errors';
 import type { OutgoingEmail, Sender } from '../ports';
 import { isDomainName } from '../domain-name';
+import { MultipartForm } from './multipart-form';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const Mailgun = require('mailgun.js') as typeof MailgunClass;
@@ -51,7 +51,8 @@ function limitLiftsAt(body: string): number | undefined {
 /** Sends through Mailgun's HTTP API with mailgun.js and translates its errors into Baton's. */
 export function createMailgunSender(options: MailgunSenderOptions): Sender {
   checkMailgunOptions(options);
-  const client = new Mailgun(FormData).client({
+  // mailgun.js builds each request's form with the constructor it is given (`form-data`'s, or one like it).
+  const client = new Mailgun(MultipartForm as unknown as ConstructorParameters<typeof Mailgun>[0]).client({
     username: 'api',
     key: options.apiKey,
     url: options.url.replace(/\/+$/, ''),
