@@ -1,9 +1,4 @@
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { loadConfig } from '@baton/shared';
-import { startLocalBaton } from '../../local/src/compose';
-import { TEMPLATE, api, waitUntilFinished } from './helpers';
+import { TEMPLATE, api, removeDir, startBaton, waitUntilFinished } from './helpers';
 
 /**
  * The stubber and the renderer run in worker threads of their own, each with its own store on the
@@ -11,23 +6,26 @@ import { TEMPLATE, api, waitUntilFinished } from './helpers';
  * function thread) a campaign goes through whole, every recipient once.
  */
 it('sends through the function threads on the LMDB store', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'baton-lmdb-threads-'));
-  const config = loadConfig({ PORT: '0', BATON_DATA_DIR: dir, LOG_LEVEL: 'silent', TICK_MS: '50', BATON_STORE: 'lmdb' });
-  const baton = await startLocalBaton({ config, seedSample: false });
-  const call = api(baton);
-  const csv = 'email,first_name\n' + Array.from({ length: 300 }, (_, i) => `l${i}@example.com,L${i}`).join('\n') + '\nbad,B\n';
-  const created = await call<{ id: string }>('POST', '/api/campaigns', {
-    name: 'L',
-    customerId: 'acme',
-    from: 'A <a@acme.example>',
-    subject: 'Hi',
-    mjml: TEMPLATE,
-    audienceCsv: csv,
-  });
-  await call('POST', `/api/campaigns/${created.body.id}/send`);
-  const done = await waitUntilFinished(baton, created.body.id, 90_000);
-  await baton.stop();
-  expect(done.counts.sent).toBe(300);
-  expect(done.counts.invalid).toBe(1);
-  expect(baton.sink!.messages()).toHaveLength(300);
+  const { baton, dataDir } = await startBaton({ BATON_STORE: 'lmdb' });
+  try {
+    const call = api(baton);
+    const csv = 'email,first_name\n' + Array.from({ length: 300 }, (_, i) => `l${i}@example.com,L${i}`).join('\n') + '\nbad,B\n';
+    const created = await call<{ id: string }>('POST', '/api/campaigns', {
+      name: 'L',
+      customerId: 'acme',
+      from: 'A <a@acme.example>',
+      subject: 'Hi',
+      mjml: TEMPLATE,
+      audienceCsv: csv,
+    });
+    await call('POST', `/api/campaigns/${created.body.id}/send`);
+    const done = await waitUntilFinished(baton, created.body.id, 90_000);
+    expect(done.counts.sent).toBe(300);
+    expect(done.counts.invalid).toBe(1);
+    expect(baton.sink!.messages()).toHaveLength(300);
+  } finally {
+    // Also when the wait fails: a Baton left running keeps jest (and its CPU) alive after the suite.
+    await baton.stop();
+    removeDir(dataDir);
+  }
 }, 120_000);

@@ -8,7 +8,14 @@
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { NESTED_LOOPS_MJML, SIMPLE_MJML, bigAudience, manyAssignTags } from '../../services/conductor/tests/robustness/hostile';
+import {
+  NESTED_LOOPS_MJML,
+  SIMPLE_MJML,
+  bigAudience,
+  malformedAudience,
+  manyAssignTags,
+} from '../../services/conductor/tests/robustness/hostile';
+import { DEFAULT_BODY_LIMITS } from '../../services/conductor/src/http/create-routes';
 import { TEMPLATE } from '../e2e/helpers';
 import { API_KEY, killAllChildren, removeDir, startBaton, tempDir } from '../faults/harness';
 import type { SideAnswer, SideQuestion, SideReady } from './side-process';
@@ -38,6 +45,10 @@ export interface Fixtures {
   /** A draft campaign whose template runs nested loops to Liquid's render limit. */
   loopsCampaignId: string;
   bigCsv: Blob;
+  /** The issue's 200,000 malformed rows, as a file part. */
+  malformedCsv: Blob;
+  /** A JSON create of nearly the whole 8 MiB limit, nearly all of it the audience. */
+  fullJson: string;
   manyTagsJson: string;
   /** Drafts for the editor's check and preview: 20,000 Liquid tags, and the nested loops. */
   manyTagsDraftJson: string;
@@ -106,7 +117,42 @@ export function hostileRequests(): HostileRequest[] {
         return [await answer(await fetch(`${baton.url}/api/campaigns`, { method: 'POST', headers: auth(baton), body: form }))];
       },
     },
+    {
+      name: 'create with 200,000 malformed rows as multipart',
+      run: async (baton, f) => {
+        const form = new FormData();
+        for (const [k, v] of Object.entries({ ...FIELDS, mjml: SIMPLE_MJML })) form.append(k, v);
+        form.append('audience', f.malformedCsv, 'audience.csv');
+        return [await answer(await fetch(`${baton.url}/api/campaigns`, { method: 'POST', headers: auth(baton), body: form }))];
+      },
+    },
+    {
+      name: 'create with an 8 MiB JSON body',
+      run: async (baton, f) => [
+        await answer(
+          await fetch(`${baton.url}/api/campaigns`, {
+            method: 'POST',
+            headers: { ...auth(baton), 'content-type': 'application/json' },
+            body: f.fullJson,
+          }),
+        ),
+      ],
+    },
   ];
+}
+
+/** A JSON create just under the limit of JSON bodies (8 MiB), nearly all of it audience rows. */
+function fullJsonCreate(): string {
+  const lines = ['email,first_name,city'];
+  let room = DEFAULT_BODY_LIMITS.jsonBytes - JSON.stringify({ ...FIELDS, mjml: SIMPLE_MJML, audienceCsv: lines[0] }).length;
+  // Each row costs its ASCII bytes and its line break, which JSON writes in two.
+  for (let i = 0; ; i++) {
+    const line = `reader${i}@example.com,Reader ${i},Oslo`;
+    if (line.length + 2 > room) break;
+    lines.push(line);
+    room -= line.length + 2;
+  }
+  return JSON.stringify({ ...FIELDS, mjml: SIMPLE_MJML, audienceCsv: lines.join('\n') });
 }
 
 /** A side process (side-process.ts) and the way to ask it for figures. */
@@ -223,6 +269,8 @@ export async function sendingBaton(options: {
   const fixtures: Fixtures = {
     loopsCampaignId: loops.body.id,
     bigCsv: new Blob([bigCsv], { type: 'text/csv' }),
+    malformedCsv: new Blob([malformedAudience(200_000)], { type: 'text/csv' }),
+    fullJson: fullJsonCreate(),
     manyTagsJson: JSON.stringify({ ...FIELDS, mjml: manyAssignTags(20_000), audienceCsv: 'email\na@example.com\n' }),
     manyTagsDraftJson: JSON.stringify({ subject: 'Hi', mjml: manyAssignTags(20_000), audienceCsv: 'email\na@example.com\n' }),
     loopsDraftJson: JSON.stringify({ subject: 'Hi', mjml: NESTED_LOOPS_MJML, audienceCsv: 'email\na@example.com\n' }),
