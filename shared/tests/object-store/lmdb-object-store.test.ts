@@ -5,7 +5,7 @@ import path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { open } from 'lmdb';
 import { ObjectExistsError } from '../../src/errors';
-import { LmdbObjectStore } from '../../src/object-store/lmdb-object-store';
+import { CHUNK_BYTES, LmdbObjectStore } from '../../src/object-store/lmdb-object-store';
 import { decodeS3EventKey, s3Event, type S3Event } from '../../src/schemas';
 import { describeLedgerContract } from '../ledger-contract';
 import { describeObjectStoreContract } from './object-store-contract';
@@ -58,6 +58,74 @@ describe('LmdbObjectStore', () => {
     store = await freshStore();
   });
   afterEach(removeStore);
+
+  /** The pieces of large bodies in the store's file, counted once the store is closed. */
+  async function piecesLeft(): Promise<number> {
+    await removeStoreKeepingDir();
+    const root = open({ path: dir, maxDbs: 32 });
+    const count = root.openDB('_chunks', { encoding: 'binary' }).getKeysCount();
+    await root.close();
+    return count;
+  }
+  async function removeStoreKeepingDir(): Promise<void> {
+    await Promise.all(opened.map((s) => s.close()));
+    opened = [];
+  }
+
+  it('stores a body over CHUNK_BYTES in pieces: read whole and by its head, across a reopen', async () => {
+    // Prepare: 3.5 pieces of CSV, not all ASCII.
+    const row = 'ærøskøbing@example.com,Åse,Ærø\n';
+    const csv = row.repeat(Math.ceil((3.5 * CHUNK_BYTES) / Buffer.byteLength(row)));
+
+    // Act
+    await store.put('campaigns', 'uploads/acme/big.csv', csv);
+    const head = await store.getHead('campaigns', 'uploads/acme/big.csv', 100);
+    await store.close();
+    opened = [];
+    const again = new LmdbObjectStore({ path: dir });
+    opened.push(again);
+
+    // Assess
+    expect(head).toEqual({ bytes: Buffer.from(csv).subarray(0, 100), size: Buffer.byteLength(csv) });
+    expect(await again.get('campaigns', 'uploads/acme/big.csv')).toBe(csv);
+    expect((await again.getHead('campaigns', 'uploads/acme/big.csv', CHUNK_BYTES + 5))!.bytes).toEqual(
+      Buffer.from(csv).subarray(0, CHUNK_BYTES + 5),
+    );
+    expect(await piecesLeft()).toBe(4);
+  });
+
+  it('leaves no pieces of a large body that was replaced, deleted, or lost a conditional create', async () => {
+    // Prepare
+    const big = (c: string) => c.repeat(2 * CHUNK_BYTES + 1);
+    await store.put('campaigns', 'a', big('a'));
+    await store.put('campaigns', 'b', big('b'));
+    await store.put('campaigns', 'c', big('c'));
+
+    // Act
+    await store.put('campaigns', 'a', 'small now');
+    await store.put('campaigns', 'b', big('B'));
+    await store.delete('campaigns', 'c');
+    const lost = await store.put('campaigns', 'b', big('x'), { ifNoneMatch: '*' }).catch((e: unknown) => e);
+
+    // Assess
+    expect(lost).toBeInstanceOf(ObjectExistsError);
+    expect(await store.get('campaigns', 'a')).toBe('small now');
+    expect(await store.get('campaigns', 'b')).toBe(big('B'));
+    expect(await store.get('campaigns', 'c')).toBeUndefined();
+    expect(await piecesLeft()).toBe(3);
+  });
+
+  it("lets another durable write through while a large body is written: one 40 MB value held the workers' claims behind its commit", async () => {
+    // Act: a claim written just after a large upload began.
+    const order: string[] = [];
+    const upload = store.put('campaigns', 'uploads/acme/big.csv', 'x'.repeat(8 * CHUNK_BYTES)).then(() => order.push('upload'));
+    await new Promise((r) => setImmediate(r));
+    const claim = store.put('ledger', 'claims/c1/r1', '{}', { ifNoneMatch: '*' }).then(() => order.push('claim'));
+    await Promise.all([upload, claim]);
+
+    // Assess
+    expect(order).toEqual(['claim', 'upload']);
+  });
 
   it('lets exactly one of many racing conditional creates win', async () => {
     // Act
