@@ -209,8 +209,8 @@ export class LmdbObjectStore implements EventedObjectStore {
   }
 
   /**
-   * LMDB keeps an object as one value, written in one transaction: the body is collected (bounded
-   * by `maxBytes`) and stored once it has all come. The filesystem store writes it as it comes.
+   * The body is collected (bounded by `maxBytes`) and stored once it has all come, as `put` stores
+   * it (a large one in pieces, then its key). The filesystem store writes it as it comes.
    */
   async putStream(bucket: string, key: string, body: BodyStream, options: PutStreamOptions = {}): Promise<{ bytes: number }> {
     checkKey(key);
