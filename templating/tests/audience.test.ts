@@ -95,6 +95,21 @@ describe('parseAudience', () => {
     expect(recipients.map((r) => r.line)).toEqual([4]);
   });
 
+  it('leaves stack traces as they were after reading malformed rows (the parse captures none for its own errors)', () => {
+    // Prepare
+    const before = Error.stackTraceLimit;
+    const csv = 'email,name\nann@example.com,An"n\nbob@example.com,"Bob"b\ncat@example.com,Cat\n';
+
+    // Act
+    const { recipients, report } = parseAudience(csv, customer);
+
+    // Assess
+    expect(report).toMatchObject({ rows: 3, valid: 1, invalid: 2 });
+    expect(recipients.map((r) => r.email)).toEqual(['cat@example.com']);
+    expect(Error.stackTraceLimit).toBe(before);
+    expect(new Error('after').stack).toContain('audience.test.ts');
+  });
+
   it('reports a row with an unclosed quote and still reads every row after it', () => {
     // Prepare
     const csv = 'email,name\nann@example.com,"Ann\nbob@example.com,Bob\ncat@example.com,Cat\n';
