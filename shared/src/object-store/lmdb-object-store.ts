@@ -43,12 +43,18 @@ import {
  *   share LMDB's pages with other records instead of taking a 4 KB overflow page of its own, and
  *   a 270-byte stub about a third of that. Bodies the store deflated against their dictionary
  *   before are still read.
- * - A body over `CHUNK_BYTES` (an audience upload) is written as pieces of that size, each in a
- *   transaction of its own, then its key as a short list of them: LMDB has one writer and each
- *   batch one flush, so a 40 MB value written at once held every other durable write (the
- *   workers' claims) about 200 ms, behind its commit and flush; pieces let them in between. The
- *   key is still written in one transaction (an object appears whole or not at all); a crash
- *   before it leaves pieces that no key names, which take room but are never read.
+ * - A body of over `CHUNK_BYTES` bytes (an audience upload) is written as pieces of that size,
+ *   each in a transaction of its own, then its key as a short list of them: LMDB has one writer
+ *   and each batch one flush, so a 40 MB value written at once held every other durable write
+ *   (the workers' claims) about 200 ms, behind its commit and flush; pieces let them in between.
+ *   The key is still written in one transaction (an object appears whole or not at all), and a
+ *   reader's synchronous gets share one snapshot, so it never sees a key without its pieces.
+ *   Writes of one key that hold a large body run one after another in this store (see
+ *   `oneWriterOf`), so the pieces of a replaced value are the ones removed. Pieces no key names
+ *   take room and are never read: a crash between the pieces and the key, or before a replaced
+ *   value's pieces are removed, or two processes overwriting one large body at once leave some.
+ *   An earlier version of this store would read a list of pieces as its 25 bytes: do not open a
+ *   data folder with one after a large upload.
  * - Emits S3-shaped `ObjectCreated:Put` events after each put, as the filesystem store does.
  */
 export interface LmdbObjectStoreOptions {
@@ -91,12 +97,17 @@ const HEADER_BYTES = 10;
 /** Not a valid bucket name (no underscore allowed): never one of the port's buckets. */
 const DICTIONARIES_DB = '_dictionaries';
 /**
- * A body stored in pieces starts with this byte (which never occurs in UTF-8 either), then the
- * pieces' 12-byte id and their count (4 bytes); its pieces are `<id hex>/<n>` in `CHUNKS_DB`.
+ * The value of a body stored in pieces: this byte, the pieces' 12-byte id, their count (4 bytes)
+ * and the body's size (8 bytes); its pieces are `<id hex>/<n>` in `CHUNKS_DB`. Bytes are stored
+ * as they came, so a plain body may start with this byte too (an upload in Windows-1252 whose
+ * first letter is þ): a value is taken for a list of pieces only if all of it agrees and its
+ * first piece exists (see `piecesOf`).
  */
 const CHUNKED = 0xfe;
-const CHUNKED_BYTES = 17;
+const CHUNKED_BYTES = 25;
 const CHUNKS_DB = '_chunks';
+/** More pieces than this (16 GiB) is no list of ours. */
+const MAX_PIECES = 16_384;
 /** Bodies larger than this are stored in pieces of this size (see the class comment). */
 export const CHUNK_BYTES = 1024 * 1024;
 
@@ -125,6 +136,8 @@ export class LmdbObjectStore implements EventedObjectStore {
   /** Each environment's pieces of bodies larger than `CHUNK_BYTES`. */
   private readonly chunks: Database<Buffer, string>;
   private readonly derivedChunks: Database<Buffer, string> | undefined;
+  /** Writes of a key that hold a large body, by `bucket/key`: the last one's end (see `oneWriterOf`). */
+  private readonly largeWrites = new Map<string, Promise<void>>();
   /** Dictionaries by id (hex), once read or made. */
   private readonly dictionaryById = new Map<string, Buffer>();
   /** A scope's dictionary being read or made: concurrent puts of a new scope make it once. */
@@ -170,8 +183,9 @@ export class LmdbObjectStore implements EventedObjectStore {
       throw unavailable(err, 'read the head of', bucket, key);
     }
     if (stored === undefined) return undefined;
-    if (stored[0] === CHUNKED) return this.chunkedHead(stored, bucket, key, maxBytes);
-    return headOf(stored[0] === DEFLATED ? Buffer.from(this.decode(stored, bucket, key), 'utf8') : stored, maxBytes);
+    const pieces = this.piecesOf(stored, bucket);
+    if (pieces !== undefined) return { bytes: this.readPieces(pieces, bucket, key, maxBytes).subarray(0, maxBytes), size: pieces.size };
+    return headOf(isDeflated(stored) ? Buffer.from(this.decode(stored, bucket, key), 'utf8') : stored, maxBytes);
   }
 
   async put(bucket: string, key: string, bytesOrText: string | Uint8Array, options: PutOptions = {}): Promise<void> {
@@ -179,28 +193,29 @@ export class LmdbObjectStore implements EventedObjectStore {
     // Every object is UTF-8 text (JSON, CSV, rendered messages), read back as text. Bytes are
     // stored as they are: a 40 MB upload turned into text and back held the event loop 80 ms.
     const body = bytesOrText;
-    let pieces: Buffer | undefined;
     try {
       const db = this.db(bucket);
-      const settled = this.derivedBuckets.has(bucket) ? committed : durably;
-      // A large body's pieces first, then its key (see CHUNK_BYTES).
-      pieces = body.length > CHUNK_BYTES ? await this.putPieces(bucket, body) : undefined;
-      const value = pieces ?? (await this.encode(bucket, key, body));
-      if (options.ifNoneMatch === '*') {
-        const created = await settled(
-          db.ifNoExists(key, () => {
-            void db.put(key, value);
-          }),
-        );
-        if (!created) {
-          if (pieces !== undefined) await this.removePieces(bucket, pieces);
-          throw new ObjectExistsError(bucket, key);
+      const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+      const large = bytes.length > CHUNK_BYTES;
+      await this.oneWriterOf(bucket, key, large || this.piecesOf(db.get(key), bucket) !== undefined, async () => {
+        const settled = this.derivedBuckets.has(bucket) ? committed : durably;
+        if (options.ifNoneMatch === '*') {
+          // A create that will lose writes no pieces (the check inside the transaction still decides a race).
+          if (large && db.get(key) !== undefined) throw new ObjectExistsError(bucket, key);
+          // A large body's pieces first, then its key (see CHUNK_BYTES).
+          const value = large ? await this.putPieces(bucket, bytes) : await this.encode(bucket, key, bytes);
+          const created = await settled(db.ifNoExists(key, () => void db.put(key, value)));
+          if (!created) {
+            await this.removePieces(bucket, this.piecesOf(value, bucket));
+            throw new ObjectExistsError(bucket, key);
+          }
+        } else {
+          const value = large ? await this.putPieces(bucket, bytes) : await this.encode(bucket, key, bytes);
+          const replaced = this.piecesOf(db.get(key), bucket);
+          await settled(db.put(key, value));
+          await this.removePieces(bucket, replaced);
         }
-      } else {
-        const replaced = db.get(key);
-        await settled(db.put(key, value));
-        if (replaced?.[0] === CHUNKED) await this.removePieces(bucket, replaced);
-      }
+      });
     } catch (err) {
       throw unavailable(err, 'put', bucket, key);
     }
@@ -223,9 +238,12 @@ export class LmdbObjectStore implements EventedObjectStore {
     checkKey(key);
     try {
       const db = this.db(bucket);
-      const removed = db.get(key);
-      await (this.derivedBuckets.has(bucket) ? committed : durably)(db.remove(key));
-      if (removed?.[0] === CHUNKED) await this.removePieces(bucket, removed);
+      const pieced = this.piecesOf(db.get(key), bucket) !== undefined;
+      await this.oneWriterOf(bucket, key, pieced, async () => {
+        const removed = this.piecesOf(db.get(key), bucket);
+        await (this.derivedBuckets.has(bucket) ? committed : durably)(db.remove(key));
+        await this.removePieces(bucket, removed);
+      });
     } catch (err) {
       throw unavailable(err, 'delete', bucket, key);
     }
@@ -271,8 +289,9 @@ export class LmdbObjectStore implements EventedObjectStore {
   }
 
   private decode(stored: Buffer, bucket: string, key: string): string {
-    if (stored[0] === CHUNKED) return this.readPieces(stored, bucket, key).toString('utf8');
-    if (stored[0] !== DEFLATED) return stored.toString('utf8');
+    const pieces = this.piecesOf(stored, bucket);
+    if (pieces !== undefined) return this.readPieces(pieces, bucket, key).toString('utf8');
+    if (!isDeflated(stored)) return stored.toString('utf8');
     const id = stored.subarray(2, HEADER_BYTES).toString('hex');
     const dictionary = this.dictionaryById.get(id) ?? this.readDictionary(this.dictionariesOf(bucket), id);
     const format = stored[1];
@@ -284,9 +303,8 @@ export class LmdbObjectStore implements EventedObjectStore {
     return (format === FORMAT_LZ4 ? uncompressSync(body, dictionary) : inflateRawSync(body, { dictionary })).toString('utf8');
   }
 
-  /** Writes `body` as pieces of CHUNK_BYTES, each in a batch of its own; returns the value that names them. */
-  private async putPieces(bucket: string, body: string | Uint8Array): Promise<Buffer> {
-    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  /** Writes `bytes` as pieces of CHUNK_BYTES, each in a batch of its own; returns the value that names them. */
+  private async putPieces(bucket: string, bytes: Buffer): Promise<Buffer> {
     const id = randomBytes(12);
     const count = Math.ceil(bytes.length / CHUNK_BYTES);
     const chunks = this.chunksOf(bucket);
@@ -298,20 +316,26 @@ export class LmdbObjectStore implements EventedObjectStore {
     value[0] = CHUNKED;
     id.copy(value, 1);
     value.writeUInt32BE(count, 13);
+    value.writeBigUInt64BE(BigInt(bytes.length), 17);
     return value;
   }
 
-  /** The keys of the pieces a stored value names. */
-  private pieceKeys(stored: Buffer): string[] {
+  /** The pieces a stored value names, or undefined for any other value (a plain body that starts with CHUNKED included). */
+  private piecesOf(stored: Buffer | undefined, bucket: string): Pieces | undefined {
+    if (stored === undefined || stored.length !== CHUNKED_BYTES || stored[0] !== CHUNKED) return undefined;
+    const count = stored.readUInt32BE(13);
+    const size = Number(stored.readBigUInt64BE(17));
+    if (count < 2 || count > MAX_PIECES || size <= (count - 1) * CHUNK_BYTES || size > count * CHUNK_BYTES) return undefined;
     const id = stored.subarray(1, 13).toString('hex');
-    return Array.from({ length: stored.readUInt32BE(13) }, (_, n) => `${id}/${n}`);
+    const keys = Array.from({ length: count }, (_, n) => `${id}/${n}`);
+    return this.chunksOf(bucket).doesExist(keys[0]!) ? { keys, size } : undefined;
   }
 
-  private readPieces(stored: Buffer, bucket: string, key: string, maxBytes = Infinity): Buffer {
+  private readPieces(pieces: Pieces, bucket: string, key: string, maxBytes = Infinity): Buffer {
     const chunks = this.chunksOf(bucket);
     const parts: Buffer[] = [];
     let bytes = 0;
-    for (const pieceKey of this.pieceKeys(stored)) {
+    for (const pieceKey of pieces.keys) {
       if (bytes >= maxBytes) break;
       const part = chunks.get(pieceKey);
       if (part === undefined)
@@ -322,19 +346,34 @@ export class LmdbObjectStore implements EventedObjectStore {
     return Buffer.concat(parts, bytes);
   }
 
-  /** The head of a body stored in pieces, reading only the pieces it needs (all but the last are CHUNK_BYTES). */
-  private chunkedHead(stored: Buffer, bucket: string, key: string, maxBytes: number): ObjectHead {
-    const keys = this.pieceKeys(stored);
-    const last = this.chunksOf(bucket).get(keys[keys.length - 1]!);
-    if (last === undefined)
-      throw new RetryableError('STORE_UNAVAILABLE', `the local store cannot read ${bucket}/${key}: its last piece is missing`);
-    const size = (keys.length - 1) * CHUNK_BYTES + last.length;
-    return { bytes: this.readPieces(stored, bucket, key, maxBytes).subarray(0, maxBytes), size };
+  private async removePieces(bucket: string, pieces: Pieces | undefined): Promise<void> {
+    if (pieces === undefined) return;
+    const chunks = this.chunksOf(bucket);
+    await Promise.all(pieces.keys.map((pieceKey) => chunks.remove(pieceKey)));
   }
 
-  private async removePieces(bucket: string, stored: Buffer): Promise<void> {
-    const chunks = this.chunksOf(bucket);
-    await Promise.all(this.pieceKeys(stored).map((pieceKey) => chunks.remove(pieceKey)));
+  /**
+   * Runs a write of `bucket/key` after the other writes of it in this store that hold a large body
+   * (writing one, or replacing one), when `large` or when one is under way: what a write reads as
+   * the value it replaces is then the value it replaces, and no piece is left without a key.
+   * (Writers in other processes are not ordered so: two of them overwriting one large body at
+   * once may leave the pieces of one, unread.)
+   */
+  private async oneWriterOf<T>(bucket: string, key: string, large: boolean, write: () => Promise<T>): Promise<T> {
+    const id = `${bucket}/${key}`;
+    const before = this.largeWrites.get(id);
+    if (!large && before === undefined) return write();
+    const run = (before ?? Promise.resolve()).then(write);
+    const after = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.largeWrites.set(id, after);
+    try {
+      return await run;
+    } finally {
+      if (this.largeWrites.get(id) === after) this.largeWrites.delete(id);
+    }
   }
 
   private chunksOf(bucket: string): Database<Buffer, string> {
@@ -451,4 +490,19 @@ function reasonOf(err: unknown): string {
 function unavailable(err: unknown, op: string, bucket: string, key: string): Error {
   if (err instanceof BatonError) return err;
   return new RetryableError('STORE_UNAVAILABLE', `the local store could not ${op} ${bucket}/${key}: ${reasonOf(err)}`, { cause: err });
+}
+
+/** A large body's pieces, in order, and its size in bytes. */
+interface Pieces {
+  keys: string[];
+  size: number;
+}
+
+/**
+ * Whether a stored value is a body compressed against its dictionary: the marker, a format this
+ * store writes, and room for the header. A plain body that happens to start with 0xFF (a UTF-16LE
+ * byte-order mark is FF FE) is read as it is.
+ */
+function isDeflated(stored: Buffer): boolean {
+  return stored.length >= HEADER_BYTES && stored[0] === DEFLATED && (stored[1] === FORMAT_DEFLATE_RAW || stored[1] === FORMAT_LZ4);
 }

@@ -115,6 +115,39 @@ describe('LmdbObjectStore', () => {
     expect(await piecesLeft()).toBe(3);
   });
 
+  it("leaves only the current value's pieces when writes of one large key overlap (a retried upload)", async () => {
+    // Act
+    const big = (c: string) => c.repeat(2 * CHUNK_BYTES + 1);
+    await Promise.allSettled([
+      store.put('campaigns', 'k', big('a')),
+      store.put('campaigns', 'k', big('b')),
+      store.put('campaigns', 'k', big('c'), { ifNoneMatch: '*' }),
+      store.put('campaigns', 'k', 'small'),
+      store.put('campaigns', 'k', big('d')),
+    ]);
+
+    // Assess: the last write wins, and only its 3 pieces are left.
+    expect(await store.get('campaigns', 'k')).toBe(big('d'));
+    expect(await piecesLeft()).toBe(3);
+  });
+
+  it('reads back, as they came, plain bodies that start with the bytes that mark a list of pieces or a compressed body', async () => {
+    // Prepare: Windows-1252 "þjóð" first (þ is 0xFE), 25 bytes of it, and a UTF-16LE byte-order mark (FF FE).
+    const thorn = Buffer.from([0xfe, 0x6a, 0xf3, 0xf0, 0x2c, 0x65, 0x6d, 0x61, 0x69, 0x6c, 0x0a]);
+    const exact = Buffer.concat([thorn, Buffer.alloc(14, 0x41)]);
+    const utf16 = Buffer.from('\ufeffemail\na@example.com\n', 'utf16le');
+    const bodies = { thorn, exact, utf16 };
+
+    // Act
+    for (const [key, body] of Object.entries(bodies)) await store.put('campaigns', key, body);
+
+    // Assess
+    for (const [key, body] of Object.entries(bodies)) {
+      expect(await store.getHead('campaigns', key, 1_000)).toEqual({ bytes: body, size: body.length });
+      expect(await store.get('campaigns', key)).toBe(body.toString('utf8'));
+    }
+  });
+
   it("lets another durable write through while a large body is written: one 40 MB value held the workers' claims behind its commit", async () => {
     // Act: a claim written just after a large upload began.
     const order: string[] = [];
