@@ -33,7 +33,8 @@ const EXPECTED: Record<string, (statuses: number[], bodies: Record<string, unkno
     expect(['RENDER_FAILED', 'RENDER_TIMEOUT']).toContain(b[1]!.error);
   },
   'create with a big audience as multipart': (s) => expect(s).toEqual([201]),
-  // Created at once: the rows are read (and their problems reported) when the campaign is sent.
+  // Created at once: the rows are read (and their problems reported) only once the campaign is
+  // sent, in the function thread, which neither this test nor the bench does.
   'create with 200,000 malformed rows as multipart': (s) => expect(s).toEqual([201]),
   'create with an 8 MiB JSON body': (s) => expect(s).toEqual([201]),
 };
@@ -57,13 +58,15 @@ describe('the conductor under hostile requests while a campaign sends', () => {
     for (const hostile of hostileRequests()) {
       // Sent again and again for at least a second, so that every request gets probes beside it.
       const started = Date.now();
-      let answers = await hostile.run(run.baton, run.fixtures);
-      while (Date.now() - started < 1_000) answers = await hostile.run(run.baton, run.fixtures);
+      const rounds = [await hostile.run(run.baton, run.fixtures)];
+      while (Date.now() - started < 1_000) rounds.push(await hostile.run(run.baton, run.fixtures));
       windows[hostile.name] = [started, Date.now()];
-      EXPECTED[hostile.name]!(
-        answers.map((a) => a.status),
-        answers.map((a) => a.body),
-      );
+      // Every answer of every round, not only the last.
+      for (const answers of rounds)
+        EXPECTED[hostile.name]!(
+          answers.map((a) => a.status),
+          answers.map((a) => a.body),
+        );
     }
     const figures: Record<string, { p50: number; p95: number; max: number; probes: number }> = {};
     for (const [name, [from, to]] of Object.entries(windows)) {

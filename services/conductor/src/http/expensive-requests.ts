@@ -42,7 +42,7 @@ export function limitExpensiveRequests(api: FastifyInstance, perToken = DEFAULT_
         .header('retry-after', RETRY_AFTER_S)
         .send({
           error: 'TOO_MANY_REQUESTS',
-          message: `at most ${perToken} expensive requests (create, upload, preview, test send, a draft's check) run at once per API token; wait for one to finish`,
+          message: `at most ${perToken} expensive requests (create, upload, preview, test send, a draft's check or preview) run at once per API token; wait for one to finish`,
           limit: perToken,
         });
     }
