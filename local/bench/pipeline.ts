@@ -27,12 +27,12 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { compileCampaignTemplate, renderMessage } from '@baton/templating';
 import { recipientIdFor } from '@baton/shared';
 import { startMailgunSink } from '../src/mailgun-sink';
+import { freePort } from '../src/port';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const API_TOKEN = 'bench-api-token-0123456789abcdef';
@@ -74,17 +74,6 @@ function startCommand(): { env: Record<string, string>; nodeArgs: string[]; scri
   if (words[0] !== 'node' || words.length < 2)
     throw new Error(`the start script is not "[NAME=value…] node [flags] script": ${scripts.start}`);
   return { env, nodeArgs: words.slice(1, -1), script: words[words.length - 1]! };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** User + system CPU of a process, ms, from /proc. */

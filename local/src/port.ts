@@ -28,3 +28,18 @@ export async function assertPortFree(host: string, port: number): Promise<void> 
   });
   await new Promise<void>((resolve) => probe.close(() => resolve()));
 }
+
+/**
+ * A port free on loopback now, for a process about to be started on it (the tests', the benches'
+ * and the fault harness's Batons and sinks); another program may still take it in between.
+ */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

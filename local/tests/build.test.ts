@@ -1,23 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../src/port';
 
 const LOCAL = path.join(__dirname, '..');
 const REPO = path.join(LOCAL, '..');
 const TOKEN = 'build-test-token-0123456789abcdef';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe("npm start's build (local/scripts/build.ts)", () => {
   // Beside local/dist, so that main.js finds local/sample as it does from there.

@@ -35,6 +35,30 @@ export function api(baton: LocalBaton) {
   };
 }
 
+/** An audience of `rows` recipients, `<prefix><i>@example.com` with a first name, as CSV. */
+export function audienceOf(rows: number, prefix = 'r'): string {
+  return (
+    'email,first_name\n' + Array.from({ length: rows }, (_, i) => `${prefix}${i}@example.com,${prefix.toUpperCase()}${i}`).join('\n') + '\n'
+  );
+}
+
+/** Creates a campaign of TEMPLATE to `audienceCsv` for acme over the API, and sends it; resolves with its id. */
+export async function createAndSend(baton: LocalBaton, name: string, audienceCsv: string): Promise<string> {
+  const call = api(baton);
+  const created = await call<{ id: string }>('POST', '/api/campaigns', {
+    name,
+    customerId: 'acme',
+    from: 'A <a@acme.example>',
+    subject: 'Hi',
+    mjml: TEMPLATE,
+    audienceCsv,
+  });
+  if (created.status !== 201) throw new Error(`create refused (${created.status}): ${JSON.stringify(created.body)}`);
+  const sent = await call('POST', `/api/campaigns/${created.body.id}/send`);
+  if (sent.status !== 202) throw new Error(`send refused (${sent.status}): ${JSON.stringify(sent.body)}`);
+  return created.body.id;
+}
+
 export interface View {
   id: string;
   status: string;

@@ -1,10 +1,5 @@
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { loadConfig } from '@baton/shared';
-import { startLocalBaton } from '../../local/src/compose';
 import { MAX_RENDER_BACKLOG } from '../../local/src/function-threads';
-import { TEMPLATE, api, waitUntilFinished } from './helpers';
+import { audienceOf, createAndSend, removeDir, startBaton, waitUntilFinished } from './helpers';
 
 /**
  * A large audience is stubbed far faster than it is rendered: the stubber's writes wait while the
@@ -13,31 +8,20 @@ import { TEMPLATE, api, waitUntilFinished } from './helpers';
  */
 it("holds the stubber back while the renderer's queue is full", async () => {
   // Prepare
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'baton-backlog-'));
-  const config = loadConfig({ PORT: '0', BATON_DATA_DIR: dir, LOG_LEVEL: 'silent', TICK_MS: '50', PER_MINUTE_MAX: '1000000' });
-  const baton = await startLocalBaton({ config, seedSample: false });
-  const call = api(baton);
+  const { baton, dataDir } = await startBaton({ PER_MINUTE_MAX: '1000000' });
   const recipients = MAX_RENDER_BACKLOG * 3;
-  const csv = 'email,first_name\n' + Array.from({ length: recipients }, (_, i) => `r${i}@example.com,R${i}`).join('\n') + '\n';
   let mostQueued = 0;
   const watch = setInterval(() => (mostQueued = Math.max(mostQueued, baton.functions.renderer.queued)), 5);
   let done: Awaited<ReturnType<typeof waitUntilFinished>>;
   try {
     // Act
-    const created = await call<{ id: string }>('POST', '/api/campaigns', {
-      name: 'Backlog',
-      customerId: 'acme',
-      from: 'A <a@acme.example>',
-      subject: 'Hi',
-      mjml: TEMPLATE,
-      audienceCsv: csv,
-    });
-    await call('POST', `/api/campaigns/${created.body.id}/send`);
-    done = await waitUntilFinished(baton, created.body.id, 150_000);
+    const id = await createAndSend(baton, 'Backlog', audienceOf(recipients));
+    done = await waitUntilFinished(baton, id, 150_000);
   } finally {
     // Also when the wait fails: a Baton left running keeps jest (and its CPU) alive after the suite.
     clearInterval(watch);
     await baton.stop();
+    removeDir(dataDir);
   }
   // Assess: the bound, plus the stub writes already past their check (two stubbings of 64 at once).
   expect(mostQueued).toBeGreaterThan(MAX_RENDER_BACKLOG / 2);

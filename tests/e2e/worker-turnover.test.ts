@@ -1,9 +1,4 @@
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { loadConfig } from '@baton/shared';
-import { startLocalBaton } from '../../local/src/compose';
-import { TEMPLATE, api, removeDir, waitUntilFinished } from './helpers';
+import { audienceOf, createAndSend, removeDir, startBaton, waitUntilFinished } from './helpers';
 
 /**
  * A worker near the end of its time budget is leaving, and the conductor starts its successor
@@ -14,12 +9,7 @@ import { TEMPLATE, api, removeDir, waitUntilFinished } from './helpers';
  */
 it("starts a leaving worker's successor at once, never queued behind it", async () => {
   // Prepare: one worker at a time, each with a budget that lasts about one lease.
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'baton-turnover-'));
-  const config = loadConfig({
-    PORT: '0',
-    BATON_DATA_DIR: dir,
-    LOG_LEVEL: 'silent',
-    TICK_MS: '50',
+  const { baton, dataDir } = await startBaton({
     PER_MINUTE_MAX: '100',
     GOVERNOR_WINDOW_MS: '1000',
     GOVERNOR_MARGIN_MS: '50',
@@ -27,10 +17,7 @@ it("starts a leaving worker's successor at once, never queued behind it", async 
     BATCH_SIZE: '40',
     WORKER_TIME_BUDGET_MS: '6000',
   });
-  const baton = await startLocalBaton({ config, seedSample: false });
-  const call = api(baton);
   const recipients = 400;
-  const csv = 'email,first_name\n' + Array.from({ length: recipients }, (_, i) => `r${i}@example.com,R${i}`).join('\n') + '\n';
   // Sampled every 5 ms: the most invocations running at once (the old room, MAX_WORKERS, queued
   // each successor behind its predecessor: never more than one).
   let mostRunning = 0;
@@ -38,16 +25,8 @@ it("starts a leaving worker's successor at once, never queued behind it", async 
 
   try {
     // Act
-    const created = await call<{ id: string }>('POST', '/api/campaigns', {
-      name: 'Turnover',
-      customerId: 'acme',
-      from: 'A <a@acme.example>',
-      subject: 'Hi',
-      mjml: TEMPLATE,
-      audienceCsv: csv,
-    });
-    await call('POST', `/api/campaigns/${created.body.id}/send`);
-    const done = await waitUntilFinished(baton, created.body.id, 60_000);
+    const id = await createAndSend(baton, 'Turnover', audienceOf(recipients));
+    const done = await waitUntilFinished(baton, id, 60_000);
 
     // Assess: workers came and went, and a successor ran beside its predecessor. (An invocation
     // queues only while every slot is taken: LocalLambda starts one whenever a slot is free. With a
@@ -58,6 +37,6 @@ it("starts a leaving worker's successor at once, never queued behind it", async 
   } finally {
     clearInterval(watch);
     await baton.stop();
-    removeDir(dir);
+    removeDir(dataDir);
   }
 }, 90_000);

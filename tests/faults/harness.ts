@@ -1,12 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Ledger, keys, listAll, recipientIdFor, systemClock, type OutcomeStatus } from '@baton/shared';
 import { LmdbObjectStore } from '@baton/shared/lmdb-object-store';
 import { LOCAL_BUCKETS, openLocalStore, type LocalStore } from '../../local/src/compose';
 import type { MailgunSink, SinkCall } from '../../local/src/mailgun-sink';
+import { freePort } from '../../local/src/port';
 
 /**
  * The fault suite's harness: Baton (`local/src/main.ts`, what `npm start` runs) in a child
@@ -90,17 +90,6 @@ export function tempDir(prefix: string): string {
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 // ---- child processes -------------------------------------------------------------------------

@@ -75,19 +75,26 @@ async function call<T>(url: string, method: string, body?: unknown): Promise<{ s
   return { status: res.status, body: (await res.json()) as T };
 }
 
+/** A JSON body posted to `route`. */
+async function post(baton: Target, route: string, json: string): Promise<Answer> {
+  return answer(
+    await fetch(`${baton.url}${route}`, { method: 'POST', headers: { ...auth(baton), 'content-type': 'application/json' }, body: json }),
+  );
+}
+
+/** A create with `audience` as the multipart form's file part, as the console sends one. */
+async function multipartCreate(baton: Target, audience: Blob): Promise<Answer> {
+  const form = new FormData();
+  for (const [k, v] of Object.entries({ ...FIELDS, mjml: SIMPLE_MJML })) form.append(k, v);
+  form.append('audience', audience, 'audience.csv');
+  return answer(await fetch(`${baton.url}/api/campaigns`, { method: 'POST', headers: auth(baton), body: form }));
+}
+
 export function hostileRequests(): HostileRequest[] {
   return [
     {
       name: 'create with 20,000 Liquid tags',
-      run: async (baton, f) => [
-        await answer(
-          await fetch(`${baton.url}/api/campaigns`, {
-            method: 'POST',
-            headers: { ...auth(baton), 'content-type': 'application/json' },
-            body: f.manyTagsJson,
-          }),
-        ),
-      ],
+      run: async (baton, f) => [await post(baton, '/api/campaigns', f.manyTagsJson)],
     },
     {
       name: 'three previews of nested for loops at once',
@@ -100,43 +107,20 @@ export function hostileRequests(): HostileRequest[] {
     },
     {
       name: "the editor's check of 20,000 Liquid tags and preview of nested loops",
-      run: async (baton, f) => {
-        const post = async (route: string, body: string) =>
-          answer(
-            await fetch(`${baton.url}${route}`, { method: 'POST', headers: { ...auth(baton), 'content-type': 'application/json' }, body }),
-          );
-        return Promise.all([post('/api/drafts/check', f.manyTagsDraftJson), post('/api/drafts/preview', f.loopsDraftJson)]);
-      },
+      run: async (baton, f) =>
+        Promise.all([post(baton, '/api/drafts/check', f.manyTagsDraftJson), post(baton, '/api/drafts/preview', f.loopsDraftJson)]),
     },
     {
       name: 'create with a big audience as multipart',
-      run: async (baton, f) => {
-        const form = new FormData();
-        for (const [k, v] of Object.entries({ ...FIELDS, mjml: SIMPLE_MJML })) form.append(k, v);
-        form.append('audience', f.bigCsv, 'audience.csv');
-        return [await answer(await fetch(`${baton.url}/api/campaigns`, { method: 'POST', headers: auth(baton), body: form }))];
-      },
+      run: async (baton, f) => [await multipartCreate(baton, f.bigCsv)],
     },
     {
       name: 'create with 200,000 malformed rows as multipart',
-      run: async (baton, f) => {
-        const form = new FormData();
-        for (const [k, v] of Object.entries({ ...FIELDS, mjml: SIMPLE_MJML })) form.append(k, v);
-        form.append('audience', f.malformedCsv, 'audience.csv');
-        return [await answer(await fetch(`${baton.url}/api/campaigns`, { method: 'POST', headers: auth(baton), body: form }))];
-      },
+      run: async (baton, f) => [await multipartCreate(baton, f.malformedCsv)],
     },
     {
       name: 'create with an 8 MiB JSON body',
-      run: async (baton, f) => [
-        await answer(
-          await fetch(`${baton.url}/api/campaigns`, {
-            method: 'POST',
-            headers: { ...auth(baton), 'content-type': 'application/json' },
-            body: f.fullJson,
-          }),
-        ),
-      ],
+      run: async (baton, f) => [await post(baton, '/api/campaigns', f.fullJson)],
     },
   ];
 }
