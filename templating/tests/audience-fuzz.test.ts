@@ -115,7 +115,8 @@ describe('the audience parser under fuzzing', () => {
         while (copies < 16_000 && parseMs(body(copies)) < 40) copies *= 2;
         const [once, fourTimes] = fastestMs(body(copies), body(4 * copies));
         // Twelve, not eight: a loaded CI machine (GC, a neighbour) flaked at eight; quadratic is sixteen.
-        expect(fourTimes).toBeLessThanOrEqual(12 * once! + 25);
+        // And a tick (10 ms) of the thread's CPU clock, which `once` may read short by.
+        expect(fourTimes).toBeLessThanOrEqual(12 * (once! + 10) + 25);
       }),
       { numRuns: 6 },
     );
