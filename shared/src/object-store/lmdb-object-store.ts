@@ -81,10 +81,15 @@ const MAX_DICTIONARY_BYTES = 32 * 1024;
 /** Bodies larger than this (an audience) are left to LZ4: a dictionary helps alike, small bodies. */
 const MAX_DEFLATED_BODY = 256 * 1024;
 /**
- * A deflated body starts with this byte, then a format byte, the dictionary's 8-byte id, the
- * deflate stream. Every other body is its UTF-8 text, and 0xFF never occurs in UTF-8.
+ * A body compressed against its dictionary starts with this byte, then a format byte, the
+ * dictionary's 8-byte id, the compressed stream. Every other body is its UTF-8 text, and 0xC1
+ * never occurs in UTF-8. Not a byte of 250 or more: lmdb takes a value that starts so for one of
+ * its own compressed ones and compresses it again, on the writer's thread (about a tenth of the
+ * pipeline's CPU, and as much again to read it back).
  */
-const DEFLATED = 0xff;
+const COMPRESSED = 0xc1;
+/** What marked such a body before (still read). */
+const COMPRESSED_BEFORE = 0xff;
 /** Raw deflate (zlib, level 3) against the dictionary: what the store wrote before LZ4; still read. */
 const FORMAT_DEFLATE_RAW = 1;
 /**
@@ -284,7 +289,7 @@ export class LmdbObjectStore implements EventedObjectStore {
     const scope = text.length >= MIN_DICTIONARY_BODY && text.length <= MAX_DEFLATED_BODY ? this.dictionaryScope?.(bucket, key) : undefined;
     if (scope === undefined) return text;
     const dictionary = await this.dictionaryFor(bucket, `${bucket}/${scope}`, text);
-    const header = Buffer.from([DEFLATED, FORMAT_LZ4]);
+    const header = Buffer.from([COMPRESSED, FORMAT_LZ4]);
     return Buffer.concat([header, dictionary.id, compressSync(text, dictionary.bytes)]);
   }
 
@@ -499,10 +504,14 @@ interface Pieces {
 }
 
 /**
- * Whether a stored value is a body compressed against its dictionary: the marker, a format this
+ * Whether a stored value is a body compressed against its dictionary: a marker, a format this
  * store writes, and room for the header. A plain body that happens to start with 0xFF (a UTF-16LE
- * byte-order mark is FF FE) is read as it is.
+ * byte-order mark is FF FE) or 0xC1 is read as it is.
  */
 function isDeflated(stored: Buffer): boolean {
-  return stored.length >= HEADER_BYTES && stored[0] === DEFLATED && (stored[1] === FORMAT_DEFLATE_RAW || stored[1] === FORMAT_LZ4);
+  return (
+    stored.length >= HEADER_BYTES &&
+    (stored[0] === COMPRESSED || stored[0] === COMPRESSED_BEFORE) &&
+    (stored[1] === FORMAT_DEFLATE_RAW || stored[1] === FORMAT_LZ4)
+  );
 }

@@ -277,6 +277,32 @@ describe('LmdbObjectStore', () => {
     expect(await reopened.get('rendered', 'c1/002.json')).toBe(body.replace('reader1', 'reader2'));
   });
 
+  it("stores a body compressed against its dictionary as it is, which lmdb does not compress again on the writer's thread", async () => {
+    // Prepare
+    await store.close();
+    opened = [];
+    const scoped = new LmdbObjectStore({ path: dir, dictionaryScope: (bucket) => bucket });
+    opened.push(scoped);
+    const body = (n: number) => `{"html":"<p>${'welcome '.repeat(60)}</p>","to":"reader${n}@example.com"}`;
+
+    // Act
+    await scoped.put('rendered', 'c1/000.json', body(0));
+    await scoped.put('rendered', 'c1/001.json', body(1));
+    await scoped.close();
+    opened = [];
+
+    // Assess: the raw value (read without lmdb's decompression) is the store's own header and LZ4
+    // block; a value that lmdb compressed would start with its own header instead.
+    const env = open({ path: dir, maxDbs: 32 });
+    const raw = env.openDB<Buffer, string>('rendered', { encoding: 'binary' }).getBinary('c1/001.json');
+    await env.close();
+    expect(raw === undefined ? undefined : [...raw.subarray(0, 2)]).toEqual([0xc1, 2]);
+    expect(raw!.length).toBeLessThan(body(1).length / 4);
+    const reopened = new LmdbObjectStore({ path: dir, dictionaryScope: (bucket) => bucket });
+    opened.push(reopened);
+    expect(await reopened.get('rendered', 'c1/001.json')).toBe(body(1));
+  });
+
   it('answers each call in an event-loop turn of its own, so what one caller starts goes out before the next resumes', async () => {
     // Prepare: five writes issued together (one commit), five reads.
     const order: string[] = [];
