@@ -16,3 +16,4 @@ export * from './api-types';
 export * from './cap';
 export * from './configured-cap';
 export * from './recipient-table';
+export * from './thread-cpu';

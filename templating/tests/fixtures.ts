@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { threadCpuMs as threadCpuOf } from '@baton/shared';
 export const publicUrl = 'https://baton.example.com';
 export const unsubscribeSecret = 'test-unsubscribe-secret';
 
@@ -25,13 +25,8 @@ export async function caught(fn: () => unknown): Promise<unknown> {
  * (a fuzz test's ratio once came out at 20 that way). Elsewhere it is the process's.
  */
 export function threadCpuMs(): number {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime, fields 14 and 15 of stat (11 and 12 after the name), in ticks of 10 ms.
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    const { user, system } = process.cpuUsage();
-    return (user + system) / 1000;
-  }
+  const own = threadCpuOf(process.pid);
+  if (own !== undefined) return own;
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
 }

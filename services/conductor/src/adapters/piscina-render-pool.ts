@@ -6,6 +6,7 @@ import { Piscina } from 'piscina';
 import { PermanentError, RetryableError, ValidationError, type Logger } from '@baton/shared';
 import type { RenderPool } from '../core/ports';
 import { COMPILING_TASKS, renderPoolOver, type RenderTask, type RenderTaskResult } from '../core/render-tasks';
+import { cpuUsedMs, newMeter, type MeteredTask } from './render-meter';
 
 export interface RenderPoolOptions {
   /**
@@ -15,10 +16,21 @@ export interface RenderPoolOptions {
   threads?: number;
   /** Tasks waiting for a thread beyond those running; one more is refused at once (default 16). */
   maxQueue?: number;
-  /** A template check (or a draft's check or preview) that runs longer is stopped (its thread terminated) and refused (default 10 s). */
+  /**
+   * A template check (or a draft's check or preview) that uses more CPU than this is stopped (its
+   * thread terminated) and refused as too complex (default 10 s). CPU, not time: on a busy machine
+   * a thread at a lower priority waits, and the wait is not the template's doing. Where a thread's
+   * CPU cannot be read (no Linux `/proc`), the time from hand-in counts instead.
+   */
   checkTimeoutMs?: number;
-  /** A render or audience task that runs longer is stopped likewise (default 5 s: three parts at Liquid's 1 s each, and the compile). */
+  /** A render or audience task that uses more CPU than this is stopped likewise (default 5 s: three parts at Liquid's 1 s each, and the compile). */
   renderTimeoutMs?: number;
+  /**
+   * A task still unanswered this long after hand-in, though under its CPU limit (it waited for a
+   * thread, or the machine gave its thread little CPU), is stopped and refused as busy, retryable
+   * (default: WAIT_FACTOR times its CPU limit): an answer later than that is no use to a request.
+   */
+  waitLimitMs?: number;
   /** Heap per thread (default 256 MB): a template that tries to use more fails alone. */
   maxHeapMb?: number;
   /**
@@ -44,6 +56,10 @@ export interface RenderPoolOptions {
  * about a third of a second (its code and MJML loaded, on the first check after it).
  */
 export const IDLE_TIMEOUT_MS = 10_000;
+/** A task may take this many times its CPU limit from hand-in to answer (see `waitLimitMs`). */
+export const WAIT_FACTOR = 6;
+/** How often the CPU of a running task is read (a read of its thread's `/proc` entry). */
+const METER_POLL_MS = 100;
 /** Each thread's young generation (three semi-spaces of 8 MB, as the conductor's and the function thread's). */
 const YOUNG_GENERATION_MB = 24;
 
@@ -86,16 +102,41 @@ export function createPiscinaRenderPool(options: RenderPoolOptions = {}): Render
   // Our own bound on tasks handed in and not yet answered (running or waiting): piscina's
   // maxQueue does not count tasks given to a thread that is still starting.
   let inFlight = 0;
+  // Piscina gets a task only when a thread is free for it: with no thread kept (minThreads 0), a
+  // task left in piscina's queue when it terminated a stopped task's thread was never started.
+  const slots = new Slots(threads);
   const runTask = async (task: RenderTask): Promise<RenderTaskResult> => {
     if (inFlight >= threads + maxQueue) throw busy(threads + maxQueue);
     const limitMs = COMPILING_TASKS.has(task.kind) ? checkMs : renderMs;
+    const waitMs = options.waitLimitMs ?? WAIT_FACTOR * limitMs;
+    const handedIn = Date.now();
+    const meter = newMeter();
+    const stop = new AbortController();
+    let stopped: Stopped | undefined;
+    const stopFor = (why: Stopped) => {
+      stopped ??= why;
+      stop.abort();
+    };
+    const watch = setInterval(
+      () => {
+        const used = cpuUsedMs(meter);
+        if (used === null ? Date.now() - handedIn >= limitMs : used !== undefined && used >= limitMs) stopFor('cpu');
+      },
+      Math.min(METER_POLL_MS, limitMs),
+    );
+    const giveUp = setTimeout(() => stopFor('wait'), waitMs);
     inFlight++;
+    let release: (() => void) | undefined;
     try {
-      // The limit counts from hand-in, wait included: an answer later than that is no use to a request.
-      return (await started().run(task, { signal: AbortSignal.timeout(limitMs) })) as RenderTaskResult;
+      release = await slots.take(stop.signal);
+      const metered: MeteredTask = { task, meter };
+      return (await started().run(metered, { signal: stop.signal })) as RenderTaskResult;
     } catch (err) {
-      throw translate(err, task, limitMs, threads + maxQueue);
+      throw translate(err, task, stopped === 'wait' ? { waitMs } : { limitMs }, threads + maxQueue);
     } finally {
+      release?.();
+      clearInterval(watch);
+      clearTimeout(giveUp);
       inFlight--;
     }
   };
@@ -117,23 +158,69 @@ function busy(limit: number, cause?: unknown): RetryableError {
   );
 }
 
-function translate(err: unknown, task: RenderTask, limitMs: number, limit: number): Error {
+/** First come, first served: `count` slots, each taken until its release is called. */
+class Slots {
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private free: number) {}
+
+  /** Resolves with the slot's release once one is free; rejects (an `AbortError`) if `signal` aborts first. */
+  take(signal: AbortSignal): Promise<() => void> {
+    return new Promise((resolve, reject) => {
+      const granted = () => {
+        signal.removeEventListener('abort', aborted);
+        let released = false;
+        resolve(() => {
+          if (released) return;
+          released = true;
+          const next = this.waiting.shift();
+          if (next === undefined) this.free++;
+          else next();
+        });
+      };
+      const aborted = () => {
+        const at = this.waiting.indexOf(granted);
+        if (at >= 0) this.waiting.splice(at, 1);
+        reject(Object.assign(new Error('the task was stopped before a thread was free for it'), { name: 'AbortError' }));
+      };
+      if (signal.aborted) return aborted();
+      if (this.free > 0) {
+        this.free--;
+        return granted();
+      }
+      this.waiting.push(granted);
+      signal.addEventListener('abort', aborted, { once: true });
+    });
+  }
+}
+
+/** Why the pool stopped a task: it used its CPU limit, or it waited too long for an answer. */
+type Stopped = 'cpu' | 'wait';
+
+function translate(err: unknown, task: RenderTask, why: { limitMs: number } | { waitMs: number }, limit: number): Error {
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof Error && err.name === 'AbortError') {
-    const seconds = `${limitMs / 1000} s`;
+  if (err instanceof Error && err.name === 'AbortError' && 'waitMs' in why) {
+    return new RetryableError(
+      'RENDER_BUSY',
+      `the render pool could not finish the ${task.kind} task within ${why.waitMs / 1000} s, though it had not used its CPU limit: the machine is busy; try again shortly`,
+      { retryAfterMs: 5_000, cause: err },
+    );
+  }
+  if (err instanceof Error && err.name === 'AbortError' && 'limitMs' in why) {
+    const seconds = `${why.limitMs / 1000} s`;
     if (COMPILING_TASKS.has(task.kind)) {
       return new ValidationError('TEMPLATE_INVALID', [
-        { where: 'mjml', message: `checking the template did not finish within ${seconds} and was stopped; simplify it` },
+        { where: 'mjml', message: `checking the template did not finish within ${seconds} of CPU and was stopped; simplify it` },
       ]);
     }
     if (task.kind === 'render') {
       return new PermanentError(
         'RENDER_TIMEOUT',
-        `rendering did not finish within ${seconds} and was stopped; simplify the template's loops`,
+        `rendering did not finish within ${seconds} of CPU and was stopped; simplify the template's loops`,
       );
     }
     return new ValidationError('AUDIENCE_INVALID', [
-      { where: 'audience', message: `reading it did not finish within ${seconds} and was stopped` },
+      { where: 'audience', message: `reading it did not finish within ${seconds} of CPU and was stopped` },
     ]);
   }
   if ((err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY') {

@@ -29,7 +29,8 @@ async function loopStallDuring(work: Promise<unknown>): Promise<number> {
 describe('the piscina render pool', () => {
   let pool: RenderPool;
   beforeAll(async () => {
-    pool = createPiscinaRenderPool({ threads: 1, maxQueue: 1, renderTimeoutMs: 400 });
+    // Waits of up to 10 s: a render stopped at its limit takes its thread with it, and a new one starts (a second or so under tsx).
+    pool = createPiscinaRenderPool({ threads: 1, maxQueue: 1, renderTimeoutMs: 400, waitLimitMs: 10_000 });
     await pool.checkTemplate({ from: 'a@example.com', subject: 'hi', mjml: SIMPLE_MJML }); // threads up
   });
   afterAll(() => pool.close());
@@ -86,4 +87,71 @@ describe('the piscina render pool', () => {
     expect(busy[0]!.code).toBe('RENDER_BUSY');
     expect(busy[0]!.retryAfterMs).toBeGreaterThan(0);
   });
+});
+
+describe("the piscina render pool's limits", () => {
+  // Each of these runs into Liquid's 1 s render limit: about a second of the thread's CPU.
+  const slowRender = (pool: RenderPool, campaignId: string) =>
+    pool
+      .render({ from: 'a@example.com', subject: 'x', mjml: NESTED_LOOPS_MJML }, { ...recipient, campaignId }, settings)
+      .catch((e: unknown) => e);
+  const check = (pool: RenderPool) => pool.checkTemplate({ from: 'a@example.com', subject: 'hi', mjml: SIMPLE_MJML });
+
+  it("holds a check to the CPU it used, not to its wait: a check queued behind renders longer than the check's limit passes", async () => {
+    // Prepare: one thread, warm.
+    const pool = createPiscinaRenderPool({ threads: 1, maxQueue: 3, checkTimeoutMs: 1_500 });
+    try {
+      await check(pool);
+      const started = Date.now();
+      const slow = [slowRender(pool, 'c-limits-1'), slowRender(pool, 'c-limits-2')];
+
+      // Act: a check handed in behind two renders of a second each waits past its own limit.
+      const checked = await check(pool).catch((e: unknown) => e);
+
+      // Assess
+      expect(Date.now() - started).toBeGreaterThan(1_500);
+      expect(checked).toEqual({ warnings: expect.any(Array) });
+      await Promise.all(slow);
+    } finally {
+      await pool.close();
+    }
+  }, 30_000);
+
+  it('starts a task that was waiting when the task before it was stopped and its thread ended', async () => {
+    // Prepare: a render stopped at 0.3 s of CPU takes its thread with it.
+    const pool = createPiscinaRenderPool({ threads: 1, maxQueue: 3, renderTimeoutMs: 300, waitLimitMs: 8_000 });
+    try {
+      await check(pool);
+      const slow = slowRender(pool, 'c-limits-5');
+
+      // Act
+      const checked = await check(pool).catch((e: unknown) => e);
+
+      // Assess: the check ran on a new thread (piscina alone left it queued with no thread to start it).
+      expect(checked).toEqual({ warnings: expect.any(Array) });
+      expect(((await slow) as PermanentError).code).toBe('RENDER_TIMEOUT');
+    } finally {
+      await pool.close();
+    }
+  }, 30_000);
+
+  it('refuses a task still waiting past its wait limit as retryable RENDER_BUSY, not as a template at fault', async () => {
+    // Prepare
+    const pool = createPiscinaRenderPool({ threads: 1, maxQueue: 3, waitLimitMs: 1_000 });
+    try {
+      await check(pool); // the thread up: its start is no task's wait
+      const slow = [slowRender(pool, 'c-limits-3'), slowRender(pool, 'c-limits-4')];
+
+      // Act: a check behind two renders of a second each.
+      const checked = await check(pool).catch((e: unknown) => e);
+
+      // Assess: busy, to be tried again.
+      expect(checked).toBeInstanceOf(RetryableError);
+      expect((checked as RetryableError).code).toBe('RENDER_BUSY');
+      expect((checked as Error).message).toMatch(/check-template task within 1 s, though it had not used its CPU limit/);
+      await Promise.all(slow);
+    } finally {
+      await pool.close();
+    }
+  }, 30_000);
 });
