@@ -50,9 +50,13 @@ import {
  *   The key is still written in one transaction (an object appears whole or not at all), and a
  *   reader's synchronous gets share one snapshot, so it never sees a key without its pieces.
  *   Writes of one key that hold a large body run one after another in this store (see
- *   `oneWriterOf`), so the pieces of a replaced value are the ones removed. Pieces no key names
- *   take room and are never read: a crash between the pieces and the key, or before a replaced
- *   value's pieces are removed, or two processes overwriting one large body at once leave some.
+ *   `oneWriterOf`), and the key of a large body, new or replaced, is written in a transaction
+ *   that reads the value it replaces, so the pieces of a replaced value are the ones removed. A
+ *   journal beside the pieces (see JOURNAL_PREFIX) names those that a crash may leave with no
+ *   key naming them (between the pieces and the key, or before a replaced value's pieces are
+ *   removed); the next open removes them (`swept`). Left: a small body written by another
+ *   process over a large one at the same moment as this one's large write, and pieces written
+ *   before the journal.
  *   An earlier version of this store would read a list of pieces as its 25 bytes: do not open a
  *   data folder with one after a large upload.
  * - Emits S3-shaped `ObjectCreated:Put` events after each put, as the filesystem store does.
@@ -72,6 +76,8 @@ export interface LmdbObjectStoreOptions {
    * other buckets' writes wait for (the ledger's) carry only their own pages.
    */
   derived?: { path: string; buckets: readonly string[] };
+  /** Milliseconds since the epoch, for the journal of pieces (see `swept`); `Date.now` by default. */
+  now?: () => number;
 }
 
 /** Bodies this small gain nothing from a dictionary worth the CPU (a stub, a claim: 120–300 bytes, halve or better). */
@@ -115,6 +121,16 @@ const CHUNKS_DB = '_chunks';
 const MAX_PIECES = 16_384;
 /** Bodies larger than this are stored in pieces of this size (see the class comment). */
 export const CHUNK_BYTES = 1024 * 1024;
+/**
+ * The journal of pieces no key may name, in `CHUNKS_DB` beside them: `<prefix><id hex>` holds
+ * `{ state, at }`. "writing" is put before a body's pieces and removed in the transaction that
+ * writes the key naming them; "dropped" is put in the transaction that replaces or removes a key
+ * naming pieces, and removed with them. `~` sorts after every piece's key (hex).
+ */
+const JOURNAL_PREFIX = '~pieces/';
+const JOURNAL_END = '~pieces0';
+/** Pieces still being written after this long were left by a crash: swept at the next open. */
+export const UNFINISHED_PIECES_MS = 60 * 60 * 1000;
 
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,62}$/;
 /** S3's limit; LMDB's own is about 1,978 bytes. */
@@ -148,6 +164,13 @@ export class LmdbObjectStore implements EventedObjectStore {
   /** A scope's dictionary being read or made: concurrent puts of a new scope make it once. */
   private readonly dictionaryOf = new Map<string, Promise<{ id: Buffer; bytes: Buffer }>>();
   private readonly dictionaryScope: LmdbObjectStoreOptions['dictionaryScope'];
+  private readonly now: () => number;
+  /**
+   * How many sets of pieces that no key names the store removed when it opened (a crash between a
+   * large body's pieces and its key, or before a replaced body's pieces were removed): the sweep
+   * runs in the background from the constructor; a sweep that fails leaves them for the next open.
+   */
+  readonly swept: Promise<number>;
 
   constructor(options: LmdbObjectStoreOptions) {
     // The derived environment first: a folder whose `store` exists without it reads as one made before the split.
@@ -159,6 +182,15 @@ export class LmdbObjectStore implements EventedObjectStore {
     this.chunks = this.root.openDB<Buffer, string>(CHUNKS_DB, { encoding: 'binary', compression: true });
     this.derivedChunks = this.derivedRoot?.openDB<Buffer, string>(CHUNKS_DB, { encoding: 'binary', compression: true });
     this.dictionaryScope = options.dictionaryScope;
+    this.now = options.now ?? Date.now;
+    const sweeps = [
+      this.sweep(this.chunks, durably),
+      ...(this.derivedChunks === undefined ? [] : [this.sweep(this.derivedChunks, committed)]),
+    ];
+    this.swept = Promise.all(sweeps).then(
+      (counts) => counts.reduce((a, b) => a + b, 0),
+      () => 0,
+    );
   }
 
   onObjectCreated(filter: ObjectCreatedFilter, listener: ObjectCreatedListener): () => void {
@@ -202,24 +234,27 @@ export class LmdbObjectStore implements EventedObjectStore {
       const db = this.db(bucket);
       const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
       const large = bytes.length > CHUNK_BYTES;
+      const create = options.ifNoneMatch === '*';
       await this.oneWriterOf(bucket, key, large || this.piecesOf(db.get(key), bucket) !== undefined, async () => {
         const settled = this.derivedBuckets.has(bucket) ? committed : durably;
-        if (options.ifNoneMatch === '*') {
-          // A create that will lose writes no pieces (the check inside the transaction still decides a race).
-          if (large && db.get(key) !== undefined) throw new ObjectExistsError(bucket, key);
-          // A large body's pieces first, then its key (see CHUNK_BYTES).
-          const value = large ? await this.putPieces(bucket, bytes) : await this.encode(bucket, key, bytes);
-          const created = await settled(db.ifNoExists(key, () => void db.put(key, value)));
-          if (!created) {
-            await this.removePieces(bucket, this.piecesOf(value, bucket));
-            throw new ObjectExistsError(bucket, key);
-          }
-        } else {
-          const value = large ? await this.putPieces(bucket, bytes) : await this.encode(bucket, key, bytes);
-          const replaced = this.piecesOf(db.get(key), bucket);
-          await settled(db.put(key, value));
-          await this.removePieces(bucket, replaced);
+        if (!large && this.piecesOf(db.get(key), bucket) === undefined) {
+          // Neither this body nor the one it replaces has pieces: one write (the claims' and outcomes' path).
+          const value = await this.encode(bucket, key, bytes);
+          if (!create) await settled(db.put(key, value));
+          else if (!(await settled(db.ifNoExists(key, () => void db.put(key, value))))) throw new ObjectExistsError(bucket, key);
+          return;
         }
+        // A create that will lose writes no pieces (the check inside the transaction still decides a race).
+        if (create && large && db.get(key) !== undefined) throw new ObjectExistsError(bucket, key);
+        // A large body's pieces first, then its key (see CHUNK_BYTES), in a transaction with the journal.
+        const written = large ? await this.putPieces(bucket, bytes) : undefined;
+        const value = written?.value ?? (await this.encode(bucket, key, bytes));
+        const outcome = await this.transact(bucket, () => this.writeKey(bucket, key, value, written?.pieces, create));
+        if (outcome === 'exists') {
+          await this.removePieces(bucket, written?.pieces);
+          throw new ObjectExistsError(bucket, key);
+        }
+        await this.removePieces(bucket, outcome);
       });
     } catch (err) {
       throw unavailable(err, 'put', bucket, key);
@@ -245,9 +280,13 @@ export class LmdbObjectStore implements EventedObjectStore {
       const db = this.db(bucket);
       const pieced = this.piecesOf(db.get(key), bucket) !== undefined;
       await this.oneWriterOf(bucket, key, pieced, async () => {
-        const removed = this.piecesOf(db.get(key), bucket);
-        await (this.derivedBuckets.has(bucket) ? committed : durably)(db.remove(key));
-        await this.removePieces(bucket, removed);
+        const settled = this.derivedBuckets.has(bucket) ? committed : durably;
+        if (this.piecesOf(db.get(key), bucket) === undefined) {
+          await settled(db.remove(key));
+          return;
+        }
+        const removed = await this.transact(bucket, () => this.writeKey(bucket, key, undefined));
+        if (removed !== 'exists') await this.removePieces(bucket, removed);
       });
     } catch (err) {
       throw unavailable(err, 'delete', bucket, key);
@@ -280,6 +319,7 @@ export class LmdbObjectStore implements EventedObjectStore {
 
   /** Waits for queued writes, then closes the database (both environments). */
   async close(): Promise<void> {
+    await this.swept;
     await Promise.all([this.root.close(), this.derivedRoot?.close()]);
   }
 
@@ -308,21 +348,67 @@ export class LmdbObjectStore implements EventedObjectStore {
     return (format === FORMAT_LZ4 ? uncompressSync(body, dictionary) : inflateRawSync(body, { dictionary })).toString('utf8');
   }
 
-  /** Writes `bytes` as pieces of CHUNK_BYTES, each in a batch of its own; returns the value that names them. */
-  private async putPieces(bucket: string, bytes: Buffer): Promise<Buffer> {
+  /**
+   * Writes `bytes` as pieces of CHUNK_BYTES, each in a batch of its own, after a journal entry that
+   * says they are being written; returns the value that names them, and them.
+   */
+  private async putPieces(bucket: string, bytes: Buffer): Promise<{ value: Buffer; pieces: Pieces }> {
     const id = randomBytes(12);
+    const hex = id.toString('hex');
     const count = Math.ceil(bytes.length / CHUNK_BYTES);
     const chunks = this.chunksOf(bucket);
     const settled = this.derivedBuckets.has(bucket) ? committed : durably;
+    await settled(chunks.put(JOURNAL_PREFIX + hex, journalEntry('writing', this.now())));
+    const keys: string[] = [];
     for (let n = 0; n < count; n++) {
-      await settled(chunks.put(`${id.toString('hex')}/${n}`, bytes.subarray(n * CHUNK_BYTES, (n + 1) * CHUNK_BYTES)));
+      keys.push(`${hex}/${n}`);
+      await settled(chunks.put(keys[n]!, bytes.subarray(n * CHUNK_BYTES, (n + 1) * CHUNK_BYTES)));
     }
     const value = Buffer.alloc(CHUNKED_BYTES);
     value[0] = CHUNKED;
     id.copy(value, 1);
     value.writeUInt32BE(count, 13);
     value.writeBigUInt64BE(BigInt(bytes.length), 17);
-    return value;
+    return { value, pieces: { id: hex, keys, size: bytes.length } };
+  }
+
+  /**
+   * Inside a write transaction: sets `key` to `value` (removes it when undefined; a create leaves an
+   * existing one and answers "exists"), and keeps the journal in step in the same commit: the new
+   * value's pieces are no longer "writing", the old value's are "dropped". Answers the old pieces.
+   */
+  private writeKey(bucket: string, key: string, value: Buffer | undefined, pieces?: Pieces, create = false): Pieces | undefined | 'exists' {
+    const db = this.db(bucket);
+    const chunks = this.chunksOf(bucket);
+    const before = db.get(key);
+    if (create && before !== undefined) return 'exists';
+    const replaced = this.piecesOf(before, bucket);
+    if (value === undefined) void db.remove(key);
+    else void db.put(key, value);
+    if (pieces !== undefined) void chunks.remove(JOURNAL_PREFIX + pieces.id);
+    if (replaced !== undefined) void chunks.put(JOURNAL_PREFIX + replaced.id, journalEntry('dropped', this.now()));
+    return replaced;
+  }
+
+  /**
+   * Removes the pieces the journal names that no key names: "dropped" ones, and "writing" ones
+   * older than UNFINISHED_PIECES_MS (a writer in another process may still be at work on younger
+   * ones). Answers how many sets it removed.
+   */
+  private async sweep(chunks: Database<Buffer, string>, settled: <T>(write: Promise<T>) => Promise<T>): Promise<number> {
+    const now = this.now();
+    const stale: string[] = [];
+    for (const { key, value } of chunks.getRange({ start: JOURNAL_PREFIX, end: JOURNAL_END })) {
+      const entry = readJournalEntry(value);
+      if (entry !== undefined && (entry.state === 'dropped' || now - entry.at >= UNFINISHED_PIECES_MS))
+        stale.push(key.slice(JOURNAL_PREFIX.length));
+    }
+    for (const id of stale) {
+      // Every `<id>/<n>`: "/" is 0x2F and "0" the byte after it.
+      const keys = [...chunks.getKeys({ start: `${id}/`, end: `${id}0` })].map(String);
+      await settled(Promise.all([...keys.map((pieceKey) => chunks.remove(pieceKey)), chunks.remove(JOURNAL_PREFIX + id)]));
+    }
+    return stale.length;
   }
 
   /** The pieces a stored value names, or undefined for any other value (a plain body that starts with CHUNKED included). */
@@ -333,7 +419,7 @@ export class LmdbObjectStore implements EventedObjectStore {
     if (count < 2 || count > MAX_PIECES || size <= (count - 1) * CHUNK_BYTES || size > count * CHUNK_BYTES) return undefined;
     const id = stored.subarray(1, 13).toString('hex');
     const keys = Array.from({ length: count }, (_, n) => `${id}/${n}`);
-    return this.chunksOf(bucket).doesExist(keys[0]!) ? { keys, size } : undefined;
+    return this.chunksOf(bucket).doesExist(keys[0]!) ? { id, keys, size } : undefined;
   }
 
   private readPieces(pieces: Pieces, bucket: string, key: string, maxBytes = Infinity): Buffer {
@@ -351,10 +437,11 @@ export class LmdbObjectStore implements EventedObjectStore {
     return Buffer.concat(parts, bytes);
   }
 
+  /** Removes pieces no key names any more, and their journal entry. */
   private async removePieces(bucket: string, pieces: Pieces | undefined): Promise<void> {
     if (pieces === undefined) return;
     const chunks = this.chunksOf(bucket);
-    await Promise.all(pieces.keys.map((pieceKey) => chunks.remove(pieceKey)));
+    await Promise.all([...pieces.keys.map((pieceKey) => chunks.remove(pieceKey)), chunks.remove(JOURNAL_PREFIX + pieces.id)]);
   }
 
   /**
@@ -383,6 +470,18 @@ export class LmdbObjectStore implements EventedObjectStore {
 
   private chunksOf(bucket: string): Database<Buffer, string> {
     return this.derivedBuckets.has(bucket) ? this.derivedChunks! : this.chunks;
+  }
+
+  /**
+   * `fn` in a write transaction of the bucket's environment; resolves once committed and, outside
+   * the derived buckets, flushed (a transaction's promise carries no `flushed` of its own).
+   */
+  private async transact<T>(bucket: string, fn: () => T): Promise<T> {
+    const derived = this.derivedBuckets.has(bucket);
+    const root = derived ? this.derivedRoot! : this.root;
+    const result = await root.transaction(fn);
+    if (!derived) await root.flushed;
+    return result;
   }
 
   private dictionariesOf(bucket: string): Database<Buffer, string> {
@@ -497,10 +596,32 @@ function unavailable(err: unknown, op: string, bucket: string, key: string): Err
   return new RetryableError('STORE_UNAVAILABLE', `the local store could not ${op} ${bucket}/${key}: ${reasonOf(err)}`, { cause: err });
 }
 
-/** A large body's pieces, in order, and its size in bytes. */
+/** A large body's pieces: their id (hex), their keys in order, and the body's size in bytes. */
 interface Pieces {
+  id: string;
   keys: string[];
   size: number;
+}
+
+interface JournalEntry {
+  state: 'writing' | 'dropped';
+  at: number;
+}
+
+function journalEntry(state: JournalEntry['state'], at: number): Buffer {
+  return Buffer.from(JSON.stringify({ state, at }));
+}
+
+/** A journal entry, or undefined when it cannot be read (its pieces are then left alone: a writer may be at work on them). */
+function readJournalEntry(value: Buffer): JournalEntry | undefined {
+  try {
+    const entry = JSON.parse(value.toString('utf8')) as Partial<JournalEntry>;
+    return (entry.state === 'writing' || entry.state === 'dropped') && typeof entry.at === 'number'
+      ? { state: entry.state, at: entry.at }
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -131,6 +131,53 @@ describe('LmdbObjectStore', () => {
     expect(await piecesLeft()).toBe(3);
   });
 
+  it('removes at the next open the pieces a crash left with no key naming them, and leaves those a writer may still be at', async () => {
+    // Prepare: a live large body, then what crashes leave beside it (as the store writes its journal
+    // in `_chunks`): pieces written two hours ago and a minute ago whose key never came, and
+    // pieces a replaced value dropped.
+    const big = 'x'.repeat(2 * CHUNK_BYTES + 1);
+    await store.put('campaigns', 'live', big);
+    await store.close();
+    opened = [];
+    const now = Date.parse('2026-12-02T12:00:00Z');
+    const env = open({ path: dir, maxDbs: 32 });
+    const chunks = env.openDB<Buffer, string>('_chunks', { encoding: 'binary' });
+    const left = async (id: string, state: string, at: number, pieces: number) => {
+      await chunks.put(`~pieces/${id}`, Buffer.from(JSON.stringify({ state, at })));
+      for (let n = 0; n < pieces; n++) await chunks.put(`${id}/${n}`, Buffer.alloc(1000, n));
+    };
+    await left('a'.repeat(24), 'writing', now - 2 * 3600_000, 2);
+    await left('b'.repeat(24), 'writing', now - 60_000, 3);
+    await left('c'.repeat(24), 'dropped', now - 1_000, 2);
+    await env.close();
+
+    // Act
+    const reopened = new LmdbObjectStore({ path: dir, now: () => now });
+    opened.push(reopened);
+    const swept = await reopened.swept;
+
+    // Assess: the old and the dropped are gone; the live body (3 pieces) and the young ones (3, and their entry) stay.
+    expect(swept).toBe(2);
+    expect(await reopened.get('campaigns', 'live')).toBe(big);
+    expect(await piecesLeft()).toBe(3 + 3 + 1);
+  });
+
+  it("leaves only the last value's pieces when two stores on one folder (as two processes) overwrite one large key at once", async () => {
+    // Prepare
+    const other = new LmdbObjectStore({ path: dir });
+    opened.push(other);
+    const big = (c: string) => c.repeat(2 * CHUNK_BYTES + 1);
+    await store.put('campaigns', 'k', big('0'));
+
+    // Act: neither store orders its writes after the other's.
+    await Promise.all([store.put('campaigns', 'k', big('a')), other.put('campaigns', 'k', big('b')), other.delete('campaigns', 'j')]);
+    const last = await store.get('campaigns', 'k');
+
+    // Assess: whichever won, only its 3 pieces are left, and no journal entry.
+    expect([big('a'), big('b')]).toContain(last);
+    expect(await piecesLeft()).toBe(3);
+  });
+
   it('reads back, as they came, plain bodies that start with the bytes that mark a list of pieces or a compressed body', async () => {
     // Prepare: Windows-1252 "þjóð" first (þ is 0xFE), 25 bytes of it, and a UTF-16LE byte-order mark (FF FE).
     const thorn = Buffer.from([0xfe, 0x6a, 0xf3, 0xf0, 0x2c, 0x65, 0x6d, 0x61, 0x69, 0x6c, 0x0a]);
