@@ -94,6 +94,7 @@ const MAX_DEFLATED_BODY = 256 * 1024;
  * pipeline's CPU, and as much again to read it back).
  */
 const COMPRESSED = 0xc1;
+// Versions before 0xC1 read such a body as its bytes: do not open a data folder with one after this one has written to it.
 /** What marked such a body before (still read). */
 const COMPRESSED_BEFORE = 0xff;
 /** Raw deflate (zlib, level 3) against the dictionary: what the store wrote before LZ4; still read. */
@@ -627,7 +628,9 @@ function readJournalEntry(value: Buffer): JournalEntry | undefined {
 /**
  * Whether a stored value is a body compressed against its dictionary: a marker, a format this
  * store writes, and room for the header. A plain body that happens to start with 0xFF (a UTF-16LE
- * byte-order mark is FF FE) or 0xC1 is read as it is.
+ * byte-order mark is FF FE) or 0xC1 is read as it is, unless its second byte is a format's (1 or
+ * 2) and it has ten bytes or more: it then reads as a compressed body whose dictionary is missing
+ * (an upload would have to start with Á or ÿ in Windows-1252 and then the control character 0x01 or 0x02).
  */
 function isDeflated(stored: Buffer): boolean {
   return (

@@ -109,7 +109,6 @@ export function createPiscinaRenderPool(options: RenderPoolOptions = {}): Render
     if (inFlight >= threads + maxQueue) throw busy(threads + maxQueue);
     const limitMs = COMPILING_TASKS.has(task.kind) ? checkMs : renderMs;
     const waitMs = options.waitLimitMs ?? WAIT_FACTOR * limitMs;
-    const handedIn = Date.now();
     const meter = newMeter();
     const stop = new AbortController();
     let stopped: Stopped | undefined;
@@ -117,10 +116,14 @@ export function createPiscinaRenderPool(options: RenderPoolOptions = {}): Render
       stopped ??= why;
       stop.abort();
     };
+    let startedWithoutClock: number | undefined;
     const watch = setInterval(
       () => {
         const used = cpuUsedMs(meter);
-        if (used === null ? Date.now() - handedIn >= limitMs : used !== undefined && used >= limitMs) stopFor('cpu');
+        // Where threads have no CPU clock, the time since the task started stands in for it.
+        if (used === 'no-clock') startedWithoutClock ??= Date.now();
+        const spent = used === 'no-clock' ? Date.now() - startedWithoutClock! : used;
+        if (spent !== undefined && spent >= limitMs) stopFor('cpu');
       },
       Math.min(METER_POLL_MS, limitMs),
     );
@@ -132,7 +135,7 @@ export function createPiscinaRenderPool(options: RenderPoolOptions = {}): Render
       const metered: MeteredTask = { task, meter };
       return (await started().run(metered, { signal: stop.signal })) as RenderTaskResult;
     } catch (err) {
-      throw translate(err, task, stopped === 'wait' ? { waitMs } : { limitMs }, threads + maxQueue);
+      throw translate(err, task, stopped, stopped === 'wait' ? waitMs : limitMs, threads + maxQueue);
     } finally {
       release?.();
       clearInterval(watch);
@@ -159,7 +162,7 @@ function busy(limit: number, cause?: unknown): RetryableError {
 }
 
 /** First come, first served: `count` slots, each taken until its release is called. */
-class Slots {
+export class Slots {
   private readonly waiting: Array<() => void> = [];
 
   constructor(private free: number) {}
@@ -197,17 +200,11 @@ class Slots {
 /** Why the pool stopped a task: it used its CPU limit, or it waited too long for an answer. */
 type Stopped = 'cpu' | 'wait';
 
-function translate(err: unknown, task: RenderTask, why: { limitMs: number } | { waitMs: number }, limit: number): Error {
+function translate(err: unknown, task: RenderTask, stopped: Stopped | undefined, ms: number, limit: number): Error {
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof Error && err.name === 'AbortError' && 'waitMs' in why) {
-    return new RetryableError(
-      'RENDER_BUSY',
-      `the render pool could not finish the ${task.kind} task within ${why.waitMs / 1000} s, though it had not used its CPU limit: the machine is busy; try again shortly`,
-      { retryAfterMs: 5_000, cause: err },
-    );
-  }
-  if (err instanceof Error && err.name === 'AbortError' && 'limitMs' in why) {
-    const seconds = `${why.limitMs / 1000} s`;
+  const aborted = err instanceof Error && err.name === 'AbortError';
+  if (aborted && stopped === 'cpu') {
+    const seconds = `${ms / 1000} s`;
     if (COMPILING_TASKS.has(task.kind)) {
       return new ValidationError('TEMPLATE_INVALID', [
         { where: 'mjml', message: `checking the template did not finish within ${seconds} of CPU and was stopped; simplify it` },
@@ -222,6 +219,14 @@ function translate(err: unknown, task: RenderTask, why: { limitMs: number } | { 
     return new ValidationError('AUDIENCE_INVALID', [
       { where: 'audience', message: `reading it did not finish within ${seconds} of CPU and was stopped` },
     ]);
+  }
+  if (aborted) {
+    // Stopped for its wait, or by the pool closing: nothing says the task itself was at fault.
+    const why =
+      stopped === 'wait'
+        ? `could not finish the ${task.kind} task within ${ms / 1000} s, though it had not used its CPU limit (it waited for a thread, or the machine gave it little CPU)`
+        : `stopped the ${task.kind} task before it finished (${message})`;
+    return new RetryableError('RENDER_BUSY', `the render pool ${why}; try again shortly`, { retryAfterMs: 5_000, cause: err });
   }
   if ((err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY') {
     return new PermanentError('RENDER_TOO_LARGE', `the ${task.kind} task needed more memory than a render thread has, and was stopped`);

@@ -19,13 +19,15 @@ export function newMeter(): Int32Array {
 }
 
 /**
- * The CPU the task has used since it started, in ms; `undefined` while it waits for a thread,
- * `null` where its thread's CPU cannot be read.
+ * The CPU the task has used since it started, in ms; `undefined` while it waits for a thread or
+ * when its thread's clock could not be read this time, `'no-clock'` where threads have none
+ * (the worker found no `/proc`).
  */
-export function cpuUsedMs(meter: Int32Array): number | undefined | null {
+export function cpuUsedMs(meter: Int32Array): number | undefined | 'no-clock' {
   const tid = Atomics.load(meter, 0);
   if (tid === 0) return undefined;
-  if (tid === NO_THREAD_CPU) return null;
+  if (tid === NO_THREAD_CPU) return 'no-clock';
   const now = threadCpuMs(tid);
-  return now === undefined ? null : now - Atomics.load(meter, 1);
+  // Both in 32 bits, so a thread's clock past 2^31 ms wraps alike on both sides.
+  return now === undefined ? undefined : ((now | 0) - Atomics.load(meter, 1)) | 0;
 }

@@ -15,7 +15,7 @@ export default function renderWorker({ task, meter }: MeteredTask): Promise<Rend
   if (tid === undefined || startMs === undefined) {
     Atomics.store(meter, 0, NO_THREAD_CPU);
   } else {
-    Atomics.store(meter, 1, startMs);
+    Atomics.store(meter, 1, startMs | 0);
     Atomics.store(meter, 0, tid);
   }
   return runTask(task);

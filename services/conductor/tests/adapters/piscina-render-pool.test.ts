@@ -1,5 +1,7 @@
 import { PermanentError, RetryableError, ValidationError } from '@baton/shared';
-import { createPiscinaRenderPool } from '../../src/adapters/piscina-render-pool';
+import { Slots, createPiscinaRenderPool } from '../../src/adapters/piscina-render-pool';
+import { NO_THREAD_CPU, cpuUsedMs, newMeter } from '../../src/adapters/render-meter';
+import { ownThreadId, threadCpuMs } from '@baton/shared';
 import type { RenderPool } from '../../src/core/ports';
 import { NESTED_LOOPS_MJML, SIMPLE_MJML } from '../robustness/hostile';
 
@@ -150,8 +152,63 @@ describe("the piscina render pool's limits", () => {
       expect((checked as RetryableError).code).toBe('RENDER_BUSY');
       expect((checked as Error).message).toMatch(/check-template task within 1 s, though it had not used its CPU limit/);
       await Promise.all(slow);
+      // The tasks stopped while they waited gave up their places: the next one runs.
+      await expect(check(pool)).resolves.toEqual({ warnings: expect.any(Array) });
     } finally {
       await pool.close();
     }
   }, 30_000);
+});
+
+describe('the render meter', () => {
+  it("counts the thread's CPU, not the time: nothing while it sleeps, about all of it while it spins", () => {
+    // Prepare: the meter as a render thread fills it in, for this thread.
+    const tid = ownThreadId()!;
+    const meter = newMeter();
+    Atomics.store(meter, 1, threadCpuMs(tid)!);
+    Atomics.store(meter, 0, tid);
+
+    // Act
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+    const afterSleep = cpuUsedMs(meter) as number;
+    const spinUntil = Date.now() + 300;
+    while (Date.now() < spinUntil);
+    const afterSpin = cpuUsedMs(meter) as number;
+
+    // Assess: the clock's ticks are 10 ms.
+    expect(afterSleep).toBeLessThanOrEqual(20);
+    expect(afterSpin - afterSleep).toBeGreaterThanOrEqual(50); // of 300 ms spun: a loaded machine gives less
+  });
+
+  it('says when a task waits for a thread, and when threads have no CPU clock', () => {
+    const meter = newMeter();
+    expect(cpuUsedMs(meter)).toBeUndefined();
+    Atomics.store(meter, 0, NO_THREAD_CPU);
+    expect(cpuUsedMs(meter)).toBe('no-clock');
+  });
+});
+
+describe("the pool's slots", () => {
+  it('hands a freed slot to the next waiter still waiting, not to one stopped while it waited', async () => {
+    // Prepare: one slot, taken; one waiter stopped, another waiting.
+    const slots = new Slots(1);
+    const release = await slots.take(new AbortController().signal);
+    const stopped = new AbortController();
+    const gaveUp = slots.take(stopped.signal);
+    stopped.abort();
+    await expect(gaveUp).rejects.toMatchObject({ name: 'AbortError' });
+    let next = false;
+    const waiting = slots.take(new AbortController().signal).then((r) => {
+      next = true;
+      return r;
+    });
+
+    // Act
+    release();
+    await new Promise((r) => setTimeout(r, 10));
+
+    // Assess
+    expect(next).toBe(true);
+    (await waiting)();
+  });
 });
