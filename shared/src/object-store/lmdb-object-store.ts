@@ -54,8 +54,8 @@ import {
  *   that reads the value it replaces, so the pieces of a replaced value are the ones removed. A
  *   journal beside the pieces (see JOURNAL_PREFIX) names those that a crash may leave with no
  *   key naming them (between the pieces and the key, or before a replaced value's pieces are
- *   removed); the next open removes them (`swept`). Left: a small body written by another
- *   process over a large one at the same moment as this one's large write, and pieces written
+ *   removed); the next open removes them (`swept`). Left: a small body written, or a delete, by
+ *   another process at the same moment as this one's large write of the key, and pieces written
  *   before the journal.
  *   An earlier version of this store would read a list of pieces as its 25 bytes: do not open a
  *   data folder with one after a large upload.
@@ -184,10 +184,7 @@ export class LmdbObjectStore implements EventedObjectStore {
     this.derivedChunks = this.derivedRoot?.openDB<Buffer, string>(CHUNKS_DB, { encoding: 'binary', compression: true });
     this.dictionaryScope = options.dictionaryScope;
     this.now = options.now ?? Date.now;
-    const sweeps = [
-      this.sweep(this.chunks, durably),
-      ...(this.derivedChunks === undefined ? [] : [this.sweep(this.derivedChunks, committed)]),
-    ];
+    const sweeps = [this.sweep(this.chunks), ...(this.derivedChunks === undefined ? [] : [this.sweep(this.derivedChunks)])];
     this.swept = Promise.all(sweeps).then(
       (counts) => counts.reduce((a, b) => a + b, 0),
       () => 0,
@@ -383,6 +380,13 @@ export class LmdbObjectStore implements EventedObjectStore {
     const chunks = this.chunksOf(bucket);
     const before = db.get(key);
     if (create && before !== undefined) return 'exists';
+    // Pieces whose entry is gone were swept by an open that took this writer for a crashed one
+    // (paused over UNFINISHED_PIECES_MS): a key must not name them.
+    if (pieces !== undefined && !chunks.doesExist(JOURNAL_PREFIX + pieces.id))
+      throw new RetryableError(
+        'STORE_UNAVAILABLE',
+        `the local store removed the pieces of ${bucket}/${key} before its key was written; write it again`,
+      );
     const replaced = this.piecesOf(before, bucket);
     if (value === undefined) void db.remove(key);
     else void db.put(key, value);
@@ -396,7 +400,7 @@ export class LmdbObjectStore implements EventedObjectStore {
    * older than UNFINISHED_PIECES_MS (a writer in another process may still be at work on younger
    * ones). Answers how many sets it removed.
    */
-  private async sweep(chunks: Database<Buffer, string>, settled: <T>(write: Promise<T>) => Promise<T>): Promise<number> {
+  private async sweep(chunks: Database<Buffer, string>): Promise<number> {
     const now = this.now();
     const stale: string[] = [];
     for (const { key, value } of chunks.getRange({ start: JOURNAL_PREFIX, end: JOURNAL_END })) {
@@ -407,7 +411,8 @@ export class LmdbObjectStore implements EventedObjectStore {
     for (const id of stale) {
       // Every `<id>/<n>`: "/" is 0x2F and "0" the byte after it.
       const keys = [...chunks.getKeys({ start: `${id}/`, end: `${id}0` })].map(String);
-      await settled(Promise.all([...keys.map((pieceKey) => chunks.remove(pieceKey)), chunks.remove(JOURNAL_PREFIX + id)]));
+      // Committed is enough: pieces a power cut brings back are swept at the next open again.
+      await Promise.all([...keys.map((pieceKey) => chunks.remove(pieceKey)), chunks.remove(JOURNAL_PREFIX + id)]);
     }
     return stale.length;
   }
@@ -480,7 +485,8 @@ export class LmdbObjectStore implements EventedObjectStore {
   private async transact<T>(bucket: string, fn: () => T): Promise<T> {
     const derived = this.derivedBuckets.has(bucket);
     const root = derived ? this.derivedRoot! : this.root;
-    const result = await root.transaction(fn);
+    // A child transaction: one that throws is rolled back (a plain one commits what it wrote so far).
+    const result = await root.childTransaction(fn);
     if (!derived) await root.flushed;
     return result;
   }

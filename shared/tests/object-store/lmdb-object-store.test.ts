@@ -162,20 +162,77 @@ describe('LmdbObjectStore', () => {
     expect(await piecesLeft()).toBe(3 + 3 + 1);
   });
 
+  /** Holds each store's key transactions until `count` are waiting, then lets them all go: both writers' pieces are in first. */
+  function gateKeyWrites(stores: LmdbObjectStore[], count: number): void {
+    let release = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    let waiting = 0;
+    for (const s of stores) {
+      const transact = (s as unknown as { transact: (...a: unknown[]) => Promise<unknown> }).transact.bind(s);
+      jest.spyOn(s as unknown as { transact: () => Promise<unknown> }, 'transact').mockImplementation(async (...args: unknown[]) => {
+        if (++waiting === count) release();
+        await gate;
+        return transact(...args);
+      });
+    }
+  }
+
   it("leaves only the last value's pieces when two stores on one folder (as two processes) overwrite one large key at once", async () => {
     // Prepare
     const other = new LmdbObjectStore({ path: dir });
     opened.push(other);
     const big = (c: string) => c.repeat(2 * CHUNK_BYTES + 1);
     await store.put('campaigns', 'k', big('0'));
+    gateKeyWrites([store, other], 2);
 
-    // Act: neither store orders its writes after the other's.
-    await Promise.all([store.put('campaigns', 'k', big('a')), other.put('campaigns', 'k', big('b')), other.delete('campaigns', 'j')]);
+    // Act: neither store orders its writes after the other's, and both have written their pieces.
+    await Promise.all([store.put('campaigns', 'k', big('a')), other.put('campaigns', 'k', big('b'))]);
     const last = await store.get('campaigns', 'k');
 
     // Assess: whichever won, only its 3 pieces are left, and no journal entry.
     expect([big('a'), big('b')]).toContain(last);
     expect(await piecesLeft()).toBe(3);
+  });
+
+  it('removes at the next open the pieces of a replaced value that a crash kept from being removed', async () => {
+    // Prepare
+    const big = (c: string) => c.repeat(2 * CHUNK_BYTES + 1);
+    await store.put('campaigns', 'k', big('a'));
+    jest
+      .spyOn(store as unknown as { removePieces: () => Promise<void> }, 'removePieces')
+      .mockRejectedValueOnce(new Error('the process ended here'));
+
+    // Act: the key is replaced, and the old pieces are not removed.
+    await expect(store.put('campaigns', 'k', 'small now')).rejects.toThrow();
+    await store.close();
+    opened = [];
+    const reopened = new LmdbObjectStore({ path: dir });
+    opened.push(reopened);
+
+    // Assess
+    expect(await reopened.swept).toBe(1);
+    expect(await reopened.get('campaigns', 'k')).toBe('small now');
+    expect(await piecesLeft()).toBe(0);
+  });
+
+  it('refuses to write a key naming pieces that another open swept meanwhile (a writer paused over an hour)', async () => {
+    // Prepare: once the pieces are in, their journal entry goes, as a sweep elsewhere would take it.
+    const big = 'x'.repeat(2 * CHUNK_BYTES + 1);
+    await store.put('campaigns', 'k', 'before');
+    const chunks = (store as unknown as { chunks: { getKeys: (r: object) => Iterable<string>; remove: (k: string) => Promise<boolean> } })
+      .chunks;
+    const transact = (store as unknown as { transact: (...a: unknown[]) => Promise<unknown> }).transact.bind(store);
+    jest.spyOn(store as unknown as { transact: () => Promise<unknown> }, 'transact').mockImplementation(async (...args: unknown[]) => {
+      for (const key of [...chunks.getKeys({ start: '~pieces/', end: '~pieces0' })]) await chunks.remove(key);
+      return transact(...args);
+    });
+
+    // Act
+    const err = await store.put('campaigns', 'k', big).catch((e: unknown) => e);
+
+    // Assess: retryable, and the key unchanged.
+    expect((err as { code?: string }).code).toBe('STORE_UNAVAILABLE');
+    expect(await store.get('campaigns', 'k')).toBe('before');
   });
 
   it('reads back, as they came, plain bodies that start with the bytes that mark a list of pieces or a compressed body', async () => {
