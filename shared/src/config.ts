@@ -84,6 +84,11 @@ const dailyLimits = z.string().transform((s, ctx) => {
 const CUSTOMER = /^[a-z0-9][a-z0-9-]{1,62}$/;
 
 /** Each variable: its schema and its default (applied before validation, as a string). */
+/** 20 MB a second per token: a 200 MB audience (the most one may be) in ten seconds (`UPLOAD_BYTES_PER_SECOND`). */
+export const DEFAULT_UPLOAD_BYTES_PER_SECOND = 20_000_000;
+/** Expensive requests one API token may have under way at once (`EXPENSIVE_REQUESTS_AT_ONCE`). */
+export const DEFAULT_EXPENSIVE_REQUESTS_AT_ONCE = 4;
+
 const variables = {
   BATON_STAGE: { schema: z.enum(STAGES, { message: `must be one of ${STAGES.join(', ')}` }), default: 'dev' },
   PER_MINUTE_MAX: { schema: wholeNumber(1, 1_000_000), default: '6000' },
@@ -144,13 +149,13 @@ const variables = {
    * upload) are read, in bytes a second, all its uploads together: faster senders are slowed, not
    * refused. 0: no bound. Keeps one caller's uploads from taking the conductor's event loop.
    */
-  UPLOAD_BYTES_PER_SECOND: { schema: wholeNumber(0, 10_000_000_000), default: '20000000' },
+  UPLOAD_BYTES_PER_SECOND: { schema: wholeNumber(0, 10_000_000_000), default: String(DEFAULT_UPLOAD_BYTES_PER_SECOND) },
   /**
    * Expensive requests (creates, uploads, previews, test sends, a draft's check or preview) one API
    * token may have under way at once; one more is answered 429 with Retry-After. Each holds a body,
    * a render thread or the store for a while: the bound keeps one caller from taking them all.
    */
-  EXPENSIVE_REQUESTS_AT_ONCE: { schema: wholeNumber(1, 1_000), default: '4' },
+  EXPENSIVE_REQUESTS_AT_ONCE: { schema: wholeNumber(1, 1_000), default: String(DEFAULT_EXPENSIVE_REQUESTS_AT_ONCE) },
 } as const;
 
 type Variables = typeof variables;

@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Registry } from 'prom-client';
 import {
   BatonError,
+  DEFAULT_UPLOAD_BYTES_PER_SECOND,
   RetryableError,
   ValidationError,
   checkInRequest,
@@ -19,7 +20,7 @@ import { consoleRoutes, type ConsoleAssetSource } from './console-assets';
 import { createRoutes, type BodyLimits } from './create-routes';
 import { draftRoutes, namingRow, previewQuery } from './draft-routes';
 import { limitExpensiveRequests } from './expensive-requests';
-import { DEFAULT_UPLOAD_BYTES_PER_SECOND, UploadRate } from './upload-rate';
+import { UploadRate } from './upload-rate';
 import { recipientRoutes } from './recipient-routes';
 import { rateQuery, scheduleInput, sendInput, testSendInput, timeOf } from './requests';
 import { setupRoute, type SetupView } from './setup-route';

@@ -1,12 +1,12 @@
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
-import { BodyTooLargeError, ValidationError, parseWith } from '@baton/shared';
+import { BodyTooLargeError, DEFAULT_UPLOAD_BYTES_PER_SECOND, ValidationError, parseWith } from '@baton/shared';
 import type { AudienceUpload } from '../core/audience-upload';
 import type { Conductor } from '../core/conductor';
 import { tokenDigest } from './expensive-requests';
 import { createCampaignInput, timeOf } from './requests';
-import { DEFAULT_UPLOAD_BYTES_PER_SECOND, UploadRate } from './upload-rate';
+import { UploadRate } from './upload-rate';
 
 /**
  * The routes that take a campaign or an audience in (`POST /api/campaigns` as JSON or as

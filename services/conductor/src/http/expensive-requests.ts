@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DEFAULT_EXPENSIVE_REQUESTS_AT_ONCE } from '@baton/shared';
 
 /**
  * A bound on the expensive requests one API token has under way at once (creates, uploads,
@@ -18,8 +19,6 @@ const EXPENSIVE = new Set([
   'POST /api/drafts/preview',
 ]);
 
-/** As `EXPENSIVE_REQUESTS_AT_ONCE` defaults (shared/src/config.ts). */
-export const DEFAULT_EXPENSIVE_PER_TOKEN = 4;
 const RETRY_AFTER_S = 1;
 
 /** Who is asking, as a digest of the bearer token: a map keyed by it never holds a token itself. */
@@ -30,7 +29,7 @@ export function tokenDigest(request: FastifyRequest): string {
 }
 
 /** Adds the bound to `api`'s routes; call it after the bearer check, so only valid tokens count. */
-export function limitExpensiveRequests(api: FastifyInstance, perToken = DEFAULT_EXPENSIVE_PER_TOKEN): void {
+export function limitExpensiveRequests(api: FastifyInstance, perToken = DEFAULT_EXPENSIVE_REQUESTS_AT_ONCE): void {
   const underWay = new Map<string, number>();
   api.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!EXPENSIVE.has(`${request.method} ${request.routeOptions.url ?? ''}`)) return;

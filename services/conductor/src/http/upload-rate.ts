@@ -11,8 +11,6 @@ import { performance } from 'node:perf_hooks';
  * the default 20 MB/s can take at most about 3% of it, however it sends.
  */
 
-/** 20 MB a second per token: a 200 MB audience (the most one may be) in ten seconds. */
-export const DEFAULT_UPLOAD_BYTES_PER_SECOND = 20_000_000;
 /** A wait shorter than this is carried to the next chunk: one timer per chunk would cost more than it saves. */
 const MIN_WAIT_MS = 10;
 
