@@ -162,19 +162,25 @@ describe('LmdbObjectStore', () => {
     expect(await piecesLeft()).toBe(3 + 3 + 1);
   });
 
+  /** Runs `first` before each of the store's key transactions (a large body's key), its pieces being in. */
+  function beforeKeyWrites(s: LmdbObjectStore, first: () => Promise<void>): void {
+    const transact = (s as unknown as { transact: (...a: unknown[]) => Promise<unknown> }).transact.bind(s);
+    jest.spyOn(s as unknown as { transact: () => Promise<unknown> }, 'transact').mockImplementation(async (...args: unknown[]) => {
+      await first();
+      return transact(...args);
+    });
+  }
+
   /** Holds each store's key transactions until `count` are waiting, then lets them all go: both writers' pieces are in first. */
   function gateKeyWrites(stores: LmdbObjectStore[], count: number): void {
     let release = () => {};
     const gate = new Promise<void>((r) => (release = r));
     let waiting = 0;
-    for (const s of stores) {
-      const transact = (s as unknown as { transact: (...a: unknown[]) => Promise<unknown> }).transact.bind(s);
-      jest.spyOn(s as unknown as { transact: () => Promise<unknown> }, 'transact').mockImplementation(async (...args: unknown[]) => {
+    for (const s of stores)
+      beforeKeyWrites(s, () => {
         if (++waiting === count) release();
-        await gate;
-        return transact(...args);
+        return gate;
       });
-    }
   }
 
   it("leaves only the last value's pieces when two stores on one folder (as two processes) overwrite one large key at once", async () => {
@@ -221,10 +227,8 @@ describe('LmdbObjectStore', () => {
     await store.put('campaigns', 'k', 'before');
     const chunks = (store as unknown as { chunks: { getKeys: (r: object) => Iterable<string>; remove: (k: string) => Promise<boolean> } })
       .chunks;
-    const transact = (store as unknown as { transact: (...a: unknown[]) => Promise<unknown> }).transact.bind(store);
-    jest.spyOn(store as unknown as { transact: () => Promise<unknown> }, 'transact').mockImplementation(async (...args: unknown[]) => {
+    beforeKeyWrites(store, async () => {
       for (const key of [...chunks.getKeys({ start: '~pieces/', end: '~pieces0' })]) await chunks.remove(key);
-      return transact(...args);
     });
 
     // Act

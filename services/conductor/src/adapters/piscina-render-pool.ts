@@ -99,14 +99,12 @@ export function createPiscinaRenderPool(options: RenderPoolOptions = {}): Render
   const checkMs = options.checkTimeoutMs ?? 10_000;
   const renderMs = options.renderTimeoutMs ?? 5_000;
 
-  // Our own bound on tasks handed in and not yet answered (running or waiting): piscina's
-  // maxQueue does not count tasks given to a thread that is still starting.
-  let inFlight = 0;
   // Piscina gets a task only when a thread is free for it: with no thread kept (minThreads 0), a
   // task left in piscina's queue when it terminated a stopped task's thread was never started.
+  // The slots also bound the tasks handed in and not yet answered (running or waiting).
   const slots = new Slots(threads);
   const runTask = async (task: RenderTask): Promise<RenderTaskResult> => {
-    if (inFlight >= threads + maxQueue) throw busy(threads + maxQueue);
+    if (slots.inUse >= threads + maxQueue) throw busy(threads + maxQueue);
     const limitMs = COMPILING_TASKS.has(task.kind) ? checkMs : renderMs;
     const waitMs = options.waitLimitMs ?? WAIT_FACTOR * limitMs;
     const meter = newMeter();
@@ -128,7 +126,6 @@ export function createPiscinaRenderPool(options: RenderPoolOptions = {}): Render
       Math.min(METER_POLL_MS, limitMs),
     );
     const giveUp = setTimeout(() => stopFor('wait'), waitMs);
-    inFlight++;
     let release: (() => void) | undefined;
     try {
       release = await slots.take(stop.signal);
@@ -140,7 +137,6 @@ export function createPiscinaRenderPool(options: RenderPoolOptions = {}): Render
       release?.();
       clearInterval(watch);
       clearTimeout(giveUp);
-      inFlight--;
     }
   };
   return renderPoolOver(runTask, async () => {
@@ -164,8 +160,16 @@ function busy(limit: number, cause?: unknown): RetryableError {
 /** First come, first served: `count` slots, each taken until its release is called. */
 export class Slots {
   private readonly waiting: Array<() => void> = [];
+  private free: number;
 
-  constructor(private free: number) {}
+  constructor(private readonly count: number) {
+    this.free = count;
+  }
+
+  /** Slots taken and takers waiting for one. */
+  get inUse(): number {
+    return this.count - this.free + this.waiting.length;
+  }
 
   /** Resolves with the slot's release once one is free; rejects (an `AbortError`) if `signal` aborts first. */
   take(signal: AbortSignal): Promise<() => void> {
