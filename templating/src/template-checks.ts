@@ -215,6 +215,66 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
   return !tooDeep && droppedTexts <= MAX_DROPPED_TEXTS;
 }
 
+/**
+ * Elements inside one another in the HTML MJML produces. MJML wraps a template's own markup in
+ * at most about 30 levels of its own (tables, rows, cells, an accordion's parts), so a source
+ * within `MAX_NESTING_DEPTH` stays well under this; what passes it is markup HTML reads as left
+ * open, such as `<span />` in `<mj-text>`.
+ */
+export const MAX_HTML_NESTING_DEPTH = 2 * MAX_NESTING_DEPTH;
+
+/** HTML's void elements: the only ones a `/>` closes in HTML (elsewhere it is ignored and the element stays open). */
+const VOID_ELEMENTS: ReadonlySet<string> = new Set('area base br col embed hr img input link meta param source track wbr'.split(' '));
+
+/**
+ * Reads the HTML MJML produced as html-to-text and the unsubscribe-link check will (HTML's rules:
+ * `/>` closes only void elements), in one pass that stops at `MAX_HTML_NESTING_DEPTH`, and reports
+ * markup nested deeper. Those libraries' parser keeps its open elements with `unshift`, so each
+ * pass over deeper markup grows with the square of the depth, and html-to-text recurses on it.
+ * The usual cause is an element written `<x />` in an ending tag: MJML's parser reads it as
+ * closed, HTML does not, and what follows it nests inside it. Then the author's line of the first
+ * such tag is named. Answers whether the HTML may be read further.
+ */
+export function checkHtmlNesting(html: string, source: string, issues: IssueList): boolean {
+  let depth = 0;
+  let deepest: string | undefined;
+  const parser = new Parser({
+    onopentag(name) {
+      if (++depth > MAX_HTML_NESTING_DEPTH) {
+        deepest = name;
+        parser.pause();
+      }
+    },
+    onclosetag() {
+      depth--;
+    },
+  });
+  parser.write(html);
+  if (deepest === undefined) return true;
+  const tooDeep = `more than ${MAX_HTML_NESTING_DEPTH} elements inside one another`;
+  const selfClosed = firstSelfClosed(source, deepest);
+  if (selfClosed === undefined) {
+    issues.add('mjml', `the HTML MJML produces is too deeply nested: ${tooDeep}, at <${deepest}>; flatten the markup`, {
+      code: 'MJML_ERROR',
+    });
+  } else {
+    issues.add(
+      `mjml line ${selfClosed}`,
+      `<${deepest} /> stays open in HTML (a "/>" closes only void elements such as <br />), so what follows is nested inside it, ${tooDeep}; write <${deepest}></${deepest}>`,
+      { code: 'MJML_ERROR', line: selfClosed },
+    );
+  }
+  return false;
+}
+
+/** The line of the source's first `<name … />`, when `name` is not void (so HTML leaves it open). */
+function firstSelfClosed(source: string, name: string): number | undefined {
+  if (VOID_ELEMENTS.has(name)) return undefined;
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const match = new RegExp(`<${escaped}(?=[\\s/])[^<>]*/>`, 'i').exec(source);
+  return match === null ? undefined : new LineCounter(source).lineAt(match.index);
+}
+
 function reportUnclosed(element: OpenElement, insideEndingTag: boolean, issues: IssueList): void {
   const { name, line } = element;
   const isMjml = name === 'mjml' || name.startsWith('mj-');

@@ -15,6 +15,7 @@ import { unsubscribeLinkProblem } from './unsubscribe-link';
 import {
   IssueList,
   MAX_LIQUID_MARKUP,
+  checkHtmlNesting,
   checkStructure,
   checkTagsSurvived,
   compileFailure,
@@ -164,7 +165,9 @@ export async function inspectCampaignTemplate(input: Omit<TemplateInput, 'from'>
   // Liquid in the MJML source first: its errors then carry the author's own line numbers.
   const sourceLiquid = parseLiquid(htmlEngine, input.mjml, 'mjml', '', issues);
   // Markup too deep for the libraries' recursion, or too costly for MJML's parser, never reaches them.
-  const compiledHtml = checkStructure(input.mjml, issues, mjmlEndingTags()) ? await compileMjml(input.mjml, issues) : undefined;
+  const mjmlOutput = checkStructure(input.mjml, issues, mjmlEndingTags()) ? await compileMjml(input.mjml, issues) : undefined;
+  // …and HTML too deep for the readers of MJML's output (html-to-text, the unsubscribe check) never reaches them.
+  const compiledHtml = mjmlOutput !== undefined && checkHtmlNesting(mjmlOutput, input.mjml, issues) ? mjmlOutput : undefined;
 
   let html: Template[] | undefined;
   let text: Template[] | undefined;

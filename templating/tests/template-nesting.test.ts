@@ -1,5 +1,6 @@
 import { PermanentError, ValidationError } from '@baton/shared';
 import { compileCampaignTemplate, validateCampaignTemplate } from '../src/template';
+import { IssueList, MAX_HTML_NESTING_DEPTH, checkHtmlNesting } from '../src/template-checks';
 import { caught, helloMjml, mjmlBody } from './fixtures';
 
 const base = { from: 'Acme <news@acme.example>', subject: 'Hi {{ first_name }}', mjml: helloMjml };
@@ -58,6 +59,32 @@ describe('deeply nested templates', () => {
     await expect(result).resolves.toEqual({ warnings: [expect.stringContaining('unsubscribe_url')] });
   });
 
+  it('refuses an element written <x /> in mj-text, which HTML leaves open, once what follows nests too deep, naming its line', async () => {
+    // Prepare: MJML's parser reads each <span /> as closed, so the source is flat; HTML nests each in the one before
+    const mjml = mjmlBody(`<mj-text>\n<p>Hi</p>\n${'<span class="gap" />'.repeat(300)}</mj-text>`);
+
+    // Act
+    const issues = await issuesOf(mjml);
+
+    // Assess
+    const line = mjml.split('\n').findIndex((l) => l.includes('<span')) + 1;
+    expect(issues).toEqual([
+      {
+        where: `mjml line ${line}`,
+        message:
+          '<span /> stays open in HTML (a "/>" closes only void elements such as <br />), so what follows is nested inside it, more than 200 elements inside one another; write <span></span>',
+      },
+    ]);
+  });
+
+  it('accepts a few elements written <x /> in mj-text, as before', async () => {
+    // Act
+    const result = validateCampaignTemplate({ ...base, mjml: mjmlBody(`<mj-text>${'<span />'.repeat(20)}x</mj-text>`) });
+
+    // Assess
+    await expect(result).resolves.toEqual({ warnings: [expect.stringContaining('unsubscribe_url')] });
+  });
+
   it('refuses Liquid blocks nested too deep for the parser as too deeply nested, not as a crash', async () => {
     // Prepare: under the cap of 5,000 tags, but deeper than liquidjs's recursion reaches
     const mjml = mjmlBody(`<mj-text>${'{% if a %}'.repeat(2_400)}x${'{% endif %}'.repeat(2_400)}</mj-text>`);
@@ -78,6 +105,35 @@ describe('deeply nested templates', () => {
 
     // Assess
     expect(compiled.source.text).toContain('Hello {{ first_name }}');
+  });
+});
+
+describe('checkHtmlNesting (the HTML MJML produced)', () => {
+  it.each([
+    [MAX_HTML_NESTING_DEPTH, true],
+    [MAX_HTML_NESTING_DEPTH + 1, false],
+  ])('takes %i elements inside one another as fine: %s', (depth, fine) => {
+    // Act
+    const issues = new IssueList();
+    const answer = checkHtmlNesting(nested('div', depth), '<mjml></mjml>', issues);
+
+    // Assess
+    expect(answer).toBe(fine);
+    expect(issues.empty).toBe(fine);
+  });
+
+  it('names the element at the limit, not a line, when no tag of that name closes itself in the source', () => {
+    // Act
+    const issues = new IssueList();
+    checkHtmlNesting(`${'<div>'.repeat(MAX_HTML_NESTING_DEPTH)}<section>`, '<mjml><div /></mjml>', issues);
+
+    // Assess
+    expect(issues.toIssues()).toEqual([
+      {
+        where: 'mjml',
+        message: `the HTML MJML produces is too deeply nested: more than ${MAX_HTML_NESTING_DEPTH} elements inside one another, at <section>; flatten the markup`,
+      },
+    ]);
   });
 });
 
