@@ -8,10 +8,13 @@
  *   the busy flows, so past quiet earns it no burst, and past heavy use is no debt.
  * - An item is charged its flow's cost when it starts (the mean of its last few durations), and
  *   set right to what it took when it ends (so a flow's first item, of unknown cost, is charged
- *   too). Each duration is the thread's time the item took, measured as one server's: from the later of its start and the previous item's
- *   end (any flow's) to its own end. From start to end alone would count the wait behind the
- *   other flows' items in the thread: a quick render that waited behind a one-second one would
- *   cost a second.
+ *   too). Each duration is the thread's time the item took: its own, when it ends telling it
+ *   (`ownTimeOf`: a render measures its synchronous work in the thread); else measured as one
+ *   server's, from the later of its start and the previous item's end (any flow's) to its own
+ *   end. From start to end alone would count the wait behind the other flows' items in the
+ *   thread: a quick render that waited behind a one-second one would cost a second. The
+ *   one-server measure is wrong for items that overlap: a one-second render beside a quick one
+ *   that ended 6 ms after it was charged 6 ms, and its campaign then ran 31 at once.
  * - A flow may have only as many items running as fit in `inFlightBudgetMs` at its cost (at
  *   least one; exactly one until its first item ends): a flow of one-second renders never has
  *   more than one render ahead of another flow's, whatever the global concurrency. While the
@@ -34,6 +37,8 @@ export interface FairQueueOptions<T> {
   inFlightBudgetMs?: number;
   /** How many recent durations a flow's cost is the mean of. */
   window?: number;
+  /** An item's own time in the thread (ms), from what it ended with; undefined where it did not say. */
+  ownTimeOf?: (answer: unknown) => number | undefined;
 }
 
 /** Defaults: a campaign of 50 ms renders runs 20 at once; one of 1 s renders, one (a whole campaign of quick ones is held back only by the render slots). */
@@ -101,9 +106,10 @@ export class FairQueue<T> {
 
   /**
    * The next item to start, or undefined when nothing waits or the flow whose turn it is has its
-   * share running; call `finished` when the item has ended (however it ended).
+   * share running; call `finished` when the item has ended (however it ended), with what it
+   * answered if it told its own time (see `ownTimeOf`).
    */
-  take(): { item: T; finished: () => void } | undefined {
+  take(): { item: T; finished: (answer?: unknown) => void } | undefined {
     // The turn is the waiting flows' least finish time; of the flows at it, one with room starts.
     // None starts when all of them have their share running: their items end soon and they go
     // on, while another flow's one-second item started now would hold them back.
@@ -133,12 +139,13 @@ export class FairQueue<T> {
     let done = false;
     return {
       item,
-      finished: () => {
+      finished: (answer?: unknown) => {
         if (done) return;
         done = true;
         flow.running--;
         const now = this.options.now();
-        const duration = Math.max(0, now - Math.max(started, this.lastEnd));
+        const own = answer === undefined ? undefined : this.options.ownTimeOf?.(answer);
+        const duration = own !== undefined && own >= 0 && Number.isFinite(own) ? own : Math.max(0, now - Math.max(started, this.lastEnd));
         flow.durations.push(duration);
         flow.finish += duration - estimate;
         this.charged += duration;

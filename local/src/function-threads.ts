@@ -128,10 +128,10 @@ export class FunctionThread {
     });
   }
 
-  run(fn: FunctionName, event: unknown): Promise<void> {
+  run(fn: FunctionName, event: unknown): Promise<unknown> {
     if (this.pool === undefined) return Promise.reject(new Error(`the function thread is closed: ${fn} not run`));
     const task: FunctionTask = { fn, event };
-    return this.pool.run(task) as Promise<void>;
+    return this.pool.run(task) as Promise<unknown>;
   }
 
   /**

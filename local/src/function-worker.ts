@@ -53,7 +53,8 @@ const handlers = {
   }),
 };
 
-export default function runFunction(task: FunctionTask): Promise<void> {
+/** Runs one invocation; answers what its handler answered (a render's `RenderSummary`, read by the fair order). */
+export default function runFunction(task: FunctionTask): Promise<unknown> {
   return handlers[task.fn](task.event);
 }
 

@@ -25,8 +25,11 @@ export interface Invocation<E> {
 export interface InvocationQueue<T> {
   readonly length: number;
   push(item: T): void;
-  /** The next to start, or undefined if none may start now; `finished` is called when it has ended. */
-  take(): { item: T; finished: () => void } | undefined;
+  /**
+   * The next to start, or undefined if none may start now; `finished` is called when it has
+   * ended, with what the handler answered (nothing when it threw).
+   */
+  take(): { item: T; finished: (answer?: unknown) => void } | undefined;
   /** Drops everything waiting; returns it. */
   clear(): T[];
 }
@@ -131,7 +134,13 @@ export class LocalLambda<E> {
       const { item, finished } = next;
       this.running++;
       this.handler(item.event)
-        .finally(finished)
+        .then(
+          (answer) => finished(answer),
+          (err) => {
+            finished();
+            throw err;
+          },
+        )
         .catch((err) => this.failed(item, err))
         .finally(() => {
           this.running--;

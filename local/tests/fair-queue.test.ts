@@ -7,7 +7,8 @@ interface Item {
 
 function queue(options: { inFlightBudgetMs?: number; window?: number } = {}) {
   let now = 0;
-  const q = new FairQueue<Item>({ flowOf: (i) => i.flow, now: () => now, ...options });
+  const ownTimeOf = (answer: unknown) => (answer as { ownMs?: number }).ownMs;
+  const q = new FairQueue<Item>({ flowOf: (i) => i.flow, now: () => now, ownTimeOf, ...options });
   return { q, advance: (ms: number) => (now += ms) };
 }
 
@@ -136,6 +137,40 @@ describe('FairQueue', () => {
     expect(q.costOf('slow')).toBe(1_000);
     expect(q.costOf('plain')).toBe(5);
   });
+
+  it('charges items that overlapped the time each says it took, not the time between their ends', () => {
+    // Prepare: both start at once and overlap (each awaits the store while the other runs). The quick one ends
+    // first, after 1,328 ms in which the slow one held the thread for 1,143; the slow one ends 6 ms later.
+    const { q, advance } = queue();
+    fill(q, 'slow', 40);
+    fill(q, 'plain', 2);
+    const slow = q.take()!;
+    const plain = q.take()!;
+    // Act
+    advance(1_328);
+    plain.finished({ ownMs: 5 });
+    advance(6);
+    slow.finished({ ownMs: 1_143 });
+    // Assess: measured between ends they would cost 1,328 and 6, and slow would then run 166 at once.
+    expect(q.costOf('slow')).toBe(1_143);
+    expect(q.costOf('plain')).toBe(5);
+    expect([q.take()?.item.flow, q.take()?.item.flow, q.take()?.item.flow]).toEqual(['plain', 'slow', undefined]);
+  });
+
+  it.each([[-1], [Number.NaN], [Number.POSITIVE_INFINITY], [undefined]])(
+    'measures an item that ends telling no usable time (%p) between ends instead',
+    (ownMs) => {
+      // Prepare
+      const { q, advance } = queue();
+      fill(q, 'slow', 2);
+      const slow = q.take()!;
+      // Act
+      advance(700);
+      slow.finished({ ownMs });
+      // Assess
+      expect(q.costOf('slow')).toBe(700);
+    },
+  );
 
   it('takes a campaign’s cost as the mean of its recent durations', () => {
     // Prepare

@@ -115,6 +115,45 @@ describe('LocalLambda with a queue of its own', () => {
     expect(started).toEqual([2, 1, 3, 4]);
   });
 
+  it("tells its queue each invocation's answer when it ends, and nothing for one that threw", async () => {
+    // Prepare: a queue that records what each taken event ended with.
+    const waiting: { event: number; attempt: number }[] = [];
+    const ended: [number, unknown][] = [];
+    const f = new LocalLambda<number>(
+      async (e) => {
+        if (e === 2) throw new Error('no');
+        return { ownMs: e * 10 };
+      },
+      {
+        name: 'test',
+        concurrency: 1,
+        retryAttempts: 0,
+        logger: silentLogger,
+        queue: {
+          get length() {
+            return waiting.length;
+          },
+          push: (item) => void waiting.push(item),
+          take: () => {
+            const item = waiting.shift();
+            return item === undefined ? undefined : { item, finished: (answer?: unknown) => void ended.push([item.event, answer]) };
+          },
+          clear: () => waiting.splice(0),
+        },
+      },
+    );
+    // Act
+    for (const e of [1, 2, 3]) f.invoke(e);
+    await f.idle();
+    // Assess
+    expect(ended).toEqual([
+      [1, { ownMs: 10 }],
+      [2, undefined],
+      [3, { ownMs: 30 }],
+    ]);
+    expect(f.deadLetters.map((d) => d.event)).toEqual([2]);
+  });
+
   it('tells a retried event that its queue holds back as waiting', async () => {
     // Prepare: a queue that starts nothing while `held`; the one event fails once.
     const told: number[] = [];

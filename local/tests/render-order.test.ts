@@ -1,5 +1,5 @@
 import { keys } from '@baton/shared';
-import { campaignOfRequest, campaignOfStubEvent } from '../src/render-order';
+import { campaignOfRequest, campaignOfStubEvent, renderOwnTime } from '../src/render-order';
 
 function stubEvent(key: string) {
   return { Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'stubs' }, object: { key } } }] };
@@ -31,5 +31,15 @@ describe('campaignOfRequest', () => {
   it('puts a message that is not a request in the no-stub queue rather than throwing', () => {
     expect(campaignOfRequest(sns('not json'))).toBe('');
     expect(campaignOfRequest(sns('{"type":"other"}'))).toBe('');
+  });
+});
+
+describe('renderOwnTime', () => {
+  it("reads a render's own time from its handler's answer", () => {
+    expect(renderOwnTime({ ownMs: 1_143.5 })).toBe(1_143.5);
+  });
+
+  it.each([[undefined], [null], [{}], [{ ownMs: '5' }], ['5']])('reads no time from %p, so the queue measures it', (answer) => {
+    expect(renderOwnTime(answer)).toBeUndefined();
   });
 });

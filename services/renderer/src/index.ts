@@ -10,6 +10,6 @@ export type { StubberDeps } from './core/stubber';
 export { renderStub } from './core/render';
 export type { RenderDeps, RenderResult } from './core/render';
 export { createStubberHandler } from './handlers/stubber-handler';
-export { createRenderHandler } from './handlers/render-handler';
+export { createRenderHandler, type RenderSummary } from './handlers/render-handler';
 export { RecordsFailedError } from './errors';
 export type { RecordFailure } from './errors';

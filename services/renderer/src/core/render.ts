@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import {
   Ledger,
   PermanentError,
@@ -32,13 +33,24 @@ export interface RenderDeps {
   logger?: Logger;
   /** For the time on failure outcomes. */
   clock?: Clock;
+  /** Milliseconds for `ownMs` (monotonic); `performance.now` by default. */
+  stopwatch?: () => number;
 }
 
-export type RenderResult =
+export type RenderResult = (
   | { status: 'rendered'; key: string }
   | { status: 'failed'; reason: string }
   /** No stub under that key (deleted, or an event for something else): nothing to do. */
-  | { status: 'missing' };
+  | { status: 'missing' }
+) & {
+  /**
+   * The thread's time this render's own synchronous work took: reading the stub, merging it,
+   * serialising and handing the result to the store. Not the waits for the store and the
+   * template, in which other work runs: a scheduler sharing one thread among campaigns (the
+   * local composition's renders) charges each campaign what its renders really held the thread.
+   */
+  ownMs: number;
+};
 
 /**
  * Renders one stub into the rendered bucket.
@@ -58,29 +70,42 @@ export async function renderStub(deps: RenderDeps, stubKey: string): Promise<Ren
   const body = await store.get(buckets.stubs, stubKey);
   if (body === undefined) {
     log.warn({ event: 'render.stub-missing' });
-    return { status: 'missing' };
+    return { status: 'missing', ownMs: 0 };
   }
 
-  let rendered;
+  let compiled;
   try {
-    const stub = readStub(body, ref);
-    const compiled = await deps.templates.get(ref, async () => {
+    compiled = await deps.templates.get(ref, async () => {
       const definition = await loadCampaignDefinition(store, buckets, ref);
       return { from: definition.from, subject: definition.subject, mjml: definition.mjml };
     });
-    rendered = renderMessage(compiled, stub, { publicUrl, unsubscribeSecret: deps.unsubscribeSecret });
   } catch (err) {
-    if (!(isBatonError(err) && err.kind === 'permanent')) throw err;
-    const reason = describeError(err);
-    await recordFailure(deps, ref, reason);
-    log.warn({ event: 'render.failed', code: err.code, reason });
-    return { status: 'failed', reason };
+    return failed(deps, ref, err, 0, log);
   }
-
+  // From here to the store's write, one synchronous stretch: its time is this render's own.
+  const stopwatch = deps.stopwatch ?? performance.now.bind(performance);
+  const started = stopwatch();
   const key = keys.rendered(ref);
-  await store.put(buckets.rendered, key, JSON.stringify(rendered), { contentType: 'application/json' });
+  let writing: Promise<void>;
+  try {
+    const rendered = renderMessage(compiled, readStub(body, ref), { publicUrl, unsubscribeSecret: deps.unsubscribeSecret });
+    writing = store.put(buckets.rendered, key, JSON.stringify(rendered), { contentType: 'application/json' });
+  } catch (err) {
+    return failed(deps, ref, err, stopwatch() - started, log);
+  }
+  const ownMs = stopwatch() - started;
+  await writing;
   log.debug({ event: 'render.done' });
-  return { status: 'rendered', key };
+  return { status: 'rendered', key, ownMs };
+}
+
+/** A permanent error is this recipient's failed outcome; anything else (the store failing) is thrown for a retry. */
+async function failed(deps: RenderDeps, ref: RecipientRef, err: unknown, ownMs: number, log: Logger): Promise<RenderResult> {
+  if (!(isBatonError(err) && err.kind === 'permanent')) throw err;
+  const reason = describeError(err);
+  await recordFailure(deps, ref, reason);
+  log.warn({ event: 'render.failed', code: err.code, reason });
+  return { status: 'failed', reason, ownMs };
 }
 
 function readStub(body: string, ref: RecipientRef): StubRecord {

@@ -33,9 +33,9 @@ const buckets = bucketsFromEnv(env);
 const templates = new TemplateCache();
 const secrets = createSecretsManagerSecrets({ logger });
 
-let built: { unsubscribeSecret: string; handle: (event: unknown) => Promise<void> } | undefined;
+let built: { unsubscribeSecret: string; handle: (event: unknown) => Promise<unknown> } | undefined;
 
-async function currentHandler(): Promise<(event: unknown) => Promise<void>> {
+async function currentHandler(): Promise<(event: unknown) => Promise<unknown>> {
   const unsubscribeSecret = await secrets.get(env.BATON_UNSUBSCRIBE_SECRET_ARN);
   if (built?.unsubscribeSecret !== unsubscribeSecret) {
     built = { unsubscribeSecret, handle: createRenderHandler({ store, buckets, templates, publicUrl, unsubscribeSecret, logger }) };
@@ -44,5 +44,7 @@ async function currentHandler(): Promise<(event: unknown) => Promise<void>> {
 }
 
 export async function handler(event: unknown): Promise<void> {
-  return (await currentHandler())(event);
+  await (
+    await currentHandler()
+  )(event);
 }

@@ -40,9 +40,66 @@ describe('renderStub', () => {
 
     // Assess
     const message = await renderedFor(store, 'ann@example.com');
-    expect(result).toEqual({ status: 'rendered', key: keys.rendered({ ...ref, recipientId: recipientIdFor('acme', 'ann@example.com') }) });
+    expect(result).toEqual({
+      status: 'rendered',
+      key: keys.rendered({ ...ref, recipientId: recipientIdFor('acme', 'ann@example.com') }),
+      ownMs: expect.any(Number),
+    });
     expect(message).toMatchObject({ to: 'ann@example.com', subject: 'Hi Ann', from: 'Acme <news@acme.example>' });
     expect(message!.html).toContain('Hello Ann');
+  });
+
+  it('tells its own time: the synchronous merge and write, not the waits for the store and the template', async () => {
+    // Prepare: while it awaits a read or the template, other work holds the thread for a second; the write's own part takes 5 ms.
+    const { store, deps } = await setUp({ csv: 'email,first_name\nann@example.com,Ann\n' });
+    let now = 0;
+    const othersRun = async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      now += 1_000;
+    };
+    const timedStore: ObjectStore = {
+      getHead: store.getHead.bind(store),
+      putStream: store.putStream.bind(store),
+      delete: store.delete.bind(store),
+      list: store.list.bind(store),
+      get: async (bucket, key) => {
+        await othersRun();
+        return store.get(bucket, key);
+      },
+      put: (bucket, key, body, options) => {
+        if (bucket === buckets.rendered) now += 5;
+        return store.put(bucket, key, body, options);
+      },
+    };
+    const compile = async (input: Parameters<typeof compileCampaignTemplate>[0]) => {
+      await othersRun();
+      return compileCampaignTemplate(input);
+    };
+
+    // Act
+    const result = await renderStub(
+      { ...deps, store: timedStore, templates: new TemplateCache({ compile }), stopwatch: () => now },
+      stubKeyFor('ann@example.com'),
+    );
+
+    // Assess
+    expect(now).toBeGreaterThan(2_000);
+    expect(result).toMatchObject({ status: 'rendered', ownMs: 5 });
+  });
+
+  it("tells a failed merge's own time too", async () => {
+    // Prepare: a stopwatch that moves on a millisecond each time it is read
+    const { deps } = await setUp({
+      csv: 'email,count\nbob@example.com,100000000\n',
+      mjml: mjmlBody('<mj-text>{% for i in (1..count) %}*{% endfor %}</mj-text>'),
+    });
+    let now = 0;
+
+    // Act
+    const result = await renderStub({ ...deps, stopwatch: () => now++ }, stubKeyFor('bob@example.com'));
+
+    // Assess
+    expect(result).toMatchObject({ status: 'failed', ownMs: 1 });
   });
 
   it('carries unicode merge data from the CSV into the stored html and text intact', async () => {
@@ -93,7 +150,7 @@ describe('renderStub', () => {
     const result = await renderStub(deps, stubKeyFor('ghost@example.com'));
 
     // Assess
-    expect(result).toEqual({ status: 'missing' });
+    expect(result).toEqual({ status: 'missing', ownMs: 0 });
     expect(keysIn(store, buckets.rendered)).toEqual([]);
     expect(keysIn(store, buckets.campaigns, 'ledger/')).toEqual([]);
   });
@@ -112,7 +169,7 @@ describe('renderStub', () => {
 
     // Assess
     expect(ann.status).toBe('rendered');
-    expect(bob).toEqual({ status: 'failed', reason: expect.stringContaining('RENDER_FAILED: html:') });
+    expect(bob).toEqual({ status: 'failed', reason: expect.stringContaining('RENDER_FAILED: html:'), ownMs: expect.any(Number) });
     expect(await renderedFor(store, 'bob@example.com')).toBeUndefined();
     const outcome = outcomeRecord.parse(JSON.parse((await store.get(buckets.campaigns, keys.outcome({ ...ref, recipientId: bobId })))!));
     expect(outcome).toEqual({
@@ -132,7 +189,7 @@ describe('renderStub', () => {
     const result = await renderStub(deps, stubKeyFor('ann@example.com'));
 
     // Assess
-    expect(result).toEqual({ status: 'failed', reason: expect.stringContaining('TEMPLATE_INVALID: subject:') });
+    expect(result).toEqual({ status: 'failed', reason: expect.stringContaining('TEMPLATE_INVALID: subject:'), ownMs: 0 });
     expect(keysIn(store, buckets.campaigns, 'ledger/')).toHaveLength(1);
   });
 

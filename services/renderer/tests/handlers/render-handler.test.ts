@@ -53,6 +53,28 @@ describe('the render handler', () => {
     );
   });
 
+  it("answers its renders' own time, summed over its records", async () => {
+    // Prepare: a stopwatch that moves on a millisecond each time it is read (twice a render)
+    const { store } = await setUp();
+    let now = 0;
+    const handler = createRenderHandler({
+      store,
+      buckets,
+      templates: new TemplateCache(),
+      publicUrl,
+      unsubscribeSecret,
+      stopwatch: () => now++,
+    });
+
+    // Act
+    const answer = await handler(
+      s3Event({ key: encodeS3EventKey(stubKeyOf('ann@example.com')) }, { key: encodeS3EventKey(stubKeyOf('cat@example.com')) }),
+    );
+
+    // Assess
+    expect(answer).toEqual({ ownMs: 2 });
+  });
+
   it('decodes + as a space and %2B as a plus before reading the key', async () => {
     // Prepare
     const { handler } = await setUp();
