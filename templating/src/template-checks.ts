@@ -136,6 +136,10 @@ interface OpenElement {
   name: string;
   line: number;
   holdsContent: boolean;
+  /** Elements in it written `<x />` that HTML leaves open (see `checkStructure`): they close with it. */
+  leftOpen: number;
+  /** An `<svg>` or `<math>`, where HTML does read `/>` as closing. */
+  foreign: boolean;
 }
 
 /**
@@ -145,6 +149,10 @@ interface OpenElement {
  *  - text outside MJML's ending tags (mj-text, mj-button, mj-raw, …), which MJML drops
  *    silently (Liquid tags there are left to `checkTagsSurvived`), and
  *  - more than `MAX_DROPPED_TEXTS` such pieces, text or Liquid, and
+ *  - markup in an ending tag more than `MAX_HTML_NESTING_DEPTH` deep as HTML will read it: an
+ *    element written `<x />` there (not void, not in SVG or MathML) is closed for MJML's parser
+ *    but left open by HTML, so what follows it nests inside it until its parent closes (elements
+ *    whose end tag HTML lets one leave out, `<p />` among them, are not counted), and
  *  - an MJML element that holds something and is never closed (an error: MJML drops or
  *    misplaces what it holds; an unclosed `<mj-text>` renders empty), and an HTML element in an
  *    ending tag left open whose end tag HTML does not let one leave out (a warning: `<b>` runs
@@ -155,8 +163,12 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
   const lines = new LineCounter(source);
   const open: OpenElement[] = [];
   let inEndingTag = 0;
+  let inForeign = 0;
   let tooDeep = false;
   let droppedTexts = 0;
+  /** Elements HTML leaves open (their parents still open), and the first of them. */
+  let leftOpen = 0;
+  let firstLeftOpen: { name: string; line: number } | undefined;
   const parser = new Parser(
     {
       onopentag(name) {
@@ -164,8 +176,27 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
         if (parent) parent.holdsContent = true;
         // Asked for in source order (an element's line is known when it opens): the counter goes forward only.
         const line = lines.lineAt(parser.startIndex);
-        open.push({ name, line, holdsContent: false });
+        const foreign = FOREIGN_ELEMENTS.has(name.toLowerCase());
+        open.push({ name, line, holdsContent: false, leftOpen: 0, foreign });
+        const inHtml = inEndingTag > 0;
         if (inEndingTag > 0 || endingTags.has(name)) inEndingTag++;
+        if (foreign) inForeign++;
+        if (parent && inHtml && inForeign === 0 && source.charCodeAt(parser.endIndex - 1) === 0x2f && leftOpenByHtml(name)) {
+          parent.leftOpen++;
+          leftOpen++;
+          firstLeftOpen ??= { name, line };
+          if (open.length - 1 + leftOpen > MAX_HTML_NESTING_DEPTH && !tooDeep) {
+            tooDeep = true;
+            const limit = MAX_HTML_NESTING_DEPTH.toLocaleString('en');
+            const first = firstLeftOpen;
+            issues.add(
+              `mjml line ${first.line}`,
+              `<${first.name} /> stays open in HTML (a "/>" closes only void elements such as <br />), so what follows it nests inside it: more than ${limit} elements inside one another; write <${first.name}></${first.name}>`,
+              { code: 'MJML_ERROR', line: first.line },
+            );
+            parser.pause();
+          }
+        }
         if (open.length > MAX_NESTING_DEPTH && !tooDeep) {
           tooDeep = true;
           issues.add(
@@ -180,6 +211,11 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
       onclosetag(_name, isImplied) {
         const element = open.pop();
         if (inEndingTag > 0) inEndingTag--;
+        if (element?.foreign) inForeign--;
+        if (element && element.leftOpen > 0) {
+          leftOpen -= element.leftOpen;
+          if (leftOpen === 0) firstLeftOpen = undefined;
+        }
         // Self-closing and void elements are closed "implied" at once, holding nothing: no mistake.
         if (element && isImplied && element.holdsContent) reportUnclosed(element, inEndingTag > 0, issues);
       },
@@ -216,26 +252,30 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
 }
 
 /**
- * Elements inside one another in the HTML MJML produces. MJML wraps a template's own markup in
- * at most about 30 levels of its own (tables, rows, cells, an accordion's parts), so a source
- * within `MAX_NESTING_DEPTH` stays well under this; what passes it is markup HTML reads as left
- * open, such as `<span />` in `<mj-text>`.
+ * Elements inside one another in the HTML MJML produces, and in the HTML an MJML text becomes.
+ * MJML wraps a template's own markup in at most about 30 levels of its own (tables, rows, cells,
+ * an accordion's parts), so a source within `MAX_NESTING_DEPTH` stays far under this. What passes
+ * it is markup HTML reads as left open, such as `<span />` repeated in `<mj-text>`. Below where
+ * html-to-text overflows the stack (about 4,000), and cheap for the parsers that keep their open
+ * elements with `unshift` (their cost grows with the square of the depth).
  */
-export const MAX_HTML_NESTING_DEPTH = 2 * MAX_NESTING_DEPTH;
+export const MAX_HTML_NESTING_DEPTH = 1_000;
 
-/** HTML's void elements: the only ones a `/>` closes in HTML (elsewhere it is ignored and the element stays open). */
+/** HTML's void elements: the only ones a `/>` closes in HTML (outside SVG and MathML it is ignored, and the element stays open). */
 const VOID_ELEMENTS: ReadonlySet<string> = new Set('area base br col embed hr img input link meta param source track wbr'.split(' '));
 
+/** Where HTML does read `/>` as closing any element (SVG's `<path />`). */
+const FOREIGN_ELEMENTS: ReadonlySet<string> = new Set(['svg', 'math']);
+
 /**
- * Reads the HTML MJML produced as html-to-text and the unsubscribe-link check will (HTML's rules:
- * `/>` closes only void elements), in one pass that stops at `MAX_HTML_NESTING_DEPTH`, and reports
- * markup nested deeper. Those libraries' parser keeps its open elements with `unshift`, so each
- * pass over deeper markup grows with the square of the depth, and html-to-text recurses on it.
- * The usual cause is an element written `<x />` in an ending tag: MJML's parser reads it as
- * closed, HTML does not, and what follows it nests inside it. Then the author's line of the first
- * such tag is named. Answers whether the HTML may be read further.
+ * Reads the HTML MJML produced as html-to-text and the unsubscribe-link check will (HTML's rules),
+ * in one pass that stops at `MAX_HTML_NESTING_DEPTH`, and reports markup nested deeper: those
+ * libraries' parser keeps its open elements with `unshift`, so a pass over deeper markup grows
+ * with the square of its depth, and html-to-text recurses on it. `checkStructure` already refuses
+ * the usual cause (`<x />` in an MJML text) on the author's line; this is for what it cannot see.
+ * Answers whether the HTML may be read further.
  */
-export function checkHtmlNesting(html: string, source: string, issues: IssueList): boolean {
+export function checkHtmlNesting(html: string, issues: IssueList): boolean {
   let depth = 0;
   let deepest: string | undefined;
   const parser = new Parser({
@@ -251,28 +291,21 @@ export function checkHtmlNesting(html: string, source: string, issues: IssueList
   });
   parser.write(html);
   if (deepest === undefined) return true;
-  const tooDeep = `more than ${MAX_HTML_NESTING_DEPTH} elements inside one another`;
-  const selfClosed = firstSelfClosed(source, deepest);
-  if (selfClosed === undefined) {
-    issues.add('mjml', `the HTML MJML produces is too deeply nested: ${tooDeep}, at <${deepest}>; flatten the markup`, {
+  const limit = MAX_HTML_NESTING_DEPTH.toLocaleString('en');
+  issues.add(
+    'mjml',
+    `the HTML MJML produces is too deeply nested: more than ${limit} elements inside one another, at <${deepest}>; flatten the markup`,
+    {
       code: 'MJML_ERROR',
-    });
-  } else {
-    issues.add(
-      `mjml line ${selfClosed}`,
-      `<${deepest} /> stays open in HTML (a "/>" closes only void elements such as <br />), so what follows is nested inside it, ${tooDeep}; write <${deepest}></${deepest}>`,
-      { code: 'MJML_ERROR', line: selfClosed },
-    );
-  }
+    },
+  );
   return false;
 }
 
-/** The line of the source's first `<name … />`, when `name` is not void (so HTML leaves it open). */
-function firstSelfClosed(source: string, name: string): number | undefined {
-  if (VOID_ELEMENTS.has(name)) return undefined;
-  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const match = new RegExp(`<${escaped}(?=[\\s/])[^<>]*/>`, 'i').exec(source);
-  return match === null ? undefined : new LineCounter(source).lineAt(match.index);
+/** Whether HTML leaves an element written `<x />` open: not a void one, nor one whose end tag it lets one leave out. */
+function leftOpenByHtml(name: string): boolean {
+  const lower = name.toLowerCase();
+  return !VOID_ELEMENTS.has(lower) && !OPTIONAL_END_TAGS.has(lower);
 }
 
 function reportUnclosed(element: OpenElement, insideEndingTag: boolean, issues: IssueList): void {
