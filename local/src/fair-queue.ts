@@ -60,7 +60,7 @@ export class FairQueue<T> {
   private readonly flows = new Map<string, Flow<T>>();
   private count = 0;
   private lastEnd = Number.NEGATIVE_INFINITY;
-  /** The thread's time charged to items so far, all flows together. */
+  /** The thread's time items took so far, all flows together, measured as one server's (see `finished`). */
   private charged = 0;
   private readonly budgetMs: number;
   private readonly window: number;
@@ -145,10 +145,13 @@ export class FairQueue<T> {
         flow.running--;
         const now = this.options.now();
         const own = answer === undefined ? undefined : this.options.ownTimeOf?.(answer);
-        const duration = own !== undefined && own >= 0 && Number.isFinite(own) ? own : Math.max(0, now - Math.max(started, this.lastEnd));
+        const oneServer = Math.max(0, now - Math.max(started, this.lastEnd));
+        const duration = own !== undefined && own >= 0 && Number.isFinite(own) ? own : oneServer;
         flow.durations.push(duration);
         flow.finish += duration - estimate;
-        this.charged += duration;
+        // The thread's time items covered, for what a producer is charged (the time no item took): the
+        // one-server measure, which covers the clock; own times leave out the items' waits for the store.
+        this.charged += oneServer;
         this.lastEnd = Math.max(this.lastEnd, now);
         if (flow.durations.length > this.window) flow.durations.shift();
         this.forgetIfIdle(flow);

@@ -246,6 +246,24 @@ describe('FairQueue', () => {
     expect(later?.item.flow).toBe('slow');
   });
 
+  it("charges a campaign's stubber the thread's time no render's span covered, whatever time the renders said was their own", () => {
+    // Prepare: as above, but slow's render says 400 ms of the second was its own (the rest, its waits for the store).
+    const { q, advance } = queue();
+    const done = q.producing('plain');
+    fill(q, 'slow', 5);
+    const slow1 = q.take()!;
+    advance(1_000);
+    slow1.finished({ ownMs: 400 });
+    // Act: the stubber is charged nothing for that second, then 500 ms of the thread's time
+    const atOnce = q.take();
+    advance(500);
+    const later = q.take();
+    done();
+    // Assess: slow (400) goes only once the stubber has been charged more than it.
+    expect(atOnce).toBeUndefined();
+    expect(later?.item.flow).toBe('slow');
+  });
+
   it("starts a producing campaign's own items though its finish grows with the clock between two reads", () => {
     // Prepare: a clock that moves on every read (performance.now in the composition).
     let t = 0;

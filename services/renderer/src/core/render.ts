@@ -18,7 +18,7 @@ import {
   type RecipientRef,
   type StubRecord,
 } from '@baton/shared';
-import { checkPublicUrl, renderMessage, type TemplateCache } from '@baton/templating';
+import { checkPublicUrl, renderMessage, type CompiledTemplate, type TemplateCache } from '@baton/templating';
 import { loadCampaignDefinition } from './campaign';
 
 export interface RenderDeps {
@@ -44,10 +44,11 @@ export type RenderResult = (
   | { status: 'missing' }
 ) & {
   /**
-   * The thread's time this render's own synchronous work took: reading the stub, merging it,
-   * serialising and handing the result to the store. Not the waits for the store and the
-   * template, in which other work runs: a scheduler sharing one thread among campaigns (the
-   * local composition's renders) charges each campaign what its renders really held the thread.
+   * The thread's time this render's own work took: reading the stub, merging it, serialising and
+   * handing the result to the store, and compiling the campaign's template when this render was
+   * the one to start it. Not its waits for the store, in which other work runs: a scheduler
+   * sharing one thread among campaigns (the local composition's renders) charges each campaign
+   * what its renders really held the thread.
    */
   ownMs: number;
 };
@@ -73,30 +74,54 @@ export async function renderStub(deps: RenderDeps, stubKey: string): Promise<Ren
     return { status: 'missing', ownMs: 0 };
   }
 
-  let compiled;
-  try {
-    compiled = await deps.templates.get(ref, async () => {
-      const definition = await loadCampaignDefinition(store, buckets, ref);
-      return { from: definition.from, subject: definition.subject, mjml: definition.mjml };
-    });
-  } catch (err) {
-    return failed(deps, ref, err, 0, log);
-  }
-  // From here to the store's write, one synchronous stretch: its time is this render's own.
+  // The thread's time of this render's own work: each synchronous stretch of it, timed alone (at an
+  // await other work runs), and the template's compile when this render started it.
   const stopwatch = deps.stopwatch ?? performance.now.bind(performance);
-  const started = stopwatch();
+  let ownMs = 0;
+  const timed = <T>(work: () => T): T => {
+    const started = stopwatch();
+    try {
+      return work();
+    } finally {
+      ownMs += stopwatch() - started;
+    }
+  };
   const key = keys.rendered(ref);
   let writing: Promise<void>;
   try {
-    const rendered = renderMessage(compiled, readStub(body, ref), { publicUrl, unsubscribeSecret: deps.unsubscribeSecret });
-    writing = store.put(buckets.rendered, key, JSON.stringify(rendered), { contentType: 'application/json' });
+    const stub = timed(() => readStub(body, ref));
+    const compiled = await compiledTemplate(deps, ref, (ms) => (ownMs += ms));
+    writing = timed(() => {
+      const rendered = renderMessage(compiled, stub, { publicUrl, unsubscribeSecret: deps.unsubscribeSecret });
+      return store.put(buckets.rendered, key, JSON.stringify(rendered), { contentType: 'application/json' });
+    });
   } catch (err) {
-    return failed(deps, ref, err, stopwatch() - started, log);
+    return failed(deps, ref, err, ownMs, log);
   }
-  const ownMs = stopwatch() - started;
   await writing;
   log.debug({ event: 'render.done' });
   return { status: 'rendered', key, ownMs };
+}
+
+/**
+ * The campaign's compiled template. When this call starts the compile (no other render has), it
+ * tells `compiling` how long the compile took after the campaign's definition was loaded, counted
+ * as this render's own time: MJML runs synchronously for most of it, though other work may run at
+ * its few awaits, which is then counted too.
+ */
+async function compiledTemplate(deps: RenderDeps, ref: RecipientRef, compiling: (ms: number) => void): Promise<CompiledTemplate> {
+  const stopwatch = deps.stopwatch ?? performance.now.bind(performance);
+  // Set only if this call's `load` runs: a render that finds the compile cached or under way waits for it.
+  let loaded: number | undefined;
+  try {
+    return await deps.templates.get(ref, async () => {
+      const definition = await loadCampaignDefinition(deps.store, deps.buckets, ref);
+      loaded = stopwatch();
+      return { from: definition.from, subject: definition.subject, mjml: definition.mjml };
+    });
+  } finally {
+    if (loaded !== undefined) compiling(stopwatch() - loaded);
+  }
 }
 
 /** A permanent error is this recipient's failed outcome; anything else (the store failing) is thrown for a retry. */

@@ -49,57 +49,71 @@ describe('renderStub', () => {
     expect(message!.html).toContain('Hello Ann');
   });
 
-  it('tells its own time: the synchronous merge and write, not the waits for the store and the template', async () => {
-    // Prepare: while it awaits a read or the template, other work holds the thread for a second; the write's own part takes 5 ms.
-    const { store, deps } = await setUp({ csv: 'email,first_name\nann@example.com,Ann\n' });
-    let now = 0;
-    const othersRun = async () => {
-      await new Promise((resolve) => setImmediate(resolve));
-      now += 1_000;
-    };
-    const timedStore: ObjectStore = {
+  /** `store` with reads that wait while other work holds the thread a second, and a rendered write whose own part takes 5 ms. */
+  function timedStore(store: ObjectStore, clock: { now: number }): ObjectStore {
+    return {
       getHead: store.getHead.bind(store),
       putStream: store.putStream.bind(store),
       delete: store.delete.bind(store),
       list: store.list.bind(store),
       get: async (bucket, key) => {
-        await othersRun();
+        await new Promise((resolve) => setImmediate(resolve));
+        clock.now += 1_000;
         return store.get(bucket, key);
       },
       put: (bucket, key, body, options) => {
-        if (bucket === buckets.rendered) now += 5;
+        if (bucket === buckets.rendered) clock.now += 5;
         return store.put(bucket, key, body, options);
       },
     };
-    const compile = async (input: Parameters<typeof compileCampaignTemplate>[0]) => {
-      await othersRun();
-      return compileCampaignTemplate(input);
-    };
+  }
+
+  it('tells its own time: its synchronous work (the merge and the write), not its waits for the store', async () => {
+    // Prepare: the template already compiled by an earlier render
+    const { store, deps } = await setUp({ csv: 'email,first_name\nann@example.com,Ann\nbob@example.com,Bob\n' });
+    const clock = { now: 0 };
+    const timed = { ...deps, store: timedStore(store, clock), stopwatch: () => clock.now };
+    await renderStub(timed, stubKeyFor('bob@example.com'));
+    const before = clock.now;
 
     // Act
-    const result = await renderStub(
-      { ...deps, store: timedStore, templates: new TemplateCache({ compile }), stopwatch: () => now },
-      stubKeyFor('ann@example.com'),
-    );
+    const result = await renderStub(timed, stubKeyFor('ann@example.com'));
 
     // Assess
-    expect(now).toBeGreaterThan(2_000);
+    expect(clock.now - before).toBe(1_005);
     expect(result).toMatchObject({ status: 'rendered', ownMs: 5 });
   });
 
-  it("tells a failed merge's own time too", async () => {
-    // Prepare: a stopwatch that moves on a millisecond each time it is read
-    const { deps } = await setUp({
-      csv: 'email,count\nbob@example.com,100000000\n',
-      mjml: mjmlBody('<mj-text>{% for i in (1..count) %}*{% endfor %}</mj-text>'),
-    });
-    let now = 0;
+  it("counts the template's compile to the render that started it, not to those that waited for it, nor the definition's load", async () => {
+    // Prepare: MJML's compile holds the thread 300 ms
+    const { store, deps } = await setUp({ csv: 'email,first_name\nann@example.com,Ann\nbob@example.com,Bob\n' });
+    const clock = { now: 0 };
+    const compile = async (input: Parameters<typeof compileCampaignTemplate>[0]) => {
+      clock.now += 300;
+      return compileCampaignTemplate(input);
+    };
+    const timed = { ...deps, store: timedStore(store, clock), templates: new TemplateCache({ compile }), stopwatch: () => clock.now };
 
     // Act
-    const result = await renderStub({ ...deps, stopwatch: () => now++ }, stubKeyFor('bob@example.com'));
+    const results = await Promise.all(['ann@example.com', 'bob@example.com'].map((email) => renderStub(timed, stubKeyFor(email))));
+
+    // Assess: the definition's load (a read) is a wait, not counted
+    expect(results.map((r) => r.ownMs)).toEqual([305, 5]);
+  });
+
+  it("tells a failed merge's own time too: one stopped at Liquid's 1 s render limit took at least that", async () => {
+    // Prepare
+    const { deps } = await setUp({
+      csv: 'email\nbob@example.com\n',
+      mjml: mjmlBody('<mj-text>{% for a in (1..100000) %}{% for b in (1..100000) %}x{% endfor %}{% endfor %}</mj-text>'),
+    });
+
+    // Act
+    const result = await renderStub(deps, stubKeyFor('bob@example.com'));
 
     // Assess
-    expect(result).toMatchObject({ status: 'failed', ownMs: 1 });
+    expect(result).toMatchObject({ status: 'failed', reason: expect.stringContaining('limit') });
+    expect(result.ownMs).toBeGreaterThanOrEqual(990);
   });
 
   it('carries unicode merge data from the CSV into the stored html and text intact', async () => {
@@ -189,7 +203,7 @@ describe('renderStub', () => {
     const result = await renderStub(deps, stubKeyFor('ann@example.com'));
 
     // Assess
-    expect(result).toEqual({ status: 'failed', reason: expect.stringContaining('TEMPLATE_INVALID: subject:'), ownMs: 0 });
+    expect(result).toEqual({ status: 'failed', reason: expect.stringContaining('TEMPLATE_INVALID: subject:'), ownMs: expect.any(Number) });
     expect(keysIn(store, buckets.campaigns, 'ledger/')).toHaveLength(1);
   });
 
