@@ -152,8 +152,15 @@ describe("the piscina render pool's limits", () => {
       expect((checked as RetryableError).code).toBe('RENDER_BUSY');
       expect((checked as Error).message).toMatch(/check-template task within 1 s, though it had not used its CPU limit/);
       await Promise.all(slow);
-      // The tasks stopped while they waited gave up their places: the next one runs.
-      await expect(check(pool)).resolves.toEqual({ warnings: expect.any(Array) });
+      // The tasks stopped while they waited gave up their places: the next one runs. On a loaded
+      // machine even a quick check may take longer than this 1 s limit, so it gets a few tries;
+      // had the places leaked, every try would wait behind them and be refused.
+      let next: unknown;
+      for (let attempt = 0; attempt < 5; attempt++) {
+        next = await check(pool).catch((e: unknown) => e);
+        if (!(next instanceof RetryableError)) break;
+      }
+      expect(next).toEqual({ warnings: expect.any(Array) });
     } finally {
       await pool.close();
     }
