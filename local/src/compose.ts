@@ -30,7 +30,7 @@ import { inboxRoutes } from './inbox';
 import { createSinkWebhooks, type SinkWebhooks } from './sink-webhooks';
 import { PortInUseError, assertPortFree, isAddressInUse } from './port';
 import { RetentionSweeper } from './retention';
-import { campaignOfRequest, createRenderQueue, renderedKeys } from './render-order';
+import { campaignOfRequest, createRenderQueue } from './render-order';
 
 export { LOCAL_BUCKETS, openLocalStore, type LocalStore } from './local-store';
 
@@ -180,15 +180,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     retryAttempts: 2,
     logger,
   });
-  // Each render that ends tells the conductor what it wrote (a hint: it then lists the rendered bucket only now and then).
-  const renderInThread = inThread('renderer');
-  let renderedHint: (key: string) => void = () => undefined;
-  const rendering = async (event: S3Event) => {
-    const answer = await renderInThread(event);
-    for (const key of renderedKeys(answer)) renderedHint(key);
-    return answer;
-  };
-  const renderer = new LocalLambda<S3Event>(rendering, {
+  const renderer = new LocalLambda<S3Event>(inThread('renderer'), {
     name: 'renderer',
     concurrency: RENDER_CONCURRENCY,
     retryAttempts: 2,
@@ -259,7 +251,6 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     console: options.console ?? (async () => (await import('@baton/console')).consoleFiles()),
     local: sink !== undefined,
   });
-  renderedHint = (key) => service.conductor.renderedHint(key);
   let url: string;
   try {
     url = await service.start({ host, port: config.PORT });

@@ -16,12 +16,6 @@ export function createRenderQueue(now: () => number = () => performance.now()): 
   return new FairQueue({ flowOf: (invocation) => campaignOfStubEvent(invocation.event), now, ownTimeOf: renderOwnTime });
 }
 
-/** The rendered keys a render's answer (`RenderSummary`) names; none if it is not one. */
-export function renderedKeys(answer: unknown): string[] {
-  const rendered = (answer as Partial<RenderSummary> | null)?.rendered;
-  return Array.isArray(rendered) ? rendered.filter((key): key is string => typeof key === 'string') : [];
-}
-
 /** A render's own time in the function thread, from its handler's answer (`RenderSummary`); undefined if it is not one. */
 export function renderOwnTime(answer: unknown): number | undefined {
   const ownMs = (answer as Partial<RenderSummary> | null)?.ownMs;

@@ -1,5 +1,5 @@
 import { keys } from '@baton/shared';
-import { campaignOfRequest, campaignOfStubEvent, renderOwnTime, renderedKeys } from '../src/render-order';
+import { campaignOfRequest, campaignOfStubEvent, renderOwnTime } from '../src/render-order';
 
 function stubEvent(key: string) {
   return { Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'stubs' }, object: { key } } }] };
@@ -41,19 +41,5 @@ describe('renderOwnTime', () => {
 
   it.each([[undefined], [null], [{}], [{ ownMs: '5' }], ['5']])('reads no time from %p, so the queue measures it', (answer) => {
     expect(renderOwnTime(answer)).toBeUndefined();
-  });
-});
-
-describe('renderedKeys', () => {
-  it("reads the rendered keys a render's answer names", () => {
-    expect(renderedKeys({ ownMs: 1, rendered: ['rendered/a', 'rendered/b'] })).toEqual(['rendered/a', 'rendered/b']);
-  });
-
-  it.each([[undefined], [null], [{}], [{ rendered: 'rendered/a' }]])('reads none from %p', (answer) => {
-    expect(renderedKeys(answer)).toEqual([]);
-  });
-
-  it('skips what is not a key', () => {
-    expect(renderedKeys({ rendered: ['rendered/a', 5, null] })).toEqual(['rendered/a']);
   });
 });

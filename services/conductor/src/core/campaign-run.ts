@@ -10,9 +10,6 @@ import { RetryCounts } from './retry-counts';
 
 export type { CampaignCounts, RunStatus } from './campaign-counts';
 
-/** Hints of rendered recipients a campaign holds between two scans (about a scan interval's renders are expected). */
-export const MAX_RENDERED_HINTS = 100_000;
-
 /**
  * The conductor's in-memory picture of one campaign: which recipients are rendered and waiting,
  * which are out with a worker, and how each one ended. Rebuilt from the store on start.
@@ -30,9 +27,6 @@ export class CampaignRun {
   private progress: AudienceReport | undefined;
   private stubbedSeen = 0;
   private renderedSeen = 0;
-  /** Recipients told rendered by hints since the last scan took them (see `hintRendered`); undefined until the first. */
-  private hints: string[] | undefined;
-  private hintsOverflowed = false;
   private ledgerRead = false;
   /** Attempts spent and throttle streaks per recipient: what a retryable result costs (retry-counts.ts). */
   readonly retries = new RetryCounts();
@@ -145,39 +139,14 @@ export class CampaignRun {
     return i >= 0 && this.inFlight.has(i);
   }
 
-  /**
-   * A hint that a recipient was rendered (the reconciler's next scan queues it, see
-   * `Reconciler`). At most `MAX_RENDERED_HINTS` wait; past that they are dropped and the next
-   * scan lists the bucket instead. A finished campaign is not scanned: its hints are dropped.
-   */
-  hintRendered(recipientId: string): void {
-    if (this.currentState.finishedAt !== undefined) return;
-    this.hints ??= [];
-    if (this.hints.length < MAX_RENDERED_HINTS) this.hints.push(recipientId);
-    else this.hintsOverflowed = true;
-  }
-
-  /**
-   * The hints told since the last call: undefined if none ever was (nothing tells this campaign's
-   * renders), and `complete: false` if some were dropped.
-   */
-  takeRenderedHints(): { recipientIds: string[]; complete: boolean } | undefined {
-    if (this.hints === undefined) return undefined;
-    const taken = { recipientIds: this.hints, complete: !this.hintsOverflowed };
-    this.hints = [];
-    this.hintsOverflowed = false;
-    return taken;
-  }
-
-  /** A recipient was found rendered: queue it unless it was seen before (answers whether it was new). */
-  addRendered(recipientId: string): boolean {
+  /** A recipient was found rendered: queue it unless it was seen before. */
+  addRendered(recipientId: string): void {
     const i = this.recipients.add(recipientId);
-    if (this.recipients.isKnown(i)) return false;
+    if (this.recipients.isKnown(i)) return;
     this.recipients.markKnown(i);
     // Sent at a local time: held until its zone is read (see the reconciler), then released then.
     if (this.currentState.localSend) this.awaitingZone.push(i);
     else this.ready.push(i);
-    return true;
   }
 
   /** Up to `n` rendered recipients whose local release time is not known yet. */

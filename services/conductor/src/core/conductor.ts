@@ -1,7 +1,5 @@
 import {
   Ledger,
-  parseKey,
-  type RecipientRef,
   type CheckInRequest,
   type CheckInResponse,
   type RenderedMessage,
@@ -308,25 +306,6 @@ export class Conductor {
   /** One batch of in-doubt recipients asked about at the provider, awaited (the tick starts them in the background). */
   settleInDoubt(): Promise<number> {
     return this.settler.settleBatch();
-  }
-
-  /**
-   * A hint that the object under `key` in the rendered bucket was written (the local composition
-   * tells each render as it ends): the campaign's next scan queues its recipient without listing
-   * the bucket, which it then lists only now and then, to catch hints that were lost. The listing
-   * stays the source of truth. A key that is no rendered object's, or whose campaign is not
-   * running here, is ignored.
-   */
-  renderedHint(key: string): void {
-    let ref: RecipientRef;
-    try {
-      ref = parseKey.rendered(key);
-    } catch {
-      return;
-    }
-    const run = this.campaigns.find(ref.campaignId);
-    if (run === undefined || run.ref.customerId !== ref.customerId) return;
-    run.hintRendered(ref.recipientId);
   }
 
   // ---- the tick and the lease API -----------------------------------------------------------

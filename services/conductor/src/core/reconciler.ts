@@ -37,13 +37,7 @@ interface ScanMarks {
   redrive: { after: string; written: number } | undefined;
   /** When the outcome records of recipients in doubt for want of a report were last read. */
   unreportedReadAt: number;
-  /** When the rendered bucket was last listed, and how long that took (see `relistAfterMs`). */
-  listedAt: number;
-  listingMs: number;
 }
-
-/** While hints tell a campaign's renders, its rendered bucket is listed at least this often (see `relistAfterMs`). */
-export const RELIST_WITH_HINTS_MS = 10_000;
 
 /** A campaign sending whose first rendered recipient has not been seen yet. */
 export function isStarting(run: CampaignRun): boolean {
@@ -82,20 +76,8 @@ export class Reconciler {
     }
   }
 
-  /**
-   * While hints tell a campaign's renders, how long its rendered bucket goes unlisted: the listing
-   * only catches hints that were lost (a crash, a render that threw after writing), so it runs
-   * now and then, and, on a large campaign, no more than a fiftieth of the time (a listing reads
-   * every rendered key so far: every scan interval, a 1,000,000-recipient campaign's would cost
-   * more than its sends).
-   */
-  private relistAfterMs(marks: ScanMarks): number {
-    return Math.max(RELIST_WITH_HINTS_MS, 50 * marks.listingMs);
-  }
-
   private async scan(run: CampaignRun, now: number): Promise<void> {
     const { store, buckets } = this.deps;
-    const marks = this.marksOf(run);
     if (run.report === undefined) {
       const report = await this.readReport(run);
       if (report !== undefined) {
@@ -112,24 +94,13 @@ export class Reconciler {
       run.markLedgerLoaded();
     }
     if (run.report === undefined || run.rendered < run.report.valid) {
-      const hints = run.takeRenderedHints();
-      if (hints === undefined || !hints.complete || now - marks.listedAt >= this.relistAfterMs(marks)) {
-        const started = this.deps.clock.now();
-        let seen = 0;
-        for await (const key of listAll(store, buckets.rendered, keys.renderedPrefix(run.ref))) {
-          seen++;
-          // Most keys of a large campaign were queued by an earlier scan: skip them without parsing.
-          if (!run.isKnown(trailingRecipientId(key))) run.addRendered(parseKey.rendered(key).recipientId);
-        }
-        run.noteRendered(seen);
-        marks.listedAt = now;
-        marks.listingMs = this.deps.clock.now() - started;
-      } else {
-        // Told by hints: each new one is one more rendered object than the count so far.
-        let found = 0;
-        for (const recipientId of hints.recipientIds) if (run.addRendered(recipientId)) found++;
-        run.noteRendered(run.rendered + found);
+      let seen = 0;
+      for await (const key of listAll(store, buckets.rendered, keys.renderedPrefix(run.ref))) {
+        seen++;
+        // Most keys of a large campaign were queued by an earlier scan: skip them without parsing.
+        if (!run.isKnown(trailingRecipientId(key))) run.addRendered(parseKey.rendered(key).recipientId);
       }
+      run.noteRendered(seen);
       // Recipients that will never be rendered (the renderer recorded a failure) are found in the ledger.
       if (run.report !== undefined && run.rendered + run.countOf('failed') < run.report.valid) await this.loadOutcomes(run);
       await this.redriveIfStalled(run, now);
@@ -391,8 +362,6 @@ export class Reconciler {
         progressAt: 0,
         redrive: undefined,
         unreportedReadAt: Number.NEGATIVE_INFINITY,
-        listedAt: Number.NEGATIVE_INFINITY,
-        listingMs: 0,
       };
       this.marks.set(run.id, marks);
     }

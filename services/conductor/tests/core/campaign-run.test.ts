@@ -95,37 +95,3 @@ describe('CampaignRun.counts before the audience report', () => {
     expect(c).toMatchObject({ total: 3, sent: 1, inFlight: 2, queued: 0 });
   });
 });
-
-describe('CampaignRun rendered hints', () => {
-  it('tells none until the first, then what came since the last take', () => {
-    // Prepare
-    const run = sendingRun(3);
-    const before = run.takeRenderedHints();
-    run.hintRendered('a');
-    run.hintRendered('b');
-
-    // Act
-    const taken = run.takeRenderedHints();
-
-    // Assess
-    expect(before).toBeUndefined();
-    expect(taken).toEqual({ recipientIds: ['a', 'b'], complete: true });
-    expect(run.takeRenderedHints()).toEqual({ recipientIds: [], complete: true });
-  });
-
-  it('drops the hints of a finished campaign, which is not scanned again', () => {
-    // Prepare
-    const run = new CampaignRun(definition, {
-      version: 1,
-      status: 'done',
-      updatedAt: definition.createdAt,
-      finishedAt: definition.createdAt,
-    });
-
-    // Act
-    run.hintRendered('a');
-
-    // Assess
-    expect(run.takeRenderedHints()).toBeUndefined();
-  });
-});

@@ -7,9 +7,8 @@ import { throwIfAnyFailed, type RecordFailure } from '../errors';
  * S3 ObjectCreated on the stubs bucket → rendered messages. Build once per container (the
  * template cache lives as long as the handler). Other event types are ignored; every record is
  * attempted, then any failure is thrown so the runtime retries (rendering is idempotent).
- * Answers the thread's time its renders' own work took (`RenderResult.ownMs`, summed) and the
- * keys it wrote in the rendered bucket; Lambda ignores both, the local composition reads them
- * (its fair order of renders, and the conductor's hints of rendered recipients).
+ * Answers the thread's time its renders' own work took (`RenderResult.ownMs`, summed); Lambda
+ * ignores it, the local composition's fair order of renders reads it.
  */
 export function createRenderHandler(deps: RenderDeps): (event: unknown) => Promise<RenderSummary> {
   checkPublicUrl(deps.publicUrl); // a bad setting fails at start, not per recipient
@@ -18,7 +17,6 @@ export function createRenderHandler(deps: RenderDeps): (event: unknown) => Promi
     const { Records } = parseWith(s3Event, event, 'EVENT_INVALID', 'event');
     const failures: RecordFailure[] = [];
     let ownMs = 0;
-    const rendered: string[] = [];
     await Promise.all(
       Records.map(async (record, index) => {
         if (!record.eventName.startsWith('ObjectCreated:')) {
@@ -31,7 +29,6 @@ export function createRenderHandler(deps: RenderDeps): (event: unknown) => Promi
           subject = key;
           const result = await renderStub(deps, key);
           ownMs += result.ownMs; // after the await: `ownMs += await …` would add to what it read before
-          if (result.status === 'rendered') rendered.push(result.key);
         } catch (error) {
           log.error({ event: 'render.record-failed', index, reason: describeError(error) });
           failures.push({ index, subject, error });
@@ -40,14 +37,13 @@ export function createRenderHandler(deps: RenderDeps): (event: unknown) => Promi
     );
     failures.sort((a, b) => a.index - b.index);
     throwIfAnyFailed(Records.length, failures);
-    return { ownMs, rendered };
+    return { ownMs };
   };
 }
 
-/** What a render invocation answers: the thread's time its renders' own work took, and the rendered keys it wrote. */
+/** What a render invocation answers: the thread's time its renders' own work took. */
 export interface RenderSummary {
   ownMs: number;
-  rendered: string[];
 }
 
 function stubKeyOf(record: S3EventRecord, index: number, stubsBucket: string): string {

@@ -54,7 +54,7 @@ describe('the render handler', () => {
     );
   });
 
-  it("answers its renders' own time, summed over its records, and the rendered keys it wrote", async () => {
+  it("answers its renders' own time, summed over its records", async () => {
     // Prepare: each rendered write's own part takes 5 ms; the template compiled by an earlier event
     const { store } = await setUp();
     let now = 0;
@@ -76,21 +76,11 @@ describe('the render handler', () => {
 
     // Act
     const answer = await handler(
-      s3Event(
-        { key: encodeS3EventKey(stubKeyOf('ann@example.com')) },
-        { key: encodeS3EventKey(stubKeyOf('bob@example.com')) },
-        { key: encodeS3EventKey(stubKeyOf('cat@example.com')) },
-      ),
+      s3Event({ key: encodeS3EventKey(stubKeyOf('ann@example.com')) }, { key: encodeS3EventKey(stubKeyOf('cat@example.com')) }),
     );
 
-    // Assess: bob's merge fails (his outcome is recorded instead), so his key is not named
-    expect(answer.ownMs).toBe(10);
-    expect(answer.rendered.sort()).toEqual(
-      [
-        keys.rendered({ ...ref, recipientId: idOf('ann@example.com') }),
-        keys.rendered({ ...ref, recipientId: idOf('cat@example.com') }),
-      ].sort(),
-    );
+    // Assess
+    expect(answer).toEqual({ ownMs: 10 });
   });
 
   it('decodes + as a space and %2B as a plus before reading the key', async () => {
