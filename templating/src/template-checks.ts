@@ -136,10 +136,6 @@ interface OpenElement {
   name: string;
   line: number;
   holdsContent: boolean;
-  /** Elements in it written `<x />` that HTML leaves open (see `checkStructure`): they close with it. */
-  leftOpen: number;
-  /** An `<svg>` or `<math>`, where HTML does read `/>` as closing. */
-  foreign: boolean;
 }
 
 /**
@@ -149,10 +145,9 @@ interface OpenElement {
  *  - text outside MJML's ending tags (mj-text, mj-button, mj-raw, …), which MJML drops
  *    silently (Liquid tags there are left to `checkTagsSurvived`), and
  *  - more than `MAX_DROPPED_TEXTS` such pieces, text or Liquid, and
- *  - markup in an ending tag more than `MAX_HTML_NESTING_DEPTH` deep as HTML will read it: an
- *    element written `<x />` there (not void, not in SVG or MathML) is closed for MJML's parser
- *    but left open by HTML, so what follows it nests inside it until its parent closes (elements
- *    whose end tag HTML lets one leave out, `<p />` among them, are not counted), and
+ *  - the raw content of each ending tag nested more than `MAX_HTML_NESTING_DEPTH` deep as HTML
+ *    reads it (`checkHtmlText`: an element written `<x />` there is closed for MJML's parser but
+ *    left open by HTML), and
  *  - an MJML element that holds something and is never closed (an error: MJML drops or
  *    misplaces what it holds; an unclosed `<mj-text>` renders empty), and an HTML element in an
  *    ending tag left open whose end tag HTML does not let one leave out (a warning: `<b>` runs
@@ -163,12 +158,10 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
   const lines = new LineCounter(source);
   const open: OpenElement[] = [];
   let inEndingTag = 0;
-  let inForeign = 0;
+  /** Where the raw content of the outermost ending tag open now starts. */
+  let contentStart = 0;
   let tooDeep = false;
   let droppedTexts = 0;
-  /** Elements HTML leaves open (their parents still open), and the first of them. */
-  let leftOpen = 0;
-  let firstLeftOpen: { name: string; line: number } | undefined;
   const parser = new Parser(
     {
       onopentag(name) {
@@ -176,26 +169,9 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
         if (parent) parent.holdsContent = true;
         // Asked for in source order (an element's line is known when it opens): the counter goes forward only.
         const line = lines.lineAt(parser.startIndex);
-        const foreign = FOREIGN_ELEMENTS.has(name.toLowerCase());
-        open.push({ name, line, holdsContent: false, leftOpen: 0, foreign });
-        const inHtml = inEndingTag > 0;
-        if (inEndingTag > 0 || endingTags.has(name)) inEndingTag++;
-        if (foreign) inForeign++;
-        if (parent && inHtml && inForeign === 0 && source.charCodeAt(parser.endIndex - 1) === 0x2f && leftOpenByHtml(name)) {
-          parent.leftOpen++;
-          leftOpen++;
-          firstLeftOpen ??= { name, line };
-          if (open.length - 1 + leftOpen > MAX_HTML_NESTING_DEPTH && !tooDeep) {
-            tooDeep = true;
-            const limit = MAX_HTML_NESTING_DEPTH.toLocaleString('en');
-            const first = firstLeftOpen;
-            issues.add(
-              `mjml line ${first.line}`,
-              `<${first.name} /> stays open in HTML (a "/>" closes only void elements such as <br />), so what follows it nests inside it: more than ${limit} elements inside one another; write <${first.name}></${first.name}>`,
-              { code: 'MJML_ERROR', line: first.line },
-            );
-            parser.pause();
-          }
+        open.push({ name, line, holdsContent: false });
+        if (inEndingTag > 0 || endingTags.has(name)) {
+          if (inEndingTag++ === 0) contentStart = parser.endIndex + 1;
         }
         if (open.length > MAX_NESTING_DEPTH && !tooDeep) {
           tooDeep = true;
@@ -210,11 +186,9 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
       },
       onclosetag(_name, isImplied) {
         const element = open.pop();
-        if (inEndingTag > 0) inEndingTag--;
-        if (element?.foreign) inForeign--;
-        if (element && element.leftOpen > 0) {
-          leftOpen -= element.leftOpen;
-          if (leftOpen === 0) firstLeftOpen = undefined;
+        if (inEndingTag > 0 && --inEndingTag === 0 && !tooDeep && !checkHtmlText(source, contentStart, parser.startIndex, issues)) {
+          tooDeep = true;
+          parser.pause();
         }
         // Self-closing and void elements are closed "implied" at once, holding nothing: no mistake.
         if (element && isImplied && element.holdsContent) reportUnclosed(element, inEndingTag > 0, issues);
@@ -235,7 +209,8 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
         });
       },
     },
-    { recognizeSelfClosing: true, decodeEntities: false, lowerCaseTags: false, lowerCaseAttributeNames: false },
+    // As MJML's parser reads it: tag names lower-cased (so `<BR>` is void), attribute names as written.
+    { recognizeSelfClosing: true, decodeEntities: false, lowerCaseTags: true, lowerCaseAttributeNames: false },
   );
   parser.write(source);
   // The end closes what is still open (implied), so elements never closed are reported too.
@@ -263,9 +238,6 @@ export const MAX_HTML_NESTING_DEPTH = 1_000;
 
 /** HTML's void elements: the only ones a `/>` closes in HTML (outside SVG and MathML it is ignored, and the element stays open). */
 const VOID_ELEMENTS: ReadonlySet<string> = new Set('area base br col embed hr img input link meta param source track wbr'.split(' '));
-
-/** Where HTML does read `/>` as closing any element (SVG's `<path />`). */
-const FOREIGN_ELEMENTS: ReadonlySet<string> = new Set(['svg', 'math']);
 
 /**
  * Reads the HTML MJML produced as html-to-text and the unsubscribe-link check will (HTML's rules),
@@ -302,10 +274,70 @@ export function checkHtmlNesting(html: string, issues: IssueList): boolean {
   return false;
 }
 
-/** Whether HTML leaves an element written `<x />` open: not a void one, nor one whose end tag it lets one leave out. */
-function leftOpenByHtml(name: string): boolean {
-  const lower = name.toLowerCase();
-  return !VOID_ELEMENTS.has(lower) && !OPTIONAL_END_TAGS.has(lower);
+/**
+ * Reads the raw content of an ending tag, `source` from `start` to `end`, as HTML does (as
+ * html-to-text, MJML's style inliner and mail clients will: `/>` closes only void elements,
+ * outside SVG and MathML), in one pass that stops once more than `MAX_HTML_NESTING_DEPTH`
+ * elements are open inside one another, and reports that: on the line of the first element of
+ * that chain written `<x />` (it stays open, and what follows nests inside it), else on the line
+ * where the limit was passed. Answers whether the content stayed within.
+ */
+export function checkHtmlText(source: string, start: number, end: number, issues: IssueList): boolean {
+  if (end <= start) return true;
+  const text = source.slice(start, end);
+  let depth = 0;
+  let deepestAt: number | undefined;
+  /** The first element open now that was written `<x />` (HTML left it open), and its depth. */
+  let selfClosed: { name: string; at: number; depth: number } | undefined;
+  const parser = new Parser({
+    onopentag(name, attributes) {
+      depth++;
+      if (
+        selfClosed === undefined &&
+        !VOID_ELEMENTS.has(name) &&
+        writtenSelfClosed(text.slice(parser.startIndex, parser.endIndex + 1), attributes)
+      ) {
+        selfClosed = { name, at: parser.startIndex, depth };
+      }
+      if (depth > MAX_HTML_NESTING_DEPTH) {
+        deepestAt = parser.startIndex;
+        parser.pause();
+      }
+    },
+    onclosetag() {
+      depth--;
+      if (selfClosed !== undefined && depth < selfClosed.depth) selfClosed = undefined;
+    },
+  });
+  parser.write(text);
+  if (deepestAt === undefined) return true;
+  const limit = MAX_HTML_NESTING_DEPTH.toLocaleString('en');
+  const lines = new LineCounter(source);
+  if (selfClosed !== undefined) {
+    const { name } = selfClosed;
+    const line = lines.lineAt(start + selfClosed.at);
+    issues.add(
+      `mjml line ${line}`,
+      `<${name} /> stays open in HTML (a "/>" closes only void elements such as <br />), so what follows it nests inside it: more than ${limit} elements inside one another; write <${name}></${name}>`,
+      { code: 'MJML_ERROR', line },
+    );
+  } else {
+    const line = lines.lineAt(start + deepestAt);
+    issues.add(
+      `mjml line ${line}`,
+      `is too deeply nested as HTML reads it: more than ${limit} elements inside one another (an element never closed runs on to the end of the text); close them`,
+      { code: 'MJML_ERROR', line },
+    );
+  }
+  return false;
+}
+
+/** Whether a start tag ends in `/>` (or `/ >`) of its own, not as the last character of an unquoted attribute value. */
+function writtenSelfClosed(tag: string, attributes: Record<string, string>): boolean {
+  if (!/\/\s*>$/.test(tag)) return false;
+  const values = Object.values(attributes);
+  const last = values[values.length - 1];
+  return last === undefined || !last.endsWith('/') || /["']\s*\/\s*>$/.test(tag);
 }
 
 function reportUnclosed(element: OpenElement, insideEndingTag: boolean, issues: IssueList): void {

@@ -1,6 +1,6 @@
 import { PermanentError, ValidationError } from '@baton/shared';
 import { compileCampaignTemplate, validateCampaignTemplate } from '../src/template';
-import { IssueList, MAX_HTML_NESTING_DEPTH, checkHtmlNesting } from '../src/template-checks';
+import { IssueList, MAX_HTML_NESTING_DEPTH, checkHtmlNesting, checkHtmlText } from '../src/template-checks';
 import { caught, helloMjml, mjmlBody } from './fixtures';
 
 const base = { from: 'Acme <news@acme.example>', subject: 'Hi {{ first_name }}', mjml: helloMjml };
@@ -88,6 +88,46 @@ describe('deeply nested templates', () => {
     expect(issues).toEqual([{ where: 'mjml line 1', message: expect.stringContaining('<span /> stays open in HTML') }]);
   });
 
+  it.each([
+    ['with a space before its ">"', '<span / >x'.repeat(1_001)],
+    ['after a <p> each time, which HTML cannot close over it', `${'<p>para'}${'<span />'.repeat(500)}`.repeat(3)],
+  ])('refuses an element written <x /> %s just the same, before MJML runs', async (_, text) => {
+    // Act
+    const issues = await issuesOf(mjmlBody(`<mj-text>${text}</mj-text>`));
+
+    // Assess
+    expect(issues).toEqual([{ where: 'mjml line 1', message: expect.stringContaining('<span /> stays open in HTML') }]);
+  });
+
+  it('names the first element of the chain too deep that was written <x />, not one closed before it or a link ending in "/"', async () => {
+    // Prepare: the span is closed with its <b>; the link's unquoted address ends in "/", and the link is left open
+    const text = `<b><span />x</b><a href=https://x.example/>Home\n${'<i />x'.repeat(1_001)}`;
+
+    // Act
+    const issues = await issuesOf(mjmlBody(`<mj-text>${text}</mj-text>`));
+
+    // Assess
+    expect(issues).toEqual([{ where: 'mjml line 2', message: expect.stringMatching(/^<i \/> stays open in HTML/) }]);
+  });
+
+  it('reads tag names as MJML does, lower-cased: <BR>, <IMG> and <P> are void or closed by the next', async () => {
+    // Act: 150 of each, over the 100 that nesting allows were they left open
+    const text = `${'a<BR>'.repeat(150)}${'<IMG src="x.png">'.repeat(150)}${'<P>para'.repeat(150)}`;
+    const result = validateCampaignTemplate({ ...base, mjml: mjmlBody(`<mj-text>${text}</mj-text>`) });
+
+    // Assess
+    await expect(result).resolves.toEqual({ warnings: [expect.stringContaining('unsubscribe_url')] });
+  });
+
+  it('takes a link whose unquoted address ends in "/" for an open link, closed by its end tag', async () => {
+    // Act
+    const text = '<a href=https://x.example/>Home</a> '.repeat(1_200);
+    const result = validateCampaignTemplate({ ...base, mjml: mjmlBody(`<mj-text>${text}</mj-text>`) });
+
+    // Assess
+    await expect(result).resolves.toEqual({ warnings: [expect.stringContaining('unsubscribe_url')] });
+  });
+
   it('accepts elements written <x /> where HTML closes them or they do not nest deep: void, SVG, <p />, a few hundred spans', async () => {
     // Act
     const svg = `<svg>${'<path d="M0 0" />'.repeat(1_200)}</svg>`;
@@ -127,6 +167,27 @@ describe('deeply nested templates', () => {
 
     // Assess
     expect(compiled.source.text).toContain('Hello {{ first_name }}');
+  });
+});
+
+describe('checkHtmlText (the content of an ending tag, as HTML reads it)', () => {
+  it('names the line where the limit was passed when no element of the chain was written <x />', () => {
+    // Prepare: MJML's own depth check stops this first in a template; here the HTML reading alone
+    const source = `<mj-text>\n${'<div>'.repeat(MAX_HTML_NESTING_DEPTH)}\n<div>x</mj-text>`;
+    const issues = new IssueList();
+
+    // Act
+    const fine = checkHtmlText(source, '<mj-text>'.length, source.indexOf('</mj-text>'), issues);
+
+    // Assess
+    expect(fine).toBe(false);
+    expect(issues.toIssues()).toEqual([
+      {
+        where: 'mjml line 3',
+        message:
+          'is too deeply nested as HTML reads it: more than 1,000 elements inside one another (an element never closed runs on to the end of the text); close them',
+      },
+    ]);
   });
 });
 
