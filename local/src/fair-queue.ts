@@ -52,16 +52,14 @@ interface Flow<T> {
   readonly durations: number[];
   /** Producers running for the flow now (see `producing`). */
   producers: number;
-  /** Since when it has produced, and the time charged to items (all flows') by then. */
-  producingSince?: { at: number; charged: number };
+  /** Since when it has produced, and the thread's time items (all flows') have taken since then. */
+  producingSince?: { at: number; covered: number };
 }
 
 export class FairQueue<T> {
   private readonly flows = new Map<string, Flow<T>>();
   private count = 0;
   private lastEnd = Number.NEGATIVE_INFINITY;
-  /** The thread's time items took so far, all flows together, measured as one server's (see `finished`). */
-  private charged = 0;
   private readonly budgetMs: number;
   private readonly window: number;
 
@@ -92,7 +90,7 @@ export class FairQueue<T> {
    */
   producing(flowName: string): () => void {
     const flow = this.flowNamed(flowName);
-    if (flow.producers++ === 0) flow.producingSince = { at: this.options.now(), charged: this.charged };
+    if (flow.producers++ === 0) flow.producingSince = { at: this.options.now(), covered: 0 };
     let done = false;
     return () => {
       if (done) return;
@@ -149,9 +147,13 @@ export class FairQueue<T> {
         const duration = own !== undefined && own >= 0 && Number.isFinite(own) ? own : oneServer;
         flow.durations.push(duration);
         flow.finish += duration - estimate;
-        // The thread's time items covered, for what a producer is charged (the time no item took): the
-        // one-server measure, which covers the clock; own times leave out the items' waits for the store.
-        this.charged += oneServer;
+        // What a producer is charged is the thread's time no item took since it began: each producing
+        // flow is told the part of this item's one-server span after its start (own times would leave
+        // out the items' waits for the store; a span from before it began is no time it could have had).
+        for (const producing of this.flows.values()) {
+          const since = producing.producingSince;
+          if (since !== undefined) since.covered += Math.max(0, now - Math.max(started, this.lastEnd, since.at));
+        }
         this.lastEnd = Math.max(this.lastEnd, now);
         if (flow.durations.length > this.window) flow.durations.shift();
         this.forgetIfIdle(flow);
@@ -184,7 +186,7 @@ export class FairQueue<T> {
   private finishOf(flow: Flow<T>): number {
     const since = flow.producingSince;
     if (since === undefined) return flow.finish;
-    return flow.finish + Math.max(0, this.options.now() - since.at - (this.charged - since.charged));
+    return flow.finish + Math.max(0, this.options.now() - since.at - since.covered);
   }
 
   private flowNamed(name: string): Flow<T> {

@@ -264,6 +264,25 @@ describe('FairQueue', () => {
     expect(later?.item.flow).toBe('slow');
   });
 
+  it("does not take a render's span from before a stubber began out of that stubber's charge", () => {
+    // Prepare: a's render spans 0–10 s (300 ms its own); b's stubber begins at 5 s, nothing of b's queued yet.
+    const { q, advance } = queue();
+    fill(q, 'a', 3);
+    const a1 = q.take()!;
+    advance(5_000);
+    const done = q.producing('b');
+    advance(5_000);
+    a1.finished({ ownMs: 300 });
+    // Act: b is charged the thread's time no render took since it began: none at 10 s, then 301 ms.
+    const atOnce = q.take();
+    advance(301);
+    const after = q.take();
+    done();
+    // Assess: counting a's 5 s before b began against b held a's next render back until 15.3 s.
+    expect(atOnce).toBeUndefined();
+    expect(after?.item.flow).toBe('a');
+  });
+
   it("starts a producing campaign's own items though its finish grows with the clock between two reads", () => {
     // Prepare: a clock that moves on every read (performance.now in the composition).
     let t = 0;
