@@ -52,14 +52,19 @@ interface Flow<T> {
   readonly durations: number[];
   /** Producers running for the flow now (see `producing`). */
   producers: number;
-  /** Since when it has produced, and the thread's time items (all flows') have taken since then. */
-  producingSince?: { at: number; covered: number };
+  /** Since when it has produced, and the thread's busy time (see `busyTimeAt`) then. */
+  producingSince?: { at: number; busyAt: number };
 }
 
 export class FairQueue<T> {
   private readonly flows = new Map<string, Flow<T>>();
   private count = 0;
   private lastEnd = Number.NEGATIVE_INFINITY;
+  /** Items running now, of every flow, and since when at least one has been. */
+  private runningItems = 0;
+  private busySince = 0;
+  /** The time at least one item was running, up to the last time none was (see `busyTimeAt`). */
+  private busyBefore = 0;
   private readonly budgetMs: number;
   private readonly window: number;
 
@@ -90,7 +95,10 @@ export class FairQueue<T> {
    */
   producing(flowName: string): () => void {
     const flow = this.flowNamed(flowName);
-    if (flow.producers++ === 0) flow.producingSince = { at: this.options.now(), covered: 0 };
+    if (flow.producers++ === 0) {
+      const now = this.options.now();
+      flow.producingSince = { at: now, busyAt: this.busyTimeAt(now) };
+    }
     let done = false;
     return () => {
       if (done) return;
@@ -134,6 +142,7 @@ export class FairQueue<T> {
     const estimate = this.cost(flow) ?? 0;
     flow.finish += estimate;
     const started = this.options.now();
+    if (this.runningItems++ === 0) this.busySince = started;
     let done = false;
     return {
       item,
@@ -147,13 +156,7 @@ export class FairQueue<T> {
         const duration = own !== undefined && own >= 0 && Number.isFinite(own) ? own : oneServer;
         flow.durations.push(duration);
         flow.finish += duration - estimate;
-        // What a producer is charged is the thread's time no item took since it began: each producing
-        // flow is told the part of this item's one-server span after its start (own times would leave
-        // out the items' waits for the store; a span from before it began is no time it could have had).
-        for (const producing of this.flows.values()) {
-          const since = producing.producingSince;
-          if (since !== undefined) since.covered += Math.max(0, now - Math.max(started, this.lastEnd, since.at));
-        }
+        if (--this.runningItems === 0) this.busyBefore += Math.max(0, now - this.busySince);
         this.lastEnd = Math.max(this.lastEnd, now);
         if (flow.durations.length > this.window) flow.durations.shift();
         this.forgetIfIdle(flow);
@@ -182,11 +185,24 @@ export class FairQueue<T> {
     return flow.durations.length === 0 ? undefined : flow.durations.reduce((a, b) => a + b, 0) / flow.durations.length;
   }
 
-  /** A flow's virtual finish time: what its items were charged, plus (while it produces) the thread's time no item took. */
+  /**
+   * A flow's virtual finish time: what its items were charged, plus (while it produces) the time
+   * since it began in which no item (of any flow) was running. An item's whole span counts as
+   * taken, not its own time only: own times leave out the items' waits for the store.
+   */
   private finishOf(flow: Flow<T>): number {
     const since = flow.producingSince;
     if (since === undefined) return flow.finish;
-    return flow.finish + Math.max(0, this.options.now() - since.at - since.covered);
+    const now = this.options.now();
+    return flow.finish + Math.max(0, now - since.at - (this.busyTimeAt(now) - since.busyAt));
+  }
+
+  /**
+   * The time up to `now` in which at least one item was running: the union of the items' spans,
+   * so overlapping items count once, and an item still running counts up to `now`.
+   */
+  private busyTimeAt(now: number): number {
+    return this.busyBefore + (this.runningItems > 0 ? Math.max(0, now - this.busySince) : 0);
   }
 
   private flowNamed(name: string): Flow<T> {

@@ -283,6 +283,68 @@ describe('FairQueue', () => {
     expect(after?.item.flow).toBe('a');
   });
 
+  it("counts the span of a render still running when a stubber ends as taken, not as the stubber's", () => {
+    // Prepare: x's render runs from 0 to 5 s; p's stubber (p first in the table) runs from 0 to 4 s.
+    const { q, advance } = queue();
+    const done = q.producing('p');
+    fill(q, 'x', 3);
+    const x1 = q.take()!;
+    advance(4_000);
+    done();
+    advance(1_000);
+    x1.finished({ ownMs: 100 });
+    // Act: p has a render now, and so does x (charged its 100 ms).
+    fill(q, 'p', 1);
+    const next = q.take();
+    // Assess: p, charged none of the 4 s in which x's render was running, comes back level with x
+    // and goes first (charged the 4 s, it would wait for x's next 40 renders).
+    expect(next?.item.flow).toBe('p');
+  });
+
+  it('charges a stubber the idle time before the first render began, not only the time between renders', () => {
+    // Prepare: p's stubber begins at 0; the thread is idle until slow's 1 s render starts at 500 ms.
+    const { q, advance } = queue();
+    const done = q.producing('p');
+    advance(500);
+    fill(q, 'slow', 2);
+    const slow1 = q.take()!;
+    advance(1_000);
+    slow1.finished({ ownMs: 1_000 });
+    // Act: slow came in at p's 500 and is charged 1 s more; p, 500 ms, then 1,501 ms.
+    advance(1_001);
+    const next = q.take();
+    done();
+    // Assess
+    expect(slow1.item.flow).toBe('slow');
+    expect(next?.item.flow).toBe('slow');
+  });
+
+  it("counts overlapping renders' spans as one, whichever of them ends first", () => {
+    // Prepare: a's render runs 0–1,000 ms; b's starts at 900 and ends at 901 (a's waits let it in).
+    const { q, advance } = queue({ inFlightBudgetMs: 10_000 });
+    const done = q.producing('p');
+    fill(q, 'a', 2);
+    fill(q, 'b', 2);
+    const a1 = q.take()!;
+    advance(900);
+    const b1 = q.take()!;
+    advance(1);
+    b1.finished({ ownMs: 1 });
+    advance(99);
+    a1.finished({ ownMs: 50 });
+    // Act: the thread was never free of renders, so p is charged nothing: 40 ms later it is
+    // charged 40, less than a (50), more than b (1).
+    advance(40);
+    const first = q.take();
+    first!.finished({ ownMs: 1 });
+    const second = q.take();
+    done();
+    // Assess: b, the least charged, then p's turn holds a back (p has nothing queued; charged the
+    // 900 ms before b's render began, as when each span counted from the last end, a went next).
+    expect(first?.item.flow).toBe('b');
+    expect(second).toBeUndefined();
+  });
+
   it("starts a producing campaign's own items though its finish grows with the clock between two reads", () => {
     // Prepare: a clock that moves on every read (performance.now in the composition).
     let t = 0;
