@@ -136,7 +136,33 @@ interface OpenElement {
   name: string;
   line: number;
   holdsContent: boolean;
+  /** Pieces of text read directly inside it. */
+  texts: number;
 }
+
+/**
+ * The head element whose text MJML keeps though it is no ending tag: the value of the attribute
+ * `<mj-html-attributes>` sets (`<mj-html-attribute name="data-id">42</mj-html-attribute>`).
+ */
+const ATTRIBUTE_VALUE_TAG = 'mj-html-attribute';
+
+/**
+ * When the head has `<mj-html-attributes>`, MJML reads the HTML of its body again as XML (cheerio,
+ * to set the attributes), where `<br>` and every other element not written `<x />` stays open.
+ */
+const HTML_ATTRIBUTES = /<mj-html-attributes[\s>/]/i;
+
+/** Whether MJML may read the body of `source` again as XML (see HTML_ATTRIBUTES). */
+export function readsBodyAsXml(source: string): boolean {
+  return HTML_ATTRIBUTES.test(source);
+}
+
+/**
+ * An element read as raw text by one version of htmlparser2 and as markup by another, both of
+ * which read a template (MJML's parser and style inliner have 9, html-to-text and these checks 10):
+ * what MJML renders from inside it is then never checked.
+ */
+const READ_TWO_WAYS = 'xmp';
 
 /**
  * Reads the MJML source as MJML's own parser does (htmlparser2, self-closing tags recognised,
@@ -144,7 +170,9 @@ interface OpenElement {
  *  - markup nested more than `MAX_NESTING_DEPTH` deep (the pass stops there), and
  *  - text outside MJML's ending tags (mj-text, mj-button, mj-raw, …), which MJML drops
  *    silently (Liquid tags there are left to `checkTagsSurvived`), and
- *  - more than `MAX_DROPPED_TEXTS` such pieces, text or Liquid, and
+ *  - more than `MAX_DROPPED_TEXTS` such pieces, text or Liquid (the first piece of an
+ *    `<mj-html-attribute>`, the attribute's value, is kept by MJML and not counted), and
+ *  - an `<xmp>` (see `READ_TWO_WAYS`), and
  *  - the raw content of each ending tag nested more than `MAX_HTML_NESTING_DEPTH` deep as HTML
  *    reads it (`checkHtmlText`: an element written `<x />` there is closed for MJML's parser but
  *    left open by HTML), and
@@ -162,6 +190,7 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
   let contentStart = 0;
   let tooDeep = false;
   let droppedTexts = 0;
+  const readAsXml = readsBodyAsXml(source);
   const parser = new Parser(
     {
       onopentag(name) {
@@ -169,7 +198,17 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
         if (parent) parent.holdsContent = true;
         // Asked for in source order (an element's line is known when it opens): the counter goes forward only.
         const line = lines.lineAt(parser.startIndex);
-        open.push({ name, line, holdsContent: false });
+        open.push({ name, line, holdsContent: false, texts: 0 });
+        if (name === READ_TWO_WAYS && !tooDeep) {
+          tooDeep = true;
+          issues.add(
+            `mjml line ${line}`,
+            `<${name}> cannot be used: the libraries that build the email disagree on what it holds (some read text, some markup), and mail clients do not support it; use <pre> and write < as &lt;`,
+            { code: 'MJML_ERROR', line },
+          );
+          parser.pause();
+          return;
+        }
         if (inEndingTag > 0 || endingTags.has(name)) {
           if (inEndingTag++ === 0) contentStart = parser.endIndex + 1;
         }
@@ -186,7 +225,12 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
       },
       onclosetag(_name, isImplied) {
         const element = open.pop();
-        if (inEndingTag > 0 && --inEndingTag === 0 && !tooDeep && !checkHtmlText(source, contentStart, parser.startIndex, issues)) {
+        if (
+          inEndingTag > 0 &&
+          --inEndingTag === 0 &&
+          !tooDeep &&
+          !checkHtmlText(source, contentStart, parser.startIndex, issues, { alsoAsXml: readAsXml })
+        ) {
           tooDeep = true;
           parser.pause();
         }
@@ -198,7 +242,10 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
         if (parent && !parent.holdsContent && text.trim() !== '') parent.holdsContent = true;
         if (open.length === 0 || inEndingTag > 0) return;
         if (text.trim() === '') return;
+        // An attribute's value: kept. Further pieces (around elements inside it) are appended to it, each a copy.
+        if (parent!.name === ATTRIBUTE_VALUE_TAG && parent!.texts++ === 0) return;
         droppedTexts++;
+        if (parent!.name === ATTRIBUTE_VALUE_TAG) return;
         const visible = withoutLiquidTags(text).trim();
         if (visible === '') return;
         const quoted = visible.length > 40 ? `${visible.slice(0, 40)}…` : visible;
@@ -245,9 +292,10 @@ const VOID_ELEMENTS: ReadonlySet<string> = new Set('area base br col embed hr im
  * libraries' parser keeps its open elements with `unshift`, so a pass over deeper markup grows
  * with the square of its depth, and html-to-text recurses on it. `checkStructure` already refuses
  * the usual cause (`<x />` in an MJML text) on the author's line; this is for what it cannot see.
- * Answers whether the HTML may be read further.
+ * With `fromXml` (the head had `<mj-html-attributes>`), the error says how that can happen to
+ * markup that was closed. Answers whether the HTML may be read further.
  */
-export function checkHtmlNesting(html: string, issues: IssueList): boolean {
+export function checkHtmlNesting(html: string, issues: IssueList, options: { fromXml?: boolean } = {}): boolean {
   let depth = 0;
   let deepest: string | undefined;
   const parser = new Parser({
@@ -266,7 +314,11 @@ export function checkHtmlNesting(html: string, issues: IssueList): boolean {
   const limit = MAX_HTML_NESTING_DEPTH.toLocaleString('en');
   issues.add(
     'mjml',
-    `the HTML MJML produces is too deeply nested: more than ${limit} elements inside one another, at <${deepest}>; flatten the markup`,
+    `the HTML MJML produces is too deeply nested: more than ${limit} elements inside one another, at <${deepest}>; ${
+      options.fromXml === true
+        ? `with <mj-html-attributes> in the head, MJML writes an empty element as <${deepest}/>, which HTML leaves open: give empty elements content, or leave out <mj-html-attributes>`
+        : 'flatten the markup'
+    }`,
     {
       code: 'MJML_ERROR',
     },
@@ -280,9 +332,17 @@ export function checkHtmlNesting(html: string, issues: IssueList): boolean {
  * outside SVG and MathML), in one pass that stops once more than `MAX_HTML_NESTING_DEPTH`
  * elements are open inside one another, and reports that: on the line of the first element of
  * that chain written `<x />` (it stays open, and what follows nests inside it), else on the line
- * where the limit was passed. Answers whether the content stayed within.
+ * where the limit was passed. With `alsoAsXml` (the head has `<mj-html-attributes>`: MJML reads
+ * its body's HTML again as XML), the content is then read as XML too (`checkXmlText`).
+ * Answers whether the content stayed within.
  */
-export function checkHtmlText(source: string, start: number, end: number, issues: IssueList): boolean {
+export function checkHtmlText(
+  source: string,
+  start: number,
+  end: number,
+  issues: IssueList,
+  options: { alsoAsXml?: boolean } = {},
+): boolean {
   if (end <= start) return true;
   const text = source.slice(start, end);
   let depth = 0;
@@ -310,7 +370,7 @@ export function checkHtmlText(source: string, start: number, end: number, issues
     },
   });
   parser.write(text);
-  if (deepestAt === undefined) return true;
+  if (deepestAt === undefined) return options.alsoAsXml !== true || checkXmlText(source, start, text, issues);
   const limit = MAX_HTML_NESTING_DEPTH.toLocaleString('en');
   const lines = new LineCounter(source);
   if (selfClosed !== undefined) {
@@ -326,6 +386,93 @@ export function checkHtmlText(source: string, start: number, end: number, issues
     issues.add(
       `mjml line ${line}`,
       `is too deeply nested as HTML reads it: more than ${limit} elements inside one another (an element never closed runs on to the end of the text); close them`,
+      { code: 'MJML_ERROR', line },
+    );
+  }
+  return false;
+}
+
+/**
+ * Reads `text`, the content of an ending tag at `start` in `source`, as MJML's second reading does
+ * when the head has `<mj-html-attributes>`: as XML (cheerio), where every element stays open until
+ * its end tag, `<br>` too; and then as HTML reads what that writes, where each empty element is
+ * written `<x/>`, which HTML leaves open unless it is void. One pass, stopped past
+ * `MAX_HTML_NESTING_DEPTH` open elements in either reading (MJML's XML reading grows with the
+ * square of the depth: 35 s for 1 MB of `<br>`; its style inliner's HTML reading likewise: 24 s
+ * for 2 MB of `<span></span>`). Reports it on the line of the first element of the chain that
+ * HTML lets one leave unclosed (`<br>`, `<img>`) or that is empty, else where the limit was passed.
+ * Answers whether the content stayed within.
+ */
+function checkXmlText(source: string, start: number, text: string, issues: IssueList): boolean {
+  /** The elements open as XML reads it (a root first); each with how many empty ones it holds that HTML leaves open. */
+  const frames: { name: string; at: number; empty: boolean; leftOpenInside: number }[] = [
+    { name: '', at: 0, empty: false, leftOpenInside: 0 },
+  ];
+  let htmlDepth = 0;
+  let deepestAt: number | undefined;
+  /** The first element open now that HTML would have closed (a void one), and how many frames were open with it. */
+  let leftOpen: { name: string; at: number; frames: number } | undefined;
+  /** The first empty element HTML reads as open now (written `<x/>`), and how many frames its parent's close leaves. */
+  let emptyOpen: { name: string; at: number; frames: number } | undefined;
+  const nonEmpty = () => {
+    frames[frames.length - 1]!.empty = false;
+  };
+  const parser = new Parser(
+    {
+      onopentag(name) {
+        nonEmpty();
+        frames.push({ name, at: parser.startIndex, empty: true, leftOpenInside: 0 });
+        htmlDepth++;
+        // One written <br /> closes at once, and is forgotten with its close.
+        if (leftOpen === undefined && VOID_ELEMENTS.has(name.toLowerCase()))
+          leftOpen = { name, at: parser.startIndex, frames: frames.length };
+        // HTML's reading holds what XML's holds and the empty elements besides: never less deep.
+        if (htmlDepth > MAX_HTML_NESTING_DEPTH) {
+          deepestAt = parser.startIndex;
+          parser.pause();
+        }
+      },
+      onclosetag() {
+        const frame = frames.pop()!;
+        if (leftOpen !== undefined && frames.length < leftOpen.frames) leftOpen = undefined;
+        if (emptyOpen !== undefined && frames.length < emptyOpen.frames) emptyOpen = undefined;
+        if (frame.empty && !VOID_ELEMENTS.has(frame.name.toLowerCase())) {
+          // Written <x/>: HTML keeps it open until its parent's end tag closes it.
+          frames[frames.length - 1]!.leftOpenInside++;
+          emptyOpen ??= { name: frame.name, at: frame.at, frames: frames.length };
+        } else htmlDepth -= 1 + frame.leftOpenInside;
+      },
+      ontext: nonEmpty,
+      oncomment: nonEmpty,
+      oncdatastart: nonEmpty,
+      onprocessinginstruction: nonEmpty,
+    },
+    { xmlMode: true, decodeEntities: false },
+  );
+  parser.write(text);
+  if (deepestAt === undefined) return true;
+  const limit = MAX_HTML_NESTING_DEPTH.toLocaleString('en');
+  const lines = new LineCounter(source);
+  const why = 'MJML reads the body again as XML when the head has <mj-html-attributes>';
+  const xmlTooDeep = frames.length - 1 > MAX_HTML_NESTING_DEPTH;
+  const culprit = xmlTooDeep ? leftOpen : emptyOpen;
+  const line = lines.lineAt(start + (culprit?.at ?? deepestAt));
+  if (culprit !== undefined && xmlTooDeep) {
+    issues.add(
+      `mjml line ${line}`,
+      `<${culprit.name}> stays open as XML reads it (${why}), so what follows it nests inside it: more than ${limit} elements inside one another; write <${culprit.name} />`,
+      { code: 'MJML_ERROR', line },
+    );
+  } else if (culprit !== undefined) {
+    issues.add(
+      `mjml line ${line}`,
+      `the empty <${culprit.name}> is written <${culprit.name}/> by MJML (${why}), which HTML leaves open, so what follows it nests inside it: more than ${limit} elements inside one another; put something in it, or leave out <mj-html-attributes>`,
+      { code: 'MJML_ERROR', line },
+    );
+  } else {
+    issues.add(
+      `mjml line ${line}`,
+      `is too deeply nested as ${xmlTooDeep ? 'XML' : 'HTML'} reads it (${why}): more than ${limit} elements inside one another (an element never closed runs on to the end of the text); close them`,
       { code: 'MJML_ERROR', line },
     );
   }

@@ -17,6 +17,7 @@ import {
   MAX_LIQUID_MARKUP,
   checkHtmlNesting,
   checkStructure,
+  readsBodyAsXml,
   checkTagsSurvived,
   compileFailure,
   countLiquidMarkup,
@@ -167,7 +168,8 @@ export async function inspectCampaignTemplate(input: Omit<TemplateInput, 'from'>
   // Markup too deep for the libraries' recursion, or too costly for MJML's parser, never reaches them.
   const mjmlOutput = checkStructure(input.mjml, issues, mjmlEndingTags()) ? await compileMjml(input.mjml, issues) : undefined;
   // …and HTML too deep for the readers of MJML's output (html-to-text, the unsubscribe check) never reaches them.
-  const compiledHtml = mjmlOutput !== undefined && checkHtmlNesting(mjmlOutput, issues) ? mjmlOutput : undefined;
+  const compiledHtml =
+    mjmlOutput !== undefined && checkHtmlNesting(mjmlOutput, issues, { fromXml: readsBodyAsXml(input.mjml) }) ? mjmlOutput : undefined;
 
   let html: Template[] | undefined;
   let text: Template[] | undefined;

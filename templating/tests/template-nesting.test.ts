@@ -170,6 +170,114 @@ describe('deeply nested templates', () => {
   });
 });
 
+/** A template whose head sets an HTML attribute (MJML then reads its body's HTML again as XML). */
+function withHtmlAttributes(text: string, attribute = '<mj-html-attribute name="data-id">42</mj-html-attribute>'): string {
+  return `<mjml>\n<mj-head><mj-html-attributes><mj-selector path=".note div">${attribute}</mj-selector></mj-html-attributes></mj-head>\n<mj-body><mj-section><mj-column>\n<mj-text css-class="note">${text}</mj-text></mj-column></mj-section></mj-body></mjml>`;
+}
+
+describe('templates MJML reads twice (<mj-html-attributes>) or two ways (<xmp>)', () => {
+  it("accepts <mj-html-attribute>'s text as the attribute's value and sets it", async () => {
+    // Act
+    const compiled = await compileCampaignTemplate({ ...base, mjml: withHtmlAttributes('Hello {{ first_name }}') });
+
+    // Assess
+    expect(compiled.source.html).toContain('data-id="42"');
+  });
+
+  it('still refuses text in other elements of the head, and counts the second piece of text of an attribute among those MJML copies', async () => {
+    // Prepare: 60 attributes with a value each; 51 whose text is split by an element (MJML appends each second piece, a copy)
+    const many = '<mj-html-attribute name="data-a">1</mj-html-attribute>'.repeat(60);
+    const split = '<mj-html-attribute name="data-b">1<mj-raw></mj-raw>2</mj-html-attribute>'.repeat(51);
+    const stray = `<mjml><mj-head><mj-title>T</mj-title><mj-attributes>stray</mj-attributes></mj-head><mj-body></mj-body></mjml>`;
+
+    // Act
+    const fine = validateCampaignTemplate({ ...base, mjml: withHtmlAttributes('Hi', many) });
+    const tooMany = await issuesOf(withHtmlAttributes('Hi', split));
+    const refused = await issuesOf(stray);
+
+    // Assess
+    await expect(fine).resolves.toEqual({ warnings: [expect.stringContaining('unsubscribe_url')] });
+    expect(tooMany).toEqual([{ where: 'mjml', message: expect.stringMatching(/^has 51 pieces of text or Liquid between MJML elements/) }]);
+    expect(refused).toEqual([{ where: 'mjml line 1', message: expect.stringContaining('the text "stray" is dropped by MJML') }]);
+  });
+
+  it('refuses <br> repeated past the limit when the head has <mj-html-attributes>, naming the first one, before MJML reads it as XML', async () => {
+    // Prepare: 1,001 <br>, fine as HTML (void), each left open as XML
+    const brs = `Hi<br>${'<br>'.repeat(MAX_HTML_NESTING_DEPTH)}`;
+
+    // Act
+    const refused = await issuesOf(withHtmlAttributes(`\n\n${brs}`));
+    const plain = validateCampaignTemplate({ ...base, mjml: mjmlBody(`<mj-text>${brs}</mj-text>`) });
+    const closed = validateCampaignTemplate({ ...base, mjml: withHtmlAttributes('<br />'.repeat(2_000)) });
+
+    // Assess
+    expect(refused).toEqual([
+      {
+        where: 'mjml line 6',
+        message:
+          '<br> stays open as XML reads it (MJML reads the body again as XML when the head has <mj-html-attributes>), so what follows it nests inside it: more than 1,000 elements inside one another; write <br />',
+      },
+    ]);
+    await expect(plain).resolves.toEqual({ warnings: [expect.stringContaining('unsubscribe_url')] });
+    await expect(closed).resolves.toEqual({ warnings: [expect.stringContaining('unsubscribe_url')] });
+  });
+
+  it('names where the limit was passed as XML reads it when no element of the chain is one HTML closes', async () => {
+    // Prepare: <p>s, each closed by the next in HTML, none in XML (1,001 of them), after a <br> XML closes with its parent
+    const ps = '<div><br></div>' + '<p>x'.repeat(MAX_HTML_NESTING_DEPTH) + '\n<p>x';
+
+    // Act
+    const issues = await issuesOf(withHtmlAttributes(ps));
+
+    // Assess
+    expect(issues).toEqual([
+      { where: 'mjml line 5', message: expect.stringMatching(/^is too deeply nested as XML reads it \(MJML reads/) },
+    ]);
+  });
+
+  it('refuses empty elements repeated past the limit when the head has <mj-html-attributes>, which MJML writes <x/> and HTML leaves open', async () => {
+    // Prepare: MJML's style inliner took 24 s over 2 MB of these, with an inline style
+    const empties = `<b>x</b><br></br><div><i></i></div>\n${'<span></span>'.repeat(MAX_HTML_NESTING_DEPTH + 100)}`;
+
+    // Act
+    const issues = await issuesOf(withHtmlAttributes(empties));
+
+    // Assess: named on the line of the first one still open (not <i>, which its parent closes), no void element
+    expect(issues).toEqual([
+      {
+        where: 'mjml line 5',
+        message:
+          'the empty <span> is written <span/> by MJML (MJML reads the body again as XML when the head has <mj-html-attributes>), which HTML leaves open, so what follows it nests inside it: more than 1,000 elements inside one another; put something in it, or leave out <mj-html-attributes>',
+      },
+    ]);
+  });
+
+  it('accepts elements with text or a comment in them, and empty ones that their parent closes, when the head has <mj-html-attributes>', async () => {
+    // Prepare
+    const count = MAX_HTML_NESTING_DEPTH + 100;
+    const texts = '<span> </span>'.repeat(count);
+    const comments = '<span><!-- c --></span>'.repeat(count);
+    const inParents = '<div><span></span><i></i></div>'.repeat(count);
+
+    // Act
+    const answers = [texts, comments, inParents].map((text) => validateCampaignTemplate({ ...base, mjml: withHtmlAttributes(text) }));
+
+    // Assess
+    for (const answer of answers) await expect(answer).resolves.toEqual({ warnings: [expect.stringContaining('unsubscribe_url')] });
+  });
+
+  it.each(['<xmp>', '<XMP>'])('refuses %s, which MJML reads as markup and html-to-text as text, on its line', async (tag) => {
+    // Prepare: the trick a review found: an mj-text that MJML sees and the checks would not
+    const mjml = mjmlBody(`<mj-text>\n${tag}</mj-text><mj-text>${'<span />'.repeat(2_000)}</mj-text></xmp></mj-text>`);
+
+    // Act
+    const issues = await issuesOf(mjml);
+
+    // Assess
+    expect(issues).toEqual([{ where: 'mjml line 2', message: expect.stringMatching(/^<xmp> cannot be used: .*use <pre>/) }]);
+  });
+});
+
 describe('checkHtmlText (the content of an ending tag, as HTML reads it)', () => {
   it('names the line where the limit was passed when no element of the chain was written <x />', () => {
     // Prepare: MJML's own depth check stops this first in a template; here the HTML reading alone
@@ -203,6 +311,22 @@ describe('checkHtmlNesting (the HTML MJML produced)', () => {
     // Assess
     expect(answer).toBe(fine);
     expect(issues.empty).toBe(fine);
+  });
+
+  it('says how closed markup can come out too deep when the head had <mj-html-attributes>', () => {
+    // Act
+    const issues = new IssueList();
+    checkHtmlNesting('<span/>'.repeat(MAX_HTML_NESTING_DEPTH + 1), issues, { fromXml: true });
+
+    // Assess
+    expect(issues.toIssues()).toEqual([
+      {
+        where: 'mjml',
+        message: expect.stringContaining(
+          'with <mj-html-attributes> in the head, MJML writes an empty element as <span/>, which HTML leaves open',
+        ),
+      },
+    ]);
   });
 
   it('names the element at the limit', () => {
