@@ -212,7 +212,7 @@ export class FairQueue<T> {
       this.flows.set(name, flow);
     }
     // Back after being idle: it starts at the least of the busy flows (no credit, no debt).
-    if (!this.busy(flow)) flow.finish = Math.max(flow.finish, this.leastBusyFinish());
+    if (!this.busy(flow)) flow.finish = Math.max(flow.finish, this.leastBusyFinish() ?? 0);
     return flow;
   }
 
@@ -226,19 +226,24 @@ export class FairQueue<T> {
     return Math.max(1, Math.floor(this.budgetMs / Math.max(cost, 1)));
   }
 
-  private leastBusyFinish(): number {
+  /** The least finish time of the busy flows; undefined when none is busy. */
+  private leastBusyFinish(): number | undefined {
     let least: number | undefined;
     for (const flow of this.flows.values()) if (this.busy(flow)) least = Math.min(least ?? Infinity, this.finishOf(flow));
-    return least ?? 0;
+    return least;
   }
 
   /**
-   * An idle flow is kept while any flow is busy (its finish time and cost still count when it
-   * comes back); once all are idle the table is emptied, so it holds only campaigns rendering now.
+   * An idle flow is kept while it is ahead of the busy ones (charged more than the least of them:
+   * that still counts when it comes back); one that would come back at the least of the busy
+   * flows anyway is forgotten (its cost with it), and once all are idle the table is emptied. So
+   * the table holds the campaigns rendering now and those recently ahead of them, though some
+   * campaign is always rendering.
    */
   private forgetIfIdle(flow: Flow<T>): void {
     if (this.busy(flow)) return;
-    for (const other of this.flows.values()) if (this.busy(other)) return;
-    this.flows.clear();
+    const least = this.leastBusyFinish();
+    for (const [name, other] of this.flows)
+      if (!this.busy(other) && (least === undefined || other.finish <= least)) this.flows.delete(name);
   }
 }

@@ -284,21 +284,53 @@ describe('FairQueue', () => {
   });
 
   it("counts the span of a render still running when a stubber ends as taken, not as the stubber's", () => {
-    // Prepare: x's render runs from 0 to 5 s; p's stubber (p first in the table) runs from 0 to 4 s.
+    // Prepare: y's render runs on throughout; x's runs from 0 to 5 s; p's stubber runs from 0 to 4 s.
     const { q, advance } = queue();
     const done = q.producing('p');
+    fill(q, 'y', 1);
     fill(q, 'x', 3);
+    const y1 = q.take()!;
     const x1 = q.take()!;
     advance(4_000);
     done();
     advance(1_000);
     x1.finished({ ownMs: 100 });
-    // Act: p has a render now, and so does x (charged its 100 ms).
+    // Act: p has a render now; x has more, charged 100 ms.
     fill(q, 'p', 1);
     const next = q.take();
-    // Assess: p, charged none of the 4 s in which x's render was running, comes back level with x
-    // and goes first (charged the 4 s, it would wait for x's next 40 renders).
+    // Assess: p, charged none of the 4 s in which renders were running, goes first (charged the
+    // 4 s, it would wait for x's next 39 renders).
+    expect([y1.item.flow, x1.item.flow]).toEqual(['y', 'x']);
     expect(next?.item.flow).toBe('p');
+  });
+
+  it('forgets a campaign gone idle once the busy ones have caught up with it, though one is always busy', () => {
+    // Prepare: a renders on throughout, one 50 ms render at a time; b and c render once (5 ms) while a is at 100
+    const { q, advance } = queue({ inFlightBudgetMs: 50 });
+    fill(q, 'a', 3);
+    const a1 = q.take()!;
+    advance(50);
+    a1.finished({ ownMs: 50 });
+    const a2 = q.take()!;
+    for (const flow of ['b', 'c']) {
+      fill(q, flow, 1);
+      const item = q.take()!;
+      advance(5);
+      item.finished({ ownMs: 5 });
+    }
+    advance(40);
+    a2.finished({ ownMs: 50 });
+    const a3 = q.take()!;
+    // Act: a is at 150 now; d renders once (500 ms) and is done too
+    fill(q, 'd', 1);
+    const d1 = q.take()!;
+    advance(500);
+    d1.finished({ ownMs: 500 });
+    // Assess: b and c (at 105, behind a: they would come back at a's level anyway) are forgotten
+    // with their costs; d (at 650, ahead of a) is kept.
+    expect([a1, a2, a3, d1].map((next) => next.item.flow)).toEqual(['a', 'a', 'a', 'd']);
+    expect(['b', 'c', 'd', 'a'].map((flow) => q.costOf(flow))).toEqual([undefined, undefined, 500, 50]);
+    a3.finished({ ownMs: 50 });
   });
 
   it('charges a stubber the idle time before the first render began, not only the time between renders', () => {
