@@ -5,9 +5,23 @@ import { validateCampaignTemplate } from '../src/template';
 import { threadCpuMs } from './fixtures';
 
 /** Pieces a careless or hostile author puts in a template: valid MJML, broken MJML, Liquid, HTML, comments. */
-function mjmlText(inner: string): string {
-  return `<mjml><mj-body><mj-section><mj-column><mj-text>${inner}</mj-text></mj-column></mj-section></mj-body></mjml>`;
+function mjmlText(inner: string, head = ''): string {
+  return `<mjml>${head}<mj-body><mj-section><mj-column><mj-text>${inner}</mj-text></mj-column></mj-section></mj-body></mjml>`;
 }
+
+/**
+ * Heads that change how MJML reads the body: an inline style (its style inliner reads the HTML
+ * again), HTML attributes (MJML reads the body again as XML, and writes empty elements `<x/>`).
+ */
+const HTML_ATTRIBUTES =
+  '<mj-html-attributes><mj-selector path="div"><mj-html-attribute name="data-x">1</mj-html-attribute></mj-selector></mj-html-attributes>';
+const INLINE_STYLE = '<mj-style inline="inline">div { color: red }</mj-style>';
+const head = fc.constantFrom(
+  '',
+  `<mj-head>${INLINE_STYLE}</mj-head>`,
+  `<mj-head>${HTML_ATTRIBUTES}</mj-head>`,
+  `<mj-head>${HTML_ATTRIBUTES}${INLINE_STYLE}</mj-head>`,
+);
 
 const fragment = fc.oneof(
   fc.constantFrom(
@@ -34,6 +48,12 @@ const fragment = fc.oneof(
     '<div>',
     '</div>',
     '<div><p>x</p></div>',
+    '<br>',
+    '<p>x',
+    '<span />',
+    '<span></span>',
+    '<xmp>',
+    '</xmp>',
     '<',
     '>',
     '&amp;',
@@ -102,11 +122,11 @@ async function fastestMs(...templates: string[]): Promise<number[]> {
 }
 
 /** `unit` repeated to about `bytes` characters, inside a body where MJML keeps or drops it. */
-function repeated(unit: string, bytes: number, inText: boolean): string {
+function repeated(unit: string, bytes: number, inText: boolean, withHead = ''): string {
   const inner = unit.repeat(Math.ceil(bytes / unit.length));
   return inText
-    ? mjmlText(inner)
-    : `<mjml><mj-body>${inner}<mj-section><mj-column><mj-text>x</mj-text></mj-column></mj-section></mj-body></mjml>`;
+    ? mjmlText(inner, withHead)
+    : `<mjml>${withHead}<mj-body>${inner}<mj-section><mj-column><mj-text>x</mj-text></mj-column></mj-section></mj-body></mjml>`;
 }
 
 describe('the template check under fuzzing', () => {
@@ -137,14 +157,14 @@ describe('the template check under fuzzing', () => {
     // Warm up the libraries so the first measurement is not charged for loading them.
     await checkMs(repeated('x', 10, true));
     await fc.assert(
-      fc.asyncProperty(fc.array(fragment, { minLength: 1, maxLength: 4 }), fc.boolean(), async (parts, inText) => {
+      fc.asyncProperty(fc.array(fragment, { minLength: 1, maxLength: 4 }), fc.boolean(), head, async (parts, inText, withHead) => {
         const unit = parts.join('') || 'x';
         // Big enough that the time is the template's, not the timer's or the collector's.
         let bytes = 16_000;
-        while (bytes < 256_000 && (await checkMs(repeated(unit, bytes, inText))) < 40) bytes *= 2;
+        while (bytes < 256_000 && (await checkMs(repeated(unit, bytes, inText, withHead))) < 40) bytes *= 2;
         // Four times the input: linear is 4x, quadratic 16x; 10x leaves room for a loaded machine (doubling
         // and "at most 3x" flaked on CI, 3.4x, with its CPU shared).
-        const [once, fourTimes] = await fastestMs(repeated(unit, bytes, inText), repeated(unit, 4 * bytes, inText));
+        const [once, fourTimes] = await fastestMs(repeated(unit, bytes, inText, withHead), repeated(unit, 4 * bytes, inText, withHead));
         // Slack for the clock: a thread's CPU comes in 10 ms ticks, so `once` may read up to a tick
         // short (even 0), and a few milliseconds more for small inputs. Quadratic still shows (16x).
         expect(fourTimes).toBeLessThanOrEqual(10 * (once! + 10) + 25);
