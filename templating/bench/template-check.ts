@@ -2,6 +2,10 @@
  * `npm run bench:template [-- N…]`: how long `validateCampaignTemplate` takes on an MJML body of
  * N lines `{% assign aN = 1 %}` placed where MJML drops them (default 1,000, 2,000, 4,000, 5,000, 8,000, 20,000),
  * and how large the error it throws is once serialised. See docs/benchmarks.md.
+ *
+ * `npm run bench:template -- --nesting [KB]`: the same for markup that nests deep only as HTML or
+ * XML reads it, `KB` of it (default 2,048) in one `<mj-text>`, with an inline style (MJML's style
+ * inliner reads the HTML again), with and without `<mj-html-attributes>` in the head.
  */
 import { validateCampaignTemplate } from '../src/template';
 
@@ -10,7 +14,42 @@ function droppedTags(n: number): string {
   return `<mjml><mj-body>\n${lines}\n<mj-section><mj-column><mj-text>Hi</mj-text></mj-column></mj-section></mj-body></mjml>`;
 }
 
+const HTML_ATTRIBUTES =
+  '<mj-html-attributes><mj-selector path=".n div"><mj-html-attribute name="data-id">1</mj-html-attribute></mj-selector></mj-html-attributes>';
+
+function inText(text: string, head: string): string {
+  return `<mjml><mj-head>${head}<mj-style inline="inline">.n { color: red; }</mj-style></mj-head><mj-body><mj-section><mj-column><mj-text css-class="n">${text}</mj-text></mj-column></mj-section></mj-body></mjml>`;
+}
+
+async function nesting(kb: number): Promise<void> {
+  const units = ['<span />', '<span / >', '<p>x<span />', '<br>', '<p>x', '<span></span>', '<div><span></span></div>'];
+  const cases = units.flatMap((unit) =>
+    ['', HTML_ATTRIBUTES].map((head) => ({
+      name: `${unit} × ${Math.floor((kb * 1024) / unit.length).toLocaleString('en')}${head ? ', <mj-html-attributes>' : ''}`,
+      mjml: inText(unit.repeat(Math.floor((kb * 1024) / unit.length)), head),
+    })),
+  );
+  cases.push({
+    name: '<xmp> hiding a second mj-text',
+    mjml: inText(`<xmp></mj-text><mj-text>${'<span />'.repeat(kb * 128)}</mj-text></xmp>`, ''),
+  });
+  await validateCampaignTemplate({ from: 'A <a@example.com>', subject: 'x', mjml: inText('Hi', HTML_ATTRIBUTES) }).catch(() => undefined);
+  for (const { name, mjml } of cases) {
+    const started = performance.now();
+    let answer = 'accepted';
+    try {
+      await validateCampaignTemplate({ from: 'A <a@example.com>', subject: 'x', mjml });
+    } catch (err) {
+      const [issue] = (err as { issues?: { message: string }[] }).issues ?? [{ message: (err as Error).message }];
+      answer = `refused: ${issue!.message.slice(0, 70)}…`;
+    }
+    process.stdout.write(`${name}: ${(performance.now() - started).toFixed(0)} ms, ${answer}\n`);
+  }
+}
+
 async function main(): Promise<void> {
+  const at = process.argv.indexOf('--nesting');
+  if (at >= 0) return nesting(Number(process.argv[at + 1] ?? 2048) || 2048);
   const sizes = process.argv
     .slice(2)
     .map(Number)
