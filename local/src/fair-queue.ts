@@ -52,19 +52,14 @@ interface Flow<T> {
   readonly durations: number[];
   /** Producers running for the flow now (see `producing`). */
   producers: number;
-  /** Since when it has produced, and the thread's busy time (see `busyTimeAt`) then. */
-  producingSince?: { at: number; busyAt: number };
+  /** Since when it has produced, and the thread's time items (all flows') have taken since then. */
+  producingSince?: { at: number; taken: number };
 }
 
 export class FairQueue<T> {
   private readonly flows = new Map<string, Flow<T>>();
   private count = 0;
   private lastEnd = Number.NEGATIVE_INFINITY;
-  /** Items running now, of every flow, and since when at least one has been. */
-  private runningItems = 0;
-  private busySince = 0;
-  /** The time at least one item was running, up to the last time none was (see `busyTimeAt`). */
-  private busyBefore = 0;
   private readonly budgetMs: number;
   private readonly window: number;
 
@@ -95,10 +90,7 @@ export class FairQueue<T> {
    */
   producing(flowName: string): () => void {
     const flow = this.flowNamed(flowName);
-    if (flow.producers++ === 0) {
-      const now = this.options.now();
-      flow.producingSince = { at: now, busyAt: this.busyTimeAt(now) };
-    }
+    if (flow.producers++ === 0) flow.producingSince = { at: this.options.now(), taken: 0 };
     let done = false;
     return () => {
       if (done) return;
@@ -142,7 +134,6 @@ export class FairQueue<T> {
     const estimate = this.cost(flow) ?? 0;
     flow.finish += estimate;
     const started = this.options.now();
-    if (this.runningItems++ === 0) this.busySince = started;
     let done = false;
     return {
       item,
@@ -156,7 +147,12 @@ export class FairQueue<T> {
         const duration = own !== undefined && own >= 0 && Number.isFinite(own) ? own : oneServer;
         flow.durations.push(duration);
         flow.finish += duration - estimate;
-        if (--this.runningItems === 0) this.busyBefore += Math.max(0, now - this.busySince);
+        // A producer is charged the thread's time that no item took since it began: each producing
+        // flow is told this item's time, at most the part of its span after the producer began.
+        for (const producing of this.flows.values()) {
+          const since = producing.producingSince;
+          if (since !== undefined) since.taken += Math.min(duration, Math.max(0, now - Math.max(started, since.at)));
+        }
         this.lastEnd = Math.max(this.lastEnd, now);
         if (flow.durations.length > this.window) flow.durations.shift();
         this.forgetIfIdle(flow);
@@ -187,22 +183,17 @@ export class FairQueue<T> {
 
   /**
    * A flow's virtual finish time: what its items were charged, plus (while it produces) the time
-   * since it began in which no item (of any flow) was running. An item's whole span counts as
-   * taken, not its own time only: own times leave out the items' waits for the store.
+   * since it began that the items which ended since (any flow's) did not take: the thread's time
+   * the producer had (or that was idle). The items' own times count, not their spans: while an
+   * item waits for the store the thread is free, and a producer that used it is charged for it
+   * (counting spans, one render waiting five seconds held every producer's charge, and a producer
+   * with nothing queued held its turn against every other flow meanwhile). An item still running
+   * is counted when it ends: a producer that ends first is charged its time, at most one item's.
    */
   private finishOf(flow: Flow<T>): number {
     const since = flow.producingSince;
     if (since === undefined) return flow.finish;
-    const now = this.options.now();
-    return flow.finish + Math.max(0, now - since.at - (this.busyTimeAt(now) - since.busyAt));
-  }
-
-  /**
-   * The time up to `now` in which at least one item was running: the union of the items' spans,
-   * so overlapping items count once, and an item still running counts up to `now`.
-   */
-  private busyTimeAt(now: number): number {
-    return this.busyBefore + (this.runningItems > 0 ? Math.max(0, now - this.busySince) : 0);
+    return flow.finish + Math.max(0, this.options.now() - since.at - since.taken);
   }
 
   private flowNamed(name: string): Flow<T> {

@@ -246,7 +246,7 @@ describe('FairQueue', () => {
     expect(later?.item.flow).toBe('slow');
   });
 
-  it("charges a campaign's stubber the thread's time no render's span covered, whatever time the renders said was their own", () => {
+  it("credits a campaign's stubber with the renders' own time only: while they waited for the store the thread was its", () => {
     // Prepare: as above, but slow's render says 400 ms of the second was its own (the rest, its waits for the store).
     const { q, advance } = queue();
     const done = q.producing('plain');
@@ -254,56 +254,52 @@ describe('FairQueue', () => {
     const slow1 = q.take()!;
     advance(1_000);
     slow1.finished({ ownMs: 400 });
-    // Act: the stubber is charged nothing for that second, then 500 ms of the thread's time
+    // Act: the stubber is charged the 600 ms, slow its 400
     const atOnce = q.take();
-    advance(500);
-    const later = q.take();
+    const next = q.take();
     done();
-    // Assess: slow (400) goes only once the stubber has been charged more than it.
-    expect(atOnce).toBeUndefined();
-    expect(later?.item.flow).toBe('slow');
+    // Assess: slow goes at once (it used less of the thread), then its second render puts it past the stubber.
+    expect(atOnce?.item.flow).toBe('slow');
+    expect(next).toBeUndefined();
   });
-
-  it("does not take a render's span from before a stubber began out of that stubber's charge", () => {
-    // Prepare: a's render spans 0–10 s (300 ms its own); b's stubber begins at 5 s, nothing of b's queued yet.
+  it("credits a stubber with a render that began before it at most the render's span since it began", () => {
+    // Prepare: a's render spans 0–10 s (2 s its own); b's stubber begins at 9 s, nothing of b's queued yet.
     const { q, advance } = queue();
     fill(q, 'a', 3);
     const a1 = q.take()!;
-    advance(5_000);
+    advance(9_000);
     const done = q.producing('b');
-    advance(5_000);
-    a1.finished({ ownMs: 300 });
-    // Act: b is charged the thread's time no render took since it began: none at 10 s, then 301 ms.
+    advance(1_000);
+    a1.finished({ ownMs: 2_000 });
+    // Act: b is charged nothing at 10 s (a's render took its second), then 2.5 s later 2,500 ms.
     const atOnce = q.take();
-    advance(301);
+    advance(2_500);
     const after = q.take();
     done();
-    // Assess: counting a's 5 s before b began against b held a's next render back until 15.3 s.
+    // Assess: credited a's whole 2 s, b would be charged 1,500 ms at 12.5 s and still hold a back (a at 2,000).
     expect(atOnce).toBeUndefined();
     expect(after?.item.flow).toBe('a');
   });
-
-  it("counts the span of a render still running when a stubber ends as taken, not as the stubber's", () => {
-    // Prepare: y's render runs on throughout; x's runs from 0 to 5 s; p's stubber runs from 0 to 4 s.
+  it("goes on charging a stubber while another campaign's render waits long for the store, so that campaign's other renders go on", () => {
+    // Prepare: b's first render took 10 ms; its second waits on the store; p's stubber runs, nothing of p's queued.
     const { q, advance } = queue();
     const done = q.producing('p');
-    fill(q, 'y', 1);
-    fill(q, 'x', 3);
-    const y1 = q.take()!;
-    const x1 = q.take()!;
-    advance(4_000);
-    done();
+    fill(q, 'b', 5);
+    const b1 = q.take()!;
+    advance(10);
+    b1.finished({ ownMs: 10 });
+    advance(11);
+    const b2 = q.take()!;
+    // Act: a second passes; the thread was free (b2 waits) and p's stubber had it
+    const held = q.take();
     advance(1_000);
-    x1.finished({ ownMs: 100 });
-    // Act: p has a render now; x has more, charged 100 ms.
-    fill(q, 'p', 1);
     const next = q.take();
-    // Assess: p, charged none of the 4 s in which renders were running, goes first (charged the
-    // 4 s, it would wait for x's next 39 renders).
-    expect([y1.item.flow, x1.item.flow]).toEqual(['y', 'x']);
-    expect(next?.item.flow).toBe('p');
+    done();
+    // Assess: counting b2's span as taken, p's charge stood still while b2 waited and held b back for its five seconds.
+    expect([b1.item.flow, b2.item.flow]).toEqual(['b', 'b']);
+    expect(held).toBeUndefined();
+    expect(next?.item.flow).toBe('b');
   });
-
   it('forgets a campaign gone idle once the busy ones have caught up with it, though one is always busy', () => {
     // Prepare: a renders on throughout, one 50 ms render at a time; b and c render once (5 ms) while a is at 100
     const { q, advance } = queue({ inFlightBudgetMs: 50 });
@@ -351,8 +347,8 @@ describe('FairQueue', () => {
     expect(next?.item.flow).toBe('slow');
   });
 
-  it("counts overlapping renders' spans as one, whichever of them ends first", () => {
-    // Prepare: a's render runs 0–1,000 ms; b's starts at 900 and ends at 901 (a's waits let it in).
+  it('credits overlapping renders with their own times, however they overlap', () => {
+    // Prepare: a's render runs 0–1,000 ms (50 its own); b's starts at 900 and ends at 901 (a's waits let it in).
     const { q, advance } = queue({ inFlightBudgetMs: 10_000 });
     const done = q.producing('p');
     fill(q, 'a', 2);
@@ -364,19 +360,16 @@ describe('FairQueue', () => {
     b1.finished({ ownMs: 1 });
     advance(99);
     a1.finished({ ownMs: 50 });
-    // Act: the thread was never free of renders, so p is charged nothing: 40 ms later it is
-    // charged 40, less than a (50), more than b (1).
+    // Act: 40 ms later p is charged 1,040 - 51 = 989 ms: more than a (50) and b (1)
     advance(40);
     const first = q.take();
     first!.finished({ ownMs: 1 });
     const second = q.take();
     done();
-    // Assess: b, the least charged, then p's turn holds a back (p has nothing queued; charged the
-    // 900 ms before b's render began, as when each span counted from the last end, a went next).
+    // Assess: b, then a (had the spans been counted, p at 40 ms would have held a back).
     expect(first?.item.flow).toBe('b');
-    expect(second).toBeUndefined();
+    expect(second?.item.flow).toBe('a');
   });
-
   it("starts a producing campaign's own items though its finish grows with the clock between two reads", () => {
     // Prepare: a clock that moves on every read (performance.now in the composition).
     let t = 0;
