@@ -33,6 +33,27 @@ async function nesting(kb: number): Promise<void> {
     name: '<xmp> hiding a second mj-text',
     mjml: inText(`<xmp></mj-text><mj-text>${'<span />'.repeat(kb * 128)}</mj-text></xmp>`, ''),
   });
+  // Whitespace MJML strips after an Outlook conditional comment, before its XML reading.
+  const spaced = '<span> </span>';
+  cases.push({
+    name: `${spaced} × ${Math.floor((kb * 1024) / spaced.length).toLocaleString('en')} after <!--[if x]>, <mj-html-attributes>`,
+    mjml: inText(`<!--[if x]>-->${spaced.repeat(Math.floor((kb * 1024) / spaced.length))}<![endif]-->`, HTML_ATTRIBUTES),
+  });
+  // Attributes MJML writes on every element a selector matches, and selectors it runs over the whole body.
+  const attribute = (name: string, value: string) => `<mj-html-attribute name="${name}">${value}</mj-html-attribute>`;
+  const selector = (path: string, inner: string) =>
+    `<mj-html-attributes><mj-selector path="${path}">${inner}</mj-selector></mj-html-attributes>`;
+  cases.push({
+    name: `a ${kb - 16} KB value on every element (path "*"), 150 elements`,
+    mjml: inText('<b>x</b>'.repeat(150), selector('*', attribute('d', 'a'.repeat((kb - 16) * 1024)))),
+  });
+  cases.push({
+    name: '5,000 attributes over 40,000 elements',
+    mjml: inText(
+      '<b>x</b>'.repeat(40_000),
+      selector('.zz', Array.from({ length: 5_000 }, (_, i) => `<mj-html-attribute name="a${i}"/>`).join('')),
+    ),
+  });
   await validateCampaignTemplate({ from: 'A <a@example.com>', subject: 'x', mjml: inText('Hi', HTML_ATTRIBUTES) }).catch(() => undefined);
   for (const { name, mjml } of cases) {
     const started = performance.now();

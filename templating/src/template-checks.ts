@@ -152,6 +152,19 @@ const ATTRIBUTE_VALUE_TAG = 'mj-html-attribute';
  */
 const HTML_ATTRIBUTES = /<mj-html-attributes[\s>/]/i;
 
+/**
+ * `<mj-html-attribute>`s in one template at most: MJML runs each one's selector over the whole
+ * body (5,000 of them over 40,000 elements took it 34 s).
+ */
+export const MAX_HTML_ATTRIBUTES = 50;
+/**
+ * What the attributes `<mj-html-attributes>` sets may add to the email at most, estimated as their
+ * names' and values' length times the elements of the template (a selector such as `*` matches
+ * each, and MJML writes the attribute on each): 1.9 MB of value over 150 elements made 340 MB of
+ * HTML. Real values are a few words.
+ */
+export const MAX_HTML_ATTRIBUTE_BYTES = 4 * 1024 * 1024;
+
 /** Whether MJML may read the body of `source` again as XML (see HTML_ATTRIBUTES). */
 export function readsBodyAsXml(source: string): boolean {
   return HTML_ATTRIBUTES.test(source);
@@ -191,14 +204,22 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
   let tooDeep = false;
   let droppedTexts = 0;
   const readAsXml = readsBodyAsXml(source);
+  let elements = 0;
+  /** The `<mj-html-attribute>`s, and the length of their names and values (with `=""` and a space). */
+  const attributes = { count: 0, bytes: 0, firstLine: 0 };
   const parser = new Parser(
     {
-      onopentag(name) {
+      onopentag(name, attrs) {
+        elements++;
         const parent = open[open.length - 1];
         if (parent) parent.holdsContent = true;
         // Asked for in source order (an element's line is known when it opens): the counter goes forward only.
         const line = lines.lineAt(parser.startIndex);
         open.push({ name, line, holdsContent: false, texts: 0 });
+        if (name === ATTRIBUTE_VALUE_TAG) {
+          if (attributes.count++ === 0) attributes.firstLine = line;
+          attributes.bytes += (attrs['name'] ?? '').length + 4;
+        }
         if (name === READ_TWO_WAYS && !tooDeep) {
           tooDeep = true;
           issues.add(
@@ -243,6 +264,7 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
         if (open.length === 0 || inEndingTag > 0) return;
         if (text.trim() === '') return;
         // An attribute's value: kept. Further pieces (around elements inside it) are appended to it, each a copy.
+        if (parent!.name === ATTRIBUTE_VALUE_TAG) attributes.bytes += text.trim().length;
         if (parent!.name === ATTRIBUTE_VALUE_TAG && parent!.texts++ === 0) return;
         droppedTexts++;
         if (parent!.name === ATTRIBUTE_VALUE_TAG) return;
@@ -262,6 +284,7 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
   parser.write(source);
   // The end closes what is still open (implied), so elements never closed are reported too.
   if (!tooDeep) parser.end();
+  const attributesFit = checkHtmlAttributes(attributes, elements, issues);
   if (droppedTexts > MAX_DROPPED_TEXTS) {
     const [found, allowed] = [droppedTexts, MAX_DROPPED_TEXTS].map((n) => n.toLocaleString('en'));
     issues.add(
@@ -270,7 +293,37 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
       { code: 'MJML_ERROR' },
     );
   }
-  return !tooDeep && droppedTexts <= MAX_DROPPED_TEXTS;
+  return !tooDeep && droppedTexts <= MAX_DROPPED_TEXTS && attributesFit;
+}
+
+/** Reports `<mj-html-attribute>`s past `MAX_HTML_ATTRIBUTES`, or adding past `MAX_HTML_ATTRIBUTE_BYTES`; answers whether they fit. */
+function checkHtmlAttributes(
+  attributes: { count: number; bytes: number; firstLine: number },
+  elements: number,
+  issues: IssueList,
+): boolean {
+  const where = `mjml line ${attributes.firstLine}`;
+  const detail = { code: 'MJML_ERROR', line: attributes.firstLine };
+  if (attributes.count > MAX_HTML_ATTRIBUTES) {
+    const [found, allowed] = [attributes.count, MAX_HTML_ATTRIBUTES].map((n) => n.toLocaleString('en'));
+    issues.add(
+      where,
+      `has ${found} <mj-html-attribute>s, more than the ${allowed} allowed: MJML looks for each one's elements through the whole email`,
+      detail,
+    );
+    return false;
+  }
+  const added = attributes.bytes * elements;
+  if (added > MAX_HTML_ATTRIBUTE_BYTES) {
+    const mb = (n: number) => `${(n / 1024 / 1024).toLocaleString('en', { maximumFractionDigits: 1 })} MB`;
+    issues.add(
+      where,
+      `the attributes <mj-html-attributes> sets could add ${mb(added)} to the email (${attributes.bytes.toLocaleString('en')} characters of names and values on each of its ${elements.toLocaleString('en')} elements), more than the ${mb(MAX_HTML_ATTRIBUTE_BYTES)} allowed: shorten their values`,
+      detail,
+    );
+    return false;
+  }
+  return true;
 }
 
 /**
@@ -442,7 +495,11 @@ function checkXmlText(source: string, start: number, text: string, issues: Issue
           emptyOpen ??= { name: frame.name, at: frame.at, frames: frames.length };
         } else htmlDepth -= 1 + frame.leftOpenInside;
       },
-      ontext: nonEmpty,
+      // MJML strips the whitespace between tags after an Outlook conditional comment before this
+      // reading (`<!--[if …]>`): an element holding only whitespace may come out empty.
+      ontext(text) {
+        if (text.trim() !== '') nonEmpty();
+      },
       oncomment: nonEmpty,
       oncdatastart: nonEmpty,
       onprocessinginstruction: nonEmpty,

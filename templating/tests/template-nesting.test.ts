@@ -1,6 +1,7 @@
 import { PermanentError, ValidationError } from '@baton/shared';
 import { compileCampaignTemplate, validateCampaignTemplate } from '../src/template';
-import { IssueList, MAX_HTML_NESTING_DEPTH, checkHtmlNesting, checkHtmlText } from '../src/template-checks';
+import { mjmlEndingTags } from '../src/mjml';
+import { IssueList, MAX_HTML_NESTING_DEPTH, checkHtmlNesting, checkHtmlText, checkStructure } from '../src/template-checks';
 import { caught, helloMjml, mjmlBody } from './fixtures';
 
 const base = { from: 'Acme <news@acme.example>', subject: 'Hi {{ first_name }}', mjml: helloMjml };
@@ -185,9 +186,9 @@ describe('templates MJML reads twice (<mj-html-attributes>) or two ways (<xmp>)'
   });
 
   it('still refuses text in other elements of the head, and counts the second piece of text of an attribute among those MJML copies', async () => {
-    // Prepare: 60 attributes with a value each; 51 whose text is split by an element (MJML appends each second piece, a copy)
-    const many = '<mj-html-attribute name="data-a">1</mj-html-attribute>'.repeat(60);
-    const split = '<mj-html-attribute name="data-b">1<mj-raw></mj-raw>2</mj-html-attribute>'.repeat(51);
+    // Prepare: 50 attributes with a value each; 26 whose text is split by elements (MJML appends each further piece, a copy)
+    const many = '<mj-html-attribute name="data-a">1</mj-html-attribute>'.repeat(50);
+    const split = '<mj-html-attribute name="data-b">1<mj-raw></mj-raw>2<mj-raw></mj-raw>3</mj-html-attribute>'.repeat(26);
     const stray = `<mjml><mj-head><mj-title>T</mj-title><mj-attributes>stray</mj-attributes></mj-head><mj-body></mj-body></mjml>`;
 
     // Act
@@ -197,7 +198,7 @@ describe('templates MJML reads twice (<mj-html-attributes>) or two ways (<xmp>)'
 
     // Assess
     await expect(fine).resolves.toEqual({ warnings: [expect.stringContaining('unsubscribe_url')] });
-    expect(tooMany).toEqual([{ where: 'mjml', message: expect.stringMatching(/^has 51 pieces of text or Liquid between MJML elements/) }]);
+    expect(tooMany).toEqual([{ where: 'mjml', message: expect.stringMatching(/^has 52 pieces of text or Liquid between MJML elements/) }]);
     expect(refused).toEqual([{ where: 'mjml line 1', message: expect.stringContaining('the text "stray" is dropped by MJML') }]);
   });
 
@@ -255,7 +256,7 @@ describe('templates MJML reads twice (<mj-html-attributes>) or two ways (<xmp>)'
   it('accepts elements with text or a comment in them, and empty ones that their parent closes, when the head has <mj-html-attributes>', async () => {
     // Prepare
     const count = MAX_HTML_NESTING_DEPTH + 100;
-    const texts = '<span> </span>'.repeat(count);
+    const texts = '<span>x</span>'.repeat(count);
     const comments = '<span><!-- c --></span>'.repeat(count);
     const inParents = '<div><span></span><i></i></div>'.repeat(count);
 
@@ -264,6 +265,52 @@ describe('templates MJML reads twice (<mj-html-attributes>) or two ways (<xmp>)'
 
     // Assess
     for (const answer of answers) await expect(answer).resolves.toEqual({ warnings: [expect.stringContaining('unsubscribe_url')] });
+  });
+
+  it('counts an element holding only whitespace as empty, since MJML strips it after an Outlook conditional comment', async () => {
+    // Prepare: the review's case, with an inline style MJML's style inliner took 17.6 s over 2 MB of it
+    const text = `<!--[if x]>-->\n${'<span> </span>'.repeat(MAX_HTML_NESTING_DEPTH + 100)}<![endif]-->`;
+
+    // Act
+    const issues = await issuesOf(withHtmlAttributes(text));
+
+    // Assess
+    expect(issues).toEqual([{ where: 'mjml line 5', message: expect.stringMatching(/^the empty <span> is written <span\/> by MJML/) }]);
+  });
+
+  it('refuses more than 50 <mj-html-attribute>s, and attributes that could add more than 4 MB to the email, on the line of the first', async () => {
+    // Prepare: each selector is run over the whole body; a value is written on every element a selector matches
+    const tooMany = Array.from({ length: 51 }, (_, i) => `<mj-html-attribute name="a${i}"/>`).join('');
+    const long = `<mj-html-attribute name="d">${'a'.repeat(40_000)}</mj-html-attribute>`;
+    const body = '<b>x</b>'.repeat(100);
+
+    // Act
+    const many = await issuesOf(withHtmlAttributes(body, tooMany));
+    const large = await issuesOf(withHtmlAttributes(body, long));
+    const fine = validateCampaignTemplate({
+      ...base,
+      mjml: withHtmlAttributes(body, `<mj-html-attribute name="d">${'a'.repeat(4_000)}</mj-html-attribute>`),
+    });
+    const mayRunMjml = [tooMany, long].map((attribute) =>
+      checkStructure(withHtmlAttributes(body, attribute), new IssueList(), mjmlEndingTags()),
+    );
+
+    // Assess
+    expect(many).toEqual([
+      {
+        where: 'mjml line 2',
+        message: "has 51 <mj-html-attribute>s, more than the 50 allowed: MJML looks for each one's elements through the whole email",
+      },
+    ]);
+    expect(large).toEqual([
+      {
+        where: 'mjml line 2',
+        message:
+          'the attributes <mj-html-attributes> sets could add 4.2 MB to the email (40,005 characters of names and values on each of its 109 elements), more than the 4 MB allowed: shorten their values',
+      },
+    ]);
+    await expect(fine).resolves.toEqual({ warnings: [expect.stringContaining('unsubscribe_url')] });
+    expect(mayRunMjml).toEqual([false, false]);
   });
 
   it.each(['<xmp>', '<XMP>'])('refuses %s, which MJML reads as markup and html-to-text as text, on its line', async (tag) => {
