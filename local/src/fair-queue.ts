@@ -144,14 +144,22 @@ export class FairQueue<T> {
         const now = this.options.now();
         const own = answer === undefined ? undefined : this.options.ownTimeOf?.(answer);
         const oneServer = Math.max(0, now - Math.max(started, this.lastEnd));
-        const duration = own !== undefined && own >= 0 && Number.isFinite(own) ? own : oneServer;
+        const told = own !== undefined && own >= 0 && Number.isFinite(own);
+        const duration = told ? own : oneServer;
         flow.durations.push(duration);
         flow.finish += duration - estimate;
         // A producer is charged the thread's time that no item took since it began: each producing
-        // flow is told this item's time, at most the part of its span after the producer began.
-        for (const producing of this.flows.values()) {
-          const since = producing.producingSince;
-          if (since !== undefined) since.taken += Math.min(duration, Math.max(0, now - Math.max(started, since.at)));
+        // flow is told this item's own time, at most the part of its span after the producer began,
+        // and all told at most the time since then (items that overlap it each count a part of
+        // their span). An item that told no time of its own (one that threw) is told to no producer:
+        // its span may be a wait for the store, and the producer is charged too much rather than
+        // holding its turn over that wait.
+        if (told) {
+          for (const producing of this.flows.values()) {
+            const since = producing.producingSince;
+            if (since !== undefined)
+              since.taken = Math.min(since.taken + Math.min(own, Math.max(0, now - Math.max(started, since.at))), now - since.at);
+          }
         }
         this.lastEnd = Math.max(this.lastEnd, now);
         if (flow.durations.length > this.window) flow.durations.shift();

@@ -232,7 +232,7 @@ describe('FairQueue', () => {
     fill(q, 'slow', 5);
     const slow1 = q.take()!;
     advance(1_000);
-    slow1.finished();
+    slow1.finished({ ownMs: 1_000 });
     // Act: slow is charged 1 s; plain's stubber, nothing yet, then 500 ms, then 1.1 s of the thread's time.
     const atOnce = q.take();
     advance(500);
@@ -327,6 +327,51 @@ describe('FairQueue', () => {
     expect([a1, a2, a3, d1].map((next) => next.item.flow)).toEqual(['a', 'a', 'a', 'd']);
     expect(['b', 'c', 'd', 'a'].map((flow) => q.costOf(flow))).toEqual([undefined, undefined, 500, 50]);
     a3.finished({ ownMs: 50 });
+  });
+
+  it('credits a stubber with no time of a render that threw (it told none of its own), so its wait holds no one back', () => {
+    // Prepare: d's first render (10 ms) ended; its second waits 5 s for the store and throws; p's stubber runs throughout.
+    const { q, advance } = queue();
+    const done = q.producing('p');
+    fill(q, 'd', 5);
+    const d1 = q.take()!;
+    advance(10);
+    d1.finished({ ownMs: 10 });
+    advance(11);
+    const d2 = q.take()!;
+    advance(5_000);
+    d2.finished();
+    // Act: d is charged the span (5 s); p, its 5 s as well, not the 11 ms it had before d2 began
+    const next = q.take();
+    done();
+    // Assess: crediting p with d2's span, p held d back (it has nothing queued) for as long again.
+    expect([d1.item.flow, d2.item.flow]).toEqual(['d', 'd']);
+    expect(next?.item.flow).toBe('d');
+  });
+
+  it('credits a stubber at most the time since it began, however many renders that overlap its start end', () => {
+    // Prepare: 20 renders of c, each 40 ms of its own, start before p's stubber begins at 840 ms and all end at 1,000
+    const { q, advance } = queue({ inFlightBudgetMs: 10_000 });
+    fill(q, 'c', 21);
+    const c1 = q.take()!;
+    advance(1);
+    c1.finished({ ownMs: 1 });
+    const cs = Array.from({ length: 20 }, () => q.take()!);
+    advance(839);
+    const done = q.producing('p');
+    advance(160);
+    for (const c of cs) c.finished({ ownMs: 40 });
+    // Act: e comes in at p's level; 300 ms later its first render takes 100 ms of its own
+    fill(q, 'e', 2);
+    advance(300);
+    const e1 = q.take()!;
+    e1.finished({ ownMs: 100 });
+    const e2 = q.take();
+    done();
+    // Assess: p is credited its 160 ms, not the renders' 800, and charged the 300 after: e's second goes
+    // (credited 800, p would still be at its start and hold e back).
+    expect(cs.map((c) => c.item.flow)).toEqual(Array(20).fill('c'));
+    expect([e1.item.flow, e2?.item.flow]).toEqual(['e', 'e']);
   });
 
   it('charges a stubber the idle time before the first render began, not only the time between renders', () => {

@@ -164,6 +164,12 @@ export const MAX_HTML_ATTRIBUTES = 50;
  * HTML. Real values are a few words.
  */
 export const MAX_HTML_ATTRIBUTE_BYTES = 4 * 1024 * 1024;
+/**
+ * The HTML elements one MJML element is counted as, for that estimate: MJML writes its own tables,
+ * rows and cells for each (a social element, a dozen and more; 200 of them under a 20 KB value on
+ * `*` made 49 MB of HTML).
+ */
+const MJML_ELEMENT_WEIGHT = 16;
 
 /** Whether MJML may read the body of `source` again as XML (see HTML_ATTRIBUTES). */
 export function readsBodyAsXml(source: string): boolean {
@@ -204,13 +210,14 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
   let tooDeep = false;
   let droppedTexts = 0;
   const readAsXml = readsBodyAsXml(source);
+  /** The elements of the HTML MJML will write, estimated (see MJML_ELEMENT_WEIGHT). */
   let elements = 0;
   /** The `<mj-html-attribute>`s, and the length of their names and values (with `=""` and a space). */
   const attributes = { count: 0, bytes: 0, firstLine: 0 };
   const parser = new Parser(
     {
       onopentag(name, attrs) {
-        elements++;
+        elements += name.startsWith('mj-') ? MJML_ELEMENT_WEIGHT : 1;
         const parent = open[open.length - 1];
         if (parent) parent.holdsContent = true;
         // Asked for in source order (an element's line is known when it opens): the counter goes forward only.
@@ -318,7 +325,7 @@ function checkHtmlAttributes(
     const mb = (n: number) => `${(n / 1024 / 1024).toLocaleString('en', { maximumFractionDigits: 1 })} MB`;
     issues.add(
       where,
-      `the attributes <mj-html-attributes> sets could add ${mb(added)} to the email (${attributes.bytes.toLocaleString('en')} characters of names and values on each of its ${elements.toLocaleString('en')} elements), more than the ${mb(MAX_HTML_ATTRIBUTE_BYTES)} allowed: shorten their values`,
+      `the attributes <mj-html-attributes> sets could add ${mb(added)} to the email (${attributes.bytes.toLocaleString('en')} characters of names and values on each of the about ${elements.toLocaleString('en')} elements MJML writes for it), more than the ${mb(MAX_HTML_ATTRIBUTE_BYTES)} allowed: shorten their values`,
       detail,
     );
     return false;
