@@ -278,10 +278,10 @@ describe('templates MJML reads twice (<mj-html-attributes>) or two ways (<xmp>)'
     expect(issues).toEqual([{ where: 'mjml line 5', message: expect.stringMatching(/^the empty <span> is written <span\/> by MJML/) }]);
   });
 
-  it('refuses more than 50 <mj-html-attribute>s, and attributes that could add more than 4 MB to the email, on the line of the first', async () => {
+  it('refuses more than 50 <mj-html-attribute>s, and attributes that could add more than 16 MB to the email, on the line of the first', async () => {
     // Prepare: each selector is run over the whole body; a value is written on every element a selector matches
     const tooMany = Array.from({ length: 51 }, (_, i) => `<mj-html-attribute name="a${i}"/>`).join('');
-    const long = `<mj-html-attribute name="d">${'a'.repeat(40_000)}</mj-html-attribute>`;
+    const long = `<mj-html-attribute name="d">${'a'.repeat(80_000)}</mj-html-attribute>`;
     const body = '<b>x</b>'.repeat(100);
 
     // Act
@@ -306,7 +306,7 @@ describe('templates MJML reads twice (<mj-html-attributes>) or two ways (<xmp>)'
       {
         where: 'mjml line 2',
         message:
-          'the attributes <mj-html-attributes> sets could add 8.7 MB to the email (40,005 characters of names and values on each of the about 229 elements MJML writes for it), more than the 4 MB allowed: shorten their values',
+          'the attributes <mj-html-attributes> sets could add 17.5 MB to the email (80,005 characters of names and values on each of the about 229 elements MJML writes for it), more than the 16 MB allowed: shorten their values',
       },
     ]);
     await expect(fine).resolves.toEqual({ warnings: [expect.stringContaining('unsubscribe_url')] });
@@ -314,6 +314,25 @@ describe('templates MJML reads twice (<mj-html-attributes>) or two ways (<xmp>)'
     // MJML's elements count for the HTML they become: 200 social elements under a 20 KB value on '*' made 49 MB of HTML
     const social = `<mjml><mj-head><mj-html-attributes><mj-selector path="*"><mj-html-attribute name="d">${'a'.repeat(20_000)}</mj-html-attribute></mj-selector></mj-html-attributes></mj-head><mj-body><mj-section><mj-column><mj-social>${'<mj-social-element name="x" href="https://x.example">x</mj-social-element>'.repeat(200)}</mj-social></mj-column></mj-section></mj-body></mjml>`;
     expect(checkStructure(social, new IssueList(), mjmlEndingTags())).toBe(false);
+  });
+
+  it('accepts a newsletter with an aria-label on each of its 20 buttons', async () => {
+    // Prepare: 30 two-column rows of image, text, button and divider; a selector and a label per button
+    const labels = Array.from(
+      { length: 20 },
+      (_, i) =>
+        `<mj-selector path=".cta-${i} a"><mj-html-attribute name="aria-label">Read the whole of article number ${i} on our website now</mj-html-attribute></mj-selector>`,
+    ).join('');
+    const column = (i: number) =>
+      `<mj-column><mj-image src="https://x.example/${i}.png" /><mj-text>Article ${i}</mj-text><mj-button css-class="cta-${i % 20}" href="https://x.example/${i}">Read</mj-button><mj-divider /></mj-column>`;
+    const rows = Array.from({ length: 30 }, (_, i) => `<mj-section>${column(2 * i)}${column(2 * i + 1)}</mj-section>`).join('\n');
+    const mjml = `<mjml><mj-head><mj-html-attributes>${labels}</mj-html-attributes></mj-head><mj-body>${rows}<mj-section><mj-column><mj-text><a href="{{ unsubscribe_url }}">Unsubscribe</a></mj-text></mj-column></mj-section></mj-body></mjml>`;
+
+    // Act
+    const compiled = await compileCampaignTemplate({ ...base, mjml });
+
+    // Assess
+    expect(compiled.source.html).toContain('aria-label="Read the whole of article number 7 on our website now"');
   });
 
   it.each(['<xmp>', '<XMP>'])('refuses %s, which MJML reads as markup and html-to-text as text, on its line', async (tag) => {
