@@ -54,6 +54,11 @@ async function nesting(kb: number): Promise<void> {
       selector('.zz', Array.from({ length: 5_000 }, (_, i) => `<mj-html-attribute name="a${i}"/>`).join('')),
     ),
   });
+  // A carousel's HTML grows with the square of its images.
+  cases.push({
+    name: 'a carousel of 1,000 images',
+    mjml: `<mjml><mj-body><mj-section><mj-column><mj-carousel>${'<mj-carousel-image src="https://x.example/i.png" />'.repeat(1_000)}</mj-carousel></mj-column></mj-section></mj-body></mjml>`,
+  });
   await validateCampaignTemplate({ from: 'A <a@example.com>', subject: 'x', mjml: inText('Hi', HTML_ATTRIBUTES) }).catch(() => undefined);
   for (const { name, mjml } of cases) {
     const started = performance.now();

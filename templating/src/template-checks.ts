@@ -173,6 +173,13 @@ export const MAX_HTML_ATTRIBUTE_BYTES = 16 * 1024 * 1024;
  */
 const MJML_ELEMENT_WEIGHT = 16;
 
+/**
+ * Images in one `<mj-carousel>` at most. MJML writes markup for each image per image (its
+ * thumbnails, radio buttons and style rules), so its HTML grows with their square: 1,000 images,
+ * 52 KB of source, made 17 MB. Real carousels have a handful.
+ */
+export const MAX_CAROUSEL_IMAGES = 50;
+
 /** Whether MJML may read the body of `source` again as XML (see HTML_ATTRIBUTES). */
 export function readsBodyAsXml(source: string): boolean {
   return HTML_ATTRIBUTES.test(source);
@@ -216,6 +223,8 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
   let elements = 0;
   /** The `<mj-html-attribute>`s, and the length of their names and values (with `=""` and a space). */
   const attributes = { count: 0, bytes: 0, firstLine: 0 };
+  /** The images of the last `<mj-carousel>`, whether it was reported, and whether any was. */
+  const carousel = { images: 0, reported: false, anyReported: false };
   const parser = new Parser(
     {
       onopentag(name, attrs) {
@@ -225,6 +234,15 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
         // Asked for in source order (an element's line is known when it opens): the counter goes forward only.
         const line = lines.lineAt(parser.startIndex);
         open.push({ name, line, holdsContent: false, texts: 0 });
+        if (name === 'mj-carousel') Object.assign(carousel, { images: 0, reported: false });
+        if (name === 'mj-carousel-image' && ++carousel.images > MAX_CAROUSEL_IMAGES && !carousel.reported) {
+          carousel.reported = carousel.anyReported = true;
+          issues.add(
+            `mjml line ${line}`,
+            `the <mj-carousel> has more than ${MAX_CAROUSEL_IMAGES} images: MJML writes markup for each image once per image, so its HTML grows with their square; split it`,
+            { code: 'MJML_ERROR', line },
+          );
+        }
         if (name === ATTRIBUTE_VALUE_TAG) {
           if (attributes.count++ === 0) attributes.firstLine = line;
           attributes.bytes += (attrs['name'] ?? '').length + 4;
@@ -302,7 +320,7 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
       { code: 'MJML_ERROR' },
     );
   }
-  return !tooDeep && droppedTexts <= MAX_DROPPED_TEXTS && attributesFit;
+  return !tooDeep && droppedTexts <= MAX_DROPPED_TEXTS && attributesFit && !carousel.anyReported;
 }
 
 /** Reports `<mj-html-attribute>`s past `MAX_HTML_ATTRIBUTES`, or adding past `MAX_HTML_ATTRIBUTE_BYTES`; answers whether they fit. */

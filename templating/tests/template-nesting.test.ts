@@ -335,6 +335,30 @@ describe('templates MJML reads twice (<mj-html-attributes>) or two ways (<xmp>)'
     expect(compiled.source.html).toContain('aria-label="Read the whole of article number 7 on our website now"');
   });
 
+  it('refuses a carousel of more than 50 images, whose HTML grows with their square, before MJML runs, and accepts 50 and 30 in two', async () => {
+    // Prepare: a carousel of 50 after one of 51
+    const images = (n: number) => '<mj-carousel-image src="https://x.example/i.png" />'.repeat(n);
+    const mjml = mjmlBody(`<mj-carousel>\n${images(51)}</mj-carousel><mj-carousel>${images(50)}</mj-carousel>`);
+
+    // Act
+    const issues = await issuesOf(mjml);
+    const fine = validateCampaignTemplate({
+      ...base,
+      mjml: mjmlBody(`<mj-carousel>${images(50)}</mj-carousel><mj-carousel>${images(30)}</mj-carousel><mj-text>x</mj-text>`),
+    });
+
+    // Assess
+    expect(issues).toEqual([
+      {
+        where: 'mjml line 2',
+        message:
+          'the <mj-carousel> has more than 50 images: MJML writes markup for each image once per image, so its HTML grows with their square; split it',
+      },
+    ]);
+    expect(checkStructure(mjml, new IssueList(), mjmlEndingTags())).toBe(false);
+    await expect(fine).resolves.toEqual({ warnings: [expect.stringContaining('unsubscribe_url')] });
+  });
+
   it.each(['<xmp>', '<XMP>'])('refuses %s, which MJML reads as markup and html-to-text as text, on its line', async (tag) => {
     // Prepare: the trick a review found: an mj-text that MJML sees and the checks would not
     const mjml = mjmlBody(`<mj-text>\n${tag}</mj-text><mj-text>${'<span />'.repeat(2_000)}</mj-text></xmp></mj-text>`);
