@@ -223,8 +223,9 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
   let elements = 0;
   /** The `<mj-html-attribute>`s, and the length of their names and values (with `=""` and a space). */
   const attributes = { count: 0, bytes: 0, firstLine: 0 };
-  /** The images of the last `<mj-carousel>`, whether it was reported, and whether any was. */
-  const carousel = { images: 0, reported: false, anyReported: false };
+  /** The images of the last `<mj-carousel>`, and whether any had too many. */
+  let carouselImages = 0;
+  let tooManyImages = false;
   const parser = new Parser(
     {
       onopentag(name, attrs) {
@@ -234,9 +235,9 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
         // Asked for in source order (an element's line is known when it opens): the counter goes forward only.
         const line = lines.lineAt(parser.startIndex);
         open.push({ name, line, holdsContent: false, texts: 0 });
-        if (name === 'mj-carousel') Object.assign(carousel, { images: 0, reported: false });
-        if (name === 'mj-carousel-image' && ++carousel.images > MAX_CAROUSEL_IMAGES && !carousel.reported) {
-          carousel.reported = carousel.anyReported = true;
+        if (name === 'mj-carousel') carouselImages = 0;
+        if (name === 'mj-carousel-image' && ++carouselImages === MAX_CAROUSEL_IMAGES + 1) {
+          tooManyImages = true;
           issues.add(
             `mjml line ${line}`,
             `the <mj-carousel> has more than ${MAX_CAROUSEL_IMAGES} images: MJML writes markup for each image once per image, so its HTML grows with their square; split it`,
@@ -291,10 +292,12 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
         if (open.length === 0 || inEndingTag > 0) return;
         if (text.trim() === '') return;
         // An attribute's value: kept. Further pieces (around elements inside it) are appended to it, each a copy.
-        if (parent!.name === ATTRIBUTE_VALUE_TAG) attributes.bytes += text.trim().length;
-        if (parent!.name === ATTRIBUTE_VALUE_TAG && parent!.texts++ === 0) return;
+        if (parent!.name === ATTRIBUTE_VALUE_TAG) {
+          attributes.bytes += text.trim().length;
+          if (parent!.texts++ > 0) droppedTexts++;
+          return;
+        }
         droppedTexts++;
-        if (parent!.name === ATTRIBUTE_VALUE_TAG) return;
         const visible = withoutLiquidTags(text).trim();
         if (visible === '') return;
         const quoted = visible.length > 40 ? `${visible.slice(0, 40)}…` : visible;
@@ -320,7 +323,7 @@ export function checkStructure(source: string, issues: IssueList, endingTags: Re
       { code: 'MJML_ERROR' },
     );
   }
-  return !tooDeep && droppedTexts <= MAX_DROPPED_TEXTS && attributesFit && !carousel.anyReported;
+  return !tooDeep && droppedTexts <= MAX_DROPPED_TEXTS && attributesFit && !tooManyImages;
 }
 
 /** Reports `<mj-html-attribute>`s past `MAX_HTML_ATTRIBUTES`, or adding past `MAX_HTML_ATTRIBUTE_BYTES`; answers whether they fit. */
