@@ -24,7 +24,7 @@ import { CallJournal, journalledClaims, journalledSender } from './call-journal'
 import { devSecret } from './dev-secrets';
 import { FunctionThread, RenderBacklog, onThreadObjectCreated, type FunctionName } from './function-threads';
 import { LocalLambda } from './local-lambda';
-import { LOCAL_BUCKETS, kindOf, openLocalStore, type LocalStore } from './local-store';
+import { LOCAL_BUCKETS, dictionaryDropOf, kindOf, openLocalStore, type LocalStore } from './local-store';
 import { startMailgunSink, type MailgunSink } from './mailgun-sink';
 import { inboxRoutes } from './inbox';
 import { createSinkWebhooks, type SinkWebhooks } from './sink-webhooks';
@@ -291,6 +291,7 @@ export async function startLocalBaton(options: LocalOptions): Promise<LocalBaton
     retentionMs: config.BATON_RETENTION_HOURS * 3_600_000,
     campaigns: () =>
       service.conductor.listCampaigns().map((c) => ({ customerId: c.customerId, campaignId: c.id, finishedAt: c.finishedAt })),
+    dropDictionary: dictionaryDropOf(store),
   });
   retention.start(RETENTION_SWEEP_MS);
 

@@ -20,3 +20,12 @@ export function openLocalStore(dataDir: string, kind: 'lmdb' | 'fs' | undefined)
 export function kindOf(store: LocalStore): 'lmdb' | 'fs' {
   return store instanceof LmdbObjectStore ? 'lmdb' : 'fs';
 }
+
+/**
+ * How retention removes a swept scope's compression dictionary (a copy of its first rendered
+ * message) from this store: the LMDB store keeps one per campaign's rendered messages, the
+ * filesystem store none.
+ */
+export function dictionaryDropOf(store: LocalStore): ((bucket: string, scope: string) => Promise<boolean>) | undefined {
+  return store instanceof LmdbObjectStore ? (bucket, scope) => store.dropDictionary(bucket, scope) : undefined;
+}

@@ -15,6 +15,11 @@ export interface RetentionDeps {
   retentionMs: number;
   /** The campaigns the conductor knows, finished or not. */
   campaigns: () => FinishedCampaign[];
+  /**
+   * The store's copy of a scope's first body kept to compress the others against (the LMDB
+   * store's `dropDictionary`), removed once the scope is empty; absent for a store without one.
+   */
+  dropDictionary?: (bucket: string, scope: string) => Promise<boolean>;
 }
 
 /** Deletes issued at once while sweeping (one page of a listing): they commit together. */
@@ -22,7 +27,8 @@ const DELETE_PAGE = 1_000;
 
 /**
  * Retention on one machine: the rendered messages (most of the disk) of a campaign that finished
- * more than `retentionMs` ago are deleted. The stubs stay, small as they are: the recipient list
+ * more than `retentionMs` ago are deleted, and so is the store's copy of the first of them, which
+ * it compresses the others against (a dictionary of the campaign's messages). The stubs stay, small as they are: the recipient list
  * reads each recipient's address from its stub. The definition, audience report and ledger stay
  * too. A retry or resend after retention skips the recipients whose message is gone (it says so).
  */
@@ -46,7 +52,10 @@ export class RetentionSweeper {
       const finished = Date.parse(campaign.finishedAt);
       if (!Number.isFinite(finished) || now - finished < this.deps.retentionMs) continue;
       const ref = { customerId: campaign.customerId, campaignId: campaign.campaignId };
-      const deleted = await this.deleteAll(this.deps.buckets.rendered, keys.renderedPrefix(ref));
+      const prefix = keys.renderedPrefix(ref);
+      const deleted = await this.deleteAll(this.deps.buckets.rendered, prefix);
+      // The data folder's store compresses a campaign's messages against the first, under their prefix.
+      await this.deps.dropDictionary?.(this.deps.buckets.rendered, prefix);
       this.swept.add(id);
       campaigns += 1;
       objects += deleted;

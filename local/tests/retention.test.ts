@@ -3,7 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { ManualClock, keys, recipientIdFor, silentLogger, type CampaignRef } from '@baton/shared';
 import { LmdbObjectStore } from '@baton/shared/lmdb-object-store';
+import { open } from 'lmdb';
 import { LOCAL_BUCKETS } from '../src/compose';
+import { dictionaryDropOf, openLocalStore } from '../src/local-store';
 import { RetentionSweeper, type FinishedCampaign } from '../src/retention';
 
 const HOUR = 3_600_000;
@@ -75,6 +77,49 @@ describe('RetentionSweeper', () => {
     // A campaign still running keeps everything, however old.
     expect(await count(LOCAL_BUCKETS.stubs, keys.stubsPrefix(running))).toBe(3);
     expect(await count(LOCAL_BUCKETS.rendered, keys.renderedPrefix(running))).toBe(3);
+  });
+
+  it("removes, in the data folder's store, the copy of a campaign's first rendered message kept to compress the others against", async () => {
+    // Prepare: the data folder's LMDB store (per-campaign dictionaries), two campaigns of
+    // rendered messages that name their reader, one finished long ago.
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'baton-retention-folder-'));
+    const local = openLocalStore(folder, undefined);
+    const done = { customerId: 'acme', campaignId: 'c-done' };
+    const running = { customerId: 'acme', campaignId: 'c-running' };
+    const message = (who: string) => JSON.stringify({ to: `${who}@example.com`, html: `<p>${'Welcome aboard! '.repeat(40)}</p>` });
+    for (const [ref, who] of [
+      [done, 'first-done'],
+      [done, 'second-done'],
+      [running, 'first-running'],
+    ] as const) {
+      const r = { ...ref, recipientId: recipientIdFor(ref.customerId, `${who}@example.com`) };
+      await local.put(LOCAL_BUCKETS.rendered, keys.rendered(r), message(who));
+      await local.put(LOCAL_BUCKETS.stubs, keys.stub(r), JSON.stringify({ email: `${who}@example.com`, pad: 'x'.repeat(80) }));
+    }
+    const sweeper = new RetentionSweeper({
+      store: local,
+      buckets: LOCAL_BUCKETS,
+      clock: new ManualClock(T0 + 2 * HOUR),
+      logger: silentLogger,
+      retentionMs: HOUR,
+      campaigns: () => [{ ...done, finishedAt: new Date(T0).toISOString() }, running],
+      dropDictionary: dictionaryDropOf(local),
+    });
+
+    // Act
+    const swept = await sweeper.sweep();
+    await (local as LmdbObjectStore).close();
+
+    // Assess: of the dictionaries' texts, the finished campaign's first message is gone; the
+    // running campaign's and the stubs' (which retention keeps) stay.
+    const root = open({ path: path.join(folder, 'derived'), maxDbs: 32 });
+    const texts = [...root.openDB<Buffer, string>('_dictionaries', { encoding: 'binary' }).getRange()].map(({ value }) => value.toString());
+    await root.close();
+    rmSync(folder, { recursive: true, force: true });
+    expect(swept).toEqual({ campaigns: 1, objects: 2 });
+    expect(texts.some((t) => t.includes('first-done@') && t.includes('Welcome'))).toBe(false);
+    expect(texts.some((t) => t.includes('first-running@') && t.includes('Welcome'))).toBe(true);
+    expect(texts.some((t) => t.includes('first-done@') && t.includes('pad'))).toBe(true);
   });
 
   it('sweeps a campaign once, then leaves it alone', async () => {

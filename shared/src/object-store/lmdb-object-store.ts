@@ -42,7 +42,8 @@ import {
  *   kept once as a dictionary: a 9 KB rendered email takes a few hundred bytes, small enough to
  *   share LMDB's pages with other records instead of taking a 4 KB overflow page of its own, and
  *   a 270-byte stub about a third of that. Bodies the store deflated against their dictionary
- *   before are still read.
+ *   before are still read. A scope's dictionary is dropped once the scope is empty
+ *   (`dropDictionary`: retention).
  * - A body of over `CHUNK_BYTES` bytes (an audience upload) is written as pieces of that size,
  *   each in a transaction of its own, then its key as a short list of them: LMDB has one writer
  *   and each batch one flush, so a 40 MB value written at once held every other durable write
@@ -108,6 +109,13 @@ const FORMAT_LZ4 = 2;
 const HEADER_BYTES = 10;
 /** Not a valid bucket name (no underscore allowed): never one of the port's buckets. */
 const DICTIONARIES_DB = '_dictionaries';
+/**
+ * In `DICTIONARIES_DB`, beside the dictionaries (named by their id in hex): `<prefix><bucket>/<scope>`
+ * holds the id of the scope's dictionary. Each dictionary gets a random id, so one made after a
+ * scope's dictionary was dropped (see `dropDictionary`) is never read for a body of the one
+ * before. Dictionaries made before these records are named by a hash of the scope (`hashedId`).
+ */
+const SCOPE_PREFIX = '~scope/';
 /**
  * The value of a body stored in pieces: this byte, the pieces' 12-byte id, their count (4 bytes)
  * and the body's size (8 bytes); its pieces are `<id hex>/<n>` in `CHUNKS_DB`. Bytes are stored
@@ -237,22 +245,26 @@ export class LmdbObjectStore implements EventedObjectStore {
         const settled = this.derivedBuckets.has(bucket) ? committed : durably;
         if (!large && this.piecesOf(db.get(key), bucket) === undefined) {
           // Neither this body nor the one it replaces has pieces: one write (the claims' and outcomes' path).
-          const value = await this.encode(bucket, key, bytes);
+          const encoded = await this.encode(bucket, key, bytes);
+          const value = encoded.value;
           if (!create) await settled(db.put(key, value));
           else if (!(await settled(db.ifNoExists(key, () => void db.put(key, value))))) throw new ObjectExistsError(bucket, key);
+          await this.againIfDropped(bucket, key, bytes, encoded);
           return;
         }
         // A create that will lose writes no pieces (the check inside the transaction still decides a race).
         if (create && large && db.get(key) !== undefined) throw new ObjectExistsError(bucket, key);
         // A large body's pieces first, then its key (see CHUNK_BYTES), in a transaction with the journal.
         const written = large ? await this.putPieces(bucket, bytes) : undefined;
-        const value = written?.value ?? (await this.encode(bucket, key, bytes));
+        const encoded = written === undefined ? await this.encode(bucket, key, bytes) : { value: written.value };
+        const value = encoded.value;
         const outcome = await this.transact(bucket, () => this.writeKey(bucket, key, value, written?.pieces, create));
         if (outcome === 'exists') {
           await this.removePieces(bucket, written?.pieces);
           throw new ObjectExistsError(bucket, key);
         }
         await this.removePieces(bucket, outcome);
+        await this.againIfDropped(bucket, key, bytes, encoded);
       });
     } catch (err) {
       throw unavailable(err, 'put', bucket, key);
@@ -292,6 +304,42 @@ export class LmdbObjectStore implements EventedObjectStore {
     await nextTurn();
   }
 
+  /**
+   * Removes the dictionary of `scope`, which must be the prefix of its keys in `bucket` (as the
+   * data folder's scopes are: a campaign's rendered messages), once no key under it is left: the
+   * dictionary is a copy of the scope's first body, so retention, having deleted a finished
+   * campaign's rendered messages, removes it too. Answers whether one was removed: none while a
+   * key under `scope` remains (checked inside the write transaction), or when there is none. A
+   * body of the scope written afterwards gets a new dictionary under a new id; one encoded
+   * against the dropped dictionary by a writer that still knew it, in this process or another,
+   * is written again (see `againIfDropped`).
+   */
+  async dropDictionary(bucket: string, scope: string): Promise<boolean> {
+    const name = `${bucket}/${scope}`;
+    const db = this.db(bucket);
+    const dictionaries = this.dictionariesOf(bucket);
+    let dropped: string | undefined;
+    try {
+      dropped = await this.transact(bucket, () => {
+        for (const key of db.getKeys({ start: scope })) {
+          if (key.startsWith(scope)) return undefined;
+          break;
+        }
+        const named = dictionaries.get(SCOPE_PREFIX + name);
+        const hex = (named ?? hashedId(name)).toString('hex');
+        if (named !== undefined) void dictionaries.remove(SCOPE_PREFIX + name);
+        if (!dictionaries.doesExist(hex)) return undefined;
+        void dictionaries.remove(hex);
+        return hex;
+      });
+    } catch (err) {
+      throw unavailable(err, 'drop the dictionary of', bucket, scope);
+    }
+    this.dictionaryOf.delete(name);
+    if (dropped !== undefined) this.dictionaryById.delete(dropped);
+    return dropped !== undefined;
+  }
+
   async list(bucket: string, prefix: string, options: { startAfter?: string; limit?: number } = {}): Promise<ListPage> {
     await nextTurn();
     const limit = options.limit ?? 1000;
@@ -321,14 +369,18 @@ export class LmdbObjectStore implements EventedObjectStore {
     await Promise.all([this.root.close(), this.derivedRoot?.close()]);
   }
 
-  /** The stored form of a body: deflated against its scope's dictionary, or its UTF-8 text. */
-  private async encode(bucket: string, key: string, body: string | Uint8Array): Promise<Buffer> {
+  /** The stored form of a body: compressed against its scope's dictionary (named, with the scope), or its UTF-8 text. */
+  private async encode(bucket: string, key: string, body: string | Uint8Array): Promise<Encoded> {
     const text = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     const scope = text.length >= MIN_DICTIONARY_BODY && text.length <= MAX_DEFLATED_BODY ? this.dictionaryScope?.(bucket, key) : undefined;
-    if (scope === undefined) return text;
-    const dictionary = await this.dictionaryFor(bucket, `${bucket}/${scope}`, text);
+    if (scope === undefined) return { value: text };
+    const name = `${bucket}/${scope}`;
+    const dictionary = await this.dictionaryFor(bucket, name, text);
     const header = Buffer.from([COMPRESSED, FORMAT_LZ4]);
-    return Buffer.concat([header, dictionary.id, compressSync(text, dictionary.bytes)]);
+    return {
+      value: Buffer.concat([header, dictionary.id, compressSync(text, dictionary.bytes)]),
+      against: { scope: name, id: dictionary.id.toString('hex') },
+    };
   }
 
   private decode(stored: Buffer, bucket: string, key: string): string {
@@ -503,32 +555,67 @@ export class LmdbObjectStore implements EventedObjectStore {
 
   /**
    * The scope's dictionary: the one stored (by this process or another), else `first` (this
-   * body), stored before any body uses it, in the bucket's environment (committed, and in a
-   * durable one flushed, before a body that needs it is written). Its id is a hash of the scope,
-   * so every process finds the same one; a dictionary never changes once stored.
+   * body) under a new random id, stored with the scope's record of it in one transaction before
+   * any body uses it, in the bucket's environment (committed, and in a durable one flushed, first).
+   * Of two processes making one at once, the first to commit wins and both use its dictionary. A
+   * dictionary never changes once stored; it is only ever dropped whole (`dropDictionary`).
    */
   private dictionaryFor(bucket: string, scope: string, first: Buffer): Promise<{ id: Buffer; bytes: Buffer }> {
     let made = this.dictionaryOf.get(scope);
     if (made === undefined) {
-      const id = createHash('sha256')
-        .update(scope)
-        .digest()
-        .subarray(0, HEADER_BYTES - 2);
-      const hex = id.toString('hex');
       made = (async () => {
-        const bytes = first.subarray(0, MAX_DICTIONARY_BYTES);
         const dictionaries = this.dictionariesOf(bucket);
-        if (this.readDictionary(dictionaries, hex) === undefined) {
-          const settled = this.derivedBuckets.has(bucket) ? committed : durably;
-          await settled(dictionaries.ifNoExists(hex, () => void dictionaries.put(hex, bytes)));
-        }
-        return { id, bytes: this.readDictionary(dictionaries, hex)! };
+        const stored = this.storedDictionary(dictionaries, scope);
+        if (stored !== undefined) return stored;
+        const id = randomBytes(HEADER_BYTES - 2);
+        const bytes = first.subarray(0, MAX_DICTIONARY_BYTES);
+        await this.transact(bucket, () => {
+          if (dictionaries.doesExist(SCOPE_PREFIX + scope) || dictionaries.doesExist(hashedId(scope).toString('hex'))) return;
+          void dictionaries.put(id.toString('hex'), bytes);
+          void dictionaries.put(SCOPE_PREFIX + scope, id);
+        });
+        const found = this.storedDictionary(dictionaries, scope);
+        if (found === undefined)
+          throw new RetryableError('STORE_UNAVAILABLE', `the local store lost the dictionary of ${scope} as it made it`);
+        return found;
       })();
       // A failed write is tried again by the next put rather than remembered.
       made.catch(() => this.dictionaryOf.delete(scope));
       this.dictionaryOf.set(scope, made);
     }
     return made;
+  }
+
+  /** The scope's dictionary as stored: the one its record names, else one made before the records (under the scope's hash). */
+  private storedDictionary(dictionaries: Database<Buffer, string>, scope: string): { id: Buffer; bytes: Buffer } | undefined {
+    const named = dictionaries.get(SCOPE_PREFIX + scope);
+    const id = named === undefined ? hashedId(scope) : Buffer.from(named);
+    const bytes = this.readDictionary(dictionaries, id.toString('hex'));
+    return bytes === undefined ? undefined : { id, bytes };
+  }
+
+  /**
+   * After a put: if its body was compressed against a dictionary that is gone (a drop found the
+   * scope empty just before the body committed), the body is written again against the scope's
+   * new one, unless the key was written or removed meanwhile. One read per compressed body put.
+   */
+  private async againIfDropped(bucket: string, key: string, bytes: Buffer, encoded: Encoded): Promise<void> {
+    const dictionaries = this.dictionariesOf(bucket);
+    const db = this.db(bucket);
+    while (encoded.against !== undefined && !dictionaries.doesExist(encoded.against.id)) {
+      // The drop forgets the dictionary once it has ended; this put may come first.
+      this.dictionaryOf.delete(encoded.against.scope);
+      this.dictionaryById.delete(encoded.against.id);
+      const orphan = encoded.value;
+      const again = await this.encode(bucket, key, bytes);
+      const rewritten = await this.transact(bucket, () => {
+        if (db.get(key)?.equals(orphan) !== true) return false;
+        void db.put(key, again.value);
+        return true;
+      });
+      if (!rewritten) return;
+      encoded = again;
+    }
   }
 
   private db(bucket: string): Database<Buffer, string> {
@@ -560,6 +647,14 @@ export class LmdbObjectStore implements EventedObjectStore {
  */
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** The id a dictionary made before the scopes' records was stored under: the first 8 bytes of the scope's SHA-256. */
+function hashedId(scope: string): Buffer {
+  return createHash('sha256')
+    .update(scope)
+    .digest()
+    .subarray(0, HEADER_BYTES - 2);
 }
 
 function openRoot(path: string): RootDatabase {
@@ -601,6 +696,12 @@ function reasonOf(err: unknown): string {
 function unavailable(err: unknown, op: string, bucket: string, key: string): Error {
   if (err instanceof BatonError) return err;
   return new RetryableError('STORE_UNAVAILABLE', `the local store could not ${op} ${bucket}/${key}: ${reasonOf(err)}`, { cause: err });
+}
+
+/** A body as stored, and the dictionary it was compressed against (its id in hex, and its scope), if one. */
+interface Encoded {
+  value: Buffer;
+  against?: { scope: string; id: string };
 }
 
 /** A large body's pieces: their id (hex), their keys in order, and the body's size in bytes. */

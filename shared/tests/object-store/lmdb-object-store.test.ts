@@ -385,6 +385,149 @@ describe('LmdbObjectStore', () => {
     expect(await reopened.get('rendered', 'c1/002.json')).toBe(body.replace('reader1', 'reader2'));
   });
 
+  describe("dropping a scope's dictionary (retention)", () => {
+    const scopeOf = (bucket: string, key: string) => (bucket === 'rendered' ? `${key.split('/')[0]}/` : undefined);
+    const page = (i: number) => `{"html":"<p>${'welcome aboard '.repeat(80)}</p>","to":"reader${i}@example.com"}`;
+
+    /** The dictionaries' database as stored: its keys, and whether any value holds `text`. */
+    async function dictionariesHeld(text: string): Promise<{ keys: string[]; holds: boolean }> {
+      await removeStoreKeepingDir();
+      const root = open({ path: dir, maxDbs: 32 });
+      const db = root.openDB<Buffer, string>('_dictionaries', { encoding: 'binary' });
+      const held = { keys: [...db.getKeys()].map(String), holds: [...db.getRange()].some(({ value }) => value.includes(text)) };
+      await root.close();
+      return held;
+    }
+
+    async function scopedStore(): Promise<LmdbObjectStore> {
+      await removeStoreKeepingDir();
+      const scoped = new LmdbObjectStore({ path: dir, dictionaryScope: scopeOf });
+      opened.push(scoped);
+      return scoped;
+    }
+
+    it('keeps it while a key of the scope is left, removes it (the first body) once none is, and gives later bodies a new one', async () => {
+      // Prepare: two scopes of three bodies each.
+      const scoped = await scopedStore();
+      for (const c of ['c1', 'c2'])
+        for (let i = 0; i < 3; i++) await scoped.put('rendered', `${c}/${i}.json`, page(i + (c === 'c1' ? 0 : 10)));
+      await scoped.delete('rendered', 'c1/0.json');
+      await scoped.delete('rendered', 'c1/1.json');
+
+      // Act: one key of c1 left, then none.
+      const whileLeft = await scoped.dropDictionary('rendered', 'c1/');
+      const stillRead = await scoped.get('rendered', 'c1/2.json');
+      await scoped.delete('rendered', 'c1/2.json');
+      const once = await scoped.dropDictionary('rendered', 'c1/');
+      const twice = await scoped.dropDictionary('rendered', 'c1/');
+      await scoped.put('rendered', 'c1/9.json', page(9));
+
+      // Assess: the first body of c1 (reader0) is gone from the dictionaries; c2's stays; a new body of c1 reads back.
+      expect([whileLeft, once, twice]).toEqual([false, true, false]);
+      expect(stillRead).toBe(page(2));
+      expect(await scoped.get('rendered', 'c1/9.json')).toBe(page(9));
+      expect(await scoped.get('rendered', 'c2/2.json')).toBe(page(12));
+      const reopened = await scopedStore();
+      expect(await reopened.get('rendered', 'c1/9.json')).toBe(page(9));
+      expect(await reopened.get('rendered', 'c2/1.json')).toBe(page(11));
+      expect((await dictionariesHeld('reader0@')).holds).toBe(false);
+      const held = await dictionariesHeld('reader10@');
+      expect(held.holds).toBe(true);
+      // c2's and c1's new one, each with the record naming it.
+      expect(held.keys).toHaveLength(4);
+    });
+
+    it('makes one dictionary for a new scope when two stores on one folder (as two processes) write its first bodies at once', async () => {
+      // Prepare
+      const one = await scopedStore();
+      const other = new LmdbObjectStore({ path: dir, dictionaryScope: scopeOf });
+      opened.push(other);
+
+      // Act
+      await Promise.all([one.put('rendered', 'c1/0.json', page(0)), other.put('rendered', 'c1/1.json', page(1))]);
+
+      // Assess: each reads both, and one dictionary with its record is stored.
+      for (const store of [one, other]) {
+        expect(await store.get('rendered', 'c1/0.json')).toBe(page(0));
+        expect(await store.get('rendered', 'c1/1.json')).toBe(page(1));
+      }
+      expect((await dictionariesHeld('welcome')).keys).toHaveLength(2);
+    });
+
+    it("drops a dictionary made before the scopes had records (named by the scope's hash)", async () => {
+      // Prepare: a dictionary and a body as the store wrote them before, then the body deleted.
+      await removeStoreKeepingDir();
+      const dictionary = Buffer.from(page(0));
+      const id = createHash('sha256').update('rendered/c1/').digest().subarray(0, 8);
+      const env = open({ path: dir, maxDbs: 32, compression: true });
+      await env.openDB<Buffer, string>('_dictionaries', { encoding: 'binary' }).put(id.toString('hex'), dictionary);
+      await env.close();
+      const scoped = await scopedStore();
+      await scoped.put('rendered', 'c1/1.json', page(1));
+      const legacy = (await dictionariesHeld('reader0@')).keys;
+      const again = await scopedStore();
+      await again.delete('rendered', 'c1/1.json');
+
+      // Act
+      const dropped = await again.dropDictionary('rendered', 'c1/');
+
+      // Assess: the body went in against the dictionary already there; dropped, nothing is left.
+      expect(legacy).toEqual([id.toString('hex')]);
+      expect(dropped).toBe(true);
+      expect((await dictionariesHeld('reader0@')).keys).toEqual([]);
+    });
+
+    /**
+     * A put of `c1/1.json` by a store that still knows the scope's dictionary, after another store
+     * on the folder (as another process) dropped it: the body is encoded against the dropped one.
+     * `meanwhile` runs once the put's first write is visible. Answers what the drop answered.
+     */
+    async function putAcrossDrop(scoped: LmdbObjectStore, meanwhile?: () => Promise<void>): Promise<boolean> {
+      await scoped.put('rendered', 'c1/0.json', page(0));
+      await scoped.delete('rendered', 'c1/0.json');
+      const other = new LmdbObjectStore({ path: dir, dictionaryScope: scopeOf });
+      opened.push(other);
+      const dropped = await other.dropDictionary('rendered', 'c1/');
+      const viewRoot = open({ path: dir, maxDbs: 32 });
+      const rendered = viewRoot.openDB<Buffer, string>('rendered', { encoding: 'binary' });
+      const put = scoped.put('rendered', 'c1/1.json', page(1));
+      if (meanwhile) {
+        while (!rendered.doesExist('c1/1.json')) await new Promise((resolve) => setImmediate(resolve));
+        await meanwhile();
+      }
+      await put;
+      await viewRoot.close();
+      return dropped;
+    }
+
+    it('writes again a body encoded against a dictionary that was dropped meanwhile', async () => {
+      // Prepare
+      const scoped = await scopedStore();
+
+      // Act
+      const dropped = await putAcrossDrop(scoped);
+
+      // Assess: dropped, and the body reads, here and after a reopen, against a dictionary that exists.
+      expect(dropped).toBe(true);
+      expect(await scoped.get('rendered', 'c1/1.json')).toBe(page(1));
+      const reopened = await scopedStore();
+      expect(await reopened.get('rendered', 'c1/1.json')).toBe(page(1));
+      expect((await dictionariesHeld('reader1@')).holds).toBe(true);
+    });
+
+    it('does not bring back such a body that was deleted before it could be written again', async () => {
+      // Prepare
+      const scoped = await scopedStore();
+
+      // Act: the body deleted once its first write is in, before it is written again.
+      const dropped = await putAcrossDrop(scoped, () => scoped.delete('rendered', 'c1/1.json'));
+
+      // Assess
+      expect(dropped).toBe(true);
+      expect(await scoped.get('rendered', 'c1/1.json')).toBeUndefined();
+    });
+  });
+
   it("stores a body compressed against its dictionary as it is, which lmdb does not compress again on the writer's thread", async () => {
     // Prepare
     await store.close();
