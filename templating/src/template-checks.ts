@@ -455,23 +455,26 @@ export function checkHtmlText(
   parser.write(text);
   if (deepestAt === undefined) return options.alsoAsXml !== true || checkXmlText(source, start, text, issues);
   const limit = MAX_HTML_NESTING_DEPTH.toLocaleString('en');
-  const lines = new LineCounter(source);
-  if (selfClosed !== undefined) {
-    const { name } = selfClosed;
-    const line = lines.lineAt(start + selfClosed.at);
-    issues.add(
-      `mjml line ${line}`,
-      `<${name} /> stays open in HTML (a "/>" closes only void elements such as <br />), so what follows it nests inside it: more than ${limit} elements inside one another; write <${name}></${name}>`,
-      { code: 'MJML_ERROR', line },
-    );
-  } else {
-    const line = lines.lineAt(start + deepestAt);
-    issues.add(
-      `mjml line ${line}`,
+  if (selfClosed === undefined)
+    return tooDeep(
+      source,
+      start + deepestAt,
       `is too deeply nested as HTML reads it: more than ${limit} elements inside one another (an element never closed runs on to the end of the text); close them`,
-      { code: 'MJML_ERROR', line },
+      issues,
     );
-  }
+  const { name } = selfClosed;
+  return tooDeep(
+    source,
+    start + selfClosed.at,
+    `<${name} /> stays open in HTML (a "/>" closes only void elements such as <br />), so what follows it nests inside it: more than ${limit} elements inside one another; write <${name}></${name}>`,
+    issues,
+  );
+}
+
+/** Reports markup nested past `MAX_HTML_NESTING_DEPTH` on the line of `source` at offset `at`. Answers false: the content did not stay within. */
+function tooDeep(source: string, at: number, message: string, issues: IssueList): false {
+  const line = new LineCounter(source).lineAt(at);
+  issues.add(`mjml line ${line}`, message, { code: 'MJML_ERROR', line });
   return false;
 }
 
@@ -539,31 +542,25 @@ function checkXmlText(source: string, start: number, text: string, issues: Issue
   parser.write(text);
   if (deepestAt === undefined) return true;
   const limit = MAX_HTML_NESTING_DEPTH.toLocaleString('en');
-  const lines = new LineCounter(source);
   const why = 'MJML reads the body again as XML when the head has <mj-html-attributes>';
   const xmlTooDeep = frames.length - 1 > MAX_HTML_NESTING_DEPTH;
   const culprit = xmlTooDeep ? leftOpen : emptyOpen;
-  const line = lines.lineAt(start + (culprit?.at ?? deepestAt));
-  if (culprit !== undefined && xmlTooDeep) {
-    issues.add(
-      `mjml line ${line}`,
-      `<${culprit.name}> stays open as XML reads it (${why}), so what follows it nests inside it: more than ${limit} elements inside one another; write <${culprit.name} />`,
-      { code: 'MJML_ERROR', line },
-    );
-  } else if (culprit !== undefined) {
-    issues.add(
-      `mjml line ${line}`,
-      `the empty <${culprit.name}> is written <${culprit.name}/> by MJML (${why}), which HTML leaves open, so what follows it nests inside it: more than ${limit} elements inside one another; put something in it, or leave out <mj-html-attributes>`,
-      { code: 'MJML_ERROR', line },
-    );
-  } else {
-    issues.add(
-      `mjml line ${line}`,
+  if (culprit === undefined)
+    return tooDeep(
+      source,
+      start + deepestAt,
       `is too deeply nested as ${xmlTooDeep ? 'XML' : 'HTML'} reads it (${why}): more than ${limit} elements inside one another (an element never closed runs on to the end of the text); close them`,
-      { code: 'MJML_ERROR', line },
+      issues,
     );
-  }
-  return false;
+  const { name } = culprit;
+  return tooDeep(
+    source,
+    start + culprit.at,
+    xmlTooDeep
+      ? `<${name}> stays open as XML reads it (${why}), so what follows it nests inside it: more than ${limit} elements inside one another; write <${name} />`
+      : `the empty <${name}> is written <${name}/> by MJML (${why}), which HTML leaves open, so what follows it nests inside it: more than ${limit} elements inside one another; put something in it, or leave out <mj-html-attributes>`,
+    issues,
+  );
 }
 
 /** Whether a start tag ends in `/>` (or `/ >`) of its own, not as the last character of an unquoted attribute value. */
