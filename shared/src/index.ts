@@ -17,3 +17,4 @@ export * from './cap';
 export * from './configured-cap';
 export * from './recipient-table';
 export * from './thread-cpu';
+export * from './recent-map';

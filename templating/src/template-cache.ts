@@ -1,4 +1,4 @@
-import { isBatonError, type CampaignRef } from '@baton/shared';
+import { RecentMap, isBatonError, type CampaignRef } from '@baton/shared';
 import { compileCampaignTemplate, type CompiledTemplate, type TemplateInput } from './template';
 
 export interface TemplateCacheOptions {
@@ -16,12 +16,11 @@ export interface TemplateCacheOptions {
  * the next call tries again.
  */
 export class TemplateCache {
-  private readonly entries = new Map<string, Promise<CompiledTemplate>>();
-  private readonly maxSize: number;
+  private readonly entries: RecentMap<string, Promise<CompiledTemplate>>;
   private readonly compile: (input: TemplateInput) => Promise<CompiledTemplate>;
 
   constructor(options: TemplateCacheOptions = {}) {
-    this.maxSize = Math.max(1, options.maxSize ?? 8);
+    this.entries = new RecentMap(Math.max(1, options.maxSize ?? 8));
     this.compile = options.compile ?? compileCampaignTemplate;
   }
 
@@ -29,21 +28,12 @@ export class TemplateCache {
   get(ref: CampaignRef, load: () => Promise<TemplateInput>): Promise<CompiledTemplate> {
     const id = `${ref.customerId}/${ref.campaignId}`;
     const hit = this.entries.get(id);
-    if (hit !== undefined) {
-      this.entries.delete(id); // re-insert: Map order is our recency order
-      this.entries.set(id, hit);
-      return hit;
-    }
+    if (hit !== undefined) return hit;
     const pending = load().then((input) => this.compile(input));
     this.entries.set(id, pending);
     pending.catch((err: unknown) => {
-      if (!(isBatonError(err) && err.kind === 'permanent') && this.entries.get(id) === pending) this.entries.delete(id);
+      if (!(isBatonError(err) && err.kind === 'permanent') && this.entries.peek(id) === pending) this.entries.delete(id);
     });
-    while (this.entries.size > this.maxSize) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.entries.delete(oldest);
-    }
     return pending;
   }
 

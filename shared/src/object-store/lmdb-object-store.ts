@@ -3,6 +3,7 @@ import { inflateRawSync } from 'node:zlib';
 import { compressSync, uncompressSync } from 'lz4-napi';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { BatonError, ObjectExistsError, RetryableError, ValidationError } from '../errors';
+import { RecentMap } from '../recent-map';
 import {
   ObjectCreatedEvents,
   type EventedObjectStore,
@@ -117,6 +118,13 @@ const DICTIONARIES_DB = '_dictionaries';
  */
 const SCOPE_PREFIX = '~scope/';
 /**
+ * Dictionaries held in memory (by id, and by scope), the least recently used forgotten first and
+ * read again when needed: a campaign has four scopes (stubs, rendered messages, claims, outcomes),
+ * and a long-running process otherwise kept every campaign's, about 15 KB for the rendered
+ * messages'. 256 holds 64 campaigns at work at once, at most 8 MB.
+ */
+const DICTIONARIES_HELD = 256;
+/**
  * The value of a body stored in pieces: this byte, the pieces' 12-byte id, their count (4 bytes)
  * and the body's size (8 bytes); its pieces are `<id hex>/<n>` in `CHUNKS_DB`. Bytes are stored
  * as they came, so a plain body may start with this byte too (an upload in Windows-1252 whose
@@ -169,9 +177,9 @@ export class LmdbObjectStore implements EventedObjectStore {
   /** Writes of a key that hold a large body, by `bucket/key`: the last one's end (see `oneWriterOf`). */
   private readonly largeWrites = new Map<string, Promise<void>>();
   /** Dictionaries by id (hex), once read or made. */
-  private readonly dictionaryById = new Map<string, Buffer>();
+  private readonly dictionaryById = new RecentMap<string, Buffer>(DICTIONARIES_HELD);
   /** A scope's dictionary being read or made: concurrent puts of a new scope make it once. */
-  private readonly dictionaryOf = new Map<string, Promise<{ id: Buffer; bytes: Buffer }>>();
+  private readonly dictionaryOf = new RecentMap<string, Promise<{ id: Buffer; bytes: Buffer }>>(DICTIONARIES_HELD);
   private readonly dictionaryScope: LmdbObjectStoreOptions['dictionaryScope'];
   private readonly now: () => number;
   /**
@@ -580,7 +588,9 @@ export class LmdbObjectStore implements EventedObjectStore {
         return found;
       })();
       // A failed write is tried again by the next put rather than remembered.
-      made.catch(() => this.dictionaryOf.delete(scope));
+      made.catch(() => {
+        if (this.dictionaryOf.peek(scope) === made) this.dictionaryOf.delete(scope);
+      });
       this.dictionaryOf.set(scope, made);
     }
     return made;

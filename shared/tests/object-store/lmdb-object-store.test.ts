@@ -385,7 +385,7 @@ describe('LmdbObjectStore', () => {
     expect(await reopened.get('rendered', 'c1/002.json')).toBe(body.replace('reader1', 'reader2'));
   });
 
-  describe("dropping a scope's dictionary (retention)", () => {
+  describe("a scope's dictionary: dropped at retention, held in memory within a bound", () => {
     const scopeOf = (bucket: string, key: string) => (bucket === 'rendered' ? `${key.split('/')[0]}/` : undefined);
     const page = (i: number) => `{"html":"<p>${'welcome aboard '.repeat(80)}</p>","to":"reader${i}@example.com"}`;
 
@@ -435,6 +435,21 @@ describe('LmdbObjectStore', () => {
       expect(held.holds).toBe(true);
       // c2's and c1's new one, each with the record naming it.
       expect(held.keys).toHaveLength(4);
+    });
+
+    it('reads and writes every scope when it holds more scopes than it keeps dictionaries of in memory', async () => {
+      // Prepare: 300 scopes (it keeps 256 dictionaries), two bodies each, written in turn.
+      const scoped = await scopedStore();
+      const body = (c: number, i: number) =>
+        `{"html":"<p>${'welcome aboard '.repeat(20)} campaign ${c}</p>","to":"reader${i}@example.com"}`;
+
+      // Act
+      for (let i = 0; i < 2; i++) for (let c = 0; c < 300; c++) await scoped.put('rendered', `c${c}/${i}.json`, body(c, i));
+      const read = await Promise.all(Array.from({ length: 300 }, (_, c) => scoped.get('rendered', `c${c}/1.json`)));
+
+      // Assess: each as written, and one dictionary (with its record) per scope.
+      expect(read).toEqual(Array.from({ length: 300 }, (_, c) => body(c, 1)));
+      expect((await dictionariesHeld('welcome')).keys).toHaveLength(600);
     });
 
     it('makes one dictionary for a new scope when two stores on one folder (as two processes) write its first bodies at once', async () => {
