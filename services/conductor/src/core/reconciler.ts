@@ -288,6 +288,7 @@ export class Reconciler {
     await this.writeSummary(run, finishedAt);
     if (run.report?.error) await campaigns.move(run, 'fail', { finishedAt, error: run.report.error });
     else await campaigns.move(run, run.phase === 'sending' ? 'finish' : 'finishCancel', { finishedAt });
+    run.release();
     logger.info({ event: 'campaign.finished', campaignId: run.id, status: run.state.status, counts: run.counts() }, 'campaign finished');
   }
 
@@ -313,11 +314,12 @@ export class Reconciler {
 
   /**
    * A finished campaign's picture from the audience report and the ledger (not its summary): for
-   * settling or retrying its recipients. Its counts are live from then on.
+   * settling or retrying its recipients. Its counts are live once all of it is read: until then the
+   * run still says it is `restoredFromSummary`, so a retry asked for meanwhile reads it too rather
+   * than a table half filled (reading it twice changes nothing).
    */
   async rebuildFromLedger(run: CampaignRun): Promise<void> {
     const { store, buckets } = this.deps;
-    run.reopen();
     const report = await store.get(buckets.campaigns, keys.audienceReport(run.ref));
     if (report !== undefined)
       run.setReport(parseWith(audienceReport, parseJson(report, 'audience report'), 'REPORT_INVALID', 'audience report'));
@@ -327,6 +329,7 @@ export class Reconciler {
     await this.loadOutcomes(run);
     // Every recipient of a finished campaign has its outcome: no claim without one is left to find.
     run.markLedgerLoaded();
+    run.reopen();
   }
 
   /** Written when a campaign ends, and again when a recipient of a finished one is settled. */

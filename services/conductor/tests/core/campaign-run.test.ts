@@ -95,3 +95,87 @@ describe('CampaignRun.counts before the audience report', () => {
     expect(c).toMatchObject({ total: 3, sent: 1, inFlight: 2, queued: 0 });
   });
 });
+
+describe('CampaignRun.release', () => {
+  it('lets go of what it held per recipient once finished: its counts stay, and reading the ledger again after a reopen counts no one twice', () => {
+    // Prepare: two sent, one in doubt for want of a report, one failed; of the six, one still
+    // queued and one waiting for a retry (as a cancel leaves them).
+    const run = sendingRun(6);
+    run.resolve('r1', 'sent');
+    run.resolve('r2', 'sent');
+    run.markUnreported('r3', 1_000);
+    run.resolve('r4', 'failed');
+    run.addRendered('r5');
+    run.addRendered('r6');
+    run.take(2, 0);
+    run.requeue('r5');
+    run.requeueAt('r6', 60_000);
+    const before = run.counts();
+
+    // Act
+    run.release();
+    const released = {
+      counts: run.counts(),
+      summary: run.restoredFromSummary,
+      known: run.isKnown('r1'),
+      inDoubt: run.recipientsWith('inDoubt'),
+      unreported: run.unreported(),
+      ready: run.readyCount(120_000),
+      retryDue: run.lastRetryDue(),
+    };
+    // As `rebuildFromLedger` does: the outcomes read again, then the counts live.
+    for (const [id, status] of [
+      ['r1', 'sent'],
+      ['r2', 'sent'],
+      ['r3', 'inDoubt'],
+      ['r4', 'failed'],
+    ] as const)
+      run.resolve(id, status);
+    run.reopen();
+
+    // Assess
+    expect(before).toMatchObject({ sent: 2, inDoubt: 1, failed: 1, queued: 1, retrying: 1 });
+    expect(released).toEqual({ counts: before, summary: true, known: false, inDoubt: [], unreported: [], ready: 0, retryDue: undefined });
+    expect(run.counts()).toMatchObject({ sent: 2, inDoubt: 1, failed: 1 });
+    expect(run.recipientsWith('sent')).toEqual(['r1', 'r2']);
+    expect(run.take(10, 120_000)).toEqual([]);
+  });
+
+  it('lets go of the recipients waiting for their zone to be read, and of the retry budgets spent', () => {
+    // Prepare: a campaign sent at a local time, cancelled with two rendered recipients whose zone is not read.
+    const state = { version: 1 as const, status: 'cancelled' as const, updatedAt: definition.createdAt };
+    const run = new CampaignRun(definition, {
+      ...state,
+      localSend: { date: '2026-12-24', time: '09:00', timeZone: 'Europe/Berlin', column: 'timezone' },
+    });
+    run.setReport({ version: 1, rows: 2, valid: 2, invalid: 0, duplicate: 0, problems: [], problemsTruncated: false });
+    run.addRendered('r1');
+    run.addRendered('r2');
+    run.retries.retryable('r1');
+
+    // Act
+    run.release();
+
+    // Assess
+    expect(run.awaitingZoneCount).toBe(0);
+    expect(run.takeAwaitingZone(10)).toEqual([]);
+    expect(run.retries.retryable('r1')).toBe(1);
+  });
+
+  it('keeps everything while a worker holds one of its recipients', () => {
+    // Prepare
+    const run = sendingRun(2);
+    run.addRendered('r1');
+    run.addRendered('r2');
+    run.resolve('r1', 'sent');
+    run.take(1, 0);
+
+    // Act
+    run.release();
+
+    // Assess
+    expect(run.restoredFromSummary).toBe(false);
+    expect(run.isInFlight('r2')).toBe(true);
+    expect(run.counts()).toMatchObject({ sent: 1, inFlight: 1 });
+  });
+});

@@ -347,6 +347,35 @@ describe('settling in-doubt sends from the provider', () => {
 });
 
 describe('retry and resend', () => {
+  it("lets go of a finished campaign's recipients, as a restart would, and still retries its failures from the ledger", async () => {
+    // Prepare: one recipient fails once (retryable), the rest are sent; the campaign finishes.
+    const w = await world(4);
+    const victim = w.ids[0]!;
+    let refuse = true;
+    await run(
+      w,
+      (id) => (id === victim && refuse ? 'retryable' : 'sent'),
+      () => view(w).status === 'done',
+    );
+    // The conductor's run of the campaign (what it holds in memory per recipient is the point here).
+    const held = w.conductor['campaigns'].get(ref.campaignId);
+    const released = held.restoredFromSummary;
+    refuse = false;
+
+    // Act
+    const retried = await w.conductor.retry(ref.campaignId);
+    await run(
+      w,
+      () => 'sent',
+      () => view(w).status === 'done' && view(w).counts.sent === 4,
+    );
+
+    // Assess
+    expect(released).toBe(true);
+    expect(retried).toEqual({ requeued: 1, skipped: [] });
+    for (const id of w.ids) expect(w.calls.get(id)).toBe(1);
+  });
+
   it('retries only failures with a retryable reason, and each is sent once', async () => {
     // Prepare: two recipients refused on every call until their budget (2) runs out.
     const w = await world(6);
