@@ -249,7 +249,7 @@ export class LmdbObjectStore implements EventedObjectStore {
       const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
       const large = bytes.length > CHUNK_BYTES;
       const create = options.ifNoneMatch === '*';
-      await this.oneWriterOf(bucket, key, large || this.piecesOf(db.get(key), bucket) !== undefined, async () => {
+      const encoded = await this.oneWriterOf(bucket, key, large || this.piecesOf(db.get(key), bucket) !== undefined, async () => {
         const settled = this.derivedBuckets.has(bucket) ? committed : durably;
         if (!large && this.piecesOf(db.get(key), bucket) === undefined) {
           // Neither this body nor the one it replaces has pieces: one write (the claims' and outcomes' path).
@@ -257,8 +257,7 @@ export class LmdbObjectStore implements EventedObjectStore {
           const value = encoded.value;
           if (!create) await settled(db.put(key, value));
           else if (!(await settled(db.ifNoExists(key, () => void db.put(key, value))))) throw new ObjectExistsError(bucket, key);
-          await this.againIfDropped(bucket, key, bytes, encoded);
-          return;
+          return encoded;
         }
         // A create that will lose writes no pieces (the check inside the transaction still decides a race).
         if (create && large && db.get(key) !== undefined) throw new ObjectExistsError(bucket, key);
@@ -272,8 +271,9 @@ export class LmdbObjectStore implements EventedObjectStore {
           throw new ObjectExistsError(bucket, key);
         }
         await this.removePieces(bucket, outcome);
-        await this.againIfDropped(bucket, key, bytes, encoded);
+        return encoded;
       });
+      await this.againIfDropped(bucket, key, bytes, encoded);
     } catch (err) {
       throw unavailable(err, 'put', bucket, key);
     }
@@ -320,7 +320,10 @@ export class LmdbObjectStore implements EventedObjectStore {
    * key under `scope` remains (checked inside the write transaction), or when there is none. A
    * body of the scope written afterwards gets a new dictionary under a new id; one encoded
    * against the dropped dictionary by a writer that still knew it, in this process or another,
-   * is written again (see `againIfDropped`).
+   * is written again (see `againIfDropped`). Until then it cannot be read (a retryable error),
+   * and if the writer dies first, or its second write fails, it never can: such a write into a
+   * scope as it is dropped needs a render of a campaign retention is sweeping, which nothing
+   * starts (a finished campaign's renders are over).
    */
   async dropDictionary(bucket: string, scope: string): Promise<boolean> {
     const name = `${bucket}/${scope}`;
@@ -387,7 +390,7 @@ export class LmdbObjectStore implements EventedObjectStore {
     const header = Buffer.from([COMPRESSED, FORMAT_LZ4]);
     return {
       value: Buffer.concat([header, dictionary.id, compressSync(text, dictionary.bytes)]),
-      against: { scope: name, id: dictionary.id.toString('hex') },
+      against: { scope, name, id: dictionary.id.toString('hex') },
     };
   }
 
@@ -573,19 +576,24 @@ export class LmdbObjectStore implements EventedObjectStore {
     if (made === undefined) {
       made = (async () => {
         const dictionaries = this.dictionariesOf(bucket);
-        const stored = this.storedDictionary(dictionaries, scope);
-        if (stored !== undefined) return stored;
-        const id = randomBytes(HEADER_BYTES - 2);
-        const bytes = first.subarray(0, MAX_DICTIONARY_BYTES);
-        await this.transact(bucket, () => {
-          if (dictionaries.doesExist(SCOPE_PREFIX + scope) || dictionaries.doesExist(hashedId(scope).toString('hex'))) return;
-          void dictionaries.put(id.toString('hex'), bytes);
-          void dictionaries.put(SCOPE_PREFIX + scope, id);
-        });
-        const found = this.storedDictionary(dictionaries, scope);
-        if (found === undefined)
-          throw new RetryableError('STORE_UNAVAILABLE', `the local store lost the dictionary of ${scope} as it made it`);
-        return found;
+        // A drop may remove the one found or made before it is read: then it is made again, twice at most.
+        for (let tries = 0; ; tries++) {
+          const stored = this.storedDictionary(dictionaries, scope);
+          if (stored !== undefined) return stored;
+          if (tries === 2)
+            throw new RetryableError(
+              'STORE_UNAVAILABLE',
+              `the local store could not keep a dictionary for ${scope}: dropped each time it was made`,
+            );
+          const id = randomBytes(HEADER_BYTES - 2);
+          const bytes = first.subarray(0, MAX_DICTIONARY_BYTES);
+          await this.transact(bucket, () => {
+            // Made meanwhile by another store on the folder (or, named by the scope's hash, by an earlier version).
+            if (dictionaries.doesExist(SCOPE_PREFIX + scope) || dictionaries.doesExist(hashedId(scope).toString('hex'))) return;
+            void dictionaries.put(id.toString('hex'), bytes);
+            void dictionaries.put(SCOPE_PREFIX + scope, id);
+          });
+        }
       })();
       // A failed write is tried again by the next put rather than remembered.
       made.catch(() => {
@@ -614,7 +622,7 @@ export class LmdbObjectStore implements EventedObjectStore {
     const db = this.db(bucket);
     while (encoded.against !== undefined && !dictionaries.doesExist(encoded.against.id)) {
       // The drop forgets the dictionary once it has ended; this put may come first.
-      this.dictionaryOf.delete(encoded.against.scope);
+      this.dictionaryOf.delete(encoded.against.name);
       this.dictionaryById.delete(encoded.against.id);
       const orphan = encoded.value;
       const again = await this.encode(bucket, key, bytes);
@@ -623,7 +631,12 @@ export class LmdbObjectStore implements EventedObjectStore {
         void db.put(key, again.value);
         return true;
       });
-      if (!rewritten) return;
+      if (!rewritten) {
+        // Written or removed meanwhile. The dictionary this body may just have made must not outlive
+        // it: dropped if its scope is empty.
+        if (again.against !== undefined) await this.dropDictionary(bucket, again.against.scope);
+        return;
+      }
       encoded = again;
     }
   }
@@ -708,10 +721,10 @@ function unavailable(err: unknown, op: string, bucket: string, key: string): Err
   return new RetryableError('STORE_UNAVAILABLE', `the local store could not ${op} ${bucket}/${key}: ${reasonOf(err)}`, { cause: err });
 }
 
-/** A body as stored, and the dictionary it was compressed against (its id in hex, and its scope), if one. */
+/** A body as stored, and the dictionary it was compressed against (its id in hex; its scope, and `bucket/scope`), if one. */
 interface Encoded {
   value: Buffer;
-  against?: { scope: string; id: string };
+  against?: { scope: string; name: string; id: string };
 }
 
 /** A large body's pieces: their id (hex), their keys in order, and the body's size in bytes. */

@@ -540,6 +540,8 @@ describe('LmdbObjectStore', () => {
       // Assess
       expect(dropped).toBe(true);
       expect(await scoped.get('rendered', 'c1/1.json')).toBeUndefined();
+      // Nor a dictionary made from it to write it again: its scope is empty.
+      expect((await dictionariesHeld('reader1@')).holds).toBe(false);
     });
   });
 
