@@ -28,19 +28,20 @@ export class CampaignRun {
   private stubbedSeen = 0;
   private renderedSeen = 0;
   private ledgerRead = false;
-  private retryCounts = new RetryCounts();
+  /** Attempts spent and throttle streaks per recipient: what a retryable result costs (retry-counts.ts). */
+  readonly retries = new RetryCounts();
   /** Provider calls made for this campaign, by time. */
   private readonly sendTimes = new CallTimes();
   /** Every recipient seen, by index: whether it is known (ever queued or resolved: a rendered key is queued at most once) and its outcome. */
-  private recipients = new RecipientOutcomes();
-  private ready = new IndexQueue();
+  private readonly recipients = new RecipientOutcomes();
+  private readonly ready = new IndexQueue();
   private readonly delayed = new Map<number, number>();
   /** No delayed recipient is due before this (it may be earlier than the true minimum, never later). */
   private nextDue = Number.POSITIVE_INFINITY;
   /** Outcomes counted by status, kept as they change (views and scans read them often). */
   private readonly tally = new Map<OutcomeStatus, number>();
   private readonly inFlight = new Set<number>();
-  private awaitingZone = new IndexQueue();
+  private readonly awaitingZone = new IndexQueue();
   /** Sent at a local time: how many recipients go out at each instant, by zone (for the view's waves and ETA). */
   readonly waves = new LocalWaves();
   private readonly zoneIssues: { line: number; kind: string; reason: string }[] = [];
@@ -282,34 +283,9 @@ export class CampaignRun {
     return this.recipients.outcomeCount >= this.audienceReport.valid;
   }
 
-  /** Attempts spent and throttle streaks per recipient: what a retryable result costs (retry-counts.ts). */
-  get retries(): RetryCounts {
-    return this.retryCounts;
-  }
-
   /** A finished campaign read back after a restart: its counts are the summary's. */
   restoreFinal(counts: CampaignCounts): void {
     this.finalCounts = { ...counts };
-  }
-
-  /**
-   * The campaign has finished and its summary is written: its counts become final and what it held
-   * per recipient is let go, so the run is as a restart reads it back (`restoredFromSummary`: a
-   * retry, a settle of a recipient in doubt or the recipient list reads the ledger again). A
-   * long-running conductor otherwise held every campaign it ever sent: its table of recipients,
-   * 25 to 50 bytes each, and their queues. Not while a worker holds one of its recipients.
-   */
-  release(): void {
-    if (this.inFlight.size > 0) return;
-    this.finalCounts = this.counts();
-    this.recipients = new RecipientOutcomes();
-    this.ready = new IndexQueue();
-    this.awaitingZone = new IndexQueue();
-    this.retryCounts = new RetryCounts();
-    this.delayed.clear();
-    this.nextDue = Number.POSITIVE_INFINITY;
-    this.tally.clear();
-    this.provisional.clear();
   }
 
   /** Whether the counts are a finished campaign's summary (its outcomes were not read into memory). */

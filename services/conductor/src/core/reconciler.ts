@@ -288,7 +288,6 @@ export class Reconciler {
     await this.writeSummary(run, finishedAt);
     if (run.report?.error) await campaigns.move(run, 'fail', { finishedAt, error: run.report.error });
     else await campaigns.move(run, run.phase === 'sending' ? 'finish' : 'finishCancel', { finishedAt });
-    run.release();
     logger.info({ event: 'campaign.finished', campaignId: run.id, status: run.state.status, counts: run.counts() }, 'campaign finished');
   }
 
