@@ -48,6 +48,8 @@ export interface AppOptions {
   uploadBytesPerSecond?: number;
   /** Expensive requests (create, upload, preview, test send) one token may have under way at once. */
   expensivePerToken?: number;
+  /** How long such a request's body may stop arriving before it is answered 408 (default BODY_IDLE_MS). */
+  bodyIdleMs?: number;
   /** The console's files (`/` and `/console/…`); without it `/` says the console is not part of this conductor. */
   console?: ConsoleAssetSource;
   /** `GET /api/setup`: the stage, the sending domains and their caps (absent: no such route). */
@@ -86,7 +88,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       api.addHook('onRequest', bearer(options.apiToken));
-      limitExpensiveRequests(api, options.expensivePerToken);
+      limitExpensiveRequests(api, options.expensivePerToken, options.bodyIdleMs);
       if (options.setup) setupRoute(api, options.setup);
       api.get('/campaigns', async (): Promise<CampaignList> => {
         const damaged = conductor.damagedCampaigns();

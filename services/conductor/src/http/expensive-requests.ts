@@ -21,6 +21,15 @@ const EXPENSIVE = new Set([
 
 const RETRY_AFTER_S = 1;
 
+/**
+ * A request body of these routes that stops arriving for this long is answered 408 and its
+ * connection closed, which frees its place: four uploads stalled mid-body (a dropped mobile
+ * connection, or a caller holding the token) kept every other create, upload, preview and test
+ * send of the token at 429 for as long as their sockets stayed open. Counted from the last byte
+ * received, so a slow upload that keeps coming is not cut off.
+ */
+export const BODY_IDLE_MS = 60_000;
+
 /** Who is asking, as a digest of the bearer token: a map keyed by it never holds a token itself. */
 export function tokenDigest(request: FastifyRequest): string {
   return createHash('sha256')
@@ -29,7 +38,11 @@ export function tokenDigest(request: FastifyRequest): string {
 }
 
 /** Adds the bound to `api`'s routes; call it after the bearer check, so only valid tokens count. */
-export function limitExpensiveRequests(api: FastifyInstance, perToken = DEFAULT_EXPENSIVE_REQUESTS_AT_ONCE): void {
+export function limitExpensiveRequests(
+  api: FastifyInstance,
+  perToken = DEFAULT_EXPENSIVE_REQUESTS_AT_ONCE,
+  bodyIdleMs = BODY_IDLE_MS,
+): void {
   const underWay = new Map<string, number>();
   api.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!EXPENSIVE.has(`${request.method} ${request.routeOptions.url ?? ''}`)) return;
@@ -46,11 +59,47 @@ export function limitExpensiveRequests(api: FastifyInstance, perToken = DEFAULT_
         });
     }
     underWay.set(who, count + 1);
+    const watch = watchBody(request, reply, bodyIdleMs);
     // Whatever ends the request (an answer, an error, the client going away): released once.
     reply.raw.once('close', () => {
+      clearInterval(watch);
       const left = (underWay.get(who) ?? 1) - 1;
       if (left <= 0) underWay.delete(who);
       else underWay.set(who, left);
     });
   });
+}
+
+/**
+ * Watches the request's body arrive (the socket's bytes read: no listener on the body itself,
+ * which the route reads); once it is complete, stops. If nothing more came for `idleMs`, answers
+ * 408 and closes the connection once the answer is written.
+ */
+function watchBody(request: FastifyRequest, reply: FastifyReply, idleMs: number): NodeJS.Timeout {
+  const socket = request.raw.socket;
+  let read = socket.bytesRead;
+  let since = Date.now();
+  const watch = setInterval(
+    () => {
+      if (request.raw.complete || socket.destroyed) return clearInterval(watch);
+      if (socket.bytesRead !== read) {
+        read = socket.bytesRead;
+        since = Date.now();
+        return;
+      }
+      if (Date.now() - since < idleMs) return;
+      clearInterval(watch);
+      reply.raw.once('finish', () => socket.destroy());
+      void reply
+        .code(408)
+        .header('connection', 'close')
+        .send({
+          error: 'BODY_STALLED',
+          message: `no more of the request body arrived for ${idleMs / 1000} s, so the request was ended; send it again`,
+        });
+    },
+    Math.max(10, Math.min(idleMs / 4, 5_000)),
+  );
+  watch.unref();
+  return watch;
 }

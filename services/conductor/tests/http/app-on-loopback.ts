@@ -27,7 +27,7 @@ export interface AppOnLoopback {
  */
 export async function startApp(
   store = new MemoryObjectStore(),
-  options: Pick<AppOptions, 'bodyLimits' | 'expensivePerToken' | 'uploadBytesPerSecond'> = {},
+  options: Pick<AppOptions, 'bodyLimits' | 'expensivePerToken' | 'uploadBytesPerSecond' | 'bodyIdleMs'> = {},
 ): Promise<AppOnLoopback> {
   const pool = createPiscinaRenderPool({ threads: 1 });
   const conductor = new Conductor({

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { keys } from '@baton/shared';
 import { NESTED_LOOPS_MJML, SIMPLE_MJML } from '../robustness/hostile';
 import { buckets } from '../fixtures';
@@ -262,5 +263,101 @@ describe('creating a campaign with its audience streamed in', () => {
     expect((await fetch(`${h.url}/api/campaigns/${id}`, { headers: auth })).status).toBe(200);
     const again = await fetch(`${h.url}/api/campaigns`, { method: 'POST', headers: auth, body: form(FIELDS, CSV) });
     expect(again.status).toBe(201);
+  });
+});
+
+describe('a request body that stops arriving', () => {
+  const IDLE_MS = 400;
+  let h: Awaited<ReturnType<typeof startApp>>;
+  beforeAll(async () => {
+    h = await startApp(undefined, { expensivePerToken: 2, bodyIdleMs: IDLE_MS });
+  });
+  afterAll(async () => {
+    await h.app.close();
+    await h.pool.close();
+  });
+
+  /** A raw `POST /api/drafts/check` announcing `length` bytes of JSON; `send` writes the body as it likes. Answers what the server wrote, once it closed. */
+  function rawCheck(length: number, send: (socket: net.Socket) => void): Promise<string> {
+    const { port } = new URL(h.url);
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(Number(port), '127.0.0.1', () => {
+        socket.write(
+          `POST /api/drafts/check HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth.authorization}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`,
+        );
+        send(socket);
+      });
+      let answer = '';
+      socket.on('data', (chunk) => (answer += chunk.toString()));
+      socket.on('close', () => resolve(answer));
+      socket.on('error', reject);
+    });
+  }
+
+  it('is answered 408 once nothing more came for the idle time, the connection closed and its place freed', async () => {
+    // Prepare: two stalled bodies take both places of the token.
+    const stalled = [rawCheck(1_000, (s) => s.write('{"subject":')), rawCheck(1_000, (s) => s.write('{"subject":'))];
+    await new Promise((r) => setTimeout(r, 50));
+    const whileStalled = await fetch(`${h.url}/api/drafts/check`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ subject: 'Hi', mjml: SIMPLE_MJML }),
+    });
+
+    // Act
+    const answers = await Promise.all(stalled);
+    const after = await fetch(`${h.url}/api/drafts/check`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ subject: 'Hi', mjml: SIMPLE_MJML }),
+    });
+
+    // Assess
+    expect(whileStalled.status).toBe(429);
+    for (const answer of answers) {
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(answer).toContain('"error":"BODY_STALLED"');
+      expect(answer).toContain('no more of the request body arrived for 0.4 s');
+    }
+    expect(after.status).toBe(200);
+  });
+
+  it('does not end a request whose body has all come while it is worked on, however long that takes', async () => {
+    // Prepare: a campaign whose preview takes a while (nested loops).
+    const created = await fetch(`${h.url}/api/campaigns`, {
+      method: 'POST',
+      headers: auth,
+      body: form({ ...FIELDS, mjml: NESTED_LOOPS_MJML }, CSV),
+    });
+    const { id } = (await created.json()) as { id: string };
+
+    // Act
+    const started = Date.now();
+    const preview = await fetch(`${h.url}/api/campaigns/${id}/preview`, { headers: auth });
+    const took = Date.now() - started;
+
+    // Assess: the preview's own answer (the loops pass a render limit), not 408.
+    expect(took).toBeGreaterThan(IDLE_MS);
+    expect(preview.status).toBe(422);
+  });
+
+  it('lets a slow body through while it keeps coming', async () => {
+    // Prepare: a whole check, a few bytes at a time, each gap under the idle time but all of it well over.
+    const body = JSON.stringify({ subject: 'Hi', mjml: SIMPLE_MJML });
+    const pieces = 8;
+    const step = Math.ceil(body.length / pieces);
+
+    // Act
+    const answer = await rawCheck(Buffer.byteLength(body), (socket) => {
+      let n = 0;
+      const next = () => {
+        socket.write(body.slice(n * step, (n + 1) * step));
+        if (++n < pieces) setTimeout(next, IDLE_MS / 2);
+      };
+      next();
+    });
+
+    // Assess
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
   });
 });
