@@ -28,6 +28,9 @@ export interface BodyLimits {
 
 export const DEFAULT_BODY_LIMITS: BodyLimits = { jsonBytes: 8 * 1024 * 1024, audienceBytes: 200_000_000 };
 
+/** A multipart create's parts: its text fields, and the audience. */
+const MULTIPART_LIMITS = { fields: 10, files: 1, parts: 11 };
+
 /** A text field of a multipart create (the longest is mjml, up to 2,000,000 characters). */
 const TEXT_FIELD_BYTES = 8 * 1024 * 1024;
 const UPLOAD_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -58,7 +61,7 @@ export async function createRoutes(
       throw err; // the API's own handler maps the rest
     });
     await scope.register(multipart, {
-      limits: { fields: 10, files: 1, parts: 11, fieldSize: TEXT_FIELD_BYTES, fileSize: limits.audienceBytes },
+      limits: { ...MULTIPART_LIMITS, fieldSize: TEXT_FIELD_BYTES, fileSize: limits.audienceBytes },
     });
     // The raw body is handed on as its stream, read by the store as it arrives (its limit is
     // enforced there, and from the Content-Length before a byte is read).
@@ -110,10 +113,12 @@ export async function createRoutes(
 }
 
 /**
- * A multipart create: the text fields, then the audience as a file part named `audience` (last,
- * since nothing after it is read). Once the file part begins, the fields are checked and the
- * campaign is created with the audience streaming from the request into the store; a create
- * without a file part (an audienceKey) is made once every part is read.
+ * A multipart create: the text fields, then the audience as a file part named `audience`, last.
+ * Once the file part begins, the fields are checked and the campaign is created with the
+ * audience streaming from the request into the store; a create without a file part (an
+ * audienceKey) is made once every part is read. A part after the audience, or past the form's
+ * limits, is refused, and the campaign made from the parts before it is deleted again: the
+ * caller, told the create failed, would otherwise make it twice.
  */
 async function createFromMultipart(
   req: FastifyRequest,
@@ -122,40 +127,63 @@ async function createFromMultipart(
   paced: (chunks: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>,
 ): Promise<unknown> {
   const fields: Record<string, unknown> = {};
-  let created: unknown;
-  for await (const part of req.parts()) {
-    if (part.type === 'field') {
-      if (part.valueTruncated) {
-        throw new ValidationError('CAMPAIGN_INVALID', [
-          { where: `body.${part.fieldname}`, message: `is over ${describeBytes(TEXT_FIELD_BYTES)}` },
-        ]);
+  let created: { id: string } | undefined;
+  try {
+    for await (const part of req.parts()) {
+      if (created !== undefined || (part.type === 'file' && part.fieldname !== 'audience')) {
+        if (part.type === 'file') part.file.resume();
+        const message =
+          created !== undefined ? 'comes after the audience file part, which must be the last part' : 'the only file part is audience';
+        throw new ValidationError('CAMPAIGN_INVALID', [{ where: `body.${part.fieldname}`, message }]);
       }
-      fields[part.fieldname] = part.value;
-      continue;
+      if (part.type === 'field') {
+        if (part.valueTruncated) {
+          throw new ValidationError('CAMPAIGN_INVALID', [
+            { where: `body.${part.fieldname}`, message: `is over ${describeBytes(TEXT_FIELD_BYTES)}` },
+          ]);
+        }
+        fields[part.fieldname] = part.value;
+        continue;
+      }
+      try {
+        // 'x' stands in for the audience in the schema's one-of check: its bytes are still arriving.
+        const { sendAt, sendWindow, localSend, ...input } = parseWith(
+          createCampaignInput,
+          { ...withJsonWindow(fields), audienceCsv: 'x' },
+          'CAMPAIGN_INVALID',
+          'body',
+        );
+        const { audienceCsv: _placeholder, ...rest } = input;
+        const audienceUpload: AudienceUpload = { chunks: paced(bounded(part.file, limits.audienceBytes)), maxBytes: limits.audienceBytes };
+        created = (await conductor.createCampaign({ ...rest, audienceUpload }, { sendAt: timeOf(sendAt), sendWindow, localSend })) as {
+          id: string;
+        };
+      } finally {
+        // Whatever was refused before the audience was read: let the request finish arriving.
+        if (!part.file.readableEnded) part.file.resume();
+      }
     }
-    if (part.fieldname !== 'audience' || created !== undefined) {
-      part.file.resume();
-      throw new ValidationError('CAMPAIGN_INVALID', [{ where: `body.${part.fieldname}`, message: 'the only file part is audience' }]);
-    }
-    try {
-      // 'x' stands in for the audience in the schema's one-of check: its bytes are still arriving.
-      const { sendAt, sendWindow, localSend, ...input } = parseWith(
-        createCampaignInput,
-        { ...withJsonWindow(fields), audienceCsv: 'x' },
-        'CAMPAIGN_INVALID',
-        'body',
-      );
-      const { audienceCsv: _placeholder, ...rest } = input;
-      const audienceUpload: AudienceUpload = { chunks: paced(bounded(part.file, limits.audienceBytes)), maxBytes: limits.audienceBytes };
-      created = await conductor.createCampaign({ ...rest, audienceUpload }, { sendAt: timeOf(sendAt), sendWindow, localSend });
-    } finally {
-      // Whatever was refused before the audience was read: let the request finish arriving.
-      if (!part.file.readableEnded) part.file.resume();
-    }
+  } catch (err) {
+    if (created !== undefined) await conductor.deleteCampaign(created.id);
+    throw formLimit(err) ?? err;
   }
   if (created !== undefined) return created;
   const { sendAt, sendWindow, localSend, ...input } = parseWith(createCampaignInput, withJsonWindow(fields), 'CAMPAIGN_INVALID', 'body');
   return conductor.createCampaign(input, { sendAt: timeOf(sendAt), sendWindow, localSend });
+}
+
+/** The multipart form's own limits (see the `multipart` registration) as the field they concern, or undefined for any other error. */
+function formLimit(err: unknown): ValidationError | undefined {
+  const code = (err as { code?: unknown }).code;
+  const message =
+    code === 'FST_FILES_LIMIT'
+      ? 'holds more than one file part: the only file part is audience, the last part'
+      : code === 'FST_FIELDS_LIMIT'
+        ? `holds more than ${MULTIPART_LIMITS.fields} text fields`
+        : code === 'FST_PARTS_LIMIT'
+          ? `holds more than ${MULTIPART_LIMITS.parts} parts: at most ${MULTIPART_LIMITS.fields} text fields and the audience`
+          : undefined;
+  return message === undefined ? undefined : new ValidationError('CAMPAIGN_INVALID', [{ where: 'body', message }]);
 }
 
 /** A file part's chunks; busboy stops a part at its size limit and marks it truncated: that ends in BodyTooLargeError, so nothing is stored. */

@@ -47,6 +47,43 @@ describe('creating a campaign with its audience streamed in', () => {
     expect(await h.store.get(buckets.campaigns, keys.audience({ customerId: 'acme', campaignId: view.id }))).toBe(CSV);
   });
 
+  it.each([
+    ['a second file part', (body: FormData) => body.append('audience2', new Blob([CSV], { type: 'text/csv' }), 'b.csv'), 'body'],
+    ['a second audience', (body: FormData) => body.append('audience', new Blob([CSV], { type: 'text/csv' }), 'b.csv'), 'body'],
+    ['a field after the audience', (body: FormData) => body.append('description', 'late'), 'body.description'],
+  ])('refuses a multipart create with %s, naming it, and leaves no campaign made', async (_name, extra, where) => {
+    // Prepare
+    const before = (await (await fetch(`${h.url}/api/campaigns`, { headers: auth })).json()) as { campaigns: unknown[] };
+    const body = form(FIELDS, CSV);
+    extra(body);
+
+    // Act
+    const res = await fetch(`${h.url}/api/campaigns`, { method: 'POST', headers: auth, body });
+
+    // Assess
+    expect(res.status).toBe(400);
+    const answer = (await res.json()) as { error: string; issues: { where: string; message: string }[] };
+    expect(answer.error).toBe('CAMPAIGN_INVALID');
+    expect(answer.issues[0]).toMatchObject({ where, message: expect.stringMatching(/audience/) });
+    const after = (await (await fetch(`${h.url}/api/campaigns`, { headers: auth })).json()) as { campaigns: unknown[] };
+    expect(after.campaigns).toHaveLength(before.campaigns.length);
+  });
+
+  it('refuses a multipart create of more parts than the form takes, naming the bound, and leaves no campaign made', async () => {
+    // Prepare: eleven text fields before the audience.
+    const before = (await (await fetch(`${h.url}/api/campaigns`, { headers: auth })).json()) as { campaigns: unknown[] };
+    const fields = { ...FIELDS, ...Object.fromEntries(Array.from({ length: 11 - Object.keys(FIELDS).length }, (_, i) => [`x${i}`, 'y'])) };
+
+    // Act
+    const res = await fetch(`${h.url}/api/campaigns`, { method: 'POST', headers: auth, body: form(fields, CSV) });
+
+    // Assess
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { issues: unknown[] }).issues).toEqual([{ where: 'body', message: 'holds more than 10 text fields' }]);
+    const after = (await (await fetch(`${h.url}/api/campaigns`, { headers: auth })).json()) as { campaigns: unknown[] };
+    expect(after.campaigns).toHaveLength(before.campaigns.length);
+  });
+
   it('schedules a multipart create, its send window given as JSON text', async () => {
     // Prepare
     const sendWindow = { timeZone: 'Europe/Berlin', days: ['mon'], start: '08:00', end: '18:00' };
