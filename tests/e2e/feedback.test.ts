@@ -133,6 +133,11 @@ describe("the provider's feedback, end to end (local composition, mailgun.js aga
       const replayAnswer = await postWebhook(baton.url, genuine);
       const replayOtherAnswer = await postWebhook(baton.url, replayedOnOther);
       const malformed = await postWebhook(baton.url, { signature: { timestamp: 'soon', token: 'x' }, 'event-data': {} });
+      // Signed, with an event time past what a date holds.
+      const farOff = mailgunWebhookBody(key, message('ivy@example.com', variables('ivy@example.com')), bounce, Date.now()) as {
+        'event-data': { timestamp: number };
+      };
+      const farOffAnswer = await postWebhook(baton.url, { ...farOff, 'event-data': { ...farOff['event-data'], timestamp: 1e13 } });
       const list = await call<{ suppressions: SuppressionRow[] }>('GET', '/api/customers/acme/suppressions');
 
       // Assess
@@ -147,6 +152,11 @@ describe("the provider's feedback, end to end (local composition, mailgun.js aga
       expect(malformed.status).toBe(400);
       const issues = ((await malformed.json()) as { issues: { where: string }[] }).issues.map((i) => i.where);
       expect(issues).toEqual(expect.arrayContaining(['body.signature.timestamp', 'body.signature.signature']));
+      expect(farOffAnswer.status).toBe(400);
+      expect(await farOffAnswer.json()).toMatchObject({
+        error: 'WEBHOOK_INVALID',
+        issues: [{ where: 'body.event-data.timestamp', message: expect.stringContaining('seconds since the epoch') }],
+      });
       expect(list.body.suppressions.map((s) => s.email)).toEqual(['eve@example.com']);
       expect(
         await baton.store.get(

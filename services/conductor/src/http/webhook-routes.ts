@@ -28,7 +28,8 @@ const eventData = z.object({
   event: z.string().min(1),
   severity: z.string().optional(),
   recipient: z.string().min(3).max(320),
-  timestamp: z.number().positive(),
+  // Seconds since the epoch that a date can hold (a later one made every recording of it fail with a 500, which Mailgun retries).
+  timestamp: z.number().positive().max(8.64e12, { message: 'must be seconds since the epoch, before the year 275760' }),
   id: z.string().max(200).optional(),
   reason: z.string().optional(),
   'user-variables': z.record(z.string(), z.unknown()).optional(),
