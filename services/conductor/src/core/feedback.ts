@@ -73,6 +73,7 @@ const SUPPRESSES: Partial<Record<DeliveryEvent, SuppressionReason>> = {
  * test sends check suppressions before every call, so it takes effect at once.
  */
 export class Feedback {
+  /** By `customer/campaign` (`tallyKey`). */
   private readonly complaints = new Map<string, { ids: Set<string>; complete: boolean }>();
 
   constructor(private readonly deps: FeedbackDeps) {}
@@ -95,7 +96,7 @@ export class Feedback {
         },
       );
       recorded = written === 'written';
-      if (recorded && event.kind === 'complained') this.complaints.get(campaignId)?.ids.add(recipientId);
+      if (recorded && event.kind === 'complained') this.complaints.get(tallyKey({ customerId, campaignId }))?.ids.add(recipientId);
     }
     const reason = SUPPRESSES[event.kind];
     let suppressed: SuppressionReason | undefined;
@@ -120,11 +121,11 @@ export class Feedback {
    * complaints arrive.
    */
   complaintTally(ref: CampaignRef): ComplaintTally {
-    let tally = this.complaints.get(ref.campaignId);
+    let tally = this.complaints.get(tallyKey(ref));
     if (tally === undefined) {
       const fresh = { ids: new Set<string>(), complete: false };
       tally = fresh;
-      this.complaints.set(ref.campaignId, fresh);
+      this.complaints.set(tallyKey(ref), fresh);
       void this.count(ref, fresh);
     }
     return { complained: tally.ids.size, complete: tally.complete };
@@ -138,8 +139,13 @@ export class Feedback {
       tally.complete = true;
     } catch (err) {
       // Counted again at the next view.
-      this.complaints.delete(ref.campaignId);
+      this.complaints.delete(tallyKey(ref));
       this.deps.logger.warn({ event: 'feedback.count_failed', campaignId: ref.campaignId, err }, 'could not count complaints');
     }
   }
+}
+
+/** A campaign's complaint tally is its customer's: another customer's event naming the same campaign id never counts. */
+function tallyKey(ref: CampaignRef): string {
+  return `${ref.customerId}/${ref.campaignId}`;
 }
