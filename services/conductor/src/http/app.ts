@@ -70,6 +70,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply, options.logger));
+  // No route takes a query parameter twice: `limit=1&limit=2` is named as such, not as "expected number, received NaN".
+  app.addHook('onRequest', async (request) => {
+    const repeated = Object.entries((request.query ?? {}) as Record<string, unknown>).find(([, value]) => Array.isArray(value));
+    if (repeated !== undefined)
+      throw new ValidationError('QUERY_INVALID', [{ where: `query.${repeated[0]}`, message: 'must be given once' }]);
+  });
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });

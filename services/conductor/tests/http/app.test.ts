@@ -153,6 +153,24 @@ describe('conductor HTTP app', () => {
       expect(res.body).toContain('# TYPE baton_leases_total counter');
     });
 
+    it('refuses a query parameter given twice with 400 naming it', async () => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.app.inject({
+        method: 'GET',
+        url: '/api/campaigns/c-1/recipients?limit=1&limit=2',
+        headers: { authorization: `Bearer ${API_TOKEN}` },
+      });
+      // Assess
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({
+        error: 'QUERY_INVALID',
+        message: expect.any(String),
+        issues: [{ where: 'query.limit', message: 'must be given once' }],
+      });
+    });
+
     it('answers an unknown route with 404 and a JSON error', async () => {
       // Prepare
       const h = await harness();
