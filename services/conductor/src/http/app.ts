@@ -200,7 +200,12 @@ function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply, l
   const status = (err as { statusCode?: number }).statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     // Fastify's own: malformed JSON, body too large, wrong content type.
-    return reply.code(status).send({ error: (err as { code?: string }).code ?? 'BAD_REQUEST', message: (err as Error).message });
+    const code = (err as { code?: string }).code;
+    const message =
+      code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+        ? `a body of type ${JSON.stringify((request.headers['content-type'] ?? '').slice(0, 100))} is not taken here: send application/json (a create also takes multipart/form-data, an upload text/csv)`
+        : (err as Error).message;
+    return reply.code(status).send({ error: code ?? 'BAD_REQUEST', message });
   }
   logger.error({ event: 'http.error', method: request.method, url: request.url.split('?')[0], err }, 'request failed');
   return reply.code(500).send({ error: 'INTERNAL', message: 'internal error' });

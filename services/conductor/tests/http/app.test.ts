@@ -153,6 +153,25 @@ describe('conductor HTTP app', () => {
       expect(res.body).toContain('# TYPE baton_leases_total counter');
     });
 
+    it('refuses a body of a type no route takes with 415 saying which it takes', async () => {
+      // Prepare
+      const h = await harness();
+      // Act
+      const res = await h.app.inject({
+        method: 'POST',
+        url: '/api/campaigns',
+        headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/xml' },
+        payload: '<campaign/>',
+      });
+      // Assess
+      expect(res.statusCode).toBe(415);
+      expect(res.json()).toEqual({
+        error: 'FST_ERR_CTP_INVALID_MEDIA_TYPE',
+        message:
+          'a body of type "application/xml" is not taken here: send application/json (a create also takes multipart/form-data, an upload text/csv)',
+      });
+    });
+
     it('refuses a query parameter given twice with 400 naming it', async () => {
       // Prepare
       const h = await harness();
