@@ -23,6 +23,11 @@ describe('suppression lists per customer, over the real HTTP API', () => {
         headers: { ...auth, 'content-type': 'text/csv' },
         body: 'email,name\nbob@example.com,Bob\ncid@example.com,Cid\nnope,X\nann@example.com,Ann\nbob@example.com,again\n',
       });
+      const tooLarge = await fetch(`${baton.url}/api/customers/acme/suppressions/import`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'text/csv' },
+        body: `email\n${'x'.repeat(1024 * 1024)}\n`,
+      });
       const otherCustomer = await call<{ suppressions: Row[] }>('GET', '/api/customers/other-co/suppressions');
       const page1 = await call<{ suppressions: Row[]; next: string | null }>('GET', '/api/customers/acme/suppressions?limit=2');
       const page2 = await call<{ suppressions: Row[]; next: string | null }>(
@@ -66,6 +71,12 @@ describe('suppression lists per customer, over the real HTTP API', () => {
           .map((l) => l.split(',').slice(0, 2).join(','))
           .sort(),
       ).toEqual(['ann@example.com,manual', 'bob@example.com,manual', 'cid@example.com,manual']);
+      expect(tooLarge.status).toBe(413);
+      expect(await tooLarge.json()).toMatchObject({
+        error: 'BODY_TOO_LARGE',
+        message: expect.stringContaining('at most 1 MiB'),
+        limitBytes: 1024 * 1024,
+      });
       expect(removed.status).toBe(204);
       expect(removedAgain.status).toBe(404);
       expect(unauthenticated.status).toBe(401);
