@@ -75,12 +75,14 @@ export class Scheduling {
   }
 
   private async reschedule(run: CampaignRun, at: number): Promise<void> {
-    if (at > this.deps.clock.now()) await this.deps.campaigns.move(run, 'reschedule', { sendAt: new Date(at).toISOString() });
-    else await this.start(run);
+    const now = this.deps.clock.now();
+    if (at > now) await this.deps.campaigns.move(run, 'reschedule', { sendAt: new Date(at).toISOString() });
+    else await this.start(run, now);
   }
 
-  private async start(run: CampaignRun): Promise<void> {
-    await this.deps.campaigns.move(run, 'start');
+  /** Scheduled → sending; brought forward (`startedAt`, now), its `sendAt` says when it really started, not the time it was moved from. */
+  private async start(run: CampaignRun, startedAt?: number): Promise<void> {
+    await this.deps.campaigns.move(run, 'start', startedAt === undefined ? {} : { sendAt: new Date(startedAt).toISOString() });
     this.deps.logger.info({ event: 'campaign.started', campaignId: run.id, sendAt: run.state.sendAt }, 'scheduled campaign started');
   }
 }

@@ -56,8 +56,9 @@ describe('Conductor: a campaign scheduled for later', () => {
     // Act: a time already past starts it now; rendering is not requested again.
     const view = await h.conductor.schedule(ref.campaignId, { sendAt: h.clock.now() - 1 });
     await h.conductor.tick();
-    // Assess
+    // Assess: it says when it really started, not the time it was moved from.
     expect(view.status).toBe('sending');
+    expect(view.sendAt).toBe(new Date(at + 1_000).toISOString());
     expect(leased(h)).toHaveLength(4);
     expect(h.published).toHaveLength(1);
   });
