@@ -16,6 +16,7 @@ import {
   IssueList,
   MAX_LIQUID_MARKUP,
   checkHtmlNesting,
+  checkInlinedPlaceholders,
   checkStructure,
   readsBodyAsXml,
   checkTagsSurvived,
@@ -166,7 +167,10 @@ export async function inspectCampaignTemplate(input: Omit<TemplateInput, 'from'>
   // Liquid in the MJML source first: its errors then carry the author's own line numbers.
   const sourceLiquid = parseLiquid(htmlEngine, input.mjml, 'mjml', '', issues);
   // Markup too deep for the libraries' recursion, or too costly for MJML's parser, never reaches them.
-  const mjmlOutput = checkStructure(input.mjml, issues, mjmlEndingTags()) ? await compileMjml(input.mjml, issues) : undefined;
+  const mjmlOutput =
+    checkStructure(input.mjml, issues, mjmlEndingTags()) && checkInlinedPlaceholders(input.mjml, issues)
+      ? await compileMjml(input.mjml, issues)
+      : undefined;
   // …and HTML too deep for the readers of MJML's output (html-to-text, the unsubscribe check) never reaches them.
   const compiledHtml =
     mjmlOutput !== undefined && checkHtmlNesting(mjmlOutput, issues, { fromXml: readsBodyAsXml(input.mjml) }) ? mjmlOutput : undefined;
