@@ -28,9 +28,9 @@ const DELETE_PAGE = 1_000;
 /**
  * Retention on one machine: the rendered messages (most of the disk) of a campaign that finished
  * more than `retentionMs` ago are deleted, and so is the store's copy of the first of them, which
- * it compresses the others against (a dictionary of the campaign's messages). The stubs stay, small as they are: the recipient list
- * reads each recipient's address from its stub. The definition, audience report and ledger stay
- * too. A retry or resend after retention skips the recipients whose message is gone (it says so).
+ * it compresses the others against (a dictionary of the campaign's messages). The stubs stay,
+ * small as they are: the recipient list reads each recipient's address from its stub. The
+ * definition, audience report and ledger stay too. A retry or resend after retention skips the recipients whose message is gone (it says so).
  */
 export class RetentionSweeper {
   /** Campaigns already swept by this process: a sweep of them again would find nothing. */

@@ -59,6 +59,8 @@ function safeJson(text: string): unknown {
  */
 export class Reconciler {
   private readonly marks = new Map<string, ScanMarks>();
+  /** Campaigns being read back from the ledger (`rebuildFromLedger`), by id. */
+  private readonly rebuilding = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
@@ -314,10 +316,20 @@ export class Reconciler {
   /**
    * A finished campaign's picture from the audience report and the ledger (not its summary): for
    * settling or retrying its recipients. Its counts are live once all of it is read: until then the
-   * run still says it is `restoredFromSummary`, so a retry asked for meanwhile reads it too rather
-   * than a table half filled (reading it twice changes nothing).
+   * run still says it is `restoredFromSummary`, so a retry asked for meanwhile waits for the same
+   * reading rather than taking a table half filled (or reading it again, and counting every
+   * outcome twice in the metrics).
    */
-  async rebuildFromLedger(run: CampaignRun): Promise<void> {
+  rebuildFromLedger(run: CampaignRun): Promise<void> {
+    let rebuild = this.rebuilding.get(run.id);
+    if (rebuild === undefined) {
+      rebuild = this.rebuild(run).finally(() => this.rebuilding.delete(run.id));
+      this.rebuilding.set(run.id, rebuild);
+    }
+    return rebuild;
+  }
+
+  private async rebuild(run: CampaignRun): Promise<void> {
     const { store, buckets } = this.deps;
     const report = await store.get(buckets.campaigns, keys.audienceReport(run.ref));
     if (report !== undefined)

@@ -363,15 +363,19 @@ describe('retry and resend', () => {
     await w.restart();
 
     // Act: the settler rebuilds the campaign from the ledger while the retry is asked for.
+    const listing = jest.spyOn(w.store, 'list');
     const [, retried] = await Promise.all([w.conductor.settleInDoubt(), w.conductor.retry(ref.campaignId)]);
+    const outcomeListings = listing.mock.calls.filter(([, prefix]) => prefix.includes('/outcomes/')).length;
+    listing.mockRestore();
     await run(
       w,
       () => 'sent',
       () => view(w).status === 'done',
     );
 
-    // Assess: the retry saw the whole ledger, not a table half read.
+    // Assess: the retry saw the whole ledger, not a table half read, read once for both.
     expect(retried).toEqual({ requeued: 1, skipped: [] });
+    expect(outcomeListings).toBe(1);
     expect(w.calls.get(failing)).toBe(1);
     expect(view(w).counts).toMatchObject({ sent: 3, failed: 0 });
   });
