@@ -70,12 +70,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply, options.logger));
-  // No route takes a query parameter twice: `limit=1&limit=2` is named as such, not as "expected number, received NaN".
-  app.addHook('onRequest', async (request) => {
-    const repeated = Object.entries((request.query ?? {}) as Record<string, unknown>).find(([, value]) => Array.isArray(value));
-    if (repeated !== undefined)
-      throw new ValidationError('QUERY_INVALID', [{ where: `query.${repeated[0]}`, message: 'must be given once' }]);
-  });
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
@@ -94,6 +88,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       api.addHook('onRequest', bearer(options.apiToken));
+      // No API route takes a query parameter twice: `limit=1&limit=2` is named as such, not as
+      // "expected number, received NaN". (Outside the API, a link tracker may repeat its own on an unsubscribe link.)
+      api.addHook('onRequest', async (request) => {
+        const repeated = Object.entries((request.query ?? {}) as Record<string, unknown>).find(([, value]) => Array.isArray(value));
+        if (repeated !== undefined)
+          throw new ValidationError('QUERY_INVALID', [{ where: `query.${repeated[0]}`, message: 'must be given once' }]);
+      });
       limitExpensiveRequests(api, options.expensivePerToken, options.bodyIdleMs);
       if (options.setup) setupRoute(api, options.setup);
       api.get('/campaigns', async (): Promise<CampaignList> => {

@@ -118,7 +118,9 @@ export async function createRoutes(
  * audience streaming from the request into the store; a create without a file part (an
  * audienceKey) is made once every part is read. A part after the audience, or past the form's
  * limits, is refused, and the campaign made from the parts before it is deleted again: the
- * caller, told the create failed, would otherwise make it twice.
+ * caller, told the create failed, would otherwise make it twice. So the campaign is a draft until
+ * every part is read, and only then scheduled (`sendAt`, `sendWindow`, `localSend`): a scheduled
+ * or sending one could not be deleted.
  */
 async function createFromMultipart(
   req: FastifyRequest,
@@ -128,6 +130,7 @@ async function createFromMultipart(
 ): Promise<unknown> {
   const fields: Record<string, unknown> = {};
   let created: { id: string } | undefined;
+  let schedule: Parameters<Conductor['schedule']>[1] = {};
   try {
     for await (const part of req.parts()) {
       if (created !== undefined || (part.type === 'file' && part.fieldname !== 'audience')) {
@@ -155,21 +158,32 @@ async function createFromMultipart(
         );
         const { audienceCsv: _placeholder, ...rest } = input;
         const audienceUpload: AudienceUpload = { chunks: paced(bounded(part.file, limits.audienceBytes)), maxBytes: limits.audienceBytes };
-        created = (await conductor.createCampaign({ ...rest, audienceUpload }, { sendAt: timeOf(sendAt), sendWindow, localSend })) as {
-          id: string;
-        };
+        schedule = { sendAt: timeOf(sendAt), sendWindow, localSend };
+        created = await conductor.createCampaign({ ...rest, audienceUpload });
       } finally {
         // Whatever was refused before the audience was read: let the request finish arriving.
         if (!part.file.readableEnded) part.file.resume();
       }
     }
   } catch (err) {
-    if (created !== undefined) await conductor.deleteCampaign(created.id);
+    if (created !== undefined) await deleteAgain(conductor, created.id, req);
     throw formLimit(err) ?? err;
   }
-  if (created !== undefined) return created;
+  if (created !== undefined) {
+    if (Object.values(schedule).every((v) => v === undefined)) return created;
+    return { ...created, ...(await conductor.schedule(created.id, schedule)) };
+  }
   const { sendAt, sendWindow, localSend, ...input } = parseWith(createCampaignInput, withJsonWindow(fields), 'CAMPAIGN_INVALID', 'body');
   return conductor.createCampaign(input, { sendAt: timeOf(sendAt), sendWindow, localSend });
+}
+
+/** Deletes the draft a refused multipart create made; if that fails too, says so in the log (the refusal is still the answer). */
+async function deleteAgain(conductor: Conductor, campaignId: string, req: FastifyRequest): Promise<void> {
+  try {
+    await conductor.deleteCampaign(campaignId);
+  } catch (err) {
+    req.log.error({ event: 'campaign.create_undo_failed', campaignId, err }, 'a refused create left its draft: it could not be deleted');
+  }
 }
 
 /** The multipart form's own limits (see the `multipart` registration) as the field they concern, or undefined for any other error. */

@@ -62,7 +62,7 @@ export function limitExpensiveRequests(
     const watch = watchBody(request, reply, bodyIdleMs);
     // Whatever ends the request (an answer, an error, the client going away): released once.
     reply.raw.once('close', () => {
-      clearInterval(watch);
+      if (watch !== undefined) clearInterval(watch);
       const left = (underWay.get(who) ?? 1) - 1;
       if (left <= 0) underWay.delete(who);
       else underWay.set(who, left);
@@ -72,24 +72,30 @@ export function limitExpensiveRequests(
 
 /**
  * Watches the request's body arrive (the socket's bytes read: no listener on the body itself,
- * which the route reads); once it is complete, stops. If nothing more came for `idleMs`, answers
- * 408 and closes the connection once the answer is written.
+ * which the route reads); once it is complete or answered, stops. Only the time the server is
+ * waiting for more counts (the body flowing, none of it unread): while the route holds it back (a
+ * render thread to wait for, the store, the upload pace) the client is not stalled. If nothing
+ * more came for `idleMs` of that, answers 408 and closes the connection.
  */
-function watchBody(request: FastifyRequest, reply: FastifyReply, idleMs: number): NodeJS.Timeout {
-  const socket = request.raw.socket;
+function watchBody(request: FastifyRequest, reply: FastifyReply, idleMs: number): NodeJS.Timeout | undefined {
+  const socket = request.raw.socket as (typeof request.raw.socket & { bytesRead?: unknown }) | undefined;
+  // A request injected in a test has no socket of its own to watch.
+  if (typeof socket?.bytesRead !== 'number') return undefined;
   let read = socket.bytesRead;
   let since = Date.now();
   const watch = setInterval(
     () => {
-      if (request.raw.complete || socket.destroyed) return clearInterval(watch);
-      if (socket.bytesRead !== read) {
+      if (request.raw.complete || socket.destroyed || reply.sent) return clearInterval(watch);
+      const waiting = request.raw.readableFlowing === true && request.raw.readableLength === 0;
+      if (socket.bytesRead !== read || !waiting) {
         read = socket.bytesRead;
         since = Date.now();
         return;
       }
       if (Date.now() - since < idleMs) return;
       clearInterval(watch);
-      reply.raw.once('finish', () => socket.destroy());
+      // `connection: close` ends the socket once the answer is written; destroyed only if that never happens.
+      reply.raw.once('finish', () => setTimeout(() => socket.destroy(), 5_000).unref());
       void reply
         .code(408)
         .header('connection', 'close')

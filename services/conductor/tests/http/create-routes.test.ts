@@ -69,6 +69,31 @@ describe('creating a campaign with its audience streamed in', () => {
     expect(after.campaigns).toHaveLength(before.campaigns.length);
   });
 
+  it.each([
+    ['a time ahead', '2026-12-24T09:00:00Z', 'scheduled'],
+    ['a time already past', '2026-01-01T00:00:00Z', 'sending'],
+  ])(
+    'schedules a multipart create for %s only once every part is read: refused after its audience, it leaves no campaign made',
+    async (_name, sendAt, status) => {
+      // Prepare
+      const before = (await (await fetch(`${h.url}/api/campaigns`, { headers: auth })).json()) as { campaigns: unknown[] };
+      const refused = form({ ...FIELDS, sendAt }, CSV);
+      refused.append('description', 'late');
+
+      // Act
+      const res = await fetch(`${h.url}/api/campaigns`, { method: 'POST', headers: auth, body: refused });
+      const taken = await fetch(`${h.url}/api/campaigns`, { method: 'POST', headers: auth, body: form({ ...FIELDS, sendAt }, CSV) });
+
+      // Assess
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { issues: { where: string }[] }).issues[0]?.where).toBe('body.description');
+      expect(taken.status).toBe(201);
+      expect(await taken.json()).toMatchObject({ status });
+      const after = (await (await fetch(`${h.url}/api/campaigns`, { headers: auth })).json()) as { campaigns: unknown[] };
+      expect(after.campaigns).toHaveLength(before.campaigns.length + 1);
+    },
+  );
+
   it('refuses a multipart create of more parts than the form takes, naming the bound, and leaves no campaign made', async () => {
     // Prepare: eleven text fields before the audience.
     const before = (await (await fetch(`${h.url}/api/campaigns`, { headers: auth })).json()) as { campaigns: unknown[] };
@@ -376,6 +401,27 @@ describe('a request body that stops arriving', () => {
     // Assess: the preview's own answer (the loops pass a render limit), not 408.
     expect(took).toBeGreaterThan(IDLE_MS);
     expect(preview.status).toBe(422);
+  });
+
+  it('does not count the time the server holds a body back: a create waiting for the busy render thread before it reads its audience', async () => {
+    // Prepare: the one render thread busy with a slow preview (about a second, past the idle time).
+    const created = await fetch(`${h.url}/api/campaigns`, {
+      method: 'POST',
+      headers: auth,
+      body: form({ ...FIELDS, mjml: NESTED_LOOPS_MJML }, CSV),
+    });
+    const { id } = (await created.json()) as { id: string };
+    const busy = fetch(`${h.url}/api/campaigns/${id}/preview`, { headers: auth });
+    await new Promise((r) => setTimeout(r, 50));
+    // An audience far larger than the socket's buffers, sent at once: its reading waits for the template's check.
+    const audience = `email,first_name\n${Array.from({ length: 40_000 }, (_, i) => `reader${i}@example.com,Reader`).join('\n')}\n`;
+
+    // Act
+    const res = await fetch(`${h.url}/api/campaigns`, { method: 'POST', headers: auth, body: form(FIELDS, audience) });
+
+    // Assess
+    expect((await busy).status).toBe(422);
+    expect(res.status).toBe(201);
   });
 
   it('lets a slow body through while it keeps coming', async () => {
