@@ -5,7 +5,7 @@ import { BodyTooLargeError, DEFAULT_UPLOAD_BYTES_PER_SECOND, ValidationError, pa
 import type { AudienceUpload } from '../core/audience-upload';
 import type { Conductor } from '../core/conductor';
 import { tokenDigest } from './expensive-requests';
-import { createCampaignInput, timeOf } from './requests';
+import { answerTooLarge, createCampaignInput, describeBytes, timeOf } from './requests';
 import { UploadRate } from './upload-rate';
 
 /**
@@ -221,15 +221,7 @@ function tooLarge(request: FastifyRequest, reply: FastifyReply, limits: BodyLimi
   const message = json
     ? `a JSON create takes at most ${describeBytes(limits.jsonBytes)}; send a larger audience as the file part "audience" of a multipart/form-data create, or PUT it as text/csv to /api/uploads/{customerId}/{name} and give its audienceKey`
     : `an audience takes at most ${describeBytes(limits.audienceBytes)}`;
-  const limit = json ? limits.jsonBytes : limits.audienceBytes;
-  // The rest of the body is not read: the connection closes after the answer, so it is not left
-  // waiting on bytes nobody will take (and the request counts as ended).
-  return reply.code(413).header('connection', 'close').send({ error: 'BODY_TOO_LARGE', message, limitBytes: limit });
-}
-
-function describeBytes(n: number): string {
-  if (n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB (${n.toLocaleString('en')} bytes)`;
-  return `${(n / 1_000_000).toLocaleString('en')} MB (${n.toLocaleString('en')} bytes)`;
+  return answerTooLarge(reply, message, json ? limits.jsonBytes : limits.audienceBytes);
 }
 
 /** A multipart field is text: a `sendWindow` or `localSend` part is its JSON (left as it is when it is not JSON, for the schema to name). */

@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { ID_PATTERN, localSend, sendWindow } from '@baton/shared';
 import { RATE_KEPT_MINUTES } from '../core/send-rates';
@@ -62,3 +63,17 @@ export const rateQuery = z
       .default(60),
   })
   .strict();
+
+/**
+ * A body over its route's limit: 413 naming the limit, and the connection closed after the answer
+ * (the rest of the body is not read, so it is not left waiting on bytes nobody will take).
+ */
+export function answerTooLarge(reply: FastifyReply, message: string, limitBytes: number): FastifyReply {
+  return reply.code(413).header('connection', 'close').send({ error: 'BODY_TOO_LARGE', message, limitBytes });
+}
+
+/** A byte count as the limits are named: whole MiB as such, else MB, with the exact bytes. */
+export function describeBytes(n: number): string {
+  if (n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB (${n.toLocaleString('en')} bytes)`;
+  return `${(n / 1_000_000).toLocaleString('en')} MB (${n.toLocaleString('en')} bytes)`;
+}

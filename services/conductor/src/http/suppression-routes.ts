@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ID_PATTERN, parseWith } from '@baton/shared';
 import { csvExport } from './csv-export';
+import { answerTooLarge, describeBytes } from './requests';
 import { SuppressionNotFoundError, SuppressionNotRemovableError, type SuppressionView, type Suppressions } from '../core/suppressions';
 
 /**
@@ -36,15 +37,9 @@ export async function suppressionRoutes(api: FastifyInstance, suppressions: Supp
     );
     scope.setErrorHandler((err, _req, reply) => {
       if ((err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-        const mib = IMPORT_BODY_LIMIT_BYTES / (1024 * 1024);
-        return reply
-          .code(413)
-          .header('connection', 'close')
-          .send({
-            error: 'BODY_TOO_LARGE',
-            message: `an import takes at most ${mib} MiB (${IMPORT_BODY_LIMIT_BYTES.toLocaleString('en')} bytes) of CSV; split a larger list into several imports (baton suppressions import does)`,
-            limitBytes: IMPORT_BODY_LIMIT_BYTES,
-          });
+        const limit = describeBytes(IMPORT_BODY_LIMIT_BYTES);
+        const message = `an import takes at most ${limit} of CSV; split a larger list into several imports (baton suppressions import does)`;
+        return answerTooLarge(reply, message, IMPORT_BODY_LIMIT_BYTES);
       }
       if (err instanceof SuppressionNotFoundError) return reply.code(404).send({ error: err.code, message: err.message });
       if (err instanceof SuppressionNotRemovableError) return reply.code(409).send({ error: err.code, message: err.message });
